@@ -1,0 +1,202 @@
+// Types for the vitrine JavaScript API (browser entry `vitrine.js` and the
+// Node entry `node.js`, which share one API).
+
+/** Filters and size of a ranking. Unknown keys are rejected (typo guard). */
+export interface RecOptions {
+  /** How many items to return; a positive integer, default 10. */
+  k?: number;
+  /** Item ids never to return (e.g. the cart). Ids not in the model are counted in `unknownExcludes`. */
+  exclude?: string[];
+  /** Keep only items in one of these category names (see `info().categories`). */
+  categories?: string[];
+  /** Keep only items with a price ≥ priceMin. */
+  priceMin?: number;
+  /** Keep only items with a price ≤ priceMax. */
+  priceMax?: number;
+  /** Keep only items flagged in stock. */
+  inStockOnly?: boolean;
+}
+
+export interface Scored {
+  id: string;
+  score: number;
+}
+
+/** Best first. `unknownExcludes` is a non-enumerable property. */
+export type ScoredList = Scored[] & { readonly unknownExcludes: number };
+
+export interface Progress {
+  loaded: number;
+  /** Undefined while the size is unknown (no Content-Length); equals `loaded` on the last event. */
+  total: number | undefined;
+}
+
+export interface LoadOptions {
+  onProgress?: (p: Progress) => void;
+  /** 'auto' (default): SIMD build where supported, scalar elsewhere. */
+  simd?: 'auto' | boolean;
+  /**
+   * Where the wasm binary lives, for bundlers that do not emit it next to the
+   * glue. A single URL must match the selected build (pass simd: true/false
+   * with it); an object gives one URL per build.
+   */
+  wasmUrl?: string | URL | { simd?: string | URL; scalar?: string | URL };
+}
+
+export interface WorkerLoadOptions extends LoadOptions {
+  /** URL of the package's worker.js when a bundler moved it. */
+  workerUrl?: string | URL;
+}
+
+export interface ItemInfo {
+  id: string;
+  index: number;
+  title?: string;
+  category?: string;
+  price?: number;
+  inStock?: boolean;
+  popularity?: number;
+}
+
+export interface SectionInfo {
+  kind: number;
+  name: string;
+  offset: number;
+  length: number;
+  crc32: number;
+  required: boolean;
+}
+
+export interface ModelInfo {
+  /** "major.minor" */
+  formatVersion: string;
+  nItems: number;
+  dim: number;
+  /** Bundle size in bytes. */
+  bytes: number;
+  /** Whether the wasm build running this model uses SIMD128. */
+  simd: boolean;
+  dtype: 'f32' | 'f16' | 'int8';
+  meta: Record<string, string>;
+  sections: SectionInfo[];
+  categories: string[];
+  hasGram: boolean;
+  hasNeighbours: boolean;
+  hasSegments: boolean;
+  hasIntent: boolean;
+}
+
+export type UserVector = Float32Array | Float64Array | number[];
+
+/**
+ * Error codes: the wasm core's (BAD_MAGIC, UNSUPPORTED_VERSION, TRUNCATED,
+ * CHECKSUM_MISMATCH, SECTION_OUT_OF_BOUNDS, MISALIGNED_SECTION,
+ * OVERLAPPING_SECTIONS, SECTION_GAP, MISSING_SECTION, UNKNOWN_REQUIRED_SECTION,
+ * SIZE_OVERFLOW, NON_FINITE, DUPLICATE_ID, BAD_SECTION, INVALID_ARGUMENT,
+ * DIM_MISMATCH, UNKNOWN_ITEM, NO_INTENT_MODEL) plus the glue's (NETWORK,
+ * LENGTH_MISMATCH, DISPOSED, WASM_UNAVAILABLE, WORKER, INTERNAL).
+ */
+export type VitrineErrorCode =
+  | 'BAD_MAGIC'
+  | 'UNSUPPORTED_VERSION'
+  | 'TRUNCATED'
+  | 'CHECKSUM_MISMATCH'
+  | 'SECTION_OUT_OF_BOUNDS'
+  | 'MISALIGNED_SECTION'
+  | 'OVERLAPPING_SECTIONS'
+  | 'SECTION_GAP'
+  | 'MISSING_SECTION'
+  | 'UNKNOWN_REQUIRED_SECTION'
+  | 'SIZE_OVERFLOW'
+  | 'NON_FINITE'
+  | 'DUPLICATE_ID'
+  | 'BAD_SECTION'
+  | 'INVALID_ARGUMENT'
+  | 'DIM_MISMATCH'
+  | 'UNKNOWN_ITEM'
+  | 'NO_INTENT_MODEL'
+  | 'NETWORK'
+  | 'LENGTH_MISMATCH'
+  | 'DISPOSED'
+  | 'WASM_UNAVAILABLE'
+  | 'WORKER'
+  | 'INTERNAL'
+  | (string & {});
+
+export class VitrineError extends Error {
+  constructor(code: string, message: string, details?: Record<string, unknown>, opts?: { cause?: unknown });
+  readonly name: 'VitrineError';
+  /** Stable machine-readable code. */
+  code: VitrineErrorCode;
+  /** e.g. `{section, offset}` for bundle errors, `{expected, actual}` for DIM_MISMATCH. */
+  details: Record<string, unknown>;
+}
+
+export const JS_ERROR_CODES: readonly string[];
+
+/** A loaded model. Synchronous methods; call `dispose()` to free its wasm memory. */
+export class Vitrine {
+  private constructor();
+  readonly nItems: number;
+  readonly dim: number;
+  readonly dtype: 'f32' | 'f16' | 'int8';
+  /** Which wasm build runs this model. */
+  readonly variant: 'simd' | 'scalar';
+  readonly disposed: boolean;
+  /** The underlying wasm Model (no argument checks). */
+  readonly raw: unknown;
+  simdEnabled(): boolean;
+  info(): ModelInfo;
+  /** score = ⟨user, item⟩ + item bias, best first. */
+  recommend(userVector: UserVector, options?: RecOptions): ScoredList;
+  /** Hot path: indices into the catalogue and scores, no filters, no strings. */
+  recommendIndices(userVector: UserVector, k?: number): { indices: Uint32Array; scores: Float32Array };
+  /** Cosine similarity of item factors; the item itself is left out. */
+  similar(id: string, options?: RecOptions): ScoredList;
+  popular(options?: RecOptions): ScoredList;
+  item(id: string): ItemInfo;
+  has(id: string): boolean;
+  itemIndex(id: string): number | undefined;
+  itemId(index: number): string;
+  /** Dequantized factor vector. */
+  itemVector(id: string): Float32Array;
+  dispose(): void;
+}
+
+/** Async proxy to a model living in a module Worker. */
+export class VitrineWorker {
+  private constructor();
+  readonly nItems: number;
+  readonly dim: number;
+  readonly dtype: 'f32' | 'f16' | 'int8';
+  readonly variant: 'simd' | 'scalar';
+  simdEnabled(): Promise<boolean>;
+  info(): Promise<ModelInfo>;
+  recommend(userVector: UserVector, options?: RecOptions): Promise<ScoredList>;
+  recommendIndices(userVector: UserVector, k?: number): Promise<{ indices: Uint32Array; scores: Float32Array }>;
+  similar(id: string, options?: RecOptions): Promise<ScoredList>;
+  popular(options?: RecOptions): Promise<ScoredList>;
+  item(id: string): Promise<ItemInfo>;
+  itemIndex(id: string): Promise<number | undefined>;
+  itemVector(id: string): Promise<Float32Array>;
+  /** Frees the model and terminates the worker. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Load a `.vtr` bundle. Fetched bodies stream into wasm memory chunk by chunk.
+ * In Node, `source` may also be a file path or a `file:` URL.
+ */
+export function load(
+  source: string | URL | Request | Response | ArrayBuffer | ArrayBufferView,
+  options?: LoadOptions,
+): Promise<Vitrine>;
+
+/** Browser only: load the model inside a module Worker. */
+export function loadInWorker(
+  source: string | URL | ArrayBuffer | ArrayBufferView,
+  options?: WorkerLoadOptions,
+): Promise<VitrineWorker>;
+
+/** Whether this engine validates WebAssembly SIMD (what simd: 'auto' uses). */
+export function simdSupported(): boolean;

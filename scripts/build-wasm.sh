@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the wasm engine twice (SIMD128 and scalar) and runs wasm-bindgen:
+#   pkg/wasm/simd/vitrine_core{.js,_bg.wasm,.d.ts}
+#   pkg/wasm/scalar/...
+# Uses the toolchain chosen by scripts/setup.sh (.cache/toolchain.env).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -f .cache/toolchain.env ] || scripts/setup.sh
+# shellcheck disable=SC1091
+. .cache/toolchain.env
+variants=${*:-simd scalar}
+
+for v in $variants; do
+  flags="-C target-feature=+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
+  [ "$v" = simd ] && flags="$flags,+simd128"
+  target_dir="target/wasm-$v"
+  if [ "$WASM_TOOLCHAIN" = rustup ]; then
+    RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" \
+      cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet
+  else
+    lld="$(rustc --print sysroot 2>/dev/null)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld"
+    [ -x "$lld" ] || lld=$(command -v rust-lld || command -v lld || echo rust-lld)
+    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" \
+      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$lld" \
+      /usr/bin/cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet \
+      -Z build-std=std,panic_abort
+  fi
+  out="pkg/wasm/$v"
+  rm -rf "$out"
+  mkdir -p "$out"
+  wasm-bindgen --target web --out-dir "$out" --out-name vitrine_core \
+    "$target_dir/wasm32-unknown-unknown/wasm/vitrine.wasm"
+  wasm_opt=.cache/tools/node_modules/.bin/wasm-opt
+  if [ -x "$wasm_opt" ]; then
+    feats="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
+    [ "$v" = simd ] && feats="$feats --enable-simd"
+    # shellcheck disable=SC2086
+    "$wasm_opt" -O3 $feats "$out/vitrine_core_bg.wasm" -o "$out/vitrine_core_bg.wasm"
+  fi
+  printf '[wasm] %-6s %7d bytes raw, %7d gzip\n' "$v" \
+    "$(wc -c < "$out/vitrine_core_bg.wasm")" "$(gzip -9 -c "$out/vitrine_core_bg.wasm" | wc -c)"
+done

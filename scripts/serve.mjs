@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// Small static server for the demo, the browser tests and the benchmark.
+//
+// Mounts (first match wins):
+//   /pkg/          → pkg/            (npm package layout, incl. pkg/wasm/)
+//   /wasm/         → pkg/wasm/       (so www/vitrine.js finds ./wasm/… next to itself)
+//   /models/       → --models DIR    (bundles; default .cache/demo)
+//   /node_modules/ → node_modules/   (only with --node-modules: the benchmark's tfjs)
+//   extra mounts   → --mount /prefix/=DIR (repeatable)
+//   /              → www/
+//
+// Every file is sent with its exact Content-Length and `Cache-Control:
+// no-store` (a rebuilt wasm must never be served stale). `?chunked=1` omits
+// Content-Length so that clients can test their unknown-length path.
+
+import { createServer } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { resolve, join, extname, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.vtr': 'application/octet-stream',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
+};
+
+/**
+ * @param {{ port?: number, host?: string, models?: string, nodeModules?: boolean,
+ *           mounts?: Record<string, string>, quiet?: boolean }} [opts]
+ * @returns {Promise<{ server: import('node:http').Server, url: string, port: number, close: () => Promise<void> }>}
+ */
+export async function startServer(opts = {}) {
+  const host = opts.host ?? '127.0.0.1';
+  /** @type {[string, string][]} */
+  const mounts = [];
+  for (const [prefix, dir] of Object.entries(opts.mounts ?? {})) mounts.push([prefix, resolve(dir)]);
+  mounts.push(['/pkg/', join(ROOT, 'pkg')]);
+  mounts.push(['/wasm/', join(ROOT, 'pkg', 'wasm')]);
+  mounts.push(['/models/', resolve(opts.models ?? join(ROOT, '.cache', 'demo'))]);
+  if (opts.nodeModules) mounts.push(['/node_modules/', join(ROOT, 'node_modules')]);
+  mounts.push(['/', join(ROOT, 'www')]);
+
+  const server = createServer(async (req, res) => {
+    const send = (status, body, headers = {}) => {
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+    let url;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return send(400, 'bad request\n');
+    }
+    let pathname;
+    try {
+      pathname = decodeURIComponent(url.pathname);
+    } catch {
+      return send(400, 'bad path encoding\n');
+    }
+    if (pathname.includes('\0')) return send(400, 'bad path\n');
+    const mount = mounts.find(([prefix]) => pathname.startsWith(prefix) || pathname + '/' === prefix);
+    if (!mount) return send(404, 'not found\n');
+    const [prefix, dir] = mount;
+    if (pathname + '/' === prefix) return send(301, '', { Location: prefix + url.search });
+    let file = resolve(dir, '.' + sep + pathname.slice(prefix.length));
+    if (file !== dir && !file.startsWith(dir + sep)) return send(403, 'forbidden\n');
+    let st;
+    try {
+      st = await stat(file);
+      if (st.isDirectory()) {
+        if (!pathname.endsWith('/')) return send(301, '', { Location: pathname + '/' + url.search });
+        file = join(file, 'index.html');
+        st = await stat(file);
+      }
+    } catch {
+      return send(404, 'not found\n');
+    }
+    if (!st.isFile()) return send(404, 'not found\n');
+    /** @type {Record<string, string | number>} */
+    const headers = {
+      'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (url.searchParams.get('chunked') !== '1') headers['Content-Length'] = st.size;
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') return res.end();
+    const stream = createReadStream(file, { highWaterMark: 256 * 1024 });
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, host, () => ok(undefined));
+  });
+  const addr = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const base = `http://${host}:${addr.port}`;
+  if (!opts.quiet) {
+    console.log(`vitrine: serving on ${base}/`);
+    for (const [p, d] of mounts) console.log(`  ${p.padEnd(15)} → ${d}`);
+  }
+  return {
+    server,
+    url: base,
+    port: addr.port,
+    close: () =>
+      new Promise((ok) => {
+        server.closeAllConnections?.();
+        server.close(() => ok(undefined));
+      }),
+  };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  /** @type {Parameters<typeof startServer>[0]} */
+  const opts = { port: Number(process.env.PORT ?? 8080), mounts: {} };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const next = () => {
+      const v = args[++i];
+      if (v === undefined) {
+        console.error(`serve.mjs: ${a} needs a value`);
+        process.exit(2);
+      }
+      return v;
+    };
+    if (a === '--port') opts.port = Number(next());
+    else if (a === '--host') opts.host = next();
+    else if (a === '--models') opts.models = next();
+    else if (a === '--node-modules') opts.nodeModules = true;
+    else if (a === '--mount') {
+      const [prefix, dir] = next().split('=');
+      if (!prefix?.startsWith('/') || !prefix.endsWith('/') || !dir) {
+        console.error('serve.mjs: --mount wants /prefix/=DIR');
+        process.exit(2);
+      }
+      opts.mounts[prefix] = dir;
+    } else {
+      console.error(`usage: node scripts/serve.mjs [--port N] [--host H] [--models DIR] [--node-modules] [--mount /p/=DIR]`);
+      process.exit(2);
+    }
+  }
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
+    console.error(`serve.mjs: bad port ${opts.port}`);
+    process.exit(2);
+  }
+  await startServer(opts);
+}

@@ -1,0 +1,48 @@
+# JavaScript side: glue (www/), npm package (pkg/), Node + Chromium tests,
+# demo server and browser benchmark. Included by the top-level Makefile.
+
+CHROMIUM ?= /usr/bin/chromium
+DEMO_MODELS ?= .cache/demo
+PORT ?= 8080
+NODE ?= node
+# Stamp npm writes after a successful install; newer than the lock ⇒ up to date.
+WEB_NPM_STAMP := node_modules/.package-lock.json
+
+SETUP_TARGETS += setup-web
+TEST_TARGETS += test-web
+BENCH_TARGETS += bench-web
+
+.PHONY: setup-web pkg-web test-web test-web-node test-web-browser test-web-pkg demo-web bench-web
+
+# Idempotent: npm ci only when the lock changed, apt only when chromium is missing.
+setup-web: $(WEB_NPM_STAMP)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "setup-web: installing Debian chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+$(WEB_NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# The glue's source of truth is www/; the package gets verbatim copies.
+pkg-web: wasm
+	cp www/vitrine.js www/worker.js pkg/
+
+test-web: setup-web wasm cli pkg-web
+	$(NODE) --test --test-concurrency=1 tests/node/ tests/browser/ tests/pkg/
+
+test-web-node: setup-web wasm cli pkg-web
+	$(NODE) --test tests/node/
+
+test-web-browser: setup-web wasm cli pkg-web
+	$(NODE) --test tests/browser/
+
+test-web-pkg: setup-web wasm pkg-web
+	$(NODE) --test tests/pkg/
+
+demo-web: pkg-web
+	$(NODE) scripts/serve.mjs --host 127.0.0.1 --port $(PORT) --models $(DEMO_MODELS)
+
+bench-web: setup-web wasm cli pkg-web
+	$(NODE) tests/bench/run.mjs

@@ -1,0 +1,92 @@
+//! `vitrine bench-native`: the `native` and `bound` rows of
+//! `target/bench/scoring.json`. `bound` is matrix bytes divided by this
+//! machine's single-thread sequential read bandwidth, measured in the same run:
+//! the floor any scan over the matrix must pay.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+use crate::engine::{Model, RecommendOptions};
+use crate::format::{write_bundle, Dtype};
+use crate::synth::{self, Rng};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, default_value = "target/bench/native.json")]
+    pub out: PathBuf,
+    /// Only the small shapes (for a quick check).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+fn stats(mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let q = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    (q(0.5), q(0.95))
+}
+
+/// Best-of-5 sequential read bandwidth in bytes/s over a buffer larger than LLC.
+fn read_bandwidth() -> f64 {
+    let words = 64 << 20; // 512 MiB of u64
+    let buf: Vec<u64> = (0..words as u64).collect();
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut acc = [0u64; 8];
+        for c in buf.chunks_exact(8) {
+            for l in 0..8 {
+                acc[l] = acc[l].wrapping_add(c[l]);
+            }
+        }
+        black_box(acc);
+        best = best.max((words * 8) as f64 / t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let bw = read_bandwidth();
+    eprintln!("sequential read bandwidth: {:.1} GB/s", bw / 1e9);
+    let mut shapes = vec![(10_000, 64), (100_000, 32), (100_000, 64), (100_000, 128)];
+    if !a.quick {
+        shapes.push((1_000_000, 64));
+    }
+    let mut rows = Vec::new();
+    let k = 10;
+    for &(n, d) in &shapes {
+        let parts = synth::catalogue(n, d, 8, 1);
+        for dtype in [Dtype::F32, Dtype::I8] {
+            let m = Model::from_bytes(&write_bundle(&parts, dtype)?)?;
+            let mut rng = Rng::new(3);
+            let users: Vec<Vec<f32>> = (0..64).map(|_| synth::user(d, &mut rng)).collect();
+            let opts = RecommendOptions { k, ..Default::default() };
+            for u in users.iter().take(3) {
+                black_box(m.recommend(u, &opts)?);
+            }
+            let mut ms = Vec::new();
+            let budget = Instant::now();
+            while ms.len() < 20 || (ms.len() < 200 && budget.elapsed().as_secs_f64() < 2.0) {
+                let u = &users[ms.len() % users.len()];
+                let t = Instant::now();
+                black_box(m.recommend(u, &opts)?);
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let (median, p95) = stats(ms);
+            let matrix_bytes = (n * crate::format::stride_for(d) * dtype.elem_bytes()) as f64
+                + if dtype == Dtype::I8 { n as f64 * 4.0 } else { 0.0 };
+            let bound = matrix_bytes / bw * 1e3;
+            eprintln!("native {:>5} n={n:>8} d={d:>3}: median {median:.3} ms, p95 {p95:.3} ms, bound {bound:.3} ms", dtype.name());
+            let dt = if dtype == Dtype::I8 { "int8" } else { "f32" };
+            rows.push(serde_json::json!({"engine": "native", "dtype": dt, "n": n, "d": d, "k": k,
+                "median_ms": median, "p95_ms": p95}));
+            rows.push(serde_json::json!({"engine": "bound", "dtype": dt, "n": n, "d": d, "k": k,
+                "median_ms": bound, "p95_ms": bound, "read_gbps": bw / 1e9}));
+        }
+    }
+    if let Some(dir) = a.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&a.out, serde_json::to_string_pretty(&rows)?)?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(())
+}

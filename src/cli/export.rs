@@ -1,0 +1,93 @@
+//! `vitrine export`: model state → `.vtr` bundle (+ per-user rows).
+
+use crate::format::{write_bundle_file, Dtype};
+use crate::train::export::{bundle_parts, model_id, write_user_rows, ExportOptions};
+use crate::train::state::ModelState;
+use crate::train::TrainError;
+use std::path::{Path, PathBuf};
+
+/// Bundle options. Shared with `vitrine train --export`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// Factor storage in the bundle.
+    #[arg(long, value_parser = ["f32", "f16", "int8"], default_value = "f16")]
+    pub dtype: String,
+    /// Also write one `<user>.json` per user with their factor row into this
+    /// directory (served per user; never part of the shared bundle).
+    #[arg(long)]
+    pub users: Option<PathBuf>,
+    /// Embed an intent model produced by `vitrine intent train`.
+    #[arg(long)]
+    pub intent: Option<PathBuf>,
+    /// Fill prices from a hash of the item id (demo data; marked synthetic in the meta).
+    #[arg(long)]
+    pub synthetic_prices: bool,
+    /// Extra `key=value` metadata (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model state written by `vitrine train`.
+    pub state: PathBuf,
+    /// Bundle to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub opts: ExportArgs,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn export_state(
+    state: &ModelState,
+    out: &Path,
+    a: &ExportArgs,
+    quiet: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dtype =
+        Dtype::parse(&a.dtype).ok_or_else(|| TrainError::Config(format!("--dtype {}", a.dtype)))?;
+    let intent = match &a.intent {
+        Some(p) => Some(std::fs::read(p).map_err(|e| TrainError::io(p, e))?),
+        None => None,
+    };
+    let mut extra_meta = Vec::new();
+    for kv in &a.meta {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| TrainError::Config(format!("--meta {kv:?} is not key=value")))?;
+        extra_meta.push((k.to_string(), v.to_string()));
+    }
+    let parts = bundle_parts(
+        state,
+        &ExportOptions {
+            synthetic_prices: a.synthetic_prices,
+            intent,
+            extra_meta,
+        },
+    )?;
+    write_bundle_file(out, &parts, dtype)?;
+    if !quiet {
+        let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+        eprintln!(
+            "wrote {} ({} items, dim {}, {}, {size} bytes)",
+            out.display(),
+            parts.ids.len(),
+            parts.dim,
+            dtype.name()
+        );
+    }
+    if let Some(dir) = &a.users {
+        let n = write_user_rows(dir, state, &model_id(state))?;
+        if !quiet {
+            eprintln!("wrote {n} user rows to {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let state = ModelState::load(&args.state)?;
+    export_state(&state, &args.output, &args.opts, args.quiet)
+}

@@ -1,0 +1,403 @@
+//! `vitrine intent train | eval | match`: build `.vti` intent models, measure
+//! them on held-out files, and try them from the shell.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::intent::train::{self, evaluate, read_class_config, read_examples, Example, Metrics, TrainConfig};
+use crate::intent::{FeatureConfig, IntentModel, TitleIndex};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Train an intent model from `text,intent[,lang]` CSV and write a `.vti` file.
+    Train(TrainArgs),
+    /// Train on one file and evaluate on another (or evaluate a saved model).
+    Eval(EvalArgs),
+    /// Match texts (arguments, or stdin lines) and print JSON; `--bench` times it.
+    Match(MatchArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelOpts {
+    /// Inverse L2 regularization strength (scikit-learn's C).
+    #[arg(long, default_value_t = TrainConfig::default().c)]
+    pub c: f32,
+    /// Drop features seen in fewer training utterances (shrinks the model).
+    #[arg(long, default_value_t = 1)]
+    pub min_count: u32,
+    /// Disable CJK character trigrams (uni- and bigrams only).
+    #[arg(long)]
+    pub no_cjk_trigrams: bool,
+    #[arg(long, default_value_t = TrainConfig::default().max_iter)]
+    pub max_iter: usize,
+    /// Fixed out-of-scope threshold instead of calibrating one (0 = never reject).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl ModelOpts {
+    fn config(&self) -> TrainConfig {
+        TrainConfig {
+            c: self.c,
+            max_iter: self.max_iter,
+            min_count: self.min_count,
+            features: FeatureConfig {
+                cjk_trigrams: !self.no_cjk_trigrams,
+                ..FeatureConfig::default()
+            },
+            seed: self.seed,
+            fixed_threshold: self.threshold,
+            ..TrainConfig::default()
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Utterances: CSV with `text,intent` (optional `lang`); intent `_oos` or
+    /// empty marks out-of-scope examples used only for threshold calibration.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Extra out-of-scope examples (CSV with a `text` column).
+    #[arg(long)]
+    pub oos: Option<PathBuf>,
+    /// Per-intent configuration: CSV `intent,action,response`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Build the product-mention title index from this bundle's titles.
+    #[arg(long)]
+    pub titles_from: Option<PathBuf>,
+    /// Titles as TSV `id<TAB>title` (item index = line order, or the bundle's
+    /// index of `id` when `--titles-from` is also given).
+    #[arg(long)]
+    pub titles: Option<PathBuf>,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the training report as JSON here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Training CSV (ignored with `--model`).
+    #[arg(long, required_unless_present = "model")]
+    pub train: Option<PathBuf>,
+    /// Held-out CSV; rows of withheld classes or with intent `_oos` count as out-of-scope.
+    #[arg(long)]
+    pub test: PathBuf,
+    /// Evaluate this saved model instead of training one.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// File with one class name per line: removed from training and treated
+    /// as out-of-scope in the test file (open-set evaluation).
+    #[arg(long)]
+    pub withhold: Option<PathBuf>,
+    /// Out-of-scope examples (CSV with `text`, optional `split`): rows not
+    /// marked `test` calibrate the threshold, rows marked `test` are added to
+    /// the test set as out-of-scope.
+    #[arg(long)]
+    pub oos: Option<PathBuf>,
+    /// Write JSON results here (printed to stdout either way).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub opts: ModelOpts,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MatchArgs {
+    /// A `.vti` intent model or a `.vtr` bundle with an INTENT section.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Texts to match; reads stdin lines when none are given.
+    pub texts: Vec<String>,
+    /// Time `match_text` over the texts (or the `text` column of `--bench-file`)
+    /// for this many rounds and print per-call latency instead of matches.
+    #[arg(long)]
+    pub bench: Option<usize>,
+    #[arg(long)]
+    pub bench_file: Option<PathBuf>,
+}
+
+pub fn run(cmd: Cmd) -> Result<(), Box<dyn std::error::Error>> {
+    match cmd {
+        Cmd::Train(a) => run_train(a),
+        Cmd::Eval(a) => run_eval(a),
+        Cmd::Match(a) => run_match(a),
+    }
+}
+
+/// Out-of-scope examples from a CSV with a `text` column. With a `split`
+/// column, `calibration` selects the rows not marked `test` (for the
+/// threshold) and `!calibration` the rows marked `test` (for evaluation), so
+/// one file serves both without leaking test rows into calibration.
+fn read_oos(path: &Path, calibration: bool) -> Result<Vec<Example>, Error> {
+    let (header, rows) = crate::intent::csv::read_table(path)?;
+    let t = header
+        .iter()
+        .position(|h| h == "text")
+        .ok_or_else(|| Error::invalid(format!("{}: no `text` column", path.display())))?;
+    let split = header.iter().position(|h| h == "split");
+    Ok(rows
+        .into_iter()
+        .filter(|r| split.is_none_or(|s| (r[s].trim() == "test") != calibration))
+        .map(|r| Example {
+            text: r[t].clone(),
+            intent: None,
+        })
+        .collect())
+}
+
+fn load_titles(a: &TrainArgs) -> Result<Option<TitleIndex>, Box<dyn std::error::Error>> {
+    let bundle = match &a.titles_from {
+        Some(p) => Some(crate::engine::Model::from_bytes(&std::fs::read(p)?)?),
+        None => None,
+    };
+    let titles: Vec<String> = match (&a.titles, &bundle) {
+        (Some(tsv), _) => {
+            let text = std::fs::read_to_string(tsv)?;
+            let mut out: Vec<String> = match &bundle {
+                Some(b) => vec![String::new(); b.n_items()],
+                None => Vec::new(),
+            };
+            for (ln, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let (id, title) = line.split_once('\t').unwrap_or(("", line));
+                match &bundle {
+                    Some(b) => match b.item_index(id) {
+                        Some(i) => out[i] = title.to_string(),
+                        None => eprintln!("warning: {}:{}: unknown item id {id:?}", tsv.display(), ln + 1),
+                    },
+                    None => out.push(title.to_string()),
+                }
+            }
+            out
+        }
+        (None, Some(b)) => {
+            let t = b.view().titles.ok_or_else(|| {
+                Error::invalid("the bundle has no TITLES section; pass --titles titles.tsv instead")
+            })?;
+            (0..b.n_items()).map(|i| t.get(i).unwrap_or("").to_string()).collect()
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(TitleIndex::build(&titles)?))
+}
+
+fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let (mut examples, _) = read_examples(&a.data)?;
+    if let Some(p) = &a.oos {
+        examples.extend(read_oos(p, true)?);
+    }
+    let class_config = match &a.config {
+        Some(p) => read_class_config(p)?,
+        None => HashMap::new(),
+    };
+    let t0 = Instant::now();
+    let (mut model, report) = train::train(&examples, &class_config, &a.model.config())?;
+    model.set_title_index(load_titles(&a)?);
+    let bytes = model.to_bytes();
+    write_atomic(&a.out, &bytes)?;
+    let json = serde_json::json!({
+        "utterances": report.n_train,
+        "classes": report.n_classes,
+        "features": report.n_features,
+        "weights": report.n_weights,
+        "bytes": bytes.len(),
+        "title_terms": model.title_index().map(|t| t.n_terms()),
+        "iterations": report.iterations,
+        "loss": report.final_loss,
+        "threshold": model.threshold(),
+        "calibration": report.calibration.as_ref().map(|c| serde_json::json!({
+            "val_in_scope": c.val_in_scope,
+            "val_oos": c.val_oos,
+            "val_in_scope_accuracy": c.val_in_scope_accuracy,
+            "val_oos_recall": c.val_oos_recall,
+            "pseudo_oos_classes": c.pseudo_oos_classes,
+        })),
+        "train_seconds": t0.elapsed().as_secs_f64(),
+    });
+    eprintln!(
+        "wrote {} ({} bytes): {} intents, {} features, {} weights, threshold {:.3}",
+        a.out.display(),
+        bytes.len(),
+        report.n_classes,
+        report.n_features,
+        report.n_weights,
+        model.threshold()
+    );
+    if let Some(r) = &a.report {
+        write_atomic(r, serde_json::to_string_pretty(&json)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn metrics_json(m: &Metrics) -> serde_json::Value {
+    serde_json::to_value(m).unwrap_or(serde_json::Value::Null)
+}
+
+fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let withheld: Vec<String> = match &a.withhold {
+        Some(p) => std::fs::read_to_string(p)?
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        None => Vec::new(),
+    };
+    let (mut test, mut langs) = read_examples(&a.test)?;
+    if let Some(p) = &a.oos {
+        let (header, rows) = crate::intent::csv::read_table(p)?;
+        let lang = header.iter().position(|h| h == "lang");
+        let oos_test = read_oos(p, false)?;
+        if header.iter().any(|h| h == "split") {
+            let langs_of: Vec<String> = rows
+                .iter()
+                .filter(|r| header.iter().position(|h| h == "split").is_some_and(|s| r[s].trim() == "test"))
+                .map(|r| lang.map(|l| r[l].trim().to_string()).unwrap_or_default())
+                .collect();
+            langs.extend(langs_of);
+            test.extend(oos_test);
+        }
+    }
+    for e in test.iter_mut() {
+        if e.intent.as_ref().is_some_and(|i| withheld.contains(i)) {
+            e.intent = None;
+        }
+    }
+    let t0 = Instant::now();
+    let (model, calibration) = match (&a.model, &a.train) {
+        (Some(p), _) => (load_model(p)?, None),
+        (None, Some(train_path)) => {
+            let (mut train_rows, _) = read_examples(train_path)?;
+            train_rows.retain(|e| !e.intent.as_ref().is_some_and(|i| withheld.contains(i)));
+            if let Some(p) = &a.oos {
+                train_rows.extend(read_oos(p, true)?);
+            }
+            let (m, rep) = train::train(&train_rows, &HashMap::new(), &a.opts.config())?;
+            (m, rep.calibration)
+        }
+        (None, None) => return Err(Box::new(Error::invalid("pass --train or --model"))),
+    };
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let m = evaluate(&model, &test);
+    let eval_seconds = t1.elapsed().as_secs_f64();
+    let mut by_lang = serde_json::Map::new();
+    let mut lang_names: Vec<&String> = langs.iter().filter(|l| !l.is_empty()).collect();
+    lang_names.sort();
+    lang_names.dedup();
+    for l in lang_names {
+        let rows: Vec<Example> = test
+            .iter()
+            .zip(&langs)
+            .filter(|(_, x)| *x == l)
+            .map(|(e, _)| e.clone())
+            .collect();
+        by_lang.insert(l.clone(), metrics_json(&evaluate(&model, &rows)));
+    }
+    let json = serde_json::json!({
+        "accuracy": m.accuracy,
+        "macro_f1": m.macro_f1,
+        "n_test": m.n,
+        "n_in_scope": m.n_in_scope,
+        "n_oos": m.n_oos,
+        "in_scope_accuracy": m.in_scope_accuracy,
+        "oos_recall": m.oos_recall,
+        "threshold": model.threshold(),
+        "withheld_classes": withheld,
+        "model_bytes": model.to_bytes().len(),
+        "classes": model.n_classes(),
+        "features": model.n_features(),
+        "weights": model.n_weights(),
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "by_lang": by_lang,
+        "calibration": calibration.map(|c| serde_json::json!({
+            "val_in_scope_accuracy": c.val_in_scope_accuracy,
+            "val_oos_recall": c.val_oos_recall,
+            "pseudo_oos_classes": c.pseudo_oos_classes,
+        })),
+    });
+    let text = serde_json::to_string_pretty(&json)?;
+    println!("{text}");
+    if let Some(p) = &a.out {
+        write_atomic(p, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Loads a `.vti` file, or the INTENT section of a `.vtr` bundle.
+pub fn load_model(path: &Path) -> Result<IntentModel, Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path)?;
+    if bytes.starts_with(b"VTINTENT") {
+        return Ok(IntentModel::from_bytes(&bytes)?);
+    }
+    let bundle = crate::engine::Model::from_bytes(&bytes)?;
+    let blob = bundle.view().intent.ok_or(Error::NoIntentModel)?;
+    Ok(IntentModel::from_bytes(blob)?)
+}
+
+fn run_match(a: MatchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let model = load_model(&a.model)?;
+    let mut texts = a.texts.clone();
+    if let Some(p) = &a.bench_file {
+        texts.extend(read_examples(p)?.0.into_iter().map(|e| e.text));
+    }
+    if texts.is_empty() {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            texts.push(line?);
+        }
+    }
+    if let Some(rounds) = a.bench {
+        if texts.is_empty() {
+            return Err(Box::new(Error::invalid("nothing to benchmark")));
+        }
+        let mut per_round = Vec::with_capacity(rounds.max(1));
+        let mut sink = 0usize;
+        for _ in 0..rounds.max(1) {
+            let t = Instant::now();
+            for s in &texts {
+                let m = model.match_text(s);
+                sink += m.alternatives.len() + m.intent.map_or(0, |s| s.len());
+            }
+            per_round.push(t.elapsed().as_secs_f64() * 1e6 / texts.len() as f64);
+        }
+        per_round.sort_by(f64::total_cmp);
+        let median = per_round[per_round.len() / 2];
+        println!(
+            "{}",
+            serde_json::json!({
+                "texts": texts.len(),
+                "rounds": per_round.len(),
+                "median_us_per_match": median,
+                "min_us_per_match": per_round[0],
+                "checksum": sink,
+            })
+        );
+        return Ok(());
+    }
+    for s in &texts {
+        println!("{}", serde_json::to_string(&model.match_text(s))?);
+    }
+    Ok(())
+}

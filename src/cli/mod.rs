@@ -1,0 +1,59 @@
+//! Command-line front end. Each subcommand lives in its own file and owns its
+//! arguments; this module only dispatches and turns errors into exit codes.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod bench;
+mod eval;
+mod export;
+mod inspect;
+mod intent;
+mod synth;
+mod train;
+
+#[derive(Parser, Debug)]
+#[command(name = "vitrine", version, about = "Train, export, inspect and evaluate vitrine model bundles")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Train implicit-feedback ALS from interaction logs.
+    Train(train::Args),
+    /// Write a `.vtr` bundle from a trained model.
+    Export(export::Args),
+    /// Offline evaluation against baselines and `implicit`.
+    Eval(eval::Args),
+    /// Print a bundle's header, sections, checksums and metadata.
+    Inspect(inspect::Args),
+    /// Write a bundle from random (or given) factors, for tests and benchmarks.
+    Synth(synth::Args),
+    /// Intent model: train, evaluate, match.
+    #[command(subcommand)]
+    Intent(intent::Cmd),
+    /// Native scoring benchmark and memory-bandwidth bound (rows for `make bench`).
+    BenchNative(bench::Args),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Train(a) => train::run(a),
+        Cmd::Export(a) => export::run(a),
+        Cmd::Eval(a) => eval::run(a),
+        Cmd::Inspect(a) => inspect::run(a),
+        Cmd::Synth(a) => synth::run(a),
+        Cmd::Intent(c) => intent::run(c),
+        Cmd::BenchNative(a) => bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! `vitrine synth`: a bundle from synthetic (or given) factors, for tests,
+//! benchmarks and the first-run demo.
+
+use std::path::PathBuf;
+use crate::format::{write_bundle_file, Dtype};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, default_value_t = 1000)]
+    pub items: usize,
+    #[arg(long, default_value_t = 64)]
+    pub dim: usize,
+    /// f32 | f16 | int8
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 8)]
+    pub categories: usize,
+    /// Use these factors instead of random ones: raw little-endian f32, items × dim.
+    #[arg(long)]
+    pub factors: Option<PathBuf>,
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let dtype = Dtype::parse(&a.dtype).ok_or_else(|| format!("--dtype must be f32, f16 or int8, not {:?}", a.dtype))?;
+    if a.items == 0 || a.dim == 0 {
+        return Err("--items and --dim must be at least 1".into());
+    }
+    let mut parts = crate::synth::catalogue(a.items, a.dim, a.categories, a.seed);
+    if let Some(path) = &a.factors {
+        let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let want = a.items * a.dim * 4;
+        if raw.len() != want {
+            return Err(format!("{} has {} bytes; {} items × {} dims need {want}", path.display(), raw.len(), a.items, a.dim).into());
+        }
+        parts.factors = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        parts.gram = None;
+    }
+    parts.meta.push(("dtype".into(), dtype.name().into()));
+    write_bundle_file(&a.out, &parts, dtype)?;
+    let len = std::fs::metadata(&a.out)?.len();
+    eprintln!("wrote {} ({} items × {} dims, {}, {} bytes)", a.out.display(), a.items, a.dim, dtype.name(), len);
+    Ok(())
+}

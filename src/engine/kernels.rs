@@ -1,0 +1,257 @@
+//! Scoring kernels: the only module with `unsafe` and SIMD. Every kernel has a
+//! scalar twin with the same summation order, so SIMD and scalar builds give
+//! bit-identical f32 scores (asserted by the Node test that loads both builds,
+//! and by `tests` below against a naive reference).
+//!
+//! Layout contract (guaranteed by `format`): rows are `stride` elements, stride
+//! is a multiple of 16, padding is zero, user vectors are padded the same way.
+
+use crate::format::f16_to_f32;
+
+/// Raw dot products of consecutive rows with `user`: `out[j] = rows[j] · user`.
+pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], out: &mut [f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd::dot_f32(rows, stride, user, out)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        scalar::dot_f32(rows, stride, user, out)
+    }
+}
+
+/// Integer dot products of int8 rows with an int8 user (values in -127..=127),
+/// returned as f32 (exact below 2^24, which holds for dim ≤ 1024).
+pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd::dot_i8(rows, stride, user, out)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        scalar::dot_i8(rows, stride, user, out)
+    }
+}
+
+/// f16 rows: widened block by block into `scratch`, then the f32 kernel.
+pub fn dot_f16(rows: &[u16], stride: usize, user: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
+    scratch.clear();
+    scratch.extend(rows.iter().take(out.len() * stride).map(|&h| f16_to_f32(h)));
+    dot_f32(scratch, stride, user, out)
+}
+
+/// Whether this build scores with wasm SIMD128.
+pub const SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+pub mod scalar {
+    /// 16 independent lanes mirror the 4×f32x4 accumulators of the SIMD twin,
+    /// which also lets LLVM vectorize this natively.
+    #[inline]
+    pub fn dot_row_f32(row: &[f32], user: &[f32]) -> f32 {
+        let mut acc = [0f32; 16];
+        for (r, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
+            for l in 0..16 {
+                acc[l] += r[l] * u[l];
+            }
+        }
+        // Same reduction tree as simd::hsum(acc0 + acc1 + acc2 + acc3).
+        let mut t = [0f32; 4];
+        for (l, t) in t.iter_mut().enumerate() {
+            *t = (acc[l] + acc[4 + l]) + (acc[8 + l] + acc[12 + l]);
+        }
+        (t[0] + t[2]) + (t[1] + t[3])
+    }
+
+    pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
+            *o = dot_row_f32(row, user);
+        }
+    }
+
+    #[inline]
+    pub fn dot_row_i8(row: &[i8], user: &[i8]) -> i32 {
+        let mut acc = [0i32; 16];
+        for (r, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
+            for l in 0..16 {
+                acc[l] += r[l] as i32 * u[l] as i32;
+            }
+        }
+        acc.iter().sum()
+    }
+
+    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
+            *o = dot_row_i8(row, user) as f32;
+        }
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    #[inline(always)]
+    fn hsum(v: v128) -> f32 {
+        let s = f32x4_add(v, i32x4_shuffle::<2, 3, 0, 1>(v, v));
+        f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<1>(s)
+    }
+
+    pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], out: &mut [f32]) {
+        let n = out.len().min(rows.len() / stride.max(1));
+        if stride == 0 || user.len() < stride {
+            return;
+        }
+        let u = user.as_ptr();
+        for (j, o) in out.iter_mut().enumerate().take(n) {
+            let r = rows[j * stride..].as_ptr();
+            // SAFETY: row j spans rows[j*stride .. (j+1)*stride] (n ≤ rows.len()/stride),
+            // user spans stride elements (checked above), stride % 16 == 0, and
+            // v128_load has no alignment requirement.
+            unsafe {
+                let mut a0 = f32x4_splat(0.0);
+                let mut a1 = a0;
+                let mut a2 = a0;
+                let mut a3 = a0;
+                let mut c = 0;
+                while c < stride {
+                    let rp = r.add(c) as *const v128;
+                    let up = u.add(c) as *const v128;
+                    a0 = f32x4_add(a0, f32x4_mul(v128_load(rp), v128_load(up)));
+                    a1 = f32x4_add(a1, f32x4_mul(v128_load(rp.add(1)), v128_load(up.add(1))));
+                    a2 = f32x4_add(a2, f32x4_mul(v128_load(rp.add(2)), v128_load(up.add(2))));
+                    a3 = f32x4_add(a3, f32x4_mul(v128_load(rp.add(3)), v128_load(up.add(3))));
+                    c += 16;
+                }
+                *o = hsum(f32x4_add(f32x4_add(a0, a1), f32x4_add(a2, a3)));
+            }
+        }
+    }
+
+    /// Per 16 bytes: two widening multiplies (i8×i8 → i16; |product| ≤ 16 256,
+    /// so their sum fits i16), one pairwise widening add into i32 lanes.
+    /// Four rows are reduced together so the horizontal sums cost one shuffle
+    /// tree per four rows.
+    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
+        let n = out.len().min(rows.len() / stride.max(1));
+        if stride == 0 || user.len() < stride {
+            return;
+        }
+        let u = user.as_ptr();
+        // SAFETY (whole function): every row index j < n covers
+        // rows[j*stride..(j+1)*stride]; loads are unaligned-safe v128_load.
+        let row_acc = |j: usize| -> v128 {
+            let r = rows[j * stride..].as_ptr();
+            unsafe {
+                let mut acc = i32x4_splat(0);
+                let mut c = 0;
+                while c < stride {
+                    let a = v128_load(r.add(c) as *const v128);
+                    let b = v128_load(u.add(c) as *const v128);
+                    let p = i16x8_add(i16x8_extmul_low_i8x16(a, b), i16x8_extmul_high_i8x16(a, b));
+                    acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(p));
+                    c += 16;
+                }
+                acc
+            }
+        };
+        let mut j = 0;
+        while j + 4 <= n {
+            let (a, b, c, d) = (row_acc(j), row_acc(j + 1), row_acc(j + 2), row_acc(j + 3));
+            // Transpose-add: lanes of the result are the four row sums.
+            let ab = i32x4_add(
+                i32x4_shuffle::<0, 4, 2, 6>(a, b),
+                i32x4_shuffle::<1, 5, 3, 7>(a, b),
+            );
+            let cd = i32x4_add(
+                i32x4_shuffle::<0, 4, 2, 6>(c, d),
+                i32x4_shuffle::<1, 5, 3, 7>(c, d),
+            );
+            let s = i32x4_add(
+                i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
+                i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
+            );
+            let f = f32x4_convert_i32x4(s);
+            out[j] = f32x4_extract_lane::<0>(f);
+            out[j + 1] = f32x4_extract_lane::<1>(f);
+            out[j + 2] = f32x4_extract_lane::<2>(f);
+            out[j + 3] = f32x4_extract_lane::<3>(f);
+            j += 4;
+        }
+        while j < n {
+            let a = row_acc(j);
+            let s = i32x4_extract_lane::<0>(a)
+                + i32x4_extract_lane::<1>(a)
+                + i32x4_extract_lane::<2>(a)
+                + i32x4_extract_lane::<3>(a);
+            out[j] = s as f32;
+            j += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn f32_kernel_matches_naive_sum() {
+        let mut s = 7;
+        for stride in [16, 32, 64, 128] {
+            let rows: Vec<f32> = (0..stride * 37).map(|_| lcg(&mut s)).collect();
+            let user: Vec<f32> = (0..stride).map(|_| lcg(&mut s)).collect();
+            let mut out = vec![0.0; 37];
+            dot_f32(&rows, stride, &user, &mut out);
+            for (j, &o) in out.iter().enumerate() {
+                let naive: f64 = (0..stride)
+                    .map(|c| rows[j * stride + c] as f64 * user[c] as f64)
+                    .sum();
+                assert!((o as f64 - naive).abs() < 1e-4, "row {j}: {o} vs {naive}");
+            }
+        }
+    }
+
+    #[test]
+    fn i8_kernel_is_exact() {
+        let mut s = 11;
+        let stride = 64;
+        let rows: Vec<i8> = (0..stride * 41).map(|_| (lcg(&mut s) * 127.0) as i8).collect();
+        let user: Vec<i8> = (0..stride).map(|_| (lcg(&mut s) * 127.0) as i8).collect();
+        let mut out = vec![0.0; 41];
+        dot_i8(&rows, stride, &user, &mut out);
+        for (j, &o) in out.iter().enumerate() {
+            let naive: i32 = (0..stride)
+                .map(|c| rows[j * stride + c] as i32 * user[c] as i32)
+                .sum();
+            assert_eq!(o, naive as f32);
+        }
+    }
+
+    #[test]
+    fn extreme_int8_values_do_not_overflow() {
+        // -128 can appear in a hostile file; the i16 pair sum must still fit.
+        let rows = vec![-128i8; 32];
+        let user = vec![-127i8; 32];
+        let mut out = [0.0];
+        dot_i8(&rows, 32, &user, &mut out);
+        assert_eq!(out[0], (128 * 127 * 32) as f32);
+    }
+
+    #[test]
+    fn f16_kernel_matches_widened_f32() {
+        let mut s = 3;
+        let stride = 32;
+        let vals: Vec<f32> = (0..stride * 5).map(|_| lcg(&mut s)).collect();
+        let halves: Vec<u16> = vals.iter().map(|&v| crate::format::f32_to_f16(v)).collect();
+        let widened: Vec<f32> = halves.iter().map(|&h| f16_to_f32(h)).collect();
+        let user: Vec<f32> = (0..stride).map(|_| lcg(&mut s)).collect();
+        let (mut a, mut b) = (vec![0.0; 5], vec![0.0; 5]);
+        dot_f16(&halves, stride, &user, &mut a, &mut Vec::new());
+        dot_f32(&widened, stride, &user, &mut b);
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,13 @@
+//! The recommendation core, shared by the wasm bindings and the native CLI.
+//! Pure Rust: it never sees `JsValue`, and it never knows a byte offset
+//! (that is `format`'s job); it works on typed views.
+
+pub mod kernels;
+mod model;
+mod topk;
+
+pub use model::{Model, RecommendOptions};
+pub use topk::{Scored, TopK};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,494 @@
+//! A loaded model: the bundle bytes (kept as-is, zero-copy) plus the few
+//! derived arrays worth computing once at load (row norms for cosine).
+
+use super::kernels;
+use super::topk::{Scored, TopK};
+use crate::error::{Error, Result};
+use crate::format::{
+    self, read::GramView, read::SegmentsView, AlignedBuf, BundleLayout, BundleView, Dtype,
+    FactorsView, NeighboursView,
+};
+
+/// Rows scored per kernel call: small enough to stay in L1 with the scores.
+const BLOCK: usize = 256;
+
+/// Filters and size for a top-k query. Indices, not ids: the bindings resolve ids.
+#[derive(Debug, Clone, Default)]
+pub struct RecommendOptions {
+    pub k: usize,
+    pub exclude: Vec<u32>,
+    /// Category indices; `None` = all categories.
+    pub categories: Option<Vec<u32>>,
+    pub price_min: Option<f32>,
+    pub price_max: Option<f32>,
+    pub in_stock_only: bool,
+}
+
+/// Per-query filter, compiled once so the scan tests a candidate in O(1).
+/// Only candidates that beat the current k-th score are tested at all.
+struct Filter<'a> {
+    excluded: Vec<u64>,
+    categories: Option<(Vec<u64>, &'a [u32])>,
+    price: Option<(f32, f32, &'a [f32])>,
+    stock: Option<&'a [u8]>,
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+}
+
+impl Filter<'_> {
+    #[inline]
+    fn allows(&self, i: usize) -> bool {
+        if !self.excluded.is_empty() && bit(&self.excluded, i) {
+            return false;
+        }
+        if let Some((bits, cats)) = &self.categories {
+            match cats.get(i) {
+                Some(&c) if c != u32::MAX && bit(bits, c as usize) => {}
+                _ => return false,
+            }
+        }
+        if let Some((lo, hi, prices)) = self.price {
+            // NaN (unknown price) fails every range.
+            match prices.get(i) {
+                Some(&p) if p >= lo && p <= hi => {}
+                _ => return false,
+            }
+        }
+        if let Some(flags) = self.stock {
+            if flags.get(i).is_none_or(|f| f & format::read::ITEM_IN_STOCK == 0) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+pub struct Model {
+    buf: AlignedBuf,
+    layout: BundleLayout,
+    /// 1 / ‖yᵢ‖ (0 for zero rows), for cosine similarity.
+    inv_norms: Vec<f32>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("n_items", &self.layout.n_items)
+            .field("dim", &self.layout.dim)
+            .field("dtype", &self.layout.dtype)
+            .finish()
+    }
+}
+
+impl Model {
+    /// Copies `bytes` once into aligned memory, then validates.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
+        let buf = AlignedBuf::from_slice(bytes).ok_or(Error::SizeOverflow {
+            what: "bundle allocation",
+        })?;
+        Model::from_aligned(buf)
+    }
+
+    /// Zero-copy: takes ownership of an already aligned buffer.
+    pub fn from_aligned(buf: AlignedBuf) -> Result<Model> {
+        let layout = format::parse(buf.as_slice())?;
+        let mut m = Model {
+            buf,
+            layout,
+            inv_norms: Vec::new(),
+        };
+        m.inv_norms = m.compute_inv_norms();
+        Ok(m)
+    }
+
+    fn compute_inv_norms(&self) -> Vec<f32> {
+        let n = self.n_items();
+        let stride = self.layout.stride;
+        let mut out = vec![0f32; n];
+        let inv = |sq: f32| if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 };
+        match self.view().factors {
+            FactorsView::F32(rows) => {
+                for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
+                    *o = inv(kernels::scalar::dot_row_f32(row, row));
+                }
+            }
+            FactorsView::F16(rows) => {
+                let mut tmp = vec![0f32; stride];
+                for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
+                    for (t, &h) in tmp.iter_mut().zip(row) {
+                        *t = format::f16_to_f32(h);
+                    }
+                    *o = inv(kernels::scalar::dot_row_f32(&tmp, &tmp));
+                }
+            }
+            FactorsView::I8 { q, scales } => {
+                for ((o, row), &s) in out.iter_mut().zip(q.chunks_exact(stride)).zip(scales) {
+                    let sq = kernels::scalar::dot_row_i8(row, row) as f32;
+                    *o = inv(sq * s * s);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn view(&self) -> BundleView<'_> {
+        self.layout.view(self.buf.as_slice())
+    }
+
+    pub fn layout(&self) -> &BundleLayout {
+        &self.layout
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.as_slice()
+    }
+
+    pub fn n_items(&self) -> usize {
+        self.layout.n_items
+    }
+
+    pub fn dim(&self) -> usize {
+        self.layout.dim
+    }
+
+    pub fn dtype(&self) -> Dtype {
+        self.layout.dtype
+    }
+
+    /// Binary search over the id index stored in the bundle: no hash map to
+    /// build at load, O(log n) per lookup.
+    pub fn item_index(&self, id: &str) -> Option<usize> {
+        let v = self.view();
+        let key = id.as_bytes();
+        let idx = v.id_index;
+        let (mut lo, mut hi) = (0usize, idx.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let i = *idx.get(mid)? as usize;
+            match v.ids.get_bytes(i)?.cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(i),
+            }
+        }
+        None
+    }
+
+    pub fn item_id(&self, i: usize) -> Option<&str> {
+        self.view().ids.get(i)
+    }
+
+    /// Resolves ids to indices; unknown ids are skipped and counted.
+    pub fn resolve_ids<S: AsRef<str>>(&self, ids: &[S]) -> (Vec<u32>, usize) {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut unknown = 0;
+        for id in ids {
+            match self.item_index(id.as_ref()) {
+                Some(i) => out.push(i as u32),
+                None => unknown += 1,
+            }
+        }
+        (out, unknown)
+    }
+
+    pub fn category_index(&self, name: &str) -> Option<u32> {
+        self.view()
+            .category_names
+            .iter()
+            .position(|c| c == name)
+            .map(|i| i as u32)
+    }
+
+    /// Dequantized factor row `i` (length `dim`), or `None` past the end.
+    pub fn item_row_f32(&self, i: usize) -> Option<Vec<f32>> {
+        let (dim, stride) = (self.layout.dim, self.layout.stride);
+        let start = i.checked_mul(stride)?;
+        Some(match self.view().factors {
+            FactorsView::F32(r) => r.get(start..start + dim)?.to_vec(),
+            FactorsView::F16(r) => r
+                .get(start..start + dim)?
+                .iter()
+                .map(|&h| format::f16_to_f32(h))
+                .collect(),
+            FactorsView::I8 { q, scales } => {
+                let s = *scales.get(i)?;
+                q.get(start..start + dim)?
+                    .iter()
+                    .map(|&v| v as f32 * s)
+                    .collect()
+            }
+        })
+    }
+
+    pub fn gram(&self) -> Option<GramView<'_>> {
+        self.view().gram
+    }
+
+    pub fn neighbours(&self) -> Option<NeighboursView<'_>> {
+        self.view().neighbours
+    }
+
+    pub fn segments(&self) -> Option<SegmentsView<'_>> {
+        self.view().segments
+    }
+
+    pub fn meta(&self) -> Vec<(String, String)> {
+        let m = self.view().meta;
+        (0..m.len() / 2)
+            .map(|i| {
+                (
+                    m.get(2 * i).unwrap_or("").to_string(),
+                    m.get(2 * i + 1).unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Checks length and finiteness, pads to the row stride.
+    pub fn prepare_user(&self, user: &[f32]) -> Result<Vec<f32>> {
+        if user.len() != self.dim() {
+            return Err(Error::DimMismatch {
+                expected: self.dim(),
+                got: user.len(),
+            });
+        }
+        if let Some(i) = user.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(format!(
+                "user vector value {i} is {} (must be a finite number)",
+                user[i]
+            )));
+        }
+        let mut u = user.to_vec();
+        u.resize(self.layout.stride, 0.0);
+        Ok(u)
+    }
+
+    fn filter(&self, opts: &RecommendOptions) -> Result<Filter<'_>> {
+        let v = self.view();
+        let n = self.n_items();
+        let mut excluded = Vec::new();
+        if !opts.exclude.is_empty() {
+            excluded = vec![0u64; n.div_ceil(64)];
+            for &i in &opts.exclude {
+                if let Some(w) = excluded.get_mut(i as usize / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        }
+        let categories = match &opts.categories {
+            None => None,
+            Some(cs) => {
+                let cats = v.category.ok_or(Error::MissingCapability {
+                    section: "CATEGORY",
+                    needed_for: "a category filter",
+                })?;
+                let mut bits = vec![0u64; v.category_names.len().div_ceil(64)];
+                for &c in cs {
+                    if let Some(w) = bits.get_mut(c as usize / 64) {
+                        *w |= 1 << (c % 64);
+                    }
+                }
+                Some((bits, cats))
+            }
+        };
+        let price = match (opts.price_min, opts.price_max) {
+            (None, None) => None,
+            (lo, hi) => {
+                let lo = lo.unwrap_or(f32::NEG_INFINITY);
+                let hi = hi.unwrap_or(f32::INFINITY);
+                if lo.is_nan() || hi.is_nan() || lo > hi {
+                    return Err(Error::invalid(format!(
+                        "price range [{lo}, {hi}] is empty or not a number"
+                    )));
+                }
+                let prices = v.price.ok_or(Error::MissingCapability {
+                    section: "PRICE",
+                    needed_for: "a price filter",
+                })?;
+                Some((lo, hi, prices))
+            }
+        };
+        let stock = if opts.in_stock_only {
+            Some(v.flags.ok_or(Error::MissingCapability {
+                section: "FLAGS",
+                needed_for: "an in-stock filter",
+            })?)
+        } else {
+            None
+        };
+        Ok(Filter {
+            excluded,
+            categories,
+            price,
+            stock,
+        })
+    }
+
+    /// Top-k by ⟨u, yᵢ⟩ + bᵢ over the whole catalogue, best first.
+    pub fn recommend(&self, user: &[f32], opts: &RecommendOptions) -> Result<Vec<Scored>> {
+        let u = self.prepare_user(user)?;
+        let filter = self.filter(opts)?;
+        let bias = self.view().bias;
+        Ok(self.scan(&u, opts.k, &filter, |i, dot| {
+            dot + bias.and_then(|b| b.get(i)).copied().unwrap_or(0.0)
+        }))
+    }
+
+    /// Items most similar to item `i` by cosine of factor rows (`i` itself excluded).
+    pub fn similar(&self, i: usize, opts: &RecommendOptions) -> Result<Vec<Scored>> {
+        let row = self.item_row_f32(i).ok_or_else(|| Error::UnknownItem {
+            id: format!("#{i}"),
+        })?;
+        let mut u = self.prepare_user(&row)?;
+        let q = self.inv_norms.get(i).copied().unwrap_or(0.0);
+        u.iter_mut().for_each(|x| *x *= q);
+        let mut opts = opts.clone();
+        opts.exclude.push(i as u32);
+        let filter = self.filter(&opts)?;
+        let inv = &self.inv_norms;
+        Ok(self.scan(&u, opts.k, &filter, |j, dot| {
+            dot * inv.get(j).copied().unwrap_or(0.0)
+        }))
+    }
+
+    /// Popularity top-k (cold start). Falls back to item bias when the bundle
+    /// has no popularity section.
+    pub fn popular(&self, opts: &RecommendOptions) -> Result<Vec<Scored>> {
+        let v = self.view();
+        let pop = v.popularity.or(v.bias).ok_or(Error::MissingCapability {
+            section: "POPULARITY",
+            needed_for: "popular items",
+        })?;
+        let filter = self.filter(opts)?;
+        let mut top = TopK::new(opts.k);
+        for (i, &p) in pop.iter().enumerate() {
+            if p > top.threshold() && filter.allows(i) {
+                top.push(i as u32, p);
+            }
+        }
+        Ok(top.into_sorted())
+    }
+
+    /// Exact scores ⟨u, yᵢ⟩ + bᵢ for chosen items (re-ranking a candidate list).
+    pub fn score_indices(&self, user: &[f32], items: &[u32]) -> Result<Vec<f32>> {
+        let u = self.prepare_user(user)?;
+        let bias = self.view().bias;
+        items
+            .iter()
+            .map(|&i| {
+                let i = i as usize;
+                let d = self.exact_dot(&u, i).ok_or_else(|| Error::UnknownItem {
+                    id: format!("#{i}"),
+                })?;
+                Ok(d + bias.and_then(|b| b.get(i)).copied().unwrap_or(0.0))
+            })
+            .collect()
+    }
+
+    /// ⟨u, yᵢ⟩ with the stored row dequantized exactly (f32 user).
+    fn exact_dot(&self, u: &[f32], i: usize) -> Option<f32> {
+        let stride = self.layout.stride;
+        let start = i.checked_mul(stride)?;
+        Some(match self.view().factors {
+            FactorsView::F32(r) => kernels::scalar::dot_row_f32(r.get(start..start + stride)?, u),
+            FactorsView::F16(r) => {
+                let row: Vec<f32> = r
+                    .get(start..start + stride)?
+                    .iter()
+                    .map(|&h| format::f16_to_f32(h))
+                    .collect();
+                kernels::scalar::dot_row_f32(&row, u)
+            }
+            FactorsView::I8 { q, scales } => {
+                let row = q.get(start..start + stride)?;
+                let d: f32 = row.iter().zip(u).map(|(&a, &b)| a as f32 * b).sum();
+                d * scales.get(i)?
+            }
+        })
+    }
+
+    /// The one scan loop: blocked kernel scores, an `epilogue` turning a raw
+    /// dot into the final score, then threshold → filter → heap. For int8 the
+    /// user is quantized too (the fast path), and a few extra candidates are
+    /// rescored exactly so user-side rounding cannot reorder the top-k.
+    fn scan(
+        &self,
+        u: &[f32],
+        k: usize,
+        filter: &Filter<'_>,
+        epilogue: impl Fn(usize, f32) -> f32,
+    ) -> Vec<Scored> {
+        let stride = self.layout.stride;
+        let n = self.n_items();
+        let mut out = [0f32; BLOCK];
+        match self.view().factors {
+            FactorsView::F32(rows) => {
+                let mut top = TopK::new(k);
+                for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
+                    let m = block.len() / stride;
+                    kernels::dot_f32(block, stride, u, &mut out[..m]);
+                    push_block(&mut top, b * BLOCK, &out[..m], filter, &epilogue);
+                }
+                top.into_sorted()
+            }
+            FactorsView::F16(rows) => {
+                let mut top = TopK::new(k);
+                let mut scratch = Vec::with_capacity(BLOCK * stride);
+                for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
+                    let m = block.len() / stride;
+                    kernels::dot_f16(block, stride, u, &mut out[..m], &mut scratch);
+                    push_block(&mut top, b * BLOCK, &out[..m], filter, &epilogue);
+                }
+                top.into_sorted()
+            }
+            FactorsView::I8 { q, scales } => {
+                let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let su = if max > 0.0 { max / 127.0 } else { 1.0 };
+                let uq: Vec<i8> = u
+                    .iter()
+                    .map(|&v| (v / su).round().clamp(-127.0, 127.0) as i8)
+                    .collect();
+                let extra = k.saturating_add(k.max(16)).min(n);
+                let mut top = TopK::new(extra);
+                for (b, block) in q.chunks(BLOCK * stride).enumerate() {
+                    let m = block.len() / stride;
+                    kernels::dot_i8(block, stride, &uq, &mut out[..m]);
+                    let base = b * BLOCK;
+                    for (j, o) in out[..m].iter_mut().enumerate() {
+                        *o *= scales.get(base + j).copied().unwrap_or(0.0) * su;
+                    }
+                    push_block(&mut top, base, &out[..m], filter, &epilogue);
+                }
+                let mut exact = TopK::new(k);
+                for c in top.into_sorted() {
+                    let i = c.index as usize;
+                    if let Some(d) = self.exact_dot(u, i) {
+                        exact.push(c.index, epilogue(i, d));
+                    }
+                }
+                exact.into_sorted()
+            }
+        }
+    }
+}
+
+#[inline]
+fn push_block(
+    top: &mut TopK,
+    base: usize,
+    raw: &[f32],
+    filter: &Filter<'_>,
+    epilogue: &impl Fn(usize, f32) -> f32,
+) {
+    let mut thr = top.threshold();
+    for (j, &d) in raw.iter().enumerate() {
+        let i = base + j;
+        let s = epilogue(i, d);
+        if s > thr && filter.allows(i) {
+            top.push(i as u32, s);
+            thr = top.threshold();
+        }
+    }
+}

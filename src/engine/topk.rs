@@ -1,0 +1,135 @@
+//! Bounded top-k selection: a size-k min-heap, O(n log k), never a full sort.
+//! Ties resolve to the lower item index, which is what a caller scanning
+//! items in ascending order gets for free by inserting only on `score > worst`.
+
+/// An item index with its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub index: u32,
+    pub score: f32,
+}
+
+pub struct TopK {
+    k: usize,
+    heap: Vec<Scored>,
+}
+
+/// `a` ranks below `b`: lower score, or equal score and higher index.
+#[inline]
+fn worse(a: &Scored, b: &Scored) -> bool {
+    a.score < b.score || (a.score == b.score && a.index > b.index)
+}
+
+impl TopK {
+    pub fn new(k: usize) -> Self {
+        TopK {
+            k,
+            heap: Vec::with_capacity(k.min(1 << 16)),
+        }
+    }
+
+    /// Scores at or below this cannot enter (when scanning in index order).
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        if self.heap.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.heap.first().map_or(f32::INFINITY, |s| s.score)
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Offers a candidate; NaN scores never enter.
+    pub fn push(&mut self, index: u32, score: f32) {
+        if self.k == 0 || score.is_nan() {
+            return;
+        }
+        let s = Scored { index, score };
+        if self.heap.len() < self.k {
+            self.heap.push(s);
+            let mut i = self.heap.len() - 1;
+            while i > 0 {
+                let p = (i - 1) / 2;
+                if worse(&self.heap[i], &self.heap[p]) {
+                    self.heap.swap(i, p);
+                    i = p;
+                } else {
+                    break;
+                }
+            }
+        } else if worse(&self.heap[0], &s) {
+            self.heap[0] = s;
+            let n = self.heap.len();
+            let mut i = 0;
+            loop {
+                let (l, r) = (2 * i + 1, 2 * i + 2);
+                let mut m = i;
+                if l < n && worse(&self.heap[l], &self.heap[m]) {
+                    m = l;
+                }
+                if r < n && worse(&self.heap[r], &self.heap[m]) {
+                    m = r;
+                }
+                if m == i {
+                    break;
+                }
+                self.heap.swap(i, m);
+                i = m;
+            }
+        }
+    }
+
+    /// Best first.
+    pub fn into_sorted(mut self) -> Vec<Scored> {
+        self.heap.sort_unstable_by(|a, b| {
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.index.cmp(&b.index))
+        });
+        self.heap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_full_sort_with_ties() {
+        let scores: Vec<f32> = (0..500).map(|i| ((i * 7919) % 97) as f32).collect();
+        for k in [0, 1, 5, 10, 96, 500, 600] {
+            let mut t = TopK::new(k);
+            for (i, &s) in scores.iter().enumerate() {
+                if s > t.threshold() {
+                    t.push(i as u32, s);
+                }
+            }
+            let got: Vec<u32> = t.into_sorted().iter().map(|s| s.index).collect();
+            let mut all: Vec<u32> = (0..500).collect();
+            all.sort_by(|&a, &b| {
+                scores[b as usize]
+                    .partial_cmp(&scores[a as usize])
+                    .unwrap()
+                    .then(a.cmp(&b))
+            });
+            all.truncate(k);
+            assert_eq!(got, all, "k={k}");
+        }
+    }
+
+    #[test]
+    fn nan_never_enters() {
+        let mut t = TopK::new(2);
+        t.push(0, f32::NAN);
+        t.push(1, 1.0);
+        assert_eq!(t.into_sorted(), vec![Scored { index: 1, score: 1.0 }]);
+    }
+}

@@ -1,0 +1,238 @@
+//! The `.vtr` model bundle, version 1. This module owns every byte: no other
+//! module knows an offset. The full spec is `docs/format.md`; the short form:
+//!
+//! ```text
+//! header   64 B   "VITRINE\0" | major u16 | minor u16 | header_len u32 | section_count u32
+//!                 | flags u32 | file_len u64 | table_crc32 u32 | 28 B zero
+//! table    32 B × section_count: kind u32 | flags u32 | offset u64 | length u64 | crc32 u32 | 0 u32
+//! sections each at the next 64-byte boundary after the previous end, zero padding, in table order;
+//!          the last section ends exactly at file_len.
+//! ```
+//! All integers and floats are little-endian. Readers refuse a major version they
+//! do not know, skip unknown optional sections and refuse unknown required ones.
+//!
+//! **Promise:** [`read::parse`] never panics, for any input. It only uses checked
+//! arithmetic and `.get(..)` on the untrusted bytes.
+
+mod aligned;
+mod f16;
+pub mod read;
+mod strings;
+pub mod write;
+
+pub use aligned::AlignedBuf;
+pub use f16::{f16_to_f32, f32_to_f16};
+pub use read::{parse, BundleLayout, BundleView, FactorsView, NeighboursView, SectionInfo};
+pub use strings::StringTable;
+pub use write::{write_bundle, write_bundle_file};
+
+pub const MAGIC: [u8; 8] = *b"VITRINE\0";
+pub const FORMAT_MAJOR: u16 = 1;
+pub const FORMAT_MINOR: u16 = 0;
+pub const HEADER_LEN: usize = 64;
+pub const ENTRY_LEN: usize = 32;
+/// Every section starts on this boundary so typed views (and SIMD loads) need no copy.
+pub const ALIGN: usize = 64;
+/// Largest supported factor count; bounds i32 accumulators in the int8 kernel.
+pub const MAX_DIM: usize = 4096;
+/// Table flag: a reader that does not know this section kind must refuse the file.
+pub const FLAG_REQUIRED: u32 = 1;
+
+/// Factor storage type. `I8` stores one f32 scale per row (symmetric, max-abs / 127).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    F32,
+    F16,
+    I8,
+}
+
+impl Dtype {
+    pub fn code(self) -> u32 {
+        match self {
+            Dtype::F32 => 0,
+            Dtype::F16 => 1,
+            Dtype::I8 => 2,
+        }
+    }
+    pub fn from_code(c: u32) -> Option<Self> {
+        match c {
+            0 => Some(Dtype::F32),
+            1 => Some(Dtype::F16),
+            2 => Some(Dtype::I8),
+            _ => None,
+        }
+    }
+    pub fn elem_bytes(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F16 => 2,
+            Dtype::I8 => 1,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::I8 => "int8",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "f32" => Some(Dtype::F32),
+            "f16" => Some(Dtype::F16),
+            "int8" | "i8" => Some(Dtype::I8),
+            _ => None,
+        }
+    }
+}
+
+/// Section kinds. The numeric values are the on-disk identity and never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Model = 1,
+    Meta = 2,
+    ItemIds = 3,
+    IdIndex = 4,
+    Factors = 5,
+    Scales = 6,
+    Bias = 7,
+    Popularity = 8,
+    Category = 9,
+    CategoryNames = 10,
+    Price = 11,
+    Flags = 12,
+    Titles = 13,
+    Gram = 14,
+    Neighbours = 15,
+    Segments = 16,
+    SegmentNames = 17,
+    Intent = 18,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 18] = [
+        Kind::Model,
+        Kind::Meta,
+        Kind::ItemIds,
+        Kind::IdIndex,
+        Kind::Factors,
+        Kind::Scales,
+        Kind::Bias,
+        Kind::Popularity,
+        Kind::Category,
+        Kind::CategoryNames,
+        Kind::Price,
+        Kind::Flags,
+        Kind::Titles,
+        Kind::Gram,
+        Kind::Neighbours,
+        Kind::Segments,
+        Kind::SegmentNames,
+        Kind::Intent,
+    ];
+
+    pub fn from_u32(v: u32) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| *k as u32 == v)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Model => "MODEL",
+            Kind::Meta => "META",
+            Kind::ItemIds => "ITEM_IDS",
+            Kind::IdIndex => "ID_INDEX",
+            Kind::Factors => "FACTORS",
+            Kind::Scales => "SCALES",
+            Kind::Bias => "BIAS",
+            Kind::Popularity => "POPULARITY",
+            Kind::Category => "CATEGORY",
+            Kind::CategoryNames => "CATEGORY_NAMES",
+            Kind::Price => "PRICE",
+            Kind::Flags => "FLAGS",
+            Kind::Titles => "TITLES",
+            Kind::Gram => "GRAM",
+            Kind::Neighbours => "NEIGHBOURS",
+            Kind::Segments => "SEGMENTS",
+            Kind::SegmentNames => "SEGMENT_NAMES",
+            Kind::Intent => "INTENT",
+        }
+    }
+}
+
+/// Section name for diagnostics, including kinds this reader does not know.
+pub fn kind_name(kind: u32) -> &'static str {
+    Kind::from_u32(kind).map_or("UNKNOWN", Kind::name)
+}
+
+/// The one layout rule shared by reader and writer: where section `i` starts given
+/// where the previous one ended. Returns `None` on overflow.
+pub fn next_offset(prev_end: u64) -> Option<u64> {
+    let a = ALIGN as u64;
+    prev_end.checked_add(a - 1).map(|v| v / a * a)
+}
+
+/// Where the first section starts for a table of `count` entries.
+pub fn data_start(count: u64) -> Option<u64> {
+    count
+        .checked_mul(ENTRY_LEN as u64)
+        .and_then(|t| t.checked_add(HEADER_LEN as u64))
+        .and_then(next_offset)
+}
+
+/// Everything a trainer hands to the writer. Factors are f32; the writer quantizes.
+#[derive(Debug, Default, Clone)]
+pub struct BundleParts {
+    pub ids: Vec<String>,
+    pub dim: usize,
+    /// `ids.len() * dim`, row-major.
+    pub factors: Vec<f32>,
+    pub bias: Option<Vec<f32>>,
+    /// Raw interaction weight per item (popularity fallback, priors).
+    pub popularity: Option<Vec<f32>>,
+    /// Index into `category_names`, per item; `u32::MAX` = no category.
+    pub categories: Option<Vec<u32>>,
+    pub category_names: Vec<String>,
+    /// Per item; NaN = unknown price (never matches a price filter).
+    pub prices: Option<Vec<f32>>,
+    pub in_stock: Option<Vec<bool>>,
+    pub titles: Option<Vec<String>>,
+    pub gram: Option<Gram>,
+    pub neighbours: Option<Neighbours>,
+    pub segments: Option<Segments>,
+    /// Opaque blob owned by `crate::intent`.
+    pub intent: Option<Vec<u8>>,
+    pub meta: Vec<(String, String)>,
+}
+
+/// `YᵀY` of the item factors (without λ) and the hyperparameters fold-in needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gram {
+    pub yty: Vec<f32>,
+    pub lambda: f32,
+    pub alpha: f32,
+}
+
+/// Item neighbour lists in CSR form. Weights are stored as f16.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbours {
+    pub offsets: Vec<u32>,
+    pub items: Vec<u32>,
+    pub weights: Vec<f32>,
+}
+
+/// Segment centroids in user-factor space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segments {
+    pub dim: usize,
+    pub centroids: Vec<f32>,
+    pub names: Vec<String>,
+}
+
+/// Rows are padded with zeros to a multiple of 16 elements so every SIMD kernel
+/// works on whole vectors; padding never changes a dot product.
+pub fn stride_for(dim: usize) -> usize {
+    dim.div_ceil(16) * 16
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,385 @@
+//! One test per error variant, all through one `check` helper: build a small
+//! valid bundle, break it one way, and assert the typed error (code + section).
+
+use super::write::{assemble, assemble_raw, encode_sections, reseal};
+use super::*;
+use crate::synth;
+
+fn parts(n: usize, dim: usize) -> BundleParts {
+    let mut p = synth::catalogue(n, dim, 4, 42);
+    // Two neighbours per item (the next two), valid CSR.
+    let mut offsets = vec![0u32];
+    let mut items = vec![];
+    let mut weights = vec![];
+    for i in 0..n {
+        for j in 1..=2 {
+            items.push(((i + j) % n) as u32);
+            weights.push(1.0 / j as f32);
+        }
+        offsets.push(items.len() as u32);
+    }
+    p.neighbours = Some(Neighbours {
+        offsets,
+        items,
+        weights,
+    });
+    p.segments = Some(Segments {
+        dim,
+        centroids: p.factors[..3 * dim].to_vec(),
+        names: vec!["a".into(), "b".into(), "c".into()],
+    });
+    p.intent = Some(b"opaque".to_vec());
+    p
+}
+
+fn valid(dtype: Dtype) -> Vec<u8> {
+    write_bundle(&parts(20, 20), dtype).expect("valid bundle")
+}
+
+/// Parses `bytes` and asserts the error code (and section name when given).
+fn check(bytes: &[u8], code: &str, section: Option<&str>) {
+    match parse(bytes) {
+        Ok(_) => panic!("expected {code}, parsed fine"),
+        Err(e) => {
+            assert_eq!(e.code(), code, "got {e}");
+            if let Some(s) = section {
+                assert_eq!(e.location().map(|a| a.section), Some(s), "{e}");
+            }
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}
+
+fn table_entry(bytes: &[u8], kind: Kind) -> usize {
+    let count = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|i| HEADER_LEN + i * ENTRY_LEN)
+        .find(|&e| u32::from_le_bytes(bytes[e..e + 4].try_into().unwrap()) == kind as u32)
+        .expect("section present")
+}
+
+fn section_offset(bytes: &[u8], kind: Kind) -> usize {
+    let e = table_entry(bytes, kind);
+    u64::from_le_bytes(bytes[e + 8..e + 16].try_into().unwrap()) as usize
+}
+
+/// Re-encodes with one section replaced, keeping every checksum valid, so the
+/// error under test is the content error, not a checksum error.
+fn with_section(dtype: Dtype, kind: Kind, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut s = encode_sections(&parts(20, 20), dtype).unwrap();
+    let entry = s.iter_mut().find(|(k, _, _)| *k == kind).expect("section");
+    f(&mut entry.2);
+    assemble(&s)
+}
+
+#[test]
+fn round_trip_every_dtype() {
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::I8] {
+        let p = parts(20, 20);
+        let b = write_bundle(&p, dtype).unwrap();
+        let buf = AlignedBuf::from_slice(&b).unwrap();
+        let layout = parse(buf.as_slice()).unwrap();
+        assert_eq!((layout.n_items, layout.dim, layout.stride), (20, 20, 32));
+        assert_eq!(layout.dtype, dtype);
+        let v = layout.view(buf.as_slice());
+        assert_eq!(v.ids.get(7), Some("item-7"));
+        assert_eq!(v.titles.unwrap().get(3), p.titles.as_ref().map(|t| t[3].as_str()));
+        assert_eq!(v.bias.unwrap(), p.bias.as_deref().unwrap());
+        assert_eq!(v.gram.unwrap().yty.len(), 400);
+        assert_eq!(v.neighbours.unwrap().of(5).count(), 2);
+        assert_eq!(v.segments.unwrap().k, 3);
+        assert_eq!(v.intent, Some(&b"opaque"[..]));
+        for s in &layout.sections {
+            assert_eq!(s.offset % ALIGN as u64, 0, "{} aligned", s.name);
+        }
+    }
+}
+
+#[test]
+fn writer_output_is_deterministic() {
+    assert_eq!(valid(Dtype::I8), valid(Dtype::I8));
+}
+
+#[test]
+fn truncated_anywhere() {
+    let b = valid(Dtype::F32);
+    for cut in [0, 7, 63, 64, 100, b.len() / 2, b.len() - 1] {
+        let r = parse(&b[..cut]);
+        let code = r.err().map(|e| e.code()).unwrap_or("OK");
+        assert!(
+            matches!(code, "TRUNCATED" | "BAD_MAGIC"),
+            "cut at {cut}: {code}"
+        );
+    }
+}
+
+#[test]
+fn wrong_magic() {
+    let mut b = valid(Dtype::F32);
+    b[0] = b'X';
+    check(&b, "BAD_MAGIC", None);
+}
+
+#[test]
+fn future_major_version() {
+    let mut b = valid(Dtype::F32);
+    b[8..10].copy_from_slice(&2u16.to_le_bytes());
+    check(&b, "UNSUPPORTED_VERSION", None);
+}
+
+#[test]
+fn newer_minor_version_is_accepted() {
+    let mut b = valid(Dtype::F32);
+    b[10..12].copy_from_slice(&7u16.to_le_bytes());
+    reseal(&mut b);
+    assert_eq!(parse(&b).unwrap().version, (1, 7));
+}
+
+#[test]
+fn flipped_byte_in_any_section_is_a_checksum_error() {
+    let b = valid(Dtype::I8);
+    let layout = parse(&b).unwrap();
+    for s in &layout.sections {
+        let mut c = b.clone();
+        c[(s.offset + s.length / 2) as usize] ^= 0x40;
+        check(&c, "CHECKSUM_MISMATCH", Some(s.name));
+    }
+    let mut c = b.clone();
+    c[HEADER_LEN + 3] ^= 1; // table
+    check(&c, "CHECKSUM_MISMATCH", Some("TABLE"));
+}
+
+#[test]
+fn section_out_of_bounds() {
+    let mut b = valid(Dtype::F32);
+    let e = table_entry(&b, Kind::Intent);
+    b[e + 16..e + 24].copy_from_slice(&1_000_000u64.to_le_bytes());
+    reseal(&mut b);
+    check(&b, "SECTION_OUT_OF_BOUNDS", Some("INTENT"));
+}
+
+#[test]
+fn misaligned_section() {
+    let mut b = valid(Dtype::F32);
+    let e = table_entry(&b, Kind::Factors);
+    let off = u64::from_le_bytes(b[e + 8..e + 16].try_into().unwrap());
+    b[e + 8..e + 16].copy_from_slice(&(off + 4).to_le_bytes());
+    reseal(&mut b);
+    check(&b, "MISALIGNED_SECTION", Some("FACTORS"));
+}
+
+#[test]
+fn overlapping_sections() {
+    let mut b = valid(Dtype::F32);
+    let e = table_entry(&b, Kind::Factors);
+    let off = u64::from_le_bytes(b[e + 8..e + 16].try_into().unwrap());
+    b[e + 8..e + 16].copy_from_slice(&(off - 64).to_le_bytes());
+    reseal(&mut b);
+    check(&b, "OVERLAPPING_SECTIONS", Some("FACTORS"));
+}
+
+#[test]
+fn hole_between_sections() {
+    // A well-framed file with one extra 64-byte hole before the last section.
+    let b = valid(Dtype::F32);
+    let last = section_offset(&b, Kind::Intent);
+    let mut c = b[..last].to_vec();
+    c.extend_from_slice(&[0u8; 64]);
+    c.extend_from_slice(&b[last..]);
+    let e = table_entry(&c, Kind::Intent);
+    c[e + 8..e + 16].copy_from_slice(&((last + 64) as u64).to_le_bytes());
+    let len = c.len() as u64;
+    c[24..32].copy_from_slice(&len.to_le_bytes());
+    reseal(&mut c);
+    check(&c, "SECTION_GAP", Some("INTENT"));
+}
+
+#[test]
+fn trailing_bytes_after_last_section() {
+    let mut b = valid(Dtype::F32);
+    b.extend_from_slice(&[0u8; 8]);
+    check(&b, "SECTION_GAP", Some("END"));
+    let len = b.len() as u64;
+    b[24..32].copy_from_slice(&len.to_le_bytes());
+    reseal(&mut b);
+    check(&b, "SECTION_GAP", Some("END"));
+}
+
+#[test]
+fn n_times_d_overflow() {
+    let b = with_section(Dtype::F32, Kind::Model, |m| {
+        m[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        m[4..8].copy_from_slice(&4096u32.to_le_bytes());
+        m[8..12].copy_from_slice(&4096u32.to_le_bytes());
+    });
+    // On 64-bit hosts the product fits and the id count disagrees instead;
+    // either way it is a typed refusal, never an allocation of 2^44 bytes.
+    let code = parse(&b).unwrap_err().code();
+    assert!(matches!(code, "SIZE_OVERFLOW" | "BAD_SECTION"), "{code}");
+}
+
+#[test]
+fn nan_in_factors() {
+    let b = with_section(Dtype::F32, Kind::Factors, |f| {
+        f[4 * 5..4 * 6].copy_from_slice(&f32::NAN.to_le_bytes());
+    });
+    check(&b, "NON_FINITE", Some("FACTORS"));
+    let b = with_section(Dtype::F16, Kind::Factors, |f| {
+        f[2..4].copy_from_slice(&0x7c00u16.to_le_bytes());
+    });
+    check(&b, "NON_FINITE", Some("FACTORS"));
+    let b = with_section(Dtype::I8, Kind::Scales, |f| {
+        f[0..4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    });
+    check(&b, "NON_FINITE", Some("SCALES"));
+}
+
+#[test]
+fn duplicate_ids() {
+    let mut p = parts(20, 20);
+    p.ids[3] = "item-9".into();
+    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "DUPLICATE_ID");
+    // A hostile writer: same id twice, index sorted anyway.
+    let mut s = encode_sections(&parts(20, 20), Dtype::F32).unwrap();
+    let ids: Vec<String> = (0..20).map(|i| format!("id{:02}", i.min(18))).collect();
+    for (k, _, b) in s.iter_mut() {
+        if *k == Kind::ItemIds {
+            *b = strings::encode(&ids).unwrap();
+        }
+        if *k == Kind::IdIndex {
+            *b = (0..20u32).flat_map(|i| i.to_le_bytes()).collect();
+        }
+    }
+    check(&assemble(&s), "DUPLICATE_ID", None);
+}
+
+#[test]
+fn unsorted_id_index() {
+    let b = with_section(Dtype::F32, Kind::IdIndex, |b| b.swap(0, 4));
+    check(&b, "BAD_SECTION", Some("ID_INDEX"));
+}
+
+#[test]
+fn unknown_optional_section_is_skipped_required_is_refused() {
+    let s = encode_sections(&parts(20, 20), Dtype::F32).unwrap();
+    let mut raw: Vec<(u32, u32, &[u8])> = s
+        .iter()
+        .map(|(k, r, b)| (*k as u32, u32::from(*r), b.as_slice()))
+        .collect();
+    raw.push((999, 0, b"future stuff"));
+    assert!(parse(&assemble_raw(&raw)).is_ok());
+    raw.last_mut().unwrap().1 = FLAG_REQUIRED;
+    check(&assemble_raw(&raw), "UNKNOWN_REQUIRED_SECTION", None);
+}
+
+#[test]
+fn missing_required_section() {
+    let s: Vec<_> = encode_sections(&parts(20, 20), Dtype::I8)
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _, _)| *k != Kind::Scales)
+        .collect();
+    let e = parse(&assemble(&s)).unwrap_err();
+    assert_eq!(e, crate::error::Error::MissingSection { section: "SCALES" });
+}
+
+#[test]
+fn duplicate_section() {
+    let mut s = encode_sections(&parts(20, 20), Dtype::F32).unwrap();
+    let bias = s.iter().find(|(k, _, _)| *k == Kind::Bias).unwrap().clone();
+    s.push(bias);
+    check(&assemble(&s), "DUPLICATE_SECTION", Some("BIAS"));
+}
+
+#[test]
+fn wrong_section_shapes() {
+    check(
+        &with_section(Dtype::F32, Kind::Bias, |b| b.truncate(8)),
+        "BAD_SECTION",
+        Some("BIAS"),
+    );
+    check(
+        &with_section(Dtype::F32, Kind::Category, |b| b[0..4].copy_from_slice(&77u32.to_le_bytes())),
+        "BAD_SECTION",
+        Some("CATEGORY"),
+    );
+    check(
+        &with_section(Dtype::F32, Kind::Neighbours, |b| {
+            let last = b.len() - 2 * 40 - 4;
+            b[last..last + 4].copy_from_slice(&500u32.to_le_bytes());
+        }),
+        "BAD_SECTION",
+        Some("NEIGHBOURS"),
+    );
+    check(
+        &with_section(Dtype::F32, Kind::ItemIds, |b| {
+            let l = b.len();
+            b[l - 1] = 0xff;
+        }),
+        "BAD_SECTION",
+        Some("ITEM_IDS"),
+    );
+    check(
+        &with_section(Dtype::F32, Kind::Factors, |b| {
+            // Padding element of row 0 (dim 20, stride 32).
+            b[4 * 25..4 * 26].copy_from_slice(&1f32.to_le_bytes());
+        }),
+        "BAD_SECTION",
+        Some("FACTORS"),
+    );
+}
+
+#[test]
+fn never_panics_on_mutations() {
+    // Cheap deterministic fuzz: flip, truncate and splice every region.
+    let b = valid(Dtype::I8);
+    let mut rng = synth::Rng::new(9);
+    for _ in 0..3000 {
+        let mut c = b.clone();
+        match rng.next_u64() % 3 {
+            0 => {
+                let i = (rng.next_u64() as usize) % c.len();
+                c[i] = rng.next_u64() as u8;
+            }
+            1 => c.truncate((rng.next_u64() as usize) % c.len()),
+            _ => {
+                let i = (rng.next_u64() as usize) % (HEADER_LEN + 20 * ENTRY_LEN).min(c.len());
+                c[i] = rng.next_u64() as u8;
+                if rng.next_u64() % 2 == 0 {
+                    reseal(&mut c);
+                }
+            }
+        }
+        let _ = parse(&c);
+    }
+}
+
+#[test]
+fn writer_rejects_bad_parts() {
+    let mut p = parts(5, 4);
+    p.factors[2] = f32::NAN;
+    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "NON_FINITE");
+    let mut p = parts(5, 4);
+    p.factors.pop();
+    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "INVALID_ARGUMENT");
+    let mut p = parts(5, 4);
+    p.dim = 0;
+    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "INVALID_ARGUMENT");
+    let mut p = parts(5, 4);
+    p.factors[0] = 1e6;
+    assert_eq!(write_bundle(&p, Dtype::F16).unwrap_err().code(), "INVALID_ARGUMENT");
+}
+
+#[test]
+fn fixture_v1_still_parses() {
+    // Kept forever: a bundle written by the first release of the writer.
+    let b = include_bytes!("../../tests/fixtures/v1-small.vtr");
+    let layout = parse(b).expect("v1 fixture");
+    assert_eq!((layout.n_items, layout.dim, layout.dtype), (20, 20, Dtype::I8));
+}
+
+#[test]
+#[ignore = "run once to create a new fixture; fixtures are never regenerated"]
+fn write_fixture() {
+    std::fs::write("tests/fixtures/v1-small.vtr", valid(Dtype::I8)).unwrap();
+}

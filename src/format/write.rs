@@ -1,0 +1,325 @@
+//! Writer: turns [`BundleParts`] into the canonical byte layout that
+//! [`super::read::parse`] accepts. Quantization to f16 / int8 happens here so
+//! every producer (trainer, synth, Spark import) shares it.
+
+use super::{
+    data_start, f32_to_f16, next_offset, stride_for, strings, BundleParts, Dtype, Kind,
+    ENTRY_LEN, FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM,
+};
+use crate::error::{At, Error};
+use std::path::Path;
+
+fn invalid(what: String) -> Error {
+    Error::InvalidArgument { what }
+}
+
+fn check_len<T>(name: &str, v: &[T], n: usize) -> Result<(), Error> {
+    if v.len() != n {
+        return Err(invalid(format!("{name} has {} entries for {n} items", v.len())));
+    }
+    Ok(())
+}
+
+fn check_finite(name: &'static str, v: &[f32]) -> Result<(), Error> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(Error::NonFinite {
+            at: At {
+                section: name,
+                offset: 0,
+            },
+            index: i as u64,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Symmetric per-row int8: q = round(x / s), s = max|x| / 127.
+pub fn quantize_row_i8(row: &[f32], out: &mut [i8]) -> f32 {
+    let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 {
+        out.iter_mut().for_each(|q| *q = 0);
+        return 0.0;
+    }
+    let s = max / 127.0;
+    for (q, &x) in out.iter_mut().zip(row) {
+        *q = (x / s).round().clamp(-127.0, 127.0) as i8;
+    }
+    s
+}
+
+/// Serializes a bundle. Validates shapes and values first, so a bad trainer
+/// output fails here with a clear message instead of producing a file that
+/// every browser then refuses.
+pub fn write_bundle(parts: &BundleParts, dtype: Dtype) -> Result<Vec<u8>, Error> {
+    Ok(assemble(&encode_sections(parts, dtype)?))
+}
+
+/// Encoded sections in canonical order, before layout.
+pub(crate) type Sections = Vec<(Kind, bool, Vec<u8>)>;
+
+pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Sections, Error> {
+    let n = parts.ids.len();
+    let dim = parts.dim;
+    if n > u32::MAX as usize - 1 {
+        return Err(Error::SizeOverflow { what: "item count" });
+    }
+    if dim == 0 || dim > MAX_DIM {
+        return Err(invalid(format!("dim {dim} outside 1..={MAX_DIM}")));
+    }
+    let want = n
+        .checked_mul(dim)
+        .ok_or(Error::SizeOverflow { what: "n × dim" })?;
+    check_len("factors", &parts.factors, want)?;
+    check_finite("FACTORS", &parts.factors)?;
+    let stride = stride_for(dim);
+
+    let mut sections: Vec<(Kind, bool, Vec<u8>)> = Vec::new();
+    let mut model = Vec::with_capacity(32);
+    for v in [n as u32, dim as u32, stride as u32, dtype.code()] {
+        model.extend_from_slice(&v.to_le_bytes());
+    }
+    model.resize(32, 0);
+    sections.push((Kind::Model, true, model));
+
+    if !parts.meta.is_empty() {
+        let kv: Vec<&str> = parts
+            .meta
+            .iter()
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+            .collect();
+        sections.push((Kind::Meta, false, strings::encode(&kv)?));
+    }
+
+    sections.push((Kind::ItemIds, true, strings::encode(&parts.ids)?));
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by(|&a, &b| parts.ids[a as usize].as_bytes().cmp(parts.ids[b as usize].as_bytes()));
+    for w in order.windows(2) {
+        if parts.ids[w[0] as usize] == parts.ids[w[1] as usize] {
+            return Err(Error::DuplicateId {
+                id: parts.ids[w[0] as usize].clone(),
+                first: w[0].min(w[1]),
+                second: w[0].max(w[1]),
+            });
+        }
+    }
+    sections.push((
+        Kind::IdIndex,
+        true,
+        order.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    ));
+
+    let rows = parts.factors.chunks_exact(dim);
+    match dtype {
+        Dtype::F32 => {
+            let mut b = Vec::with_capacity(n * stride * 4);
+            for row in rows {
+                b.extend(row.iter().flat_map(|x| x.to_le_bytes()));
+                b.resize(b.len() + (stride - dim) * 4, 0);
+            }
+            sections.push((Kind::Factors, true, b));
+        }
+        Dtype::F16 => {
+            if let Some(i) = parts.factors.iter().position(|x| x.abs() > 65504.0) {
+                return Err(invalid(format!("factor {i} exceeds the f16 range; use --dtype f32")));
+            }
+            let mut b = Vec::with_capacity(n * stride * 2);
+            for row in rows {
+                b.extend(row.iter().flat_map(|&x| f32_to_f16(x).to_le_bytes()));
+                b.resize(b.len() + (stride - dim) * 2, 0);
+            }
+            sections.push((Kind::Factors, true, b));
+        }
+        Dtype::I8 => {
+            let mut b = vec![0u8; n * stride];
+            let mut scales = Vec::with_capacity(n);
+            let mut q = vec![0i8; dim];
+            for (r, row) in rows.enumerate() {
+                scales.push(quantize_row_i8(row, &mut q));
+                for (dst, &v) in b[r * stride..r * stride + dim].iter_mut().zip(&q) {
+                    *dst = v as u8;
+                }
+            }
+            sections.push((Kind::Factors, true, b));
+            sections.push((Kind::Scales, true, f32_bytes(&scales)));
+        }
+    }
+
+    if let Some(b) = &parts.bias {
+        check_len("bias", b, n)?;
+        check_finite("BIAS", b)?;
+        sections.push((Kind::Bias, false, f32_bytes(b)));
+    }
+    if let Some(p) = &parts.popularity {
+        check_len("popularity", p, n)?;
+        check_finite("POPULARITY", p)?;
+        sections.push((Kind::Popularity, false, f32_bytes(p)));
+    }
+    if let Some(c) = &parts.categories {
+        check_len("categories", c, n)?;
+        if let Some(i) = c
+            .iter()
+            .position(|&c| c != u32::MAX && c as usize >= parts.category_names.len())
+        {
+            return Err(invalid(format!("item {i} has an unknown category index")));
+        }
+        sections.push((Kind::Category, false, c.iter().flat_map(|v| v.to_le_bytes()).collect()));
+    }
+    if parts.categories.is_some() || !parts.category_names.is_empty() {
+        sections.push((Kind::CategoryNames, false, strings::encode(&parts.category_names)?));
+    }
+    if let Some(p) = &parts.prices {
+        check_len("prices", p, n)?;
+        if p.iter().any(|v| v.is_infinite()) {
+            return Err(invalid("prices must be finite (NaN = unknown)".into()));
+        }
+        sections.push((Kind::Price, false, f32_bytes(p)));
+    }
+    if let Some(s) = &parts.in_stock {
+        check_len("in_stock", s, n)?;
+        sections.push((Kind::Flags, false, s.iter().map(|&b| u8::from(b)).collect()));
+    }
+    if let Some(t) = &parts.titles {
+        check_len("titles", t, n)?;
+        sections.push((Kind::Titles, false, strings::encode(t)?));
+    }
+    if let Some(g) = &parts.gram {
+        check_len("gram", &g.yty, dim * dim)?;
+        check_finite("GRAM", &g.yty)?;
+        if !(g.lambda.is_finite() && g.lambda >= 0.0 && g.alpha.is_finite()) {
+            return Err(invalid("gram lambda/alpha must be finite, lambda ≥ 0".into()));
+        }
+        let mut b = Vec::with_capacity(16 + dim * dim * 4);
+        b.extend_from_slice(&(dim as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&g.lambda.to_le_bytes());
+        b.extend_from_slice(&g.alpha.to_le_bytes());
+        b.extend(f32_bytes(&g.yty));
+        sections.push((Kind::Gram, false, b));
+    }
+    if let Some(nb) = &parts.neighbours {
+        check_len("neighbour offsets", &nb.offsets, n + 1)?;
+        if nb.items.len() != nb.weights.len()
+            || nb.offsets.first() != Some(&0)
+            || nb.offsets.last().map(|&v| v as usize) != Some(nb.items.len())
+            || nb.offsets.windows(2).any(|w| w[0] > w[1])
+            || nb.items.iter().any(|&i| i as usize >= n)
+        {
+            return Err(invalid("neighbour lists are not valid CSR over the items".into()));
+        }
+        check_finite("NEIGHBOURS", &nb.weights)?;
+        let mut b = Vec::new();
+        b.extend_from_slice(&(n as u32).to_le_bytes());
+        b.extend_from_slice(&(nb.items.len() as u32).to_le_bytes());
+        b.resize(16, 0);
+        b.extend(nb.offsets.iter().flat_map(|v| v.to_le_bytes()));
+        b.extend(nb.items.iter().flat_map(|v| v.to_le_bytes()));
+        b.extend(nb.weights.iter().flat_map(|&w| f32_to_f16(w).to_le_bytes()));
+        sections.push((Kind::Neighbours, false, b));
+    }
+    if let Some(s) = &parts.segments {
+        let k = s.centroids.len() / dim.max(1);
+        if s.dim != dim || k == 0 || s.centroids.len() != k * dim {
+            return Err(invalid("segment centroids must be k × dim with the model's dim".into()));
+        }
+        check_finite("SEGMENTS", &s.centroids)?;
+        let mut b = Vec::new();
+        b.extend_from_slice(&(k as u32).to_le_bytes());
+        b.extend_from_slice(&(dim as u32).to_le_bytes());
+        b.resize(16, 0);
+        b.extend(f32_bytes(&s.centroids));
+        sections.push((Kind::Segments, false, b));
+        if !s.names.is_empty() {
+            check_len("segment names", &s.names, k)?;
+            sections.push((Kind::SegmentNames, false, strings::encode(&s.names)?));
+        }
+    }
+    if let Some(blob) = &parts.intent {
+        sections.push((Kind::Intent, false, blob.clone()));
+    }
+    Ok(sections)
+}
+
+/// Lays out already-encoded sections. Public within the crate so tests can
+/// build deliberately odd (but well-framed) files.
+pub(crate) fn assemble(sections: &[(Kind, bool, Vec<u8>)]) -> Vec<u8> {
+    let raw: Vec<(u32, u32, &[u8])> = sections
+        .iter()
+        .map(|(k, req, b)| (*k as u32, if *req { FLAG_REQUIRED } else { 0 }, b.as_slice()))
+        .collect();
+    assemble_raw(&raw)
+}
+
+pub(crate) fn assemble_raw(sections: &[(u32, u32, &[u8])]) -> Vec<u8> {
+    let count = sections.len() as u64;
+    let mut offsets = Vec::with_capacity(sections.len());
+    let mut pos = data_start(count).unwrap_or(0);
+    for (_, _, b) in sections {
+        offsets.push(pos);
+        pos = next_offset(pos + b.len() as u64).unwrap_or(0);
+    }
+    let file_len = offsets
+        .last()
+        .zip(sections.last())
+        .map_or(data_start(count).unwrap_or(0), |(o, s)| o + s.2.len() as u64);
+    let mut out = vec![0u8; file_len as usize];
+    out[..8].copy_from_slice(&MAGIC);
+    out[8..10].copy_from_slice(&FORMAT_MAJOR.to_le_bytes());
+    out[10..12].copy_from_slice(&FORMAT_MINOR.to_le_bytes());
+    out[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+    out[16..20].copy_from_slice(&(count as u32).to_le_bytes());
+    out[24..32].copy_from_slice(&file_len.to_le_bytes());
+    for (i, ((kind, flags, b), &off)) in sections.iter().zip(&offsets).enumerate() {
+        let e = HEADER_LEN + i * ENTRY_LEN;
+        out[e..e + 4].copy_from_slice(&kind.to_le_bytes());
+        out[e + 4..e + 8].copy_from_slice(&flags.to_le_bytes());
+        out[e + 8..e + 16].copy_from_slice(&off.to_le_bytes());
+        out[e + 16..e + 24].copy_from_slice(&(b.len() as u64).to_le_bytes());
+        out[e + 24..e + 28].copy_from_slice(&crc32fast::hash(b).to_le_bytes());
+        out[off as usize..off as usize + b.len()].copy_from_slice(b);
+    }
+    reseal(&mut out);
+    out
+}
+
+/// Recomputes the table checksum (after editing the header or table).
+pub(crate) fn reseal(out: &mut [u8]) {
+    let count = u32::from_le_bytes([out[16], out[17], out[18], out[19]]) as usize;
+    let table_end = HEADER_LEN + count * ENTRY_LEN;
+    if table_end > out.len() {
+        return;
+    }
+    let mut h = crc32fast::Hasher::new();
+    h.update(&out[..32]);
+    h.update(&out[HEADER_LEN..table_end]);
+    let crc = h.finalize();
+    out[32..36].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Writes atomically: a temp file next to `path`, then rename, so a crash or a
+/// validation error never leaves a half-written bundle behind.
+pub fn write_bundle_file(path: &Path, parts: &BundleParts, dtype: Dtype) -> Result<(), Error> {
+    let bytes = write_bundle(parts, dtype)?;
+    write_atomic(path, &bytes).map_err(|e| invalid(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Temp file + rename in the same directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,282 @@
+//! The `.vti` byte layout (also stored verbatim as a bundle's INTENT section).
+//!
+//! ```text
+//! header (24 bytes)
+//!   magic        [u8; 8] = "VTINTENT"
+//!   major, minor u16, u16 (1, 0)
+//!   payload_len  u32
+//!   crc32        u32   of the payload
+//!   feature_bits u32   FeatureConfig
+//!   reserved     u32   = 0
+//! payload (little-endian, no padding)
+//!   threshold f32, n_classes u16, reserved u16
+//!   n_classes × (name, action, response)  each: u32 byte length + UTF-8
+//!   bias [n_classes] f32, scales [n_classes] f32
+//!   n_features u32, hashes [n] u32 strictly increasing, counts [n] u8
+//!   entry_class [Σcounts] u8, entry_weight [Σcounts] i8
+//!   has_titles u8, then the title index (see titles.rs)
+//! ```
+//!
+//! The whole blob is copied into owned vectors on load: it is small, and owning
+//! it frees the wasm layer from lifetimes tied to the bundle buffer.
+
+use super::features::FeatureConfig;
+use super::titles::TitleIndex;
+use super::{IntentClass, IntentModel, MAX_CLASSES};
+use crate::error::{At, Error};
+
+pub(crate) const MAGIC: [u8; 8] = *b"VTINTENT";
+pub(crate) const MAJOR: u16 = 1;
+pub(crate) const MINOR: u16 = 0;
+const HEADER_LEN: usize = 24;
+pub(crate) const SECTION: &str = "INTENT";
+
+pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&m.threshold.to_le_bytes());
+    p.extend_from_slice(&(m.classes.len() as u16).to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes());
+    for c in &m.classes {
+        put_str(&mut p, &c.name);
+        put_str(&mut p, &c.action);
+        put_str(&mut p, &c.response);
+    }
+    for v in m.bias.iter().chain(&m.scales) {
+        p.extend_from_slice(&v.to_le_bytes());
+    }
+    p.extend_from_slice(&(m.hashes.len() as u32).to_le_bytes());
+    for h in &m.hashes {
+        p.extend_from_slice(&h.to_le_bytes());
+    }
+    for w in m.offsets.windows(2) {
+        p.push((w[1] - w[0]) as u8);
+    }
+    p.extend_from_slice(&m.entry_class);
+    p.extend(m.entry_weight.iter().map(|&w| w as u8));
+    match &m.titles {
+        None => p.push(0),
+        Some(t) => {
+            p.push(1);
+            t.encode_into(&mut p);
+        }
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + p.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&MAJOR.to_le_bytes());
+    out.extend_from_slice(&MINOR.to_le_bytes());
+    out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+    out.extend_from_slice(&m.features.to_bits().to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&p);
+    out
+}
+
+pub(crate) fn put_str(p: &mut Vec<u8>, s: &str) {
+    p.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    p.extend_from_slice(s.as_bytes());
+}
+
+pub(crate) fn bad(offset: usize, reason: impl Into<String>) -> Error {
+    Error::BadSection {
+        at: At {
+            section: SECTION,
+            offset: offset as u64,
+        },
+        reason: reason.into(),
+    }
+}
+
+/// Bounds-checked little-endian reader; every read is a typed error on short input.
+pub(crate) struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// Added to `pos` in error offsets (the payload starts after the header).
+    base: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(buf: &'a [u8], base: usize) -> Self {
+        Cursor { buf, pos: 0, base }
+    }
+    pub(crate) fn offset(&self) -> usize {
+        self.base + self.pos
+    }
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        let have = self.remaining();
+        if n > have {
+            return Err(Error::Truncated {
+                at: At {
+                    section: SECTION,
+                    offset: self.offset() as u64,
+                },
+                need: n as u64,
+                have: have as u64,
+            });
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+    pub(crate) fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.array::<1>()?[0])
+    }
+    pub(crate) fn u16(&mut self) -> Result<u16, Error> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32, Error> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    pub(crate) fn f32(&mut self) -> Result<f32, Error> {
+        let off = self.offset();
+        let v = f32::from_le_bytes(self.array()?);
+        if !v.is_finite() {
+            return Err(Error::NonFinite {
+                at: At {
+                    section: SECTION,
+                    offset: off as u64,
+                },
+                index: 0,
+            });
+        }
+        Ok(v)
+    }
+    pub(crate) fn str(&mut self) -> Result<String, Error> {
+        let n = self.u32()? as usize;
+        let off = self.offset();
+        let b = self.take(n)?;
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| bad(off, "string is not valid UTF-8"))
+    }
+    /// Reads `n` u32 values, refusing counts the remaining bytes cannot hold
+    /// before allocating (a flipped length must not trigger a huge allocation).
+    pub(crate) fn u32s(&mut self, n: usize) -> Result<Vec<u32>, Error> {
+        let bytes = n.checked_mul(4).ok_or(Error::SizeOverflow { what: "intent u32 array" })?;
+        let s = self.take(bytes)?;
+        Ok(s.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
+    let mut h = Cursor::new(bytes, 0);
+    let magic: [u8; 8] = h.array()?;
+    if magic != MAGIC {
+        return Err(Error::BadMagic { found: magic });
+    }
+    let major = h.u16()?;
+    let minor = h.u16()?;
+    if major != MAJOR {
+        return Err(Error::UnsupportedVersion { major, minor });
+    }
+    let payload_len = h.u32()? as usize;
+    let crc = h.u32()?;
+    let bits = h.u32()?;
+    let _reserved = h.u32()?;
+    let features = FeatureConfig::from_bits(bits).ok_or_else(|| bad(16, "unknown feature configuration bits"))?;
+    let payload = h.take(payload_len)?;
+    if h.remaining() != 0 {
+        return Err(bad(HEADER_LEN + payload_len, "trailing bytes after the intent payload"));
+    }
+    let actual = crc32fast::hash(payload);
+    if actual != crc {
+        return Err(Error::ChecksumMismatch {
+            at: At {
+                section: SECTION,
+                offset: HEADER_LEN as u64,
+            },
+            expected: crc,
+            actual,
+        });
+    }
+    let mut p = Cursor::new(payload, HEADER_LEN);
+    let threshold = p.f32()?;
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(bad(HEADER_LEN, "threshold outside [0, 1]"));
+    }
+    let n_classes = p.u16()? as usize;
+    let _ = p.u16()?;
+    if n_classes == 0 || n_classes > MAX_CLASSES {
+        return Err(bad(p.offset(), format!("{n_classes} classes (must be 1..={MAX_CLASSES})")));
+    }
+    let mut classes = Vec::with_capacity(n_classes);
+    for _ in 0..n_classes {
+        let off = p.offset();
+        let c = IntentClass {
+            name: p.str()?,
+            action: p.str()?,
+            response: p.str()?,
+        };
+        if c.name.is_empty() || classes.iter().any(|k: &IntentClass| k.name == c.name) {
+            return Err(bad(off, format!("empty or duplicate intent name {:?}", c.name)));
+        }
+        classes.push(c);
+    }
+    let mut bias = Vec::with_capacity(n_classes);
+    for _ in 0..n_classes {
+        bias.push(p.f32()?);
+    }
+    let mut scales = Vec::with_capacity(n_classes);
+    for _ in 0..n_classes {
+        scales.push(p.f32()?);
+    }
+    let n = p.u32()? as usize;
+    let hoff = p.offset();
+    let hashes = p.u32s(n)?;
+    if hashes.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad(hoff, "feature hashes are not strictly increasing"));
+    }
+    let coff = p.offset();
+    let counts = p.take(n)?;
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut total = 0u32;
+    offsets.push(0);
+    for &c in counts {
+        if c == 0 || c as usize > n_classes {
+            return Err(bad(coff, format!("feature row with {c} weights for {n_classes} classes")));
+        }
+        total += c as u32;
+        offsets.push(total);
+    }
+    let eoff = p.offset();
+    let entry_class = p.take(total as usize)?.to_vec();
+    for (r, w) in offsets.windows(2).enumerate() {
+        let row = &entry_class[w[0] as usize..w[1] as usize];
+        if row.iter().any(|&k| k as usize >= n_classes) || row.windows(2).any(|x| x[0] >= x[1]) {
+            return Err(bad(eoff, format!("feature row {r} has invalid class indices")));
+        }
+    }
+    let entry_weight: Vec<i8> = p.take(total as usize)?.iter().map(|&b| b as i8).collect();
+    let toff = p.offset();
+    let titles = match p.u8()? {
+        0 => None,
+        1 => Some(TitleIndex::decode(&mut p)?),
+        x => return Err(bad(toff, format!("title index flag {x}"))),
+    };
+    if p.remaining() != 0 {
+        return Err(bad(p.offset(), "unparsed bytes at the end of the intent payload"));
+    }
+    Ok(IntentModel {
+        features,
+        threshold,
+        classes,
+        bias,
+        scales,
+        hashes,
+        offsets,
+        entry_class,
+        entry_weight,
+        titles,
+    })
+}

@@ -1,0 +1,300 @@
+//! On-device intent matching: a hashed n-gram linear classifier with an
+//! out-of-scope threshold, rule-based slots and a catalogue title index.
+//!
+//! Everything a storefront needs to answer "where is my order 12345" or
+//! "有没有便宜点的" runs here, in the browser, so the shopper's text never
+//! leaves the device. Training lives in [`train`] (native only); this module
+//! and its submodules other than `train`/`csv` compile into the wasm and stay
+//! free of dependencies beyond `std`, `serde` and `crc32fast`.
+//!
+//! See `docs/intent.md` for the feature set, the normalization subset, the
+//! `.vti` byte layout and the evaluation protocol.
+
+mod codec;
+pub mod features;
+pub mod normalize;
+pub mod slots;
+pub mod titles;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod csv;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;
+
+use std::cell::RefCell;
+
+use serde::Serialize;
+
+pub use features::FeatureConfig;
+pub use normalize::MAX_INPUT_CHARS;
+pub use slots::{PriceSlot, ProductMention, Quantity, Slots};
+pub use titles::TitleIndex;
+
+use crate::error::Error;
+
+/// Classes are stored as `u8` indices next to each weight; more intents than
+/// this do not fit a help box anyway.
+pub const MAX_CLASSES: usize = 256;
+
+/// Per-intent configuration carried in the model so the storefront can act on
+/// a match without a second lookup table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntentClass {
+    pub name: String,
+    pub action: String,
+    pub response: String,
+}
+
+/// A trained, int8-quantized intent model (plus an optional title index).
+///
+/// Weights are stored feature-major and sparse: for each kept feature hash,
+/// the (class, weight) pairs whose quantized weight is non-zero. Scoring a
+/// query therefore touches only the rows of the features it contains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntentModel {
+    pub(crate) features: FeatureConfig,
+    pub(crate) threshold: f32,
+    pub(crate) classes: Vec<IntentClass>,
+    pub(crate) bias: Vec<f32>,
+    /// Per-class dequantization scale: weight = scale[class] * q.
+    pub(crate) scales: Vec<f32>,
+    pub(crate) hashes: Vec<u32>,
+    /// `hashes.len() + 1` offsets into `entry_class` / `entry_weight`.
+    pub(crate) offsets: Vec<u32>,
+    pub(crate) entry_class: Vec<u8>,
+    pub(crate) entry_weight: Vec<i8>,
+    pub(crate) titles: Option<TitleIndex>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alternative {
+    pub intent: String,
+    pub confidence: f32,
+}
+
+/// The result of [`IntentModel::match_text`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IntentMatch {
+    /// `None` when the best confidence is below the calibrated threshold
+    /// (out of scope) or the text has nothing to match.
+    pub intent: Option<String>,
+    /// Softmax probability of the best class (also when `intent` is `None`).
+    pub confidence: f32,
+    /// Up to three next-best guesses, best first; when `intent` is `None`
+    /// they start with the rejected best guess.
+    pub alternatives: Vec<Alternative>,
+    pub slots: Slots,
+    /// The input was longer than [`MAX_INPUT_CHARS`] and only its start was used.
+    pub truncated: bool,
+    /// The matched intent's configured action / response (`None` when unset).
+    pub action: Option<String>,
+    pub response: Option<String>,
+}
+
+thread_local! {
+    /// Reused buffers so a match allocates little beyond its result.
+    static SCRATCH: RefCell<(Vec<char>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl IntentModel {
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    pub fn classes(&self) -> &[IntentClass] {
+        &self.classes
+    }
+
+    pub fn class_names(&self) -> impl Iterator<Item = &str> {
+        self.classes.iter().map(|c| c.name.as_str())
+    }
+
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Overrides the calibrated out-of-scope threshold (0 disables rejection).
+    pub fn set_threshold(&mut self, t: f32) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(Error::invalid(format!("threshold {t} is not in [0, 1]")));
+        }
+        self.threshold = t;
+        Ok(())
+    }
+
+    pub fn feature_config(&self) -> FeatureConfig {
+        self.features
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn n_weights(&self) -> usize {
+        self.entry_weight.len()
+    }
+
+    pub fn title_index(&self) -> Option<&TitleIndex> {
+        self.titles.as_ref()
+    }
+
+    /// Attaches (or replaces) the catalogue title index used for product slots.
+    pub fn set_title_index(&mut self, idx: Option<TitleIndex>) {
+        self.titles = idx;
+    }
+
+    /// Class probabilities for already-extracted features, into `probs`
+    /// (at least `n_classes` long).
+    pub(crate) fn probabilities(&self, feats: &[u32], probs: &mut [f32]) {
+        let c = self.classes.len();
+        let mut acc = [0i32; MAX_CLASSES];
+        for h in feats {
+            if let Ok(i) = self.hashes.binary_search(h) {
+                let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+                for (&k, &w) in self.entry_class[a..b].iter().zip(&self.entry_weight[a..b]) {
+                    acc[k as usize] += w as i32;
+                }
+            }
+        }
+        let norm = if feats.is_empty() {
+            0.0
+        } else {
+            1.0 / (feats.len() as f32).sqrt()
+        };
+        let mut max = f32::NEG_INFINITY;
+        for k in 0..c {
+            let z = self.bias[k] + self.scales[k] * acc[k] as f32 * norm;
+            probs[k] = z;
+            max = max.max(z);
+        }
+        let mut sum = 0.0;
+        for p in probs[..c].iter_mut() {
+            *p = (*p - max).exp();
+            sum += *p;
+        }
+        for p in probs[..c].iter_mut() {
+            *p /= sum;
+        }
+    }
+
+    /// Classifies `text` and extracts slots. Never fails: any string (empty,
+    /// huge, mixed scripts, U+FFFD from lone surrogates) has a defined result.
+    pub fn match_text(&self, text: &str) -> IntentMatch {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut guard) => {
+                let (chars, feats) = &mut *guard;
+                self.match_with(text, chars, feats)
+            }
+            // Re-entrancy cannot happen today; fall back to fresh buffers anyway.
+            Err(_) => self.match_with(text, &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    fn match_with(&self, text: &str, chars: &mut Vec<char>, feats: &mut Vec<u32>) -> IntentMatch {
+        let truncated = normalize::normalize_into(text, chars);
+        features::extract(chars, &self.features, feats);
+        let slots = slots::extract(chars, self.titles.as_ref());
+        let c = self.classes.len();
+        if feats.is_empty() || c == 0 {
+            return IntentMatch {
+                intent: None,
+                confidence: 0.0,
+                alternatives: Vec::new(),
+                slots,
+                truncated,
+                action: None,
+                response: None,
+            };
+        }
+        let mut probs = [0f32; MAX_CLASSES];
+        self.probabilities(feats, &mut probs);
+        let top = top_k::<4>(&probs[..c]);
+        let best = top[0].unwrap_or((0, 0.0));
+        let accepted = best.1 >= self.threshold;
+        let alternatives = top
+            .iter()
+            .flatten()
+            .skip(usize::from(accepted))
+            .take(3)
+            .map(|&(i, p)| Alternative {
+                intent: self.classes[i].name.clone(),
+                confidence: p,
+            })
+            .collect();
+        let class = accepted.then(|| &self.classes[best.0]);
+        let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+        IntentMatch {
+            intent: class.map(|k| k.name.clone()),
+            confidence: best.1,
+            alternatives,
+            slots,
+            truncated,
+            action: class.and_then(|k| non_empty(&k.action)),
+            response: class.and_then(|k| non_empty(&k.response)),
+        }
+    }
+
+    /// Index and probability of the best class, ignoring the threshold and
+    /// skipping slots (evaluation and benchmarking helper).
+    pub fn predict(&self, text: &str) -> Option<(usize, f32)> {
+        let run = |chars: &mut Vec<char>, feats: &mut Vec<u32>| {
+            normalize::normalize_into(text, chars);
+            features::extract(chars, &self.features, feats);
+            if feats.is_empty() || self.classes.is_empty() {
+                return None;
+            }
+            let mut probs = [0f32; MAX_CLASSES];
+            self.probabilities(feats, &mut probs);
+            top_k::<1>(&probs[..self.classes.len()])[0]
+        };
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut guard) => {
+                let (chars, feats) = &mut *guard;
+                run(chars, feats)
+            }
+            Err(_) => run(&mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    /// Serializes to the self-contained `.vti` layout (also the bundle's INTENT section).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Parses and fully validates a `.vti` blob. Never panics on any input.
+    pub fn from_bytes(bytes: &[u8]) -> Result<IntentModel, Error> {
+        codec::decode(bytes)
+    }
+}
+
+/// The `K` largest values with their indices, best first (ties: lower index).
+fn top_k<const K: usize>(v: &[f32]) -> [Option<(usize, f32)>; K] {
+    let mut top: [Option<(usize, f32)>; K] = [None; K];
+    for (i, &p) in v.iter().enumerate() {
+        let mut cand = (i, p);
+        for slot in top.iter_mut() {
+            match slot {
+                None => {
+                    *slot = Some(cand);
+                    break;
+                }
+                Some(cur) if cand.1 > cur.1 => std::mem::swap(cur, &mut cand),
+                _ => {}
+            }
+        }
+    }
+    top
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_orders_and_breaks_ties_by_index() {
+        let t = top_k::<3>(&[0.1, 0.5, 0.2, 0.5]);
+        assert_eq!(t, [Some((1, 0.5)), Some((3, 0.5)), Some((2, 0.2))]);
+        let t = top_k::<4>(&[0.3]);
+        assert_eq!(t, [Some((0, 0.3)), None, None, None]);
+    }
+}

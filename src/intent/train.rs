@@ -1,0 +1,768 @@
+//! Native trainer: L2-regularized multinomial logistic regression on hashed
+//! n-gram features, fitted with L-BFGS, then int8-quantized per class and
+//! stored sparsely; plus out-of-scope threshold calibration and evaluation.
+//!
+//! Full-batch L-BFGS rather than SGD: the problems are small (≤ tens of
+//! thousands of utterances), it needs no learning-rate tuning, and it is
+//! deterministic, so the same data always gives the same bytes.
+
+use std::collections::HashMap;
+
+use super::features::{self, FeatureConfig};
+use super::normalize;
+use super::{IntentClass, IntentModel, MAX_CLASSES};
+use crate::error::Error;
+
+/// A labelled utterance; `intent: None` marks an out-of-scope example, used
+/// only to calibrate the rejection threshold, never as a class.
+#[derive(Clone, Debug)]
+pub struct Example {
+    pub text: String,
+    pub intent: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// Inverse regularization strength, scikit-learn style: the objective is
+    /// `Σ CE + ||W||² / (2C)`, so the same C means the same thing for any N.
+    pub c: f32,
+    pub max_iter: usize,
+    /// Features seen in fewer training utterances are dropped (size knob).
+    pub min_count: u32,
+    pub features: FeatureConfig,
+    /// Fraction of each class held out to calibrate the threshold.
+    pub val_fraction: f32,
+    /// Fraction of classes hidden from the calibration model to play
+    /// out-of-scope when no explicit out-of-scope examples are given.
+    pub pseudo_oos_fraction: f32,
+    pub seed: u64,
+    /// Use this threshold instead of calibrating one.
+    pub fixed_threshold: Option<f32>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            c: 10.0,
+            max_iter: 300,
+            min_count: 1,
+            features: FeatureConfig::default(),
+            val_fraction: 0.2,
+            pseudo_oos_fraction: 0.1,
+            seed: 42,
+            fixed_threshold: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Calibration {
+    pub threshold: f32,
+    pub val_in_scope: usize,
+    pub val_oos: usize,
+    /// In-scope validation utterances classified correctly and accepted.
+    pub val_in_scope_accuracy: f32,
+    pub val_oos_recall: f32,
+    /// Classes hidden from the calibration model (pseudo out-of-scope).
+    pub pseudo_oos_classes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TrainReport {
+    pub n_train: usize,
+    pub n_classes: usize,
+    pub n_features: usize,
+    pub n_weights: usize,
+    pub model_bytes: usize,
+    pub iterations: usize,
+    pub final_loss: f64,
+    pub calibration: Option<Calibration>,
+}
+
+/// Minimal xorshift PRNG: deterministic splits without a `rand` dependency.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15 | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Featurizes one text exactly as matching does.
+pub fn featurize(text: &str, cfg: &FeatureConfig) -> Vec<u32> {
+    let mut chars = Vec::new();
+    normalize::normalize_into(text, &mut chars);
+    let mut f = Vec::new();
+    features::extract(&chars, cfg, &mut f);
+    f
+}
+
+/// Training data after featurization: features per utterance and class index.
+struct Data<'a> {
+    feats: Vec<&'a [u32]>,
+    labels: Vec<usize>,
+}
+
+/// Fits the classifier on featurized data (no calibration; threshold 0).
+fn fit(data: &Data<'_>, classes: &[IntentClass], cfg: &TrainConfig) -> Result<(IntentModel, usize, f64), Error> {
+    let c = classes.len();
+    let n = data.feats.len();
+    if c == 0 || n == 0 {
+        return Err(Error::invalid("no training utterances"));
+    }
+    // Vocabulary of kept hashes.
+    let mut counts: HashMap<u32, u32> = HashMap::new();
+    for f in &data.feats {
+        for &h in *f {
+            *counts.entry(h).or_insert(0) += 1;
+        }
+    }
+    let mut vocab: Vec<u32> = counts
+        .iter()
+        .filter(|(_, &k)| k >= cfg.min_count)
+        .map(|(&h, _)| h)
+        .collect();
+    vocab.sort_unstable();
+    let index: HashMap<u32, u32> = vocab.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+    let v = vocab.len();
+    // CSR rows; value 1/sqrt(all features of the utterance) matches matching,
+    // which normalizes by every extracted feature, kept or not.
+    let mut offs = vec![0usize];
+    let mut cols: Vec<u32> = Vec::new();
+    let mut vals: Vec<f32> = Vec::with_capacity(n);
+    for f in &data.feats {
+        cols.extend(f.iter().filter_map(|h| index.get(h).copied()));
+        offs.push(cols.len());
+        vals.push(if f.is_empty() { 0.0 } else { 1.0 / (f.len() as f32).sqrt() });
+    }
+    let lambda = 1.0 / (cfg.c.max(1e-6) as f64 * n as f64);
+    let dim = v * c + c;
+    let mut x = vec![0f32; dim];
+    let objective = |x: &[f32], g: &mut [f32]| -> f64 {
+        g.iter_mut().for_each(|g| *g = 0.0);
+        let (w, b) = x.split_at(v * c);
+        let (gw, gb) = g.split_at_mut(v * c);
+        let mut loss = 0f64;
+        let mut z = vec![0f32; c];
+        let inv_n = 1.0 / n as f32;
+        for i in 0..n {
+            let row = &cols[offs[i]..offs[i + 1]];
+            let val = vals[i];
+            z.copy_from_slice(b);
+            for &f in row {
+                let wr = &w[f as usize * c..f as usize * c + c];
+                for k in 0..c {
+                    z[k] += val * wr[k];
+                }
+            }
+            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0f32;
+            for zk in z.iter_mut() {
+                *zk = (*zk - max).exp();
+                sum += *zk;
+            }
+            let y = data.labels[i];
+            loss -= ((z[y] / sum) as f64).max(1e-30).ln();
+            for zk in z.iter_mut() {
+                *zk /= sum;
+            }
+            z[y] -= 1.0;
+            for k in 0..c {
+                gb[k] += z[k] * inv_n;
+            }
+            for &f in row {
+                let gr = &mut gw[f as usize * c..f as usize * c + c];
+                for k in 0..c {
+                    gr[k] += val * z[k] * inv_n;
+                }
+            }
+        }
+        let mut reg = 0f64;
+        for (gi, &wi) in gw.iter_mut().zip(w) {
+            *gi += lambda as f32 * wi;
+            reg += (wi as f64) * (wi as f64);
+        }
+        loss / n as f64 + 0.5 * lambda * reg
+    };
+    let (iters, loss) = lbfgs(&mut x, objective, cfg.max_iter);
+    let model = quantize(&x, &vocab, classes, cfg.features);
+    Ok((model, iters, loss))
+}
+
+/// Per-class int8 quantization; rows whose weights all round to zero vanish.
+fn quantize(x: &[f32], vocab: &[u32], classes: &[IntentClass], features: FeatureConfig) -> IntentModel {
+    let c = classes.len();
+    let v = vocab.len();
+    let (w, b) = x.split_at(v * c);
+    let mut scales = vec![0f32; c];
+    for row in w.chunks_exact(c) {
+        for k in 0..c {
+            scales[k] = scales[k].max(row[k].abs());
+        }
+    }
+    for s in scales.iter_mut() {
+        *s = if *s > 0.0 { *s / 127.0 } else { 1.0 };
+    }
+    let mut hashes = Vec::new();
+    let mut offsets = vec![0u32];
+    let mut entry_class = Vec::new();
+    let mut entry_weight = Vec::new();
+    for (f, row) in w.chunks_exact(c).enumerate() {
+        let before = entry_class.len();
+        for k in 0..c {
+            let q = (row[k] / scales[k]).round().clamp(-127.0, 127.0) as i8;
+            if q != 0 {
+                entry_class.push(k as u8);
+                entry_weight.push(q);
+            }
+        }
+        if entry_class.len() > before {
+            hashes.push(vocab[f]);
+            offsets.push(entry_class.len() as u32);
+        }
+    }
+    IntentModel {
+        features,
+        threshold: 0.0,
+        classes: classes.to_vec(),
+        bias: b.to_vec(),
+        scales,
+        hashes,
+        offsets,
+        entry_class,
+        entry_weight,
+        titles: None,
+    }
+}
+
+/// Limited-memory BFGS with Armijo backtracking. Returns (iterations, loss).
+fn lbfgs(x: &mut [f32], mut f: impl FnMut(&[f32], &mut [f32]) -> f64, max_iter: usize) -> (usize, f64) {
+    const M: usize = 10;
+    let n = x.len();
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&p, &q)| p as f64 * q as f64).sum::<f64>();
+    let mut g = vec![0f32; n];
+    let mut loss = f(x, &mut g);
+    let mut s_hist: Vec<Vec<f32>> = Vec::new();
+    let mut y_hist: Vec<Vec<f32>> = Vec::new();
+    let mut rho: Vec<f64> = Vec::new();
+    let mut d = vec![0f32; n];
+    let mut x_new = vec![0f32; n];
+    let mut g_new = vec![0f32; n];
+    let mut iters = 0;
+    let mut small_steps = 0;
+    for it in 0..max_iter {
+        iters = it + 1;
+        let gnorm = dot(&g, &g).sqrt();
+        if gnorm < 1e-6 {
+            break;
+        }
+        // Two-loop recursion: d = -H g.
+        d.copy_from_slice(&g);
+        let mut alpha = vec![0f64; s_hist.len()];
+        for i in (0..s_hist.len()).rev() {
+            alpha[i] = rho[i] * dot(&s_hist[i], &d);
+            for (dj, &yj) in d.iter_mut().zip(&y_hist[i]) {
+                *dj -= (alpha[i] * yj as f64) as f32;
+            }
+        }
+        if let (Some(s), Some(y)) = (s_hist.last(), y_hist.last()) {
+            let gamma = dot(s, y) / dot(y, y);
+            d.iter_mut().for_each(|v| *v = (*v as f64 * gamma) as f32);
+        } else {
+            let scale = 1.0 / gnorm.max(1.0);
+            d.iter_mut().for_each(|v| *v = (*v as f64 * scale) as f32);
+        }
+        for i in 0..s_hist.len() {
+            let beta = rho[i] * dot(&y_hist[i], &d);
+            for (dj, &sj) in d.iter_mut().zip(&s_hist[i]) {
+                *dj += ((alpha[i] - beta) * sj as f64) as f32;
+            }
+        }
+        d.iter_mut().for_each(|v| *v = -*v);
+        let mut gd = dot(&g, &d);
+        if gd >= 0.0 {
+            // Not a descent direction (numerical trouble): restart from steepest descent.
+            s_hist.clear();
+            y_hist.clear();
+            rho.clear();
+            for (dj, &gj) in d.iter_mut().zip(&g) {
+                *dj = -gj;
+            }
+            gd = dot(&g, &d);
+        }
+        let mut step = 1.0f32;
+        let mut accepted = false;
+        let mut new_loss = loss;
+        for _ in 0..30 {
+            for ((xn, &xo), &dj) in x_new.iter_mut().zip(x.iter()).zip(&d) {
+                *xn = xo + step * dj;
+            }
+            new_loss = f(&x_new, &mut g_new);
+            if new_loss <= loss + 1e-4 * step as f64 * gd {
+                accepted = true;
+                break;
+            }
+            step *= 0.5;
+        }
+        if !accepted {
+            break;
+        }
+        let s: Vec<f32> = x_new.iter().zip(x.iter()).map(|(a, b)| a - b).collect();
+        let y: Vec<f32> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy = dot(&s, &y);
+        if sy > 1e-12 {
+            if s_hist.len() == M {
+                s_hist.remove(0);
+                y_hist.remove(0);
+                rho.remove(0);
+            }
+            s_hist.push(s);
+            y_hist.push(y);
+            rho.push(1.0 / sy);
+        }
+        x.copy_from_slice(&x_new);
+        g.copy_from_slice(&g_new);
+        let rel = (loss - new_loss) / loss.abs().max(1e-12);
+        loss = new_loss;
+        if rel < 1e-7 {
+            small_steps += 1;
+            if small_steps >= 3 {
+                break;
+            }
+        } else {
+            small_steps = 0;
+        }
+    }
+    (iters, loss)
+}
+
+/// Stratified split of `idx` by label: roughly `frac` of each class goes to
+/// the second half; singleton classes stay in the first.
+fn stratified_split(labels: &[usize], frac: f32, rng: &mut Rng) -> (Vec<usize>, Vec<usize>) {
+    let mut by: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, &l) in labels.iter().enumerate() {
+        by.entry(l).or_default().push(i);
+    }
+    let mut keys: Vec<usize> = by.keys().copied().collect();
+    keys.sort_unstable();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for k in keys {
+        let mut v = by.remove(&k).unwrap_or_default();
+        rng.shuffle(&mut v);
+        let take = if v.len() < 2 { 0 } else { ((v.len() as f32 * frac).round() as usize).clamp(1, v.len() - 1) };
+        b.extend_from_slice(&v[..take]);
+        a.extend_from_slice(&v[take..]);
+    }
+    a.sort_unstable();
+    b.sort_unstable();
+    (a, b)
+}
+
+/// Threshold maximizing accepted-and-correct in-scope rate + OOS rejection
+/// rate. `in_scope` holds (confidence, correct); `oos` confidences.
+pub fn choose_threshold(in_scope: &[(f32, bool)], oos: &[f32]) -> (f32, f32, f32) {
+    if in_scope.is_empty() || oos.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    let mut cands: Vec<f32> = in_scope.iter().map(|p| p.0).chain(oos.iter().copied()).collect();
+    cands.push(0.0);
+    cands.sort_by(f32::total_cmp);
+    cands.dedup();
+    let score = |t: f32| {
+        let acc = in_scope.iter().filter(|(p, ok)| *ok && *p >= t).count() as f32 / in_scope.len() as f32;
+        let rec = oos.iter().filter(|&&p| p < t).count() as f32 / oos.len() as f32;
+        (acc + rec, acc, rec)
+    };
+    let mut best = (f32::NEG_INFINITY, 0.0, 0.0, 0.0);
+    // Midpoints between consecutive confidences generalize better than the
+    // values themselves (which sit exactly on a validation example).
+    for w in cands.windows(2) {
+        let t = 0.5 * (w[0] + w[1]);
+        let (j, acc, rec) = score(t);
+        if j > best.0 + 1e-6 {
+            best = (j, t, acc, rec);
+        }
+    }
+    let (_, acc0, rec0) = score(0.0);
+    if best.0 < acc0 + rec0 {
+        return (0.0, acc0, rec0);
+    }
+    (best.1, best.2, best.3)
+}
+
+/// Trains a model from labelled utterances. Out-of-scope examples
+/// (`intent: None`) calibrate the threshold; without them, a fraction of the
+/// classes is hidden from a calibration model to play out-of-scope.
+pub fn train(
+    examples: &[Example],
+    class_config: &HashMap<String, (String, String)>,
+    cfg: &TrainConfig,
+) -> Result<(IntentModel, TrainReport), Error> {
+    let mut names: Vec<String> = examples.iter().filter_map(|e| e.intent.clone()).collect();
+    names.sort();
+    names.dedup();
+    if names.len() < 2 {
+        return Err(Error::invalid(format!("need at least 2 intents, found {}", names.len())));
+    }
+    if names.len() > MAX_CLASSES {
+        return Err(Error::invalid(format!("{} intents; at most {MAX_CLASSES} are supported", names.len())));
+    }
+    let class_of: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let classes: Vec<IntentClass> = names
+        .iter()
+        .map(|n| {
+            let (action, response) = class_config.get(n).cloned().unwrap_or_default();
+            IntentClass {
+                name: n.clone(),
+                action,
+                response,
+            }
+        })
+        .collect();
+    let all_feats: Vec<Vec<u32>> = examples.iter().map(|e| featurize(&e.text, &cfg.features)).collect();
+    let in_idx: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].intent.is_some()).collect();
+    let oos_idx: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].intent.is_none()).collect();
+    let labels: Vec<usize> = in_idx
+        .iter()
+        .map(|&i| class_of[examples[i].intent.as_deref().unwrap_or_default()])
+        .collect();
+
+    let calibration = match cfg.fixed_threshold {
+        Some(t) => {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(Error::invalid(format!("threshold {t} is not in [0, 1]")));
+            }
+            None
+        }
+        None => calibrate(&all_feats, &in_idx, &labels, &oos_idx, &classes, cfg)?,
+    };
+
+    let data = Data {
+        feats: in_idx.iter().map(|&i| all_feats[i].as_slice()).collect(),
+        labels: labels.clone(),
+    };
+    let (mut model, iterations, final_loss) = fit(&data, &classes, cfg)?;
+    model.threshold = calibration.as_ref().map(|c| c.threshold).or(cfg.fixed_threshold).unwrap_or(0.0);
+    let report = TrainReport {
+        n_train: in_idx.len(),
+        n_classes: classes.len(),
+        n_features: model.n_features(),
+        n_weights: model.n_weights(),
+        model_bytes: model.to_bytes().len(),
+        iterations,
+        final_loss,
+        calibration,
+    };
+    Ok((model, report))
+}
+
+fn calibrate(
+    all_feats: &[Vec<u32>],
+    in_idx: &[usize],
+    labels: &[usize],
+    oos_idx: &[usize],
+    classes: &[IntentClass],
+    cfg: &TrainConfig,
+) -> Result<Option<Calibration>, Error> {
+    let mut rng = Rng::new(cfg.seed);
+    let (tr, va) = stratified_split(labels, cfg.val_fraction, &mut rng);
+    let mut hidden: Vec<usize> = Vec::new();
+    if oos_idx.is_empty() {
+        if classes.len() < 3 {
+            return Ok(None);
+        }
+        let mut order: Vec<usize> = (0..classes.len()).collect();
+        rng.shuffle(&mut order);
+        let k = ((classes.len() as f32 * cfg.pseudo_oos_fraction).round() as usize).clamp(1, classes.len() - 2);
+        hidden = order[..k].to_vec();
+        hidden.sort_unstable();
+    }
+    let is_hidden = |l: usize| hidden.binary_search(&l).is_ok();
+    // The calibration model knows only the visible classes, re-indexed.
+    let visible: Vec<usize> = (0..classes.len()).filter(|&l| !is_hidden(l)).collect();
+    let remap: HashMap<usize, usize> = visible.iter().enumerate().map(|(i, &l)| (l, i)).collect();
+    let sub_classes: Vec<IntentClass> = visible.iter().map(|&l| classes[l].clone()).collect();
+    let tr: Vec<usize> = tr.into_iter().filter(|&i| !is_hidden(labels[i])).collect();
+    let data = Data {
+        feats: tr.iter().map(|&i| all_feats[in_idx[i]].as_slice()).collect(),
+        labels: tr.iter().map(|&i| remap[&labels[i]]).collect(),
+    };
+    let (sub, _, _) = fit(&data, &sub_classes, cfg)?;
+    let mut probs = [0f32; MAX_CLASSES];
+    let mut predict = |f: &[u32]| -> (usize, f32) {
+        if f.is_empty() {
+            return (usize::MAX, 0.0);
+        }
+        sub.probabilities(f, &mut probs);
+        let mut best = (0, f32::NEG_INFINITY);
+        for (k, &p) in probs[..sub_classes.len()].iter().enumerate() {
+            if p > best.1 {
+                best = (k, p);
+            }
+        }
+        best
+    };
+    let mut in_scope = Vec::new();
+    let mut oos = Vec::new();
+    for &i in &va {
+        let (k, p) = predict(&all_feats[in_idx[i]]);
+        match remap.get(&labels[i]) {
+            Some(&want) => in_scope.push((p, k == want)),
+            None => oos.push(p),
+        }
+    }
+    // Hidden classes' training rows are out-of-scope for the sub-model too.
+    if !hidden.is_empty() {
+        for (i, &l) in labels.iter().enumerate() {
+            if is_hidden(l) && va.binary_search(&i).is_err() {
+                oos.push(predict(&all_feats[in_idx[i]]).1);
+            }
+        }
+    }
+    for &i in oos_idx {
+        oos.push(predict(&all_feats[i]).1);
+    }
+    let (threshold, acc, rec) = choose_threshold(&in_scope, &oos);
+    Ok(Some(Calibration {
+        threshold,
+        val_in_scope: in_scope.len(),
+        val_oos: oos.len(),
+        val_in_scope_accuracy: acc,
+        val_oos_recall: rec,
+        pseudo_oos_classes: hidden.iter().map(|&l| classes[l].name.clone()).collect(),
+    }))
+}
+
+/// Classification metrics over labelled utterances (`None` = out-of-scope).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Metrics {
+    pub n: usize,
+    pub n_in_scope: usize,
+    pub n_oos: usize,
+    /// Top-1 accuracy on in-scope rows, ignoring the threshold.
+    pub accuracy: f64,
+    /// Macro-F1 over the true classes of in-scope rows, ignoring the threshold.
+    pub macro_f1: f64,
+    /// In-scope rows classified correctly *and* above the threshold.
+    pub in_scope_accuracy: f64,
+    /// Out-of-scope rows rejected (below the threshold).
+    pub oos_recall: f64,
+}
+
+pub fn evaluate(model: &IntentModel, rows: &[Example]) -> Metrics {
+    let names: Vec<&str> = model.class_names().collect();
+    let class_of: HashMap<&str, usize> = names.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let mut m = Metrics {
+        n: rows.len(),
+        ..Default::default()
+    };
+    let mut tp: HashMap<String, usize> = HashMap::new();
+    let mut fp: HashMap<String, usize> = HashMap::new();
+    let mut fn_: HashMap<String, usize> = HashMap::new();
+    let (mut correct, mut accepted_correct, mut rejected_oos) = (0usize, 0usize, 0usize);
+    for r in rows {
+        let pred = model.predict(&r.text);
+        match &r.intent {
+            Some(want) => {
+                m.n_in_scope += 1;
+                let got = pred.map(|(k, _)| names[k]);
+                let ok = got == Some(want.as_str()) && class_of.contains_key(want.as_str());
+                if ok {
+                    correct += 1;
+                    *tp.entry(want.clone()).or_default() += 1;
+                    if pred.is_some_and(|(_, p)| p >= model.threshold) {
+                        accepted_correct += 1;
+                    }
+                } else {
+                    *fn_.entry(want.clone()).or_default() += 1;
+                    if let Some(g) = got {
+                        *fp.entry(g.to_string()).or_default() += 1;
+                    }
+                }
+            }
+            None => {
+                m.n_oos += 1;
+                if pred.is_none_or(|(_, p)| p < model.threshold) {
+                    rejected_oos += 1;
+                }
+            }
+        }
+    }
+    let mut truth: Vec<&String> = rows.iter().filter_map(|r| r.intent.as_ref()).collect();
+    truth.sort();
+    truth.dedup();
+    let f1s: Vec<f64> = truth
+        .iter()
+        .map(|c| {
+            let t = *tp.get(*c).unwrap_or(&0) as f64;
+            let p = t + *fp.get(*c).unwrap_or(&0) as f64;
+            let r = t + *fn_.get(*c).unwrap_or(&0) as f64;
+            if t == 0.0 {
+                0.0
+            } else {
+                2.0 * t / (p + r)
+            }
+        })
+        .collect();
+    let frac = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    m.accuracy = frac(correct, m.n_in_scope);
+    m.in_scope_accuracy = frac(accepted_correct, m.n_in_scope);
+    m.oos_recall = frac(rejected_oos, m.n_oos);
+    m.macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };
+    m
+}
+
+/// Reads an utterance CSV with columns `text,intent[,lang,...]`; an empty
+/// intent or one of `_oos`/`oos`/`out_of_scope` marks out-of-scope rows.
+/// Returns the examples and the `lang` column if present.
+pub fn read_examples(path: &std::path::Path) -> Result<(Vec<Example>, Vec<String>), Error> {
+    let (header, rows) = super::csv::read_table(path)?;
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let t = col("text").ok_or_else(|| Error::invalid(format!("{}: no `text` column", path.display())))?;
+    let i = col("intent").ok_or_else(|| Error::invalid(format!("{}: no `intent` column", path.display())))?;
+    let l = col("lang");
+    let mut ex = Vec::with_capacity(rows.len());
+    let mut langs = Vec::new();
+    for r in rows {
+        let intent = r[i].trim();
+        let intent = (!matches!(intent, "" | "_oos" | "oos" | "out_of_scope")).then(|| intent.to_string());
+        ex.push(Example {
+            text: r[t].clone(),
+            intent,
+        });
+        langs.push(l.map(|l| r[l].trim().to_string()).unwrap_or_default());
+    }
+    Ok((ex, langs))
+}
+
+/// Reads per-intent configuration: columns `intent,action,response`.
+pub fn read_class_config(path: &std::path::Path) -> Result<HashMap<String, (String, String)>, Error> {
+    let (header, rows) = super::csv::read_table(path)?;
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let i = col("intent").ok_or_else(|| Error::invalid(format!("{}: no `intent` column", path.display())))?;
+    let (a, r) = (col("action"), col("response"));
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let get = |c: Option<usize>| c.map(|c| row[c].clone()).unwrap_or_default();
+            (row[i].trim().to_string(), (get(a), get(r)))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(text: &str, intent: &str) -> Example {
+        Example {
+            text: text.into(),
+            intent: (!intent.is_empty()).then(|| intent.into()),
+        }
+    }
+
+    fn toy() -> Vec<Example> {
+        let mut v = Vec::new();
+        for t in ["where is my order", "track my package", "order status please", "when will my parcel arrive", "我的快递到哪了", "订单到哪了"] {
+            v.push(ex(t, "order_status"));
+        }
+        for t in ["i want a refund", "how do i return this", "return policy", "can i send it back", "我要退货", "怎么退款"] {
+            v.push(ex(t, "returns"));
+        }
+        for t in ["hello", "hi there", "good morning", "hey", "你好", "在吗"] {
+            v.push(ex(t, "greeting"));
+        }
+        v
+    }
+
+    #[test]
+    fn lbfgs_minimizes_a_quadratic() {
+        let mut x = vec![5.0f32, -3.0];
+        let (_, loss) = lbfgs(
+            &mut x,
+            |x, g| {
+                g[0] = 2.0 * (x[0] - 1.0);
+                g[1] = 20.0 * (x[1] + 2.0);
+                ((x[0] - 1.0).powi(2) + 10.0 * (x[1] + 2.0).powi(2)) as f64
+            },
+            100,
+        );
+        assert!(loss < 1e-8, "{loss}");
+        assert!((x[0] - 1.0).abs() < 1e-3 && (x[1] + 2.0).abs() < 1e-3, "{x:?}");
+    }
+
+    #[test]
+    fn training_converges_and_fits_the_training_set() {
+        let data = toy();
+        let cfg = TrainConfig {
+            fixed_threshold: Some(0.0),
+            ..Default::default()
+        };
+        let (m, rep) = train(&data, &HashMap::new(), &cfg).unwrap();
+        // Uniform guessing costs ln 3 = 1.10; regularization keeps it above 0.
+        assert!(rep.final_loss < 0.5, "loss {}", rep.final_loss);
+        let acc = evaluate(&m, &data).accuracy;
+        assert_eq!(acc, 1.0);
+        assert_eq!(m.match_text("where is my parcel").intent.as_deref(), Some("order_status"));
+        assert_eq!(m.match_text("我想退货").intent.as_deref(), Some("returns"));
+    }
+
+    #[test]
+    fn quantization_keeps_predictions_and_round_trips() {
+        let data = toy();
+        let cfg = TrainConfig {
+            fixed_threshold: Some(0.0),
+            ..Default::default()
+        };
+        let feats: Vec<Vec<u32>> = data.iter().map(|e| featurize(&e.text, &cfg.features)).collect();
+        let names = ["greeting", "order_status", "returns"];
+        let classes: Vec<IntentClass> = names.iter().map(|n| IntentClass { name: n.to_string(), ..Default::default() }).collect();
+        let d = Data {
+            feats: feats.iter().map(|f| f.as_slice()).collect(),
+            labels: data.iter().map(|e| names.iter().position(|n| Some(*n) == e.intent.as_deref()).unwrap()).collect(),
+        };
+        let (m, _, _) = fit(&d, &classes, &cfg).unwrap();
+        // Dequantized weights are within half a step of... the model's own
+        // predictions: compare against an f32 re-scoring via a huge scale.
+        let bytes = m.to_bytes();
+        let back = IntentModel::from_bytes(&bytes).unwrap();
+        assert_eq!(back, m);
+        for e in &data {
+            assert_eq!(back.predict(&e.text).map(|p| p.0), m.predict(&e.text).map(|p| p.0));
+        }
+        assert!(m.n_weights() < m.n_features() * classes.len(), "sparse storage drops zero weights");
+    }
+
+    #[test]
+    fn threshold_separates_in_scope_from_oos() {
+        let in_scope = [(0.9, true), (0.8, true), (0.7, true), (0.45, false)];
+        let oos = [0.3, 0.4, 0.5];
+        let (t, acc, rec) = choose_threshold(&in_scope, &oos);
+        assert!(t > 0.5 && t < 0.7, "{t}");
+        assert_eq!((acc, rec), (0.75, 1.0));
+        assert_eq!(choose_threshold(&in_scope, &[]).0, 0.0);
+    }
+
+    #[test]
+    fn stratified_split_keeps_every_class_and_singletons_in_train() {
+        let labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2];
+        let (a, b) = stratified_split(&labels, 0.2, &mut Rng::new(1));
+        assert_eq!(a.len() + b.len(), labels.len());
+        assert_eq!(b.iter().filter(|&&i| labels[i] == 0).count(), 1);
+        assert_eq!(b.iter().filter(|&&i| labels[i] == 1).count(), 1);
+        assert!(a.contains(&10));
+    }
+}

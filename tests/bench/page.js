@@ -1,0 +1,194 @@
+// In-page half of the browser benchmark (driven by run.mjs). Every job runs
+// in a fresh page so that JIT state from one engine never helps another.
+
+import { load } from '/vitrine.js';
+
+/** Deterministic Gaussian user vectors so every engine sees the same queries. */
+function users(dim, count, seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [];
+  for (let q = 0; q < count; q++) {
+    const v = new Float32Array(dim);
+    for (let i = 0; i < dim; i++) v[i] = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+    out.push(v);
+  }
+  return out;
+}
+
+let sink = 0;
+
+/**
+ * Per-call latency of `fn(i)`: warm up, grow the batch until one batch takes
+ * at least `minBatchMs` (performance.now is coarsened to 100 µs without
+ * cross-origin isolation), then time `samples` batches.
+ */
+async function measure(fn, { warmupMs = 300, minBatchMs = 20, samples = 25 } = {}) {
+  let i = 0;
+  const t0 = performance.now();
+  let warm = 0;
+  while (performance.now() - t0 < warmupMs || warm < 5) {
+    sink += fn(i++);
+    warm++;
+  }
+  let batch = 1;
+  for (;;) {
+    const s = performance.now();
+    for (let b = 0; b < batch; b++) sink += fn(i++);
+    if (performance.now() - s >= minBatchMs) break;
+    batch *= 2;
+  }
+  const per = [];
+  for (let s = 0; s < samples; s++) {
+    const a = performance.now();
+    for (let b = 0; b < batch; b++) sink += fn(i++);
+    per.push((performance.now() - a) / batch);
+    // Let the event loop breathe (GC, timers) between samples.
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  per.sort((x, y) => x - y);
+  const q = (p) => per[Math.min(per.length - 1, Math.ceil(p * per.length) - 1)];
+  return { median_ms: q(0.5), p95_ms: q(0.95), batch, samples: per.length, warmup_calls: warm };
+}
+
+/** Copy every item vector out of a loaded f32 model into one row-major array. */
+function extract(m) {
+  const n = m.nItems;
+  const d = m.dim;
+  const items = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) items.set(m.raw.itemVector(m.raw.itemId(i)), i * d);
+  return items;
+}
+
+/** The straightforward JS baseline: dot products + bounded insertion top-k. */
+function jsTopK(items, n, d, u, k, outIdx, outScore) {
+  outScore.fill(-Infinity);
+  outIdx.fill(-1);
+  let worst = -Infinity;
+  for (let i = 0, off = 0; i < n; i++, off += d) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += items[off + j] * u[j];
+    if (s > worst) {
+      let p = k - 1;
+      while (p > 0 && outScore[p - 1] < s) {
+        outScore[p] = outScore[p - 1];
+        outIdx[p] = outIdx[p - 1];
+        p--;
+      }
+      outScore[p] = s;
+      outIdx[p] = i;
+      worst = outScore[k - 1];
+    }
+  }
+}
+
+function script(src) {
+  return new Promise((ok, fail) => {
+    const el = document.createElement('script');
+    el.src = src;
+    el.onload = ok;
+    el.onerror = () => fail(new Error(`could not load ${src}`));
+    document.head.append(el);
+  });
+}
+
+const jobs = {
+  async wasm({ url, variant, k, opts }) {
+    const m = await load(url, { simd: variant === 'simd' });
+    const us = users(m.dim, 64, 42);
+    const raw = m.raw; // the core's hot path, no JS argument checks
+    const check = raw.recommendFast(us[0], k);
+    if (check.indices.length !== k) throw new Error(`wasm returned ${check.indices.length} items`);
+    const r = await measure((i) => raw.recommendFast(us[i & 63], k).scores[0], opts);
+    r.simd_enabled = m.simdEnabled();
+    m.dispose();
+    return r;
+  },
+
+  async js({ url, k, opts }) {
+    const m = await load(url);
+    const n = m.nItems;
+    const d = m.dim;
+    const items = extract(m);
+    const ref = m.raw.recommendFast(users(d, 1, 7)[0], k);
+    m.dispose();
+    const us = users(d, 64, 42);
+    const idx = new Int32Array(k);
+    const sc = new Float32Array(k);
+    // Sanity: same top-k set as the wasm core (bias aside, synth bias is small).
+    jsTopK(items, n, d, users(d, 1, 7)[0], k, idx, sc);
+    const overlap = Array.from(idx).filter((i) => ref.indices.includes(i)).length;
+    const r = await measure((i) => {
+      jsTopK(items, n, d, us[i & 63], k, idx, sc);
+      return sc[0];
+    }, opts);
+    r.overlap_with_wasm = overlap / k;
+    return r;
+  },
+
+  async tfjs({ url, k, opts }) {
+    await script('/node_modules/@tensorflow/tfjs-core/dist/tf-core.min.js');
+    await script('/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js');
+    const tf = /** @type {any} */ (globalThis).tf;
+    tf.wasm.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+    if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend unavailable');
+    await tf.ready();
+    const m = await load(url);
+    const n = m.nItems;
+    const d = m.dim;
+    const itemsArr = extract(m);
+    m.dispose();
+    const items = tf.tensor2d(itemsArr, [n, d]);
+    const us = users(d, 64, 42).map((u) => tf.tensor2d(u, [d, 1]));
+    const call = (i) => {
+      const [values, indices] = tf.tidy(() => {
+        const s = tf.reshape(tf.matMul(items, us[i & 63]), [n]);
+        const t = tf.topk(s, k);
+        return [t.values, t.indices];
+      });
+      const v = values.dataSync();
+      indices.dataSync();
+      values.dispose();
+      indices.dispose();
+      return v[0];
+    };
+    const r = await measure(call, opts);
+    r.tfjs_version = tf.version_core;
+    r.tfjs_simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    r.tfjs_threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+    items.dispose();
+    us.forEach((t) => t.dispose());
+    return r;
+  },
+
+  /** Bytes already in hand → Model.fromBytes returns (validation included). */
+  async loadTime({ url, reps = 15 }) {
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const first = await load(bytes, { simd: true }); // instantiates the wasm once
+    const wasm = first._wasm;
+    first.dispose();
+    const times = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      const model = wasm.Model.fromBytes(bytes);
+      times.push(performance.now() - t0);
+      model.free();
+      await new Promise((ok) => setTimeout(ok, 0));
+    }
+    times.sort((a, b) => a - b);
+    return { median_ms: times[Math.floor(times.length / 2)], p95_ms: times[Math.ceil(0.95 * times.length) - 1], reps, bytes: bytes.byteLength };
+  },
+};
+
+globalThis.bench = async (job) => {
+  const r = await jobs[job.kind](job);
+  r.sink = Number.isFinite(sink) ? 1 : 0;
+  return r;
+};
+globalThis.benchReady = true;

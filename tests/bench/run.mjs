@@ -1,0 +1,220 @@
+#!/usr/bin/env node
+// Browser scoring benchmark (`make bench-web`): top-10 latency of the wasm
+// core (SIMD and scalar builds), a plain JS loop and tfjs-wasm in headless
+// Chromium, plus bundle load time, wasm sizes and int8-vs-f32 top-10
+// agreement. Merges the native rows from `vitrine bench-native` and writes
+// target/bench/scoring.json.
+//
+// Env: BENCH_QUICK=1 skips the 1M-item shapes (for a fast smoke run);
+//      BENCH_SAMPLES (default 25), BENCH_QUERIES (agreement, default 1000).
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { cpus, loadavg } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROOT, CLI, synth, rng, gaussianVector } from '../node/helpers.mjs';
+import { startServer } from '../../scripts/serve.mjs';
+import { launch } from '../browser/chromium.mjs';
+import { load } from '../../pkg/node.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const QUICK = process.env.BENCH_QUICK === '1';
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 25);
+const QUERIES = Number(process.env.BENCH_QUERIES ?? 1000);
+const K = 10;
+const CACHE = join(ROOT, '.cache', 'bench');
+const OUT_DIR = join(ROOT, 'target', 'bench');
+mkdirSync(CACHE, { recursive: true });
+mkdirSync(OUT_DIR, { recursive: true });
+
+const log = (...a) => console.error('[bench]', ...a);
+const load0 = loadavg();
+
+// ---------------------------------------------------------------- bundles
+/** @type {{n: number, d: number, dtypes: string[]}[]} */
+const SHAPES = [
+  ...(QUICK ? [] : [{ n: 1_000_000, d: 64, dtypes: ['f32', 'int8'] }]),
+  { n: 100_000, d: 32, dtypes: ['f32', 'int8'] },
+  { n: 100_000, d: 64, dtypes: ['f32', 'int8'] },
+  { n: 100_000, d: 128, dtypes: ['f32', 'int8'] },
+  { n: 10_000, d: 64, dtypes: ['f32', 'int8'] },
+];
+const SEED = 1;
+const bundles = new Map();
+for (const { n, d, dtypes } of SHAPES) {
+  for (const dtype of dtypes) {
+    const t0 = Date.now();
+    const path = synth({ items: n, dim: d, dtype, seed: SEED, dir: CACHE });
+    bundles.set(`${dtype} ${n} ${d}`, path);
+    if (Date.now() - t0 > 50) log(`synth ${n}x${d} ${dtype}: ${Date.now() - t0} ms`);
+  }
+}
+
+// ---------------------------------------------------------------- browser
+const srv = await startServer({ nodeModules: true, mounts: { '/bench/': CACHE, '/bench-page/': HERE }, quiet: true });
+const browser = await launch();
+const chromiumVersion = browser.context.browser()?.version() ?? 'unknown';
+
+/** Each job in a fresh page: no JIT history carried between engines/shapes. */
+async function inFreshPage(job) {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await page.goto(`${srv.url}/bench-page/page.html`);
+    await page.waitForFunction(() => globalThis.benchReady === true);
+    return await page.evaluate((j) => globalThis.bench(j), job);
+  } catch (e) {
+    throw new Error(`${JSON.stringify(job)}: ${e.message}${errors.length ? `\n${errors.join('\n')}` : ''}`);
+  } finally {
+    await page.close();
+  }
+}
+
+const rows = [];
+const opts = { samples: SAMPLES, minBatchMs: 20, warmupMs: 300 };
+for (const { n, d, dtypes } of SHAPES) {
+  for (const dtype of dtypes) {
+    const url = `/bench/${basename(bundles.get(`${dtype} ${n} ${d}`))}`;
+    const engines = [
+      ['wasm-simd', { kind: 'wasm', variant: 'simd' }],
+      ['wasm-scalar', { kind: 'wasm', variant: 'scalar' }],
+      ...(dtype === 'f32'
+        ? [
+            ['js', { kind: 'js' }],
+            ['tfjs-wasm', { kind: 'tfjs' }],
+          ]
+        : []),
+    ];
+    for (const [engine, job] of engines) {
+      const t0 = Date.now();
+      try {
+        const r = await inFreshPage({ ...job, url, k: K, opts });
+        const row = { engine, dtype, n, d, k: K, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), batch: r.batch, samples: r.samples };
+        for (const extra of ['simd_enabled', 'overlap_with_wasm', 'tfjs_version', 'tfjs_simd', 'tfjs_threads']) {
+          if (r[extra] !== undefined) row[extra] = r[extra];
+        }
+        rows.push(row);
+        log(`${engine.padEnd(11)} ${dtype.padEnd(4)} ${n}x${d}: median ${row.median_ms} ms, p95 ${row.p95_ms} ms (${Date.now() - t0} ms wall)`);
+      } catch (e) {
+        log(`FAILED ${engine} ${dtype} ${n}x${d}: ${e.message}`);
+        rows.push({ engine, dtype, n, d, k: K, median_ms: null, p95_ms: null, error: e.message.slice(0, 300) });
+      }
+    }
+  }
+}
+
+// load_ms: 100k×64 int8, bytes in hand → Model.fromBytes returns
+{
+  const url = `/bench/${basename(bundles.get('int8 100000 64'))}`;
+  const r = await inFreshPage({ kind: 'loadTime', url, reps: 15 });
+  rows.push({ metric: 'load_ms', engine: 'wasm-simd', dtype: 'int8', n: 100_000, d: 64, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), reps: r.reps, bytes: r.bytes });
+  log(`load_ms 100k x 64 int8 (${r.bytes} bytes): median ${round(r.median_ms)} ms`);
+}
+await browser.close();
+await srv.close();
+
+// ---------------------------------------------------------------- wasm sizes
+for (const variant of ['simd', 'scalar']) {
+  const file = join(ROOT, 'pkg', 'wasm', variant, 'vitrine_core_bg.wasm');
+  const raw = readFileSync(file);
+  rows.push({ metric: 'wasm_size', variant, raw_bytes: raw.byteLength, gzip_bytes: gzipSync(raw, { level: 9 }).byteLength });
+}
+
+// ---------------------------------------------------------------- int8 vs f32 agreement (Node, same wasm)
+for (const { n, d } of QUICK ? [{ n: 100_000, d: 64 }] : [{ n: 1_000_000, d: 64 }, { n: 100_000, d: 64 }]) {
+  const f = await load(bundles.get(`f32 ${n} ${d}`));
+  const q8 = await load(bundles.get(`int8 ${n} ${d}`));
+  const r = rng(2024);
+  let equal = 0;
+  let overlap = 0;
+  for (let q = 0; q < QUERIES; q++) {
+    const u = gaussianVector(r, d);
+    const a = new Set(f.recommendIndices(u, 10).indices);
+    const b = q8.recommendIndices(u, 10).indices;
+    const common = Array.from(b).filter((i) => a.has(i)).length;
+    overlap += common / 10;
+    if (common === 10) equal++;
+  }
+  f.dispose();
+  q8.dispose();
+  rows.push({ metric: 'int8_top10_agreement', n, d, value: round(equal / QUERIES, 4), mean_overlap: round(overlap / QUERIES, 4), queries: QUERIES });
+  log(`int8 top-10 agreement ${n}x${d}: ${equal}/${QUERIES} identical sets, mean overlap ${(overlap / QUERIES).toFixed(4)}`);
+}
+
+// ---------------------------------------------------------------- native rows
+const nativePath = join(OUT_DIR, 'native.json');
+let nativeNote = '';
+try {
+  execFileSync(CLI, ['bench-native', '--out', nativePath], { stdio: ['ignore', 'inherit', 'inherit'] });
+} catch (e) {
+  nativeNote = `vitrine bench-native failed: ${e.message.split('\n')[0]}`;
+  log(nativeNote);
+}
+if (existsSync(nativePath)) {
+  try {
+    const native = JSON.parse(readFileSync(nativePath, 'utf8'));
+    const list = Array.isArray(native) ? native : native.rows ?? [];
+    for (const row of list) rows.push(row);
+    if (nativeNote && statSync(nativePath).mtimeMs < Date.now() - 3600e3) nativeNote += ' (merged an older native.json)';
+  } catch (e) {
+    nativeNote = `cannot parse ${nativePath}: ${e.message}`;
+  }
+}
+
+const load1 = loadavg();
+rows.push({
+  metric: 'environment',
+  chromium: chromiumVersion,
+  node: process.version,
+  cpus: cpus().length,
+  cpu_model: cpus()[0]?.model ?? 'unknown',
+  loadavg_start: load0.map((x) => round(x, 2)),
+  loadavg_end: load1.map((x) => round(x, 2)),
+  quick: QUICK,
+  note: 'timings are per call; noisy if other processes share the 2 cores (see loadavg)',
+});
+writeFileSync(join(OUT_DIR, 'scoring.json'), JSON.stringify(rows, null, 2) + '\n');
+
+// ---------------------------------------------------------------- report
+function round(x, digits = 4) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return x ?? null;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+const find = (engine, dtype, n, d) => rows.find((r) => !r.metric && r.engine === engine && r.dtype === dtype && r.n === n && r.d === d && r.median_ms);
+
+const lines = [];
+lines.push('| engine | dtype | n | d | k | median ms | p95 ms |');
+lines.push('|---|---|---:|---:|---:|---:|---:|');
+for (const r of rows.filter((r) => !r.metric)) {
+  lines.push(`| ${r.engine} | ${r.dtype} | ${r.n} | ${r.d} | ${r.k ?? ''} | ${r.median_ms ?? 'n/a'} | ${r.p95_ms ?? 'n/a'} |`);
+}
+lines.push('');
+for (const r of rows.filter((r) => r.metric === 'wasm_size')) {
+  lines.push(`- wasm ${r.variant}: ${r.raw_bytes} bytes raw, ${r.gzip_bytes} bytes gzip -9`);
+}
+for (const r of rows.filter((r) => r.metric === 'load_ms')) {
+  lines.push(`- load_ms (${r.n}x${r.d} ${r.dtype}, ${r.bytes} bytes in hand → Model.fromBytes): median ${r.median_ms} ms, p95 ${r.p95_ms} ms over ${r.reps}`);
+}
+for (const r of rows.filter((r) => r.metric === 'int8_top10_agreement')) {
+  lines.push(`- int8 vs f32 top-10 set agreement ${r.n}x${r.d}: ${r.value} (${r.queries} Gaussian queries; mean overlap ${r.mean_overlap})`);
+}
+lines.push('');
+const bigN = QUICK ? 100_000 : 1_000_000;
+const ratio = (label, a, b) => {
+  if (a && b) lines.push(`- ${label}: ${(a.median_ms / b.median_ms).toFixed(2)}× (${a.median_ms} / ${b.median_ms} ms)`);
+  else lines.push(`- ${label}: n/a (missing ${!a ? 'numerator' : 'denominator'} row)`);
+};
+ratio(`wasm-simd int8 ${bigN}x64 / bound int8`, find('wasm-simd', 'int8', bigN, 64), find('bound', 'int8', bigN, 64));
+ratio(`js f32 / wasm-simd int8 (${bigN}x64)`, find('js', 'f32', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
+ratio(`tfjs-wasm f32 / wasm-simd int8 (${bigN}x64)`, find('tfjs-wasm', 'f32', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
+ratio(`wasm-simd f32 / bound f32 (${bigN}x64)`, find('wasm-simd', 'f32', bigN, 64), find('bound', 'f32', bigN, 64));
+ratio(`wasm-scalar int8 / wasm-simd int8 (${bigN}x64)`, find('wasm-scalar', 'int8', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
+lines.push('');
+lines.push(`Chromium ${chromiumVersion}, Node ${process.version}, ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${load1.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine add noise).`);
+if (nativeNote) lines.push(`Note: ${nativeNote}`);
+console.log(lines.join('\n'));
+writeFileSync(join(OUT_DIR, 'scoring.md'), lines.join('\n') + '\n');

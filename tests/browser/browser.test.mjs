@@ -1,0 +1,291 @@
+// The glue in real headless Chromium: streaming load with progress, SIMD
+// detection, recommend/similar/filters, error codes, worker mode and the
+// demo page. Node computes the expected answers with the same wasm.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { load } from '../../pkg/node.js';
+import { startServer } from '../../scripts/serve.mjs';
+import { synth, rng, gaussianVector } from '../node/helpers.mjs';
+import { launch, newPage } from './chromium.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+const bundle = synth({ items: 20000, dim: 32, dtype: 'int8', seed: 4, categories: 5 });
+const bundleF32 = synth({ items: 3000, dim: 16, dtype: 'f32', seed: 4, categories: 5 });
+const size = readFileSync(bundle).byteLength;
+const dir = dirname(bundle);
+const name = basename(bundle);
+
+let srv;
+let browser;
+
+test.before(async () => {
+  srv = await startServer({ mounts: { '/t/': dir, '/tests/': HERE }, quiet: true });
+  browser = await launch();
+});
+test.after(async () => {
+  await browser?.close();
+  await srv?.close();
+});
+
+async function page() {
+  const p = await newPage(browser.context, `${srv.url}/tests/blank.html`);
+  return p;
+}
+
+for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
+  test(`load with progress, recommend, similar, filters (${glue})`, async () => {
+    const { page: pg, errors } = await page();
+    const u = Array.from(gaussianVector(rng(5), 32));
+    const res = await pg.evaluate(
+      async ({ glue, url, u }) => {
+        const v = await import(glue);
+        const out = {};
+        for (const q of ['', '?chunked=1']) {
+          const events = [];
+          const m = await v.load(url + q, { onProgress: (p) => events.push(p) });
+          out[q || 'length'] = { events, variant: m.variant, simd: m.simdEnabled(), n: m.nItems, dim: m.dim, dtype: m.dtype };
+          if (q) {
+            m.dispose();
+            continue;
+          }
+          const info = m.info();
+          out.info = { nItems: info.nItems, categories: info.categories };
+          const rec = m.recommend(new Float32Array(u), { k: 10 });
+          out.rec = rec.map((s) => [s.id, s.score]);
+          const cats = info.categories.slice(0, 1);
+          const f = m.recommend(u, { k: 10, categories: cats, inStockOnly: true, priceMax: 50, exclude: [rec[0].id, 'ghost'] });
+          out.filtered = f.map((s) => [s.id, s.score]);
+          out.filteredUnknown = f.unknownExcludes;
+          out.filteredItems = f.map((s) => m.item(s.id));
+          out.cats = cats;
+          out.similar = m.similar('item-42', { k: 5 }).map((s) => [s.id, s.score]);
+          out.popular = m.popular({ k: 3 }).map((s) => s.id);
+          out.simdSupported = v.simdSupported();
+          m.dispose();
+        }
+        return out;
+      },
+      { glue, url: `/t/${name}`, u },
+    );
+    assert.deepEqual(errors, []);
+    for (const key of ['length', '?chunked=1']) {
+      const r = res[key];
+      assert.ok(r.events.length >= 2, `${key}: several progress events`);
+      assert.deepEqual(r.events.at(-1), { loaded: size, total: size }, `${key}: progress reached the total`);
+      assert.equal(r.n, 20000);
+      assert.equal(r.dtype, 'int8');
+      assert.equal(r.variant, 'simd');
+      assert.equal(r.simd, true);
+    }
+    assert.ok(res['length'].events.every((e) => e.total === size), 'Content-Length known from the start');
+    assert.equal(res['?chunked=1'].events[0].total, undefined);
+    assert.equal(res.simdSupported, true);
+
+    // Same wasm build in Node ⇒ the very same answers.
+    const m = await load(bundle, { simd: true });
+    try {
+      assert.deepEqual(res.rec, [...m.recommend(new Float32Array(u), { k: 10 })].map((s) => [s.id, s.score]));
+      const opts = { k: 10, categories: res.cats, inStockOnly: true, priceMax: 50, exclude: [res.rec[0][0], 'ghost'] };
+      assert.deepEqual(res.filtered, [...m.recommend(u, opts)].map((s) => [s.id, s.score]));
+      assert.ok(res.filtered.length > 0);
+      assert.equal(res.filteredUnknown, 1);
+      for (const it of res.filteredItems) {
+        assert.equal(it.category, res.cats[0]);
+        assert.equal(it.inStock, true);
+        assert.ok(it.price <= 50);
+        assert.notEqual(it.id, res.rec[0][0]);
+      }
+      assert.deepEqual(res.similar, [...m.similar('item-42', { k: 5 })].map((s) => [s.id, s.score]));
+      assert.deepEqual(res.popular, [...m.popular({ k: 3 })].map((s) => s.id));
+    } finally {
+      m.dispose();
+    }
+  });
+}
+
+test('scalar build on request; both builds agree in the browser', async () => {
+  const { page: pg, errors } = await page();
+  const res = await pg.evaluate(
+    async ({ url }) => {
+      const v = await import('/vitrine.js');
+      const a = await v.load(url, { simd: true });
+      const b = await v.load(url, { simd: false });
+      const out = { a: a.variant, b: b.variant, aSimd: a.simdEnabled(), bSimd: b.simdEnabled(), same: 0, queries: 100 };
+      let s = 1;
+      const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+      for (let q = 0; q < out.queries; q++) {
+        const u = new Float32Array(a.dim).map(rand);
+        const x = a.recommendIndices(u, 10);
+        const y = b.recommendIndices(u, 10);
+        if (x.indices.every((i, j) => i === y.indices[j]) && x.scores.every((sc, j) => sc === y.scores[j])) out.same++;
+      }
+      a.dispose();
+      b.dispose();
+      return out;
+    },
+    { url: `/t/${name}` },
+  );
+  assert.deepEqual(errors, []);
+  assert.equal(res.a, 'simd');
+  assert.equal(res.b, 'scalar');
+  assert.equal(res.aSimd, true);
+  assert.equal(res.bSimd, false);
+  assert.equal(res.same, res.queries, 'int8 top-10 identical (ids and scores) between builds');
+});
+
+test('errors carry codes in the browser', async () => {
+  const { page: pg } = await page();
+  const res = await pg.evaluate(
+    async ({ url }) => {
+      const v = await import('/vitrine.js');
+      const codeOf = async (f) => {
+        try {
+          await f();
+          return 'no error';
+        } catch (e) {
+          return `${e instanceof v.VitrineError ? 'VE' : e.name}:${e.code}`;
+        }
+      };
+      const m = await v.load(url);
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const info = m.info();
+      const flipped = bytes.slice();
+      const sec = info.sections[info.sections.length - 1];
+      flipped[sec.offset + (sec.length >> 1)] ^= 0x40;
+      const badMagic = bytes.slice();
+      badMagic[1] ^= 0xff;
+      const out = {
+        dim: await codeOf(() => m.recommend(new Float32Array(m.dim + 1))),
+        nan: await codeOf(() => m.recommend(new Float32Array(m.dim).fill(NaN))),
+        k0: await codeOf(() => m.recommend(new Float32Array(m.dim), { k: 0 })),
+        kfrac: await codeOf(() => m.recommend(new Float32Array(m.dim), { k: 1.5 })),
+        exclude: await codeOf(() => m.recommend(new Float32Array(m.dim), { exclude: 'a' })),
+        unknown: await codeOf(() => m.similar('not-an-item')),
+        wasmDim: await codeOf(() => m.raw.recommend(new Float32Array(3), {})),
+        truncated: await codeOf(() => v.load(bytes.subarray(0, 1000))),
+        checksum: await codeOf(() => v.load(flipped)),
+        magic: await codeOf(() => v.load(badMagic)),
+        missing: await codeOf(() => v.load('/t/not-there.vtr')),
+        badSource: await codeOf(() => v.load({})),
+      };
+      m.dispose();
+      out.disposed = await codeOf(() => m.popular());
+      return out;
+    },
+    { url: `/t/${name}` },
+  );
+  assert.deepEqual(res, {
+    dim: 'VE:DIM_MISMATCH',
+    nan: 'VE:INVALID_ARGUMENT',
+    k0: 'VE:INVALID_ARGUMENT',
+    kfrac: 'VE:INVALID_ARGUMENT',
+    exclude: 'VE:INVALID_ARGUMENT',
+    unknown: 'VE:UNKNOWN_ITEM',
+    wasmDim: 'VitrineError:DIM_MISMATCH',
+    truncated: 'VE:TRUNCATED',
+    checksum: 'VE:CHECKSUM_MISMATCH',
+    magic: 'VE:BAD_MAGIC',
+    missing: 'VE:NETWORK',
+    badSource: 'VE:INVALID_ARGUMENT',
+    disposed: 'VE:DISPOSED',
+  });
+});
+
+test('worker mode proxies the same API', async () => {
+  const { page: pg, errors } = await page();
+  const u = Array.from(gaussianVector(rng(8), 32));
+  const res = await pg.evaluate(
+    async ({ url, u }) => {
+      const v = await import('/vitrine.js');
+      const events = [];
+      const w = await v.loadInWorker(url, { onProgress: (p) => events.push(p) });
+      const direct = await v.load(url);
+      const user = new Float32Array(u);
+      const out = {
+        events,
+        meta: [w.nItems, w.dim, w.dtype, w.variant],
+        rec: (await w.recommend(user, { k: 7 })).map((s) => [s.id, s.score]),
+        direct: direct.recommend(user, { k: 7 }).map((s) => [s.id, s.score]),
+        userIntact: user.length === 32 && user[0] === u[0],
+        unknownExcludes: (await w.recommend(user, { exclude: ['ghost'] })).unknownExcludes,
+        similar: (await w.similar('item-1', { k: 3 })).map((s) => s.id),
+        similarDirect: direct.similar('item-1', { k: 3 }).map((s) => s.id),
+        item: await w.item('item-1'),
+        vecType: (await w.itemVector('item-1')).constructor.name,
+        fast: await w.recommendIndices(user, 7),
+      };
+      out.fastIsTyped = out.fast.indices instanceof Uint32Array;
+      out.fast = Array.from(out.fast.indices);
+      try {
+        await w.similar('not-an-item');
+        out.err = 'no error';
+      } catch (e) {
+        out.err = `${e instanceof v.VitrineError}:${e.code}`;
+      }
+      try {
+        await w.recommend(new Float32Array(3));
+        out.err2 = 'no error';
+      } catch (e) {
+        out.err2 = `${e instanceof v.VitrineError}:${e.code}`;
+      }
+      await w.dispose();
+      try {
+        await w.popular();
+        out.err3 = 'no error';
+      } catch (e) {
+        out.err3 = e.code;
+      }
+      direct.dispose();
+      return out;
+    },
+    { url: `/t/${name}`, u },
+  );
+  assert.deepEqual(errors, []);
+  assert.deepEqual(res.events.at(-1), { loaded: size, total: size });
+  assert.deepEqual(res.meta, [20000, 32, 'int8', 'simd']);
+  assert.deepEqual(res.rec, res.direct);
+  assert.equal(res.rec.length, 7);
+  assert.equal(res.userIntact, true, "the caller's vector is not detached");
+  assert.equal(res.unknownExcludes, 1);
+  assert.deepEqual(res.similar, res.similarDirect);
+  assert.equal(res.item.id, 'item-1');
+  assert.equal(res.vecType, 'Float32Array');
+  assert.equal(res.fastIsTyped, true);
+  assert.deepEqual(res.fast.map((i) => `item-${i}`), res.rec.map((r) => r[0]).map((id) => id), 'synth ids follow indices');
+  assert.equal(res.err, 'true:UNKNOWN_ITEM');
+  assert.equal(res.err2, 'true:DIM_MISMATCH');
+  assert.equal(res.err3, 'DISPOSED');
+});
+
+test('demo page: model info, items, similar, "you" recommendations with filters', async () => {
+  const { page: pg, errors } = await page();
+  await pg.goto(`${srv.url}/demo/?model=/t/${basename(bundleF32)}`);
+  await pg.waitForSelector('#items li', { timeout: 20000 });
+  const info = await pg.textContent('#info');
+  assert.match(info, /3,?000/);
+  assert.match(info, /f32/);
+  assert.equal(await pg.getAttribute('#progress', 'value'), await pg.getAttribute('#progress', 'max'));
+  const itemCount = await pg.locator('#items li').count();
+  assert.ok(itemCount >= 10, `items listed: ${itemCount}`);
+  await pg.locator('#items li').nth(2).click();
+  await pg.waitForSelector('#similar li');
+  assert.ok((await pg.locator('#similar li').count()) > 0);
+  await pg.locator('#items li').nth(5).click();
+  await pg.waitForSelector('#recs li');
+  const before = await pg.locator('#recs li').allTextContents();
+  assert.ok(before.length > 0);
+  const cats = await pg.locator('#category option').allTextContents();
+  assert.ok(cats.length >= 2, 'category select filled from info().categories');
+  await pg.selectOption('#category', { index: 1 });
+  await pg.fill('#max-price', '60');
+  await pg.check('#in-stock');
+  await pg.waitForFunction(() => document.querySelector('#recs').dataset.filters !== '');
+  const after = await pg.locator('#recs li').allTextContents();
+  assert.notDeepEqual(after, before);
+  assert.deepEqual(errors, []);
+});

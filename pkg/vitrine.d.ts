@@ -22,8 +22,12 @@ export interface Scored {
   score: number;
 }
 
-/** Best first. `unknownExcludes` is a non-enumerable property. */
-export type ScoredList = Scored[] & { readonly unknownExcludes: number };
+/**
+ * Best first. Non-enumerable extras: `unknownExcludes` (exclude ids not in the
+ * model) and `unknownCategories` (category names the bundle does not know;
+ * they match nothing).
+ */
+export type ScoredList = Scored[] & { readonly unknownExcludes: number; readonly unknownCategories: number };
 
 export interface Progress {
   loaded: number;
@@ -123,7 +127,7 @@ export type VitrineErrorCode =
   | 'INTERNAL'
   | (string & {});
 
-export class VitrineError extends Error {
+export declare class VitrineError extends Error {
   constructor(code: string, message: string, details?: Record<string, unknown>, opts?: { cause?: unknown });
   readonly name: 'VitrineError';
   /** Stable machine-readable code. */
@@ -132,10 +136,10 @@ export class VitrineError extends Error {
   details: Record<string, unknown>;
 }
 
-export const JS_ERROR_CODES: readonly string[];
+export declare const JS_ERROR_CODES: readonly string[];
 
 /** A loaded model. Synchronous methods; call `dispose()` to free its wasm memory. */
-export class Vitrine {
+export declare class Vitrine {
   private constructor();
   readonly nItems: number;
   readonly dim: number;
@@ -160,11 +164,13 @@ export class Vitrine {
   itemId(index: number): string;
   /** Dequantized factor vector. */
   itemVector(id: string): Float32Array;
+  /** Intent of a shopper's text, from the bundle's intent model (NO_INTENT_MODEL without one). */
+  matchIntent(text: string): unknown;
   dispose(): void;
 }
 
 /** Async proxy to a model living in a module Worker. */
-export class VitrineWorker {
+export declare class VitrineWorker {
   private constructor();
   readonly nItems: number;
   readonly dim: number;
@@ -179,6 +185,7 @@ export class VitrineWorker {
   item(id: string): Promise<ItemInfo>;
   itemIndex(id: string): Promise<number | undefined>;
   itemVector(id: string): Promise<Float32Array>;
+  matchIntent(text: string): Promise<unknown>;
   /** Frees the model and terminates the worker. */
   dispose(): Promise<void>;
 }
@@ -187,16 +194,16 @@ export class VitrineWorker {
  * Load a `.vtr` bundle. Fetched bodies stream into wasm memory chunk by chunk.
  * In Node, `source` may also be a file path or a `file:` URL.
  */
-export function load(
+export declare function load(
   source: string | URL | Request | Response | ArrayBuffer | ArrayBufferView,
   options?: LoadOptions,
 ): Promise<Vitrine>;
 
 /** Browser only: load the model inside a module Worker. */
-export function loadInWorker(
+export declare function loadInWorker(
   source: string | URL | ArrayBuffer | ArrayBufferView,
   options?: WorkerLoadOptions,
 ): Promise<VitrineWorker>;
 
 /** Whether this engine validates WebAssembly SIMD (what simd: 'auto' uses). */
-export function simdSupported(): boolean;
+export declare function simdSupported(): boolean;

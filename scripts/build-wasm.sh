@@ -8,12 +8,15 @@ cd "$(dirname "$0")/.."
 [ -f .cache/toolchain.env ] || scripts/setup.sh
 # shellcheck disable=SC1091
 . .cache/toolchain.env
+WASM_TOOLCHAIN=${VITRINE_WASM_TOOLCHAIN:-$WASM_TOOLCHAIN}   # override to test the fallback
+out_root=${VITRINE_WASM_OUT:-pkg/wasm}
 variants=${*:-simd scalar}
 
 for v in $variants; do
   flags="-C target-feature=+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
   [ "$v" = simd ] && flags="$flags,+simd128"
   target_dir="target/wasm-$v"
+  [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$v-buildstd"
   if [ "$WASM_TOOLCHAIN" = rustup ]; then
     RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" \
       cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet
@@ -25,7 +28,7 @@ for v in $variants; do
       /usr/bin/cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet \
       -Z build-std=std,panic_abort
   fi
-  out="pkg/wasm/$v"
+  out="$out_root/$v"
   rm -rf "$out"
   mkdir -p "$out"
   wasm-bindgen --target web --out-dir "$out" --out-name vitrine_core \

@@ -10,8 +10,9 @@
 //   /              → www/
 //
 // Every file is sent with its exact Content-Length and `Cache-Control:
-// no-store` (a rebuilt wasm must never be served stale). `?chunked=1` omits
-// Content-Length so that clients can test their unknown-length path.
+// no-store` (a rebuilt wasm must never be served stale). For tests:
+// `?chunked=1` omits Content-Length (the client's unknown-length path) and
+// `?slow=1` paces the body in 64 KiB writes (a real multi-chunk download).
 
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -88,6 +89,8 @@ export async function startServer(opts = {}) {
         st = await stat(file);
       }
     } catch {
+      // Browsers ask for a favicon on every first visit: not an error worth a console line.
+      if (pathname === '/favicon.ico') return send(204, '');
       return send(404, 'not found\n');
     }
     if (!st.isFile()) return send(404, 'not found\n');
@@ -100,6 +103,21 @@ export async function startServer(opts = {}) {
     if (url.searchParams.get('chunked') !== '1') headers['Content-Length'] = st.size;
     res.writeHead(200, headers);
     if (req.method === 'HEAD') return res.end();
+    if (url.searchParams.get('slow') === '1') {
+      // Paced 64 KiB writes, so that clients see a real multi-chunk download
+      // even over loopback (tests of progress and chunked writes).
+      const stream = createReadStream(file, { highWaterMark: 64 * 1024 });
+      try {
+        for await (const chunk of stream) {
+          if (!res.write(chunk)) await new Promise((ok) => res.once('drain', ok));
+          await new Promise((ok) => setTimeout(ok, 2));
+        }
+        res.end();
+      } catch {
+        res.destroy();
+      }
+      return;
+    }
     const stream = createReadStream(file, { highWaterMark: 256 * 1024 });
     stream.on('error', () => res.destroy());
     stream.pipe(res);

@@ -8,6 +8,7 @@
 #   make demo-data        .cache/demo/ml100k.vtr for `make demo`
 
 VITRINE_BIN ?= target/release/vitrine
+CARGO ?= cargo
 TRAIN_CACHE ?= .cache
 ML100K := $(DATA)/ml-100k/ml-100k.inter
 ML1M := $(DATA)/ml-1m/ml-1m.inter
@@ -29,6 +30,7 @@ TRAIN_VENV_STAMP := $(VENV)/.vitrine-train-deps
 SETUP_TARGETS += data-movielens train-venv
 TEST_TARGETS += test-train
 EVAL_TARGETS += eval-train
+DEMO_DEPS += demo-data
 
 .PHONY: data-movielens train-venv test-train eval-train eval-train-100k eval-train-1m demo-data
 
@@ -47,14 +49,14 @@ $(TRAIN_VENV_STAMP): scripts/train.mk | venv
 	$(PY) -c "import implicit; assert implicit.__version__ == '0.7.3', implicit.__version__"
 	@touch $@
 
-# Unit tests of src/train, then the CLI end to end on real data (the data and
-# the implicit venv are prerequisites, so nothing is ever skipped).
+# Bad-input tests and the CLI end to end on real data (the data and the
+# implicit venv are prerequisites, so nothing is ever skipped). Unit tests of
+# src/train run with the lead's `test-rust` (cargo test --lib).
 test-train: $(ML100K) train-venv cli
-	cargo test --quiet --lib train::
 	VITRINE_BIN=$(abspath $(VITRINE_BIN)) VITRINE_ML100K=$(abspath $(ML100K)) \
 	VITRINE_ML100K_ITEMS=$(abspath $(DATA)/ml-100k/ml-100k.item) \
 	VITRINE_IMPLICIT_PYTHON=$(abspath $(PY)) \
-	cargo test --quiet --test train_input --test train_pipeline
+	$(CARGO) test --release --quiet --test train_input --test train_pipeline
 
 EVAL_ALS_FLAGS = --factors $(EVAL_FACTORS) --iterations $(EVAL_ITERATIONS) --alpha $(EVAL_ALPHA) \
 	--lambda $(EVAL_LAMBDA) --threads $(EVAL_THREADS) --seed $(EVAL_SEED) \

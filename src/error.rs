@@ -43,6 +43,8 @@ pub enum Error {
     NoIntentModel,
     /// The bundle lacks an optional section that the call needs (e.g. Gram for fold-in).
     MissingCapability { section: &'static str, needed_for: &'static str },
+    /// A tracked shopper event is malformed (unknown type, non-numeric time, ...).
+    InvalidEvent { index: usize, reason: String },
 }
 
 impl Error {
@@ -69,6 +71,7 @@ impl Error {
             Error::UnknownItem { .. } => "UNKNOWN_ITEM",
             Error::NoIntentModel => "NO_INTENT_MODEL",
             Error::MissingCapability { .. } => "MISSING_CAPABILITY",
+            Error::InvalidEvent { .. } => "INVALID_EVENT",
         }
     }
 
@@ -177,6 +180,7 @@ impl fmt::Display for Error {
                 f,
                 "this bundle has no {section} section, which {needed_for} needs; re-export it with the trainer"
             ),
+            Error::InvalidEvent { index, reason } => write!(f, "event {index} is invalid: {reason}"),
         }
     }
 }

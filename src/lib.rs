@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod intent;
+pub mod shopper;
 pub mod synth;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -91,14 +91,22 @@ pub fn catalogue(n: usize, dim: usize, categories: usize, seed: u64) -> BundlePa
             }
         })
         .collect();
-    let mut yty = vec![0f32; dim * dim];
-    for row in factors.chunks_exact(dim) {
-        for a in 0..dim {
-            for b in 0..dim {
-                yty[a * dim + b] += row[a] * row[b];
+    // The Gram matrix costs n·d² flops: worth it for demo-sized catalogues only.
+    let gram = (n <= 200_000).then(|| {
+        let mut yty = vec![0f32; dim * dim];
+        for row in factors.chunks_exact(dim) {
+            for a in 0..dim {
+                for b in 0..dim {
+                    yty[a * dim + b] += row[a] * row[b];
+                }
             }
         }
-    }
+        Gram {
+            yty,
+            lambda: 0.1,
+            alpha: 10.0,
+        }
+    });
     BundleParts {
         ids: (0..n).map(|i| format!("item-{i}")).collect(),
         dim,
@@ -110,11 +118,7 @@ pub fn catalogue(n: usize, dim: usize, categories: usize, seed: u64) -> BundlePa
         prices: Some(prices),
         in_stock: Some(stock),
         titles: Some(titles),
-        gram: (n <= 200_000).then(|| Gram {
-            yty,
-            lambda: 0.1,
-            alpha: 10.0,
-        }),
+        gram,
         meta: vec![
             ("trainer".into(), "vitrine synth".into()),
             ("dataset".into(), format!("synthetic n={n} dim={dim} seed={seed}")),

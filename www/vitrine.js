@@ -22,7 +22,7 @@
  * }} RecOptions
  *
  * @typedef {{ id: string, score: number }} Scored
- * @typedef {Scored[] & { readonly unknownExcludes: number }} ScoredList
+ * @typedef {Scored[] & { readonly unknownExcludes: number, readonly unknownCategories: number }} ScoredList
  *
  * @typedef {{
  *   onProgress?: (p: { loaded: number, total: number | undefined }) => void,
@@ -531,8 +531,9 @@ export function checkId(id, name = 'id') {
  * @param {number} unknownExcludes
  * @returns {ScoredList}
  */
-export function scoredList(items, unknownExcludes) {
+export function scoredList(items, unknownExcludes, unknownCategories = 0) {
   Object.defineProperty(items, 'unknownExcludes', { value: unknownExcludes, enumerable: false });
+  Object.defineProperty(items, 'unknownCategories', { value: unknownCategories, enumerable: false });
   return /** @type {ScoredList} */ (items);
 }
 
@@ -573,6 +574,19 @@ export class Vitrine {
     }
   }
 
+  /**
+   * How many of the requested category names the bundle does not know. The
+   * core filters them out silently (a category may simply have no items in
+   * this model), so a typo would otherwise look like "no results".
+   * @param {RecOptions} opts
+   */
+  _unknownCategories(opts) {
+    if (!opts.categories || opts.categories.length === 0) return 0;
+    if (!this._categoryNames) this._categoryNames = new Set(this._call(() => this._model.info().categories));
+    const known = /** @type {Set<string>} */ (this._categoryNames);
+    return new Set(opts.categories.filter((c) => !known.has(c))).size;
+  }
+
   /** @returns {boolean} whether the wasm build in use was compiled with SIMD */
   simdEnabled() {
     return this._call(() => this._wasm.simdEnabled());
@@ -588,8 +602,9 @@ export class Vitrine {
 
   /**
    * Top-k items for a user vector: score = ⟨user, item⟩ + item bias, best first.
-   * The returned array has a non-enumerable `unknownExcludes` property: how
-   * many `exclude` ids were not in the model (usually stale ids from a cart).
+   * The returned array has non-enumerable `unknownExcludes` (how many
+   * `exclude` ids were not in the model, usually stale ids from a cart) and
+   * `unknownCategories` (requested category names the bundle does not know).
    * @param {Float32Array | Float64Array | number[]} userVector
    * @param {RecOptions} [options]
    * @returns {ScoredList}
@@ -598,7 +613,7 @@ export class Vitrine {
     const opts = checkRecOptions(options);
     const user = this._call(() => checkUserVector(userVector, this.dim));
     const r = this._call(() => this._model.recommend(user, opts));
-    return scoredList(r.items, r.unknownExcludes);
+    return scoredList(r.items, r.unknownExcludes, this._unknownCategories(opts));
   }
 
   /**
@@ -623,7 +638,7 @@ export class Vitrine {
     checkId(id);
     const opts = checkRecOptions(options);
     const r = this._call(() => this._model.similar(id, opts));
-    return scoredList(r.items, r.unknownExcludes);
+    return scoredList(r.items, r.unknownExcludes, this._unknownCategories(opts));
   }
 
   /**
@@ -634,7 +649,7 @@ export class Vitrine {
   popular(options) {
     const opts = checkRecOptions(options);
     const r = this._call(() => this._model.popular(opts));
-    return scoredList(r.items, r.unknownExcludes);
+    return scoredList(r.items, r.unknownExcludes, this._unknownCategories(opts));
   }
 
   /**
@@ -674,6 +689,21 @@ export class Vitrine {
   itemVector(id) {
     checkId(id);
     return this._call(() => this._model.itemVector(id));
+  }
+
+  /**
+   * Classify a shopper's text (search box, chat) with the bundle's intent
+   * model; throws NO_INTENT_MODEL for bundles exported without one.
+   * @param {string} text
+   */
+  matchIntent(text) {
+    if (typeof text !== 'string') badArg(`text must be a string, got ${describe(text)}`);
+    return this._call(() => {
+      if (typeof this._model.matchIntent !== 'function') {
+        throw new VitrineError('NO_INTENT_MODEL', 'this wasm build has no intent matching');
+      }
+      return this._model.matchIntent(text);
+    });
   }
 
   /** Free the wasm memory held by this model. Safe to call twice. */
@@ -845,7 +875,7 @@ export class VitrineWorker {
     const opts = checkRecOptions(options);
     const u = this._vector(userVector);
     const r = await this._request('recommend', [u, opts], [u.buffer]);
-    return scoredList(r.items, r.unknownExcludes);
+    return scoredList(r.items, r.unknownExcludes, r.unknownCategories);
   }
 
   /** @param {Float32Array | Float64Array | number[]} userVector @param {number} [k] */
@@ -859,13 +889,13 @@ export class VitrineWorker {
   async similar(id, options) {
     checkId(id);
     const r = await this._request('similar', [id, checkRecOptions(options)]);
-    return scoredList(r.items, r.unknownExcludes);
+    return scoredList(r.items, r.unknownExcludes, r.unknownCategories);
   }
 
   /** @param {RecOptions} [options] */
   async popular(options) {
     const r = await this._request('popular', [checkRecOptions(options)]);
-    return scoredList(r.items, r.unknownExcludes);
+    return scoredList(r.items, r.unknownExcludes, r.unknownCategories);
   }
 
   /** @param {string} id */
@@ -884,6 +914,12 @@ export class VitrineWorker {
   itemIndex(id) {
     checkId(id);
     return this._request('itemIndex', [id]);
+  }
+
+  /** @param {string} text */
+  matchIntent(text) {
+    if (typeof text !== 'string') badArg(`text must be a string, got ${describe(text)}`);
+    return this._request('matchIntent', [text]);
   }
 
   /** Free the model and terminate the worker. */

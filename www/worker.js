@@ -35,20 +35,21 @@ const ops = {
   simdEnabled: () => requireModel().simdEnabled(),
   recommend([u, opts]) {
     const r = requireModel().recommend(u, opts);
-    return { items: Array.from(r), unknownExcludes: r.unknownExcludes };
+    return { items: Array.from(r), unknownExcludes: r.unknownExcludes, unknownCategories: r.unknownCategories };
   },
   recommendIndices: ([u, k]) => requireModel().recommendIndices(u, k),
   similar([id, opts]) {
     const r = requireModel().similar(id, opts);
-    return { items: Array.from(r), unknownExcludes: r.unknownExcludes };
+    return { items: Array.from(r), unknownExcludes: r.unknownExcludes, unknownCategories: r.unknownCategories };
   },
   popular([opts]) {
     const r = requireModel().popular(opts);
-    return { items: Array.from(r), unknownExcludes: r.unknownExcludes };
+    return { items: Array.from(r), unknownExcludes: r.unknownExcludes, unknownCategories: r.unknownCategories };
   },
   item: ([id]) => requireModel().item(id),
   itemVector: ([id]) => requireModel().itemVector(id),
   itemIndex: ([id]) => requireModel().itemIndex(id),
+  matchIntent: ([text]) => requireModel().matchIntent(text),
   dispose() {
     model?.dispose();
     model = null;

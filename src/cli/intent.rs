@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::error::Error;
-use crate::intent::train::{self, evaluate, read_class_config, read_examples, Example, Metrics, TrainConfig};
+use crate::intent::train::{
+    self, evaluate, read_class_config, read_examples, Example, Metrics, TrainConfig,
+};
 use crate::intent::{FeatureConfig, IntentModel, TitleIndex};
 
 #[derive(clap::Subcommand, Debug)]
@@ -175,7 +177,11 @@ fn load_titles(a: &TrainArgs) -> Result<Option<TitleIndex>, Box<dyn std::error::
                 match &bundle {
                     Some(b) => match b.item_index(id) {
                         Some(i) => out[i] = title.to_string(),
-                        None => eprintln!("warning: {}:{}: unknown item id {id:?}", tsv.display(), ln + 1),
+                        None => eprintln!(
+                            "warning: {}:{}: unknown item id {id:?}",
+                            tsv.display(),
+                            ln + 1
+                        ),
                     },
                     None => out.push(title.to_string()),
                 }
@@ -186,7 +192,9 @@ fn load_titles(a: &TrainArgs) -> Result<Option<TitleIndex>, Box<dyn std::error::
             let t = b.view().titles.ok_or_else(|| {
                 Error::invalid("the bundle has no TITLES section; pass --titles titles.tsv instead")
             })?;
-            (0..b.n_items()).map(|i| t.get(i).unwrap_or("").to_string()).collect()
+            (0..b.n_items())
+                .map(|i| t.get(i).unwrap_or("").to_string())
+                .collect()
         }
         (None, None) => return Ok(None),
     };
@@ -271,7 +279,12 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         if header.iter().any(|h| h == "split") {
             let langs_of: Vec<String> = rows
                 .iter()
-                .filter(|r| header.iter().position(|h| h == "split").is_some_and(|s| r[s].trim() == "test"))
+                .filter(|r| {
+                    header
+                        .iter()
+                        .position(|h| h == "split")
+                        .is_some_and(|s| r[s].trim() == "test")
+                })
                 .map(|r| lang.map(|l| r[l].trim().to_string()).unwrap_or_default())
                 .collect();
             langs.extend(langs_of);

@@ -168,7 +168,6 @@ impl AlsArgs {
             threads: self.threads,
             init_scale: self.init_scale,
             init_centered: self.init_centered,
-            ..Default::default()
         };
         p.validate()?;
         Ok(p)

@@ -255,9 +255,9 @@ impl Model {
             });
         }
         if let Some(i) = user.iter().position(|v| !v.is_finite()) {
+            let what = if user[i].is_nan() { "NaN" } else { "infinite" };
             return Err(Error::invalid(format!(
-                "user vector value {i} is {} (must be a finite number)",
-                user[i]
+                "user vector value {i} is {what} (must be a finite number)"
             )));
         }
         let mut u = user.to_vec();
@@ -299,9 +299,9 @@ impl Model {
                 let lo = lo.unwrap_or(f32::NEG_INFINITY);
                 let hi = hi.unwrap_or(f32::INFINITY);
                 if lo.is_nan() || hi.is_nan() || lo > hi {
-                    return Err(Error::invalid(format!(
-                        "price range [{lo}, {hi}] is empty or not a number"
-                    )));
+                    return Err(Error::invalid(
+                        "price range is empty (priceMin > priceMax) or not a number",
+                    ));
                 }
                 let prices = v.price.ok_or(Error::MissingCapability {
                     section: "PRICE",

@@ -67,34 +67,38 @@ impl TopK {
         } else if worse(&self.heap[0], &s) {
             self.heap[0] = s;
             let n = self.heap.len();
-            let mut i = 0;
-            loop {
-                let (l, r) = (2 * i + 1, 2 * i + 2);
-                let mut m = i;
-                if l < n && worse(&self.heap[l], &self.heap[m]) {
-                    m = l;
-                }
-                if r < n && worse(&self.heap[r], &self.heap[m]) {
-                    m = r;
-                }
-                if m == i {
-                    break;
-                }
-                self.heap.swap(i, m);
-                i = m;
-            }
+            self.sift_down(0, n);
         }
     }
 
-    /// Best first.
+    /// Best first. Heapsort in place: the heap is already half the work, and
+    /// it keeps a general-purpose sort out of the wasm binary.
     pub fn into_sorted(mut self) -> Vec<Scored> {
-        self.heap.sort_unstable_by(|a, b| {
-            b.score
-                .partial_cmp(&a.score)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.index.cmp(&b.index))
-        });
+        let mut end = self.heap.len();
+        while end > 1 {
+            end -= 1;
+            self.heap.swap(0, end);
+            self.sift_down(0, end);
+        }
         self.heap
+    }
+
+    fn sift_down(&mut self, mut i: usize, n: usize) {
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut m = i;
+            if l < n && worse(&self.heap[l], &self.heap[m]) {
+                m = l;
+            }
+            if r < n && worse(&self.heap[r], &self.heap[m]) {
+                m = r;
+            }
+            if m == i {
+                break;
+            }
+            self.heap.swap(i, m);
+            i = m;
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 //! arithmetic and `.get(..)` on the untrusted bytes.
 
 mod aligned;
+pub mod crc32;
 mod f16;
 pub mod read;
 mod strings;

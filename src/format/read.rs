@@ -196,7 +196,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
             have: file_len,
         })?;
     let table_crc = le_u32(header, 32).unwrap_or(0);
-    let mut h = crc32fast::Hasher::new();
+    let mut h = super::crc32::Crc32::new();
     h.update(header.get(..32).unwrap_or(&[]));
     h.update(table);
     let actual = h.finalize();
@@ -262,7 +262,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
             }
         }
         let body = bytes.get(offset as usize..end as usize).unwrap_or(&[]);
-        let actual = crc32fast::hash(body);
+        let actual = super::crc32::hash(body);
         if actual != crc {
             return Err(Error::ChecksumMismatch {
                 at: here,

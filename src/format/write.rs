@@ -278,7 +278,7 @@ pub(crate) fn assemble_raw(sections: &[(u32, u32, &[u8])]) -> Vec<u8> {
         out[e + 4..e + 8].copy_from_slice(&flags.to_le_bytes());
         out[e + 8..e + 16].copy_from_slice(&off.to_le_bytes());
         out[e + 16..e + 24].copy_from_slice(&(b.len() as u64).to_le_bytes());
-        out[e + 24..e + 28].copy_from_slice(&crc32fast::hash(b).to_le_bytes());
+        out[e + 24..e + 28].copy_from_slice(&super::crc32::hash(b).to_le_bytes());
         out[off as usize..off as usize + b.len()].copy_from_slice(b);
     }
     reseal(&mut out);
@@ -292,7 +292,7 @@ pub(crate) fn reseal(out: &mut [u8]) {
     if table_end > out.len() {
         return;
     }
-    let mut h = crc32fast::Hasher::new();
+    let mut h = super::crc32::Crc32::new();
     h.update(&out[..32]);
     h.update(&out[HEADER_LEN..table_end]);
     let crc = h.finalize();

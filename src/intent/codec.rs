@@ -1,7 +1,7 @@
 //! The `.vti` byte layout (also stored verbatim as a bundle's INTENT section).
 //!
 //! ```text
-//! header (24 bytes)
+//! header (28 bytes)
 //!   magic        [u8; 8] = "VTINTENT"
 //!   major, minor u16, u16 (1, 0)
 //!   payload_len  u32
@@ -28,7 +28,7 @@ use crate::error::{At, Error};
 pub(crate) const MAGIC: [u8; 8] = *b"VTINTENT";
 pub(crate) const MAJOR: u16 = 1;
 pub(crate) const MINOR: u16 = 0;
-const HEADER_LEN: usize = 24;
+const HEADER_LEN: usize = 28;
 pub(crate) const SECTION: &str = "INTENT";
 
 pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
@@ -65,7 +65,7 @@ pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
     out.extend_from_slice(&MAJOR.to_le_bytes());
     out.extend_from_slice(&MINOR.to_le_bytes());
     out.extend_from_slice(&(p.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+    out.extend_from_slice(&crate::format::crc32::hash(&p).to_le_bytes());
     out.extend_from_slice(&m.features.to_bits().to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&p);
@@ -77,13 +77,15 @@ pub(crate) fn put_str(p: &mut Vec<u8>, s: &str) {
     p.extend_from_slice(s.as_bytes());
 }
 
-pub(crate) fn bad(offset: usize, reason: impl Into<String>) -> Error {
+#[cold]
+#[inline(never)]
+pub(crate) fn bad(offset: usize, reason: &'static str) -> Error {
     Error::BadSection {
         at: At {
             section: SECTION,
             offset: offset as u64,
         },
-        reason: reason.into(),
+        reason: reason.to_string(),
     }
 }
 
@@ -105,6 +107,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
+    #[inline(never)]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         let have = self.remaining();
         if n > have {
@@ -133,9 +136,11 @@ impl<'a> Cursor<'a> {
     pub(crate) fn u16(&mut self) -> Result<u16, Error> {
         Ok(u16::from_le_bytes(self.array()?))
     }
+    #[inline(never)]
     pub(crate) fn u32(&mut self) -> Result<u32, Error> {
         Ok(u32::from_le_bytes(self.array()?))
     }
+    #[inline(never)]
     pub(crate) fn f32(&mut self) -> Result<f32, Error> {
         let off = self.offset();
         let v = f32::from_le_bytes(self.array()?);
@@ -161,7 +166,9 @@ impl<'a> Cursor<'a> {
     /// Reads `n` u32 values, refusing counts the remaining bytes cannot hold
     /// before allocating (a flipped length must not trigger a huge allocation).
     pub(crate) fn u32s(&mut self, n: usize) -> Result<Vec<u32>, Error> {
-        let bytes = n.checked_mul(4).ok_or(Error::SizeOverflow { what: "intent u32 array" })?;
+        let bytes = n.checked_mul(4).ok_or(Error::SizeOverflow {
+            what: "intent u32 array",
+        })?;
         let s = self.take(bytes)?;
         Ok(s.chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -183,13 +190,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
     let payload_len = h.u32()? as usize;
     let crc = h.u32()?;
     let bits = h.u32()?;
-    let _reserved = h.u32()?;
-    let features = FeatureConfig::from_bits(bits).ok_or_else(|| bad(16, "unknown feature configuration bits"))?;
+    if h.u32()? != 0 {
+        return Err(bad(24, "reserved header word is not zero"));
+    }
+    let features = FeatureConfig::from_bits(bits)
+        .ok_or_else(|| bad(20, "unknown feature configuration bits"))?;
     let payload = h.take(payload_len)?;
     if h.remaining() != 0 {
-        return Err(bad(HEADER_LEN + payload_len, "trailing bytes after the intent payload"));
+        return Err(bad(
+            HEADER_LEN + payload_len,
+            "trailing bytes after the intent payload",
+        ));
     }
-    let actual = crc32fast::hash(payload);
+    let actual = crate::format::crc32::hash(payload);
     if actual != crc {
         return Err(Error::ChecksumMismatch {
             at: At {
@@ -208,7 +221,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
     let n_classes = p.u16()? as usize;
     let _ = p.u16()?;
     if n_classes == 0 || n_classes > MAX_CLASSES {
-        return Err(bad(p.offset(), format!("{n_classes} classes (must be 1..={MAX_CLASSES})")));
+        return Err(bad(p.offset(), "intent count must be 1..=256"));
     }
     let mut classes = Vec::with_capacity(n_classes);
     for _ in 0..n_classes {
@@ -219,7 +232,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
             response: p.str()?,
         };
         if c.name.is_empty() || classes.iter().any(|k: &IntentClass| k.name == c.name) {
-            return Err(bad(off, format!("empty or duplicate intent name {:?}", c.name)));
+            return Err(bad(off, "empty or duplicate intent name"));
         }
         classes.push(c);
     }
@@ -244,17 +257,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
     offsets.push(0);
     for &c in counts {
         if c == 0 || c as usize > n_classes {
-            return Err(bad(coff, format!("feature row with {c} weights for {n_classes} classes")));
+            return Err(bad(coff, "feature row length out of range"));
         }
         total += c as u32;
         offsets.push(total);
     }
     let eoff = p.offset();
     let entry_class = p.take(total as usize)?.to_vec();
-    for (r, w) in offsets.windows(2).enumerate() {
+    for w in offsets.windows(2) {
         let row = &entry_class[w[0] as usize..w[1] as usize];
         if row.iter().any(|&k| k as usize >= n_classes) || row.windows(2).any(|x| x[0] >= x[1]) {
-            return Err(bad(eoff, format!("feature row {r} has invalid class indices")));
+            return Err(bad(eoff, "feature row has invalid intent indices"));
         }
     }
     let entry_weight: Vec<i8> = p.take(total as usize)?.iter().map(|&b| b as i8).collect();
@@ -262,10 +275,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
     let titles = match p.u8()? {
         0 => None,
         1 => Some(TitleIndex::decode(&mut p)?),
-        x => return Err(bad(toff, format!("title index flag {x}"))),
+        _ => return Err(bad(toff, "title index flag is not 0 or 1")),
     };
     if p.remaining() != 0 {
-        return Err(bad(p.offset(), "unparsed bytes at the end of the intent payload"));
+        return Err(bad(
+            p.offset(),
+            "unparsed bytes at the end of the intent payload",
+        ));
     }
     Ok(IntentModel {
         features,

@@ -56,7 +56,9 @@ pub fn parse(text: &str) -> Result<Vec<Vec<String>>, Error> {
         }
     }
     if in_quotes {
-        return Err(Error::invalid(format!("CSV: unterminated quoted field (line {line})")));
+        return Err(Error::invalid(format!(
+            "CSV: unterminated quoted field (line {line})"
+        )));
     }
     if field_started || !row.is_empty() {
         row.push(field);
@@ -82,7 +84,11 @@ pub fn read_table(path: &std::path::Path) -> Result<(Vec<String>, Vec<Vec<String
     if rows.is_empty() {
         return Err(Error::invalid(format!("{} is empty", path.display())));
     }
-    let header: Vec<String> = rows.remove(0).into_iter().map(|h| h.trim().to_lowercase()).collect();
+    let header: Vec<String> = rows
+        .remove(0)
+        .into_iter()
+        .map(|h| h.trim().to_lowercase())
+        .collect();
     for (i, r) in rows.iter().enumerate() {
         if r.len() != header.len() {
             return Err(Error::invalid(format!(
@@ -103,12 +109,16 @@ mod tests {
 
     #[test]
     fn quotes_commas_and_newlines() {
-        let rows = parse("text,intent\n\"hi, there\",greet\n\"say \"\"yo\"\"\nnow\",x\r\nlast,y").unwrap();
+        let rows =
+            parse("text,intent\n\"hi, there\",greet\n\"say \"\"yo\"\"\nnow\",x\r\nlast,y").unwrap();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[1], ["hi, there", "greet"]);
         assert_eq!(rows[2], ["say \"yo\"\nnow", "x"]);
         assert_eq!(rows[3], ["last", "y"]);
         assert!(parse("\"open").is_err());
-        assert_eq!(parse(&format!("{},b\n", field("a,\"b\""))).unwrap()[0], ["a,\"b\"", "b"]);
+        assert_eq!(
+            parse(&format!("{},b\n", field("a,\"b\""))).unwrap()[0],
+            ["a,\"b\"", "b"]
+        );
     }
 }

@@ -35,7 +35,8 @@ impl FeatureConfig {
             char_min: ((b >> 8) & 0xFF) as u8,
             char_max: ((b >> 16) & 0xFF) as u8,
         };
-        let ok = b & !0x00FF_FF01 == 0 && c.char_min >= 1 && c.char_min <= c.char_max && c.char_max <= 8;
+        let ok =
+            b & !0x00FF_FF01 == 0 && c.char_min >= 1 && c.char_min <= c.char_max && c.char_max <= 8;
         ok.then_some(c)
     }
 }
@@ -139,7 +140,7 @@ pub fn extract(chars: &[char], cfg: &FeatureConfig, out: &mut Vec<u32>) {
             Class::Sep => {}
         }
     });
-    out.sort_unstable();
+    super::small_sort(out);
     out.dedup();
 }
 

@@ -5,7 +5,7 @@
 //! "有没有便宜点的" runs here, in the browser, so the shopper's text never
 //! leaves the device. Training lives in [`train`] (native only); this module
 //! and its submodules other than `train`/`csv` compile into the wasm and stay
-//! free of dependencies beyond `std`, `serde` and `crc32fast`.
+//! free of dependencies beyond `std`, `serde` and `format::crc32`.
 //!
 //! See `docs/intent.md` for the feature set, the normalization subset, the
 //! `.vti` byte layout and the evaluation protocol.
@@ -180,17 +180,29 @@ impl IntentModel {
     /// Classifies `text` and extracts slots. Never fails: any string (empty,
     /// huge, mixed scripts, U+FFFD from lone surrogates) has a defined result.
     pub fn match_text(&self, text: &str) -> IntentMatch {
+        self.match_text_at(text, self.threshold)
+    }
+
+    /// [`match_text`](Self::match_text) with a caller-chosen threshold, so a
+    /// shared model can serve callers with different rejection policies.
+    pub fn match_text_at(&self, text: &str, threshold: f32) -> IntentMatch {
         SCRATCH.with(|s| match s.try_borrow_mut() {
             Ok(mut guard) => {
                 let (chars, feats) = &mut *guard;
-                self.match_with(text, chars, feats)
+                self.match_with(text, threshold, chars, feats)
             }
             // Re-entrancy cannot happen today; fall back to fresh buffers anyway.
-            Err(_) => self.match_with(text, &mut Vec::new(), &mut Vec::new()),
+            Err(_) => self.match_with(text, threshold, &mut Vec::new(), &mut Vec::new()),
         })
     }
 
-    fn match_with(&self, text: &str, chars: &mut Vec<char>, feats: &mut Vec<u32>) -> IntentMatch {
+    fn match_with(
+        &self,
+        text: &str,
+        threshold: f32,
+        chars: &mut Vec<char>,
+        feats: &mut Vec<u32>,
+    ) -> IntentMatch {
         let truncated = normalize::normalize_into(text, chars);
         features::extract(chars, &self.features, feats);
         let slots = slots::extract(chars, self.titles.as_ref());
@@ -210,7 +222,7 @@ impl IntentModel {
         self.probabilities(feats, &mut probs);
         let top = top_k::<4>(&probs[..c]);
         let best = top[0].unwrap_or((0, 0.0));
-        let accepted = best.1 >= self.threshold;
+        let accepted = best.1 >= threshold;
         let alternatives = top
             .iter()
             .flatten()
@@ -265,6 +277,34 @@ impl IntentModel {
     pub fn from_bytes(bytes: &[u8]) -> Result<IntentModel, Error> {
         codec::decode(bytes)
     }
+
+    /// The intent model stored in a bundle's INTENT section; `NoIntentModel`
+    /// when the bundle was exported without one.
+    pub fn from_bundle(bundle: &crate::engine::Model) -> Result<IntentModel, Error> {
+        let view = bundle.view();
+        let blob = view.intent.ok_or(Error::NoIntentModel)?;
+        codec::decode(blob)
+    }
+}
+
+/// Shell sort (gaps shrinking by 5/11, ending at 1): a few hundred bytes of wasm instead of the
+/// standard library's sort machinery (~10 KB per instantiation). Inputs on
+/// the matching path are short (features of one text, title hits).
+#[inline(never)]
+pub(crate) fn small_sort<T: Copy + PartialOrd>(v: &mut [T]) {
+    let mut gap = v.len();
+    while gap > 1 {
+        gap = if gap == 2 { 1 } else { gap * 5 / 11 }.max(1);
+        for i in gap..v.len() {
+            let x = v[i];
+            let mut j = i;
+            while j >= gap && v[j - gap] > x {
+                v[j] = v[j - gap];
+                j -= gap;
+            }
+            v[j] = x;
+        }
+    }
 }
 
 /// The `K` largest values with their indices, best first (ties: lower index).
@@ -289,6 +329,17 @@ fn top_k<const K: usize>(v: &[f32]) -> [Option<(usize, f32)>; K] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_sort_sorts() {
+        let mut v: Vec<u32> = (0..5000u32)
+            .map(|i| i.wrapping_mul(2_654_435_761) % 977)
+            .collect();
+        let mut w = v.clone();
+        small_sort(&mut v);
+        w.sort_unstable();
+        assert_eq!(v, w);
+    }
 
     #[test]
     fn top_k_orders_and_breaks_ties_by_index() {

@@ -38,10 +38,57 @@ fn is_symbol(c: char) -> bool {
     matches!(c as u32, 0x2600..=0x27BF | 0x1F300..=0x1FAFF)
 }
 
+/// Letters, digits and combining marks of space-separated scripts, by block.
+/// A block-level approximation of `char::is_alphanumeric` that keeps std's
+/// Unicode property tables (several KB) out of the wasm.
+pub fn is_word(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x80 {
+        return c.is_ascii_alphanumeric();
+    }
+    matches!(u,
+        0xAA | 0xB5 | 0xBA
+        | 0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0x2AF // Latin-1 letters, Latin Extended, IPA
+        | 0x300..=0x36F // combining diacritics
+        | 0x370..=0x37D | 0x37F..=0x386 | 0x388..=0x3FF // Greek
+        | 0x400..=0x52F // Cyrillic
+        | 0x531..=0x587 // Armenian
+        | 0x591..=0x5F2 // Hebrew
+        | 0x610..=0x61A | 0x620..=0x669 | 0x66E..=0x6D3 | 0x6D5..=0x6FF // Arabic
+        | 0x900..=0x963 | 0x966..=0xDFF // Indic scripts (without the danda punctuation)
+        | 0xE00..=0xEFF // Thai, Lao
+        | 0x10A0..=0x10FF | 0x1100..=0x11FF // Georgian, Hangul Jamo
+        | 0x1E00..=0x1FFF // Latin Extended Additional (Vietnamese), Greek Extended
+        | 0x3130..=0x318F | 0xAC00..=0xD7A3) // Hangul
+}
+
+/// Simple lowercase for the scripts shoppers write in (ASCII, Latin-1,
+/// Latin Extended-A and Additional, Greek, Cyrillic, Armenian); other
+/// characters are unchanged. Avoids std's 11 KB case-mapping table in the wasm.
+pub fn lower(c: char) -> char {
+    let u = c as u32;
+    let l = match u {
+        0x41..=0x5A | 0xC0..=0xD6 | 0xD8..=0xDE | 0x391..=0x3A1 | 0x3A3..=0x3AB | 0x410..=0x42F => {
+            u + 0x20
+        }
+        0x100..=0x137 | 0x14A..=0x177 | 0x1E00..=0x1E95 | 0x1EA0..=0x1EFF if u % 2 == 0 => u + 1,
+        0x139..=0x148 | 0x179..=0x17E if u % 2 == 1 => u + 1,
+        0x178 => 0xFF,
+        0x386 => 0x3AC,
+        0x388..=0x38A => u + 37,
+        0x38C => 0x3CC,
+        0x38E..=0x38F => u + 63,
+        0x400..=0x40F => u + 0x50,
+        0x531..=0x556 => u + 0x30,
+        _ => u,
+    };
+    char::from_u32(l).unwrap_or(c)
+}
+
 pub fn class(c: char) -> Class {
     if is_cjk(c) {
         Class::Cjk
-    } else if c.is_alphanumeric() {
+    } else if is_word(c) {
         Class::Word
     } else if is_symbol(c) {
         Class::Symbol
@@ -131,11 +178,7 @@ fn push_number(n: u32, pre: &str, post: &str, out: &mut Vec<char>) {
 }
 
 fn push_lower(c: char, out: &mut Vec<char>) {
-    if c.is_ascii() {
-        out.push(c.to_ascii_lowercase());
-    } else {
-        out.extend(c.to_lowercase());
-    }
+    out.push(lower(c));
 }
 
 /// Normalizes `text` into `out` (cleared first). Returns true if the input was
@@ -226,6 +269,25 @@ mod tests {
     #[test]
     fn case_folding_beyond_ascii() {
         assert_eq!(normalize("ÉCOLE Größe"), "école größe");
+        assert_eq!(
+            normalize("ΑΘΉΝΑ МОСКВА ŁÓDŹ TIẾNG"),
+            "αθήνα москва łódź tiếng"
+        );
+        for c in ['A', 'Ä', 'Ω', 'Ж', 'Ё', 'Ł', 'Ž', 'Ạ', 'Ÿ'] {
+            let std: Vec<char> = c.to_lowercase().collect();
+            assert_eq!(vec![lower(c)], std, "{c}");
+        }
+    }
+
+    #[test]
+    fn word_chars_agree_with_std_on_common_scripts() {
+        for c in "azAZ09éßøłжщΩאبक가ệ".chars() {
+            assert!(is_word(c), "{c}");
+            assert_eq!(is_word(c), c.is_alphanumeric(), "{c}");
+        }
+        for c in " ,.!?;:'\"()[]{}<>/@#$%^&*-_=+|~`×÷«»—…".chars() {
+            assert!(!is_word(c), "{c:?}");
+        }
     }
 
     #[test]
@@ -239,7 +301,9 @@ mod tests {
 
     #[test]
     fn tokens_split_by_script_and_track_adjacency() {
-        let chars: Vec<char> = normalize("订单12345的快递, where is it 👍").chars().collect();
+        let chars: Vec<char> = normalize("订单12345的快递, where is it 👍")
+            .chars()
+            .collect();
         let mut toks = Vec::new();
         for_each_token(&chars, |t| toks.push(t));
         let text: Vec<String> = toks

@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use super::titles::TitleIndex;
 pub use super::titles::ProductMention;
+use super::titles::TitleIndex;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Slots {
@@ -45,43 +45,129 @@ pub struct PriceSlot {
 }
 
 const CHEAPER: &[&str] = &[
-    "cheaper", "less expensive", "more affordable", "lower price", "cheap", "inexpensive", "budget",
-    "affordable", "bargain", "too expensive", "too pricey", "便宜", "实惠", "平价", "低价", "划算",
-    "性价比", "省钱", "太贵", "贵了",
+    "cheaper",
+    "cheapest",
+    "lowest price",
+    "less expensive",
+    "more affordable",
+    "lower price",
+    "cheap",
+    "inexpensive",
+    "budget",
+    "affordable",
+    "bargain",
+    "too expensive",
+    "too pricey",
+    "便宜",
+    "实惠",
+    "平价",
+    "低价",
+    "划算",
+    "性价比",
+    "省钱",
+    "太贵",
+    "贵了",
 ];
 const PRICIER: &[&str] = &[
-    "more expensive", "pricier", "higher end", "high end", "high-end", "premium", "fancier", "更贵",
-    "贵一点", "贵点", "贵一些", "高端", "高档", "更好的",
+    "more expensive",
+    "pricier",
+    "higher end",
+    "high end",
+    "high-end",
+    "premium",
+    "fancier",
+    "更贵",
+    "贵一点",
+    "贵点",
+    "贵一些",
+    "高端",
+    "高档",
+    "更好的",
 ];
 const MAX_BEFORE: &[&str] = &[
-    "under", "below", "less than", "cheaper than", "no more than", "not more than", "at most", "max",
-    "up to", "within", "lower than", "budget", "no more", "不超过", "低于", "少于", "不到", "最多",
-    "预算", "以内", "不高于", "小于",
+    "under",
+    "below",
+    "less than",
+    "cheaper than",
+    "no more than",
+    "not more than",
+    "at most",
+    "max",
+    "up to",
+    "within",
+    "lower than",
+    "budget",
+    "no more",
+    "不超过",
+    "低于",
+    "少于",
+    "不到",
+    "最多",
+    "预算",
+    "以内",
+    "不高于",
+    "小于",
 ];
 const MAX_AFTER: &[&str] = &[
     "以内", "以下", "之内", "内", "or less", "or under", "or below", "max", "tops", "封顶", "之下",
 ];
 const MIN_BEFORE: &[&str] = &[
-    "over", "above", "more than", "at least", "higher than", "starting at", "超过", "高于", "至少",
-    "不低于", "大于", "多于",
+    "over",
+    "above",
+    "more than",
+    "at least",
+    "higher than",
+    "starting at",
+    "超过",
+    "高于",
+    "至少",
+    "不低于",
+    "大于",
+    "多于",
 ];
 const MIN_AFTER: &[&str] = &["以上", "or more", "+", "起", "plus", "and up", "or above"];
 const CURRENCY_AFTER: &[(&str, &str)] = &[
-    ("块钱", "CNY"), ("元", "CNY"), ("块", "CNY"), ("rmb", "CNY"), ("yuan", "CNY"), ("cny", "CNY"),
-    ("美元", "USD"), ("美金", "USD"), ("刀", "USD"), ("dollars", "USD"), ("dollar", "USD"),
-    ("bucks", "USD"), ("usd", "USD"), ("euros", "EUR"), ("euro", "EUR"), ("eur", "EUR"),
-    ("欧元", "EUR"), ("pounds", "GBP"), ("gbp", "GBP"), ("英镑", "GBP"),
+    ("块钱", "CNY"),
+    ("元", "CNY"),
+    ("块", "CNY"),
+    ("rmb", "CNY"),
+    ("yuan", "CNY"),
+    ("cny", "CNY"),
+    ("美元", "USD"),
+    ("美金", "USD"),
+    ("刀", "USD"),
+    ("dollars", "USD"),
+    ("dollar", "USD"),
+    ("bucks", "USD"),
+    ("usd", "USD"),
+    ("euros", "EUR"),
+    ("euro", "EUR"),
+    ("eur", "EUR"),
+    ("欧元", "EUR"),
+    ("pounds", "GBP"),
+    ("gbp", "GBP"),
+    ("英镑", "GBP"),
 ];
 const CJK_UNITS: &str = "件个双条套盒瓶包台支只份张本箱袋对副桶罐片";
 const WORD_UNITS: &[&str] = &[
-    "pcs", "pc", "pieces", "piece", "items", "item", "units", "unit", "pairs", "pair", "packs", "pack",
-    "boxes", "box", "bottles", "bottle", "sets", "set", "bags", "bag", "packets",
+    "pcs", "pc", "pieces", "piece", "items", "item", "units", "unit", "pairs", "pair", "packs",
+    "pack", "boxes", "box", "bottles", "bottle", "sets", "set", "bags", "bag", "packets",
 ];
-const ORDER_WORDS: &[&str] = &["order", "订单", "单号", "order no", "order number", "order #", "no", "#", "订单号"];
+const ORDER_WORDS: &[&str] = &[
+    "order",
+    "订单",
+    "单号",
+    "order no",
+    "order number",
+    "order #",
+    "no",
+    "#",
+    "订单号",
+];
 const PHONE_WORDS: &[&str] = &["phone", "tel", "mobile", "手机", "电话", "call"];
 
 /// A number found in the text.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Num {
     start: usize,
     end: usize,
@@ -90,42 +176,83 @@ struct Num {
     integer: bool,
 }
 
-fn s(chars: &[char]) -> String {
-    chars.iter().collect()
+// Keyword matching works on the normalized `&[char]` directly: no String
+// building, no substring-search machinery in the wasm.
+
+#[inline(never)]
+fn kw_len(kw: &str) -> usize {
+    kw.chars().count()
 }
 
-/// Text of up to `n` chars before `i` (trailing spaces removed).
-fn before(chars: &[char], i: usize, n: usize) -> String {
-    let a = i.saturating_sub(n);
-    s(&chars[a..i]).trim_end().to_string()
-}
-
-/// Text of up to `n` chars after `i` (leading spaces removed).
-fn after(chars: &[char], i: usize, n: usize) -> String {
-    let b = (i + n).min(chars.len());
-    s(&chars[i..b]).trim_start().to_string()
-}
-
-fn word_boundary_after(rest: &str, kw: &str) -> bool {
-    match rest[kw.len()..].chars().next() {
-        None => true,
-        Some(c) => !(c.is_ascii_alphanumeric()),
+#[inline(never)]
+fn starts_at(c: &[char], i: usize, kw: &str) -> bool {
+    for (j, k) in (i..).zip(kw.chars()) {
+        if c.get(j) != Some(&k) {
+            return false;
+        }
     }
+    true
 }
 
-fn starts_with_word(rest: &str, kw: &str) -> bool {
-    rest.starts_with(kw) && (!kw.is_ascii() || word_boundary_after(rest, kw))
+#[inline(never)]
+fn alnum_at(c: &[char], i: usize) -> bool {
+    c.get(i).is_some_and(|x| x.is_ascii_alphanumeric())
 }
 
-fn ends_with_word(text: &str, kw: &str) -> bool {
-    text.ends_with(kw)
-        && (!kw.is_ascii()
-            || text[..text.len() - kw.len()]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_ascii_alphanumeric()))
+/// `kw` at `i`; ASCII keywords must not be glued to other ASCII letters/digits.
+#[inline(never)]
+fn word_at(c: &[char], i: usize, kw: &str) -> bool {
+    starts_at(c, i, kw)
+        && (!kw.is_ascii() || (!alnum_at(c, i + kw_len(kw)) && (i == 0 || !alnum_at(c, i - 1))))
 }
 
+/// `kw` ending exactly at `i` (exclusive), with a word start for ASCII keywords.
+#[inline(never)]
+fn word_ends_at(c: &[char], i: usize, kw: &str) -> bool {
+    let n = kw_len(kw);
+    i >= n && starts_at(c, i - n, kw) && (!kw.is_ascii() || i == n || !alnum_at(c, i - n - 1))
+}
+
+#[inline(never)]
+fn contains(c: &[char], a: usize, b: usize, kw: &str) -> bool {
+    let n = kw_len(kw);
+    (a..b).any(|i| i + n <= b && word_at(c, i, kw))
+}
+
+#[inline(never)]
+fn any_in(c: &[char], a: usize, b: usize, kws: &[&str]) -> bool {
+    kws.iter().any(|k| contains(c, a, b, k))
+}
+
+#[inline(never)]
+fn in_set(c: char, set: &str) -> bool {
+    set.chars().any(|x| x == c)
+}
+
+fn skip_fwd(c: &[char], mut i: usize) -> usize {
+    while c.get(i) == Some(&' ') {
+        i += 1;
+    }
+    i
+}
+
+fn skip_back(c: &[char], mut i: usize, also: &str) -> usize {
+    while i > 0 && (c[i - 1] == ' ' || in_set(c[i - 1], also)) {
+        i -= 1;
+    }
+    i
+}
+
+/// The currency word starting at `i`, with its length.
+#[inline(never)]
+fn currency_word(c: &[char], i: usize) -> Option<(usize, &'static str)> {
+    CURRENCY_AFTER
+        .iter()
+        .find(|(w, _)| word_at(c, i, w))
+        .map(|(w, code)| (kw_len(w), *code))
+}
+
+#[inline(never)]
 fn find_numbers(chars: &[char]) -> Vec<Num> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -135,36 +262,35 @@ fn find_numbers(chars: &[char]) -> Vec<Num> {
             continue;
         }
         let start = i;
-        let mut text = String::new();
-        let mut integer = true;
+        let (mut mant, mut frac, mut digits, mut integer) = (0f64, 0i32, 0usize, true);
         while i < chars.len() {
             let c = chars[i];
-            if c.is_ascii_digit() {
-                text.push(c);
+            if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+                mant = mant * 10.0 + d as f64;
+                digits += 1;
+                if !integer {
+                    frac += 1;
+                }
                 i += 1;
             } else if c == ','
-                && chars.get(i + 1..i + 4).is_some_and(|d| d.iter().all(|c| c.is_ascii_digit()))
+                && (1..4).all(|k| chars.get(i + k).is_some_and(|c| c.is_ascii_digit()))
                 && !chars.get(i + 4).is_some_and(|c| c.is_ascii_digit())
             {
                 i += 1;
             } else if c == '.' && integer && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
-                text.push('.');
                 integer = false;
                 i += 1;
             } else {
                 break;
             }
         }
-        let digits = text.chars().filter(|c| c.is_ascii_digit()).count();
-        if let Ok(value) = text.parse::<f64>() {
-            out.push(Num {
-                start,
-                end: i,
-                value,
-                digits,
-                integer,
-            });
-        }
+        out.push(Num {
+            start,
+            end: i,
+            value: mant / 10f64.powi(frac),
+            digits,
+            integer,
+        });
     }
     out
 }
@@ -199,45 +325,50 @@ fn is_cn_numeral(c: char) -> bool {
     cn_digit(c).is_some() || c == '十'
 }
 
+const CURRENCY_SYMBOLS: &str = "$¥€£";
+
 /// Extracts all slots from normalized `chars`.
 pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
+    let c = chars;
     let mut slots = Slots::default();
-    let nums = find_numbers(chars);
+    let nums = find_numbers(c);
     let mut price = PriceSlot::default();
     let mut has_price = false;
-    let mut used_as_range_end = vec![false; nums.len()];
+    let mut skip_next = false;
 
     for (k, n) in nums.iter().enumerate() {
-        let prev_char = chars[..n.start].iter().rev().find(|c| **c != ' ').copied();
-        let attached_letter = n.start > 0 && chars[n.start - 1].is_alphabetic() && chars[n.start - 1].is_ascii();
-        // Letter+digit codes: the whole alphanumeric word.
-        if attached_letter || chars.get(n.end).is_some_and(|c| c.is_ascii_alphabetic()) {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        let attached_letter = n.start > 0 && c[n.start - 1].is_ascii_alphabetic();
+        // Letter+digit codes ("so20240517"): the whole alphanumeric word.
+        if attached_letter || c.get(n.end).is_some_and(|x| x.is_ascii_alphabetic()) {
             let mut a = n.start;
-            while a > 0 && (chars[a - 1].is_ascii_alphanumeric() || chars[a - 1] == '-') {
+            while a > 0 && (c[a - 1].is_ascii_alphanumeric() || c[a - 1] == '-') {
                 a -= 1;
             }
             let mut b = n.end;
-            while b < chars.len() && (chars[b].is_ascii_alphanumeric() || chars[b] == '-') {
+            while b < c.len() && (c[b].is_ascii_alphanumeric() || c[b] == '-') {
                 b += 1;
             }
-            let word = &chars[a..b];
-            let digit_count = word.iter().filter(|c| c.is_ascii_digit()).count();
-            let has_letter = word.iter().any(|c| c.is_ascii_alphabetic());
-            if attached_letter || (has_letter && digit_count >= 5) {
-                if has_letter && digit_count >= 5 && n.start == a + word.iter().take_while(|c| !c.is_ascii_digit()).count() {
-                    let code: String = word.iter().map(|c| c.to_ascii_uppercase()).collect();
-                    if !slots.order_numbers.contains(&code) {
-                        slots.order_numbers.push(code);
-                    }
-                }
-                if attached_letter {
-                    continue;
-                }
+            let word = &c[a..b];
+            let digit_count = word.iter().filter(|x| x.is_ascii_digit()).count();
+            let first_run = !c[a..n.start].iter().any(|x| x.is_ascii_digit());
+            if first_run && digit_count >= 5 && word.iter().any(|x| x.is_ascii_alphabetic()) {
+                push_unique(
+                    &mut slots.order_numbers,
+                    word.iter().map(|x| x.to_ascii_uppercase()).collect(),
+                );
+            }
+            if attached_letter {
+                continue;
             }
         }
-        let rest = after(chars, n.end, 12);
-        let pre = before(chars, n.start, 16);
-        // Currency?
+        let pre_end = skip_back(c, n.start, "");
+        let prev_char = pre_end.checked_sub(1).map(|i| c[i]);
+        let pre_trim = skip_back(c, n.start, CURRENCY_SYMBOLS);
+        let pre_lo = n.start.saturating_sub(16);
+        let r = skip_fwd(c, n.end);
         let mut currency: Option<&str> = match prev_char {
             Some('$') => Some("USD"),
             Some('¥') => Some("CNY"),
@@ -245,34 +376,43 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
             Some('£') => Some("GBP"),
             _ => None,
         };
+        let cur_after = currency_word(c, r);
+        let after_cur = cur_after.map_or(r, |(len, _)| skip_fwd(c, r + len));
         if currency.is_none() {
-            currency = CURRENCY_AFTER
-                .iter()
-                .find(|(w, _)| starts_with_word(&rest, w))
-                .map(|(_, c)| *c);
+            currency = cur_after.map(|(_, code)| code);
         }
-        if currency.is_none() && (ends_with_word(&pre, "rmb") || ends_with_word(&pre, "usd")) {
-            currency = Some(if pre.ends_with("rmb") { "CNY" } else { "USD" });
+        if currency.is_none() {
+            if word_ends_at(c, pre_end, "rmb") {
+                currency = Some("CNY");
+            } else if word_ends_at(c, pre_end, "usd") {
+                currency = Some("USD");
+            }
         }
         // Quantity?
-        let unit = rest
-            .chars()
-            .next()
-            .filter(|c| CJK_UNITS.contains(*c))
-            .map(String::from)
-            .or_else(|| WORD_UNITS.iter().find(|w| starts_with_word(&rest, w)).map(|w| w.to_string()));
         if currency.is_none() && n.integer {
-            if let Some(u) = unit {
-                if n.value >= 1.0 && n.value <= 9999.0 {
+            let unit = c
+                .get(r)
+                .filter(|x| in_set(**x, CJK_UNITS))
+                .map(|x| x.to_string())
+                .or_else(|| {
+                    WORD_UNITS
+                        .iter()
+                        .find(|w| word_at(c, r, w))
+                        .map(|w| w.to_string())
+                });
+            if let Some(unit) = unit {
+                if (1.0..=9999.0).contains(&n.value) {
                     slots.quantities.push(Quantity {
                         value: n.value as u32,
-                        unit: u,
+                        unit,
                     });
                 }
                 continue;
             }
-            let qty_prefix = ["qty", "quantity", "数量", "x"].iter().any(|w| ends_with_word(&pre, w));
-            if qty_prefix && n.digits <= 4 && !pre.ends_with('#') {
+            let qty_prefix = ["qty", "quantity", "数量", "x"]
+                .iter()
+                .any(|w| word_ends_at(c, pre_end, w));
+            if qty_prefix && n.digits <= 4 {
                 slots.quantities.push(Quantity {
                     value: n.value as u32,
                     unit: String::new(),
@@ -280,55 +420,46 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
                 continue;
             }
         }
-        let pre_trim = pre.trim_end_matches(['$', '¥', '€', '£', ' ']);
-        let after_cur = CURRENCY_AFTER
-            .iter()
-            .find(|(cw, _)| starts_with_word(&rest, cw))
-            .map(|(cw, _)| rest[cw.len()..].trim_start().to_string())
-            .unwrap_or_else(|| rest.clone());
-        let min_after = MIN_AFTER.iter().any(|w| starts_with_word(&after_cur, w));
+        let min_after = MIN_AFTER.iter().any(|w| starts_at(c, after_cur, w));
         let max_kw = !min_after
-            && (MAX_BEFORE.iter().any(|w| pre_trim.contains(w))
-                || MAX_AFTER.iter().any(|w| starts_with_word(&after_cur, w)));
-        let min_kw = min_after || MIN_BEFORE.iter().any(|w| pre_trim.contains(w));
+            && (any_in(c, pre_lo, pre_trim, MAX_BEFORE)
+                || MAX_AFTER.iter().any(|w| word_at(c, after_cur, w)));
+        let min_kw = min_after || any_in(c, pre_lo, pre_trim, MIN_BEFORE);
         // Range "A-B", "A到B", "between A and B": the next number closes it.
-        let range_next = nums.get(k + 1).filter(|m| {
-            let mid = s(&chars[n.end..m.start]);
-            let mid = mid.trim_matches(|c: char| c == ' ' || "$¥€£".contains(c));
-            let mid = CURRENCY_AFTER
+        let range = nums.get(k + 1).filter(|m| {
+            let mut a = n.end;
+            while a < m.start && (c[a] == ' ' || in_set(c[a], CURRENCY_SYMBOLS)) {
+                a += 1;
+            }
+            if let Some((len, _)) = currency_word(c, a) {
+                a = skip_fwd(c, a + len);
+            }
+            let b = skip_back(c, m.start, CURRENCY_SYMBOLS).max(a);
+            let connector = ["-", "~", "到", "至", "to", "and", "—"]
                 .iter()
-                .find(|(cw, _)| mid.starts_with(cw))
-                .map(|(cw, _)| mid[cw.len()..].trim())
-                .unwrap_or(mid);
-            ["-", "~", "到", "至", "to", "and", "—", "－"].contains(&mid)
-        });
-        let pricey_context = currency.is_some() || max_kw || min_kw;
-        let range = range_next.filter(|m| {
-            let cur_after_m = CURRENCY_AFTER.iter().any(|(w, _)| starts_with_word(&after(chars, m.end, 8), w));
-            currency.is_some() || cur_after_m || ["between", "price", "价格", "价位"].iter().any(|w| pre.contains(w))
+                .any(|w| b - a == kw_len(w) && starts_at(c, a, w));
+            connector
+                && (currency.is_some()
+                    || currency_word(c, skip_fwd(c, m.end)).is_some()
+                    || any_in(c, pre_lo, pre_end, &["between", "price", "价格", "价位"]))
         });
         if let Some(m) = range {
             price.min = Some(n.value as f32);
             price.max = Some(m.value as f32);
-            if let Some(i) = nums.iter().position(|x| x.start == m.start) {
-                used_as_range_end[i] = true;
-            }
             has_price = true;
-            if currency.is_none() {
-                currency = CURRENCY_AFTER.iter().find(|(w, _)| starts_with_word(&after(chars, m.end, 8), w)).map(|(_, c)| *c);
-            }
-            if let Some(c) = currency {
-                price.currency = Some(c.to_string());
+            skip_next = true;
+            let cur =
+                currency.or_else(|| currency_word(c, skip_fwd(c, m.end)).map(|(_, code)| code));
+            if let Some(cur) = cur {
+                price.currency = Some(cur.to_string());
             }
             continue;
         }
-        if used_as_range_end[k] {
-            continue;
-        }
-        if pricey_context && !(n.integer && n.digits >= 5 && currency.is_none()) {
+        let pricey = currency.is_some() || max_kw || min_kw;
+        if pricey && !(n.integer && n.digits >= 5 && currency.is_none()) {
             has_price = true;
-            if let Some(c) = currency {
-                price.currency = Some(c.to_string());
+            if let Some(cur) = currency {
+                price.currency = Some(cur.to_string());
             }
             let v = n.value as f32;
             if max_kw {
@@ -341,50 +472,57 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
             continue;
         }
         // Order number?
-        let keyword = ORDER_WORDS.iter().any(|w| ends_with_word(&pre, w) || pre.ends_with(w));
-        let phone = PHONE_WORDS.iter().any(|w| pre.contains(w));
+        let keyword = ORDER_WORDS.iter().any(|w| word_ends_at(c, pre_end, w));
+        let phone = any_in(c, pre_lo, pre_end, PHONE_WORDS);
         if n.integer && !phone && (n.digits >= 5 || (n.digits >= 4 && keyword)) {
-            let code = s(&chars[n.start..n.end]).replace(',', "");
-            if !slots.order_numbers.contains(&code) {
-                slots.order_numbers.push(code);
-            }
+            push_unique(
+                &mut slots.order_numbers,
+                c[n.start..n.end].iter().filter(|x| **x != ',').collect(),
+            );
         }
     }
 
-    // Chinese-numeral quantities: "两件", "三双".
-    let mut i = 0;
-    while i < chars.len() {
-        if is_cn_numeral(chars[i]) {
-            let a = i;
-            while i < chars.len() && is_cn_numeral(chars[i]) && i - a < 3 {
-                i += 1;
-            }
-            if let (Some(v), Some(&u)) = (cn_number(&chars[a..i]), chars.get(i)) {
-                if CJK_UNITS.contains(u) && !(a > 0 && chars[a - 1] == '第') {
-                    slots.quantities.push(Quantity {
-                        value: v,
-                        unit: u.to_string(),
-                    });
-                }
-            }
-        } else {
-            i += 1;
-        }
-    }
+    cn_quantities(c, &mut slots.quantities);
 
-    let text = s(chars);
-    price.cheaper = CHEAPER.iter().any(|w| text.contains(w)) && !text.contains("not cheap");
-    price.more_expensive = PRICIER.iter().any(|w| text.contains(w));
-    if price.cheaper || price.more_expensive {
-        has_price = true;
-    }
-    if has_price {
+    price.cheaper = any_in(c, 0, c.len(), CHEAPER) && !contains(c, 0, c.len(), "not cheap");
+    price.more_expensive = any_in(c, 0, c.len(), PRICIER);
+    if has_price || price.cheaper || price.more_expensive {
         slots.price = Some(price);
     }
     if let Some(t) = titles {
-        slots.products = t.lookup(chars);
+        slots.products = t.lookup(c);
     }
     slots
+}
+
+/// Chinese-numeral quantities: "两件", "三双" (but "第三件" is an ordinal).
+#[inline(never)]
+fn cn_quantities(c: &[char], out: &mut Vec<Quantity>) {
+    let mut i = 0;
+    while i < c.len() {
+        if !is_cn_numeral(c[i]) {
+            i += 1;
+            continue;
+        }
+        let a = i;
+        while i < c.len() && is_cn_numeral(c[i]) && i - a < 3 {
+            i += 1;
+        }
+        if let (Some(v), Some(&u)) = (cn_number(&c[a..i]), c.get(i)) {
+            if in_set(u, CJK_UNITS) && !(a > 0 && c[a - 1] == '第') {
+                out.push(Quantity {
+                    value: v,
+                    unit: u.to_string(),
+                });
+            }
+        }
+    }
+}
+
+fn push_unique(v: &mut Vec<String>, s: String) {
+    if !v.contains(&s) {
+        v.push(s);
+    }
 }
 
 #[cfg(test)]
@@ -401,28 +539,51 @@ mod tests {
     fn order_numbers_in_both_languages() {
         assert_eq!(slots("where is my order 12345").order_numbers, ["12345"]);
         assert_eq!(slots("订单号12345的快递到哪了").order_numbers, ["12345"]);
-        assert_eq!(slots("订单号：１２３４５６７８").order_numbers, ["12345678"]);
+        assert_eq!(
+            slots("订单号：１２３４５６７８").order_numbers,
+            ["12345678"]
+        );
         assert_eq!(slots("order #4321 still not here").order_numbers, ["4321"]);
-        assert_eq!(slots("my order so20240517 hasnt shipped").order_numbers, ["SO20240517"]);
+        assert_eq!(
+            slots("my order so20240517 hasnt shipped").order_numbers,
+            ["SO20240517"]
+        );
         assert!(slots("order 12 items").order_numbers.is_empty());
-        assert!(slots("call me at phone 13800138000").order_numbers.is_empty());
+        assert!(slots("call me at phone 13800138000")
+            .order_numbers
+            .is_empty());
     }
 
     #[test]
     fn quantities_with_units() {
         let q = slots("我要买3件").quantities;
-        assert_eq!(q, [Quantity { value: 3, unit: "件".into() }]);
+        assert_eq!(
+            q,
+            [Quantity {
+                value: 3,
+                unit: "件".into()
+            }]
+        );
         let q = slots("can I order 2 pairs and 10 pcs").quantities;
         assert_eq!(q.iter().map(|q| q.value).collect::<Vec<_>>(), [2, 10]);
         let q = slots("两件一起买有优惠吗").quantities;
-        assert_eq!(q, [Quantity { value: 2, unit: "件".into() }]);
+        assert_eq!(
+            q,
+            [Quantity {
+                value: 2,
+                unit: "件".into()
+            }]
+        );
         assert!(slots("第三件半价").quantities.is_empty());
     }
 
     #[test]
     fn price_bounds_and_directions() {
         let p = slots("running shoes under $50").price.unwrap();
-        assert_eq!((p.max, p.min, p.currency.as_deref()), (Some(50.0), None, Some("USD")));
+        assert_eq!(
+            (p.max, p.min, p.currency.as_deref()),
+            (Some(50.0), None, Some("USD"))
+        );
         let p = slots("100元以内的连衣裙").price.unwrap();
         assert_eq!((p.max, p.currency.as_deref()), (Some(100.0), Some("CNY")));
         let p = slots("200块以上的").price.unwrap();

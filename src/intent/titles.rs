@@ -69,7 +69,7 @@ pub(crate) fn title_terms(chars: &[char], out: &mut Vec<u32>) {
             _ => {}
         }
     });
-    out.sort_unstable();
+    super::small_sort(out);
     out.dedup();
 }
 
@@ -133,20 +133,26 @@ impl TitleIndex {
             }
             offsets.push(postings.len() as u32);
         }
-        Self::from_parts(n, keys, offsets, postings).map_err(|e| Error::invalid(format!("title index: {e}")))
+        Self::from_parts(n, keys, offsets, postings)
+            .map_err(|e| Error::invalid(format!("title index: {e}")))
     }
 
     /// Validates the stored parts and derives idf, norms and term counts.
-    fn from_parts(n_items: u32, hashes: Vec<u32>, offsets: Vec<u32>, postings: Vec<u8>) -> Result<Self, String> {
+    fn from_parts(
+        n_items: u32,
+        hashes: Vec<u32>,
+        offsets: Vec<u32>,
+        postings: Vec<u8>,
+    ) -> Result<Self, &'static str> {
         if hashes.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("term hashes are not strictly increasing".into());
+            return Err("term hashes are not strictly increasing");
         }
         if offsets.len() != hashes.len() + 1
             || offsets.first() != Some(&0)
             || offsets.last().map(|&l| l as usize) != Some(postings.len())
             || offsets.windows(2).any(|w| w[0] >= w[1])
         {
-            return Err("posting offsets are inconsistent".into());
+            return Err("posting offsets are inconsistent");
         }
         let n = n_items as usize;
         let mut norms = vec![0f32; n];
@@ -156,7 +162,7 @@ impl TitleIndex {
         for t in 0..hashes.len() {
             items.clear();
             let (a, b) = (offsets[t] as usize, offsets[t + 1] as usize);
-            decode_postings(&postings[a..b], n_items, &mut items).ok_or_else(|| format!("term {t} has corrupt postings"))?;
+            decode_postings(&postings[a..b], n_items, &mut items).ok_or("corrupt postings")?;
             let w = (1.0 + n_items as f32 / items.len() as f32).ln();
             idf.push(w);
             for &i in &items {
@@ -198,13 +204,15 @@ impl TitleIndex {
         let n_items = c.u32()?;
         let n_terms = c.u32()? as usize;
         let hashes = c.u32s(n_terms)?;
-        let offsets = c.u32s(n_terms.checked_add(1).ok_or(Error::SizeOverflow { what: "title terms" })?)?;
+        let offsets = c.u32s(n_terms.checked_add(1).ok_or(Error::SizeOverflow {
+            what: "title terms",
+        })?)?;
         let len = c.u32()? as usize;
         let postings = c.take(len)?.to_vec();
         if n_items > MAX_ITEMS {
             // Norms are allocated per item; a corrupted count must not become
             // a multi-gigabyte allocation.
-            return Err(bad(off, format!("title index claims {n_items} items (max {MAX_ITEMS})")));
+            return Err(bad(off, "title index claims too many items"));
         }
         Self::from_parts(n_items, hashes, offsets, postings).map_err(|r| bad(off, r))
     }
@@ -213,41 +221,51 @@ impl TitleIndex {
     pub fn lookup(&self, chars: &[char]) -> Vec<ProductMention> {
         let mut terms = Vec::new();
         title_terms(chars, &mut terms);
-        let mut hits: Vec<(u32, f32)> = Vec::new();
+        // Hits packed as (item << 32 | term) so one small integer sort groups them.
+        let mut hits: Vec<u64> = Vec::new();
         let mut items = Vec::new();
         for h in &terms {
             if let Ok(t) = self.hashes.binary_search(h) {
                 items.clear();
                 let (a, b) = (self.offsets[t] as usize, self.offsets[t + 1] as usize);
                 if decode_postings(&self.postings[a..b], self.n_items, &mut items).is_some() {
-                    hits.extend(items.iter().map(|&i| (i, self.idf[t])));
+                    hits.extend(items.iter().map(|&i| (i as u64) << 32 | t as u64));
                 }
             }
         }
-        if hits.is_empty() {
-            return Vec::new();
-        }
-        hits.sort_unstable_by_key(|h| h.0);
-        let mut out: Vec<ProductMention> = Vec::new();
+        super::small_sort(&mut hits);
+        // Ranked as (!score_bits << 32 | item): positive f32 bits order like
+        // the floats, so ascending keys = best score first, then lower item.
+        let mut ranked: Vec<u64> = Vec::new();
         let mut i = 0;
         while i < hits.len() {
-            let item = hits[i].0;
+            let item = (hits[i] >> 32) as u32;
             let (mut sum, mut matched) = (0.0f32, 0u16);
-            while i < hits.len() && hits[i].0 == item {
-                sum += hits[i].1;
+            while i < hits.len() && (hits[i] >> 32) as u32 == item {
+                sum += self.idf[hits[i] as u32 as usize];
                 matched += 1;
                 i += 1;
             }
             let norm = self.norms[item as usize];
             let need = self.n_terms_of[item as usize].min(2);
-            let score = if norm > 0.0 { sum / norm } else { 0.0 };
+            let score = if norm > 0.0 {
+                (sum / norm).min(1.0)
+            } else {
+                0.0
+            };
             if score >= MIN_TITLE_SCORE && matched >= need {
-                out.push(ProductMention { item, score });
+                ranked.push(((!score.to_bits()) as u64) << 32 | item as u64);
             }
         }
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-        out.truncate(MAX_MENTIONS);
-        out
+        super::small_sort(&mut ranked);
+        ranked
+            .iter()
+            .take(MAX_MENTIONS)
+            .map(|&k| ProductMention {
+                item: k as u32,
+                score: f32::from_bits(!((k >> 32) as u32)),
+            })
+            .collect()
     }
 }
 
@@ -294,7 +312,9 @@ mod tests {
     #[test]
     fn mentions_resolve_to_items_in_both_scripts() {
         let idx = TitleIndex::build(&catalogue()).unwrap();
-        let m = idx.lookup(&chars("do you have something like the trail runner 2 running shoe but cheaper"));
+        let m = idx.lookup(&chars(
+            "do you have something like the trail runner 2 running shoe but cheaper",
+        ));
         assert_eq!(m.first().map(|m| m.item), Some(0), "{m:?}");
         let m = idx.lookup(&chars("有没有比耐克跑步鞋便宜点的"));
         assert_eq!(m.first().map(|m| m.item), Some(3), "{m:?}");

@@ -117,7 +117,11 @@ struct Data<'a> {
 }
 
 /// Fits the classifier on featurized data (no calibration; threshold 0).
-fn fit(data: &Data<'_>, classes: &[IntentClass], cfg: &TrainConfig) -> Result<(IntentModel, usize, f64), Error> {
+fn fit(
+    data: &Data<'_>,
+    classes: &[IntentClass],
+    cfg: &TrainConfig,
+) -> Result<(IntentModel, usize, f64), Error> {
     let c = classes.len();
     let n = data.feats.len();
     if c == 0 || n == 0 {
@@ -136,7 +140,11 @@ fn fit(data: &Data<'_>, classes: &[IntentClass], cfg: &TrainConfig) -> Result<(I
         .map(|(&h, _)| h)
         .collect();
     vocab.sort_unstable();
-    let index: HashMap<u32, u32> = vocab.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+    let index: HashMap<u32, u32> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| (h, i as u32))
+        .collect();
     let v = vocab.len();
     // CSR rows; value 1/sqrt(all features of the utterance) matches matching,
     // which normalizes by every extracted feature, kept or not.
@@ -146,7 +154,11 @@ fn fit(data: &Data<'_>, classes: &[IntentClass], cfg: &TrainConfig) -> Result<(I
     for f in &data.feats {
         cols.extend(f.iter().filter_map(|h| index.get(h).copied()));
         offs.push(cols.len());
-        vals.push(if f.is_empty() { 0.0 } else { 1.0 / (f.len() as f32).sqrt() });
+        vals.push(if f.is_empty() {
+            0.0
+        } else {
+            1.0 / (f.len() as f32).sqrt()
+        });
     }
     let lambda = 1.0 / (cfg.c.max(1e-6) as f64 * n as f64);
     let dim = v * c + c;
@@ -203,7 +215,12 @@ fn fit(data: &Data<'_>, classes: &[IntentClass], cfg: &TrainConfig) -> Result<(I
 }
 
 /// Per-class int8 quantization; rows whose weights all round to zero vanish.
-fn quantize(x: &[f32], vocab: &[u32], classes: &[IntentClass], features: FeatureConfig) -> IntentModel {
+fn quantize(
+    x: &[f32],
+    vocab: &[u32],
+    classes: &[IntentClass],
+    features: FeatureConfig,
+) -> IntentModel {
     let c = classes.len();
     let v = vocab.len();
     let (w, b) = x.split_at(v * c);
@@ -249,10 +266,19 @@ fn quantize(x: &[f32], vocab: &[u32], classes: &[IntentClass], features: Feature
 }
 
 /// Limited-memory BFGS with Armijo backtracking. Returns (iterations, loss).
-fn lbfgs(x: &mut [f32], mut f: impl FnMut(&[f32], &mut [f32]) -> f64, max_iter: usize) -> (usize, f64) {
+fn lbfgs(
+    x: &mut [f32],
+    mut f: impl FnMut(&[f32], &mut [f32]) -> f64,
+    max_iter: usize,
+) -> (usize, f64) {
     const M: usize = 10;
     let n = x.len();
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(&p, &q)| p as f64 * q as f64).sum::<f64>();
+    let dot = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(&p, &q)| p as f64 * q as f64)
+            .sum::<f64>()
+    };
     let mut g = vec![0f32; n];
     let mut loss = f(x, &mut g);
     let mut s_hist: Vec<Vec<f32>> = Vec::new();
@@ -362,7 +388,11 @@ fn stratified_split(labels: &[usize], frac: f32, rng: &mut Rng) -> (Vec<usize>, 
     for k in keys {
         let mut v = by.remove(&k).unwrap_or_default();
         rng.shuffle(&mut v);
-        let take = if v.len() < 2 { 0 } else { ((v.len() as f32 * frac).round() as usize).clamp(1, v.len() - 1) };
+        let take = if v.len() < 2 {
+            0
+        } else {
+            ((v.len() as f32 * frac).round() as usize).clamp(1, v.len() - 1)
+        };
         b.extend_from_slice(&v[..take]);
         a.extend_from_slice(&v[take..]);
     }
@@ -377,12 +407,17 @@ pub fn choose_threshold(in_scope: &[(f32, bool)], oos: &[f32]) -> (f32, f32, f32
     if in_scope.is_empty() || oos.is_empty() {
         return (0.0, 0.0, 0.0);
     }
-    let mut cands: Vec<f32> = in_scope.iter().map(|p| p.0).chain(oos.iter().copied()).collect();
+    let mut cands: Vec<f32> = in_scope
+        .iter()
+        .map(|p| p.0)
+        .chain(oos.iter().copied())
+        .collect();
     cands.push(0.0);
     cands.sort_by(f32::total_cmp);
     cands.dedup();
     let score = |t: f32| {
-        let acc = in_scope.iter().filter(|(p, ok)| *ok && *p >= t).count() as f32 / in_scope.len() as f32;
+        let acc =
+            in_scope.iter().filter(|(p, ok)| *ok && *p >= t).count() as f32 / in_scope.len() as f32;
         let rec = oos.iter().filter(|&&p| p < t).count() as f32 / oos.len() as f32;
         (acc + rec, acc, rec)
     };
@@ -415,12 +450,22 @@ pub fn train(
     names.sort();
     names.dedup();
     if names.len() < 2 {
-        return Err(Error::invalid(format!("need at least 2 intents, found {}", names.len())));
+        return Err(Error::invalid(format!(
+            "need at least 2 intents, found {}",
+            names.len()
+        )));
     }
     if names.len() > MAX_CLASSES {
-        return Err(Error::invalid(format!("{} intents; at most {MAX_CLASSES} are supported", names.len())));
+        return Err(Error::invalid(format!(
+            "{} intents; at most {MAX_CLASSES} are supported",
+            names.len()
+        )));
     }
-    let class_of: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let class_of: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let classes: Vec<IntentClass> = names
         .iter()
         .map(|n| {
@@ -432,9 +477,16 @@ pub fn train(
             }
         })
         .collect();
-    let all_feats: Vec<Vec<u32>> = examples.iter().map(|e| featurize(&e.text, &cfg.features)).collect();
-    let in_idx: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].intent.is_some()).collect();
-    let oos_idx: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].intent.is_none()).collect();
+    let all_feats: Vec<Vec<u32>> = examples
+        .iter()
+        .map(|e| featurize(&e.text, &cfg.features))
+        .collect();
+    let in_idx: Vec<usize> = (0..examples.len())
+        .filter(|&i| examples[i].intent.is_some())
+        .collect();
+    let oos_idx: Vec<usize> = (0..examples.len())
+        .filter(|&i| examples[i].intent.is_none())
+        .collect();
     let labels: Vec<usize> = in_idx
         .iter()
         .map(|&i| class_of[examples[i].intent.as_deref().unwrap_or_default()])
@@ -455,7 +507,11 @@ pub fn train(
         labels: labels.clone(),
     };
     let (mut model, iterations, final_loss) = fit(&data, &classes, cfg)?;
-    model.threshold = calibration.as_ref().map(|c| c.threshold).or(cfg.fixed_threshold).unwrap_or(0.0);
+    model.threshold = calibration
+        .as_ref()
+        .map(|c| c.threshold)
+        .or(cfg.fixed_threshold)
+        .unwrap_or(0.0);
     let report = TrainReport {
         n_train: in_idx.len(),
         n_classes: classes.len(),
@@ -486,7 +542,8 @@ fn calibrate(
         }
         let mut order: Vec<usize> = (0..classes.len()).collect();
         rng.shuffle(&mut order);
-        let k = ((classes.len() as f32 * cfg.pseudo_oos_fraction).round() as usize).clamp(1, classes.len() - 2);
+        let k = ((classes.len() as f32 * cfg.pseudo_oos_fraction).round() as usize)
+            .clamp(1, classes.len() - 2);
         hidden = order[..k].to_vec();
         hidden.sort_unstable();
     }
@@ -497,7 +554,10 @@ fn calibrate(
     let sub_classes: Vec<IntentClass> = visible.iter().map(|&l| classes[l].clone()).collect();
     let tr: Vec<usize> = tr.into_iter().filter(|&i| !is_hidden(labels[i])).collect();
     let data = Data {
-        feats: tr.iter().map(|&i| all_feats[in_idx[i]].as_slice()).collect(),
+        feats: tr
+            .iter()
+            .map(|&i| all_feats[in_idx[i]].as_slice())
+            .collect(),
         labels: tr.iter().map(|&i| remap[&labels[i]]).collect(),
     };
     let (sub, _, _) = fit(&data, &sub_classes, cfg)?;
@@ -621,7 +681,11 @@ pub fn evaluate(model: &IntentModel, rows: &[Example]) -> Metrics {
     m.accuracy = frac(correct, m.n_in_scope);
     m.in_scope_accuracy = frac(accepted_correct, m.n_in_scope);
     m.oos_recall = frac(rejected_oos, m.n_oos);
-    m.macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };
+    m.macro_f1 = if f1s.is_empty() {
+        0.0
+    } else {
+        f1s.iter().sum::<f64>() / f1s.len() as f64
+    };
     m
 }
 
@@ -631,14 +695,17 @@ pub fn evaluate(model: &IntentModel, rows: &[Example]) -> Metrics {
 pub fn read_examples(path: &std::path::Path) -> Result<(Vec<Example>, Vec<String>), Error> {
     let (header, rows) = super::csv::read_table(path)?;
     let col = |name: &str| header.iter().position(|h| h == name);
-    let t = col("text").ok_or_else(|| Error::invalid(format!("{}: no `text` column", path.display())))?;
-    let i = col("intent").ok_or_else(|| Error::invalid(format!("{}: no `intent` column", path.display())))?;
+    let t = col("text")
+        .ok_or_else(|| Error::invalid(format!("{}: no `text` column", path.display())))?;
+    let i = col("intent")
+        .ok_or_else(|| Error::invalid(format!("{}: no `intent` column", path.display())))?;
     let l = col("lang");
     let mut ex = Vec::with_capacity(rows.len());
     let mut langs = Vec::new();
     for r in rows {
         let intent = r[i].trim();
-        let intent = (!matches!(intent, "" | "_oos" | "oos" | "out_of_scope")).then(|| intent.to_string());
+        let intent =
+            (!matches!(intent, "" | "_oos" | "oos" | "out_of_scope")).then(|| intent.to_string());
         ex.push(Example {
             text: r[t].clone(),
             intent,
@@ -649,10 +716,13 @@ pub fn read_examples(path: &std::path::Path) -> Result<(Vec<Example>, Vec<String
 }
 
 /// Reads per-intent configuration: columns `intent,action,response`.
-pub fn read_class_config(path: &std::path::Path) -> Result<HashMap<String, (String, String)>, Error> {
+pub fn read_class_config(
+    path: &std::path::Path,
+) -> Result<HashMap<String, (String, String)>, Error> {
     let (header, rows) = super::csv::read_table(path)?;
     let col = |name: &str| header.iter().position(|h| h == name);
-    let i = col("intent").ok_or_else(|| Error::invalid(format!("{}: no `intent` column", path.display())))?;
+    let i = col("intent")
+        .ok_or_else(|| Error::invalid(format!("{}: no `intent` column", path.display())))?;
     let (a, r) = (col("action"), col("response"));
     Ok(rows
         .into_iter()
@@ -676,10 +746,24 @@ mod tests {
 
     fn toy() -> Vec<Example> {
         let mut v = Vec::new();
-        for t in ["where is my order", "track my package", "order status please", "when will my parcel arrive", "我的快递到哪了", "订单到哪了"] {
+        for t in [
+            "where is my order",
+            "track my package",
+            "order status please",
+            "when will my parcel arrive",
+            "我的快递到哪了",
+            "订单到哪了",
+        ] {
             v.push(ex(t, "order_status"));
         }
-        for t in ["i want a refund", "how do i return this", "return policy", "can i send it back", "我要退货", "怎么退款"] {
+        for t in [
+            "i want a refund",
+            "how do i return this",
+            "return policy",
+            "can i send it back",
+            "我要退货",
+            "怎么退款",
+        ] {
             v.push(ex(t, "returns"));
         }
         for t in ["hello", "hi there", "good morning", "hey", "你好", "在吗"] {
@@ -701,7 +785,10 @@ mod tests {
             100,
         );
         assert!(loss < 1e-8, "{loss}");
-        assert!((x[0] - 1.0).abs() < 1e-3 && (x[1] + 2.0).abs() < 1e-3, "{x:?}");
+        assert!(
+            (x[0] - 1.0).abs() < 1e-3 && (x[1] + 2.0).abs() < 1e-3,
+            "{x:?}"
+        );
     }
 
     #[test]
@@ -716,7 +803,10 @@ mod tests {
         assert!(rep.final_loss < 0.5, "loss {}", rep.final_loss);
         let acc = evaluate(&m, &data).accuracy;
         assert_eq!(acc, 1.0);
-        assert_eq!(m.match_text("where is my parcel").intent.as_deref(), Some("order_status"));
+        assert_eq!(
+            m.match_text("where is my parcel").intent.as_deref(),
+            Some("order_status")
+        );
         assert_eq!(m.match_text("我想退货").intent.as_deref(), Some("returns"));
     }
 
@@ -727,12 +817,29 @@ mod tests {
             fixed_threshold: Some(0.0),
             ..Default::default()
         };
-        let feats: Vec<Vec<u32>> = data.iter().map(|e| featurize(&e.text, &cfg.features)).collect();
+        let feats: Vec<Vec<u32>> = data
+            .iter()
+            .map(|e| featurize(&e.text, &cfg.features))
+            .collect();
         let names = ["greeting", "order_status", "returns"];
-        let classes: Vec<IntentClass> = names.iter().map(|n| IntentClass { name: n.to_string(), ..Default::default() }).collect();
+        let classes: Vec<IntentClass> = names
+            .iter()
+            .map(|n| IntentClass {
+                name: n.to_string(),
+                ..Default::default()
+            })
+            .collect();
         let d = Data {
             feats: feats.iter().map(|f| f.as_slice()).collect(),
-            labels: data.iter().map(|e| names.iter().position(|n| Some(*n) == e.intent.as_deref()).unwrap()).collect(),
+            labels: data
+                .iter()
+                .map(|e| {
+                    names
+                        .iter()
+                        .position(|n| Some(*n) == e.intent.as_deref())
+                        .unwrap()
+                })
+                .collect(),
         };
         let (m, _, _) = fit(&d, &classes, &cfg).unwrap();
         // Dequantized weights are within half a step of... the model's own
@@ -741,9 +848,15 @@ mod tests {
         let back = IntentModel::from_bytes(&bytes).unwrap();
         assert_eq!(back, m);
         for e in &data {
-            assert_eq!(back.predict(&e.text).map(|p| p.0), m.predict(&e.text).map(|p| p.0));
+            assert_eq!(
+                back.predict(&e.text).map(|p| p.0),
+                m.predict(&e.text).map(|p| p.0)
+            );
         }
-        assert!(m.n_weights() < m.n_features() * classes.len(), "sparse storage drops zero weights");
+        assert!(
+            m.n_weights() < m.n_features() * classes.len(),
+            "sparse storage drops zero weights"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! done in chunk order, so a seed gives bit-identical factors on a machine.
 
 use super::error::{Result, TrainError};
-use super::kernels::{axpy, cholesky_solve, dot, matvec};
+use super::kernels::{axpy_k, cholesky_solve, dot_k, matvec_k};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -205,7 +205,13 @@ impl SplitMix64 {
     }
 }
 
-fn random_factors(rows: usize, d: usize, rng: &mut SplitMix64, scale: f32, centered: bool) -> Array2<f32> {
+fn random_factors(
+    rows: usize,
+    d: usize,
+    rng: &mut SplitMix64,
+    scale: f32,
+    centered: bool,
+) -> Array2<f32> {
     let shift = if centered { 0.5 } else { 0.0 };
     Array2::from_shape_fn((rows, d), |_| (rng.next_f32() - shift) * scale)
 }
@@ -238,7 +244,7 @@ impl Scratch {
 
 /// Warm-started CG on one row; `g` is `FᵀF + λI`.
 #[inline(always)]
-fn cg_row(
+fn cg_row<const F: bool>(
     x: &mut [f32],
     g: &[f32],
     idx: &[u32],
@@ -249,34 +255,34 @@ fn cg_row(
 ) {
     let d = x.len();
     let (r, p, ap) = (&mut s.r[..], &mut s.p[..], &mut s.ap[..]);
-    matvec(g, x, r);
+    matvec_k::<F>(g, x, r);
     for v in r.iter_mut() {
         *v = -*v;
     }
     for (&i, &c1) in idx.iter().zip(cm1) {
         let y = &other[i as usize * d..(i as usize + 1) * d];
-        let coef = (1.0 + c1) - c1 * dot(y, x);
-        axpy(coef, y, r);
+        let coef = (1.0 + c1) - c1 * dot_k::<F>(y, x);
+        axpy_k::<F>(coef, y, r);
     }
     p.copy_from_slice(r);
-    let mut rsold = dot(r, r);
+    let mut rsold = dot_k::<F>(r, r);
     if rsold < 1e-20 {
         return;
     }
     for _ in 0..steps {
-        matvec(g, p, ap);
+        matvec_k::<F>(g, p, ap);
         for (&i, &c1) in idx.iter().zip(cm1) {
             let y = &other[i as usize * d..(i as usize + 1) * d];
-            axpy(c1 * dot(y, p), y, ap);
+            axpy_k::<F>(c1 * dot_k::<F>(y, p), y, ap);
         }
-        let pap = dot(p, ap);
+        let pap = dot_k::<F>(p, ap);
         if pap.is_nan() || pap <= 0.0 {
             break;
         }
         let a = rsold / pap;
-        axpy(a, p, x);
-        axpy(-a, ap, r);
-        let rsnew = dot(r, r);
+        axpy_k::<F>(a, p, x);
+        axpy_k::<F>(-a, ap, r);
+        let rsnew = dot_k::<F>(r, r);
         if rsnew < 1e-20 {
             break;
         }
@@ -335,22 +341,22 @@ struct HalfStep<'a> {
 /// Solves rows `first..first + chunk.len()/d` and returns their loss terms
 /// `yᵀ(FᵀF)y + Σ_obs [c(1−s)² − s²]` (if requested).
 #[inline(always)]
-fn half_step_chunk(h: &HalfStep<'_>, first: usize, chunk: &mut [f32]) -> f64 {
+fn half_step_chunk<const F: bool>(h: &HalfStep<'_>, first: usize, chunk: &mut [f32]) -> f64 {
     let d = h.d;
     let mut s = Scratch::new(d, h.params.solver);
     let mut loss = 0.0f64;
     for (k, x) in chunk.chunks_exact_mut(d).enumerate() {
         let (idx, cm1) = h.m.row(first + k);
         match h.params.solver {
-            Solver::Cg => cg_row(x, h.g_reg, idx, cm1, h.other, h.params.cg_steps, &mut s),
+            Solver::Cg => cg_row::<F>(x, h.g_reg, idx, cm1, h.other, h.params.cg_steps, &mut s),
             Solver::Cholesky => cholesky_row(x, h.g_reg, idx, cm1, h.other, &mut s),
         }
         if !h.g_plain.is_empty() {
-            matvec(h.g_plain, x, &mut s.ap);
-            let mut l = dot(x, &s.ap) as f64;
+            matvec_k::<F>(h.g_plain, x, &mut s.ap);
+            let mut l = dot_k::<F>(x, &s.ap) as f64;
             for (&i, &c1) in idx.iter().zip(cm1) {
                 let y = &h.other[i as usize * d..(i as usize + 1) * d];
-                let sc = dot(y, x) as f64;
+                let sc = dot_k::<F>(y, x) as f64;
                 let c = 1.0 + c1 as f64;
                 l += c * (1.0 - sc) * (1.0 - sc) - sc * sc;
             }
@@ -363,7 +369,7 @@ fn half_step_chunk(h: &HalfStep<'_>, first: usize, chunk: &mut [f32]) -> f64 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn half_step_chunk_avx2(h: &HalfStep<'_>, first: usize, chunk: &mut [f32]) -> f64 {
-    half_step_chunk(h, first, chunk)
+    half_step_chunk::<true>(h, first, chunk)
 }
 
 fn run_chunk(h: &HalfStep<'_>, first: usize, chunk: &mut [f32]) -> f64 {
@@ -374,7 +380,7 @@ fn run_chunk(h: &HalfStep<'_>, first: usize, chunk: &mut [f32]) -> f64 {
             return unsafe { half_step_chunk_avx2(h, first, chunk) };
         }
     }
-    half_step_chunk(h, first, chunk)
+    half_step_chunk::<false>(h, first, chunk)
 }
 
 const ROWS_PER_TASK: usize = 32;
@@ -435,8 +441,20 @@ pub fn train(ui: &Csr, params: &AlsParams, mut on_iter: impl FnMut(&Progress)) -
         + (ui.n_rows as f64 * ui.n_cols as f64 - ui.nnz() as f64);
 
     let mut rng = SplitMix64::new(params.seed);
-    let mut users = random_factors(ui.n_rows, params.factors, &mut rng, params.init_scale, params.init_centered);
-    let mut items = random_factors(ui.n_cols, params.factors, &mut rng, params.init_scale, params.init_centered);
+    let mut users = random_factors(
+        ui.n_rows,
+        params.factors,
+        &mut rng,
+        params.init_scale,
+        params.init_centered,
+    );
+    let mut items = random_factors(
+        ui.n_cols,
+        params.factors,
+        &mut rng,
+        params.init_scale,
+        params.init_centered,
+    );
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(params.threads)
@@ -498,6 +516,7 @@ pub fn fold_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::kernels::dot;
 
     fn toy() -> Csr {
         // Two clear blocks: users 0-3 like items 0-2, users 4-7 like items 3-5.

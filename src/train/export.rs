@@ -24,7 +24,7 @@ pub struct ExportOptions {
 /// Identifies the trained model (not the dtype it was exported at), so a
 /// user's row can be checked against whichever bundle the page loaded.
 pub fn model_id(state: &ModelState) -> String {
-    let mut a = crc32fast::Hasher::new();
+    let mut a = crate::format::crc32::Crc32::new();
     for id in &state.header.items {
         a.update(id.as_bytes());
         a.update(&[0]);
@@ -32,7 +32,7 @@ pub fn model_id(state: &ModelState) -> String {
     for v in state.item_factors.iter() {
         a.update(&v.to_le_bytes());
     }
-    let mut b = crc32fast::Hasher::new();
+    let mut b = crate::format::crc32::Crc32::new();
     b.update(&(state.header.dim as u64).to_le_bytes());
     for v in state.user_factors.iter() {
         b.update(&v.to_le_bytes());

@@ -11,6 +11,22 @@ const LANES: usize = 16;
 
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    dot_k::<false>(a, b)
+}
+
+/// `a + b * c`, fused when `FMA` (only inside functions compiled with the
+/// `fma` target feature; elsewhere `mul_add` would be a slow libm call).
+#[inline(always)]
+pub fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        b.mul_add(c, a)
+    } else {
+        a + b * c
+    }
+}
+
+#[inline(always)]
+pub fn dot_k<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; LANES];
@@ -19,7 +35,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
         for j in 0..LANES {
-            acc[j] += x[j] * y[j];
+            acc[j] = madd::<FMA>(acc[j], x[j], y[j]);
         }
     }
     let mut tail = 0.0f32;
@@ -40,17 +56,27 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `y += alpha * x`
 #[inline(always)]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    axpy_k::<false>(alpha, x, y)
+}
+
+#[inline(always)]
+pub fn axpy_k<const FMA: bool>(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
+        *yi = madd::<FMA>(*yi, alpha, *xi);
     }
 }
 
 /// `out = m * v` for a row-major `d x d` matrix.
 #[inline(always)]
 pub fn matvec(m: &[f32], v: &[f32], out: &mut [f32]) {
+    matvec_k::<false>(m, v, out)
+}
+
+#[inline(always)]
+pub fn matvec_k<const FMA: bool>(m: &[f32], v: &[f32], out: &mut [f32]) {
     let d = v.len();
     for (o, row) in out.iter_mut().zip(m.chunks_exact(d)) {
-        *o = dot(row, v);
+        *o = dot_k::<FMA>(row, v);
     }
 }
 

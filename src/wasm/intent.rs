@@ -22,6 +22,14 @@ use crate::intent::IntentModel;
 #[wasm_bindgen(js_name = IntentModel)]
 pub struct IntentModelJs {
     inner: Rc<IntentModel>,
+    threshold: f32,
+}
+
+impl IntentModelJs {
+    fn new(inner: Rc<IntentModel>) -> Self {
+        let threshold = inner.threshold();
+        IntentModelJs { inner, threshold }
+    }
 }
 
 #[wasm_bindgen(js_class = IntentModel)]
@@ -30,14 +38,14 @@ impl IntentModelJs {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<IntentModelJs, JsValue> {
         IntentModel::from_bytes(bytes)
-            .map(|m| IntentModelJs { inner: Rc::new(m) })
+            .map(|m| IntentModelJs::new(Rc::new(m)))
             .map_err(js_error)
     }
 
     /// Classifies `text`; see the module docs for the result shape.
     #[wasm_bindgen(js_name = matchIntent)]
     pub fn match_intent(&self, text: &str) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.match_text(text))
+        to_js(&self.inner.match_text_at(text, self.threshold))
     }
 
     /// Intent names, in model order.
@@ -49,25 +57,31 @@ impl IntentModelJs {
     /// Calibrated out-of-scope threshold on `confidence`.
     #[wasm_bindgen(getter)]
     pub fn threshold(&self) -> f32 {
-        self.inner.threshold()
+        self.threshold
     }
 
     /// Overrides the threshold (0 = never answer `intent: null`).
     #[wasm_bindgen(js_name = setThreshold)]
     pub fn set_threshold(&mut self, t: f32) -> Result<(), JsValue> {
-        let mut m = (*self.inner).clone();
-        m.set_threshold(t).map_err(js_error)?;
-        self.inner = Rc::new(m);
+        if !(0.0..=1.0).contains(&t) {
+            return Err(js_error(Error::InvalidArgument {
+                what: "threshold must be in [0, 1]".into(),
+            }));
+        }
+        self.threshold = t;
         Ok(())
     }
 }
+
+/// (section address, section length, stored CRC bytes, parsed model).
+type CacheEntry = (usize, usize, [u8; 4], Rc<IntentModel>);
 
 thread_local! {
     /// The parsed INTENT section of the most recently used bundle, keyed by
     /// the section's address, length and stored CRC, so repeated
     /// `matchIntent` calls parse once. A freed bundle whose memory is reused
     /// for another one differs in CRC (or is re-parsed harmlessly).
-    static CACHE: RefCell<Option<(usize, usize, [u8; 4], Rc<IntentModel>)>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<CacheEntry>> = const { RefCell::new(None) };
 }
 
 fn bundle_intent(model: &Model) -> Result<Rc<IntentModel>, Error> {
@@ -103,6 +117,8 @@ impl Model {
     /// The bundle's intent model as a standalone object (parsed once).
     #[wasm_bindgen(js_name = intentModel)]
     pub fn intent_model(&self) -> Result<IntentModelJs, JsValue> {
-        bundle_intent(self).map(|inner| IntentModelJs { inner }).map_err(js_error)
+        bundle_intent(self)
+            .map(IntentModelJs::new)
+            .map_err(js_error)
     }
 }

@@ -2,13 +2,14 @@
 //! returns `Result<_, JsValue>` whose error is a JS `Error` with `name =
 //! "VitrineError"` and a stable `code`; nothing here unwraps or panics.
 
+mod shopper;
 mod types;
 
 use crate::engine::{self, RecommendOptions, Scored};
 use crate::error::Error;
 use crate::format::AlignedBuf;
 use js_sys::{Float32Array, Reflect, Uint32Array};
-use types::{ItemOut, Listing, ModelInfo, RecOptionsJs, ScoredJs, SectionOut};
+use types::{describe, ItemOut, Listing, ModelInfo, RecOptionsJs, ScoredJs, SectionOut};
 use wasm_bindgen::prelude::*;
 
 /// Converts a core error into a JS `Error` carrying `code` (and `section` /
@@ -53,7 +54,7 @@ impl BundleBuffer {
     #[wasm_bindgen(constructor)]
     pub fn new(length: f64) -> Result<BundleBuffer, JsValue> {
         if !(length.is_finite() && length >= 0.0 && length.fract() == 0.0 && length <= u32::MAX as f64) {
-            return Err(invalid(format!("buffer length must be a whole number of bytes, got {length}")));
+            return Err(invalid(format!("buffer length must be a whole number of bytes, got {}", describe(length))));
         }
         let buf = AlignedBuf::zeroed(length as usize)
             .ok_or_else(|| js_error(Error::SizeOverflow { what: "bundle buffer" }))?;
@@ -67,7 +68,7 @@ impl BundleBuffer {
             .as_mut()
             .ok_or_else(|| invalid("this buffer was already handed to Model.fromBuffer"))?;
         if !(offset.is_finite() && offset >= 0.0 && offset.fract() == 0.0) {
-            return Err(invalid(format!("offset must be a whole number, got {offset}")));
+            return Err(invalid(format!("offset must be a whole number, got {}", describe(offset))));
         }
         let start = offset as usize;
         let total = buf.len();
@@ -124,31 +125,13 @@ fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
     match k {
         None => Ok(10),
         Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 => Ok(k as usize),
-        Some(k) => Err(invalid(format!("k must be a whole number ≥ 1, got {k}"))),
+        Some(k) => Err(invalid(format!("k must be a whole number ≥ 1, got {}", describe(k)))),
     }
 }
 
 impl Model {
     fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
-        let o: RecOptionsJs = if options.is_undefined() || options.is_null() {
-            RecOptionsJs::default()
-        } else if options.is_object() {
-            // serde-wasm-bindgen looks fields up by name, so unknown keys must be
-            // caught here: a typo like `instock` must not silently drop a filter.
-            for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
-                let key = key.as_string().unwrap_or_default();
-                if !RecOptionsJs::FIELDS.contains(&key.as_str()) {
-                    return Err(invalid(format!(
-                        "unknown option {key:?}; expected one of {}",
-                        RecOptionsJs::FIELDS.join(", ")
-                    )));
-                }
-            }
-            serde_wasm_bindgen::from_value(options.clone())
-                .map_err(|e| invalid(format!("options: {e}")))?
-        } else {
-            return Err(invalid("options must be an object like {k: 10}"));
-        };
+        let o = RecOptionsJs::from_js(options).map_err(invalid)?;
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
             _ => Ok(v.map(|x| x as f32)),
@@ -313,12 +296,12 @@ impl Model {
     #[wasm_bindgen(js_name = itemId)]
     pub fn item_id(&self, index: f64) -> Result<String, JsValue> {
         if !(index.is_finite() && index >= 0.0 && index.fract() == 0.0) {
-            return Err(invalid(format!("index must be a whole number ≥ 0, got {index}")));
+            return Err(invalid(format!("index must be a whole number ≥ 0, got {}", describe(index))));
         }
         self.inner
             .item_id(index as usize)
             .map(str::to_string)
-            .ok_or_else(|| js_error(Error::UnknownItem { id: format!("#{index}") }))
+            .ok_or_else(|| js_error(Error::UnknownItem { id: format!("#{}", describe(index)) }))
     }
 
     /// Catalogue metadata for one item.

@@ -2,13 +2,16 @@
 //! `any`; `pkg/vitrine.d.ts` spells them out for TypeScript users and must
 //! follow this file.
 
-use serde::{Deserialize, Serialize};
+use js_sys::{Array, Reflect};
+use serde::Serialize;
 use std::collections::BTreeMap;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// `{k, exclude, categories, priceMin, priceMax, inStockOnly}`; unknown keys are
 /// refused so a typo (`instock`) is an error rather than a silently ignored filter.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// Read by hand with `Reflect` rather than serde: the messages name the exact
+/// key and element, and no float-formatting deserializer lands in the wasm.
+#[derive(Default)]
 pub struct RecOptionsJs {
     pub k: Option<f64>,
     pub exclude: Option<Vec<String>>,
@@ -21,6 +24,89 @@ pub struct RecOptionsJs {
 impl RecOptionsJs {
     pub const FIELDS: [&'static str; 6] =
         ["k", "exclude", "categories", "priceMin", "priceMax", "inStockOnly"];
+
+    /// `Err` carries a message for `INVALID_ARGUMENT`.
+    pub fn from_js(options: &JsValue) -> Result<Self, String> {
+        if options.is_undefined() || options.is_null() {
+            return Ok(Self::default());
+        }
+        if !options.is_object() || Array::is_array(options) {
+            return Err("options must be an object like {k: 10}".into());
+        }
+        for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !Self::FIELDS.contains(&key.as_str()) {
+                return Err(format!(
+                    "unknown option {key:?}; expected one of {}",
+                    Self::FIELDS.join(", ")
+                ));
+            }
+        }
+        Ok(RecOptionsJs {
+            k: number(options, "k")?,
+            exclude: strings(options, "exclude")?,
+            categories: strings(options, "categories")?,
+            price_min: number(options, "priceMin")?,
+            price_max: number(options, "priceMax")?,
+            in_stock_only: match prop(options, "inStockOnly") {
+                None => None,
+                Some(v) => Some(v.as_bool().ok_or("inStockOnly must be true or false")?),
+            },
+        })
+    }
+}
+
+fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(obj, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {
+    match prop(obj, key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("{key} must be a number")),
+    }
+}
+
+/// An array of strings (ids or category names).
+pub fn strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> {
+    let Some(v) = prop(obj, key) else {
+        return Ok(None);
+    };
+    let arr = v
+        .dyn_ref::<Array>()
+        .ok_or_else(|| format!("{key} must be an array of strings"))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            x.as_string()
+                .ok_or_else(|| format!("{key}[{i}] must be a string"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Describes a number for a message without pulling float formatting into
+/// the wasm (whole numbers print exactly, others to three decimals).
+pub fn describe(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if x.fract() == 0.0 && x.abs() < 9e15 {
+        (x as i64).to_string()
+    } else if x.abs() < 9e15 {
+        let sign = if x < 0.0 { "-" } else { "" };
+        let a = x.abs();
+        let milli = (a.fract() * 1000.0).round() as i64;
+        format!("{sign}{}.{milli:03}", a.trunc() as i64)
+    } else {
+        "a very large number".into()
+    }
 }
 
 #[derive(Serialize)]

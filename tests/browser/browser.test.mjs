@@ -45,11 +45,11 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
       async ({ glue, url, u }) => {
         const v = await import(glue);
         const out = {};
-        for (const q of ['', '?chunked=1']) {
+        for (const q of ['?slow=1', '?chunked=1&slow=1']) {
           const events = [];
           const m = await v.load(url + q, { onProgress: (p) => events.push(p) });
-          out[q || 'length'] = { events, variant: m.variant, simd: m.simdEnabled(), n: m.nItems, dim: m.dim, dtype: m.dtype };
-          if (q) {
+          out[q.includes('chunked') ? 'chunked' : 'length'] = { events, variant: m.variant, simd: m.simdEnabled(), n: m.nItems, dim: m.dim, dtype: m.dtype };
+          if (q.includes('chunked')) {
             m.dispose();
             continue;
           }
@@ -73,9 +73,9 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
       { glue, url: `/t/${name}`, u },
     );
     assert.deepEqual(errors, []);
-    for (const key of ['length', '?chunked=1']) {
+    for (const key of ['length', 'chunked']) {
       const r = res[key];
-      assert.ok(r.events.length >= 2, `${key}: several progress events`);
+      assert.ok(r.events.length >= 3, `${key}: progress per chunk (${r.events.length} events for ${size} bytes)`);
       assert.deepEqual(r.events.at(-1), { loaded: size, total: size }, `${key}: progress reached the total`);
       assert.equal(r.n, 20000);
       assert.equal(r.dtype, 'int8');
@@ -83,7 +83,7 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
       assert.equal(r.simd, true);
     }
     assert.ok(res['length'].events.every((e) => e.total === size), 'Content-Length known from the start');
-    assert.equal(res['?chunked=1'].events[0].total, undefined);
+    assert.equal(res['chunked'].events[0].total, undefined);
     assert.equal(res.simdSupported, true);
 
     // Same wasm build in Node ⇒ the very same answers.
@@ -213,6 +213,7 @@ test('worker mode proxies the same API', async () => {
         direct: direct.recommend(user, { k: 7 }).map((s) => [s.id, s.score]),
         userIntact: user.length === 32 && user[0] === u[0],
         unknownExcludes: (await w.recommend(user, { exclude: ['ghost'] })).unknownExcludes,
+        unknownCategories: (await w.popular({ categories: ['no-such-category'] })).unknownCategories,
         similar: (await w.similar('item-1', { k: 3 })).map((s) => s.id),
         similarDirect: direct.similar('item-1', { k: 3 }).map((s) => s.id),
         item: await w.item('item-1'),
@@ -233,6 +234,10 @@ test('worker mode proxies the same API', async () => {
       } catch (e) {
         out.err2 = `${e instanceof v.VitrineError}:${e.code}`;
       }
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const fromBytes = await v.loadInWorker(bytes);
+      out.fromBytes = [fromBytes.nItems, bytes.byteLength];
+      await fromBytes.dispose();
       await w.dispose();
       try {
         await w.popular();
@@ -252,6 +257,7 @@ test('worker mode proxies the same API', async () => {
   assert.equal(res.rec.length, 7);
   assert.equal(res.userIntact, true, "the caller's vector is not detached");
   assert.equal(res.unknownExcludes, 1);
+  assert.equal(res.unknownCategories, 1);
   assert.deepEqual(res.similar, res.similarDirect);
   assert.equal(res.item.id, 'item-1');
   assert.equal(res.vecType, 'Float32Array');
@@ -260,6 +266,7 @@ test('worker mode proxies the same API', async () => {
   assert.equal(res.err, 'true:UNKNOWN_ITEM');
   assert.equal(res.err2, 'true:DIM_MISMATCH');
   assert.equal(res.err3, 'DISPOSED');
+  assert.deepEqual(res.fromBytes, [20000, size], 'bytes are copied to the worker, the caller keeps its array');
 });
 
 test('demo page: model info, items, similar, "you" recommendations with filters', async () => {

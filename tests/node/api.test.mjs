@@ -189,6 +189,11 @@ for (const dtype of ['f32', 'f16', 'int8']) {
       }
       const inStock = m.popular({ k: 20, inStockOnly: true });
       for (const s of inStock) assert.equal(m.item(s.id).inStock, true);
+      const typo = m.popular({ k: 5, categories: [info.categories[0], 'no-such-category', 'no-such-category'] });
+      assert.equal(typo.unknownCategories, 1);
+      assert.ok(typo.length > 0 && typo.every((s) => m.item(s.id).category === info.categories[0]));
+      assert.equal(m.popular({ k: 5, categories: ['nope'] }).length, 0, 'an unknown category matches nothing');
+      assert.equal(m.popular({ k: 5 }).unknownCategories, 0);
       const ex = m.popular({ k: 5, exclude: [got[0].id, 'ghost'] });
       assert.equal(ex.unknownExcludes, 1);
       assert.equal(ex[0].id, got[1].id);
@@ -247,6 +252,8 @@ test('argument errors are VitrineErrors with codes and helpful messages', async 
   throwsCode(() => m.itemVector('no-such-item'), 'UNKNOWN_ITEM');
   throwsCode(() => m.itemId(300), 'INVALID_ARGUMENT');
   throwsCode(() => m.recommendIndices(u, 0), 'INVALID_ARGUMENT');
+  throwsCode(() => m.matchIntent(42), 'INVALID_ARGUMENT');
+  throwsCode(() => m.matchIntent('red running shoes'), 'NO_INTENT_MODEL'); // synth bundles carry no intent model
   await rejectsCode(load(12345), 'INVALID_ARGUMENT');
   await rejectsCode(load(new Uint8Array(8), { simd: 'yes' }), 'INVALID_ARGUMENT');
   await rejectsCode(load(new Uint8Array(8), { onprogress() {} }), 'INVALID_ARGUMENT');
@@ -346,4 +353,32 @@ test('dispose frees the model; later calls fail with DISPOSED', async () => {
   assert.equal(m.disposed, true);
   throwsCode(() => m.recommend(new Float32Array(8)), 'DISPOSED');
   throwsCode(() => m.info(), 'DISPOSED');
+});
+
+test('Content-Length that disagrees with the body is reported, not trusted', async () => {
+  const bytes = new Uint8Array(readFileSync(synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 })));
+  const body = (parts) =>
+    new ReadableStream({
+      start(c) {
+        for (const p of parts) c.enqueue(p);
+        c.close();
+      },
+    });
+  const halves = [bytes.subarray(0, 1000), bytes.subarray(1000)];
+  const short = new Response(body(halves), { headers: { 'content-length': String(bytes.length - 5) } });
+  const e1 = await rejectsCode(load(short), 'LENGTH_MISMATCH');
+  assert.equal(e1.details.expected, bytes.length - 5);
+  const long = new Response(body(halves), { headers: { 'content-length': String(bytes.length + 5) } });
+  const e2 = await rejectsCode(load(long), 'TRUNCATED');
+  assert.deepEqual(e2.details, { expected: bytes.length + 5, received: bytes.length });
+  // With a content-encoding the header counts encoded bytes: it must be ignored.
+  const events = [];
+  const encoded = new Response(body(halves), { headers: { 'content-length': '17', 'content-encoding': 'gzip' } });
+  const m = await load(encoded, { onProgress: (p) => events.push(p) });
+  assert.equal(m.nItems, 300);
+  assert.deepEqual(events.at(-1), { loaded: bytes.length, total: bytes.length });
+  m.dispose();
+  const notFound = new Response('nope', { status: 404, statusText: 'Not Found' });
+  const e3 = await rejectsCode(load(notFound), 'NETWORK');
+  assert.equal(e3.details.status, 404);
 });

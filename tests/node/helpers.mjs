@@ -32,7 +32,11 @@ export function synth({ items, dim, dtype, seed = 7, categories, dir }) {
   const args = ['synth', '--items', String(items), '--dim', String(dim), '--dtype', dtype, '--seed', String(seed)];
   if (categories) args.push('--categories', String(categories));
   args.push('--out', out);
-  execFileSync(CLI, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    execFileSync(CLI, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    throw new Error(`${CLI} ${args.join(' ')} failed: ${e.stderr?.toString() || e.message}`);
+  }
   return out;
 }
 

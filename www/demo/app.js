@@ -5,7 +5,9 @@ import { load } from '../vitrine.js';
 
 const $ = (sel) => /** @type {HTMLElement} */ (document.querySelector(sel));
 const params = new URLSearchParams(location.search);
-const modelUrl = params.get('model') || '/models/demo.vtr';
+/** `?model=` wins; otherwise the trained demo bundle, else the synthetic one `make demo` always builds. */
+const CANDIDATES = params.get('model') ? [params.get('model')] : ['/models/demo.vtr', '/models/synthetic.vtr'];
+let modelUrl = CANDIDATES[0];
 
 /** @type {import('../vitrine.js').Vitrine} */
 let model;
@@ -37,7 +39,7 @@ function renderList(list, rows, { scores = true } = {}) {
     score.textContent = scores && typeof row.score === 'number' ? row.score.toFixed(3) : '';
     const meta = document.createElement('span');
     meta.className = 'meta';
-    const stock = it.inStock === false ? ' · <out of stock>' : '';
+    const stock = it.inStock === false ? ' · out of stock' : '';
     meta.textContent = [it.category, fmtPrice(it.price)].filter(Boolean).join(' · ') + stock;
     if (it.inStock === false) meta.classList.add('out');
     li.append(title, score, meta);
@@ -116,11 +118,14 @@ function catalogue(query = '') {
   } else if (model.has(q)) {
     rows = [{ id: q }];
   } else {
+    // A linear scan is fine for a demo; a real store searches server-side.
     rows = [];
-    const limit = Math.min(model.nItems, 50000);
+    const needle = q.toLowerCase();
+    const limit = Math.min(model.nItems, 20000);
     for (let i = 0; i < limit && rows.length < 50; i++) {
       const id = model.itemId(i);
-      if (id.includes(q)) rows.push({ id });
+      const title = model.item(id).title ?? '';
+      if (id.toLowerCase().includes(needle) || title.toLowerCase().includes(needle)) rows.push({ id });
     }
   }
   renderList($('#items'), rows, { scores: false });
@@ -153,6 +158,12 @@ function renderInfo() {
 async function main() {
   const progress = /** @type {HTMLProgressElement} */ ($('#progress'));
   const t0 = performance.now();
+  for (const url of CANDIDATES) {
+    modelUrl = url;
+    if (url === CANDIDATES[CANDIDATES.length - 1]) break; // the last one reports its own error
+    const head = await fetch(url, { method: 'HEAD' }).catch(() => null);
+    if (head && head.ok) break;
+  }
   try {
     model = await load(modelUrl, {
       onProgress: ({ loaded, total }) => {

@@ -1,0 +1,219 @@
+//! Fold-in: the shopper's user vector by the exact implicit-ALS closed form
+//!
+//! ```text
+//! u = (YᵀY + Yᵀ(Cᵤ − I)Y + λI)⁻¹ YᵀCᵤ p(u),   cᵤⱼ = 1 + α·rⱼ
+//! ```
+//!
+//! `YᵀY` comes precomputed from the bundle, so the cost is one rank-1 update per
+//! history item plus a d×d Cholesky, whatever the catalogue size. The factor L
+//! is kept: with W = LLᵀ, the score of item i splits exactly over the history,
+//! `⟨u, yᵢ⟩ = Σⱼ cⱼ ⟨L⁻¹yᵢ, L⁻¹yⱼ⟩`, which is how `implicit`'s `explain` works
+//! and what the "because you viewed X" reasons are made of.
+
+use crate::engine::Model;
+use crate::error::{Error, Result};
+
+/// A folded-in user plus what is needed to explain any score exactly.
+#[derive(Debug, Clone)]
+pub struct FoldIn {
+    pub user: Vec<f32>,
+    /// True when W was not positive definite and a larger ridge was added.
+    pub regularized: bool,
+    dim: usize,
+    /// Lower-triangular Cholesky factor of W, row-major d×d (f64 for stability).
+    chol: Vec<f64>,
+    /// History item indices and their confidences cⱼ = 1 + α·rⱼ.
+    items: Vec<u32>,
+    conf: Vec<f64>,
+    /// L⁻¹yⱼ per history item, m×d.
+    whitened: Vec<f64>,
+}
+
+/// Cholesky in place (lower triangle of `a`, row-major). False if not SPD.
+fn cholesky(a: &mut [f64], d: usize) -> bool {
+    for j in 0..d {
+        let row_j = &mut a[j * d..(j + 1) * d];
+        let s = row_j[j] - row_j[..j].iter().map(|v| v * v).sum::<f64>();
+        if !(s > 0.0 && s.is_finite()) {
+            return false;
+        }
+        let l = s.sqrt();
+        row_j[j] = l;
+        for i in j + 1..d {
+            let (top, bottom) = a.split_at_mut(i * d);
+            let rj = &top[j * d..j * d + j];
+            let ri = &mut bottom[..=j];
+            let dot: f64 = ri[..j].iter().zip(rj).map(|(x, y)| x * y).sum();
+            ri[j] = (ri[j] - dot) / l;
+        }
+    }
+    true
+}
+
+/// Solves L z = b in place.
+fn forward(l: &[f64], z: &mut [f64], d: usize) {
+    for i in 0..d {
+        let row = &l[i * d..i * d + i];
+        let s: f64 = row.iter().zip(&z[..i]).map(|(a, b)| a * b).sum();
+        z[i] = (z[i] - s) / l[i * d + i];
+    }
+}
+
+/// Solves Lᵀ x = z in place.
+fn backward(l: &[f64], x: &mut [f64], d: usize) {
+    for i in (0..d).rev() {
+        let mut s = x[i];
+        for k in i + 1..d {
+            s -= l[k * d + i] * x[k];
+        }
+        x[i] = s / l[i * d + i];
+    }
+}
+
+/// Folds a history `(item index, r)` into a user vector. Items past the end of
+/// the catalogue are refused (the bindings drop unknown ids before this).
+/// An empty history gives the zero vector: the caller picks a cold-start answer.
+pub fn fold_in(model: &Model, history: &[(u32, f32)]) -> Result<FoldIn> {
+    let g = model.gram().ok_or(Error::MissingCapability {
+        section: "GRAM",
+        needed_for: "fold-in",
+    })?;
+    let d = model.dim();
+    if g.dim != d || g.yty.len() != d * d {
+        return Err(Error::DimMismatch {
+            expected: d,
+            got: g.dim,
+        });
+    }
+    let alpha = g.alpha as f64;
+    let lambda = g.lambda as f64;
+    let m = history.len();
+    let mut rows = vec![0f32; m * d];
+    let mut items = Vec::with_capacity(m);
+    let mut conf = Vec::with_capacity(m);
+    for (k, &(i, r)) in history.iter().enumerate() {
+        if !r.is_finite() || r < 0.0 {
+            return Err(Error::invalid(format!(
+                "history weight for item #{i} is {r} (must be a finite number ≥ 0)"
+            )));
+        }
+        let row = model
+            .item_row_f32(i as usize)
+            .ok_or_else(|| Error::UnknownItem {
+                id: format!("#{i}"),
+            })?;
+        rows[k * d..(k + 1) * d].copy_from_slice(&row);
+        items.push(i);
+        conf.push(1.0 + alpha * r as f64);
+    }
+    // W's lower triangle: YᵀY + λI + Σ (c−1) y yᵀ.
+    let mut w: Vec<f64> = g.yty.iter().map(|&v| v as f64).collect();
+    for (row, &c) in rows.chunks_exact(d).zip(&conf) {
+        let c1 = c - 1.0;
+        if c1 == 0.0 {
+            continue;
+        }
+        for a in 0..d {
+            let ya = c1 * row[a] as f64;
+            let wr = &mut w[a * d..a * d + a + 1];
+            for (x, &yb) in wr.iter_mut().zip(&row[..=a]) {
+                *x += ya * yb as f64;
+            }
+        }
+    }
+    let trace: f64 = (0..d).map(|a| w[a * d + a]).sum::<f64>() / d.max(1) as f64;
+    let mut regularized = false;
+    let mut chol = w.clone();
+    for a in 0..d {
+        chol[a * d + a] += lambda;
+    }
+    if !cholesky(&mut chol, d) {
+        // Singular or indefinite (λ = 0 with too few items, or a damaged Gram):
+        // add a growing ridge relative to the diagonal until it factorizes.
+        let mut ok = false;
+        for eps in [1e-6, 1e-4, 1e-2, 1.0] {
+            chol.copy_from_slice(&w);
+            let ridge = lambda + eps * (trace.abs() + 1.0);
+            for a in 0..d {
+                chol[a * d + a] += ridge;
+            }
+            if cholesky(&mut chol, d) {
+                ok = true;
+                break;
+            }
+        }
+        if !ok {
+            return Err(Error::invalid(
+                "fold-in system is not solvable even with regularization (non-finite Gram?)",
+            ));
+        }
+        regularized = true;
+    }
+    // b = Σ cⱼ yⱼ; whitened rows double as the solve: L⁻¹b = Σ cⱼ L⁻¹yⱼ.
+    let mut whitened = vec![0f64; m * d];
+    let mut z = vec![0f64; d];
+    for ((wr, row), &c) in whitened
+        .chunks_exact_mut(d)
+        .zip(rows.chunks_exact(d))
+        .zip(&conf)
+    {
+        for (o, &v) in wr.iter_mut().zip(row) {
+            *o = v as f64;
+        }
+        forward(&chol, wr, d);
+        for (zz, &v) in z.iter_mut().zip(wr.iter()) {
+            *zz += c * v;
+        }
+    }
+    backward(&chol, &mut z, d);
+    let user: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+    if user.iter().any(|v| !v.is_finite()) {
+        return Err(Error::invalid("fold-in produced a non-finite user vector"));
+    }
+    Ok(FoldIn {
+        user,
+        regularized,
+        dim: d,
+        chol,
+        items,
+        conf,
+        whitened,
+    })
+}
+
+impl FoldIn {
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// History items and their confidences, in the order given to [`fold_in`].
+    pub fn history(&self) -> impl Iterator<Item = (u32, f64)> + '_ {
+        self.items.iter().copied().zip(self.conf.iter().copied())
+    }
+
+    /// Exact per-history-item contributions to ⟨u, y⟩ for an item row `y`
+    /// (length dim). They sum to ⟨u, y⟩ up to rounding.
+    pub fn contributions(&self, y: &[f32]) -> Vec<(u32, f32)> {
+        let d = self.dim;
+        let mut z: Vec<f64> = y.iter().take(d).map(|&v| v as f64).collect();
+        z.resize(d, 0.0);
+        forward(&self.chol, &mut z, d);
+        self.whitened
+            .chunks_exact(d)
+            .zip(&self.items)
+            .zip(&self.conf)
+            .map(|((w, &i), &c)| {
+                let s: f64 = w.iter().zip(&z).map(|(a, b)| a * b).sum();
+                (i, (c * s) as f32)
+            })
+            .collect()
+    }
+
+    /// The history item contributing most to the score of row `y`, with its share.
+    pub fn top_reason(&self, y: &[f32]) -> Option<(u32, f32)> {
+        self.contributions(y)
+            .into_iter()
+            .filter(|c| c.1.is_finite())
+            .max_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal))
+    }
+}

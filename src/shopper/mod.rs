@@ -1,0 +1,176 @@
+//! The on-device shopper: what the browser knows about the person in front of
+//! it, computed from their own event history and never sent anywhere.
+//!
+//! - [`foldin`]: the exact ALS user solve against the bundle's Gram matrix, and
+//!   the per-history-item score decomposition behind "because you viewed X".
+//! - [`rerank`]: the blend (long-term, session, popularity, neighbours), MMR
+//!   diversity and business rules, for a given candidate list or the catalogue.
+//! - [`segments`]: nearest-centroid assignment on-device; k-means++ for the trainer.
+//! - [`neighbours`]: the co-occurrence builder behind the NEIGHBOURS section.
+//!
+//! Events arrive here already resolved to item indices: the bindings resolve
+//! ids, so unknown ids are counted there and never reach the solve.
+
+pub mod foldin;
+pub mod neighbours;
+pub mod rerank;
+pub mod segments;
+
+pub use foldin::{fold_in, FoldIn};
+pub use rerank::{Blend, Ranked, Reason, RerankOptions, Rules};
+
+/// What the shopper did. The kind sets how much the event says about taste.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    View,
+    Cart,
+    Purchase,
+    Search,
+}
+
+impl EventKind {
+    pub fn parse(s: &str) -> Option<EventKind> {
+        match s {
+            "view" => Some(EventKind::View),
+            "cart" => Some(EventKind::Cart),
+            "purchase" => Some(EventKind::Purchase),
+            "search" => Some(EventKind::Search),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::View => "view",
+            EventKind::Cart => "cart",
+            EventKind::Purchase => "purchase",
+            EventKind::Search => "search",
+        }
+    }
+}
+
+/// One tracked event on a known item. `ts` is milliseconds since the epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub item: u32,
+    pub ts: f64,
+}
+
+/// Interaction weight `r` per event kind; the confidence is `1 + α·r`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Weights {
+    pub view: f32,
+    pub cart: f32,
+    pub purchase: f32,
+    pub search: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            view: 1.0,
+            cart: 3.0,
+            purchase: 5.0,
+            search: 0.5,
+        }
+    }
+}
+
+impl Weights {
+    pub fn of(&self, k: EventKind) -> f32 {
+        match k {
+            EventKind::View => self.view,
+            EventKind::Cart => self.cart,
+            EventKind::Purchase => self.purchase,
+            EventKind::Search => self.search,
+        }
+    }
+}
+
+/// How a history becomes fold-in weights and a session.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProfileOptions {
+    pub weights: Weights,
+    /// Older events count less: weight × 0.5^(age / half-life). `None` = no decay.
+    pub half_life_days: Option<f64>,
+    /// Inactivity that ends a session.
+    pub session_gap_ms: f64,
+    /// "Now" in ms since the epoch (passed in: the core has no clock).
+    pub now_ms: f64,
+}
+
+impl Default for ProfileOptions {
+    fn default() -> Self {
+        ProfileOptions {
+            weights: Weights::default(),
+            half_life_days: None,
+            session_gap_ms: 30.0 * 60_000.0,
+            now_ms: 0.0,
+        }
+    }
+}
+
+const DAY_MS: f64 = 86_400_000.0;
+
+/// Sums decayed event weights per item: the `r` of the ALS objective.
+/// Output is sorted by item index, zero-weight items dropped.
+pub fn aggregate(events: &[Event], opts: &ProfileOptions) -> Vec<(u32, f32)> {
+    let mut v: Vec<(u32, f32)> = events
+        .iter()
+        .map(|e| {
+            let decay = match opts.half_life_days {
+                Some(h) if h > 0.0 => {
+                    let age = ((opts.now_ms - e.ts) / DAY_MS).max(0.0);
+                    0.5f64.powf(age / h) as f32
+                }
+                _ => 1.0,
+            };
+            (e.item, opts.weights.of(e.kind) * decay)
+        })
+        .collect();
+    v.sort_by_key(|&(i, _)| i);
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(v.len());
+    for (i, w) in v {
+        match out.last_mut() {
+            Some(last) if last.0 == i => last.1 += w,
+            _ => out.push((i, w)),
+        }
+    }
+    out.retain(|&(_, w)| w > 0.0 && w.is_finite());
+    out
+}
+
+/// Splits events (sorted by time) into sessions at gaps longer than `gap_ms`.
+/// Returns index ranges into `events`.
+pub fn sessions(events: &[Event], gap_ms: f64) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..events.len() {
+        if events[i].ts - events[i - 1].ts > gap_ms {
+            out.push(start..i);
+            start = i;
+        }
+    }
+    if !events.is_empty() {
+        out.push(start..events.len());
+    }
+    out
+}
+
+/// The ongoing session: the last one, if its last event is within the gap of now.
+pub fn current_session<'a>(events: &'a [Event], opts: &ProfileOptions) -> &'a [Event] {
+    match sessions(events, opts.session_gap_ms).pop() {
+        Some(r)
+            if events
+                .get(r.end - 1)
+                .is_some_and(|e| opts.now_ms - e.ts <= opts.session_gap_ms) =>
+        {
+            &events[r]
+        }
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,655 @@
+//! Session-aware ranking: one scoring path for a caller's candidate list
+//! ([`rerank`]) and for the whole catalogue ([`recommend`], which retrieves a
+//! candidate pool with the engine's top-k scan and then reranks it).
+//!
+//! The blended score of item i is
+//! `long·⟨u, yᵢ⟩ + session·cos(s, yᵢ) + popularity·prior(i) + neighbours·link(i) + boost(i)`
+//! where u is the folded-in user, s the recency-weighted session vector,
+//! `prior` a log-popularity in [0, 1] and `link` the recency-weighted share of
+//! co-occurrence links from session items to i. Then MMR diversity, category
+//! caps, buries and pins, in that order.
+
+use super::foldin::{fold_in, FoldIn};
+use super::{aggregate, current_session, segments, Event, EventKind, ProfileOptions};
+use crate::engine::{Model, RecommendOptions};
+use crate::error::{Error, Result};
+
+/// Weights of the four score components.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Blend {
+    pub long: f32,
+    pub session: f32,
+    pub popularity: f32,
+    pub neighbours: f32,
+}
+
+impl Default for Blend {
+    /// Tuned on NowPlaying-1M's validation sessions (`vitrine session eval --tune`).
+    fn default() -> Self {
+        Blend {
+            long: 1.0,
+            session: 0.5,
+            popularity: 0.05,
+            neighbours: 1.0,
+        }
+    }
+}
+
+/// Merchandising rules, applied after scoring. Indices, not ids.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// (item, 0-based position): placed there whatever its score.
+    pub pins: Vec<(u32, usize)>,
+    /// Added to the blended score.
+    pub boost: Vec<(u32, f32)>,
+    /// Kept, but ranked after everything else.
+    pub bury: Vec<u32>,
+    /// At most this many items per category ahead of the overflow.
+    pub category_cap: Option<usize>,
+    pub exclude: Vec<u32>,
+    pub exclude_purchased: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RerankOptions {
+    /// Results returned; 0 = all candidates.
+    pub k: usize,
+    pub blend: Blend,
+    /// MMR trade-off: 1 = pure relevance, 0 = pure novelty.
+    pub mmr_lambda: f32,
+    /// MMR picks this many leading positions; the rest follow by score
+    /// (MMR is quadratic in the list length).
+    pub diversity_depth: usize,
+    pub rules: Rules,
+    /// Candidate pool size for [`recommend`].
+    pub pool: usize,
+    /// Catalogue filters for [`recommend`] (k is ignored).
+    pub filter: RecommendOptions,
+}
+
+impl Default for RerankOptions {
+    fn default() -> Self {
+        RerankOptions {
+            k: 0,
+            blend: Blend::default(),
+            mmr_lambda: 1.0,
+            diversity_depth: 50,
+            rules: Rules {
+                exclude_purchased: true,
+                ..Default::default()
+            },
+            pool: 200,
+            filter: RecommendOptions::default(),
+        }
+    }
+}
+
+/// Why an item is where it is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reason {
+    /// The history item contributing most (exact ALS decomposition, or the
+    /// most similar item of the current session).
+    History {
+        item: u32,
+        weight: f32,
+    },
+    /// A co-occurrence link from a session item.
+    Neighbour {
+        item: u32,
+        weight: f32,
+    },
+    Popular,
+    Segment {
+        segment: u32,
+    },
+    Pinned,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ranked {
+    pub index: u32,
+    pub score: f32,
+    pub reason: Reason,
+    /// long, session, popularity, neighbours (unweighted).
+    pub parts: [f32; 4],
+}
+
+/// Everything derived from a history once, reused for every ranking call.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub fold: Option<FoldIn>,
+    /// Current-session items with recency weights (newest = 1).
+    pub session: Vec<(u32, f32)>,
+    /// Unit-length recency-weighted mean of the session's item rows (empty if none).
+    pub session_vec: Vec<f32>,
+    /// Sorted.
+    pub purchased: Vec<u32>,
+    /// Nearest segment of the folded-in user, or the one given for cold start.
+    pub segment: Option<(u32, f32)>,
+    /// Used as the long-term vector when there is no history (segment centroid).
+    pub cold_user: Option<Vec<f32>>,
+}
+
+/// Session recency half-life in events: the newest item weighs 1, the one
+/// `half_life` steps back weighs 1/2.
+pub const SESSION_HALF_LIFE: f32 = 2.0;
+
+impl Profile {
+    /// `events` must be sorted by time. `cold_segment` picks a segment whose
+    /// centroid stands in for the user when the history is empty.
+    pub fn build(
+        model: &Model,
+        events: &[Event],
+        opts: &ProfileOptions,
+        session_half_life: f32,
+        cold_segment: Option<u32>,
+    ) -> Result<Profile> {
+        let history = aggregate(events, opts);
+        let fold = if !history.is_empty() && model.gram().is_some() {
+            Some(fold_in(model, &history)?)
+        } else {
+            None
+        };
+        let cur = current_session(events, opts);
+        let hl = if session_half_life > 0.0 {
+            session_half_life
+        } else {
+            SESSION_HALF_LIFE
+        };
+        let mut session: Vec<(u32, f32)> = Vec::with_capacity(cur.len());
+        let n = cur.len();
+        for (p, e) in cur.iter().enumerate() {
+            let w = 0.5f32.powf((n - 1 - p) as f32 / hl);
+            match session.iter_mut().find(|(i, _)| *i == e.item) {
+                Some(s) => s.1 += w,
+                None => session.push((e.item, w)),
+            }
+        }
+        let d = model.dim();
+        let mut session_vec = Vec::new();
+        if !session.is_empty() {
+            session_vec = vec![0f32; d];
+            for &(i, w) in &session {
+                if let Some(row) = model.item_row_f32(i as usize) {
+                    let inv = inv_norm(&row);
+                    for (s, v) in session_vec.iter_mut().zip(&row) {
+                        *s += w * v * inv;
+                    }
+                }
+            }
+            let inv = inv_norm(&session_vec);
+            session_vec.iter_mut().for_each(|v| *v *= inv);
+        }
+        let mut purchased: Vec<u32> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Purchase)
+            .map(|e| e.item)
+            .collect();
+        purchased.sort_unstable();
+        purchased.dedup();
+        let mut segment = None;
+        let mut cold_user = None;
+        if let Some(sv) = model.segments() {
+            if let Some(f) = &fold {
+                segment = segments::assign(&sv, &f.user).map(|(s, dist)| (s as u32, dist));
+            } else if let Some(s) = cold_segment {
+                let c = sv
+                    .centroids
+                    .get(s as usize * sv.dim..(s as usize + 1) * sv.dim)
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "segment {s} does not exist (the bundle has {})",
+                            sv.k
+                        ))
+                    })?;
+                segment = Some((s, 0.0));
+                cold_user = Some(c.to_vec());
+            }
+        }
+        Ok(Profile {
+            fold,
+            session,
+            session_vec,
+            purchased,
+            segment,
+            cold_user,
+        })
+    }
+
+    fn long_user(&self) -> Option<&[f32]> {
+        match (&self.fold, &self.cold_user) {
+            (Some(f), _) => Some(&f.user),
+            (None, Some(c)) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+fn inv_norm(v: &[f32]) -> f32 {
+    let s: f32 = v.iter().map(|x| x * x).sum();
+    if s > 0.0 {
+        1.0 / s.sqrt()
+    } else {
+        0.0
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Neighbour evidence per target item, sorted by item: (item, recency-weighted
+/// share, strongest source, its weight). A sorted Vec, not a HashMap: the
+/// hasher alone would add kilobytes to the wasm.
+struct Links(Vec<(u32, f32, u32, f32)>);
+
+impl Links {
+    fn get(&self, i: u32) -> Option<&(u32, f32, u32, f32)> {
+        self.0
+            .binary_search_by_key(&i, |l| l.0)
+            .ok()
+            .and_then(|k| self.0.get(k))
+    }
+}
+
+fn neighbour_links(model: &Model, profile: &Profile) -> Links {
+    let mut raw: Vec<(u32, f32, u32)> = Vec::new();
+    let total: f32 = profile.session.iter().map(|s| s.1).sum();
+    if let (Some(nv), true) = (model.neighbours(), total > 0.0) {
+        for &(src, w) in &profile.session {
+            raw.extend(
+                nv.of(src as usize)
+                    .map(|(dst, lw)| (dst, w * lw / total, src)),
+            );
+        }
+    }
+    raw.sort_by_key(|r| r.0);
+    let mut out: Vec<(u32, f32, u32, f32)> = Vec::with_capacity(raw.len());
+    for (dst, c, src) in raw {
+        match out.last_mut() {
+            Some(l) if l.0 == dst => {
+                l.1 += c;
+                if c > l.3 {
+                    l.2 = src;
+                    l.3 = c;
+                }
+            }
+            _ => out.push((dst, c, src, c)),
+        }
+    }
+    Links(out)
+}
+
+/// log(1 + p) / log(1 + max p), or 0 without a popularity section.
+fn popularity_prior(model: &Model) -> impl Fn(u32) -> f32 + '_ {
+    let pop = model.view().popularity;
+    let max = pop.map_or(0.0, |p| p.iter().fold(0f32, |m, &v| m.max(v)));
+    let denom = if max > 0.0 { (1.0 + max).ln() } else { 0.0 };
+    move |i| match pop.and_then(|p| p.get(i as usize)) {
+        Some(&p) if denom > 0.0 && p > 0.0 => (1.0 + p).ln() / denom,
+        _ => 0.0,
+    }
+}
+
+/// Reranks a candidate list (item indices, duplicates and excluded items dropped).
+pub fn rerank(
+    model: &Model,
+    profile: &Profile,
+    candidates: &[u32],
+    opts: &RerankOptions,
+) -> Result<Vec<Ranked>> {
+    let n_items = model.n_items();
+    let d = model.dim();
+    let mut excluded: Vec<u32> = opts.rules.exclude.clone();
+    if opts.rules.exclude_purchased {
+        excluded.extend_from_slice(&profile.purchased);
+    }
+    excluded.sort_unstable();
+    let mut seen = vec![0u64; n_items.div_ceil(64)];
+    let mut cands: Vec<u32> = Vec::with_capacity(candidates.len());
+    for &c in candidates {
+        let ci = c as usize;
+        if ci >= n_items {
+            return Err(Error::UnknownItem {
+                id: format!("#{c}"),
+            });
+        }
+        let (w, b) = (ci / 64, 1u64 << (ci % 64));
+        if seen[w] & b != 0 || excluded.binary_search(&c).is_ok() {
+            continue;
+        }
+        seen[w] |= b;
+        cands.push(c);
+    }
+    let m = cands.len();
+    let mut rows = vec![0f32; m * d];
+    let mut invs = vec![0f32; m];
+    for (k, &c) in cands.iter().enumerate() {
+        let row = model
+            .item_row_f32(c as usize)
+            .ok_or_else(|| Error::UnknownItem {
+                id: format!("#{c}"),
+            })?;
+        invs[k] = inv_norm(&row);
+        rows[k * d..(k + 1) * d].copy_from_slice(&row);
+    }
+    let links = neighbour_links(model, profile);
+    let prior = popularity_prior(model);
+    let user = profile.long_user();
+    let b = opts.blend;
+    let mut scored: Vec<Ranked> = Vec::with_capacity(m);
+    for (k, &c) in cands.iter().enumerate() {
+        let row = &rows[k * d..(k + 1) * d];
+        let long = user.map_or(0.0, |u| dot(u, row));
+        let sess = if profile.session_vec.is_empty() {
+            0.0
+        } else {
+            dot(&profile.session_vec, row) * invs[k]
+        };
+        let pop = prior(c);
+        let nb = links.get(c).map_or(0.0, |l| l.1);
+        let boost: f32 = opts
+            .rules
+            .boost
+            .iter()
+            .filter(|(i, _)| *i == c)
+            .map(|(_, v)| v)
+            .sum();
+        let score =
+            b.long * long + b.session * sess + b.popularity * pop + b.neighbours * nb + boost;
+        scored.push(Ranked {
+            index: c,
+            score,
+            reason: Reason::Popular,
+            parts: [long, sess, pop, nb],
+        });
+    }
+    // Position in `cands` for each scored entry survives the sorts via `slot`.
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&x, &y| {
+        scored[y]
+            .score
+            .partial_cmp(&scored[x].score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(x.cmp(&y))
+    });
+    let (mut main, buried): (Vec<usize>, Vec<usize>) = order
+        .into_iter()
+        .partition(|&s| !opts.rules.bury.contains(&scored[s].index));
+    if opts.mmr_lambda < 1.0 && main.len() > 1 {
+        mmr(
+            &mut main,
+            &scored,
+            &rows,
+            &invs,
+            d,
+            opts.mmr_lambda,
+            opts.diversity_depth,
+        );
+    }
+    if let (Some(cap), Some(cats)) = (opts.rules.category_cap, model.view().category) {
+        let mut counts = vec![0usize; model.view().category_names.len()];
+        let (mut keep, mut over) = (Vec::with_capacity(main.len()), Vec::new());
+        for s in main {
+            let cat = cats
+                .get(scored[s].index as usize)
+                .copied()
+                .unwrap_or(u32::MAX);
+            // Items without a (valid) category are never capped.
+            let n = counts.get_mut(cat as usize).map_or(0, |n| {
+                *n += 1;
+                *n
+            });
+            if n <= cap {
+                keep.push(s);
+            } else {
+                over.push(s);
+            }
+        }
+        keep.extend(over);
+        main = keep;
+    }
+    main.extend(buried);
+    let mut out: Vec<Ranked> = main.into_iter().map(|s| scored[s]).collect();
+    // Pins: pull each pinned candidate out, then insert at its position.
+    let mut pins: Vec<(u32, usize)> = opts.rules.pins.clone();
+    pins.sort_by_key(|p| p.1);
+    let mut pinned = Vec::new();
+    for &(item, pos) in &pins {
+        if let Some(at) = out.iter().position(|r| r.index == item) {
+            let mut r = out.remove(at);
+            r.reason = Reason::Pinned;
+            pinned.push((r, pos));
+        }
+    }
+    for (r, pos) in pinned {
+        let at = pos.min(out.len());
+        out.insert(at, r);
+    }
+    if opts.k > 0 {
+        out.truncate(opts.k);
+    }
+    for r in out.iter_mut() {
+        if r.reason != Reason::Pinned {
+            r.reason = reason_for(model, profile, r, &links, &b);
+        }
+    }
+    Ok(out)
+}
+
+/// The dominant weighted component decides the kind of reason.
+fn reason_for(model: &Model, profile: &Profile, r: &Ranked, links: &Links, b: &Blend) -> Reason {
+    let [long, sess, pop, nb] = r.parts;
+    let parts = [
+        b.long * long,
+        b.session * sess,
+        b.popularity * pop,
+        b.neighbours * nb,
+    ];
+    let best = (0..4)
+        .max_by(|&x, &y| {
+            parts[x]
+                .partial_cmp(&parts[y])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .unwrap_or(2);
+    let row = || model.item_row_f32(r.index as usize);
+    match best {
+        0 if parts[0] > 0.0 => {
+            if let (Some(f), Some(row)) = (&profile.fold, row()) {
+                if let Some((item, w)) = f.top_reason(&row) {
+                    return Reason::History { item, weight: w };
+                }
+            }
+            if let Some((s, _)) = profile.segment {
+                return Reason::Segment { segment: s };
+            }
+            Reason::Popular
+        }
+        3 if parts[3] > 0.0 => links
+            .get(r.index)
+            .map_or(Reason::Popular, |l| Reason::Neighbour {
+                item: l.2,
+                weight: l.3,
+            }),
+        1 if parts[1] > 0.0 => {
+            let Some(row) = row() else {
+                return Reason::Popular;
+            };
+            let inv = inv_norm(&row);
+            profile
+                .session
+                .iter()
+                .filter_map(|&(i, w)| {
+                    let s = model.item_row_f32(i as usize)?;
+                    Some((i, w * dot(&s, &row) * inv * inv_norm(&s)))
+                })
+                .max_by(|x, y| x.1.partial_cmp(&y.1).unwrap_or(std::cmp::Ordering::Equal))
+                .map_or(Reason::Popular, |(item, weight)| Reason::History {
+                    item,
+                    weight,
+                })
+        }
+        _ => Reason::Popular,
+    }
+}
+
+/// Greedy maximal marginal relevance over the first `depth` slots of `order`.
+fn mmr(
+    order: &mut [usize],
+    scored: &[Ranked],
+    rows: &[f32],
+    invs: &[f32],
+    d: usize,
+    lambda: f32,
+    depth: usize,
+) {
+    let n = order.len();
+    let depth = depth.min(n);
+    let (lo, hi) = order
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &s| {
+            (lo.min(scored[s].score), hi.max(scored[s].score))
+        });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let rel = |s: usize| (scored[s].score - lo) / span;
+    let mut max_sim = vec![f32::NEG_INFINITY; n];
+    for pos in 0..depth {
+        let mut best = pos;
+        let mut best_v = f32::NEG_INFINITY;
+        for (q, &s) in order.iter().enumerate().skip(pos) {
+            let ms = if pos == 0 { 0.0 } else { max_sim[q] };
+            let v = lambda * rel(s) - (1.0 - lambda) * ms;
+            if v > best_v {
+                best_v = v;
+                best = q;
+            }
+        }
+        order.swap(pos, best);
+        max_sim.swap(pos, best);
+        let p = order[pos];
+        let prow = &rows[p * d..(p + 1) * d];
+        for q in pos + 1..n {
+            let s = order[q];
+            let sim = dot(prow, &rows[s * d..(s + 1) * d]) * invs[p] * invs[s];
+            if sim > max_sim[q] {
+                max_sim[q] = sim;
+            }
+        }
+    }
+    // Past the MMR depth, keep score order.
+    order[depth..].sort_by(|&x, &y| {
+        scored[y]
+            .score
+            .partial_cmp(&scored[x].score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+}
+
+/// Whether item `i` passes the catalogue filters (categories, price, stock).
+fn allowed(model: &Model, f: &RecommendOptions, i: u32) -> bool {
+    let v = model.view();
+    let i = i as usize;
+    if let Some(cs) = &f.categories {
+        match v.category.and_then(|c| c.get(i)) {
+            Some(c) if cs.contains(c) => {}
+            _ => return false,
+        }
+    }
+    if f.price_min.is_some() || f.price_max.is_some() {
+        let lo = f.price_min.unwrap_or(f32::NEG_INFINITY);
+        let hi = f.price_max.unwrap_or(f32::INFINITY);
+        match v.price.and_then(|p| p.get(i)) {
+            Some(&p) if p >= lo && p <= hi => {}
+            _ => return false,
+        }
+    }
+    if f.in_stock_only && v.flags.and_then(|fl| fl.get(i)).is_none_or(|x| x & 1 == 0) {
+        return false;
+    }
+    true
+}
+
+/// The same blend over the whole catalogue: a retrieval pool from the engine's
+/// scan (long-term + session direction), the session's neighbours and the
+/// popular items, reranked exactly.
+pub fn recommend(model: &Model, profile: &Profile, opts: &RerankOptions) -> Result<Vec<Ranked>> {
+    let k = if opts.k == 0 { 10 } else { opts.k };
+    let pool = opts.pool.max(2 * k);
+    let d = model.dim();
+    let mut filter = opts.filter.clone();
+    filter.k = pool;
+    filter.exclude.extend_from_slice(&opts.rules.exclude);
+    if opts.rules.exclude_purchased {
+        filter.exclude.extend_from_slice(&profile.purchased);
+    }
+    let mut cands: Vec<u32> = Vec::with_capacity(3 * pool);
+    let b = opts.blend;
+    let mut q = vec![0f32; d];
+    let mut any = false;
+    if let Some(u) = profile.long_user() {
+        for (x, &v) in q.iter_mut().zip(u) {
+            *x += b.long * v;
+        }
+        any = true;
+    }
+    if !profile.session_vec.is_empty() {
+        // cos(s, y) ≈ ⟨s, y⟩ / rms‖y‖ for retrieval; the rerank is exact.
+        let scale = match model.gram() {
+            Some(g) if model.n_items() > 0 => {
+                let tr: f32 = (0..d)
+                    .map(|a| g.yty.get(a * d + a).copied().unwrap_or(0.0))
+                    .sum();
+                let rms = (tr / model.n_items() as f32).sqrt();
+                if rms > 0.0 {
+                    1.0 / rms
+                } else {
+                    1.0
+                }
+            }
+            _ => 1.0,
+        };
+        for (x, &v) in q.iter_mut().zip(&profile.session_vec) {
+            *x += b.session * scale * v;
+        }
+        any = true;
+    }
+    if any {
+        cands.extend(model.recommend(&q, &filter)?.iter().map(|s| s.index));
+    }
+    if b.neighbours > 0.0 {
+        let mut links: Vec<(u32, f32)> = neighbour_links(model, profile)
+            .0
+            .into_iter()
+            .map(|l| (l.0, l.1))
+            .collect();
+        links.sort_by(|x, y| {
+            y.1.partial_cmp(&x.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(x.0.cmp(&y.0))
+        });
+        cands.extend(
+            links
+                .into_iter()
+                .map(|l| l.0)
+                .filter(|&i| allowed(model, &filter, i))
+                .take(pool),
+        );
+    }
+    if model.view().popularity.is_some() || model.view().bias.is_some() {
+        let pk = if any { pool / 4 } else { pool };
+        let mut pf = filter.clone();
+        pf.k = pk.max(k);
+        cands.extend(model.popular(&pf)?.iter().map(|s| s.index));
+    }
+    cands.extend(
+        opts.rules
+            .pins
+            .iter()
+            .map(|p| p.0)
+            .filter(|&i| (i as usize) < model.n_items()),
+    );
+    let mut o = opts.clone();
+    o.k = k;
+    rerank(model, profile, &cands, &o)
+}

@@ -1,0 +1,601 @@
+//! Shopper bindings: events in, user vector / ranked lists / reasons out.
+//! The model stays stateless: every call gets the history it needs from JS
+//! (www/shopper.js keeps it on-device), so nothing outlives the call here.
+
+use super::{js_error, Model};
+use crate::engine::RecommendOptions;
+use crate::error::Error;
+use crate::shopper::rerank::{self, Profile, Ranked, Reason, RerankOptions};
+use crate::shopper::{Event, EventKind, ProfileOptions, Weights};
+use js_sys::{Array, Float32Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+/// Events later than now + this are clamped to now (clock skew, bad input).
+const FUTURE_SLACK_MS: f64 = 5.0 * 60_000.0;
+
+/// Every option of foldIn / rerank / recommendFor / explain. Read by hand
+/// with `Reflect` rather than serde: the generic deserializer costs more wasm
+/// bytes than the whole shopper core.
+#[derive(Default)]
+struct ShopperOptionsJs {
+    k: Option<f64>,
+    now: Option<f64>,
+    half_life_days: Option<f64>,
+    session_gap_minutes: Option<f64>,
+    session_half_life: Option<f64>,
+    weights: [Option<f64>; 4],
+    blend: [Option<f64>; 4],
+    mmr_lambda: Option<f64>,
+    diversity_depth: Option<f64>,
+    pin: Vec<(String, f64)>,
+    boost: Vec<(String, f64)>,
+    bury: Vec<String>,
+    exclude: Vec<String>,
+    category_cap: Option<f64>,
+    exclude_purchased: Option<bool>,
+    segment: Option<f64>,
+    pool: Option<f64>,
+    categories: Option<Vec<String>>,
+    price_min: Option<f64>,
+    price_max: Option<f64>,
+    in_stock_only: Option<bool>,
+}
+
+const FIELDS: [&str; 22] = [
+    "k",
+    "now",
+    "halfLifeDays",
+    "sessionGapMinutes",
+    "sessionHalfLife",
+    "weights",
+    "blend",
+    "mmrLambda",
+    "diversityDepth",
+    "pin",
+    "boost",
+    "bury",
+    "exclude",
+    "categoryCap",
+    "excludePurchased",
+    "segment",
+    "pool",
+    "categories",
+    "priceMin",
+    "priceMax",
+    "inStockOnly",
+    "events",
+];
+
+fn invalid(what: impl Into<String>) -> JsValue {
+    js_error(Error::InvalidArgument { what: what.into() })
+}
+
+fn get(o: &JsValue, key: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+    let v = get(o, key);
+    if absent(&v) {
+        return Ok(None);
+    }
+    v.as_f64()
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{key} must be a number")))
+}
+
+fn boolean(o: &JsValue, key: &str) -> Result<Option<bool>, JsValue> {
+    let v = get(o, key);
+    if absent(&v) {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{key} must be true or false")))
+}
+
+fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
+    let v = get(o, key);
+    if absent(&v) {
+        return Ok(None);
+    }
+    let arr = v
+        .dyn_ref::<Array>()
+        .ok_or_else(|| invalid(format!("{key} must be an array of strings")))?;
+    arr.iter()
+        .map(|x| {
+            x.as_string()
+                .ok_or_else(|| invalid(format!("{key} must be an array of strings")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// `{id: number}` objects (pin, boost).
+fn numbers_by_id(o: &JsValue, key: &str) -> Result<Vec<(String, f64)>, JsValue> {
+    let v = get(o, key);
+    if absent(&v) {
+        return Ok(Vec::new());
+    }
+    if !v.is_object() {
+        return Err(invalid(format!(
+            "{key} must be an object like {{\"item-1\": 2}}"
+        )));
+    }
+    Object::entries(v.unchecked_ref::<Object>())
+        .iter()
+        .map(|e| {
+            let pair: Array = e.unchecked_into();
+            let id = pair.get(0).as_string().unwrap_or_default();
+            let x = pair
+                .get(1)
+                .as_f64()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| invalid(format!("{key}[{id:?}] must be a finite number")))?;
+            Ok((id, x))
+        })
+        .collect()
+}
+
+fn four(o: &JsValue, key: &str, names: [&str; 4]) -> Result<[Option<f64>; 4], JsValue> {
+    let v = get(o, key);
+    let mut out = [None; 4];
+    if absent(&v) {
+        return Ok(out);
+    }
+    if !v.is_object() {
+        return Err(invalid(format!("{key} must be an object")));
+    }
+    for k in Object::keys(v.unchecked_ref::<Object>()).iter() {
+        let k = k.as_string().unwrap_or_default();
+        if !names.contains(&k.as_str()) {
+            return Err(invalid(format!(
+                "unknown {key} field {k:?}; expected one of {}",
+                names.join(", ")
+            )));
+        }
+    }
+    for (slot, name) in out.iter_mut().zip(names) {
+        *slot = num(&v, name)?;
+        if slot.is_some_and(|x| !(x.is_finite() && x >= 0.0)) {
+            return Err(invalid(format!("{key}.{name} must be a finite number ≥ 0")));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
+    if absent(o) {
+        return Ok(ShopperOptionsJs::default());
+    }
+    if !o.is_object() {
+        return Err(invalid("options must be an object like {k: 10}"));
+    }
+    for key in Object::keys(o.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !FIELDS.contains(&key.as_str()) {
+            return Err(invalid(format!(
+                "unknown option {key:?}; expected one of {}",
+                FIELDS.join(", ")
+            )));
+        }
+    }
+    Ok(ShopperOptionsJs {
+        k: num(o, "k")?,
+        now: num(o, "now")?,
+        half_life_days: num(o, "halfLifeDays")?,
+        session_gap_minutes: num(o, "sessionGapMinutes")?,
+        session_half_life: num(o, "sessionHalfLife")?,
+        weights: four(o, "weights", ["view", "cart", "purchase", "search"])?,
+        blend: four(o, "blend", ["long", "session", "popularity", "neighbours"])?,
+        mmr_lambda: num(o, "mmrLambda")?,
+        diversity_depth: num(o, "diversityDepth")?,
+        pin: numbers_by_id(o, "pin")?,
+        boost: numbers_by_id(o, "boost")?,
+        bury: strings(o, "bury")?.unwrap_or_default(),
+        exclude: strings(o, "exclude")?.unwrap_or_default(),
+        category_cap: num(o, "categoryCap")?,
+        exclude_purchased: boolean(o, "excludePurchased")?,
+        segment: num(o, "segment")?,
+        pool: num(o, "pool")?,
+        categories: strings(o, "categories")?,
+        price_min: num(o, "priceMin")?,
+        price_max: num(o, "priceMax")?,
+        in_stock_only: boolean(o, "inStockOnly")?,
+    })
+}
+
+fn whole(name: &str, v: Option<f64>, default: usize) -> Result<usize, JsValue> {
+    match v {
+        None => Ok(default),
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 1e7 => Ok(x as usize),
+        Some(x) => Err(invalid(format!(
+            "{name} must be a whole number ≥ 0, got {x}"
+        ))),
+    }
+}
+
+fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, JsValue> {
+    match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => Err(invalid(format!(
+            "{name} must be a positive number, got {x}"
+        ))),
+        _ => Ok(v),
+    }
+}
+
+fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
+    let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
+}
+
+/// Parsed history: resolved events (time-sorted) plus what was set aside.
+struct History {
+    events: Vec<Event>,
+    unknown: u32,
+    clamped: u32,
+}
+
+impl Model {
+    /// Validates and resolves `[{type, item, ts}]`. Bad shape → `INVALID_EVENT`;
+    /// unknown ids are kept out of scoring and counted.
+    fn events_of(&self, events: &JsValue, now: f64) -> Result<History, JsValue> {
+        if events.is_undefined() || events.is_null() {
+            return Ok(History {
+                events: Vec::new(),
+                unknown: 0,
+                clamped: 0,
+            });
+        }
+        let arr = events
+            .dyn_ref::<Array>()
+            .ok_or_else(|| invalid("events must be an array of {type, item, ts}"))?;
+        let bad = |index: usize, reason: &str| {
+            js_error(Error::InvalidEvent {
+                index,
+                reason: reason.to_string(),
+            })
+        };
+        let (type_k, item_k, ts_k) = (
+            JsValue::from_str("type"),
+            JsValue::from_str("item"),
+            JsValue::from_str("ts"),
+        );
+        let mut out = Vec::with_capacity(arr.length() as usize);
+        let (mut unknown, mut clamped) = (0, 0);
+        for (index, e) in arr.iter().enumerate() {
+            if !e.is_object() {
+                return Err(bad(index, "not an object"));
+            }
+            let t = Reflect::get(&e, &type_k)?
+                .as_string()
+                .ok_or_else(|| bad(index, "type must be a string"))?;
+            let kind = EventKind::parse(&t).ok_or_else(|| {
+                bad(
+                    index,
+                    &format!("unknown type {t:?} (expected view, cart, purchase or search)"),
+                )
+            })?;
+            let item = Reflect::get(&e, &item_k)?
+                .as_string()
+                .ok_or_else(|| bad(index, "item must be a string id"))?;
+            let tsv = Reflect::get(&e, &ts_k)?;
+            let mut ts = if tsv.is_undefined() {
+                now
+            } else {
+                tsv.as_f64()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| bad(index, "ts must be a finite number (ms since the epoch)"))?
+            };
+            if ts > now + FUTURE_SLACK_MS {
+                ts = now;
+                clamped += 1;
+            }
+            match self.inner.item_index(&item) {
+                Some(i) => out.push(Event {
+                    kind,
+                    item: i as u32,
+                    ts,
+                }),
+                None => unknown += 1,
+            }
+        }
+        out.sort_by(|a, b| a.ts.partial_cmp(&b.ts).unwrap_or(std::cmp::Ordering::Equal));
+        Ok(History {
+            events: out,
+            unknown,
+            clamped,
+        })
+    }
+
+    fn resolve(&self, ids: &[String]) -> Vec<u32> {
+        self.inner.resolve_ids(ids).0
+    }
+
+    fn profile(
+        &self,
+        events: &JsValue,
+        o: &ShopperOptionsJs,
+    ) -> Result<(Profile, History), JsValue> {
+        let now = match o.now {
+            Some(x) if x.is_finite() => x,
+            Some(x) => return Err(invalid(format!("now must be a finite number, got {x}"))),
+            None => js_sys::Date::now(),
+        };
+        let d = Weights::default();
+        let w = |k: usize, def: f32| o.weights[k].map_or(def, |x| x as f32);
+        let popts = ProfileOptions {
+            weights: Weights {
+                view: w(0, d.view),
+                cart: w(1, d.cart),
+                purchase: w(2, d.purchase),
+                search: w(3, d.search),
+            },
+            half_life_days: positive("halfLifeDays", o.half_life_days)?,
+            session_gap_ms: positive("sessionGapMinutes", o.session_gap_minutes)?.unwrap_or(30.0)
+                * 60_000.0,
+            now_ms: now,
+        };
+        let hist = self.events_of(events, now)?;
+        let hl = positive("sessionHalfLife", o.session_half_life)?
+            .map_or(rerank::SESSION_HALF_LIFE, |x| x as f32);
+        let segment = match o.segment {
+            None => None,
+            Some(x) => Some(whole("segment", Some(x), 0)? as u32),
+        };
+        let p = Profile::build(&self.inner, &hist.events, &popts, hl, segment).map_err(js_error)?;
+        Ok((p, hist))
+    }
+
+    fn rerank_options(&self, o: &ShopperOptionsJs) -> Result<RerankOptions, JsValue> {
+        let mut r = RerankOptions {
+            k: whole("k", o.k, 0)?,
+            ..Default::default()
+        };
+        let def = r.blend;
+        let b = |k: usize, d: f32| o.blend[k].map_or(d, |x| x as f32);
+        r.blend.long = b(0, def.long);
+        r.blend.session = b(1, def.session);
+        r.blend.popularity = b(2, def.popularity);
+        r.blend.neighbours = b(3, def.neighbours);
+        if let Some(l) = o.mmr_lambda {
+            if !(0.0..=1.0).contains(&l) {
+                return Err(invalid(format!("mmrLambda must be in [0, 1], got {l}")));
+            }
+            r.mmr_lambda = l as f32;
+        }
+        r.diversity_depth = whole("diversityDepth", o.diversity_depth, r.diversity_depth)?;
+        r.pool = whole("pool", o.pool, r.pool)?;
+        for (id, pos) in &o.pin {
+            let pos = whole("pin position", Some(*pos), 0)?;
+            if let Some(i) = self.inner.item_index(id) {
+                r.rules.pins.push((i as u32, pos));
+            }
+        }
+        for (id, v) in &o.boost {
+            if let Some(i) = self.inner.item_index(id) {
+                r.rules.boost.push((i as u32, *v as f32));
+            }
+        }
+        r.rules.bury = self.resolve(&o.bury);
+        r.rules.exclude = self.resolve(&o.exclude);
+        r.rules.category_cap = match o.category_cap {
+            None => None,
+            Some(c) => Some(whole("categoryCap", Some(c), 0)?),
+        };
+        r.rules.exclude_purchased = o.exclude_purchased.unwrap_or(true);
+        let finite = |name: &str, v: Option<f64>| match v {
+            Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
+            _ => Ok(v.map(|x| x as f32)),
+        };
+        r.filter = RecommendOptions {
+            k: 0,
+            exclude: Vec::new(),
+            categories: o.categories.as_ref().map(|cs| {
+                cs.iter()
+                    .filter_map(|c| self.inner.category_index(c))
+                    .collect()
+            }),
+            price_min: finite("priceMin", o.price_min)?,
+            price_max: finite("priceMax", o.price_max)?,
+            in_stock_only: o.in_stock_only.unwrap_or(false),
+        };
+        Ok(r)
+    }
+
+    fn id(&self, i: u32) -> String {
+        self.inner.item_id(i as usize).unwrap_or("").to_string()
+    }
+
+    /// `{items: [{id, score, reason: {kind, item?, weight?, segment?}}], unknownItems, ...}`
+    fn ranked_list(
+        &self,
+        r: Vec<Ranked>,
+        hist: &History,
+        unknown_candidates: u32,
+        cold: bool,
+    ) -> JsValue {
+        let items = Array::new();
+        for x in r {
+            let reason = Object::new();
+            let (kind, item, weight, segment) = match x.reason {
+                Reason::History { item, weight } => ("history", Some(item), Some(weight), None),
+                Reason::Neighbour { item, weight } => ("neighbour", Some(item), Some(weight), None),
+                Reason::Segment { segment } => ("segment", None, None, Some(segment)),
+                Reason::Popular => ("popular", None, None, None),
+                Reason::Pinned => ("pinned", None, None, None),
+            };
+            set(&reason, "kind", kind);
+            if let Some(i) = item {
+                set(&reason, "item", self.id(i));
+            }
+            if let Some(w) = weight {
+                set(&reason, "weight", w);
+            }
+            if let Some(s) = segment {
+                set(&reason, "segment", s);
+            }
+            let o = Object::new();
+            set(&o, "id", self.id(x.index));
+            set(&o, "score", x.score);
+            set(&o, "reason", reason);
+            items.push(&o);
+        }
+        let out = Object::new();
+        set(&out, "items", items);
+        set(&out, "unknownItems", hist.unknown);
+        set(&out, "clampedEvents", hist.clamped);
+        set(&out, "unknownCandidates", unknown_candidates);
+        set(&out, "coldStart", cold);
+        out.into()
+    }
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// The shopper's user vector by exact ALS fold-in over their history.
+    /// `{vector, unknownItems, clampedEvents, regularized}`; an empty history
+    /// gives a zero vector (use `recommendFor` for the cold-start answer).
+    #[wasm_bindgen(js_name = foldIn)]
+    pub fn fold_in(&self, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let o = parse_options(&options)?;
+        let (p, hist) = self.profile(&events, &o)?;
+        if self.inner.gram().is_none() {
+            return Err(js_error(Error::MissingCapability {
+                section: "GRAM",
+                needed_for: "fold-in",
+            }));
+        }
+        let (vector, regularized) = match &p.fold {
+            Some(f) => (f.user.clone(), f.regularized),
+            None => (vec![0.0; self.inner.dim()], false),
+        };
+        let out = Object::new();
+        set(&out, "vector", Float32Array::from(&vector[..]));
+        set(&out, "unknownItems", hist.unknown);
+        set(&out, "clampedEvents", hist.clamped);
+        set(&out, "regularized", regularized);
+        Ok(out.into())
+    }
+
+    /// Reranks any candidate list by the shopper's history (`options.events`)
+    /// and session. Unknown candidate ids are dropped and counted.
+    pub fn rerank(&self, candidate_ids: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let o = parse_options(&options)?;
+        let arr = candidate_ids
+            .dyn_ref::<Array>()
+            .ok_or_else(|| invalid("candidateIds must be an array of item ids"))?;
+        let mut cands = Vec::with_capacity(arr.length() as usize);
+        let mut unknown = 0;
+        for (k, v) in arr.iter().enumerate() {
+            let id = v
+                .as_string()
+                .ok_or_else(|| invalid(format!("candidateIds[{k}] is not a string")))?;
+            match self.inner.item_index(&id) {
+                Some(i) => cands.push(i as u32),
+                None => unknown += 1,
+            }
+        }
+        let events = get(&options, "events");
+        let (p, hist) = self.profile(&events, &o)?;
+        let ro = self.rerank_options(&o)?;
+        let cold = p.fold.is_none() && p.session.is_empty();
+        let r = rerank::rerank(&self.inner, &p, &cands, &ro).map_err(js_error)?;
+        Ok(self.ranked_list(r, &hist, unknown, cold))
+    }
+
+    /// The same machinery over the whole catalogue. Empty history → the
+    /// segment given in `options.segment`, else popularity.
+    #[wasm_bindgen(js_name = recommendFor)]
+    pub fn recommend_for(&self, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let o = parse_options(&options)?;
+        let (p, hist) = self.profile(&events, &o)?;
+        let mut ro = self.rerank_options(&o)?;
+        if ro.k == 0 {
+            ro.k = 10;
+        }
+        let cold = p.fold.is_none() && p.session.is_empty();
+        let r = rerank::recommend(&self.inner, &p, &ro).map_err(js_error)?;
+        Ok(self.ranked_list(r, &hist, 0, cold))
+    }
+
+    /// Nearest segment `{index, name, distance}` for a user vector, or `null`
+    /// when the bundle has no segments.
+    pub fn segment(&self, user: &[f32]) -> Result<JsValue, JsValue> {
+        let Some(sv) = self.inner.segments() else {
+            return Ok(JsValue::NULL);
+        };
+        if user.len() != sv.dim {
+            return Err(js_error(Error::DimMismatch {
+                expected: sv.dim,
+                got: user.len(),
+            }));
+        }
+        if user.iter().any(|v| !v.is_finite()) {
+            return Err(invalid("user vector must be finite"));
+        }
+        match crate::shopper::segments::assign(&sv, user) {
+            None => Ok(JsValue::NULL),
+            Some((i, distance)) => {
+                let o = Object::new();
+                set(&o, "index", i as u32);
+                let name = sv
+                    .names
+                    .and_then(|n| n.get(i).map(str::to_string))
+                    .unwrap_or_else(|| format!("segment {}", i + 1));
+                set(&o, "name", name);
+                set(&o, "distance", distance);
+                Ok(o.into())
+            }
+        }
+    }
+
+    /// Exact decomposition of ⟨u, y⟩ for one item over the history items
+    /// (largest first). Sums to `score` up to rounding.
+    pub fn explain(
+        &self,
+        events: JsValue,
+        item_id: JsValue,
+        options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let o = parse_options(&options)?;
+        let id = item_id
+            .as_string()
+            .ok_or_else(|| invalid("item id must be a string"))?;
+        let i = self
+            .inner
+            .item_index(&id)
+            .ok_or_else(|| js_error(Error::UnknownItem { id: id.clone() }))?;
+        let (p, hist) = self.profile(&events, &o)?;
+        let y = self
+            .inner
+            .item_row_f32(i)
+            .ok_or_else(|| js_error(Error::UnknownItem { id: id.clone() }))?;
+        let (score, mut parts, regularized) = match &p.fold {
+            Some(f) => (
+                f.user.iter().zip(&y).map(|(a, b)| a * b).sum(),
+                f.contributions(&y),
+                f.regularized,
+            ),
+            None => (0.0, Vec::new(), false),
+        };
+        parts.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+        let contributions = Array::new();
+        for (it, w) in parts {
+            let c = Object::new();
+            set(&c, "item", self.id(it));
+            set(&c, "weight", w);
+            contributions.push(&c);
+        }
+        let out = Object::new();
+        set(&out, "id", id);
+        set(&out, "score", score);
+        set(&out, "contributions", contributions);
+        set(&out, "unknownItems", hist.unknown);
+        set(&out, "regularized", regularized);
+        Ok(out.into())
+    }
+}

@@ -45,7 +45,7 @@ $(CROSSWOZ_SPLIT)/train.csv: $(CONVLAB_SDIST) tests/eval/intent_split.py
 	python3 tests/eval/intent_split.py --src $(CONVLAB_SDIST) --out $(CROSSWOZ_SPLIT)
 
 test-intent:
-	$(CARGO) test --release --quiet --test intent_default --test intent_robustness
+	$(CARGO) test --release --quiet --test intent_default --test intent_robustness --test intent_cli
 
 $(INTENT_DEMO): $(INTENT_DATA)/default_train.csv $(INTENT_DATA)/default_oos.csv $(INTENT_DATA)/default_intents.csv | cli
 	@mkdir -p $(dir $@)

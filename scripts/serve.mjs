@@ -132,6 +132,7 @@ export async function startServer(opts = {}) {
   if (!opts.quiet) {
     console.log(`vitrine: serving on ${base}/`);
     for (const [p, d] of mounts) console.log(`  ${p.padEnd(15)} → ${d}`);
+    console.log(`demo: ${base}/demo/  (Ctrl-C to stop)`);
   }
   return {
     server,

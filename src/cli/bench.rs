@@ -44,6 +44,25 @@ fn read_bandwidth() -> f64 {
     best
 }
 
+/// Fraction of random queries whose int8 top-k equals the f32 top-k as a set
+/// (same catalogue, same seed; the int8 path includes its exact rescoring).
+fn agreement(f: &Model, q: &Model, n: usize, d: usize, k: usize, queries: usize) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let mut rng = Rng::new(77);
+    let opts = RecommendOptions { k, ..Default::default() };
+    let mut same = 0;
+    for _ in 0..queries {
+        let u = synth::user(d, &mut rng);
+        let mut a: Vec<u32> = f.recommend(&u, &opts)?.iter().map(|s| s.index).collect();
+        let mut b: Vec<u32> = q.recommend(&u, &opts)?.iter().map(|s| s.index).collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        same += usize::from(a == b);
+    }
+    let value = same as f64 / queries as f64;
+    eprintln!("int8 top-{k} = f32 top-{k} (as sets) on {same}/{queries} queries at n={n}: {:.1}%", value * 100.0);
+    Ok(serde_json::json!({"metric": "int8_top10_agreement", "engine": "native", "n": n, "d": d, "k": k, "queries": queries, "value": value}))
+}
+
 pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     let bw = read_bandwidth();
     eprintln!("sequential read bandwidth: {:.1} GB/s", bw / 1e9);
@@ -55,6 +74,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     let k = 10;
     for &(n, d) in &shapes {
         let parts = synth::catalogue(n, d, 8, 1);
+        let mut models = Vec::new();
         for dtype in [Dtype::F32, Dtype::I8] {
             let m = Model::from_bytes(&write_bundle(&parts, dtype)?)?;
             let mut rng = Rng::new(3);
@@ -81,6 +101,10 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
                 "median_ms": median, "p95_ms": p95}));
             rows.push(serde_json::json!({"engine": "bound", "dtype": dt, "n": n, "d": d, "k": k,
                 "median_ms": bound, "p95_ms": bound, "read_gbps": bw / 1e9}));
+            models.push(m);
+        }
+        if d == 64 && n >= 100_000 {
+            rows.push(agreement(&models[0], &models[1], n, d, k, if n > 100_000 { 500 } else { 1000 })?);
         }
     }
     if let Some(dir) = a.out.parent() {

@@ -83,13 +83,21 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let results = compare::run(&ds, &opts)?;
     println!(
-        "{:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}",
-        "model", "Recall@10", "NDCG@10", "MAP@10", "Hit@10", "cov@10", "train s", "RSS MiB"
+        "{:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "model",
+        "Recall@10",
+        "NDCG@10",
+        "MAP@10",
+        "Hit@10",
+        "cov@10",
+        "train s",
+        "CPU s",
+        "RSS MiB"
     );
     for r in &results {
         let m = &r.metrics;
         println!(
-            "{:<34} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>8}",
+            "{:<34} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>8} {:>8}",
             r.name,
             m.recall,
             m.ndcg,
@@ -98,6 +106,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             m.coverage,
             r.train_seconds
                 .map(|s| format!("{s:.3}"))
+                .unwrap_or_else(|| "-".into()),
+            r.train_cpu_seconds
+                .map(|s| format!("{s:.2}"))
                 .unwrap_or_else(|| "-".into()),
             r.peak_rss_bytes
                 .map(|b| format!("{:.0}", b as f64 / 1048576.0))

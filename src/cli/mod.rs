@@ -9,6 +9,7 @@ mod eval;
 mod export;
 mod inspect;
 mod intent;
+mod session;
 mod synth;
 mod train;
 
@@ -36,6 +37,9 @@ enum Cmd {
     Intent(intent::Cmd),
     /// Native scoring benchmark and memory-bandwidth bound (rows for `make bench`).
     BenchNative(bench::Args),
+    /// Shopper side: synthetic bundles with neighbours/segments, session evaluation.
+    #[command(subcommand)]
+    Session(session::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +52,7 @@ pub fn main() -> ExitCode {
         Cmd::Synth(a) => synth::run(a),
         Cmd::Intent(c) => intent::run(c),
         Cmd::BenchNative(a) => bench::run(a),
+        Cmd::Session(c) => session::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,14 +53,24 @@ const FAM_WORD2: u32 = 5;
 const FAM_CHAR: u32 = 6;
 const FAM_SYM: u32 = 8;
 
-#[inline]
 pub(crate) fn hash_chars(fam: u32, chars: impl IntoIterator<Item = char>) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ ((fam as u64) << 40);
+    let mut h = hash_start(fam);
     for c in chars {
         h ^= c as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // murmur3 finalizer: FNV's low bits are weak for short keys.
+    hash_finish(h)
+}
+
+#[inline(never)]
+fn hash_start(fam: u32) -> u64 {
+    0xcbf2_9ce4_8422_2325 ^ ((fam as u64) << 40)
+}
+
+/// murmur3 finalizer: FNV's low bits are weak for short keys. Out of line so
+/// the several `hash_chars` instantiations stay small in the wasm.
+#[inline(never)]
+fn hash_finish(mut h: u64) -> u32 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;

@@ -295,34 +295,29 @@ fn find_numbers(chars: &[char]) -> Vec<Num> {
     out
 }
 
-fn cn_digit(c: char) -> Option<u32> {
-    Some(match c {
-        '一' => 1,
-        '二' | '两' => 2,
-        '三' => 3,
-        '四' => 4,
-        '五' => 5,
-        '六' => 6,
-        '七' => 7,
-        '八' => 8,
-        '九' => 9,
-        _ => return None,
-    })
+/// Value of a Chinese numeral character: 一..九 (两 = 2) and 十 = 10.
+fn cn_value(c: char) -> Option<u32> {
+    "一二三四五六七八九十"
+        .chars()
+        .position(|x| x == c)
+        .map(|p| p as u32 + 1)
+        .or((c == '两').then_some(2))
 }
 
 /// Parses a Chinese numeral of up to two digits ("三", "十二", "二十五").
 fn cn_number(w: &[char]) -> Option<u32> {
-    match w {
-        [a] => cn_digit(*a).or((*a == '十').then_some(10)),
-        ['十', b] => Some(10 + cn_digit(*b)?),
-        [a, '十'] => Some(cn_digit(*a)? * 10),
-        [a, '十', b] => Some(cn_digit(*a)? * 10 + cn_digit(*b)?),
+    let v: Vec<u32> = w.iter().map(|&c| cn_value(c)).collect::<Option<_>>()?;
+    match v[..] {
+        [a] => Some(a),
+        [10, b] if b < 10 => Some(10 + b),
+        [a, 10] if a < 10 => Some(a * 10),
+        [a, 10, b] if a < 10 && b < 10 => Some(a * 10 + b),
         _ => None,
     }
 }
 
 fn is_cn_numeral(c: char) -> bool {
-    cn_digit(c).is_some() || c == '十'
+    cn_value(c).is_some()
 }
 
 const CURRENCY_SYMBOLS: &str = "$¥€£";

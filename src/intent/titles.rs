@@ -25,6 +25,10 @@ const FAM_TITLE_WORD: u32 = 11;
 
 /// A title must cover at least this idf-weighted fraction to be reported.
 pub const MIN_TITLE_SCORE: f32 = 0.3;
+/// Posting hits gathered per lookup at most: bounds the worst case (512
+/// characters of text whose every bigram is an indexed term) to a few
+/// milliseconds; real questions gather a few hundred.
+pub const MAX_HITS: usize = 16_384;
 /// Catalogues larger than this cannot carry a title index.
 pub const MAX_ITEMS: u32 = 1 << 22;
 /// At most this many product mentions are returned.
@@ -225,6 +229,9 @@ impl TitleIndex {
         let mut hits: Vec<u64> = Vec::new();
         let mut items = Vec::new();
         for h in &terms {
+            if hits.len() >= MAX_HITS {
+                break;
+            }
             if let Ok(t) = self.hashes.binary_search(h) {
                 items.clear();
                 let (a, b) = (self.offsets[t] as usize, self.offsets[t + 1] as usize);
@@ -270,6 +277,7 @@ impl TitleIndex {
 }
 
 /// Decodes one term's postings, checking gaps and bounds.
+#[inline(never)]
 fn decode_postings(buf: &[u8], n_items: u32, out: &mut Vec<u32>) -> Option<()> {
     let mut pos = 0;
     let mut prev: Option<u32> = None;
@@ -321,6 +329,20 @@ mod tests {
         let m = idx.lookup(&chars("纯棉短袖T恤还有货吗"));
         assert_eq!(m.first().map(|m| m.item), Some(4), "{m:?}");
         assert!(idx.lookup(&chars("where is my order 12345")).is_empty());
+    }
+
+    #[test]
+    fn pathological_queries_are_bounded() {
+        // 40 terms in 500 titles each: a text naming all 40 gathers 20,000
+        // hits, past MAX_HITS, and must still answer.
+        let titles: Vec<String> = (0..20_000)
+            .map(|i| format!("w{} item{i}", i % 40))
+            .collect();
+        let idx = TitleIndex::build(&titles).unwrap();
+        let q: Vec<String> = (0..40).map(|j| format!("w{j}")).collect();
+        let m = idx.lookup(&chars(&q.join(" ")));
+        // One matched term of two is not a mention.
+        assert!(m.is_empty(), "{m:?}");
     }
 
     #[test]

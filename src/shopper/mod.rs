@@ -113,6 +113,36 @@ impl Default for ProfileOptions {
 
 const DAY_MS: f64 = 86_400_000.0;
 
+/// Heapsort by a strict "comes before" predicate. Every `slice::sort*` call
+/// site instantiates its own multi-kilobyte sort in the wasm; this one is a
+/// few hundred bytes. Not stable: callers that care break ties themselves.
+pub fn sort_by<T>(v: &mut [T], before: impl Fn(&T, &T) -> bool) {
+    // Max-heap under "comes after", so the heap top is the last element.
+    let sift = |v: &mut [T], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && before(&v[child], &v[child + 1]) {
+            child += 1;
+        }
+        if before(&v[root], &v[child]) {
+            v.swap(root, child);
+            root = child;
+        } else {
+            break;
+        }
+    };
+    let n = v.len();
+    for i in (0..n / 2).rev() {
+        sift(v, i, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
+}
+
 /// Sums decayed event weights per item: the `r` of the ALS objective.
 /// Output is sorted by item index, zero-weight items dropped.
 pub fn aggregate(events: &[Event], opts: &ProfileOptions) -> Vec<(u32, f32)> {
@@ -129,7 +159,7 @@ pub fn aggregate(events: &[Event], opts: &ProfileOptions) -> Vec<(u32, f32)> {
             (e.item, opts.weights.of(e.kind) * decay)
         })
         .collect();
-    v.sort_by_key(|&(i, _)| i);
+    sort_by(&mut v, |a, b| a.0 < b.0);
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(v.len());
     for (i, w) in v {
         match out.last_mut() {

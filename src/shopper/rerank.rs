@@ -10,7 +10,7 @@
 //! caps, buries and pins, in that order.
 
 use super::foldin::{fold_in, FoldIn};
-use super::{aggregate, current_session, segments, Event, EventKind, ProfileOptions};
+use super::{aggregate, current_session, segments, sort_by, Event, EventKind, ProfileOptions};
 use crate::engine::{Model, RecommendOptions};
 use crate::error::{Error, Result};
 
@@ -27,8 +27,8 @@ impl Default for Blend {
     /// Tuned on NowPlaying-1M's validation sessions (`vitrine session eval --tune`).
     fn default() -> Self {
         Blend {
-            long: 1.0,
-            session: 0.5,
+            long: 0.25,
+            session: 0.25,
             popularity: 0.05,
             neighbours: 1.0,
         }
@@ -63,6 +63,9 @@ pub struct RerankOptions {
     pub rules: Rules,
     /// Candidate pool size for [`recommend`].
     pub pool: usize,
+    /// Leading results whose history reason names the item (exact ALS
+    /// decomposition costs m·d per result; the rest get the reason kind).
+    pub reason_depth: usize,
     /// Catalogue filters for [`recommend`] (k is ignored).
     pub filter: RecommendOptions,
 }
@@ -79,6 +82,7 @@ impl Default for RerankOptions {
                 ..Default::default()
             },
             pool: 200,
+            reason_depth: 20,
             filter: RecommendOptions::default(),
         }
     }
@@ -93,6 +97,8 @@ pub enum Reason {
         item: u32,
         weight: f32,
     },
+    /// Mostly the long-term taste, past `reason_depth` (not attributed to an item).
+    Taste,
     /// A co-occurrence link from a session item.
     Neighbour {
         item: u32,
@@ -185,7 +191,7 @@ impl Profile {
             .filter(|e| e.kind == EventKind::Purchase)
             .map(|e| e.item)
             .collect();
-        purchased.sort_unstable();
+        sort_by(&mut purchased, |a, b| a < b);
         purchased.dedup();
         let mut segment = None;
         let mut cold_user = None;
@@ -223,6 +229,12 @@ impl Profile {
             _ => None,
         }
     }
+}
+
+/// Higher score first, then lower slot (the caller's candidate order).
+fn better(scored: &[Ranked], x: usize, y: usize) -> bool {
+    let (a, b) = (scored[x].score, scored[y].score);
+    a > b || (a == b && x < y) || (b.is_nan() && !a.is_nan())
 }
 
 fn inv_norm(v: &[f32]) -> f32 {
@@ -263,7 +275,7 @@ fn neighbour_links(model: &Model, profile: &Profile) -> Links {
             );
         }
     }
-    raw.sort_by_key(|r| r.0);
+    sort_by(&mut raw, |a, b| (a.0, a.2) < (b.0, b.2));
     let mut out: Vec<(u32, f32, u32, f32)> = Vec::with_capacity(raw.len());
     for (dst, c, src) in raw {
         match out.last_mut() {
@@ -304,7 +316,7 @@ pub fn rerank(
     if opts.rules.exclude_purchased {
         excluded.extend_from_slice(&profile.purchased);
     }
-    excluded.sort_unstable();
+    sort_by(&mut excluded, |a, b| a < b);
     let mut seen = vec![0u64; n_items.div_ceil(64)];
     let mut cands: Vec<u32> = Vec::with_capacity(candidates.len());
     for &c in candidates {
@@ -366,13 +378,7 @@ pub fn rerank(
     }
     // Position in `cands` for each scored entry survives the sorts via `slot`.
     let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&x, &y| {
-        scored[y]
-            .score
-            .partial_cmp(&scored[x].score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(x.cmp(&y))
-    });
+    sort_by(&mut order, |&x, &y| better(&scored, x, y));
     let (mut main, buried): (Vec<usize>, Vec<usize>) = order
         .into_iter()
         .partition(|&s| !opts.rules.bury.contains(&scored[s].index));
@@ -413,7 +419,7 @@ pub fn rerank(
     let mut out: Vec<Ranked> = main.into_iter().map(|s| scored[s]).collect();
     // Pins: pull each pinned candidate out, then insert at its position.
     let mut pins: Vec<(u32, usize)> = opts.rules.pins.clone();
-    pins.sort_by_key(|p| p.1);
+    sort_by(&mut pins, |a, b| (a.1, a.0) < (b.1, b.0));
     let mut pinned = Vec::new();
     for &(item, pos) in &pins {
         if let Some(at) = out.iter().position(|r| r.index == item) {
@@ -429,16 +435,36 @@ pub fn rerank(
     if opts.k > 0 {
         out.truncate(opts.k);
     }
-    for r in out.iter_mut() {
+    // Session rows, unit length and recency-weighted, for "similar to what you just viewed".
+    let sess_rows: Vec<(u32, Vec<f32>)> = profile
+        .session
+        .iter()
+        .filter_map(|&(i, w)| {
+            let mut row = model.item_row_f32(i as usize)?;
+            let s = w * inv_norm(&row);
+            row.iter_mut().for_each(|v| *v *= s);
+            Some((i, row))
+        })
+        .collect();
+    for (pos, r) in out.iter_mut().enumerate() {
         if r.reason != Reason::Pinned {
-            r.reason = reason_for(model, profile, r, &links, &b);
+            let full = pos < opts.reason_depth;
+            r.reason = reason_for(model, profile, r, &links, &b, &sess_rows, full);
         }
     }
     Ok(out)
 }
 
 /// The dominant weighted component decides the kind of reason.
-fn reason_for(model: &Model, profile: &Profile, r: &Ranked, links: &Links, b: &Blend) -> Reason {
+fn reason_for(
+    model: &Model,
+    profile: &Profile,
+    r: &Ranked,
+    links: &Links,
+    b: &Blend,
+    sess_rows: &[(u32, Vec<f32>)],
+    full: bool,
+) -> Reason {
     let [long, sess, pop, nb] = r.parts;
     let parts = [
         b.long * long,
@@ -456,6 +482,9 @@ fn reason_for(model: &Model, profile: &Profile, r: &Ranked, links: &Links, b: &B
     let row = || model.item_row_f32(r.index as usize);
     match best {
         0 if parts[0] > 0.0 => {
+            if profile.fold.is_some() && !full {
+                return Reason::Taste;
+            }
             if let (Some(f), Some(row)) = (&profile.fold, row()) {
                 if let Some((item, w)) = f.top_reason(&row) {
                     return Reason::History { item, weight: w };
@@ -473,17 +502,15 @@ fn reason_for(model: &Model, profile: &Profile, r: &Ranked, links: &Links, b: &B
                 weight: l.3,
             }),
         1 if parts[1] > 0.0 => {
+            if !full {
+                return Reason::Taste;
+            }
             let Some(row) = row() else {
                 return Reason::Popular;
             };
-            let inv = inv_norm(&row);
-            profile
-                .session
+            sess_rows
                 .iter()
-                .filter_map(|&(i, w)| {
-                    let s = model.item_row_f32(i as usize)?;
-                    Some((i, w * dot(&s, &row) * inv * inv_norm(&s)))
-                })
+                .map(|(i, s)| (*i, dot(s, &row) * inv_norm(&row)))
                 .max_by(|x, y| x.1.partial_cmp(&y.1).unwrap_or(std::cmp::Ordering::Equal))
                 .map_or(Reason::Popular, |(item, weight)| Reason::History {
                     item,
@@ -538,12 +565,7 @@ fn mmr(
         }
     }
     // Past the MMR depth, keep score order.
-    order[depth..].sort_by(|&x, &y| {
-        scored[y]
-            .score
-            .partial_cmp(&scored[x].score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    sort_by(&mut order[depth..], |&x, &y| better(scored, x, y));
 }
 
 /// Whether item `i` passes the catalogue filters (categories, price, stock).
@@ -623,11 +645,7 @@ pub fn recommend(model: &Model, profile: &Profile, opts: &RerankOptions) -> Resu
             .into_iter()
             .map(|l| (l.0, l.1))
             .collect();
-        links.sort_by(|x, y| {
-            y.1.partial_cmp(&x.1)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(x.0.cmp(&y.0))
-        });
+        sort_by(&mut links, |x, y| x.1 > y.1 || (x.1 == y.1 && x.0 < y.0));
         cands.extend(
             links
                 .into_iter()

@@ -175,6 +175,8 @@ pub struct AlsModel {
     /// Normalised training loss after each iteration.
     pub loss: Vec<f64>,
     pub train_time: Duration,
+    /// CPU seconds of the whole process during training (all threads), if known.
+    pub train_cpu_seconds: Option<f64>,
 }
 
 /// What a progress display needs after each iteration.
@@ -432,6 +434,7 @@ pub fn train(ui: &Csr, params: &AlsParams, mut on_iter: impl FnMut(&Progress)) -
         return Err(TrainError::Empty("the interaction matrix is empty".into()));
     }
     let start = Instant::now();
+    let cpu0 = super::process_cpu_seconds();
     let mut cui = ui.clone();
     for v in cui.data.iter_mut() {
         *v *= params.alpha;
@@ -478,11 +481,17 @@ pub fn train(ui: &Csr, params: &AlsParams, mut on_iter: impl FnMut(&Progress)) -
             elapsed: start.elapsed(),
         });
     }
+    let train_time = start.elapsed();
+    let train_cpu_seconds = match (cpu0, super::process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
     Ok(AlsModel {
         user_factors: users,
         item_factors: items,
         loss: losses,
-        train_time: start.elapsed(),
+        train_time,
+        train_cpu_seconds,
     })
 }
 
@@ -604,6 +613,41 @@ mod tests {
         assert_eq!(a.item_factors, b.item_factors);
         let c = train(&toy(), &AlsParams { seed: 7, ..p1 }, |_| {}).unwrap();
         assert_ne!(a.item_factors, c.item_factors);
+    }
+
+    #[test]
+    fn fold_in_solves_the_normal_equations() {
+        let p = AlsParams {
+            factors: 4,
+            iterations: 5,
+            alpha: 3.0,
+            lambda: 0.2,
+            threads: 1,
+            ..Default::default()
+        };
+        let m = train(&toy(), &p, |_| {}).unwrap();
+        let y = &m.item_factors;
+        let yty = gram(y);
+        let seen = [(0u32, 1.0f32), (2, 2.0)];
+        let x = fold_in(y.view(), yty.as_slice().unwrap(), p.lambda, p.alpha, &seen);
+        // (YᵀY + λI + Σ αr y yᵀ) x = Σ (1 + αr) y
+        for j in 0..4 {
+            let mut lhs = p.lambda * x[j];
+            for k in 0..4 {
+                lhs += yty[[j, k]] * x[k];
+            }
+            let mut rhs = 0.0;
+            for &(i, r) in &seen {
+                let yi = y.row(i as usize);
+                let c1 = p.alpha * r;
+                lhs += c1 * yi[j] * dot(yi.as_slice().unwrap(), &x);
+                rhs += (1.0 + c1) * yi[j];
+            }
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * (1.0 + rhs.abs()),
+                "row {j}: {lhs} vs {rhs}"
+            );
+        }
     }
 
     #[test]

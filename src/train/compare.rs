@@ -77,6 +77,7 @@ fn recommend_bundle(
 #[derive(serde::Deserialize)]
 struct ImplicitOut {
     train_seconds: f64,
+    train_cpu_seconds: f64,
     peak_rss_bytes: u64,
     version: String,
     recs: Vec<Vec<i64>>,
@@ -177,6 +178,7 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
             );
         }
     })?;
+    let ours_cpu = als.train_cpu_seconds;
     let ours_rss = peak_rss_bytes();
     let ours_secs = als.train_time.as_secs_f64();
     log(
@@ -206,6 +208,7 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
             name: name.clone(),
             metrics: eval::metrics(&recs, test, n_items),
             train_seconds: Some(ours_secs),
+            train_cpu_seconds: ours_cpu,
             peak_rss_bytes: ours_rss,
             note: format!("scored through a {size}-byte bundle"),
         });
@@ -217,6 +220,7 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
         name: "popularity".into(),
         metrics: eval::metrics(&pop, test, n_items),
         train_seconds: None,
+        train_cpu_seconds: None,
         peak_rss_bytes: None,
         note: String::new(),
     });
@@ -231,6 +235,7 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
         name: format!("item-kNN (cosine, k={})", opts.knn),
         metrics: eval::metrics(&knn, test, n_items),
         train_seconds: Some(knn_secs),
+        train_cpu_seconds: None,
         peak_rss_bytes: None,
         note: String::new(),
     });
@@ -261,6 +266,7 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
             name: format!("implicit {} ALS", out.version),
             metrics: eval::metrics(&recs, test, n_items),
             train_seconds: Some(out.train_seconds),
+            train_cpu_seconds: Some(out.train_cpu_seconds),
             peak_rss_bytes: Some(out.peak_rss_bytes),
             note: "same split, factors, λ, confidence 1+α·r, iterations, threads".into(),
         });

@@ -124,33 +124,29 @@ pub fn split(ds: &Dataset, min_positives: usize, holdout: f64) -> Result<Split> 
 
 /// Top `k` indices by score, best first; ties go to the lower index.
 pub fn top_k(scores: &[f32], exclude: &[u32], k: usize) -> Vec<u32> {
-    let mut masked: Vec<(f32, u32)> = scores
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| (s, i as u32))
-        .collect();
+    let mut excluded = vec![false; scores.len()];
     for &e in exclude {
-        if let Some(m) = masked.get_mut(e as usize) {
-            m.0 = f32::NEG_INFINITY;
+        if let Some(x) = excluded.get_mut(e as usize) {
+            *x = true;
         }
     }
+    let mut cand: Vec<(f32, u32)> = scores
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !excluded[*i])
+        .map(|(i, &s)| (s, i as u32))
+        .collect();
     let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    let allowed = scores.len().saturating_sub(exclude.len());
-    let k = k.min(masked.len());
+    let k = k.min(cand.len());
     if k == 0 {
         return Vec::new();
     }
-    if k < masked.len() {
-        masked.select_nth_unstable_by(k - 1, cmp);
-        masked.truncate(k);
+    if k < cand.len() {
+        cand.select_nth_unstable_by(k - 1, cmp);
+        cand.truncate(k);
     }
-    masked.sort_by(cmp);
-    masked
-        .into_iter()
-        .filter(|m| m.0 != f32::NEG_INFINITY)
-        .take(allowed)
-        .map(|m| m.1)
-        .collect()
+    cand.sort_by(cmp);
+    cand.into_iter().map(|m| m.1).collect()
 }
 
 /// Per-user training items (sorted), for exclusion.
@@ -311,6 +307,8 @@ pub struct ModelResult {
     pub name: String,
     pub metrics: Metrics,
     pub train_seconds: Option<f64>,
+    /// CPU seconds (all threads) spent training.
+    pub train_cpu_seconds: Option<f64>,
     pub peak_rss_bytes: Option<u64>,
     pub note: String,
 }
@@ -414,11 +412,11 @@ pub fn report_html(title: &str, summary: &[(String, String)], results: &[ModelRe
             esc(v)
         ));
     }
-    s.push_str("</table>\n<h2>Metrics (K = 10)</h2>\n<table>\n<tr><th>model</th><th>Recall@10</th><th>NDCG@10</th><th>MAP@10</th><th>HitRate@10</th><th>coverage@10</th><th>train s</th><th>peak RSS MiB</th><th>note</th></tr>\n");
+    s.push_str("</table>\n<h2>Metrics (K = 10)</h2>\n<table>\n<tr><th>model</th><th>Recall@10</th><th>NDCG@10</th><th>MAP@10</th><th>HitRate@10</th><th>coverage@10</th><th>train s</th><th>train CPU s</th><th>peak RSS MiB</th><th>note</th></tr>\n");
     for m in results {
         let x = &m.metrics;
         s.push_str(&format!(
-            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             esc(&m.name),
             x.recall,
             x.ndcg,
@@ -426,6 +424,7 @@ pub fn report_html(title: &str, summary: &[(String, String)], results: &[ModelRe
             x.hit_rate,
             x.coverage,
             fmt_opt(m.train_seconds, |v| format!("{v:.2}")),
+            fmt_opt(m.train_cpu_seconds, |v| format!("{v:.2}")),
             fmt_opt(m.peak_rss_bytes, |v| format!("{:.0}", v as f64 / 1048576.0)),
             esc(&m.note)
         ));
@@ -511,5 +510,6 @@ mod tests {
     fn top_k_excludes_and_breaks_ties() {
         assert_eq!(top_k(&[1.0, 3.0, 3.0, 2.0], &[1], 2), vec![2, 3]);
         assert_eq!(top_k(&[1.0, 2.0], &[0, 1], 5), Vec::<u32>::new());
+        assert_eq!(top_k(&[1.0, 2.0, 0.5], &[1, 1, 9], 5), vec![0, 2]);
     }
 }

@@ -9,7 +9,6 @@
 //! surrogate reaches Rust as U+FFFD (wasm-bindgen encodes with TextEncoder),
 //! which the matcher treats as a separator.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -73,35 +72,15 @@ impl IntentModelJs {
     }
 }
 
-/// (section address, section length, stored CRC bytes, parsed model).
-type CacheEntry = (usize, usize, [u8; 4], Rc<IntentModel>);
-
-thread_local! {
-    /// The parsed INTENT section of the most recently used bundle, keyed by
-    /// the section's address, length and stored CRC, so repeated
-    /// `matchIntent` calls parse once. A freed bundle whose memory is reused
-    /// for another one differs in CRC (or is re-parsed harmlessly).
-    static CACHE: RefCell<Option<CacheEntry>> = const { RefCell::new(None) };
-}
-
+/// The bundle's INTENT section, parsed on first use and kept with the model.
 fn bundle_intent(model: &Model) -> Result<Rc<IntentModel>, Error> {
-    let view = model.inner.view();
-    let blob = view.intent.ok_or(Error::NoIntentModel)?;
-    let mut crc = [0u8; 4];
-    if let Some(c) = blob.get(16..20) {
-        crc.copy_from_slice(c);
+    if let Some(m) = model.intent.get() {
+        return Ok(m.clone());
     }
-    let key = (blob.as_ptr() as usize, blob.len(), crc);
-    CACHE.with(|cache| {
-        if let Some((p, l, c, m)) = cache.borrow().as_ref() {
-            if (*p, *l, *c) == key {
-                return Ok(m.clone());
-            }
-        }
-        let m = Rc::new(IntentModel::from_bytes(blob)?);
-        *cache.borrow_mut() = Some((key.0, key.1, key.2, m.clone()));
-        Ok(m)
-    })
+    let blob = model.inner.view().intent.ok_or(Error::NoIntentModel)?;
+    let m = Rc::new(IntentModel::from_bytes(blob)?);
+    let _ = model.intent.set(m.clone());
+    Ok(m)
 }
 
 #[wasm_bindgen]

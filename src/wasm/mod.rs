@@ -2,6 +2,7 @@
 //! returns `Result<_, JsValue>` whose error is a JS `Error` with `name =
 //! "VitrineError"` and a stable `code`; nothing here unwraps or panics.
 
+mod intent;
 mod shopper;
 mod types;
 
@@ -96,6 +97,17 @@ impl BundleBuffer {
 #[wasm_bindgen]
 pub struct Model {
     pub(crate) inner: engine::Model,
+    /// The INTENT section, parsed on the first `matchIntent`.
+    pub(crate) intent: std::cell::OnceCell<std::rc::Rc<crate::intent::IntentModel>>,
+}
+
+impl Model {
+    fn new(inner: engine::Model) -> Model {
+        Model {
+            inner,
+            intent: std::cell::OnceCell::new(),
+        }
+    }
 }
 
 fn user_vector(v: &JsValue) -> Result<Vec<f32>, JsValue> {
@@ -186,7 +198,7 @@ impl Model {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, JsValue> {
         engine::Model::from_bytes(bytes)
-            .map(|inner| Model { inner })
+            .map(Model::new)
             .map_err(js_error)
     }
 
@@ -198,7 +210,7 @@ impl Model {
             .take()
             .ok_or_else(|| invalid("this buffer was already used"))?;
         engine::Model::from_aligned(b)
-            .map(|inner| Model { inner })
+            .map(Model::new)
             .map_err(js_error)
     }
 

@@ -35,13 +35,14 @@ struct ShopperOptionsJs {
     exclude_purchased: Option<bool>,
     segment: Option<f64>,
     pool: Option<f64>,
+    reason_depth: Option<f64>,
     categories: Option<Vec<String>>,
     price_min: Option<f64>,
     price_max: Option<f64>,
     in_stock_only: Option<bool>,
 }
 
-const FIELDS: [&str; 22] = [
+const FIELDS: [&str; 23] = [
     "k",
     "now",
     "halfLifeDays",
@@ -59,6 +60,7 @@ const FIELDS: [&str; 22] = [
     "excludePurchased",
     "segment",
     "pool",
+    "reasonDepth",
     "categories",
     "priceMin",
     "priceMax",
@@ -202,6 +204,7 @@ fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
         exclude_purchased: boolean(o, "excludePurchased")?,
         segment: num(o, "segment")?,
         pool: num(o, "pool")?,
+        reason_depth: num(o, "reasonDepth")?,
         categories: strings(o, "categories")?,
         price_min: num(o, "priceMin")?,
         price_max: num(o, "priceMax")?,
@@ -213,17 +216,16 @@ fn whole(name: &str, v: Option<f64>, default: usize) -> Result<usize, JsValue> {
     match v {
         None => Ok(default),
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 1e7 => Ok(x as usize),
-        Some(x) => Err(invalid(format!(
-            "{name} must be a whole number ≥ 0, got {x}"
-        ))),
+        // No float in the message: float formatting costs ~10 KB of wasm.
+        Some(_) => Err(invalid(format!("{name} must be a whole number ≥ 0"))),
     }
 }
 
 fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, JsValue> {
     match v {
-        Some(x) if !(x.is_finite() && x > 0.0) => Err(invalid(format!(
-            "{name} must be a positive number, got {x}"
-        ))),
+        Some(x) if !(x.is_finite() && x > 0.0) => {
+            Err(invalid(format!("{name} must be a positive number")))
+        }
         _ => Ok(v),
     }
 }
@@ -303,7 +305,12 @@ impl Model {
                 None => unknown += 1,
             }
         }
-        out.sort_by(|a, b| a.ts.partial_cmp(&b.ts).unwrap_or(std::cmp::Ordering::Equal));
+        // By time, ties in arrival order (the heapsort is not stable).
+        let mut keyed: Vec<(usize, Event)> = out.into_iter().enumerate().collect();
+        crate::shopper::sort_by(&mut keyed, |a, b| {
+            a.1.ts < b.1.ts || (a.1.ts == b.1.ts && a.0 < b.0)
+        });
+        let out: Vec<Event> = keyed.into_iter().map(|k| k.1).collect();
         Ok(History {
             events: out,
             unknown,
@@ -322,7 +329,7 @@ impl Model {
     ) -> Result<(Profile, History), JsValue> {
         let now = match o.now {
             Some(x) if x.is_finite() => x,
-            Some(x) => return Err(invalid(format!("now must be a finite number, got {x}"))),
+            Some(_) => return Err(invalid("now must be a finite number")),
             None => js_sys::Date::now(),
         };
         let d = Weights::default();
@@ -363,12 +370,13 @@ impl Model {
         r.blend.neighbours = b(3, def.neighbours);
         if let Some(l) = o.mmr_lambda {
             if !(0.0..=1.0).contains(&l) {
-                return Err(invalid(format!("mmrLambda must be in [0, 1], got {l}")));
+                return Err(invalid("mmrLambda must be in [0, 1]"));
             }
             r.mmr_lambda = l as f32;
         }
         r.diversity_depth = whole("diversityDepth", o.diversity_depth, r.diversity_depth)?;
         r.pool = whole("pool", o.pool, r.pool)?;
+        r.reason_depth = whole("reasonDepth", o.reason_depth, r.reason_depth)?;
         for (id, pos) in &o.pin {
             let pos = whole("pin position", Some(*pos), 0)?;
             if let Some(i) = self.inner.item_index(id) {
@@ -410,7 +418,13 @@ impl Model {
         self.inner.item_id(i as usize).unwrap_or("").to_string()
     }
 
-    /// `{items: [{id, score, reason: {kind, item?, weight?, segment?}}], unknownItems, ...}`
+    /// Packed result, unpacked by www/shopper.js (`unpackRanked`): a few typed
+    /// arrays and two concatenated strings instead of ~8 JS objects per item,
+    /// because each property set crosses the wasm boundary.
+    /// `{ids, idLens, scores, kinds, reasonItems, reasonLens, weights, segments,
+    ///   unknownItems, clampedEvents, unknownCandidates, coldStart}`; string
+    /// lengths are in UTF-16 units; kinds: 0 history, 1 neighbour, 2 popular,
+    /// 3 segment, 4 pinned, 5 taste (history, not attributed).
     fn ranked_list(
         &self,
         r: Vec<Ranked>,
@@ -418,34 +432,43 @@ impl Model {
         unknown_candidates: u32,
         cold: bool,
     ) -> JsValue {
-        let items = Array::new();
+        let n = r.len();
+        let (mut ids, mut id_lens) = (String::new(), Vec::with_capacity(n));
+        let (mut ritems, mut rlens) = (String::new(), Vec::with_capacity(n));
+        let mut scores = Vec::with_capacity(n);
+        let mut kinds = Vec::with_capacity(n);
+        let mut weights = Vec::with_capacity(n);
+        let mut segs = Vec::with_capacity(n);
+        let push = |buf: &mut String, lens: &mut Vec<u32>, i: Option<u32>| {
+            let id = i.and_then(|i| self.inner.item_id(i as usize)).unwrap_or("");
+            buf.push_str(id);
+            lens.push(id.encode_utf16().count() as u32);
+        };
         for x in r {
-            let reason = Object::new();
+            push(&mut ids, &mut id_lens, Some(x.index));
+            scores.push(x.score);
             let (kind, item, weight, segment) = match x.reason {
-                Reason::History { item, weight } => ("history", Some(item), Some(weight), None),
-                Reason::Neighbour { item, weight } => ("neighbour", Some(item), Some(weight), None),
-                Reason::Segment { segment } => ("segment", None, None, Some(segment)),
-                Reason::Popular => ("popular", None, None, None),
-                Reason::Pinned => ("pinned", None, None, None),
+                Reason::History { item, weight } => (0u8, Some(item), weight, 0),
+                Reason::Neighbour { item, weight } => (1, Some(item), weight, 0),
+                Reason::Popular => (2, None, f32::NAN, 0),
+                Reason::Segment { segment } => (3, None, f32::NAN, segment),
+                Reason::Pinned => (4, None, f32::NAN, 0),
+                Reason::Taste => (5, None, f32::NAN, 0),
             };
-            set(&reason, "kind", kind);
-            if let Some(i) = item {
-                set(&reason, "item", self.id(i));
-            }
-            if let Some(w) = weight {
-                set(&reason, "weight", w);
-            }
-            if let Some(s) = segment {
-                set(&reason, "segment", s);
-            }
-            let o = Object::new();
-            set(&o, "id", self.id(x.index));
-            set(&o, "score", x.score);
-            set(&o, "reason", reason);
-            items.push(&o);
+            kinds.push(kind);
+            push(&mut ritems, &mut rlens, item);
+            weights.push(weight);
+            segs.push(segment);
         }
         let out = Object::new();
-        set(&out, "items", items);
+        set(&out, "ids", ids);
+        set(&out, "idLens", js_sys::Uint32Array::from(&id_lens[..]));
+        set(&out, "scores", Float32Array::from(&scores[..]));
+        set(&out, "kinds", js_sys::Uint8Array::from(&kinds[..]));
+        set(&out, "reasonItems", ritems);
+        set(&out, "reasonLens", js_sys::Uint32Array::from(&rlens[..]));
+        set(&out, "weights", Float32Array::from(&weights[..]));
+        set(&out, "segments", js_sys::Uint32Array::from(&segs[..]));
         set(&out, "unknownItems", hist.unknown);
         set(&out, "clampedEvents", hist.clamped);
         set(&out, "unknownCandidates", unknown_candidates);
@@ -582,7 +605,7 @@ impl Model {
             ),
             None => (0.0, Vec::new(), false),
         };
-        parts.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+        crate::shopper::sort_by(&mut parts, |a, b| a.1 > b.1 || (a.1 == b.1 && a.0 < b.0));
         let contributions = Array::new();
         for (it, w) in parts {
             let c = Object::new();

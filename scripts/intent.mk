@@ -72,3 +72,9 @@ bench-intent: $(INTENT_DEMO) cli
 	$(INTENT_BIN) intent match --model $(INTENT_DEMO) --bench 200 \
 	  --bench-file $(INTENT_DATA)/default_test.csv > target/bench/intent_native.json
 	@cat target/bench/intent_native.json
+
+# matchIntent in headless Chromium (wasm SIMD): target/bench/intent.json.
+BENCH_TARGETS += bench-intent-web
+.PHONY: bench-intent-web
+bench-intent-web: $(INTENT_DEMO) setup-web wasm pkg-web
+	$(NODE) tests/bench/intent.mjs $(INTENT_DEMO)

@@ -93,3 +93,23 @@ bench-train: $(ML1M) train-venv cli
 	VITRINE_BIN=$(VITRINE_BIN) PY=$(PY) ALPHA=$(EVAL_ALPHA) LAMBDA=$(EVAL_LAMBDA) \
 	FACTORS=$(EVAL_FACTORS) ITERATIONS=$(EVAL_ITERATIONS) THREADS=$(EVAL_THREADS) \
 	  sh scripts/train-bench.sh $(ML1M) target/eval/bench-ml-1m.tsv
+
+# The demo storefront's model: ml-100k (titles, genres, synthetic prices) with
+# item neighbours, six shopper segments, and the default intent set whose title
+# index points at these movies. Served as /models/demo.vtr by `make demo`.
+DEMO_MODEL := .cache/demo/demo.vtr
+DEMO_INTENT := .cache/demo/intent_demo.vti
+DEMO_DEPS += $(DEMO_MODEL)
+
+$(DEMO_INTENT): $(DEMO_VTR) src/intent/data/default_train.csv src/intent/data/default_oos.csv src/intent/data/default_intents.csv | cli
+	$(VITRINE_BIN) intent train --data src/intent/data/default_train.csv --oos src/intent/data/default_oos.csv \
+	  --config src/intent/data/default_intents.csv --c 30 --titles-from $(DEMO_VTR) --out $@ > /dev/null
+
+$(DEMO_MODEL): $(DEMO_INTENT) $(ML100K) | cli
+	$(VITRINE_BIN) train $(ML100K) --format recbole --quiet \
+	  --items $(DATA)/ml-100k/ml-100k.item --title-col movie_title \
+	  --category-col class --category-first-token \
+	  --factors 32 --iterations 15 --alpha $(EVAL_ALPHA) --lambda $(EVAL_LAMBDA) --seed $(EVAL_SEED) \
+	  -o .cache/demo/demo.vstate \
+	  --export $@ --dtype int8 --synthetic-prices --meta dataset=MovieLens-100k \
+	  --intent $(DEMO_INTENT) --neighbours 20 --segments 6

@@ -27,7 +27,7 @@ $(WEB_NPM_STAMP): package.json package-lock.json
 
 # The glue's source of truth is www/; the package gets verbatim copies.
 pkg-web: wasm
-	cp www/vitrine.js www/worker.js pkg/
+	cp www/vitrine.js www/worker.js www/shopper.js pkg/
 
 test-web: setup-web wasm cli pkg-web
 	$(NODE) --test --test-concurrency=1 tests/node/ tests/browser/ tests/pkg/

@@ -382,10 +382,17 @@ export function createShopper(vitrine, options = {}) {
       return unpackRanked(call(() => vitrine.raw.rerank(ids, { ...profileOptions(), ...opts, events })));
     },
 
-    /** Nearest segment `{index, name, distance}`, or null (no segments / no history). */
+    /** Nearest segment `{index, name, distance}`, or null (no segments, no GRAM or no history). */
     segment() {
       if (events.length === 0) return null;
-      const r = call(() => vitrine.raw.foldIn(events, profileOptions()));
+      let r;
+      try {
+        r = vitrine.raw.foldIn(events, profileOptions());
+      } catch (e) {
+        // A bundle without GRAM cannot fold in: no segment, not an error.
+        if (e && e.code === 'MISSING_CAPABILITY') return null;
+        throw e;
+      }
       return call(() => vitrine.raw.segment(r.vector));
     },
 

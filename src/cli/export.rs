@@ -25,6 +25,17 @@ pub struct ExportArgs {
     /// Extra `key=value` metadata (repeatable).
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
+    /// Add K shopper segments: k-means centroids over the trained user factors.
+    #[arg(long, default_value_t = 0)]
+    pub segments: usize,
+    /// Names for the segments, comma-separated (default "segment 1", ...).
+    #[arg(long, value_delimiter = ',')]
+    pub segment_names: Vec<String>,
+    /// Add the top-N co-occurrence neighbours per item, from the training log's
+    /// sessions (a user's events split at 30 minutes of inactivity). Needs the
+    /// log, so only with `vitrine train ... --export`.
+    #[arg(long, default_value_t = 0)]
+    pub neighbours: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -40,11 +51,13 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// `sessions` (item indices in the state's item order) feed `--neighbours`.
 pub fn export_state(
     state: &ModelState,
     out: &Path,
     a: &ExportArgs,
     quiet: bool,
+    sessions: Option<&[Vec<u32>]>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let dtype =
         Dtype::parse(&a.dtype).ok_or_else(|| TrainError::Config(format!("--dtype {}", a.dtype)))?;
@@ -67,6 +80,28 @@ pub fn export_state(
             extra_meta,
         },
     )?;
+    let mut parts = parts;
+    if a.segments > 0 {
+        let users: Vec<f32> = state.user_factors.iter().copied().collect();
+        let names = (!a.segment_names.is_empty()).then(|| a.segment_names.clone());
+        parts.segments = Some(crate::shopper::segments::section(
+            &users,
+            state.header.dim,
+            a.segments,
+            names,
+            state.header.seed,
+        ));
+    }
+    if a.neighbours > 0 {
+        let sessions = sessions.ok_or_else(|| {
+            TrainError::Config("--neighbours needs the interaction log: use `vitrine train ... --export`".into())
+        })?;
+        let opts = crate::shopper::neighbours::NeighbourOptions {
+            top_n: a.neighbours,
+            ..Default::default()
+        };
+        parts.neighbours = Some(crate::shopper::neighbours::build(state.header.n_items, sessions, &opts));
+    }
     write_bundle_file(out, &parts, dtype)?;
     if !quiet {
         let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
@@ -89,5 +124,5 @@ pub fn export_state(
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let state = ModelState::load(&args.state)?;
-    export_state(&state, &args.output, &args.opts, args.quiet)
+    export_state(&state, &args.output, &args.opts, args.quiet, None)
 }

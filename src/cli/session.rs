@@ -25,7 +25,7 @@ pub enum Cmd {
     /// Next-item prediction on NowPlaying-1M sessions → JSON.
     Eval(EvalArgs),
     /// Recall@10 of held-out users through on-device fold-in vs the trainer's user factors.
-    FoldinEval(FoldinArgs),
+    FoldinEval(Box<FoldinArgs>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -98,7 +98,7 @@ pub fn run(cmd: Cmd) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         Cmd::Synth(a) => synth(a),
         Cmd::Eval(a) => eval(a),
-        Cmd::FoldinEval(a) => foldin_eval(a),
+        Cmd::FoldinEval(a) => foldin_eval(*a),
     }
 }
 

@@ -285,7 +285,40 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if let Some(out) = &args.export {
-        super::export::export_state(&state, out, &args.export_opts, args.quiet)?;
+        let sessions = sessions_of(&ds, &state.header.items);
+        super::export::export_state(&state, out, &args.export_opts, args.quiet, Some(&sessions))?;
     }
     Ok(())
+}
+
+/// A user's events in time order, split at 30 minutes of inactivity, as item
+/// indices of the trained model: the "viewed / bought together" evidence for
+/// the bundle's neighbour lists.
+fn sessions_of(ds: &crate::train::data::Dataset, model_items: &[String]) -> Vec<Vec<u32>> {
+    const GAP_SECONDS: i64 = 30 * 60;
+    let index: std::collections::HashMap<&str, u32> = model_items
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i as u32))
+        .collect();
+    let mut by_user: Vec<&crate::train::data::Interaction> = ds.interactions.iter().collect();
+    by_user.sort_by_key(|x| (x.user, x.time, x.line));
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut last: Option<(u32, i64)> = None;
+    for x in by_user {
+        let Some(&item) = ds.items.get(x.item as usize).and_then(|id| index.get(id.as_str())) else {
+            continue;
+        };
+        match last {
+            Some((u, t)) if u == x.user && x.time - t <= GAP_SECONDS => {
+                if let Some(s) = out.last_mut() {
+                    s.push(item);
+                }
+            }
+            _ => out.push(vec![item]),
+        }
+        last = Some((x.user, x.time));
+    }
+    out.retain(|s| s.len() > 1);
+    out
 }

@@ -68,12 +68,16 @@ pub mod scalar {
         }
     }
 
+    /// Adjacent products are paired in i16 before widening — the shape of
+    /// x86's `pmaddwd` (and of the SIMD twin), which LLVM then emits natively.
     #[inline]
     pub fn dot_row_i8(row: &[i8], user: &[i8]) -> i32 {
-        let mut acc = [0i32; 16];
+        let mut acc = [0i32; 8];
         for (r, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
-            for l in 0..16 {
-                acc[l] += r[l] as i32 * u[l] as i32;
+            for l in 0..8 {
+                let a = r[2 * l] as i16 * u[2 * l] as i16;
+                let b = r[2 * l + 1] as i16 * u[2 * l + 1] as i16;
+                acc[l] += a as i32 + b as i32;
             }
         }
         acc.iter().sum()
@@ -129,16 +133,47 @@ mod simd {
 
     /// Per 16 bytes: two widening multiplies (i8×i8 → i16; |product| ≤ 16 256,
     /// so their sum fits i16), one pairwise widening add into i32 lanes.
-    /// Four rows are reduced together so the horizontal sums cost one shuffle
-    /// tree per four rows.
+    /// Common row widths get a const-generic instance with the user vector held
+    /// in registers and the row loop fully unrolled; four rows are reduced
+    /// together so the horizontal sums cost one shuffle tree per four rows.
     pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
         let n = out.len().min(rows.len() / stride.max(1));
-        if stride == 0 || user.len() < stride {
+        if stride == 0 || stride % 16 != 0 || user.len() < stride {
             return;
         }
+        match stride / 16 {
+            1 => dot_i8_c::<1>(rows, user, &mut out[..n]),
+            2 => dot_i8_c::<2>(rows, user, &mut out[..n]),
+            4 => dot_i8_c::<4>(rows, user, &mut out[..n]),
+            8 => dot_i8_c::<8>(rows, user, &mut out[..n]),
+            _ => dot_i8_any(rows, stride, user, &mut out[..n]),
+        }
+    }
+
+    #[inline(always)]
+    fn dot_i8_c<const C: usize>(rows: &[i8], user: &[i8], out: &mut [f32]) {
+        let n = out.len().min(rows.len() / (16 * C));
+        // SAFETY: user has ≥ 16·C bytes (checked by the caller); row j < n spans
+        // rows[16·C·j .. 16·C·(j+1)]; v128_load has no alignment requirement.
+        let ub: [v128; C] = core::array::from_fn(|c| unsafe { v128_load(user.as_ptr().add(16 * c) as *const v128) });
+        let base = rows.as_ptr();
+        let row_acc = |j: usize| -> v128 {
+            let r = unsafe { base.add(16 * C * j) };
+            let mut acc = i32x4_splat(0);
+            for (c, &b) in ub.iter().enumerate() {
+                let a = unsafe { v128_load(r.add(16 * c) as *const v128) };
+                let p = i16x8_add(i16x8_extmul_low_i8x16(a, b), i16x8_extmul_high_i8x16(a, b));
+                acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(p));
+            }
+            acc
+        };
+        reduce4(n, row_acc, out)
+    }
+
+    fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
+        let n = out.len();
         let u = user.as_ptr();
-        // SAFETY (whole function): every row index j < n covers
-        // rows[j*stride..(j+1)*stride]; loads are unaligned-safe v128_load.
+        // SAFETY: as in dot_i8_c, with the width only known at run time.
         let row_acc = |j: usize| -> v128 {
             let r = rows[j * stride..].as_ptr();
             unsafe {
@@ -154,10 +189,15 @@ mod simd {
                 acc
             }
         };
+        reduce4(n, row_acc, out)
+    }
+
+    /// Row sums of four i32x4 accumulators at a time (transpose-add), as f32.
+    #[inline(always)]
+    fn reduce4(n: usize, row_acc: impl Fn(usize) -> v128, out: &mut [f32]) {
         let mut j = 0;
         while j + 4 <= n {
             let (a, b, c, d) = (row_acc(j), row_acc(j + 1), row_acc(j + 2), row_acc(j + 3));
-            // Transpose-add: lanes of the result are the four row sums.
             let ab = i32x4_add(
                 i32x4_shuffle::<0, 4, 2, 6>(a, b),
                 i32x4_shuffle::<1, 5, 3, 7>(a, b),
@@ -171,10 +211,10 @@ mod simd {
                 i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
             );
             let f = f32x4_convert_i32x4(s);
-            out[j] = f32x4_extract_lane::<0>(f);
-            out[j + 1] = f32x4_extract_lane::<1>(f);
-            out[j + 2] = f32x4_extract_lane::<2>(f);
-            out[j + 3] = f32x4_extract_lane::<3>(f);
+            if let Some(o) = out.get_mut(j..j + 4) {
+                // SAFETY: o has exactly 4 f32; v128_store has no alignment requirement.
+                unsafe { v128_store(o.as_mut_ptr() as *mut v128, f) };
+            }
             j += 4;
         }
         while j < n {

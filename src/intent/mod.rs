@@ -67,6 +67,7 @@ pub struct IntentModel {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Alternative {
     pub intent: String,
     pub confidence: f32,
@@ -74,6 +75,7 @@ pub struct Alternative {
 
 /// The result of [`IntentModel::match_text`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IntentMatch {
     /// `None` when the best confidence is below the calibrated threshold
     /// (out of scope) or the text has nothing to match.

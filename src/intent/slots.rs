@@ -11,6 +11,7 @@ pub use super::titles::ProductMention;
 use super::titles::TitleIndex;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Slots {
     /// Order references: digit runs of 5+ digits (4+ after "#" or an order
     /// keyword) and letter+digit codes with 5+ digits, ASCII letters uppercased.
@@ -22,6 +23,7 @@ pub struct Slots {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Quantity {
     pub value: u32,
     /// The unit as written ("件", "pairs"), normalized.
@@ -29,6 +31,7 @@ pub struct Quantity {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PriceSlot {
     /// Lower bound ("over 50", "100元以上", the low end of "50-80").
     pub min: Option<f32>,

@@ -36,6 +36,7 @@ pub const MAX_MENTIONS: usize = 5;
 
 /// A catalogue item mentioned in the text.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProductMention {
     /// Index of the item in the bundle's item order.
     pub item: u32,

@@ -105,3 +105,26 @@ pub fn kmeans(
     }
     (centroids, assign)
 }
+
+/// The SEGMENTS section for a bundle: k-means over the trained user factors
+/// (`n × d`, row-major). `names` (e.g. from a config) are used when there is
+/// one per centroid; otherwise segments are called "segment N" (1-based).
+pub fn section(
+    users: &[f32],
+    d: usize,
+    k: usize,
+    names: Option<Vec<String>>,
+    seed: u64,
+) -> crate::format::Segments {
+    let (centroids, _) = kmeans(users, d, k, 100, seed);
+    let got = centroids.len().checked_div(d).unwrap_or(0);
+    let names = match names {
+        Some(n) if n.len() == got => n,
+        _ => (1..=got).map(|i| format!("segment {i}")).collect(),
+    };
+    crate::format::Segments {
+        dim: d,
+        centroids,
+        names,
+    }
+}

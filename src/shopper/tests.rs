@@ -235,14 +235,18 @@ fn mmr_avoids_near_duplicates() {
     ];
     p.popularity = Some(vec![1.0; 6]);
     let m = model(&p);
-    let mut prof = Profile::default();
-    prof.cold_user = Some(vec![1.0, 0.2, 0.0, 0.0]);
+    let prof = Profile {
+        cold_user: Some(vec![1.0, 0.2, 0.0, 0.0]),
+        ..Default::default()
+    };
     let cands: Vec<u32> = (0..6).collect();
     let plain = rerank(&m, &prof, &cands, &RerankOptions::default()).unwrap();
     assert_eq!(plain[0].index, 0);
     assert_eq!(plain[1].index, 1);
-    let mut o = RerankOptions::default();
-    o.mmr_lambda = 0.5;
+    let o = RerankOptions {
+        mmr_lambda: 0.5,
+        ..Default::default()
+    };
     let div = rerank(&m, &prof, &cands, &o).unwrap();
     assert_eq!(div[0].index, 0);
     assert_ne!(div[1].index, 1, "{div:?}");
@@ -263,8 +267,10 @@ fn recommend_uses_history_and_explains() {
         ..Default::default()
     };
     let prof = Profile::build(&m, &evs, &popts, 2.0, None).unwrap();
-    let mut o = RerankOptions::default();
-    o.k = 10;
+    let o = RerankOptions {
+        k: 10,
+        ..Default::default()
+    };
     let r = recommend(&m, &prof, &o).unwrap();
     assert_eq!(r.len(), 10);
     // The strongest co-occurrence partner of the newest item shows up with a neighbour reason.
@@ -358,4 +364,33 @@ fn neighbours_builder_links_cooccurring_items() {
         },
     );
     assert_eq!(capped.offsets[1], 1);
+}
+
+#[test]
+fn heapsort_matches_std_sort() {
+    let mut rng = crate::synth::Rng::new(8);
+    for n in [0usize, 1, 2, 3, 10, 257] {
+        let mut v: Vec<u32> = (0..n).map(|_| (rng.next_u64() % 50) as u32).collect();
+        let mut want = v.clone();
+        want.sort();
+        sort_by(&mut v, |a, b| a < b);
+        assert_eq!(v, want, "n={n}");
+    }
+}
+
+#[test]
+fn segments_section_round_trips_through_a_bundle() {
+    let mut p = parts(50, 4, 6);
+    let mut rng = crate::synth::Rng::new(2);
+    let users: Vec<f32> = (0..400)
+        .map(|i| if i % 8 < 4 { 3.0 } else { -3.0 } + 0.1 * rng.normal())
+        .collect();
+    p.segments = Some(super::segments::section(&users, 4, 2, None, 1));
+    let m = model(&p);
+    let sv = m.segments().unwrap();
+    assert_eq!(sv.k, 2);
+    assert_eq!(sv.names.unwrap().get(1), Some("segment 2"));
+    let (s, dist) = assign(&sv, &[3.0, 3.0, 3.0, 3.0]).unwrap();
+    assert!(dist < 0.5);
+    assert!(sv.centroids[s * 4] > 2.5);
 }

@@ -90,7 +90,20 @@ impl Model {
     #[wasm_bindgen(js_name = matchIntent)]
     pub fn match_intent(&self, text: &str) -> Result<JsValue, JsValue> {
         let m = bundle_intent(self).map_err(js_error)?;
-        to_js(&m.match_text(text))
+        let r = m.match_text(text);
+        let out = to_js(&r)?;
+        // Product mentions carry item indices; the bundle knows their ids, which
+        // is what a storefront passes on to `similar(id, {priceMax})`.
+        if !r.slots.products.is_empty() {
+            let slots = js_sys::Reflect::get(&out, &"slots".into())?;
+            let products = js_sys::Reflect::get(&slots, &"products".into())?;
+            for (i, p) in r.slots.products.iter().enumerate() {
+                let o = js_sys::Reflect::get(&products, &(i as u32).into())?;
+                let id = self.inner.item_id(p.item as usize).unwrap_or_default();
+                js_sys::Reflect::set(&o, &"id".into(), &id.into())?;
+            }
+        }
+        Ok(out)
     }
 
     /// The bundle's intent model as a standalone object (parsed once).

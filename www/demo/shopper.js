@@ -77,7 +77,9 @@ function card(/** @type {string} */ id, /** @type {string} */ reason, /** @type 
 }
 
 function renderRecs() {
-  const r = shopper.recommend({ k: 8 });
+  // The strip shows new things: nothing the shopper already interacted with.
+  const seen = [...new Set(shopper.history().map((e) => e.item))];
+  const r = shopper.recommend({ k: 8, exclude: seen });
   const ol = $('recs');
   ol.replaceChildren(...r.items.map((x) => card(x.id, why(x.reason))));
   const seg = shopper.history().length ? safe(() => shopper.segment()) : null;

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Intent benchmark (`make bench-intent-web`): `matchIntent` in headless Chromium
+// (wasm SIMD build) with the default intent set, over the held-out questions in
+// both languages. Median ms per call over batched samples (performance.now has
+// 100 µs steps without cross-origin isolation) → target/bench/intent.json.
+
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../node/helpers.mjs';
+import { startServer } from '../../scripts/serve.mjs';
+import { launch } from '../browser/chromium.mjs';
+
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 30);
+const vti = process.argv[2] ?? join(ROOT, '.cache', 'demo', 'intent_default.vti');
+const texts = readFileSync(join(ROOT, 'src', 'intent', 'data', 'default_test.csv'), 'utf8')
+  .split('\n')
+  .slice(1)
+  .filter(Boolean)
+  .map((line) => (line.startsWith('"') ? line.slice(1, line.indexOf('"', 1)) : line.split(',')[0]));
+mkdirSync(join(ROOT, 'target', 'bench'), { recursive: true });
+
+const srv = await startServer({
+  mounts: { '/m/': join(ROOT, '.cache', 'demo'), '/t/': join(ROOT, 'tests', 'browser') },
+  quiet: true,
+});
+const browser = await launch();
+let r;
+try {
+  const page = await browser.context.newPage();
+  await page.goto(`${srv.url}/t/blank.html`);
+  r = await page.evaluate(
+    async ({ url, texts, samples }) => {
+      const wasm = await import('/wasm/simd/vitrine_core.js');
+      await wasm.default();
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const m = wasm.IntentModel.fromBytes(bytes);
+      let sink = 0;
+      let t = 0;
+      const one = () => {
+        const x = m.matchIntent(texts[t++ % texts.length]);
+        sink += x.confidence;
+      };
+      for (let i = 0; i < 2000; i++) one();
+      let batch = 1;
+      for (;;) {
+        const t0 = performance.now();
+        for (let i = 0; i < batch; i++) one();
+        if (performance.now() - t0 >= 20) break;
+        batch *= 2;
+      }
+      const per = [];
+      for (let s = 0; s < samples; s++) {
+        const t0 = performance.now();
+        for (let i = 0; i < batch; i++) one();
+        per.push((performance.now() - t0) / batch);
+      }
+      per.sort((a, b) => a - b);
+      return {
+        texts: texts.length,
+        batch,
+        median_ms: per[per.length >> 1],
+        p95_ms: per[Math.floor(per.length * 0.95)],
+        model_bytes: bytes.length,
+        sink: sink > 0,
+      };
+    },
+    { url: `/m/${vti.split('/').pop()}`, texts, samples: SAMPLES },
+  );
+} finally {
+  await browser.close();
+  await srv.close();
+}
+const result = { what: 'matchIntent in headless Chromium (wasm SIMD), default intent set', ...r, target_ms: 0.1, met: r.median_ms <= 0.1 };
+writeFileSync(join(ROOT, 'target', 'bench', 'intent.json'), JSON.stringify(result, null, 2));
+console.log(JSON.stringify(result));

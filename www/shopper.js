@@ -9,6 +9,8 @@
 // Nothing here talks to the network: events go to IndexedDB / localStorage
 // (or nowhere, with storage: 'none') and into the wasm model's fold-in.
 
+import { VitrineError } from './vitrine.js';
+
 /** @typedef {'view' | 'cart' | 'purchase' | 'search'} EventType */
 /** @typedef {{type: EventType, item: string, ts: number}} ShopperEvent */
 /**
@@ -28,15 +30,8 @@ export const VERSION = 1;
 export const EVENT_TYPES = Object.freeze(['view', 'cart', 'purchase', 'search']);
 const FUTURE_SLACK_MS = 5 * 60_000;
 
-/** An error with a stable `code` (here: `INVALID_EVENT`, `INVALID_ARGUMENT`). */
-export class ShopperError extends Error {
-  /** @param {string} code @param {string} message */
-  constructor(code, message) {
-    super(message);
-    this.name = 'VitrineError';
-    this.code = code;
-  }
-}
+/** Shopper errors are `VitrineError`s (codes here: `INVALID_EVENT`, `INVALID_ARGUMENT`). */
+export const ShopperError = VitrineError;
 
 /**
  * Checks one stored event; returns a clean copy or null.

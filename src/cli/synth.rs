@@ -20,6 +20,9 @@ pub struct Args {
     /// Use these factors instead of random ones: raw little-endian f32, items × dim.
     #[arg(long)]
     pub factors: Option<PathBuf>,
+    /// Embed an intent model (`vitrine intent train --out FILE`).
+    #[arg(long)]
+    pub intent: Option<PathBuf>,
     #[arg(long, short)]
     pub out: PathBuf,
 }
@@ -38,6 +41,9 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         parts.factors = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         parts.gram = None;
+    }
+    if let Some(path) = &a.intent {
+        parts.intent = Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
     }
     parts.meta.push(("dtype".into(), dtype.name().into()));
     write_bundle_file(&a.out, &parts, dtype)?;

@@ -32,7 +32,9 @@ fn invalid(what: impl Into<String>) -> JsValue {
 }
 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsValue> {
-    let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+    let ser = serde_wasm_bindgen::Serializer::new()
+        .serialize_maps_as_objects(true)
+        .serialize_missing_as_null(true);
     v.serialize(&ser)
         .map_err(|e| invalid(format!("cannot convert result: {e}")))
 }

@@ -16,35 +16,93 @@ pub struct At {
 pub enum Error {
     // ---- bundle format -------------------------------------------------------
     /// Fewer bytes than a structure needs.
-    Truncated { at: At, need: u64, have: u64 },
-    BadMagic { found: [u8; 8] },
-    UnsupportedVersion { major: u16, minor: u16 },
-    ChecksumMismatch { at: At, expected: u32, actual: u32 },
-    SectionOutOfBounds { at: At, end: u64, file_len: u64 },
-    MisalignedSection { at: At, align: u64 },
+    Truncated {
+        at: At,
+        need: u64,
+        have: u64,
+    },
+    BadMagic {
+        found: [u8; 8],
+    },
+    UnsupportedVersion {
+        major: u16,
+        minor: u16,
+    },
+    ChecksumMismatch {
+        at: At,
+        expected: u32,
+        actual: u32,
+    },
+    SectionOutOfBounds {
+        at: At,
+        end: u64,
+        file_len: u64,
+    },
+    MisalignedSection {
+        at: At,
+        align: u64,
+    },
     /// A section starts before the previous one ended.
-    OverlappingSections { at: At, previous_end: u64 },
+    OverlappingSections {
+        at: At,
+        previous_end: u64,
+    },
     /// Bytes between sections (or after the last) that belong to nobody.
-    SectionGap { at: At, expected: u64 },
-    MissingSection { section: &'static str },
-    DuplicateSection { at: At },
-    UnknownRequiredSection { kind: u32, offset: u64 },
+    SectionGap {
+        at: At,
+        expected: u64,
+    },
+    MissingSection {
+        section: &'static str,
+    },
+    DuplicateSection {
+        at: At,
+    },
+    UnknownRequiredSection {
+        kind: u32,
+        offset: u64,
+    },
     /// Arithmetic on sizes from the file would overflow; names the quantity.
-    SizeOverflow { what: &'static str },
-    NonFinite { at: At, index: u64 },
-    DuplicateId { id: String, first: u32, second: u32 },
+    SizeOverflow {
+        what: &'static str,
+    },
+    NonFinite {
+        at: At,
+        index: u64,
+    },
+    DuplicateId {
+        id: String,
+        first: u32,
+        second: u32,
+    },
     /// Section content that is structurally wrong (lengths disagree, bad UTF-8, ...).
-    BadSection { at: At, reason: String },
+    BadSection {
+        at: At,
+        reason: String,
+    },
 
     // ---- API misuse ----------------------------------------------------------
-    InvalidArgument { what: String },
-    DimMismatch { expected: usize, got: usize },
-    UnknownItem { id: String },
+    InvalidArgument {
+        what: String,
+    },
+    DimMismatch {
+        expected: usize,
+        got: usize,
+    },
+    UnknownItem {
+        id: String,
+    },
     NoIntentModel,
     /// The bundle lacks an optional section that the call needs (e.g. Gram for fold-in).
-    MissingCapability { section: &'static str, needed_for: &'static str },
+    MissingCapability {
+        section: &'static str,
+        needed_for: &'static str,
+    },
     /// A tracked shopper event is malformed (unknown type, non-numeric time, ...).
-    InvalidEvent { index: usize, reason: String },
+    InvalidEvent {
+        index: usize,
+        reason: String,
+    },
 }
 
 impl Error {

@@ -8,7 +8,9 @@
 //! - [`train`] (native only) is the ALS trainer and offline evaluation.
 
 #[cfg(target_endian = "big")]
-compile_error!("vitrine bundles are little-endian and read zero-copy; big-endian hosts are not supported");
+compile_error!(
+    "vitrine bundles are little-endian and read zero-copy; big-endian hosts are not supported"
+);
 
 pub mod engine;
 pub mod error;

@@ -121,7 +121,10 @@ pub fn catalogue(n: usize, dim: usize, categories: usize, seed: u64) -> BundlePa
         gram,
         meta: vec![
             ("trainer".into(), "vitrine synth".into()),
-            ("dataset".into(), format!("synthetic n={n} dim={dim} seed={seed}")),
+            (
+                "dataset".into(),
+                format!("synthetic n={n} dim={dim} seed={seed}"),
+            ),
             ("factors".into(), dim.to_string()),
         ],
         ..Default::default()

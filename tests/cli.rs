@@ -17,12 +17,18 @@ fn synth_then_inspect_round_trips() {
     for dtype in ["f32", "f16", "int8"] {
         let out = tmp(&format!("s-{dtype}.vtr"));
         let s = vitrine()
-            .args(["synth", "--items", "300", "--dim", "24", "--dtype", dtype, "--out"])
+            .args([
+                "synth", "--items", "300", "--dim", "24", "--dtype", dtype, "--out",
+            ])
             .arg(&out)
             .output()
             .unwrap();
         assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
-        let i = vitrine().args(["inspect", "--json"]).arg(&out).output().unwrap();
+        let i = vitrine()
+            .args(["inspect", "--json"])
+            .arg(&out)
+            .output()
+            .unwrap();
         assert!(i.status.success());
         let v: serde_json::Value = serde_json::from_slice(&i.stdout).unwrap();
         assert_eq!(v["n_items"], 300);
@@ -49,7 +55,10 @@ fn inspect_reports_corruption_with_code_and_section() {
     let i = vitrine().arg("inspect").arg(&out).output().unwrap();
     assert!(!i.status.success());
     let err = String::from_utf8_lossy(&i.stderr);
-    assert!(err.contains("CHECKSUM_MISMATCH") && err.contains("GRAM"), "{err}");
+    assert!(
+        err.contains("CHECKSUM_MISMATCH") && err.contains("GRAM"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -74,7 +83,9 @@ fn synth_refuses_bad_arguments_and_writes_nothing() {
 #[test]
 fn synth_accepts_given_factors() {
     let f = tmp("factors.bin");
-    let vals: Vec<u8> = (0..10 * 4).flat_map(|i| (i as f32 * 0.1).to_le_bytes()).collect();
+    let vals: Vec<u8> = (0..10 * 4)
+        .flat_map(|i| (i as f32 * 0.1).to_le_bytes())
+        .collect();
     std::fs::write(&f, vals).unwrap();
     let out = tmp("given.vtr");
     let s = vitrine()

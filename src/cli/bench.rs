@@ -3,12 +3,12 @@
 //! machine's single-thread sequential read bandwidth, measured in the same run:
 //! the floor any scan over the matrix must pay.
 
-use std::hint::black_box;
-use std::path::PathBuf;
-use std::time::Instant;
 use crate::engine::{Model, RecommendOptions};
 use crate::format::{write_bundle, Dtype};
 use crate::synth::{self, Rng};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -46,9 +46,19 @@ fn read_bandwidth() -> f64 {
 
 /// Fraction of random queries whose int8 top-k equals the f32 top-k as a set
 /// (same catalogue, same seed; the int8 path includes its exact rescoring).
-fn agreement(f: &Model, q: &Model, n: usize, d: usize, k: usize, queries: usize) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+fn agreement(
+    f: &Model,
+    q: &Model,
+    n: usize,
+    d: usize,
+    k: usize,
+    queries: usize,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let mut rng = Rng::new(77);
-    let opts = RecommendOptions { k, ..Default::default() };
+    let opts = RecommendOptions {
+        k,
+        ..Default::default()
+    };
     let mut same = 0;
     for _ in 0..queries {
         let u = synth::user(d, &mut rng);
@@ -59,8 +69,13 @@ fn agreement(f: &Model, q: &Model, n: usize, d: usize, k: usize, queries: usize)
         same += usize::from(a == b);
     }
     let value = same as f64 / queries as f64;
-    eprintln!("int8 top-{k} = f32 top-{k} (as sets) on {same}/{queries} queries at n={n}: {:.1}%", value * 100.0);
-    Ok(serde_json::json!({"metric": "int8_top10_agreement", "engine": "native", "n": n, "d": d, "k": k, "queries": queries, "value": value}))
+    eprintln!(
+        "int8 top-{k} = f32 top-{k} (as sets) on {same}/{queries} queries at n={n}: {:.1}%",
+        value * 100.0
+    );
+    Ok(
+        serde_json::json!({"metric": "int8_top10_agreement", "engine": "native", "n": n, "d": d, "k": k, "queries": queries, "value": value}),
+    )
 }
 
 pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -79,7 +94,10 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             let m = Model::from_bytes(&write_bundle(&parts, dtype)?)?;
             let mut rng = Rng::new(3);
             let users: Vec<Vec<f32>> = (0..64).map(|_| synth::user(d, &mut rng)).collect();
-            let opts = RecommendOptions { k, ..Default::default() };
+            let opts = RecommendOptions {
+                k,
+                ..Default::default()
+            };
             for u in users.iter().take(3) {
                 black_box(m.recommend(u, &opts)?);
             }
@@ -93,18 +111,33 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             let (median, p95) = stats(ms);
             let matrix_bytes = (n * crate::format::stride_for(d) * dtype.elem_bytes()) as f64
-                + if dtype == Dtype::I8 { n as f64 * 4.0 } else { 0.0 };
+                + if dtype == Dtype::I8 {
+                    n as f64 * 4.0
+                } else {
+                    0.0
+                };
             let bound = matrix_bytes / bw * 1e3;
             eprintln!("native {:>5} n={n:>8} d={d:>3}: median {median:.3} ms, p95 {p95:.3} ms, bound {bound:.3} ms", dtype.name());
             let dt = if dtype == Dtype::I8 { "int8" } else { "f32" };
-            rows.push(serde_json::json!({"engine": "native", "dtype": dt, "n": n, "d": d, "k": k,
-                "median_ms": median, "p95_ms": p95}));
-            rows.push(serde_json::json!({"engine": "bound", "dtype": dt, "n": n, "d": d, "k": k,
-                "median_ms": bound, "p95_ms": bound, "read_gbps": bw / 1e9}));
+            rows.push(
+                serde_json::json!({"engine": "native", "dtype": dt, "n": n, "d": d, "k": k,
+                "median_ms": median, "p95_ms": p95}),
+            );
+            rows.push(
+                serde_json::json!({"engine": "bound", "dtype": dt, "n": n, "d": d, "k": k,
+                "median_ms": bound, "p95_ms": bound, "read_gbps": bw / 1e9}),
+            );
             models.push(m);
         }
         if d == 64 && n >= 100_000 {
-            rows.push(agreement(&models[0], &models[1], n, d, k, if n > 100_000 { 500 } else { 1000 })?);
+            rows.push(agreement(
+                &models[0],
+                &models[1],
+                n,
+                d,
+                k,
+                if n > 100_000 { 500 } else { 1000 },
+            )?);
         }
     }
     if let Some(dir) = a.out.parent() {

@@ -94,13 +94,19 @@ pub fn export_state(
     }
     if a.neighbours > 0 {
         let sessions = sessions.ok_or_else(|| {
-            TrainError::Config("--neighbours needs the interaction log: use `vitrine train ... --export`".into())
+            TrainError::Config(
+                "--neighbours needs the interaction log: use `vitrine train ... --export`".into(),
+            )
         })?;
         let opts = crate::shopper::neighbours::NeighbourOptions {
             top_n: a.neighbours,
             ..Default::default()
         };
-        parts.neighbours = Some(crate::shopper::neighbours::build(state.header.n_items, sessions, &opts));
+        parts.neighbours = Some(crate::shopper::neighbours::build(
+            state.header.n_items,
+            sessions,
+            &opts,
+        ));
     }
     write_bundle_file(out, &parts, dtype)?;
     if !quiet {

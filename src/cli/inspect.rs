@@ -1,8 +1,8 @@
 //! `vitrine inspect`: what is in a bundle, without trusting it (it is parsed
 //! with the same validating reader the browser uses).
 
-use std::path::PathBuf;
 use crate::engine::Model;
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -14,8 +14,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(&a.path).map_err(|e| format!("cannot read {}: {e}", a.path.display()))?;
-    let m = Model::from_bytes(&bytes).map_err(|e| format!("{}: {e} [{}]", a.path.display(), e.code()))?;
+    let bytes =
+        std::fs::read(&a.path).map_err(|e| format!("cannot read {}: {e}", a.path.display()))?;
+    let m = Model::from_bytes(&bytes)
+        .map_err(|e| format!("{}: {e} [{}]", a.path.display(), e.code()))?;
     let l = m.layout();
     let v = m.view();
     if a.json {
@@ -27,7 +29,8 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
                     "length": s.length, "crc32": format!("{:08x}", s.crc32), "required": s.required()})
             })
             .collect();
-        let meta: serde_json::Map<_, _> = m.meta().into_iter().map(|(k, v)| (k, v.into())).collect();
+        let meta: serde_json::Map<_, _> =
+            m.meta().into_iter().map(|(k, v)| (k, v.into())).collect();
         let out = serde_json::json!({
             "file": a.path.display().to_string(), "bytes": bytes.len(),
             "format_version": format!("{}.{}", l.version.0, l.version.1),
@@ -40,8 +43,15 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("{}  ({} bytes, checksums ok)", a.path.display(), bytes.len());
-    println!("  format     vitrine bundle v{}.{}", l.version.0, l.version.1);
+    println!(
+        "{}  ({} bytes, checksums ok)",
+        a.path.display(),
+        bytes.len()
+    );
+    println!(
+        "  format     vitrine bundle v{}.{}",
+        l.version.0, l.version.1
+    );
     println!(
         "  items      {}  ×  {} factors ({}; row stride {})",
         l.n_items,
@@ -50,7 +60,10 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         l.stride
     );
     if let Some(g) = v.gram {
-        println!("  fold-in    gram {}×{}, λ={}, α={}", g.dim, g.dim, g.lambda, g.alpha);
+        println!(
+            "  fold-in    gram {}×{}, λ={}, α={}",
+            g.dim, g.dim, g.lambda, g.alpha
+        );
     }
     if let Some(n) = v.neighbours {
         println!("  neighbours {} links", n.items.len());
@@ -64,14 +77,21 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             "  categories {} ({}{})",
             v.category_names.len(),
             names.join(", "),
-            if v.category_names.len() > 8 { ", …" } else { "" }
+            if v.category_names.len() > 8 {
+                ", …"
+            } else {
+                ""
+            }
         );
     }
     for (k, val) in m.meta() {
         println!("  meta       {k} = {val}");
     }
     println!("  sections");
-    println!("    {:<15} {:>10} {:>12}  {:<8}  req", "name", "offset", "length", "crc32");
+    println!(
+        "    {:<15} {:>10} {:>12}  {:<8}  req",
+        "name", "offset", "length", "crc32"
+    );
     for s in &l.sections {
         println!(
             "    {:<15} {:>10} {:>12}  {:08x}  {}",

@@ -14,7 +14,11 @@ mod synth;
 mod train;
 
 #[derive(Parser, Debug)]
-#[command(name = "vitrine", version, about = "Train, export, inspect and evaluate vitrine model bundles")]
+#[command(
+    name = "vitrine",
+    version,
+    about = "Train, export, inspect and evaluate vitrine model bundles"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -1,8 +1,8 @@
 //! `vitrine synth`: a bundle from synthetic (or given) factors, for tests,
 //! benchmarks and the first-run demo.
 
-use std::path::PathBuf;
 use crate::format::{write_bundle_file, Dtype};
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -28,26 +28,46 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let dtype = Dtype::parse(&a.dtype).ok_or_else(|| format!("--dtype must be f32, f16 or int8, not {:?}", a.dtype))?;
+    let dtype = Dtype::parse(&a.dtype)
+        .ok_or_else(|| format!("--dtype must be f32, f16 or int8, not {:?}", a.dtype))?;
     if a.items == 0 || a.dim == 0 {
         return Err("--items and --dim must be at least 1".into());
     }
     let mut parts = crate::synth::catalogue(a.items, a.dim, a.categories, a.seed);
     if let Some(path) = &a.factors {
-        let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let raw =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let want = a.items * a.dim * 4;
         if raw.len() != want {
-            return Err(format!("{} has {} bytes; {} items × {} dims need {want}", path.display(), raw.len(), a.items, a.dim).into());
+            return Err(format!(
+                "{} has {} bytes; {} items × {} dims need {want}",
+                path.display(),
+                raw.len(),
+                a.items,
+                a.dim
+            )
+            .into());
         }
-        parts.factors = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        parts.factors = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         parts.gram = None;
     }
     if let Some(path) = &a.intent {
-        parts.intent = Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+        parts.intent =
+            Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
     }
     parts.meta.push(("dtype".into(), dtype.name().into()));
     write_bundle_file(&a.out, &parts, dtype)?;
     let len = std::fs::metadata(&a.out)?.len();
-    eprintln!("wrote {} ({} items × {} dims, {}, {} bytes)", a.out.display(), a.items, a.dim, dtype.name(), len);
+    eprintln!(
+        "wrote {} ({} items × {} dims, {}, {} bytes)",
+        a.out.display(),
+        a.items,
+        a.dim,
+        dtype.name(),
+        len
+    );
     Ok(())
 }

@@ -306,7 +306,11 @@ fn sessions_of(ds: &crate::train::data::Dataset, model_items: &[String]) -> Vec<
     let mut out: Vec<Vec<u32>> = Vec::new();
     let mut last: Option<(u32, i64)> = None;
     for x in by_user {
-        let Some(&item) = ds.items.get(x.item as usize).and_then(|id| index.get(id.as_str())) else {
+        let Some(&item) = ds
+            .items
+            .get(x.item as usize)
+            .and_then(|id| index.get(id.as_str()))
+        else {
             continue;
         };
         match last {

@@ -155,7 +155,9 @@ mod simd {
         let n = out.len().min(rows.len() / (16 * C));
         // SAFETY: user has ≥ 16·C bytes (checked by the caller); row j < n spans
         // rows[16·C·j .. 16·C·(j+1)]; v128_load has no alignment requirement.
-        let ub: [v128; C] = core::array::from_fn(|c| unsafe { v128_load(user.as_ptr().add(16 * c) as *const v128) });
+        let ub: [v128; C] = core::array::from_fn(|c| unsafe {
+            v128_load(user.as_ptr().add(16 * c) as *const v128)
+        });
         let base = rows.as_ptr();
         let row_acc = |j: usize| -> v128 {
             let r = unsafe { base.add(16 * C * j) };
@@ -234,7 +236,9 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -259,7 +263,9 @@ mod tests {
     fn i8_kernel_is_exact() {
         let mut s = 11;
         let stride = 64;
-        let rows: Vec<i8> = (0..stride * 41).map(|_| (lcg(&mut s) * 127.0) as i8).collect();
+        let rows: Vec<i8> = (0..stride * 41)
+            .map(|_| (lcg(&mut s) * 127.0) as i8)
+            .collect();
         let user: Vec<i8> = (0..stride).map(|_| (lcg(&mut s) * 127.0) as i8).collect();
         let mut out = vec![0.0; 41];
         dot_i8(&rows, stride, &user, &mut out);

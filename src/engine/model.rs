@@ -57,7 +57,10 @@ impl Filter<'_> {
             }
         }
         if let Some(flags) = self.stock {
-            if flags.get(i).is_none_or(|f| f & format::read::ITEM_IN_STOCK == 0) {
+            if flags
+                .get(i)
+                .is_none_or(|f| f & format::read::ITEM_IN_STOCK == 0)
+            {
                 return false;
             }
         }

@@ -22,19 +22,29 @@ fn brute(m: &Model, user: &[f32], opts: &RecommendOptions) -> Vec<Scored> {
         .filter(|&i| {
             let p = v.price.map_or(f32::NAN, |p| p[i]);
             (opts.price_min.is_none() && opts.price_max.is_none())
-                || (p >= opts.price_min.unwrap_or(f32::MIN) && p <= opts.price_max.unwrap_or(f32::MAX))
+                || (p >= opts.price_min.unwrap_or(f32::MIN)
+                    && p <= opts.price_max.unwrap_or(f32::MAX))
         })
         .filter(|&i| !opts.in_stock_only || v.flags.unwrap()[i] & 1 == 1)
         .map(|i| {
             let row = m.item_row_f32(i).unwrap();
-            let dot: f64 = row.iter().zip(user).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let dot: f64 = row
+                .iter()
+                .zip(user)
+                .map(|(a, b)| *a as f64 * *b as f64)
+                .sum();
             Scored {
                 index: i as u32,
                 score: (dot + v.bias.map_or(0.0, |b| b[i] as f64)) as f32,
             }
         })
         .collect();
-    all.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap().then(a.index.cmp(&b.index)));
+    all.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap()
+            .then(a.index.cmp(&b.index))
+    });
     all.truncate(opts.k);
     all
 }
@@ -66,12 +76,35 @@ fn recommend_matches_brute_force_for_every_dtype_and_filter() {
             for q in 0..5 {
                 let u = synth::user(dim, &mut rng);
                 let opts = [
-                    RecommendOptions { k: 10, ..Default::default() },
-                    RecommendOptions { k: 3, exclude: vec![0, 5, 9], ..Default::default() },
-                    RecommendOptions { k: 7, categories: Some(vec![1, 3]), ..Default::default() },
-                    RecommendOptions { k: 5, price_min: Some(5.0), price_max: Some(20.0), ..Default::default() },
-                    RecommendOptions { k: 12, in_stock_only: true, ..Default::default() },
-                    RecommendOptions { k: n + 5, ..Default::default() },
+                    RecommendOptions {
+                        k: 10,
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: 3,
+                        exclude: vec![0, 5, 9],
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: 7,
+                        categories: Some(vec![1, 3]),
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: 5,
+                        price_min: Some(5.0),
+                        price_max: Some(20.0),
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: 12,
+                        in_stock_only: true,
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: n + 5,
+                        ..Default::default()
+                    },
                 ];
                 check(&m, &u, &opts[q % opts.len()]);
                 check(&m, &u, &opts[(q + 3) % opts.len()]);
@@ -88,31 +121,59 @@ fn int8_scores_track_f32_scores() {
     let queries = 200;
     for _ in 0..queries {
         let u = synth::user(64, &mut rng);
-        let opts = RecommendOptions { k: 10, ..Default::default() };
-        let a: Vec<u32> = f.recommend(&u, &opts).unwrap().iter().map(|s| s.index).collect();
-        let mut b: Vec<u32> = q.recommend(&u, &opts).unwrap().iter().map(|s| s.index).collect();
+        let opts = RecommendOptions {
+            k: 10,
+            ..Default::default()
+        };
+        let a: Vec<u32> = f
+            .recommend(&u, &opts)
+            .unwrap()
+            .iter()
+            .map(|s| s.index)
+            .collect();
+        let mut b: Vec<u32> = q
+            .recommend(&u, &opts)
+            .unwrap()
+            .iter()
+            .map(|s| s.index)
+            .collect();
         let mut a2 = a.clone();
         a2.sort();
         b.sort();
         same += usize::from(a2 == b);
     }
     // A behaviour floor, not the benchmark figure (that is in `make bench`).
-    assert!(same * 100 >= queries * 90, "int8 top-10 equal on {same}/{queries}");
+    assert!(
+        same * 100 >= queries * 90,
+        "int8 top-10 equal on {same}/{queries}"
+    );
 }
 
 #[test]
 fn similar_is_cosine_and_excludes_the_item() {
     let m = model(500, 16, Dtype::F32);
-    let r = m.similar(7, &RecommendOptions { k: 5, ..Default::default() }).unwrap();
+    let r = m
+        .similar(
+            7,
+            &RecommendOptions {
+                k: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(r.len(), 5);
     assert!(r.iter().all(|s| s.index != 7 && s.score <= 1.0 + 1e-5));
     let q = m.item_row_f32(7).unwrap();
     let cos = |i: usize| {
         let y = m.item_row_f32(i).unwrap();
         let d: f32 = q.iter().zip(&y).map(|(a, b)| a * b).sum();
-        d / (q.iter().map(|v| v * v).sum::<f32>().sqrt() * y.iter().map(|v| v * v).sum::<f32>().sqrt())
+        d / (q.iter().map(|v| v * v).sum::<f32>().sqrt()
+            * y.iter().map(|v| v * v).sum::<f32>().sqrt())
     };
-    let best = (0..500).filter(|&i| i != 7).max_by(|&a, &b| cos(a).partial_cmp(&cos(b)).unwrap()).unwrap();
+    let best = (0..500)
+        .filter(|&i| i != 7)
+        .max_by(|&a, &b| cos(a).partial_cmp(&cos(b)).unwrap())
+        .unwrap();
     assert_eq!(r[0].index as usize, best);
     assert!((r[0].score - cos(best)).abs() < 1e-5);
 }
@@ -121,13 +182,22 @@ fn similar_is_cosine_and_excludes_the_item() {
 fn popular_uses_popularity_and_filters() {
     let m = model(400, 8, Dtype::I8);
     let pop = m.view().popularity.unwrap();
-    let r = m.popular(&RecommendOptions { k: 4, in_stock_only: true, ..Default::default() }).unwrap();
+    let r = m
+        .popular(&RecommendOptions {
+            k: 4,
+            in_stock_only: true,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(r.len(), 4);
     assert!(r.windows(2).all(|w| w[0].score >= w[1].score));
     let flags = m.view().flags.unwrap();
     let mut want: Vec<usize> = (0..400).filter(|&i| flags[i] & 1 == 1).collect();
     want.sort_by(|&a, &b| pop[b].partial_cmp(&pop[a]).unwrap().then(a.cmp(&b)));
-    assert_eq!(r.iter().map(|s| s.index as usize).collect::<Vec<_>>(), want[..4]);
+    assert_eq!(
+        r.iter().map(|s| s.index as usize).collect::<Vec<_>>(),
+        want[..4]
+    );
 }
 
 #[test]
@@ -143,15 +213,35 @@ fn ids_resolve_and_unknown_ids_are_counted() {
 #[test]
 fn bad_user_vectors_are_typed_errors() {
     let m = model(50, 8, Dtype::F32);
-    let opts = RecommendOptions { k: 3, ..Default::default() };
-    assert_eq!(m.recommend(&[0.0; 7], &opts).unwrap_err().code(), "DIM_MISMATCH");
+    let opts = RecommendOptions {
+        k: 3,
+        ..Default::default()
+    };
+    assert_eq!(
+        m.recommend(&[0.0; 7], &opts).unwrap_err().code(),
+        "DIM_MISMATCH"
+    );
     let mut u = vec![0.1; 8];
     u[2] = f32::NAN;
-    assert_eq!(m.recommend(&u, &opts).unwrap_err().code(), "INVALID_ARGUMENT");
+    assert_eq!(
+        m.recommend(&u, &opts).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
     u[2] = f32::INFINITY;
-    assert_eq!(m.recommend(&u, &opts).unwrap_err().code(), "INVALID_ARGUMENT");
-    let bad_range = RecommendOptions { k: 3, price_min: Some(9.0), price_max: Some(1.0), ..Default::default() };
-    assert_eq!(m.recommend(&[0.1; 8], &bad_range).unwrap_err().code(), "INVALID_ARGUMENT");
+    assert_eq!(
+        m.recommend(&u, &opts).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
+    let bad_range = RecommendOptions {
+        k: 3,
+        price_min: Some(9.0),
+        price_max: Some(1.0),
+        ..Default::default()
+    };
+    assert_eq!(
+        m.recommend(&[0.1; 8], &bad_range).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
 }
 
 #[test]
@@ -162,7 +252,14 @@ fn filters_need_their_sections() {
     p.category_names.clear();
     let m = Model::from_bytes(&write_bundle(&p, Dtype::F32).unwrap()).unwrap();
     let e = m
-        .recommend(&[0.1; 8], &RecommendOptions { k: 3, price_max: Some(5.0), ..Default::default() })
+        .recommend(
+            &[0.1; 8],
+            &RecommendOptions {
+                k: 3,
+                price_max: Some(5.0),
+                ..Default::default()
+            },
+        )
         .unwrap_err();
     assert_eq!(e.code(), "MISSING_CAPABILITY");
 }
@@ -171,11 +268,22 @@ fn filters_need_their_sections() {
 fn score_indices_matches_recommend() {
     let m = model(300, 32, Dtype::I8);
     let u = synth::user(32, &mut Rng::new(2));
-    let top = m.recommend(&u, &RecommendOptions { k: 5, ..Default::default() }).unwrap();
+    let top = m
+        .recommend(
+            &u,
+            &RecommendOptions {
+                k: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let idx: Vec<u32> = top.iter().map(|s| s.index).collect();
     let s = m.score_indices(&u, &idx).unwrap();
     for (a, b) in s.iter().zip(&top) {
         assert!((a - b.score).abs() < 1e-6);
     }
-    assert_eq!(m.score_indices(&u, &[300]).unwrap_err().code(), "UNKNOWN_ITEM");
+    assert_eq!(
+        m.score_indices(&u, &[300]).unwrap_err().code(),
+        "UNKNOWN_ITEM"
+    );
 }

@@ -134,6 +134,12 @@ mod tests {
         let mut t = TopK::new(2);
         t.push(0, f32::NAN);
         t.push(1, 1.0);
-        assert_eq!(t.into_sorted(), vec![Scored { index: 1, score: 1.0 }]);
+        assert_eq!(
+            t.into_sorted(),
+            vec![Scored {
+                index: 1,
+                score: 1.0
+            }]
+        );
     }
 }

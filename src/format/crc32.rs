@@ -90,7 +90,10 @@ mod tests {
     fn known_vectors() {
         assert_eq!(hash(b""), 0);
         assert_eq!(hash(b"123456789"), 0xCBF4_3926);
-        assert_eq!(hash(b"The quick brown fox jumps over the lazy dog"), 0x414F_A339);
+        assert_eq!(
+            hash(b"The quick brown fox jumps over the lazy dog"),
+            0x414F_A339
+        );
     }
 
     #[test]
@@ -104,7 +107,11 @@ mod tests {
         for &b in &data {
             bytewise ^= b as u32;
             for _ in 0..8 {
-                bytewise = if bytewise & 1 != 0 { POLY ^ (bytewise >> 1) } else { bytewise >> 1 };
+                bytewise = if bytewise & 1 != 0 {
+                    POLY ^ (bytewise >> 1)
+                } else {
+                    bytewise >> 1
+                };
             }
         }
         assert_eq!(c.finalize(), !bytewise);

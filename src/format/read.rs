@@ -237,10 +237,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
             });
         }
         if offset != expected {
-            return Err(Error::SectionGap {
-                at: here,
-                expected,
-            });
+            return Err(Error::SectionGap { at: here, expected });
         }
         let end = offset.checked_add(length).ok_or(Error::SizeOverflow {
             what: "section end",
@@ -332,7 +329,10 @@ impl BundleLayout {
     /// O(1) typed views. `bytes` must be the buffer this layout was parsed from;
     /// with any other buffer the views come back empty rather than panicking.
     pub fn view<'a>(&self, bytes: &'a [u8]) -> BundleView<'a> {
-        let f32s = |k| self.section(bytes, k).and_then(|b| bytemuck::try_cast_slice::<u8, f32>(b).ok());
+        let f32s = |k| {
+            self.section(bytes, k)
+                .and_then(|b| bytemuck::try_cast_slice::<u8, f32>(b).ok())
+        };
         let strings = |k| self.section(bytes, k).map(StringTable::view);
         let factors_bytes = self.section(bytes, Kind::Factors).unwrap_or(&[]);
         let factors = match self.dtype {
@@ -421,11 +421,18 @@ fn neighbours_parts<'a>(b: &'a [u8], here: &At) -> Result<NeighbourParts<'a>, Er
     if b.len() != need {
         return Err(Error::BadSection {
             at: here.clone(),
-            reason: format!("{n} items with {total} neighbours need {need} bytes, section has {}", b.len()),
+            reason: format!(
+                "{n} items with {total} neighbours need {need} bytes, section has {}",
+                b.len()
+            ),
         });
     }
     let offsets = cast(b.get(16..16 + offs_len).unwrap_or(&[]), here)?;
-    let items = cast(b.get(16 + offs_len..16 + offs_len + items_len).unwrap_or(&[]), here)?;
+    let items = cast(
+        b.get(16 + offs_len..16 + offs_len + items_len)
+            .unwrap_or(&[]),
+        here,
+    )?;
     let weights = cast(b.get(16 + offs_len + items_len..).unwrap_or(&[]), here)?;
     Ok((offsets, items, weights))
 }
@@ -496,7 +503,9 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
 
     let per_item = |k: Kind, elem: usize| -> Result<&[u8], Error> {
         let b = need(k)?;
-        let want = n.checked_mul(elem).ok_or(Error::SizeOverflow { what: k.name() })?;
+        let want = n
+            .checked_mul(elem)
+            .ok_or(Error::SizeOverflow { what: k.name() })?;
         if b.len() != want {
             return Err(Error::BadSection {
                 at: loc(k),
@@ -577,7 +586,10 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
             }
             if stride != dim {
                 for (r, row) in f.chunks_exact(stride).enumerate() {
-                    if row.get(dim..).is_some_and(|p| p.iter().any(|&v| v & 0x7fff != 0)) {
+                    if row
+                        .get(dim..)
+                        .is_some_and(|p| p.iter().any(|&v| v & 0x7fff != 0))
+                    {
                         return Err(bad_pad(&here, r));
                     }
                 }
@@ -627,7 +639,11 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
         {
             return Err(Error::BadSection {
                 at: loc(Kind::Category),
-                reason: format!("item {i} has category {} but there are {} names", cats[i], names.len()),
+                reason: format!(
+                    "item {i} has category {} but there are {} names",
+                    cats[i],
+                    names.len()
+                ),
             });
         }
     } else if layout.has(Kind::CategoryNames) {
@@ -662,7 +678,10 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
         if gd != dim || b.len() != want {
             return Err(Error::BadSection {
                 at: here,
-                reason: format!("gram for dim {gd} with {} bytes; model dim is {dim}", b.len()),
+                reason: format!(
+                    "gram for dim {gd} with {} bytes; model dim is {dim}",
+                    b.len()
+                ),
             });
         }
         let vals: &[f32] = cast(b.get(8..).unwrap_or(&[]), &here)?;
@@ -680,7 +699,10 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
         if offsets.len() != n + 1 {
             return Err(Error::BadSection {
                 at: here,
-                reason: format!("neighbour lists for {} items, model has {n}", offsets.len().saturating_sub(1)),
+                reason: format!(
+                    "neighbour lists for {} items, model has {n}",
+                    offsets.len().saturating_sub(1)
+                ),
             });
         }
         let mut prev = 0u32;
@@ -724,7 +746,10 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
         if sd != dim || k == 0 || b.len() != want {
             return Err(Error::BadSection {
                 at: here,
-                reason: format!("{k} centroids of dim {sd} in {} bytes; model dim is {dim}", b.len()),
+                reason: format!(
+                    "{k} centroids of dim {sd} in {} bytes; model dim is {dim}",
+                    b.len()
+                ),
             });
         }
         check_finite(cast(b.get(16..).unwrap_or(&[]), &here)?, &here)?;

@@ -52,7 +52,10 @@ impl<'a> StringTable<'a> {
             section: "",
             offset: 0,
         };
-        Self::split(bytes, &at).map_or(Self::empty(), |(offsets, data)| StringTable { offsets, data })
+        Self::split(bytes, &at).map_or(Self::empty(), |(offsets, data)| StringTable {
+            offsets,
+            data,
+        })
     }
 
     fn split(bytes: &'a [u8], at: &At) -> Result<(&'a [u32], &'a [u8]), Error> {
@@ -65,12 +68,13 @@ impl<'a> StringTable<'a> {
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .ok_or_else(|| bad("string table shorter than its count".into()))?
             as usize;
-        let table_len = count
-            .checked_add(1)
-            .and_then(|c| c.checked_mul(4))
-            .ok_or(Error::SizeOverflow {
-                what: "string table offsets",
-            })?;
+        let table_len =
+            count
+                .checked_add(1)
+                .and_then(|c| c.checked_mul(4))
+                .ok_or(Error::SizeOverflow {
+                    what: "string table offsets",
+                })?;
         let end = table_len.checked_add(4).ok_or(Error::SizeOverflow {
             what: "string table offsets",
         })?;
@@ -90,8 +94,8 @@ impl<'a> StringTable<'a> {
             reason,
         };
         let (offsets, raw) = Self::split(bytes, at)?;
-        let data =
-            std::str::from_utf8(raw).map_err(|e| bad(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+        let data = std::str::from_utf8(raw)
+            .map_err(|e| bad(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
         let mut prev = 0u32;
         if offsets.first() != Some(&0) {
             return Err(bad("first string offset must be 0".into()));
@@ -101,7 +105,9 @@ impl<'a> StringTable<'a> {
                 return Err(bad(format!("string offset {i} goes backwards")));
             }
             if !data.is_char_boundary(o as usize) {
-                return Err(bad(format!("string offset {i} splits a character or is past the end")));
+                return Err(bad(format!(
+                    "string offset {i} splits a character or is past the end"
+                )));
             }
             prev = o;
         }

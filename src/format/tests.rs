@@ -83,7 +83,10 @@ fn round_trip_every_dtype() {
         assert_eq!(layout.dtype, dtype);
         let v = layout.view(buf.as_slice());
         assert_eq!(v.ids.get(7), Some("item-7"));
-        assert_eq!(v.titles.unwrap().get(3), p.titles.as_ref().map(|t| t[3].as_str()));
+        assert_eq!(
+            v.titles.unwrap().get(3),
+            p.titles.as_ref().map(|t| t[3].as_str())
+        );
         assert_eq!(v.bias.unwrap(), p.bias.as_deref().unwrap());
         assert_eq!(v.gram.unwrap().yty.len(), 400);
         assert_eq!(v.neighbours.unwrap().of(5).count(), 2);
@@ -238,7 +241,10 @@ fn nan_in_factors() {
 fn duplicate_ids() {
     let mut p = parts(20, 20);
     p.ids[3] = "item-9".into();
-    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "DUPLICATE_ID");
+    assert_eq!(
+        write_bundle(&p, Dtype::F32).unwrap_err().code(),
+        "DUPLICATE_ID"
+    );
     // A hostile writer: same id twice, index sorted anyway.
     let mut s = encode_sections(&parts(20, 20), Dtype::F32).unwrap();
     let ids: Vec<String> = (0..20).map(|i| format!("id{:02}", i.min(18))).collect();
@@ -299,7 +305,9 @@ fn wrong_section_shapes() {
         Some("BIAS"),
     );
     check(
-        &with_section(Dtype::F32, Kind::Category, |b| b[0..4].copy_from_slice(&77u32.to_le_bytes())),
+        &with_section(Dtype::F32, Kind::Category, |b| {
+            b[0..4].copy_from_slice(&77u32.to_le_bytes())
+        }),
         "BAD_SECTION",
         Some("CATEGORY"),
     );
@@ -358,16 +366,28 @@ fn never_panics_on_mutations() {
 fn writer_rejects_bad_parts() {
     let mut p = parts(5, 4);
     p.factors[2] = f32::NAN;
-    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "NON_FINITE");
+    assert_eq!(
+        write_bundle(&p, Dtype::F32).unwrap_err().code(),
+        "NON_FINITE"
+    );
     let mut p = parts(5, 4);
     p.factors.pop();
-    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "INVALID_ARGUMENT");
+    assert_eq!(
+        write_bundle(&p, Dtype::F32).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
     let mut p = parts(5, 4);
     p.dim = 0;
-    assert_eq!(write_bundle(&p, Dtype::F32).unwrap_err().code(), "INVALID_ARGUMENT");
+    assert_eq!(
+        write_bundle(&p, Dtype::F32).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
     let mut p = parts(5, 4);
     p.factors[0] = 1e6;
-    assert_eq!(write_bundle(&p, Dtype::F16).unwrap_err().code(), "INVALID_ARGUMENT");
+    assert_eq!(
+        write_bundle(&p, Dtype::F16).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
 }
 
 #[test]
@@ -375,7 +395,10 @@ fn fixture_v1_still_parses() {
     // Kept forever: a bundle written by the first release of the writer.
     let b = include_bytes!("../../tests/fixtures/v1-small.vtr");
     let layout = parse(b).expect("v1 fixture");
-    assert_eq!((layout.n_items, layout.dim, layout.dtype), (20, 20, Dtype::I8));
+    assert_eq!(
+        (layout.n_items, layout.dim, layout.dtype),
+        (20, 20, Dtype::I8)
+    );
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! every producer (trainer, synth, Spark import) shares it.
 
 use super::{
-    data_start, f32_to_f16, next_offset, stride_for, strings, BundleParts, Dtype, Kind,
-    ENTRY_LEN, FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM,
+    data_start, f32_to_f16, next_offset, stride_for, strings, BundleParts, Dtype, Kind, ENTRY_LEN,
+    FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM,
 };
 use crate::error::{At, Error};
 use std::path::Path;
@@ -15,7 +15,10 @@ fn invalid(what: String) -> Error {
 
 fn check_len<T>(name: &str, v: &[T], n: usize) -> Result<(), Error> {
     if v.len() != n {
-        return Err(invalid(format!("{name} has {} entries for {n} items", v.len())));
+        return Err(invalid(format!(
+            "{name} has {} entries for {n} items",
+            v.len()
+        )));
     }
     Ok(())
 }
@@ -96,7 +99,11 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
 
     sections.push((Kind::ItemIds, true, strings::encode(&parts.ids)?));
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_unstable_by(|&a, &b| parts.ids[a as usize].as_bytes().cmp(parts.ids[b as usize].as_bytes()));
+    order.sort_unstable_by(|&a, &b| {
+        parts.ids[a as usize]
+            .as_bytes()
+            .cmp(parts.ids[b as usize].as_bytes())
+    });
     for w in order.windows(2) {
         if parts.ids[w[0] as usize] == parts.ids[w[1] as usize] {
             return Err(Error::DuplicateId {
@@ -124,7 +131,9 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
         }
         Dtype::F16 => {
             if let Some(i) = parts.factors.iter().position(|x| x.abs() > 65504.0) {
-                return Err(invalid(format!("factor {i} exceeds the f16 range; use --dtype f32")));
+                return Err(invalid(format!(
+                    "factor {i} exceeds the f16 range; use --dtype f32"
+                )));
             }
             let mut b = Vec::with_capacity(n * stride * 2);
             for row in rows {
@@ -166,10 +175,18 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
         {
             return Err(invalid(format!("item {i} has an unknown category index")));
         }
-        sections.push((Kind::Category, false, c.iter().flat_map(|v| v.to_le_bytes()).collect()));
+        sections.push((
+            Kind::Category,
+            false,
+            c.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
     }
     if parts.categories.is_some() || !parts.category_names.is_empty() {
-        sections.push((Kind::CategoryNames, false, strings::encode(&parts.category_names)?));
+        sections.push((
+            Kind::CategoryNames,
+            false,
+            strings::encode(&parts.category_names)?,
+        ));
     }
     if let Some(p) = &parts.prices {
         check_len("prices", p, n)?;
@@ -190,7 +207,9 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
         check_len("gram", &g.yty, dim * dim)?;
         check_finite("GRAM", &g.yty)?;
         if !(g.lambda.is_finite() && g.lambda >= 0.0 && g.alpha.is_finite()) {
-            return Err(invalid("gram lambda/alpha must be finite, lambda ≥ 0".into()));
+            return Err(invalid(
+                "gram lambda/alpha must be finite, lambda ≥ 0".into(),
+            ));
         }
         let mut b = Vec::with_capacity(16 + dim * dim * 4);
         b.extend_from_slice(&(dim as u32).to_le_bytes());
@@ -208,7 +227,9 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
             || nb.offsets.windows(2).any(|w| w[0] > w[1])
             || nb.items.iter().any(|&i| i as usize >= n)
         {
-            return Err(invalid("neighbour lists are not valid CSR over the items".into()));
+            return Err(invalid(
+                "neighbour lists are not valid CSR over the items".into(),
+            ));
         }
         check_finite("NEIGHBOURS", &nb.weights)?;
         let mut b = Vec::new();
@@ -223,7 +244,9 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     if let Some(s) = &parts.segments {
         let k = s.centroids.len() / dim.max(1);
         if s.dim != dim || k == 0 || s.centroids.len() != k * dim {
-            return Err(invalid("segment centroids must be k × dim with the model's dim".into()));
+            return Err(invalid(
+                "segment centroids must be k × dim with the model's dim".into(),
+            ));
         }
         check_finite("SEGMENTS", &s.centroids)?;
         let mut b = Vec::new();
@@ -248,7 +271,13 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
 pub(crate) fn assemble(sections: &[(Kind, bool, Vec<u8>)]) -> Vec<u8> {
     let raw: Vec<(u32, u32, &[u8])> = sections
         .iter()
-        .map(|(k, req, b)| (*k as u32, if *req { FLAG_REQUIRED } else { 0 }, b.as_slice()))
+        .map(|(k, req, b)| {
+            (
+                *k as u32,
+                if *req { FLAG_REQUIRED } else { 0 },
+                b.as_slice(),
+            )
+        })
         .collect();
     assemble_raw(&raw)
 }
@@ -264,7 +293,9 @@ pub(crate) fn assemble_raw(sections: &[(u32, u32, &[u8])]) -> Vec<u8> {
     let file_len = offsets
         .last()
         .zip(sections.last())
-        .map_or(data_start(count).unwrap_or(0), |(o, s)| o + s.2.len() as u64);
+        .map_or(data_start(count).unwrap_or(0), |(o, s)| {
+            o + s.2.len() as u64
+        });
     let mut out = vec![0u8; file_len as usize];
     out[..8].copy_from_slice(&MAGIC);
     out[8..10].copy_from_slice(&FORMAT_MAJOR.to_le_bytes());
@@ -309,8 +340,14 @@ pub fn write_bundle_file(path: &Path, parts: &BundleParts, dtype: Dtype) -> Resu
 /// Temp file + rename in the same directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

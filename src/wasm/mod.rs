@@ -56,11 +56,21 @@ pub struct BundleBuffer {
 impl BundleBuffer {
     #[wasm_bindgen(constructor)]
     pub fn new(length: f64) -> Result<BundleBuffer, JsValue> {
-        if !(length.is_finite() && length >= 0.0 && length.fract() == 0.0 && length <= u32::MAX as f64) {
-            return Err(invalid(format!("buffer length must be a whole number of bytes, got {}", describe(length))));
+        if !(length.is_finite()
+            && length >= 0.0
+            && length.fract() == 0.0
+            && length <= u32::MAX as f64)
+        {
+            return Err(invalid(format!(
+                "buffer length must be a whole number of bytes, got {}",
+                describe(length)
+            )));
         }
-        let buf = AlignedBuf::zeroed(length as usize)
-            .ok_or_else(|| js_error(Error::SizeOverflow { what: "bundle buffer" }))?;
+        let buf = AlignedBuf::zeroed(length as usize).ok_or_else(|| {
+            js_error(Error::SizeOverflow {
+                what: "bundle buffer",
+            })
+        })?;
         Ok(BundleBuffer { buf: Some(buf) })
     }
 
@@ -71,7 +81,10 @@ impl BundleBuffer {
             .as_mut()
             .ok_or_else(|| invalid("this buffer was already handed to Model.fromBuffer"))?;
         if !(offset.is_finite() && offset >= 0.0 && offset.fract() == 0.0) {
-            return Err(invalid(format!("offset must be a whole number, got {}", describe(offset))));
+            return Err(invalid(format!(
+                "offset must be a whole number, got {}",
+                describe(offset)
+            )));
         }
         let start = offset as usize;
         let total = buf.len();
@@ -139,7 +152,10 @@ fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
     match k {
         None => Ok(10),
         Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 => Ok(k as usize),
-        Some(k) => Err(invalid(format!("k must be a whole number ≥ 1, got {}", describe(k)))),
+        Some(k) => Err(invalid(format!(
+            "k must be a whole number ≥ 1, got {}",
+            describe(k)
+        ))),
     }
 }
 
@@ -174,7 +190,11 @@ impl Model {
         let items = items
             .iter()
             .map(|s| ScoredJs {
-                id: self.inner.item_id(s.index as usize).unwrap_or("").to_string(),
+                id: self
+                    .inner
+                    .item_id(s.index as usize)
+                    .unwrap_or("")
+                    .to_string(),
                 score: s.score,
             })
             .collect();
@@ -310,12 +330,19 @@ impl Model {
     #[wasm_bindgen(js_name = itemId)]
     pub fn item_id(&self, index: f64) -> Result<String, JsValue> {
         if !(index.is_finite() && index >= 0.0 && index.fract() == 0.0) {
-            return Err(invalid(format!("index must be a whole number ≥ 0, got {}", describe(index))));
+            return Err(invalid(format!(
+                "index must be a whole number ≥ 0, got {}",
+                describe(index)
+            )));
         }
         self.inner
             .item_id(index as usize)
             .map(str::to_string)
-            .ok_or_else(|| js_error(Error::UnknownItem { id: format!("#{}", describe(index)) }))
+            .ok_or_else(|| {
+                js_error(Error::UnknownItem {
+                    id: format!("#{}", describe(index)),
+                })
+            })
     }
 
     /// Catalogue metadata for one item.
@@ -331,7 +358,11 @@ impl Model {
                 .and_then(|c| c.get(i))
                 .and_then(|&c| v.category_names.get(c as usize))
                 .map(str::to_string),
-            price: v.price.and_then(|p| p.get(i)).copied().filter(|p| !p.is_nan()),
+            price: v
+                .price
+                .and_then(|p| p.get(i))
+                .copied()
+                .filter(|p| !p.is_nan()),
             in_stock: v.flags.and_then(|f| f.get(i)).map(|f| f & 1 == 1),
             popularity: v.popularity.and_then(|p| p.get(i)).copied(),
         })
@@ -341,10 +372,11 @@ impl Model {
     #[wasm_bindgen(js_name = itemVector)]
     pub fn item_vector(&self, id: JsValue) -> Result<Float32Array, JsValue> {
         let i = self.index_of(&id)?;
-        let row = self
-            .inner
-            .item_row_f32(i)
-            .ok_or_else(|| js_error(Error::UnknownItem { id: format!("#{i}") }))?;
+        let row = self.inner.item_row_f32(i).ok_or_else(|| {
+            js_error(Error::UnknownItem {
+                id: format!("#{i}"),
+            })
+        })?;
         Ok(Float32Array::from(&row[..]))
     }
 }

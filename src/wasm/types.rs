@@ -22,8 +22,14 @@ pub struct RecOptionsJs {
 }
 
 impl RecOptionsJs {
-    pub const FIELDS: [&'static str; 6] =
-        ["k", "exclude", "categories", "priceMin", "priceMax", "inStockOnly"];
+    pub const FIELDS: [&'static str; 6] = [
+        "k",
+        "exclude",
+        "categories",
+        "priceMin",
+        "priceMax",
+        "inStockOnly",
+    ];
 
     /// `Err` carries a message for `INVALID_ARGUMENT`.
     pub fn from_js(options: &JsValue) -> Result<Self, String> {

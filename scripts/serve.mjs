@@ -74,6 +74,8 @@ export async function startServer(opts = {}) {
       return send(400, 'bad path encoding\n');
     }
     if (pathname.includes('\0')) return send(400, 'bad path\n');
+    // The storefront demo is the landing page.
+    if (pathname === '/') return send(302, '', { Location: '/demo/shopper.html' });
     const mount = mounts.find(([prefix]) => pathname.startsWith(prefix) || pathname + '/' === prefix);
     if (!mount) return send(404, 'not found\n');
     const [prefix, dir] = mount;

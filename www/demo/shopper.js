@@ -133,6 +133,41 @@ function renderHistory() {
   );
 }
 
+/** The help box: intent, slots, and for product questions, matching items. */
+function answer(/** @type {string} */ text) {
+  const out = $('answer');
+  const list = $('answer-items');
+  list.replaceChildren();
+  if (!text.trim()) {
+    out.textContent = '';
+    return;
+  }
+  let r;
+  try {
+    r = model.matchIntent(text);
+  } catch (e) {
+    out.textContent = /** @type {any} */ (e).code === 'NO_INTENT_MODEL' ? 'This model has no intent section.' : String(e);
+    return;
+  }
+  const slots = [];
+  if (r.slots.orderNumbers.length) slots.push(`order ${r.slots.orderNumbers.join(', ')}`);
+  if (r.slots.price && r.slots.price.max != null) slots.push(`up to ${r.slots.price.max}`);
+  if (r.slots.price && r.slots.price.cheaper) slots.push('cheaper');
+  const mention = r.slots.products[0];
+  if (mention) slots.push(`about “${title(mention.id)}”`);
+  out.textContent = r.intent
+    ? `${r.intent} (${(r.confidence * 100).toFixed(0)}%)${slots.length ? ' · ' + slots.join(' · ') : ''}${r.response ? ' — ' + r.response : ''}`
+    : `Not something this shop handles (best guess: ${r.alternatives[0]?.intent ?? '—'}). Try the order status, returns or shipping.`;
+  // Product intents chain into the recommender: similar items, cheaper if asked.
+  const base = mention?.id ?? shopper.history().at(-1)?.item;
+  if (base && (r.intent === 'similar_cheaper' || r.intent === 'product_search')) {
+    const price = items.get(base)?.price;
+    const max = r.slots.price?.max ?? (r.slots.price?.cheaper && price !== undefined ? price : undefined);
+    const recs = safe(() => model.similar(base, { k: 5, ...(max !== undefined ? { priceMax: max } : {}) })) ?? [];
+    list.replaceChildren(...recs.map((x) => card(x.id, `similar to ${title(base)}`)));
+  }
+}
+
 function render() {
   try {
     renderRecs();
@@ -169,6 +204,10 @@ async function main() {
     render();
   });
   for (const id of ['category', 'rerank', 'diverse']) $(id).addEventListener('change', render);
+  $('ask-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    answer(/** @type {HTMLInputElement} */ ($('ask')).value);
+  });
   $('forget').addEventListener('click', async () => {
     await shopper.forget();
     render();

@@ -40,6 +40,41 @@ pub fn dot_f16(rows: &[u16], stride: usize, user: &[f32], out: &mut [f32], scrat
     dot_f32(scratch, stride, user, out)
 }
 
+/// Squared norms of int8 rows (`out[j] = rowⱼ · rowⱼ`, exact), for cosine.
+pub fn sumsq_i8(rows: &[i8], stride: usize, out: &mut [f32]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd::sumsq_i8(rows, stride, out)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
+            *o = scalar::dot_row_i8(row, row) as f32;
+        }
+    }
+}
+
+/// Squared norms of f32 rows.
+pub fn sumsq_f32(rows: &[f32], stride: usize, out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
+        let mut one = [0f32];
+        dot_f32(row, stride, row, &mut one);
+        *o = one[0];
+    }
+}
+
+/// Largest value of `x` (NaN never wins; empty → -inf).
+pub fn max(x: &[f32]) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd::max(x)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        scalar::max(x)
+    }
+}
+
 /// Whether this build scores with wasm SIMD128.
 pub const SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
@@ -68,16 +103,23 @@ pub mod scalar {
         }
     }
 
-    /// Adjacent products are paired in i16 before widening — the shape of
-    /// x86's `pmaddwd` (and of the SIMD twin), which LLVM then emits natively.
+    pub fn max(x: &[f32]) -> f32 {
+        let mut m = [f32::NEG_INFINITY; 8];
+        for c in x.chunks(8) {
+            for (l, &v) in c.iter().enumerate() {
+                m[l] = if v > m[l] { v } else { m[l] };
+            }
+        }
+        m.iter()
+            .fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a })
+    }
+
     #[inline]
     pub fn dot_row_i8(row: &[i8], user: &[i8]) -> i32 {
-        let mut acc = [0i32; 8];
+        let mut acc = [0i32; 16];
         for (r, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
-            for l in 0..8 {
-                let a = r[2 * l] as i16 * u[2 * l] as i16;
-                let b = r[2 * l + 1] as i16 * u[2 * l + 1] as i16;
-                acc[l] += a as i32 + b as i32;
+            for l in 0..16 {
+                acc[l] += r[l] as i32 * u[l] as i32;
             }
         }
         acc.iter().sum()
@@ -93,6 +135,26 @@ pub mod scalar {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use core::arch::wasm32::*;
+
+    pub fn max(x: &[f32]) -> f32 {
+        let mut m = f32x4_splat(f32::NEG_INFINITY);
+        let mut chunks = x.chunks_exact(4);
+        for c in &mut chunks {
+            // SAFETY: c has exactly 4 f32; v128_load has no alignment requirement.
+            let v = unsafe { v128_load(c.as_ptr() as *const v128) };
+            m = f32x4_pmax(m, v);
+        }
+        let mut best = f32x4_extract_lane::<0>(m)
+            .max(f32x4_extract_lane::<1>(m))
+            .max(f32x4_extract_lane::<2>(m))
+            .max(f32x4_extract_lane::<3>(m));
+        for &v in chunks.remainder() {
+            if v > best {
+                best = v;
+            }
+        }
+        best
+    }
 
     #[inline(always)]
     fn hsum(v: v128) -> f32 {
@@ -153,23 +215,50 @@ mod simd {
     #[inline(always)]
     fn dot_i8_c<const C: usize>(rows: &[i8], user: &[i8], out: &mut [f32]) {
         let n = out.len().min(rows.len() / (16 * C));
+        // The user, widened to i16 once per query: each 16-byte row chunk then
+        // costs two sign-extensions and two `i32x4.dot_i16x8_s` (one x86
+        // `pmaddwd` each), the cheapest exact i8 dot product in wasm SIMD.
         // SAFETY: user has ≥ 16·C bytes (checked by the caller); row j < n spans
         // rows[16·C·j .. 16·C·(j+1)]; v128_load has no alignment requirement.
-        let ub: [v128; C] = core::array::from_fn(|c| unsafe {
-            v128_load(user.as_ptr().add(16 * c) as *const v128)
+        let ub: [(v128, v128); C] = core::array::from_fn(|c| {
+            let u = unsafe { v128_load(user.as_ptr().add(16 * c) as *const v128) };
+            (i16x8_extend_low_i8x16(u), i16x8_extend_high_i8x16(u))
         });
         let base = rows.as_ptr();
         let row_acc = |j: usize| -> v128 {
             let r = unsafe { base.add(16 * C * j) };
             let mut acc = i32x4_splat(0);
-            for (c, &b) in ub.iter().enumerate() {
+            for (c, &(lo, hi)) in ub.iter().enumerate() {
                 let a = unsafe { v128_load(r.add(16 * c) as *const v128) };
-                let p = i16x8_add(i16x8_extmul_low_i8x16(a, b), i16x8_extmul_high_i8x16(a, b));
-                acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(p));
+                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), lo));
+                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), hi));
             }
             acc
         };
         reduce4(n, row_acc, out)
+    }
+
+    pub fn sumsq_i8(rows: &[i8], stride: usize, out: &mut [f32]) {
+        let n = out.len().min(rows.len() / stride.max(1));
+        if stride == 0 || stride % 16 != 0 {
+            return;
+        }
+        let base = rows.as_ptr();
+        // SAFETY: row j < n spans rows[stride·j .. stride·(j+1)].
+        let row_acc = |j: usize| -> v128 {
+            let r = unsafe { base.add(stride * j) };
+            let mut acc = i32x4_splat(0);
+            let mut c = 0;
+            while c < stride {
+                let a = unsafe { v128_load(r.add(c) as *const v128) };
+                let (lo, hi) = (i16x8_extend_low_i8x16(a), i16x8_extend_high_i8x16(a));
+                acc = i32x4_add(acc, i32x4_dot_i16x8(lo, lo));
+                acc = i32x4_add(acc, i32x4_dot_i16x8(hi, hi));
+                c += 16;
+            }
+            acc
+        };
+        reduce4(n, row_acc, &mut out[..n])
     }
 
     fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
@@ -274,6 +363,30 @@ mod tests {
                 .map(|c| rows[j * stride + c] as i32 * user[c] as i32)
                 .sum();
             assert_eq!(o, naive as f32);
+        }
+    }
+
+    #[test]
+    fn sumsq_kernels_match_naive() {
+        let mut s = 5;
+        let stride = 32;
+        let q: Vec<i8> = (0..stride * 9)
+            .map(|_| (lcg(&mut s) * 127.0) as i8)
+            .collect();
+        let mut out = vec![0.0; 9];
+        sumsq_i8(&q, stride, &mut out);
+        for (j, &o) in out.iter().enumerate() {
+            let naive: i32 = q[j * stride..(j + 1) * stride]
+                .iter()
+                .map(|&v| v as i32 * v as i32)
+                .sum();
+            assert_eq!(o, naive as f32);
+        }
+        let f: Vec<f32> = (0..stride * 9).map(|_| lcg(&mut s)).collect();
+        sumsq_f32(&f, stride, &mut out);
+        for (j, &o) in out.iter().enumerate() {
+            let naive: f32 = f[j * stride..(j + 1) * stride].iter().map(|v| v * v).sum();
+            assert!((o - naive).abs() < 1e-4);
         }
     }
 

@@ -109,31 +109,29 @@ impl Model {
     fn compute_inv_norms(&self) -> Vec<f32> {
         let n = self.n_items();
         let stride = self.layout.stride;
-        let mut out = vec![0f32; n];
-        let inv = |sq: f32| if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 };
+        let mut sq = vec![0f32; n];
         match self.view().factors {
-            FactorsView::F32(rows) => {
-                for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
-                    *o = inv(kernels::scalar::dot_row_f32(row, row));
-                }
-            }
+            FactorsView::F32(rows) => kernels::sumsq_f32(rows, stride, &mut sq),
             FactorsView::F16(rows) => {
                 let mut tmp = vec![0f32; stride];
-                for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
+                for (o, row) in sq.iter_mut().zip(rows.chunks_exact(stride)) {
                     for (t, &h) in tmp.iter_mut().zip(row) {
                         *t = format::f16_to_f32(h);
                     }
-                    *o = inv(kernels::scalar::dot_row_f32(&tmp, &tmp));
+                    *o = kernels::scalar::dot_row_f32(&tmp, &tmp);
                 }
             }
             FactorsView::I8 { q, scales } => {
-                for ((o, row), &s) in out.iter_mut().zip(q.chunks_exact(stride)).zip(scales) {
-                    let sq = kernels::scalar::dot_row_i8(row, row) as f32;
-                    *o = inv(sq * s * s);
+                kernels::sumsq_i8(q, stride, &mut sq);
+                for (o, &s) in sq.iter_mut().zip(scales) {
+                    *o *= s * s;
                 }
             }
         }
-        out
+        for v in sq.iter_mut() {
+            *v = if *v > 0.0 { 1.0 / v.sqrt() } else { 0.0 };
+        }
+        sq
     }
 
     pub fn view(&self) -> BundleView<'_> {
@@ -333,10 +331,11 @@ impl Model {
     pub fn recommend(&self, user: &[f32], opts: &RecommendOptions) -> Result<Vec<Scored>> {
         let u = self.prepare_user(user)?;
         let filter = self.filter(opts)?;
-        let bias = self.view().bias;
-        Ok(self.scan(&u, opts.k, &filter, |i, dot| {
-            dot + bias.and_then(|b| b.get(i)).copied().unwrap_or(0.0)
-        }))
+        let ep = Epilogue {
+            mul: None,
+            add: self.view().bias,
+        };
+        Ok(self.scan(&u, opts.k, &filter, ep))
     }
 
     /// Items most similar to item `i` by cosine of factor rows (`i` itself excluded).
@@ -350,10 +349,11 @@ impl Model {
         let mut opts = opts.clone();
         opts.exclude.push(i as u32);
         let filter = self.filter(&opts)?;
-        let inv = &self.inv_norms;
-        Ok(self.scan(&u, opts.k, &filter, |j, dot| {
-            dot * inv.get(j).copied().unwrap_or(0.0)
-        }))
+        let ep = Epilogue {
+            mul: Some(&self.inv_norms),
+            add: None,
+        };
+        Ok(self.scan(&u, opts.k, &filter, ep))
     }
 
     /// Popularity top-k (cold start). Falls back to item bias when the bundle
@@ -412,17 +412,14 @@ impl Model {
         })
     }
 
-    /// The one scan loop: blocked kernel scores, an `epilogue` turning a raw
-    /// dot into the final score, then threshold → filter → heap. For int8 the
-    /// user is quantized too (the fast path), and a few extra candidates are
-    /// rescored exactly so user-side rounding cannot reorder the top-k.
-    fn scan(
-        &self,
-        u: &[f32],
-        k: usize,
-        filter: &Filter<'_>,
-        epilogue: impl Fn(usize, f32) -> f32,
-    ) -> Vec<Scored> {
+    /// The one scan loop: blocked kernel dot products, a vectorized epilogue
+    /// (`dot · mul[i] + add[i]`), then — only for blocks whose best score beats
+    /// the current k-th — filter and heap. Once the heap is warm almost every
+    /// block is skipped after the epilogue, so the scan runs at kernel speed.
+    /// For int8 the user is quantized too (the fast path), and a few extra
+    /// candidates are rescored exactly so user-side rounding cannot reorder
+    /// the top-k.
+    fn scan(&self, u: &[f32], k: usize, filter: &Filter<'_>, ep: Epilogue<'_>) -> Vec<Scored> {
         let stride = self.layout.stride;
         let n = self.n_items();
         let mut out = [0f32; BLOCK];
@@ -432,7 +429,7 @@ impl Model {
                 for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
                     let m = block.len() / stride;
                     kernels::dot_f32(block, stride, u, &mut out[..m]);
-                    push_block(&mut top, b * BLOCK, &out[..m], filter, &epilogue);
+                    push_block(&mut top, b * BLOCK, &mut out[..m], filter, ep, None);
                 }
                 top.into_sorted()
             }
@@ -442,7 +439,7 @@ impl Model {
                 for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
                     let m = block.len() / stride;
                     kernels::dot_f16(block, stride, u, &mut out[..m], &mut scratch);
-                    push_block(&mut top, b * BLOCK, &out[..m], filter, &epilogue);
+                    push_block(&mut top, b * BLOCK, &mut out[..m], filter, ep, None);
                 }
                 top.into_sorted()
             }
@@ -458,17 +455,20 @@ impl Model {
                 for (b, block) in q.chunks(BLOCK * stride).enumerate() {
                     let m = block.len() / stride;
                     kernels::dot_i8(block, stride, &uq, &mut out[..m]);
-                    let base = b * BLOCK;
-                    for (j, o) in out[..m].iter_mut().enumerate() {
-                        *o *= scales.get(base + j).copied().unwrap_or(0.0) * su;
-                    }
-                    push_block(&mut top, base, &out[..m], filter, &epilogue);
+                    push_block(
+                        &mut top,
+                        b * BLOCK,
+                        &mut out[..m],
+                        filter,
+                        ep,
+                        Some((scales, su)),
+                    );
                 }
                 let mut exact = TopK::new(k);
                 for c in top.into_sorted() {
                     let i = c.index as usize;
                     if let Some(d) = self.exact_dot(u, i) {
-                        exact.push(c.index, epilogue(i, d));
+                        exact.push(c.index, ep.one(i, d));
                     }
                 }
                 exact.into_sorted()
@@ -477,20 +477,57 @@ impl Model {
     }
 }
 
+/// How a raw dot product becomes a score: `dot · mul[i] + add[i]` (bias for
+/// recommendations, inverse norms for cosine).
+#[derive(Clone, Copy, Default)]
+struct Epilogue<'a> {
+    mul: Option<&'a [f32]>,
+    add: Option<&'a [f32]>,
+}
+
+impl Epilogue<'_> {
+    fn one(&self, i: usize, d: f32) -> f32 {
+        let m = self.mul.and_then(|m| m.get(i)).copied().unwrap_or(1.0);
+        d * m + self.add.and_then(|a| a.get(i)).copied().unwrap_or(0.0)
+    }
+}
+
+/// `out[j] *= v[j] · c` over plain slices, so it vectorizes.
+#[inline]
+fn scale(out: &mut [f32], v: &[f32], c: f32) {
+    for (o, &s) in out.iter_mut().zip(v) {
+        *o *= s * c;
+    }
+}
+
 #[inline]
 fn push_block(
     top: &mut TopK,
     base: usize,
-    raw: &[f32],
+    out: &mut [f32],
     filter: &Filter<'_>,
-    epilogue: &impl Fn(usize, f32) -> f32,
+    ep: Epilogue<'_>,
+    row_scale: Option<(&[f32], f32)>,
 ) {
+    let r = base..base + out.len();
+    if let Some((scales, c)) = row_scale {
+        scale(out, scales.get(r.clone()).unwrap_or(&[]), c);
+    }
+    if let Some(mul) = ep.mul.and_then(|v| v.get(r.clone())) {
+        scale(out, mul, 1.0);
+    }
+    if let Some(add) = ep.add.and_then(|v| v.get(r.clone())) {
+        for (o, &a) in out.iter_mut().zip(add) {
+            *o += a;
+        }
+    }
     let mut thr = top.threshold();
-    for (j, &d) in raw.iter().enumerate() {
-        let i = base + j;
-        let s = epilogue(i, d);
-        if s > thr && filter.allows(i) {
-            top.push(i as u32, s);
+    if kernels::max(out) <= thr {
+        return;
+    }
+    for (j, &s) in out.iter().enumerate() {
+        if s > thr && filter.allows(base + j) {
+            top.push((base + j) as u32, s);
             thr = top.threshold();
         }
     }

@@ -9,7 +9,7 @@ mod types;
 use crate::engine::{self, RecommendOptions, Scored};
 use crate::error::Error;
 use crate::format::AlignedBuf;
-use js_sys::{Float32Array, Reflect, Uint32Array};
+use js_sys::{Float32Array, Reflect, Uint32Array, Uint8Array};
 use types::{describe, ItemOut, Listing, ModelInfo, RecOptionsJs, ScoredJs, SectionOut};
 use wasm_bindgen::prelude::*;
 
@@ -218,8 +218,18 @@ impl Model {
 impl Model {
     /// Copies the bytes once into aligned wasm memory and validates them.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<Model, JsValue> {
-        engine::Model::from_bytes(bytes)
+    pub fn from_bytes(bytes: &JsValue) -> Result<Model, JsValue> {
+        let bytes = bytes
+            .dyn_ref::<Uint8Array>()
+            .ok_or_else(|| invalid("bundle bytes must be a Uint8Array"))?;
+        // Straight from the JS array into aligned memory: one copy, not two.
+        let mut buf = AlignedBuf::zeroed(bytes.length() as usize).ok_or_else(|| {
+            js_error(Error::SizeOverflow {
+                what: "bundle allocation",
+            })
+        })?;
+        bytes.copy_to(buf.as_mut_slice());
+        engine::Model::from_aligned(buf)
             .map(Model::new)
             .map_err(js_error)
     }

@@ -193,10 +193,10 @@ mod simd {
         }
     }
 
-    /// Per 16 bytes: two widening multiplies (i8×i8 → i16; |product| ≤ 16 256,
-    /// so their sum fits i16), one pairwise widening add into i32 lanes.
-    /// Common row widths get a const-generic instance with the user vector held
-    /// in registers and the row loop fully unrolled; four rows are reduced
+    /// Exact int8 dot products: rows and user sign-extended to i16, multiplied
+    /// and pair-summed into i32 lanes by `i32x4.dot_i16x8_s`. Common row
+    /// widths get a const-generic instance with the widened user held in
+    /// registers and the row loop fully unrolled; four rows are reduced
     /// together so the horizontal sums cost one shuffle tree per four rows.
     pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
         let n = out.len().min(rows.len() / stride.max(1));
@@ -263,22 +263,27 @@ mod simd {
 
     fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
         let n = out.len();
-        let u = user.as_ptr();
-        // SAFETY: as in dot_i8_c, with the width only known at run time.
+        // Same arithmetic as dot_i8_c, with the width only known at run time.
+        let uw: Vec<(v128, v128)> = user
+            .chunks_exact(16)
+            .take(stride / 16)
+            .map(|c| {
+                // SAFETY: c has exactly 16 bytes; v128_load has no alignment requirement.
+                let u = unsafe { v128_load(c.as_ptr() as *const v128) };
+                (i16x8_extend_low_i8x16(u), i16x8_extend_high_i8x16(u))
+            })
+            .collect();
+        let base = rows.as_ptr();
+        // SAFETY: row j < n spans rows[stride·j .. stride·(j+1)].
         let row_acc = |j: usize| -> v128 {
-            let r = rows[j * stride..].as_ptr();
-            unsafe {
-                let mut acc = i32x4_splat(0);
-                let mut c = 0;
-                while c < stride {
-                    let a = v128_load(r.add(c) as *const v128);
-                    let b = v128_load(u.add(c) as *const v128);
-                    let p = i16x8_add(i16x8_extmul_low_i8x16(a, b), i16x8_extmul_high_i8x16(a, b));
-                    acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(p));
-                    c += 16;
-                }
-                acc
+            let r = unsafe { base.add(stride * j) };
+            let mut acc = i32x4_splat(0);
+            for (c, &(lo, hi)) in uw.iter().enumerate() {
+                let a = unsafe { v128_load(r.add(16 * c) as *const v128) };
+                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), lo));
+                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), hi));
             }
+            acc
         };
         reduce4(n, row_acc, out)
     }
@@ -392,7 +397,7 @@ mod tests {
 
     #[test]
     fn extreme_int8_values_do_not_overflow() {
-        // -128 can appear in a hostile file; the i16 pair sum must still fit.
+        // -128 can appear in a hostile file; the sum must still be exact.
         let rows = vec![-128i8; 32];
         let user = vec![-127i8; 32];
         let mut out = [0.0];

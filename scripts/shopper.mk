@@ -35,7 +35,7 @@ test-shopper: cli
 # Next-item prediction on NowPlaying-1M (blend weights tuned on valid.csv).
 eval-session: cli data-nowplaying
 	@mkdir -p target/eval
-	target/release/vitrine session eval --tune --data $(NOWPLAYING) --out target/eval/session.json
+	target/release/vitrine session eval --tune --max-sessions 0 --data $(NOWPLAYING) --out target/eval/session.json
 
 # ml-1m: Recall@10 of held-out users from on-device fold-in vs the trainer's
 # user factors (same split and item factors as the trainer's eval).

@@ -212,30 +212,39 @@ mod simd {
         }
     }
 
+    /// A 16-byte user chunk sign-extended to two i16x8 halves.
+    #[inline(always)]
+    fn widen(chunk: &[i8]) -> (v128, v128) {
+        // SAFETY: callers pass 16-byte chunks (chunks_exact(16) / from_fn over
+        // 16·C bytes); v128_load has no alignment requirement.
+        let u = unsafe { v128_load(chunk.as_ptr() as *const v128) };
+        (i16x8_extend_low_i8x16(u), i16x8_extend_high_i8x16(u))
+    }
+
+    /// One row against the widened user: two sign-extensions and two
+    /// `i32x4.dot_i16x8_s` (one x86 `pmaddwd` each) per 16 bytes.
+    ///
+    /// # Safety
+    /// `r` must point at `16 · uw.len()` readable bytes.
+    #[inline(always)]
+    unsafe fn row_dot(r: *const i8, uw: &[(v128, v128)]) -> v128 {
+        let mut acc = i32x4_splat(0);
+        for (c, &(lo, hi)) in uw.iter().enumerate() {
+            let a = v128_load(r.add(16 * c) as *const v128);
+            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), lo));
+            acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), hi));
+        }
+        acc
+    }
+
+    /// Const width: the widened user stays in registers, the loop unrolls.
     #[inline(always)]
     fn dot_i8_c<const C: usize>(rows: &[i8], user: &[i8], out: &mut [f32]) {
         let n = out.len().min(rows.len() / (16 * C));
-        // The user, widened to i16 once per query: each 16-byte row chunk then
-        // costs two sign-extensions and two `i32x4.dot_i16x8_s` (one x86
-        // `pmaddwd` each), the cheapest exact i8 dot product in wasm SIMD.
-        // SAFETY: user has ≥ 16·C bytes (checked by the caller); row j < n spans
-        // rows[16·C·j .. 16·C·(j+1)]; v128_load has no alignment requirement.
-        let ub: [(v128, v128); C] = core::array::from_fn(|c| {
-            let u = unsafe { v128_load(user.as_ptr().add(16 * c) as *const v128) };
-            (i16x8_extend_low_i8x16(u), i16x8_extend_high_i8x16(u))
-        });
+        let ub: [(v128, v128); C] = core::array::from_fn(|c| widen(&user[16 * c..16 * c + 16]));
         let base = rows.as_ptr();
-        let row_acc = |j: usize| -> v128 {
-            let r = unsafe { base.add(16 * C * j) };
-            let mut acc = i32x4_splat(0);
-            for (c, &(lo, hi)) in ub.iter().enumerate() {
-                let a = unsafe { v128_load(r.add(16 * c) as *const v128) };
-                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), lo));
-                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), hi));
-            }
-            acc
-        };
-        reduce4(n, row_acc, out)
+        // SAFETY: row j < n spans rows[16·C·j .. 16·C·(j+1)].
+        reduce4(n, |j| unsafe { row_dot(base.add(16 * C * j), &ub) }, out)
     }
 
     pub fn sumsq_i8(rows: &[i8], stride: usize, out: &mut [f32]) {
@@ -263,29 +272,10 @@ mod simd {
 
     fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
         let n = out.len();
-        // Same arithmetic as dot_i8_c, with the width only known at run time.
-        let uw: Vec<(v128, v128)> = user
-            .chunks_exact(16)
-            .take(stride / 16)
-            .map(|c| {
-                // SAFETY: c has exactly 16 bytes; v128_load has no alignment requirement.
-                let u = unsafe { v128_load(c.as_ptr() as *const v128) };
-                (i16x8_extend_low_i8x16(u), i16x8_extend_high_i8x16(u))
-            })
-            .collect();
+        let uw: Vec<(v128, v128)> = user.chunks_exact(16).take(stride / 16).map(widen).collect();
         let base = rows.as_ptr();
-        // SAFETY: row j < n spans rows[stride·j .. stride·(j+1)].
-        let row_acc = |j: usize| -> v128 {
-            let r = unsafe { base.add(stride * j) };
-            let mut acc = i32x4_splat(0);
-            for (c, &(lo, hi)) in uw.iter().enumerate() {
-                let a = unsafe { v128_load(r.add(16 * c) as *const v128) };
-                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_low_i8x16(a), lo));
-                acc = i32x4_add(acc, i32x4_dot_i16x8(i16x8_extend_high_i8x16(a), hi));
-            }
-            acc
-        };
-        reduce4(n, row_acc, out)
+        // SAFETY: row j < n spans rows[stride·j .. stride·(j+1)], stride = 16·uw.len().
+        reduce4(n, |j| unsafe { row_dot(base.add(stride * j), &uw) }, out)
     }
 
     /// Row sums of four i32x4 accumulators at a time (transpose-add), as f32.

@@ -63,13 +63,9 @@ bench: setup bench-native $(BENCH_TARGETS)
 
 eval: setup $(EVAL_TARGETS)
 
-# The demo model: the trainer's ml-100k bundle when that fragment provides it
-# (DEMO_DEPS), otherwise a synthetic catalogue.
-.cache/demo/synthetic.vtr: | cli
-	@mkdir -p $(dir $@)
-	target/release/vitrine synth --items 2000 --dim 32 --dtype int8 --seed 7 --out $@
-
-demo: setup wasm cli .cache/demo/synthetic.vtr $(DEMO_DEPS)
+# The demo model (.cache/demo/demo.vtr, ml-100k with neighbours, segments and the
+# intent set) comes from the trainer's fragment through DEMO_DEPS.
+demo: setup wasm cli $(DEMO_DEPS)
 	$(MAKE) --no-print-directory demo-web
 
 lint:

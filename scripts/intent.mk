@@ -5,7 +5,7 @@
 #   make test-intent    intent unit + integration tests (default-set accuracy, corruption)
 #   make eval-intent    vitrine vs scikit-learn on CrossWOZ + default set -> target/eval/intent.json
 #   make bench-intent   native matchIntent latency -> target/bench/intent_native.json
-#   make intent-demo    .cache/demo/intent_default.vti (the demo's intent model)
+#   make intent-demo    .cache/demo/intent_default.vti (default set, no title index; benchmarks)
 
 INTENT_BIN ?= target/release/vitrine
 INTENT_DATA := src/intent/data
@@ -22,7 +22,6 @@ SETUP_TARGETS += setup-intent
 TEST_TARGETS += test-intent
 EVAL_TARGETS += eval-intent
 BENCH_TARGETS += bench-intent
-DEMO_DEPS += $(INTENT_DEMO)
 
 .PHONY: setup-intent intent-venv test-intent eval-intent bench-intent intent-demo
 

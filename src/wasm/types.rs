@@ -39,42 +39,60 @@ impl RecOptionsJs {
         if !options.is_object() || Array::is_array(options) {
             return Err("options must be an object like {k: 10}".into());
         }
-        for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !Self::FIELDS.contains(&key.as_str()) {
-                return Err(format!(
-                    "unknown option {key:?}; expected one of {}",
-                    Self::FIELDS.join(", ")
-                ));
-            }
-        }
+        check_keys(options, &Self::FIELDS, "option")?;
         Ok(RecOptionsJs {
             k: number(options, "k")?,
             exclude: strings(options, "exclude")?,
             categories: strings(options, "categories")?,
             price_min: number(options, "priceMin")?,
             price_max: number(options, "priceMax")?,
-            in_stock_only: match prop(options, "inStockOnly") {
-                None => None,
-                Some(v) => Some(v.as_bool().ok_or("inStockOnly must be true or false")?),
-            },
+            in_stock_only: boolean(options, "inStockOnly")?,
         })
     }
 }
 
-fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
+// Readers for plain JS option objects, shared by every binding. `Err` is the
+// message for an `INVALID_ARGUMENT` error.
+
+/// Refuses keys outside `allowed`, so a typo is an error, not a silently
+/// ignored setting. `what` names the keys in the message ("option", ...).
+pub fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<(), String> {
+    for key in js_sys::Object::keys(obj.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !allowed.contains(&key.as_str()) {
+            return Err(format!(
+                "unknown {what} {key:?}; expected one of {}",
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The property, or `None` when it is undefined or null.
+pub fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
     Reflect::get(obj, &JsValue::from_str(key))
         .ok()
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {
+pub fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {
     match prop(obj, key) {
         None => Ok(None),
         Some(v) => v
             .as_f64()
             .map(Some)
             .ok_or_else(|| format!("{key} must be a number")),
+    }
+}
+
+pub fn boolean(obj: &JsValue, key: &str) -> Result<Option<bool>, String> {
+    match prop(obj, key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| format!("{key} must be true or false")),
     }
 }
 

@@ -6,7 +6,7 @@ import { load } from '../vitrine.js';
 const $ = (sel) => /** @type {HTMLElement} */ (document.querySelector(sel));
 const params = new URLSearchParams(location.search);
 /** `?model=` wins; otherwise the trained demo bundle, else the synthetic one `make demo` always builds. */
-const CANDIDATES = params.get('model') ? [params.get('model')] : ['/models/demo.vtr', '/models/synthetic.vtr'];
+const CANDIDATES = params.get('model') ? [params.get('model')] : ['/models/demo.vtr'];
 let modelUrl = CANDIDATES[0];
 
 /** @type {import('../vitrine.js').Vitrine} */

@@ -7,7 +7,7 @@ import { load } from '../vitrine.js';
 import { createShopper } from '../shopper.js';
 
 const params = new URLSearchParams(location.search);
-const CANDIDATES = params.get('model') ? [params.get('model')] : ['/models/demo.vtr', '/models/shopper.vtr', '/models/synthetic.vtr'];
+const CANDIDATES = params.get('model') ? [params.get('model')] : ['/models/demo.vtr'];
 const storage = /** @type {any} */ (params.get('storage') ?? 'indexeddb');
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 

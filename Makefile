@@ -34,7 +34,7 @@ toolchain:
 setup: toolchain $(SETUP_TARGETS)
 
 wasm: toolchain
-	@scripts/build-wasm.sh simd scalar
+	@scripts/build-wasm.sh simd scalar intent
 
 cli:
 	$(CARGO) build --release --quiet --bin vitrine
@@ -72,6 +72,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --release -- -D warnings
 	$(CARGO) clippy --lib --release --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy --lib --release --target wasm32-unknown-unknown --features intent-module -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

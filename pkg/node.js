@@ -24,12 +24,13 @@ export { Vitrine, VitrineError, VitrineWorker, JS_ERROR_CODES, simdSupported, to
 const cache = new Map();
 
 /**
- * @param {'simd' | 'scalar'} variant
- * @param {string | URL | {simd?: string | URL, scalar?: string | URL} | undefined} wasmUrl
+ * @param {'simd' | 'scalar' | 'intent'} variant
+ * @param {string | URL | {simd?: string | URL, scalar?: string | URL, intent?: string | URL} | undefined} wasmUrl
  */
 function nodeWasm(variant, wasmUrl) {
   let url = wasmUrl;
   if (url && typeof url === 'object' && !(url instanceof URL)) url = url[variant];
+  else if (variant === 'intent') url = undefined;
   const key = `${variant} ${url ? String(url) : ''}`;
   let p = cache.get(key);
   if (!p) {
@@ -37,10 +38,13 @@ function nodeWasm(variant, wasmUrl) {
       const mod =
         variant === 'simd'
           ? await import('./wasm/simd/vitrine_core.js')
-          : await import('./wasm/scalar/vitrine_core.js');
+          : variant === 'scalar'
+            ? await import('./wasm/scalar/vitrine_core.js')
+            : await import('./wasm/intent/vitrine_intent.js');
+      const name = variant === 'intent' ? 'vitrine_intent' : 'vitrine_core';
       const path =
         url === undefined
-          ? new URL(`./wasm/${variant}/vitrine_core_bg.wasm`, import.meta.url)
+          ? new URL(`./wasm/${variant}/${name}_bg.wasm`, import.meta.url)
           : toPathOrUrl(url);
       mod.initSync({ module: readFileSync(path) });
       return mod;
@@ -90,7 +94,7 @@ export async function load(source, options) {
   } else {
     model = await openSource(wasm, source, opts);
   }
-  return new Vitrine(model, variant, wasm);
+  return new Vitrine(model, variant, wasm, () => nodeWasm('intent', opts.wasmUrl));
 }
 
 /** Worker mode is browser-only; Node callers can use worker_threads themselves. */

@@ -44,7 +44,8 @@ export interface LoadOptions {
    * glue. A single URL must match the selected build (pass simd: true/false
    * with it); an object gives one URL per build.
    */
-  wasmUrl?: string | URL | { simd?: string | URL; scalar?: string | URL };
+  /** Where the wasm files live; a string or URL names the engine's only. */
+  wasmUrl?: string | URL | { simd?: string | URL; scalar?: string | URL; intent?: string | URL };
 }
 
 export interface WorkerLoadOptions extends LoadOptions {
@@ -88,6 +89,42 @@ export interface ModelInfo {
   hasNeighbours: boolean;
   hasSegments: boolean;
   hasIntent: boolean;
+}
+
+/** A shopper's text classified by `matchIntent`. */
+export interface IntentMatch {
+  /** null: out of scope (best confidence under the model's threshold) or nothing to match. */
+  intent: string | null;
+  /** Softmax probability of the best class (also when `intent` is null). */
+  confidence: number;
+  /** Up to three next-best guesses, best first. */
+  alternatives: { intent: string; confidence: number }[];
+  slots: {
+    orderNumbers: string[];
+    quantities: { value: number; unit: string }[];
+    price: {
+      min: number | null;
+      max: number | null;
+      amount: number | null;
+      currency: string | null;
+      cheaper: boolean;
+      moreExpensive: boolean;
+    } | null;
+    /** Catalogue items the text names (bundles exported with a title index). */
+    products: { item: number; id: string; score: number }[];
+  };
+  /** The text was longer than the matcher reads and only its start was used. */
+  truncated: boolean;
+  /** The matched intent's configured action and response, if any. */
+  action: string | null;
+  response: string | null;
+}
+
+/** The intent module's model object (see `Vitrine.loadIntent`). */
+export interface IntentModel {
+  readonly intents: string[];
+  readonly threshold: number;
+  setThreshold(t: number): void;
 }
 
 export type UserVector = Float32Array | Float64Array | number[];
@@ -168,8 +205,14 @@ export declare class Vitrine {
   itemId(index: number): string;
   /** Dequantized factor vector. */
   itemVector(id: string): Float32Array;
-  /** Intent of a shopper's text, from the bundle's intent model (NO_INTENT_MODEL without one). */
-  matchIntent(text: string): unknown;
+  /**
+   * Intent of a shopper's text, from the bundle's intent model (rejects with
+   * NO_INTENT_MODEL without one). The matcher is a separate small wasm module
+   * fetched on the first call.
+   */
+  matchIntent(text: string): Promise<IntentMatch>;
+  /** Fetches and starts the intent matcher ahead of the first question. */
+  loadIntent(): Promise<IntentModel>;
   dispose(): void;
 }
 
@@ -189,7 +232,7 @@ export declare class VitrineWorker {
   item(id: string): Promise<ItemInfo>;
   itemIndex(id: string): Promise<number | undefined>;
   itemVector(id: string): Promise<Float32Array>;
-  matchIntent(text: string): Promise<unknown>;
+  matchIntent(text: string): Promise<IntentMatch>;
   /** Frees the model and terminates the worker. */
   dispose(): Promise<void>;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the wasm engine twice (SIMD128 and scalar) and runs wasm-bindgen:
-#   pkg/wasm/simd/vitrine_core{.js,_bg.wasm,.d.ts}
-#   pkg/wasm/scalar/...
+# Builds the wasm modules and runs wasm-bindgen (and wasm-opt when present):
+#   pkg/wasm/simd/vitrine_core{.js,_bg.wasm,.d.ts}    the engine, SIMD128 kernels
+#   pkg/wasm/scalar/vitrine_core...                     the engine, scalar twins
+#   pkg/wasm/intent/vitrine_intent...                   the intent matcher (no SIMD
+#     needed: one question is ~10 µs), fetched by the glue on first use
 # Uses the toolchain chosen by scripts/setup.sh (.cache/toolchain.env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,36 +12,38 @@ cd "$(dirname "$0")/.."
 . .cache/toolchain.env
 WASM_TOOLCHAIN=${VITRINE_WASM_TOOLCHAIN:-$WASM_TOOLCHAIN}   # override to test the fallback
 out_root=${VITRINE_WASM_OUT:-pkg/wasm}
-variants=${*:-simd scalar}
+variants=${*:-simd scalar intent}
 
 for v in $variants; do
   flags="-C target-feature=+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
   [ "$v" = simd ] && flags="$flags,+simd128"
+  name=vitrine_core features=""
+  [ "$v" = intent ] && name=vitrine_intent features="--features intent-module"
   target_dir="target/wasm-$v"
   [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$v-buildstd"
   if [ "$WASM_TOOLCHAIN" = rustup ]; then
     RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" \
-      cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet
+      cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet $features
   else
     lld="$(rustc --print sysroot 2>/dev/null)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld"
     [ -x "$lld" ] || lld=$(command -v rust-lld || command -v lld || echo rust-lld)
     RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" \
       CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$lld" \
       /usr/bin/cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet \
-      -Z build-std=std,panic_abort
+      -Z build-std=std,panic_abort $features
   fi
   out="$out_root/$v"
   rm -rf "$out"
   mkdir -p "$out"
-  wasm-bindgen --target web --out-dir "$out" --out-name vitrine_core \
+  wasm-bindgen --target web --out-dir "$out" --out-name $name \
     "$target_dir/wasm32-unknown-unknown/wasm/vitrine.wasm"
   wasm_opt=.cache/tools/node_modules/.bin/wasm-opt
   if [ -x "$wasm_opt" ]; then
     feats="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
     [ "$v" = simd ] && feats="$feats --enable-simd"
     # shellcheck disable=SC2086
-    "$wasm_opt" -O3 $feats "$out/vitrine_core_bg.wasm" -o "$out/vitrine_core_bg.wasm"
+    "$wasm_opt" -O3 $feats "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   fi
   printf '[wasm] %-6s %7d bytes raw, %7d gzip\n' "$v" \
-    "$(wc -c < "$out/vitrine_core_bg.wasm")" "$(gzip -9 -c "$out/vitrine_core_bg.wasm" | wc -c)"
+    "$(wc -c < "$out/${name}_bg.wasm")" "$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)"
 done

@@ -154,6 +154,17 @@ impl Error {
     }
 }
 
+/// `"text"` for messages. `{:?}` on a `str` would do, but it drags core's
+/// Unicode escape tables (~9 KB) into the wasm; ids and keys need no escaping
+/// to be readable.
+pub(crate) struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.0)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -214,7 +225,11 @@ impl fmt::Display for Error {
                 at.section, at.offset
             ),
             Error::DuplicateId { id, first, second } => {
-                write!(f, "item id {id:?} appears twice (items {first} and {second})")
+                write!(
+                    f,
+                    "item id {} appears twice (items {first} and {second})",
+                    Quoted(id)
+                )
             }
             Error::BadSection { at, reason } => write!(
                 f,
@@ -226,7 +241,7 @@ impl fmt::Display for Error {
                 f,
                 "user vector has {got} values but the model has {expected} factors"
             ),
-            Error::UnknownItem { id } => write!(f, "unknown item id {id:?}"),
+            Error::UnknownItem { id } => write!(f, "unknown item id {}", Quoted(id)),
             Error::NoIntentModel => write!(
                 f,
                 "this bundle has no intent model; export it with `vitrine export --intent FILE` or load an intent file"

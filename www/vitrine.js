@@ -3,7 +3,8 @@
 // Plain ES module, no build step: the same file is served from `www/` during
 // development and copied verbatim into the npm package (`pkg/vitrine.js`).
 // It resolves the wasm builds relative to its own URL (`./wasm/simd/…`,
-// `./wasm/scalar/…`), which is why the dev server mounts `pkg/wasm/` at
+// `./wasm/scalar/…`, and `./wasm/intent/…` for the intent matcher, fetched
+// only on the first `matchIntent`/`loadIntent`), which is why the dev server mounts `pkg/wasm/` at
 // `/wasm/` next to it.
 //
 // Everything the wasm throws is rethrown as a `VitrineError` with the same
@@ -27,7 +28,7 @@
  * @typedef {{
  *   onProgress?: (p: { loaded: number, total: number | undefined }) => void,
  *   simd?: 'auto' | boolean,
- *   wasmUrl?: string | URL | { simd?: string | URL, scalar?: string | URL },
+ *   wasmUrl?: string | URL | { simd?: string | URL, scalar?: string | URL, intent?: string | URL },
  * }} LoadOptions
  */
 
@@ -146,30 +147,38 @@ function describe(v) {
 const wasmCache = new Map();
 
 /**
- * Import and instantiate one wasm build. Cached per variant and URL so that
- * several models share one instance (and one memory).
- * @param {'simd' | 'scalar'} variant
+ * Import and instantiate one wasm build: the engine (`simd` or `scalar`) or
+ * the intent matcher (`intent`). Cached per variant and URL so that several
+ * models share one instance (and one memory). A string `wasmUrl` names the
+ * engine's file only; the intent module then loads from its default place.
+ * @param {'simd' | 'scalar' | 'intent'} variant
  * @param {LoadOptions['wasmUrl']} wasmUrl
  */
 export function loadWasm(variant, wasmUrl) {
   let url = wasmUrl;
   if (url && typeof url === 'object' && !(url instanceof URL)) {
     url = /** @type {any} */ (url)[variant];
+  } else if (variant === 'intent') {
+    url = undefined;
   }
   const key = `${variant} ${url ? String(url) : ''}`;
   let p = wasmCache.get(key);
   if (!p) {
     p = (async () => {
-      // Literal specifiers so that bundlers can see and include both glue files.
+      // Literal specifiers so that bundlers can see and include the glue files.
       const mod =
         variant === 'simd'
           ? await import('./wasm/simd/vitrine_core.js')
-          : await import('./wasm/scalar/vitrine_core.js');
+          : variant === 'scalar'
+            ? await import('./wasm/scalar/vitrine_core.js')
+            : await import('./wasm/intent/vitrine_intent.js');
       const wasmPath =
         url ??
         (variant === 'simd'
           ? new URL('./wasm/simd/vitrine_core_bg.wasm', import.meta.url)
-          : new URL('./wasm/scalar/vitrine_core_bg.wasm', import.meta.url));
+          : variant === 'scalar'
+            ? new URL('./wasm/scalar/vitrine_core_bg.wasm', import.meta.url)
+            : new URL('./wasm/intent/vitrine_intent_bg.wasm', import.meta.url));
       await mod.default({ module_or_path: wasmPath });
       return mod;
     })().catch((e) => {
@@ -423,7 +432,7 @@ export async function load(source, options) {
   const variant = pickVariant(opts.simd);
   const wasm = await loadWasm(variant, opts.wasmUrl);
   const model = await openSource(wasm, source, opts);
-  return new Vitrine(model, variant, wasm);
+  return new Vitrine(model, variant, wasm, () => loadWasm('intent', opts.wasmUrl));
 }
 
 // ---------------------------------------------------------------------------
@@ -545,14 +554,18 @@ export class Vitrine {
    * @param {any} model wasm `Model`
    * @param {'simd' | 'scalar'} variant
    * @param {any} wasm the wasm glue module namespace
+   * @param {() => Promise<any>} [loadIntentWasm] imports the intent module
    */
-  constructor(model, variant, wasm) {
+  constructor(model, variant, wasm, loadIntentWasm) {
     /** @type {any} */
     this._model = model;
     /** @type {'simd' | 'scalar'} which wasm build runs this model */
     this.variant = variant;
     /** @type {any} */
     this._wasm = wasm;
+    this._loadIntentWasm = loadIntentWasm;
+    /** @type {Promise<any> | null} the wasm `IntentModel`, once asked for */
+    this._intent = null;
     const m = this._call(() => ({ n: model.nItems, d: model.dim, t: model.dtype }));
     /** @type {number} */
     this.nItems = m.n;
@@ -693,17 +706,57 @@ export class Vitrine {
 
   /**
    * Classify a shopper's text (search box, chat) with the bundle's intent
-   * model; throws NO_INTENT_MODEL for bundles exported without one.
+   * model. The matcher is its own small wasm module, fetched on the first
+   * call (or by `loadIntent()`), so pages that never ask pay nothing for it.
+   * Rejects with NO_INTENT_MODEL for bundles exported without one. Product
+   * mentions carry the item's `id` as well as its catalogue `item` index.
    * @param {string} text
+   * @returns {Promise<any>} shaped as `IntentMatch` in vitrine.d.ts
    */
-  matchIntent(text) {
+  async matchIntent(text) {
     if (typeof text !== 'string') badArg(`text must be a string, got ${describe(text)}`);
+    const intent = await this.loadIntent();
     return this._call(() => {
-      if (typeof this._model.matchIntent !== 'function') {
-        throw new VitrineError('NO_INTENT_MODEL', 'this wasm build has no intent matching');
-      }
-      return this._model.matchIntent(text);
+      const r = intent.matchIntent(text);
+      for (const p of r.slots.products) p.id = this._model.itemId(p.item);
+      return r;
     });
+  }
+
+  /**
+   * Fetch and start the intent matcher now, e.g. when the help box gets
+   * focus, so the first question answers without the download. Resolves to
+   * the wasm `IntentModel` (intents, threshold, setThreshold).
+   * @returns {Promise<any>}
+   */
+  loadIntent() {
+    if (!this._intent) {
+      const bytes = this._call(() => this._model.intentSection());
+      if (!bytes) {
+        return Promise.reject(
+          new VitrineError(
+            'NO_INTENT_MODEL',
+            'this bundle has no intent model; export it with `vitrine export --intent FILE`',
+          ),
+        );
+      }
+      if (!this._loadIntentWasm) {
+        return Promise.reject(new VitrineError('WASM_UNAVAILABLE', 'no intent module loader was given to this model'));
+      }
+      const p = this._loadIntentWasm().then((w) => {
+        try {
+          return w.IntentModel.fromBytes(bytes);
+        } catch (e) {
+          throw toVitrineError(e);
+        }
+      });
+      // A failed download may be retried by the next call.
+      p.catch(() => {
+        if (this._intent === p) this._intent = null;
+      });
+      this._intent = p;
+    }
+    return this._intent;
   }
 
   /** Free the wasm memory held by this model. Safe to call twice. */
@@ -711,6 +764,9 @@ export class Vitrine {
     if (this._model) {
       const m = this._model;
       this._model = null;
+      const intent = this._intent;
+      this._intent = null;
+      intent?.then((im) => im.free()).catch(() => {});
       try {
         m.free();
       } catch (e) {

@@ -1,5 +1,7 @@
-//! Intent matching for JavaScript: `model.matchIntent(text)` on a bundle with
-//! an INTENT section, and a standalone `IntentModel.fromBytes(vtiBytes)`.
+//! The intent module's bindings (feature `intent-module`, its own wasm file):
+//! `IntentModel.fromBytes(bytes)` takes a `.vti` file or a bundle's INTENT
+//! section (`Model.intentSection()` in the engine module); the JS glue turns
+//! product mentions' item indices into ids with the engine's `itemId`.
 //!
 //! Results are plain JS objects (serde-wasm-bindgen), shaped like the Rust
 //! `IntentMatch`: `{intent, confidence, alternatives: [{intent, confidence}],
@@ -13,7 +15,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, to_js, Model};
+use super::{js_error, to_js};
 use crate::error::Error;
 use crate::intent::IntentModel;
 
@@ -69,48 +71,5 @@ impl IntentModelJs {
         }
         self.threshold = t;
         Ok(())
-    }
-}
-
-/// The bundle's INTENT section, parsed on first use and kept with the model.
-fn bundle_intent(model: &Model) -> Result<Rc<IntentModel>, Error> {
-    if let Some(m) = model.intent.get() {
-        return Ok(m.clone());
-    }
-    let blob = model.inner.view().intent.ok_or(Error::NoIntentModel)?;
-    let m = Rc::new(IntentModel::from_bytes(blob)?);
-    let _ = model.intent.set(m.clone());
-    Ok(m)
-}
-
-#[wasm_bindgen]
-impl Model {
-    /// Classifies `text` with the bundle's intent model. Throws a
-    /// `VitrineError` with code `NO_INTENT_MODEL` when the bundle has none.
-    #[wasm_bindgen(js_name = matchIntent)]
-    pub fn match_intent(&self, text: &str) -> Result<JsValue, JsValue> {
-        let m = bundle_intent(self).map_err(js_error)?;
-        let r = m.match_text(text);
-        let out = to_js(&r)?;
-        // Product mentions carry item indices; the bundle knows their ids, which
-        // is what a storefront passes on to `similar(id, {priceMax})`.
-        if !r.slots.products.is_empty() {
-            let slots = js_sys::Reflect::get(&out, &"slots".into())?;
-            let products = js_sys::Reflect::get(&slots, &"products".into())?;
-            for (i, p) in r.slots.products.iter().enumerate() {
-                let o = js_sys::Reflect::get(&products, &(i as u32).into())?;
-                let id = self.inner.item_id(p.item as usize).unwrap_or_default();
-                js_sys::Reflect::set(&o, &"id".into(), &id.into())?;
-            }
-        }
-        Ok(out)
-    }
-
-    /// The bundle's intent model as a standalone object (parsed once).
-    #[wasm_bindgen(js_name = intentModel)]
-    pub fn intent_model(&self) -> Result<IntentModelJs, JsValue> {
-        bundle_intent(self)
-            .map(IntentModelJs::new)
-            .map_err(js_error)
     }
 }

@@ -2,9 +2,10 @@
 //! The model stays stateless: every call gets the history it needs from JS
 //! (www/shopper.js keeps it on-device), so nothing outlives the call here.
 
-use super::{invalid, js_error, types, Model};
+use super::model::Model;
+use super::{invalid, js_error, types};
 use crate::engine::RecommendOptions;
-use crate::error::Error;
+use crate::error::{Error, Quoted};
 use crate::shopper::rerank::{self, Profile, Ranked, Reason, RerankOptions};
 use crate::shopper::{Event, EventKind, ProfileOptions, Weights};
 use js_sys::{Array, Float32Array, Object, Reflect};
@@ -100,7 +101,9 @@ fn numbers_by_id(o: &JsValue, key: &str) -> Result<Vec<(String, f64)>, JsValue> 
                 .get(1)
                 .as_f64()
                 .filter(|x| x.is_finite())
-                .ok_or_else(|| invalid(format!("{key}[{id:?}] must be a finite number")))?;
+                .ok_or_else(|| {
+                    invalid(format!("{key}[{}] must be a finite number", Quoted(&id)))
+                })?;
             Ok((id, x))
         })
         .collect()
@@ -224,7 +227,10 @@ impl Model {
             let kind = EventKind::parse(&t).ok_or_else(|| {
                 bad(
                     index,
-                    &format!("unknown type {t:?} (expected view, cart, purchase or search)"),
+                    &format!(
+                        "unknown type {} (expected view, cart, purchase or search)",
+                        Quoted(&t)
+                    ),
                 )
             })?;
             let item = Reflect::get(&e, &item_k)?

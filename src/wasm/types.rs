@@ -2,9 +2,9 @@
 //! `any`; `pkg/vitrine.d.ts` spells them out for TypeScript users and must
 //! follow this file.
 
+use crate::error::Quoted;
 use js_sys::{Array, Reflect};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// `{k, exclude, categories, priceMin, priceMax, inStockOnly}`; unknown keys are
@@ -61,7 +61,8 @@ pub fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<(), Str
         let key = key.as_string().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
             return Err(format!(
-                "unknown {what} {key:?}; expected one of {}",
+                "unknown {what} {}; expected one of {}",
+                Quoted(&key),
                 allowed.join(", ")
             ));
         }
@@ -165,7 +166,7 @@ pub struct ModelInfo {
     pub dim: usize,
     pub dtype: &'static str,
     pub bytes: usize,
-    pub meta: BTreeMap<String, String>,
+    pub meta: Pairs,
     pub sections: Vec<SectionOut>,
     pub categories: Vec<String>,
     pub has_gram: bool,
@@ -173,6 +174,17 @@ pub struct ModelInfo {
     pub has_segments: bool,
     pub has_intent: bool,
     pub simd: bool,
+}
+
+/// Key/value pairs in bundle order, serialized as one JS object (a later
+/// duplicate key wins, as in the bundle reader). Not a `BTreeMap`: its code
+/// costs a few KB of wasm for a call made once per page.
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Serialize for Pairs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 #[derive(Serialize)]

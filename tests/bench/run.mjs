@@ -57,7 +57,7 @@ for (const { n, d, dtypes } of SHAPES) {
 // tree is shared) must not mix two builds into one table.
 const WASM_SNAPSHOT = join(CACHE, 'wasm-snapshot');
 rmSync(WASM_SNAPSHOT, { recursive: true, force: true });
-for (const v of ['simd', 'scalar']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM_SNAPSHOT, v), { recursive: true });
+for (const v of ['simd', 'scalar', 'intent']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM_SNAPSHOT, v), { recursive: true });
 const srv = await startServer({
   nodeModules: true,
   mounts: { '/bench/': CACHE, '/bench-page/': HERE, '/wasm/': WASM_SNAPSHOT },
@@ -126,8 +126,10 @@ await browser.close();
 await srv.close();
 
 // ---------------------------------------------------------------- wasm sizes
-for (const variant of ['simd', 'scalar']) {
-  const file = join(WASM_SNAPSHOT, variant, 'vitrine_core_bg.wasm');
+// The engine builds are what every page loads; the intent module only pages
+// that ask `matchIntent`, on first use.
+for (const variant of ['simd', 'scalar', 'intent']) {
+  const file = join(WASM_SNAPSHOT, variant, variant === 'intent' ? 'vitrine_intent_bg.wasm' : 'vitrine_core_bg.wasm');
   const raw = readFileSync(file);
   rows.push({ metric: 'wasm_size', variant, raw_bytes: raw.byteLength, gzip_bytes: gzipSync(raw, { level: 9 }).byteLength });
 }

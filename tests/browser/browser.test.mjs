@@ -9,7 +9,7 @@ import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from '../../pkg/node.js';
 import { startServer } from '../../scripts/serve.mjs';
-import { synth, rng, gaussianVector } from '../node/helpers.mjs';
+import { synth, synthWithIntent, rng, gaussianVector } from '../node/helpers.mjs';
 import { launch, newPage } from './chromium.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -267,6 +267,50 @@ test('worker mode proxies the same API', async () => {
   assert.equal(res.err2, 'true:DIM_MISMATCH');
   assert.equal(res.err3, 'DISPOSED');
   assert.deepEqual(res.fromBytes, [20000, size], 'bytes are copied to the worker, the caller keeps its array');
+});
+
+test('intent matcher: its own wasm, fetched on the first question, in the page and in a worker', async () => {
+  const { withIntent, plain } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 11 });
+  const { page: pg, errors } = await page();
+  const fetched = [];
+  pg.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+  const intentWasm = () => fetched.filter((p) => p.endsWith('/vitrine_intent_bg.wasm')).length;
+  const res = await pg.evaluate(
+    async ({ withIntent, plain }) => {
+      const v = await import('/vitrine.js');
+      const m = await v.load(`/t/${withIntent}`);
+      const afterLoad = performance.getEntriesByType('resource').filter((e) => e.name.includes('vitrine_intent')).length;
+      const order = await m.matchIntent('where is my order 12345');
+      const zh = await m.matchIntent('运费多少');
+      const title = m.item('item-42').title;
+      const similar = await m.matchIntent(`something like ${title} but cheaper`);
+      const w = await v.loadInWorker(`/t/${withIntent}`);
+      const viaWorker = await w.matchIntent('where is my order 12345');
+      const none = await v.load(`/t/${plain}`);
+      let noIntent;
+      try {
+        await none.matchIntent('hello');
+        noIntent = 'no error';
+      } catch (e) {
+        noIntent = `${e instanceof v.VitrineError}:${e.code}`;
+      }
+      await w.dispose();
+      m.dispose();
+      none.dispose();
+      return { afterLoad, order, zh: zh.intent, similar, viaWorker, noIntent };
+    },
+    { withIntent: basename(withIntent), plain: basename(plain) },
+  );
+  assert.deepEqual(errors, []);
+  assert.equal(res.afterLoad, 0, 'loading a model does not fetch the intent module');
+  assert.equal(res.order.intent, 'order_status');
+  assert.deepEqual(res.order.slots.orderNumbers, ['12345']);
+  assert.equal(res.zh, 'shipping');
+  assert.equal(res.similar.slots.price.cheaper, true);
+  assert.equal(res.similar.slots.products[0]?.id, `item-${res.similar.slots.products[0]?.item}`);
+  assert.deepEqual(res.viaWorker, res.order, 'the worker answers the same');
+  assert.equal(res.noIntent, 'true:NO_INTENT_MODEL');
+  assert.ok(intentWasm() >= 1 && intentWasm() <= 2, `intent wasm fetched once per realm: ${fetched.join(' ')}`);
 });
 
 test('demo page: model info, items, similar, "you" recommendations with filters', async () => {

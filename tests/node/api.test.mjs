@@ -252,8 +252,8 @@ test('argument errors are VitrineErrors with codes and helpful messages', async 
   throwsCode(() => m.itemVector('no-such-item'), 'UNKNOWN_ITEM');
   throwsCode(() => m.itemId(300), 'INVALID_ARGUMENT');
   throwsCode(() => m.recommendIndices(u, 0), 'INVALID_ARGUMENT');
-  throwsCode(() => m.matchIntent(42), 'INVALID_ARGUMENT');
-  throwsCode(() => m.matchIntent('red running shoes'), 'NO_INTENT_MODEL'); // synth bundles carry no intent model
+  await rejectsCode(m.matchIntent(42), 'INVALID_ARGUMENT');
+  await rejectsCode(m.matchIntent('red running shoes'), 'NO_INTENT_MODEL'); // synth bundles carry no intent model
   await rejectsCode(load(12345), 'INVALID_ARGUMENT');
   await rejectsCode(load(new Uint8Array(8), { simd: 'yes' }), 'INVALID_ARGUMENT');
   await rejectsCode(load(new Uint8Array(8), { onprogress() {} }), 'INVALID_ARGUMENT');

@@ -40,6 +40,27 @@ export function synth({ items, dim, dtype, seed = 7, categories, dir }) {
   return out;
 }
 
+/**
+ * A synth bundle whose INTENT section is the default intent set, trained with
+ * a title index over that bundle's own catalogue (so product mentions resolve).
+ * @param {{items: number, dim: number, dtype: 'f32'|'f16'|'int8', seed: number}} p
+ * @returns {{ plain: string, withIntent: string }}
+ */
+export function synthWithIntent({ items, dim, dtype, seed }) {
+  const dir = tempDir();
+  const plain = synth({ items, dim, dtype, seed, dir });
+  const withIntent = join(dir, `intent-${items}x${dim}-${dtype}-s${seed}.vtr`);
+  if (!existsSync(withIntent)) {
+    const data = join(ROOT, 'src', 'intent', 'data');
+    const vti = join(dir, `intent-s${seed}.vti`);
+    execFileSync(CLI, ['intent', 'train', '--data', join(data, 'default_train.csv'), '--oos', join(data, 'default_oos.csv'),
+      '--config', join(data, 'default_intents.csv'), '--c', '30', '--titles-from', plain, '--out', vti], { stdio: 'ignore' });
+    execFileSync(CLI, ['synth', '--items', String(items), '--dim', String(dim), '--dtype', dtype, '--seed', String(seed),
+      '--intent', vti, '--out', withIntent], { stdio: 'ignore' });
+  }
+  return { plain, withIntent };
+}
+
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
 export function rng(seed) {
   let a = seed >>> 0;

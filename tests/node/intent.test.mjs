@@ -3,36 +3,26 @@
 // mentions come back as item ids that chain into similar().
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { load } from '../../pkg/node.js';
-import { CLI, ROOT, synth, tempDir } from './helpers.mjs';
-
-const DATA = join(ROOT, 'src', 'intent', 'data');
+import { synthWithIntent } from './helpers.mjs';
 
 test('matchIntent: intents in both languages, slots, product mentions with ids', async () => {
-  const dir = tempDir();
-  const plain = synth({ items: 400, dim: 16, dtype: 'int8', seed: 11, dir });
-  const vti = join(dir, 'intent.vti');
-  execFileSync(CLI, ['intent', 'train', '--data', join(DATA, 'default_train.csv'), '--oos', join(DATA, 'default_oos.csv'),
-    '--config', join(DATA, 'default_intents.csv'), '--c', '30', '--titles-from', plain, '--out', vti], { stdio: 'ignore' });
-  const withIntent = join(dir, 'with-intent.vtr');
-  execFileSync(CLI, ['synth', '--items', '400', '--dim', '16', '--dtype', 'int8', '--seed', '11', '--intent', vti, '--out', withIntent], { stdio: 'ignore' });
+  const { plain, withIntent } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 11 });
 
   const m = await load(withIntent);
   assert.equal(m.info().hasIntent, true);
 
-  const order = m.matchIntent('where is my order 12345');
+  const order = await m.matchIntent('where is my order 12345');
   assert.equal(order.intent, 'order_status');
   assert.deepEqual(order.slots.orderNumbers, ['12345']);
   assert.ok(order.confidence > 0 && order.confidence <= 1);
   assert.ok(order.alternatives.length <= 3);
 
-  const zh = m.matchIntent('运费多少');
+  const zh = await m.matchIntent('运费多少');
   assert.equal(zh.intent, 'shipping');
 
   const title = m.item('item-42').title;
-  const similar = m.matchIntent(`something like ${title} but cheaper`);
+  const similar = await m.matchIntent(`something like ${title} but cheaper`);
   assert.equal(similar.slots.price.cheaper, true);
   assert.ok(similar.slots.products.length >= 1, JSON.stringify(similar.slots));
   const mention = similar.slots.products[0];
@@ -44,13 +34,20 @@ test('matchIntent: intents in both languages, slots, product mentions with ids',
   assert.ok(cheaper.every((r) => m.item(r.id).price <= price));
 
   for (const weird of ['', '   ', '😀😀', 'a'.repeat(5000), '\ud800 lone surrogate']) {
-    const r = m.matchIntent(weird);
+    const r = await m.matchIntent(weird);
     assert.ok(r.intent === null || typeof r.intent === 'string');
   }
-  assert.equal(m.matchIntent('a'.repeat(5000)).truncated, true);
+  assert.equal((await m.matchIntent('a'.repeat(5000))).truncated, true);
+  // The intent module is a second wasm instance, fetched once and kept.
+  const im = await m.loadIntent();
+  assert.equal(im, await m.loadIntent());
+  assert.ok(im.intents.includes('order_status'));
+  assert.ok(im.threshold > 0 && im.threshold < 1);
   m.dispose();
+  await assert.rejects(m.matchIntent('hello'), (e) => e.name === 'VitrineError' && e.code === 'DISPOSED');
 
   const none = await load(plain);
-  assert.throws(() => none.matchIntent('hello'), (e) => e.name === 'VitrineError' && e.code === 'NO_INTENT_MODEL');
+  await assert.rejects(none.matchIntent('hello'), (e) => e.name === 'VitrineError' && e.code === 'NO_INTENT_MODEL');
+  await assert.rejects(none.loadIntent(), (e) => e.code === 'NO_INTENT_MODEL');
   none.dispose();
 });

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, basename, dirname } from 'node:path';
-import { ROOT, synth, rng, gaussianVector } from '../node/helpers.mjs';
+import { ROOT, synth, synthWithIntent, rng, gaussianVector } from '../node/helpers.mjs';
 import { load } from '../../pkg/node.js';
 import { startServer } from '../../scripts/serve.mjs';
 import { launch, newPage } from '../browser/chromium.mjs';
@@ -17,6 +17,7 @@ process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const npmEnv = { ...process.env, npm_config_cache: join(work, 'npm-cache'), npm_config_update_notifier: 'false' };
 const bundle = synth({ items: 4000, dim: 16, dtype: 'f16', seed: 2, categories: 4 });
 const u = Array.from(gaussianVector(rng(77), 16));
+const { withIntent } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 11 });
 
 let tarball;
 let files;
@@ -29,7 +30,7 @@ test('package.json version follows Cargo.toml', () => {
   assert.equal(JSON.parse(readFileSync(join(ROOT, 'pkg', 'package.json'), 'utf8')).version, version);
 });
 
-test('npm pack ships the glue, types and both wasm builds', () => {
+test('npm pack ships the glue, types, both engine builds and the intent module', () => {
   const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
     cwd: join(ROOT, 'pkg'),
     env: npmEnv,
@@ -49,6 +50,8 @@ test('npm pack ships the glue, types and both wasm builds', () => {
     'wasm/simd/vitrine_core_bg.wasm',
     'wasm/scalar/vitrine_core.js',
     'wasm/scalar/vitrine_core_bg.wasm',
+    'wasm/intent/vitrine_intent.js',
+    'wasm/intent/vitrine_intent_bg.wasm',
   ]) {
     assert.ok(files.includes(f), `${f} in the tarball (has: ${files.join(', ')})`);
   }
@@ -73,16 +76,18 @@ const m = await load(process.argv[2]);
 const u = JSON.parse(process.argv[3]);
 let code;
 try { m.similar('nope'); } catch (e) { code = (e instanceof VitrineError) + ':' + e.code; }
-console.log(JSON.stringify({ variant: m.variant, n: m.nItems, rec: [...m.recommend(u, { k: 5 })], code }));
+const q = await (await load(process.argv[4])).matchIntent('where is my order 12345');
+console.log(JSON.stringify({ variant: m.variant, n: m.nItems, rec: [...m.recommend(u, { k: 5 })], code, intent: q.intent }));
 `,
   );
-  const out = JSON.parse(execFileSync('node', ['main.js', bundle, JSON.stringify(u)], { cwd: app, encoding: 'utf8' }));
+  const out = JSON.parse(execFileSync('node', ['main.js', bundle, JSON.stringify(u), withIntent], { cwd: app, encoding: 'utf8' }));
   const m = await load(bundle);
   try {
     assert.equal(out.variant, 'simd');
     assert.equal(out.n, 4000);
     assert.deepEqual(out.rec, [...m.recommend(u, { k: 5 })]);
     assert.equal(out.code, 'true:UNKNOWN_ITEM');
+    assert.equal(out.intent, 'order_status');
   } finally {
     m.dispose();
   }
@@ -95,10 +100,12 @@ test('esbuild bundle of the installed package runs in Chromium', async (t) => {
     `import { load, VitrineError } from 'vitrine';
 import simd from 'vitrine/wasm/simd/vitrine_core_bg.wasm';
 import scalar from 'vitrine/wasm/scalar/vitrine_core_bg.wasm';
-export async function run(url, u) {
+import intent from 'vitrine/wasm/intent/vitrine_intent_bg.wasm';
+export async function run(url, u, intentUrl) {
   const m = await load(url, { wasmUrl: { simd, scalar } });
+  const q = await (await load(intentUrl, { wasmUrl: { simd, scalar, intent } })).matchIntent('运费多少');
   const s = await load(url, { simd: false, wasmUrl: { simd, scalar } });
-  const out = { variant: m.variant, rec: m.recommend(u, { k: 5 }).map((x) => ({ ...x })), scalar: s.recommend(u, { k: 5 }).map((x) => x.id), scalarVariant: s.variant };
+  const out = { variant: m.variant, rec: m.recommend(u, { k: 5 }).map((x) => ({ ...x })), scalar: s.recommend(u, { k: 5 }).map((x) => x.id), scalarVariant: s.variant, intent: q.intent };
   try { m.item('nope'); } catch (e) { out.code = (e instanceof VitrineError) + ':' + e.code; }
   m.dispose(); s.dispose();
   return out;
@@ -115,7 +122,7 @@ export async function run(url, u) {
   const emitted = readdirSync(dist);
   assert.ok(emitted.includes('entry.js'), emitted.join(', '));
   const wasms = emitted.filter((f) => f.endsWith('.wasm'));
-  assert.equal(wasms.length, 2, `both wasm builds emitted: ${emitted.join(', ')}`);
+  assert.equal(wasms.length, 3, `both engine builds and the intent module emitted: ${emitted.join(', ')}`);
   const bundled = readFileSync(join(dist, 'entry.js'), 'utf8');
   assert.ok(!/from ["']vitrine["']/.test(bundled), 'the package import was resolved');
 
@@ -128,8 +135,8 @@ export async function run(url, u) {
   });
   const { page, errors } = await newPage(browser.context, `${srv.url}/blank/blank.html`);
   const res = await page.evaluate(
-    async ({ url, u }) => (await import('/app/entry.js')).run(url, u),
-    { url: `/t/${basename(bundle)}`, u },
+    async ({ url, u, intentUrl }) => (await import('/app/entry.js')).run(url, u, intentUrl),
+    { url: `/t/${basename(bundle)}`, u, intentUrl: `/t/${basename(withIntent)}` },
   );
   const m = await load(bundle);
   try {
@@ -138,6 +145,7 @@ export async function run(url, u) {
     assert.deepEqual(res.rec, [...m.recommend(u, { k: 5 })]);
     assert.deepEqual(res.scalar, res.rec.map((r) => r.id));
     assert.equal(res.code, 'true:UNKNOWN_ITEM');
+    assert.equal(res.intent, 'shipping');
   } finally {
     m.dispose();
   }

@@ -134,7 +134,7 @@ function renderHistory() {
 }
 
 /** The help box: intent, slots, and for product questions, matching items. */
-function answer(/** @type {string} */ text) {
+async function answer(/** @type {string} */ text) {
   const out = $('answer');
   const list = $('answer-items');
   list.replaceChildren();
@@ -144,7 +144,7 @@ function answer(/** @type {string} */ text) {
   }
   let r;
   try {
-    r = model.matchIntent(text);
+    r = await model.matchIntent(text);
   } catch (e) {
     out.textContent = /** @type {any} */ (e).code === 'NO_INTENT_MODEL' ? 'This model has no intent section.' : String(e);
     return;
@@ -206,8 +206,11 @@ async function main() {
   for (const id of ['category', 'rerank', 'diverse']) $(id).addEventListener('change', render);
   $('ask-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    answer(/** @type {HTMLInputElement} */ ($('ask')).value);
+    answer(/** @type {HTMLInputElement} */ ($('ask')).value).catch(showError);
   });
+  // The intent matcher is a separate wasm module: fetch it once the shopper
+  // heads for the help box, so the first answer does not wait for it.
+  $('ask').addEventListener('focus', () => model.loadIntent().catch(() => {}), { once: true });
   $('forget').addEventListener('click', async () => {
     await shopper.forget();
     render();

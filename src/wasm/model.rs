@@ -1,0 +1,367 @@
+//! The engine's bindings: `Model` (load, recommend, similar, popular, item
+//! lookups) and `BundleBuffer` (streamed, zero-copy loading).
+
+use super::types::{
+    describe, ItemOut, Listing, ModelInfo, Pairs, RecOptionsJs, ScoredJs, SectionOut,
+};
+use super::{invalid, js_error, to_js};
+use crate::engine::{self, RecommendOptions, Scored};
+use crate::error::Error;
+use crate::format::AlignedBuf;
+use js_sys::{Float32Array, Reflect, Uint32Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+/// Whether this build was compiled with wasm SIMD128 kernels.
+#[wasm_bindgen(js_name = simdEnabled)]
+pub fn simd_enabled() -> bool {
+    engine::kernels::SIMD
+}
+
+/// Destination for a bundle being downloaded: chunks are written straight
+/// into aligned wasm memory, then [`Model::from_buffer`] takes it without a copy.
+#[wasm_bindgen]
+pub struct BundleBuffer {
+    buf: Option<AlignedBuf>,
+}
+
+#[wasm_bindgen]
+impl BundleBuffer {
+    #[wasm_bindgen(constructor)]
+    pub fn new(length: f64) -> Result<BundleBuffer, JsValue> {
+        if !(length.is_finite()
+            && length >= 0.0
+            && length.fract() == 0.0
+            && length <= u32::MAX as f64)
+        {
+            return Err(invalid(format!(
+                "buffer length must be a whole number of bytes, got {}",
+                describe(length)
+            )));
+        }
+        let buf = AlignedBuf::zeroed(length as usize).ok_or_else(|| {
+            js_error(Error::SizeOverflow {
+                what: "bundle buffer",
+            })
+        })?;
+        Ok(BundleBuffer { buf: Some(buf) })
+    }
+
+    /// Copies `chunk` to `offset`. Out-of-range writes are refused, not truncated.
+    pub fn write(&mut self, offset: f64, chunk: &[u8]) -> Result<(), JsValue> {
+        let buf = self
+            .buf
+            .as_mut()
+            .ok_or_else(|| invalid("this buffer was already handed to Model.fromBuffer"))?;
+        if !(offset.is_finite() && offset >= 0.0 && offset.fract() == 0.0) {
+            return Err(invalid(format!(
+                "offset must be a whole number, got {}",
+                describe(offset)
+            )));
+        }
+        let start = offset as usize;
+        let total = buf.len();
+        let dst = start
+            .checked_add(chunk.len())
+            .and_then(|end| buf.as_mut_slice().get_mut(start..end))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "chunk of {} bytes at offset {start} does not fit a {}-byte buffer",
+                    chunk.len(),
+                    total
+                ))
+            })?;
+        dst.copy_from_slice(chunk);
+        Ok(())
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.buf.as_ref().map_or(0, AlignedBuf::len)
+    }
+}
+
+/// A loaded, validated model bundle.
+#[wasm_bindgen]
+pub struct Model {
+    pub(super) inner: engine::Model,
+}
+
+impl Model {
+    fn new(inner: engine::Model) -> Model {
+        Model { inner }
+    }
+}
+
+fn user_vector(v: &JsValue) -> Result<Vec<f32>, JsValue> {
+    if let Some(a) = v.dyn_ref::<Float32Array>() {
+        return Ok(a.to_vec());
+    }
+    if let Some(a) = v.dyn_ref::<js_sys::Float64Array>() {
+        return Ok(a.to_vec().into_iter().map(|x| x as f32).collect());
+    }
+    if let Some(a) = v.dyn_ref::<js_sys::Array>() {
+        return a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_f64()
+                    .map(|f| f as f32)
+                    .ok_or_else(|| invalid(format!("user vector element {i} is not a number")))
+            })
+            .collect();
+    }
+    Err(invalid(
+        "user vector must be a Float32Array or an array of numbers",
+    ))
+}
+
+fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
+    match k {
+        None => Ok(10),
+        Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 => Ok(k as usize),
+        Some(k) => Err(invalid(format!(
+            "k must be a whole number ≥ 1, got {}",
+            describe(k)
+        ))),
+    }
+}
+
+impl Model {
+    fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
+        let o = RecOptionsJs::from_js(options).map_err(invalid)?;
+        let finite = |name: &str, v: Option<f64>| match v {
+            Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
+            _ => Ok(v.map(|x| x as f32)),
+        };
+        let (exclude, unknown) = self.inner.resolve_ids(&o.exclude.unwrap_or_default());
+        let categories = o.categories.map(|names| {
+            names
+                .iter()
+                .filter_map(|c| self.inner.category_index(c))
+                .collect::<Vec<_>>()
+        });
+        Ok((
+            RecommendOptions {
+                k: parse_k(o.k)?,
+                exclude,
+                categories,
+                price_min: finite("priceMin", o.price_min)?,
+                price_max: finite("priceMax", o.price_max)?,
+                in_stock_only: o.in_stock_only.unwrap_or(false),
+            },
+            unknown as u32,
+        ))
+    }
+
+    fn listing(&self, items: Vec<Scored>, unknown_excludes: u32) -> Result<JsValue, JsValue> {
+        let items = items
+            .iter()
+            .map(|s| ScoredJs {
+                id: self
+                    .inner
+                    .item_id(s.index as usize)
+                    .unwrap_or("")
+                    .to_string(),
+                score: s.score,
+            })
+            .collect();
+        to_js(&Listing {
+            items,
+            unknown_excludes,
+        })
+    }
+
+    fn index_of(&self, id: &JsValue) -> Result<usize, JsValue> {
+        let id = id
+            .as_string()
+            .ok_or_else(|| invalid("item id must be a string"))?;
+        self.inner
+            .item_index(&id)
+            .ok_or_else(|| js_error(Error::UnknownItem { id }))
+    }
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Copies the bytes once into aligned wasm memory and validates them.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &JsValue) -> Result<Model, JsValue> {
+        let bytes = bytes
+            .dyn_ref::<Uint8Array>()
+            .ok_or_else(|| invalid("bundle bytes must be a Uint8Array"))?;
+        // Straight from the JS array into aligned memory: one copy, not two.
+        let mut buf = AlignedBuf::zeroed(bytes.length() as usize).ok_or_else(|| {
+            js_error(Error::SizeOverflow {
+                what: "bundle allocation",
+            })
+        })?;
+        bytes.copy_to(buf.as_mut_slice());
+        engine::Model::from_aligned(buf)
+            .map(Model::new)
+            .map_err(js_error)
+    }
+
+    /// Zero-copy: takes the buffer's memory. The buffer is empty afterwards.
+    #[wasm_bindgen(js_name = fromBuffer)]
+    pub fn from_buffer(buf: &mut BundleBuffer) -> Result<Model, JsValue> {
+        let b = buf
+            .buf
+            .take()
+            .ok_or_else(|| invalid("this buffer was already used"))?;
+        engine::Model::from_aligned(b)
+            .map(Model::new)
+            .map_err(js_error)
+    }
+
+    #[wasm_bindgen(getter, js_name = nItems)]
+    pub fn n_items(&self) -> usize {
+        self.inner.n_items()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn dtype(&self) -> String {
+        self.inner.dtype().name().to_string()
+    }
+
+    /// Format version, shape, metadata, section table and capabilities.
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let l = self.inner.layout();
+        let v = self.inner.view();
+        to_js(&ModelInfo {
+            format_version: format!("{}.{}", l.version.0, l.version.1),
+            n_items: l.n_items,
+            dim: l.dim,
+            dtype: l.dtype.name(),
+            bytes: self.inner.bytes().len(),
+            meta: Pairs(self.inner.meta()),
+            sections: l
+                .sections
+                .iter()
+                .map(|s| SectionOut {
+                    kind: s.kind,
+                    name: s.name,
+                    offset: s.offset as f64,
+                    length: s.length as f64,
+                    crc32: s.crc32,
+                    required: s.required(),
+                })
+                .collect(),
+            categories: v.category_names.iter().map(str::to_string).collect(),
+            has_gram: v.gram.is_some(),
+            has_neighbours: v.neighbours.is_some(),
+            has_segments: v.segments.is_some(),
+            has_intent: v.intent.is_some(),
+            simd: engine::kernels::SIMD,
+        })
+    }
+
+    /// Top-k for a user vector (a user's own row or one folded in on-device).
+    pub fn recommend(&self, user: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let u = user_vector(&user)?;
+        let (opts, unknown) = self.options(&options)?;
+        let r = self.inner.recommend(&u, &opts).map_err(js_error)?;
+        self.listing(r, unknown)
+    }
+
+    /// The hot path: no strings, typed arrays out.
+    #[wasm_bindgen(js_name = recommendFast)]
+    pub fn recommend_fast(&self, user: &[f32], k: f64) -> Result<JsValue, JsValue> {
+        let opts = RecommendOptions {
+            k: parse_k(Some(k))?,
+            ..Default::default()
+        };
+        let r = self.inner.recommend(user, &opts).map_err(js_error)?;
+        let idx: Vec<u32> = r.iter().map(|s| s.index).collect();
+        let sc: Vec<f32> = r.iter().map(|s| s.score).collect();
+        let out = js_sys::Object::new();
+        Reflect::set(&out, &"indices".into(), &Uint32Array::from(&idx[..]))?;
+        Reflect::set(&out, &"scores".into(), &Float32Array::from(&sc[..]))?;
+        Ok(out.into())
+    }
+
+    /// Items most similar to `id` (cosine over item factors).
+    pub fn similar(&self, id: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let i = self.index_of(&id)?;
+        let (opts, unknown) = self.options(&options)?;
+        let r = self.inner.similar(i, &opts).map_err(js_error)?;
+        self.listing(r, unknown)
+    }
+
+    /// Most popular items: the cold-start answer.
+    pub fn popular(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        let (opts, unknown) = self.options(&options)?;
+        let r = self.inner.popular(&opts).map_err(js_error)?;
+        self.listing(r, unknown)
+    }
+
+    #[wasm_bindgen(js_name = itemIndex)]
+    pub fn item_index(&self, id: &str) -> Option<u32> {
+        self.inner.item_index(id).map(|i| i as u32)
+    }
+
+    #[wasm_bindgen(js_name = itemId)]
+    pub fn item_id(&self, index: f64) -> Result<String, JsValue> {
+        if !(index.is_finite() && index >= 0.0 && index.fract() == 0.0) {
+            return Err(invalid(format!(
+                "index must be a whole number ≥ 0, got {}",
+                describe(index)
+            )));
+        }
+        self.inner
+            .item_id(index as usize)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                js_error(Error::UnknownItem {
+                    id: format!("#{}", describe(index)),
+                })
+            })
+    }
+
+    /// Catalogue metadata for one item.
+    pub fn item(&self, id: JsValue) -> Result<JsValue, JsValue> {
+        let i = self.index_of(&id)?;
+        let v = self.inner.view();
+        to_js(&ItemOut {
+            id: self.inner.item_id(i).unwrap_or("").to_string(),
+            index: i,
+            title: v.titles.and_then(|t| t.get(i)).map(str::to_string),
+            category: v
+                .category
+                .and_then(|c| c.get(i))
+                .and_then(|&c| v.category_names.get(c as usize))
+                .map(str::to_string),
+            price: v
+                .price
+                .and_then(|p| p.get(i))
+                .copied()
+                .filter(|p| !p.is_nan()),
+            in_stock: v.flags.and_then(|f| f.get(i)).map(|f| f & 1 == 1),
+            popularity: v.popularity.and_then(|p| p.get(i)).copied(),
+        })
+    }
+
+    /// A copy of the bundle's INTENT section (CRC-checked at load), for the
+    /// intent module's `IntentModel.fromBytes`; `undefined` when the bundle
+    /// has none.
+    #[wasm_bindgen(js_name = intentSection)]
+    pub fn intent_section(&self) -> Option<Uint8Array> {
+        self.inner.view().intent.map(Uint8Array::from)
+    }
+
+    /// The item's factor row, dequantized.
+    #[wasm_bindgen(js_name = itemVector)]
+    pub fn item_vector(&self, id: JsValue) -> Result<Float32Array, JsValue> {
+        let i = self.index_of(&id)?;
+        let row = self.inner.item_row_f32(i).ok_or_else(|| {
+            js_error(Error::UnknownItem {
+                id: format!("#{i}"),
+            })
+        })?;
+        Ok(Float32Array::from(&row[..]))
+    }
+}

@@ -34,7 +34,7 @@ toolchain:
 setup: toolchain $(SETUP_TARGETS)
 
 wasm: toolchain
-	@scripts/build-wasm.sh simd scalar intent
+	@scripts/build-wasm.sh relaxed simd scalar intent
 
 cli:
 	$(CARGO) build --release --quiet --bin vitrine

@@ -13,19 +13,20 @@ import {
   checkLoadOptions,
   pickVariant,
   simdSupported,
+  relaxedSimdSupported,
   openSource,
   modelFromChunks,
   toVitrineError,
 } from './vitrine.js';
 
-export { Vitrine, VitrineError, VitrineWorker, JS_ERROR_CODES, simdSupported, toVitrineError };
+export { Vitrine, VitrineError, VitrineWorker, JS_ERROR_CODES, simdSupported, relaxedSimdSupported, toVitrineError };
 
 /** @type {Map<string, Promise<any>>} */
 const cache = new Map();
 
 /**
- * @param {'simd' | 'scalar' | 'intent'} variant
- * @param {string | URL | {simd?: string | URL, scalar?: string | URL, intent?: string | URL} | undefined} wasmUrl
+ * @param {'relaxed' | 'simd' | 'scalar' | 'intent'} variant
+ * @param {import('./vitrine.js').LoadOptions['wasmUrl']} wasmUrl
  */
 function nodeWasm(variant, wasmUrl) {
   let url = wasmUrl;
@@ -36,11 +37,13 @@ function nodeWasm(variant, wasmUrl) {
   if (!p) {
     p = (async () => {
       const mod =
-        variant === 'simd'
-          ? await import('./wasm/simd/vitrine_core.js')
-          : variant === 'scalar'
-            ? await import('./wasm/scalar/vitrine_core.js')
-            : await import('./wasm/intent/vitrine_intent.js');
+        variant === 'relaxed'
+          ? await import('./wasm/relaxed/vitrine_core.js')
+          : variant === 'simd'
+            ? await import('./wasm/simd/vitrine_core.js')
+            : variant === 'scalar'
+              ? await import('./wasm/scalar/vitrine_core.js')
+              : await import('./wasm/intent/vitrine_intent.js');
       const name = variant === 'intent' ? 'vitrine_intent' : 'vitrine_core';
       const path =
         url === undefined
@@ -77,7 +80,7 @@ function toPathOrUrl(u) {
  */
 export async function load(source, options) {
   const opts = checkLoadOptions(options);
-  const variant = pickVariant(opts.simd);
+  const variant = pickVariant(opts.simd, opts.wasmUrl);
   const wasm = await nodeWasm(variant, opts.wasmUrl);
   let model;
   const isHttp = (s) => /^https?:/i.test(s);

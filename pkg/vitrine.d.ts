@@ -37,15 +37,19 @@ export interface Progress {
 
 export interface LoadOptions {
   onProgress?: (p: Progress) => void;
-  /** 'auto' (default): SIMD build where supported, scalar elsewhere. */
-  simd?: 'auto' | boolean;
   /**
-   * Where the wasm binary lives, for bundlers that do not emit it next to the
-   * glue. A single URL must match the selected build (pass simd: true/false
-   * with it); an object gives one URL per build.
+   * 'auto' (default): the fastest build this engine validates (relaxed SIMD,
+   * then SIMD128, then scalar; they rank identically). true: the SIMD128
+   * build; 'relaxed': the relaxed-SIMD build; false: the scalar build.
    */
-  /** Where the wasm files live; a string or URL names the engine's only. */
-  wasmUrl?: string | URL | { simd?: string | URL; scalar?: string | URL; intent?: string | URL };
+  simd?: 'auto' | boolean | 'relaxed';
+  /**
+   * Where the wasm binaries live, for bundlers that do not emit them next to
+   * the glue. A single URL names the engine build only and must match the
+   * selected one (pass simd with it); an object gives one URL per build, and
+   * 'auto' then only picks builds it lists (intent: the intent module).
+   */
+  wasmUrl?: string | URL | { relaxed?: string | URL; simd?: string | URL; scalar?: string | URL; intent?: string | URL };
 }
 
 export interface WorkerLoadOptions extends LoadOptions {
@@ -186,7 +190,7 @@ export declare class Vitrine {
   readonly dim: number;
   readonly dtype: 'f32' | 'f16' | 'int8';
   /** Which wasm build runs this model. */
-  readonly variant: 'simd' | 'scalar';
+  readonly variant: 'relaxed' | 'simd' | 'scalar';
   readonly disposed: boolean;
   /** The underlying wasm Model (no argument checks). */
   readonly raw: unknown;
@@ -222,7 +226,7 @@ export declare class VitrineWorker {
   readonly nItems: number;
   readonly dim: number;
   readonly dtype: 'f32' | 'f16' | 'int8';
-  readonly variant: 'simd' | 'scalar';
+  readonly variant: 'relaxed' | 'simd' | 'scalar';
   simdEnabled(): Promise<boolean>;
   info(): Promise<ModelInfo>;
   recommend(userVector: UserVector, options?: RecOptions): Promise<ScoredList>;
@@ -252,5 +256,7 @@ export declare function loadInWorker(
   options?: WorkerLoadOptions,
 ): Promise<VitrineWorker>;
 
-/** Whether this engine validates WebAssembly SIMD (what simd: 'auto' uses). */
+/** Whether this engine validates WebAssembly SIMD. */
 export declare function simdSupported(): boolean;
+/** Whether this engine validates relaxed SIMD (simd: 'auto' then runs the relaxed build). */
+export declare function relaxedSimdSupported(): boolean;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Builds the wasm modules and runs wasm-bindgen (and wasm-opt when present):
+#   pkg/wasm/relaxed/vitrine_core...                    the engine, SIMD128 + relaxed-SIMD
+#                                                       int8 kernel (picked where it validates)
 #   pkg/wasm/simd/vitrine_core{.js,_bg.wasm,.d.ts}    the engine, SIMD128 kernels
 #   pkg/wasm/scalar/vitrine_core...                     the engine, scalar twins
 #   pkg/wasm/intent/vitrine_intent...                   the intent matcher (no SIMD
@@ -12,11 +14,12 @@ cd "$(dirname "$0")/.."
 . .cache/toolchain.env
 WASM_TOOLCHAIN=${VITRINE_WASM_TOOLCHAIN:-$WASM_TOOLCHAIN}   # override to test the fallback
 out_root=${VITRINE_WASM_OUT:-pkg/wasm}
-variants=${*:-simd scalar intent}
+variants=${*:-relaxed simd scalar intent}
 
 for v in $variants; do
   flags="-C target-feature=+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
   [ "$v" = simd ] && flags="$flags,+simd128"
+  [ "$v" = relaxed ] && flags="$flags,+simd128,+relaxed-simd"
   name=vitrine_core features=""
   [ "$v" = intent ] && name=vitrine_intent features="--features intent-module"
   target_dir="target/wasm-$v"
@@ -41,6 +44,7 @@ for v in $variants; do
   if [ -x "$wasm_opt" ]; then
     feats="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
     [ "$v" = simd ] && feats="$feats --enable-simd"
+    [ "$v" = relaxed ] && feats="$feats --enable-simd --enable-relaxed-simd"
     # shellcheck disable=SC2086
     "$wasm_opt" -O3 $feats "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   fi

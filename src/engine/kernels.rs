@@ -20,16 +20,55 @@ pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], out: &mut [f32]) {
     }
 }
 
-/// Integer dot products of int8 rows with an int8 user (values in -127..=127),
-/// returned as f32 (exact below 2^24, which holds for dim ≤ 1024).
-pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// Largest magnitude of the quantized int8 user in [`dot_i8`]: ±63, not ±127,
+/// in every build. The relaxed-SIMD kernel feeds the user as the unsigned
+/// 7-bit operand of `i32x4.relaxed_dot_i8x16_i7x16_add_s` (u + 64 ∈ 1..=127,
+/// where the instruction is deterministic), and all builds must compute the
+/// same integers so that they rank alike. The int8 scan only picks candidates;
+/// they are rescored with the f32 user, so the coarser user costs no accuracy.
+pub const USER_I8_MAX: f32 = 63.0;
+
+/// Whether [`dot_i8`] reads `row_sums` (the relaxed-SIMD build only; the
+/// engine computes them at load when it does).
+pub const NEEDS_ROW_SUMS: bool = cfg!(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    target_feature = "relaxed-simd"
+));
+
+/// Integer dot products of int8 rows with an int8 user (|u| ≤ [`USER_I8_MAX`]),
+/// returned as f32 (exact below 2^24, which holds for dim ≤ 2048).
+/// `row_sums[j]` = Σ row j's bytes ([`sum_i8`]), read only when
+/// [`NEEDS_ROW_SUMS`]; pass `&[]` otherwise.
+pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], row_sums: &[i32], out: &mut [f32]) {
+    #[cfg(all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        target_feature = "relaxed-simd"
+    ))]
     {
+        relaxed::dot_i8(rows, stride, user, row_sums, out)
+    }
+    #[cfg(all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        not(target_feature = "relaxed-simd")
+    ))]
+    {
+        let _ = row_sums;
         simd::dot_i8(rows, stride, user, out)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
+        let _ = row_sums;
         scalar::dot_i8(rows, stride, user, out)
+    }
+}
+
+/// Σ of each int8 row's bytes (`out[j]`), for the relaxed kernel's offset.
+pub fn sum_i8(rows: &[i8], stride: usize, out: &mut [i32]) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride.max(1))) {
+        *o = row.iter().map(|&x| x as i32).sum();
     }
 }
 
@@ -77,6 +116,9 @@ pub fn max(x: &[f32]) -> f32 {
 
 /// Whether this build scores with wasm SIMD128.
 pub const SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// Whether this build's int8 kernel uses relaxed SIMD.
+pub const RELAXED: bool = NEEDS_ROW_SUMS;
 
 pub mod scalar {
     /// 16 independent lanes mirror the 4×f32x4 accumulators of the SIMD twin,
@@ -133,6 +175,8 @@ pub mod scalar {
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+// In the relaxed-SIMD build `relaxed` replaces this module's int8 kernel.
+#[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
 mod simd {
     use core::arch::wasm32::*;
 
@@ -244,7 +288,12 @@ mod simd {
         let ub: [(v128, v128); C] = core::array::from_fn(|c| widen(&user[16 * c..16 * c + 16]));
         let base = rows.as_ptr();
         // SAFETY: row j < n spans rows[16·C·j .. 16·C·(j+1)].
-        reduce4(n, |j| unsafe { row_dot(base.add(16 * C * j), &ub) }, out)
+        reduce4(
+            n,
+            |j| unsafe { row_dot(base.add(16 * C * j), &ub) },
+            None,
+            out,
+        )
     }
 
     pub fn sumsq_i8(rows: &[i8], stride: usize, out: &mut [f32]) {
@@ -267,7 +316,7 @@ mod simd {
             }
             acc
         };
-        reduce4(n, row_acc, &mut out[..n])
+        reduce4(n, row_acc, None, &mut out[..n])
     }
 
     fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
@@ -275,12 +324,24 @@ mod simd {
         let uw: Vec<(v128, v128)> = user.chunks_exact(16).take(stride / 16).map(widen).collect();
         let base = rows.as_ptr();
         // SAFETY: row j < n spans rows[stride·j .. stride·(j+1)], stride = 16·uw.len().
-        reduce4(n, |j| unsafe { row_dot(base.add(stride * j), &uw) }, out)
+        reduce4(
+            n,
+            |j| unsafe { row_dot(base.add(stride * j), &uw) },
+            None,
+            out,
+        )
     }
 
     /// Row sums of four i32x4 accumulators at a time (transpose-add), as f32.
+    /// With `offset`, `64 · offset[j]` is taken off row j's sum first (the
+    /// relaxed kernel's +64 user bias); `offset` must then cover `n` rows.
     #[inline(always)]
-    fn reduce4(n: usize, row_acc: impl Fn(usize) -> v128, out: &mut [f32]) {
+    pub(super) fn reduce4(
+        n: usize,
+        row_acc: impl Fn(usize) -> v128,
+        offset: Option<&[i32]>,
+        out: &mut [f32],
+    ) {
         let mut j = 0;
         while j + 4 <= n {
             let (a, b, c, d) = (row_acc(j), row_acc(j + 1), row_acc(j + 2), row_acc(j + 3));
@@ -292,10 +353,15 @@ mod simd {
                 i32x4_shuffle::<0, 4, 2, 6>(c, d),
                 i32x4_shuffle::<1, 5, 3, 7>(c, d),
             );
-            let s = i32x4_add(
+            let mut s = i32x4_add(
                 i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
                 i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
             );
+            if let Some(o) = offset.and_then(|o| o.get(j..j + 4)) {
+                // SAFETY: o has exactly 4 i32; v128_load has no alignment requirement.
+                let o = unsafe { v128_load(o.as_ptr() as *const v128) };
+                s = i32x4_sub(s, i32x4_shl(o, 6));
+            }
             let f = f32x4_convert_i32x4(s);
             if let Some(o) = out.get_mut(j..j + 4) {
                 // SAFETY: o has exactly 4 f32; v128_store has no alignment requirement.
@@ -308,10 +374,90 @@ mod simd {
             let s = i32x4_extract_lane::<0>(a)
                 + i32x4_extract_lane::<1>(a)
                 + i32x4_extract_lane::<2>(a)
-                + i32x4_extract_lane::<3>(a);
+                + i32x4_extract_lane::<3>(a)
+                - offset.and_then(|o| o.get(j)).map_or(0, |&o| o << 6);
             out[j] = s as f32;
             j += 1;
         }
+    }
+}
+
+/// The int8 kernel with relaxed SIMD: `i32x4.relaxed_dot_i8x16_i7x16_add_s`
+/// does 16 multiply-adds per instruction (x86 `pmaddubsw` + `pmaddwd`, or one
+/// `vpdpbusd`), against two widenings and two `dot_i16x8` in `simd`. Its
+/// second operand must be in 0..=127 to be deterministic, so the user goes in
+/// as u + 64 and `64 · Σrow` comes off again in `reduce4`. No `i16` pair sum
+/// can saturate: |2 · (−128) · 127| = 32512 < 32768, even for −128 bytes.
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    target_feature = "relaxed-simd"
+))]
+mod relaxed {
+    use super::simd::reduce4;
+    use core::arch::wasm32::*;
+
+    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], sums: &[i32], out: &mut [f32]) {
+        let n = out.len().min(rows.len() / stride.max(1));
+        if stride == 0 || stride % 16 != 0 || user.len() < stride || sums.len() < n {
+            return;
+        }
+        let (out, sums) = (&mut out[..n], &sums[..n]);
+        match stride / 16 {
+            1 => dot_c::<1>(rows, user, sums, out),
+            2 => dot_c::<2>(rows, user, sums, out),
+            4 => dot_c::<4>(rows, user, sums, out),
+            8 => dot_c::<8>(rows, user, sums, out),
+            _ => {
+                let ub: Vec<v128> = user
+                    .chunks_exact(16)
+                    .take(stride / 16)
+                    .map(biased)
+                    .collect();
+                let base = rows.as_ptr();
+                // SAFETY: row j < n spans rows[stride·j .. stride·(j+1)], stride = 16·ub.len().
+                reduce4(
+                    n,
+                    |j| unsafe { row_dot(base.add(stride * j), &ub) },
+                    Some(sums),
+                    out,
+                )
+            }
+        }
+    }
+
+    /// A 16-byte user chunk plus 64: bytes in 1..=127.
+    #[inline(always)]
+    fn biased(chunk: &[i8]) -> v128 {
+        // SAFETY: callers pass 16-byte chunks; no alignment requirement.
+        let u = unsafe { v128_load(chunk.as_ptr() as *const v128) };
+        i8x16_add(u, i8x16_splat(64))
+    }
+
+    /// # Safety
+    /// `r` must point at `16 · ub.len()` readable bytes.
+    #[inline(always)]
+    unsafe fn row_dot(r: *const i8, ub: &[v128]) -> v128 {
+        let mut acc = i32x4_splat(0);
+        for (c, &u) in ub.iter().enumerate() {
+            acc =
+                i32x4_relaxed_dot_i8x16_i7x16_add(v128_load(r.add(16 * c) as *const v128), u, acc);
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn dot_c<const C: usize>(rows: &[i8], user: &[i8], sums: &[i32], out: &mut [f32]) {
+        let n = out.len().min(rows.len() / (16 * C));
+        let ub: [v128; C] = core::array::from_fn(|c| biased(&user[16 * c..16 * c + 16]));
+        let base = rows.as_ptr();
+        // SAFETY: row j < n spans rows[16·C·j .. 16·C·(j+1)].
+        reduce4(
+            n,
+            |j| unsafe { row_dot(base.add(16 * C * j), &ub) },
+            Some(sums),
+            out,
+        )
     }
 }
 
@@ -350,9 +496,13 @@ mod tests {
         let rows: Vec<i8> = (0..stride * 41)
             .map(|_| (lcg(&mut s) * 127.0) as i8)
             .collect();
-        let user: Vec<i8> = (0..stride).map(|_| (lcg(&mut s) * 127.0) as i8).collect();
+        let user: Vec<i8> = (0..stride)
+            .map(|_| (lcg(&mut s) * USER_I8_MAX) as i8)
+            .collect();
+        let mut sums = vec![0; 41];
+        sum_i8(&rows, stride, &mut sums);
         let mut out = vec![0.0; 41];
-        dot_i8(&rows, stride, &user, &mut out);
+        dot_i8(&rows, stride, &user, &sums, &mut out);
         for (j, &o) in out.iter().enumerate() {
             let naive: i32 = (0..stride)
                 .map(|c| rows[j * stride + c] as i32 * user[c] as i32)
@@ -389,10 +539,13 @@ mod tests {
     fn extreme_int8_values_do_not_overflow() {
         // -128 can appear in a hostile file; the sum must still be exact.
         let rows = vec![-128i8; 32];
-        let user = vec![-127i8; 32];
+        let user = vec![-(USER_I8_MAX as i8); 32];
+        let mut sums = [0];
+        sum_i8(&rows, 32, &mut sums);
+        assert_eq!(sums[0], -128 * 32);
         let mut out = [0.0];
-        dot_i8(&rows, 32, &user, &mut out);
-        assert_eq!(out[0], (128 * 127 * 32) as f32);
+        dot_i8(&rows, 32, &user, &sums, &mut out);
+        assert_eq!(out[0], (128 * 63 * 32) as f32);
     }
 
     #[test]

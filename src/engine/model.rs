@@ -73,6 +73,9 @@ pub struct Model {
     layout: BundleLayout,
     /// 1 / ‖yᵢ‖ (0 for zero rows), for cosine similarity.
     inv_norms: Vec<f32>,
+    /// Σ of each int8 row's bytes, when the int8 kernel needs them
+    /// ([`kernels::NEEDS_ROW_SUMS`]); empty otherwise.
+    row_sums: Vec<i32>,
 }
 
 impl std::fmt::Debug for Model {
@@ -101,8 +104,14 @@ impl Model {
             buf,
             layout,
             inv_norms: Vec::new(),
+            row_sums: Vec::new(),
         };
         m.inv_norms = m.compute_inv_norms();
+        if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.view().factors) {
+            let mut sums = vec![0; m.n_items()];
+            kernels::sum_i8(q, m.layout.stride, &mut sums);
+            m.row_sums = sums;
+        }
         Ok(m)
     }
 
@@ -445,16 +454,18 @@ impl Model {
             }
             FactorsView::I8 { q, scales } => {
                 let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let su = if max > 0.0 { max / 127.0 } else { 1.0 };
+                let lim = kernels::USER_I8_MAX;
+                let su = if max > 0.0 { max / lim } else { 1.0 };
                 let uq: Vec<i8> = u
                     .iter()
-                    .map(|&v| (v / su).round().clamp(-127.0, 127.0) as i8)
+                    .map(|&v| (v / su).round().clamp(-lim, lim) as i8)
                     .collect();
                 let extra = k.saturating_add(k.max(16)).min(n);
                 let mut top = TopK::new(extra);
                 for (b, block) in q.chunks(BLOCK * stride).enumerate() {
                     let m = block.len() / stride;
-                    kernels::dot_i8(block, stride, &uq, &mut out[..m]);
+                    let sums = self.row_sums.get(b * BLOCK..).unwrap_or(&[]);
+                    kernels::dot_i8(block, stride, &uq, sums, &mut out[..m]);
                     push_block(
                         &mut top,
                         b * BLOCK,

@@ -108,7 +108,7 @@ function script(src) {
 
 const jobs = {
   async wasm({ url, variant, k, opts }) {
-    const m = await load(url, { simd: variant === 'simd' });
+    const m = await load(url, { simd: variant === 'scalar' ? false : variant === 'relaxed' ? 'relaxed' : true });
     const us = users(m.dim, 64, 42);
     const raw = m.raw; // the core's hot path, no JS argument checks
     const check = raw.recommendFast(us[0], k);
@@ -190,8 +190,9 @@ const jobs = {
   /** Bytes already in hand → Model.fromBytes returns (validation included). */
   async loadTime({ url, reps = 15 }) {
     const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
-    const first = await load(bytes, { simd: true }); // instantiates the wasm once
+    const first = await load(bytes); // instantiates the build 'auto' picks, once
     const wasm = first._wasm;
+    const variant = first.variant;
     first.dispose();
     const times = [];
     for (let r = 0; r < reps; r++) {
@@ -202,7 +203,7 @@ const jobs = {
       await new Promise((ok) => setTimeout(ok, 0));
     }
     times.sort((a, b) => a - b);
-    return { median_ms: times[Math.floor(times.length / 2)], p95_ms: times[Math.ceil(0.95 * times.length) - 1], reps, bytes: bytes.byteLength };
+    return { median_ms: times[Math.floor(times.length / 2)], p95_ms: times[Math.ceil(0.95 * times.length) - 1], reps, bytes: bytes.byteLength, variant };
   },
 };
 

@@ -79,14 +79,15 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
       assert.deepEqual(r.events.at(-1), { loaded: size, total: size }, `${key}: progress reached the total`);
       assert.equal(r.n, 20000);
       assert.equal(r.dtype, 'int8');
-      assert.equal(r.variant, 'simd');
+      assert.equal(r.variant, 'relaxed', "Chromium validates relaxed SIMD, so 'auto' picks that build");
       assert.equal(r.simd, true);
     }
     assert.ok(res['length'].events.every((e) => e.total === size), 'Content-Length known from the start');
     assert.equal(res['chunked'].events[0].total, undefined);
     assert.equal(res.simdSupported, true);
 
-    // Same wasm build in Node ⇒ the very same answers.
+    // Every build ranks alike (int8: the same integers), so Node's SIMD128
+    // build must give the very same answers.
     const m = await load(bundle, { simd: true });
     try {
       assert.deepEqual(res.rec, [...m.recommend(new Float32Array(u), { k: 10 })].map((s) => [s.id, s.score]));
@@ -108,34 +109,40 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
   });
 }
 
-test('scalar build on request; both builds agree in the browser', async () => {
+test('relaxed, SIMD128 and scalar builds on request; all agree in the browser', async () => {
   const { page: pg, errors } = await page();
+  const odd = synth({ items: 2001, dim: 37, dtype: 'int8', seed: 21, categories: 4 });
   const res = await pg.evaluate(
-    async ({ url }) => {
+    async ({ urls }) => {
       const v = await import('/vitrine.js');
-      const a = await v.load(url, { simd: true });
-      const b = await v.load(url, { simd: false });
-      const out = { a: a.variant, b: b.variant, aSimd: a.simdEnabled(), bSimd: b.simdEnabled(), same: 0, queries: 100 };
-      let s = 1;
-      const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-      for (let q = 0; q < out.queries; q++) {
-        const u = new Float32Array(a.dim).map(rand);
-        const x = a.recommendIndices(u, 10);
-        const y = b.recommendIndices(u, 10);
-        if (x.indices.every((i, j) => i === y.indices[j]) && x.scores.every((sc, j) => sc === y.scores[j])) out.same++;
+      const out = { relaxedSupported: v.relaxedSimdSupported(), queries: 0, same: 0 };
+      for (const url of urls) {
+        const [r, a, b] = [await v.load(url, { simd: 'relaxed' }), await v.load(url, { simd: true }), await v.load(url, { simd: false })];
+        out.variants = [r.variant, a.variant, b.variant];
+        out.simd = [r.simdEnabled(), a.simdEnabled(), b.simdEnabled()];
+        let s = 1;
+        const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+        for (let q = 0; q < 100; q++) {
+          const u = new Float32Array(a.dim).map(rand);
+          const k = q % 4 === 0 ? 50 : 10;
+          const [x, y, z] = [r, a, b].map((m) => m.recommendIndices(u, k));
+          const eq = (p, q2) => p.indices.every((i, j) => i === q2.indices[j]) && p.scores.every((sc, j) => sc === q2.scores[j]);
+          out.queries++;
+          if (eq(x, z) && eq(y, z)) out.same++;
+        }
+        r.dispose();
+        a.dispose();
+        b.dispose();
       }
-      a.dispose();
-      b.dispose();
       return out;
     },
-    { url: `/t/${name}` },
+    { urls: [`/t/${name}`, `/t/${basename(odd)}`] },
   );
   assert.deepEqual(errors, []);
-  assert.equal(res.a, 'simd');
-  assert.equal(res.b, 'scalar');
-  assert.equal(res.aSimd, true);
-  assert.equal(res.bSimd, false);
-  assert.equal(res.same, res.queries, 'int8 top-10 identical (ids and scores) between builds');
+  assert.equal(res.relaxedSupported, true);
+  assert.deepEqual(res.variants, ['relaxed', 'simd', 'scalar']);
+  assert.deepEqual(res.simd, [true, true, false]);
+  assert.equal(res.same, res.queries, 'int8 top-k identical (ids and scores) across the three builds');
 });
 
 test('errors carry codes in the browser', async () => {
@@ -252,7 +259,7 @@ test('worker mode proxies the same API', async () => {
   );
   assert.deepEqual(errors, []);
   assert.deepEqual(res.events.at(-1), { loaded: size, total: size });
-  assert.deepEqual(res.meta, [20000, 32, 'int8', 'simd']);
+  assert.deepEqual(res.meta, [20000, 32, 'int8', 'relaxed']);
   assert.deepEqual(res.rec, res.direct);
   assert.equal(res.rec.length, 7);
   assert.equal(res.userIntact, true, "the caller's vector is not detached");
@@ -341,29 +348,42 @@ test('demo page: model info, items, similar, "you" recommendations with filters'
   assert.deepEqual(errors, []);
 });
 
-test("simd: 'auto' falls back to the scalar build where SIMD does not validate", async () => {
-  const { page: pg, errors } = await page();
-  // Pretend to be an engine without SIMD before the glue loads.
-  await pg.evaluate(() => {
-    const validate = WebAssembly.validate.bind(WebAssembly);
-    WebAssembly.validate = (bytes) => (bytes.length === 31 ? false : validate(bytes));
+// Engines without relaxed SIMD (the 40-byte probe fails) get the SIMD128
+// build; without SIMD at all (both probes fail), the scalar one.
+for (const [missing, failing, expected] of [
+  ['relaxed SIMD', [40], 'simd'],
+  ['SIMD', [31, 40], 'scalar'],
+]) {
+  test(`simd: 'auto' falls back to the ${expected} build where ${missing} does not validate`, async () => {
+    const { page: pg, errors } = await page();
+    // Pretend to be such an engine before the glue loads.
+    await pg.evaluate((failing) => {
+      const validate = WebAssembly.validate.bind(WebAssembly);
+      WebAssembly.validate = (bytes) => (failing.includes(bytes.length) ? false : validate(bytes));
+    }, failing);
+    const res = await pg.evaluate(
+      async ({ url, forceWith }) => {
+        const v = await import('/vitrine.js');
+        const m = await v.load(url);
+        const out = { supported: [v.simdSupported(), v.relaxedSimdSupported()], variant: m.variant, simd: m.simdEnabled(), n: m.nItems };
+        m.dispose();
+        try {
+          await v.load(url, { simd: forceWith });
+          out.forced = 'no error';
+        } catch (e) {
+          out.forced = e.code;
+        }
+        return out;
+      },
+      { url: `/t/${name}`, forceWith: expected === 'simd' ? 'relaxed' : true },
+    );
+    assert.deepEqual(errors, []);
+    assert.deepEqual(res, {
+      supported: [expected === 'simd', false],
+      variant: expected,
+      simd: expected === 'simd',
+      n: 20000,
+      forced: 'WASM_UNAVAILABLE',
+    });
   });
-  const res = await pg.evaluate(
-    async ({ url }) => {
-      const v = await import('/vitrine.js');
-      const m = await v.load(url);
-      const out = { supported: v.simdSupported(), variant: m.variant, simd: m.simdEnabled(), n: m.nItems };
-      m.dispose();
-      try {
-        await v.load(url, { simd: true });
-        out.forced = 'no error';
-      } catch (e) {
-        out.forced = e.code;
-      }
-      return out;
-    },
-    { url: `/t/${name}` },
-  );
-  assert.deepEqual(errors, []);
-  assert.deepEqual(res, { supported: false, variant: 'scalar', simd: false, n: 20000, forced: 'WASM_UNAVAILABLE' });
-});
+}

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, existsSy
 import { tmpdir } from 'node:os';
 import { join, basename, dirname } from 'node:path';
 import { ROOT, synth, synthWithIntent, rng, gaussianVector } from '../node/helpers.mjs';
-import { load } from '../../pkg/node.js';
+import { load, relaxedSimdSupported } from '../../pkg/node.js';
 import { startServer } from '../../scripts/serve.mjs';
 import { launch, newPage } from '../browser/chromium.mjs';
 
@@ -46,6 +46,8 @@ test('npm pack ships the glue, types, both engine builds and the intent module',
     'worker.js',
     'node.js',
     'vitrine.d.ts',
+    'wasm/relaxed/vitrine_core.js',
+    'wasm/relaxed/vitrine_core_bg.wasm',
     'wasm/simd/vitrine_core.js',
     'wasm/simd/vitrine_core_bg.wasm',
     'wasm/scalar/vitrine_core.js',
@@ -83,7 +85,7 @@ console.log(JSON.stringify({ variant: m.variant, n: m.nItems, rec: [...m.recomme
   const out = JSON.parse(execFileSync('node', ['main.js', bundle, JSON.stringify(u), withIntent], { cwd: app, encoding: 'utf8' }));
   const m = await load(bundle);
   try {
-    assert.equal(out.variant, 'simd');
+    assert.equal(out.variant, relaxedSimdSupported() ? 'relaxed' : 'simd');
     assert.equal(out.n, 4000);
     assert.deepEqual(out.rec, [...m.recommend(u, { k: 5 })]);
     assert.equal(out.code, 'true:UNKNOWN_ITEM');
@@ -140,7 +142,7 @@ export async function run(url, u, intentUrl) {
   );
   const m = await load(bundle);
   try {
-    assert.equal(res.variant, 'simd');
+    assert.equal(res.variant, 'simd', "wasmUrl lists no relaxed build, so 'auto' keeps to SIMD128");
     assert.equal(res.scalarVariant, 'scalar');
     assert.deepEqual(res.rec, [...m.recommend(u, { k: 5 })]);
     assert.deepEqual(res.scalar, res.rec.map((r) => r.id));

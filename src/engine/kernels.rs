@@ -39,8 +39,9 @@ pub const NEEDS_ROW_SUMS: bool = cfg!(all(
 /// Integer dot products of int8 rows with an int8 user (|u| ≤ [`USER_I8_MAX`]),
 /// returned as f32 (exact below 2^24, which holds for dim ≤ 2048).
 /// `row_sums[j]` = Σ row j's bytes ([`sum_i8`]), read only when
-/// [`NEEDS_ROW_SUMS`]; pass `&[]` otherwise.
-pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], row_sums: &[i32], out: &mut [f32]) {
+/// [`NEEDS_ROW_SUMS`]; pass `&[]` otherwise. Returns the largest value
+/// written (−∞ for none), found on the way so the scan needs no extra pass.
+pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], row_sums: &[i32], out: &mut [f32]) -> f32 {
     #[cfg(all(
         target_arch = "wasm32",
         target_feature = "simd128",
@@ -167,9 +168,17 @@ pub mod scalar {
         acc.iter().sum()
     }
 
-    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
+    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) -> f32 {
+        let mut best = i32::MIN;
         for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
-            *o = dot_row_i8(row, user) as f32;
+            let d = dot_row_i8(row, user);
+            best = best.max(d);
+            *o = d as f32;
+        }
+        if best == i32::MIN {
+            f32::NEG_INFINITY
+        } else {
+            best as f32
         }
     }
 }
@@ -242,10 +251,10 @@ mod simd {
     /// widths get a const-generic instance with the widened user held in
     /// registers and the row loop fully unrolled; four rows are reduced
     /// together so the horizontal sums cost one shuffle tree per four rows.
-    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
+    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) -> f32 {
         let n = out.len().min(rows.len() / stride.max(1));
         if stride == 0 || stride % 16 != 0 || user.len() < stride {
-            return;
+            return f32::NEG_INFINITY;
         }
         match stride / 16 {
             1 => dot_i8_c::<1>(rows, user, &mut out[..n]),
@@ -283,7 +292,7 @@ mod simd {
 
     /// Const width: the widened user stays in registers, the loop unrolls.
     #[inline(always)]
-    fn dot_i8_c<const C: usize>(rows: &[i8], user: &[i8], out: &mut [f32]) {
+    fn dot_i8_c<const C: usize>(rows: &[i8], user: &[i8], out: &mut [f32]) -> f32 {
         let n = out.len().min(rows.len() / (16 * C));
         let ub: [(v128, v128); C] = core::array::from_fn(|c| widen(&user[16 * c..16 * c + 16]));
         let base = rows.as_ptr();
@@ -316,10 +325,10 @@ mod simd {
             }
             acc
         };
-        reduce4(n, row_acc, None, &mut out[..n])
+        reduce4(n, row_acc, None, &mut out[..n]);
     }
 
-    fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) {
+    fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) -> f32 {
         let n = out.len();
         let uw: Vec<(v128, v128)> = user.chunks_exact(16).take(stride / 16).map(widen).collect();
         let base = rows.as_ptr();
@@ -335,13 +344,15 @@ mod simd {
     /// Row sums of four i32x4 accumulators at a time (transpose-add), as f32.
     /// With `offset`, `64 · offset[j]` is taken off row j's sum first (the
     /// relaxed kernel's +64 user bias); `offset` must then cover `n` rows.
+    /// Returns the largest sum (−∞ for `n = 0`).
     #[inline(always)]
     pub(super) fn reduce4(
         n: usize,
         row_acc: impl Fn(usize) -> v128,
         offset: Option<&[i32]>,
         out: &mut [f32],
-    ) {
+    ) -> f32 {
+        let mut best = i32x4_splat(i32::MIN);
         let mut j = 0;
         while j + 4 <= n {
             let (a, b, c, d) = (row_acc(j), row_acc(j + 1), row_acc(j + 2), row_acc(j + 3));
@@ -362,6 +373,7 @@ mod simd {
                 let o = unsafe { v128_load(o.as_ptr() as *const v128) };
                 s = i32x4_sub(s, i32x4_shl(o, 6));
             }
+            best = i32x4_max(best, s);
             let f = f32x4_convert_i32x4(s);
             if let Some(o) = out.get_mut(j..j + 4) {
                 // SAFETY: o has exactly 4 f32; v128_store has no alignment requirement.
@@ -376,8 +388,16 @@ mod simd {
                 + i32x4_extract_lane::<2>(a)
                 + i32x4_extract_lane::<3>(a)
                 - offset.and_then(|o| o.get(j)).map_or(0, |&o| o << 6);
+            best = i32x4_max(best, i32x4_splat(s));
             out[j] = s as f32;
             j += 1;
+        }
+        let m = i32x4_max(best, i32x4_shuffle::<2, 3, 0, 1>(best, best));
+        let m = i32x4_extract_lane::<0>(m).max(i32x4_extract_lane::<1>(m));
+        if m == i32::MIN {
+            f32::NEG_INFINITY
+        } else {
+            m as f32
         }
     }
 }
@@ -397,10 +417,10 @@ mod relaxed {
     use super::simd::reduce4;
     use core::arch::wasm32::*;
 
-    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], sums: &[i32], out: &mut [f32]) {
+    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], sums: &[i32], out: &mut [f32]) -> f32 {
         let n = out.len().min(rows.len() / stride.max(1));
         if stride == 0 || stride % 16 != 0 || user.len() < stride || sums.len() < n {
-            return;
+            return f32::NEG_INFINITY;
         }
         let (out, sums) = (&mut out[..n], &sums[..n]);
         match stride / 16 {
@@ -447,7 +467,7 @@ mod relaxed {
     }
 
     #[inline(always)]
-    fn dot_c<const C: usize>(rows: &[i8], user: &[i8], sums: &[i32], out: &mut [f32]) {
+    fn dot_c<const C: usize>(rows: &[i8], user: &[i8], sums: &[i32], out: &mut [f32]) -> f32 {
         let n = out.len().min(rows.len() / (16 * C));
         let ub: [v128; C] = core::array::from_fn(|c| biased(&user[16 * c..16 * c + 16]));
         let base = rows.as_ptr();
@@ -502,7 +522,8 @@ mod tests {
         let mut sums = vec![0; 41];
         sum_i8(&rows, stride, &mut sums);
         let mut out = vec![0.0; 41];
-        dot_i8(&rows, stride, &user, &sums, &mut out);
+        let best = dot_i8(&rows, stride, &user, &sums, &mut out);
+        assert_eq!(best, out.iter().copied().fold(f32::NEG_INFINITY, f32::max));
         for (j, &o) in out.iter().enumerate() {
             let naive: i32 = (0..stride)
                 .map(|c| rows[j * stride + c] as i32 * user[c] as i32)

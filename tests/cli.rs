@@ -99,3 +99,19 @@ fn synth_accepts_given_factors() {
     let m = vitrine::engine::Model::from_bytes(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(m.item_row_f32(2).unwrap(), vec![0.8, 0.90000004, 1.0, 1.1]);
 }
+
+#[test]
+fn inspect_into_a_closed_pipe_exits_quietly() {
+    // `vitrine inspect model.vtr | head -1`: the reader goes away first.
+    let mut child = vitrine()
+        .args(["inspect", "tests/fixtures/v1-small.vtr"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

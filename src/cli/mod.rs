@@ -47,6 +47,17 @@ enum Cmd {
 }
 
 pub fn main() -> ExitCode {
+    // `vitrine inspect model.vtr | head` closes stdout early and `println!`
+    // panics on the broken pipe; like other command-line tools, stop quietly.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload_as_str().is_some_and(|m| {
+            m.starts_with("failed printing to stdout") && m.contains("Broken pipe")
+        }) {
+            std::process::exit(0);
+        }
+        default_hook(info)
+    }));
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Train(a) => train::run(a),

@@ -104,7 +104,7 @@ const SIMD_PROBE = new Uint8Array([
 
 /**
  * Relaxed SIMD probe: validates only where `i32x4.relaxed_dot_i8x16_i7x16_add_s`
- * is supported (Chrome/Edge 114+, Firefox 145+ and Node 22+ at the time of writing).
+ * is supported (Chromium-based browsers since 114, Node 22; other engines vary).
  * (func (result v128) 3 × (i32.const 0 i8x16.splat) i32x4.relaxed_dot_i8x16_i7x16_add_s)
  */
 const RELAXED_PROBE = new Uint8Array([

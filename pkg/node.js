@@ -17,6 +17,7 @@ import {
   openSource,
   modelFromChunks,
   toVitrineError,
+  BUILDS,
 } from './vitrine.js';
 
 export { Vitrine, VitrineError, VitrineWorker, JS_ERROR_CODES, simdSupported, relaxedSimdSupported, toVitrineError };
@@ -36,19 +37,9 @@ function nodeWasm(variant, wasmUrl) {
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
-      const mod =
-        variant === 'relaxed'
-          ? await import('./wasm/relaxed/vitrine_core.js')
-          : variant === 'simd'
-            ? await import('./wasm/simd/vitrine_core.js')
-            : variant === 'scalar'
-              ? await import('./wasm/scalar/vitrine_core.js')
-              : await import('./wasm/intent/vitrine_intent.js');
-      const name = variant === 'intent' ? 'vitrine_intent' : 'vitrine_core';
-      const path =
-        url === undefined
-          ? new URL(`./wasm/${variant}/${name}_bg.wasm`, import.meta.url)
-          : toPathOrUrl(url);
+      const build = BUILDS[variant];
+      const mod = await build.glue();
+      const path = url === undefined ? build.wasm() : toPathOrUrl(url);
       mod.initSync({ module: readFileSync(path) });
       return mod;
     })().catch((e) => {

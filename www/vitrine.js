@@ -178,10 +178,35 @@ function describe(v) {
 const wasmCache = new Map();
 
 /**
+ * Every wasm build: its wasm-bindgen glue and its binary. Literal specifiers
+ * and `new URL(literal, import.meta.url)`, the patterns bundlers follow to
+ * include and emit both.
+ */
+export const BUILDS = {
+  relaxed: {
+    glue: () => import('./wasm/relaxed/vitrine_core.js'),
+    wasm: () => new URL('./wasm/relaxed/vitrine_core_bg.wasm', import.meta.url),
+  },
+  simd: {
+    glue: () => import('./wasm/simd/vitrine_core.js'),
+    wasm: () => new URL('./wasm/simd/vitrine_core_bg.wasm', import.meta.url),
+  },
+  scalar: {
+    glue: () => import('./wasm/scalar/vitrine_core.js'),
+    wasm: () => new URL('./wasm/scalar/vitrine_core_bg.wasm', import.meta.url),
+  },
+  intent: {
+    glue: () => import('./wasm/intent/vitrine_intent.js'),
+    wasm: () => new URL('./wasm/intent/vitrine_intent_bg.wasm', import.meta.url),
+  },
+};
+
+/**
  * Import and instantiate one wasm build: the engine (`relaxed`, `simd` or
- * `scalar`) or the intent matcher (`intent`). Cached per variant and URL so that several
- * models share one instance (and one memory). A string `wasmUrl` names the
- * engine's file only; the intent module then loads from its default place.
+ * `scalar`) or the intent matcher (`intent`). Cached per variant and URL so
+ * that several models share one instance (and one memory). A string
+ * `wasmUrl` names the engine's file only; the intent module then loads from
+ * its default place.
  * @param {'relaxed' | 'simd' | 'scalar' | 'intent'} variant
  * @param {LoadOptions['wasmUrl']} wasmUrl
  */
@@ -196,24 +221,9 @@ export function loadWasm(variant, wasmUrl) {
   let p = wasmCache.get(key);
   if (!p) {
     p = (async () => {
-      // Literal specifiers so that bundlers can see and include the glue files.
-      const mod =
-        variant === 'relaxed'
-          ? await import('./wasm/relaxed/vitrine_core.js')
-          : variant === 'simd'
-            ? await import('./wasm/simd/vitrine_core.js')
-            : variant === 'scalar'
-              ? await import('./wasm/scalar/vitrine_core.js')
-              : await import('./wasm/intent/vitrine_intent.js');
-      const wasmPath =
-        url ??
-        (variant === 'relaxed'
-          ? new URL('./wasm/relaxed/vitrine_core_bg.wasm', import.meta.url)
-          : variant === 'simd'
-            ? new URL('./wasm/simd/vitrine_core_bg.wasm', import.meta.url)
-            : variant === 'scalar'
-              ? new URL('./wasm/scalar/vitrine_core_bg.wasm', import.meta.url)
-              : new URL('./wasm/intent/vitrine_intent_bg.wasm', import.meta.url));
+      const build = BUILDS[variant];
+      const mod = await build.glue();
+      const wasmPath = url ?? build.wasm();
       await mod.default({ module_or_path: wasmPath });
       return mod;
     })().catch((e) => {

@@ -39,6 +39,14 @@ pub struct ModelOpts {
     pub threshold: Option<f32>,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Outlier exposure: weight of each out-of-scope example's cross-entropy
+    /// to the uniform distribution over the intents (0 = use out-of-scope
+    /// examples only to calibrate the threshold).
+    #[arg(long, default_value_t = TrainConfig::default().oe_weight)]
+    pub oe_weight: f32,
+    /// Cross-validation folds for the threshold when out-of-scope examples are given.
+    #[arg(long, default_value_t = TrainConfig::default().cv_folds)]
+    pub cv_folds: usize,
 }
 
 impl ModelOpts {
@@ -53,6 +61,8 @@ impl ModelOpts {
             },
             seed: self.seed,
             fixed_threshold: self.threshold,
+            oe_weight: self.oe_weight,
+            cv_folds: self.cv_folds,
             ..TrainConfig::default()
         }
     }
@@ -61,7 +71,7 @@ impl ModelOpts {
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
     /// Utterances: CSV with `text,intent` (optional `lang`); intent `_oos` or
-    /// empty marks out-of-scope examples used only for threshold calibration.
+    /// empty marks out-of-scope examples (outlier exposure + threshold calibration).
     #[arg(long)]
     pub data: PathBuf,
     /// Extra out-of-scope examples (CSV with a `text` column).
@@ -231,7 +241,9 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             "val_in_scope_accuracy": c.val_in_scope_accuracy,
             "val_oos_recall": c.val_oos_recall,
             "pseudo_oos_classes": c.pseudo_oos_classes,
+            "folds": c.folds,
         })),
+        "oe_weight": a.model.oe_weight,
         "train_seconds": t0.elapsed().as_secs_f64(),
     });
     eprintln!(
@@ -336,9 +348,12 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         "eval_seconds": eval_seconds,
         "by_lang": by_lang,
         "calibration": calibration.map(|c| serde_json::json!({
+            "val_in_scope": c.val_in_scope,
+            "val_oos": c.val_oos,
             "val_in_scope_accuracy": c.val_in_scope_accuracy,
             "val_oos_recall": c.val_oos_recall,
             "pseudo_oos_classes": c.pseudo_oos_classes,
+            "folds": c.folds,
         })),
     });
     let text = serde_json::to_string_pretty(&json)?;

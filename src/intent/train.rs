@@ -13,8 +13,10 @@ use super::normalize;
 use super::{IntentClass, IntentModel, MAX_CLASSES};
 use crate::error::Error;
 
-/// A labelled utterance; `intent: None` marks an out-of-scope example, used
-/// only to calibrate the rejection threshold, never as a class.
+/// A labelled utterance; `intent: None` marks an out-of-scope example: never
+/// a class, but trained towards a uniform distribution over the classes
+/// (outlier exposure, [`TrainConfig::oe_weight`]) and used to calibrate the
+/// rejection threshold.
 #[derive(Clone, Debug)]
 pub struct Example {
     pub text: String,
@@ -30,7 +32,8 @@ pub struct TrainConfig {
     /// Features seen in fewer training utterances are dropped (size knob).
     pub min_count: u32,
     pub features: FeatureConfig,
-    /// Fraction of each class held out to calibrate the threshold.
+    /// Fraction of each class held out to calibrate the threshold when no
+    /// out-of-scope examples are given (with them, see `cv_folds`).
     pub val_fraction: f32,
     /// Fraction of classes hidden from the calibration model to play
     /// out-of-scope when no explicit out-of-scope examples are given.
@@ -38,6 +41,15 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Use this threshold instead of calibrating one.
     pub fixed_threshold: Option<f32>,
+    /// Weight of each out-of-scope example's cross-entropy to the uniform
+    /// distribution over the classes (outlier exposure); 0 uses out-of-scope
+    /// examples for the threshold only.
+    pub oe_weight: f32,
+    /// With out-of-scope examples, the threshold is calibrated on
+    /// out-of-fold confidences of this many folds (in-scope rows stratified
+    /// by class, out-of-scope rows spread evenly), so no confidence comes
+    /// from a model that saw the row.
+    pub cv_folds: usize,
 }
 
 impl Default for TrainConfig {
@@ -51,6 +63,8 @@ impl Default for TrainConfig {
             pseudo_oos_fraction: 0.1,
             seed: 42,
             fixed_threshold: None,
+            oe_weight: 1.0,
+            cv_folds: 5,
         }
     }
 }
@@ -65,6 +79,8 @@ pub struct Calibration {
     pub val_oos_recall: f32,
     /// Classes hidden from the calibration model (pseudo out-of-scope).
     pub pseudo_oos_classes: Vec<String>,
+    /// Cross-validation folds the confidences came from (1 = one split).
+    pub folds: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -110,10 +126,11 @@ pub fn featurize(text: &str, cfg: &FeatureConfig) -> Vec<u32> {
     f
 }
 
-/// Training data after featurization: features per utterance and class index.
+/// Training data after featurization: features per utterance and class
+/// index, `None` for an out-of-scope row (uniform target).
 struct Data<'a> {
     feats: Vec<&'a [u32]>,
-    labels: Vec<usize>,
+    labels: Vec<Option<usize>>,
 }
 
 /// Fits the classifier on featurized data (no calibration; threshold 0).
@@ -160,19 +177,54 @@ fn fit(
             1.0 / (f.len() as f32).sqrt()
         });
     }
-    let lambda = 1.0 / (cfg.c.max(1e-6) as f64 * n as f64);
-    let dim = v * c + c;
-    let mut x = vec![0f32; dim];
-    let objective = |x: &[f32], g: &mut [f32]| -> f64 {
+    let problem = Problem {
+        cols: &cols,
+        offs: &offs,
+        vals: &vals,
+        labels: &data.labels,
+        c,
+        v,
+        lambda: 1.0 / (cfg.c.max(1e-6) as f64 * n as f64),
+        oe: cfg.oe_weight.max(0.0) as f64,
+    };
+    let mut x = vec![0f32; v * c + c];
+    let (iters, loss) = lbfgs(&mut x, |x, g| problem.objective(x, g), cfg.max_iter);
+    let model = quantize(&x, &vocab, classes, cfg.features);
+    Ok((model, iters, loss))
+}
+
+/// The training objective over a CSR feature matrix: mean over rows of the
+/// cross-entropy (in-scope rows) or `oe` × KL(uniform ‖ p) (out-of-scope
+/// rows, outlier exposure), plus `λ/2 ‖W‖²` with `λ = 1/(C n)`.
+struct Problem<'a> {
+    cols: &'a [u32],
+    /// `n + 1` row offsets into `cols`.
+    offs: &'a [usize],
+    /// Per-row feature value (1/√(features extracted)).
+    vals: &'a [f32],
+    labels: &'a [Option<usize>],
+    c: usize,
+    v: usize,
+    lambda: f64,
+    oe: f64,
+}
+
+impl Problem<'_> {
+    /// Loss at `x` (`v·c` weights, feature-major, then `c` biases); writes
+    /// the gradient into `g`.
+    fn objective(&self, x: &[f32], g: &mut [f32]) -> f64 {
         g.iter_mut().for_each(|g| *g = 0.0);
+        let (c, v, oe, lambda) = (self.c, self.v, self.oe, self.lambda);
         let (w, b) = x.split_at(v * c);
         let (gw, gb) = g.split_at_mut(v * c);
         let mut loss = 0f64;
         let mut z = vec![0f32; c];
+        let n = self.offs.len() - 1;
         let inv_n = 1.0 / n as f32;
+        let inv_c = 1.0 / c as f32;
         for i in 0..n {
-            let row = &cols[offs[i]..offs[i + 1]];
-            let val = vals[i];
+            let row = &self.cols[self.offs[i]..self.offs[i + 1]];
+            let val = self.vals[i];
             z.copy_from_slice(b);
             for &f in row {
                 let wr = &w[f as usize * c..f as usize * c + c];
@@ -186,19 +238,34 @@ fn fit(
                 *zk = (*zk - max).exp();
                 sum += *zk;
             }
-            let y = data.labels[i];
-            loss -= ((z[y] / sum) as f64).max(1e-30).ln();
             for zk in z.iter_mut() {
                 *zk /= sum;
             }
-            z[y] -= 1.0;
+            let scale = match self.labels[i] {
+                Some(y) => {
+                    loss -= (z[y] as f64).max(1e-30).ln();
+                    z[y] -= 1.0;
+                    inv_n
+                }
+                None => {
+                    // KL(uniform ‖ p) = -ln C - (1/C) Σ ln p_k: 0 at the
+                    // uniform distribution; gradient p_k - 1/C.
+                    let ln_sum: f64 = z.iter().map(|&p| (p as f64).max(1e-30).ln()).sum();
+                    loss += oe * (-(c as f64).ln() - ln_sum / c as f64);
+                    z.iter_mut().for_each(|p| *p -= inv_c);
+                    oe as f32 * inv_n
+                }
+            };
+            if scale == 0.0 {
+                continue;
+            }
             for k in 0..c {
-                gb[k] += z[k] * inv_n;
+                gb[k] += z[k] * scale;
             }
             for &f in row {
                 let gr = &mut gw[f as usize * c..f as usize * c + c];
                 for k in 0..c {
-                    gr[k] += val * z[k] * inv_n;
+                    gr[k] += val * z[k] * scale;
                 }
             }
         }
@@ -208,10 +275,7 @@ fn fit(
             reg += (wi as f64) * (wi as f64);
         }
         loss / n as f64 + 0.5 * lambda * reg
-    };
-    let (iters, loss) = lbfgs(&mut x, objective, cfg.max_iter);
-    let model = quantize(&x, &vocab, classes, cfg.features);
-    Ok((model, iters, loss))
+    }
 }
 
 /// Per-class int8 quantization; rows whose weights all round to zero vanish.
@@ -499,12 +563,26 @@ pub fn train(
             }
             None
         }
-        None => calibrate(&all_feats, &in_idx, &labels, &oos_idx, &classes, cfg)?,
+        None if oos_idx.is_empty() => calibrate(&all_feats, &in_idx, &labels, &classes, cfg)?,
+        None => Some(calibrate_cv(
+            &all_feats, &in_idx, &labels, &oos_idx, &classes, cfg,
+        )?),
     };
 
+    // Out-of-scope rows join the final fit (uniform target) unless outlier
+    // exposure is off.
+    let oe_rows: &[usize] = if cfg.oe_weight > 0.0 { &oos_idx } else { &[] };
     let data = Data {
-        feats: in_idx.iter().map(|&i| all_feats[i].as_slice()).collect(),
-        labels: labels.clone(),
+        feats: in_idx
+            .iter()
+            .chain(oe_rows)
+            .map(|&i| all_feats[i].as_slice())
+            .collect(),
+        labels: labels
+            .iter()
+            .map(|&l| Some(l))
+            .chain(oe_rows.iter().map(|_| None))
+            .collect(),
     };
     let (mut model, iterations, final_loss) = fit(&data, &classes, cfg)?;
     model.threshold = calibration
@@ -525,28 +603,26 @@ pub fn train(
     Ok((model, report))
 }
 
+/// Calibration without out-of-scope examples: a fraction of the classes is
+/// hidden from a model fitted on a stratified split and plays out-of-scope.
 fn calibrate(
     all_feats: &[Vec<u32>],
     in_idx: &[usize],
     labels: &[usize],
-    oos_idx: &[usize],
     classes: &[IntentClass],
     cfg: &TrainConfig,
 ) -> Result<Option<Calibration>, Error> {
     let mut rng = Rng::new(cfg.seed);
     let (tr, va) = stratified_split(labels, cfg.val_fraction, &mut rng);
-    let mut hidden: Vec<usize> = Vec::new();
-    if oos_idx.is_empty() {
-        if classes.len() < 3 {
-            return Ok(None);
-        }
-        let mut order: Vec<usize> = (0..classes.len()).collect();
-        rng.shuffle(&mut order);
-        let k = ((classes.len() as f32 * cfg.pseudo_oos_fraction).round() as usize)
-            .clamp(1, classes.len() - 2);
-        hidden = order[..k].to_vec();
-        hidden.sort_unstable();
+    if classes.len() < 3 {
+        return Ok(None);
     }
+    let mut order: Vec<usize> = (0..classes.len()).collect();
+    rng.shuffle(&mut order);
+    let k = ((classes.len() as f32 * cfg.pseudo_oos_fraction).round() as usize)
+        .clamp(1, classes.len() - 2);
+    let mut hidden = order[..k].to_vec();
+    hidden.sort_unstable();
     let is_hidden = |l: usize| hidden.binary_search(&l).is_ok();
     // The calibration model knows only the visible classes, re-indexed.
     let visible: Vec<usize> = (0..classes.len()).filter(|&l| !is_hidden(l)).collect();
@@ -558,7 +634,7 @@ fn calibrate(
             .iter()
             .map(|&i| all_feats[in_idx[i]].as_slice())
             .collect(),
-        labels: tr.iter().map(|&i| remap[&labels[i]]).collect(),
+        labels: tr.iter().map(|&i| Some(remap[&labels[i]])).collect(),
     };
     let (sub, _, _) = fit(&data, &sub_classes, cfg)?;
     let mut probs = [0f32; MAX_CLASSES];
@@ -585,15 +661,10 @@ fn calibrate(
         }
     }
     // Hidden classes' training rows are out-of-scope for the sub-model too.
-    if !hidden.is_empty() {
-        for (i, &l) in labels.iter().enumerate() {
-            if is_hidden(l) && va.binary_search(&i).is_err() {
-                oos.push(predict(&all_feats[in_idx[i]]).1);
-            }
+    for (i, &l) in labels.iter().enumerate() {
+        if is_hidden(l) && va.binary_search(&i).is_err() {
+            oos.push(predict(&all_feats[in_idx[i]]).1);
         }
-    }
-    for &i in oos_idx {
-        oos.push(predict(&all_feats[i]).1);
     }
     let (threshold, acc, rec) = choose_threshold(&in_scope, &oos);
     Ok(Some(Calibration {
@@ -603,7 +674,118 @@ fn calibrate(
         val_in_scope_accuracy: acc,
         val_oos_recall: rec,
         pseudo_oos_classes: hidden.iter().map(|&l| classes[l].name.clone()).collect(),
+        folds: 1,
     }))
+}
+
+/// Fold of each in-scope row (stratified: each class's rows, shuffled, are
+/// dealt round-robin from a rotating start; classes with one row get
+/// `None`, always trained on) and of each out-of-scope row (shuffled, dealt
+/// round-robin).
+fn cv_folds(
+    labels: &[usize],
+    n_oos: usize,
+    k: usize,
+    rng: &mut Rng,
+) -> (Vec<Option<usize>>, Vec<usize>) {
+    let mut by: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, &l) in labels.iter().enumerate() {
+        by.entry(l).or_default().push(i);
+    }
+    let mut keys: Vec<usize> = by.keys().copied().collect();
+    keys.sort_unstable();
+    let mut fold = vec![None; labels.len()];
+    let mut start = 0;
+    for key in keys {
+        let mut v = by.remove(&key).unwrap_or_default();
+        if v.len() < 2 {
+            continue;
+        }
+        rng.shuffle(&mut v);
+        for (j, &i) in v.iter().enumerate() {
+            fold[i] = Some((start + j) % k);
+        }
+        start += v.len();
+    }
+    let mut order: Vec<usize> = (0..n_oos).collect();
+    rng.shuffle(&mut order);
+    let mut oos_fold = vec![0; n_oos];
+    for (j, &i) in order.iter().enumerate() {
+        oos_fold[i] = j % k;
+    }
+    (fold, oos_fold)
+}
+
+/// Calibration with out-of-scope examples: `cfg.cv_folds`-fold cross
+/// validation. Each fold's model is trained like the final one (in-scope
+/// rows plus, with outlier exposure, out-of-scope rows towards the uniform
+/// target) on the other folds and scores its own fold's in-scope and
+/// out-of-scope rows; the threshold is chosen on these out-of-fold
+/// confidences, none of which comes from a model that was trained on the row.
+fn calibrate_cv(
+    all_feats: &[Vec<u32>],
+    in_idx: &[usize],
+    labels: &[usize],
+    oos_idx: &[usize],
+    classes: &[IntentClass],
+    cfg: &TrainConfig,
+) -> Result<Calibration, Error> {
+    let k = cfg.cv_folds.max(2);
+    let mut rng = Rng::new(cfg.seed);
+    let (fold, oos_fold) = cv_folds(labels, oos_idx.len(), k, &mut rng);
+    let oe = cfg.oe_weight > 0.0;
+    let mut in_scope = Vec::new();
+    let mut oos = Vec::new();
+    let mut probs = [0f32; MAX_CLASSES];
+    for f in 0..k {
+        let tr_in: Vec<usize> = (0..labels.len()).filter(|&i| fold[i] != Some(f)).collect();
+        let tr_oos: Vec<usize> = (0..oos_idx.len())
+            .filter(|&j| oe && oos_fold[j] != f)
+            .collect();
+        let data = Data {
+            feats: tr_in
+                .iter()
+                .map(|&i| all_feats[in_idx[i]].as_slice())
+                .chain(tr_oos.iter().map(|&j| all_feats[oos_idx[j]].as_slice()))
+                .collect(),
+            labels: tr_in
+                .iter()
+                .map(|&i| Some(labels[i]))
+                .chain(tr_oos.iter().map(|_| None))
+                .collect(),
+        };
+        let (sub, _, _) = fit(&data, classes, cfg)?;
+        let mut predict = |feats: &[u32]| -> (usize, f32) {
+            if feats.is_empty() {
+                return (usize::MAX, 0.0);
+            }
+            sub.probabilities(feats, &mut probs);
+            let mut best = (0, f32::NEG_INFINITY);
+            for (c, &p) in probs[..classes.len()].iter().enumerate() {
+                if p > best.1 {
+                    best = (c, p);
+                }
+            }
+            best
+        };
+        for i in (0..labels.len()).filter(|&i| fold[i] == Some(f)) {
+            let (c, p) = predict(&all_feats[in_idx[i]]);
+            in_scope.push((p, c == labels[i]));
+        }
+        for j in (0..oos_idx.len()).filter(|&j| oos_fold[j] == f) {
+            oos.push(predict(&all_feats[oos_idx[j]]).1);
+        }
+    }
+    let (threshold, acc, rec) = choose_threshold(&in_scope, &oos);
+    Ok(Calibration {
+        threshold,
+        val_in_scope: in_scope.len(),
+        val_oos: oos.len(),
+        val_in_scope_accuracy: acc,
+        val_oos_recall: rec,
+        pseudo_oos_classes: Vec::new(),
+        folds: k,
+    })
 }
 
 /// Classification metrics over labelled utterances (`None` = out-of-scope).
@@ -833,12 +1015,7 @@ mod tests {
             feats: feats.iter().map(|f| f.as_slice()).collect(),
             labels: data
                 .iter()
-                .map(|e| {
-                    names
-                        .iter()
-                        .position(|n| Some(*n) == e.intent.as_deref())
-                        .unwrap()
-                })
+                .map(|e| names.iter().position(|n| Some(*n) == e.intent.as_deref()))
                 .collect(),
         };
         let (m, _, _) = fit(&d, &classes, &cfg).unwrap();
@@ -867,6 +1044,130 @@ mod tests {
         assert!(t > 0.5 && t < 0.7, "{t}");
         assert_eq!((acc, rec), (0.75, 1.0));
         assert_eq!(choose_threshold(&in_scope, &[]).0, 0.0);
+    }
+
+    #[test]
+    fn objective_gradient_matches_finite_differences() {
+        // 3 rows: two in-scope, one out-of-scope (uniform target); c = 3, v = 4.
+        let cols = [0u32, 1, 1, 2, 3, 0, 3];
+        let offs = [0usize, 2, 4, 7];
+        let vals = [0.7f32, 0.5, 0.6];
+        let labels = [Some(0), Some(2), None];
+        let p = Problem {
+            cols: &cols,
+            offs: &offs,
+            vals: &vals,
+            labels: &labels,
+            c: 3,
+            v: 4,
+            lambda: 0.05,
+            oe: 1.5,
+        };
+        let mut rng = Rng::new(7);
+        let x: Vec<f32> = (0..15)
+            .map(|_| (rng.next_u64() % 2001) as f32 / 1000.0 - 1.0)
+            .collect();
+        let mut g = vec![0f32; 15];
+        p.objective(&x, &mut g);
+        let mut scratch = vec![0f32; 15];
+        for j in 0..x.len() {
+            let eps = 1e-2f32;
+            let (mut up, mut down) = (x.clone(), x.clone());
+            up[j] += eps;
+            down[j] -= eps;
+            let num = (p.objective(&up, &mut scratch) - p.objective(&down, &mut scratch))
+                / (2.0 * eps as f64);
+            assert!(
+                (num - g[j] as f64).abs() < 1e-3,
+                "d/dx{j}: {num} vs {}",
+                g[j]
+            );
+        }
+        // The out-of-scope term is 0 exactly at the uniform distribution.
+        let only_oos = Problem {
+            offs: &offs[2..],
+            vals: &vals[2..],
+            labels: &labels[2..],
+            lambda: 0.0,
+            ..p
+        };
+        assert!(only_oos.objective(&[0.0; 15], &mut scratch).abs() < 1e-6);
+    }
+
+    fn toy_oos() -> Vec<Example> {
+        [
+            "what is the weather like",
+            "tell me a joke",
+            "who won the game last night",
+            "what is the capital of france",
+            "今天天气怎么样",
+            "讲个笑话",
+        ]
+        .iter()
+        .map(|t| ex(t, ""))
+        .collect()
+    }
+
+    #[test]
+    fn outlier_exposure_flattens_out_of_scope_predictions() {
+        let mut data = toy();
+        data.extend(toy_oos());
+        let train_at = |oe_weight: f32| {
+            let cfg = TrainConfig {
+                fixed_threshold: Some(0.0),
+                oe_weight,
+                ..Default::default()
+            };
+            train(&data, &HashMap::new(), &cfg).unwrap().0
+        };
+        let (plain, oe) = (train_at(0.0), train_at(1.0));
+        let in_scope: Vec<Example> = toy();
+        assert_eq!(evaluate(&oe, &in_scope).accuracy, 1.0);
+        // Trained out-of-scope rows end up close to uniform (1/3) ...
+        for e in toy_oos() {
+            let p = oe.predict(&e.text).unwrap().1;
+            assert!(p < 0.45, "{}: {p}", e.text);
+        }
+        // ... and an unseen text built from their words is less confident
+        // than without outlier exposure.
+        let text = "what is the weather in france";
+        let (p_plain, p_oe) = (plain.predict(text).unwrap().1, oe.predict(text).unwrap().1);
+        assert!(p_oe < p_plain, "{p_oe} vs {p_plain}");
+    }
+
+    #[test]
+    fn calibration_with_oos_scores_every_row_out_of_fold() {
+        let mut data = toy();
+        data.extend(toy_oos());
+        let (_, rep) = train(&data, &HashMap::new(), &TrainConfig::default()).unwrap();
+        let cal = rep.calibration.unwrap();
+        assert_eq!(cal.folds, 5);
+        assert_eq!(cal.val_in_scope, toy().len());
+        assert_eq!(cal.val_oos, toy_oos().len());
+        assert!(cal.pseudo_oos_classes.is_empty());
+        assert_eq!(rep.n_train, toy().len());
+    }
+
+    #[test]
+    fn cv_folds_are_stratified_and_cover_every_row() {
+        let mut labels = vec![0; 10];
+        labels.extend([1; 7]);
+        labels.push(2);
+        let (fold, oos_fold) = cv_folds(&labels, 13, 5, &mut Rng::new(3));
+        assert_eq!(fold[17], None, "a singleton class is always trained on");
+        for class in 0..2 {
+            let mut per = [0usize; 5];
+            for (i, f) in fold.iter().enumerate() {
+                if labels[i] == class {
+                    per[f.unwrap()] += 1;
+                }
+            }
+            let (lo, hi) = (per.iter().min().unwrap(), per.iter().max().unwrap());
+            assert!(hi - lo <= 1, "class {class}: {per:?}");
+        }
+        let mut per = [0usize; 5];
+        oos_fold.iter().for_each(|&f| per[f] += 1);
+        assert_eq!(per, [3, 3, 3, 2, 2]);
     }
 
     #[test]

@@ -35,6 +35,8 @@ fn train_match_eval_round_trip() {
         .arg(&titles)
         .args(["--c", "30", "--out"])
         .arg(&model)
+        .arg("--report")
+        .arg(tmp("report.json"))
         .output()
         .unwrap();
     assert!(
@@ -42,6 +44,20 @@ fn train_match_eval_round_trip() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The out-of-scope calibration rows (not the held-out `test` ones) are
+    // trained with outlier exposure and scored out-of-fold for the threshold.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp("report.json")).unwrap()).unwrap();
+    let calib_rows = std::fs::read_to_string(format!("{DATA}/default_oos.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.ends_with(",calib"))
+        .count();
+    assert_eq!(report["calibration"]["folds"], 5, "{report}");
+    assert_eq!(report["calibration"]["val_oos"], calib_rows, "{report}");
+    assert!(report["oe_weight"].as_f64().unwrap() > 0.0, "{report}");
+    let t = report["threshold"].as_f64().unwrap();
+    assert!(t > 0.0 && t < 1.0, "{report}");
 
     let out = vitrine()
         .args(["intent", "match", "--model"])

@@ -51,9 +51,13 @@ pub fn main() -> ExitCode {
     // panics on the broken pipe; like other command-line tools, stop quietly.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if info.payload_as_str().is_some_and(|m| {
-            m.starts_with("failed printing to stdout") && m.contains("Broken pipe")
-        }) {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
             std::process::exit(0);
         }
         default_hook(info)

@@ -74,6 +74,22 @@ fn recommend_bundle(
         .collect()
 }
 
+/// Fraction of users whose first ten recommendations are the same set.
+fn top10_agreement(a: &[Vec<u32>], b: &[Vec<u32>]) -> f64 {
+    let same = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| {
+            let mut x: Vec<u32> = x.iter().take(10).copied().collect();
+            let mut y: Vec<u32> = y.iter().take(10).copied().collect();
+            x.sort_unstable();
+            y.sort_unstable();
+            x == y
+        })
+        .count();
+    same as f64 / a.len().max(1) as f64
+}
+
 #[derive(serde::Deserialize)]
 struct ImplicitOut {
     train_seconds: f64,
@@ -213,6 +229,28 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
             note: format!("scored through a {size}-byte bundle"),
         });
         all_recs.push((name, recs));
+    }
+    // What quantization costs in the rankings real users get: how often a
+    // quantized bundle's top-10 is the f32 bundle's top-10 as a set.
+    if let Some(f32_pos) = opts.dtypes.iter().position(|&d| d == Dtype::F32) {
+        for (k, &dt) in opts.dtypes.iter().enumerate() {
+            if k == f32_pos {
+                continue;
+            }
+            let same = top10_agreement(&all_recs[f32_pos].1, &all_recs[k].1);
+            results[k].note += &format!(
+                "; top-10 = the f32 bundle's top-10 (as a set) for {:.2}% of test users",
+                100.0 * same
+            );
+            log(
+                opts.quiet,
+                &format!(
+                    "{} top-10 agreement with f32: {:.2}%",
+                    dt.name(),
+                    100.0 * same
+                ),
+            );
+        }
     }
 
     let pop = eval::popularity_recs(&state.header.popularity, test, &seen, MAX_K);

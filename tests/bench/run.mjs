@@ -230,11 +230,15 @@ for (const r of rows.filter((r) => r.metric === 'wasm_size')) {
 for (const r of rows.filter((r) => r.metric === 'load_ms')) {
   lines.push(`- load_ms (${r.n}x${r.d} ${r.dtype}, ${r.bytes} bytes in hand → Model.fromBytes, ${r.engine}): median ${r.median_ms} ms, p95 ${r.p95_ms} ms over ${r.reps}`);
 }
-for (const r of rows.filter((r) => r.metric === 'int8_top10_agreement')) {
+const AGREEMENT = {
+  int8_top10_agreement: 'int8 vs f32 bundle top-10 set agreement',
+  int8_scan_vs_exact_same_items: 'int8 scan vs exact f32-user scoring of the same int8 items, top-10 set agreement',
+};
+for (const r of rows.filter((r) => AGREEMENT[r.metric])) {
   const extra = [r.queries !== undefined ? `${r.queries} queries` : '', r.query_distribution ?? '', r.mean_overlap !== undefined ? `mean overlap ${r.mean_overlap}` : '']
     .filter(Boolean)
     .join('; ');
-  lines.push(`- int8 vs f32 top-10 set agreement ${r.n}x${r.d} (${r.engine ?? 'native, from native.json'}): ${r.value}${extra ? ` (${extra})` : ''}`);
+  lines.push(`- ${AGREEMENT[r.metric]} ${r.n}x${r.d} (${r.engine ?? 'native, from native.json'}): ${r.value}${extra ? ` (${extra})` : ''}`);
 }
 lines.push('');
 const bigN = QUICK ? 100_000 : 1_000_000;

@@ -44,9 +44,8 @@ fn read_bandwidth() -> f64 {
     best
 }
 
-/// Fraction of random queries whose int8 top-k equals the f32 top-k as a set
-/// (same catalogue, same seed; the int8 path includes its exact rescoring).
-/// How often `q`'s top-k is `f`'s top-k as a set, over random queries.
+/// Fraction of random queries whose top-k from `q` equals the top-k from `f`
+/// as a set (same catalogue and seed; the int8 path includes its rescoring).
 fn agreement(
     metric: &str,
     f: &Model,

@@ -458,12 +458,21 @@ mod relaxed {
     /// `r` must point at `16 · ub.len()` readable bytes.
     #[inline(always)]
     unsafe fn row_dot(r: *const i8, ub: &[v128]) -> v128 {
-        let mut acc = i32x4_splat(0);
-        for (c, &u) in ub.iter().enumerate() {
-            acc =
-                i32x4_relaxed_dot_i8x16_i7x16_add(v128_load(r.add(16 * c) as *const v128), u, acc);
+        // Two accumulators: a dot-add waits for the previous one's sum.
+        let dot = |c: usize, u: v128, acc: v128| {
+            i32x4_relaxed_dot_i8x16_i7x16_add(v128_load(r.add(16 * c) as *const v128), u, acc)
+        };
+        let (mut a0, mut a1) = (i32x4_splat(0), i32x4_splat(0));
+        let mut c = 0;
+        while c + 2 <= ub.len() {
+            a0 = dot(c, ub[c], a0);
+            a1 = dot(c + 1, ub[c + 1], a1);
+            c += 2;
         }
-        acc
+        if c < ub.len() {
+            a0 = dot(c, ub[c], a0);
+        }
+        i32x4_add(a0, a1)
     }
 
     #[inline(always)]

@@ -774,19 +774,14 @@ export class Vitrine {
    * the wasm `IntentModel` (intents, threshold, setThreshold).
    * @returns {Promise<any>}
    */
-  loadIntent() {
+  async loadIntent() {
     if (!this._intent) {
       const bytes = this._call(() => this._model.intentSection());
       if (!bytes) {
-        return Promise.reject(
-          new VitrineError(
-            'NO_INTENT_MODEL',
-            'this bundle has no intent model; export it with `vitrine export --intent FILE`',
-          ),
-        );
+        throw new VitrineError('NO_INTENT_MODEL', 'this bundle has no intent model; export it with `vitrine export --intent FILE`');
       }
       if (!this._loadIntentWasm) {
-        return Promise.reject(new VitrineError('WASM_UNAVAILABLE', 'no intent module loader was given to this model'));
+        throw new VitrineError('WASM_UNAVAILABLE', 'no intent module loader was given to this model');
       }
       const p = this._loadIntentWasm().then((w) => {
         try {

@@ -45,6 +45,7 @@ test('matchIntent: intents in both languages, slots, product mentions with ids',
   assert.ok(im.threshold > 0 && im.threshold < 1);
   m.dispose();
   await assert.rejects(m.matchIntent('hello'), (e) => e.name === 'VitrineError' && e.code === 'DISPOSED');
+  await assert.rejects(m.loadIntent(), (e) => e.code === 'DISPOSED', 'a rejection, not a synchronous throw');
 
   const none = await load(plain);
   await assert.rejects(none.matchIntent('hello'), (e) => e.name === 'VitrineError' && e.code === 'NO_INTENT_MODEL');

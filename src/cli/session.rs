@@ -77,7 +77,8 @@ pub struct EvalArgs {
     pub factors: usize,
     #[arg(long, default_value_t = 12)]
     pub iterations: usize,
-    #[arg(long, default_value_t = 4.0)]
+    /// Confidence weight (chosen on valid.csv among 2–256; 4 before).
+    #[arg(long, default_value_t = 64.0)]
     pub alpha: f32,
     #[arg(long, default_value_t = 1.0)]
     pub lambda: f32,
@@ -87,9 +88,35 @@ pub struct EvalArgs {
     /// Co-occurrence window in positions (0 = whole session).
     #[arg(long, default_value_t = 5)]
     pub window: usize,
-    /// Grid-search the blend weights on valid.csv before the test run.
+    /// Weight of links to items seen before the source item, relative to
+    /// those after it (1 = symmetric).
+    #[arg(long, default_value_t = NeighbourOptions::default().backward)]
+    pub backward: f32,
+    /// Link weights are divided by count(source)^(1−d)·count(target)^d.
+    #[arg(long, default_value_t = NeighbourOptions::default().damping)]
+    pub damping: f32,
+    /// Session recency half-life in events (session vector and neighbour evidence).
+    #[arg(long, default_value_t = rerank::SESSION_HALF_LIFE)]
+    pub half_life: f32,
+    /// Tune the blend weights on valid.csv before the test run.
     #[arg(long)]
     pub tune: bool,
+    /// Validation sessions used for tuning (about N, evenly spaced over the
+    /// file, so over the whole period; 0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub tune_sessions: usize,
+    /// Candidate pool of the blend's `recommend` (engine scan and neighbour links, each).
+    #[arg(long, default_value_t = RerankOptions::default().pool)]
+    pub pool: usize,
+    /// The file evaluated (test.csv; valid.csv only to compare options during development).
+    #[arg(long, default_value = "test.csv")]
+    pub test_file: String,
+    /// Tuning rounds (each redraws the candidate pools with the weights found so far).
+    #[arg(long, default_value_t = 2)]
+    pub tune_rounds: usize,
+    /// Stop after tuning (no test run): for choosing the bundle options on valid.csv.
+    #[arg(long)]
+    pub tune_only: bool,
     #[arg(long, default_value = "target/eval/session.json")]
     pub out: PathBuf,
 }
@@ -397,7 +424,7 @@ fn events_of(prefix: &[(u32, f64)]) -> Vec<Event> {
         .collect()
 }
 
-fn profile(model: &Model, prefix: &[(u32, f64)]) -> Profile {
+fn profile(model: &Model, prefix: &[(u32, f64)], half_life: f32) -> Profile {
     let ev = events_of(prefix);
     let now = prefix.last().map_or(0.0, |x| x.1);
     let opts = ProfileOptions {
@@ -406,7 +433,7 @@ fn profile(model: &Model, prefix: &[(u32, f64)]) -> Profile {
         session_gap_ms: f64::INFINITY,
         ..Default::default()
     };
-    Profile::build(model, &ev, &opts, rerank::SESSION_HALF_LIFE, None).unwrap_or_default()
+    Profile::build(model, &ev, &opts, half_life, None).unwrap_or_default()
 }
 
 /// Prediction points: (session, prefix length) for every next item.
@@ -422,7 +449,7 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let train = read_log(&a.data.join("train.csv"), &mut ids, true)?;
     let valid = read_log(&a.data.join("valid.csv"), &mut ids, false)?;
-    let mut test = read_log(&a.data.join("test.csv"), &mut ids, false)?;
+    let mut test = read_log(&a.data.join(&a.test_file), &mut ids, false)?;
     if a.max_sessions > 0 {
         test.sessions.truncate(a.max_sessions);
     }
@@ -470,6 +497,8 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             top_n: a.neighbours,
             window: a.window,
             min_count: 1,
+            backward: a.backward,
+            damping: a.damping,
         },
     );
     let mut names: Vec<String> = vec![String::new(); n_items];
@@ -500,12 +529,21 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut blend = Blend::default();
     let mut tuning = serde_json::Value::Null;
     if a.tune {
-        let mut vlog = valid.sessions.clone();
-        vlog.truncate(a.max_sessions.clamp(1, 1000));
-        let (best, grid) = tune(&model, &vlog);
+        let step = match a.tune_sessions {
+            0 => 1,
+            n => valid.sessions.len().div_ceil(n).max(1),
+        };
+        let vlog: Vec<_> = valid.sessions.iter().step_by(step).cloned().collect();
+        let (best, grid) = tune(&model, &vlog, a.half_life, a.tune_rounds, a.pool);
         blend = best;
         tuning = grid;
-        eprintln!("  tuned blend {blend:?}");
+        eprintln!(
+            "  tuned blend {blend:?} ({:.1}s)",
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    if a.tune_only {
+        return Ok(());
     }
 
     let pts = points(&test.sessions);
@@ -527,6 +565,7 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         k: 20,
         blend,
         rules: Default::default(),
+        pool: a.pool,
         ..Default::default()
     };
     let names = [
@@ -553,7 +592,7 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
                 &sknn.recommend(&prefix.iter().map(|x| x.0).collect::<Vec<_>>()),
                 target,
             );
-            let prof = profile(&model, prefix);
+            let prof = profile(&model, prefix, a.half_life);
             if prof.session_vec.is_empty() {
                 acc[3].add(&[], target);
             } else {
@@ -596,7 +635,8 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         "test_sessions": test.sessions.len(),
         "n_items": n_items,
         "als": {"factors": a.factors, "iterations": a.iterations, "alpha": a.alpha, "lambda": a.lambda},
-        "neighbours": {"top_n": a.neighbours, "window": a.window},
+        "neighbours": {"top_n": a.neighbours, "window": a.window, "backward": a.backward, "damping": a.damping},
+        "session_half_life": a.half_life,
         "blend": {"long": blend.long, "session": blend.session, "popularity": blend.popularity, "neighbours": blend.neighbours},
         "tuning_on_valid": tuning,
         "results": results,
@@ -611,62 +651,182 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Grid over blend weights on validation sessions. The candidate pool is
-/// drawn once per prediction (default weights) and reranked per setting,
-/// which is exactly what `recommend` does with that pool.
-fn tune(model: &Model, log: &[Vec<(u32, f64)>]) -> (Blend, serde_json::Value) {
-    let pts = points(log);
-    let base = RerankOptions {
-        k: 200,
-        ..Default::default()
-    };
-    let pools: Vec<(Profile, Vec<u32>, u32)> = pts
+/// One validation prediction reduced to what decides the target's rank
+/// under any non-negative blend: how many pool candidates beat it on every
+/// part, and the part differences (candidate − target) of those that beat it
+/// only under some weights. `None`: the target is not in the pool, or 20
+/// candidates always beat it.
+type Point = Option<(u32, Vec<[f32; 4]>)>;
+
+fn reduce(ranked: &[rerank::Ranked], target: u32) -> Point {
+    let t = ranked.iter().find(|r| r.index == target)?.parts;
+    let mut always = 0u32;
+    let mut mixed = Vec::new();
+    for r in ranked.iter().filter(|r| r.index != target) {
+        let d: [f32; 4] = std::array::from_fn(|k| r.parts[k] - t[k]);
+        if d.iter().all(|&x| x > 0.0) {
+            always += 1;
+        } else if d.iter().any(|&x| x > 0.0) {
+            mixed.push(d);
+        }
+    }
+    (always < 20).then_some((always, mixed))
+}
+
+/// HR@20 and MRR@20 of a blend over reduced points (ties count against the target).
+fn score_points(points: &[Point], b: &Blend) -> (f64, f64) {
+    let w = [b.long, b.session, b.popularity, b.neighbours];
+    let (hits, rr) = points
         .par_iter()
-        .map(|&(s, p)| {
-            let prof = profile(model, &log[s][..p]);
-            let pool = rerank::recommend(model, &prof, &base)
-                .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect());
-            (prof, pool, log[s][p].0)
+        .map(|p| {
+            let Some((always, mixed)) = p else {
+                return (0.0, 0.0);
+            };
+            let mut rank = *always as usize;
+            for d in mixed {
+                if w[0] * d[0] + w[1] * d[1] + w[2] * d[2] + w[3] * d[3] >= 0.0 {
+                    rank += 1;
+                    if rank >= 20 {
+                        return (0.0, 0.0);
+                    }
+                }
+            }
+            (1.0, 1.0 / (rank + 1) as f64)
         })
-        .collect();
-    let mut grid = Vec::new();
-    let mut best = (f64::NEG_INFINITY, Blend::default());
-    for long in [0.0, 0.25, 1.0] {
-        for session in [0.0, 0.25, 1.0] {
-            for popularity in [0.0, 0.05] {
-                for neighbours in [1.0, 4.0] {
+        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let n = points.len().max(1) as f64;
+    (hits / n, rr / n)
+}
+
+/// Blend weights tuned on validation sessions, maximizing HR@20 + MRR@20.
+/// Each round draws every prediction's candidate pool exactly as `recommend`
+/// does with the current weights, scores the pool's parts once, then searches
+/// weights over it: a grid (the score is scale-free, so neighbours = 1), then
+/// coordinate steps from the best point. The next round redraws the pools
+/// with the new weights (the engine scan direction depends on them).
+fn tune(
+    model: &Model,
+    log: &[Vec<(u32, f64)>],
+    half_life: f32,
+    n_rounds: usize,
+    pool: usize,
+) -> (Blend, serde_json::Value) {
+    let pts = points(log);
+    let n = pts.len().max(1) as f64;
+    let mut blend = Blend::default();
+    let mut rounds = Vec::new();
+    let mut default_score = (0.0, 0.0);
+    for round in 0..n_rounds {
+        let pool_opts = RerankOptions {
+            k: 20,
+            blend,
+            rules: Default::default(),
+            pool,
+            ..Default::default()
+        };
+        let all = RerankOptions {
+            k: 0,
+            reason_depth: 0,
+            ..pool_opts.clone()
+        };
+        // (reduced point, target in the pool, target already in the session)
+        let scored: Vec<(Point, bool, bool)> = pts
+            .par_iter()
+            .map(|&(s, p)| {
+                let prof = profile(model, &log[s][..p], half_life);
+                let target = log[s][p].0;
+                let repeat = log[s][..p].iter().any(|x| x.0 == target);
+                let ranked = rerank::candidates(model, &prof, &pool_opts)
+                    .and_then(|c| rerank::rerank(model, &prof, &c, &all))
+                    .unwrap_or_default();
+                let in_pool = ranked.iter().any(|r| r.index == target);
+                (reduce(&ranked, target), in_pool, repeat)
+            })
+            .collect();
+        let count = |f: &dyn Fn(&(Point, bool, bool)) -> bool| {
+            scored.iter().filter(|x| f(x)).count() as f64 / n
+        };
+        let (in_pool, reachable) = (count(&|x| x.1), count(&|x| x.0.is_some()));
+        let (repeats, repeats_in_pool) = (count(&|x| x.2), count(&|x| x.1 && x.2));
+        let reduced: Vec<Point> = scored.iter().map(|x| x.0.clone()).collect();
+        let obj = |b: &Blend| {
+            let (h, r) = score_points(&reduced, b);
+            (h + r, h, r)
+        };
+        let start = obj(&blend);
+        let mut best = (start.0, blend);
+        let steps = [0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0, 1.5];
+        for &long in &steps {
+            for &session in &steps {
+                for popularity in [0.0, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.25] {
                     let b = Blend {
                         long,
                         session,
                         popularity,
-                        neighbours,
+                        neighbours: 1.0,
                     };
-                    let o = RerankOptions {
-                        k: 20,
-                        blend: b,
-                        ..Default::default()
-                    };
-                    let acc = pools
-                        .par_iter()
-                        .map(|(prof, pool, target)| {
-                            let mut a = Acc::default();
-                            let r: Vec<u32> = rerank::rerank(model, prof, pool, &o)
-                                .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect());
-                            a.add(&r, *target);
-                            a
-                        })
-                        .reduce(Acc::default, Acc::merge);
-                    let n = acc.n.max(1) as f64;
-                    let score = acc.hits / n + acc.rr / n;
-                    grid.push(serde_json::json!({"long": long, "session": session, "popularity": popularity, "neighbours": neighbours, "hr@20": acc.hits / n, "mrr@20": acc.rr / n}));
-                    if score > best.0 {
-                        best = (score, b);
+                    let v = obj(&b).0;
+                    if v > best.0 {
+                        best = (v, b);
                     }
                 }
             }
         }
+        // Coordinate steps around the grid's best, halving the step when stuck.
+        let mut step = 0.25f32;
+        while step > 0.02 {
+            let mut moved = false;
+            for k in 0..3 {
+                for dir in [1.0 + step, 1.0 / (1.0 + step)] {
+                    let mut b = best.1;
+                    let x = match k {
+                        0 => &mut b.long,
+                        1 => &mut b.session,
+                        _ => &mut b.popularity,
+                    };
+                    *x = if *x == 0.0 { 0.01 * step } else { *x * dir };
+                    let v = obj(&b).0;
+                    if v > best.0 {
+                        best = (v, b);
+                        moved = true;
+                    }
+                }
+            }
+            if !moved {
+                step /= 2.0;
+            }
+        }
+        blend = best.1;
+        let (_, h, r) = obj(&blend);
+        let repeat_points: Vec<Point> =
+            scored.iter().filter(|x| x.2).map(|x| x.0.clone()).collect();
+        let (rh, rr) = score_points(&repeat_points, &blend);
+        default_score = score_points(&reduced, &Blend::default());
+        eprintln!(
+            "  tune round {round}: target in pool {in_pool:.4} (reachable {reachable:.4}); \
+             start HR@20 {:.4} MRR@20 {:.4}; best {blend:?} HR@20 {h:.4} MRR@20 {r:.4}",
+            start.1, start.2
+        );
+        rounds.push(serde_json::json!({
+            "target_in_pool": in_pool,
+            "target_in_pool_and_fewer_than_20_always_ahead": reachable,
+            "start": {"long": pool_opts.blend.long, "session": pool_opts.blend.session,
+                      "popularity": pool_opts.blend.popularity, "neighbours": pool_opts.blend.neighbours,
+                      "hr@20": start.1, "mrr@20": start.2},
+            "best": {"long": blend.long, "session": blend.session, "popularity": blend.popularity,
+                     "neighbours": blend.neighbours, "hr@20": h, "mrr@20": r},
+            "targets_seen_earlier_in_the_session": {"share": repeats, "in_pool": repeats_in_pool,
+                        "hr@20": rh, "mrr@20": rr},
+        }));
     }
-    (best.1, serde_json::Value::Array(grid))
+    let json = serde_json::json!({
+        "sessions": log.len(),
+        "predictions": pts.len(),
+        "objective": "hr@20 + mrr@20",
+        "rounds": rounds,
+        "default_blend_on_last_pools": {"hr@20": default_score.0, "mrr@20": default_score.1},
+    });
+    (blend, json)
 }
 
 /// Same split, same trained items: recommend for each held-out user from

@@ -367,6 +367,67 @@ fn neighbours_builder_links_cooccurring_items() {
 }
 
 #[test]
+fn neighbours_builder_direction_and_damping() {
+    // 1 follows 0 three times; 2 precedes 0 three times; 3 follows 0 once and is rare.
+    let sessions = vec![
+        vec![2, 0, 1],
+        vec![2, 0, 1],
+        vec![2, 0, 1],
+        vec![0, 3],
+        vec![1, 4],
+        vec![1, 4],
+    ];
+    let of = |o: &NeighbourOptions| -> Vec<(u32, f32)> {
+        let nb = build(5, &sessions, o);
+        let (a, b) = (nb.offsets[0] as usize, nb.offsets[1] as usize);
+        nb.items[a..b]
+            .iter()
+            .copied()
+            .zip(nb.weights[a..b].iter().copied())
+            .collect()
+    };
+    let w = |row: &[(u32, f32)], j: u32| row.iter().find(|x| x.0 == j).map_or(0.0, |x| x.1);
+    // Symmetric cosine: 1 and 2 each co-occur with 0 three times at distance 1.
+    let sym = of(&NeighbourOptions {
+        backward: 1.0,
+        damping: 0.5,
+        ..Default::default()
+    });
+    assert!(
+        (w(&sym, 2) - 3.0 / (4.0f32 * 3.0).sqrt()).abs() < 1e-6,
+        "{sym:?}"
+    );
+    assert!(
+        (w(&sym, 1) - 3.0 / (4.0f32 * 5.0).sqrt()).abs() < 1e-6,
+        "{sym:?}"
+    );
+    // Forward only: what came before 0 is no neighbour of 0.
+    let fwd = of(&NeighbourOptions {
+        backward: 0.0,
+        damping: 0.5,
+        ..Default::default()
+    });
+    assert_eq!(w(&fwd, 2), 0.0, "{fwd:?}");
+    assert_eq!(fwd[0].0, 1);
+    // Half-weight backward links rank below forward ones of the same count.
+    let half = of(&NeighbourOptions {
+        backward: 0.5,
+        damping: 0.0,
+        ..Default::default()
+    });
+    assert_eq!(half[0].0, 1, "{half:?}");
+    // damping 0: the rate at which the target follows the source (3 of 4).
+    assert!((w(&half, 1) - 0.75).abs() < 1e-6, "{half:?}");
+    // damping 1 favours the rare follower (3 occurs once).
+    let rare = of(&NeighbourOptions {
+        backward: 0.0,
+        damping: 1.0,
+        ..Default::default()
+    });
+    assert_eq!(rare[0].0, 3, "{rare:?}");
+}
+
+#[test]
 fn heapsort_matches_std_sort() {
     let mut rng = crate::synth::Rng::new(8);
     for n in [0usize, 1, 2, 3, 10, 257] {

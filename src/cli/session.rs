@@ -320,10 +320,12 @@ impl Acc {
     }
 }
 
+/// Top 20 by score, ties to the lower index whatever the iteration order
+/// (SKNN iterates a HashMap).
 fn top20(scores: impl Iterator<Item = (u32, f32)>) -> Vec<u32> {
     let mut t = crate::engine::TopK::new(20);
     for (i, s) in scores {
-        if s > t.threshold() {
+        if s >= t.threshold() {
             t.push(i, s);
         }
     }

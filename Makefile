@@ -26,7 +26,7 @@ help:
 	@echo "make test    install what is missing, build, run all tests"
 	@echo "make bench   benchmarks -> target/bench/*.json"
 	@echo "make eval    offline evaluation on real datasets -> target/eval/"
-	@echo "make lint    rustfmt --check + clippy -D warnings (native and wasm32)"
+	@echo "make lint    rustfmt --check + clippy -D warnings (native; wasm32 scalar, relaxed SIMD, intent module)"
 
 toolchain:
 	@scripts/setup.sh --browser
@@ -73,6 +73,8 @@ lint:
 	$(CARGO) clippy --all-targets --release -- -D warnings
 	$(CARGO) clippy --lib --release --target wasm32-unknown-unknown -- -D warnings
 	$(CARGO) clippy --lib --release --target wasm32-unknown-unknown --features intent-module -- -D warnings
+	RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' CARGO_TARGET_DIR=target/lint-relaxed \
+	  $(CARGO) clippy --lib --release --target wasm32-unknown-unknown -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -18,6 +18,7 @@ import {
   modelFromChunks,
   toVitrineError,
   BUILDS,
+  wasmUrlOf,
 } from './vitrine.js';
 
 export { Vitrine, VitrineError, VitrineWorker, JS_ERROR_CODES, simdSupported, relaxedSimdSupported, toVitrineError };
@@ -30,9 +31,7 @@ const cache = new Map();
  * @param {import('./vitrine.js').LoadOptions['wasmUrl']} wasmUrl
  */
 function nodeWasm(variant, wasmUrl) {
-  let url = wasmUrl;
-  if (url && typeof url === 'object' && !(url instanceof URL)) url = url[variant];
-  else if (variant === 'intent') url = undefined;
+  const url = wasmUrlOf(variant, wasmUrl);
   const key = `${variant} ${url ? String(url) : ''}`;
   let p = cache.get(key);
   if (!p) {

@@ -202,21 +202,26 @@ export const BUILDS = {
 };
 
 /**
+ * The `wasmUrl` option's URL for one build (undefined: its default place).
+ * A single string or URL names the engine's file, never the intent module's.
+ * @param {'relaxed' | 'simd' | 'scalar' | 'intent'} variant
+ * @param {LoadOptions['wasmUrl']} wasmUrl
+ * @returns {string | URL | undefined}
+ */
+export function wasmUrlOf(variant, wasmUrl) {
+  if (wasmUrl && typeof wasmUrl === 'object' && !(wasmUrl instanceof URL)) return /** @type {any} */ (wasmUrl)[variant];
+  return variant === 'intent' ? undefined : wasmUrl;
+}
+
+/**
  * Import and instantiate one wasm build: the engine (`relaxed`, `simd` or
  * `scalar`) or the intent matcher (`intent`). Cached per variant and URL so
- * that several models share one instance (and one memory). A string
- * `wasmUrl` names the engine's file only; the intent module then loads from
- * its default place.
+ * that several models share one instance (and one memory).
  * @param {'relaxed' | 'simd' | 'scalar' | 'intent'} variant
  * @param {LoadOptions['wasmUrl']} wasmUrl
  */
 export function loadWasm(variant, wasmUrl) {
-  let url = wasmUrl;
-  if (url && typeof url === 'object' && !(url instanceof URL)) {
-    url = /** @type {any} */ (url)[variant];
-  } else if (variant === 'intent') {
-    url = undefined;
-  }
+  const url = wasmUrlOf(variant, wasmUrl);
   const key = `${variant} ${url ? String(url) : ''}`;
   let p = wasmCache.get(key);
   if (!p) {

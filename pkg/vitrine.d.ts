@@ -93,6 +93,12 @@ export interface ModelInfo {
   hasNeighbours: boolean;
   hasSegments: boolean;
   hasIntent: boolean;
+  /**
+   * int8 rows come with a RESIDUAL section (`vitrine export --residual`): the
+   * top candidates are re-scored at ~15-bit precision, so results match the
+   * f32 model's almost always at int8 scan speed.
+   */
+  hasResidual: boolean;
 }
 
 /** A shopper's text classified by `matchIntent`. */

@@ -12,6 +12,12 @@ pub struct ExportArgs {
     /// Factor storage in the bundle.
     #[arg(long, value_parser = ["f32", "f16", "int8"], default_value = "f16")]
     pub dtype: String,
+    /// With `--dtype int8`: add a RESIDUAL section (one more byte per value)
+    /// so the browser re-scores its int8 candidates at ~15-bit precision: the
+    /// top-k then matches the f32 model's almost always, at int8 scan speed,
+    /// for a file as large as f16.
+    #[arg(long)]
+    pub residual: bool,
     /// Also write one `<user>.json` per user with their factor row into this
     /// directory (served per user; never part of the shared bundle).
     #[arg(long)]
@@ -108,6 +114,7 @@ pub fn export_state(
             &opts,
         ));
     }
+    parts.int8_residual = a.residual;
     write_bundle_file(out, &parts, dtype)?;
     if !quiet {
         let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);

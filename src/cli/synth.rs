@@ -13,6 +13,9 @@ pub struct Args {
     /// f32 | f16 | int8
     #[arg(long, default_value = "f32")]
     pub dtype: String,
+    /// With `--dtype int8`: add the RESIDUAL section (see `vitrine export --help`).
+    #[arg(long)]
+    pub residual: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value_t = 8)]
@@ -59,6 +62,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
     }
     parts.meta.push(("dtype".into(), dtype.name().into()));
+    parts.int8_residual = a.residual;
     write_bundle_file(&a.out, &parts, dtype)?;
     let len = std::fs::metadata(&a.out)?.len();
     eprintln!(

@@ -193,7 +193,9 @@ impl Model {
                     *o = kernels::scalar::dot_row_f32(&tmp, &tmp);
                 }
             }
-            FactorsView::I8 { q, scales } => {
+            // Without the residual: scan-time cosine only needs rank-preserving
+            // norms; candidates are re-scored with `refined_inv_norm`.
+            FactorsView::I8 { q, scales, .. } => {
                 kernels::sumsq_i8(q, stride, &mut sq);
                 for (o, &s) in sq.iter_mut().zip(scales) {
                     *o *= s * s;
@@ -285,14 +287,46 @@ impl Model {
                 .iter()
                 .map(|&h| format::f16_to_f32(h))
                 .collect(),
-            FactorsView::I8 { q, scales } => {
+            FactorsView::I8 {
+                q,
+                scales,
+                residual,
+            } => {
                 let s = *scales.get(i)?;
-                q.get(start..start + dim)?
-                    .iter()
-                    .map(|&v| v as f32 * s)
-                    .collect()
+                let q = q.get(start..start + dim)?;
+                match residual {
+                    Some(r) => q
+                        .iter()
+                        .zip(r.get(start..start + dim)?)
+                        .map(|(&q, &r)| s * (q as f32 + r as f32 / format::RESIDUAL_STEPS))
+                        .collect(),
+                    None => q.iter().map(|&v| v as f32 * s).collect(),
+                }
             }
         })
+    }
+
+    /// Whether int8 rows carry a RESIDUAL section (re-scoring at ~15 bits).
+    pub fn refined(&self) -> bool {
+        matches!(
+            self.view().factors,
+            FactorsView::I8 {
+                residual: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// 1 / ‖yᵢ‖ of the refined row: the scan's `inv_norms` come from the
+    /// 8-bit rows, good enough to pick candidates but not to score them.
+    fn refined_inv_norm(&self, i: usize) -> f32 {
+        let row = self.item_row_f32(i).unwrap_or_default();
+        let sq = kernels::scalar::dot_row_f32(&row, &row);
+        if sq > 0.0 {
+            1.0 / sq.sqrt()
+        } else {
+            0.0
+        }
     }
 
     pub fn gram(&self) -> Option<GramView<'_>> {
@@ -407,6 +441,7 @@ impl Model {
             mul: None,
             add: self.view().bias,
             bounds: &self.bounds_rec,
+            cosine: false,
         };
         Ok(self.scan(&u, opts.k, &filter, ep))
     }
@@ -417,7 +452,11 @@ impl Model {
             id: format!("#{i}"),
         })?;
         let mut u = self.prepare_user(&row)?;
-        let q = self.inv_norms.get(i).copied().unwrap_or(0.0);
+        let q = if self.refined() {
+            self.refined_inv_norm(i)
+        } else {
+            self.inv_norms.get(i).copied().unwrap_or(0.0)
+        };
         u.iter_mut().for_each(|x| *x *= q);
         let mut opts = opts.clone();
         opts.exclude.push(i as u32);
@@ -426,6 +465,7 @@ impl Model {
             mul: Some(&self.inv_norms),
             add: None,
             bounds: &self.bounds_sim,
+            cosine: true,
         };
         Ok(self.scan(&u, opts.k, &filter, ep))
     }
@@ -478,10 +518,22 @@ impl Model {
                     .collect();
                 kernels::scalar::dot_row_f32(&row, u)
             }
-            FactorsView::I8 { q, scales } => {
+            FactorsView::I8 {
+                q,
+                scales,
+                residual,
+            } => {
                 let row = q.get(start..start + stride)?;
                 let d: f32 = row.iter().zip(u).map(|(&a, &b)| a as f32 * b).sum();
-                d * scales.get(i)?
+                let fine: f32 = match residual {
+                    Some(r) => {
+                        let r = r.get(start..start + stride)?;
+                        let d: f32 = r.iter().zip(u).map(|(&a, &b)| a as f32 * b).sum();
+                        d / format::RESIDUAL_STEPS
+                    }
+                    None => 0.0,
+                };
+                (d + fine) * scales.get(i)?
             }
         })
     }
@@ -517,7 +569,7 @@ impl Model {
                 }
                 top.into_sorted()
             }
-            FactorsView::I8 { q, scales } => {
+            FactorsView::I8 { q, scales, .. } => {
                 let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let lim = kernels::USER_I8_MAX;
                 let su = if max > 0.0 { max / lim } else { 1.0 };
@@ -545,7 +597,12 @@ impl Model {
                 for c in top.into_sorted() {
                     let i = c.index as usize;
                     if let Some(d) = self.exact_dot(u, i) {
-                        exact.push(c.index, ep.one(i, d));
+                        let score = if ep.cosine && self.refined() {
+                            d * self.refined_inv_norm(i)
+                        } else {
+                            ep.one(i, d)
+                        };
+                        exact.push(c.index, score);
                     }
                 }
                 exact.into_sorted()
@@ -562,6 +619,9 @@ struct Epilogue<'a> {
     add: Option<&'a [f32]>,
     /// Per-block bounds of this epilogue (row scales folded in); empty = none.
     bounds: &'a [BlockBound],
+    /// `mul` is the 8-bit rows' inverse norms (cosine), which re-scoring
+    /// replaces by the refined row's when there is a RESIDUAL section.
+    cosine: bool,
 }
 
 impl Epilogue<'_> {

@@ -287,3 +287,107 @@ fn score_indices_matches_recommend() {
         "UNKNOWN_ITEM"
     );
 }
+
+fn refined_model(n: usize, dim: usize) -> (Model, crate::format::BundleParts) {
+    let mut p = synth::catalogue(n, dim, 6, 1);
+    p.int8_residual = true;
+    let m = Model::from_bytes(&write_bundle(&p, Dtype::I8).unwrap()).unwrap();
+    (m, p)
+}
+
+fn top_set(m: &Model, u: &[f32], k: usize) -> Vec<u32> {
+    let opts = RecommendOptions {
+        k,
+        ..Default::default()
+    };
+    let mut v: Vec<u32> = m
+        .recommend(u, &opts)
+        .unwrap()
+        .iter()
+        .map(|s| s.index)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn residual_rows_are_within_half_a_residual_step() {
+    let (m, p) = refined_model(300, 20);
+    assert!(m.refined());
+    let scales = match m.view().factors {
+        crate::format::FactorsView::I8 { scales, .. } => scales,
+        _ => unreachable!("int8 bundle"),
+    };
+    assert_eq!(scales.len(), 300);
+    for (i, &s) in scales.iter().enumerate() {
+        let row = m.item_row_f32(i).unwrap();
+        let step = s / crate::format::RESIDUAL_STEPS;
+        for (j, (&got, &want)) in row.iter().zip(&p.factors[i * 20..]).enumerate() {
+            let err = (got - want).abs();
+            assert!(
+                err <= 0.5 * step + 1e-6 * want.abs(),
+                "row {i} col {j}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn residual_recommend_matches_brute_force_on_refined_rows() {
+    let mut rng = Rng::new(11);
+    for (n, dim) in [(1, 8), (300, 20), (1000, 64)] {
+        let (m, _) = refined_model(n, dim);
+        for k in [1, 10, n + 5] {
+            let u = synth::user(dim, &mut rng);
+            check(
+                &m,
+                &u,
+                &RecommendOptions {
+                    k,
+                    ..Default::default()
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn residual_top10_equals_f32_top10() {
+    // Dense enough that 8-bit rows alone swap items at the k-th place often.
+    let (n, dim) = (20_000, 64);
+    let f = model(n, dim, Dtype::F32);
+    let q = model(n, dim, Dtype::I8);
+    let (r, _) = refined_model(n, dim);
+    let mut rng = Rng::new(21);
+    let (mut same_q, mut same_r, queries) = (0, 0, 200);
+    for _ in 0..queries {
+        let u: Vec<f32> = (0..dim).map(|_| rng.normal()).collect();
+        let want = top_set(&f, &u, 10);
+        same_q += usize::from(top_set(&q, &u, 10) == want);
+        same_r += usize::from(top_set(&r, &u, 10) == want);
+    }
+    assert!(
+        same_r * 100 >= queries * 99,
+        "int8+residual equal on {same_r}/{queries} (int8 alone {same_q})"
+    );
+    assert!(same_r >= same_q, "{same_r} < {same_q}");
+}
+
+#[test]
+fn residual_similar_matches_f32_similar() {
+    let f = model(2000, 32, Dtype::F32);
+    let (r, _) = refined_model(2000, 32);
+    let opts = RecommendOptions {
+        k: 5,
+        ..Default::default()
+    };
+    for i in [0, 17, 999, 1999] {
+        let a = f.similar(i, &opts).unwrap();
+        let b = r.similar(i, &opts).unwrap();
+        let ids = |v: &[Scored]| v.iter().map(|s| s.index).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b), "item {i}");
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x.score - y.score).abs() < 1e-4, "{x:?} vs {y:?}");
+        }
+    }
+}

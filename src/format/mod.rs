@@ -29,13 +29,17 @@ pub use write::{write_bundle, write_bundle_file};
 
 pub const MAGIC: [u8; 8] = *b"VITRINE\0";
 pub const FORMAT_MAJOR: u16 = 1;
-pub const FORMAT_MINOR: u16 = 0;
+/// 1.1 added the optional RESIDUAL section (older 1.x readers skip it).
+pub const FORMAT_MINOR: u16 = 1;
 pub const HEADER_LEN: usize = 64;
 pub const ENTRY_LEN: usize = 32;
 /// Every section starts on this boundary so typed views (and SIMD loads) need no copy.
 pub const ALIGN: usize = 64;
 /// Largest supported factor count; bounds i32 accumulators in the int8 kernel.
 pub const MAX_DIM: usize = 4096;
+/// RESIDUAL refines an int8 value to `scale × (q + r / RESIDUAL_STEPS)`:
+/// r ∈ ±127 covers the ±½ step rounding left, so precision is ~15 bits.
+pub const RESIDUAL_STEPS: f32 = 254.0;
 /// Table flag: a reader that does not know this section kind must refuse the file.
 pub const FLAG_REQUIRED: u32 = 1;
 
@@ -108,10 +112,11 @@ pub enum Kind {
     Segments = 16,
     SegmentNames = 17,
     Intent = 18,
+    Residual = 19,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Model,
         Kind::Meta,
         Kind::ItemIds,
@@ -130,6 +135,7 @@ impl Kind {
         Kind::Segments,
         Kind::SegmentNames,
         Kind::Intent,
+        Kind::Residual,
     ];
 
     pub fn from_u32(v: u32) -> Option<Kind> {
@@ -156,6 +162,7 @@ impl Kind {
             Kind::Segments => "SEGMENTS",
             Kind::SegmentNames => "SEGMENT_NAMES",
             Kind::Intent => "INTENT",
+            Kind::Residual => "RESIDUAL",
         }
     }
 }
@@ -187,6 +194,10 @@ pub struct BundleParts {
     pub dim: usize,
     /// `ids.len() * dim`, row-major.
     pub factors: Vec<f32>,
+    /// With [`Dtype::I8`]: also write the RESIDUAL section (a second int8 per
+    /// value, ~16-bit precision in total) so the engine can re-score its int8
+    /// candidates almost exactly. Doubles the factor bytes; scan speed is the same.
+    pub int8_residual: bool,
     pub bias: Option<Vec<f32>>,
     /// Raw interaction weight per item (popularity fallback, priors).
     pub popularity: Option<Vec<f32>>,

@@ -47,7 +47,12 @@ pub struct BundleLayout {
 pub enum FactorsView<'a> {
     F32(&'a [f32]),
     F16(&'a [u16]),
-    I8 { q: &'a [i8], scales: &'a [f32] },
+    /// `residual`: the optional RESIDUAL section, same shape as `q`.
+    I8 {
+        q: &'a [i8],
+        scales: &'a [f32],
+        residual: Option<&'a [i8]>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -341,6 +346,9 @@ impl BundleLayout {
             Dtype::I8 => FactorsView::I8 {
                 q: bytemuck::try_cast_slice(factors_bytes).unwrap_or(&[]),
                 scales: f32s(Kind::Scales).unwrap_or(&[]),
+                residual: self
+                    .section(bytes, Kind::Residual)
+                    .and_then(|b| bytemuck::try_cast_slice(b).ok()),
             },
         };
         let gram = self.section(bytes, Kind::Gram).map(|b| GramView {
@@ -596,11 +604,17 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
             }
         }
         Dtype::I8 => {
-            if stride != dim {
-                for (r, row) in fb.chunks_exact(stride).enumerate() {
-                    if row.get(dim..).is_some_and(|p| p.iter().any(|&v| v != 0)) {
-                        return Err(bad_pad(&here, r));
+            let residual = per_item_opt(Kind::Residual, stride)?;
+            for (rows, here) in [(Some(fb), here.clone()), (residual, loc(Kind::Residual))] {
+                match rows {
+                    Some(rows) if stride != dim => {
+                        for (r, row) in rows.chunks_exact(stride).enumerate() {
+                            if row.get(dim..).is_some_and(|p| p.iter().any(|&v| v != 0)) {
+                                return Err(bad_pad(&here, r));
+                            }
+                        }
                     }
+                    _ => {}
                 }
             }
             let s: &[f32] = cast(per_item(Kind::Scales, 4)?, &loc(Kind::Scales))?;
@@ -612,6 +626,13 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
                 });
             }
         }
+    }
+
+    if dtype != Dtype::I8 && layout.has(Kind::Residual) {
+        return Err(Error::BadSection {
+            at: loc(Kind::Residual),
+            reason: format!("refines int8 factors only; this bundle is {}", dtype.name()),
+        });
     }
 
     for k in [Kind::Bias, Kind::Popularity] {

@@ -340,9 +340,11 @@ fn wrong_section_shapes() {
 #[test]
 fn never_panics_on_mutations() {
     // Cheap deterministic fuzz: flip, truncate and splice every region.
-    let b = valid(Dtype::I8);
     let mut rng = synth::Rng::new(9);
-    for _ in 0..3000 {
+    for b in [valid(Dtype::I8), assemble(&residual_sections())]
+        .into_iter()
+        .flat_map(|b| std::iter::repeat_n(b, 3000))
+    {
         let mut c = b.clone();
         match rng.next_u64() % 3 {
             0 => {
@@ -405,4 +407,94 @@ fn fixture_v1_still_parses() {
 #[ignore = "run once to create a new fixture; fixtures are never regenerated"]
 fn write_fixture() {
     std::fs::write("tests/fixtures/v1-small.vtr", valid(Dtype::I8)).unwrap();
+}
+
+fn residual_sections() -> super::write::Sections {
+    let mut p = parts(20, 20);
+    p.int8_residual = true;
+    encode_sections(&p, Dtype::I8).unwrap()
+}
+
+#[test]
+fn residual_round_trip_and_old_readers_skip_it() {
+    let b = assemble(&residual_sections());
+    let buf = AlignedBuf::from_slice(&b).unwrap();
+    let layout = parse(buf.as_slice()).unwrap();
+    assert_eq!(layout.version, (FORMAT_MAJOR, FORMAT_MINOR));
+    let FactorsView::I8 { q, residual, .. } = layout.view(buf.as_slice()).factors else {
+        panic!("int8 view");
+    };
+    assert_eq!(residual.map(|r| r.len()), Some(q.len()));
+    // Optional: a 1.0 reader skips the kind it does not know.
+    let e = layout
+        .sections
+        .iter()
+        .find(|s| s.name == "RESIDUAL")
+        .unwrap();
+    assert!(!e.required());
+    // Written only when asked, and only for int8.
+    let plain = valid(Dtype::I8);
+    assert!(!parse(&plain).unwrap().has(Kind::Residual));
+    let mut p = parts(5, 4);
+    p.int8_residual = true;
+    for dtype in [Dtype::F32, Dtype::F16] {
+        assert_eq!(
+            write_bundle(&p, dtype).unwrap_err().code(),
+            "INVALID_ARGUMENT"
+        );
+    }
+}
+
+#[test]
+fn residual_shape_and_padding_errors() {
+    let mut s = residual_sections();
+    s.iter_mut()
+        .find(|(k, _, _)| *k == Kind::Residual)
+        .unwrap()
+        .2
+        .truncate(20 * 32 - 1);
+    check(&assemble(&s), "BAD_SECTION", Some("RESIDUAL"));
+
+    let mut s = residual_sections();
+    // Padding byte of row 3 (dim 20, stride 32).
+    s.iter_mut()
+        .find(|(k, _, _)| *k == Kind::Residual)
+        .unwrap()
+        .2[3 * 32 + 25] = 1;
+    check(&assemble(&s), "BAD_SECTION", Some("RESIDUAL"));
+
+    // A residual next to f32 factors refines nothing: refused, not ignored.
+    let mut s = encode_sections(&parts(20, 20), Dtype::F32).unwrap();
+    s.push((Kind::Residual, false, vec![0u8; 20 * 32]));
+    check(&assemble(&s), "BAD_SECTION", Some("RESIDUAL"));
+
+    // Any flipped byte inside it is a checksum error naming it.
+    let mut b = assemble(&residual_sections());
+    let at = section_offset(&b, Kind::Residual) + 5;
+    b[at] ^= 1;
+    check(&b, "CHECKSUM_MISMATCH", Some("RESIDUAL"));
+}
+
+#[test]
+fn fixture_v1_1_residual_still_parses() {
+    // Kept forever: the first bundle with a RESIDUAL section (format 1.1).
+    let b = include_bytes!("../../tests/fixtures/v1.1-residual.vtr");
+    let buf = AlignedBuf::from_slice(b).unwrap();
+    let layout = parse(buf.as_slice()).expect("v1.1 fixture");
+    assert_eq!(layout.version, (1, 1));
+    assert!(layout.has(Kind::Residual));
+    assert_eq!(
+        (layout.n_items, layout.dim, layout.dtype),
+        (20, 20, Dtype::I8)
+    );
+}
+
+#[test]
+#[ignore = "run once to create a new fixture; fixtures are never regenerated"]
+fn write_fixture_v1_1_residual() {
+    std::fs::write(
+        "tests/fixtures/v1.1-residual.vtr",
+        assemble(&residual_sections()),
+    )
+    .unwrap();
 }

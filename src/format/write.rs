@@ -4,7 +4,7 @@
 
 use super::{
     data_start, f32_to_f16, next_offset, stride_for, strings, BundleParts, Dtype, Kind, ENTRY_LEN,
-    FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM,
+    FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM, RESIDUAL_STEPS,
 };
 use crate::error::{At, Error};
 use std::path::Path;
@@ -54,6 +54,17 @@ pub fn quantize_row_i8(row: &[f32], out: &mut [i8]) -> f32 {
     s
 }
 
+/// The RESIDUAL byte of `x` stored as `q × s`: what is left, in steps of
+/// `s / RESIDUAL_STEPS` (|x − q·s| ≤ s/2 by rounding, so it fits ±127).
+pub fn residual_i8(x: f32, q: i8, s: f32) -> i8 {
+    if s == 0.0 {
+        return 0;
+    }
+    ((x / s - q as f32) * RESIDUAL_STEPS)
+        .round()
+        .clamp(-127.0, 127.0) as i8
+}
+
 /// Serializes a bundle. Validates shapes and values first, so a bad trainer
 /// output fails here with a clear message instead of producing a file that
 /// every browser then refuses.
@@ -76,6 +87,12 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     let want = n
         .checked_mul(dim)
         .ok_or(Error::SizeOverflow { what: "n × dim" })?;
+    if parts.int8_residual && dtype != Dtype::I8 {
+        return Err(invalid(format!(
+            "a RESIDUAL section refines int8 factors only, not {}",
+            dtype.name()
+        )));
+    }
     check_len("factors", &parts.factors, want)?;
     check_finite("FACTORS", &parts.factors)?;
     let stride = stride_for(dim);
@@ -152,8 +169,21 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
                     *dst = v as u8;
                 }
             }
+            let residual = parts.int8_residual.then(|| {
+                let mut r = vec![0u8; n * stride];
+                for (i, row) in parts.factors.chunks_exact(dim).enumerate() {
+                    let (s, qs) = (scales[i], &b[i * stride..i * stride + dim]);
+                    for ((dst, &x), &q) in r[i * stride..].iter_mut().zip(row).zip(qs) {
+                        *dst = residual_i8(x, q as i8, s) as u8;
+                    }
+                }
+                r
+            });
             sections.push((Kind::Factors, true, b));
             sections.push((Kind::Scales, true, f32_bytes(&scales)));
+            if let Some(r) = residual {
+                sections.push((Kind::Residual, false, r));
+            }
         }
     }
 

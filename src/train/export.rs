@@ -123,6 +123,7 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         ids: h.items.clone(),
         dim: h.dim,
         factors,
+        int8_residual: false,
         bias: None,
         popularity: Some(h.popularity.clone()),
         categories,

@@ -256,6 +256,7 @@ impl Model {
             has_neighbours: v.neighbours.is_some(),
             has_segments: v.segments.is_some(),
             has_intent: v.intent.is_some(),
+            has_residual: self.inner.refined(),
             simd: engine::kernels::SIMD,
         })
     }

@@ -173,6 +173,7 @@ pub struct ModelInfo {
     pub has_neighbours: bool,
     pub has_segments: bool,
     pub has_intent: bool,
+    pub has_residual: bool,
     pub simd: bool,
 }
 

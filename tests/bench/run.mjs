@@ -35,9 +35,9 @@ const load0 = loadavg();
 // ---------------------------------------------------------------- bundles
 /** @type {{n: number, d: number, dtypes: string[]}[]} */
 const SHAPES = [
-  ...(QUICK ? [] : [{ n: 1_000_000, d: 64, dtypes: ['f32', 'int8'] }]),
+  ...(QUICK ? [] : [{ n: 1_000_000, d: 64, dtypes: ['f32', 'int8', 'int8+residual'] }]),
   { n: 100_000, d: 32, dtypes: ['f32', 'int8'] },
-  { n: 100_000, d: 64, dtypes: ['f32', 'int8'] },
+  { n: 100_000, d: 64, dtypes: ['f32', 'int8', 'int8+residual'] },
   { n: 100_000, d: 128, dtypes: ['f32', 'int8'] },
   { n: 10_000, d: 64, dtypes: ['f32', 'int8'] },
 ];
@@ -89,9 +89,11 @@ for (const { n, d, dtypes } of SHAPES) {
     const url = `/bench/${basename(bundles.get(`${dtype} ${n} ${d}`))}`;
     const engines = [
       // The relaxed build differs from SIMD128 only in its int8 kernel.
-      ...(dtype === 'int8' ? [['wasm-relaxed', { kind: 'wasm', variant: 'relaxed' }]] : []),
+      ...(dtype.startsWith('int8') ? [['wasm-relaxed', { kind: 'wasm', variant: 'relaxed' }]] : []),
       ['wasm-simd', { kind: 'wasm', variant: 'simd' }],
-      ['wasm-scalar', { kind: 'wasm', variant: 'scalar' }],
+      // With a residual only the few re-scored candidates differ: the scan is
+      // the int8 one, measured above for the scalar build.
+      ...(dtype === 'int8+residual' ? [] : [['wasm-scalar', { kind: 'wasm', variant: 'scalar' }]]),
       ...(dtype === 'f32'
         ? [
             ['js', { kind: 'js' }],
@@ -117,12 +119,12 @@ for (const { n, d, dtypes } of SHAPES) {
   }
 }
 
-// load_ms: 100k×64 int8, bytes in hand → Model.fromBytes returns
-{
-  const url = `/bench/${basename(bundles.get('int8 100000 64'))}`;
+// load_ms: 100k×64 int8 (and with the residual), bytes in hand → Model.fromBytes returns
+for (const dtype of ['int8', 'int8+residual']) {
+  const url = `/bench/${basename(bundles.get(`${dtype} 100000 64`))}`;
   const r = await inFreshPage({ kind: 'loadTime', url, reps: 15 });
-  rows.push({ metric: 'load_ms', engine: `wasm-${r.variant}`, dtype: 'int8', n: 100_000, d: 64, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), reps: r.reps, bytes: r.bytes });
-  log(`load_ms 100k x 64 int8 (${r.bytes} bytes, ${r.variant} build): median ${round(r.median_ms)} ms`);
+  rows.push({ metric: 'load_ms', engine: `wasm-${r.variant}`, dtype, n: 100_000, d: 64, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), reps: r.reps, bytes: r.bytes });
+  log(`load_ms 100k x 64 ${dtype} (${r.bytes} bytes, ${r.variant} build): median ${round(r.median_ms)} ms`);
 }
 await browser.close();
 await srv.close();
@@ -139,31 +141,33 @@ for (const variant of ['relaxed', 'simd', 'scalar', 'intent']) {
 // ---------------------------------------------------------------- int8 vs f32 agreement (Node, same wasm)
 for (const { n, d } of QUICK ? [{ n: 100_000, d: 64 }] : [{ n: 1_000_000, d: 64 }, { n: 100_000, d: 64 }]) {
   const f = await load(bundles.get(`f32 ${n} ${d}`));
-  const q8 = await load(bundles.get(`int8 ${n} ${d}`));
-  const r = rng(2024);
-  let equal = 0;
-  let overlap = 0;
-  for (let q = 0; q < QUERIES; q++) {
-    const u = gaussianVector(r, d);
-    const a = new Set(f.recommendIndices(u, 10).indices);
-    const b = q8.recommendIndices(u, 10).indices;
-    const common = Array.from(b).filter((i) => a.has(i)).length;
-    overlap += common / 10;
-    if (common === 10) equal++;
+  for (const [dtype, metric] of [['int8', 'int8_top10_agreement'], ['int8+residual', 'int8_residual_top10_agreement']]) {
+    const q8 = await load(bundles.get(`${dtype} ${n} ${d}`));
+    const r = rng(2024);
+    let equal = 0;
+    let overlap = 0;
+    for (let q = 0; q < QUERIES; q++) {
+      const u = gaussianVector(r, d);
+      const a = new Set(f.recommendIndices(u, 10).indices);
+      const b = q8.recommendIndices(u, 10).indices;
+      const common = Array.from(b).filter((i) => a.has(i)).length;
+      overlap += common / 10;
+      if (common === 10) equal++;
+    }
+    q8.dispose();
+    rows.push({
+      metric,
+      engine: 'wasm-simd',
+      n,
+      d,
+      value: round(equal / QUERIES, 4),
+      mean_overlap: round(overlap / QUERIES, 4),
+      queries: QUERIES,
+      query_distribution: 'iid N(0,1) per dimension',
+    });
+    log(`${dtype} top-10 agreement ${n}x${d}: ${equal}/${QUERIES} identical sets, mean overlap ${(overlap / QUERIES).toFixed(4)}`);
   }
   f.dispose();
-  q8.dispose();
-  rows.push({
-    metric: 'int8_top10_agreement',
-    engine: 'wasm-simd',
-    n,
-    d,
-    value: round(equal / QUERIES, 4),
-    mean_overlap: round(overlap / QUERIES, 4),
-    queries: QUERIES,
-    query_distribution: 'iid N(0,1) per dimension',
-  });
-  log(`int8 top-10 agreement ${n}x${d}: ${equal}/${QUERIES} identical sets, mean overlap ${(overlap / QUERIES).toFixed(4)}`);
 }
 
 // ---------------------------------------------------------------- native rows
@@ -232,6 +236,7 @@ for (const r of rows.filter((r) => r.metric === 'load_ms')) {
 }
 const AGREEMENT = {
   int8_top10_agreement: 'int8 vs f32 bundle top-10 set agreement',
+  int8_residual_top10_agreement: 'int8+residual vs f32 bundle top-10 set agreement',
   int8_scan_vs_exact_same_items: 'int8 scan vs exact f32-user scoring of the same int8 items, top-10 set agreement',
 };
 for (const r of rows.filter((r) => AGREEMENT[r.metric])) {
@@ -250,6 +255,7 @@ const ratio = (label, a, b) => {
 ratio(`wasm-relaxed int8 ${bigN}x64 / bound int8`, find('wasm-relaxed', 'int8', bigN, 64), find('bound', 'int8', bigN, 64));
 ratio(`js f32 / wasm-relaxed int8 (${bigN}x64)`, find('js', 'f32', bigN, 64), find('wasm-relaxed', 'int8', bigN, 64));
 ratio(`tfjs-wasm f32 / wasm-relaxed int8 (${bigN}x64)`, find('tfjs-wasm', 'f32', bigN, 64), find('wasm-relaxed', 'int8', bigN, 64));
+ratio(`wasm-relaxed int8+residual ${bigN}x64 / bound int8`, find('wasm-relaxed', 'int8+residual', bigN, 64), find('bound', 'int8', bigN, 64));
 ratio(`wasm-simd int8 ${bigN}x64 / bound int8`, find('wasm-simd', 'int8', bigN, 64), find('bound', 'int8', bigN, 64));
 ratio(`js f32 / wasm-simd int8 (${bigN}x64)`, find('js', 'f32', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
 ratio(`tfjs-wasm f32 / wasm-simd int8 (${bigN}x64)`, find('tfjs-wasm', 'f32', bigN, 64), find('wasm-simd', 'int8', bigN, 64));

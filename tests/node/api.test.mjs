@@ -382,3 +382,37 @@ test('Content-Length that disagrees with the body is reported, not trusted', asy
   const e3 = await rejectsCode(load(notFound), 'NETWORK');
   assert.equal(e3.details.status, 404);
 });
+
+test('int8 + RESIDUAL: format 1.1, reported in info(), same top-10 as the f32 bundle', async (t) => {
+  const [n, d] = [20_000, 64];
+  const f = await load(readFileSync(synth({ items: n, dim: d, dtype: 'f32', seed: 5 })));
+  const q = await load(readFileSync(synth({ items: n, dim: d, dtype: 'int8', seed: 5 })));
+  const r = await load(readFileSync(synth({ items: n, dim: d, dtype: 'int8+residual', seed: 5 })));
+  t.after(() => [f, q, r].forEach((m) => m.dispose()));
+  const info = r.info();
+  assert.equal(info.dtype, 'int8');
+  assert.equal(info.formatVersion, '1.1');
+  assert.equal(info.hasResidual, true);
+  assert.equal(q.info().hasResidual, false);
+  assert.ok(info.sections.some((s) => s.name === 'RESIDUAL' && !s.required));
+  const g = rng(99);
+  let [sameQ, sameR] = [0, 0];
+  const QUERIES = 200;
+  for (let i = 0; i < QUERIES; i++) {
+    const u = gaussianVector(g, d);
+    const want = Array.from(f.recommendIndices(u, 10).indices).sort((a, b) => a - b).join();
+    const key = (m) => Array.from(m.recommendIndices(u, 10).indices).sort((a, b) => a - b).join();
+    sameQ += Number(key(q) === want);
+    sameR += Number(key(r) === want);
+  }
+  t.diagnostic(`same top-10 set as f32: int8 ${sameQ}/${QUERIES}, int8+residual ${sameR}/${QUERIES}`);
+  assert.ok(sameR >= 0.99 * QUERIES, `int8+residual ${sameR}/${QUERIES}`);
+  // Scores are the refined ones: within 1e-4 of f32's for the same items.
+  const u = gaussianVector(g, d);
+  const a = f.recommend(u, { k: 5 });
+  const b = r.recommend(u, { k: 5 });
+  for (const [x, y] of a.map((s, i) => [s, b[i]])) {
+    assert.equal(x.id, y.id);
+    assert.ok(Math.abs(x.score - y.score) <= 1e-4 * Math.max(1, Math.abs(x.score)), `${x.score} vs ${y.score}`);
+  }
+});

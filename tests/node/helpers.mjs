@@ -29,7 +29,10 @@ export function synth({ items, dim, dtype, seed = 7, categories, dir }) {
   if (!existsSync(CLI)) throw new Error(`the native CLI is missing at ${CLI}: run make cli`);
   // A cached bundle older than the CLI may be in an outdated format.
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(CLI).mtimeMs) return out;
-  const args = ['synth', '--items', String(items), '--dim', String(dim), '--dtype', dtype, '--seed', String(seed)];
+  // 'int8+residual': int8 rows plus the RESIDUAL section (`--residual`).
+  const [base, residual] = dtype.split('+');
+  const args = ['synth', '--items', String(items), '--dim', String(dim), '--dtype', base, '--seed', String(seed)];
+  if (residual) args.push('--residual');
   if (categories) args.push('--categories', String(categories));
   args.push('--out', out);
   try {

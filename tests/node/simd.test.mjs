@@ -1,6 +1,7 @@
 // The SIMD and scalar wasm builds must rank identically: same ids in the same
 // order (up to genuine near-ties), f32/f16 scores within 1e-5 relative and
-// int8 scores bit-identical (integer accumulation has no rounding order).
+// int8 scores bit-identical (integer accumulation has no rounding order; the
+// residual re-scoring is the same scalar code in every build).
 // The relaxed-SIMD build joins in where this Node validates it (22+); the
 // browser tests always compare all three in Chromium.
 
@@ -12,7 +13,7 @@ import { synth, rng, gaussianVector } from './helpers.mjs';
 
 const QUERIES = 300;
 
-for (const dtype of ['f32', 'f16', 'int8']) {
+for (const dtype of ['f32', 'f16', 'int8', 'int8+residual']) {
   for (const [n, d] of [
     [3000, 64],
     [2001, 37], // odd dim and count: exercises the SIMD tails
@@ -39,7 +40,7 @@ for (const dtype of ['f32', 'f16', 'int8']) {
           assert.equal(b.indices.length, k);
           const scale = Math.max(Math.abs(a.scores[0]), 1e-6);
           for (let i = 0; i < k; i++) {
-            if (dtype === 'int8') {
+            if (dtype.startsWith('int8')) {
               assert.equal(a.scores[i], b.scores[i], `q${q} rank ${i}: int8 scores must be identical`);
             } else {
               assert.ok(
@@ -49,7 +50,7 @@ for (const dtype of ['f32', 'f16', 'int8']) {
             }
             if (a.indices[i] !== b.indices[i]) {
               // Only a swap between (near-)equal scores is acceptable.
-              const tie = dtype === 'int8' ? 0 : 2e-5 * scale;
+              const tie = dtype.startsWith('int8') ? 0 : 2e-5 * scale;
               assert.ok(
                 Math.abs(a.scores[i] - b.scores[i]) <= tie,
                 `q${q} rank ${i}: item ${a.indices[i]} vs ${b.indices[i]} without a tie`,

@@ -8,15 +8,40 @@
 
 use crate::format::f16_to_f32;
 
-/// Raw dot products of consecutive rows with `user`: `out[j] = rows[j] · user`.
-pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], out: &mut [f32]) {
+/// Per-row epilogue fused into the f32 kernel, `score = dot · mul[j] + add[j]`
+/// (bias for recommendations, inverse norms for cosine), so a block's scores
+/// and their maximum come out of the one pass over the rows: the scan then
+/// drops the block from that maximum without touching it again.
+#[derive(Clone, Copy, Default)]
+pub struct Affine<'a> {
+    pub mul: Option<&'a [f32]>,
+    pub add: Option<&'a [f32]>,
+}
+
+impl Affine<'_> {
+    #[inline(always)]
+    fn apply(&self, j: usize, d: f32) -> f32 {
+        let d = match self.mul.and_then(|m| m.get(j)) {
+            Some(&m) => d * m,
+            None => d,
+        };
+        match self.add.and_then(|a| a.get(j)) {
+            Some(&a) => d + a,
+            None => d,
+        }
+    }
+}
+
+/// `out[j] = aff(rows[j] · user)`; returns the largest value written (NaN
+/// never wins; −∞ for none).
+pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], aff: Affine<'_>, out: &mut [f32]) -> f32 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        simd::dot_f32(rows, stride, user, out)
+        simd::dot_f32(rows, stride, user, aff, out)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
-        scalar::dot_f32(rows, stride, user, out)
+        scalar::dot_f32(rows, stride, user, aff, out)
     }
 }
 
@@ -74,10 +99,17 @@ pub fn sum_i8(rows: &[i8], stride: usize, out: &mut [i32]) {
 }
 
 /// f16 rows: widened block by block into `scratch`, then the f32 kernel.
-pub fn dot_f16(rows: &[u16], stride: usize, user: &[f32], out: &mut [f32], scratch: &mut Vec<f32>) {
+pub fn dot_f16(
+    rows: &[u16],
+    stride: usize,
+    user: &[f32],
+    aff: Affine<'_>,
+    out: &mut [f32],
+    scratch: &mut Vec<f32>,
+) -> f32 {
     scratch.clear();
     scratch.extend(rows.iter().take(out.len() * stride).map(|&h| f16_to_f32(h)));
-    dot_f32(scratch, stride, user, out)
+    dot_f32(scratch, stride, user, aff, out)
 }
 
 /// Squared norms of int8 rows (`out[j] = rowⱼ · rowⱼ`, exact), for cosine.
@@ -98,7 +130,7 @@ pub fn sumsq_i8(rows: &[i8], stride: usize, out: &mut [f32]) {
 pub fn sumsq_f32(rows: &[f32], stride: usize, out: &mut [f32]) {
     for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
         let mut one = [0f32];
-        dot_f32(row, stride, row, &mut one);
+        dot_f32(row, stride, row, Affine::default(), &mut one);
         *o = one[0];
     }
 }
@@ -132,18 +164,31 @@ pub mod scalar {
                 acc[l] += r[l] * u[l];
             }
         }
-        // Same reduction tree as simd::hsum(acc0 + acc1 + acc2 + acc3).
+        // Same reduction tree as the SIMD twin: (acc0 + acc1) + (acc2 + acc3)
+        // lane-wise, then (t0 + t1) + (t2 + t3) (its 4-row transpose, or
+        // `simd::hsum` for a tail row).
         let mut t = [0f32; 4];
         for (l, t) in t.iter_mut().enumerate() {
             *t = (acc[l] + acc[4 + l]) + (acc[8 + l] + acc[12 + l]);
         }
-        (t[0] + t[2]) + (t[1] + t[3])
+        (t[0] + t[1]) + (t[2] + t[3])
     }
 
-    pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], out: &mut [f32]) {
-        for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
-            *o = dot_row_f32(row, user);
+    pub fn dot_f32(
+        rows: &[f32],
+        stride: usize,
+        user: &[f32],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
+        let mut best = f32::NEG_INFINITY;
+        for (j, (o, row)) in out.iter_mut().zip(rows.chunks_exact(stride)).enumerate() {
+            *o = aff.apply(j, dot_row_f32(row, user));
+            if *o > best {
+                best = *o;
+            }
         }
+        best
     }
 
     pub fn max(x: &[f32]) -> f32 {
@@ -209,41 +254,109 @@ mod simd {
         best
     }
 
+    /// Lane sum in the scalar twin's order: (t0 + t1) + (t2 + t3).
     #[inline(always)]
     fn hsum(v: v128) -> f32 {
-        let s = f32x4_add(v, i32x4_shuffle::<2, 3, 0, 1>(v, v));
-        f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<1>(s)
+        let s = f32x4_add(v, i32x4_shuffle::<1, 0, 3, 2>(v, v));
+        f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<2>(s)
     }
 
-    pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], out: &mut [f32]) {
+    /// One row's four partial-sum lanes, (acc0 + acc1) + (acc2 + acc3).
+    ///
+    /// # Safety
+    /// `r` and `u` must point at `stride` readable f32, `stride % 16 == 0`.
+    #[inline(always)]
+    unsafe fn row_f32(r: *const f32, u: *const f32, stride: usize) -> v128 {
+        let mut a0 = f32x4_splat(0.0);
+        let mut a1 = a0;
+        let mut a2 = a0;
+        let mut a3 = a0;
+        let mut c = 0;
+        while c < stride {
+            let rp = r.add(c) as *const v128;
+            let up = u.add(c) as *const v128;
+            a0 = f32x4_add(a0, f32x4_mul(v128_load(rp), v128_load(up)));
+            a1 = f32x4_add(a1, f32x4_mul(v128_load(rp.add(1)), v128_load(up.add(1))));
+            a2 = f32x4_add(a2, f32x4_mul(v128_load(rp.add(2)), v128_load(up.add(2))));
+            a3 = f32x4_add(a3, f32x4_mul(v128_load(rp.add(3)), v128_load(up.add(3))));
+            c += 16;
+        }
+        f32x4_add(f32x4_add(a0, a1), f32x4_add(a2, a3))
+    }
+
+    /// Loads `v[j..j + 4]`, or `None` when `v` is absent or too short.
+    #[inline(always)]
+    fn load4(v: Option<&[f32]>, j: usize) -> Option<v128> {
+        let s = v?.get(j..j + 4)?;
+        // SAFETY: s has exactly 4 f32; v128_load has no alignment requirement.
+        Some(unsafe { v128_load(s.as_ptr() as *const v128) })
+    }
+
+    /// Four rows per step: their lane sums come out of one transpose (one
+    /// vector of four dots), the epilogue and the running maximum are two or
+    /// three vector ops per four rows, and a store writes the four scores.
+    pub fn dot_f32(
+        rows: &[f32],
+        stride: usize,
+        user: &[f32],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
         let n = out.len().min(rows.len() / stride.max(1));
-        if stride == 0 || user.len() < stride {
-            return;
+        if stride == 0 || stride % 16 != 0 || user.len() < stride {
+            return f32::NEG_INFINITY;
         }
-        let u = user.as_ptr();
-        for (j, o) in out.iter_mut().enumerate().take(n) {
-            let r = rows[j * stride..].as_ptr();
-            // SAFETY: row j spans rows[j*stride .. (j+1)*stride] (n ≤ rows.len()/stride),
-            // user spans stride elements (checked above), stride % 16 == 0, and
-            // v128_load has no alignment requirement.
-            unsafe {
-                let mut a0 = f32x4_splat(0.0);
-                let mut a1 = a0;
-                let mut a2 = a0;
-                let mut a3 = a0;
-                let mut c = 0;
-                while c < stride {
-                    let rp = r.add(c) as *const v128;
-                    let up = u.add(c) as *const v128;
-                    a0 = f32x4_add(a0, f32x4_mul(v128_load(rp), v128_load(up)));
-                    a1 = f32x4_add(a1, f32x4_mul(v128_load(rp.add(1)), v128_load(up.add(1))));
-                    a2 = f32x4_add(a2, f32x4_mul(v128_load(rp.add(2)), v128_load(up.add(2))));
-                    a3 = f32x4_add(a3, f32x4_mul(v128_load(rp.add(3)), v128_load(up.add(3))));
-                    c += 16;
-                }
-                *o = hsum(f32x4_add(f32x4_add(a0, a1), f32x4_add(a2, a3)));
+        let (u, base) = (user.as_ptr(), rows.as_ptr());
+        // SAFETY (every `row` call): row j < n spans rows[j*stride ..
+        // (j+1)*stride] since n ≤ rows.len()/stride; user spans stride f32
+        // (checked above); stride % 16 == 0.
+        let row = |j: usize| unsafe { row_f32(base.add(j * stride), u, stride) };
+        let mut best = f32x4_splat(f32::NEG_INFINITY);
+        let mut j = 0;
+        while j + 4 <= n {
+            let (a, b, c, d) = (row(j), row(j + 1), row(j + 2), row(j + 3));
+            // Lanes [a0+a1, b0+b1, a2+a3, b2+b3], then [Σa, Σb, Σc, Σd].
+            let ab = f32x4_add(
+                i32x4_shuffle::<0, 4, 2, 6>(a, b),
+                i32x4_shuffle::<1, 5, 3, 7>(a, b),
+            );
+            let cd = f32x4_add(
+                i32x4_shuffle::<0, 4, 2, 6>(c, d),
+                i32x4_shuffle::<1, 5, 3, 7>(c, d),
+            );
+            let mut s = f32x4_add(
+                i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
+                i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
+            );
+            if let Some(m) = load4(aff.mul, j) {
+                s = f32x4_mul(s, m);
             }
+            if let Some(a) = load4(aff.add, j) {
+                s = f32x4_add(s, a);
+            }
+            // pmax(best, s) keeps `best` when s is NaN: NaN never wins.
+            best = f32x4_pmax(best, s);
+            if let Some(o) = out.get_mut(j..j + 4) {
+                // SAFETY: o has exactly 4 f32; v128_store has no alignment requirement.
+                unsafe { v128_store(o.as_mut_ptr() as *mut v128, s) };
+            }
+            j += 4;
         }
+        let mut m = f32x4_extract_lane::<0>(best)
+            .max(f32x4_extract_lane::<1>(best))
+            .max(f32x4_extract_lane::<2>(best))
+            .max(f32x4_extract_lane::<3>(best));
+        while j < n {
+            let v = aff.apply(j, hsum(row(j)));
+            if let Some(o) = out.get_mut(j) {
+                *o = v;
+            }
+            if v > m {
+                m = v;
+            }
+            j += 1;
+        }
+        m
     }
 
     /// Exact int8 dot products: rows and user sign-extended to i16, multiplied
@@ -508,7 +621,7 @@ mod tests {
             let rows: Vec<f32> = (0..stride * 37).map(|_| lcg(&mut s)).collect();
             let user: Vec<f32> = (0..stride).map(|_| lcg(&mut s)).collect();
             let mut out = vec![0.0; 37];
-            dot_f32(&rows, stride, &user, &mut out);
+            dot_f32(&rows, stride, &user, Affine::default(), &mut out);
             for (j, &o) in out.iter().enumerate() {
                 let naive: f64 = (0..stride)
                     .map(|c| rows[j * stride + c] as f64 * user[c] as f64)
@@ -516,6 +629,38 @@ mod tests {
                 assert!((o as f64 - naive).abs() < 1e-4, "row {j}: {o} vs {naive}");
             }
         }
+    }
+
+    #[test]
+    fn f32_kernel_applies_the_epilogue_and_returns_the_max() {
+        let mut s = 3;
+        let stride = 32;
+        // 4-row steps plus a tail of 3.
+        let n = 23;
+        let rows: Vec<f32> = (0..stride * n).map(|_| lcg(&mut s)).collect();
+        let user: Vec<f32> = (0..stride).map(|_| lcg(&mut s)).collect();
+        let mul: Vec<f32> = (0..n).map(|_| lcg(&mut s).abs()).collect();
+        let add: Vec<f32> = (0..n).map(|_| lcg(&mut s)).collect();
+        let mut raw = vec![0.0; n];
+        let raw_max = dot_f32(&rows, stride, &user, Affine::default(), &mut raw);
+        assert_eq!(
+            raw_max,
+            raw.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+        );
+        let aff = Affine {
+            mul: Some(&mul),
+            add: Some(&add),
+        };
+        let mut out = vec![0.0; n];
+        let max = dot_f32(&rows, stride, &user, aff, &mut out);
+        for j in 0..n {
+            assert_eq!(out[j], raw[j] * mul[j] + add[j], "row {j}");
+        }
+        assert_eq!(max, out.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        assert_eq!(
+            dot_f32(&rows, stride, &user, aff, &mut []),
+            f32::NEG_INFINITY
+        );
     }
 
     #[test]
@@ -587,8 +732,15 @@ mod tests {
         let widened: Vec<f32> = halves.iter().map(|&h| f16_to_f32(h)).collect();
         let user: Vec<f32> = (0..stride).map(|_| lcg(&mut s)).collect();
         let (mut a, mut b) = (vec![0.0; 5], vec![0.0; 5]);
-        dot_f16(&halves, stride, &user, &mut a, &mut Vec::new());
-        dot_f32(&widened, stride, &user, &mut b);
+        dot_f16(
+            &halves,
+            stride,
+            &user,
+            Affine::default(),
+            &mut a,
+            &mut Vec::new(),
+        );
+        dot_f32(&widened, stride, &user, Affine::default(), &mut b);
         assert_eq!(a, b);
     }
 }

@@ -77,10 +77,11 @@ pub struct Model {
     /// Σ of each int8 row's bytes, when the int8 kernel needs them
     /// ([`kernels::NEEDS_ROW_SUMS`]); empty otherwise.
     row_sums: Vec<i32>,
-    /// Per-BLOCK bounds of the score epilogue for `recommend` (multiplier =
-    /// int8 row scale or 1, addend = bias) and `similar` (multiplier = row
-    /// scale × inverse norm), so the scan can drop a block from its best raw
-    /// dot product alone, without reading scales and biases.
+    /// int8 only: per-BLOCK bounds of the score epilogue for `recommend`
+    /// (multiplier = row scale, addend = bias) and `similar` (multiplier =
+    /// row scale × inverse norm), so the scan can drop a block from its best
+    /// raw dot product alone, without reading scales and biases. (The f32
+    /// kernel applies the epilogue itself and returns the exact maximum.)
     bounds_rec: Vec<BlockBound>,
     bounds_sim: Vec<BlockBound>,
 }
@@ -161,15 +162,14 @@ impl Model {
         m.inv_norms = m.compute_inv_norms();
         let n = m.n_items();
         let v = m.view();
-        let scale = |j: usize| match v.factors {
-            FactorsView::I8 { scales, .. } => scales.get(j).copied().unwrap_or(0.0),
-            _ => 1.0,
-        };
-        let bias = |j: usize| v.bias.and_then(|b| b.get(j)).copied().unwrap_or(0.0);
-        let inv = |j: usize| m.inv_norms.get(j).copied().unwrap_or(0.0);
-        let bounds_rec = BlockBound::of(n, scale, bias);
-        let bounds_sim = BlockBound::of(n, |j| scale(j) * inv(j), |_| 0.0);
-        (m.bounds_rec, m.bounds_sim) = (bounds_rec, bounds_sim);
+        if let FactorsView::I8 { scales, .. } = v.factors {
+            let scale = |j: usize| scales.get(j).copied().unwrap_or(0.0);
+            let bias = |j: usize| v.bias.and_then(|b| b.get(j)).copied().unwrap_or(0.0);
+            let inv = |j: usize| m.inv_norms.get(j).copied().unwrap_or(0.0);
+            let bounds_rec = BlockBound::of(n, scale, bias);
+            let bounds_sim = BlockBound::of(n, |j| scale(j) * inv(j), |_| 0.0);
+            (m.bounds_rec, m.bounds_sim) = (bounds_rec, bounds_sim);
+        }
         if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.view().factors) {
             let mut sums = vec![0; m.n_items()];
             kernels::sum_i8(q, m.layout.stride, &mut sums);
@@ -554,8 +554,9 @@ impl Model {
                 let mut top = TopK::new(k);
                 for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
                     let m = block.len() / stride;
-                    kernels::dot_f32(block, stride, u, &mut out[..m]);
-                    push_block(&mut top, b * BLOCK, &mut out[..m], filter, ep, None, None);
+                    let aff = ep.affine(b * BLOCK..b * BLOCK + m);
+                    let max = kernels::dot_f32(block, stride, u, aff, &mut out[..m]);
+                    push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
                 }
                 top.into_sorted()
             }
@@ -564,8 +565,9 @@ impl Model {
                 let mut scratch = Vec::with_capacity(BLOCK * stride);
                 for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
                     let m = block.len() / stride;
-                    kernels::dot_f16(block, stride, u, &mut out[..m], &mut scratch);
-                    push_block(&mut top, b * BLOCK, &mut out[..m], filter, ep, None, None);
+                    let aff = ep.affine(b * BLOCK..b * BLOCK + m);
+                    let max = kernels::dot_f16(block, stride, u, aff, &mut out[..m], &mut scratch);
+                    push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
                 }
                 top.into_sorted()
             }
@@ -589,8 +591,8 @@ impl Model {
                         &mut out[..m],
                         filter,
                         ep,
-                        Some((scales, su)),
-                        Some(d_max),
+                        (scales, su),
+                        d_max,
                     );
                 }
                 let mut exact = TopK::new(k);
@@ -624,7 +626,15 @@ struct Epilogue<'a> {
     cosine: bool,
 }
 
-impl Epilogue<'_> {
+impl<'a> Epilogue<'a> {
+    /// The epilogue over rows `r`, for the f32 kernel to apply in place.
+    fn affine(&self, r: std::ops::Range<usize>) -> kernels::Affine<'a> {
+        kernels::Affine {
+            mul: self.mul.and_then(|v| v.get(r.clone())),
+            add: self.add.and_then(|v| v.get(r)),
+        }
+    }
+
     fn one(&self, i: usize, d: f32) -> f32 {
         let m = self.mul.and_then(|m| m.get(i)).copied().unwrap_or(1.0);
         d * m + self.add.and_then(|a| a.get(i)).copied().unwrap_or(0.0)
@@ -639,43 +649,12 @@ fn scale(out: &mut [f32], v: &[f32], c: f32) {
     }
 }
 
+/// Final scores of one block (`max` = their maximum): the heap sees the
+/// block only when it holds a score above the current k-th.
 #[inline]
-fn push_block(
-    top: &mut TopK,
-    base: usize,
-    out: &mut [f32],
-    filter: &Filter<'_>,
-    ep: Epilogue<'_>,
-    row_scale: Option<(&[f32], f32)>,
-    d_max: Option<f32>,
-) {
-    // Most blocks cannot beat the k-th score once the heap is full: tell from
-    // the best raw dot product and the block's bounds, before touching the
-    // scales and biases (a third more memory traffic for int8 rows).
-    let thr = top.threshold();
-    if thr > f32::NEG_INFINITY {
-        if let Some(bb) = ep.bounds.get(base / BLOCK) {
-            let c = row_scale.map_or(1.0, |(_, c)| c);
-            let d_max = d_max.unwrap_or_else(|| kernels::max(out));
-            if bb.upper(c, d_max) <= thr {
-                return;
-            }
-        }
-    }
-    let r = base..base + out.len();
-    if let Some((scales, c)) = row_scale {
-        scale(out, scales.get(r.clone()).unwrap_or(&[]), c);
-    }
-    if let Some(mul) = ep.mul.and_then(|v| v.get(r.clone())) {
-        scale(out, mul, 1.0);
-    }
-    if let Some(add) = ep.add.and_then(|v| v.get(r.clone())) {
-        for (o, &a) in out.iter_mut().zip(add) {
-            *o += a;
-        }
-    }
+fn push_scored(top: &mut TopK, base: usize, out: &[f32], max: f32, filter: &Filter<'_>) {
     let mut thr = top.threshold();
-    if kernels::max(out) <= thr {
+    if max <= thr {
         return;
     }
     for (j, &s) in out.iter().enumerate() {
@@ -684,4 +663,40 @@ fn push_block(
             thr = top.threshold();
         }
     }
+}
+
+/// The int8 path: raw integer dot products in `out` (`d_max` = their
+/// maximum), scaled to scores only for blocks that can matter.
+#[inline]
+fn push_block(
+    top: &mut TopK,
+    base: usize,
+    out: &mut [f32],
+    filter: &Filter<'_>,
+    ep: Epilogue<'_>,
+    (scales, c): (&[f32], f32),
+    d_max: f32,
+) {
+    // Most blocks cannot beat the k-th score once the heap is full: tell from
+    // the best raw dot product and the block's bounds, before touching the
+    // scales and biases (a third more memory traffic for int8 rows).
+    let thr = top.threshold();
+    if thr > f32::NEG_INFINITY {
+        if let Some(bb) = ep.bounds.get(base / BLOCK) {
+            if bb.upper(c, d_max) <= thr {
+                return;
+            }
+        }
+    }
+    let r = base..base + out.len();
+    scale(out, scales.get(r.clone()).unwrap_or(&[]), c);
+    if let Some(mul) = ep.mul.and_then(|v| v.get(r.clone())) {
+        scale(out, mul, 1.0);
+    }
+    if let Some(add) = ep.add.and_then(|v| v.get(r)) {
+        for (o, &a) in out.iter_mut().zip(add) {
+            *o += a;
+        }
+    }
+    push_scored(top, base, out, kernels::max(out), filter);
 }

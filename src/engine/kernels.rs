@@ -8,12 +8,16 @@
 
 use crate::format::f16_to_f32;
 
-/// Per-row epilogue fused into the f32 kernel, `score = dot · mul[j] + add[j]`
-/// (bias for recommendations, inverse norms for cosine), so a block's scores
-/// and their maximum come out of the one pass over the rows: the scan then
-/// drops the block from that maximum without touching it again.
+/// Per-row epilogue fused into the kernels,
+/// `score = dot · (scale[j] · c) · mul[j] + add[j]` (int8 row scale × user
+/// scale, then inverse norms for cosine, then bias), so a block's scores and
+/// their maximum come out of the one pass over the rows: the scan drops the
+/// block from that maximum without touching it again. Every build applies
+/// the same f32 operations in the same order, so int8 scores stay
+/// bit-identical across builds.
 #[derive(Clone, Copy, Default)]
 pub struct Affine<'a> {
+    pub scale: Option<(&'a [f32], f32)>,
     pub mul: Option<&'a [f32]>,
     pub add: Option<&'a [f32]>,
 }
@@ -21,6 +25,10 @@ pub struct Affine<'a> {
 impl Affine<'_> {
     #[inline(always)]
     fn apply(&self, j: usize, d: f32) -> f32 {
+        let d = match self.scale.and_then(|(s, c)| s.get(j).map(|&s| s * c)) {
+            Some(k) => d * k,
+            None => d,
+        };
         let d = match self.mul.and_then(|m| m.get(j)) {
             Some(&m) => d * m,
             None => d,
@@ -62,18 +70,24 @@ pub const NEEDS_ROW_SUMS: bool = cfg!(all(
 ));
 
 /// Integer dot products of int8 rows with an int8 user (|u| ≤ [`USER_I8_MAX`]),
-/// returned as f32 (exact below 2^24, which holds for dim ≤ 2048).
-/// `row_sums[j]` = Σ row j's bytes ([`sum_i8`]), read only when
-/// [`NEEDS_ROW_SUMS`]; pass `&[]` otherwise. Returns the largest value
-/// written (−∞ for none), found on the way so the scan needs no extra pass.
-pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], row_sums: &[i32], out: &mut [f32]) -> f32 {
+/// exact in i32, then `out[j] = aff(dot as f32)`. `row_sums[j]` = Σ row j's
+/// bytes ([`sum_i8`]), read only when [`NEEDS_ROW_SUMS`]; pass `&[]`
+/// otherwise. Returns the largest value written (NaN never wins; −∞ for none).
+pub fn dot_i8(
+    rows: &[i8],
+    stride: usize,
+    user: &[i8],
+    row_sums: &[i32],
+    aff: Affine<'_>,
+    out: &mut [f32],
+) -> f32 {
     #[cfg(all(
         target_arch = "wasm32",
         target_feature = "simd128",
         target_feature = "relaxed-simd"
     ))]
     {
-        relaxed::dot_i8(rows, stride, user, row_sums, out)
+        relaxed::dot_i8(rows, stride, user, row_sums, aff, out)
     }
     #[cfg(all(
         target_arch = "wasm32",
@@ -82,12 +96,12 @@ pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], row_sums: &[i32], out: &m
     ))]
     {
         let _ = row_sums;
-        simd::dot_i8(rows, stride, user, out)
+        simd::dot_i8(rows, stride, user, aff, out)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
         let _ = row_sums;
-        scalar::dot_i8(rows, stride, user, out)
+        scalar::dot_i8(rows, stride, user, aff, out)
     }
 }
 
@@ -213,18 +227,21 @@ pub mod scalar {
         acc.iter().sum()
     }
 
-    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) -> f32 {
-        let mut best = i32::MIN;
-        for (o, row) in out.iter_mut().zip(rows.chunks_exact(stride)) {
-            let d = dot_row_i8(row, user);
-            best = best.max(d);
-            *o = d as f32;
+    pub fn dot_i8(
+        rows: &[i8],
+        stride: usize,
+        user: &[i8],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
+        let mut best = f32::NEG_INFINITY;
+        for (j, (o, row)) in out.iter_mut().zip(rows.chunks_exact(stride)).enumerate() {
+            *o = aff.apply(j, dot_row_i8(row, user) as f32);
+            if *o > best {
+                best = *o;
+            }
         }
-        if best == i32::MIN {
-            f32::NEG_INFINITY
-        } else {
-            best as f32
-        }
+        best
     }
 }
 
@@ -328,12 +345,7 @@ mod simd {
                 i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
                 i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
             );
-            if let Some(m) = load4(aff.mul, j) {
-                s = f32x4_mul(s, m);
-            }
-            if let Some(a) = load4(aff.add, j) {
-                s = f32x4_add(s, a);
-            }
+            s = epilogue4(s, aff, j);
             // pmax(best, s) keeps `best` when s is NaN: NaN never wins.
             best = f32x4_pmax(best, s);
             if let Some(o) = out.get_mut(j..j + 4) {
@@ -342,10 +354,7 @@ mod simd {
             }
             j += 4;
         }
-        let mut m = f32x4_extract_lane::<0>(best)
-            .max(f32x4_extract_lane::<1>(best))
-            .max(f32x4_extract_lane::<2>(best))
-            .max(f32x4_extract_lane::<3>(best));
+        let mut m = lane_max(best);
         while j < n {
             let v = aff.apply(j, hsum(row(j)));
             if let Some(o) = out.get_mut(j) {
@@ -367,17 +376,24 @@ mod simd {
     /// widths get a const-generic instance with the widened user held in
     /// registers and the row loop fully unrolled; four rows are reduced
     /// together so the horizontal sums cost one shuffle tree per four rows.
-    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) -> f32 {
+    pub fn dot_i8(
+        rows: &[i8],
+        stride: usize,
+        user: &[i8],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
         let n = out.len().min(rows.len() / stride.max(1));
         if stride == 0 || stride % 16 != 0 || user.len() < stride {
             return f32::NEG_INFINITY;
         }
+        let out = &mut out[..n];
         match stride / 16 {
-            1 => dot_i8_c::<1>(rows, user, &mut out[..n]),
-            2 => dot_i8_c::<2>(rows, user, &mut out[..n]),
-            4 => dot_i8_c::<4>(rows, user, &mut out[..n]),
-            8 => dot_i8_c::<8>(rows, user, &mut out[..n]),
-            _ => dot_i8_any(rows, stride, user, &mut out[..n]),
+            1 => dot_i8_c::<1>(rows, user, aff, out),
+            2 => dot_i8_c::<2>(rows, user, aff, out),
+            4 => dot_i8_c::<4>(rows, user, aff, out),
+            8 => dot_i8_c::<8>(rows, user, aff, out),
+            _ => dot_i8_any(rows, stride, user, aff, out),
         }
     }
 
@@ -415,7 +431,12 @@ mod simd {
 
     /// Const width: the widened user stays in registers, the loop unrolls.
     #[inline(always)]
-    fn dot_i8_c<const C: usize>(rows: &[i8], user: &[i8], out: &mut [f32]) -> f32 {
+    fn dot_i8_c<const C: usize>(
+        rows: &[i8],
+        user: &[i8],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
         let n = out.len().min(rows.len() / (16 * C));
         let ub: [(v128, v128); C] = core::array::from_fn(|c| widen(&user[16 * c..16 * c + 16]));
         let base = rows.as_ptr();
@@ -425,7 +446,8 @@ mod simd {
             |j| unsafe { row_dot(base.add(16 * C * j), &ub) },
             None,
             out,
-        )
+        );
+        apply(out, aff)
     }
 
     pub fn sumsq_i8(rows: &[i8], stride: usize, out: &mut [f32]) {
@@ -449,7 +471,13 @@ mod simd {
         reduce4(n, row_acc, None, &mut out[..n]);
     }
 
-    fn dot_i8_any(rows: &[i8], stride: usize, user: &[i8], out: &mut [f32]) -> f32 {
+    fn dot_i8_any(
+        rows: &[i8],
+        stride: usize,
+        user: &[i8],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
         let n = out.len();
         let uw: Vec<(v128, v128)> = user.chunks_exact(16).take(stride / 16).map(widen).collect();
         let base = rows.as_ptr();
@@ -459,21 +487,20 @@ mod simd {
             |j| unsafe { row_dot(base.add(stride * j), &uw) },
             None,
             out,
-        )
+        );
+        apply(out, aff)
     }
 
     /// Row sums of four i32x4 accumulators at a time (transpose-add), as f32.
     /// With `offset`, `64 · offset[j]` is taken off row j's sum first (the
     /// relaxed kernel's +64 user bias); `offset` must then cover `n` rows.
-    /// Returns the largest sum (−∞ for `n = 0`).
     #[inline(always)]
     pub(super) fn reduce4(
         n: usize,
         row_acc: impl Fn(usize) -> v128,
         offset: Option<&[i32]>,
         out: &mut [f32],
-    ) -> f32 {
-        let mut best = i32x4_splat(i32::MIN);
+    ) {
         let mut j = 0;
         while j + 4 <= n {
             let (a, b, c, d) = (row_acc(j), row_acc(j + 1), row_acc(j + 2), row_acc(j + 3));
@@ -494,11 +521,9 @@ mod simd {
                 let o = unsafe { v128_load(o.as_ptr() as *const v128) };
                 s = i32x4_sub(s, i32x4_shl(o, 6));
             }
-            best = i32x4_max(best, s);
-            let f = f32x4_convert_i32x4(s);
             if let Some(o) = out.get_mut(j..j + 4) {
                 // SAFETY: o has exactly 4 f32; v128_store has no alignment requirement.
-                unsafe { v128_store(o.as_mut_ptr() as *mut v128, f) };
+                unsafe { v128_store(o.as_mut_ptr() as *mut v128, f32x4_convert_i32x4(s)) };
             }
             j += 4;
         }
@@ -509,17 +534,66 @@ mod simd {
                 + i32x4_extract_lane::<2>(a)
                 + i32x4_extract_lane::<3>(a)
                 - offset.and_then(|o| o.get(j)).map_or(0, |&o| o << 6);
-            best = i32x4_max(best, i32x4_splat(s));
-            out[j] = s as f32;
+            if let Some(o) = out.get_mut(j) {
+                *o = s as f32;
+            }
             j += 1;
         }
-        let m = i32x4_max(best, i32x4_shuffle::<2, 3, 0, 1>(best, best));
-        let m = i32x4_extract_lane::<0>(m).max(i32x4_extract_lane::<1>(m));
-        if m == i32::MIN {
-            f32::NEG_INFINITY
-        } else {
-            m as f32
+    }
+
+    /// `aff` over a block of raw int8 dot products in place, as a second
+    /// pass over the block (in L1): inside the compute-bound int8 loop the
+    /// epilogue's loads cost 10–20% in Chromium, here almost nothing. (The
+    /// memory-bound f32 kernel fuses it instead.) Returns the maximum.
+    pub(super) fn apply(out: &mut [f32], aff: super::Affine<'_>) -> f32 {
+        let mut best = f32x4_splat(f32::NEG_INFINITY);
+        let mut j = 0;
+        while j + 4 <= out.len() {
+            if let Some(o) = out.get_mut(j..j + 4) {
+                // SAFETY: o has exactly 4 f32; no alignment requirement.
+                unsafe {
+                    let f = epilogue4(v128_load(o.as_ptr() as *const v128), aff, j);
+                    best = f32x4_pmax(best, f);
+                    v128_store(o.as_mut_ptr() as *mut v128, f);
+                }
+            }
+            j += 4;
         }
+        let mut m = lane_max(best);
+        while j < out.len() {
+            let v = aff.apply(j, out[j]);
+            out[j] = v;
+            if v > m {
+                m = v;
+            }
+            j += 1;
+        }
+        m
+    }
+
+    /// `aff` on rows j..j+4, the same f32 operations as `Affine::apply`.
+    #[inline(always)]
+    fn epilogue4(mut s: v128, aff: super::Affine<'_>, j: usize) -> v128 {
+        if let Some((sc, c)) = aff.scale {
+            if let Some(k) = load4(Some(sc), j) {
+                s = f32x4_mul(s, f32x4_mul(k, f32x4_splat(c)));
+            }
+        }
+        if let Some(m) = load4(aff.mul, j) {
+            s = f32x4_mul(s, m);
+        }
+        if let Some(a) = load4(aff.add, j) {
+            s = f32x4_add(s, a);
+        }
+        s
+    }
+
+    #[inline(always)]
+    fn lane_max(v: v128) -> f32 {
+        f32x4_extract_lane::<0>(v)
+            .max(f32x4_extract_lane::<1>(v))
+            .max(f32x4_extract_lane::<2>(v))
+            .max(f32x4_extract_lane::<3>(v))
     }
 }
 
@@ -535,20 +609,27 @@ mod simd {
     target_feature = "relaxed-simd"
 ))]
 mod relaxed {
-    use super::simd::reduce4;
+    use super::simd::{apply, reduce4};
     use core::arch::wasm32::*;
 
-    pub fn dot_i8(rows: &[i8], stride: usize, user: &[i8], sums: &[i32], out: &mut [f32]) -> f32 {
+    pub fn dot_i8(
+        rows: &[i8],
+        stride: usize,
+        user: &[i8],
+        sums: &[i32],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
         let n = out.len().min(rows.len() / stride.max(1));
         if stride == 0 || stride % 16 != 0 || user.len() < stride || sums.len() < n {
             return f32::NEG_INFINITY;
         }
         let (out, sums) = (&mut out[..n], &sums[..n]);
         match stride / 16 {
-            1 => dot_c::<1>(rows, user, sums, out),
-            2 => dot_c::<2>(rows, user, sums, out),
-            4 => dot_c::<4>(rows, user, sums, out),
-            8 => dot_c::<8>(rows, user, sums, out),
+            1 => dot_c::<1>(rows, user, sums, aff, out),
+            2 => dot_c::<2>(rows, user, sums, aff, out),
+            4 => dot_c::<4>(rows, user, sums, aff, out),
+            8 => dot_c::<8>(rows, user, sums, aff, out),
             _ => {
                 let ub: Vec<v128> = user
                     .chunks_exact(16)
@@ -562,7 +643,8 @@ mod relaxed {
                     |j| unsafe { row_dot(base.add(stride * j), &ub) },
                     Some(sums),
                     out,
-                )
+                );
+                apply(out, aff)
             }
         }
     }
@@ -597,7 +679,13 @@ mod relaxed {
     }
 
     #[inline(always)]
-    fn dot_c<const C: usize>(rows: &[i8], user: &[i8], sums: &[i32], out: &mut [f32]) -> f32 {
+    fn dot_c<const C: usize>(
+        rows: &[i8],
+        user: &[i8],
+        sums: &[i32],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
         let n = out.len().min(rows.len() / (16 * C));
         let ub: [v128; C] = core::array::from_fn(|c| biased(&user[16 * c..16 * c + 16]));
         let base = rows.as_ptr();
@@ -607,7 +695,8 @@ mod relaxed {
             |j| unsafe { row_dot(base.add(16 * C * j), &ub) },
             Some(sums),
             out,
-        )
+        );
+        apply(out, aff)
     }
 }
 
@@ -655,14 +744,32 @@ mod tests {
             raw_max,
             raw.iter().copied().fold(f32::NEG_INFINITY, f32::max)
         );
+        let sc: Vec<f32> = (0..n).map(|_| lcg(&mut s).abs()).collect();
         let aff = Affine {
+            scale: Some((&sc, 0.37)),
             mul: Some(&mul),
             add: Some(&add),
         };
         let mut out = vec![0.0; n];
         let max = dot_f32(&rows, stride, &user, aff, &mut out);
         for j in 0..n {
-            assert_eq!(out[j], raw[j] * mul[j] + add[j], "row {j}");
+            assert_eq!(out[j], raw[j] * (sc[j] * 0.37) * mul[j] + add[j], "row {j}");
+        }
+        assert_eq!(max, out.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        // The int8 kernel applies the same epilogue to its exact integers.
+        let q: Vec<i8> = rows.iter().map(|&v| (v * 127.0) as i8).collect();
+        let uq: Vec<i8> = user.iter().map(|&v| (v * USER_I8_MAX) as i8).collect();
+        let mut sums = vec![0; n];
+        sum_i8(&q, stride, &mut sums);
+        let mut ints = vec![0.0; n];
+        dot_i8(&q, stride, &uq, &sums, Affine::default(), &mut ints);
+        let max = dot_i8(&q, stride, &uq, &sums, aff, &mut out);
+        for j in 0..n {
+            assert_eq!(
+                out[j],
+                ints[j] * (sc[j] * 0.37) * mul[j] + add[j],
+                "int8 row {j}"
+            );
         }
         assert_eq!(max, out.iter().copied().fold(f32::NEG_INFINITY, f32::max));
         assert_eq!(
@@ -684,7 +791,7 @@ mod tests {
         let mut sums = vec![0; 41];
         sum_i8(&rows, stride, &mut sums);
         let mut out = vec![0.0; 41];
-        let best = dot_i8(&rows, stride, &user, &sums, &mut out);
+        let best = dot_i8(&rows, stride, &user, &sums, Affine::default(), &mut out);
         assert_eq!(best, out.iter().copied().fold(f32::NEG_INFINITY, f32::max));
         for (j, &o) in out.iter().enumerate() {
             let naive: i32 = (0..stride)
@@ -727,7 +834,7 @@ mod tests {
         sum_i8(&rows, 32, &mut sums);
         assert_eq!(sums[0], -128 * 32);
         let mut out = [0.0];
-        dot_i8(&rows, 32, &user, &sums, &mut out);
+        dot_i8(&rows, 32, &user, &sums, Affine::default(), &mut out);
         assert_eq!(out[0], (128 * 63 * 32) as f32);
     }
 

@@ -77,56 +77,6 @@ pub struct Model {
     /// Σ of each int8 row's bytes, when the int8 kernel needs them
     /// ([`kernels::NEEDS_ROW_SUMS`]); empty otherwise.
     row_sums: Vec<i32>,
-    /// int8 only: per-BLOCK bounds of the score epilogue for `recommend`
-    /// (multiplier = row scale, addend = bias) and `similar` (multiplier =
-    /// row scale × inverse norm), so the scan can drop a block from its best
-    /// raw dot product alone, without reading scales and biases. (The f32
-    /// kernel applies the epilogue itself and returns the exact maximum.)
-    bounds_rec: Vec<BlockBound>,
-    bounds_sim: Vec<BlockBound>,
-}
-
-/// Over one block of rows: the largest and smallest (non-negative) score
-/// multiplier and the largest addend.
-#[derive(Clone, Copy, Debug)]
-struct BlockBound {
-    mul_max: f32,
-    mul_min: f32,
-    add_max: f32,
-}
-
-impl BlockBound {
-    fn of(n: usize, mul: impl Fn(usize) -> f32, add: impl Fn(usize) -> f32) -> Vec<BlockBound> {
-        (0..n.div_ceil(BLOCK))
-            .map(|b| {
-                let rows = b * BLOCK..((b + 1) * BLOCK).min(n);
-                let mut bb = BlockBound {
-                    mul_max: 0.0,
-                    mul_min: f32::INFINITY,
-                    add_max: f32::NEG_INFINITY,
-                };
-                for j in rows {
-                    bb.mul_max = bb.mul_max.max(mul(j));
-                    bb.mul_min = bb.mul_min.min(mul(j));
-                    bb.add_max = bb.add_max.max(add(j));
-                }
-                bb
-            })
-            .collect()
-    }
-
-    /// An upper bound of `c · mulⱼ · dⱼ + addⱼ` over the block when the
-    /// largest raw dot product is `d_max` (`c ≥ 0`, multipliers ≥ 0), with a
-    /// margin for the f32 rounding of the real epilogue.
-    fn upper(&self, c: f32, d_max: f32) -> f32 {
-        let m = if d_max >= 0.0 {
-            self.mul_max
-        } else {
-            self.mul_min
-        };
-        let ub = c * m * d_max + self.add_max;
-        ub + ub.abs() * 1e-5
-    }
 }
 
 impl std::fmt::Debug for Model {
@@ -156,20 +106,8 @@ impl Model {
             layout,
             inv_norms: Vec::new(),
             row_sums: Vec::new(),
-            bounds_rec: Vec::new(),
-            bounds_sim: Vec::new(),
         };
         m.inv_norms = m.compute_inv_norms();
-        let n = m.n_items();
-        let v = m.view();
-        if let FactorsView::I8 { scales, .. } = v.factors {
-            let scale = |j: usize| scales.get(j).copied().unwrap_or(0.0);
-            let bias = |j: usize| v.bias.and_then(|b| b.get(j)).copied().unwrap_or(0.0);
-            let inv = |j: usize| m.inv_norms.get(j).copied().unwrap_or(0.0);
-            let bounds_rec = BlockBound::of(n, scale, bias);
-            let bounds_sim = BlockBound::of(n, |j| scale(j) * inv(j), |_| 0.0);
-            (m.bounds_rec, m.bounds_sim) = (bounds_rec, bounds_sim);
-        }
         if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.view().factors) {
             let mut sums = vec![0; m.n_items()];
             kernels::sum_i8(q, m.layout.stride, &mut sums);
@@ -440,7 +378,6 @@ impl Model {
         let ep = Epilogue {
             mul: None,
             add: self.view().bias,
-            bounds: &self.bounds_rec,
             cosine: false,
         };
         Ok(self.scan(&u, opts.k, &filter, ep))
@@ -464,7 +401,6 @@ impl Model {
         let ep = Epilogue {
             mul: Some(&self.inv_norms),
             add: None,
-            bounds: &self.bounds_sim,
             cosine: true,
         };
         Ok(self.scan(&u, opts.k, &filter, ep))
@@ -538,13 +474,14 @@ impl Model {
         })
     }
 
-    /// The one scan loop: blocked kernel dot products, a vectorized epilogue
-    /// (`dot · mul[i] + add[i]`), then — only for blocks whose best score beats
-    /// the current k-th — filter and heap. Once the heap is warm almost every
-    /// block is skipped after the epilogue, so the scan runs at kernel speed.
-    /// For int8 the user is quantized too (the fast path), and a few extra
-    /// candidates are rescored exactly so user-side rounding cannot reorder
-    /// the top-k.
+    /// The one scan loop: per block of rows, the kernel computes final scores
+    /// (epilogue `dot · scale · mul + add` fused in) and their maximum; only
+    /// a block whose maximum beats the current k-th is filtered into the
+    /// heap. Once the heap is warm almost every block ends at the kernel, so
+    /// the scan reads each row once and nothing else. For int8 the user is
+    /// quantized too (the fast path), and a few extra candidates are
+    /// re-scored with the f32 user (and the RESIDUAL when present) so
+    /// rounding cannot reorder the top-k.
     fn scan(&self, u: &[f32], k: usize, filter: &Filter<'_>, ep: Epilogue<'_>) -> Vec<Scored> {
         let stride = self.layout.stride;
         let n = self.n_items();
@@ -583,17 +520,12 @@ impl Model {
                 let mut top = TopK::new(extra);
                 for (b, block) in q.chunks(BLOCK * stride).enumerate() {
                     let m = block.len() / stride;
-                    let sums = self.row_sums.get(b * BLOCK..).unwrap_or(&[]);
-                    let d_max = kernels::dot_i8(block, stride, &uq, sums, &mut out[..m]);
-                    push_block(
-                        &mut top,
-                        b * BLOCK,
-                        &mut out[..m],
-                        filter,
-                        ep,
-                        (scales, su),
-                        d_max,
-                    );
+                    let rows = b * BLOCK..b * BLOCK + m;
+                    let sums = self.row_sums.get(rows.clone()).unwrap_or(&[]);
+                    let mut aff = ep.affine(rows.clone());
+                    aff.scale = Some((scales.get(rows).unwrap_or(&[]), su));
+                    let max = kernels::dot_i8(block, stride, &uq, sums, aff, &mut out[..m]);
+                    push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
                 }
                 let mut exact = TopK::new(k);
                 for c in top.into_sorted() {
@@ -619,8 +551,6 @@ impl Model {
 struct Epilogue<'a> {
     mul: Option<&'a [f32]>,
     add: Option<&'a [f32]>,
-    /// Per-block bounds of this epilogue (row scales folded in); empty = none.
-    bounds: &'a [BlockBound],
     /// `mul` is the 8-bit rows' inverse norms (cosine), which re-scoring
     /// replaces by the refined row's when there is a RESIDUAL section.
     cosine: bool,
@@ -630,6 +560,7 @@ impl<'a> Epilogue<'a> {
     /// The epilogue over rows `r`, for the f32 kernel to apply in place.
     fn affine(&self, r: std::ops::Range<usize>) -> kernels::Affine<'a> {
         kernels::Affine {
+            scale: None,
             mul: self.mul.and_then(|v| v.get(r.clone())),
             add: self.add.and_then(|v| v.get(r)),
         }
@@ -638,14 +569,6 @@ impl<'a> Epilogue<'a> {
     fn one(&self, i: usize, d: f32) -> f32 {
         let m = self.mul.and_then(|m| m.get(i)).copied().unwrap_or(1.0);
         d * m + self.add.and_then(|a| a.get(i)).copied().unwrap_or(0.0)
-    }
-}
-
-/// `out[j] *= v[j] · c` over plain slices, so it vectorizes.
-#[inline]
-fn scale(out: &mut [f32], v: &[f32], c: f32) {
-    for (o, &s) in out.iter_mut().zip(v) {
-        *o *= s * c;
     }
 }
 
@@ -663,40 +586,4 @@ fn push_scored(top: &mut TopK, base: usize, out: &[f32], max: f32, filter: &Filt
             thr = top.threshold();
         }
     }
-}
-
-/// The int8 path: raw integer dot products in `out` (`d_max` = their
-/// maximum), scaled to scores only for blocks that can matter.
-#[inline]
-fn push_block(
-    top: &mut TopK,
-    base: usize,
-    out: &mut [f32],
-    filter: &Filter<'_>,
-    ep: Epilogue<'_>,
-    (scales, c): (&[f32], f32),
-    d_max: f32,
-) {
-    // Most blocks cannot beat the k-th score once the heap is full: tell from
-    // the best raw dot product and the block's bounds, before touching the
-    // scales and biases (a third more memory traffic for int8 rows).
-    let thr = top.threshold();
-    if thr > f32::NEG_INFINITY {
-        if let Some(bb) = ep.bounds.get(base / BLOCK) {
-            if bb.upper(c, d_max) <= thr {
-                return;
-            }
-        }
-    }
-    let r = base..base + out.len();
-    scale(out, scales.get(r.clone()).unwrap_or(&[]), c);
-    if let Some(mul) = ep.mul.and_then(|v| v.get(r.clone())) {
-        scale(out, mul, 1.0);
-    }
-    if let Some(add) = ep.add.and_then(|v| v.get(r)) {
-        for (o, &a) in out.iter_mut().zip(add) {
-            *o += a;
-        }
-    }
-    push_scored(top, base, out, kernels::max(out), filter);
 }

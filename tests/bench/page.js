@@ -22,6 +22,38 @@ function users(dim, count, seed) {
   return out;
 }
 
+/**
+ * A 130-byte wasm module, assembled here: `sum(p, end)` adds every f32x4 in
+ * [p, end) into four accumulators — a wasm scan with no arithmetic beyond
+ * the adds. Its time over a matrix's bytes is the floor any wasm kernel
+ * reading them can reach in this browser (the `wasm-read` rows).
+ */
+function readModuleBytes() {
+  const leb = (n) => { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; };
+  const section = (id, body) => [id, ...leb(body.length), ...body];
+  const str = (s) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
+  const acc = (local, offset) => [0x20, local, 0x20, 0x00, 0xfd, 0x00, 0x04, ...leb(offset), 0xfd, 0xe4, 0x01, 0x21, local];
+  const body = [
+    0x01, 0x04, 0x7b, // 4 v128 locals (2..5)
+    0x03, 0x40, // loop
+    ...acc(2, 0), ...acc(3, 16), ...acc(4, 32), ...acc(5, 48),
+    0x20, 0x00, 0x41, 0xc0, 0x00, 0x6a, 0x22, 0x00, // p += 64
+    0x20, 0x01, 0x49, 0x0d, 0x00, // br_if p < end
+    0x0b,
+    0x20, 0x02, 0x20, 0x03, 0xfd, 0xe4, 0x01, 0x20, 0x04, 0xfd, 0xe4, 0x01, 0x20, 0x05, 0xfd, 0xe4, 0x01,
+    0xfd, 0x1f, 0x00, // f32x4.extract_lane 0
+    0x0b,
+  ];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7d]),
+    ...section(3, [0x01, 0x00]),
+    ...section(5, [0x01, 0x00, 0x01]),
+    ...section(7, [0x02, ...str('mem'), 0x02, 0x00, ...str('sum'), 0x00, 0x00]),
+    ...section(10, [0x01, ...leb(body.length), ...body]),
+  ]);
+}
+
 let sink = 0;
 
 /**
@@ -185,6 +217,18 @@ const jobs = {
     bias.dispose();
     us.forEach((t) => t.dispose());
     return r;
+  },
+
+  /** A bare wasm streaming read of `bytes` bytes (touched, non-zero). */
+  async read({ bytes, opts }) {
+    const { instance } = await WebAssembly.instantiate(readModuleBytes());
+    const { mem, sum } = /** @type {any} */ (instance.exports);
+    const end = Math.ceil(bytes / 64) * 64;
+    mem.grow(Math.ceil(end / 65536));
+    // 0x3f3f3f3f ≈ 0.75: normal floats (denormals would be slow to add).
+    new Uint8Array(mem.buffer).fill(0x3f);
+    if (sum(0, 64) !== 4 * new Float32Array(new Uint8Array([0x3f, 0x3f, 0x3f, 0x3f]).buffer)[0]) throw new Error('read module is broken');
+    return measure(() => sum(0, end), opts);
   },
 
   /** Bytes already in hand → Model.fromBytes returns (validation included). */

@@ -119,6 +119,17 @@ for (const { n, d, dtypes } of SHAPES) {
   }
 }
 
+// wasm-read: a bare wasm loop reading the same matrix bytes as `bound` counts,
+// in this browser: the floor for any wasm scan (the f32 kernel is close to it).
+for (const { n, d } of QUICK ? [{ n: 100_000, d: 64 }] : [{ n: 1_000_000, d: 64 }, { n: 100_000, d: 64 }]) {
+  const stride = Math.ceil(d / 16) * 16;
+  for (const [dtype, bytes] of [['f32', n * stride * 4], ['int8', n * stride + n * 4]]) {
+    const r = await inFreshPage({ kind: 'read', bytes, opts });
+    rows.push({ engine: 'wasm-read', dtype, n, d, k: K, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), min_ms: round(r.min_ms), batch: r.batch, samples: r.samples, bytes });
+    log(`wasm-read   ${dtype.padEnd(4)} ${n}x${d}: median ${round(r.median_ms)} ms (${bytes} bytes)`);
+  }
+}
+
 // load_ms: 100k×64 int8 (and with the residual), bytes in hand → Model.fromBytes returns
 for (const dtype of ['int8', 'int8+residual']) {
   const url = `/bench/${basename(bundles.get(`${dtype} 100000 64`))}`;
@@ -260,6 +271,8 @@ ratio(`wasm-simd int8 ${bigN}x64 / bound int8`, find('wasm-simd', 'int8', bigN, 
 ratio(`js f32 / wasm-simd int8 (${bigN}x64)`, find('js', 'f32', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
 ratio(`tfjs-wasm f32 / wasm-simd int8 (${bigN}x64)`, find('tfjs-wasm', 'f32', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
 ratio(`wasm-simd f32 / bound f32 (${bigN}x64)`, find('wasm-simd', 'f32', bigN, 64), find('bound', 'f32', bigN, 64));
+ratio(`wasm-read f32 ${bigN}x64 / bound f32 (a bare wasm read of the same bytes)`, find('wasm-read', 'f32', bigN, 64), find('bound', 'f32', bigN, 64));
+ratio(`wasm-simd f32 / wasm-read f32 (${bigN}x64)`, find('wasm-simd', 'f32', bigN, 64), find('wasm-read', 'f32', bigN, 64));
 ratio(`wasm-scalar int8 / wasm-simd int8 (${bigN}x64)`, find('wasm-scalar', 'int8', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
 lines.push('');
 lines.push(`Chromium ${chromiumVersion}, Node ${process.version}, ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${load1.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine add noise).`);

@@ -149,18 +149,6 @@ pub fn sumsq_f32(rows: &[f32], stride: usize, out: &mut [f32]) {
     }
 }
 
-/// Largest value of `x` (NaN never wins; empty → -inf).
-pub fn max(x: &[f32]) -> f32 {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        simd::max(x)
-    }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    {
-        scalar::max(x)
-    }
-}
-
 /// Whether this build scores with wasm SIMD128.
 pub const SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
@@ -195,25 +183,26 @@ pub mod scalar {
         aff: super::Affine<'_>,
         out: &mut [f32],
     ) -> f32 {
+        each_row(rows, stride, aff, out, |row| dot_row_f32(row, user))
+    }
+
+    /// `out[j] = aff(dot(row j))` over consecutive rows; returns the maximum.
+    #[inline(always)]
+    fn each_row<T>(
+        rows: &[T],
+        stride: usize,
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+        dot: impl Fn(&[T]) -> f32,
+    ) -> f32 {
         let mut best = f32::NEG_INFINITY;
         for (j, (o, row)) in out.iter_mut().zip(rows.chunks_exact(stride)).enumerate() {
-            *o = aff.apply(j, dot_row_f32(row, user));
+            *o = aff.apply(j, dot(row));
             if *o > best {
                 best = *o;
             }
         }
         best
-    }
-
-    pub fn max(x: &[f32]) -> f32 {
-        let mut m = [f32::NEG_INFINITY; 8];
-        for c in x.chunks(8) {
-            for (l, &v) in c.iter().enumerate() {
-                m[l] = if v > m[l] { v } else { m[l] };
-            }
-        }
-        m.iter()
-            .fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a })
     }
 
     #[inline]
@@ -234,14 +223,7 @@ pub mod scalar {
         aff: super::Affine<'_>,
         out: &mut [f32],
     ) -> f32 {
-        let mut best = f32::NEG_INFINITY;
-        for (j, (o, row)) in out.iter_mut().zip(rows.chunks_exact(stride)).enumerate() {
-            *o = aff.apply(j, dot_row_i8(row, user) as f32);
-            if *o > best {
-                best = *o;
-            }
-        }
-        best
+        each_row(rows, stride, aff, out, |row| dot_row_i8(row, user) as f32)
     }
 }
 
@@ -250,26 +232,6 @@ pub mod scalar {
 #[cfg_attr(target_feature = "relaxed-simd", allow(dead_code))]
 mod simd {
     use core::arch::wasm32::*;
-
-    pub fn max(x: &[f32]) -> f32 {
-        let mut m = f32x4_splat(f32::NEG_INFINITY);
-        let mut chunks = x.chunks_exact(4);
-        for c in &mut chunks {
-            // SAFETY: c has exactly 4 f32; v128_load has no alignment requirement.
-            let v = unsafe { v128_load(c.as_ptr() as *const v128) };
-            m = f32x4_pmax(m, v);
-        }
-        let mut best = f32x4_extract_lane::<0>(m)
-            .max(f32x4_extract_lane::<1>(m))
-            .max(f32x4_extract_lane::<2>(m))
-            .max(f32x4_extract_lane::<3>(m));
-        for &v in chunks.remainder() {
-            if v > best {
-                best = v;
-            }
-        }
-        best
-    }
 
     /// Lane sum in the scalar twin's order: (t0 + t1) + (t2 + t3).
     #[inline(always)]

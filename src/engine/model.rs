@@ -528,10 +528,11 @@ impl Model {
                     push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
                 }
                 let mut exact = TopK::new(k);
+                let refined_cosine = ep.cosine && self.refined();
                 for c in top.into_sorted() {
                     let i = c.index as usize;
                     if let Some(d) = self.exact_dot(u, i) {
-                        let score = if ep.cosine && self.refined() {
+                        let score = if refined_cosine {
                             d * self.refined_inv_norm(i)
                         } else {
                             ep.one(i, d)
@@ -557,7 +558,8 @@ struct Epilogue<'a> {
 }
 
 impl<'a> Epilogue<'a> {
-    /// The epilogue over rows `r`, for the f32 kernel to apply in place.
+    /// The epilogue over rows `r`, for a kernel to apply (the int8 scan adds
+    /// its row scales).
     fn affine(&self, r: std::ops::Range<usize>) -> kernels::Affine<'a> {
         kernels::Affine {
             scale: None,

@@ -8,13 +8,14 @@
 
 use crate::format::f16_to_f32;
 
-/// Per-row epilogue fused into the kernels,
+/// Per-row epilogue applied by the kernels,
 /// `score = dot · (scale[j] · c) · mul[j] + add[j]` (int8 row scale × user
 /// scale, then inverse norms for cosine, then bias), so a block's scores and
-/// their maximum come out of the one pass over the rows: the scan drops the
-/// block from that maximum without touching it again. Every build applies
-/// the same f32 operations in the same order, so int8 scores stay
-/// bit-identical across builds.
+/// their maximum come out of the kernel call (f32: inside the row loop; int8:
+/// a second pass over the block, still in L1) and the scan drops the block
+/// from that maximum without touching it again. Every build applies the same
+/// f32 operations in the same order, so int8 scores stay bit-identical
+/// across builds.
 #[derive(Clone, Copy, Default)]
 pub struct Affine<'a> {
     pub scale: Option<(&'a [f32], f32)>,

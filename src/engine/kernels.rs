@@ -264,6 +264,26 @@ mod simd {
         f32x4_add(f32x4_add(a0, a1), f32x4_add(a2, a3))
     }
 
+    /// [Σa, Σb, Σc, Σd] over four vectors' lanes by a transpose-add (`add` is
+    /// the f32 or i32 lane add), each as (x0 + x1) + (x2 + x3): the scalar
+    /// twin's order.
+    #[inline(always)]
+    fn lane_sums(a: v128, b: v128, c: v128, d: v128, add: impl Fn(v128, v128) -> v128) -> v128 {
+        // [a0+a1, b0+b1, a2+a3, b2+b3] and the same for c, d.
+        let ab = add(
+            i32x4_shuffle::<0, 4, 2, 6>(a, b),
+            i32x4_shuffle::<1, 5, 3, 7>(a, b),
+        );
+        let cd = add(
+            i32x4_shuffle::<0, 4, 2, 6>(c, d),
+            i32x4_shuffle::<1, 5, 3, 7>(c, d),
+        );
+        add(
+            i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
+            i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
+        )
+    }
+
     /// Loads `v[j..j + 4]`, or `None` when `v` is absent or too short.
     #[inline(always)]
     fn load4(v: Option<&[f32]>, j: usize) -> Option<v128> {
@@ -295,20 +315,7 @@ mod simd {
         let mut j = 0;
         while j + 4 <= n {
             let (a, b, c, d) = (row(j), row(j + 1), row(j + 2), row(j + 3));
-            // Lanes [a0+a1, b0+b1, a2+a3, b2+b3], then [Σa, Σb, Σc, Σd].
-            let ab = f32x4_add(
-                i32x4_shuffle::<0, 4, 2, 6>(a, b),
-                i32x4_shuffle::<1, 5, 3, 7>(a, b),
-            );
-            let cd = f32x4_add(
-                i32x4_shuffle::<0, 4, 2, 6>(c, d),
-                i32x4_shuffle::<1, 5, 3, 7>(c, d),
-            );
-            let mut s = f32x4_add(
-                i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
-                i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
-            );
-            s = epilogue4(s, aff, j);
+            let s = epilogue4(lane_sums(a, b, c, d, |x, y| f32x4_add(x, y)), aff, j);
             // pmax(best, s) keeps `best` when s is NaN: NaN never wins.
             best = f32x4_pmax(best, s);
             if let Some(o) = out.get_mut(j..j + 4) {
@@ -467,18 +474,7 @@ mod simd {
         let mut j = 0;
         while j + 4 <= n {
             let (a, b, c, d) = (row_acc(j), row_acc(j + 1), row_acc(j + 2), row_acc(j + 3));
-            let ab = i32x4_add(
-                i32x4_shuffle::<0, 4, 2, 6>(a, b),
-                i32x4_shuffle::<1, 5, 3, 7>(a, b),
-            );
-            let cd = i32x4_add(
-                i32x4_shuffle::<0, 4, 2, 6>(c, d),
-                i32x4_shuffle::<1, 5, 3, 7>(c, d),
-            );
-            let mut s = i32x4_add(
-                i32x4_shuffle::<0, 1, 4, 5>(ab, cd),
-                i32x4_shuffle::<2, 3, 6, 7>(ab, cd),
-            );
+            let mut s = lane_sums(a, b, c, d, |x, y| i32x4_add(x, y));
             if let Some(o) = offset.and_then(|o| o.get(j..j + 4)) {
                 // SAFETY: o has exactly 4 i32; v128_load has no alignment requirement.
                 let o = unsafe { v128_load(o.as_ptr() as *const v128) };

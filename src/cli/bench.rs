@@ -89,10 +89,10 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     let k = 10;
     for &(n, d) in &shapes {
-        let parts = synth::catalogue(n, d, 8, 1);
+        let mut parts = synth::catalogue(n, d, 8, 1);
         let mut models = Vec::new();
         for (dtype, residual) in [(Dtype::F32, false), (Dtype::I8, false), (Dtype::I8, true)] {
-            let mut parts = parts.clone();
+            // A flag, not a copy: at 1M × 64 the factors are 256 MB.
             parts.int8_residual = residual;
             let m = Model::from_bytes(&write_bundle(&parts, dtype)?)?;
             let mut rng = Rng::new(3);
@@ -168,6 +168,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             // path costs on top of the quantized catalogue.
             let q = &models[1];
             let mut deq = parts.clone();
+            deq.int8_residual = false;
             deq.factors = (0..n)
                 .flat_map(|i| q.item_row_f32(i).unwrap_or_default())
                 .collect();

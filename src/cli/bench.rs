@@ -17,6 +17,11 @@ pub struct Args {
     /// Only the small shapes (for a quick check).
     #[arg(long)]
     pub quick: bool,
+    /// Only measure the read bandwidth and print `{"read_gbps": …}` to
+    /// stdout: the browser bench calls this next to each paired browser
+    /// run, so a ratio compares two measurements taken seconds apart.
+    #[arg(long, conflicts_with = "quick")]
+    pub bandwidth: bool,
 }
 
 fn stats(mut ms: Vec<f64>) -> (f64, f64) {
@@ -81,6 +86,10 @@ fn agreement(
 
 pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     let bw = read_bandwidth();
+    if a.bandwidth {
+        println!("{}", serde_json::json!({ "read_gbps": bw / 1e9 }));
+        return Ok(());
+    }
     eprintln!("sequential read bandwidth: {:.1} GB/s", bw / 1e9);
     let mut shapes = vec![(10_000, 64), (100_000, 32), (100_000, 64), (100_000, 128)];
     if !a.quick {

@@ -137,6 +137,46 @@ for (const dtype of ['int8', 'int8+residual']) {
   rows.push({ metric: 'load_ms', engine: `wasm-${r.variant}`, dtype, n: 100_000, d: 64, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), reps: r.reps, bytes: r.bytes });
   log(`load_ms 100k x 64 ${dtype} (${r.bytes} bytes, ${r.variant} build): median ${round(r.median_ms)} ms`);
 }
+// paired: the host's memory bandwidth drifts by 15-20% over minutes (other
+// guests), while `bound` is measured once, before the browser rows. Each
+// round here probes the native bandwidth right before and after one
+// browser run of the same 1M matrix, and the ratio uses that bandwidth: the
+// spread over rounds shows how much of a single-run ratio is drift.
+const PAIRED_ROUNDS = QUICK ? 0 : Number(process.env.BENCH_PAIRED_ROUNDS ?? 5);
+const probe = () => JSON.parse(execFileSync(CLI, ['bench-native', '--bandwidth'], { encoding: 'utf8' })).read_gbps * 1e9;
+if (PAIRED_ROUNDS > 0) {
+  const n = 1_000_000;
+  const d = 64;
+  const bytes = n * 64 * 4;
+  const url = `/bench/${basename(bundles.get(`f32 ${n} ${d}`))}`;
+  const pairedOpts = { ...opts, samples: 11 };
+  const runs = [
+    ['wasm-simd', () => inFreshPage({ kind: 'wasm', variant: 'simd', url, k: K, opts: pairedOpts })],
+    ['wasm-read', () => inFreshPage({ kind: 'read', bytes, opts: pairedOpts })],
+  ];
+  const ratios = new Map(runs.map(([e]) => [e, []]));
+  const gbps = [];
+  try {
+    for (let rnd = 0; rnd < PAIRED_ROUNDS; rnd++) {
+      for (const [engine, run] of runs) {
+        const before = probe();
+        const r = await run();
+        const bw = (before + probe()) / 2;
+        gbps.push(round(bw / 1e9, 3));
+        ratios.get(engine).push(round(r.median_ms / ((bytes / bw) * 1e3), 3));
+      }
+    }
+    for (const [engine, list] of ratios) {
+      const sorted = [...list].sort((a, b) => a - b);
+      const value = sorted[Math.floor(sorted.length / 2)];
+      rows.push({ metric: 'paired_bound_ratio', engine, dtype: 'f32', n, d, k: K, value, ratios: list, rounds: PAIRED_ROUNDS, read_gbps: gbps });
+      log(`paired ${engine} f32 ${n}x${d} / bound: median ${value} over rounds ${list.join(' ')}`);
+    }
+  } catch (e) {
+    log(`FAILED paired rounds: ${e.message}`);
+  }
+}
+
 await browser.close();
 await srv.close();
 
@@ -273,6 +313,9 @@ ratio(`tfjs-wasm f32 / wasm-simd int8 (${bigN}x64)`, find('tfjs-wasm', 'f32', bi
 ratio(`wasm-simd f32 / bound f32 (${bigN}x64)`, find('wasm-simd', 'f32', bigN, 64), find('bound', 'f32', bigN, 64));
 ratio(`wasm-read f32 ${bigN}x64 / bound f32 (a bare wasm read of the same bytes)`, find('wasm-read', 'f32', bigN, 64), find('bound', 'f32', bigN, 64));
 ratio(`wasm-simd f32 / wasm-read f32 (${bigN}x64)`, find('wasm-simd', 'f32', bigN, 64), find('wasm-read', 'f32', bigN, 64));
+for (const r of rows.filter((r) => r.metric === 'paired_bound_ratio')) {
+  lines.push(`- ${r.engine} ${r.dtype} ${r.n}x${r.d} / bound f32, bound re-measured around each of ${r.rounds} browser runs: median ${r.value}× (rounds: ${r.ratios.join(', ')}; native read ${Math.min(...r.read_gbps)}–${Math.max(...r.read_gbps)} GB/s)`);
+}
 ratio(`wasm-scalar int8 / wasm-simd int8 (${bigN}x64)`, find('wasm-scalar', 'int8', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
 lines.push('');
 lines.push(`Chromium ${chromiumVersion}, Node ${process.version}, ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${load1.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine add noise).`);

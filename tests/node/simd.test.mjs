@@ -17,6 +17,7 @@ for (const dtype of ['f32', 'f16', 'int8', 'int8+residual']) {
   for (const [n, d] of [
     [3000, 64],
     [2001, 37], // odd dim and count: exercises the SIMD tails
+    [1003, 32], // the unrolled width-32 f32 kernel, with a tail of three rows
   ]) {
     for (const fast of relaxedSimdSupported() ? [true, 'relaxed'] : [true]) {
       test(`${fast === true ? 'simd' : 'relaxed'} vs scalar: ${dtype} ${n}x${d}`, async (t) => {

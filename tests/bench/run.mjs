@@ -147,29 +147,30 @@ const probe = () => JSON.parse(execFileSync(CLI, ['bench-native', '--bandwidth']
 if (PAIRED_ROUNDS > 0) {
   const n = 1_000_000;
   const d = 64;
-  const bytes = n * 64 * 4;
+  const bytes = n * Math.ceil(d / 16) * 16 * 4; // as the wasm-read rows count
   const url = `/bench/${basename(bundles.get(`f32 ${n} ${d}`))}`;
   const pairedOpts = { ...opts, samples: 11 };
   const runs = [
     ['wasm-simd', () => inFreshPage({ kind: 'wasm', variant: 'simd', url, k: K, opts: pairedOpts })],
     ['wasm-read', () => inFreshPage({ kind: 'read', bytes, opts: pairedOpts })],
   ];
+  // Per engine: the ratio and the bandwidth probed around each of its runs.
   const ratios = new Map(runs.map(([e]) => [e, []]));
-  const gbps = [];
+  const gbps = new Map(runs.map(([e]) => [e, []]));
   try {
     for (let rnd = 0; rnd < PAIRED_ROUNDS; rnd++) {
       for (const [engine, run] of runs) {
         const before = probe();
         const r = await run();
         const bw = (before + probe()) / 2;
-        gbps.push(round(bw / 1e9, 3));
+        gbps.get(engine).push(round(bw / 1e9, 3));
         ratios.get(engine).push(round(r.median_ms / ((bytes / bw) * 1e3), 3));
       }
     }
     for (const [engine, list] of ratios) {
       const sorted = [...list].sort((a, b) => a - b);
       const value = sorted[Math.floor(sorted.length / 2)];
-      rows.push({ metric: 'paired_bound_ratio', engine, dtype: 'f32', n, d, k: K, value, ratios: list, rounds: PAIRED_ROUNDS, read_gbps: gbps });
+      rows.push({ metric: 'paired_bound_ratio', engine, dtype: 'f32', n, d, k: K, value, ratios: list, rounds: PAIRED_ROUNDS, read_gbps: gbps.get(engine) });
       log(`paired ${engine} f32 ${n}x${d} / bound: median ${value} over rounds ${list.join(' ')}`);
     }
   } catch (e) {

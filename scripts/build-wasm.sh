@@ -45,6 +45,13 @@ for v in $variants; do
     feats="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
     [ "$v" = simd ] && feats="$feats --enable-simd"
     [ "$v" = relaxed ] && feats="$feats --enable-simd --enable-relaxed-simd"
+    # --low-memory-unused lets `optimize-added-constants` fold `p + C` into a
+    # load's offset immediate (LLVM leaves most kernel addresses as separate
+    # adds, and V8 cannot fold a wrapping i32 add into an x64 address: one
+    # extra instruction per load). The fold differs only where p + C wraps
+    # to below 1 KiB; rustc puts the 1 MiB stack first, growing down to 0,
+    # so that is the bottom of a stack that has already overflowed.
+    feats="$feats --low-memory-unused --optimize-added-constants-propagate"
     # shellcheck disable=SC2086
     "$wasm_opt" -O3 $feats "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   fi

@@ -174,6 +174,8 @@ pub mod scalar {
         for (l, t) in t.iter_mut().enumerate() {
             *t = (acc[l] + acc[4 + l]) + (acc[8 + l] + acc[12 + l]);
         }
+        // Lanes that start at +0 make a dot of −0 products +0; the SIMD twin's
+        // unrolled widths start at the first products and add 0 at the end.
         (t[0] + t[1]) + (t[2] + t[3])
     }
 
@@ -243,15 +245,31 @@ mod simd {
 
     /// One row's four partial-sum lanes, (acc0 + acc1) + (acc2 + acc3).
     ///
+    /// With `first`, the first products start the accumulators: `0.0 + x`
+    /// is not folded away (it turns −0 into +0), so a zero start costs 4 adds
+    /// a row; 2–3% at 1M × 64 in Chromium 156 for the unrolled widths. The
+    /// looped width keeps the zero start: peeled, V8 ran it 2–3 × slower.
+    /// They differ only for a dot of −0 products (−0 against +0), which the
+    /// unrolled widths turn into +0 with one add per four rows.
+    ///
     /// # Safety
-    /// `r` and `u` must point at `stride` readable f32, `stride % 16 == 0`.
+    /// `r` and `u` must point at `stride` readable f32; `stride` is a
+    /// non-zero multiple of 16.
     #[inline(always)]
-    unsafe fn row_f32(r: *const f32, u: *const f32, stride: usize) -> v128 {
-        let mut a0 = f32x4_splat(0.0);
-        let mut a1 = a0;
-        let mut a2 = a0;
-        let mut a3 = a0;
-        let mut c = 0;
+    unsafe fn row_f32(r: *const f32, u: *const f32, stride: usize, first: bool) -> v128 {
+        let (mut a0, mut a1, mut a2, mut a3, mut c);
+        if first {
+            let (rp, up) = (r as *const v128, u as *const v128);
+            a0 = f32x4_mul(v128_load(rp), v128_load(up));
+            a1 = f32x4_mul(v128_load(rp.add(1)), v128_load(up.add(1)));
+            a2 = f32x4_mul(v128_load(rp.add(2)), v128_load(up.add(2)));
+            a3 = f32x4_mul(v128_load(rp.add(3)), v128_load(up.add(3)));
+            c = 16;
+        } else {
+            a0 = f32x4_splat(0.0);
+            (a1, a2, a3) = (a0, a0, a0);
+            c = 0;
+        }
         while c < stride {
             let rp = r.add(c) as *const v128;
             let up = u.add(c) as *const v128;
@@ -298,8 +316,9 @@ mod simd {
     /// Common row widths get an instance with the row loop fully unrolled:
     /// V8 puts a stack check on every loop back-edge, and without the inner
     /// loop the 1M × 64 scan runs ~10% faster in Chromium 156 (20% at 100k
-    /// × 32), at a bare wasm read's speed. Each instance costs 1.5–3.5 KB of
-    /// a 200 KB wasm budget, so only the widths of 32 and 64 get one.
+    /// × 32), at a bare wasm read's speed. Width 128 unrolled was 1.7 × slower
+    /// than its loop (its 32 hoisted user vectors spill), so only 32 and 64
+    /// get an instance (1.5–3 KB of wasm each).
     pub fn dot_f32(
         rows: &[f32],
         stride: usize,
@@ -321,7 +340,9 @@ mod simd {
             // SAFETY: as in `quads_f32`, for row j < n.
             let v = aff.apply(
                 j,
-                hsum(unsafe { row_f32(rows.as_ptr().add(j * stride), user.as_ptr(), stride) }),
+                hsum(unsafe {
+                    row_f32(rows.as_ptr().add(j * stride), user.as_ptr(), stride, false)
+                }),
             );
             if let Some(o) = out.get_mut(j) {
                 *o = v;
@@ -352,12 +373,16 @@ mod simd {
         // SAFETY (every `row` call): row j < n spans rows[j*stride ..
         // (j+1)*stride] since n ≤ rows.len()/stride; user spans stride f32;
         // stride % 16 == 0 (all checked by the caller, S is 0 or stride).
-        let row = |j: usize| unsafe { row_f32(base.add(j * stride), u, stride) };
+        let row = |j: usize| unsafe { row_f32(base.add(j * stride), u, stride, S != 0) };
         let mut best = f32x4_splat(f32::NEG_INFINITY);
         let mut j = 0;
         while j + 4 <= n {
             let (a, b, c, d) = (row(j), row(j + 1), row(j + 2), row(j + 3));
-            let s = epilogue4(lane_sums(a, b, c, d, |x, y| f32x4_add(x, y)), aff, j);
+            let dots = f32x4_add(
+                lane_sums(a, b, c, d, |x, y| f32x4_add(x, y)),
+                f32x4_splat(0.0),
+            );
+            let s = epilogue4(dots, aff, j);
             // pmax(best, s) keeps `best` when s is NaN: NaN never wins.
             best = f32x4_pmax(best, s);
             if let Some(o) = out.get_mut(j..j + 4) {
@@ -714,6 +739,25 @@ mod tests {
                     .map(|c| rows[j * stride + c] as f64 * user[c] as f64)
                     .sum();
                 assert!((o as f64 - naive).abs() < 1e-4, "row {j}: {o} vs {naive}");
+            }
+        }
+    }
+
+    #[test]
+    fn f32_kernel_gives_plus_zero_for_a_dot_of_negative_zeros() {
+        // Every product is −0: the dot is +0 (lanes start at +0), the value
+        // the SIMD twin's unrolled widths normalize to (checked in Node).
+        for stride in [16, 32, 64, 128] {
+            let rows: Vec<f32> = (0..stride * 5)
+                .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
+                .collect();
+            let user: Vec<f32> = (0..stride)
+                .map(|i| if i % 2 == 0 { -0.0 } else { -1.0 })
+                .collect();
+            let mut out = vec![f32::NAN; 5];
+            dot_f32(&rows, stride, &user, Affine::default(), &mut out);
+            for o in out {
+                assert_eq!(o.to_bits(), 0f32.to_bits(), "stride {stride}");
             }
         }
     }

@@ -7,9 +7,12 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { load, relaxedSimdSupported } from '../../pkg/node.js';
-import { synth, rng, gaussianVector } from './helpers.mjs';
+import { CLI, synth, rng, gaussianVector } from './helpers.mjs';
 
 const QUERIES = 300;
 
@@ -60,4 +63,42 @@ for (const dtype of ['f32', 'f16', 'int8', 'int8+residual']) {
       });
     }
   }
+}
+
+// Rows whose every product is −0 (one side +0, the other negative, or +1
+// against −0): how the lanes start (at 0, or at the first products, which the
+// unrolled widths do) decides whether that dot is +0 or −0, and the kernels
+// must agree on +0. Cosine (`similar`) has no bias to hide the sign.
+for (const d of [32, 64, 48]) {
+  test(`simd vs scalar: a dot of signed zeros is +0 (d=${d})`, async (t) => {
+    const n = 9;
+    const f = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < d; j++) {
+        // even items: +1, +0, +1, ...; odd items: −0, −1, −0, ...
+        const on = (j % 2 === 0) === (i % 2 === 0);
+        f[i * d + j] = i % 2 === 0 ? (on ? 1 : 0) : on ? -1 : -0;
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-zero-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const raw = join(dir, 'f.bin');
+    writeFileSync(raw, new Uint8Array(f.buffer));
+    const out = join(dir, 'z.vtr');
+    execFileSync(CLI, ['synth', '--items', String(n), '--dim', String(d), '--factors', raw, '--out', out]);
+    const bytes = readFileSync(out);
+    const simd = await load(bytes, { simd: true });
+    const scalar = await load(bytes, { simd: false });
+    t.after(() => {
+      simd.dispose();
+      scalar.dispose();
+    });
+    const a = simd.similar('item-0', { k: n - 1 });
+    const b = scalar.similar('item-0', { k: n - 1 });
+    const zeros = a.filter((s) => s.score === 0);
+    assert.equal(zeros.length, 4, 'the four odd items are orthogonal to item-0');
+    for (const s of zeros) assert.ok(Object.is(s.score, 0), `${s.id}: +0, not −0`);
+    const byId = new Map(b.map((s) => [s.id, s.score]));
+    for (const s of a) assert.ok(Object.is(s.score, byId.get(s.id)), `${s.id}: ${s.score} vs ${byId.get(s.id)}`);
+  });
 }

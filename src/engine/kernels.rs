@@ -150,6 +150,19 @@ pub fn sumsq_f32(rows: &[f32], stride: usize, out: &mut [f32]) {
     }
 }
 
+/// The f32 summation order for rows of `stride` values, shared by both
+/// twins. Four accumulators, each with four lanes, then (acc0 + acc1) +
+/// (acc2 + acc3) lane-wise and (t0 + t1) + (t2 + t3). For the unrolled SIMD
+/// widths (32, 64) accumulator k sums the k-th quarter of the row;
+/// otherwise it sums every fourth 4-value vector, k, k + 4, … Why two: LLVM
+/// emits each accumulator's chain as one expression tree, and V8 loads in
+/// that order, so an unrolled row with interleaved accumulators reads its
+/// cache lines out of order: ~10% slower at 1M × 64 in Chromium 156 than
+/// reading by quarters. A loop reads 16 values per step, in order either way.
+pub const fn quarter_order(stride: usize) -> bool {
+    matches!(stride, 32 | 64)
+}
+
 /// Whether this build scores with wasm SIMD128.
 pub const SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
@@ -157,14 +170,25 @@ pub const SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd12
 pub const RELAXED: bool = NEEDS_ROW_SUMS;
 
 pub mod scalar {
-    /// 16 independent lanes mirror the 4×f32x4 accumulators of the SIMD twin,
-    /// which also lets LLVM vectorize this natively.
+    /// 16 independent lanes mirror the 4×f32x4 accumulators of the SIMD twin
+    /// in [`super::quarter_order`], which also lets LLVM vectorize this natively.
     #[inline]
     pub fn dot_row_f32(row: &[f32], user: &[f32]) -> f32 {
         let mut acc = [0f32; 16];
-        for (r, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
-            for l in 0..16 {
-                acc[l] += r[l] * u[l];
+        if super::quarter_order(row.len()) {
+            let q = row.len() / 4;
+            for (k, (r, u)) in row.chunks_exact(q).zip(user.chunks_exact(q)).enumerate() {
+                for (r, u) in r.chunks_exact(4).zip(u.chunks_exact(4)) {
+                    for l in 0..4 {
+                        acc[4 * k + l] += r[l] * u[l];
+                    }
+                }
+            }
+        } else {
+            for (r, u) in row.chunks_exact(16).zip(user.chunks_exact(16)) {
+                for l in 0..16 {
+                    acc[l] += r[l] * u[l];
+                }
             }
         }
         // Same reduction tree as the SIMD twin: (acc0 + acc1) + (acc2 + acc3)
@@ -175,7 +199,7 @@ pub mod scalar {
             *t = (acc[l] + acc[4 + l]) + (acc[8 + l] + acc[12 + l]);
         }
         // Lanes that start at +0 make a dot of −0 products +0; the SIMD twin's
-        // unrolled widths start at the first products and add 0 at the end.
+        // quarters start at their first products and add 0 at the end.
         (t[0] + t[1]) + (t[2] + t[3])
     }
 
@@ -243,33 +267,41 @@ mod simd {
         f32x4_extract_lane::<0>(s) + f32x4_extract_lane::<2>(s)
     }
 
-    /// One row's four partial-sum lanes, (acc0 + acc1) + (acc2 + acc3).
+    /// One row's four partial-sum lanes, (acc0 + acc1) + (acc2 + acc3), in
+    /// [`super::quarter_order`] when `quarters`.
     ///
-    /// With `first`, the first products start the accumulators: `0.0 + x`
-    /// is not folded away (it turns −0 into +0), so a zero start costs 4 adds
-    /// a row; 2–3% at 1M × 64 in Chromium 156 for the unrolled widths. The
-    /// looped width keeps the zero start: peeled, V8 ran it 2–3 × slower.
-    /// They differ only for a dot of −0 products (−0 against +0), which the
-    /// unrolled widths turn into +0 with one add per four rows.
+    /// A quarter starts at its first product: `0.0 + x` is not folded away
+    /// (it turns −0 into +0), so a zero start would cost 4 adds a row (2–3%
+    /// at 1M × 64 in Chromium 156). The loop keeps the zero start: peeled, V8
+    /// ran it 2–3 × slower. The two differ only for a dot of −0 products,
+    /// which callers of the quarter order turn into +0 with one more add.
     ///
     /// # Safety
     /// `r` and `u` must point at `stride` readable f32; `stride` is a
     /// non-zero multiple of 16.
     #[inline(always)]
-    unsafe fn row_f32(r: *const f32, u: *const f32, stride: usize, first: bool) -> v128 {
-        let (mut a0, mut a1, mut a2, mut a3, mut c);
-        if first {
+    unsafe fn row_f32(r: *const f32, u: *const f32, stride: usize, quarters: bool) -> v128 {
+        if quarters {
             let (rp, up) = (r as *const v128, u as *const v128);
-            a0 = f32x4_mul(v128_load(rp), v128_load(up));
-            a1 = f32x4_mul(v128_load(rp.add(1)), v128_load(up.add(1)));
-            a2 = f32x4_mul(v128_load(rp.add(2)), v128_load(up.add(2)));
-            a3 = f32x4_mul(v128_load(rp.add(3)), v128_load(up.add(3)));
-            c = 16;
-        } else {
-            a0 = f32x4_splat(0.0);
-            (a1, a2, a3) = (a0, a0, a0);
-            c = 0;
+            let q = stride / 16; // vectors per quarter
+            let quarter = |k: usize| {
+                let (rq, uq) = (rp.add(k * q), up.add(k * q));
+                let mut a = f32x4_mul(v128_load(rq), v128_load(uq));
+                let mut i = 1;
+                while i < q {
+                    a = f32x4_add(a, f32x4_mul(v128_load(rq.add(i)), v128_load(uq.add(i))));
+                    i += 1;
+                }
+                a
+            };
+            return f32x4_add(
+                f32x4_add(quarter(0), quarter(1)),
+                f32x4_add(quarter(2), quarter(3)),
+            );
         }
+        let mut a0 = f32x4_splat(0.0);
+        let (mut a1, mut a2, mut a3) = (a0, a0, a0);
+        let mut c = 0;
         while c < stride {
             let rp = r.add(c) as *const v128;
             let up = u.add(c) as *const v128;
@@ -335,15 +367,19 @@ mod simd {
             64 => quads_f32::<64>(rows, stride, user, aff, out, n),
             _ => quads_f32::<0>(rows, stride, user, aff, out, n),
         };
+        let quarters = super::quarter_order(stride);
         let mut m = lane_max(best);
         while j < n {
             // SAFETY: as in `quads_f32`, for row j < n.
-            let v = aff.apply(
-                j,
-                hsum(unsafe {
-                    row_f32(rows.as_ptr().add(j * stride), user.as_ptr(), stride, false)
-                }),
-            );
+            let dot = hsum(unsafe {
+                row_f32(
+                    rows.as_ptr().add(j * stride),
+                    user.as_ptr(),
+                    stride,
+                    quarters,
+                )
+            }) + 0.0;
+            let v = aff.apply(j, dot);
             if let Some(o) = out.get_mut(j) {
                 *o = v;
             }
@@ -373,7 +409,8 @@ mod simd {
         // SAFETY (every `row` call): row j < n spans rows[j*stride ..
         // (j+1)*stride] since n ≤ rows.len()/stride; user spans stride f32;
         // stride % 16 == 0 (all checked by the caller, S is 0 or stride).
-        let row = |j: usize| unsafe { row_f32(base.add(j * stride), u, stride, S != 0) };
+        let quarters = S != 0 && super::quarter_order(stride);
+        let row = |j: usize| unsafe { row_f32(base.add(j * stride), u, stride, quarters) };
         let mut best = f32x4_splat(f32::NEG_INFINITY);
         let mut j = 0;
         while j + 4 <= n {

@@ -17,7 +17,9 @@ out_root=${VITRINE_WASM_OUT:-pkg/wasm}
 variants=${*:-relaxed simd scalar intent}
 
 for v in $variants; do
-  flags="-C target-feature=+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
+  # --stack-first (rustc's default for wasm, stated here because the
+  # wasm-opt flags below rely on it): the stack sits below the data.
+  flags="-C link-arg=--stack-first -C target-feature=+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
   [ "$v" = simd ] && flags="$flags,+simd128"
   [ "$v" = relaxed ] && flags="$flags,+simd128,+relaxed-simd"
   name=vitrine_core features=""
@@ -49,7 +51,7 @@ for v in $variants; do
     # load's offset immediate (LLVM leaves most kernel addresses as separate
     # adds, and V8 cannot fold a wrapping i32 add into an x64 address: one
     # extra instruction per load). The fold differs only where p + C wraps
-    # to below 1 KiB; rustc puts the 1 MiB stack first, growing down to 0,
+    # to below 1 KiB; with --stack-first the 1 MiB stack grows down to 0,
     # so that is the bottom of a stack that has already overflowed.
     feats="$feats --low-memory-unused --optimize-added-constants-propagate"
     # shellcheck disable=SC2086

@@ -20,6 +20,10 @@ for v in $variants; do
   # --stack-first (rustc's default for wasm, stated here because the
   # wasm-opt flags below rely on it): the stack sits below the data.
   flags="-C link-arg=--stack-first -C target-feature=+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals"
+  # Panic locations name source files; keep the build machine's home out of
+  # the module every shopper downloads.
+  remap=""
+  case "$HOME" in *[[:space:]]*) ;; /*) remap="--remap-path-prefix=$HOME=~" ;; esac
   [ "$v" = simd ] && flags="$flags,+simd128"
   [ "$v" = relaxed ] && flags="$flags,+simd128,+relaxed-simd"
   name=vitrine_core features=""
@@ -27,12 +31,12 @@ for v in $variants; do
   target_dir="target/wasm-$v"
   [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$v-buildstd"
   if [ "$WASM_TOOLCHAIN" = rustup ]; then
-    RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" \
+    RUSTFLAGS="$flags $remap" CARGO_TARGET_DIR="$target_dir" \
       cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet $features
   else
     lld="$(rustc --print sysroot 2>/dev/null)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld"
     [ -x "$lld" ] || lld=$(command -v rust-lld || command -v lld || echo rust-lld)
-    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" \
+    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="$flags $remap" CARGO_TARGET_DIR="$target_dir" \
       CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$lld" \
       /usr/bin/cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet \
       -Z build-std=std,panic_abort $features

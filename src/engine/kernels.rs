@@ -157,7 +157,7 @@ pub fn sumsq_f32(rows: &[f32], stride: usize, out: &mut [f32]) {
 /// otherwise it sums every fourth 4-value vector, k, k + 4, … Why two: LLVM
 /// emits each accumulator's chain as one expression tree, and V8 loads in
 /// that order, so an unrolled row with interleaved accumulators reads its
-/// cache lines out of order: ~10% slower at 1M × 64 in Chromium 156 than
+/// cache lines out of order: 3–13% slower at 1M × 64 in Chromium 156 than
 /// reading by quarters. A loop reads 16 values per step, in order either way.
 pub const fn quarter_order(stride: usize) -> bool {
     matches!(stride, 32 | 64)

@@ -189,13 +189,14 @@ impl Model {
         let bytes = bytes
             .dyn_ref::<Uint8Array>()
             .ok_or_else(|| invalid("bundle bytes must be a Uint8Array"))?;
-        // Straight from the JS array into aligned memory: one copy, not two.
-        let mut buf = AlignedBuf::zeroed(bytes.length() as usize).ok_or_else(|| {
+        // Straight from the JS array into aligned memory: one copy, not two,
+        // and no zeroing before it.
+        let buf = AlignedBuf::filled_by(bytes.length() as usize, |dst| bytes.copy_to_uninit(dst))
+            .ok_or_else(|| {
             js_error(Error::SizeOverflow {
                 what: "bundle allocation",
             })
         })?;
-        bytes.copy_to(buf.as_mut_slice());
         engine::Model::from_aligned(buf)
             .map(Model::new)
             .map_err(js_error)

@@ -102,3 +102,32 @@ for (const d of [32, 64, 48]) {
     for (const s of a) assert.ok(Object.is(s.score, byId.get(s.id)), `${s.id}: ${s.score} vs ${byId.get(s.id)}`);
   });
 }
+
+// The folding CRC (format::crc32) runs its XOR step in the kernels module: a
+// SIMD twin and a scalar one. Every build must accept an intact bundle whose
+// FACTORS section is long enough to fold (> 19 200 bytes) and refuse one
+// flipped bit wherever it lands: word 0 (where the running state enters), the
+// folded words, across a block boundary, the 4800-byte remainder, the tail.
+test('every build checks a folded section checksum bit for bit', async (t) => {
+  const bytes = new Uint8Array(readFileSync(synth({ items: 3000, dim: 64, dtype: 'int8', seed: 33 })));
+  const builds = [true, false, ...(relaxedSimdSupported() ? ['relaxed'] : [])];
+  const probe = await load(bytes, { simd: false });
+  const s = probe.info().sections.find((x) => x.name === 'FACTORS');
+  probe.dispose();
+  assert.ok(s && s.length > 4 * 19_200, `FACTORS is ${s && s.length} bytes: long enough to fold`);
+  const spots = [0, 3, 16, 17 * 16 + 5, 1025 * 16, s.length >> 1, s.length - 4800 - 1, s.length - 4800, s.length - 17, s.length - 1];
+  for (const simd of builds) {
+    const m = await load(bytes, { simd });
+    assert.equal(m.info().nItems, 3000, `simd=${simd}: the intact bundle loads`);
+    m.dispose();
+    for (const at of spots) {
+      const bad = bytes.slice();
+      bad[s.offset + at] ^= 0x40;
+      await assert.rejects(load(bad, { simd }), (e) => {
+        assert.equal(e.code, 'CHECKSUM_MISMATCH', `simd=${simd}, byte ${at}: ${e.message}`);
+        assert.equal(String(e.details.section), 'FACTORS');
+        return true;
+      });
+    }
+  }
+});

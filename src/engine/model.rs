@@ -180,7 +180,7 @@ impl Model {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let i = *idx.get(mid)? as usize;
-            match v.ids.get_bytes(i)?.cmp(key) {
+            match format::cmp_bytes(v.ids.get_bytes(i)?, key) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Some(i),

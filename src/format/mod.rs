@@ -24,6 +24,7 @@ pub mod write;
 pub use aligned::AlignedBuf;
 pub use f16::{f16_to_f32, f32_to_f16};
 pub use read::{parse, BundleLayout, BundleView, FactorsView, NeighboursView, SectionInfo};
+pub(crate) use strings::cmp_bytes;
 pub use strings::StringTable;
 pub use write::{write_bundle, write_bundle_file};
 

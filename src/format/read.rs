@@ -546,7 +546,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
             reason: format!("item index {i} out of range"),
         })?;
         if let Some((pi, p)) = prev {
-            match p.cmp(id) {
+            match super::strings::cmp_bytes(p, id) {
                 std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => {
                     return Err(Error::DuplicateId {

@@ -8,7 +8,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { crc32 } from 'node:zlib';
+import zlib from 'node:zlib';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,10 +116,13 @@ test('every build checks a folded section checksum bit for bit', async (t) => {
   t.after(() => probe.dispose());
   const s = probe.info().sections.find((x) => x.name === 'FACTORS');
   assert.ok(s && s.length > 4 * 19_200, `FACTORS is ${s && s.length} bytes: it folds over several blocks`);
-  // The native writer folds too: its checksums must be zlib's CRC-32.
-  for (const x of probe.info().sections) {
-    assert.equal(x.crc32 >>> 0, crc32(bytes.subarray(x.offset, x.offset + x.length)), `${x.name}: zlib's CRC-32`);
-  }
+  // The native writer folds too: its checksums must be zlib's CRC-32
+  // (zlib.crc32 is in Node ≥ 20.15).
+  if (typeof zlib.crc32 === 'function') {
+    for (const x of probe.info().sections) {
+      assert.equal(x.crc32 >>> 0, zlib.crc32(bytes.subarray(x.offset, x.offset + x.length)), `${x.name}: zlib's CRC-32`);
+    }
+  } else t.diagnostic('this Node has no zlib.crc32: writer checksums not cross-checked');
   const spots = [0, 3, 16, 17 * 16 + 5, 1025 * 16, s.length >> 1, s.length - 4800 - 1, s.length - 4800, s.length - 17, s.length - 1];
   for (const simd of builds) {
     const m = await load(bytes, { simd });

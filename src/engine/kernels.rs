@@ -106,6 +106,31 @@ pub fn dot_i8(
     }
 }
 
+/// [`dot_f32`] over two blocks, their rows read as two streams in turn (a
+/// quad from each): one thread reads two places faster than one on some
+/// hosts (the AMD EPYC one: 0–30% natively, 6% median on the 1M × 64 scan in
+/// Chromium). Each block's scores and maximum are exactly `dot_f32`'s.
+pub fn dot_f32_pair(
+    rows: [&[f32]; 2],
+    stride: usize,
+    user: &[f32],
+    aff: [Affine<'_>; 2],
+    out: [&mut [f32]; 2],
+) -> [f32; 2] {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd::dot_f32_pair(rows, stride, user, aff, out)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let [oa, ob] = out;
+        [
+            scalar::dot_f32(rows[0], stride, user, aff[0], oa),
+            scalar::dot_f32(rows[1], stride, user, aff[1], ob),
+        ]
+    }
+}
+
 /// Σ of each int8 row's bytes (`out[j]`), for the relaxed kernel's offset.
 pub fn sum_i8(rows: &[i8], stride: usize, out: &mut [i32]) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -463,15 +488,91 @@ mod simd {
         if stride == 0 || stride % 16 != 0 || user.len() < stride {
             return f32::NEG_INFINITY;
         }
+        rest_f32(
+            rows,
+            stride,
+            user,
+            aff,
+            out,
+            n,
+            0,
+            f32x4_splat(f32::NEG_INFINITY),
+        )
+    }
+
+    /// Two blocks, a quad of rows from each in turn, then the rest of each.
+    pub fn dot_f32_pair(
+        rows: [&[f32]; 2],
+        stride: usize,
+        user: &[f32],
+        aff: [super::Affine<'_>; 2],
+        out: [&mut [f32]; 2],
+    ) -> [f32; 2] {
+        let [oa, ob] = out;
+        let na = oa.len().min(rows[0].len() / stride.max(1));
+        let nb = ob.len().min(rows[1].len() / stride.max(1));
+        if stride == 0 || stride % 16 != 0 || user.len() < stride {
+            return [f32::NEG_INFINITY; 2];
+        }
+        let both = na.min(nb) / 4 * 4;
+        let mut best = [f32x4_splat(f32::NEG_INFINITY); 2];
+        let mut j = 0;
+        while j < both {
+            match stride {
+                32 => quad_pair::<32>(rows, stride, user, aff, [&mut *oa, &mut *ob], j, &mut best),
+                64 => quad_pair::<64>(rows, stride, user, aff, [&mut *oa, &mut *ob], j, &mut best),
+                // Other widths: one block after the other (no unrolled quad
+                // to pair, and the code would cost wasm size).
+                _ => break,
+            }
+            j += 4;
+        }
+        [
+            rest_f32(rows[0], stride, user, aff[0], oa, na, j, best[0]),
+            rest_f32(rows[1], stride, user, aff[1], ob, nb, j, best[1]),
+        ]
+    }
+
+    /// Quad `j` of each of two blocks (both hold rows j..j + 4).
+    #[inline(always)]
+    fn quad_pair<const S: usize>(
+        rows: [&[f32]; 2],
+        stride: usize,
+        user: &[f32],
+        aff: [super::Affine<'_>; 2],
+        out: [&mut [f32]; 2],
+        j: usize,
+        best: &mut [v128; 2],
+    ) {
+        for (((r, a), o), b) in rows.into_iter().zip(aff).zip(out).zip(best.iter_mut()) {
+            *b = f32x4_pmax(*b, quad_f32::<S>(r, stride, user, a, o, j));
+        }
+    }
+
+    /// Rows j0..n: whole quads, then one row at a time; `best` is the lanes'
+    /// running maximum so far. Callers check that `n ≤ rows.len() / stride`,
+    /// `user.len() ≥ stride` and `stride % 16 == 0`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn rest_f32(
+        rows: &[f32],
+        stride: usize,
+        user: &[f32],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+        n: usize,
+        j0: usize,
+        best: v128,
+    ) -> f32 {
         let (mut j, best) = match stride {
-            32 => quads_f32::<32>(rows, stride, user, aff, out, n),
-            64 => quads_f32::<64>(rows, stride, user, aff, out, n),
-            _ => quads_f32::<0>(rows, stride, user, aff, out, n),
+            32 => quads_f32::<32>(rows, stride, user, aff, out, n, j0, best),
+            64 => quads_f32::<64>(rows, stride, user, aff, out, n, j0, best),
+            _ => quads_f32::<0>(rows, stride, user, aff, out, n, j0, best),
         };
         let quarters = super::quarter_order(stride);
         let mut m = lane_max(best);
         while j < n {
-            // SAFETY: as in `quads_f32`, for row j < n.
+            // SAFETY: as in `quad_f32`, for row j < n.
             let dot = hsum(unsafe {
                 row_f32(
                     rows.as_ptr().add(j * stride),
@@ -492,10 +593,10 @@ mod simd {
         m
     }
 
-    /// Rows 0..n in whole groups of four, with the row width `S` known at
+    /// Rows j0..n in whole groups of four, with the row width `S` known at
     /// compile time (`S == 0`: `stride` at run time). Returns the first row
-    /// not scored and the lanes' running maximum. Callers check that `n ≤
-    /// rows.len() / stride`, `user.len() ≥ stride` and `stride % 16 == 0`.
+    /// not scored and the lanes' running maximum.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn quads_f32<const S: usize>(
         rows: &[f32],
@@ -504,32 +605,47 @@ mod simd {
         aff: super::Affine<'_>,
         out: &mut [f32],
         n: usize,
+        j0: usize,
+        mut best: v128,
     ) -> (usize, v128) {
-        let stride = if S == 0 { stride } else { S };
-        let (u, base) = (user.as_ptr(), rows.as_ptr());
-        // SAFETY (every `row` call): row j < n spans rows[j*stride ..
-        // (j+1)*stride] since n ≤ rows.len()/stride; user spans stride f32;
-        // stride % 16 == 0 (all checked by the caller, S is 0 or stride).
-        let quarters = S != 0 && super::quarter_order(stride);
-        let row = |j: usize| unsafe { row_f32(base.add(j * stride), u, stride, quarters) };
-        let mut best = f32x4_splat(f32::NEG_INFINITY);
-        let mut j = 0;
+        let mut j = j0;
         while j + 4 <= n {
-            let (a, b, c, d) = (row(j), row(j + 1), row(j + 2), row(j + 3));
-            let dots = f32x4_add(
-                lane_sums(a, b, c, d, |x, y| f32x4_add(x, y)),
-                f32x4_splat(0.0),
-            );
-            let s = epilogue4(dots, aff, j);
             // pmax(best, s) keeps `best` when s is NaN: NaN never wins.
-            best = f32x4_pmax(best, s);
-            if let Some(o) = out.get_mut(j..j + 4) {
-                // SAFETY: o has exactly 4 f32; v128_store has no alignment requirement.
-                unsafe { v128_store(o.as_mut_ptr() as *mut v128, s) };
-            }
+            best = f32x4_pmax(best, quad_f32::<S>(rows, stride, user, aff, out, j));
             j += 4;
         }
         (j, best)
+    }
+
+    /// Scores rows j..j + 4 into `out[j..j + 4]` and returns them. Callers
+    /// check that j + 4 ≤ rows.len() / stride, `user.len() ≥ stride` and
+    /// `stride % 16 == 0`; `S` is 0 (run-time `stride`) or `stride`.
+    #[inline(always)]
+    fn quad_f32<const S: usize>(
+        rows: &[f32],
+        stride: usize,
+        user: &[f32],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+        j: usize,
+    ) -> v128 {
+        let stride = if S == 0 { stride } else { S };
+        let (u, base) = (user.as_ptr(), rows.as_ptr());
+        // SAFETY (every `row` call): row i < j + 4 spans rows[i*stride ..
+        // (i+1)*stride] within `rows`; user spans stride f32; stride % 16 == 0.
+        let quarters = S != 0 && super::quarter_order(stride);
+        let row = |i: usize| unsafe { row_f32(base.add(i * stride), u, stride, quarters) };
+        let (a, b, c, d) = (row(j), row(j + 1), row(j + 2), row(j + 3));
+        let dots = f32x4_add(
+            lane_sums(a, b, c, d, |x, y| f32x4_add(x, y)),
+            f32x4_splat(0.0),
+        );
+        let s = epilogue4(dots, aff, j);
+        if let Some(o) = out.get_mut(j..j + 4) {
+            // SAFETY: o has exactly 4 f32; v128_store has no alignment requirement.
+            unsafe { v128_store(o.as_mut_ptr() as *mut v128, s) };
+        }
+        s
     }
 
     /// Exact int8 dot products: rows and user split into sign-extended even

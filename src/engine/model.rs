@@ -11,7 +11,7 @@ use crate::format::{
 };
 
 /// Rows scored per kernel call: small enough to stay in L1 with the scores.
-const BLOCK: usize = 256;
+pub(super) const BLOCK: usize = 256;
 
 /// Filters and size for a top-k query. Indices, not ids: the bindings resolve ids.
 #[derive(Debug, Clone, Default)]
@@ -488,11 +488,37 @@ impl Model {
         let mut out = [0f32; BLOCK];
         match self.view().factors {
             FactorsView::F32(rows) => {
+                // Blocks i and h + i together (`kernels::dot_f32_pair`: two
+                // read streams), then the odd one out; `push_scored` keeps
+                // the ties right in any block order.
                 let mut top = TopK::new(k);
-                for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
-                    let m = block.len() / stride;
+                let mut out2 = [0f32; BLOCK];
+                let span = BLOCK * stride.max(1);
+                let blocks = n.div_ceil(BLOCK);
+                let h = blocks / 2;
+                let block = |b: usize| {
+                    let end = ((b + 1) * span).min(rows.len());
+                    let r = rows.get(b * span..end).unwrap_or(&[]);
+                    (r, r.len() / stride.max(1))
+                };
+                for i in 0..h {
+                    let ((ra, ma), (rb, mb)) = (block(i), block(h + i));
+                    let aff =
+                        [(i, ma), (h + i, mb)].map(|(b, m)| ep.affine(b * BLOCK..b * BLOCK + m));
+                    let [xa, xb] = kernels::dot_f32_pair(
+                        [ra, rb],
+                        stride,
+                        u,
+                        aff,
+                        [&mut out[..ma], &mut out2[..mb]],
+                    );
+                    push_scored(&mut top, i * BLOCK, &out[..ma], xa, filter);
+                    push_scored(&mut top, (h + i) * BLOCK, &out2[..mb], xb, filter);
+                }
+                for b in 2 * h..blocks {
+                    let (r, m) = block(b);
                     let aff = ep.affine(b * BLOCK..b * BLOCK + m);
-                    let max = kernels::dot_f32(block, stride, u, aff, &mut out[..m]);
+                    let max = kernels::dot_f32(r, stride, u, aff, &mut out[..m]);
                     push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
                 }
                 top.into_sorted()
@@ -575,15 +601,17 @@ impl<'a> Epilogue<'a> {
 }
 
 /// Final scores of one block (`max` = their maximum): the heap sees the
-/// block only when it holds a score above the current k-th.
+/// block only when it holds a score at or above the current k-th. At, not
+/// only above: blocks need not come in index order, and an equal score from
+/// a lower index must still win its tie (`TopK::push` decides).
 #[inline]
 fn push_scored(top: &mut TopK, base: usize, out: &[f32], max: f32, filter: &Filter<'_>) {
     let mut thr = top.threshold();
-    if max <= thr {
+    if max < thr {
         return;
     }
     for (j, &s) in out.iter().enumerate() {
-        if s > thr && filter.allows(base + j) {
+        if s >= thr && filter.allows(base + j) {
             top.push((base + j) as u32, s);
             thr = top.threshold();
         }

@@ -391,3 +391,48 @@ fn residual_similar_matches_f32_similar() {
         }
     }
 }
+
+/// Ties go to the lower index even when blocks are scored out of order (the
+/// f32 scan pairs block i with block h + i): rows of block 1 and block 3 of
+/// six are the same hot row, so every top score is tied and the top-k must be
+/// block 1's first rows, although block 3 reaches the heap first.
+#[test]
+fn ties_go_to_the_lower_index_across_paired_blocks() {
+    const BLOCK: usize = super::model::BLOCK;
+    for (dim, dtype) in [
+        (64, Dtype::F32),
+        (32, Dtype::F32),
+        (24, Dtype::F32),
+        (64, Dtype::F16),
+        (64, Dtype::I8),
+    ] {
+        let n = 6 * BLOCK;
+        let mut parts = synth::catalogue(n, dim, 3, 5);
+        let hot: Vec<f32> = (0..dim)
+            .map(|c| if c % 3 == 0 { 0.5 } else { -0.25 })
+            .collect();
+        for (i, row) in parts.factors.chunks_exact_mut(dim).enumerate() {
+            let b = i / BLOCK;
+            if b == 1 || b == 3 {
+                row.copy_from_slice(&hot);
+            } else {
+                row.iter_mut().for_each(|v| *v *= 0.01);
+            }
+        }
+        parts.bias = None;
+        let m = Model::from_bytes(&write_bundle(&parts, dtype).unwrap()).unwrap();
+        let opts = RecommendOptions {
+            k: 12,
+            ..Default::default()
+        };
+        let got: Vec<u32> = m
+            .recommend(&hot, &opts)
+            .unwrap()
+            .iter()
+            .map(|s| s.index)
+            .collect();
+        let want: Vec<u32> = (BLOCK as u32..BLOCK as u32 + 12).collect();
+        assert_eq!(got, want, "dim {dim} {dtype:?}");
+        check(&m, &hot, &opts);
+    }
+}

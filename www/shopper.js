@@ -2,36 +2,121 @@
 //
 //   import { load } from './vitrine.js';
 //   import { createShopper } from './shopper.js';
-//   const shopper = createShopper(await load('/models/demo.vtr'), { storage: 'localStorage' });
+//   const shopper = createShopper(await load('/models/demo.vtr'), { storage: 'indexeddb' });
 //   shopper.track({ type: 'view', item: 'item-42' });
 //   const { items } = shopper.recommend({ k: 10 }); // [{id, score, reason}]
 //
 // Nothing here talks to the network: events go to IndexedDB / localStorage
 // (or nowhere, with storage: 'none') and into the wasm model's fold-in.
+//
+// Storage model (docs/shopper.md, "Storage"): the stored record is the truth
+// that every tab of the site shares. A tab holds what it last read plus the
+// events it tracked and has not written yet; a write reads the record, appends
+// those events and writes it back inside one transaction (IndexedDB) or one
+// Web Lock (localStorage), so two tabs never lose each other's events. Other
+// tabs learn of a write or a forget through a BroadcastChannel, the
+// IndexedDB `versionchange` of the deleted database, or the `storage` event.
+// `forget()` drops everything in memory at once, so no write queued before it
+// can carry old events back, and then deletes the record (the whole database
+// for IndexedDB).
 
-import { VitrineError } from './vitrine.js';
+import { VitrineError, toVitrineError } from './vitrine.js';
 
 /** @typedef {'view' | 'cart' | 'purchase' | 'search'} EventType */
 /** @typedef {{type: EventType, item: string, ts: number}} ShopperEvent */
-/**
- * @typedef {object} ShopperOptions
- * @property {'indexeddb' | 'localStorage' | 'none'} [storage] default 'localStorage' when available
- * @property {string} [key] storage key (one profile per key), default 'vitrine.history'
- * @property {number} [cap] events kept, oldest dropped first (default 500)
- * @property {number} [sessionGapMinutes] inactivity that ends a session (default 30)
- * @property {number} [halfLifeDays] older events count less (default: no decay)
- * @property {{view?: number, cart?: number, purchase?: number, search?: number}} [weights]
- * @property {(w: {code: string, message: string}) => void} [onWarning]
- * @property {() => number} [now] clock (ms), for tests
- */
 
 export const SCHEMA = 'vitrine.history';
 export const VERSION = 1;
 export const EVENT_TYPES = Object.freeze(['view', 'cart', 'purchase', 'search']);
+/**
+ * Codes passed to `onWarning` (never thrown): the shopper keeps working, in
+ * memory if storage is gone.
+ */
+export const WARNING_CODES = Object.freeze([
+  'STORAGE_UNAVAILABLE', // no storage, or access throws (blocked cookies, sandboxed iframe, opaque origin)
+  'QUOTA', // the browser refused the write for space; history kept in memory, retried on the next track
+  'CORRUPT_RECORD', // a stored record was unreadable or not ours; discarded and removed
+  'FOREIGN_DATABASE', // the IndexedDB database under our name has another layout; left alone, memory only
+  'STORAGE_ERROR', // any other storage failure; history kept in memory, retried on the next track
+  'FUTURE_TS', // an event time more than 5 minutes ahead was clamped to now
+]);
+/** IndexedDB: one database per profile `key`, named so it will not meet another library's. */
+export const DB_PREFIX = 'vitrine.shopper/';
+/** The database versions before 0.2 shared (one store "history", records keyed by `key`); read once to migrate. */
+const LEGACY_DB = 'vitrine';
+const STORE = 'history';
+const RECORD_KEY = 'record';
+const DB_VERSION = 1;
+/** BroadcastChannel and Web Lock names are per profile key, like the database. */
+const CHANNEL_PREFIX = 'vitrine.shopper/';
 const FUTURE_SLACK_MS = 5 * 60_000;
+/** Longest array accepted from the caller (candidate ids, exclude, ...). */
+const MAX_LIST = 1_000_000;
+const MAX_CAP = 100_000;
 
-/** Shopper errors are `VitrineError`s (codes here: `INVALID_EVENT`, `INVALID_ARGUMENT`). */
+/** Shopper errors are `VitrineError`s (codes: `INVALID_EVENT`, `INVALID_ARGUMENT`, `DISPOSED`, `INTERNAL`, and the engine's). */
 export const ShopperError = VitrineError;
+
+const hasOwn = (/** @type {object} */ o, /** @type {PropertyKey} */ k) => Object.prototype.hasOwnProperty.call(o, k);
+
+/** @param {unknown} e */
+function errText(e) {
+  try {
+    if (e && typeof e === 'object' && 'message' in e) return String(/** @type {any} */ (e).message);
+    return String(e);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+/**
+ * An own property of a caller's object, never one inherited from a polluted
+ * prototype; a throwing getter or proxy trap becomes a typed error.
+ * @param {object} o @param {string} k @param {string} code @param {string} what
+ */
+function ownProp(o, k, code, what) {
+  try {
+    return hasOwn(o, k) ? /** @type {any} */ (o)[k] : undefined;
+  } catch (e) {
+    throw new VitrineError(code, `${what} could not be read: ${errText(e)}`, {}, { cause: e });
+  }
+}
+
+/**
+ * A copy of caller data made of own properties only (objects without a
+ * prototype, dense arrays), for the wasm, which reads properties through the
+ * prototype chain: `Object.prototype.categories = [...]` must not filter.
+ * @param {unknown} v @param {string} path @param {number} [depth]
+ * @returns {any}
+ */
+function plainCopy(v, path, depth = 0) {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'function') throw new VitrineError('INVALID_ARGUMENT', `${path} must not be a function`);
+    return v;
+  }
+  if (depth > 4) throw new VitrineError('INVALID_ARGUMENT', `${path} is nested too deeply`);
+  if (Array.isArray(v)) {
+    const n = v.length;
+    if (n > MAX_LIST) throw new VitrineError('INVALID_ARGUMENT', `${path} has ${n} entries; at most ${MAX_LIST} are accepted`);
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = hasOwn(v, i) ? plainCopy(v[i], `${path}[${i}]`, depth + 1) : undefined;
+    return out;
+  }
+  if (ArrayBuffer.isView(v)) return v;
+  const out = Object.create(null);
+  for (const k of Object.keys(v)) out[k] = plainCopy(/** @type {any} */ (v)[k], `${path}.${k}`, depth + 1);
+  return out;
+}
+
+/** @param {unknown} v @param {string} path */
+function readPlain(v, path) {
+  try {
+    return plainCopy(v, path);
+  } catch (e) {
+    if (e instanceof VitrineError) throw e;
+    throw new VitrineError('INVALID_ARGUMENT', `${path} could not be read: ${errText(e)}`, {}, { cause: e });
+  }
+}
 
 /**
  * Checks one stored event; returns a clean copy or null.
@@ -40,9 +125,12 @@ export const ShopperError = VitrineError;
  */
 function storedEvent(e) {
   if (!e || typeof e !== 'object') return null;
-  if (!EVENT_TYPES.includes(e.type) || typeof e.item !== 'string' || e.item.length === 0) return null;
-  if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) return null;
-  return { type: e.type, item: e.item, ts: e.ts };
+  const type = hasOwn(e, 'type') ? e.type : undefined;
+  const item = hasOwn(e, 'item') ? e.item : undefined;
+  const ts = hasOwn(e, 'ts') ? e.ts : undefined;
+  if (!EVENT_TYPES.includes(type) || typeof item !== 'string' || item.length === 0) return null;
+  if (typeof ts !== 'number' || !Number.isFinite(ts)) return null;
+  return { type, item, ts };
 }
 
 /**
@@ -51,15 +139,34 @@ function storedEvent(e) {
  * @returns {ShopperEvent[] | null}
  */
 export function parseRecord(rec) {
-  if (!rec || typeof rec !== 'object' || rec.schema !== SCHEMA || rec.version !== VERSION) return null;
-  if (!Array.isArray(rec.events)) return null;
-  const out = [];
-  for (const e of rec.events) {
-    const c = storedEvent(e);
-    if (!c) return null; // one bad event means the record is not ours or is damaged
-    out.push(c);
+  try {
+    if (!rec || typeof rec !== 'object' || !hasOwn(rec, 'schema') || rec.schema !== SCHEMA || rec.version !== VERSION) return null;
+    if (!hasOwn(rec, 'events') || !Array.isArray(rec.events)) return null;
+    const out = [];
+    for (const e of rec.events) {
+      const c = storedEvent(e);
+      if (!c) return null; // one bad event means the record is not ours or is damaged
+      out.push(c);
+    }
+    return out;
+  } catch {
+    return null; // a record that throws when read (a proxy, a getter) is not ours either
   }
-  return out;
+}
+
+/** @param {ShopperEvent[]} events */
+function record(events) {
+  return { schema: SCHEMA, version: VERSION, events: events.map((e) => ({ type: e.type, item: e.item, ts: e.ts })) };
+}
+
+/**
+ * The stored events with `add` appended, in time order (ties keep arrival
+ * order), the oldest dropped beyond `cap`.
+ * @param {ShopperEvent[]} base @param {ShopperEvent[]} add @param {number} cap
+ */
+function mergeEvents(base, add, cap) {
+  const out = add.length === 0 ? base.slice() : base.concat(add).sort((a, b) => a.ts - b.ts);
+  return out.length > cap ? out.slice(out.length - cap) : out;
 }
 
 const KINDS = ['history', 'neighbour', 'popular', 'segment', 'pinned', 'history'];
@@ -102,293 +209,854 @@ export function unpackRanked(p) {
   };
 }
 
-/** @param {ShopperEvent[]} events */
-function record(events) {
-  return { schema: SCHEMA, version: VERSION, events };
-}
-
 // ---- storage backends ------------------------------------------------------
+//
+// Each backend: `read()` → events ([] when there is nothing), `update(f)` runs
+// f(stored events) → events to store (or null: store nothing) atomically
+// against other tabs and returns what was stored, `destroy()` removes every
+// trace, `listen(signal)` reports other tabs' changes ('changed' | 'forget').
+// Failures are thrown as platform errors (or StorageFailure) and classified
+// by the shopper.
 
-/** @param {string} key @param {(code: string, msg: string) => void} warn */
-function localStore(key, warn) {
-  const ls = globalThis.localStorage;
+class StorageFailure extends Error {
+  /** @param {string} code @param {string} message @param {boolean} fatal */
+  constructor(code, message, fatal) {
+    super(message);
+    this.code = code;
+    this.fatal = fatal;
+  }
+}
+
+/**
+ * The warning code for a storage failure, and whether storage is gone for
+ * this page (then the shopper continues in memory).
+ * @param {unknown} e
+ * @returns {{code: string, fatal: boolean}}
+ */
+function classify(e) {
+  if (e instanceof StorageFailure) return { code: e.code, fatal: e.fatal };
+  const name = e && typeof e === 'object' ? String(/** @type {any} */ (e).name) : '';
+  if (name === 'QuotaExceededError' || (e && /** @type {any} */ (e).code === 22)) return { code: 'QUOTA', fatal: false };
+  if (name === 'SecurityError') return { code: 'STORAGE_UNAVAILABLE', fatal: true };
+  if (name === 'VersionError' || name === 'NotFoundError') return { code: 'FOREIGN_DATABASE', fatal: true };
+  return { code: 'STORAGE_ERROR', fatal: false };
+}
+
+/** @param {ShopperEvent[]} [initial] */
+function memoryBackend(initial = []) {
+  let data = initial.slice();
   return {
-    kind: 'localStorage',
-    async read() {
-      let raw;
-      try {
-        raw = ls.getItem(key);
-      } catch (e) {
-        warn('STORAGE_UNAVAILABLE', `localStorage cannot be read: ${e && e.message}`);
-        return [];
-      }
-      if (raw === null) return [];
-      let rec;
-      try {
-        rec = JSON.parse(raw);
-      } catch {
-        rec = undefined;
-      }
-      const events = parseRecord(rec);
-      if (!events) {
-        warn('CORRUPT_RECORD', `discarded an unreadable or foreign history record under "${key}"`);
-        try {
-          ls.removeItem(key);
-        } catch {
-          /* ignore */
-        }
-        return [];
-      }
-      return events;
+    kind: /** @type {const} */ ('none'),
+    read: async () => data.slice(),
+    /** @param {(cur: ShopperEvent[]) => ShopperEvent[] | null} f */
+    update: async (f) => {
+      const next = f(data.slice());
+      if (next) data = next;
+      return next;
     },
-    /** @param {ShopperEvent[]} events */
-    async write(events) {
-      try {
-        ls.setItem(key, JSON.stringify(record(events)));
-        return true;
-      } catch (e) {
-        warn('QUOTA', `localStorage refused the history (${e && e.name}); keeping it in memory only`);
-        return false;
-      }
+    destroy: async () => {
+      data = [];
     },
-    async clear() {
-      try {
-        ls.removeItem(key);
-      } catch {
-        /* ignore */
-      }
-    },
+    listen: () => {},
+    close: () => {},
   };
 }
 
-/** @param {string} key @param {(code: string, msg: string) => void} warn */
-function indexedStore(key, warn) {
-  const DB = 'vitrine';
-  const STORE = 'history';
-  /** @type {Promise<IDBDatabase> | null} */
-  let dbp = null;
-  const open = () =>
-    (dbp ??= new Promise((resolve, reject) => {
-      const req = indexedDB.open(DB, 1);
-      req.onupgradeneeded = () => {
-        if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+/**
+ * @param {Storage} ls @param {string} key
+ * @param {(code: string, message: string) => void} warn
+ */
+function localBackend(ls, key, warn) {
+  /** @param {string | null} raw */
+  const parse = (raw) => {
+    if (raw === null) return [];
+    let rec;
+    try {
+      rec = JSON.parse(raw);
+    } catch {
+      rec = undefined;
+    }
+    const events = parseRecord(rec);
+    if (events) return events;
+    warn('CORRUPT_RECORD', `discarded an unreadable or foreign history record under "${key}"`);
+    try {
+      ls.removeItem(key);
+    } catch {
+      /* the next write replaces it */
+    }
+    return [];
+  };
+  /** @type {((e: any) => void) | null} */
+  let listener = null;
+  const locks = /** @type {any} */ (globalThis).navigator?.locks;
+  // One tab at a time from read to write; `run` is synchronous, so without
+  // Web Locks the read-merge-write is still atomic within this page. Across
+  // tabs Chromium's per-tab copy of localStorage can lag behind the lock
+  // (docs/shopper.md: IndexedDB is the backend for exact merges).
+  /** @template T @param {() => T} run @returns {Promise<T>} */
+  const locked = async (run) => (locks && typeof locks.request === 'function' ? locks.request(CHANNEL_PREFIX + key, run) : run());
+  return {
+    kind: /** @type {const} */ ('localStorage'),
+    async read() {
+      return parse(ls.getItem(key));
+    },
+    /** @param {(cur: ShopperEvent[]) => ShopperEvent[] | null} f */
+    async update(f) {
+      return locked(() => {
+        const next = f(parse(ls.getItem(key)));
+        if (next) ls.setItem(key, JSON.stringify(record(next)));
+        return next;
+      });
+    },
+    async destroy() {
+      await locked(() => ls.removeItem(key));
+    },
+    /** @param {(what: 'changed' | 'forget') => void} signal */
+    listen(signal) {
+      if (typeof globalThis.addEventListener !== 'function') return;
+      listener = (e) => {
+        if (e.storageArea !== ls || (e.key !== null && e.key !== key)) return;
+        signal(e.newValue === null ? 'forget' : 'changed');
       };
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    }));
-  /** @param {IDBTransactionMode} mode @param {(s: IDBObjectStore) => IDBRequest} f */
-  const run = async (mode, f) => {
-    const db = await open();
-    return new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const req = f(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  };
-  return {
-    kind: 'indexeddb',
-    async read() {
-      let rec;
-      try {
-        rec = await run('readonly', (s) => s.get(key));
-      } catch (e) {
-        warn('STORAGE_UNAVAILABLE', `IndexedDB cannot be read: ${e && e.message}`);
-        return [];
-      }
-      if (rec === undefined) return [];
-      const events = parseRecord(rec);
-      if (!events) {
-        warn('CORRUPT_RECORD', `discarded an unreadable or foreign history record under "${key}"`);
-        await run('readwrite', (s) => s.delete(key)).catch(() => {});
-        return [];
-      }
-      return events;
+      globalThis.addEventListener('storage', listener);
     },
-    /** @param {ShopperEvent[]} events */
-    async write(events) {
-      try {
-        await run('readwrite', (s) => s.put(record(events), key));
-        return true;
-      } catch (e) {
-        warn('QUOTA', `IndexedDB refused the history (${e && e.name}); keeping it in memory only`);
-        return false;
-      }
-    },
-    async clear() {
-      await run('readwrite', (s) => s.delete(key)).catch(() => {});
+    close() {
+      if (listener) globalThis.removeEventListener('storage', listener);
+      listener = null;
     },
   };
 }
 
-function memoryStore() {
-  return { kind: 'none', read: async () => [], write: async () => true, clear: async () => {} };
+/**
+ * Runs `body` in one transaction on STORE; resolves with what `body` sets
+ * once the transaction has committed.
+ * @param {IDBDatabase} db @param {IDBTransactionMode} mode
+ * @param {(s: IDBObjectStore, set: (v: any) => void, tx: IDBTransaction) => void} body
+ */
+function inTx(db, mode, body) {
+  return new Promise((resolve, reject) => {
+    /** @type {IDBTransaction} */
+    let tx;
+    try {
+      tx = db.transaction(STORE, mode);
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    /** @type {any} */
+    let result;
+    tx.oncomplete = () => resolve(result);
+    tx.onerror = (ev) => ev.preventDefault(); // reported once, by onabort
+    tx.onabort = () => reject(tx.error ?? new StorageFailure('STORAGE_ERROR', 'IndexedDB transaction aborted', false));
+    try {
+      body(tx.objectStore(STORE), (v) => (result = v), tx);
+    } catch (e) {
+      try {
+        tx.abort();
+      } catch {
+        /* already finished */
+      }
+      reject(e);
+    }
+  });
+}
+
+/**
+ * Opens `name` only if it exists (a read must not create an empty database:
+ * after a forget, none must be left). Resolves null when there is none.
+ * @param {IDBFactory} idb @param {string} name
+ * @returns {Promise<IDBDatabase | null>}
+ */
+async function openExisting(idb, name) {
+  if (typeof idb.databases === 'function') {
+    let list = null;
+    try {
+      list = await idb.databases();
+    } catch {
+      /* fall back to open-and-abort */
+    }
+    if (list && !list.some((d) => d.name === name)) return null;
+  }
+  return new Promise((resolve, reject) => {
+    const req = idb.open(name);
+    let created = false;
+    req.onupgradeneeded = (ev) => {
+      if (ev.oldVersion === 0) {
+        created = true;
+        /** @type {IDBTransaction} */ (req.transaction).abort(); // a newly created database disappears again
+      }
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = (ev) => {
+      ev.preventDefault();
+      if (created) resolve(null);
+      else reject(req.error);
+    };
+  });
+}
+
+/**
+ * Deletes a database; resolves once it is gone or, if another connection
+ * blocks it, right away (the deletion then completes when that one closes).
+ * @param {IDBFactory} idb @param {string} name
+ */
+function deleteDb(idb, name) {
+  return new Promise((resolve, reject) => {
+    const req = idb.deleteDatabase(name);
+    req.onsuccess = () => resolve(true);
+    req.onerror = (ev) => {
+      ev.preventDefault();
+      reject(req.error);
+    };
+    req.onblocked = () => resolve(false);
+  });
+}
+
+/**
+ * @param {IDBFactory} idb @param {string} key
+ * @param {(code: string, message: string) => void} warn
+ */
+function indexedBackend(idb, key, warn) {
+  const name = DB_PREFIX + key;
+  /** @type {Promise<IDBDatabase | null> | null} */
+  let conn = null;
+  /** @type {((what: 'changed' | 'forget') => void) | null} */
+  let signal = null;
+  let legacyChecked = false;
+
+  /** @param {boolean} create */
+  const open = (create) => {
+    if (conn) return conn;
+    const p = (async () => {
+      // Opaque origins (sandboxed iframes, data: URLs) never get IndexedDB; asking
+      // `databases()` there also leaves an unhandled rejection in Chromium.
+      if (/** @type {any} */ (globalThis).origin === 'null') {
+        throw new StorageFailure('STORAGE_UNAVAILABLE', 'IndexedDB is denied in an opaque origin (sandboxed iframe, data: URL)', true);
+      }
+      /** @type {IDBDatabase | null} */
+      let db;
+      if (create) {
+        db = await new Promise((resolve, reject) => {
+          const req = idb.open(name, DB_VERSION);
+          req.onupgradeneeded = (ev) => {
+            if (ev.oldVersion === 0) req.result.createObjectStore(STORE);
+          };
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = (ev) => {
+            ev.preventDefault();
+            reject(req.error);
+          };
+        });
+      } else {
+        db = await openExisting(idb, name);
+      }
+      if (!db) return null;
+      if (db.version !== DB_VERSION || !db.objectStoreNames.contains(STORE)) {
+        db.close();
+        throw new StorageFailure('FOREIGN_DATABASE', `the IndexedDB database "${name}" has another layout (version ${db.version}); left alone, history kept in memory`, true);
+      }
+      db.onversionchange = (ev) => {
+        // Never block another tab's upgrade or deletion; a deletion is a forget.
+        db.close();
+        if (conn === p) conn = null;
+        if (ev.newVersion === null && signal) signal('forget');
+      };
+      db.onclose = () => {
+        if (conn === p) conn = null;
+      };
+      return db;
+    })();
+    conn = p;
+    p.then(
+      (db) => {
+        if (!db && conn === p) conn = null;
+      },
+      () => {
+        if (conn === p) conn = null;
+      },
+    );
+    return p;
+  };
+
+  /** @param {IDBDatabase} db */
+  const readRecord = async (db) => {
+    const rec = await inTx(db, 'readonly', (s, set) => {
+      const g = s.get(RECORD_KEY);
+      g.onsuccess = () => set(g.result);
+    });
+    if (rec === undefined) return null;
+    const events = parseRecord(rec);
+    if (events) return events;
+    warn('CORRUPT_RECORD', `discarded an unreadable or foreign history record in IndexedDB "${name}"`);
+    await inTx(db, 'readwrite', (s) => {
+      const g = s.get(RECORD_KEY);
+      g.onsuccess = () => {
+        if (g.result !== undefined && !parseRecord(g.result)) s.delete(RECORD_KEY);
+      };
+    }).catch(() => {});
+    return [];
+  };
+
+  /**
+   * The history an earlier version kept in the shared "vitrine" database:
+   * taken (read and deleted in one transaction, so two tabs cannot both
+   * migrate it) if that database has exactly the old layout. A database of
+   * that name with anything else in it belongs to someone else: untouched.
+   * @param {boolean} keep false on forget: delete without reading
+   * @returns {Promise<ShopperEvent[]>}
+   */
+  const takeLegacy = async (keep) => {
+    if (/** @type {any} */ (globalThis).origin === 'null') return [];
+    const db = await openExisting(idb, LEGACY_DB).catch(() => null);
+    if (!db) return [];
+    let taken;
+    try {
+      if (db.version !== 1 || db.objectStoreNames.length !== 1 || !db.objectStoreNames.contains(STORE)) return [];
+      taken = await inTx(db, 'readwrite', (s, set) => {
+        const g = s.get(key);
+        g.onsuccess = () => {
+          const events = g.result === undefined ? null : parseRecord(g.result);
+          // A record that is not ours under our key: someone else's, left alone.
+          if (events || (!keep && g.result !== undefined)) s.delete(key);
+          const c = s.count();
+          c.onsuccess = () => set({ events: events ?? [], left: c.result, ours: events !== null });
+        };
+      });
+    } finally {
+      db.close();
+    }
+    // Delete the old database once it is empty, when it was certainly ours.
+    if (taken.left === 0 && (taken.ours || !keep)) await deleteDb(idb, LEGACY_DB).catch(() => {});
+    return keep ? taken.events : [];
+  };
+
+  return {
+    kind: /** @type {const} */ ('indexeddb'),
+    async read() {
+      const db = await open(false);
+      const events = db ? await readRecord(db) : null;
+      if (events !== null && events.length > 0) return events;
+      if (legacyChecked) return events ?? [];
+      legacyChecked = true;
+      const old = await takeLegacy(true);
+      if (old.length === 0) return events ?? [];
+      const wdb = /** @type {IDBDatabase} */ (await open(true));
+      return inTx(wdb, 'readwrite', (s, set) => {
+        const g = s.get(RECORD_KEY);
+        g.onsuccess = () => {
+          const merged = mergeEvents(parseRecord(g.result) ?? [], old, MAX_CAP);
+          s.put(record(merged), RECORD_KEY);
+          set(merged);
+        };
+      });
+    },
+    /** @param {(cur: ShopperEvent[]) => ShopperEvent[] | null} f */
+    async update(f) {
+      const db = /** @type {IDBDatabase} */ (await open(true));
+      return inTx(db, 'readwrite', (s, set) => {
+        const g = s.get(RECORD_KEY);
+        g.onsuccess = () => {
+          let cur = g.result === undefined ? [] : parseRecord(g.result);
+          if (cur === null) {
+            warn('CORRUPT_RECORD', `replaced an unreadable or foreign history record in IndexedDB "${name}"`);
+            cur = [];
+          }
+          const next = f(cur);
+          if (next) s.put(record(next), RECORD_KEY);
+          set(next);
+        };
+      });
+    },
+    async destroy() {
+      // Empty the record first, so it is gone even if the deletion has to wait.
+      const db = await open(false).catch(() => null);
+      if (db) {
+        await inTx(db, 'readwrite', (s) => s.delete(RECORD_KEY)).catch(() => {});
+        db.close();
+      }
+      conn = null;
+      await deleteDb(idb, name);
+      legacyChecked = true;
+      await takeLegacy(false).catch(() => {});
+    },
+    /** @param {(what: 'changed' | 'forget') => void} s */
+    listen(s) {
+      signal = s;
+    },
+    close() {
+      signal = null;
+      const c = conn;
+      conn = null;
+      c?.then((db) => db?.close()).catch(() => {});
+    },
+  };
 }
 
 // ---- the shopper -------------------------------------------------------------
 
+const OPTION_KEYS = Object.freeze([
+  'storage',
+  'key',
+  'cap',
+  'sessionGapMinutes',
+  'halfLifeDays',
+  'weights',
+  'onWarning',
+  'now',
+  'excludeCart',
+  'excludePurchased',
+  'excludeViewed',
+]);
+/** Per-call options handled here, not passed to the wasm. */
+const JS_CALL_KEYS = ['excludeCart', 'excludeViewed'];
+
+/**
+ * @param {unknown} v @param {string} name
+ * @returns {boolean | undefined}
+ */
+function optBool(v, name) {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new VitrineError('INVALID_ARGUMENT', `${name} must be true or false`);
+  return v;
+}
+
 /**
  * @param {{raw: any, dim: number}} vitrine the object returned by `load()` in vitrine.js
- * @param {ShopperOptions} [options]
+ * @param {Record<string, any>} [options] see pkg/shopper.d.ts (`ShopperOptions`)
  */
-export function createShopper(vitrine, options = {}) {
-  if (!vitrine || !vitrine.raw) {
-    throw new ShopperError('INVALID_ARGUMENT', 'createShopper needs the model returned by load()');
+export function createShopper(vitrine, options) {
+  if (vitrine === null || typeof vitrine !== 'object') {
+    throw new VitrineError('INVALID_ARGUMENT', 'createShopper needs the model returned by load()');
   }
-  const {
-    storage = globalThis.localStorage ? 'localStorage' : 'none',
-    key = 'vitrine.history',
-    cap = 500,
-    sessionGapMinutes = 30,
-    halfLifeDays,
-    weights,
-    onWarning,
-    now = Date.now,
-  } = options;
+  /** The wasm model, looked up on every call so that a disposed model says DISPOSED. */
+  const model = () => {
+    let raw;
+    try {
+      raw = /** @type {any} */ (vitrine).raw;
+    } catch (e) {
+      throw toVitrineError(e);
+    }
+    if (!raw || typeof raw.foldIn !== 'function') {
+      throw new VitrineError('INVALID_ARGUMENT', 'createShopper needs the model returned by load() (a worker model has no on-page engine)');
+    }
+    return raw;
+  };
+  model();
+  const o = options ?? {};
+  /** @param {string} k */
+  const opt = (k) => ownProp(o, k, 'INVALID_ARGUMENT', `option ${k}`);
+  let keys;
+  try {
+    if (typeof o !== 'object' || Array.isArray(o)) {
+      throw new VitrineError('INVALID_ARGUMENT', 'createShopper options must be an object like {storage: "indexeddb"}');
+    }
+    keys = Object.keys(o);
+  } catch (e) {
+    if (e instanceof VitrineError) throw e;
+    throw new VitrineError('INVALID_ARGUMENT', `createShopper options could not be read: ${errText(e)}`, {}, { cause: e });
+  }
+  for (const k of keys) {
+    if (!OPTION_KEYS.includes(k)) throw new VitrineError('INVALID_ARGUMENT', `unknown option "${k}"; expected one of ${OPTION_KEYS.join(', ')}`);
+  }
+  // IndexedDB by default: its transactions make writes from several tabs safe.
+  const storage = opt('storage') ?? ('indexedDB' in globalThis ? 'indexeddb' : 'localStorage' in globalThis ? 'localStorage' : 'none');
+  const key = opt('key') ?? 'vitrine.history';
+  const cap = opt('cap') ?? 500;
+  const sessionGapMinutes = opt('sessionGapMinutes') ?? 30;
+  const halfLifeDays = opt('halfLifeDays');
+  const weights = opt('weights') === undefined ? undefined : readPlain(opt('weights'), 'weights');
+  const onWarning = opt('onWarning');
+  const now = opt('now') ?? Date.now;
+  const defaults = {
+    excludeCart: optBool(opt('excludeCart'), 'excludeCart') ?? true,
+    excludePurchased: optBool(opt('excludePurchased'), 'excludePurchased') ?? true,
+    excludeViewed: optBool(opt('excludeViewed'), 'excludeViewed') ?? false,
+  };
   if (!['indexeddb', 'localStorage', 'none'].includes(storage)) {
-    throw new ShopperError('INVALID_ARGUMENT', `storage must be 'indexeddb', 'localStorage' or 'none', got ${storage}`);
+    throw new VitrineError('INVALID_ARGUMENT', `storage must be 'indexeddb', 'localStorage' or 'none', got ${String(storage)}`);
   }
-  if (!(Number.isInteger(cap) && cap > 0)) throw new ShopperError('INVALID_ARGUMENT', 'cap must be a positive integer');
+  if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
+    throw new VitrineError('INVALID_ARGUMENT', 'key must be a non-empty string of at most 200 characters');
+  }
+  if (!(Number.isInteger(cap) && cap > 0 && cap <= MAX_CAP)) {
+    throw new VitrineError('INVALID_ARGUMENT', `cap must be a whole number from 1 to ${MAX_CAP}`);
+  }
+  if (!(typeof sessionGapMinutes === 'number' && Number.isFinite(sessionGapMinutes) && sessionGapMinutes > 0)) {
+    throw new VitrineError('INVALID_ARGUMENT', 'sessionGapMinutes must be a positive number');
+  }
+  if (halfLifeDays !== undefined && !(typeof halfLifeDays === 'number' && Number.isFinite(halfLifeDays) && halfLifeDays > 0)) {
+    throw new VitrineError('INVALID_ARGUMENT', 'halfLifeDays must be a positive number');
+  }
+  if (onWarning !== undefined && typeof onWarning !== 'function') throw new VitrineError('INVALID_ARGUMENT', 'onWarning must be a function');
+  if (typeof now !== 'function') throw new VitrineError('INVALID_ARGUMENT', 'now must be a function returning ms since the epoch');
+
   /** @param {string} code @param {string} message */
   const warn = (code, message) => {
-    console.warn(`vitrine shopper: ${message}`);
-    if (onWarning) onWarning({ code, message });
+    try {
+      console.warn(`vitrine shopper: ${message}`);
+      if (onWarning) onWarning({ code, message });
+    } catch {
+      /* a throwing handler must not break storage */
+    }
   };
-  const store =
-    storage === 'none'
-      ? memoryStore()
-      : storage === 'indexeddb'
-        ? globalThis.indexedDB
-          ? indexedStore(key, warn)
-          : (warn('STORAGE_UNAVAILABLE', 'IndexedDB is not available; history stays in memory'), memoryStore())
-        : globalThis.localStorage
-          ? localStore(key, warn)
-          : (warn('STORAGE_UNAVAILABLE', 'localStorage is not available; history stays in memory'), memoryStore());
 
-  /** @type {ShopperEvent[]} */
-  let events = [];
-  let writes = Promise.resolve();
-  const ready = store.read().then((ev) => {
-    // Events tracked before the read finished come after the stored ones.
-    events = ev.concat(events).slice(-cap);
-  });
-  const persist = () => {
-    const snapshot = events.slice();
-    writes = writes.then(() => store.write(snapshot)).then(() => undefined);
-    return writes;
+  /** @returns {ReturnType<typeof memoryBackend> | ReturnType<typeof localBackend> | ReturnType<typeof indexedBackend>} */
+  const pick = () => {
+    if (storage === 'none') return memoryBackend();
+    /** @type {any} */
+    let s;
+    try {
+      s = storage === 'indexeddb' ? globalThis.indexedDB : globalThis.localStorage;
+    } catch (e) {
+      // Blocked cookies, sandboxed iframes and opaque origins throw here.
+      warn('STORAGE_UNAVAILABLE', `${storage} cannot be used here (${/** @type {any} */ (e)?.name ?? errText(e)}); history stays in memory`);
+      return memoryBackend();
+    }
+    if (!s) {
+      warn('STORAGE_UNAVAILABLE', `${storage} is not available; history stays in memory`);
+      return memoryBackend();
+    }
+    return storage === 'indexeddb' ? indexedBackend(s, key, warn) : localBackend(s, key, warn);
   };
+  let backend = pick();
+
+  // What was last read from storage, what is being written, what waits to be.
+  /** @type {ShopperEvent[]} */
+  let stored = [];
+  /** @typedef {{ev: ShopperEvent, seq: number, at: number}} Tracked seq orders against forgets seen here, at (Date.now()) against another tab's */
+  /** @type {Tracked[]} */
+  let inflight = [];
+  /** @type {Tracked[]} */
+  let pending = [];
+  /** Bumped by every forget (here or in another tab): results of older reads are dropped. */
+  let epoch = 0;
+  let seq = 0;
+  /** Events tracked at or before these were forgotten. */
+  let cutSeq = 0;
+  let cutAt = -Infinity;
+  const alive = (/** @type {Tracked} */ p) => p.seq > cutSeq && p.at > cutAt;
+  /** @type {ShopperEvent[] | null} */
+  let view = null;
+  const events = () =>
+    (view ??= mergeEvents(
+      stored,
+      inflight.concat(pending).map((p) => p.ev),
+      cap,
+    ));
+  const changed = () => {
+    view = null;
+  };
+
+  /** @type {BroadcastChannel | null} */
+  let channel = null;
+  const post = (/** @type {any} */ msg) => {
+    try {
+      channel?.postMessage(msg);
+    } catch {
+      /* closed */
+    }
+  };
+  let lastWarning = '';
+  /** @param {unknown} e @param {string} what */
+  const failed = (e, what) => {
+    const { code, fatal } = classify(e);
+    if (code !== lastWarning) {
+      warn(code, `${backend.kind} ${what} failed (${errText(e)}); ${fatal ? 'history stays in memory from now on' : 'history kept in memory'}`);
+    }
+    lastWarning = code;
+    if (fatal) {
+      backend.close();
+      channel?.close();
+      channel = null;
+      backend = memoryBackend(events());
+      stored = events();
+      inflight = [];
+      pending = [];
+      changed();
+    }
+  };
+
+  /** Operations on storage, one at a time, in call order; none rejects. */
+  let queue = Promise.resolve();
+  /** @param {() => Promise<void>} op @returns {Promise<void>} */
+  const enqueue = (op) => {
+    const p = queue.then(op).catch((e) => failed(e, 'operation'));
+    queue = p;
+    return p;
+  };
+
+  /** Reads storage; dropped if a forget came after the read was asked for (`ep`). */
+  const refresh = async (/** @type {number} */ ep) => {
+    let ev;
+    try {
+      ev = await backend.read();
+    } catch (e) {
+      failed(e, 'read');
+      return;
+    }
+    if (epoch !== ep) return;
+    stored = ev.length > cap ? ev.slice(ev.length - cap) : ev;
+    changed();
+  };
+  /** The epoch of a queued, not yet started refresh (coalesced), or -1. */
+  let refreshQueued = -1;
+  const scheduleRefresh = () => {
+    if (refreshQueued === epoch) return;
+    const ep = epoch;
+    refreshQueued = ep;
+    enqueue(async () => {
+      if (refreshQueued === ep) refreshQueued = -1;
+      await refresh(ep);
+    });
+  };
+
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const ep = epoch;
+    const taken = pending;
+    pending = [];
+    inflight = taken;
+    /** @type {ShopperEvent[] | null} */
+    let next;
+    try {
+      // Filtered inside the transaction: a forget that arrived meanwhile wins over what was tracked before it.
+      next = await backend.update((cur) => {
+        const keep = taken.filter(alive);
+        return keep.length === 0 ? null : mergeEvents(cur, keep.map((p) => p.ev), cap);
+      });
+    } catch (e) {
+      pending = taken.filter(alive).concat(pending);
+      if (pending.length > cap) pending = pending.slice(pending.length - cap);
+      inflight = [];
+      changed();
+      failed(e, 'write');
+      return;
+    }
+    inflight = [];
+    if (next) {
+      lastWarning = '';
+      post({ t: 'changed' });
+      if (epoch === ep) stored = next;
+      else scheduleRefresh();
+    }
+    changed();
+  };
+
+  /**
+   * Another tab (or shopper) forgot: drop what we hold from before, i.e.
+   * everything tracked up to now when we learn it from storage itself, or up
+   * to the other tab's clock `at` when its message comes (maybe late).
+   * @param {number} [at]
+   */
+  const forgotten = (at) => {
+    epoch++;
+    if (at === undefined) cutSeq = seq;
+    else cutAt = Math.max(cutAt, at);
+    stored = [];
+    inflight = inflight.filter(alive);
+    pending = pending.filter(alive);
+    changed();
+    scheduleRefresh();
+  };
+  backend.listen((what) => (what === 'forget' ? forgotten() : scheduleRefresh()));
+  if (backend.kind !== 'none' && typeof BroadcastChannel === 'function') {
+    try {
+      channel = new BroadcastChannel(CHANNEL_PREFIX + key);
+      /** @type {any} */ (channel).unref?.(); // Node: do not keep the process alive
+      channel.onmessage = (ev) => {
+        const m = ev.data;
+        if (m && m.t === 'forget' && typeof m.at === 'number') forgotten(m.at);
+        else if (m && m.t === 'changed') scheduleRefresh();
+      };
+    } catch {
+      channel = null; // opaque origins: the storage events still tell us
+    }
+  }
+
+  const first = epoch;
+  const ready = enqueue(() => refresh(first));
+
   const profileOptions = () => {
+    const t = now();
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new VitrineError('INVALID_ARGUMENT', 'the now() option must return a finite number of ms');
     /** @type {Record<string, any>} */
-    const o = { now: now(), sessionGapMinutes };
-    if (halfLifeDays !== undefined) o.halfLifeDays = halfLifeDays;
-    if (weights !== undefined) o.weights = weights;
-    return o;
+    const p = Object.create(null);
+    p.now = t;
+    p.sessionGapMinutes = sessionGapMinutes;
+    if (halfLifeDays !== undefined) p.halfLifeDays = halfLifeDays;
+    if (weights !== undefined) p.weights = weights;
+    return p;
   };
   /** @template T @param {() => T} f @returns {T} */
   const call = (f) => {
     try {
       return f();
     } catch (e) {
-      if (e && typeof e === 'object' && 'code' in e) throw e;
-      throw new ShopperError('INVALID_ARGUMENT', String(e && e.message ? e.message : e));
+      // Codes from the engine pass through; a trap or any uncoded failure is INTERNAL, never blamed on the caller.
+      throw toVitrineError(e);
     }
   };
+  /** Events for the wasm: fresh objects with own fields only. */
+  const wasmEvents = () => events().map((e) => ({ type: e.type, item: e.item, ts: e.ts }));
 
-  return {
-    /** Resolves once the stored history has been read. */
+  /**
+   * Per-call options → wasm options: own properties only, the shopper's
+   * profile settings, and the default exclusions (cart, purchases, views).
+   * @param {unknown} opts @param {string} what
+   */
+  const callOptions = (opts, what) => {
+    /** @type {Record<string, any>} */
+    const user = opts == null ? Object.create(null) : readPlain(opts, `${what} options`);
+    if (typeof user !== 'object' || Array.isArray(user) || ArrayBuffer.isView(user)) {
+      throw new VitrineError('INVALID_ARGUMENT', `${what} options must be an object like {k: 10}`);
+    }
+    if ('events' in user) throw new VitrineError('INVALID_ARGUMENT', 'events come from the shopper\'s history; use the wasm Model directly to pass your own');
+    const excludeCart = optBool(user.excludeCart, 'excludeCart') ?? defaults.excludeCart;
+    const excludeViewed = optBool(user.excludeViewed, 'excludeViewed') ?? defaults.excludeViewed;
+    for (const k of JS_CALL_KEYS) delete user[k];
+    const out = Object.assign(profileOptions(), user);
+    if (out.excludePurchased === undefined) out.excludePurchased = defaults.excludePurchased;
+    if (excludeCart || excludeViewed) {
+      const ex = new Set(Array.isArray(out.exclude) ? out.exclude : []);
+      for (const e of events()) {
+        if ((excludeCart && e.type === 'cart') || (excludeViewed && e.type === 'view')) ex.add(e.item);
+      }
+      if (out.exclude === undefined || Array.isArray(out.exclude)) out.exclude = [...ex];
+    }
+    return out;
+  };
+
+  const shopper = {
+    /** Resolves once the stored history has been read (never rejects). */
     ready,
-    /** Where the history lives: 'indexeddb' | 'localStorage' | 'none'. */
-    storage: store.kind,
+    /** Where the history lives: 'indexeddb' | 'localStorage' | 'none' (also after a fallback to memory). */
+    get storage() {
+      return backend.kind;
+    },
 
     /**
      * Records an event on this device. `ts` defaults to now; a `ts` more than
      * 5 minutes in the future is clamped to now with a warning.
      * @param {{type: EventType, item: string, ts?: number}} ev
-     * @returns {Promise<void>} settles when stored
+     * @returns {Promise<void>} settles when stored (never rejects: storage failures are warnings)
      */
     track(ev) {
-      if (!ev || typeof ev !== 'object') throw new ShopperError('INVALID_EVENT', 'track() needs {type, item, ts?}');
-      if (!EVENT_TYPES.includes(ev.type)) {
-        throw new ShopperError('INVALID_EVENT', `unknown event type ${JSON.stringify(ev.type)}; expected ${EVENT_TYPES.join(', ')}`);
+      let shape;
+      try {
+        shape = ev !== null && typeof ev === 'object' && !Array.isArray(ev);
+      } catch (e) {
+        throw new VitrineError('INVALID_EVENT', `the event could not be read: ${errText(e)}`, {}, { cause: e });
       }
-      if (typeof ev.item !== 'string' || ev.item.length === 0) {
-        throw new ShopperError('INVALID_EVENT', 'event item must be a non-empty string id');
+      if (!shape) throw new VitrineError('INVALID_EVENT', 'track() needs {type, item, ts?}');
+      const type = ownProp(ev, 'type', 'INVALID_EVENT', 'event type');
+      const item = ownProp(ev, 'item', 'INVALID_EVENT', 'event item');
+      const given = ownProp(ev, 'ts', 'INVALID_EVENT', 'event ts');
+      if (!EVENT_TYPES.includes(type)) {
+        throw new VitrineError('INVALID_EVENT', `unknown event type ${typeof type === 'string' ? JSON.stringify(type) : typeof type}; expected ${EVENT_TYPES.join(', ')}`);
       }
+      if (typeof item !== 'string' || item.length === 0) throw new VitrineError('INVALID_EVENT', 'event item must be a non-empty string id');
       const t = now();
-      let ts = ev.ts === undefined ? t : ev.ts;
+      let ts = given === undefined ? t : given;
       if (typeof ts !== 'number' || !Number.isFinite(ts)) {
-        throw new ShopperError('INVALID_EVENT', `event ts must be a finite number of ms since the epoch, got ${JSON.stringify(ev.ts)}`);
+        throw new VitrineError('INVALID_EVENT', `event ts must be a finite number of ms since the epoch, got ${typeof ts === 'number' ? String(ts) : typeof ts}`);
       }
       if (ts > t + FUTURE_SLACK_MS) {
         warn('FUTURE_TS', `event time ${ts} is in the future; clamped to now`);
         ts = t;
       }
-      events.push({ type: ev.type, item: ev.item, ts });
-      if (events.length > cap) events.splice(0, events.length - cap);
-      return ready.then(persist);
+      pending.push({ ev: { type, item, ts }, seq: ++seq, at: Date.now() });
+      if (pending.length > cap) pending.splice(0, pending.length - cap);
+      changed();
+      return enqueue(flush);
     },
 
     /** @returns {ShopperEvent[]} a copy, oldest first */
     history() {
-      return events.map((e) => ({ ...e }));
+      return events().map((e) => ({ type: e.type, item: e.item, ts: e.ts }));
     },
 
     /** Events split at gaps longer than `sessionGapMinutes`. @returns {ShopperEvent[][]} */
     sessions() {
-      const sorted = events.slice().sort((a, b) => a.ts - b.ts);
       /** @type {ShopperEvent[][]} */
       const out = [];
-      for (const e of sorted) {
+      for (const e of events()) {
         const cur = out[out.length - 1];
-        if (cur && e.ts - cur[cur.length - 1].ts <= sessionGapMinutes * 60_000) cur.push({ ...e });
-        else out.push([{ ...e }]);
+        const c = { type: e.type, item: e.item, ts: e.ts };
+        if (cur && e.ts - cur[cur.length - 1].ts <= sessionGapMinutes * 60_000) cur.push(c);
+        else out.push([c]);
       }
       return out;
     },
 
-    /** Wipes the history from memory and storage. */
-    async forget() {
-      events = [];
-      await writes.catch(() => {});
-      await store.clear();
+    /**
+     * Wipes the history from memory at once and from storage (the IndexedDB
+     * database is deleted), in this tab and the others. Writes queued before
+     * it carry nothing; it settles when storage is clean.
+     * @returns {Promise<void>}
+     */
+    forget() {
+      const at = Date.now();
+      epoch++;
+      cutSeq = seq;
+      stored = [];
+      inflight = [];
+      pending = [];
+      changed();
+      return enqueue(async () => {
+        try {
+          await backend.destroy();
+        } catch (e) {
+          failed(e, 'forget');
+        }
+        post({ t: 'forget', at });
+      });
     },
 
     /** The folded-in user vector (zeros for an empty history). */
     userVector() {
-      return call(() => vitrine.raw.foldIn(events, profileOptions())).vector;
+      return call(() => model().foldIn(wasmEvents(), profileOptions())).vector;
     },
 
     /**
-     * Personalized top-k over the catalogue, with reasons.
-     * @param {Record<string, any>} [opts] k, blend, mmrLambda, pin, boost, bury, exclude, categoryCap, categories, priceMin, priceMax, inStockOnly, segment, reasonDepth
+     * Personalized top-k over the catalogue, with reasons. Items in the cart
+     * and purchased items are left out unless `excludeCart` / `excludePurchased`
+     * is false; viewed items with `excludeViewed: true`.
+     * @param {Record<string, any>} [opts]
      * @returns {RankedList}
      */
-    recommend(opts = {}) {
-      return unpackRanked(call(() => vitrine.raw.recommendFor(events, { ...profileOptions(), ...opts })));
+    recommend(opts) {
+      const o2 = callOptions(opts, 'recommend');
+      return unpackRanked(call(() => model().recommendFor(wasmEvents(), o2)));
     },
 
     /**
      * Reranks any candidate list (server results, search, a category page).
      * @param {string[]} ids
      * @param {Record<string, any>} [opts]
+     * @returns {RankedList}
      */
-    rerank(ids, opts = {}) {
-      return unpackRanked(call(() => vitrine.raw.rerank(ids, { ...profileOptions(), ...opts, events })));
+    rerank(ids, opts) {
+      const list = readPlain(ids, 'ids');
+      if (!Array.isArray(list)) throw new VitrineError('INVALID_ARGUMENT', 'rerank needs an array of item ids');
+      const o2 = callOptions(opts, 'rerank');
+      o2.events = wasmEvents();
+      return unpackRanked(call(() => model().rerank(list, o2)));
     },
 
     /** Nearest segment `{index, name, distance}`, or null (no segments, no GRAM or no history). */
     segment() {
-      if (events.length === 0) return null;
+      if (events().length === 0) return null;
+      const m = model();
       let r;
       try {
-        r = vitrine.raw.foldIn(events, profileOptions());
+        r = m.foldIn(wasmEvents(), profileOptions());
       } catch (e) {
+        const err = toVitrineError(e);
         // A bundle without GRAM cannot fold in: no segment, not an error.
-        if (e && e.code === 'MISSING_CAPABILITY') return null;
-        throw e;
+        if (err.code === 'MISSING_CAPABILITY') return null;
+        throw err;
       }
-      return call(() => vitrine.raw.segment(r.vector));
+      return call(() => m.segment(r.vector));
     },
 
     /**
@@ -396,7 +1064,19 @@ export function createShopper(vitrine, options = {}) {
      * @param {string} id
      */
     explain(id) {
-      return call(() => vitrine.raw.explain(events, id, profileOptions()));
+      if (typeof id !== 'string') throw new VitrineError('INVALID_ARGUMENT', 'explain needs an item id (a string)');
+      return call(() => model().explain(wasmEvents(), id, profileOptions()));
+    },
+
+    /**
+     * Stops listening to other tabs and closes the storage connection. The
+     * shopper keeps working; a later write reopens storage.
+     */
+    close() {
+      backend.close();
+      channel?.close();
+      channel = null;
     },
   };
+  return shopper;
 }

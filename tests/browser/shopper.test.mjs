@@ -84,10 +84,12 @@ test('shopper demo: a foreign IndexedDB record → warning, empty profile', asyn
   await page.evaluate(
     () =>
       new Promise((resolve, reject) => {
-        const req = indexedDB.open('vitrine', 1);
+        // The shopper's database for the default key (www/shopper.js: DB_PREFIX + key).
+        const req = indexedDB.open('vitrine.shopper/vitrine.history', 1);
+        req.onupgradeneeded = () => req.result.createObjectStore('history');
         req.onsuccess = () => {
           const tx = req.result.transaction('history', 'readwrite');
-          tx.objectStore('history').put({ schema: 'someone.else', version: 7, events: 'nope' }, 'vitrine.history');
+          tx.objectStore('history').put({ schema: 'someone.else', version: 7, events: 'nope' }, 'record');
           tx.oncomplete = () => {
             req.result.close();
             resolve(null);

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from '../../pkg/node.js';
-import { createShopper, SCHEMA, VERSION } from '../../www/shopper.js';
+import { createShopper, SCHEMA, VERSION, WARNING_CODES } from '../../www/shopper.js';
+import { VitrineError } from '../../www/vitrine.js';
 import { CLI, tempDir } from './helpers.mjs';
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
@@ -213,4 +214,357 @@ test('shopper: localStorage record round trip, corruption, quota, forget', async
     delete globalThis.localStorage;
     v.dispose();
   }
+});
+
+// ---- storage that keeps its promises (issue 13, items 2, 3, 7) -------------
+
+const rec = (events) => JSON.stringify({ schema: SCHEMA, version: VERSION, events });
+const OLD = [
+  { type: 'view', item: 'item-1', ts: T0 },
+  { type: 'cart', item: 'item-2', ts: T0 + MIN },
+];
+
+/** Runs `f` with `globalThis[name]` replaced (a value, or a getter when `get` is given). */
+async function withGlobal(name, desc, f) {
+  const had = Object.getOwnPropertyDescriptor(globalThis, name);
+  Object.defineProperty(globalThis, name, { configurable: true, enumerable: true, ...desc });
+  try {
+    return await f();
+  } finally {
+    if (had) Object.defineProperty(globalThis, name, had);
+    else delete globalThis[name];
+  }
+}
+
+const securityError = () => new DOMException('The operation is insecure.', 'SecurityError');
+
+test('shopper storage: forget() before the stored history was read forgets it', async () => {
+  const v = await load(bundle());
+  const ls = fakeLocalStorage();
+  ls.setItem('k', rec(OLD));
+  await withGlobal('localStorage', { value: ls }, async () => {
+    const s = createShopper(v, { storage: 'localStorage', key: 'k' });
+    await s.forget(); // the read has not run yet
+    assert.deepEqual(s.history(), []);
+    assert.equal(ls.getItem('k'), null);
+    await s.track({ type: 'view', item: 'item-9', ts: T0 + 5 * MIN });
+    assert.deepEqual(JSON.parse(ls.getItem('k')).events.map((e) => e.item), ['item-9'], 'the old events were not written back');
+    assert.deepEqual(s.history().map((e) => e.item), ['item-9']);
+    // A fresh page sees the same.
+    const again = createShopper(v, { storage: 'localStorage', key: 'k' });
+    await again.ready;
+    assert.deepEqual(again.history().map((e) => e.item), ['item-9']);
+  });
+  v.dispose();
+});
+
+test('shopper storage: forget() wins over writes queued before it', async () => {
+  const v = await load(bundle());
+  const ls = fakeLocalStorage();
+  await withGlobal('localStorage', { value: ls }, async () => {
+    const s = createShopper(v, { storage: 'localStorage', key: 'k' });
+    const writes = [];
+    for (let i = 0; i < 20; i++) writes.push(s.track({ type: 'view', item: `item-${i}`, ts: T0 + i }));
+    const f = s.forget();
+    await Promise.all([...writes, f]);
+    assert.equal(ls.getItem('k'), null, 'nothing tracked before forget() reached storage after it');
+    assert.deepEqual(s.history(), []);
+    // A forget while a write is in flight (the write's promise already taken).
+    const w = s.track({ type: 'view', item: 'item-1', ts: T0 });
+    await Promise.resolve();
+    await s.forget();
+    await w;
+    assert.equal(ls.getItem('k'), null);
+  });
+  v.dispose();
+});
+
+test('shopper storage: two shoppers on one store (two tabs) lose nothing and share a forget', async () => {
+  const v = await load(bundle());
+  const ls = fakeLocalStorage();
+  await withGlobal('localStorage', { value: ls }, async () => {
+    const a = createShopper(v, { storage: 'localStorage', key: 'tabs', cap: 5000 });
+    const b = createShopper(v, { storage: 'localStorage', key: 'tabs', cap: 5000 });
+    await Promise.all([a.ready, b.ready]);
+    const writes = [];
+    for (let i = 0; i < 1000; i++) {
+      writes.push(a.track({ type: 'view', item: `a-${i}`, ts: T0 + i }));
+      writes.push(b.track({ type: 'view', item: `b-${i}`, ts: T0 + i }));
+      if (i % 97 === 0) await Promise.resolve();
+    }
+    await Promise.all(writes);
+    const stored = JSON.parse(ls.getItem('tabs')).events;
+    assert.equal(stored.length, 2000, 'no event lost');
+    assert.equal(new Set(stored.map((e) => e.item)).size, 2000);
+    // A forgets; B, which still holds the old events in memory, tracks: the old events stay gone.
+    await a.forget();
+    await b.track({ type: 'view', item: 'b-new', ts: T0 + 5000 });
+    assert.deepEqual(JSON.parse(ls.getItem('tabs')).events.map((e) => e.item), ['b-new']);
+    assert.deepEqual(b.history().map((e) => e.item), ['b-new']);
+    // B hears of the forget (BroadcastChannel) even without tracking.
+    await b.track({ type: 'view', item: 'b-2', ts: T0 + 6000 });
+    await new Promise((r) => setTimeout(r, 50));
+    await a.ready;
+    const c = createShopper(v, { storage: 'localStorage', key: 'tabs', cap: 5000 });
+    await c.ready;
+    assert.deepEqual(c.history().map((e) => e.item), ['b-new', 'b-2']);
+    await c.forget();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(b.history(), [], 'the other shopper dropped its copy on the broadcast forget');
+    for (const s of [a, b, c]) s.close();
+  });
+  v.dispose();
+});
+
+test('shopper storage: storage access that throws → STORAGE_UNAVAILABLE warning, memory, no throw', async () => {
+  const v = await load(bundle());
+  const throwing = { get() { throw securityError(); } };
+  // The getter itself throws (sandboxed iframe, blocked cookies), with the default storage and each explicit one.
+  for (const [name, storage] of [['localStorage', undefined], ['indexedDB', undefined], ['localStorage', 'localStorage'], ['indexedDB', 'indexeddb']]) {
+    await withGlobal(name, throwing, async () => {
+      const w = [];
+      const s = createShopper(v, { storage, onWarning: (x) => w.push(x.code) });
+      await s.ready;
+      assert.deepEqual(w, ['STORAGE_UNAVAILABLE'], `${name} ${storage}`);
+      assert.equal(s.storage, 'none');
+      await s.track({ type: 'view', item: 'item-3' });
+      assert.equal(s.history().length, 1);
+      assert.equal(s.recommend({ k: 3 }).items.length, 3);
+      await s.forget();
+    });
+  }
+  // The object is there but every call throws (Safari with cookies blocked; opaque origins for IndexedDB).
+  const deniedLs = { getItem: () => { throw securityError(); }, setItem: () => { throw securityError(); }, removeItem: () => { throw securityError(); } };
+  const deniedIdb = { open: () => { throw securityError(); }, deleteDatabase: () => { throw securityError(); }, databases: async () => { throw securityError(); } };
+  for (const [name, value, storage] of [['localStorage', deniedLs, 'localStorage'], ['indexedDB', deniedIdb, 'indexeddb']]) {
+    await withGlobal(name, { value }, async () => {
+      const w = [];
+      const s = createShopper(v, { storage, onWarning: (x) => w.push(x.code) });
+      await s.track({ type: 'view', item: 'item-3' });
+      await s.track({ type: 'cart', item: 'item-4' });
+      assert.deepEqual(w, ['STORAGE_UNAVAILABLE'], `${storage}: one warning, then memory`);
+      assert.equal(s.storage, 'none');
+      assert.deepEqual(s.history().map((e) => e.item), ['item-3', 'item-4']);
+      await s.forget();
+      assert.deepEqual(s.history(), []);
+    });
+  }
+  v.dispose();
+});
+
+test('shopper storage: a refused write keeps the events and a later write stores them all', async () => {
+  const v = await load(bundle());
+  const ls = fakeLocalStorage(10);
+  await withGlobal('localStorage', { value: ls }, async () => {
+    const w = [];
+    const s = createShopper(v, { storage: 'localStorage', key: 'q', onWarning: (x) => w.push(x.code) });
+    await s.track({ type: 'view', item: 'item-3', ts: T0 });
+    await s.track({ type: 'view', item: 'item-4', ts: T0 + 1 });
+    assert.deepEqual(w, ['QUOTA'], 'one warning for a run of refusals');
+    assert.equal(s.history().length, 2);
+    const roomy = fakeLocalStorage();
+    ls.setItem = roomy.setItem; // space freed
+    ls.getItem = roomy.getItem;
+    await s.track({ type: 'view', item: 'item-5', ts: T0 + 2 });
+    assert.deepEqual(JSON.parse(roomy.getItem('q')).events.map((e) => e.item), ['item-3', 'item-4', 'item-5']);
+    assert.ok(w.every((c) => WARNING_CODES.includes(c)));
+  });
+  v.dispose();
+});
+
+// ---- one error type, own properties only (issue 13, items 3, 5, 12) ---------
+
+function thrown(f) {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return null;
+}
+
+test('shopper errors: every throw is a VitrineError; a wasm trap is INTERNAL, not INVALID_ARGUMENT', async () => {
+  const v = await load(bundle());
+  const s = createShopper(v, { storage: 'none' });
+  await s.track({ type: 'view', item: 'item-3', ts: T0 });
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const cases = [
+    ['INVALID_ARGUMENT', () => createShopper(null)],
+    ['INVALID_ARGUMENT', () => createShopper({})],
+    ['INVALID_ARGUMENT', () => createShopper(v, 'indexeddb')],
+    ['INVALID_ARGUMENT', () => createShopper(v, { storage: 'cookies' })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { storgae: 'none' })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { cap: 0 })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { cap: 1e9 })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { key: '' })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { sessionGapMinutes: NaN })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { halfLifeDays: -1 })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { onWarning: 'yes' })],
+    ['INVALID_ARGUMENT', () => createShopper(v, { excludeViewed: 1 })],
+    ['INVALID_ARGUMENT', () => createShopper(v, revoked.proxy)],
+    ['INVALID_EVENT', () => s.track(null)],
+    ['INVALID_EVENT', () => s.track(revoked.proxy)],
+    ['INVALID_EVENT', () => s.track({ type: 'wishlist', item: 'item-1' })],
+    ['INVALID_EVENT', () => s.track({ type: 'view', item: 'item-1', ts: Infinity })],
+    ['INVALID_ARGUMENT', () => s.recommend({ k: -1 })],
+    ['INVALID_ARGUMENT', () => s.recommend({ k: 1.5 })],
+    ['INVALID_ARGUMENT', () => s.recommend({ priceMax: NaN })],
+    ['INVALID_ARGUMENT', () => s.recommend({ mmrLambda: 2 })],
+    ['INVALID_ARGUMENT', () => s.recommend({ events: [] })],
+    ['INVALID_ARGUMENT', () => s.recommend({ nope: 1 })],
+    ['INVALID_ARGUMENT', () => s.recommend({ excludeCart: 'no' })],
+    ['INVALID_ARGUMENT', () => s.recommend(42)],
+    ['INVALID_ARGUMENT', () => s.recommend(revoked.proxy)],
+    ['INVALID_ARGUMENT', () => s.rerank('item-1')],
+    ['INVALID_ARGUMENT', () => s.rerank(revoked.proxy)],
+    ['INVALID_ARGUMENT', () => s.rerank([1, 2])],
+    ['INVALID_ARGUMENT', () => s.rerank(new Array(2 ** 21))],
+    ['INVALID_ARGUMENT', () => s.rerank(['item-1'], { pin: { 'item-1': -1 } })],
+    ['INVALID_ARGUMENT', () => s.explain(7)],
+    ['UNKNOWN_ITEM', () => s.explain('no-such-item')],
+  ];
+  for (const [want, f] of cases) {
+    const e = thrown(f);
+    assert.ok(e instanceof VitrineError, `${f}: ${e} is not a VitrineError`);
+    assert.equal(e.code, want, `${f}: ${e.message}`);
+  }
+
+  // A wasm trap (a real WebAssembly.RuntimeError from an `unreachable`) inside the engine.
+  const trapModule = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 8, 1, 4, 116, 114, 97, 112, 0, 0, 10, 5, 1, 3, 0, 0, 11,
+  ])));
+  const trapping = { raw: { foldIn: () => trapModule.exports.trap(), recommendFor: () => trapModule.exports.trap(), rerank: () => trapModule.exports.trap(), explain: () => trapModule.exports.trap(), segment: () => null } };
+  const t = createShopper(trapping, { storage: 'none' });
+  await t.track({ type: 'view', item: 'x', ts: T0 });
+  for (const f of [() => t.userVector(), () => t.recommend(), () => t.rerank(['x']), () => t.explain('x'), () => t.segment()]) {
+    const e = thrown(f);
+    assert.ok(e instanceof VitrineError, String(e));
+    assert.equal(e.code, 'INTERNAL', `${f}: ${e.code} ${e.message}`);
+    assert.ok(e.cause instanceof WebAssembly.RuntimeError);
+  }
+  // A plain JS failure without a code is not the caller's fault either.
+  const broken = createShopper({ raw: { foldIn: () => { throw new TypeError('boom'); } } }, { storage: 'none' });
+  assert.equal(thrown(() => broken.userVector()).code, 'INTERNAL');
+
+  // After dispose(): DISPOSED, still a VitrineError.
+  v.dispose();
+  for (const f of [() => s.recommend(), () => s.userVector(), () => s.rerank(['item-1']), () => s.explain('item-1'), () => s.segment(), () => createShopper(v)]) {
+    const e = thrown(f);
+    assert.ok(e instanceof VitrineError, String(e));
+    assert.equal(e.code, 'DISPOSED');
+  }
+});
+
+test('shopper options: a polluted Object.prototype changes nothing; throwing getters are typed errors', async () => {
+  const v = await load(bundle());
+  let clock = T0 + 10 * MIN;
+  const s = createShopper(v, { storage: 'none', now: () => clock });
+  for (const [i, id] of ['item-20', 'item-21', 'item-22', 'item-23'].entries()) await s.track({ type: i === 3 ? 'cart' : 'view', item: id, ts: T0 + i * MIN });
+  const cands = Array.from({ length: 40 }, (_, i) => `item-${100 + i}`).concat(['item-23']);
+  const run = () => ({
+    rec: s.recommend({ k: 15 }),
+    rr: s.rerank(cands, { k: 20 }),
+    u: Array.from(s.userVector()),
+    ex: s.explain('item-100'),
+    seg: s.segment(),
+  });
+  const clean = run();
+  const category = v.item(clean.rec.items[0].id).category;
+  const pollution = {
+    categories: [category === 'c0' ? 'c1' : 'c0', 'nope'],
+    exclude: clean.rec.items.map((x) => x.id),
+    bury: [clean.rr.items[0].id],
+    priceMax: 0,
+    priceMin: 1e9,
+    mmrLambda: 0,
+    pin: { 'item-139': 0 },
+    boost: { 'item-139': 100 },
+    k: 1,
+    ts: 0,
+    inStockOnly: true,
+    excludePurchased: false,
+    excludeCart: false,
+    excludeViewed: true,
+    weights: { view: 100 },
+    blend: { long: 0 },
+    halfLifeDays: 0.0001,
+    segment: 0,
+    storage: 'bogus',
+    cap: -1,
+  };
+  try {
+    for (const [k, val] of Object.entries(pollution)) Object.prototype[k] = val;
+    const dirty = run();
+    await s.track({ type: 'view', item: 'item-30' }); // ts must be now, not the inherited 0
+    assert.equal(s.history().at(-1).ts, clock);
+    const s2 = createShopper(v, { storage: 'none', now: () => clock }); // inherited storage/cap ignored
+    assert.equal(s2.storage, 'none');
+    assert.deepEqual(dirty.rec.items, clean.rec.items);
+    assert.deepEqual(dirty.rr.items, clean.rr.items);
+    assert.deepEqual(dirty.u, clean.u);
+    assert.deepEqual(dirty.ex, clean.ex);
+    assert.deepEqual(dirty.seg, clean.seg);
+  } finally {
+    for (const k of Object.keys(pollution)) delete Object.prototype[k];
+  }
+  // Proxies whose traps throw, and getters that throw, at every level.
+  const trap = (what) => new Proxy({}, { get() { throw new Error(`${what} get`); }, ownKeys() { throw new Error(`${what} keys`); }, getOwnPropertyDescriptor() { throw new Error(`${what} desc`); } });
+  const getter = { get k() { throw new Error('k getter'); } };
+  for (const [want, f] of [
+    ['INVALID_ARGUMENT', () => s.recommend(trap('opts'))],
+    ['INVALID_ARGUMENT', () => s.recommend(getter)],
+    ['INVALID_ARGUMENT', () => s.recommend({ pin: trap('pin') })],
+    ['INVALID_ARGUMENT', () => s.rerank(['item-1'], { exclude: new Proxy([], { get() { throw new Error('array'); } }) })],
+    ['INVALID_ARGUMENT', () => s.rerank(new Proxy(['item-1'], { get() { throw new Error('ids'); } }))],
+    ['INVALID_ARGUMENT', () => createShopper(v, trap('create'))],
+    ['INVALID_ARGUMENT', () => createShopper(v, { weights: trap('weights') })],
+    ['INVALID_EVENT', () => s.track(trap('event'))],
+    ['INVALID_EVENT', () => s.track({ type: 'view', get item() { throw new Error('item getter'); } })],
+  ]) {
+    const e = thrown(f);
+    assert.ok(e instanceof VitrineError, `${f}: ${e}`);
+    assert.equal(e.code, want, `${f}: ${e.message}`);
+  }
+  v.dispose();
+});
+
+// ---- defaults a store expects (issue 14, item 6) ----------------------------
+
+test('shopper exclusions: cart and purchased items are not recommended back unless asked; excludeViewed', async () => {
+  const v = await load(bundle());
+  const s = createShopper(v, { storage: 'none', now: () => T0 + 10 * MIN });
+  const viewed = ['item-40', 'item-41', 'item-42'];
+  for (const [i, id] of viewed.entries()) await s.track({ type: 'view', item: id, ts: T0 + i * MIN });
+  await s.track({ type: 'cart', item: 'item-43', ts: T0 + 4 * MIN });
+  const k = 60;
+  const ids = (r) => r.items.map((x) => x.id);
+  // Without the default the store shows the cart back, ranked near the top (what the issue saw).
+  const withCart = s.recommend({ k: 10, excludeCart: false });
+  assert.ok(ids(withCart).includes('item-43'), 'the cart item ranks when not excluded');
+  assert.equal(withCart.items.find((x) => x.id === 'item-43').reason.kind, 'history');
+  const first = ids(s.recommend({ k }));
+  assert.ok(!first.includes('item-43'), 'cart item excluded by default');
+  assert.ok(viewed.some((id) => first.includes(id)), 'viewed items may come back by default');
+  const noViews = ids(s.recommend({ k, excludeViewed: true }));
+  assert.ok(!viewed.some((id) => noViews.includes(id)));
+  assert.ok(!noViews.includes('item-43'));
+  assert.equal(noViews.length, k, 'the list is refilled, not shortened');
+  await s.track({ type: 'cart', item: 'item-44', ts: T0 + 5 * MIN });
+  await s.track({ type: 'purchase', item: 'item-44', ts: T0 + 6 * MIN });
+  assert.ok(ids(s.recommend({ k: 10, excludePurchased: false, excludeCart: false })).includes('item-44'), 'the bought item ranks when not excluded');
+  const def = ids(s.recommend({ k }));
+  assert.ok(!def.includes('item-43'), 'cart item excluded by default');
+  assert.ok(!def.includes('item-44'), 'purchased item excluded by default');
+  // rerank: the same defaults; opting out brings them back.
+  const cands = ['item-43', 'item-44', 'item-40', 'item-100', 'item-101'];
+  assert.deepEqual(new Set(ids(s.rerank(cands))), new Set(['item-40', 'item-100', 'item-101']));
+  assert.deepEqual(new Set(ids(s.rerank(cands, { excludeCart: false }))), new Set(['item-43', 'item-40', 'item-100', 'item-101']));
+  assert.deepEqual(new Set(ids(s.rerank(cands, { excludeViewed: true, exclude: ['item-101'] }))), new Set(['item-100']));
+  // Defaults set once for the shopper, overridden per call.
+  const t = createShopper(v, { storage: 'none', now: () => T0 + 10 * MIN, excludeViewed: true, excludeCart: false });
+  for (const e of s.history()) await t.track(e);
+  assert.deepEqual(new Set(ids(t.rerank(cands))), new Set(['item-43', 'item-100', 'item-101']));
+  assert.deepEqual(new Set(ids(t.rerank(cands, { excludeViewed: false }))), new Set(['item-43', 'item-40', 'item-100', 'item-101']));
+  v.dispose();
 });

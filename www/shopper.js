@@ -235,8 +235,15 @@ class StorageFailure extends Error {
  */
 function classify(e) {
   if (e instanceof StorageFailure) return { code: e.code, fatal: e.fatal };
-  const name = e && typeof e === 'object' ? String(/** @type {any} */ (e).name) : '';
-  if (name === 'QuotaExceededError' || (e && /** @type {any} */ (e).code === 22)) return { code: 'QUOTA', fatal: false };
+  let name = '';
+  let legacyCode;
+  try {
+    name = e && typeof e === 'object' ? String(/** @type {any} */ (e).name) : '';
+    legacyCode = e && typeof e === 'object' ? /** @type {any} */ (e).code : undefined;
+  } catch {
+    /* an unreadable error: STORAGE_ERROR */
+  }
+  if (name === 'QuotaExceededError' || legacyCode === 22) return { code: 'QUOTA', fatal: false };
   if (name === 'SecurityError') return { code: 'STORAGE_UNAVAILABLE', fatal: true };
   if (name === 'VersionError' || name === 'NotFoundError') return { code: 'FOREIGN_DATABASE', fatal: true };
   return { code: 'STORAGE_ERROR', fatal: false };
@@ -633,10 +640,13 @@ export function createShopper(vitrine, options) {
     let raw;
     try {
       raw = /** @type {any} */ (vitrine).raw;
+      if (!raw || typeof raw.foldIn !== 'function') raw = null;
     } catch (e) {
-      throw toVitrineError(e);
+      const err = toVitrineError(e);
+      if (err.code !== 'INTERNAL') throw err; // DISPOSED
+      throw new VitrineError('INVALID_ARGUMENT', `the model could not be read: ${errText(e)}`, {}, { cause: e });
     }
-    if (!raw || typeof raw.foldIn !== 'function') {
+    if (!raw) {
       throw new VitrineError('INVALID_ARGUMENT', 'createShopper needs the model returned by load() (a worker model has no on-page engine)');
     }
     return raw;
@@ -673,7 +683,7 @@ export function createShopper(vitrine, options) {
     excludeViewed: optBool(opt('excludeViewed'), 'excludeViewed') ?? false,
   };
   if (!['indexeddb', 'localStorage', 'none'].includes(storage)) {
-    throw new VitrineError('INVALID_ARGUMENT', `storage must be 'indexeddb', 'localStorage' or 'none', got ${String(storage)}`);
+    throw new VitrineError('INVALID_ARGUMENT', `storage must be 'indexeddb', 'localStorage' or 'none', got ${typeof storage === 'string' ? JSON.stringify(storage) : typeof storage}`);
   }
   if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
     throw new VitrineError('INVALID_ARGUMENT', 'key must be a non-empty string of at most 200 characters');

@@ -568,3 +568,65 @@ test('shopper exclusions: cart and purchased items are not recommended back unle
   assert.deepEqual(new Set(ids(t.rerank(cands, { excludeViewed: false }))), new Set(['item-43', 'item-40', 'item-100', 'item-101']));
   v.dispose();
 });
+
+test('shopper types: pkg/shopper.d.ts declares every export and every warning code', async () => {
+  const { readFileSync } = await import('node:fs');
+  const dts = readFileSync(new URL('../../pkg/shopper.d.ts', import.meta.url), 'utf8');
+  const mod = await import('../../www/shopper.js');
+  for (const name of Object.keys(mod)) {
+    assert.match(dts, new RegExp(`export declare (const|function|class) ${name}\\b`), `${name} is not declared`);
+  }
+  const union = dts.slice(dts.indexOf('export type ShopperWarningCode'), dts.indexOf('export interface ShopperWarning '));
+  const declared = [...union.matchAll(/\| '([A-Z_]+)'/g)].map((m) => m[1]);
+  assert.deepEqual(declared, [...WARNING_CODES]);
+  const types = dts.slice(dts.indexOf('export type EventType'), dts.indexOf(';', dts.indexOf('export type EventType')));
+  assert.deepEqual([...types.matchAll(/'([a-z]+)'/g)].map((m) => m[1]), ['view', 'cart', 'purchase', 'search']);
+});
+
+test('shopper errors: a walk over every call with hostile values gives results or coded VitrineErrors, nothing else', async () => {
+  const v = await load(bundle());
+  const s = createShopper(v, { storage: 'none', now: () => T0 + 10 * MIN });
+  await s.track({ type: 'view', item: 'item-7', ts: T0 });
+  await s.track({ type: 'cart', item: 'item-8', ts: T0 + MIN });
+  const F32_MAX = 3.4028234663852886e38;
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const values = [undefined, null, NaN, Infinity, -Infinity, F32_MAX, -F32_MAX, 1e39, -1, 0, 1.5, 2 ** 32, 2 ** 53, '', 'x'.repeat(100_000), 'item-7', 'no-such-item',
+    true, [], ['item-7'], [1], {}, { 'item-7': 1 }, () => 1, Symbol('s'), 10n, new Float32Array(2), revoked.proxy, new Proxy({}, { get() { throw new Error('get'); } })];
+  const optionKeys = ['k', 'blend', 'mmrLambda', 'diversityDepth', 'pin', 'boost', 'bury', 'exclude', 'categoryCap', 'segment', 'pool', 'reasonDepth',
+    'categories', 'priceMin', 'priceMax', 'inStockOnly', 'now', 'excludeCart', 'excludePurchased', 'excludeViewed', 'weights', 'halfLifeDays', 'sessionHalfLife', 'events', 'bogus'];
+  const codes = new Set(['INVALID_ARGUMENT', 'INVALID_EVENT', 'UNKNOWN_ITEM', 'DIM_MISMATCH', 'MISSING_CAPABILITY']);
+  const seen = new Map();
+  let calls = 0;
+  const check = (label, f) => {
+    calls++;
+    try {
+      const r = f();
+      if (r && typeof r.then === 'function') r.catch(() => assert.fail(`${label}: the promise rejected`));
+    } catch (e) {
+      assert.ok(e instanceof VitrineError, `${label}: ${e && e.name}: ${e && e.message}`);
+      assert.ok(codes.has(e.code), `${label}: code ${e.code}`);
+      seen.set(e.code, (seen.get(e.code) ?? 0) + 1);
+    }
+  };
+  for (const [i, x] of values.entries()) {
+    check(`recommend(${i})`, () => s.recommend(x));
+    check(`rerank(${i})`, () => s.rerank(x));
+    check(`rerank ids(${i})`, () => s.rerank(['item-7', x]));
+    check(`explain(${i})`, () => s.explain(x));
+    check(`track(${i})`, () => s.track(x));
+    for (const f of ['type', 'item', 'ts']) check(`track.${f}(${i})`, () => s.track({ type: 'view', item: 'item-9', ts: T0, [f]: x }));
+    check(`createShopper(${i})`, () => createShopper(x));
+    check(`createShopper opts(${i})`, () => createShopper(v, x));
+    for (const key of optionKeys) {
+      check(`recommend.${key}(${i})`, () => s.recommend({ [key]: x }));
+      check(`rerank.${key}(${i})`, () => s.rerank(['item-7', 'item-9'], { [key]: x }));
+    }
+    for (const key of ['storage', 'key', 'cap', 'sessionGapMinutes', 'halfLifeDays', 'weights', 'onWarning', 'now', 'excludeCart', 'excludeViewed']) {
+      check(`createShopper.${key}(${i})`, () => createShopper(v, { storage: 'none', [key]: x }).recommend({ k: 2 }));
+    }
+  }
+  console.log(`# ${calls} hostile calls: ${[...seen].map(([c, n]) => `${c} ${n}`).join(', ')}, the rest succeeded`);
+  assert.ok(seen.get('INVALID_ARGUMENT') > 100);
+  v.dispose();
+});

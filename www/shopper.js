@@ -559,20 +559,31 @@ function indexedBackend(idb, key, warn) {
     },
     /** @param {(cur: ShopperEvent[]) => ShopperEvent[] | null} f */
     async update(f) {
-      const db = /** @type {IDBDatabase} */ (await open(true));
-      return inTx(db, 'readwrite', (s, set) => {
-        const g = s.get(RECORD_KEY);
-        g.onsuccess = () => {
-          let cur = g.result === undefined ? [] : parseRecord(g.result);
-          if (cur === null) {
-            warn('CORRUPT_RECORD', `replaced an unreadable or foreign history record in IndexedDB "${name}"`);
-            cur = [];
-          }
-          const next = f(cur);
-          if (next) s.put(record(next), RECORD_KEY);
-          set(next);
-        };
-      });
+      const attempt = async () => {
+        const db = /** @type {IDBDatabase} */ (await open(true));
+        return inTx(db, 'readwrite', (s, set) => {
+          const g = s.get(RECORD_KEY);
+          g.onsuccess = () => {
+            let cur = g.result === undefined ? [] : parseRecord(g.result);
+            if (cur === null) {
+              warn('CORRUPT_RECORD', `replaced an unreadable or foreign history record in IndexedDB "${name}"`);
+              cur = [];
+            }
+            const next = f(cur);
+            if (next) s.put(record(next), RECORD_KEY);
+            set(next);
+          };
+        });
+      };
+      try {
+        return await attempt();
+      } catch (e) {
+        // The connection closed under us (another tab deleted or upgraded the
+        // database between open and transaction): once more on a fresh one.
+        if (/** @type {any} */ (e)?.name !== 'InvalidStateError') throw e;
+        conn = null;
+        return attempt();
+      }
     },
     async destroy() {
       // Empty the record first, so it is gone even if the deletion has to wait.

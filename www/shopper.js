@@ -708,6 +708,15 @@ export function createShopper(vitrine, options) {
   if (halfLifeDays !== undefined && !(typeof halfLifeDays === 'number' && Number.isFinite(halfLifeDays) && halfLifeDays > 0)) {
     throw new VitrineError('INVALID_ARGUMENT', 'halfLifeDays must be a positive number');
   }
+  if (weights !== undefined) {
+    if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) {
+      throw new VitrineError('INVALID_ARGUMENT', 'weights must be an object like {view: 1, cart: 3}');
+    }
+    for (const [k, w] of Object.entries(weights)) {
+      if (!EVENT_TYPES.includes(k)) throw new VitrineError('INVALID_ARGUMENT', `unknown weights field "${k}"; expected ${EVENT_TYPES.join(', ')}`);
+      if (!(typeof w === 'number' && Number.isFinite(w) && w >= 0)) throw new VitrineError('INVALID_ARGUMENT', `weights.${k} must be a finite number ≥ 0`);
+    }
+  }
   if (onWarning !== undefined && typeof onWarning !== 'function') throw new VitrineError('INVALID_ARGUMENT', 'onWarning must be a function');
   if (typeof now !== 'function') throw new VitrineError('INVALID_ARGUMENT', 'now must be a function returning ms since the epoch');
 

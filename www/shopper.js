@@ -680,6 +680,7 @@ export function createShopper(vitrine, options) {
     if (!OPTION_KEYS.includes(k)) throw new VitrineError('INVALID_ARGUMENT', `unknown option "${k}"; expected one of ${OPTION_KEYS.join(', ')}`);
   }
   // IndexedDB by default: its transactions make writes from several tabs safe.
+  const storageGiven = opt('storage') !== undefined;
   const storage = opt('storage') ?? ('indexedDB' in globalThis ? 'indexeddb' : 'localStorage' in globalThis ? 'localStorage' : 'none');
   const key = opt('key') ?? 'vitrine.history';
   const cap = opt('cap') ?? 500;
@@ -903,8 +904,40 @@ export function createShopper(vitrine, options) {
     }
   }
 
+  /**
+   * Before this version the default storage was localStorage: a shopper left
+   * on the default takes the history stored there into IndexedDB once.
+   */
+  const fromLocalStorage = async () => {
+    /** @type {any} */
+    let ls;
+    let events = null;
+    try {
+      ls = globalThis.localStorage;
+      const raw = ls ? ls.getItem(key) : null;
+      events = raw === null ? null : parseRecord(JSON.parse(raw));
+    } catch {
+      return; // unavailable or unreadable: nothing of ours to take
+    }
+    if (!events) return;
+    await backend.update((cur) => (epoch === first ? mergeEvents(cur, events, cap) : null));
+    try {
+      ls.removeItem(key);
+    } catch {
+      /* it is copied; a second copy merges as duplicates only if this fails */
+    }
+  };
   const first = epoch;
-  const ready = enqueue(() => refresh(first));
+  const ready = enqueue(async () => {
+    if (!storageGiven && backend.kind === 'indexeddb') {
+      try {
+        await fromLocalStorage();
+      } catch (e) {
+        failed(e, 'migration');
+      }
+    }
+    await refresh(first);
+  });
 
   const profileOptions = () => {
     const t = now();

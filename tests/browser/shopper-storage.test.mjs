@@ -41,6 +41,7 @@ async function tab() {
     w.sh = sh;
     w.warnings = [];
     w.mk = (opts = {}) => sh.createShopper(model, { storage: 'indexeddb', onWarning: (x) => w.warnings.push(x.code), ...opts });
+    w.mkDefault = (opts = {}) => sh.createShopper(model, { onWarning: (x) => w.warnings.push(x.code), ...opts });
     w.dbs = async () => (await indexedDB.databases()).map((d) => `${d.name}@${d.version}`).sort();
     w.sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   });
@@ -329,6 +330,30 @@ test('shopper storage (indexeddb): the old shared "vitrine" database is migrated
   await makeDb(page, 'vitrine', 1, { history: {} });
   await page.evaluate(() => window.mk({}).forget());
   assert.deepEqual(await page.evaluate(() => window.dbs()), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('shopper storage: on the default storage (now IndexedDB) the history an older version kept in localStorage moves over', async () => {
+  const { page, errors } = await tab();
+  await page.evaluate(() => {
+    const events = [
+      { type: 'view', item: 'item-1', ts: 1.7e12 },
+      { type: 'cart', item: 'item-2', ts: 1.7e12 + 1 },
+    ];
+    localStorage.setItem('moved', JSON.stringify({ schema: 'vitrine.history', version: 1, events }));
+  });
+  const got = await page.evaluate(async () => {
+    const w = /** @type {any} */ (window);
+    const s = w.mkDefault({ key: 'moved' });
+    await s.ready;
+    const again = w.mkDefault({ key: 'moved' });
+    await again.ready;
+    const out = { storage: s.storage, items: s.history().map((e) => e.item), again: again.history().length, ls: localStorage.getItem('moved'), dbs: await w.dbs(), warnings: w.warnings };
+    await s.forget();
+    return out;
+  });
+  assert.deepEqual(got, { storage: 'indexeddb', items: ['item-1', 'item-2'], again: 2, ls: null, dbs: ['vitrine.shopper/moved@1'], warnings: [] });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -24,6 +24,7 @@ import { VitrineError, toVitrineError } from './vitrine.js';
 
 /** @typedef {'view' | 'cart' | 'purchase' | 'search'} EventType */
 /** @typedef {{type: EventType, item: string, ts: number}} ShopperEvent */
+/** @typedef {ShopperEvent & {id?: string}} StoredEvent `id`: which tab tracked it (localStorage self-healing, duplicates) */
 
 export const SCHEMA = 'vitrine.history';
 export const VERSION = 1;
@@ -130,7 +131,8 @@ function storedEvent(e) {
   const ts = hasOwn(e, 'ts') ? e.ts : undefined;
   if (!EVENT_TYPES.includes(type) || typeof item !== 'string' || item.length === 0) return null;
   if (typeof ts !== 'number' || !Number.isFinite(ts)) return null;
-  return { type, item, ts };
+  const id = hasOwn(e, 'id') ? e.id : undefined;
+  return typeof id === 'string' && id.length > 0 && id.length <= 64 ? { type, item, ts, id } : { type, item, ts };
 }
 
 /**
@@ -156,7 +158,11 @@ export function parseRecord(rec) {
 
 /** @param {ShopperEvent[]} events */
 function record(events) {
-  return { schema: SCHEMA, version: VERSION, events: events.map((e) => ({ type: e.type, item: e.item, ts: e.ts })) };
+  return {
+    schema: SCHEMA,
+    version: VERSION,
+    events: events.map((/** @type {StoredEvent} */ e) => (e.id ? { type: e.type, item: e.item, ts: e.ts, id: e.id } : { type: e.type, item: e.item, ts: e.ts })),
+  };
 }
 
 /**
@@ -165,6 +171,10 @@ function record(events) {
  * @param {ShopperEvent[]} base @param {ShopperEvent[]} add @param {number} cap
  */
 function mergeEvents(base, add, cap) {
+  if (add.length > 0) {
+    const ids = new Set(base.map((/** @type {StoredEvent} */ e) => e.id).filter(Boolean));
+    add = add.filter((/** @type {StoredEvent} */ e) => !e.id || !ids.has(e.id)); // already stored (a retried write)
+  }
   const out = add.length === 0 ? base.slice() : base.concat(add).sort((a, b) => a.ts - b.ts);
   return out.length > cap ? out.slice(out.length - cap) : out;
 }
@@ -318,12 +328,12 @@ function localBackend(ls, key, warn) {
     async destroy() {
       await locked(() => ls.removeItem(key));
     },
-    /** @param {(what: 'changed' | 'forget') => void} signal */
+    /** @param {(what: 'changed' | 'forget', newValue?: string) => void} signal */
     listen(signal) {
       if (typeof globalThis.addEventListener !== 'function') return;
       listener = (e) => {
         if (e.storageArea !== ls || (e.key !== null && e.key !== key)) return;
-        signal(e.newValue === null ? 'forget' : 'changed');
+        signal(e.newValue === null ? 'forget' : 'changed', e.newValue);
       };
       globalThis.addEventListener('storage', listener);
     },
@@ -762,6 +772,14 @@ export function createShopper(vitrine, options) {
   /** Bumped by every forget (here or in another tab): results of older reads are dropped. */
   let epoch = 0;
   let seq = 0;
+  /** Names this shopper's events (with `seq`), so that a tab can tell its own events in a record. */
+  const tabId = Math.random().toString(36).slice(2, 10).padEnd(8, '0');
+  /**
+   * This shopper's events it has written (localStorage: a tab whose copy lagged
+   * may have overwritten them; they are written again when that shows).
+   * @type {Tracked[]}
+   */
+  let mine = [];
   /** Events tracked at or before these were forgotten. */
   let cutSeq = 0;
   let cutAt = -Infinity;
@@ -803,6 +821,7 @@ export function createShopper(vitrine, options) {
       stored = events();
       inflight = [];
       pending = [];
+      mine = [];
       changed();
     }
   };
@@ -849,11 +868,13 @@ export function createShopper(vitrine, options) {
     inflight = taken;
     /** @type {ShopperEvent[] | null} */
     let next;
+    /** @type {Tracked[]} */
+    let written = [];
     try {
       // Filtered inside the transaction: a forget that arrived meanwhile wins over what was tracked before it.
       next = await backend.update((cur) => {
-        const keep = taken.filter(alive);
-        return keep.length === 0 ? null : mergeEvents(cur, keep.map((p) => p.ev), cap);
+        written = taken.filter(alive);
+        return written.length === 0 ? null : mergeEvents(cur, written.map((p) => p.ev), cap);
       });
     } catch (e) {
       pending = taken.filter(alive).concat(pending);
@@ -865,6 +886,7 @@ export function createShopper(vitrine, options) {
     }
     inflight = [];
     if (next) {
+      if (backend.kind === 'localStorage') mine = mine.concat(written.filter(alive)).slice(-cap);
       lastWarning = '';
       post({ t: 'changed' });
       if (epoch === ep) stored = next;
@@ -886,10 +908,39 @@ export function createShopper(vitrine, options) {
     stored = [];
     inflight = inflight.filter(alive);
     pending = pending.filter(alive);
+    mine = mine.filter(alive);
     changed();
     scheduleRefresh();
   };
-  backend.listen((what) => (what === 'forget' ? forgotten() : scheduleRefresh()));
+  /**
+   * localStorage: another tab wrote `raw`. Its copy of localStorage may have
+   * lagged behind ours, so its record can lack events we wrote: write those
+   * again (unless the cap pushed them out), on top of its record.
+   * @param {string} raw
+   */
+  const heal = (raw) => {
+    if (mine.length === 0) return;
+    let evs;
+    try {
+      evs = parseRecord(JSON.parse(raw));
+    } catch {
+      evs = null;
+    }
+    if (!evs) return;
+    const there = new Set(evs.map((/** @type {StoredEvent} */ e) => e.id));
+    const oldest = evs.length >= cap ? evs[0].ts : -Infinity;
+    const missing = mine.filter((p) => alive(p) && !there.has(/** @type {StoredEvent} */ (p.ev).id) && p.ev.ts >= oldest);
+    if (missing.length === 0) return;
+    mine = mine.filter((p) => !missing.includes(p));
+    pending = missing.concat(pending);
+    changed();
+    enqueue(flush);
+  };
+  backend.listen((what, raw) => {
+    if (what === 'forget') return forgotten();
+    if (typeof raw === 'string') heal(raw);
+    scheduleRefresh();
+  });
   if (backend.kind !== 'none' && typeof BroadcastChannel === 'function') {
     try {
       channel = new BroadcastChannel(CHANNEL_PREFIX + key);
@@ -1027,7 +1078,8 @@ export function createShopper(vitrine, options) {
         warn('FUTURE_TS', `event time ${ts} is in the future; clamped to now`);
         ts = t;
       }
-      pending.push({ ev: { type, item, ts }, seq: ++seq, at: Date.now() });
+      seq++;
+      pending.push({ ev: /** @type {StoredEvent} */ ({ type, item, ts, id: `${tabId}.${seq.toString(36)}` }), seq, at: Date.now() });
       if (pending.length > cap) pending.splice(0, pending.length - cap);
       changed();
       return enqueue(flush);
@@ -1064,6 +1116,7 @@ export function createShopper(vitrine, options) {
       stored = [];
       inflight = [];
       pending = [];
+      mine = [];
       changed();
       return enqueue(async () => {
         try {

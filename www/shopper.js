@@ -24,7 +24,13 @@ import { VitrineError, toVitrineError } from './vitrine.js';
 
 /** @typedef {'view' | 'cart' | 'purchase' | 'search'} EventType */
 /** @typedef {{type: EventType, item: string, ts: number}} ShopperEvent */
-/** @typedef {ShopperEvent & {id?: string}} StoredEvent `id`: which tab tracked it (localStorage self-healing, duplicates) */
+/**
+ * @typedef {ShopperEvent & {id?: string, at?: number}} StoredEvent `id`: which tab tracked it, `at`: when
+ * (clock()); they let tabs sharing localStorage repair each other's writes
+ */
+
+/** Wall-clock ms with sub-ms steps where there are (same-millisecond track and forget in two tabs). */
+const clock = () => (typeof performance !== 'undefined' && performance.timeOrigin ? performance.timeOrigin + performance.now() : Date.now());
 
 export const SCHEMA = 'vitrine.history';
 export const VERSION = 1;
@@ -131,8 +137,13 @@ function storedEvent(e) {
   const ts = hasOwn(e, 'ts') ? e.ts : undefined;
   if (!EVENT_TYPES.includes(type) || typeof item !== 'string' || item.length === 0) return null;
   if (typeof ts !== 'number' || !Number.isFinite(ts)) return null;
+  /** @type {StoredEvent} */
+  const out = { type, item, ts };
   const id = hasOwn(e, 'id') ? e.id : undefined;
-  return typeof id === 'string' && id.length > 0 && id.length <= 64 ? { type, item, ts, id } : { type, item, ts };
+  const at = hasOwn(e, 'at') ? e.at : undefined;
+  if (typeof id === 'string' && id.length > 0 && id.length <= 64) out.id = id;
+  if (typeof at === 'number' && Number.isFinite(at)) out.at = at;
+  return out;
 }
 
 /**
@@ -161,7 +172,13 @@ function record(events) {
   return {
     schema: SCHEMA,
     version: VERSION,
-    events: events.map((/** @type {StoredEvent} */ e) => (e.id ? { type: e.type, item: e.item, ts: e.ts, id: e.id } : { type: e.type, item: e.item, ts: e.ts })),
+    events: events.map((/** @type {StoredEvent} */ e) => {
+      /** @type {StoredEvent} */
+      const c = { type: e.type, item: e.item, ts: e.ts };
+      if (e.id !== undefined) c.id = e.id;
+      if (e.at !== undefined) c.at = e.at;
+      return c;
+    }),
   };
 }
 
@@ -178,6 +195,9 @@ function mergeEvents(base, add, cap) {
   const out = add.length === 0 ? base.slice() : base.concat(add).sort((a, b) => a.ts - b.ts);
   return out.length > cap ? out.slice(out.length - cap) : out;
 }
+
+/** @param {StoredEvent} e */
+const eventKey = (e) => e.id ?? `${e.type}\u0000${e.item}\u0000${e.ts}`;
 
 const KINDS = ['history', 'neighbour', 'popular', 'segment', 'pinned', 'history'];
 
@@ -764,7 +784,7 @@ export function createShopper(vitrine, options) {
   // What was last read from storage, what is being written, what waits to be.
   /** @type {ShopperEvent[]} */
   let stored = [];
-  /** @typedef {{ev: ShopperEvent, seq: number, at: number}} Tracked seq orders against forgets seen here, at (Date.now()) against another tab's */
+  /** @typedef {{ev: ShopperEvent, seq: number, at: number}} Tracked seq orders against forgets seen here, at (clock()) against another tab's */
   /** @type {Tracked[]} */
   let inflight = [];
   /** @type {Tracked[]} */
@@ -902,6 +922,19 @@ export function createShopper(vitrine, options) {
    * @param {number} [at]
    */
   const forgotten = (at) => {
+    // localStorage: this tab's lagging copy may have written the old record
+    // back over the forget; take out every event tracked before it (events of
+    // older versions, without `at`: those this tab knew). IndexedDB's
+    // transactions cannot lag.
+    if (at !== undefined && backend.kind === 'localStorage') {
+      const known = new Set(stored.map(eventKey));
+      enqueue(async () => {
+        await backend.update((cur) => {
+          const keep = cur.filter((/** @type {StoredEvent} */ e) => (e.at === undefined ? !known.has(eventKey(e)) : e.at > at));
+          return keep.length === cur.length ? null : keep;
+        });
+      });
+    }
     epoch++;
     if (at === undefined) cutSeq = seq;
     else cutAt = Math.max(cutAt, at);
@@ -1079,7 +1112,8 @@ export function createShopper(vitrine, options) {
         ts = t;
       }
       seq++;
-      pending.push({ ev: /** @type {StoredEvent} */ ({ type, item, ts, id: `${tabId}.${seq.toString(36)}` }), seq, at: Date.now() });
+      const at = clock();
+      pending.push({ ev: /** @type {StoredEvent} */ ({ type, item, ts, id: `${tabId}.${seq.toString(36)}`, at }), seq, at });
       if (pending.length > cap) pending.splice(0, pending.length - cap);
       changed();
       return enqueue(flush);
@@ -1110,7 +1144,7 @@ export function createShopper(vitrine, options) {
      * @returns {Promise<void>}
      */
     forget() {
-      const at = Date.now();
+      const at = clock();
       epoch++;
       cutSeq = seq;
       stored = [];

@@ -44,7 +44,10 @@ for (const storage of ['localStorage', 'indexeddb']) {
     await page.locator('#grid li button[data-act="view"]').first().click();
     await page.locator('#grid li button[data-act="cart"]').nth(2).click();
     await page.waitForFunction(() => window.vitrineShopper.history().length === 2);
-    // Reasons now reference the history.
+    // Reasons now reference the history (once the page has re-rendered after the stored track).
+    await page
+      .waitForFunction(() => [...document.querySelectorAll('#recs .why')].some((e) => /because you|often viewed with/.test(e.textContent ?? '')), null, { timeout: 10_000 })
+      .catch(() => {});
     const whys = await page.locator('#recs .why').allTextContents();
     assert.ok(whys.some((w) => /because you|often viewed with/.test(w)), whys.join(' | '));
     await page.reload();

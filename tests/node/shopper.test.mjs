@@ -633,3 +633,53 @@ test('shopper errors: a walk over every call with hostile values gives results o
   assert.ok(seen.get('INVALID_ARGUMENT') > 100);
   v.dispose();
 });
+
+/** A tab's copy of localStorage that learns of other tabs' writes only on `sync()` (as Chromium's lags). */
+function laggingStorage(shared) {
+  const cache = new Map(shared);
+  return {
+    getItem: (k) => (cache.has(k) ? cache.get(k) : null),
+    setItem: (k, v) => {
+      cache.set(k, String(v));
+      shared.set(k, String(v));
+    },
+    removeItem: (k) => {
+      cache.delete(k);
+      shared.delete(k);
+    },
+    sync: () => {
+      cache.clear();
+      for (const [k, v] of shared) cache.set(k, v);
+    },
+  };
+}
+
+test('shopper storage (localStorage): a tab whose copy lagged behind a forget takes back what it wrote over it', async () => {
+  const v = await load(bundle());
+  const shared = new Map();
+  const lsA = laggingStorage(shared);
+  const lsB = laggingStorage(shared);
+  const items = () => JSON.parse(shared.get('lag') ?? '{"events":[]}').events.map((e) => e.item);
+  let a;
+  let b;
+  await withGlobal('localStorage', { value: lsA }, async () => {
+    a = createShopper(v, { storage: 'localStorage', key: 'lag' });
+    await a.track({ type: 'view', item: 'item-1', ts: T0 });
+    await a.track({ type: 'view', item: 'item-2', ts: T0 + 1 });
+  });
+  lsB.sync();
+  await withGlobal('localStorage', { value: lsB }, async () => {
+    b = createShopper(v, { storage: 'localStorage', key: 'lag' });
+    await b.ready;
+  });
+  assert.deepEqual(b.history().map((e) => e.item), ['item-1', 'item-2']);
+  await a.forget(); // B's copy still shows the old record
+  await b.track({ type: 'view', item: 'item-3', ts: T0 + 2 }); // written on the stale copy, before B hears of the forget
+  assert.deepEqual(items(), ['item-1', 'item-2', 'item-3'], 'the lagging copy wrote the old events back (what Chromium can do)');
+  await new Promise((r) => setTimeout(r, 50)); // the forget's broadcast reaches B
+  assert.deepEqual(items(), ['item-3'], 'B took out what it knew before the forget, and kept what came after');
+  assert.deepEqual(b.history().map((e) => e.item), ['item-3']);
+  a.close();
+  b.close();
+  v.dispose();
+});

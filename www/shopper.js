@@ -16,6 +16,9 @@
 // Web Lock (localStorage), so two tabs never lose each other's events. Other
 // tabs learn of a write or a forget through a BroadcastChannel, the
 // IndexedDB `versionchange` of the deleted database, or the `storage` event.
+// localStorage copies lag between tabs in Chromium, so there a tab also
+// writes again its events that another tab's record lacks (`heal`) and takes
+// out what was tracked before another tab's forget (`forgotten`).
 // `forget()` drops everything in memory at once, so no write queued before it
 // can carry old events back, and then deletes the record (the whole database
 // for IndexedDB).
@@ -49,7 +52,7 @@ export const WARNING_CODES = Object.freeze([
 ]);
 /** IndexedDB: one database per profile `key`, named so it will not meet another library's. */
 export const DB_PREFIX = 'vitrine.shopper/';
-/** The database versions before 0.2 shared (one store "history", records keyed by `key`); read once to migrate. */
+/** The database earlier versions shared (one store "history", records keyed by `key`); read once to migrate. */
 const LEGACY_DB = 'vitrine';
 const STORE = 'history';
 const RECORD_KEY = 'record';

@@ -354,7 +354,8 @@ fn adjust(model: &Model, pool: &mut [Placed], opts: &PlacementOptions) {
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), p| {
                 (a.min(p.score), b.max(p.score))
             });
-        let range = (smax - smin).max(smax.abs() * 1e-3).max(f32::MIN_POSITIVE);
+        // When every score ties, price still decides: the range never drops below a tenth of the best score.
+        let range = (smax - smin).max(smax.abs() * 0.1).max(f32::MIN_POSITIVE);
         if hi > lo {
             for p in pool.iter_mut() {
                 // Unknown prices sit in the middle: neither preferred nor pushed down.
@@ -892,3 +893,6 @@ pub fn trending(
 }
 
 pub use trending::{trending_facets, Facet};
+
+#[cfg(test)]
+mod tests;

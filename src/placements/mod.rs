@@ -14,6 +14,8 @@
 //! for bought together) or the filters leave fewer than k items in the catalogue.
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod build;
 pub mod cadence;
 pub mod copurchase;

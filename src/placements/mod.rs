@@ -242,7 +242,8 @@ impl<'a> Filter<'a> {
                 let (lo, hi) = (lo.unwrap_or(f32::NEG_INFINITY), hi.unwrap_or(f32::INFINITY));
                 if lo.is_nan() || hi.is_nan() || lo > hi {
                     return Err(Error::InvalidArgument {
-                        what: format!("price range [{lo}, {hi}] is empty or not a number"),
+                        // No float in the message: float formatting costs ~10 KB of wasm.
+                        what: "the price range is empty or not a number".into(),
                     });
                 }
                 if v.price.is_none() {
@@ -464,7 +465,7 @@ fn promote(
 ) -> Result<()> {
     if !(0.0..=1.0).contains(&promo.share) {
         return Err(Error::InvalidArgument {
-            what: format!("promotion share must be in [0, 1], got {}", promo.share),
+            what: "promotion share must be in [0, 1]".into(),
         });
     }
     let matches = promotion_matches(model, promo);

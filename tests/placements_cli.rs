@@ -60,7 +60,13 @@ fn build_adds_sections_and_eval_reports() {
     std::fs::write(&csv, baskets(true) + "u1,1-9,no-such-item,2024-03-30\n").unwrap();
     let out = tmp("with.vtr");
     let (ok, stdout, err) = run(vitrine()
-        .args(["placements", "build", "--trending-half-life", "7", "--bundle"])
+        .args([
+            "placements",
+            "build",
+            "--trending-half-life",
+            "7",
+            "--bundle",
+        ])
         .arg(&base)
         .arg("--baskets")
         .arg(&csv)
@@ -78,7 +84,13 @@ fn build_adds_sections_and_eval_reports() {
 
     // Bad input: a non-positive half-life, a file without the columns.
     let (ok, _, err) = run(vitrine()
-        .args(["placements", "build", "--trending-half-life", "0", "--bundle"])
+        .args([
+            "placements",
+            "build",
+            "--trending-half-life",
+            "0",
+            "--bundle",
+        ])
         .arg(&base)
         .arg("--baskets")
         .arg(&csv)

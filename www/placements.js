@@ -91,6 +91,19 @@ export function boughtTogether(vitrine, ids, options = {}) {
 }
 
 /**
+ * Viewed together, for a product page: items viewed in the same sessions
+ * (NEIGHBOURS), filled with similar items, category trending and popular.
+ * @param {any} vitrine
+ * @param {string | string[]} ids
+ * @param {PlacementOptions} [options]
+ * @returns {Placement}
+ */
+export function viewedTogether(vitrine, ids, options = {}) {
+  const list = typeof ids === 'string' ? [ids] : ids;
+  return call(() => raw(vitrine).viewedTogether(list, options));
+}
+
+/**
  * Buy it again: the shopper's own purchases, most due first (each item's
  * repurchase cadence from the bundle against the time since they bought it).
  * @param {any} vitrine
@@ -142,7 +155,7 @@ export function trendingFacets(vitrine, options = {}) {
  * @param {S} shopper from createShopper()
  * @param {any} vitrine the model
  * @param {{impressions?: ReturnType<typeof createImpressionLog>, rotationRate?: number, rotationTime?: number}} [opts]
- * @returns {S & {boughtTogether: Function, buyAgain: Function, recentlyViewed: Function, trending: Function, trendingFacets: Function}}
+ * @returns {S & {boughtTogether: Function, viewedTogether: Function, buyAgain: Function, recentlyViewed: Function, trending: Function, trendingFacets: Function}}
  */
 export function withPlacements(shopper, vitrine, opts = {}) {
   raw(vitrine);
@@ -156,6 +169,8 @@ export function withPlacements(shopper, vitrine, opts = {}) {
   return Object.assign(/** @type {any} */ (shopper), {
     /** @param {string | string[]} ids @param {any} [o] */
     boughtTogether: (ids, o) => boughtTogether(vitrine, ids, withRotation(o)),
+    /** @param {string | string[]} ids @param {any} [o] */
+    viewedTogether: (ids, o) => viewedTogether(vitrine, ids, withRotation(o)),
     /** @param {any} [o] */
     buyAgain: (o) => buyAgain(vitrine, shopper, withRotation(o)),
     /** @param {any} [o] */

@@ -738,6 +738,32 @@ pub fn bought_together(
     run_chain(model, stages, &opts)
 }
 
+/// "Viewed together" for a product page: NEIGHBOURS (items viewed in the
+/// same sessions), filled with similar items, category trending and popular.
+/// A bundle without NEIGHBOURS starts at similar items (reason `similar`).
+pub fn viewed_together(
+    model: &Model,
+    items: &[u32],
+    opts: &PlacementOptions,
+) -> Result<Vec<Placed>> {
+    check_items(model, items)?;
+    if items.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "viewed together needs at least one item".into(),
+        });
+    }
+    let mut opts = opts.clone();
+    opts.exclude.extend_from_slice(items);
+    let stages: Vec<StageFn<'_>> = vec![
+        stage_neighbours(model, items.iter().map(|&i| (i, 1.0)).collect()),
+        stage_similar(model, items.last().copied()),
+        stage_category_trending(model, items.to_vec()),
+        stage_popular(model),
+        stage_catalogue(model),
+    ];
+    run_chain(model, stages, &opts)
+}
+
 /// The shopper's purchases as (item, time in the CADENCE unit), oldest first,
 /// and "now" in that unit. Days: ms / 86 400 000. Baskets: purchases closer
 /// than `basket_gap_ms` form one basket; now = one past the last basket.

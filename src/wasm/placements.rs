@@ -266,6 +266,19 @@ fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
     let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
 }
 
+fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {
+    let arr = ids
+        .dyn_ref::<Array>()
+        .ok_or_else(|| invalid("ids must be an array of item ids"))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            x.as_string()
+                .ok_or_else(|| invalid(format!("ids[{i}] must be a string")))
+        })
+        .collect()
+}
+
 fn co_params(o: &JsValue) -> Result<CoParams, JsValue> {
     let d = CoParams::default();
     if o.is_undefined() || o.is_null() {
@@ -290,17 +303,7 @@ impl Model {
     /// `shrinkage`, `lift`. `NO_SECTION` without CO_PURCHASE.
     #[wasm_bindgen(js_name = boughtTogether)]
     pub fn bought_together(&self, ids: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-        let arr = ids
-            .dyn_ref::<Array>()
-            .ok_or_else(|| invalid("ids must be an array of item ids"))?;
-        let ids: Vec<String> = arr
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                x.as_string()
-                    .ok_or_else(|| invalid(format!("ids[{i}] must be a string")))
-            })
-            .collect::<Result<_, _>>()?;
+        let ids = id_list(&ids)?;
         let opts =
             self.placement_options(&options, &["mode", "minSupport", "shrinkage", "lift"])?;
         let mode = match text(&options, "mode").ok().flatten() {
@@ -315,6 +318,21 @@ impl Model {
         }
         let r = placements::bought_together(&self.inner, &cart, mode, &co_params(&options)?, &opts)
             .map_err(js_error)?;
+        Ok(self.placed_out(&r, unknown as u32))
+    }
+
+    /// Viewed together (NEIGHBOURS, then similar items) for a product page.
+    #[wasm_bindgen(js_name = viewedTogether)]
+    pub fn viewed_together(&self, ids: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let ids = id_list(&ids)?;
+        let opts = self.placement_options(&options, &[])?;
+        let (items, unknown) = self.inner.resolve_ids(&ids);
+        if items.is_empty() {
+            return Err(js_error(Error::UnknownItem {
+                id: ids.first().cloned().unwrap_or_default(),
+            }));
+        }
+        let r = placements::viewed_together(&self.inner, &items, &opts).map_err(js_error)?;
         Ok(self.placed_out(&r, unknown as u32))
     }
 

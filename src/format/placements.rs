@@ -161,7 +161,7 @@ fn bad_at(at: &At, reason: String) -> Error {
 }
 
 /// `count` values of 4 bytes starting at `start`, as a typed slice.
-fn slice4<'a, T: bytemuck::Pod>(b: &'a [u8], start: usize, count: usize) -> Option<&'a [T]> {
+fn slice4<T: bytemuck::Pod>(b: &[u8], start: usize, count: usize) -> Option<&[T]> {
     let end = count.checked_mul(4)?.checked_add(start)?;
     bytemuck::try_cast_slice(b.get(start..end)?).ok()
 }
@@ -365,7 +365,7 @@ pub(crate) fn validate<'a>(
         if let Some(i) = v
             .interval
             .iter()
-            .position(|&x| !x.is_nan() && !(x.is_finite() && x > 0.0))
+            .position(|&x| !(x.is_nan() || (x.is_finite() && x > 0.0)))
         {
             return Err(bad_at(&here, format!("item {i} has a bad interval")));
         }

@@ -165,14 +165,25 @@ fn eval_cmd(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let r = eval::run(&train, &test, &a.dataset_name, &o)?;
-    for t in [&r.bought_together, &r.next_basket] {
-        println!("{} (k = {}), test:", t.task, t.k);
-        for s in &t.test {
-            println!(
-                "  {:<42} HR {:.4}  MRR {:.4}  Recall {:.4}  NDCG {:.4}  P {:.4}  F1 {:.4}  (n = {})",
-                s.method, s.hr, s.mrr, s.recall, s.ndcg, s.precision, s.f1, s.n
-            );
-        }
+    println!(
+        "{} (k = {}), {}:",
+        r.bought_together.task, r.bought_together.k, r.dataset
+    );
+    for s in &r.bought_together.test {
+        println!(
+            "  {:<42} HR {:.4}  MRR {:.4}  P {:.4}  F1 {:.4}  (n = {})",
+            s.method, s.hr, s.mrr, s.precision, s.f1, s.n
+        );
+    }
+    println!(
+        "{} (k = {}), {}:",
+        r.next_basket.task, r.next_basket.k, r.dataset
+    );
+    for s in &r.next_basket.test {
+        println!(
+            "  {:<42} Recall {:.4}  NDCG {:.4}  P {:.4}  F1 {:.4}  (n = {})",
+            s.method, s.recall, s.ndcg, s.precision, s.f1, s.n
+        );
     }
     println!("chosen on validation: {:?}", r.chosen);
     if let Some(out) = &a.out {

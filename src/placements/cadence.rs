@@ -19,6 +19,8 @@
 use super::{CoParams, Placed, ReasonCode};
 use crate::format::placements::CadenceView;
 
+/// The defaults are the values chosen on Ta-Feng's validation split, whose
+/// time unit is baskets (`make eval`); for a dated log the half-life is in days.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CadenceParams {
     /// Older purchases count less (in the CADENCE unit); 0 = no decay.
@@ -38,9 +40,9 @@ pub struct CadenceParams {
 impl Default for CadenceParams {
     fn default() -> Self {
         CadenceParams {
-            half_life: 8.0,
-            cadence_weight: 0.25,
-            sigma: 1.0,
+            half_life: 16.0,
+            cadence_weight: 0.5,
+            sigma: 2.0,
             repeat_power: 0.5,
             basket_gap_ms: 3_600_000.0,
             co: CoParams::default(),

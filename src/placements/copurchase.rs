@@ -39,8 +39,8 @@ impl Default for CoParams {
     fn default() -> Self {
         CoParams {
             min_support: 1,
-            shrinkage: 5.0,
-            lift: 0.25,
+            shrinkage: 20.0,
+            lift: 0.0,
         }
     }
 }

@@ -878,6 +878,14 @@ pub fn recently_viewed(
     }
     let seeds: Vec<(u32, f32)> = viewed.iter().map(|p| (p.index, p.score)).collect();
     let cats: Vec<u32> = viewed.iter().map(|p| p.index).collect();
+    // Bought since: not "continue shopping", in the fill either.
+    let mut opts = opts.clone();
+    opts.exclude.extend(
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::Purchase)
+            .map(|e| e.item),
+    );
     let stages: Vec<StageFn<'_>> = vec![
         Box::new(move |_f, _n| Ok(Stage { items: viewed })),
         stage_neighbours(model, seeds),
@@ -885,7 +893,7 @@ pub fn recently_viewed(
         stage_popular(model),
         stage_catalogue(model),
     ];
-    run_chain(model, stages, opts)
+    run_chain(model, stages, &opts)
 }
 
 /// Trending items (time-decayed popularity at export), optionally in one

@@ -5,7 +5,8 @@
 #                          download as NowPlaying in scripts/shopper.mk)
 #   make test-placements   end-to-end CLI test on a tiny synthetic basket file
 #   make eval-placements   Ta-Feng: bought together + next basket -> target/eval/placements.json
-#   make bench-placements  native placement latency, 100k items -> target/bench/placements_native.json
+#   make bench-placements  placement latency, 100k items, 100-event history: Chromium
+#                          -> target/bench/placements.json, native -> placements_native.json
 #   make store-demo        .cache/demo/store.vtr (the demo storefront's bundle)
 
 TAFENG := $(DATA)/tafeng
@@ -43,10 +44,8 @@ eval-placements: cli data-tafeng
 	target/release/vitrine placements eval --train $(TAFENG)/train.csv --test $(TAFENG)/valid.csv \
 	  --dataset-name Ta-Feng --out target/eval/placements.json
 
-bench-placements: cli
-	@mkdir -p target/bench
-	target/release/vitrine placements bench --items 100000 --history 100 \
-	  --out target/bench/placements_native.json
+bench-placements: setup-web wasm cli pkg-web
+	$(NODE) tests/bench/placements.mjs
 
 store-demo: $(STORE_VTR)
 

@@ -77,6 +77,9 @@ pub struct BenchArgs {
     pub history: usize,
     #[arg(long, default_value_t = 200)]
     pub repeats: usize,
+    /// Also write the benchmark's bundle here (the Chromium benchmark loads it).
+    #[arg(long)]
+    pub bundle_out: Option<PathBuf>,
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -194,7 +197,7 @@ fn eval_cmd(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let r = crate::placements::bench::run(a.items, a.history, a.repeats)?;
+    let r = crate::placements::bench::run(a.items, a.history, a.repeats, a.bundle_out.as_deref())?;
     let json = serde_json::to_string_pretty(&r)?;
     println!("{json}");
     if let Some(out) = &a.out {

@@ -79,12 +79,23 @@ fn time(repeats: usize, mut f: impl FnMut() -> Result<usize>) -> Result<(f64, f6
     Ok((t[t.len() / 2], t[t.len() * 9 / 10]))
 }
 
-pub fn run(items: usize, history: usize, repeats: usize) -> Result<BenchReport> {
+/// `bundle_out`: also write the bundle, for the browser benchmark.
+pub fn run(
+    items: usize,
+    history: usize,
+    repeats: usize,
+    bundle_out: Option<&std::path::Path>,
+) -> Result<BenchReport> {
     let p = crate::synth::catalogue(items, 64, 16, 3);
     let cats = p.categories.clone().unwrap_or_default();
     let baskets = synthetic_baskets(&cats, items * 2, 5);
     let sections = build::parts(items, &baskets, &BuildOptions::default());
     let bytes = add_sections(&write_bundle(&p, Dtype::I8)?, &sections)?;
+    if let Some(path) = bundle_out {
+        crate::format::write::write_atomic(path, &bytes).map_err(|e| Error::InvalidArgument {
+            what: format!("cannot write {}: {e}", path.display()),
+        })?;
+    }
     let m = Model::from_bytes(&bytes)?;
     let mut rng = crate::synth::Rng::new(9);
     let events: Vec<Event> = (0..history)

@@ -443,12 +443,16 @@ pub(crate) fn run_chain<'m>(
 
 fn promotion_matches<'a>(model: &'a Model, promo: &'a Promotion) -> impl Fn(u32) -> bool + 'a {
     let cats = model.view().category;
+    let items = bitset(model.n_items(), promo.items.iter().copied());
+    let wanted = bitset(
+        model.view().category_names.len(),
+        promo.categories.iter().copied(),
+    );
     move |i| {
-        promo.items.contains(&i)
-            || (!promo.categories.is_empty()
-                && cats
-                    .and_then(|c| c.get(i as usize))
-                    .is_some_and(|c| promo.categories.contains(c)))
+        bit(&items, i as usize)
+            || cats
+                .and_then(|c| c.get(i as usize))
+                .is_some_and(|&c| bit(&wanted, c as usize))
     }
 }
 
@@ -474,37 +478,25 @@ fn promote(
     if have < want {
         // Candidates: promoted items by popularity (the only ranking every
         // matching item has), filtered like the rest.
-        let mut extra: Vec<Placed> = Vec::new();
+        // Candidates: matching items by popularity (the one ranking every
+        // matching item has), filtered like the rest; one pass, bounded heap.
         let pop = popularity_scores(model);
-        let mut cand: Vec<u32> = promo.items.clone();
-        if !promo.categories.is_empty() {
-            if let Some(c) = model.view().category {
-                cand.extend(
-                    c.iter()
-                        .enumerate()
-                        .filter(|(_, c)| promo.categories.contains(c))
-                        .map(|(i, _)| i as u32),
-                );
+        let mut top = crate::engine::TopK::new(want - have);
+        for i in 0..model.n_items() {
+            if matches(i as u32) && filter.allows(i) {
+                top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
             }
         }
-        cand.sort_unstable();
-        cand.dedup();
-        for i in cand {
-            if filter.allows(i as usize) {
-                extra.push(Placed {
-                    index: i,
-                    score: pop
-                        .as_ref()
-                        .and_then(|p| p.get(i as usize))
-                        .copied()
-                        .unwrap_or(0.0),
-                    reason: ReasonCode::Promoted,
-                    because: None,
-                });
-            }
-        }
-        crate::shopper::sort_by(&mut extra, better);
-        extra.truncate(want - have);
+        let extra: Vec<Placed> = top
+            .into_sorted()
+            .into_iter()
+            .map(|x| Placed {
+                index: x.index,
+                score: x.score,
+                reason: ReasonCode::Promoted,
+                because: None,
+            })
+            .collect();
         // Drop the lowest-ranked non-matching items to make room.
         let room = (out.len() + extra.len()).saturating_sub(opts.k);
         let mut dropped = 0;

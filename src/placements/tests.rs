@@ -331,7 +331,10 @@ fn recently_viewed_dedups_newest_first_without_purchases() {
     let r = recently_viewed(&m, &events, &PlacementOptions { fill: true, ..o }).unwrap();
     assert_eq!(r.len(), 4);
     assert_eq!(ids(&r[..2]), vec![3, 4]);
-    assert!(!ids(&r).contains(&5), "bought since: not in the fill either");
+    assert!(
+        !ids(&r).contains(&5),
+        "bought since: not in the fill either"
+    );
 }
 
 #[test]

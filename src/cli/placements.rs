@@ -65,6 +65,9 @@ pub struct EvalArgs {
     /// One value per parameter instead of the grid (tests).
     #[arg(long)]
     pub quick: bool,
+    /// Bought together: also score this many other held-out items per basket.
+    #[arg(long, default_value_t = 4)]
+    pub extra_holdouts: usize,
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -165,6 +168,7 @@ fn eval_cmd(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         factors: a.factors,
         threads: a.threads,
         quick: a.quick,
+        extra_holdouts: a.extra_holdouts,
         ..Default::default()
     };
     let r = eval::run(&train, &test, &a.dataset_name, &o)?;
@@ -176,6 +180,17 @@ fn eval_cmd(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "  {:<42} HR {:.4}  MRR {:.4}  P {:.4}  F1 {:.4}  (n = {})",
             s.method, s.hr, s.mrr, s.precision, s.f1, s.n
+        );
+    }
+    for (i, run) in r.bought_together.test_other_holdouts.iter().enumerate() {
+        let row: Vec<String> = run
+            .iter()
+            .map(|s| format!("{:.4}/{:.4}", s.hr, s.mrr))
+            .collect();
+        println!(
+            "  other held-out items #{} (HR/MRR, same order): {}",
+            i + 1,
+            row.join("  ")
         );
     }
     println!(

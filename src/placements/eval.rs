@@ -242,6 +242,9 @@ pub struct TaskReport {
     pub protocol: String,
     pub validation: Vec<Scores>,
     pub test: Vec<Scores>,
+    /// Bought together only: the test repeated with other held-out items
+    /// (seeds seed+1 …), so a lead can be told from the choice of item.
+    pub test_other_holdouts: Vec<Vec<Scores>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -287,6 +290,8 @@ pub struct EvalOptions {
     pub threads: usize,
     /// Smaller grids (tests): one value per parameter around the defaults.
     pub quick: bool,
+    /// Bought together: score the test log again with this many other held-out items.
+    pub extra_holdouts: usize,
 }
 
 impl Default for EvalOptions {
@@ -298,6 +303,7 @@ impl Default for EvalOptions {
             iterations: 15,
             threads: 2,
             quick: false,
+            extra_holdouts: 4,
         }
     }
 }
@@ -863,6 +869,16 @@ pub fn run(
         .iter()
         .map(|&m| score_bt(&ft, m, &test_bt, k))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut other = Vec::new();
+    for extra in 1..=o.extra_holdouts as u64 {
+        let cases = holdouts(&test_baskets, o.seed.wrapping_add(extra));
+        other.push(
+            bt_methods
+                .iter()
+                .map(|&m| score_bt(&ft, m, &cases, k))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
     let test_nb_scores = nb_methods
         .iter()
         .map(|&m| score_nb(&ft, m, &test_nb, k))
@@ -893,6 +909,7 @@ pub fn run(
                     .into(),
             validation: val_bt_scores,
             test: test_bt_scores,
+            test_other_holdouts: other,
         },
         next_basket: TaskReport {
             task: "next basket".into(),
@@ -900,6 +917,7 @@ pub fn run(
             protocol: "each user's next basket predicted from all earlier baskets".into(),
             validation: val_nb_scores,
             test: test_nb_scores,
+            test_other_holdouts: Vec::new(),
         },
         grid,
     })

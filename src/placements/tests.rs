@@ -597,3 +597,36 @@ fn reason_codes_are_stable() {
         assert!(names.contains(&want), "{want}");
     }
 }
+
+/// A bundle written when the placement sections were introduced must keep
+/// loading and answering (tests/fixtures/v1.1-placements.vtr: 40 items, 400
+/// synthetic dated baskets, trending half-life 3 days).
+#[test]
+fn placements_fixture_keeps_loading() {
+    let b = include_bytes!("../../tests/fixtures/v1.1-placements.vtr");
+    let m = Model::from_bytes(b).expect("fixture loads");
+    let p = m.view().placements;
+    let co = p.co_purchase.expect("CO_PURCHASE");
+    assert_eq!(co.n_baskets, 400);
+    assert_eq!(co.partners.len(), 1154);
+    let cad = p.cadence.expect("CADENCE");
+    assert_eq!(cad.unit, TimeUnit::Days);
+    let t = p.trending.expect("TRENDING");
+    assert_eq!(t.half_life, 3.0);
+    let r = bought_together(
+        &m,
+        &[0],
+        Mode::Relaxed,
+        &CoParams::default(),
+        &PlacementOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.len(), 10);
+    assert_eq!(r[0].reason, ReasonCode::BoughtTogether);
+    assert_eq!(
+        trending(&m, None, &PlacementOptions::default())
+            .unwrap()
+            .len(),
+        10
+    );
+}

@@ -98,6 +98,13 @@ pub enum Error {
         section: &'static str,
         needed_for: &'static str,
     },
+    /// A placement was asked of a bundle exported without the section it
+    /// reads; `flag` is the export option that adds it.
+    NoSection {
+        section: &'static str,
+        placement: &'static str,
+        flag: &'static str,
+    },
     /// A tracked shopper event is malformed (unknown type, non-numeric time, ...).
     InvalidEvent {
         index: usize,
@@ -130,6 +137,7 @@ impl Error {
             Error::NoIntentModel => "NO_INTENT_MODEL",
             Error::MissingCapability { .. } => "MISSING_CAPABILITY",
             Error::InvalidEvent { .. } => "INVALID_EVENT",
+            Error::NoSection { .. } => "NO_SECTION",
         }
     }
 
@@ -254,6 +262,14 @@ impl fmt::Display for Error {
                 "this bundle has no {section} section, which {needed_for} needs; re-export it with the trainer"
             ),
             Error::InvalidEvent { index, reason } => write!(f, "event {index} is invalid: {reason}"),
+            Error::NoSection {
+                section,
+                placement,
+                flag,
+            } => write!(
+                f,
+                "{placement} needs the {section} section, which this bundle lacks; add it with `vitrine placements build {flag}`"
+            ),
         }
     }
 }

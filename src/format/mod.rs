@@ -17,6 +17,7 @@
 mod aligned;
 pub mod crc32;
 mod f16;
+pub mod placements;
 pub mod read;
 mod strings;
 pub mod write;
@@ -114,10 +115,13 @@ pub enum Kind {
     SegmentNames = 17,
     Intent = 18,
     Residual = 19,
+    CoPurchase = 20,
+    Cadence = 21,
+    Trending = 22,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Model,
         Kind::Meta,
         Kind::ItemIds,
@@ -137,6 +141,9 @@ impl Kind {
         Kind::SegmentNames,
         Kind::Intent,
         Kind::Residual,
+        Kind::CoPurchase,
+        Kind::Cadence,
+        Kind::Trending,
     ];
 
     pub fn from_u32(v: u32) -> Option<Kind> {
@@ -164,6 +171,9 @@ impl Kind {
             Kind::SegmentNames => "SEGMENT_NAMES",
             Kind::Intent => "INTENT",
             Kind::Residual => "RESIDUAL",
+            Kind::CoPurchase => "CO_PURCHASE",
+            Kind::Cadence => "CADENCE",
+            Kind::Trending => "TRENDING",
         }
     }
 }

@@ -113,6 +113,8 @@ pub struct BundleView<'a> {
     pub neighbours: Option<NeighboursView<'a>>,
     pub segments: Option<SegmentsView<'a>>,
     pub intent: Option<&'a [u8]>,
+    /// CO_PURCHASE, CADENCE, TRENDING (`format::placements`).
+    pub placements: super::placements::PlacementsView<'a>,
 }
 
 /// Bit 0 of an item's FLAGS byte.
@@ -398,6 +400,7 @@ impl BundleLayout {
             neighbours,
             segments,
             intent: self.section(bytes, Kind::Intent),
+            placements: super::placements::view(|k| self.section(bytes, k)),
         }
     }
 }
@@ -784,6 +787,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
             }
         }
     }
+    super::placements::validate(n, |k| layout.section(bytes, k).map(|b| (b, loc(k))))?;
     Ok(())
 }
 

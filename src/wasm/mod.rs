@@ -15,6 +15,8 @@ mod intent;
 #[cfg(not(feature = "intent-module"))]
 mod model;
 #[cfg(not(feature = "intent-module"))]
+mod placements;
+#[cfg(not(feature = "intent-module"))]
 mod shopper;
 #[cfg(not(feature = "intent-module"))]
 mod types;

@@ -1,0 +1,429 @@
+//! Placement bindings: ids and options in, `{items: [{id, score, reason,
+//! because?}], unknownItems}` out. The work is in `crate::placements`; this
+//! file resolves ids, reads options (by hand with `Reflect`, like the
+//! shopper's, so no serde deserializer lands in the wasm) and converts errors.
+
+use super::model::Model;
+use super::{invalid, js_error, types};
+use crate::error::{Error, Quoted};
+use crate::placements::{
+    self, CadenceParams, CoParams, Mode, Placed, PlacementOptions, PriceLevel, Promotion, Rotation,
+};
+use crate::shopper::{Event, EventKind};
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+const COMMON: [&str; 12] = [
+    "k",
+    "exclude",
+    "categories",
+    "priceMin",
+    "priceMax",
+    "inStockOnly",
+    "price",
+    "preferPrice",
+    "rotation",
+    "promotion",
+    "fill",
+    "now",
+];
+
+fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+    types::number(o, key).map_err(invalid)
+}
+
+fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
+    types::strings(o, key).map_err(invalid)
+}
+
+fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
+    match types::prop(o, key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| invalid(format!("{key} must be a string"))),
+    }
+}
+
+fn check_object(o: &JsValue, extra: &[&str]) -> Result<bool, JsValue> {
+    if o.is_undefined() || o.is_null() {
+        return Ok(false);
+    }
+    if !o.is_object() || Array::is_array(o) {
+        return Err(invalid("options must be an object like {k: 10}"));
+    }
+    let allowed: Vec<&str> = COMMON.iter().chain(extra).copied().collect();
+    types::check_keys(o, &allowed, "option").map_err(invalid)?;
+    Ok(true)
+}
+
+fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f32>, JsValue> {
+    match v {
+        Some(x) if !(x.is_finite() && x >= 0.0) => {
+            Err(invalid(format!("{name} must be a finite number ≥ 0")))
+        }
+        _ => Ok(v.map(|x| x as f32)),
+    }
+}
+
+impl Model {
+    fn category_indices(&self, names: &[String]) -> Vec<u32> {
+        names
+            .iter()
+            .filter_map(|c| self.inner.category_index(c))
+            .collect()
+    }
+
+    fn placement_options(&self, o: &JsValue, extra: &[&str]) -> Result<PlacementOptions, JsValue> {
+        let now = match num(o, "now").ok().flatten() {
+            Some(x) if x.is_finite() => x,
+            Some(_) => return Err(invalid("now must be a finite number")),
+            None => js_sys::Date::now(),
+        };
+        let mut p = PlacementOptions {
+            now_ms: now,
+            ..Default::default()
+        };
+        if !check_object(o, extra)? {
+            return Ok(p);
+        }
+        if let Some(k) = num(o, "k")? {
+            if !(k.is_finite() && k >= 0.0 && k.fract() == 0.0) {
+                return Err(invalid("k must be a whole number ≥ 0"));
+            }
+            p.k = k.min(1e7) as usize;
+        }
+        p.exclude = self
+            .inner
+            .resolve_ids(&strings(o, "exclude")?.unwrap_or_default())
+            .0;
+        p.categories = strings(o, "categories")?.map(|c| self.category_indices(&c));
+        p.price_min = num(o, "priceMin")?.map(|x| x as f32);
+        p.price_max = num(o, "priceMax")?.map(|x| x as f32);
+        p.in_stock_only = types::boolean(o, "inStockOnly")
+            .map_err(invalid)?
+            .unwrap_or(false);
+        p.fill = types::boolean(o, "fill").map_err(invalid)?.unwrap_or(true);
+        if let Some(l) = text(o, "price")? {
+            p.price_level = PriceLevel::parse(&l).ok_or_else(|| {
+                invalid(format!(
+                    "price must be none, low, medium or high, not {}",
+                    Quoted(&l)
+                ))
+            })?;
+        }
+        if let Some(d) = text(o, "preferPrice")? {
+            p.prefer_higher_price = match d.as_str() {
+                "higher" => true,
+                "lower" => false,
+                _ => return Err(invalid("preferPrice must be higher or lower")),
+            };
+        }
+        if let Some(r) = types::prop(o, "rotation") {
+            p.rotation = Some(self.rotation(&r)?);
+        }
+        if let Some(pr) = types::prop(o, "promotion") {
+            if !pr.is_object() {
+                return Err(invalid(
+                    "promotion must be an object like {categories: ['sale'], share: 0.2}",
+                ));
+            }
+            types::check_keys(&pr, &["items", "categories", "share"], "promotion field")
+                .map_err(invalid)?;
+            let share = non_negative("promotion.share", num(&pr, "share")?)?.unwrap_or(0.2);
+            if share > 1.0 {
+                return Err(invalid("promotion.share must be in [0, 1]"));
+            }
+            p.promotion = Some(Promotion {
+                items: self
+                    .inner
+                    .resolve_ids(&strings(&pr, "items")?.unwrap_or_default())
+                    .0,
+                categories: self.category_indices(&strings(&pr, "categories")?.unwrap_or_default()),
+                share,
+            });
+        }
+        Ok(p)
+    }
+
+    /// `{impressions: [{item, shown, lastShown}], rate, time}`.
+    fn rotation(&self, r: &JsValue) -> Result<Rotation, JsValue> {
+        if !r.is_object() {
+            return Err(invalid(
+                "rotation must be an object like {impressions, rate, time}",
+            ));
+        }
+        types::check_keys(r, &["impressions", "rate", "time"], "rotation field")
+            .map_err(invalid)?;
+        let rate = non_negative("rotation.rate", num(r, "rate")?)?.unwrap_or(0.2);
+        if rate > 1.0 {
+            return Err(invalid("rotation.rate must be in [0, 1]"));
+        }
+        let time = non_negative("rotation.time", num(r, "time")?)?.map_or(86_400_000.0, f64::from);
+        let mut impressions = Vec::new();
+        if let Some(list) = types::prop(r, "impressions") {
+            let arr = list
+                .dyn_ref::<Array>()
+                .ok_or_else(|| invalid("rotation.impressions must be an array"))?;
+            for (i, e) in arr.iter().enumerate() {
+                let item = text(&e, "item")?.ok_or_else(|| {
+                    invalid(format!("rotation.impressions[{i}].item must be an id"))
+                })?;
+                let shown = num(&e, "shown")?.unwrap_or(0.0);
+                if !(shown.is_finite() && shown >= 0.0) {
+                    return Err(invalid(format!(
+                        "rotation.impressions[{i}].shown must be ≥ 0"
+                    )));
+                }
+                let last = num(&e, "lastShown")?.unwrap_or(0.0);
+                if let Some(ix) = self.inner.item_index(&item) {
+                    impressions.push((ix as u32, shown.min(1e6) as u32, last));
+                }
+            }
+        }
+        Ok(Rotation {
+            impressions,
+            rate,
+            time_ms: time,
+        })
+    }
+
+    /// `[{type, item, ts}]` → events on known items (unknown ones counted).
+    fn placement_events(&self, events: &JsValue, now: f64) -> Result<(Vec<Event>, u32), JsValue> {
+        if events.is_undefined() || events.is_null() {
+            return Ok((Vec::new(), 0));
+        }
+        let arr = events
+            .dyn_ref::<Array>()
+            .ok_or_else(|| invalid("events must be an array of {type, item, ts}"))?;
+        let bad = |index: usize, reason: &str| {
+            js_error(Error::InvalidEvent {
+                index,
+                reason: reason.to_string(),
+            })
+        };
+        let mut out = Vec::with_capacity(arr.length() as usize);
+        let mut unknown = 0;
+        for (index, e) in arr.iter().enumerate() {
+            if !e.is_object() {
+                return Err(bad(index, "not an object"));
+            }
+            let t = text(&e, "type")
+                .ok()
+                .flatten()
+                .ok_or_else(|| bad(index, "type must be a string"))?;
+            let kind = EventKind::parse(&t)
+                .ok_or_else(|| bad(index, "type must be view, cart, purchase or search"))?;
+            let item = text(&e, "item")
+                .ok()
+                .flatten()
+                .ok_or_else(|| bad(index, "item must be a string id"))?;
+            let ts = match types::prop(&e, "ts") {
+                None => now,
+                Some(v) => v
+                    .as_f64()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| bad(index, "ts must be a finite number (ms since the epoch)"))?
+                    .min(now),
+            };
+            match self.inner.item_index(&item) {
+                Some(i) => out.push(Event {
+                    kind,
+                    item: i as u32,
+                    ts,
+                }),
+                None => unknown += 1,
+            }
+        }
+        Ok((out, unknown))
+    }
+
+    fn placed_out(&self, items: &[Placed], unknown: u32) -> JsValue {
+        let arr = Array::new();
+        for p in items {
+            let o = Object::new();
+            set(
+                &o,
+                "id",
+                self.inner.item_id(p.index as usize).unwrap_or_default(),
+            );
+            set(&o, "score", p.score);
+            set(&o, "reason", p.reason.name());
+            if let Some(b) = p.because.and_then(|b| self.inner.item_id(b as usize)) {
+                set(&o, "because", b);
+            }
+            arr.push(&o);
+        }
+        let out = Object::new();
+        set(&out, "items", arr);
+        set(&out, "unknownItems", unknown);
+        out.into()
+    }
+}
+
+fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
+    let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
+}
+
+fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {
+    let arr = ids
+        .dyn_ref::<Array>()
+        .ok_or_else(|| invalid("ids must be an array of item ids"))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            x.as_string()
+                .ok_or_else(|| invalid(format!("ids[{i}] must be a string")))
+        })
+        .collect()
+}
+
+fn co_params(o: &JsValue) -> Result<CoParams, JsValue> {
+    let d = CoParams::default();
+    if o.is_undefined() || o.is_null() {
+        return Ok(d);
+    }
+    let min_support = match num(o, "minSupport")? {
+        None => d.min_support,
+        Some(x) if x.is_finite() && x >= 1.0 && x.fract() == 0.0 => x.min(1e9) as u32,
+        Some(_) => return Err(invalid("minSupport must be a whole number ≥ 1")),
+    };
+    Ok(CoParams {
+        min_support,
+        shrinkage: non_negative("shrinkage", num(o, "shrinkage")?)?.unwrap_or(d.shrinkage),
+        lift: non_negative("lift", num(o, "lift")?)?.unwrap_or(d.lift),
+    })
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Frequently bought together for one item or a cart (`ids`). Options:
+    /// the common ones plus `mode` ('relaxed' | 'strict'), `minSupport`,
+    /// `shrinkage`, `lift`. `NO_SECTION` without CO_PURCHASE.
+    #[wasm_bindgen(js_name = boughtTogether)]
+    pub fn bought_together(&self, ids: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let ids = id_list(&ids)?;
+        let opts =
+            self.placement_options(&options, &["mode", "minSupport", "shrinkage", "lift"])?;
+        let mode = match text(&options, "mode").ok().flatten() {
+            None => Mode::Relaxed,
+            Some(m) => Mode::parse(&m).ok_or_else(|| invalid("mode must be strict or relaxed"))?,
+        };
+        let (cart, unknown) = self.inner.resolve_ids(&ids);
+        if cart.is_empty() && !ids.is_empty() {
+            return Err(js_error(Error::UnknownItem {
+                id: ids.first().cloned().unwrap_or_default(),
+            }));
+        }
+        let r = placements::bought_together(&self.inner, &cart, mode, &co_params(&options)?, &opts)
+            .map_err(js_error)?;
+        Ok(self.placed_out(&r, unknown as u32))
+    }
+
+    /// Viewed together (NEIGHBOURS, then similar items) for a product page.
+    #[wasm_bindgen(js_name = viewedTogether)]
+    pub fn viewed_together(&self, ids: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let ids = id_list(&ids)?;
+        let opts = self.placement_options(&options, &[])?;
+        let (items, unknown) = self.inner.resolve_ids(&ids);
+        if items.is_empty() {
+            return Err(js_error(Error::UnknownItem {
+                id: ids.first().cloned().unwrap_or_default(),
+            }));
+        }
+        let r = placements::viewed_together(&self.inner, &items, &opts).map_err(js_error)?;
+        Ok(self.placed_out(&r, unknown as u32))
+    }
+
+    /// Buy it again from the shopper's purchases (`events`, as www/shopper.js
+    /// keeps them). Extra options: `halfLife`, `cadenceWeight`, `sigma`,
+    /// `repeatPower`, `basketGapMinutes`. `NO_SECTION` without CADENCE.
+    #[wasm_bindgen(js_name = buyAgain)]
+    pub fn buy_again(&self, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let extra = [
+            "halfLife",
+            "cadenceWeight",
+            "sigma",
+            "repeatPower",
+            "basketGapMinutes",
+            "minSupport",
+            "shrinkage",
+            "lift",
+        ];
+        let opts = self.placement_options(&options, &extra)?;
+        let (ev, unknown) = self.placement_events(&events, opts.now_ms)?;
+        let d = CadenceParams::default();
+        let mut p = CadenceParams {
+            co: co_params(&options)?,
+            ..d
+        };
+        if !(options.is_undefined() || options.is_null()) {
+            p.half_life =
+                non_negative("halfLife", num(&options, "halfLife")?)?.unwrap_or(d.half_life);
+            p.cadence_weight = non_negative("cadenceWeight", num(&options, "cadenceWeight")?)?
+                .unwrap_or(d.cadence_weight);
+            p.sigma = non_negative("sigma", num(&options, "sigma")?)?.unwrap_or(d.sigma);
+            p.repeat_power = non_negative("repeatPower", num(&options, "repeatPower")?)?
+                .unwrap_or(d.repeat_power);
+            if let Some(g) = non_negative("basketGapMinutes", num(&options, "basketGapMinutes")?)? {
+                p.basket_gap_ms = f64::from(g) * 60_000.0;
+            }
+        }
+        let r = placements::buy_again(&self.inner, &ev, &p, &opts).map_err(js_error)?;
+        Ok(self.placed_out(&r, unknown))
+    }
+
+    /// Recently viewed, newest first, deduplicated, without purchased items.
+    #[wasm_bindgen(js_name = recentlyViewed)]
+    pub fn recently_viewed(&self, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts = self.placement_options(&options, &[])?;
+        let (ev, unknown) = self.placement_events(&events, opts.now_ms)?;
+        let r = placements::recently_viewed(&self.inner, &ev, &opts).map_err(js_error)?;
+        Ok(self.placed_out(&r, unknown))
+    }
+
+    /// Trending items, optionally in one `category`. `NO_SECTION` without TRENDING.
+    pub fn trending(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts = self.placement_options(&options, &["category"])?;
+        let category = match text(&options, "category").ok().flatten() {
+            None => None,
+            Some(c) => Some(
+                self.inner
+                    .category_index(&c)
+                    .ok_or_else(|| invalid(format!("unknown category {}", Quoted(&c))))?,
+            ),
+        };
+        let r = placements::trending(&self.inner, category, &opts).map_err(js_error)?;
+        Ok(self.placed_out(&r, 0))
+    }
+
+    /// Rising categories: `[{category, rise, recent}]`, best first.
+    #[wasm_bindgen(js_name = trendingFacets)]
+    pub fn trending_facets(&self, options: JsValue) -> Result<JsValue, JsValue> {
+        let k = if options.is_undefined() || options.is_null() {
+            5.0
+        } else {
+            types::check_keys(&options, &["k"], "option").map_err(invalid)?;
+            num(&options, "k")?.unwrap_or(5.0)
+        };
+        if !(k.is_finite() && k >= 0.0 && k.fract() == 0.0) {
+            return Err(invalid("k must be a whole number ≥ 0"));
+        }
+        let f = placements::trending_facets(&self.inner, k.min(1e6) as usize).map_err(js_error)?;
+        let names = self.inner.view().category_names;
+        let arr = Array::new();
+        for x in f {
+            let o = Object::new();
+            set(
+                &o,
+                "category",
+                names.get(x.category as usize).unwrap_or_default(),
+            );
+            set(&o, "rise", x.rise);
+            set(&o, "recent", x.recent);
+            arr.push(&o);
+        }
+        Ok(arr.into())
+    }
+}

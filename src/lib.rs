@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub mod intent;
+pub mod rng;
 pub mod shopper;
 pub mod synth;
 

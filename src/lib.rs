@@ -21,6 +21,9 @@ pub mod shopper;
 pub mod synth;
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod table;
+
+#[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -44,23 +44,17 @@ pub struct InputArgs {
     /// Fail on the first malformed row instead of counting and skipping it.
     #[arg(long)]
     pub strict: bool,
+    /// Largest share of malformed rows (`5%` or `0.05`) that are skipped
+    /// with a warning; above it the run fails and names the first bad lines.
+    /// Applies to the log and to `--items`.
+    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = crate::table::parse_share)]
+    pub max_bad_rows: f64,
 }
 
 impl InputArgs {
     pub fn load_options(&self) -> Result<LoadOptions, TrainError> {
-        let delimiter = match self.delimiter.as_str() {
-            "auto" => None,
-            "tab" | "\\t" | "\t" => Some(b'\t'),
-            "comma" | "," => Some(b','),
-            "semicolon" | ";" => Some(b';'),
-            "pipe" | "|" => Some(b'|'),
-            s if s.len() == 1 => Some(s.as_bytes()[0]),
-            s => {
-                return Err(TrainError::Config(format!(
-                    "--delimiter {s:?}: expected auto, tab, comma, semicolon, pipe or one character"
-                )))
-            }
-        };
+        let delimiter = crate::table::parse_delimiter(&self.delimiter)
+            .map_err(|e| TrainError::Config(format!("--delimiter {e}")))?;
         let delimiter = if self.format == "recbole" {
             delimiter.or(Some(b'\t'))
         } else {
@@ -102,6 +96,7 @@ impl InputArgs {
             },
             value,
             strict: self.strict,
+            max_bad_share: self.max_bad_rows,
             max_ids: u32::MAX as usize,
         })
     }
@@ -233,6 +228,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 category_col: args.meta.category_col.clone(),
                 category_first_token: args.meta.category_first_token,
                 price_col: args.meta.price_col.clone(),
+                max_bad_share: args.input.max_bad_rows,
             },
         )?),
         None => None,

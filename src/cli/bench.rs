@@ -193,10 +193,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             )?);
         }
     }
-    if let Some(dir) = a.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&a.out, serde_json::to_string_pretty(&rows)?)?;
+    crate::format::write::write_atomic(&a.out, serde_json::to_string_pretty(&rows)?.as_bytes())?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }

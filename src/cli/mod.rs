@@ -20,6 +20,12 @@ mod train;
     about = "Train, export, inspect and evaluate vitrine model bundles"
 )]
 struct Cli {
+    /// Largest input file any command reads (`2G`, `512M`, bytes): a wrong
+    /// path (`/dev/zero`, a disk image) fails with this limit in the message
+    /// instead of reading until memory runs out.
+    #[arg(long, global = true, value_name = "SIZE", default_value = "2G",
+          value_parser = crate::table::parse_size)]
+    max_input_bytes: u64,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -46,6 +52,42 @@ enum Cmd {
     Session(session::Cmd),
 }
 
+/// Reads a whole input file within the `--max-input-bytes` limit; the one
+/// way the CLI reads a bundle, state file, model or list.
+pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>, crate::table::TableError> {
+    crate::table::read_input(path)
+}
+
+/// UTF-8 text of a bounded input file.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
+    String::from_utf8(read_input(path)?)
+        .map_err(|_| format!("{} is not UTF-8 text", path.display()).into())
+}
+
+/// The largest `--threads`: a typo such as `--threads 100000` must not spawn
+/// threads until the OS refuses. Four per core leaves room to oversubscribe
+/// on purpose; 256 is the ceiling whatever the machine.
+pub(crate) fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(4).clamp(1, 256)
+}
+
+/// clap value parser for `--threads`: 0 (= all cores) up to [`max_threads`].
+pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a thread count"))?;
+    let max = max_threads();
+    if n > max {
+        return Err(format!(
+            "{n} threads is more than {max} (4 per core on this machine, at most 256); \
+             0 means all cores"
+        ));
+    }
+    Ok(n)
+}
+
 pub fn main() -> ExitCode {
     // `vitrine inspect model.vtr | head` closes stdout early and `println!`
     // panics on the broken pipe; like other command-line tools, stop quietly.
@@ -63,6 +105,7 @@ pub fn main() -> ExitCode {
         default_hook(info)
     }));
     let cli = Cli::parse();
+    crate::table::set_max_input_bytes(cli.max_input_bytes);
     let result = match cli.cmd {
         Cmd::Train(a) => train::run(a),
         Cmd::Export(a) => export::run(a),

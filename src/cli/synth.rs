@@ -38,9 +38,12 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut parts = crate::synth::catalogue(a.items, a.dim, a.categories, a.seed);
     if let Some(path) = &a.factors {
-        let raw =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let want = a.items * a.dim * 4;
+        let raw = super::read_input(path).map_err(|e| format!("cannot read {e}"))?;
+        let want = a
+            .items
+            .checked_mul(a.dim)
+            .and_then(|v| v.checked_mul(4))
+            .ok_or("--items × --dim is too large")?;
         if raw.len() != want {
             return Err(format!(
                 "{} has {} bytes; {} items × {} dims need {want}",
@@ -58,8 +61,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         parts.gram = None;
     }
     if let Some(path) = &a.intent {
-        parts.intent =
-            Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+        parts.intent = Some(super::export::read_intent(path)?);
     }
     parts.meta.push(("dtype".into(), dtype.name().into()));
     parts.int8_residual = a.residual;

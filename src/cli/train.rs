@@ -129,8 +129,8 @@ pub struct AlsArgs {
     pub solver: String,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Worker threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads (0 = all cores; at most 4 per core, 256 in all).
+    #[arg(long, default_value_t = 0, value_parser = super::parse_threads)]
     pub threads: usize,
     /// Scale of the random initial factors.
     #[arg(long, default_value_t = 0.01, hide = true)]
@@ -212,6 +212,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let lopts = args.input.load_options()?;
     let params = args.als.params()?;
+    // Every export option is checked (and `--intent` decoded) before the
+    // log is read, so a bad one costs nothing and writes nothing.
+    let prepared = match &args.export {
+        Some(_) => Some(args.export_opts.prepare()?),
+        None => None,
+    };
     let ds = data::load_interactions(&args.input.input, &lopts)?;
     if ds.report.malformed > 0 {
         eprintln!("warning: skipped malformed rows: {}", ds.report.summary());
@@ -268,6 +274,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     bar.finish_and_clear();
     let (state, model) = result?;
+    // The bundle is built in memory first: a failure there leaves neither
+    // the state nor the bundle behind.
+    let built = match (&args.export, &prepared) {
+        (Some(_), Some(p)) => {
+            let sessions = sessions_of(&ds, &state.header.items);
+            Some(super::export::build_bundle(
+                &state,
+                &args.export_opts,
+                p,
+                Some(&sessions),
+            )?)
+        }
+        _ => None,
+    };
     state.save(&args.output)?;
     if !args.quiet {
         eprintln!(
@@ -280,9 +300,14 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("peak memory (VmHWM): {:.1} MiB", kb as f64 / 1048576.0);
         }
     }
-    if let Some(out) = &args.export {
-        let sessions = sessions_of(&ds, &state.header.items);
-        super::export::export_state(&state, out, &args.export_opts, args.quiet, Some(&sessions))?;
+    if let (Some(out), Some(built)) = (&args.export, &built) {
+        if let Err(e) =
+            super::export::write_built(built, &state, out, &args.export_opts, args.quiet)
+        {
+            // Nothing partial: the state of a run whose bundle failed goes too.
+            let _ = std::fs::remove_file(&args.output);
+            return Err(e);
+        }
     }
     Ok(())
 }

@@ -395,6 +395,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             "pseudo_oos_classes": c.pseudo_oos_classes,
             "folds": c.folds,
         })),
+        "run": super::run_info(),
     });
     let text = serde_json::to_string_pretty(&json)?;
     println!("{text}");

@@ -88,6 +88,77 @@ pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// When and where a measurement ran, for every JSON the CLI writes into
+/// `target/bench` and `target/eval`: the README's tables name both, since a
+/// figure means little without its host (memory bandwidth differed 2× between
+/// two hosts of this project).
+pub(crate) fn run_info() -> serde_json::Value {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    serde_json::json!({
+        "date": utc_timestamp(secs),
+        "host": host,
+        "cpu": cpu,
+        "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "vitrine": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` from Unix seconds (civil-from-days, Hinnant).
+fn utc_timestamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Adds `"run": run_info()` to a JSON object written by another module.
+pub(crate) fn stamp_json_file(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut v: serde_json::Value = serde_json::from_slice(&read_input(path)?)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("run".into(), run_info());
+    }
+    crate::format::write::write_atomic(path, serde_json::to_string_pretty(&v)?.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_timestamps_are_civil_dates() {
+        assert_eq!(super::utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::utc_timestamp(1_796_083_199), "2026-11-30T23:59:59Z");
+    }
+}
+
 pub fn main() -> ExitCode {
     // `vitrine inspect model.vtr | head` closes stdout early and `println!`
     // panics on the broken pipe; like other command-line tools, stop quietly.

@@ -149,16 +149,6 @@ pub(crate) fn stamp_json_file(path: &std::path::Path) -> Result<(), Box<dyn std:
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_timestamps_are_civil_dates() {
-        assert_eq!(super::utc_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(super::utc_timestamp(1_796_083_199), "2026-11-30T23:59:59Z");
-    }
-}
-
 pub fn main() -> ExitCode {
     // `vitrine inspect model.vtr | head` closes stdout early and `println!`
     // panics on the broken pipe; like other command-line tools, stop quietly.
@@ -193,5 +183,15 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_timestamps_are_civil_dates() {
+        assert_eq!(super::utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::utc_timestamp(1_796_083_199), "2026-11-30T23:59:59Z");
     }
 }

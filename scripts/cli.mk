@@ -30,4 +30,4 @@ readme-numbers:
 	$(NODE) scripts/readme-numbers.mjs --update
 
 test-readme-numbers:
-	$(NODE) scripts/readme-numbers.mjs --check
+	$(NODE) scripts/readme-numbers.mjs --self-test

@@ -246,7 +246,7 @@ if (mode === '--update' || mode === '--render') {
   if (out !== text) writeFileSync(README, out);
   console.error(`readme-numbers: ${found.length} blocks written (${found.join(', ')})`);
 } else {
-  if (out !== text) problems.push('README.md numbers blocks differ from docs/numbers/*.json: run `make readme-numbers --render`-style regeneration (`node scripts/readme-numbers.mjs --render`) and commit');
+  if (out !== text) problems.push('README.md numbers blocks differ from docs/numbers/*.json: regenerate them with `node scripts/readme-numbers.mjs --render` (or `make readme-numbers`) and commit');
   for (const name of found) {
     const { json } = renderBlock(name);
     for (const f of unsourced(blockText(text, name) ?? '', json)) problems.push(`numbers:${name}: figure ${f} has no source in docs/numbers/${BLOCKS[name].file}`);

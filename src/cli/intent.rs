@@ -214,28 +214,46 @@ fn load_titles(a: &TrainArgs) -> Result<Option<TitleIndex>, Box<dyn std::error::
     };
     let titles: Vec<String> = match (&a.titles, &bundle) {
         (Some(tsv), _) => {
-            let text = super::read_text(tsv)?;
+            // `id<TAB>title`, no header, no quoting (titles may hold tabs).
+            let bytes = super::read_input(tsv)?;
+            let table = crate::table::Table::open(
+                &bytes,
+                &crate::table::TableOptions {
+                    delimiter: Some(b'\t'),
+                    has_header: false,
+                    what: format!("titles file {}", tsv.display()),
+                },
+            )?;
             let mut out: Vec<String> = match &bundle {
                 Some(b) => vec![String::new(); b.n_items()],
                 None => Vec::new(),
             };
-            for (ln, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let (id, title) = line.split_once('\t').unwrap_or(("", line));
+            let mut bad = crate::table::BadRows::new(crate::table::DEFAULT_MAX_BAD_SHARE, false);
+            for rec in table.records() {
+                let rec = rec?;
+                bad.rows += 1;
+                let (id, title) = match rec.fields.split_first() {
+                    Some((id, rest)) if !rest.is_empty() => (id.as_str(), rest.join("\t")),
+                    _ => ("", rec.fields.concat()),
+                };
                 match &bundle {
                     Some(b) => match b.item_index(id) {
-                        Some(i) => out[i] = title.to_string(),
-                        None => eprintln!(
-                            "warning: {}:{}: unknown item id {id:?}",
-                            tsv.display(),
-                            ln + 1
-                        ),
+                        Some(i) => out[i] = title,
+                        None => bad.bad(rec.line, format!("unknown item id {id:?}"))?,
                     },
-                    None => out.push(title.to_string()),
+                    None => out.push(title),
                 }
             }
+            if bad.bad > 0 {
+                eprintln!(
+                    "warning: {}: {} of {} titles name no item of the bundle (first at line {})",
+                    tsv.display(),
+                    bad.bad,
+                    bad.rows,
+                    bad.first.first().map_or(0, |f| f.0)
+                );
+            }
+            bad.check(&format!("titles file {}", tsv.display()))?;
             out
         }
         (None, Some(b)) => {

@@ -13,9 +13,9 @@ if [ "${VITRINE_DENY_FETCH:-0}" = 1 ]; then
 fi
 if compgen -G "$DB_ROOT/*/crates" > /dev/null; then
   echo "cargo deny: advisories from the local database copy in $DB_ROOT"
-  "$DENY" --offline check
+  "$DENY" check --disable-fetch
 else
   echo "note: cargo deny advisories SKIPPED: no RustSec database copy in $DB_ROOT" \
        "(GitHub unreachable here; run '$DENY fetch db' where it is, or VITRINE_DENY_FETCH=1)"
-  "$DENY" --offline check licenses bans sources
+  "$DENY" check licenses bans sources
 fi

@@ -11,11 +11,14 @@ DB_ROOT=${CARGO_HOME:-$HOME/.cargo}/advisory-dbs
 if [ "${VITRINE_DENY_FETCH:-0}" = 1 ]; then
   timeout 60 "$DENY" fetch db || echo "note: could not fetch the advisory database"
 fi
+# The crates themselves come from crates.io (reachable); after this fetch,
+# --offline keeps cargo-deny from trying GitHub for the advisory database.
+${CARGO:-cargo} fetch --quiet
 if compgen -G "$DB_ROOT/*/crates" > /dev/null; then
   echo "cargo deny: advisories from the local database copy in $DB_ROOT"
-  "$DENY" check --disable-fetch
+  "$DENY" --offline check
 else
   echo "note: cargo deny advisories SKIPPED: no RustSec database copy in $DB_ROOT" \
        "(GitHub unreachable here; run '$DENY fetch db' where it is, or VITRINE_DENY_FETCH=1)"
-  "$DENY" check licenses bans sources
+  "$DENY" --offline check licenses bans sources
 fi

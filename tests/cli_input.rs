@@ -196,6 +196,14 @@ fn inputs_are_bounded_with_a_clear_error() {
     let o = train(&d, LOG, &["--max-input-bytes", "64"]);
     refused(&o, "larger than the input limit of 64 bytes");
     assert!(outputs(&d, &["log.csv"]).is_empty());
+    let out = d.join("huge.vtr");
+    let o = vitrine()
+        .args(["synth", "--items", "100000000000", "--dim", "64", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    refused(&o, "factor values");
+    assert!(!out.exists());
     let o = vitrine()
         .args(["--max-input-bytes", "lots", "inspect", "x.vtr"])
         .output()

@@ -162,6 +162,17 @@ fn meta_needs_a_key_and_a_value_and_writes_nothing_otherwise() {
             outputs(&d, &["log.csv"])
         );
     }
+    // A failure after the bundle is built (the user-rows directory is a
+    // file) leaves neither the bundle nor the state.
+    let d = tmpdir("users-fail");
+    std::fs::write(d.join("users"), b"not a directory").unwrap();
+    let o = train(&d, LOG, &["--users", d.join("users").to_str().unwrap()]);
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(
+        outputs(&d, &["log.csv", "users"]).is_empty(),
+        "{:?}",
+        outputs(&d, &["log.csv", "users"])
+    );
     // A good pair lands in the bundle.
     let d = tmpdir("meta-ok");
     let o = train(&d, LOG, &["--meta", "shop=demo=1"]);

@@ -184,7 +184,14 @@ pub fn write_built(
         );
     }
     if let Some(dir) = &a.users {
-        let n = write_user_rows(dir, state, &model_id(state))?;
+        let n = match write_user_rows(dir, state, &model_id(state)) {
+            Ok(n) => n,
+            Err(e) => {
+                // The run failed: its bundle must not look like a result.
+                let _ = std::fs::remove_file(out);
+                return Err(e.into());
+            }
+        };
         if !quiet {
             eprintln!("wrote {n} user rows to {}", dir.display());
         }

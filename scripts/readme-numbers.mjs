@@ -98,6 +98,8 @@ const BLOCKS = {
         const rss = typeof r.peak_rss_bytes === 'number' ? fx(r.peak_rss_bytes / 1048576, 0) : '';
         out.push(`| ${r.name} | ${fx(x.recall, 4)} | ${fx(x.ndcg, 4)} | ${fx(x.map, 4)} | ${fx(x.hit_rate, 4)} | ${fx(x.coverage, 3)} | ${rss} |`);
       }
+      const notes = (m.models ?? []).filter((r) => typeof r.note === 'string' && r.note);
+      if (notes.length) out.push('', ...notes.map((r) => `- ${r.name}: ${r.note}`));
       return out;
     },
   },

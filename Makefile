@@ -26,7 +26,9 @@ help:
 	@echo "make test    install what is missing, build, run all tests"
 	@echo "make bench   benchmarks -> target/bench/*.json"
 	@echo "make eval    offline evaluation on real datasets -> target/eval/"
-	@echo "make lint    rustfmt --check + clippy -D warnings (native; wasm32 scalar, relaxed SIMD, intent module)"
+	@echo "make lint    rustfmt --check + clippy -D warnings (native; wasm32 scalar, SIMD128, relaxed SIMD, intent module)"
+	@echo "make deny    cargo deny check (licenses, duplicate versions, sources; advisories if a database copy exists)"
+	@echo "make readme-numbers  README tables from docs/numbers/*.json (copied from target/ when newer)"
 
 toolchain:
 	@scripts/setup.sh --browser
@@ -60,18 +62,25 @@ bench-native: cli
 	target/release/vitrine bench-native --out target/bench/native.json
 
 bench: setup bench-native $(BENCH_TARGETS)
+	$(MAKE) --no-print-directory readme-numbers
 
 eval: setup $(EVAL_TARGETS)
+	$(MAKE) --no-print-directory readme-numbers
 
 # The demo model (.cache/demo/demo.vtr, ml-100k with neighbours, segments and the
 # intent set) comes from the trainer's fragment through DEMO_DEPS.
 demo: setup wasm cli $(DEMO_DEPS)
 	$(MAKE) --no-print-directory demo-web
 
-lint:
+# Every build the project makes is linted: native (lib, CLI, tests) and the
+# four wasm32 builds (scalar, SIMD128, relaxed SIMD, intent module). The toolchain
+# step installs the wasm32 target on a fresh clone (CI runs this first).
+lint: toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --release -- -D warnings
 	$(CARGO) clippy --lib --release --target wasm32-unknown-unknown -- -D warnings
+	RUSTFLAGS='-C target-feature=+simd128' CARGO_TARGET_DIR=target/lint-simd \
+	  $(CARGO) clippy --lib --release --target wasm32-unknown-unknown -- -D warnings
 	$(CARGO) clippy --lib --release --target wasm32-unknown-unknown --features intent-module -- -D warnings
 	RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' CARGO_TARGET_DIR=target/lint-relaxed \
 	  $(CARGO) clippy --lib --release --target wasm32-unknown-unknown -- -D warnings

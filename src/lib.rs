@@ -17,8 +17,12 @@ pub mod error;
 pub mod format;
 pub mod intent;
 pub mod placements;
+pub mod rng;
 pub mod shopper;
 pub mod synth;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod table;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

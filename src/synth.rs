@@ -5,31 +5,9 @@
 
 use crate::format::{BundleParts, Gram};
 
-/// SplitMix64: tiny, fast, good enough for synthetic data; no dependency.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f32 {
-        let u1 = self.uniform().max(1e-7);
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-    }
-}
+/// The crate's one generator; re-exported here because tests, benchmarks and
+/// the shopper's k-means have always named it `synth::Rng`.
+pub use crate::rng::Rng;
 
 const ADJ: [&str; 12] = [
     "Classic", "Organic", "Compact", "Deluxe", "Vintage", "Sport", "Soft", "Bold", "Urban",

@@ -61,7 +61,17 @@ u1,a,5,1\nu1,b,4,2\nu2,a,5,3\nu2,c,4,4\nu3,b,5,5\nu3,c,4,6\n";
 fn malformed_rows_are_counted_with_line_numbers() {
     let d = tmpdir("malformed");
     let input = format!("{GOOD}u4,a\nu4,b,great,7\nu4,c,5,yesterday\n,a,5,8\nu5,a,5,9\n");
-    let (o, state, vtr) = train(&d, &input, &[]);
+    // 4 of 11 rows are bad: above the default 5% the run fails and writes
+    // nothing; with a higher limit they are skipped and reported.
+    let (o, _, _) = train(&d, &input, &[]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("4 of 11 rows are malformed") && e.contains("line 8:"),
+        "{e}"
+    );
+    no_output(&d);
+    let (o, state, vtr) = train(&d, &input, &["--max-bad-rows", "40%"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains("4 malformed"), "{e}");
@@ -76,7 +86,10 @@ fn malformed_rows_are_counted_with_line_numbers() {
     );
     assert!(state.exists() && vtr.exists());
 
-    let opts = LoadOptions::default();
+    let opts = LoadOptions {
+        max_bad_share: 0.4,
+        ..LoadOptions::default()
+    };
     let ds = parse_interactions(input.as_bytes(), &opts).unwrap();
     assert_eq!(ds.report.malformed, 4);
     assert_eq!(

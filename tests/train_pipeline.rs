@@ -119,9 +119,21 @@ fn train_export_and_serve_ml100k() {
         ]);
         if dt == "int8" {
             cmd.arg("--users").arg(&users_dir);
-            // Opaque to the exporter: the bytes must arrive unchanged.
-            std::fs::write(d.join("intent.bin"), b"intent-blob\x00\x01").unwrap();
-            cmd.arg("--intent").arg(d.join("intent.bin"));
+            // A real (tiny) intent model: the exporter decodes it before
+            // embedding, then the bytes must arrive unchanged.
+            let utt = d.join("utterances.csv");
+            std::fs::write(
+                &utt,
+                "text,intent\nwhere is my order,track\ntrack my parcel,track\n\
+                 i want a refund,refund\nmoney back please,refund\n",
+            )
+            .unwrap();
+            run(Command::new(bin())
+                .args(["intent", "train", "--data"])
+                .arg(&utt)
+                .arg("--out")
+                .arg(d.join("intent.vti")));
+            cmd.arg("--intent").arg(d.join("intent.vti"));
         }
         run(&mut cmd);
         let m = Model::from_bytes(&std::fs::read(&out).unwrap()).unwrap();
@@ -135,7 +147,8 @@ fn train_export_and_serve_ml100k() {
         ids.push(get("model_id").expect("model_id in meta"));
         let intent = m.view().intent.map(|b| b.to_vec());
         if dt == "int8" {
-            assert_eq!(intent.as_deref(), Some(&b"intent-blob\x00\x01"[..]));
+            let vti = std::fs::read(d.join("intent.vti")).unwrap();
+            assert_eq!(intent.as_deref(), Some(&vti[..]));
         } else {
             assert!(intent.is_none());
         }

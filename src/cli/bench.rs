@@ -193,10 +193,13 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             )?);
         }
     }
-    if let Some(dir) = a.out.parent() {
-        std::fs::create_dir_all(dir)?;
+    let mut run = super::run_info();
+    if let Some(o) = run.as_object_mut() {
+        o.insert("metric".into(), "run".into());
+        o.insert("engine".into(), "native".into());
     }
-    std::fs::write(&a.out, serde_json::to_string_pretty(&rows)?)?;
+    rows.push(run);
+    crate::format::write::write_atomic(&a.out, serde_json::to_string_pretty(&rows)?.as_bytes())?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
 }

@@ -82,6 +82,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         quiet: args.quiet,
     };
     let results = compare::run(&ds, &opts)?;
+    super::stamp_json_file(&args.out_dir.join("metrics.json"))?;
     println!(
         "{:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
         "model",

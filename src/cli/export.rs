@@ -1,6 +1,7 @@
 //! `vitrine export`: model state → `.vtr` bundle (+ per-user rows).
 
-use crate::format::{write_bundle_file, Dtype};
+use crate::format::write::write_atomic;
+use crate::format::{write_bundle, Dtype};
 use crate::train::export::{bundle_parts, model_id, write_user_rows, ExportOptions};
 use crate::train::state::ModelState;
 use crate::train::TrainError;
@@ -28,9 +29,9 @@ pub struct ExportArgs {
     /// Fill prices from a hash of the item id (demo data; marked synthetic in the meta).
     #[arg(long)]
     pub synthetic_prices: bool,
-    /// Extra `key=value` metadata (repeatable).
-    #[arg(long = "meta", value_name = "KEY=VALUE")]
-    pub meta: Vec<String>,
+    /// Extra `key=value` metadata (repeatable; the key must not be empty).
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    pub meta: Vec<(String, String)>,
     /// Add K shopper segments: k-means centroids over the trained user factors.
     #[arg(long, default_value_t = 0)]
     pub segments: usize,
@@ -57,36 +58,75 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// `sessions` (item indices in the state's item order) feed `--neighbours`.
-pub fn export_state(
-    state: &ModelState,
-    out: &Path,
-    a: &ExportArgs,
-    quiet: bool,
-    sessions: Option<&[Vec<u32>]>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let dtype =
-        Dtype::parse(&a.dtype).ok_or_else(|| TrainError::Config(format!("--dtype {}", a.dtype)))?;
-    let intent = match &a.intent {
-        Some(p) => Some(std::fs::read(p).map_err(|e| TrainError::io(p, e))?),
-        None => None,
-    };
-    let mut extra_meta = Vec::new();
-    for kv in &a.meta {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| TrainError::Config(format!("--meta {kv:?} is not key=value")))?;
-        extra_meta.push((k.to_string(), v.to_string()));
+/// `--meta key=value`, checked when parsed so that a bad pair fails before
+/// any training or writing.
+fn parse_meta(kv: &str) -> Result<(String, String), String> {
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| format!("{kv:?} is not key=value"))?;
+    let k = k.trim();
+    if k.is_empty() {
+        return Err(format!("{kv:?} has an empty key"));
     }
-    let parts = bundle_parts(
+    if k.chars().any(char::is_control) || v.chars().any(char::is_control) {
+        return Err(format!("{kv:?} contains control characters"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// An intent model to embed, decoded and validated the way the browser will
+/// decode it, so a wrong file fails here and not in a shopper's page.
+pub fn read_intent(path: &Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let bytes = super::read_input(path)?;
+    crate::intent::IntentModel::from_bytes(&bytes).map_err(|e| {
+        format!(
+            "--intent {}: not a valid intent model: {e} [{}]",
+            path.display(),
+            e.code()
+        )
+    })?;
+    Ok(bytes)
+}
+
+/// What `ExportArgs` say, checked and loaded before any work is done.
+pub struct Prepared {
+    dtype: Dtype,
+    intent: Option<Vec<u8>>,
+}
+
+impl ExportArgs {
+    pub fn prepare(&self) -> Result<Prepared, Box<dyn std::error::Error>> {
+        let dtype = Dtype::parse(&self.dtype)
+            .ok_or_else(|| TrainError::Config(format!("--dtype {}", self.dtype)))?;
+        let intent = self.intent.as_deref().map(read_intent).transpose()?;
+        Ok(Prepared { dtype, intent })
+    }
+}
+
+/// A bundle built in memory: nothing is written until every part of the
+/// run has succeeded.
+pub struct Built {
+    bytes: Vec<u8>,
+    items: usize,
+    dim: usize,
+    dtype: Dtype,
+}
+
+/// `sessions` (item indices in the state's item order) feed `--neighbours`.
+pub fn build_bundle(
+    state: &ModelState,
+    a: &ExportArgs,
+    p: &Prepared,
+    sessions: Option<&[Vec<u32>]>,
+) -> Result<Built, Box<dyn std::error::Error>> {
+    let mut parts = bundle_parts(
         state,
         &ExportOptions {
             synthetic_prices: a.synthetic_prices,
-            intent,
-            extra_meta,
+            intent: p.intent.clone(),
+            extra_meta: a.meta.clone(),
         },
     )?;
-    let mut parts = parts;
     if a.segments > 0 {
         let users: Vec<f32> = state.user_factors.iter().copied().collect();
         let names = (!a.segment_names.is_empty()).then(|| a.segment_names.clone());
@@ -115,19 +155,43 @@ pub fn export_state(
         ));
     }
     parts.int8_residual = a.residual;
-    write_bundle_file(out, &parts, dtype)?;
+    let bytes = write_bundle(&parts, p.dtype)?;
+    Ok(Built {
+        bytes,
+        items: parts.ids.len(),
+        dim: parts.dim,
+        dtype: p.dtype,
+    })
+}
+
+/// Writes the bundle (temp file + rename) and then the per-user rows.
+pub fn write_built(
+    built: &Built,
+    state: &ModelState,
+    out: &Path,
+    a: &ExportArgs,
+    quiet: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    write_atomic(out, &built.bytes).map_err(|e| TrainError::io(out, e))?;
     if !quiet {
-        let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
         eprintln!(
-            "wrote {} ({} items, dim {}, {}, {size} bytes)",
+            "wrote {} ({} items, dim {}, {}, {} bytes)",
             out.display(),
-            parts.ids.len(),
-            parts.dim,
-            dtype.name()
+            built.items,
+            built.dim,
+            built.dtype.name(),
+            built.bytes.len()
         );
     }
     if let Some(dir) = &a.users {
-        let n = write_user_rows(dir, state, &model_id(state))?;
+        let n = match write_user_rows(dir, state, &model_id(state)) {
+            Ok(n) => n,
+            Err(e) => {
+                // The run failed: its bundle must not look like a result.
+                let _ = std::fs::remove_file(out);
+                return Err(e.into());
+            }
+        };
         if !quiet {
             eprintln!("wrote {n} user rows to {}", dir.display());
         }
@@ -136,6 +200,8 @@ pub fn export_state(
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let state = ModelState::load(&args.state)?;
-    export_state(&state, &args.output, &args.opts, args.quiet, None)
+    let prepared = args.opts.prepare()?;
+    let state = ModelState::from_bytes(&super::read_input(&args.state)?)?;
+    let built = build_bundle(&state, &args.opts, &prepared, None)?;
+    write_built(&built, &state, &args.output, &args.opts, args.quiet)
 }

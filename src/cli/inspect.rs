@@ -14,8 +14,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let bytes =
-        std::fs::read(&a.path).map_err(|e| format!("cannot read {}: {e}", a.path.display()))?;
+    let bytes = super::read_input(&a.path).map_err(|e| format!("cannot read {e}"))?;
     let m = Model::from_bytes(&bytes)
         .map_err(|e| format!("{}: {e} [{}]", a.path.display(), e.code()))?;
     let l = m.layout();

@@ -23,8 +23,8 @@ pub enum Cmd {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelOpts {
-    /// Inverse L2 regularization strength (scikit-learn's C).
-    #[arg(long, default_value_t = TrainConfig::default().c)]
+    /// Inverse L2 regularization strength (scikit-learn's C): finite, > 0.
+    #[arg(long, default_value_t = TrainConfig::default().c, value_parser = positive_finite)]
     pub c: f32,
     /// Drop features seen in fewer training utterances (shrinks the model).
     #[arg(long, default_value_t = 1)]
@@ -32,21 +32,61 @@ pub struct ModelOpts {
     /// Disable CJK character trigrams (uni- and bigrams only).
     #[arg(long)]
     pub no_cjk_trigrams: bool,
-    #[arg(long, default_value_t = TrainConfig::default().max_iter)]
+    /// L-BFGS iterations (at least 1).
+    #[arg(long, default_value_t = TrainConfig::default().max_iter,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_iter: usize,
-    /// Fixed out-of-scope threshold instead of calibrating one (0 = never reject).
-    #[arg(long)]
+    /// Fixed out-of-scope threshold in [0, 1] instead of calibrating one (0 = never reject).
+    #[arg(long, value_parser = unit_interval)]
     pub threshold: Option<f32>,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Outlier exposure: weight of each out-of-scope example's cross-entropy
     /// to the uniform distribution over the intents (0 = use out-of-scope
     /// examples only to calibrate the threshold).
-    #[arg(long, default_value_t = TrainConfig::default().oe_weight)]
+    #[arg(long, default_value_t = TrainConfig::default().oe_weight, value_parser = non_negative_finite)]
     pub oe_weight: f32,
-    /// Cross-validation folds for the threshold when out-of-scope examples are given.
-    #[arg(long, default_value_t = TrainConfig::default().cv_folds)]
+    /// Cross-validation folds for the threshold when out-of-scope examples are given (2–100).
+    #[arg(long, default_value_t = TrainConfig::default().cv_folds,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=100))]
     pub cv_folds: usize,
+}
+
+/// The training options are checked when parsed: `--c 0`, `NaN` or `inf`
+/// used to train a model of zeros (or NaN weights) and exit 0.
+fn finite(s: &str) -> Result<f32, String> {
+    let v: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("{s:?} must be a finite number"));
+    }
+    Ok(v)
+}
+
+fn positive_finite(s: &str) -> Result<f32, String> {
+    let v = finite(s)?;
+    if v <= 0.0 {
+        return Err(format!("{s:?} must be greater than 0"));
+    }
+    Ok(v)
+}
+
+fn non_negative_finite(s: &str) -> Result<f32, String> {
+    let v = finite(s)?;
+    if v < 0.0 {
+        return Err(format!("{s:?} must be 0 or more"));
+    }
+    Ok(v)
+}
+
+fn unit_interval(s: &str) -> Result<f32, String> {
+    let v = finite(s)?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("{s:?} must be between 0 and 1"));
+    }
+    Ok(v)
 }
 
 impl ModelOpts {
@@ -169,33 +209,51 @@ fn read_oos(path: &Path, calibration: bool) -> Result<Vec<Example>, Error> {
 
 fn load_titles(a: &TrainArgs) -> Result<Option<TitleIndex>, Box<dyn std::error::Error>> {
     let bundle = match &a.titles_from {
-        Some(p) => Some(crate::engine::Model::from_bytes(&std::fs::read(p)?)?),
+        Some(p) => Some(crate::engine::Model::from_bytes(&super::read_input(p)?)?),
         None => None,
     };
     let titles: Vec<String> = match (&a.titles, &bundle) {
         (Some(tsv), _) => {
-            let text = std::fs::read_to_string(tsv)?;
+            // `id<TAB>title`, no header, no quoting (titles may hold tabs).
+            let bytes = super::read_input(tsv)?;
+            let table = crate::table::Table::open(
+                &bytes,
+                &crate::table::TableOptions {
+                    delimiter: Some(b'\t'),
+                    has_header: false,
+                    what: format!("titles file {}", tsv.display()),
+                },
+            )?;
             let mut out: Vec<String> = match &bundle {
                 Some(b) => vec![String::new(); b.n_items()],
                 None => Vec::new(),
             };
-            for (ln, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let (id, title) = line.split_once('\t').unwrap_or(("", line));
+            let mut bad = crate::table::BadRows::new(crate::table::DEFAULT_MAX_BAD_SHARE, false);
+            for rec in table.records() {
+                let rec = rec?;
+                bad.rows += 1;
+                let (id, title) = match rec.fields.split_first() {
+                    Some((id, rest)) if !rest.is_empty() => (id.as_str(), rest.join("\t")),
+                    _ => ("", rec.fields.concat()),
+                };
                 match &bundle {
                     Some(b) => match b.item_index(id) {
-                        Some(i) => out[i] = title.to_string(),
-                        None => eprintln!(
-                            "warning: {}:{}: unknown item id {id:?}",
-                            tsv.display(),
-                            ln + 1
-                        ),
+                        Some(i) => out[i] = title,
+                        None => bad.bad(rec.line, format!("unknown item id {id:?}"))?,
                     },
-                    None => out.push(title.to_string()),
+                    None => out.push(title),
                 }
             }
+            if bad.bad > 0 {
+                eprintln!(
+                    "warning: {}: {} of {} titles name no item of the bundle (first at line {})",
+                    tsv.display(),
+                    bad.bad,
+                    bad.rows,
+                    bad.first.first().map_or(0, |f| f.0)
+                );
+            }
+            bad.check(&format!("titles file {}", tsv.display()))?;
             out
         }
         (None, Some(b)) => {
@@ -267,7 +325,7 @@ fn metrics_json(m: &Metrics) -> serde_json::Value {
 
 fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let withheld: Vec<String> = match &a.withhold {
-        Some(p) => std::fs::read_to_string(p)?
+        Some(p) => super::read_text(p)?
             .lines()
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty())
@@ -355,6 +413,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             "pseudo_oos_classes": c.pseudo_oos_classes,
             "folds": c.folds,
         })),
+        "run": super::run_info(),
     });
     let text = serde_json::to_string_pretty(&json)?;
     println!("{text}");
@@ -366,7 +425,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Loads a `.vti` file, or the INTENT section of a `.vtr` bundle.
 pub fn load_model(path: &Path) -> Result<IntentModel, Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(path)?;
+    let bytes = super::read_input(path)?;
     if bytes.starts_with(b"VTINTENT") {
         return Ok(IntentModel::from_bytes(&bytes)?);
     }
@@ -382,10 +441,23 @@ fn run_match(a: MatchArgs) -> Result<(), Box<dyn std::error::Error>> {
         texts.extend(read_examples(p)?.0.into_iter().map(|e| e.text));
     }
     if texts.is_empty() {
-        use std::io::BufRead;
-        for line in std::io::stdin().lock().lines() {
-            texts.push(line?);
+        // Bounded like every other input: a pipe that never ends fails at
+        // the limit instead of filling memory.
+        use std::io::Read;
+        let limit = crate::table::max_input_bytes();
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut buf)?;
+        if buf.len() as u64 > limit {
+            return Err(format!(
+                "stdin is larger than the input limit of {limit} bytes (raise it with --max-input-bytes)"
+            )
+            .into());
         }
+        let text = String::from_utf8(buf).map_err(|_| "stdin is not UTF-8 text")?;
+        texts.extend(text.lines().map(str::to_string));
     }
     if let Some(rounds) = a.bench {
         if texts.is_empty() {

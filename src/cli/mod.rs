@@ -21,6 +21,12 @@ mod train;
     about = "Train, export, inspect and evaluate vitrine model bundles"
 )]
 struct Cli {
+    /// Largest input file any command reads (`2G`, `512M`, bytes): a wrong
+    /// path (`/dev/zero`, a disk image) fails with this limit in the message
+    /// instead of reading until memory runs out.
+    #[arg(long, global = true, value_name = "SIZE", default_value = "2G",
+          value_parser = crate::table::parse_size)]
+    max_input_bytes: u64,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -50,6 +56,103 @@ enum Cmd {
     Placements(placements::Cmd),
 }
 
+/// Reads a whole input file within the `--max-input-bytes` limit; the one
+/// way the CLI reads a bundle, state file, model or list.
+pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>, crate::table::TableError> {
+    crate::table::read_input(path)
+}
+
+/// UTF-8 text of a bounded input file.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error>> {
+    String::from_utf8(read_input(path)?)
+        .map_err(|_| format!("{} is not UTF-8 text", path.display()).into())
+}
+
+/// The largest `--threads`: a typo such as `--threads 100000` must not spawn
+/// threads until the OS refuses. Four per core leaves room to oversubscribe
+/// on purpose; 256 is the ceiling whatever the machine.
+pub(crate) fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(4).clamp(1, 256)
+}
+
+/// clap value parser for `--threads`: 0 (= all cores) up to [`max_threads`].
+pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a thread count"))?;
+    let max = max_threads();
+    if n > max {
+        return Err(format!(
+            "{n} threads is more than {max} (4 per core on this machine, at most 256); \
+             0 means all cores"
+        ));
+    }
+    Ok(n)
+}
+
+/// When and where a measurement ran, for every JSON the CLI writes into
+/// `target/bench` and `target/eval`: the README's tables name both, since a
+/// figure means little without its host (memory bandwidth differed 2× between
+/// two hosts of this project).
+pub(crate) fn run_info() -> serde_json::Value {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    serde_json::json!({
+        "date": utc_timestamp(secs),
+        "host": host,
+        "cpu": cpu,
+        "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "vitrine": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` from Unix seconds (civil-from-days, Hinnant).
+fn utc_timestamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Adds `"run": run_info()` to a JSON object written by another module.
+pub(crate) fn stamp_json_file(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut v: serde_json::Value = serde_json::from_slice(&read_input(path)?)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("run".into(), run_info());
+    }
+    crate::format::write::write_atomic(path, serde_json::to_string_pretty(&v)?.as_bytes())?;
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     // `vitrine inspect model.vtr | head` closes stdout early and `println!`
     // panics on the broken pipe; like other command-line tools, stop quietly.
@@ -67,6 +170,7 @@ pub fn main() -> ExitCode {
         default_hook(info)
     }));
     let cli = Cli::parse();
+    crate::table::set_max_input_bytes(cli.max_input_bytes);
     let result = match cli.cmd {
         Cmd::Train(a) => train::run(a),
         Cmd::Export(a) => export::run(a),
@@ -84,5 +188,15 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_timestamps_are_civil_dates() {
+        assert_eq!(super::utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::utc_timestamp(1_796_083_199), "2026-11-30T23:59:59Z");
     }
 }

@@ -30,17 +30,44 @@ pub struct Args {
     pub out: PathBuf,
 }
 
+/// Largest synthetic catalogue, in factor values: 8× the largest benchmark
+/// shape (1M × 64).
+const MAX_SYNTH_VALUES: usize = 1 << 29;
+
 pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     let dtype = Dtype::parse(&a.dtype)
         .ok_or_else(|| format!("--dtype must be f32, f16 or int8, not {:?}", a.dtype))?;
     if a.items == 0 || a.dim == 0 {
         return Err("--items and --dim must be at least 1".into());
     }
+    // Checked before anything is allocated: a typo in --items must not try
+    // to build a catalogue of many gigabytes.
+    if a.dim > crate::format::MAX_DIM {
+        return Err(format!(
+            "--dim {} is above the format's {}",
+            a.dim,
+            crate::format::MAX_DIM
+        )
+        .into());
+    }
+    if a.items
+        .checked_mul(a.dim)
+        .is_none_or(|v| v > MAX_SYNTH_VALUES)
+    {
+        return Err(format!(
+            "--items {} × --dim {} is more than {MAX_SYNTH_VALUES} factor values (2 GiB of f32)",
+            a.items, a.dim
+        )
+        .into());
+    }
     let mut parts = crate::synth::catalogue(a.items, a.dim, a.categories, a.seed);
     if let Some(path) = &a.factors {
-        let raw =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let want = a.items * a.dim * 4;
+        let raw = super::read_input(path).map_err(|e| format!("cannot read {e}"))?;
+        let want = a
+            .items
+            .checked_mul(a.dim)
+            .and_then(|v| v.checked_mul(4))
+            .ok_or("--items × --dim is too large")?;
         if raw.len() != want {
             return Err(format!(
                 "{} has {} bytes; {} items × {} dims need {want}",
@@ -58,8 +85,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         parts.gram = None;
     }
     if let Some(path) = &a.intent {
-        parts.intent =
-            Some(std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+        parts.intent = Some(super::export::read_intent(path)?);
     }
     parts.meta.push(("dtype".into(), dtype.name().into()));
     parts.int8_residual = a.residual;

@@ -44,23 +44,17 @@ pub struct InputArgs {
     /// Fail on the first malformed row instead of counting and skipping it.
     #[arg(long)]
     pub strict: bool,
+    /// Largest share of malformed rows (`5%` or `0.05`) that are skipped
+    /// with a warning; above it the run fails and names the first bad lines.
+    /// Applies to the log and to `--items`.
+    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = crate::table::parse_share)]
+    pub max_bad_rows: f64,
 }
 
 impl InputArgs {
     pub fn load_options(&self) -> Result<LoadOptions, TrainError> {
-        let delimiter = match self.delimiter.as_str() {
-            "auto" => None,
-            "tab" | "\\t" | "\t" => Some(b'\t'),
-            "comma" | "," => Some(b','),
-            "semicolon" | ";" => Some(b';'),
-            "pipe" | "|" => Some(b'|'),
-            s if s.len() == 1 => Some(s.as_bytes()[0]),
-            s => {
-                return Err(TrainError::Config(format!(
-                    "--delimiter {s:?}: expected auto, tab, comma, semicolon, pipe or one character"
-                )))
-            }
-        };
+        let delimiter = crate::table::parse_delimiter(&self.delimiter)
+            .map_err(|e| TrainError::Config(format!("--delimiter {e}")))?;
         let delimiter = if self.format == "recbole" {
             delimiter.or(Some(b'\t'))
         } else {
@@ -102,6 +96,7 @@ impl InputArgs {
             },
             value,
             strict: self.strict,
+            max_bad_share: self.max_bad_rows,
             max_ids: u32::MAX as usize,
         })
     }
@@ -134,8 +129,8 @@ pub struct AlsArgs {
     pub solver: String,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Worker threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads (0 = all cores; at most 4 per core, 256 in all).
+    #[arg(long, default_value_t = 0, value_parser = super::parse_threads)]
     pub threads: usize,
     /// Scale of the random initial factors.
     #[arg(long, default_value_t = 0.01, hide = true)]
@@ -217,6 +212,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let lopts = args.input.load_options()?;
     let params = args.als.params()?;
+    // Every export option is checked (and `--intent` decoded) before the
+    // log is read, so a bad one costs nothing and writes nothing.
+    let prepared = match &args.export {
+        Some(_) => Some(args.export_opts.prepare()?),
+        None => None,
+    };
     let ds = data::load_interactions(&args.input.input, &lopts)?;
     if ds.report.malformed > 0 {
         eprintln!("warning: skipped malformed rows: {}", ds.report.summary());
@@ -233,6 +234,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 category_col: args.meta.category_col.clone(),
                 category_first_token: args.meta.category_first_token,
                 price_col: args.meta.price_col.clone(),
+                max_bad_share: args.input.max_bad_rows,
             },
         )?),
         None => None,
@@ -272,6 +274,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     bar.finish_and_clear();
     let (state, model) = result?;
+    // The bundle is built in memory first: a failure there leaves neither
+    // the state nor the bundle behind.
+    let built = match (&args.export, &prepared) {
+        (Some(_), Some(p)) => {
+            let sessions = sessions_of(&ds, &state.header.items);
+            Some(super::export::build_bundle(
+                &state,
+                &args.export_opts,
+                p,
+                Some(&sessions),
+            )?)
+        }
+        _ => None,
+    };
     state.save(&args.output)?;
     if !args.quiet {
         eprintln!(
@@ -284,9 +300,14 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("peak memory (VmHWM): {:.1} MiB", kb as f64 / 1048576.0);
         }
     }
-    if let Some(out) = &args.export {
-        let sessions = sessions_of(&ds, &state.header.items);
-        super::export::export_state(&state, out, &args.export_opts, args.quiet, Some(&sessions))?;
+    if let (Some(out), Some(built)) = (&args.export, &built) {
+        if let Err(e) =
+            super::export::write_built(built, &state, out, &args.export_opts, args.quiet)
+        {
+            // Nothing partial: the state of a run whose bundle failed goes too.
+            let _ = std::fs::remove_file(&args.output);
+            return Err(e);
+        }
     }
     Ok(())
 }

@@ -1,70 +1,33 @@
-//! Minimal RFC 4180 CSV reading/writing for utterance files (quoted fields,
-//! doubled quotes, newlines inside quotes). A full CSV crate is not worth a
-//! dependency for two-to-four-column files.
+//! Utterance files (`text,intent[,lang]`, out-of-scope examples, intent
+//! configuration): RFC 4180 CSV read through the crate's one table reader
+//! (`crate::table`, on the `csv` crate), so quoting, line numbers, size
+//! limits and column checks are the same as for interaction logs. Any bad
+//! row is an error here: these files are small and written by hand.
 
 use crate::error::Error;
+use crate::table::{Table, TableOptions};
 
-/// Parses CSV text into rows of fields. Blank lines are skipped.
+/// Parses CSV text into rows of fields. Blank lines are skipped; a quoted
+/// field that never closes is an error.
 pub fn parse(text: &str) -> Result<Vec<Vec<String>>, Error> {
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut in_quotes = false;
-    let mut line = 1usize;
-    let mut field_started = false;
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if !field_started => {
-                in_quotes = true;
-                field_started = true;
-            }
-            ',' => {
-                row.push(std::mem::take(&mut field));
-                field_started = false;
-            }
-            '\r' => {}
-            '\n' => {
-                line += 1;
-                row.push(std::mem::take(&mut field));
-                field_started = false;
-                if !(row.len() == 1 && row[0].is_empty()) {
-                    rows.push(std::mem::take(&mut row));
-                }
-                row.clear();
-            }
-            _ => {
-                field_started = true;
-                field.push(c);
-            }
-        }
-    }
-    if in_quotes {
-        return Err(Error::invalid(format!(
-            "CSV: unterminated quoted field (line {line})"
-        )));
-    }
-    if field_started || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
+    let t = match Table::open(
+        text.as_bytes(),
+        &TableOptions {
+            delimiter: Some(b','),
+            has_header: false,
+            what: "CSV".into(),
+        },
+    ) {
+        Ok(t) => t,
+        Err(crate::table::TableError::Empty(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(Error::invalid(format!("CSV: {e}"))),
+    };
+    t.records()
+        .map(|r| {
+            r.map(|r| r.fields)
+                .map_err(|e| Error::invalid(format!("CSV: {e}")))
+        })
+        .collect()
 }
 
 /// Quotes a field when needed.
@@ -76,31 +39,17 @@ pub fn field(s: &str) -> String {
     }
 }
 
-/// Reads a CSV with a header row into maps from column name to value.
+/// Reads a CSV with a header row (names trimmed and lower-cased); every
+/// row must have the header's width. The file is bounded by the CLI's input
+/// limit (`--max-input-bytes`).
 pub fn read_table(path: &std::path::Path) -> Result<(Vec<String>, Vec<Vec<String>>), Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
-    let mut rows = parse(&text)?;
-    if rows.is_empty() {
-        return Err(Error::invalid(format!("{} is empty", path.display())));
-    }
-    let header: Vec<String> = rows
-        .remove(0)
-        .into_iter()
-        .map(|h| h.trim().to_lowercase())
-        .collect();
-    for (i, r) in rows.iter().enumerate() {
-        if r.len() != header.len() {
-            return Err(Error::invalid(format!(
-                "{}: row {} has {} fields, header has {}",
-                path.display(),
-                i + 2,
-                r.len(),
-                header.len()
-            )));
+    let (header, rows) = crate::table::read_strict(path, b',').map_err(|e| match e {
+        crate::table::TableError::Empty(_) => {
+            Error::invalid(format!("{} is empty", path.display()))
         }
-    }
-    Ok((header, rows))
+        e => Error::invalid(e.to_string()),
+    })?;
+    Ok((header, rows.into_iter().map(|r| r.fields).collect()))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 
 use super::error::{Result, TrainError};
 use super::kernels::{axpy_k, cholesky_solve, dot_k, matvec_k};
+use crate::rng::Rng;
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -187,35 +188,9 @@ pub struct Progress {
     pub elapsed: Duration,
 }
 
-/// SplitMix64: tiny, seedable, and stable across platforms and crate versions.
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[0, 1)` with 24 bits of precision.
-    pub fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
-
-fn random_factors(
-    rows: usize,
-    d: usize,
-    rng: &mut SplitMix64,
-    scale: f32,
-    centered: bool,
-) -> Array2<f32> {
+fn random_factors(rows: usize, d: usize, rng: &mut Rng, scale: f32, centered: bool) -> Array2<f32> {
     let shift = if centered { 0.5 } else { 0.0 };
-    Array2::from_shape_fn((rows, d), |_| (rng.next_f32() - shift) * scale)
+    Array2::from_shape_fn((rows, d), |_| (rng.uniform() - shift) * scale)
 }
 
 /// `FᵀF` through ndarray's GEMM (deterministic, single-threaded).
@@ -443,7 +418,9 @@ pub fn train(ui: &Csr, params: &AlsParams, mut on_iter: impl FnMut(&Progress)) -
     let total_conf: f64 = cui.data.iter().map(|&v| 1.0 + v as f64).sum::<f64>()
         + (ui.n_rows as f64 * ui.n_cols as f64 - ui.nnz() as f64);
 
-    let mut rng = SplitMix64::new(params.seed);
+    // The raw seed as the state: the factors every published model was
+    // trained from.
+    let mut rng = Rng::from_state(params.seed);
     let mut users = random_factors(
         ui.n_rows,
         params.factors,

@@ -1,16 +1,19 @@
 //! Interaction-log and item-metadata loading.
 //!
 //! Real logs are messy: CRLF endings, Latin-1 bytes next to UTF-8, quoted CSV
-//! fields, a stray header repeated mid-file. The loader therefore never aborts
-//! on a bad row unless `strict` is set; it counts every rejected row and keeps
-//! the first few line numbers so a person can go and look.
+//! fields, a stray header repeated mid-file. Files are read by the crate's one
+//! table reader (`crate::table`): a few bad rows are counted, quoted by line
+//! number and skipped, but a file where more than `max_bad_share` of the rows
+//! are bad (a wrong delimiter, another layout) fails instead of training on
+//! what is left. `strict` fails on the first bad row.
 
 use super::error::{Result, TrainError};
+use crate::table::{self, BadRows, Table, TableOptions};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// How many malformed rows are quoted by line number in the report.
-pub const SHOWN_ERRORS: usize = 5;
+pub const SHOWN_ERRORS: usize = table::SHOWN_BAD_ROWS;
 
 /// How the value column becomes a training weight `r` (confidence is `1 + α·r`).
 #[derive(Clone, Debug)]
@@ -37,6 +40,8 @@ pub struct LoadOptions {
     pub time_col: Option<String>,
     pub value: ValueMode,
     pub strict: bool,
+    /// Largest share of malformed data rows before the load fails.
+    pub max_bad_share: f64,
     /// Largest number of distinct users / items accepted. The bundle indexes
     /// items with u32; tests lower this to exercise the overflow path.
     pub max_ids: usize,
@@ -56,6 +61,7 @@ impl Default for LoadOptions {
                 use_value: false,
             },
             strict: false,
+            max_bad_share: table::DEFAULT_MAX_BAD_SHARE,
             max_ids: u32::MAX as usize,
         }
     }
@@ -113,104 +119,6 @@ pub struct Dataset {
     pub report: ParseReport,
 }
 
-/// Bytes to text without failing: UTF-8 if valid, otherwise Latin-1 (every byte
-/// is a code point), which is what older catalogue exports use.
-fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => std::borrow::Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
-    }
-}
-
-/// Lines with their 1-based numbers, CR stripped, blank lines skipped.
-fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let l = l.strip_suffix(b"\r").unwrap_or(l);
-            let l = if i == 0 {
-                l.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(l)
-            } else {
-                l
-            };
-            if l.iter().all(|b| b.is_ascii_whitespace()) {
-                None
-            } else {
-                Some((i + 1, l))
-            }
-        })
-}
-
-fn detect_delimiter(first: &str) -> u8 {
-    for d in [b'\t', b',', b';', b'|'] {
-        if first.as_bytes().contains(&d) {
-            return d;
-        }
-    }
-    b','
-}
-
-/// Splits one line; double-quoted fields (RFC 4180 style, `""` escapes) are
-/// honoured for every delimiter except tab, where quotes are ordinary text.
-pub fn split_fields(line: &str, delim: u8) -> Vec<String> {
-    let d = delim as char;
-    if delim == b'\t' || !line.contains('"') {
-        return line.split(d).map(|s| s.to_string()).collect();
-    }
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut in_quotes = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    cur.push('"');
-                    chars.next();
-                } else {
-                    in_quotes = false;
-                }
-            } else {
-                cur.push(c);
-            }
-        } else if c == '"' && at_start {
-            in_quotes = true;
-            at_start = false;
-        } else if c == d {
-            out.push(std::mem::take(&mut cur));
-            at_start = true;
-        } else {
-            cur.push(c);
-            at_start = false;
-        }
-    }
-    out.push(cur);
-    out
-}
-
-/// Finds a column by header name (also `name:type`) or a 0-based index.
-fn resolve(header: Option<&[String]>, spec: &str) -> Result<usize> {
-    if let Some(h) = header {
-        let want = spec.trim().to_ascii_lowercase();
-        for (i, name) in h.iter().enumerate() {
-            let n = name.trim().to_ascii_lowercase();
-            let base = n.split(':').next().unwrap_or("");
-            if n == want || base == want {
-                return Ok(i);
-            }
-        }
-    }
-    match spec.trim().parse::<usize>() {
-        Ok(i) => Ok(i),
-        Err(_) => Err(TrainError::Columns(match header {
-            Some(h) => format!("no column named {spec:?}; header has {h:?}"),
-            None => format!("column {spec:?} must be a 0-based index when the file has no header"),
-        })),
-    }
-}
-
 fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(v) = s.parse::<i64>() {
@@ -254,8 +162,9 @@ impl Interner {
     }
 }
 
+/// The whole file, bounded by the CLI's input limit (`--max-input-bytes`).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| TrainError::io(path, e))
+    Ok(table::read_input(path)?)
 }
 
 pub fn load_interactions(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
@@ -265,24 +174,23 @@ pub fn load_interactions(path: &Path, opts: &LoadOptions) -> Result<Dataset> {
 
 /// Parses an interaction log held in memory (see [`load_interactions`]).
 pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
-    let mut it = lines(bytes).peekable();
-    let first = match it.peek() {
-        Some((_, l)) => decode(l).into_owned(),
-        None => return Err(TrainError::Empty("the input file is empty".into())),
-    };
-    let delim = opts.delimiter.unwrap_or_else(|| detect_delimiter(&first));
-    let header: Option<Vec<String>> = if opts.has_header {
-        it.next();
-        Some(split_fields(&first, delim))
-    } else {
-        None
-    };
-    let hdr = header.as_deref();
-    let cu = resolve(hdr, &opts.user_col)?;
-    let ci = resolve(hdr, &opts.item_col)?;
+    let t = Table::open(
+        bytes,
+        &TableOptions {
+            delimiter: opts.delimiter,
+            has_header: opts.has_header,
+            what: "interaction log".into(),
+        },
+    )
+    .map_err(|e| match e {
+        table::TableError::Empty(_) => TrainError::Empty("the input file is empty".into()),
+        e => e.into(),
+    })?;
+    let cu = t.column(&opts.user_col)?;
+    let ci = t.column(&opts.item_col)?;
     let cv = match (&opts.value_col, &opts.value) {
         (_, ValueMode::Ones) | (None, _) => None,
-        (Some(c), _) => Some(resolve(hdr, c)?),
+        (Some(c), _) => Some(t.column(c)?),
     };
     if cv.is_none() && !matches!(opts.value, ValueMode::Ones) {
         return Err(TrainError::Config(
@@ -290,7 +198,7 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
         ));
     }
     let ct = match &opts.time_col {
-        Some(c) => Some(resolve(hdr, c)?),
+        Some(c) => Some(t.column(c)?),
         None => None,
     };
     let events: HashMap<String, f32> = match &opts.value {
@@ -312,34 +220,32 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
     let mut pairs: HashMap<(u32, u32), usize> = HashMap::new();
     let mut out: Vec<Interaction> = Vec::new();
     let mut rep = ParseReport::default();
+    let mut bad_rows = BadRows::new(opts.max_bad_share, opts.strict);
 
-    for (lineno, raw) in it {
+    for rec in t.records() {
+        let rec = rec?;
+        let lineno = rec.line;
+        let f = rec.fields;
         rep.rows += 1;
-        let text = decode(raw);
-        let f = split_fields(&text, delim);
-        let bad = |reason: String, rep: &mut ParseReport| -> Result<()> {
-            if opts.strict {
-                return Err(TrainError::Malformed {
-                    line: lineno,
-                    reason,
-                });
-            }
-            rep.malformed += 1;
-            if rep.first_errors.len() < SHOWN_ERRORS {
-                rep.first_errors.push((lineno, reason));
-            }
-            Ok(())
+        bad_rows.rows += 1;
+        let bad = |reason: String, bad_rows: &mut BadRows| -> Result<()> {
+            bad_rows.bad(lineno, reason).map_err(|e| match e {
+                table::TableError::Malformed { line, reason } => {
+                    TrainError::Malformed { line, reason }
+                }
+                e => e.into(),
+            })
         };
         if f.len() < needed {
             bad(
                 format!("expected at least {needed} fields, found {}", f.len()),
-                &mut rep,
+                &mut bad_rows,
             )?;
             continue;
         }
         let (u, i) = (f[cu].trim(), f[ci].trim());
         if u.is_empty() || i.is_empty() {
-            bad("empty user or item id".into(), &mut rep)?;
+            bad("empty user or item id".into(), &mut bad_rows)?;
             continue;
         }
         let weight = match (&opts.value, cv) {
@@ -359,7 +265,7 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
                 _ => {
                     bad(
                         format!("rating {:?} is not a finite number", f[c].trim()),
-                        &mut rep,
+                        &mut bad_rows,
                     )?;
                     continue;
                 }
@@ -367,7 +273,7 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
             (ValueMode::Events(_), Some(c)) => {
                 let ev = f[c].trim().to_ascii_lowercase();
                 if ev.is_empty() {
-                    bad("empty event type".into(), &mut rep)?;
+                    bad("empty event type".into(), &mut bad_rows)?;
                     continue;
                 }
                 match events.get(&ev) {
@@ -385,7 +291,7 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
                 None => {
                     bad(
                         format!("timestamp {:?} is not a number", f[c].trim()),
-                        &mut rep,
+                        &mut bad_rows,
                     )?;
                     continue;
                 }
@@ -413,6 +319,9 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
             }
         }
     }
+    rep.malformed = bad_rows.bad;
+    rep.first_errors = bad_rows.first.clone();
+    bad_rows.check("interaction log")?;
     if out.is_empty() {
         return Err(TrainError::Empty(format!(
             "no positive interactions left ({})",
@@ -446,6 +355,8 @@ pub struct MetaOptions {
     /// (MovieLens lists all genres in one field).
     pub category_first_token: bool,
     pub price_col: Option<String>,
+    /// Largest share of malformed rows before the load fails.
+    pub max_bad_share: f64,
 }
 
 impl Default for MetaOptions {
@@ -457,47 +368,51 @@ impl Default for MetaOptions {
             category_col: None,
             category_first_token: false,
             price_col: None,
+            max_bad_share: table::DEFAULT_MAX_BAD_SHARE,
         }
     }
 }
 
 pub fn load_item_meta(path: &Path, opts: &MetaOptions) -> Result<ItemMeta> {
     let bytes = read_file(path)?;
-    let mut it = lines(&bytes);
-    let first = match it.next() {
-        Some((_, l)) => decode(l).into_owned(),
-        None => {
-            return Err(TrainError::Empty(format!(
-                "item metadata file {} is empty",
-                path.display()
-            )))
+    parse_item_meta(&bytes, opts).map_err(|e| match e {
+        TrainError::Empty(_) => {
+            TrainError::Empty(format!("item metadata file {} is empty", path.display()))
         }
-    };
-    let delim = opts.delimiter.unwrap_or_else(|| detect_delimiter(&first));
-    let header = split_fields(&first, delim);
-    let cid = resolve(Some(&header), &opts.id_col)?;
-    let ct = opts
-        .title_col
-        .as_deref()
-        .map(|c| resolve(Some(&header), c))
-        .transpose()?;
+        e => e,
+    })
+}
+
+/// Parses item metadata held in memory (see [`load_item_meta`]). A row
+/// without an id or with a price that is not a non-negative number is
+/// malformed; past `max_bad_share` of them the load fails.
+pub fn parse_item_meta(bytes: &[u8], opts: &MetaOptions) -> Result<ItemMeta> {
+    let t = Table::open(
+        bytes,
+        &TableOptions {
+            delimiter: opts.delimiter,
+            has_header: true,
+            what: "item metadata".into(),
+        },
+    )?;
+    let cid = t.column(&opts.id_col)?;
+    let ct = opts.title_col.as_deref().map(|c| t.column(c)).transpose()?;
     let cc = opts
         .category_col
         .as_deref()
-        .map(|c| resolve(Some(&header), c))
+        .map(|c| t.column(c))
         .transpose()?;
-    let cp = opts
-        .price_col
-        .as_deref()
-        .map(|c| resolve(Some(&header), c))
-        .transpose()?;
+    let cp = opts.price_col.as_deref().map(|c| t.column(c)).transpose()?;
     let mut meta = ItemMeta::default();
-    for (_, raw) in it {
-        let f = split_fields(&decode(raw), delim);
+    let mut bad = BadRows::new(opts.max_bad_share, false);
+    for rec in t.records() {
+        let rec = rec?;
+        let f = rec.fields;
+        bad.rows += 1;
         let id = match f.get(cid) {
             Some(s) if !s.trim().is_empty() => s.trim().to_string(),
             _ => {
-                meta.malformed += 1;
+                bad.bad(rec.line, format!("no item id in column {}", cid + 1))?;
                 continue;
             }
         };
@@ -520,10 +435,15 @@ pub fn load_item_meta(path: &Path, opts: &MetaOptions) -> Result<ItemMeta> {
                 Ok(v) if v.is_finite() && v >= 0.0 => {
                     meta.prices.insert(id, v);
                 }
-                _ => meta.malformed += 1,
+                _ => bad.bad(
+                    rec.line,
+                    format!("price {:?} is not a non-negative number", p.trim()),
+                )?,
             }
         }
     }
+    meta.malformed = bad.bad;
+    bad.check("item metadata")?;
     Ok(meta)
 }
 
@@ -556,9 +476,68 @@ mod tests {
 
     #[test]
     fn quoted_csv_fields() {
-        assert_eq!(split_fields(r#"a,"b, c",d"#, b','), vec!["a", "b, c", "d"]);
-        assert_eq!(split_fields(r#""x ""y""",z"#, b','), vec![r#"x "y""#, "z"]);
-        assert_eq!(split_fields("a\t\"b\tc", b'\t'), vec!["a", "\"b", "c"]);
+        let data = "user_id,item_id,rating\n\"u, 1\",\"x \"\"y\"\"\",5\n";
+        let d = parse_interactions(data.as_bytes(), &LoadOptions::default()).unwrap_err();
+        // No timestamp column: the default layout asks for one.
+        assert!(d.to_string().contains("timestamp"), "{d}");
+        let opts = LoadOptions {
+            time_col: None,
+            ..LoadOptions::default()
+        };
+        let d = parse_interactions(data.as_bytes(), &opts).unwrap();
+        assert_eq!(d.users, ["u, 1"]);
+        assert_eq!(d.items, ["x \"y\""]);
+    }
+
+    /// 120 rows of which 80 use another delimiter: 80 rows dropped with a
+    /// warning used to train on a third of the data.
+    #[test]
+    fn mixed_delimiters_fail_with_counts_and_lines() {
+        let mut data = String::from("user_id,item_id,rating,timestamp\n");
+        for i in 0..120 {
+            if i % 3 == 0 {
+                data.push_str(&format!("u{i},i{i},5,{i}\n"));
+            } else {
+                data.push_str(&format!("u{i};i{i};5;{i}\n"));
+            }
+        }
+        let e = parse_interactions(data.as_bytes(), &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("80 of 120 rows are malformed"), "{e}");
+        assert!(e.contains("line 3:") && e.contains("line 4:"), "{e}");
+        let lenient = LoadOptions {
+            max_bad_share: 0.7,
+            ..LoadOptions::default()
+        };
+        let d = parse_interactions(data.as_bytes(), &lenient).unwrap();
+        assert_eq!((d.report.rows, d.report.malformed), (120, 80));
+        assert_eq!(d.interactions.len(), 40);
+    }
+
+    #[test]
+    fn item_meta_counts_bad_rows_and_fails_past_the_share() {
+        let opts = MetaOptions {
+            title_col: Some("title".into()),
+            price_col: Some("price".into()),
+            ..MetaOptions::default()
+        };
+        let mut ok = String::from("item_id,title,price\n");
+        for i in 0..40 {
+            ok.push_str(&format!("i{i},\"T, {i}\",{i}.5\n"));
+        }
+        ok.push_str(",no id,1\n");
+        let m = parse_item_meta(ok.as_bytes(), &opts).unwrap();
+        assert_eq!((m.malformed, m.titles.len()), (1, 40));
+        assert_eq!(m.titles["i3"], "T, 3");
+        let bad = "item_id,title,price\na,x,-1\nb,y,free\nc,z,3\n";
+        let e = parse_item_meta(bad.as_bytes(), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("2 of 3 rows") && e.contains("line 3: price \"free\""),
+            "{e}"
+        );
     }
 
     #[test]

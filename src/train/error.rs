@@ -35,6 +35,22 @@ pub enum TrainError {
     Bundle(String),
     /// An external baseline (the `implicit` script) failed.
     External(String),
+    /// The table reader refused an input (too large, unterminated quote, too
+    /// many malformed rows).
+    Input(crate::table::TableError),
+}
+
+impl From<crate::table::TableError> for TrainError {
+    fn from(e: crate::table::TableError) -> Self {
+        use crate::table::TableError as T;
+        match e {
+            T::Io { path, source } => TrainError::Io { path, source },
+            T::Columns(m) => TrainError::Columns(m),
+            T::Empty(m) => TrainError::Empty(m),
+            T::Malformed { line, reason } => TrainError::Malformed { line, reason },
+            e => TrainError::Input(e),
+        }
+    }
 }
 
 impl TrainError {
@@ -70,6 +86,7 @@ impl fmt::Display for TrainError {
             TrainError::State(m) => write!(f, "model state file: {m}"),
             TrainError::Bundle(m) => write!(f, "bundle: {m}"),
             TrainError::External(m) => write!(f, "external baseline: {m}"),
+            TrainError::Input(e) => write!(f, "{e}"),
         }
     }
 }
@@ -78,6 +95,7 @@ impl std::error::Error for TrainError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TrainError::Io { source, .. } => Some(source),
+            TrainError::Input(e) => Some(e),
             _ => None,
         }
     }

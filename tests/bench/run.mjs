@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync, rmSync, cpSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, CLI, synth, rng, gaussianVector } from '../node/helpers.mjs';
@@ -252,6 +252,9 @@ if (existsSync(nativePath)) {
 const load1 = loadavg();
 rows.push({
   metric: 'environment',
+  // When and where (the README's tables name both: hosts differ 2x in bandwidth).
+  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  host: hostname(),
   chromium: chromiumVersion,
   node: process.version,
   cpus: cpus().length,

@@ -177,6 +177,8 @@ def main():
             },
         },
         "sklearn": sk,
+        # When and where: copied from vitrine's run (README tables name it).
+        "run": vit.get("run"),
         "goals": {
             "accuracy_ge_sklearn": vit["accuracy"] >= acc,
             "macro_f1_ge_sklearn": vit["macro_f1"] >= macro,

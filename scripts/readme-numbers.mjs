@@ -1,0 +1,272 @@
+#!/usr/bin/env node
+// README figures that cannot drift.
+//
+// The tables between `<!-- numbers:NAME:begin -->` and `<!-- numbers:NAME:end -->`
+// in README.md are generated from JSON snapshots committed under docs/numbers/
+// (target/ is not committed, so the snapshots are what a reader can check).
+//
+//   node scripts/readme-numbers.mjs            copy fresh target/{bench,eval}/*.json
+//                                              into docs/numbers/, rewrite the blocks
+//   node scripts/readme-numbers.mjs --render   rewrite the blocks from docs/numbers/ only
+//   node scripts/readme-numbers.mjs --check    fail if a block differs from what the
+//                                              snapshots give, or if any figure in a
+//                                              block is not a value of its snapshot
+//
+// Every table names the date and host of its run (the `run` / `environment`
+// fields the writers add). Only values found in the JSON are printed: no
+// ratios or sums computed here, so the check can trace each figure back.
+// No dependencies beyond Node.
+
+import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const README = join(ROOT, 'README.md');
+const SNAP = join(ROOT, 'docs', 'numbers');
+
+/** Snapshot name → where `make bench` / `make eval` writes it. */
+const SOURCES = {
+  'scoring.json': 'target/bench/scoring.json',
+  'shopper.json': 'target/bench/shopper.json',
+  'intent-bench.json': 'target/bench/intent.json',
+  'eval-ml-1m.json': 'target/eval/metrics.json',
+  'session.json': 'target/eval/session.json',
+  'intent.json': 'target/eval/intent.json',
+};
+
+// ------------------------------------------------------------ formatting
+/** Fixed decimals; the check accepts a figure if some JSON value prints to it. */
+const fx = (v, d) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+const pct = (v, d = 1) => (typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(d)}%` : 'n/a');
+
+function provenance(run, what) {
+  if (!run || !run.date) return `_${what}: date and host of the run not recorded in the snapshot._`;
+  const host = [run.host, run.cpu ?? run.cpu_model, run.chromium ? `Chromium ${run.chromium}` : null]
+    .filter(Boolean)
+    .join(', ');
+  return `_${what}: run of ${run.date} on ${host || 'an unnamed host'}._`;
+}
+
+const missing = (name, how) =>
+  `_No committed snapshot (docs/numbers/${name}): these figures are not published until ${how} writes one ` +
+  'and `make readme-numbers` copies it here._';
+
+// ------------------------------------------------------------ renderers
+/** Each renderer: snapshot JSON → markdown lines. */
+const BLOCKS = {
+  scoring: {
+    file: 'scoring.json',
+    how: '`make bench` on an otherwise idle host',
+    render(rows) {
+      const env = rows.find((r) => r.metric === 'environment');
+      const timed = rows.filter((r) => !r.metric && typeof r.median_ms === 'number' && r.k === 10);
+      const shapes = [...new Set(timed.filter((r) => r.d === 64).map((r) => r.n))].sort((a, b) => b - a);
+      const keys = [];
+      for (const r of timed) if (!keys.some((k) => k.engine === r.engine && k.dtype === r.dtype)) keys.push({ engine: r.engine, dtype: r.dtype });
+      const out = [provenance(env, 'Top-10 scoring, median ms per query, d = 64'), ''];
+      out.push(`| engine | dtype | ${shapes.map((n) => `n = ${n}`).join(' | ')} |`);
+      out.push(`|---|---|${shapes.map(() => '---:').join('|')}|`);
+      for (const { engine, dtype } of keys) {
+        const cells = shapes.map((n) => {
+          const r = timed.find((x) => x.engine === engine && x.dtype === dtype && x.n === n && x.d === 64);
+          return r ? fx(r.median_ms, 2) : '';
+        });
+        out.push(`| ${engine} | ${dtype} | ${cells.join(' | ')} |`);
+      }
+      const extra = [];
+      for (const r of rows.filter((r) => r.metric === 'load_ms')) extra.push(`- load ${r.n} × ${r.d} ${r.dtype} (${r.bytes} bytes, ${r.engine}): ${fx(r.median_ms, 2)} ms median`);
+      for (const r of rows.filter((r) => r.metric === 'wasm_size')) extra.push(`- wasm ${r.variant}: ${r.raw_bytes} bytes raw, ${r.gzip_bytes} gzip`);
+      for (const r of rows.filter((r) => /agreement|same_items/.test(r.metric ?? ''))) extra.push(`- ${r.metric} ${r.n} × ${r.d} (${r.engine}): ${pct(r.value)}`);
+      for (const r of rows.filter((r) => r.metric === 'paired_bound_ratio')) extra.push(`- paired ${r.engine} ${r.dtype} ${r.n} × ${r.d} / bound: ${fx(r.value, 2)} × (median of ${r.rounds} rounds)`);
+      if (extra.length) out.push('', ...extra);
+      return out;
+    },
+  },
+  trainer: {
+    file: 'eval-ml-1m.json',
+    how: '`make eval`',
+    render(m) {
+      const out = [
+        provenance(m.run, `Trainer on ${m.dataset}: ${m.factors} factors, α = ${m.alpha}, λ = ${m.lambda}, ${m.iterations} iterations, seed ${m.seed}; ${m.test_users} test users`),
+        '',
+        '| model | Recall@10 | NDCG@10 | MAP@10 | HitRate@10 | coverage | peak RSS MiB |',
+        '|---|---:|---:|---:|---:|---:|---:|',
+      ];
+      for (const r of m.models ?? []) {
+        const x = r.metrics ?? {};
+        const rss = typeof r.peak_rss_bytes === 'number' ? fx(r.peak_rss_bytes / 1048576, 0) : '';
+        out.push(`| ${r.name} | ${fx(x.recall, 4)} | ${fx(x.ndcg, 4)} | ${fx(x.map, 4)} | ${fx(x.hit_rate, 4)} | ${fx(x.coverage, 3)} | ${rss} |`);
+      }
+      const notes = (m.models ?? []).filter((r) => typeof r.note === 'string' && r.note);
+      if (notes.length) out.push('', ...notes.map((r) => `- ${r.name}: ${r.note}`));
+      return out;
+    },
+  },
+  session: {
+    file: 'session.json',
+    how: '`make eval`',
+    render(s) {
+      const out = [provenance(s.run, `Session next-item prediction on ${s.dataset}; ${s.test_sessions} test sessions, ${s.n_items} items`), ''];
+      out.push('| method | HR@20 | MRR@20 |', '|---|---:|---:|');
+      for (const [name, r] of Object.entries(s.results ?? {})) {
+        const hr = r['hr@20'] ?? r.hr ?? r.hit_rate;
+        const mrr = r['mrr@20'] ?? r.mrr;
+        out.push(`| ${name} | ${fx(hr, 4)} | ${fx(mrr, 4)} |`);
+      }
+      return out;
+    },
+  },
+  intent: {
+    file: 'intent.json',
+    how: '`make eval`',
+    render(j) {
+      const v = j.vitrine ?? {};
+      const sk = j.sklearn ?? {};
+      const out = [provenance(j.run, `Intent on CrossWOZ: ${j.classes} classes, ${j.n_train} training and ${j.n_test} test utterances`), ''];
+      out.push('| | accuracy | macro-F1 | model bytes | OOS recall | in-scope acc. |', '|---|---:|---:|---:|---:|---:|');
+      out.push(`| vitrine | ${fx(v.accuracy, 3)} | ${fx(v.macro_f1, 3)} | ${v.model_bytes ?? ''} | ${fx(v.oos?.oos_recall, 3)} | ${fx(v.oos?.in_scope_accuracy, 3)} |`);
+      const skOos = sk.oos ?? {};
+      out.push(`| scikit-learn | ${fx(sk.accuracy, 3)} | ${fx(sk.macro_f1, 3)} | ${sk.model_bytes ?? ''} | ${fx(skOos.oos_recall, 3)} | ${fx(skOos.in_scope_accuracy, 3)} |`);
+      const d = j.default_set;
+      if (d) {
+        const langs = Object.entries(d.by_lang ?? {}).map(([l, m]) => `${l} ${pct(m.accuracy)}`).join(', ');
+        out.push('', `Default intent set, held-out file: ${pct(d.accuracy)} (${langs}); out-of-scope recall ${pct(d.oos_recall)}.`);
+      }
+      return out;
+    },
+  },
+  shopper: {
+    file: 'shopper.json',
+    how: '`make bench` on an otherwise idle host',
+    render(s) {
+      const out = [provenance(s.run ?? (s.date ? s : null), `Shopper calls in Chromium, median ms (${s.cpu ?? 'CPU not recorded'})`), ''];
+      const rows = s.rows ?? [];
+      const keys = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => k.endsWith('_ms'))))];
+      out.push(`| items | d | ${keys.join(' | ')} |`, `|---:|---:|${keys.map(() => '---:').join('|')}|`);
+      for (const r of rows) out.push(`| ${r.n} | ${r.d ?? ''} | ${keys.map((k) => fx(r[k], 3)).join(' | ')} |`);
+      return out;
+    },
+  },
+};
+
+// ------------------------------------------------------------ blocks
+const begin = (n) => `<!-- numbers:${n}:begin -->`;
+const end = (n) => `<!-- numbers:${n}:end -->`;
+
+function renderBlock(name) {
+  const b = BLOCKS[name];
+  const p = join(SNAP, b.file);
+  if (!existsSync(p)) return { lines: [missing(b.file, b.how)], json: null };
+  const json = JSON.parse(readFileSync(p, 'utf8'));
+  return { lines: b.render(json), json };
+}
+
+/** README text with every known block regenerated; unknown names are an error. */
+function regenerate(text) {
+  const found = [];
+  const re = /<!-- numbers:([a-z0-9-]+):begin -->\n[\s\S]*?<!-- numbers:\1:end -->/g;
+  const out = text.replace(re, (_, name) => {
+    if (!BLOCKS[name]) throw new Error(`README.md: unknown numbers block ${name}`);
+    found.push(name);
+    return `${begin(name)}\n${renderBlock(name).lines.join('\n')}\n${end(name)}`;
+  });
+  return { out, found };
+}
+
+function blockText(text, name) {
+  const i = text.indexOf(begin(name));
+  const j = text.indexOf(end(name));
+  return i < 0 || j < 0 ? null : text.slice(i + begin(name).length, j);
+}
+
+/** Every printed rendering of a JSON value: each number at 0–6 decimals, as a
+ *  percentage at 0–3 decimals, and MiB; strings as they are. */
+function sources(json) {
+  const nums = new Set();
+  const strs = new Set();
+  const walk = (v) => {
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      for (let d = 0; d <= 6; d++) nums.add(v.toFixed(d));
+      for (let d = 0; d <= 3; d++) nums.add((v * 100).toFixed(d));
+      for (let d = 0; d <= 1; d++) nums.add((v / 1048576).toFixed(d));
+      nums.add(String(v));
+    } else if (typeof v === 'string') strs.add(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(json);
+  return { nums, strs };
+}
+
+/** Figures in a block that no value of its snapshot prints to. */
+function unsourced(block, json) {
+  if (!json) {
+    // A block without a snapshot may hold no figure at all.
+    const stripped = block.replace(/docs\/numbers\/[\w.-]+/g, '');
+    return stripped.match(/\d+(?:\.\d+)?/g) ?? [];
+  }
+  const { nums, strs } = sources(json);
+  const bad = [];
+  for (const line of block.split('\n')) {
+    // The provenance line's date and host are JSON strings: compare whole.
+    // `Recall@10`, `HR@20`: metric names, not figures.
+    let rest = line.replace(/@\d+/g, '@');
+    for (const s of [...strs].sort((a, b) => b.length - a.length)) if (s && rest.includes(s)) rest = rest.split(s).join(' ');
+    for (const tok of rest.match(/\d+(?:\.\d+)?/g) ?? []) {
+      if (!nums.has(tok)) bad.push(`${tok} (in: ${line.trim().slice(0, 80)})`);
+    }
+  }
+  return bad;
+}
+
+// ------------------------------------------------------------ main
+const mode = process.argv[2] ?? '--update';
+if (!['--update', '--render', '--check', '--self-test'].includes(mode)) {
+  console.error('usage: readme-numbers.mjs [--update | --render | --check | --self-test]');
+  process.exit(2);
+}
+
+if (mode === '--update') {
+  mkdirSync(SNAP, { recursive: true });
+  for (const [name, src] of Object.entries(SOURCES)) {
+    const from = join(ROOT, src);
+    const to = join(SNAP, name);
+    if (!existsSync(from)) continue;
+    if (existsSync(to) && statSync(to).mtimeMs >= statSync(from).mtimeMs) continue;
+    JSON.parse(readFileSync(from, 'utf8')); // refuse to snapshot a broken file
+    copyFileSync(from, to);
+    console.error(`readme-numbers: ${src} → docs/numbers/${name}`);
+  }
+}
+
+const text = readFileSync(README, 'utf8');
+const { out, found } = regenerate(text);
+const problems = [];
+for (const name of Object.keys(BLOCKS)) if (!found.includes(name)) problems.push(`README.md has no numbers:${name} block`);
+
+if (mode === '--update' || mode === '--render') {
+  if (out !== text) writeFileSync(README, out);
+  console.error(`readme-numbers: ${found.length} blocks written (${found.join(', ')})`);
+} else {
+  if (out !== text) problems.push('README.md numbers blocks differ from docs/numbers/*.json: regenerate them with `node scripts/readme-numbers.mjs --render` (or `make readme-numbers`) and commit');
+  for (const name of found) {
+    const { json } = renderBlock(name);
+    for (const f of unsourced(blockText(text, name) ?? '', json)) problems.push(`numbers:${name}: figure ${f} has no source in docs/numbers/${BLOCKS[name].file}`);
+  }
+  if (mode === '--self-test') {
+    // The check must catch a hand-edited figure: change one digit in the
+    // first block that has a snapshot and expect both checks to fail.
+    const name = found.find((n) => existsSync(join(SNAP, BLOCKS[n].file)));
+    if (!name) throw new Error('self-test needs one committed snapshot');
+    const block = blockText(out, name);
+    const tampered = block.replace(/(\d)\.(\d)(\d*)(?=\s*\|)/, (m, a, b, c) => `${a}.${(Number(b) + 1) % 10}${c}`);
+    if (tampered === block) throw new Error(`self-test: no figure to tamper with in ${name}`);
+    if (unsourced(tampered, renderBlock(name).json).length === 0) problems.push(`self-test: a tampered figure in numbers:${name} passed the source check`);
+    if (regenerate(out.replace(block, tampered)).out === out.replace(block, tampered)) problems.push('self-test: a tampered block was not regenerated');
+  }
+  if (problems.length) {
+    console.error(problems.map((p) => `readme-numbers: ${p}`).join('\n'));
+    process.exit(1);
+  }
+  console.error(`readme-numbers: ${found.length} blocks match their snapshots; every figure has a source`);
+}

@@ -4,7 +4,7 @@
 use crate::format::{write_bundle_file, Dtype};
 use crate::train::export::{bundle_parts, model_id, write_user_rows, ExportOptions};
 use crate::train::import::{self as imp, ImportParams, LambdaScaling};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -37,11 +37,20 @@ pub struct Args {
     /// User id map (`spark_id`/`index`/`implicit_id`, `user_id`), for --users.
     #[arg(long = "user-map")]
     pub user_map: Option<PathBuf>,
-    /// implicit only: vitrine's α when the model was trained on values
-    /// `1 + α·r` with implicit's alpha = 1. Default: implicit's alpha − 1
-    /// (exact for binary values, where implicit's confidence is alpha).
+    /// Spark: the ALS estimator's directory (`ALS.save()`; spark_als.py
+    /// writes OUT/als), where Spark keeps regParam, alpha and implicitPrefs.
+    /// Default: `als/` beside the model directory, if there.
+    #[arg(long)]
+    pub estimator: Option<PathBuf>,
+    /// Fold-in α. Spark: replaces the estimator's alpha. implicit: vitrine's α
+    /// when the model was trained on values `1 + α·r` with implicit's
+    /// alpha = 1; default implicit's alpha − 1 (exact for binary values,
+    /// where implicit's confidence is alpha).
     #[arg(long)]
     pub alpha: Option<f32>,
+    /// Spark only: fold-in λ (regParam) when the estimator was not saved.
+    #[arg(long)]
+    pub lambda: Option<f32>,
     /// Dataset name for the bundle meta.
     #[arg(long, default_value = "")]
     pub dataset: String,
@@ -60,8 +69,10 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     if a.users.is_some() != a.user_map.is_some() {
         return Err("--users DIR and --user-map FILE go together".into());
     }
-    if a.alpha.is_some() && a.from != "implicit" {
-        return Err("--alpha is for --from implicit (Spark's metadata has alpha)".into());
+    if (a.lambda.is_some() || a.estimator.is_some()) && a.from != "spark" {
+        return Err(
+            "--lambda and --estimator are for --from spark (the .npz has regularization)".into(),
+        );
     }
     let mut extra_meta = Vec::new();
     for kv in &a.meta {
@@ -75,7 +86,17 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (params, items, item_factors, users) = match a.from.as_str() {
         "spark" => {
             let layout = imp::spark_layout(&a.item_factors)?;
-            let params = imp::spark_params(&layout)?;
+            let model_dir = layout.metadata.parent().unwrap_or(Path::new("."));
+            let sibling = model_dir.parent().map(|p| p.join("als"));
+            let estimator = a
+                .estimator
+                .clone()
+                .or_else(|| sibling.filter(|p| p.join("metadata").is_dir()));
+            let over = imp::ParamOverrides {
+                lambda: a.lambda,
+                alpha: a.alpha,
+            };
+            let params = imp::spark_params(&layout, estimator.as_deref(), over)?;
             let raw = imp::read_spark_factors(&layout.item_factors, params.rank, None)?;
             let map = imp::read_id_map(&a.items, "item_id", false)?;
             let (items, f) = imp::join(&raw, &map)?;

@@ -196,78 +196,64 @@ fn json_param<'a>(meta: &'a serde_json::Value, key: &str) -> Option<&'a serde_js
         .or_else(|| meta.get("defaultParamMap").and_then(|m| m.get(key)))
 }
 
-/// Reads rank, regParam, alpha, implicitPrefs (and provenance) from the
-/// metadata JSON line Spark writes next to the factors.
-pub fn spark_params(layout: &SparkLayout) -> Result<ImportParams> {
+/// One Spark metadata JSON line (`DIR/metadata/part-*`) and the file it came from.
+fn read_spark_metadata(metadata_dir: &Path) -> Result<(PathBuf, serde_json::Value)> {
     // Spark 3 writes `part-00000`; Spark 4 writes it through a DataFrame
     // (`part-00000-<uuid>.txt`). Either way: the first part file, one line.
-    let files = part_files(&layout.metadata, "")?;
-    let file = &files[0];
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| err(file, None, None, format!("cannot read: {e}")))?;
+    let files = part_files(metadata_dir, "")?;
+    let file = files[0].clone();
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| err(&file, None, None, format!("cannot read: {e}")))?;
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let meta: serde_json::Value = serde_json::from_str(line).map_err(|e| {
         err(
-            file,
+            &file,
             None,
             Some(Loc::Line(1)),
             format!("not Spark's metadata JSON: {e}"),
         )
     })?;
+    Ok((file, meta))
+}
+
+/// Fold-in parameters given on the command line, for models saved without
+/// their estimator.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParamOverrides {
+    pub lambda: Option<f32>,
+    pub alpha: Option<f32>,
+}
+
+/// Reads the rank from the ALSModel's metadata and regParam, alpha and
+/// implicitPrefs from the ALS estimator's (`ALS.save()`, which
+/// `scripts/spark_als.py` writes to OUT/als): Spark keeps the training
+/// hyperparameters on the estimator, not on the fitted model.
+pub fn spark_params(
+    layout: &SparkLayout,
+    estimator: Option<&Path>,
+    over: ParamOverrides,
+) -> Result<ImportParams> {
+    let (file, meta) = read_spark_metadata(&layout.metadata)?;
     let class = meta.get("class").and_then(|c| c.as_str()).unwrap_or("");
     if class != ALS_MODEL_CLASS {
         return Err(err(
-            file,
+            &file,
             Some("class"),
             Some(Loc::Line(1)),
             format!("{class:?} is not {ALS_MODEL_CLASS}"),
         ));
     }
-    let num = |key: &str| -> Result<f64> {
-        json_param(&meta, key)
-            .and_then(|v| v.as_f64())
-            .ok_or_else(|| {
-                err(
-                    file,
-                    Some(key),
-                    Some(Loc::Line(1)),
-                    "missing or not a number in paramMap/defaultParamMap (another Spark layout?)",
-                )
-            })
-    };
-    let rank = match meta.get("rank").and_then(|v| v.as_u64()) {
-        Some(r) => r,
-        None => num("rank")? as u64,
-    };
-    let implicit = json_param(&meta, "implicitPrefs").and_then(|v| v.as_bool());
-    if implicit != Some(true) {
-        return Err(err(
-            file,
-            Some("implicitPrefs"),
+    let rank = meta.get("rank").and_then(|v| v.as_u64()).ok_or_else(|| {
+        err(
+            &file,
+            Some("rank"),
             Some(Loc::Line(1)),
-            "the model was trained with implicitPrefs=false (explicit ratings): vitrine's \
-             on-device fold-in is implicit-feedback ALS; retrain with implicitPrefs=True",
-        ));
-    }
-    let lambda = num("regParam")?;
-    let alpha = num("alpha")?;
-    let iterations = num("maxIter").unwrap_or(0.0);
-    let seed = json_param(&meta, "seed")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(0);
-    for (k, v) in [("regParam", lambda), ("alpha", alpha)] {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(err(
-                file,
-                Some(k),
-                Some(Loc::Line(1)),
-                format!("{v} is not a finite number ≥ 0"),
-            ));
-        }
-    }
+            "missing or not an integer (another Spark layout?)",
+        )
+    })?;
     if rank == 0 || rank > 4096 {
         return Err(err(
-            file,
+            &file,
             Some("rank"),
             Some(Loc::Line(1)),
             format!("rank {rank} is outside 1..=4096"),
@@ -276,7 +262,99 @@ pub fn spark_params(layout: &SparkLayout) -> Result<ImportParams> {
     let version = meta
         .get("sparkVersion")
         .and_then(|v| v.as_str())
-        .unwrap_or("?");
+        .unwrap_or("?")
+        .to_string();
+    // Where regParam/alpha/implicitPrefs live: the model's own metadata (if a
+    // future Spark puts them there), else the estimator's.
+    let (pfile, pmeta) = if json_param(&meta, "regParam").is_some() {
+        (file.clone(), meta.clone())
+    } else if let Some(dir) = estimator {
+        let (f, m) = read_spark_metadata(&dir.join("metadata"))?;
+        let c = m.get("class").and_then(|c| c.as_str()).unwrap_or("");
+        if c != "org.apache.spark.ml.recommendation.ALS" {
+            return Err(err(
+                &f,
+                Some("class"),
+                Some(Loc::Line(1)),
+                format!("{c:?} is not org.apache.spark.ml.recommendation.ALS (the estimator)"),
+            ));
+        }
+        (f, m)
+    } else if over.lambda.is_some() && over.alpha.is_some() {
+        (file.clone(), serde_json::Value::Null)
+    } else {
+        return Err(err(
+            &file,
+            Some("regParam"),
+            Some(Loc::Line(1)),
+            "a fitted ALSModel does not record regParam, alpha or implicitPrefs (Spark keeps \
+             them on the ALS estimator): pass --estimator DIR (what ALS.save() wrote; \
+             scripts/spark_als.py writes OUT/als) or both --lambda and --alpha",
+        ));
+    };
+    let num = |key: &str| -> Result<f64> {
+        json_param(&pmeta, key)
+            .and_then(|v| v.as_f64())
+            .ok_or_else(|| {
+                err(
+                    &pfile,
+                    Some(key),
+                    Some(Loc::Line(1)),
+                    "missing or not a number in paramMap/defaultParamMap (another Spark layout?)",
+                )
+            })
+    };
+    if !pmeta.is_null() {
+        if let Some(r) = json_param(&pmeta, "rank").and_then(|v| v.as_u64()) {
+            if r != rank {
+                return Err(err(
+                    &pfile,
+                    Some("rank"),
+                    Some(Loc::Line(1)),
+                    format!(
+                        "the estimator's rank {r} differs from the model's {rank} ({})",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+        let implicit = json_param(&pmeta, "implicitPrefs").and_then(|v| v.as_bool());
+        if implicit != Some(true) {
+            return Err(err(
+                &pfile,
+                Some("implicitPrefs"),
+                Some(Loc::Line(1)),
+                "the model was trained with implicitPrefs=false (explicit ratings): vitrine's \
+                 on-device fold-in is implicit-feedback ALS; retrain with implicitPrefs=True",
+            ));
+        }
+    }
+    let lambda = match over.lambda {
+        Some(l) => l as f64,
+        None => num("regParam")?,
+    };
+    let alpha = match over.alpha {
+        Some(a) => a as f64,
+        None => num("alpha")?,
+    };
+    for (k, v) in [("regParam", lambda), ("alpha", alpha)] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(err(
+                &pfile,
+                Some(k),
+                Some(Loc::Line(1)),
+                format!("{v} is not a finite number ≥ 0"),
+            ));
+        }
+    }
+    let iterations = if pmeta.is_null() {
+        0.0
+    } else {
+        num("maxIter").unwrap_or(0.0)
+    };
+    let seed = json_param(&pmeta, "seed")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
     Ok(ImportParams {
         rank: rank as usize,
         lambda: lambda as f32,

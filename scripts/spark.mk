@@ -32,7 +32,17 @@ $(SPARK_VENV_STAMP): scripts/spark.mk | venv
 
 # Trained Spark / implicit outputs are cached in $(SPARK_CACHE) under a hash
 # of the training script and its arguments (first run ~2-3 min, then seconds).
-test-spark: spark-venv train-venv $(ML100K)
-	VITRINE_PYTHON=$(abspath $(PY)) VITRINE_ML100K=$(abspath $(ML100K)) \
+test-spark: spark-venv train-venv $(DATA)/ml-100k/ml-100k.inter
+	VITRINE_PYTHON=$(abspath $(PY)) VITRINE_ML100K=$(abspath $(DATA)/ml-100k/ml-100k.inter) \
 	VITRINE_SPARK_CACHE=$(abspath $(SPARK_CACHE)) \
 	$(CARGO) test --release --quiet --test spark_import
+
+# Spark ALS on the identical ml-1m split as `make eval-train` (vitrine's rows
+# are recomputed beside it): target/eval/spark-ml-1m/{metrics.json,report.html}.
+SPARK_REG_PARAM ?= 0.01
+eval-spark: spark-venv train-venv $(DATA)/ml-1m/ml-1m.inter cli
+	SPARK_REG_PARAM=$(SPARK_REG_PARAM) $(VITRINE_BIN) eval $(DATA)/ml-1m/ml-1m.inter --format recbole \
+	  --dataset-name ml-1m --factors $(EVAL_FACTORS) --iterations $(EVAL_ITERATIONS) --alpha $(EVAL_ALPHA) \
+	  --lambda $(EVAL_LAMBDA) --threads $(EVAL_THREADS) --seed $(EVAL_SEED) \
+	  --implicit-python $(PY) --implicit-script tests/eval/spark_als_eval.py \
+	  --out-dir target/eval/spark-ml-1m

@@ -742,7 +742,7 @@ pub fn read_npz(path: &Path) -> Result<HashMap<String, NpyArray>> {
             .map_err(|e| err(path, None, None, format!("zip entry {i}: {e}")))?
             .trim_end_matches(".npy")
             .to_string();
-        let mut bytes = Vec::with_capacity(entry.size().min(1 << 30) as usize);
+        let mut bytes = Vec::with_capacity(entry.size().min(1 << 26) as usize);
         entry
             .read_to_end(&mut bytes)
             .map_err(|e| err(path, Some(&name), None, format!("cannot decompress: {e}")))?;
@@ -1191,5 +1191,135 @@ pub fn to_state(
         header,
         user_factors,
         item_factors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(major: u8, descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
+        let f = if fortran { "True" } else { "False" };
+        let mut h = format!("{{'descr': '{descr}', 'fortran_order': {f}, 'shape': {shape}, }}");
+        h.push('\n');
+        let mut b = b"\x93NUMPY".to_vec();
+        b.extend_from_slice(&[major, 0]);
+        if major == 1 {
+            b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        } else {
+            b.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        }
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    fn f32s(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn npy_versions_dtypes_and_fortran_order() {
+        let p = Path::new("m.npz");
+        let a = parse_npy(
+            &npy(1, "<f4", false, "(2, 3)", &f32s(&[1., 2., 3., 4., 5., 6.])),
+            p,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(a.shape, vec![2, 3]);
+        assert!(matches!(&a.data, NpyData::F32(v) if v == &[1., 2., 3., 4., 5., 6.]));
+        // Column-major storage of the same matrix comes back row-major.
+        let b = parse_npy(
+            &npy(2, "<f4", true, "(2, 3)", &f32s(&[1., 4., 2., 5., 3., 6.])),
+            p,
+            "x",
+        )
+        .unwrap();
+        assert!(matches!(&b.data, NpyData::F32(v) if v == &[1., 2., 3., 4., 5., 6.]));
+        let s = parse_npy(
+            &npy(1, "<f8", false, "()", &0.25f64.to_le_bytes()),
+            p,
+            "reg",
+        )
+        .unwrap();
+        assert_eq!(s.scalar_f64(), Some(0.25));
+        let i = parse_npy(
+            &npy(3, "<i8", false, "()", &64i64.to_le_bytes()),
+            p,
+            "factors",
+        )
+        .unwrap();
+        assert_eq!(i.scalar_f64(), Some(64.0));
+        let u = parse_npy(&npy(1, "<U7", false, "()", &[0; 28]), p, "dtype").unwrap();
+        assert!(matches!(u.data, NpyData::Other(ref d) if d == "<U7"));
+    }
+
+    #[test]
+    fn npy_damage_is_an_error_never_a_panic() {
+        let p = Path::new("m.npz");
+        let good = npy(1, "<f4", false, "(2, 3)", &f32s(&[1., 2., 3., 4., 5., 6.]));
+        for cut in 0..good.len() {
+            let r = parse_npy(&good[..cut], p, "item_factors");
+            if cut < good.len() {
+                assert!(r.is_err(), "cut at {cut} parsed");
+            }
+        }
+        let e = parse_npy(&good[..good.len() - 1], p, "item_factors").unwrap_err();
+        assert_eq!(e.column.as_deref(), Some("item_factors"));
+        assert!(e.to_string().contains("m.npz"), "{e}");
+        let huge = npy(1, "<f4", false, "(18446744073709551615, 2)", &[]);
+        assert!(parse_npy(&huge, p, "x").is_err());
+        let v9 = npy(9, "<f4", false, "(1,)", &f32s(&[1.]));
+        assert!(parse_npy(&v9, p, "x").is_err());
+    }
+
+    #[test]
+    fn join_reports_both_directions() {
+        let factors = RawFactors {
+            dim: 1,
+            ids: vec![10, 20],
+            data: vec![1.0, 2.0],
+            files: vec![PathBuf::from("f.parquet")],
+            origin: vec![(0, 0), (0, 1)],
+            id_column: "id".into(),
+        };
+        let row = |index, id: &str, line| MapRow {
+            index,
+            id: id.into(),
+            popularity: None,
+            title: None,
+            category: None,
+            line,
+            file: 0,
+        };
+        let map = |rows| IdMap {
+            rows,
+            files: vec![PathBuf::from("items.csv")],
+            id_column: "item_id".into(),
+        };
+        // Map order is by index, whatever the file order.
+        let (rows, f) = join(&factors, &map(vec![row(20, "b", 2), row(10, "a", 3)])).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(f.as_slice().unwrap(), &[1.0, 2.0]);
+        let e = join(&factors, &map(vec![row(10, "a", 2)])).unwrap_err();
+        assert_eq!(
+            (e.row, e.column.as_deref()),
+            (Some(Loc::Row(1)), Some("id"))
+        );
+        let e = join(
+            &factors,
+            &map(vec![row(10, "a", 2), row(20, "b", 3), row(30, "c", 4)]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.row, e.file.to_str()),
+            (Some(Loc::Line(4)), Some("items.csv"))
+        );
+        let e = join(&factors, &map(vec![row(10, "a", 2), row(20, "a", 3)])).unwrap_err();
+        assert!(e.reason.contains("twice"), "{e}");
     }
 }

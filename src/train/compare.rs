@@ -302,8 +302,11 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
         log(
             opts.quiet,
             &format!(
-                "implicit {} ALS trained in {:.3}s",
-                out.version, out.train_seconds
+                "{} trained in {:.3}s",
+                out.name
+                    .clone()
+                    .unwrap_or_else(|| format!("implicit {} ALS", out.version)),
+                out.train_seconds
             ),
         );
         results.push(ModelResult {

@@ -157,8 +157,13 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 
 /// Folds each of the recommendation users' ml-100k positives (ratings ≥ 4,
 /// weight 1, read by vitrine's own loader) into a vector with the bundle's
-/// fold-in and compares it with the trainer's vector. Returns (min, mean).
-fn foldin_cosines(model: &Model, users: &HashMap<String, Vec<f32>>, who: &[&String]) -> (f64, f64) {
+/// fold-in and compares it with the trainer's vector. Returns the min and
+/// mean cosine and the largest relative L2 error.
+fn foldin_cosines(
+    model: &Model,
+    users: &HashMap<String, Vec<f32>>,
+    who: &[&String],
+) -> (f64, f64, f64) {
     let ds = load_interactions(
         &ml100k(),
         &LoadOptions {
@@ -176,12 +181,22 @@ fn foldin_cosines(model: &Model, users: &HashMap<String, Vec<f32>>, who: &[&Stri
         hist.entry(u).or_default().push((i, x.weight));
     }
     let mut cos = Vec::new();
+    let mut worst = 0f64;
     for u in who {
         let f = fold_in(model, &hist[u.as_str()]).unwrap();
-        cos.push(cosine(&f.user, &users[u.as_str()]));
+        let theirs = &users[u.as_str()];
+        cos.push(cosine(&f.user, theirs));
+        let diff: f64 = f
+            .user
+            .iter()
+            .zip(theirs)
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum();
+        let norm: f64 = theirs.iter().map(|b| (*b as f64).powi(2)).sum();
+        worst = worst.max((diff / norm).sqrt());
     }
     let min = cos.iter().cloned().fold(f64::INFINITY, f64::min);
-    (min, cos.iter().sum::<f64>() / cos.len() as f64)
+    (min, cos.iter().sum::<f64>() / cos.len() as f64, worst)
 }
 
 fn read_recs(p: &Path) -> HashMap<String, Vec<String>> {
@@ -261,12 +276,37 @@ fn spark_als_imports_match_spark() {
         );
         assert!(overlap >= want, "{dtype}: overlap {overlap} < {want}");
         let who: Vec<&String> = recs.keys().collect();
-        let (min, mean) = foldin_cosines(&model, &rows, &who);
+        let (min, mean, err) = foldin_cosines(&model, &rows, &who);
         eprintln!(
-            "spark {dtype}: fold-in vs Spark's user vectors: cosine min {min:.4}, mean {mean:.4}"
+            "spark {dtype}: fold-in vs Spark's user vectors: cosine min {min:.4}, mean {mean:.4}, max rel. error {err:.2e}"
         );
         assert!(min >= 0.95, "{dtype}: fold-in cosine min {min}");
     }
+    // The λ scaling is what makes fold-in land on Spark's vectors: the same
+    // bundle told to use a plain λ misses them measurably.
+    let plain = t.join("plain.vtr");
+    import_ok(&[
+        "--from",
+        "spark",
+        "--item-factors",
+        &s(&sp.join("model")),
+        "--items",
+        &s(&sp.join("items")),
+        "-o",
+        &s(&plain),
+        "--dtype",
+        "f32",
+        "--meta",
+        "lambda_scaling=none",
+        "--quiet",
+    ]);
+    let rows = user_rows(&t.join("users-f32"));
+    let who: Vec<&String> = recs.keys().collect();
+    let (_, _, scaled) = foldin_cosines(&load(&t.join("f32.vtr")), &rows, &who);
+    let (_, _, unscaled) = foldin_cosines(&load(&plain), &rows, &who);
+    eprintln!("spark fold-in max rel. error: λ × positives {scaled:.2e}, plain λ {unscaled:.2e}");
+    assert!(scaled < 1e-3, "{scaled}");
+    assert!(unscaled > 10.0 * scaled, "{unscaled} vs {scaled}");
     // The user factors never go into the bundle: its size is the items' alone.
     let f32_size = std::fs::metadata(t.join("f32.vtr")).unwrap().len();
     assert!(f32_size < 1447 * 16 * 4 + 64 * 1024, "{f32_size}");
@@ -335,8 +375,8 @@ fn implicit_imports_match_implicit() {
         );
         assert!(overlap >= want, "{dtype}: overlap {overlap} < {want}");
         let who: Vec<&String> = recs.keys().collect();
-        let (min, mean) = foldin_cosines(&model, &rows, &who);
-        eprintln!("implicit {dtype}: fold-in vs implicit's user vectors: cosine min {min:.4}, mean {mean:.4}");
+        let (min, mean, err) = foldin_cosines(&model, &rows, &who);
+        eprintln!("implicit {dtype}: fold-in vs implicit's user vectors: cosine min {min:.4}, mean {mean:.4}, max rel. error {err:.2e}");
         assert!(
             min >= 0.95,
             "{dtype}: fold-in cosine min {min} (mean {mean})"

@@ -922,6 +922,13 @@ fn implicit_bad_inputs_name_file_column_and_row() {
         e.contains("good.npz") && e.contains("row 2 ") && e.contains("not in the id map"),
         "{e}"
     );
+    let blank = t.join("blank.txt");
+    std::fs::write(&blank, "a\n\nc\n").unwrap();
+    let e = fails(&good, &blank);
+    assert!(
+        e.contains("blank.txt") && e.contains("line 2") && e.contains("empty id"),
+        "{e}"
+    );
     let long = t.join("long.txt");
     std::fs::write(&long, "a\nb\nc\nd\n").unwrap();
     let e = fails(&good, &long);

@@ -953,9 +953,21 @@ pub fn read_id_map(path: &Path, id_column: &str, plain_ok: bool) -> Result<IdMap
         let id_col = col(id_column);
         let (Some(idx_col), Some(id_col)) = (idx_col, id_col) else {
             if plain_ok && fi == 0 && files.len() == 1 {
-                // A plain list: the first line is an id too.
-                let all = std::iter::once((1u64, first)).chain(lines);
-                for (k, (line, l)) in all.enumerate() {
+                // A plain list: line i is row i, so a blank line is an error
+                // rather than a silent shift of every id after it.
+                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+                let body = text.strip_suffix('\n').unwrap_or(text);
+                for (k, l) in body.split('\n').enumerate() {
+                    let l = l.strip_suffix('\r').unwrap_or(l);
+                    let line = k as u64 + 1;
+                    if l.is_empty() {
+                        return Err(err(
+                            file,
+                            Some(id_column),
+                            Some(Loc::Line(line)),
+                            "empty id (a plain id list maps line i to factor row i)",
+                        ));
+                    }
                     map.rows.push(MapRow {
                         index: k as i64,
                         id: l.to_string(),

@@ -55,7 +55,7 @@ def parse_args(argv):
                    help="Spark's regParam; Spark multiplies it by each row's number of positives")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--blocks", type=int, default=0, help="numUserBlocks = numItemBlocks (0: Spark's default, 10)")
-    p.add_argument("--master", help="Spark master when not run by spark-submit (default local[*])")
+    p.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
     p.add_argument("--driver-memory", default="2g", help="for local runs")
     p.add_argument("--recommend-users", type=int, default=0,
                    help="also write Spark's own top-k (recommendForUserSubset) for the first N users")
@@ -122,13 +122,17 @@ def split_header(line, delim):
 def session(a):
     from pyspark.sql import SparkSession
     b = SparkSession.builder.appName("vitrine-spark-als")
-    if a.master:
-        b = b.master(a.master)
-    elif "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # Run directly with python: a laptop run. Under spark-submit (which
-        # starts the JVM first and passes its gateway port) the master is its.
-        b = b.master("local[*]").config("spark.driver.memory", a.driver_memory)
-    b = b.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").config("spark.sql.shuffle.partitions", "8" if not a.master else "200")
+    b = b.config("spark.ui.showConsoleProgress", "false")
+    # Under spark-submit (which starts the JVM first and passes its gateway
+    # port) the master and resources are spark-submit's; run with plain python
+    # it is a laptop run in local[*] unless --master says otherwise.
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    master = a.master or (None if submitted else "local[*]")
+    if master:
+        b = b.master(master)
+    if master and master.startswith("local"):
+        b = (b.config("spark.driver.memory", a.driver_memory).config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", "8"))
     return b.getOrCreate()
 
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod bench;
 mod eval;
 mod export;
+mod import;
 mod inspect;
 mod intent;
 mod placements;
@@ -37,6 +38,8 @@ enum Cmd {
     Train(train::Args),
     /// Write a `.vtr` bundle from a trained model.
     Export(export::Args),
+    /// Write a `.vtr` bundle from factors trained by Spark ALS or `implicit`.
+    Import(import::Args),
     /// Offline evaluation against baselines and `implicit`.
     Eval(eval::Args),
     /// Print a bundle's header, sections, checksums and metadata.
@@ -174,6 +177,7 @@ pub fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Train(a) => train::run(a),
         Cmd::Export(a) => export::run(a),
+        Cmd::Import(a) => import::run(a),
         Cmd::Eval(a) => eval::run(a),
         Cmd::Inspect(a) => inspect::run(a),
         Cmd::Synth(a) => synth::run(a),

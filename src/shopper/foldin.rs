@@ -87,6 +87,15 @@ fn backward(l: &[f64], x: &mut [f64], d: usize) {
     }
 }
 
+/// True for bundles whose trainer scaled λ by the user's number of positives
+/// (`vitrine import --from spark` writes `lambda_scaling = positives`): the
+/// fold-in must do the same to reproduce the trainer's user vectors.
+fn lambda_per_positive(model: &Model) -> bool {
+    let m = model.view().meta;
+    (0..m.len() / 2)
+        .any(|i| m.get(2 * i) == Some("lambda_scaling") && m.get(2 * i + 1) == Some("positives"))
+}
+
 /// Folds a history `(item index, r)` into a user vector. Items past the end of
 /// the catalogue are refused (the bindings drop unknown ids before this).
 /// An empty history gives the zero vector: the caller picks a cold-start answer.
@@ -103,7 +112,11 @@ pub fn fold_in(model: &Model, history: &[(u32, f32)]) -> Result<FoldIn> {
         });
     }
     let alpha = g.alpha as f64;
-    let lambda = g.lambda as f64;
+    let mut lambda = g.lambda as f64;
+    if lambda_per_positive(model) {
+        // Spark's ALS (ALS-WR) regularizes a user by λ × their positives.
+        lambda *= history.iter().filter(|&&(_, r)| r > 0.0).count() as f64;
+    }
     let m = history.len();
     let mut rows = vec![0f32; m * d];
     let mut items = Vec::with_capacity(m);

@@ -97,6 +97,12 @@ struct ImplicitOut {
     peak_rss_bytes: u64,
     version: String,
     recs: Vec<Vec<i64>>,
+    /// Set by scripts that stand in for implicit on the same split
+    /// (`tests/eval/spark_als_eval.py`): the row's name and note.
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 fn write_split_files(dir: &Path, split: &Split, p: &AlsParams) -> Result<()> {
@@ -296,17 +302,25 @@ pub fn run(ds: &Dataset, opts: &CompareOptions) -> Result<Vec<ModelResult>> {
         log(
             opts.quiet,
             &format!(
-                "implicit {} ALS trained in {:.3}s",
-                out.version, out.train_seconds
+                "{} trained in {:.3}s",
+                out.name
+                    .clone()
+                    .unwrap_or_else(|| format!("implicit {} ALS", out.version)),
+                out.train_seconds
             ),
         );
         results.push(ModelResult {
-            name: format!("implicit {} ALS", out.version),
+            name: out
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("implicit {} ALS", out.version)),
             metrics: eval::metrics(&recs, test, n_items),
             train_seconds: Some(out.train_seconds),
             train_cpu_seconds: Some(out.train_cpu_seconds),
             peak_rss_bytes: Some(out.peak_rss_bytes),
-            note: "same split, factors, λ, confidence 1+α·r, iterations, threads".into(),
+            note: out.note.clone().unwrap_or_else(|| {
+                "same split, factors, λ, confidence 1+α·r, iterations, threads".into()
+            }),
         });
         all_recs.push(("implicit".into(), recs));
     }

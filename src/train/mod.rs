@@ -4,6 +4,7 @@
 //! - [`als`]: implicit-feedback ALS with conjugate-gradient or Cholesky solves.
 //! - [`state`]: the model state file between `vitrine train` and `vitrine export`.
 //! - [`export`]: state → bundle parts (+ per-user rows).
+//! - [`import`]: factors from Spark ALS / `implicit` → model state.
 //! - [`eval`]: reproducible split, metrics, baselines and the HTML report.
 
 pub mod als;
@@ -12,6 +13,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod export;
+pub mod import;
 pub mod kernels;
 pub mod state;
 

@@ -925,7 +925,7 @@ pub fn read_id_map(path: &Path, id_column: &str, plain_ok: bool) -> Result<IdMap
     };
     for (fi, file) in files.iter().enumerate() {
         let bytes =
-            std::fs::read(file).map_err(|e| err(file, None, None, format!("cannot read: {e}")))?;
+            crate::table::read_input(file).map_err(|e| err(file, None, None, e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             err(
                 file,
@@ -934,18 +934,29 @@ pub fn read_id_map(path: &Path, id_column: &str, plain_ok: bool) -> Result<IdMap
                 format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
             )
         })?;
-        let mut lines = text
-            .split('\n')
-            .enumerate()
-            .map(|(i, l)| (i as u64 + 1, l.strip_suffix('\r').unwrap_or(l)))
-            .filter(|(_, l)| !l.is_empty());
-        let Some((_, first)) = lines.next() else {
+        if text.trim_start_matches('\u{feff}').trim().is_empty() {
             continue; // Spark writes empty part files for empty partitions.
+        }
+        let first = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let first_line = first.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let delim = if first_line.contains('\t') {
+            b'\t'
+        } else {
+            b','
         };
-        let first = first.strip_prefix('\u{feff}').unwrap_or(first);
-        let delim = if first.contains('\t') { b'\t' } else { b',' };
-        let header: Vec<String> = super::data::split_fields(first, delim)
-            .into_iter()
+        let table = crate::table::Table::open(
+            text.as_bytes(),
+            &crate::table::TableOptions {
+                delimiter: Some(delim),
+                has_header: true,
+                what: file.display().to_string(),
+            },
+        )
+        .map_err(|e| err(file, None, None, e.to_string()))?;
+        let header: Vec<String> = table
+            .header()
+            .unwrap_or(&[])
+            .iter()
             .map(|h| h.trim().to_ascii_lowercase())
             .collect();
         let col = |n: &str| header.iter().position(|h| h == n);
@@ -991,8 +1002,10 @@ pub fn read_id_map(path: &Path, id_column: &str, plain_ok: bool) -> Result<IdMap
             ));
         };
         let (pop_col, title_col, cat_col) = (col("popularity"), col("title"), col("category"));
-        for (line, l) in lines {
-            let f = super::data::split_fields(l, delim);
+        for rec in table.records() {
+            let rec = rec.map_err(|e| err(file, None, None, e.to_string()))?;
+            let line = rec.line as u64;
+            let f = rec.fields;
             let field = |c: usize, name: &str| -> Result<&str> {
                 f.get(c).map(String::as_str).ok_or_else(|| {
                     err(

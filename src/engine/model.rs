@@ -5,6 +5,7 @@
 use super::kernels;
 use super::topk::{Scored, TopK};
 use crate::error::{Error, Result};
+use crate::format::limits::MAX_USER_ABS;
 use crate::format::{
     self, read::GramView, read::SegmentsView, AlignedBuf, BundleLayout, BundleView, Dtype,
     FactorsView, NeighboursView,
@@ -20,9 +21,30 @@ pub struct RecommendOptions {
     pub exclude: Vec<u32>,
     /// Category indices; `None` = all categories.
     pub categories: Option<Vec<u32>>,
-    pub price_min: Option<f32>,
-    pub price_max: Option<f32>,
+    /// f64: compared with PRICE_F64 exactly (priceMax 24.99 keeps a 24.99 item).
+    pub price_min: Option<f64>,
+    pub price_max: Option<f64>,
     pub in_stock_only: bool,
+}
+
+/// The price column a filter compares with, in its own precision: an older
+/// bundle's f32 prices against the bounds rounded to f32 (as before 1.2), so
+/// a bound equal to a price always keeps it.
+#[derive(Clone, Copy)]
+enum PriceRange<'a> {
+    F32(f32, f32, &'a [f32]),
+    F64(f64, f64, &'a [f64]),
+}
+
+impl PriceRange<'_> {
+    #[inline]
+    fn allows(&self, i: usize) -> bool {
+        // NaN (unknown price) fails every range.
+        match *self {
+            PriceRange::F32(lo, hi, p) => p.get(i).is_some_and(|&p| p >= lo && p <= hi),
+            PriceRange::F64(lo, hi, p) => p.get(i).is_some_and(|&p| p >= lo && p <= hi),
+        }
+    }
 }
 
 /// Per-query filter, compiled once so the scan tests a candidate in O(1).
@@ -30,7 +52,7 @@ pub struct RecommendOptions {
 struct Filter<'a> {
     excluded: Vec<u64>,
     categories: Option<(Vec<u64>, &'a [u32])>,
-    price: Option<(f32, f32, &'a [f32])>,
+    price: Option<PriceRangeFilter<'a>>,
     stock: Option<&'a [u8]>,
 }
 
@@ -50,11 +72,9 @@ impl Filter<'_> {
                 _ => return false,
             }
         }
-        if let Some((lo, hi, prices)) = self.price {
-            // NaN (unknown price) fails every range.
-            match prices.get(i) {
-                Some(&p) if p >= lo && p <= hi => {}
-                _ => return false,
+        if let Some(r) = self.price {
+            if !r.allows(i) {
+                return false;
             }
         }
         if let Some(flags) = self.stock {
@@ -305,6 +325,16 @@ impl Model {
                 "user vector value {i} is {what} (must be a finite number)"
             )));
         }
+        // The safety envelope (`format::limits`): inside it no score can
+        // overflow, whatever a bundle that loaded holds.
+        if let Some(i) = user.iter().position(|v| v.abs() > MAX_USER_ABS) {
+            return Err(Error::OutOfRange {
+                what: format!(
+                    "user vector value {i} is outside {}; scores would overflow",
+                    format::limits::MAX_USER_ABS_TEXT
+                ),
+            });
+        }
         let mut u = user.to_vec();
         u.resize(self.layout.stride, 0.0);
         Ok(u)
@@ -340,20 +370,7 @@ impl Model {
         };
         let price = match (opts.price_min, opts.price_max) {
             (None, None) => None,
-            (lo, hi) => {
-                let lo = lo.unwrap_or(f32::NEG_INFINITY);
-                let hi = hi.unwrap_or(f32::INFINITY);
-                if lo.is_nan() || hi.is_nan() || lo > hi {
-                    return Err(Error::invalid(
-                        "price range is empty (priceMin > priceMax) or not a number",
-                    ));
-                }
-                let prices = v.price.ok_or(Error::MissingCapability {
-                    section: "PRICE",
-                    needed_for: "a price filter",
-                })?;
-                Some((lo, hi, prices))
-            }
+            (lo, hi) => Some(price_range(&v, lo, hi)?),
         };
         let stock = if opts.in_stock_only {
             Some(v.flags.ok_or(Error::MissingCapability {
@@ -369,6 +386,12 @@ impl Model {
             price,
             stock,
         })
+    }
+
+    /// Whether item `i`'s price is in `[lo, hi]` the way the scan's filter
+    /// decides it (false without prices, for unknown prices and empty ranges).
+    pub fn price_in_range(&self, lo: Option<f64>, hi: Option<f64>, i: usize) -> bool {
+        price_range(&self.view(), lo, hi).is_ok_and(|r| r.allows(i))
     }
 
     /// Top-k by ⟨u, yᵢ⟩ + bᵢ over the whole catalogue, best first.
@@ -569,6 +592,42 @@ impl Model {
                 exact.into_sorted()
             }
         }
+    }
+}
+
+/// Compiles a price filter; shared with the shopper's candidate filter.
+fn price_range<'a>(
+    v: &BundleView<'a>,
+    lo: Option<f64>,
+    hi: Option<f64>,
+) -> Result<PriceRangeFilter<'a>> {
+    let lo = lo.unwrap_or(f64::NEG_INFINITY);
+    let hi = hi.unwrap_or(f64::INFINITY);
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        return Err(Error::invalid(
+            "price range is empty (priceMin > priceMax) or not a number",
+        ));
+    }
+    let missing = Error::MissingCapability {
+        section: "PRICE",
+        needed_for: "a price filter",
+    };
+    Ok(PriceRangeFilter(match (v.price_f64, v.price) {
+        (Some(p), _) => PriceRange::F64(lo, hi, p),
+        // Rounded to f32 as the pre-1.2 filter did (±Infinity past f32's range).
+        #[allow(clippy::cast_possible_truncation, reason = "f32 prices compare in f32")]
+        (None, Some(p)) => PriceRange::F32(lo as f32, hi as f32, p),
+        (None, None) => return Err(missing),
+    }))
+}
+
+/// A compiled price range (see [`price_range`]).
+#[derive(Clone, Copy)]
+struct PriceRangeFilter<'a>(PriceRange<'a>);
+
+impl PriceRangeFilter<'_> {
+    fn allows(&self, i: usize) -> bool {
+        self.0.allows(i)
     }
 }
 

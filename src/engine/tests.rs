@@ -20,10 +20,10 @@ fn brute(m: &Model, user: &[f32], opts: &RecommendOptions) -> Vec<Scored> {
                 .is_none_or(|cs| cs.contains(&v.category.unwrap()[i]))
         })
         .filter(|&i| {
-            let p = v.price.map_or(f32::NAN, |p| p[i]);
+            let p = v.price_f64.map_or(f64::NAN, |p| p[i]);
             (opts.price_min.is_none() && opts.price_max.is_none())
-                || (p >= opts.price_min.unwrap_or(f32::MIN)
-                    && p <= opts.price_max.unwrap_or(f32::MAX))
+                || (p >= opts.price_min.unwrap_or(f64::MIN)
+                    && p <= opts.price_max.unwrap_or(f64::MAX))
         })
         .filter(|&i| !opts.in_stock_only || v.flags.unwrap()[i] & 1 == 1)
         .map(|i| {

@@ -3,8 +3,9 @@
 //! every producer (trainer, synth, Spark import) shares it.
 
 use super::{
-    data_start, f32_to_f16, next_offset, stride_for, strings, BundleParts, Dtype, Kind, ENTRY_LEN,
-    FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM, RESIDUAL_STEPS,
+    data_start, f32_to_f16, limits, next_offset, stride_for, strings, BundleParts, Dtype, Kind,
+    ENTRY_LEN, FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM,
+    RESIDUAL_STEPS,
 };
 use crate::error::{At, Error};
 use std::path::Path;
@@ -31,6 +32,28 @@ fn check_finite(name: &'static str, v: &[f32]) -> Result<(), Error> {
                 offset: 0,
             },
             index: i as u64,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The envelope of [`super::limits`], checked here too so that a trainer's
+/// bad output fails at export rather than in every browser.
+fn check_bounded(
+    name: &'static str,
+    v: &[f32],
+    limit: f32,
+    text: &'static str,
+) -> Result<(), Error> {
+    check_finite(name, v)?;
+    match v.iter().position(|x| x.abs() > limit) {
+        Some(i) => Err(Error::UnsafeValue {
+            at: At {
+                section: name,
+                offset: 0,
+            },
+            index: i as u64,
+            limit: text,
         }),
         None => Ok(()),
     }
@@ -94,7 +117,17 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
         )));
     }
     check_len("factors", &parts.factors, want)?;
-    check_finite("FACTORS", &parts.factors)?;
+    // int8 rows must keep their scale ≤ MAX_SCALE = MAX_FACTOR_ABS / 128.
+    let factor_limit = match dtype {
+        Dtype::I8 => limits::MAX_SCALE * 127.0,
+        _ => limits::MAX_FACTOR_ABS,
+    };
+    check_bounded(
+        "FACTORS",
+        &parts.factors,
+        factor_limit,
+        limits::MAX_FACTOR_ABS_TEXT,
+    )?;
     let stride = stride_for(dim);
 
     let mut sections: Vec<(Kind, bool, Vec<u8>)> = Vec::new();
@@ -189,12 +222,22 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
 
     if let Some(b) = &parts.bias {
         check_len("bias", b, n)?;
-        check_finite("BIAS", b)?;
+        check_bounded(
+            "BIAS",
+            b,
+            limits::MAX_SCORE_TERM,
+            limits::MAX_SCORE_TERM_TEXT,
+        )?;
         sections.push((Kind::Bias, false, f32_bytes(b)));
     }
     if let Some(p) = &parts.popularity {
         check_len("popularity", p, n)?;
-        check_finite("POPULARITY", p)?;
+        check_bounded(
+            "POPULARITY",
+            p,
+            limits::MAX_SCORE_TERM,
+            limits::MAX_SCORE_TERM_TEXT,
+        )?;
         sections.push((Kind::Popularity, false, f32_bytes(p)));
     }
     if let Some(c) = &parts.categories {
@@ -220,10 +263,25 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     }
     if let Some(p) = &parts.prices {
         check_len("prices", p, n)?;
-        if p.iter().any(|v| v.is_infinite()) {
-            return Err(invalid("prices must be finite (NaN = unknown)".into()));
+        if p.iter()
+            .any(|v| v.is_infinite() || v.abs() > f64::from(f32::MAX))
+        {
+            return Err(invalid(
+                "prices must be finite (NaN = unknown) and fit an f32".into(),
+            ));
         }
-        sections.push((Kind::Price, false, f32_bytes(p)));
+        // PRICE (f32) for 1.0/1.1 readers, PRICE_F64 for the exact value.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "PRICE is the f32 rounding by design"
+        )]
+        let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+        sections.push((Kind::Price, false, f32_bytes(&p32)));
+        sections.push((
+            Kind::PriceF64,
+            false,
+            p.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
     }
     if let Some(s) = &parts.in_stock {
         check_len("in_stock", s, n)?;
@@ -235,11 +293,20 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     }
     if let Some(g) = &parts.gram {
         check_len("gram", &g.yty, dim * dim)?;
-        check_finite("GRAM", &g.yty)?;
-        if !(g.lambda.is_finite() && g.lambda >= 0.0 && g.alpha.is_finite()) {
+        check_bounded(
+            "GRAM",
+            &g.yty,
+            limits::MAX_GRAM_ABS,
+            limits::MAX_GRAM_ABS_TEXT,
+        )?;
+        let ok = |x: f32| x.is_finite() && (0.0..=limits::MAX_GRAM_ABS).contains(&x);
+        if !(ok(g.lambda) && ok(g.alpha)) {
             return Err(invalid(
-                "gram lambda/alpha must be finite, lambda ≥ 0".into(),
+                "gram lambda and alpha must be finite, in 0..=1e34".into(),
             ));
+        }
+        if (0..dim).any(|a| g.yty[a * dim + a] < 0.0) {
+            return Err(invalid("gram has a negative diagonal: not YᵀY".into()));
         }
         let mut b = Vec::with_capacity(16 + dim * dim * 4);
         b.extend_from_slice(&(dim as u32).to_le_bytes());
@@ -278,7 +345,12 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
                 "segment centroids must be k × dim with the model's dim".into(),
             ));
         }
-        check_finite("SEGMENTS", &s.centroids)?;
+        check_bounded(
+            "SEGMENTS",
+            &s.centroids,
+            limits::MAX_USER_ABS,
+            limits::MAX_USER_ABS_TEXT,
+        )?;
         let mut b = Vec::new();
         b.extend_from_slice(&(k as u32).to_le_bytes());
         b.extend_from_slice(&(dim as u32).to_le_bytes());

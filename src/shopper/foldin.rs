@@ -12,6 +12,7 @@
 
 use crate::engine::Model;
 use crate::error::{Error, Result};
+use crate::format::limits::MAX_USER_ABS;
 
 /// A folded-in user plus what is needed to explain any score exactly.
 #[derive(Debug, Clone)]
@@ -139,46 +140,55 @@ pub fn fold_in(model: &Model, history: &[(u32, f32)]) -> Result<FoldIn> {
         }
     }
     let trace: f64 = (0..d).map(|a| w[a * d + a]).sum::<f64>() / d.max(1) as f64;
-    let mut regularized = false;
-    let mut chol = w.clone();
-    for a in 0..d {
-        chol[a * d + a] += lambda;
-    }
-    if !cholesky(&mut chol, d) {
-        // Singular or indefinite (λ = 0 with too few items, or a damaged Gram):
-        // add a growing ridge relative to the diagonal until it factorizes.
-        let mut ok = false;
-        for eps in [1e-6, 1e-4, 1e-2, 1.0] {
-            chol.copy_from_slice(&w);
-            let ridge = lambda + eps * (trace.abs() + 1.0);
-            for a in 0..d {
-                chol[a * d + a] += ridge;
-            }
-            if cholesky(&mut chol, d) {
-                ok = true;
-                break;
-            }
-        }
-        if !ok {
-            return Err(Error::invalid(
-                "fold-in system is not solvable even with regularization (non-finite Gram?)",
-            ));
-        }
-        regularized = true;
-    }
-    // b = Σ cⱼ yⱼ, then two triangular solves.
-    let mut z = vec![0f64; d];
+    // b = Σ cⱼ yⱼ.
+    let mut b = vec![0f64; d];
     for (row, &c) in rows.chunks_exact(d).zip(&conf) {
-        for (zz, &v) in z.iter_mut().zip(row) {
+        for (zz, &v) in b.iter_mut().zip(row) {
             *zz += c * v as f64;
         }
     }
-    forward(&chol, &mut z, d);
-    backward(&chol, &mut z, d);
-    let user: Vec<f32> = z.iter().map(|&v| v as f32).collect();
-    if user.iter().any(|v| !v.is_finite()) {
-        return Err(Error::invalid("fold-in produced a non-finite user vector"));
+    // λ alone first. If W + λI does not factorize (singular or indefinite:
+    // λ = 0 with too few items, or a damaged Gram) or the user it gives is
+    // outside the range the engine scores (`format::limits`), add a growing
+    // ridge relative to the diagonal until both hold.
+    let mut chol = w.clone();
+    let mut solved = None;
+    for (step, eps) in [0.0, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4]
+        .into_iter()
+        .enumerate()
+    {
+        chol.copy_from_slice(&w);
+        let ridge = if step == 0 {
+            lambda
+        } else {
+            lambda + eps * (trace.abs() + 1.0)
+        };
+        for a in 0..d {
+            chol[a * d + a] += ridge;
+        }
+        if !cholesky(&mut chol, d) {
+            continue;
+        }
+        let mut z = b.clone();
+        forward(&chol, &mut z, d);
+        backward(&chol, &mut z, d);
+        if z.iter()
+            .all(|v| v.is_finite() && v.abs() <= f64::from(MAX_USER_ABS))
+        {
+            solved = Some((z, step > 0));
+            break;
+        }
     }
+    let Some((z, regularized)) = solved else {
+        return Err(Error::invalid(
+            "fold-in system is not solvable even with regularization (non-finite Gram?)",
+        ));
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "|z| ≤ MAX_USER_ABS, checked above"
+    )]
+    let user: Vec<f32> = z.iter().map(|&v| v as f32).collect();
     Ok(FoldIn {
         user,
         regularized,

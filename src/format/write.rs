@@ -432,6 +432,37 @@ pub(crate) fn reseal(out: &mut [u8]) {
     out[32..36].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Recomputes every section's CRC and then the table's, so a mutation inside
+/// a section reaches the content checks instead of stopping at the checksum.
+#[cfg(test)]
+pub(crate) fn reseal_all(c: &mut [u8]) {
+    let Some(count) = c
+        .get(16..20)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    else {
+        return;
+    };
+    for i in 0..count as usize {
+        let e = HEADER_LEN + i * ENTRY_LEN;
+        let Some(entry) = c.get(e..e + ENTRY_LEN) else {
+            return;
+        };
+        let off = u64::from_le_bytes(entry[8..16].try_into().unwrap());
+        let len = u64::from_le_bytes(entry[16..24].try_into().unwrap());
+        let Some(end) = off.checked_add(len) else {
+            continue;
+        };
+        let (Ok(off), Ok(end)) = (usize::try_from(off), usize::try_from(end)) else {
+            continue;
+        };
+        if let Some(body) = c.get(off..end) {
+            let crc = super::crc32::hash(body);
+            c[e + 24..e + 28].copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    reseal(c);
+}
+
 /// Writes atomically: a temp file next to `path`, then rename, so a crash or a
 /// validation error never leaves a half-written bundle behind.
 pub fn write_bundle_file(path: &Path, parts: &BundleParts, dtype: Dtype) -> Result<(), Error> {

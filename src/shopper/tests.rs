@@ -455,3 +455,102 @@ fn segments_section_round_trips_through_a_bundle() {
     assert!(dist < 0.5);
     assert!(sv.centroids[s * 4] > 2.5);
 }
+
+// ---- hostile options and bundles ---------------------------------------------
+
+#[test]
+fn candidate_pool_is_bounded_by_the_catalogue() {
+    let p = parts(300, 16, 5);
+    let m = model(&p);
+    let popts = ProfileOptions {
+        now_ms: 2.0 * 60_000.0,
+        ..Default::default()
+    };
+    let evs = vec![ev(EventKind::View, 7, 0.0)];
+    let prof = Profile::build(&m, &evs, &popts, 2.0, None).unwrap();
+    let o = RerankOptions {
+        k: 10,
+        pool: 20_000_000,
+        ..Default::default()
+    };
+    // Not 3 × 2e7 reserved (240 MB per call): no more than the catalogue
+    // from each of the three sources.
+    let c = super::rerank::candidates(&m, &prof, &o).unwrap();
+    assert!(c.capacity() <= 4 * 300, "{}", c.capacity());
+    let r = recommend(&m, &prof, &o).unwrap();
+    assert_eq!(r.len(), 10);
+}
+
+#[test]
+fn segment_index_is_checked() {
+    let mut p = parts(50, 8, 2);
+    p.segments = Some(Segments {
+        dim: 8,
+        centroids: p.factors[..3 * 8].to_vec(),
+        names: vec![],
+    });
+    let m = model(&p);
+    let popts = ProfileOptions::default();
+    let k = m.segments().unwrap().k as u32;
+    for s in [k, 8_388_608, u32::MAX] {
+        let e = Profile::build(&m, &[], &popts, 2.0, Some(s)).unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT", "segment {s}");
+    }
+    let ok = Profile::build(&m, &[], &popts, 2.0, Some(k - 1)).unwrap();
+    assert_eq!(ok.segment.map(|s| s.0), Some(k - 1));
+}
+
+#[test]
+fn rerank_refuses_a_candidate_list_too_large_to_copy() {
+    let d = 64;
+    let n = super::rerank::MAX_RERANK_VALUES / d + 10;
+    // A tiny fake: only the shape matters (n items × d), so one row repeated.
+    let mut p = parts(n, d, 1);
+    p.gram = None;
+    p.neighbours = None;
+    p.segments = None;
+    let m = Model::from_bytes(&write_bundle(&p, Dtype::I8).unwrap()).unwrap();
+    let prof = Profile::default();
+    let all: Vec<u32> = (0..n as u32).collect();
+    let e = rerank(&m, &prof, &all, &RerankOptions::default()).unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARGUMENT");
+    assert!(e.to_string().contains("too many"), "{e}");
+    assert_eq!(
+        rerank(&m, &prof, &all[..100], &RerankOptions::default())
+            .unwrap()
+            .len(),
+        100
+    );
+}
+
+#[test]
+fn fold_in_keeps_the_user_inside_the_scored_range() {
+    // A valid but near-singular Gram (1e-30·I, λ = 0, α = 0): the plain solve
+    // gives u = 1e30 · Σ y, finite in f32 but far outside ±1e12; the ridge
+    // brings it back, flagged `regularized`.
+    let mut p = parts(20, 6, 9);
+    let mut yty = vec![0.0; 36];
+    for a in 0..6 {
+        yty[a * 6 + a] = 1e-30;
+    }
+    p.gram = Some(Gram {
+        yty,
+        lambda: 0.0,
+        alpha: 0.0,
+    });
+    let m = model(&p);
+    let f = fold_in(&m, &[(4, 1.0), (5, 3.0)]).unwrap();
+    assert!(f.regularized);
+    assert!(f
+        .user
+        .iter()
+        .all(|v| v.abs() <= crate::format::limits::MAX_USER_ABS));
+    m.recommend(
+        &f.user,
+        &crate::engine::RecommendOptions {
+            k: 5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}

@@ -21,7 +21,7 @@ pub mod read;
 mod strings;
 pub mod write;
 
-pub use aligned::AlignedBuf;
+pub use aligned::{AlignedBuf, Intake, EAGER_BYTES};
 pub use f16::{f16_to_f32, f32_to_f16};
 pub use read::{parse, BundleLayout, BundleView, FactorsView, NeighboursView, SectionInfo};
 pub(crate) use strings::cmp_bytes;

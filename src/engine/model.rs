@@ -1,6 +1,12 @@
 //! A loaded model: the bundle bytes (kept as-is, zero-copy) plus the few
 //! derived arrays worth computing once at load (row norms for cosine, row
 //! sums for the relaxed int8 kernel, per-block score bounds).
+// Casts on sizes from untrusted input must be checked (`try_from`); `make lint` denies these.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use super::kernels;
 use super::topk::{Scored, TopK};
@@ -219,7 +225,7 @@ impl Model {
         let mut unknown = 0;
         for id in ids {
             match self.item_index(id.as_ref()) {
-                Some(i) => out.push(i as u32),
+                Some(i) => out.push(format::index_u32(i)),
                 None => unknown += 1,
             }
         }
@@ -231,7 +237,7 @@ impl Model {
             .category_names
             .iter()
             .position(|c| c == name)
-            .map(|i| i as u32)
+            .map(format::index_u32)
     }
 
     /// Dequantized factor row `i` (length `dim`), or `None` past the end.
@@ -419,7 +425,7 @@ impl Model {
         };
         u.iter_mut().for_each(|x| *x *= q);
         let mut opts = opts.clone();
-        opts.exclude.push(i as u32);
+        opts.exclude.push(format::index_u32(i));
         let filter = self.filter(&opts)?;
         let ep = Epilogue {
             mul: Some(&self.inv_norms),
@@ -441,7 +447,7 @@ impl Model {
         let mut top = TopK::new(opts.k);
         for (i, &p) in pop.iter().enumerate() {
             if p > top.threshold() && filter.allows(i) {
-                top.push(i as u32, p);
+                top.push(format::index_u32(i), p);
             }
         }
         Ok(top.into_sorted())
@@ -561,6 +567,10 @@ impl Model {
                 let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let lim = kernels::USER_I8_MAX;
                 let su = if max > 0.0 { max / lim } else { 1.0 };
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "rounded and clamped to ±USER_I8_MAX"
+                )]
                 let uq: Vec<i8> = u
                     .iter()
                     .map(|&v| (v / su).round().clamp(-lim, lim) as i8)
@@ -671,7 +681,7 @@ fn push_scored(top: &mut TopK, base: usize, out: &[f32], max: f32, filter: &Filt
     }
     for (j, &s) in out.iter().enumerate() {
         if s >= thr && filter.allows(base + j) {
-            top.push((base + j) as u32, s);
+            top.push(format::index_u32(base + j), s);
             thr = top.threshold();
         }
     }

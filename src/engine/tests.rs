@@ -1,6 +1,13 @@
 //! Engine behaviour against brute force, through one `check` helper that runs
 //! a query both ways.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "test code: small, known values"
+)]
+
 use super::*;
 use crate::format::{write_bundle, Dtype};
 use crate::synth::{self, Rng};

@@ -305,7 +305,7 @@ mod tests {
         for len in [0usize, 1, 63, 64, 65, 1000] {
             let b = AlignedBuf::filled_by(len, |dst| {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    d.write(i as u8 ^ 0x5a);
+                    d.write(i.to_le_bytes()[0] ^ 0x5a);
                 }
                 // SAFETY: every byte of `dst` was written just above.
                 unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), dst.len()) }
@@ -317,7 +317,7 @@ mod tests {
                 .as_slice()
                 .iter()
                 .enumerate()
-                .all(|(i, &x)| x == i as u8 ^ 0x5a));
+                .all(|(i, &x)| x == i.to_le_bytes()[0] ^ 0x5a));
             // The padding after `len` is zero too (it is read as whole blocks).
             let all: &[u8] = bytemuck::cast_slice(&b.blocks);
             assert!(all[len..].iter().all(|&x| x == 0));
@@ -343,7 +343,7 @@ mod tests {
         let mut b = AlignedBuf::with_capacity(0).unwrap();
         let mut want = Vec::new();
         for (k, n) in [1usize, 63, 64, 65, 0, 1000, 7].into_iter().enumerate() {
-            let chunk: Vec<u8> = (0..n).map(|i| (i * 7 + k) as u8).collect();
+            let chunk: Vec<u8> = (0..n).map(|i| (i * 7 + k).to_le_bytes()[0]).collect();
             b.append(&chunk).unwrap();
             want.extend_from_slice(&chunk);
             assert_eq!(b.as_slice(), &want[..]);

@@ -13,6 +13,12 @@
 //!
 //! **Promise:** [`read::parse`] never panics, for any input. It only uses checked
 //! arithmetic and `.get(..)` on the untrusted bytes.
+// Casts on sizes from untrusted input must be checked (`try_from`); `make lint` denies these.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 mod aligned;
 pub mod crc32;
@@ -80,6 +86,12 @@ pub mod limits {
     /// entries stays finite in f32.
     pub const MAX_GRAM_ABS: f32 = 1e34;
     pub const MAX_GRAM_ABS_TEXT: &str = "±1e34";
+}
+
+/// An item index (< n_items, itself a u32 in MODEL) as the u32 the engine
+/// stores; saturates rather than wraps should that ever not hold.
+pub fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 /// The decimal an f32 price stood for: the fewest fraction digits that round

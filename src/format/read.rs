@@ -158,6 +158,12 @@ fn le_u64(b: &[u8], at: usize) -> Option<u64> {
     })
 }
 
+/// A file offset as a slice index; past usize (impossible for offsets
+/// already checked against the slice's length) it saturates, so `.get` fails.
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 fn at(section: &'static str, offset: u64) -> At {
     At { section, offset }
 }
@@ -263,7 +269,8 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
     let mut expected = data_start(count).ok_or(Error::SizeOverflow {
         what: "first section offset",
     })?;
-    for i in 0..count as usize {
+    // `count` entries fit in the file (checked above), so in usize.
+    for i in 0..usize::try_from(count).unwrap_or(0) {
         let e = HEADER_LEN + i * ENTRY_LEN;
         let kind = le_u32(bytes, e).unwrap_or(0);
         let flags = le_u32(bytes, e + 4).unwrap_or(0);
@@ -309,8 +316,10 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
                 file_len,
             });
         }
+        // Both ≤ file_len, which is a slice length: they fit usize.
+        let (start, stop) = (to_usize(offset), to_usize(end));
         // Padding must be zero so that equal models are equal files.
-        if let Some(pad) = bytes.get(prev_end as usize..offset as usize) {
+        if let Some(pad) = bytes.get(to_usize(prev_end)..start) {
             if pad.iter().any(|&b| b != 0) {
                 return Err(Error::BadSection {
                     at: at(name, prev_end),
@@ -318,7 +327,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
                 });
             }
         }
-        let body = bytes.get(offset as usize..end as usize).unwrap_or(&[]);
+        let body = bytes.get(start..stop).unwrap_or(&[]);
         let actual = super::crc32::hash(body);
         if actual != crc {
             return Err(Error::ChecksumMismatch {
@@ -333,7 +342,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
                 if slot.is_some() {
                     return Err(Error::DuplicateSection { at: here });
                 }
-                *slot = Some(offset as usize..end as usize);
+                *slot = Some(start..stop);
             }
             None if flags & FLAG_REQUIRED != 0 => {
                 return Err(Error::UnknownRequiredSection { kind, offset })

@@ -1,6 +1,13 @@
 //! One test per error variant, all through one `check` helper: build a small
 //! valid bundle, break it one way, and assert the typed error (code + section).
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "test code: small, known values"
+)]
+
 use super::write::{assemble, assemble_raw, encode_sections, reseal, reseal_all};
 use super::*;
 use crate::synth;

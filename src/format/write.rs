@@ -64,6 +64,10 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 /// Symmetric per-row int8: q = round(x / s), s = max|x| / 127.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "rounded and clamped to ±127"
+)]
 pub fn quantize_row_i8(row: &[f32], out: &mut [i8]) -> f32 {
     let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
     if max == 0.0 {
@@ -79,6 +83,10 @@ pub fn quantize_row_i8(row: &[f32], out: &mut [i8]) -> f32 {
 
 /// The RESIDUAL byte of `x` stored as `q × s`: what is left, in steps of
 /// `s / RESIDUAL_STEPS` (|x − q·s| ≤ s/2 by rounding, so it fits ±127).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "rounded and clamped to ±127"
+)]
 pub fn residual_i8(x: f32, q: i8, s: f32) -> i8 {
     if s == 0.0 {
         return 0;
@@ -132,7 +140,10 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
 
     let mut sections: Vec<(Kind, bool, Vec<u8>)> = Vec::new();
     let mut model = Vec::with_capacity(32);
-    for v in [n as u32, dim as u32, stride as u32, dtype.code()] {
+    let u32_of =
+        |v: usize, what: &'static str| u32::try_from(v).map_err(|_| Error::SizeOverflow { what });
+    let (n32, dim32) = (u32_of(n, "item count")?, u32_of(dim, "dim")?);
+    for v in [n32, dim32, u32_of(stride, "stride")?, dtype.code()] {
         model.extend_from_slice(&v.to_le_bytes());
     }
     model.resize(32, 0);
@@ -148,7 +159,7 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     }
 
     sections.push((Kind::ItemIds, true, strings::encode(&parts.ids)?));
-    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut order: Vec<u32> = (0..n32).collect();
     order.sort_unstable_by(|&a, &b| {
         parts.ids[a as usize]
             .as_bytes()
@@ -199,7 +210,7 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
             for (r, row) in rows.enumerate() {
                 scales.push(quantize_row_i8(row, &mut q));
                 for (dst, &v) in b[r * stride..r * stride + dim].iter_mut().zip(&q) {
-                    *dst = v as u8;
+                    *dst = v.to_le_bytes()[0];
                 }
             }
             let residual = parts.int8_residual.then(|| {
@@ -207,7 +218,7 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
                 for (i, row) in parts.factors.chunks_exact(dim).enumerate() {
                     let (s, qs) = (scales[i], &b[i * stride..i * stride + dim]);
                     for ((dst, &x), &q) in r[i * stride..].iter_mut().zip(row).zip(qs) {
-                        *dst = residual_i8(x, q as i8, s) as u8;
+                        *dst = residual_i8(x, i8::from_le_bytes([q]), s).to_le_bytes()[0];
                     }
                 }
                 r
@@ -309,7 +320,7 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
             return Err(invalid("gram has a negative diagonal: not YᵀY".into()));
         }
         let mut b = Vec::with_capacity(16 + dim * dim * 4);
-        b.extend_from_slice(&(dim as u32).to_le_bytes());
+        b.extend_from_slice(&dim32.to_le_bytes());
         b.extend_from_slice(&0u32.to_le_bytes());
         b.extend_from_slice(&g.lambda.to_le_bytes());
         b.extend_from_slice(&g.alpha.to_le_bytes());
@@ -330,8 +341,8 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
         }
         check_finite("NEIGHBOURS", &nb.weights)?;
         let mut b = Vec::new();
-        b.extend_from_slice(&(n as u32).to_le_bytes());
-        b.extend_from_slice(&(nb.items.len() as u32).to_le_bytes());
+        b.extend_from_slice(&n32.to_le_bytes());
+        b.extend_from_slice(&u32_of(nb.items.len(), "neighbour count")?.to_le_bytes());
         b.resize(16, 0);
         b.extend(nb.offsets.iter().flat_map(|v| v.to_le_bytes()));
         b.extend(nb.items.iter().flat_map(|v| v.to_le_bytes()));
@@ -352,8 +363,8 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
             limits::MAX_USER_ABS_TEXT,
         )?;
         let mut b = Vec::new();
-        b.extend_from_slice(&(k as u32).to_le_bytes());
-        b.extend_from_slice(&(dim as u32).to_le_bytes());
+        b.extend_from_slice(&u32_of(k, "segment count")?.to_le_bytes());
+        b.extend_from_slice(&dim32.to_le_bytes());
         b.resize(16, 0);
         b.extend(f32_bytes(&s.centroids));
         sections.push((Kind::Segments, false, b));
@@ -384,6 +395,10 @@ pub(crate) fn assemble(sections: &[(Kind, bool, Vec<u8>)]) -> Vec<u8> {
     assemble_raw(&raw)
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "lays out in-memory sections: their offsets and count (≤ 20 kinds) fit usize and u32"
+)]
 pub(crate) fn assemble_raw(sections: &[(u32, u32, &[u8])]) -> Vec<u8> {
     let count = sections.len() as u64;
     let mut offsets = Vec::with_capacity(sections.len());

@@ -213,6 +213,10 @@ impl FoldIn {
     /// Exact per-history-item contributions to ⟨u, y⟩ for an item row `y`
     /// (length dim): cⱼ⟨W⁻¹y, yⱼ⟩, which is cⱼ⟨L⁻¹y, L⁻¹yⱼ⟩. They sum to
     /// ⟨u, y⟩ up to rounding. Cost d² + m·d.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "f64 products of bounded f32 values, narrowed back"
+    )]
     pub fn contributions(&self, y: &[f32]) -> Vec<(u32, f32)> {
         let d = self.dim;
         let mut z: Vec<f64> = y.iter().take(d).map(|&v| v as f64).collect();
@@ -221,6 +225,10 @@ impl FoldIn {
         backward(&self.chol, &mut z, d);
         // The solve is f64; the m dot products run in f32 with four
         // accumulators (vectorizable), which is plenty for ranking reasons.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "f64 solve, f32 dot products by design"
+        )]
         let zf: Vec<f32> = z.iter().map(|&v| v as f32).collect();
         self.rows
             .chunks_exact(d)

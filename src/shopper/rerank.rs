@@ -13,6 +13,7 @@ use super::foldin::{fold_in, FoldIn};
 use super::{aggregate, current_session, segments, sort_by, Event, EventKind, ProfileOptions};
 use crate::engine::{Model, RecommendOptions};
 use crate::error::{Error, Result};
+use crate::format::index_u32;
 use crate::format::limits::MAX_USER_ABS;
 
 /// Weights of the four score components.
@@ -214,7 +215,7 @@ impl Profile {
         let mut cold_user = None;
         if let Some(sv) = model.segments() {
             if let Some(f) = &fold {
-                segment = segments::assign(&sv, &f.user).map(|(s, dist)| (s as u32, dist));
+                segment = segments::assign(&sv, &f.user).map(|(s, dist)| (index_u32(s), dist));
             } else if let Some(s) = cold_segment {
                 // Checked: `s * dim` wraps on wasm32 for a large `s`, which
                 // would silently pick centroid 0.

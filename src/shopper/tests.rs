@@ -1,3 +1,10 @@
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "test code: small, known values"
+)]
+
 use super::neighbours::{build, NeighbourOptions};
 use super::rerank::{recommend, rerank, Profile, Reason, RerankOptions};
 use super::segments::{assign, kmeans};

@@ -26,6 +26,11 @@ fn parse_max(max: Option<f64>) -> Result<u64, JsValue> {
     }
 }
 
+/// A length within a JS array (≤ its u32 length).
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 fn whole_bytes(x: f64, name: &str) -> Result<u64, JsValue> {
     // 2^53: every whole f64 below it is exact.
     if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_992.0) {
@@ -115,11 +120,11 @@ impl BundleBuffer {
             let overlap = intake.received().saturating_sub(start).min(n);
             if overlap > 0 {
                 if let Some(dst) = intake.received_mut().get_mut(start..start + overlap) {
-                    chunk.subarray(0, overlap as u32).copy_to(dst);
+                    chunk.subarray(0, to_u32(overlap)).copy_to(dst);
                 }
             }
             if overlap < n {
-                let rest = chunk.subarray(overlap as u32, n as u32);
+                let rest = chunk.subarray(to_u32(overlap), chunk.length());
                 intake.push_with(n - overlap, |dst| rest.copy_to_uninit(dst))?;
             }
             Ok(())
@@ -216,7 +221,15 @@ pub(super) fn user_vector(v: &JsValue, dim: usize) -> Result<Vec<f32>, JsValue> 
 fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
     match k {
         None => Ok(10),
-        Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 => Ok(k as usize),
+        Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 =>
+        {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "whole, 1 ≤ k ≤ 1e7"
+            )]
+            Ok(k as usize)
+        }
         Some(k) => Err(invalid(format!(
             "k must be a whole number ≥ 1, got {}",
             describe(k)
@@ -247,7 +260,7 @@ impl Model {
                 price_max: finite("priceMax", o.price_max)?,
                 in_stock_only: o.in_stock_only.unwrap_or(false),
             },
-            unknown as u32,
+            format::index_u32(unknown),
         ))
     }
 
@@ -416,7 +429,7 @@ impl Model {
 
     #[wasm_bindgen(js_name = itemIndex)]
     pub fn item_index(&self, id: &str) -> Option<u32> {
-        self.inner.item_index(id).map(|i| i as u32)
+        self.inner.item_index(id).map(format::index_u32)
     }
 
     #[wasm_bindgen(js_name = itemId)]
@@ -428,7 +441,7 @@ impl Model {
             )));
         }
         self.inner
-            .item_id(index as usize)
+            .item_id(usize::try_from(whole_bytes(index, "index")?).unwrap_or(usize::MAX))
             .map(str::to_string)
             .ok_or_else(|| {
                 js_error(Error::UnknownItem {

@@ -6,6 +6,7 @@ use super::model::Model;
 use super::{invalid, js_error, types};
 use crate::engine::RecommendOptions;
 use crate::error::{Error, Quoted};
+use crate::format::index_u32;
 use crate::shopper::rerank::{self, Profile, Ranked, Reason, RerankOptions};
 use crate::shopper::{Event, EventKind, ProfileOptions, Weights};
 use js_sys::{Array, Float32Array, Object, Reflect};
@@ -178,7 +179,15 @@ fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
 fn whole(name: &str, v: Option<f64>, default: usize) -> Result<usize, JsValue> {
     match v {
         None => Ok(default),
-        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 1e7 => Ok(x as usize),
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 1e7 =>
+        {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "whole, 0 ≤ x ≤ 1e7"
+            )]
+            Ok(x as usize)
+        }
         // No float in the message: float formatting costs ~10 KB of wasm.
         Some(_) => Err(invalid(format!("{name} must be a whole number ≥ 0"))),
     }
@@ -265,7 +274,7 @@ impl Model {
             match self.inner.item_index(&item) {
                 Some(i) => out.push(Event {
                     kind,
-                    item: i as u32,
+                    item: index_u32(i),
                     ts,
                 }),
                 None => unknown += 1,
@@ -321,7 +330,7 @@ impl Model {
         };
         let segment = match o.segment {
             None => None,
-            Some(x) => Some(whole("segment", Some(x), 0)? as u32),
+            Some(x) => Some(index_u32(whole("segment", Some(x), 0)?)),
         };
         let p = Profile::build(&self.inner, &hist.events, &popts, hl, segment).map_err(js_error)?;
         Ok((p, hist))
@@ -352,7 +361,7 @@ impl Model {
         for (id, pos) in &o.pin {
             let pos = whole("pin position", Some(*pos), 0)?;
             if let Some(i) = self.inner.item_index(id) {
-                r.rules.pins.push((i as u32, pos));
+                r.rules.pins.push((index_u32(i), pos));
             }
         }
         for (id, v) in &o.boost {
@@ -362,7 +371,7 @@ impl Model {
                     reason = "|v| ≤ MAX_BOOST, checked at parse"
                 )]
                 let v = *v as f32;
-                r.rules.boost.push((i as u32, v));
+                r.rules.boost.push((index_u32(i), v));
             }
         }
         r.rules.bury = self.resolve(&o.bury);
@@ -419,7 +428,7 @@ impl Model {
         let push = |buf: &mut String, lens: &mut Vec<u32>, i: Option<u32>| {
             let id = i.and_then(|i| self.inner.item_id(i as usize)).unwrap_or("");
             buf.push_str(id);
-            lens.push(id.encode_utf16().count() as u32);
+            lens.push(index_u32(id.encode_utf16().count()));
         };
         for x in r {
             push(&mut ids, &mut id_lens, Some(x.index));
@@ -496,7 +505,7 @@ impl Model {
                 .as_string()
                 .ok_or_else(|| invalid(format!("candidateIds[{k}] is not a string")))?;
             match self.inner.item_index(&id) {
-                Some(i) => cands.push(i as u32),
+                Some(i) => cands.push(index_u32(i)),
                 None => unknown += 1,
             }
         }
@@ -539,7 +548,7 @@ impl Model {
             None => Ok(JsValue::NULL),
             Some((i, distance)) => {
                 let o = Object::new();
-                set(&o, "index", i as u32);
+                set(&o, "index", index_u32(i));
                 let name = sv
                     .names
                     .and_then(|n| n.get(i).map(str::to_string))

@@ -59,8 +59,8 @@ impl RecOptionsJs {
 pub const MAX_ARRAY: u32 = 1 << 20;
 
 fn threw(what: &str, e: &JsValue) -> String {
-    let why = js_sys::Error::try_from(e.clone())
-        .ok()
+    let why = e
+        .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())
         .unwrap_or_else(|| "an exception".into());
@@ -192,6 +192,10 @@ pub fn strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> 
 
 /// Describes a number for a message without pulling float formatting into
 /// the wasm (whole numbers print exactly, others to three decimals).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "|x| < 9e15 in the integer branches: exact in i64"
+)]
 pub fn describe(x: f64) -> String {
     if x.is_nan() {
         "NaN".into()

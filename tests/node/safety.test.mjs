@@ -158,3 +158,44 @@ test('bundle buffer: a lying Content-Length commits no memory, a maximum size is
   const grown = process.memoryUsage().rss - rss0;
   assert.ok(grown < 200 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(0)} MiB`);
 });
+
+test('BundleBuffer(length, maxBytes).push: memory follows the bytes, maxBytes is enforced, failures free', async () => {
+  const mod = await import('../../pkg/wasm/scalar/vitrine_core.js');
+  // Returns the existing instance if the package already started this build.
+  const exports = mod.initSync({ module: readFileSync(join(ROOT, 'pkg/wasm/scalar/vitrine_core_bg.wasm')) });
+  const bytes = new Uint8Array(readFileSync(synth({ items: 300, dim: 8, dtype: 'f32', seed: 35 })));
+  const mem = () => exports.memory.buffer.byteLength;
+  // The new API: declared length + maximum, chunks pushed in order.
+  const b = new mod.BundleBuffer(bytes.length, 1 << 20);
+  for (let i = 0; i < bytes.length; i += 1000) b.push(bytes.subarray(i, Math.min(i + 1000, bytes.length)));
+  assert.equal(b.received, bytes.length);
+  const m = mod.Model.fromBuffer(b);
+  assert.equal(m.nItems, 300);
+  m.free();
+  // Unknown length: grows with the bytes, TOO_LARGE past the maximum, and
+  // the buffer is released on that error.
+  const u = new mod.BundleBuffer(undefined, 4096);
+  u.push(bytes.subarray(0, 4000));
+  expectCode(() => u.push(bytes.subarray(4000, 5000)), 'TOO_LARGE');
+  expectCode(() => u.push(bytes.subarray(0, 10)), 'INVALID_ARGUMENT', /failed|already/);
+  u.free();
+  // A declared length over the maximum: refused before any allocation.
+  const before = mem();
+  expectCode(() => new mod.BundleBuffer(2_000_000_000), 'TOO_LARGE', /maxBytes/);
+  expectCode(() => new mod.BundleBuffer(100, 50), 'TOO_LARGE');
+  expectCode(() => mod.Model.fromBytes(bytes, 1000), 'TOO_LARGE');
+  // A lying declared length below the maximum reserves little, and
+  // finishing early is TRUNCATED, not a model of zeros.
+  const lie = new mod.BundleBuffer(400 << 20);
+  lie.push(bytes);
+  expectCode(() => mod.Model.fromBuffer(lie), 'TRUNCATED');
+  lie.free();
+  assert.ok(mem() - before < 64 << 20, `wasm memory grew by ${mem() - before}`);
+  // The previous API (write at offsets) still works.
+  const w = new mod.BundleBuffer(bytes.length);
+  w.write(0, bytes.subarray(0, 500));
+  w.write(500, bytes.subarray(500));
+  const m2 = mod.Model.fromBuffer(w);
+  assert.equal(m2.nItems, 300);
+  m2.free();
+});

@@ -88,6 +88,48 @@ fn backward(l: &[f64], x: &mut [f64], d: usize) {
     }
 }
 
+/// The last resort when no relative ridge works (a Gram that loaded but is
+/// far from YᵀY, e.g. huge off-diagonal entries): a ridge of twice the
+/// largest absolute row sum makes W + ridge·I strictly diagonally dominant,
+/// hence positive definite with a 50% margin that rounding cannot erase,
+/// so the factorization succeeds. A solution still outside the user range
+/// is scaled into it (the ranking by ⟨u, y⟩ is kept). Errors only if the
+/// arithmetic itself overflowed, which the load-time bounds rule out.
+fn dominant_solve(w: &[f64], b: &[f64], d: usize, chol: &mut [f64]) -> Result<Vec<f64>> {
+    // Row sums of the symmetric W from its lower triangle.
+    let mut rows = vec![0f64; d];
+    for a in 0..d {
+        for c in 0..=a {
+            let v = w[a * d + c].abs();
+            rows[a] += v;
+            if c != a {
+                rows[c] += v;
+            }
+        }
+    }
+    let ridge = 2.0 * rows.iter().fold(0f64, |m, &v| m.max(v)) + 1.0;
+    chol.copy_from_slice(w);
+    for a in 0..d {
+        chol[a * d + a] += ridge;
+    }
+    let bad = || Error::invalid("fold-in system is not solvable (non-finite Gram?)");
+    if !cholesky(chol, d) {
+        return Err(bad());
+    }
+    let mut z = b.to_vec();
+    forward(chol, &mut z, d);
+    backward(chol, &mut z, d);
+    if !z.iter().all(|v| v.is_finite()) {
+        return Err(bad());
+    }
+    let max = z.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let limit = f64::from(MAX_USER_ABS);
+    if max > limit {
+        z.iter_mut().for_each(|v| *v *= limit / max);
+    }
+    Ok(z)
+}
+
 /// Folds a history `(item index, r)` into a user vector. Items past the end of
 /// the catalogue are refused (the bindings drop unknown ids before this).
 /// An empty history gives the zero vector: the caller picks a cold-start answer.
@@ -179,10 +221,9 @@ pub fn fold_in(model: &Model, history: &[(u32, f32)]) -> Result<FoldIn> {
             break;
         }
     }
-    let Some((z, regularized)) = solved else {
-        return Err(Error::invalid(
-            "fold-in system is not solvable even with regularization (non-finite Gram?)",
-        ));
+    let (z, regularized) = match solved {
+        Some(s) => s,
+        None => (dominant_solve(&w, &b, d, &mut chol)?, true),
     };
     #[allow(
         clippy::cast_possible_truncation,

@@ -561,3 +561,88 @@ fn fold_in_keeps_the_user_inside_the_scored_range() {
     )
     .unwrap();
 }
+
+/// Any bundle that loads (GRAM and SEGMENTS mutated behind valid checksums)
+/// gives the shopper finite scores: fold-in, recommend and cold start never
+/// fail with an error that blames the caller.
+#[test]
+fn shopper_scores_finitely_on_any_bundle_that_loads() {
+    use crate::format::write::{assemble, encode_sections, reseal_all};
+    use crate::format::Kind;
+    let mut rng = crate::synth::Rng::new(5);
+    let mut p = parts(60, 8, 13);
+    p.segments = Some(Segments {
+        dim: 8,
+        centroids: p.factors[..3 * 8].to_vec(),
+        names: vec![],
+    });
+    let sections = encode_sections(&p, Dtype::F32).unwrap();
+    let base = assemble(&sections);
+    let gram_at = |b: &[u8]| {
+        let layout =
+            crate::format::parse(&crate::format::AlignedBuf::from_slice(b).unwrap().as_slice()[..])
+                .unwrap();
+        let s = layout
+            .sections
+            .iter()
+            .find(|s| s.kind == Kind::Gram as u32)
+            .unwrap();
+        (s.offset as usize, s.length as usize)
+    };
+    let (g_off, g_len) = gram_at(&base);
+    let popts = ProfileOptions {
+        now_ms: 2.0 * 60_000.0,
+        ..Default::default()
+    };
+    let evs = vec![ev(EventKind::View, 3, 0.0), ev(EventKind::Purchase, 7, 1.0)];
+    let mut loaded = 0;
+    for _ in 0..1500 {
+        let mut c = base.clone();
+        for _ in 0..1 + rng.next_u64() % 3 {
+            // λ, α or a Gram entry (4-byte aligned inside the section).
+            let i = g_off + 8 + 4 * ((rng.next_u64() as usize) % ((g_len - 8) / 4));
+            let v: f32 = match rng.next_u64() % 5 {
+                0 => 1e34,
+                1 => -1e30,
+                2 => 1e-38,
+                3 => 0.0,
+                _ => f32::from_bits(rng.next_u64() as u32),
+            };
+            c[i..i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        reseal_all(&mut c);
+        let Ok(m) = Model::from_bytes(&c) else {
+            continue;
+        };
+        loaded += 1;
+        let prof = Profile::build(&m, &evs, &popts, 2.0, None).expect("fold-in on a loaded bundle");
+        if let Some(f) = &prof.fold {
+            assert!(f
+                .user
+                .iter()
+                .all(|v| v.abs() <= crate::format::limits::MAX_USER_ABS));
+        }
+        let r = recommend(
+            &m,
+            &prof,
+            &RerankOptions {
+                k: 5,
+                ..Default::default()
+            },
+        )
+        .expect("recommend");
+        assert!(r.iter().all(|x| x.score.is_finite()), "{r:?}");
+        let cold = Profile::build(&m, &[], &popts, 2.0, Some(1)).unwrap();
+        let r = recommend(
+            &m,
+            &cold,
+            &RerankOptions {
+                k: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(r.iter().all(|x| x.score.is_finite()), "{r:?}");
+    }
+    assert!(loaded > 100, "{loaded}");
+}

@@ -580,7 +580,7 @@ fn shopper_scores_finitely_on_any_bundle_that_loads() {
     let base = assemble(&sections);
     let gram_at = |b: &[u8]| {
         let layout =
-            crate::format::parse(&crate::format::AlignedBuf::from_slice(b).unwrap().as_slice()[..])
+            crate::format::parse(crate::format::AlignedBuf::from_slice(b).unwrap().as_slice())
                 .unwrap();
         let s = layout
             .sections

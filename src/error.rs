@@ -80,6 +80,24 @@ pub enum Error {
         at: At,
         reason: String,
     },
+    /// A reserved field (header bytes, flags, a section's reserved words) is
+    /// not zero: written by a newer major version, or corrupted.
+    ReservedNotZero {
+        at: At,
+        what: &'static str,
+    },
+    /// A finite value outside the envelope that keeps every score finite
+    /// (`format::limits`): the bundle could produce Infinity or NaN scores.
+    UnsafeValue {
+        at: At,
+        index: u64,
+        limit: &'static str,
+    },
+    /// The bundle is larger than the caller's maximum bundle size.
+    TooLarge {
+        size: u64,
+        max: u64,
+    },
 
     // ---- API misuse ----------------------------------------------------------
     InvalidArgument {
@@ -110,6 +128,11 @@ pub enum Error {
         index: usize,
         reason: String,
     },
+    /// A finite number outside its documented range (a user vector value
+    /// past `format::limits::MAX_USER_ABS`, ...): scoring it could overflow.
+    OutOfRange {
+        what: String,
+    },
 }
 
 impl Error {
@@ -131,6 +154,9 @@ impl Error {
             Error::NonFinite { .. } => "NON_FINITE",
             Error::DuplicateId { .. } => "DUPLICATE_ID",
             Error::BadSection { .. } => "BAD_SECTION",
+            Error::ReservedNotZero { .. } => "RESERVED_NOT_ZERO",
+            Error::UnsafeValue { .. } => "UNSAFE_VALUE",
+            Error::TooLarge { .. } => "TOO_LARGE",
             Error::InvalidArgument { .. } => "INVALID_ARGUMENT",
             Error::DimMismatch { .. } => "DIM_MISMATCH",
             Error::UnknownItem { .. } => "UNKNOWN_ITEM",
@@ -138,6 +164,7 @@ impl Error {
             Error::MissingCapability { .. } => "MISSING_CAPABILITY",
             Error::InvalidEvent { .. } => "INVALID_EVENT",
             Error::NoSection { .. } => "NO_SECTION",
+            Error::OutOfRange { .. } => "OUT_OF_RANGE",
         }
     }
 
@@ -152,7 +179,9 @@ impl Error {
             | Error::SectionGap { at, .. }
             | Error::DuplicateSection { at }
             | Error::NonFinite { at, .. }
-            | Error::BadSection { at, .. } => Some(at),
+            | Error::BadSection { at, .. }
+            | Error::ReservedNotZero { at, .. }
+            | Error::UnsafeValue { at, .. } => Some(at),
             _ => None,
         }
     }
@@ -244,6 +273,20 @@ impl fmt::Display for Error {
                 "malformed section {} at offset {}: {reason}",
                 at.section, at.offset
             ),
+            Error::ReservedNotZero { at, what } => write!(
+                f,
+                "reserved {what} in {} at offset {} is not zero (a newer major format version, or a corrupted file)",
+                at.section, at.offset
+            ),
+            Error::UnsafeValue { at, index, limit } => write!(
+                f,
+                "value at element {index} of {} (section offset {}) is outside {limit}, where scores could overflow to Infinity; re-export the model",
+                at.section, at.offset
+            ),
+            Error::TooLarge { size, max } => write!(
+                f,
+                "the bundle is {size} bytes, more than the maximum bundle size of {max} bytes; raise the maxBytes option if it is really that large"
+            ),
             Error::InvalidArgument { what } => write!(f, "invalid argument: {what}"),
             Error::DimMismatch { expected, got } => write!(
                 f,
@@ -270,6 +313,7 @@ impl fmt::Display for Error {
                 f,
                 "{placement} needs the {section} section, which this bundle lacks; add it with `vitrine placements build {flag}`"
             ),
+            Error::OutOfRange { what } => write!(f, "out of range: {what}"),
         }
     }
 }

@@ -93,7 +93,12 @@ pub fn catalogue(n: usize, dim: usize, categories: usize, seed: u64) -> BundlePa
         popularity: Some(pop),
         categories: Some(cats),
         category_names,
-        prices: Some(prices),
+        prices: Some(
+            prices
+                .into_iter()
+                .map(crate::format::decimal_of_f32)
+                .collect(),
+        ),
         in_stock: Some(stock),
         titles: Some(titles),
         gram,

@@ -1,10 +1,17 @@
 //! A loaded model: the bundle bytes (kept as-is, zero-copy) plus the few
 //! derived arrays worth computing once at load (row norms for cosine, row
 //! sums for the relaxed int8 kernel, per-block score bounds).
+// Casts on sizes from untrusted input must be checked (`try_from`); `make lint` denies these.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 use super::kernels;
 use super::topk::{Scored, TopK};
 use crate::error::{Error, Result};
+use crate::format::limits::MAX_USER_ABS;
 use crate::format::{
     self, read::GramView, read::SegmentsView, AlignedBuf, BundleLayout, BundleView, Dtype,
     FactorsView, NeighboursView,
@@ -20,9 +27,30 @@ pub struct RecommendOptions {
     pub exclude: Vec<u32>,
     /// Category indices; `None` = all categories.
     pub categories: Option<Vec<u32>>,
-    pub price_min: Option<f32>,
-    pub price_max: Option<f32>,
+    /// f64: compared with PRICE_F64 exactly (priceMax 24.99 keeps a 24.99 item).
+    pub price_min: Option<f64>,
+    pub price_max: Option<f64>,
     pub in_stock_only: bool,
+}
+
+/// The price column a filter compares with, in its own precision: an older
+/// bundle's f32 prices against the bounds rounded to f32 (as before 1.2), so
+/// a bound equal to a price always keeps it.
+#[derive(Clone, Copy)]
+enum PriceRange<'a> {
+    F32(f32, f32, &'a [f32]),
+    F64(f64, f64, &'a [f64]),
+}
+
+impl PriceRange<'_> {
+    #[inline]
+    fn allows(&self, i: usize) -> bool {
+        // NaN (unknown price) fails every range.
+        match *self {
+            PriceRange::F32(lo, hi, p) => p.get(i).is_some_and(|&p| p >= lo && p <= hi),
+            PriceRange::F64(lo, hi, p) => p.get(i).is_some_and(|&p| p >= lo && p <= hi),
+        }
+    }
 }
 
 /// Per-query filter, compiled once so the scan tests a candidate in O(1).
@@ -30,7 +58,7 @@ pub struct RecommendOptions {
 struct Filter<'a> {
     excluded: Vec<u64>,
     categories: Option<(Vec<u64>, &'a [u32])>,
-    price: Option<(f32, f32, &'a [f32])>,
+    price: Option<PriceRangeFilter<'a>>,
     stock: Option<&'a [u8]>,
 }
 
@@ -50,11 +78,9 @@ impl Filter<'_> {
                 _ => return false,
             }
         }
-        if let Some((lo, hi, prices)) = self.price {
-            // NaN (unknown price) fails every range.
-            match prices.get(i) {
-                Some(&p) if p >= lo && p <= hi => {}
-                _ => return false,
+        if let Some(r) = self.price {
+            if !r.allows(i) {
+                return false;
             }
         }
         if let Some(flags) = self.stock {
@@ -199,7 +225,7 @@ impl Model {
         let mut unknown = 0;
         for id in ids {
             match self.item_index(id.as_ref()) {
-                Some(i) => out.push(i as u32),
+                Some(i) => out.push(format::index_u32(i)),
                 None => unknown += 1,
             }
         }
@@ -211,7 +237,7 @@ impl Model {
             .category_names
             .iter()
             .position(|c| c == name)
-            .map(|i| i as u32)
+            .map(format::index_u32)
     }
 
     /// Dequantized factor row `i` (length `dim`), or `None` past the end.
@@ -305,6 +331,16 @@ impl Model {
                 "user vector value {i} is {what} (must be a finite number)"
             )));
         }
+        // The safety envelope (`format::limits`): inside it no score can
+        // overflow, whatever a bundle that loaded holds.
+        if let Some(i) = user.iter().position(|v| v.abs() > MAX_USER_ABS) {
+            return Err(Error::OutOfRange {
+                what: format!(
+                    "user vector value {i} is outside {}; scores would overflow",
+                    format::limits::MAX_USER_ABS_TEXT
+                ),
+            });
+        }
         let mut u = user.to_vec();
         u.resize(self.layout.stride, 0.0);
         Ok(u)
@@ -340,20 +376,7 @@ impl Model {
         };
         let price = match (opts.price_min, opts.price_max) {
             (None, None) => None,
-            (lo, hi) => {
-                let lo = lo.unwrap_or(f32::NEG_INFINITY);
-                let hi = hi.unwrap_or(f32::INFINITY);
-                if lo.is_nan() || hi.is_nan() || lo > hi {
-                    return Err(Error::invalid(
-                        "price range is empty (priceMin > priceMax) or not a number",
-                    ));
-                }
-                let prices = v.price.ok_or(Error::MissingCapability {
-                    section: "PRICE",
-                    needed_for: "a price filter",
-                })?;
-                Some((lo, hi, prices))
-            }
+            (lo, hi) => Some(price_range(&v, lo, hi)?),
         };
         let stock = if opts.in_stock_only {
             Some(v.flags.ok_or(Error::MissingCapability {
@@ -369,6 +392,12 @@ impl Model {
             price,
             stock,
         })
+    }
+
+    /// Whether item `i`'s price is in `[lo, hi]` the way the scan's filter
+    /// decides it (false without prices, for unknown prices and empty ranges).
+    pub fn price_in_range(&self, lo: Option<f64>, hi: Option<f64>, i: usize) -> bool {
+        price_range(&self.view(), lo, hi).is_ok_and(|r| r.allows(i))
     }
 
     /// Top-k by ⟨u, yᵢ⟩ + bᵢ over the whole catalogue, best first.
@@ -396,7 +425,7 @@ impl Model {
         };
         u.iter_mut().for_each(|x| *x *= q);
         let mut opts = opts.clone();
-        opts.exclude.push(i as u32);
+        opts.exclude.push(format::index_u32(i));
         let filter = self.filter(&opts)?;
         let ep = Epilogue {
             mul: Some(&self.inv_norms),
@@ -418,7 +447,7 @@ impl Model {
         let mut top = TopK::new(opts.k);
         for (i, &p) in pop.iter().enumerate() {
             if p > top.threshold() && filter.allows(i) {
-                top.push(i as u32, p);
+                top.push(format::index_u32(i), p);
             }
         }
         Ok(top.into_sorted())
@@ -538,6 +567,10 @@ impl Model {
                 let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let lim = kernels::USER_I8_MAX;
                 let su = if max > 0.0 { max / lim } else { 1.0 };
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "rounded and clamped to ±USER_I8_MAX"
+                )]
                 let uq: Vec<i8> = u
                     .iter()
                     .map(|&v| (v / su).round().clamp(-lim, lim) as i8)
@@ -569,6 +602,42 @@ impl Model {
                 exact.into_sorted()
             }
         }
+    }
+}
+
+/// Compiles a price filter; shared with the shopper's candidate filter.
+fn price_range<'a>(
+    v: &BundleView<'a>,
+    lo: Option<f64>,
+    hi: Option<f64>,
+) -> Result<PriceRangeFilter<'a>> {
+    let lo = lo.unwrap_or(f64::NEG_INFINITY);
+    let hi = hi.unwrap_or(f64::INFINITY);
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        return Err(Error::invalid(
+            "price range is empty (priceMin > priceMax) or not a number",
+        ));
+    }
+    let missing = Error::MissingCapability {
+        section: "PRICE",
+        needed_for: "a price filter",
+    };
+    Ok(PriceRangeFilter(match (v.price_f64, v.price) {
+        (Some(p), _) => PriceRange::F64(lo, hi, p),
+        // Rounded to f32 as the pre-1.2 filter did (±Infinity past f32's range).
+        #[allow(clippy::cast_possible_truncation, reason = "f32 prices compare in f32")]
+        (None, Some(p)) => PriceRange::F32(lo as f32, hi as f32, p),
+        (None, None) => return Err(missing),
+    }))
+}
+
+/// A compiled price range (see [`price_range`]).
+#[derive(Clone, Copy)]
+struct PriceRangeFilter<'a>(PriceRange<'a>);
+
+impl PriceRangeFilter<'_> {
+    fn allows(&self, i: usize) -> bool {
+        self.0.allows(i)
     }
 }
 
@@ -612,7 +681,7 @@ fn push_scored(top: &mut TopK, base: usize, out: &[f32], max: f32, filter: &Filt
     }
     for (j, &s) in out.iter().enumerate() {
         if s >= thr && filter.allows(base + j) {
-            top.push((base + j) as u32, s);
+            top.push(format::index_u32(base + j), s);
             thr = top.threshold();
         }
     }

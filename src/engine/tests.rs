@@ -1,6 +1,13 @@
 //! Engine behaviour against brute force, through one `check` helper that runs
 //! a query both ways.
 
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "test code: small, known values"
+)]
+
 use super::*;
 use crate::format::{write_bundle, Dtype};
 use crate::synth::{self, Rng};
@@ -20,10 +27,10 @@ fn brute(m: &Model, user: &[f32], opts: &RecommendOptions) -> Vec<Scored> {
                 .is_none_or(|cs| cs.contains(&v.category.unwrap()[i]))
         })
         .filter(|&i| {
-            let p = v.price.map_or(f32::NAN, |p| p[i]);
+            let p = v.price_f64.map_or(f64::NAN, |p| p[i]);
             (opts.price_min.is_none() && opts.price_max.is_none())
-                || (p >= opts.price_min.unwrap_or(f32::MIN)
-                    && p <= opts.price_max.unwrap_or(f32::MAX))
+                || (p >= opts.price_min.unwrap_or(f64::MIN)
+                    && p <= opts.price_max.unwrap_or(f64::MAX))
         })
         .filter(|&i| !opts.in_stock_only || v.flags.unwrap()[i] & 1 == 1)
         .map(|i| {
@@ -435,4 +442,200 @@ fn ties_go_to_the_lower_index_across_paired_blocks() {
         assert_eq!(got, want, "dim {dim} {dtype:?}");
         check(&m, &hot, &opts);
     }
+}
+
+// ---- the safety envelope (format::limits) -----------------------------------
+
+use crate::format::limits::{MAX_FACTOR_ABS, MAX_SCORE_TERM, MAX_USER_ABS};
+
+#[test]
+fn user_vectors_outside_the_range_are_out_of_range_not_infinity() {
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::I8] {
+        let m = model(300, 20, dtype);
+        for big in [f32::MAX, 3e38, 1e20, -2e12] {
+            let mut u = vec![0.5f32; 20];
+            u[3] = big;
+            let e = m
+                .recommend(
+                    &u,
+                    &RecommendOptions {
+                        k: 10,
+                        ..Default::default()
+                    },
+                )
+                .unwrap_err();
+            assert_eq!(e.code(), "OUT_OF_RANGE", "{dtype:?} {big}: {e}");
+            assert_eq!(
+                m.score_indices(&u, &[1, 2]).unwrap_err().code(),
+                "OUT_OF_RANGE"
+            );
+        }
+        // f32::MAX everywhere: refused, never Infinity or a silent [].
+        let e = m
+            .recommend(
+                &[f32::MAX; 20],
+                &RecommendOptions {
+                    k: 5,
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "OUT_OF_RANGE");
+    }
+}
+
+/// A bundle at the corners of the envelope, scored with users at the corners
+/// of the user range: every score is finite, for every dtype and query.
+#[test]
+fn scores_are_finite_at_the_corners_of_the_envelope() {
+    let dim = crate::format::MAX_DIM;
+    let n = 6;
+    let mut p = synth::catalogue(n, dim, 2, 3);
+    for (i, v) in p.factors.iter_mut().enumerate() {
+        // Int8 rows must keep scale ≤ MAX_SCALE: 127/128 of the factor limit.
+        *v = if (i / dim) % 2 == 0 {
+            0.99 * MAX_FACTOR_ABS
+        } else {
+            -0.99 * MAX_FACTOR_ABS
+        };
+    }
+    p.factors[dim + 7] = 1e-30; // a tiny value next to huge ones
+    p.bias = Some(vec![MAX_SCORE_TERM; n]);
+    p.popularity = Some(vec![MAX_SCORE_TERM; n]);
+    p.gram = None;
+    p.segments = None;
+    p.neighbours = None;
+    for (dtype, residual) in [(Dtype::F32, false), (Dtype::I8, false), (Dtype::I8, true)] {
+        p.int8_residual = residual;
+        let m = Model::from_bytes(&write_bundle(&p, dtype).unwrap()).unwrap();
+        for u in [
+            vec![MAX_USER_ABS; dim],
+            vec![-MAX_USER_ABS; dim],
+            (0..dim)
+                .map(|i| if i % 2 == 0 { MAX_USER_ABS } else { 1e-30 })
+                .collect(),
+        ] {
+            let r = m
+                .recommend(
+                    &u,
+                    &RecommendOptions {
+                        k: n,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            assert_eq!(r.len(), n, "{dtype:?}: nothing silently dropped");
+            assert!(r.iter().all(|s| s.score.is_finite()), "{dtype:?} {r:?}");
+            let s = m.score_indices(&u, &[0, 1, 2]).unwrap();
+            assert!(s.iter().all(|x| x.is_finite()), "{s:?}");
+        }
+        let sim = m
+            .similar(
+                0,
+                &RecommendOptions {
+                    k: n,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(sim.len(), n - 1);
+        assert!(sim.iter().all(|s| s.score.is_finite()), "{sim:?}");
+        let pop = m
+            .popular(&RecommendOptions {
+                k: n,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(pop.iter().all(|s| s.score.is_finite()));
+    }
+}
+
+/// Whatever a mutated (and resealed) bundle holds, if it loads, scoring it
+/// with users inside the range gives finite scores.
+#[test]
+fn any_bundle_that_loads_scores_finitely() {
+    use crate::format::write::{encode_sections, reseal_all};
+    let mut rng = Rng::new(77);
+    let mut p = synth::catalogue(40, 16, 3, 9);
+    p.gram = None;
+    let base: Vec<Vec<u8>> = [Dtype::F32, Dtype::F16, Dtype::I8]
+        .into_iter()
+        .map(|d| crate::format::write::assemble(&encode_sections(&p, d).unwrap()))
+        .collect();
+    let mut loaded = 0;
+    for round in 0..3000 {
+        let mut c = base[round % 3].clone();
+        for _ in 0..1 + rng.next_u64() % 3 {
+            let i = 64 + (rng.next_u64() as usize) % (c.len() - 68);
+            let v: [u8; 4] = match rng.next_u64() % 4 {
+                0 => f32::MAX.to_le_bytes(),
+                1 => 1e37f32.to_le_bytes(),
+                2 => (-3e20f32).to_le_bytes(),
+                _ => (rng.next_u64() as u32).to_le_bytes(),
+            };
+            c[i..i + 4].copy_from_slice(&v);
+        }
+        reseal_all(&mut c);
+        let Ok(m) = Model::from_bytes(&c) else {
+            continue;
+        };
+        loaded += 1;
+        let u: Vec<f32> = (0..m.dim())
+            .map(|i| {
+                if i % 3 == 0 {
+                    MAX_USER_ABS
+                } else {
+                    -MAX_USER_ABS
+                }
+            })
+            .collect();
+        let opts = RecommendOptions {
+            k: 5,
+            ..Default::default()
+        };
+        let r = m.recommend(&u, &opts).unwrap();
+        assert!(
+            r.iter().all(|s| s.score.is_finite()),
+            "round {round}: {r:?}"
+        );
+        assert_eq!(r.len(), 5.min(m.n_items()), "round {round}: silently short");
+        if m.n_items() > 1 {
+            let s = m.similar(0, &opts).unwrap();
+            assert!(
+                s.iter().all(|s| s.score.is_finite()),
+                "round {round}: {s:?}"
+            );
+        }
+    }
+    assert!(loaded > 100, "{loaded}");
+}
+
+#[test]
+fn price_filters_compare_exact_prices() {
+    let mut p = synth::catalogue(50, 8, 3, 4);
+    let mut prices = vec![10.0f64; 50];
+    prices[7] = 24.99;
+    prices[8] = 25.0;
+    p.prices = Some(prices);
+    let m = Model::from_bytes(&write_bundle(&p, Dtype::F32).unwrap()).unwrap();
+    let only = |lo: Option<f64>, hi: Option<f64>| {
+        let r = m
+            .recommend(
+                &[0.1; 8],
+                &RecommendOptions {
+                    k: 50,
+                    price_min: lo,
+                    price_max: hi,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut v: Vec<u32> = r.iter().map(|s| s.index).collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(only(Some(24.99), Some(24.99)), vec![7]);
+    assert_eq!(only(Some(24.99), None), vec![7, 8]);
+    assert_eq!(only(Some(24.995), Some(1e300)), vec![8]);
+    assert_eq!(m.view().price_at(7), Some(24.99));
 }

@@ -1,6 +1,12 @@
 //! Bounded top-k selection: a size-k min-heap, O(n log k), never a full sort.
 //! Ties resolve to the lower item index, which is what a caller scanning
 //! items in ascending order gets for free by inserting only on `score > worst`.
+// Casts on sizes from untrusted input must be checked (`try_from`); `make lint` denies these.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 /// An item index with its score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,7 +119,7 @@ mod tests {
             let mut t = TopK::new(k);
             for (i, &s) in scores.iter().enumerate() {
                 if s > t.threshold() {
-                    t.push(i as u32, s);
+                    t.push(u32::try_from(i).unwrap(), s);
                 }
             }
             let got: Vec<u32> = t.into_sorted().iter().map(|s| s.index).collect();

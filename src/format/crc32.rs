@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn fold_equals_tables() {
         let data: Vec<u8> = (0..200_000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
             .collect();
         let lens = [
             MIN_FOLD,

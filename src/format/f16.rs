@@ -1,5 +1,11 @@
 //! IEEE 754 binary16 conversion. Small enough to own rather than pull a crate
 //! into the wasm build.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "bit-level IEEE half conversion: the casts between widths are the algorithm, on values masked to fit"
+)]
 
 /// Exact for every f16 bit pattern (normals, subnormals, zero, inf, NaN).
 #[inline]

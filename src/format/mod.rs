@@ -13,6 +13,12 @@
 //!
 //! **Promise:** [`read::parse`] never panics, for any input. It only uses checked
 //! arithmetic and `.get(..)` on the untrusted bytes.
+// Casts on sizes from untrusted input must be checked (`try_from`); `make lint` denies these.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 mod aligned;
 pub mod crc32;
@@ -22,7 +28,7 @@ pub mod read;
 mod strings;
 pub mod write;
 
-pub use aligned::AlignedBuf;
+pub use aligned::{AlignedBuf, Intake, EAGER_BYTES};
 pub use f16::{f16_to_f32, f32_to_f16};
 pub use read::{parse, BundleLayout, BundleView, FactorsView, NeighboursView, SectionInfo};
 pub(crate) use strings::cmp_bytes;
@@ -31,8 +37,10 @@ pub use write::{write_bundle, write_bundle_file};
 
 pub const MAGIC: [u8; 8] = *b"VITRINE\0";
 pub const FORMAT_MAJOR: u16 = 1;
-/// 1.1 added the optional RESIDUAL section (older 1.x readers skip it).
-pub const FORMAT_MINOR: u16 = 1;
+/// 1.1 added the optional RESIDUAL section (older 1.x readers skip it);
+/// 1.2 added PRICE_F64, prices exactly as exported (PRICE stays, as f32, for
+/// 1.0/1.1 readers).
+pub const FORMAT_MINOR: u16 = 2;
 pub const HEADER_LEN: usize = 64;
 pub const ENTRY_LEN: usize = 32;
 /// Every section starts on this boundary so typed views (and SIMD loads) need no copy.
@@ -44,6 +52,73 @@ pub const MAX_DIM: usize = 4096;
 pub const RESIDUAL_STEPS: f32 = 254.0;
 /// Table flag: a reader that does not know this section kind must refuse the file.
 pub const FLAG_REQUIRED: u32 = 1;
+/// The default maximum bundle size a browser load accepts (512 MiB): larger
+/// than any bundle a page should download, far below what would exhaust a
+/// tab's memory. Callers pass their own maximum to raise it.
+pub const DEFAULT_MAX_BUNDLE_BYTES: u64 = 512 << 20;
+
+/// The safety envelope. A bundle loads only if its values are inside these
+/// bounds, and the engine scores only user vectors inside
+/// [`MAX_USER_ABS`](limits::MAX_USER_ABS); together they keep every score finite
+/// in f32 for any dim up to [`MAX_DIM`]:
+///
+/// ```text
+/// |⟨u, y⟩| ≤ MAX_DIM · MAX_USER_ABS · MAX_FACTOR_ABS · (1 + 1/254)  ≈ 4.1e27
+/// |score|  ≤ 4.1e27 + MAX_SCORE_TERM                                  ≈ 1.0e30  ≪ f32::MAX ≈ 3.4e38
+/// ```
+///
+/// (the int8 kernel's partial products `dot · scale · user_scale` stay below
+/// the same bound). Trained models sit many orders of magnitude inside it:
+/// only corrupted or hostile files come near.
+pub mod limits {
+    /// Largest |value| of a user vector the engine scores (`OUT_OF_RANGE` past it).
+    pub const MAX_USER_ABS: f32 = 1e12;
+    pub const MAX_USER_ABS_TEXT: &str = "±1e12";
+    /// Largest |value| of an f32 factor; f16 factors are bounded by f16 itself.
+    pub const MAX_FACTOR_ABS: f32 = 1e12;
+    pub const MAX_FACTOR_ABS_TEXT: &str = "±1e12";
+    /// Largest int8 row scale: 127.5 steps (RESIDUAL included) stay ≤ MAX_FACTOR_ABS.
+    pub const MAX_SCALE: f32 = MAX_FACTOR_ABS / 128.0;
+    pub const MAX_SCALE_TEXT: &str = "0..=1e12/128";
+    /// Largest |bias| or |popularity|: terms added to (or returned as) a score.
+    pub const MAX_SCORE_TERM: f32 = 1e30;
+    pub const MAX_SCORE_TERM_TEXT: &str = "±1e30";
+    /// Largest |entry| of the Gram matrix, λ and α: a trace over MAX_DIM
+    /// entries stays finite in f32.
+    pub const MAX_GRAM_ABS: f32 = 1e34;
+    pub const MAX_GRAM_ABS_TEXT: &str = "±1e34";
+}
+
+/// An item index (< n_items, itself a u32 in MODEL) as the u32 the engine
+/// stores; saturates rather than wraps should that ever not hold.
+pub fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// The decimal an f32 price stood for: the fewest fraction digits that round
+/// to the same f32 (24.99f32 → 24.99, not 24.989999771118164). Exact for any
+/// price written with ≤ 7 significant digits, which is what f32 can carry.
+/// No float formatting (it would cost ~10 KB of wasm).
+pub fn decimal_of_f32(p: f32) -> f64 {
+    if !p.is_finite() {
+        return f64::from(p);
+    }
+    let x = f64::from(p);
+    let mut pow = 1f64;
+    for _ in 0..=9 {
+        let c = (x * pow).round() / pow;
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the round trip to f32 is the test"
+        )]
+        let back = c as f32;
+        if back == p {
+            return c;
+        }
+        pow *= 10.0;
+    }
+    x
+}
 
 /// Factor storage type. `I8` stores one f32 scale per row (symmetric, max-abs / 127).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,13 +190,14 @@ pub enum Kind {
     SegmentNames = 17,
     Intent = 18,
     Residual = 19,
-    CoPurchase = 20,
-    Cadence = 21,
-    Trending = 22,
+    PriceF64 = 20,
+    CoPurchase = 21,
+    Cadence = 22,
+    Trending = 23,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::Model,
         Kind::Meta,
         Kind::ItemIds,
@@ -141,6 +217,7 @@ impl Kind {
         Kind::SegmentNames,
         Kind::Intent,
         Kind::Residual,
+        Kind::PriceF64,
         Kind::CoPurchase,
         Kind::Cadence,
         Kind::Trending,
@@ -171,6 +248,7 @@ impl Kind {
             Kind::SegmentNames => "SEGMENT_NAMES",
             Kind::Intent => "INTENT",
             Kind::Residual => "RESIDUAL",
+            Kind::PriceF64 => "PRICE_F64",
             Kind::CoPurchase => "CO_PURCHASE",
             Kind::Cadence => "CADENCE",
             Kind::Trending => "TRENDING",
@@ -215,8 +293,10 @@ pub struct BundleParts {
     /// Index into `category_names`, per item; `u32::MAX` = no category.
     pub categories: Option<Vec<u32>>,
     pub category_names: Vec<String>,
-    /// Per item; NaN = unknown price (never matches a price filter).
-    pub prices: Option<Vec<f32>>,
+    /// Per item; NaN = unknown price (never matches a price filter). f64 so
+    /// that 24.99 reaches the page as 24.99 (PRICE_F64); producers holding
+    /// f32 prices convert with [`decimal_of_f32`].
+    pub prices: Option<Vec<f64>>,
     pub in_stock: Option<Vec<bool>>,
     pub titles: Option<Vec<String>>,
     pub gram: Option<Gram>,

@@ -5,6 +5,10 @@
 //! `.get(..)`, and every size computed from the file is checked arithmetic that
 //! names what overflowed.
 
+use super::limits::{
+    MAX_FACTOR_ABS, MAX_FACTOR_ABS_TEXT, MAX_GRAM_ABS, MAX_GRAM_ABS_TEXT, MAX_SCALE,
+    MAX_SCALE_TEXT, MAX_SCORE_TERM, MAX_SCORE_TERM_TEXT, MAX_USER_ABS, MAX_USER_ABS_TEXT,
+};
 use super::{
     data_start, f16_to_f32, kind_name, next_offset, Dtype, Kind, StringTable, ENTRY_LEN,
     FLAG_REQUIRED, FORMAT_MAJOR, HEADER_LEN, MAGIC, MAX_DIM,
@@ -104,7 +108,10 @@ pub struct BundleView<'a> {
     pub popularity: Option<&'a [f32]>,
     pub category: Option<&'a [u32]>,
     pub category_names: StringTable<'a>,
+    /// PRICE as stored (f32); [`BundleView::price_at`] gives the exact price.
     pub price: Option<&'a [f32]>,
+    /// PRICE_F64 (format 1.2+): prices exactly as exported.
+    pub price_f64: Option<&'a [f64]>,
     pub flags: Option<&'a [u8]>,
     pub titles: Option<StringTable<'a>>,
     /// Alternating key, value.
@@ -115,6 +122,24 @@ pub struct BundleView<'a> {
     pub intent: Option<&'a [u8]>,
     /// CO_PURCHASE, CADENCE, TRENDING (`format::placements`).
     pub placements: super::placements::PlacementsView<'a>,
+}
+
+impl BundleView<'_> {
+    /// Whether the bundle has prices at all (a price filter needs them).
+    pub fn has_prices(&self) -> bool {
+        self.price_f64.is_some() || self.price.is_some()
+    }
+
+    /// Item `i`'s price as exported (NaN = unknown, `None` = no prices or
+    /// out of range): PRICE_F64 when present, else the decimal the f32 PRICE
+    /// of an older bundle stood for ([`super::decimal_of_f32`]).
+    pub fn price_at(&self, i: usize) -> Option<f64> {
+        match (self.price_f64, self.price) {
+            (Some(p), _) => p.get(i).copied(),
+            (None, Some(p)) => p.get(i).map(|&v| super::decimal_of_f32(v)),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Bit 0 of an item's FLAGS byte.
@@ -133,6 +158,12 @@ fn le_u64(b: &[u8], at: usize) -> Option<u64> {
         a.copy_from_slice(s);
         u64::from_le_bytes(a)
     })
+}
+
+/// A file offset as a slice index; past usize (impossible for offsets
+/// already checked against the slice's length) it saturates, so `.get` fails.
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 fn at(section: &'static str, offset: u64) -> At {
@@ -165,6 +196,17 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
     let minor = le_u16(header, 10).unwrap_or(0);
     if major != FORMAT_MAJOR {
         return Err(Error::UnsupportedVersion { major, minor });
+    }
+    // Bytes 36..64 are outside the table checksum, so they must be zero:
+    // otherwise a corruption there would load unnoticed.
+    if let Some(i) = header
+        .get(36..HEADER_LEN)
+        .and_then(|r| r.iter().position(|&b| b != 0))
+    {
+        return Err(Error::ReservedNotZero {
+            at: at("HEADER", 36 + i as u64),
+            what: "header bytes 36..64",
+        });
     }
     let header_len = le_u32(header, 12).unwrap_or(0) as u64;
     if header_len != HEADER_LEN as u64 {
@@ -215,14 +257,22 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
         });
     }
 
+    if le_u32(header, 20) != Some(0) {
+        return Err(Error::ReservedNotZero {
+            at: at("HEADER", 20),
+            what: "header flags",
+        });
+    }
+
     // Layout: contiguous, aligned, in table order, no holes, no overlap.
-    let mut sections = Vec::with_capacity(count as usize);
+    let mut sections = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(64));
     let mut ranges: Vec<Option<Range<usize>>> = vec![None; Kind::ALL.len() + 1];
     let mut prev_end = table_end;
     let mut expected = data_start(count).ok_or(Error::SizeOverflow {
         what: "first section offset",
     })?;
-    for i in 0..count as usize {
+    // `count` entries fit in the file (checked above), so in usize.
+    for i in 0..usize::try_from(count).unwrap_or(0) {
         let e = HEADER_LEN + i * ENTRY_LEN;
         let kind = le_u32(bytes, e).unwrap_or(0);
         let flags = le_u32(bytes, e + 4).unwrap_or(0);
@@ -230,6 +280,18 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
         let length = le_u64(bytes, e + 16).unwrap_or(0);
         let crc = le_u32(bytes, e + 24).unwrap_or(0);
         let name = kind_name(kind);
+        if flags & !FLAG_REQUIRED != 0 {
+            return Err(Error::ReservedNotZero {
+                at: at(name, (e + 4) as u64),
+                what: "section flags (only bit 0 is defined)",
+            });
+        }
+        if le_u32(bytes, e + 28) != Some(0) {
+            return Err(Error::ReservedNotZero {
+                at: at(name, (e + 28) as u64),
+                what: "section table word",
+            });
+        }
         let here = at(name, offset);
         if offset % super::ALIGN as u64 != 0 {
             return Err(Error::MisalignedSection {
@@ -256,8 +318,10 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
                 file_len,
             });
         }
+        // Both ≤ file_len, which is a slice length: they fit usize.
+        let (start, stop) = (to_usize(offset), to_usize(end));
         // Padding must be zero so that equal models are equal files.
-        if let Some(pad) = bytes.get(prev_end as usize..offset as usize) {
+        if let Some(pad) = bytes.get(to_usize(prev_end)..start) {
             if pad.iter().any(|&b| b != 0) {
                 return Err(Error::BadSection {
                     at: at(name, prev_end),
@@ -265,7 +329,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
                 });
             }
         }
-        let body = bytes.get(offset as usize..end as usize).unwrap_or(&[]);
+        let body = bytes.get(start..stop).unwrap_or(&[]);
         let actual = super::crc32::hash(body);
         if actual != crc {
             return Err(Error::ChecksumMismatch {
@@ -280,7 +344,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
                 if slot.is_some() {
                     return Err(Error::DuplicateSection { at: here });
                 }
-                *slot = Some(offset as usize..end as usize);
+                *slot = Some(start..stop);
             }
             None if flags & FLAG_REQUIRED != 0 => {
                 return Err(Error::UnknownRequiredSection { kind, offset })
@@ -393,6 +457,9 @@ impl BundleLayout {
                 .and_then(|b| bytemuck::try_cast_slice(b).ok()),
             category_names: strings(Kind::CategoryNames).unwrap_or(StringTable::empty()),
             price: f32s(Kind::Price),
+            price_f64: self
+                .section(bytes, Kind::PriceF64)
+                .and_then(|b| bytemuck::try_cast_slice(b).ok()),
             flags: self.section(bytes, Kind::Flags),
             titles: strings(Kind::Titles),
             meta: strings(Kind::Meta).unwrap_or(StringTable::empty()),
@@ -466,6 +533,35 @@ fn check_finite(values: &[f32], here: &At) -> Result<(), Error> {
     }
 }
 
+/// Finite and within ±`limit` (the safety envelope, [`super::limits`]).
+fn check_bounded(values: &[f32], limit: f32, text: &'static str, here: &At) -> Result<(), Error> {
+    check_finite(values, here)?;
+    match values.iter().position(|v| v.abs() > limit) {
+        Some(i) => Err(Error::UnsafeValue {
+            at: here.clone(),
+            index: i as u64,
+            limit: text,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Reserved bytes `r` of section `b` (at `here`) must be zero.
+fn check_reserved(b: &[u8], r: Range<usize>, here: &At, what: &'static str) -> Result<(), Error> {
+    let start = r.start;
+    match b.get(r).map(|z| z.iter().position(|&x| x != 0)) {
+        Some(Some(i)) => Err(Error::ReservedNotZero {
+            at: At {
+                section: here.section,
+                offset: here.offset + (start + i) as u64,
+            },
+            what,
+        }),
+        Some(None) => Ok(()),
+        None => Err(short(here, start, b.len())),
+    }
+}
+
 fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error> {
     // MODEL: n_items u32 | dim u32 | stride u32 | dtype u32 | 16 reserved.
     let m = layout
@@ -480,6 +576,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
     if m.len() < 32 {
         return Err(short(&here, 32, m.len()));
     }
+    check_reserved(m, 16..32, &here, "MODEL bytes 16..32")?;
     let n = le_u32(m, 0).unwrap_or(0) as usize;
     let dim = le_u32(m, 4).unwrap_or(0) as usize;
     let stride = le_u32(m, 8).unwrap_or(0) as usize;
@@ -578,7 +675,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
     match dtype {
         Dtype::F32 => {
             let f: &[f32] = cast(fb, &here)?;
-            check_finite(f, &here)?;
+            check_bounded(f, MAX_FACTOR_ABS, MAX_FACTOR_ABS_TEXT, &here)?;
             if stride != dim {
                 for (r, row) in f.chunks_exact(stride).enumerate() {
                     if row.get(dim..).is_some_and(|p| p.iter().any(|&v| v != 0.0)) {
@@ -628,6 +725,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
                     reason: format!("negative scale at row {i}"),
                 });
             }
+            check_bounded(s, MAX_SCALE, MAX_SCALE_TEXT, &loc(Kind::Scales))?;
         }
     }
 
@@ -640,7 +738,12 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
 
     for k in [Kind::Bias, Kind::Popularity] {
         if let Some(b) = per_item_opt(k, 4)? {
-            check_finite(cast(b, &loc(k))?, &loc(k))?;
+            check_bounded(
+                cast(b, &loc(k))?,
+                MAX_SCORE_TERM,
+                MAX_SCORE_TERM_TEXT,
+                &loc(k),
+            )?;
         }
     }
     if let Some(b) = per_item_opt(Kind::Price, 4)? {
@@ -651,6 +754,34 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
                 at: loc(Kind::Price),
                 index: i as u64,
             });
+        }
+    }
+    if let Some(b) = per_item_opt(Kind::PriceF64, 8)? {
+        let p: &[f64] = cast(b, &loc(Kind::PriceF64))?;
+        if let Some(i) = p.iter().position(|v| v.is_infinite()) {
+            return Err(Error::NonFinite {
+                at: loc(Kind::PriceF64),
+                index: i as u64,
+            });
+        }
+        // Both carry the same prices (PRICE for 1.0/1.1 readers): a filter
+        // must not depend on which reader runs it.
+        if let Some(b32) = layout.section(bytes, Kind::Price) {
+            let p32: &[f32] = cast(b32, &loc(Kind::Price))?;
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "PRICE is PRICE_F64 rounded to f32"
+            )]
+            let differs = |(a, b): (&f32, &f64)| {
+                let r = *b as f32;
+                !(r == *a || (r.is_nan() && a.is_nan()))
+            };
+            if let Some(i) = p32.iter().zip(p).position(differs) {
+                return Err(Error::BadSection {
+                    at: loc(Kind::PriceF64),
+                    reason: format!("price of item {i} disagrees with PRICE"),
+                });
+            }
         }
     }
     per_item_opt(Kind::Flags, 1)?;
@@ -708,18 +839,35 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
                 ),
             });
         }
+        check_reserved(b, 4..8, &here, "GRAM bytes 4..8")?;
         let vals: &[f32] = cast(b.get(8..).unwrap_or(&[]), &here)?;
-        check_finite(vals, &here)?;
+        check_bounded(vals, MAX_GRAM_ABS, MAX_GRAM_ABS_TEXT, &here)?;
         if vals.first().is_some_and(|&l| l < 0.0) {
             return Err(Error::BadSection {
                 at: here,
                 reason: "negative regularization".into(),
             });
         }
+        if vals.get(1).is_some_and(|&a| a < 0.0) {
+            return Err(Error::BadSection {
+                at: here,
+                reason: "negative confidence weight α".into(),
+            });
+        }
+        // YᵀY has a non-negative diagonal: a negative one is no Gram matrix,
+        // and fold-in would solve a system that is not positive definite.
+        let yty = vals.get(2..).unwrap_or(&[]);
+        if let Some(a) = (0..dim).find(|&a| yty.get(a * dim + a).is_some_and(|&v| v < 0.0)) {
+            return Err(Error::BadSection {
+                at: here,
+                reason: format!("negative diagonal entry {a} of YᵀY"),
+            });
+        }
     }
     if let Some(b) = layout.section(bytes, Kind::Neighbours) {
         let here = loc(Kind::Neighbours);
         let (offsets, items, weights) = neighbours_parts(b, &here)?;
+        check_reserved(b, 8..16, &here, "NEIGHBOURS bytes 8..16")?;
         if offsets.len() != n + 1 {
             return Err(Error::BadSection {
                 at: here,
@@ -776,7 +924,14 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
                 ),
             });
         }
-        check_finite(cast(b.get(16..).unwrap_or(&[]), &here)?, &here)?;
+        check_reserved(b, 8..16, &here, "SEGMENTS bytes 8..16")?;
+        // Centroids stand in for the user at cold start: the user range applies.
+        check_bounded(
+            cast(b.get(16..).unwrap_or(&[]), &here)?,
+            MAX_USER_ABS,
+            MAX_USER_ABS_TEXT,
+            &here,
+        )?;
         if layout.has(Kind::SegmentNames) {
             let t = StringTable::parse(need(Kind::SegmentNames)?, &loc(Kind::SegmentNames))?;
             if t.len() != k {

@@ -150,18 +150,23 @@ fn be_u64(c: &[u8]) -> u64 {
 
 /// Encodes strings as a table. Fails if the text exceeds u32 offsets.
 pub(crate) fn encode<S: AsRef<str>>(strings: &[S]) -> Result<Vec<u8>, Error> {
+    let overflow = || Error::SizeOverflow {
+        what: "string table",
+    };
     let total: usize = strings.iter().map(|s| s.as_ref().len()).sum();
-    if total > u32::MAX as usize || strings.len() >= u32::MAX as usize {
-        return Err(Error::SizeOverflow {
-            what: "string table",
-        });
-    }
+    let count = u32::try_from(strings.len())
+        .ok()
+        .filter(|&c| c < u32::MAX)
+        .ok_or_else(overflow)?;
+    u32::try_from(total).map_err(|_| overflow())?;
     let mut out = Vec::with_capacity(4 + 4 * (strings.len() + 1) + total);
-    out.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
     let mut off = 0u32;
     out.extend_from_slice(&off.to_le_bytes());
     for s in strings {
-        off += s.as_ref().len() as u32;
+        // Every prefix sum ≤ total, which fits u32 (checked above).
+        let len = u32::try_from(s.as_ref().len()).map_err(|_| overflow())?;
+        off = off.checked_add(len).ok_or_else(overflow)?;
         out.extend_from_slice(&off.to_le_bytes());
     }
     for s in strings {

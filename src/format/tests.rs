@@ -1,7 +1,14 @@
 //! One test per error variant, all through one `check` helper: build a small
 //! valid bundle, break it one way, and assert the typed error (code + section).
 
-use super::write::{assemble, assemble_raw, encode_sections, reseal};
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "test code: small, known values"
+)]
+
+use super::write::{assemble, assemble_raw, encode_sections, reseal, reseal_all};
 use super::*;
 use crate::synth;
 
@@ -339,28 +346,80 @@ fn wrong_section_shapes() {
 
 #[test]
 fn never_panics_on_mutations() {
-    // Cheap deterministic fuzz: flip, truncate and splice every region.
+    // Cheap deterministic fuzz: flip, truncate and splice every region, and
+    // reseal the checksums (sections and table) for most mutations, so
+    // section contents are mutated behind valid checksums too.
     let mut rng = synth::Rng::new(9);
-    for b in [valid(Dtype::I8), assemble(&residual_sections())]
-        .into_iter()
-        .flat_map(|b| std::iter::repeat_n(b, 3000))
+    let mut codes: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut resealed = 0;
+    for b in [
+        valid(Dtype::I8),
+        assemble(&residual_sections()),
+        valid(Dtype::F32),
+        valid(Dtype::F16),
+    ]
+    .into_iter()
+    .flat_map(|b| std::iter::repeat_n(b, 2000))
     {
         let mut c = b.clone();
-        match rng.next_u64() % 3 {
-            0 => {
-                let i = (rng.next_u64() as usize) % c.len();
-                c[i] = rng.next_u64() as u8;
-            }
-            1 => c.truncate((rng.next_u64() as usize) % c.len()),
-            _ => {
-                let i = (rng.next_u64() as usize) % (HEADER_LEN + 20 * ENTRY_LEN).min(c.len());
-                c[i] = rng.next_u64() as u8;
-                if rng.next_u64() % 2 == 0 {
-                    reseal(&mut c);
+        let region = rng.next_u64() % 4;
+        let n = 1 + rng.next_u64() % 4;
+        for _ in 0..n {
+            match region {
+                0 => {
+                    let i = (rng.next_u64() as usize) % c.len();
+                    c[i] = rng.next_u64() as u8;
+                }
+                1 => {
+                    let i = (rng.next_u64() as usize) % (HEADER_LEN + 20 * ENTRY_LEN).min(c.len());
+                    c[i] = rng.next_u64() as u8;
+                }
+                _ => {
+                    // Inside the sections: a byte, or a whole little-endian
+                    // word set to an extreme value.
+                    let i = HEADER_LEN
+                        + 20 * ENTRY_LEN
+                        + (rng.next_u64() as usize) % (c.len() - HEADER_LEN - 20 * ENTRY_LEN - 4);
+                    let v: [u8; 4] = match rng.next_u64() % 6 {
+                        0 => f32::MAX.to_le_bytes(),
+                        1 => 1e38f32.to_le_bytes(),
+                        2 => (-1e30f32).to_le_bytes(),
+                        3 => u32::MAX.to_le_bytes(),
+                        4 => f32::NAN.to_le_bytes(),
+                        _ => (rng.next_u64() as u32).to_le_bytes(),
+                    };
+                    c[i..i + 4].copy_from_slice(&v);
                 }
             }
         }
-        let _ = parse(&c);
+        if rng.next_u64() % 8 == 0 {
+            c.truncate((rng.next_u64() as usize) % c.len());
+        } else if rng.next_u64() % 8 != 0 {
+            reseal_all(&mut c);
+            resealed += 1;
+        }
+        let buf = AlignedBuf::from_slice(&c).unwrap();
+        let code = match parse(buf.as_slice()) {
+            Ok(layout) => {
+                // What loads must be safe to score: every view is usable.
+                let _ = layout.view(buf.as_slice());
+                "OK"
+            }
+            Err(e) => e.code(),
+        };
+        *codes.entry(code).or_default() += 1;
+    }
+    eprintln!("mutation outcomes: {codes:?}");
+    // The content checks were reached: most inputs did not stop at the door.
+    let door = codes.get("CHECKSUM_MISMATCH").copied().unwrap_or(0)
+        + codes.get("TRUNCATED").copied().unwrap_or(0);
+    assert!(resealed > 5000, "{resealed}");
+    assert!(door < 3000, "{codes:?}");
+    for code in ["BAD_SECTION", "UNSAFE_VALUE", "NON_FINITE", "OK"] {
+        assert!(
+            codes.get(code).copied().unwrap_or(0) > 0,
+            "{code}: {codes:?}"
+        );
     }
 }
 
@@ -497,4 +556,232 @@ fn write_fixture_v1_1_residual() {
         assemble(&residual_sections()),
     )
     .unwrap();
+}
+
+// ---- reserved bytes (format 1.2 readers check them) -------------------------
+
+#[test]
+fn header_reserved_bytes_must_be_zero() {
+    let b = valid(Dtype::I8);
+    // Outside the table checksum: each byte is checked on its own.
+    for i in 36..HEADER_LEN {
+        let mut c = b.clone();
+        c[i] = 1;
+        check(&c, "RESERVED_NOT_ZERO", Some("HEADER"));
+        assert_eq!(parse(&c).unwrap_err().location().unwrap().offset, i as u64);
+    }
+    // Header flags: covered by the table checksum, and must be zero.
+    let mut c = b.clone();
+    c[20] = 1;
+    check(&c, "CHECKSUM_MISMATCH", None);
+    reseal(&mut c);
+    check(&c, "RESERVED_NOT_ZERO", Some("HEADER"));
+}
+
+#[test]
+fn table_reserved_flags_and_word_must_be_zero() {
+    let b = valid(Dtype::I8);
+    let e = table_entry(&b, Kind::Bias);
+    let mut c = b.clone();
+    c[e + 4] |= 2; // an undefined section flag
+    reseal(&mut c);
+    check(&c, "RESERVED_NOT_ZERO", Some("BIAS"));
+    let mut c = b.clone();
+    c[e + 28] = 1; // the entry's trailing reserved word
+    reseal(&mut c);
+    check(&c, "RESERVED_NOT_ZERO", Some("BIAS"));
+}
+
+#[test]
+fn section_reserved_bytes_must_be_zero() {
+    for (kind, at) in [
+        (Kind::Model, 20),
+        (Kind::Gram, 5),
+        (Kind::Neighbours, 12),
+        (Kind::Segments, 9),
+    ] {
+        let b = with_section(Dtype::I8, kind, |b| b[at] = 7);
+        check(&b, "RESERVED_NOT_ZERO", Some(kind.name()));
+        let off = section_offset(&b, kind);
+        assert_eq!(
+            parse(&b).unwrap_err().location().unwrap().offset,
+            (off + at) as u64
+        );
+    }
+}
+
+// ---- the safety envelope ----------------------------------------------------
+
+fn set_f32(b: &mut [u8], i: usize, v: f32) {
+    b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+#[test]
+fn values_that_could_overflow_a_score_are_refused() {
+    // A finite int8 scale of 1e38: scores would be Infinity.
+    check(
+        &with_section(Dtype::I8, Kind::Scales, |b| set_f32(b, 3, 1e38)),
+        "UNSAFE_VALUE",
+        Some("SCALES"),
+    );
+    check(
+        &with_section(Dtype::F32, Kind::Factors, |b| set_f32(b, 5, -1e13)),
+        "UNSAFE_VALUE",
+        Some("FACTORS"),
+    );
+    for k in [Kind::Bias, Kind::Popularity] {
+        check(
+            &with_section(Dtype::F32, k, |b| set_f32(b, 2, 3e38)),
+            "UNSAFE_VALUE",
+            Some(k.name()),
+        );
+    }
+    // Gram: bounded entries, λ and α ≥ 0, a non-negative diagonal.
+    check(
+        &with_section(Dtype::F32, Kind::Gram, |b| set_f32(b, 4 + 3, 1e36)),
+        "UNSAFE_VALUE",
+        Some("GRAM"),
+    );
+    check(
+        &with_section(Dtype::F32, Kind::Gram, |b| set_f32(b, 4 + 21, -1e30)),
+        "BAD_SECTION",
+        Some("GRAM"),
+    );
+    check(
+        &with_section(Dtype::F32, Kind::Gram, |b| set_f32(b, 3, -1.0)),
+        "BAD_SECTION",
+        Some("GRAM"),
+    );
+    // Centroids stand in for a user: the user range applies.
+    check(
+        &with_section(Dtype::F32, Kind::Segments, |b| set_f32(b, 4 + 7, 2e12)),
+        "UNSAFE_VALUE",
+        Some("SEGMENTS"),
+    );
+    // At the limits themselves, the bundle loads.
+    let b = with_section(Dtype::F32, Kind::Factors, |b| {
+        set_f32(b, 0, limits::MAX_FACTOR_ABS)
+    });
+    parse(AlignedBuf::from_slice(&b).unwrap().as_slice()).unwrap();
+}
+
+#[test]
+fn writer_refuses_values_outside_the_envelope() {
+    let mut p = parts(5, 4);
+    p.factors[3] = 2e12;
+    assert_eq!(
+        write_bundle(&p, Dtype::F32).unwrap_err().code(),
+        "UNSAFE_VALUE"
+    );
+    assert_eq!(
+        write_bundle(&p, Dtype::I8).unwrap_err().code(),
+        "UNSAFE_VALUE"
+    );
+    let mut p = parts(5, 4);
+    p.bias.as_mut().unwrap()[1] = 1e31;
+    assert_eq!(
+        write_bundle(&p, Dtype::F32).unwrap_err().code(),
+        "UNSAFE_VALUE"
+    );
+    let mut p = parts(5, 4);
+    p.gram.as_mut().unwrap().yty[0] = -1.0;
+    assert_eq!(
+        write_bundle(&p, Dtype::F32).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
+}
+
+// ---- exact prices (format 1.2) -----------------------------------------------
+
+#[test]
+fn prices_come_back_exactly_as_exported() {
+    let mut p = parts(20, 20);
+    let prices: Vec<f64> = (0..20)
+        .map(|i| if i == 4 { f64::NAN } else { 24.99 + i as f64 })
+        .collect();
+    p.prices = Some(prices.clone());
+    let b = write_bundle(&p, Dtype::I8).unwrap();
+    let buf = AlignedBuf::from_slice(&b).unwrap();
+    let layout = parse(buf.as_slice()).unwrap();
+    assert_eq!(layout.version, (1, 2));
+    let v = layout.view(buf.as_slice());
+    assert_eq!(v.price_at(0), Some(24.99));
+    assert_eq!(v.price_at(7), Some(31.99));
+    assert!(v.price_at(4).unwrap().is_nan());
+    // PRICE (f32) is still there, for 1.0/1.1 readers.
+    #[allow(clippy::cast_possible_truncation)]
+    let want = 24.99f64 as f32;
+    assert_eq!(v.price.unwrap()[0], want);
+    // An older bundle (f32 PRICE only) gives the decimal the f32 stood for.
+    let old = include_bytes!("../../tests/fixtures/v1.1-residual.vtr");
+    let buf = AlignedBuf::from_slice(old).unwrap();
+    let layout = parse(buf.as_slice()).unwrap();
+    let v = layout.view(buf.as_slice());
+    assert!(v.price_f64.is_none());
+    for i in 0..20 {
+        let p32 = v.price.unwrap()[i];
+        let p = v.price_at(i).unwrap();
+        // At most two decimals, as synth wrote them, and the same f32.
+        #[allow(clippy::cast_possible_truncation)]
+        let same = p as f32 == p32;
+        assert!(same && ((p * 100.0).round() / 100.0 == p), "{p32} -> {p}");
+    }
+}
+
+#[test]
+fn decimal_of_f32_recovers_short_decimals() {
+    for (x, want) in [
+        (24.99f32, 24.99f64),
+        (0.1, 0.1),
+        (1234.56, 1234.56),
+        (5.0, 5.0),
+        (-3.5, -3.5),
+    ] {
+        assert_eq!(decimal_of_f32(x), want);
+    }
+    assert!(decimal_of_f32(f32::NAN).is_nan());
+}
+
+#[test]
+fn price_sections_must_agree_and_be_finite() {
+    check(
+        &with_section(Dtype::F32, Kind::PriceF64, |b| {
+            b[8..16].copy_from_slice(&99.5f64.to_le_bytes())
+        }),
+        "BAD_SECTION",
+        Some("PRICE_F64"),
+    );
+    let mut s = encode_sections(&parts(20, 20), Dtype::F32).unwrap();
+    for (k, _, b) in s.iter_mut() {
+        if *k == Kind::PriceF64 {
+            b[0..8].copy_from_slice(&f64::INFINITY.to_le_bytes());
+        }
+    }
+    check(&assemble(&s), "NON_FINITE", Some("PRICE_F64"));
+    check(
+        &with_section(Dtype::F32, Kind::PriceF64, |b| b.truncate(8 * 19)),
+        "BAD_SECTION",
+        Some("PRICE_F64"),
+    );
+}
+
+#[test]
+#[ignore = "run once to create a new fixture; fixtures are never regenerated"]
+fn write_fixture_v1_2_price_f64() {
+    std::fs::write("tests/fixtures/v1.2-price-f64.vtr", valid(Dtype::I8)).unwrap();
+}
+
+#[test]
+fn fixture_v1_2_price_f64_still_parses() {
+    // Kept forever: the first bundle with PRICE_F64 and checked reserved bytes.
+    let b = include_bytes!("../../tests/fixtures/v1.2-price-f64.vtr");
+    let buf = AlignedBuf::from_slice(b).unwrap();
+    let layout = parse(buf.as_slice()).expect("v1.2 fixture");
+    assert_eq!(layout.version, (1, 2));
+    assert!(layout.has(Kind::PriceF64));
+    let v = layout.view(buf.as_slice());
+    for i in 0..20 {
+        let p = v.price_at(i).unwrap();
+        assert_eq!((p * 100.0).round() / 100.0, p);
+    }
 }

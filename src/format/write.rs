@@ -3,8 +3,9 @@
 //! every producer (trainer, synth, Spark import) shares it.
 
 use super::{
-    data_start, f32_to_f16, next_offset, stride_for, strings, BundleParts, Dtype, Kind, ENTRY_LEN,
-    FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM, RESIDUAL_STEPS,
+    data_start, f32_to_f16, limits, next_offset, stride_for, strings, BundleParts, Dtype, Kind,
+    ENTRY_LEN, FLAG_REQUIRED, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DIM,
+    RESIDUAL_STEPS,
 };
 use crate::error::{At, Error};
 use std::path::Path;
@@ -36,11 +37,37 @@ fn check_finite(name: &'static str, v: &[f32]) -> Result<(), Error> {
     }
 }
 
+/// The envelope of [`super::limits`], checked here too so that a trainer's
+/// bad output fails at export rather than in every browser.
+fn check_bounded(
+    name: &'static str,
+    v: &[f32],
+    limit: f32,
+    text: &'static str,
+) -> Result<(), Error> {
+    check_finite(name, v)?;
+    match v.iter().position(|x| x.abs() > limit) {
+        Some(i) => Err(Error::UnsafeValue {
+            at: At {
+                section: name,
+                offset: 0,
+            },
+            index: i as u64,
+            limit: text,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Symmetric per-row int8: q = round(x / s), s = max|x| / 127.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "rounded and clamped to ±127"
+)]
 pub fn quantize_row_i8(row: &[f32], out: &mut [i8]) -> f32 {
     let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
     if max == 0.0 {
@@ -56,6 +83,10 @@ pub fn quantize_row_i8(row: &[f32], out: &mut [i8]) -> f32 {
 
 /// The RESIDUAL byte of `x` stored as `q × s`: what is left, in steps of
 /// `s / RESIDUAL_STEPS` (|x − q·s| ≤ s/2 by rounding, so it fits ±127).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "rounded and clamped to ±127"
+)]
 pub fn residual_i8(x: f32, q: i8, s: f32) -> i8 {
     if s == 0.0 {
         return 0;
@@ -94,12 +125,25 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
         )));
     }
     check_len("factors", &parts.factors, want)?;
-    check_finite("FACTORS", &parts.factors)?;
+    // int8 rows must keep their scale ≤ MAX_SCALE = MAX_FACTOR_ABS / 128.
+    let factor_limit = match dtype {
+        Dtype::I8 => limits::MAX_SCALE * 127.0,
+        _ => limits::MAX_FACTOR_ABS,
+    };
+    check_bounded(
+        "FACTORS",
+        &parts.factors,
+        factor_limit,
+        limits::MAX_FACTOR_ABS_TEXT,
+    )?;
     let stride = stride_for(dim);
 
     let mut sections: Vec<(Kind, bool, Vec<u8>)> = Vec::new();
     let mut model = Vec::with_capacity(32);
-    for v in [n as u32, dim as u32, stride as u32, dtype.code()] {
+    let u32_of =
+        |v: usize, what: &'static str| u32::try_from(v).map_err(|_| Error::SizeOverflow { what });
+    let (n32, dim32) = (u32_of(n, "item count")?, u32_of(dim, "dim")?);
+    for v in [n32, dim32, u32_of(stride, "stride")?, dtype.code()] {
         model.extend_from_slice(&v.to_le_bytes());
     }
     model.resize(32, 0);
@@ -115,7 +159,7 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     }
 
     sections.push((Kind::ItemIds, true, strings::encode(&parts.ids)?));
-    let mut order: Vec<u32> = (0..n as u32).collect();
+    let mut order: Vec<u32> = (0..n32).collect();
     order.sort_unstable_by(|&a, &b| {
         parts.ids[a as usize]
             .as_bytes()
@@ -166,7 +210,7 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
             for (r, row) in rows.enumerate() {
                 scales.push(quantize_row_i8(row, &mut q));
                 for (dst, &v) in b[r * stride..r * stride + dim].iter_mut().zip(&q) {
-                    *dst = v as u8;
+                    *dst = v.to_le_bytes()[0];
                 }
             }
             let residual = parts.int8_residual.then(|| {
@@ -174,7 +218,7 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
                 for (i, row) in parts.factors.chunks_exact(dim).enumerate() {
                     let (s, qs) = (scales[i], &b[i * stride..i * stride + dim]);
                     for ((dst, &x), &q) in r[i * stride..].iter_mut().zip(row).zip(qs) {
-                        *dst = residual_i8(x, q as i8, s) as u8;
+                        *dst = residual_i8(x, i8::from_le_bytes([q]), s).to_le_bytes()[0];
                     }
                 }
                 r
@@ -189,12 +233,22 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
 
     if let Some(b) = &parts.bias {
         check_len("bias", b, n)?;
-        check_finite("BIAS", b)?;
+        check_bounded(
+            "BIAS",
+            b,
+            limits::MAX_SCORE_TERM,
+            limits::MAX_SCORE_TERM_TEXT,
+        )?;
         sections.push((Kind::Bias, false, f32_bytes(b)));
     }
     if let Some(p) = &parts.popularity {
         check_len("popularity", p, n)?;
-        check_finite("POPULARITY", p)?;
+        check_bounded(
+            "POPULARITY",
+            p,
+            limits::MAX_SCORE_TERM,
+            limits::MAX_SCORE_TERM_TEXT,
+        )?;
         sections.push((Kind::Popularity, false, f32_bytes(p)));
     }
     if let Some(c) = &parts.categories {
@@ -220,10 +274,25 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     }
     if let Some(p) = &parts.prices {
         check_len("prices", p, n)?;
-        if p.iter().any(|v| v.is_infinite()) {
-            return Err(invalid("prices must be finite (NaN = unknown)".into()));
+        if p.iter()
+            .any(|v| v.is_infinite() || v.abs() > f64::from(f32::MAX))
+        {
+            return Err(invalid(
+                "prices must be finite (NaN = unknown) and fit an f32".into(),
+            ));
         }
-        sections.push((Kind::Price, false, f32_bytes(p)));
+        // PRICE (f32) for 1.0/1.1 readers, PRICE_F64 for the exact value.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "PRICE is the f32 rounding by design"
+        )]
+        let p32: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+        sections.push((Kind::Price, false, f32_bytes(&p32)));
+        sections.push((
+            Kind::PriceF64,
+            false,
+            p.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ));
     }
     if let Some(s) = &parts.in_stock {
         check_len("in_stock", s, n)?;
@@ -235,14 +304,23 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
     }
     if let Some(g) = &parts.gram {
         check_len("gram", &g.yty, dim * dim)?;
-        check_finite("GRAM", &g.yty)?;
-        if !(g.lambda.is_finite() && g.lambda >= 0.0 && g.alpha.is_finite()) {
+        check_bounded(
+            "GRAM",
+            &g.yty,
+            limits::MAX_GRAM_ABS,
+            limits::MAX_GRAM_ABS_TEXT,
+        )?;
+        let ok = |x: f32| x.is_finite() && (0.0..=limits::MAX_GRAM_ABS).contains(&x);
+        if !(ok(g.lambda) && ok(g.alpha)) {
             return Err(invalid(
-                "gram lambda/alpha must be finite, lambda ≥ 0".into(),
+                "gram lambda and alpha must be finite, in 0..=1e34".into(),
             ));
         }
+        if (0..dim).any(|a| g.yty[a * dim + a] < 0.0) {
+            return Err(invalid("gram has a negative diagonal: not YᵀY".into()));
+        }
         let mut b = Vec::with_capacity(16 + dim * dim * 4);
-        b.extend_from_slice(&(dim as u32).to_le_bytes());
+        b.extend_from_slice(&dim32.to_le_bytes());
         b.extend_from_slice(&0u32.to_le_bytes());
         b.extend_from_slice(&g.lambda.to_le_bytes());
         b.extend_from_slice(&g.alpha.to_le_bytes());
@@ -263,8 +341,8 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
         }
         check_finite("NEIGHBOURS", &nb.weights)?;
         let mut b = Vec::new();
-        b.extend_from_slice(&(n as u32).to_le_bytes());
-        b.extend_from_slice(&(nb.items.len() as u32).to_le_bytes());
+        b.extend_from_slice(&n32.to_le_bytes());
+        b.extend_from_slice(&u32_of(nb.items.len(), "neighbour count")?.to_le_bytes());
         b.resize(16, 0);
         b.extend(nb.offsets.iter().flat_map(|v| v.to_le_bytes()));
         b.extend(nb.items.iter().flat_map(|v| v.to_le_bytes()));
@@ -278,10 +356,15 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
                 "segment centroids must be k × dim with the model's dim".into(),
             ));
         }
-        check_finite("SEGMENTS", &s.centroids)?;
+        check_bounded(
+            "SEGMENTS",
+            &s.centroids,
+            limits::MAX_USER_ABS,
+            limits::MAX_USER_ABS_TEXT,
+        )?;
         let mut b = Vec::new();
-        b.extend_from_slice(&(k as u32).to_le_bytes());
-        b.extend_from_slice(&(dim as u32).to_le_bytes());
+        b.extend_from_slice(&u32_of(k, "segment count")?.to_le_bytes());
+        b.extend_from_slice(&dim32.to_le_bytes());
         b.resize(16, 0);
         b.extend(f32_bytes(&s.centroids));
         sections.push((Kind::Segments, false, b));
@@ -312,6 +395,10 @@ pub(crate) fn assemble(sections: &[(Kind, bool, Vec<u8>)]) -> Vec<u8> {
     assemble_raw(&raw)
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "lays out in-memory sections: their offsets and count (≤ 20 kinds) fit usize and u32"
+)]
 pub(crate) fn assemble_raw(sections: &[(u32, u32, &[u8])]) -> Vec<u8> {
     let count = sections.len() as u64;
     let mut offsets = Vec::with_capacity(sections.len());
@@ -358,6 +445,37 @@ pub(crate) fn reseal(out: &mut [u8]) {
     h.update(&out[HEADER_LEN..table_end]);
     let crc = h.finalize();
     out[32..36].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Recomputes every section's CRC and then the table's, so a mutation inside
+/// a section reaches the content checks instead of stopping at the checksum.
+#[cfg(test)]
+pub(crate) fn reseal_all(c: &mut [u8]) {
+    let Some(count) = c
+        .get(16..20)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    else {
+        return;
+    };
+    for i in 0..count as usize {
+        let e = HEADER_LEN + i * ENTRY_LEN;
+        let Some(entry) = c.get(e..e + ENTRY_LEN) else {
+            return;
+        };
+        let off = u64::from_le_bytes(entry[8..16].try_into().unwrap());
+        let len = u64::from_le_bytes(entry[16..24].try_into().unwrap());
+        let Some(end) = off.checked_add(len) else {
+            continue;
+        };
+        let (Ok(off), Ok(end)) = (usize::try_from(off), usize::try_from(end)) else {
+            continue;
+        };
+        if let Some(body) = c.get(off..end) {
+            let crc = super::crc32::hash(body);
+            c[e + 24..e + 28].copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    reseal(c);
 }
 
 /// Writes atomically: a temp file next to `path`, then rename, so a crash or a

@@ -12,6 +12,7 @@
 
 use crate::engine::Model;
 use crate::error::{Error, Result};
+use crate::format::limits::MAX_USER_ABS;
 
 /// A folded-in user plus what is needed to explain any score exactly.
 #[derive(Debug, Clone)]
@@ -96,6 +97,48 @@ fn lambda_per_positive(model: &Model) -> bool {
         .any(|i| m.get(2 * i) == Some("lambda_scaling") && m.get(2 * i + 1) == Some("positives"))
 }
 
+/// The last resort when no relative ridge works (a Gram that loaded but is
+/// far from YᵀY, e.g. huge off-diagonal entries): a ridge of twice the
+/// largest absolute row sum makes W + ridge·I strictly diagonally dominant,
+/// hence positive definite with a 50% margin that rounding cannot erase,
+/// so the factorization succeeds. A solution still outside the user range
+/// is scaled into it (the ranking by ⟨u, y⟩ is kept). Errors only if the
+/// arithmetic itself overflowed, which the load-time bounds rule out.
+fn dominant_solve(w: &[f64], b: &[f64], d: usize, chol: &mut [f64]) -> Result<Vec<f64>> {
+    // Row sums of the symmetric W from its lower triangle.
+    let mut rows = vec![0f64; d];
+    for a in 0..d {
+        for c in 0..=a {
+            let v = w[a * d + c].abs();
+            rows[a] += v;
+            if c != a {
+                rows[c] += v;
+            }
+        }
+    }
+    let ridge = 2.0 * rows.iter().fold(0f64, |m, &v| m.max(v)) + 1.0;
+    chol.copy_from_slice(w);
+    for a in 0..d {
+        chol[a * d + a] += ridge;
+    }
+    let bad = || Error::invalid("fold-in system is not solvable (non-finite Gram?)");
+    if !cholesky(chol, d) {
+        return Err(bad());
+    }
+    let mut z = b.to_vec();
+    forward(chol, &mut z, d);
+    backward(chol, &mut z, d);
+    if !z.iter().all(|v| v.is_finite()) {
+        return Err(bad());
+    }
+    let max = z.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let limit = f64::from(MAX_USER_ABS);
+    if max > limit {
+        z.iter_mut().for_each(|v| *v *= limit / max);
+    }
+    Ok(z)
+}
+
 /// Folds a history `(item index, r)` into a user vector. Items past the end of
 /// the catalogue are refused (the bindings drop unknown ids before this).
 /// An empty history gives the zero vector: the caller picks a cold-start answer.
@@ -152,46 +195,54 @@ pub fn fold_in(model: &Model, history: &[(u32, f32)]) -> Result<FoldIn> {
         }
     }
     let trace: f64 = (0..d).map(|a| w[a * d + a]).sum::<f64>() / d.max(1) as f64;
-    let mut regularized = false;
-    let mut chol = w.clone();
-    for a in 0..d {
-        chol[a * d + a] += lambda;
-    }
-    if !cholesky(&mut chol, d) {
-        // Singular or indefinite (λ = 0 with too few items, or a damaged Gram):
-        // add a growing ridge relative to the diagonal until it factorizes.
-        let mut ok = false;
-        for eps in [1e-6, 1e-4, 1e-2, 1.0] {
-            chol.copy_from_slice(&w);
-            let ridge = lambda + eps * (trace.abs() + 1.0);
-            for a in 0..d {
-                chol[a * d + a] += ridge;
-            }
-            if cholesky(&mut chol, d) {
-                ok = true;
-                break;
-            }
-        }
-        if !ok {
-            return Err(Error::invalid(
-                "fold-in system is not solvable even with regularization (non-finite Gram?)",
-            ));
-        }
-        regularized = true;
-    }
-    // b = Σ cⱼ yⱼ, then two triangular solves.
-    let mut z = vec![0f64; d];
+    // b = Σ cⱼ yⱼ.
+    let mut b = vec![0f64; d];
     for (row, &c) in rows.chunks_exact(d).zip(&conf) {
-        for (zz, &v) in z.iter_mut().zip(row) {
+        for (zz, &v) in b.iter_mut().zip(row) {
             *zz += c * v as f64;
         }
     }
-    forward(&chol, &mut z, d);
-    backward(&chol, &mut z, d);
-    let user: Vec<f32> = z.iter().map(|&v| v as f32).collect();
-    if user.iter().any(|v| !v.is_finite()) {
-        return Err(Error::invalid("fold-in produced a non-finite user vector"));
+    // λ alone first. If W + λI does not factorize (singular or indefinite:
+    // λ = 0 with too few items, or a damaged Gram) or the user it gives is
+    // outside the range the engine scores (`format::limits`), add a growing
+    // ridge relative to the diagonal until both hold.
+    let mut chol = w.clone();
+    let mut solved = None;
+    for (step, eps) in [0.0, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4]
+        .into_iter()
+        .enumerate()
+    {
+        chol.copy_from_slice(&w);
+        let ridge = if step == 0 {
+            lambda
+        } else {
+            lambda + eps * (trace.abs() + 1.0)
+        };
+        for a in 0..d {
+            chol[a * d + a] += ridge;
+        }
+        if !cholesky(&mut chol, d) {
+            continue;
+        }
+        let mut z = b.clone();
+        forward(&chol, &mut z, d);
+        backward(&chol, &mut z, d);
+        if z.iter()
+            .all(|v| v.is_finite() && v.abs() <= f64::from(MAX_USER_ABS))
+        {
+            solved = Some((z, step > 0));
+            break;
+        }
     }
+    let (z, regularized) = match solved {
+        Some(s) => s,
+        None => (dominant_solve(&w, &b, d, &mut chol)?, true),
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "|z| ≤ MAX_USER_ABS, checked above"
+    )]
+    let user: Vec<f32> = z.iter().map(|&v| v as f32).collect();
     Ok(FoldIn {
         user,
         regularized,
@@ -216,6 +267,10 @@ impl FoldIn {
     /// Exact per-history-item contributions to ⟨u, y⟩ for an item row `y`
     /// (length dim): cⱼ⟨W⁻¹y, yⱼ⟩, which is cⱼ⟨L⁻¹y, L⁻¹yⱼ⟩. They sum to
     /// ⟨u, y⟩ up to rounding. Cost d² + m·d.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "f64 products of bounded f32 values, narrowed back"
+    )]
     pub fn contributions(&self, y: &[f32]) -> Vec<(u32, f32)> {
         let d = self.dim;
         let mut z: Vec<f64> = y.iter().take(d).map(|&v| v as f64).collect();
@@ -224,6 +279,10 @@ impl FoldIn {
         backward(&self.chol, &mut z, d);
         // The solve is f64; the m dot products run in f32 with four
         // accumulators (vectorizable), which is plenty for ranking reasons.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "f64 solve, f32 dot products by design"
+        )]
         let zf: Vec<f32> = z.iter().map(|&v| v as f32).collect();
         self.rows
             .chunks_exact(d)

@@ -10,6 +10,12 @@
 //!
 //! Events arrive here already resolved to item indices: the bindings resolve
 //! ids, so unknown ids are counted there and never reach the solve.
+// Casts on sizes from untrusted input must be checked (`try_from`); `make lint` denies these.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 pub mod foldin;
 pub mod neighbours;
@@ -145,6 +151,7 @@ pub fn sort_by<T>(v: &mut [T], before: impl Fn(&T, &T) -> bool) {
 
 /// Sums decayed event weights per item: the `r` of the ALS objective.
 /// Output is sorted by item index, zero-weight items dropped.
+#[allow(clippy::cast_possible_truncation, reason = "a decay factor in [0, 1]")]
 pub fn aggregate(events: &[Event], opts: &ProfileOptions) -> Vec<(u32, f32)> {
     let mut v: Vec<(u32, f32)> = events
         .iter()

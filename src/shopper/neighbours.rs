@@ -9,6 +9,7 @@
 //! small (at most about twice the window's harmonic number) so they survive
 //! f16 storage. Each item keeps its `top_n` strongest links.
 
+use crate::format::index_u32;
 use crate::format::Neighbours;
 
 #[derive(Clone, Copy, Debug)]
@@ -65,7 +66,7 @@ pub fn build(n_items: usize, sessions: &[Vec<u32>], opts: &NeighbourOptions) -> 
     for (si, s) in sessions.iter().enumerate() {
         for (p, &i) in s.iter().enumerate() {
             if (i as usize) < n_items {
-                postings[fill[i as usize]] = (si as u32, p as u32);
+                postings[fill[i as usize]] = (index_u32(si), index_u32(p));
                 fill[i as usize] += 1;
                 occ[i as usize] += 1;
             }
@@ -127,7 +128,7 @@ pub fn build(n_items: usize, sessions: &[Vec<u32>], opts: &NeighbourOptions) -> 
             items.push(j);
             weights.push(w);
         }
-        offsets.push(items.len() as u32);
+        offsets.push(index_u32(items.len()));
     }
     Neighbours {
         offsets,

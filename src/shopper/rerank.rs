@@ -13,6 +13,8 @@ use super::foldin::{fold_in, FoldIn};
 use super::{aggregate, current_session, segments, sort_by, Event, EventKind, ProfileOptions};
 use crate::engine::{Model, RecommendOptions};
 use crate::error::{Error, Result};
+use crate::format::index_u32;
+use crate::format::limits::MAX_USER_ABS;
 
 /// Weights of the four score components.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -148,6 +150,10 @@ pub struct Profile {
     pub cold_user: Option<Vec<f32>>,
 }
 
+/// Most candidate values (rows × dim) one rerank copies out (64 MiB of f32):
+/// the candidate list comes from the caller, and MMR needs the rows at hand.
+pub const MAX_RERANK_VALUES: usize = 1 << 24;
+
 /// Session recency half-life in events: the newest item weighs 1, the one
 /// `half_life` steps back weighs 1/2.
 pub const SESSION_HALF_LIFE: f32 = 2.0;
@@ -209,11 +215,13 @@ impl Profile {
         let mut cold_user = None;
         if let Some(sv) = model.segments() {
             if let Some(f) = &fold {
-                segment = segments::assign(&sv, &f.user).map(|(s, dist)| (s as u32, dist));
+                segment = segments::assign(&sv, &f.user).map(|(s, dist)| (index_u32(s), dist));
             } else if let Some(s) = cold_segment {
-                let c = sv
-                    .centroids
-                    .get(s as usize * sv.dim..(s as usize + 1) * sv.dim)
+                // Checked: `s * dim` wraps on wasm32 for a large `s`, which
+                // would silently pick centroid 0.
+                let start = usize::try_from(s).ok().and_then(|s| s.checked_mul(sv.dim));
+                let c = start
+                    .and_then(|a| sv.centroids.get(a..a.checked_add(sv.dim)?))
                     .ok_or_else(|| {
                         Error::invalid(format!(
                             "segment {s} does not exist (the bundle has {})",
@@ -346,7 +354,14 @@ pub fn rerank(
         cands.push(c);
     }
     let m = cands.len();
-    let mut rows = vec![0f32; m * d];
+    let values = m.checked_mul(d).filter(|&v| v <= MAX_RERANK_VALUES);
+    let Some(values) = values else {
+        return Err(Error::invalid(format!(
+            "{m} candidates of dim {d} are too many to rerank at once (at most {} rows); pass fewer",
+            MAX_RERANK_VALUES / d.max(1)
+        )));
+    };
+    let mut rows = vec![0f32; values];
     let mut invs = vec![0f32; m];
     for (k, &c) in cands.iter().enumerate() {
         let row = model
@@ -590,13 +605,10 @@ fn allowed(model: &Model, f: &RecommendOptions, i: u32) -> bool {
             _ => return false,
         }
     }
-    if f.price_min.is_some() || f.price_max.is_some() {
-        let lo = f.price_min.unwrap_or(f32::NEG_INFINITY);
-        let hi = f.price_max.unwrap_or(f32::INFINITY);
-        match v.price.and_then(|p| p.get(i)) {
-            Some(&p) if p >= lo && p <= hi => {}
-            _ => return false,
-        }
+    if (f.price_min.is_some() || f.price_max.is_some())
+        && !model.price_in_range(f.price_min, f.price_max, i)
+    {
+        return false;
     }
     if f.in_stock_only && v.flags.and_then(|fl| fl.get(i)).is_none_or(|x| x & 1 == 0) {
         return false;
@@ -618,7 +630,12 @@ pub fn recommend(model: &Model, profile: &Profile, opts: &RerankOptions) -> Resu
 /// excluded items: [`rerank`] drops them).
 pub fn candidates(model: &Model, profile: &Profile, opts: &RerankOptions) -> Result<Vec<u32>> {
     let k = if opts.k == 0 { 10 } else { opts.k };
-    let pool = opts.pool.max(2 * k);
+    // Never more than the catalogue: `pool` comes from the caller.
+    let pool = opts
+        .pool
+        .max(k.saturating_mul(2))
+        .min(model.n_items())
+        .min(MAX_RERANK_VALUES / model.dim().max(1) / 3);
     let d = model.dim();
     let mut filter = opts.filter.clone();
     filter.k = pool;
@@ -626,7 +643,9 @@ pub fn candidates(model: &Model, profile: &Profile, opts: &RerankOptions) -> Res
     if opts.rules.exclude_purchased {
         filter.exclude.extend_from_slice(&profile.purchased);
     }
-    let mut cands: Vec<u32> = Vec::with_capacity(3 * pool);
+    // Grown as filled: the scan and the lists below are bounded by the
+    // catalogue and by what the bundle holds, not by a reservation.
+    let mut cands: Vec<u32> = Vec::new();
     let b = opts.blend;
     let mut q = vec![0f32; d];
     let mut any = false;
@@ -658,6 +677,14 @@ pub fn candidates(model: &Model, profile: &Profile, opts: &RerankOptions) -> Res
         any = true;
     }
     if any {
+        // Retrieval only needs a direction: a query outside the user range
+        // (a tiny Gram trace makes the session scale huge) is scaled into it
+        // instead of failing the call.
+        let max = q.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if max > MAX_USER_ABS {
+            let s = MAX_USER_ABS / max;
+            q.iter_mut().for_each(|v| *v *= s);
+        }
         cands.extend(model.recommend(&q, &filter)?.iter().map(|s| s.index));
     }
     if b.neighbours > 0.0 {

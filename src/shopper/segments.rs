@@ -1,6 +1,7 @@
 //! Segments: k-means centroids over user factors (trained natively, shipped in
 //! the bundle) and the on-device nearest-centroid assignment.
 
+use crate::format::index_u32;
 use crate::format::read::SegmentsView;
 use crate::synth::Rng;
 
@@ -44,7 +45,7 @@ pub fn kmeans(
     let mut rng = Rng::new(seed);
     let row = |i: usize| &data[i * d..(i + 1) * d];
     let mut centroids: Vec<f32> = Vec::with_capacity(k * d);
-    let first = (rng.next_u64() % n as u64) as usize;
+    let first = usize::try_from(rng.next_u64() % n as u64).unwrap_or(0);
     centroids.extend_from_slice(row(first));
     let mut best: Vec<f32> = (0..n).map(|i| sq_dist(row(i), row(first))).collect();
     while centroids.len() / d < k {
@@ -72,7 +73,7 @@ pub fn kmeans(
     for _ in 0..iterations.max(1) {
         let mut changed = false;
         for (i, a) in assign.iter_mut().enumerate() {
-            let c = nearest(&centroids, d, row(i)).map_or(0, |(c, _)| c as u32);
+            let c = nearest(&centroids, d, row(i)).map_or(0, |(c, _)| index_u32(c));
             if c != *a {
                 *a = c;
                 changed = true;
@@ -92,7 +93,9 @@ pub fn kmeans(
         for c in 0..kk {
             if counts[c] > 0 {
                 for j in 0..d {
-                    centroids[c * d + j] = (sums[c * d + j] / counts[c] as f64) as f32;
+                    #[allow(clippy::cast_possible_truncation, reason = "a mean of f32 values")]
+                    let mean = (sums[c * d + j] / counts[c] as f64) as f32;
+                    centroids[c * d + j] = mean;
                 }
             }
         }
@@ -101,7 +104,7 @@ pub fn kmeans(
         }
     }
     for (i, a) in assign.iter_mut().enumerate() {
-        *a = nearest(&centroids, d, row(i)).map_or(0, |(c, _)| c as u32);
+        *a = nearest(&centroids, d, row(i)).map_or(0, |(c, _)| index_u32(c));
     }
     (centroids, assign)
 }

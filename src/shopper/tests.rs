@@ -1,3 +1,10 @@
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "test code: small, known values"
+)]
+
 use super::neighbours::{build, NeighbourOptions};
 use super::rerank::{recommend, rerank, Profile, Reason, RerankOptions};
 use super::segments::{assign, kmeans};
@@ -454,4 +461,188 @@ fn segments_section_round_trips_through_a_bundle() {
     let (s, dist) = assign(&sv, &[3.0, 3.0, 3.0, 3.0]).unwrap();
     assert!(dist < 0.5);
     assert!(sv.centroids[s * 4] > 2.5);
+}
+
+// ---- hostile options and bundles ---------------------------------------------
+
+#[test]
+fn candidate_pool_is_bounded_by_the_catalogue() {
+    let p = parts(300, 16, 5);
+    let m = model(&p);
+    let popts = ProfileOptions {
+        now_ms: 2.0 * 60_000.0,
+        ..Default::default()
+    };
+    let evs = vec![ev(EventKind::View, 7, 0.0)];
+    let prof = Profile::build(&m, &evs, &popts, 2.0, None).unwrap();
+    let o = RerankOptions {
+        k: 10,
+        pool: 20_000_000,
+        ..Default::default()
+    };
+    // Not 3 × 2e7 reserved (240 MB per call): no more than the catalogue
+    // from each of the three sources.
+    let c = super::rerank::candidates(&m, &prof, &o).unwrap();
+    assert!(c.capacity() <= 4 * 300, "{}", c.capacity());
+    let r = recommend(&m, &prof, &o).unwrap();
+    assert_eq!(r.len(), 10);
+}
+
+#[test]
+fn segment_index_is_checked() {
+    let mut p = parts(50, 8, 2);
+    p.segments = Some(Segments {
+        dim: 8,
+        centroids: p.factors[..3 * 8].to_vec(),
+        names: vec![],
+    });
+    let m = model(&p);
+    let popts = ProfileOptions::default();
+    let k = m.segments().unwrap().k as u32;
+    for s in [k, 8_388_608, u32::MAX] {
+        let e = Profile::build(&m, &[], &popts, 2.0, Some(s)).unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT", "segment {s}");
+    }
+    let ok = Profile::build(&m, &[], &popts, 2.0, Some(k - 1)).unwrap();
+    assert_eq!(ok.segment.map(|s| s.0), Some(k - 1));
+}
+
+#[test]
+fn rerank_refuses_a_candidate_list_too_large_to_copy() {
+    let d = 64;
+    let n = super::rerank::MAX_RERANK_VALUES / d + 10;
+    // A tiny fake: only the shape matters (n items × d), so one row repeated.
+    let mut p = parts(n, d, 1);
+    p.gram = None;
+    p.neighbours = None;
+    p.segments = None;
+    let m = Model::from_bytes(&write_bundle(&p, Dtype::I8).unwrap()).unwrap();
+    let prof = Profile::default();
+    let all: Vec<u32> = (0..n as u32).collect();
+    let e = rerank(&m, &prof, &all, &RerankOptions::default()).unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARGUMENT");
+    assert!(e.to_string().contains("too many"), "{e}");
+    assert_eq!(
+        rerank(&m, &prof, &all[..100], &RerankOptions::default())
+            .unwrap()
+            .len(),
+        100
+    );
+}
+
+#[test]
+fn fold_in_keeps_the_user_inside_the_scored_range() {
+    // A valid but near-singular Gram (1e-30·I, λ = 0, α = 0): the plain solve
+    // gives u = 1e30 · Σ y, finite in f32 but far outside ±1e12; the ridge
+    // brings it back, flagged `regularized`.
+    let mut p = parts(20, 6, 9);
+    let mut yty = vec![0.0; 36];
+    for a in 0..6 {
+        yty[a * 6 + a] = 1e-30;
+    }
+    p.gram = Some(Gram {
+        yty,
+        lambda: 0.0,
+        alpha: 0.0,
+    });
+    let m = model(&p);
+    let f = fold_in(&m, &[(4, 1.0), (5, 3.0)]).unwrap();
+    assert!(f.regularized);
+    assert!(f
+        .user
+        .iter()
+        .all(|v| v.abs() <= crate::format::limits::MAX_USER_ABS));
+    m.recommend(
+        &f.user,
+        &crate::engine::RecommendOptions {
+            k: 5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+/// Any bundle that loads (GRAM and SEGMENTS mutated behind valid checksums)
+/// gives the shopper finite scores: fold-in, recommend and cold start never
+/// fail with an error that blames the caller.
+#[test]
+fn shopper_scores_finitely_on_any_bundle_that_loads() {
+    use crate::format::write::{assemble, encode_sections, reseal_all};
+    use crate::format::Kind;
+    let mut rng = crate::synth::Rng::new(5);
+    let mut p = parts(60, 8, 13);
+    p.segments = Some(Segments {
+        dim: 8,
+        centroids: p.factors[..3 * 8].to_vec(),
+        names: vec![],
+    });
+    let sections = encode_sections(&p, Dtype::F32).unwrap();
+    let base = assemble(&sections);
+    let gram_at = |b: &[u8]| {
+        let layout =
+            crate::format::parse(crate::format::AlignedBuf::from_slice(b).unwrap().as_slice())
+                .unwrap();
+        let s = layout
+            .sections
+            .iter()
+            .find(|s| s.kind == Kind::Gram as u32)
+            .unwrap();
+        (s.offset as usize, s.length as usize)
+    };
+    let (g_off, g_len) = gram_at(&base);
+    let popts = ProfileOptions {
+        now_ms: 2.0 * 60_000.0,
+        ..Default::default()
+    };
+    let evs = vec![ev(EventKind::View, 3, 0.0), ev(EventKind::Purchase, 7, 1.0)];
+    let mut loaded = 0;
+    for _ in 0..1500 {
+        let mut c = base.clone();
+        for _ in 0..1 + rng.next_u64() % 3 {
+            // λ, α or a Gram entry (4-byte aligned inside the section).
+            let i = g_off + 8 + 4 * ((rng.next_u64() as usize) % ((g_len - 8) / 4));
+            let v: f32 = match rng.next_u64() % 5 {
+                0 => 1e34,
+                1 => -1e30,
+                2 => 1e-38,
+                3 => 0.0,
+                _ => f32::from_bits(rng.next_u64() as u32),
+            };
+            c[i..i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        reseal_all(&mut c);
+        let Ok(m) = Model::from_bytes(&c) else {
+            continue;
+        };
+        loaded += 1;
+        let prof = Profile::build(&m, &evs, &popts, 2.0, None).expect("fold-in on a loaded bundle");
+        if let Some(f) = &prof.fold {
+            assert!(f
+                .user
+                .iter()
+                .all(|v| v.abs() <= crate::format::limits::MAX_USER_ABS));
+        }
+        let r = recommend(
+            &m,
+            &prof,
+            &RerankOptions {
+                k: 5,
+                ..Default::default()
+            },
+        )
+        .expect("recommend");
+        assert!(r.iter().all(|x| x.score.is_finite()), "{r:?}");
+        let cold = Profile::build(&m, &[], &popts, 2.0, Some(1)).unwrap();
+        let r = recommend(
+            &m,
+            &cold,
+            &RerankOptions {
+                k: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(r.iter().all(|x| x.score.is_finite()), "{r:?}");
+    }
+    assert!(loaded > 100, "{loaded}");
 }

@@ -102,7 +102,9 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         ("n_users".into(), h.n_users.to_string()),
         ("confidence".into(), "1 + alpha * r".into()),
     ];
-    let prices = if opts.synthetic_prices {
+    // The state keeps f32 prices; the bundle carries the decimal each stood
+    // for (24.99, not 24.989999771118164), exact up to 7 significant digits.
+    let prices: Option<Vec<f32>> = if opts.synthetic_prices {
         meta.push((
             "prices".into(),
             "synthetic: derived from a hash of the item id, not real".into(),
@@ -128,7 +130,7 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         popularity: Some(h.popularity.clone()),
         categories,
         category_names,
-        prices,
+        prices: prices.map(|p| p.into_iter().map(crate::format::decimal_of_f32).collect()),
         in_stock: Some(vec![true; n]),
         titles: h.titles.clone(),
         gram: Some(Gram {

@@ -2,12 +2,12 @@
 //! lookups) and `BundleBuffer` (streamed, zero-copy loading).
 
 use super::types::{
-    describe, ItemOut, Listing, ModelInfo, Pairs, RecOptionsJs, ScoredJs, SectionOut,
+    self, describe, ItemOut, Listing, ModelInfo, Pairs, RecOptionsJs, ScoredJs, SectionOut,
 };
 use super::{invalid, js_error, to_js};
 use crate::engine::{self, RecommendOptions, Scored};
 use crate::error::Error;
-use crate::format::AlignedBuf;
+use crate::format::{self, AlignedBuf};
 use js_sys::{Float32Array, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
@@ -17,66 +17,133 @@ pub fn simd_enabled() -> bool {
     engine::kernels::SIMD
 }
 
+/// The maximum bundle size from JS: `undefined` → the default
+/// ([`format::DEFAULT_MAX_BUNDLE_BYTES`], 512 MiB), else a whole number of bytes.
+fn parse_max(max: Option<f64>) -> Result<u64, JsValue> {
+    match max {
+        None => Ok(format::DEFAULT_MAX_BUNDLE_BYTES),
+        Some(m) => whole_bytes(m, "maxBytes"),
+    }
+}
+
+/// A length within a JS array (≤ its u32 length).
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn whole_bytes(x: f64, name: &str) -> Result<u64, JsValue> {
+    // 2^53: every whole f64 below it is exact.
+    if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_992.0) {
+        return Err(invalid(format!(
+            "{name} must be a whole number of bytes, got {}",
+            describe(x)
+        )));
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "whole, 0 ≤ x ≤ 2^53"
+    )]
+    Ok(x as u64)
+}
+
 /// Destination for a bundle being downloaded: chunks are written straight
-/// into aligned wasm memory, then [`Model::from_buffer`] takes it without a copy.
+/// into aligned wasm memory, then [`Model::from_buffer`] takes it without a
+/// copy. Memory follows the bytes that arrive, not the declared length
+/// (`format::Intake`): `new BundleBuffer(contentLength, maxBytes)` reserves
+/// at most 32 MiB up front, refuses a declared length past `maxBytes`
+/// (`TOO_LARGE`, default 512 MiB) and frees everything on the first error.
 #[wasm_bindgen]
 pub struct BundleBuffer {
-    buf: Option<AlignedBuf>,
+    intake: Option<format::Intake>,
+}
+
+impl BundleBuffer {
+    fn intake(&mut self) -> Result<&mut format::Intake, JsValue> {
+        self.intake
+            .as_mut()
+            .ok_or_else(|| invalid("this buffer was already handed to Model.fromBuffer, or failed"))
+    }
+
+    /// Any error frees the bytes received so far: a failed load keeps nothing.
+    fn fail(&mut self, e: Error) -> JsValue {
+        self.intake = None;
+        js_error(e)
+    }
 }
 
 #[wasm_bindgen]
 impl BundleBuffer {
+    /// `length`: the declared length (Content-Length), or `undefined` when
+    /// unknown; `maxBytes`: the maximum bundle size (default 512 MiB).
     #[wasm_bindgen(constructor)]
-    pub fn new(length: f64) -> Result<BundleBuffer, JsValue> {
-        if !(length.is_finite()
-            && length >= 0.0
-            && length.fract() == 0.0
-            && length <= u32::MAX as f64)
-        {
-            return Err(invalid(format!(
-                "buffer length must be a whole number of bytes, got {}",
-                describe(length)
-            )));
-        }
-        let buf = AlignedBuf::zeroed(length as usize).ok_or_else(|| {
-            js_error(Error::SizeOverflow {
-                what: "bundle buffer",
-            })
-        })?;
-        Ok(BundleBuffer { buf: Some(buf) })
+    pub fn new(length: Option<f64>, max_bytes: Option<f64>) -> Result<BundleBuffer, JsValue> {
+        let max = parse_max(max_bytes)?;
+        let expected = length
+            .map(|l| whole_bytes(l, "buffer length"))
+            .transpose()?;
+        let intake = format::Intake::new(expected, max).map_err(js_error)?;
+        Ok(BundleBuffer {
+            intake: Some(intake),
+        })
     }
 
-    /// Copies `chunk` to `offset`. Out-of-range writes are refused, not truncated.
-    pub fn write(&mut self, offset: f64, chunk: &[u8]) -> Result<(), JsValue> {
-        let buf = self
-            .buf
-            .as_mut()
-            .ok_or_else(|| invalid("this buffer was already handed to Model.fromBuffer"))?;
-        if !(offset.is_finite() && offset >= 0.0 && offset.fract() == 0.0) {
-            return Err(invalid(format!(
-                "offset must be a whole number, got {}",
-                describe(offset)
-            )));
-        }
-        let start = offset as usize;
-        let total = buf.len();
-        let dst = start
-            .checked_add(chunk.len())
-            .and_then(|end| buf.as_mut_slice().get_mut(start..end))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "chunk of {} bytes at offset {start} does not fit a {}-byte buffer",
-                    chunk.len(),
-                    total
-                ))
-            })?;
-        dst.copy_from_slice(chunk);
-        Ok(())
+    /// Appends a chunk, copied once from the JS array into place.
+    pub fn push(&mut self, chunk: &Uint8Array) -> Result<(), JsValue> {
+        let n = chunk.length() as usize;
+        let r = self.intake()?.push_with(n, |dst| chunk.copy_to_uninit(dst));
+        r.map_err(|e| self.fail(e))
     }
 
+    /// Copies `chunk` to `offset` (the API before `push`; offsets past the
+    /// bytes received are zero-filled). Out-of-range writes are refused.
+    pub fn write(&mut self, offset: f64, chunk: &Uint8Array) -> Result<(), JsValue> {
+        let offset = whole_bytes(offset, "offset")?;
+        let intake = self.intake()?;
+        let n = chunk.length() as usize;
+        let received = intake.received();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let fits = start
+            .checked_add(n)
+            .is_some_and(|end| intake.expected().is_none_or(|e| end <= e));
+        if !fits {
+            return Err(invalid(format!(
+                "chunk of {n} bytes at offset {start} does not fit a {}-byte buffer",
+                intake.expected().unwrap_or(received)
+            )));
+        }
+        let r = (|| {
+            if start > received {
+                intake.push_zeros(start - received)?;
+            }
+            // The part over bytes already received is overwritten in place.
+            let overlap = intake.received().saturating_sub(start).min(n);
+            if overlap > 0 {
+                if let Some(dst) = intake.received_mut().get_mut(start..start + overlap) {
+                    chunk.subarray(0, to_u32(overlap)).copy_to(dst);
+                }
+            }
+            if overlap < n {
+                let rest = chunk.subarray(to_u32(overlap), chunk.length());
+                intake.push_with(n - overlap, |dst| rest.copy_to_uninit(dst))?;
+            }
+            Ok(())
+        })();
+        r.map_err(|e| self.fail(e))
+    }
+
+    /// The declared length (or, when none was declared, the bytes received).
     #[wasm_bindgen(getter)]
     pub fn length(&self) -> usize {
-        self.buf.as_ref().map_or(0, AlignedBuf::len)
+        self.intake
+            .as_ref()
+            .map_or(0, |i| i.expected().unwrap_or(i.received()))
+    }
+
+    /// Bytes received so far.
+    #[wasm_bindgen(getter)]
+    pub fn received(&self) -> usize {
+        self.intake.as_ref().map_or(0, format::Intake::received)
     }
 }
 
@@ -92,21 +159,57 @@ impl Model {
     }
 }
 
-fn user_vector(v: &JsValue) -> Result<Vec<f32>, JsValue> {
+/// A user vector from JS, checked against the model's `dim` before any copy
+/// (a huge array is a `DIM_MISMATCH`, not a huge allocation). Values that
+/// overflow f32 (|x| > f32::MAX, e.g. 1e39) are `OUT_OF_RANGE` here, not
+/// Infinity; the engine checks the documented range (±1e12) itself.
+pub(super) fn user_vector(v: &JsValue, dim: usize) -> Result<Vec<f32>, JsValue> {
+    let mismatch = |got: u32| {
+        js_error(Error::DimMismatch {
+            expected: dim,
+            got: got as usize,
+        })
+    };
     if let Some(a) = v.dyn_ref::<Float32Array>() {
+        if a.length() as usize != dim {
+            return Err(mismatch(a.length()));
+        }
         return Ok(a.to_vec());
     }
+    let narrow = |i: usize, x: f64| -> Result<f32, JsValue> {
+        #[allow(clippy::cast_possible_truncation, reason = "range checked just below")]
+        let f = x as f32;
+        if x.is_finite() && !f.is_finite() {
+            return Err(js_error(Error::OutOfRange {
+                what: format!("user vector value {i} does not fit a 32-bit float"),
+            }));
+        }
+        Ok(f)
+    };
     if let Some(a) = v.dyn_ref::<js_sys::Float64Array>() {
-        return Ok(a.to_vec().into_iter().map(|x| x as f32).collect());
+        if a.length() as usize != dim {
+            return Err(mismatch(a.length()));
+        }
+        return a
+            .to_vec()
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| narrow(i, x))
+            .collect();
     }
     if let Some(a) = v.dyn_ref::<js_sys::Array>() {
-        return a
+        if a.length() as usize != dim {
+            return Err(mismatch(a.length()));
+        }
+        return types::elements(a, "user vector", types::MAX_ARRAY)
+            .map_err(invalid)?
             .iter()
             .enumerate()
             .map(|(i, x)| {
-                x.as_f64()
-                    .map(|f| f as f32)
-                    .ok_or_else(|| invalid(format!("user vector element {i} is not a number")))
+                let f = x
+                    .as_f64()
+                    .ok_or_else(|| invalid(format!("user vector element {i} is not a number")))?;
+                narrow(i, f)
             })
             .collect();
     }
@@ -118,7 +221,15 @@ fn user_vector(v: &JsValue) -> Result<Vec<f32>, JsValue> {
 fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
     match k {
         None => Ok(10),
-        Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 => Ok(k as usize),
+        Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 =>
+        {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "whole, 1 ≤ k ≤ 1e7"
+            )]
+            Ok(k as usize)
+        }
         Some(k) => Err(invalid(format!(
             "k must be a whole number ≥ 1, got {}",
             describe(k)
@@ -131,7 +242,7 @@ impl Model {
         let o = RecOptionsJs::from_js(options).map_err(invalid)?;
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
-            _ => Ok(v.map(|x| x as f32)),
+            _ => Ok(v),
         };
         let (exclude, unknown) = self.inner.resolve_ids(&o.exclude.unwrap_or_default());
         let categories = o.categories.map(|names| {
@@ -149,7 +260,7 @@ impl Model {
                 price_max: finite("priceMax", o.price_max)?,
                 in_stock_only: o.in_stock_only.unwrap_or(false),
             },
-            unknown as u32,
+            format::index_u32(unknown),
         ))
     }
 
@@ -184,32 +295,45 @@ impl Model {
 #[wasm_bindgen]
 impl Model {
     /// Copies the bytes once into aligned wasm memory and validates them.
+    /// `maxBytes`: the maximum bundle size (default 512 MiB; `TOO_LARGE`).
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &JsValue) -> Result<Model, JsValue> {
+    pub fn from_bytes(bytes: &JsValue, max_bytes: Option<f64>) -> Result<Model, JsValue> {
         let bytes = bytes
             .dyn_ref::<Uint8Array>()
             .ok_or_else(|| invalid("bundle bytes must be a Uint8Array"))?;
+        let max = parse_max(max_bytes)?;
+        let len = bytes.length();
+        if u64::from(len) > max {
+            return Err(js_error(Error::TooLarge {
+                size: u64::from(len),
+                max,
+            }));
+        }
         // Straight from the JS array into aligned memory: one copy, not two,
         // and no zeroing before it.
-        let buf = AlignedBuf::filled_by(bytes.length() as usize, |dst| bytes.copy_to_uninit(dst))
-            .ok_or_else(|| {
-            js_error(Error::SizeOverflow {
-                what: "bundle allocation",
-            })
-        })?;
+        let buf = AlignedBuf::filled_by(len as usize, |dst| bytes.copy_to_uninit(dst)).ok_or_else(
+            || {
+                js_error(Error::SizeOverflow {
+                    what: "bundle allocation",
+                })
+            },
+        )?;
         engine::Model::from_aligned(buf)
             .map(Model::new)
             .map_err(js_error)
     }
 
-    /// Zero-copy: takes the buffer's memory. The buffer is empty afterwards.
+    /// Zero-copy: takes the buffer's memory. The buffer is empty afterwards,
+    /// and its memory is freed if validation fails.
     #[wasm_bindgen(js_name = fromBuffer)]
     pub fn from_buffer(buf: &mut BundleBuffer) -> Result<Model, JsValue> {
-        let b = buf
-            .buf
+        let intake = buf
+            .intake
             .take()
-            .ok_or_else(|| invalid("this buffer was already used"))?;
-        engine::Model::from_aligned(b)
+            .ok_or_else(|| invalid("this buffer was already used, or failed"))?;
+        intake
+            .finish()
+            .and_then(engine::Model::from_aligned)
             .map(Model::new)
             .map_err(js_error)
     }
@@ -264,20 +388,22 @@ impl Model {
 
     /// Top-k for a user vector (a user's own row or one folded in on-device).
     pub fn recommend(&self, user: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-        let u = user_vector(&user)?;
+        let u = user_vector(&user, self.inner.dim())?;
         let (opts, unknown) = self.options(&options)?;
         let r = self.inner.recommend(&u, &opts).map_err(js_error)?;
         self.listing(r, unknown)
     }
 
-    /// The hot path: no strings, typed arrays out.
+    /// The hot path: no strings, typed arrays out. Takes the JS array itself
+    /// (not a copied `&[f32]`), so its length is checked before any copy.
     #[wasm_bindgen(js_name = recommendFast)]
-    pub fn recommend_fast(&self, user: &[f32], k: f64) -> Result<JsValue, JsValue> {
+    pub fn recommend_fast(&self, user: &JsValue, k: f64) -> Result<JsValue, JsValue> {
+        let user = user_vector(user, self.inner.dim())?;
         let opts = RecommendOptions {
             k: parse_k(Some(k))?,
             ..Default::default()
         };
-        let r = self.inner.recommend(user, &opts).map_err(js_error)?;
+        let r = self.inner.recommend(&user, &opts).map_err(js_error)?;
         let idx: Vec<u32> = r.iter().map(|s| s.index).collect();
         let sc: Vec<f32> = r.iter().map(|s| s.score).collect();
         let out = js_sys::Object::new();
@@ -303,7 +429,7 @@ impl Model {
 
     #[wasm_bindgen(js_name = itemIndex)]
     pub fn item_index(&self, id: &str) -> Option<u32> {
-        self.inner.item_index(id).map(|i| i as u32)
+        self.inner.item_index(id).map(format::index_u32)
     }
 
     #[wasm_bindgen(js_name = itemId)]
@@ -315,7 +441,7 @@ impl Model {
             )));
         }
         self.inner
-            .item_id(index as usize)
+            .item_id(usize::try_from(whole_bytes(index, "index")?).unwrap_or(usize::MAX))
             .map(str::to_string)
             .ok_or_else(|| {
                 js_error(Error::UnknownItem {
@@ -337,11 +463,7 @@ impl Model {
                 .and_then(|c| c.get(i))
                 .and_then(|&c| v.category_names.get(c as usize))
                 .map(str::to_string),
-            price: v
-                .price
-                .and_then(|p| p.get(i))
-                .copied()
-                .filter(|p| !p.is_nan()),
+            price: v.price_at(i).filter(|p| !p.is_nan()),
             in_stock: v.flags.and_then(|f| f.get(i)).map(|f| f & 1 == 1),
             popularity: v.popularity.and_then(|p| p.get(i)).copied(),
         })

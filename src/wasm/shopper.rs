@@ -6,6 +6,7 @@ use super::model::Model;
 use super::{invalid, js_error, types};
 use crate::engine::RecommendOptions;
 use crate::error::{Error, Quoted};
+use crate::format::index_u32;
 use crate::shopper::rerank::{self, Profile, Ranked, Reason, RerankOptions};
 use crate::shopper::{Event, EventKind, ProfileOptions, Weights};
 use js_sys::{Array, Float32Array, Object, Reflect};
@@ -24,8 +25,8 @@ struct ShopperOptionsJs {
     half_life_days: Option<f64>,
     session_gap_minutes: Option<f64>,
     session_half_life: Option<f64>,
-    weights: [Option<f64>; 4],
-    blend: [Option<f64>; 4],
+    weights: [Option<f32>; 4],
+    blend: [Option<f32>; 4],
     mmr_lambda: Option<f64>,
     diversity_depth: Option<f64>,
     pin: Vec<(String, f64)>,
@@ -82,36 +83,52 @@ fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
     types::strings(o, key).map_err(invalid)
 }
 
-/// `{id: number}` objects (pin, boost).
-fn numbers_by_id(o: &JsValue, key: &str) -> Result<Vec<(String, f64)>, JsValue> {
-    let Some(v) = types::prop(o, key) else {
+/// Largest |boost|: added to a blended score, which stays finite (≤ ~4e33).
+const MAX_BOOST: f64 = 1e30;
+/// Largest event weight, blend weight and session half-life.
+const MAX_WEIGHT: f64 = 1e6;
+
+/// `{id: number}` objects (pin, boost): own keys only, values finite and
+/// within ±`max` (so the f32 they become is finite too).
+fn numbers_by_id(o: &JsValue, key: &str, max: f64) -> Result<Vec<(String, f64)>, JsValue> {
+    let Some(v) = types::prop(o, key).map_err(invalid)? else {
         return Ok(Vec::new());
     };
-    if !v.is_object() {
+    if !v.is_object() || Array::is_array(&v) {
         return Err(invalid(format!(
             "{key} must be an object like {{\"item-1\": 2}}"
         )));
     }
-    Object::entries(v.unchecked_ref::<Object>())
-        .iter()
-        .map(|e| {
-            let pair: Array = e.unchecked_into();
-            let id = pair.get(0).as_string().unwrap_or_default();
-            let x = pair
-                .get(1)
-                .as_f64()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| {
-                    invalid(format!("{key}[{}] must be a finite number", Quoted(&id)))
-                })?;
-            Ok((id, x))
-        })
-        .collect()
+    let keys = Reflect::own_keys(&v).map_err(|_| invalid(format!("reading {key} threw")))?;
+    if keys.length() > types::MAX_ARRAY {
+        return Err(invalid(format!("{key} has too many entries")));
+    }
+    let mut out = Vec::new();
+    for k in keys.iter() {
+        let Some(id) = k.as_string() else {
+            continue;
+        };
+        let x = types::prop(&v, &id)
+            .map_err(invalid)?
+            .and_then(|x| x.as_f64())
+            .filter(|x| x.is_finite() && x.abs() <= max)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{key}[{}] must be a finite number within ±{}",
+                    Quoted(&id),
+                    if max >= MAX_BOOST { "1e30" } else { "1e7" }
+                ))
+            })?;
+        out.push((id, x));
+    }
+    Ok(out)
 }
 
-fn four(o: &JsValue, key: &str, names: [&str; 4]) -> Result<[Option<f64>; 4], JsValue> {
+/// `{view, cart, ...}`-style objects of non-negative weights ≤ 1e6, read as
+/// f32 (1e39 would be Infinity): `INVALID_ARGUMENT` naming `key.name`.
+fn four(o: &JsValue, key: &str, names: [&str; 4]) -> Result<[Option<f32>; 4], JsValue> {
     let mut out = [None; 4];
-    let Some(v) = types::prop(o, key) else {
+    let Some(v) = types::prop(o, key).map_err(invalid)? else {
         return Ok(out);
     };
     if !v.is_object() {
@@ -119,10 +136,8 @@ fn four(o: &JsValue, key: &str, names: [&str; 4]) -> Result<[Option<f64>; 4], Js
     }
     types::check_keys(&v, &names, &format!("{key} field")).map_err(invalid)?;
     for (slot, name) in out.iter_mut().zip(names) {
-        *slot = num(&v, name)?;
-        if slot.is_some_and(|x| !(x.is_finite() && x >= 0.0)) {
-            return Err(invalid(format!("{key}.{name} must be a finite number ≥ 0")));
-        }
+        *slot = types::weight(num(&v, name)?, &format!("{key}.{name}"), MAX_WEIGHT, "1e6")
+            .map_err(invalid)?;
     }
     Ok(out)
 }
@@ -145,8 +160,8 @@ fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
         blend: four(o, "blend", ["long", "session", "popularity", "neighbours"])?,
         mmr_lambda: num(o, "mmrLambda")?,
         diversity_depth: num(o, "diversityDepth")?,
-        pin: numbers_by_id(o, "pin")?,
-        boost: numbers_by_id(o, "boost")?,
+        pin: numbers_by_id(o, "pin", 1e7)?,
+        boost: numbers_by_id(o, "boost", MAX_BOOST)?,
         bury: strings(o, "bury")?.unwrap_or_default(),
         exclude: strings(o, "exclude")?.unwrap_or_default(),
         category_cap: num(o, "categoryCap")?,
@@ -164,7 +179,15 @@ fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
 fn whole(name: &str, v: Option<f64>, default: usize) -> Result<usize, JsValue> {
     match v {
         None => Ok(default),
-        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 1e7 => Ok(x as usize),
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 1e7 =>
+        {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "whole, 0 ≤ x ≤ 1e7"
+            )]
+            Ok(x as usize)
+        }
         // No float in the message: float formatting costs ~10 KB of wasm.
         Some(_) => Err(invalid(format!("{name} must be a whole number ≥ 0"))),
     }
@@ -210,19 +233,20 @@ impl Model {
                 reason: reason.to_string(),
             })
         };
-        let (type_k, item_k, ts_k) = (
-            JsValue::from_str("type"),
-            JsValue::from_str("item"),
-            JsValue::from_str("ts"),
-        );
-        let mut out = Vec::with_capacity(arr.length() as usize);
+        // Own properties only (a polluted `Object.prototype.ts` must not
+        // date every event), and a bounded length: `new Array(2**27)` is a
+        // typed error, not a reservation that traps.
+        let elems = types::elements(arr, "events", types::MAX_ARRAY).map_err(invalid)?;
+        let field =
+            |e: &JsValue, index: usize, key: &str| types::prop(e, key).map_err(|m| bad(index, &m));
+        let mut out = Vec::with_capacity(elems.len());
         let (mut unknown, mut clamped) = (0, 0);
-        for (index, e) in arr.iter().enumerate() {
+        for (index, e) in elems.iter().enumerate() {
             if !e.is_object() {
                 return Err(bad(index, "not an object"));
             }
-            let t = Reflect::get(&e, &type_k)?
-                .as_string()
+            let t = field(e, index, "type")?
+                .and_then(|v| v.as_string())
                 .ok_or_else(|| bad(index, "type must be a string"))?;
             let kind = EventKind::parse(&t).ok_or_else(|| {
                 bad(
@@ -233,16 +257,15 @@ impl Model {
                     ),
                 )
             })?;
-            let item = Reflect::get(&e, &item_k)?
-                .as_string()
+            let item = field(e, index, "item")?
+                .and_then(|v| v.as_string())
                 .ok_or_else(|| bad(index, "item must be a string id"))?;
-            let tsv = Reflect::get(&e, &ts_k)?;
-            let mut ts = if tsv.is_undefined() {
-                now
-            } else {
-                tsv.as_f64()
+            let mut ts = match field(e, index, "ts")? {
+                None => now,
+                Some(tsv) => tsv
+                    .as_f64()
                     .filter(|x| x.is_finite())
-                    .ok_or_else(|| bad(index, "ts must be a finite number (ms since the epoch)"))?
+                    .ok_or_else(|| bad(index, "ts must be a finite number (ms since the epoch)"))?,
             };
             if ts > now + FUTURE_SLACK_MS {
                 ts = now;
@@ -251,7 +274,7 @@ impl Model {
             match self.inner.item_index(&item) {
                 Some(i) => out.push(Event {
                     kind,
-                    item: i as u32,
+                    item: index_u32(i),
                     ts,
                 }),
                 None => unknown += 1,
@@ -285,7 +308,7 @@ impl Model {
             None => js_sys::Date::now(),
         };
         let d = Weights::default();
-        let w = |k: usize, def: f32| o.weights[k].map_or(def, |x| x as f32);
+        let w = |k: usize, def: f32| o.weights[k].unwrap_or(def);
         let popts = ProfileOptions {
             weights: Weights {
                 view: w(0, d.view),
@@ -299,11 +322,15 @@ impl Model {
             now_ms: now,
         };
         let hist = self.events_of(events, now)?;
-        let hl = positive("sessionHalfLife", o.session_half_life)?
-            .map_or(rerank::SESSION_HALF_LIFE, |x| x as f32);
+        let hl = match positive("sessionHalfLife", o.session_half_life)? {
+            None => rerank::SESSION_HALF_LIFE,
+            Some(x) => types::weight(Some(x), "sessionHalfLife", MAX_WEIGHT, "1e6")
+                .map_err(invalid)?
+                .unwrap_or(rerank::SESSION_HALF_LIFE),
+        };
         let segment = match o.segment {
             None => None,
-            Some(x) => Some(whole("segment", Some(x), 0)? as u32),
+            Some(x) => Some(index_u32(whole("segment", Some(x), 0)?)),
         };
         let p = Profile::build(&self.inner, &hist.events, &popts, hl, segment).map_err(js_error)?;
         Ok((p, hist))
@@ -315,7 +342,7 @@ impl Model {
             ..Default::default()
         };
         let def = r.blend;
-        let b = |k: usize, d: f32| o.blend[k].map_or(d, |x| x as f32);
+        let b = |k: usize, d: f32| o.blend[k].unwrap_or(d);
         r.blend.long = b(0, def.long);
         r.blend.session = b(1, def.session);
         r.blend.popularity = b(2, def.popularity);
@@ -324,7 +351,9 @@ impl Model {
             if !(0.0..=1.0).contains(&l) {
                 return Err(invalid("mmrLambda must be in [0, 1]"));
             }
-            r.mmr_lambda = l as f32;
+            #[allow(clippy::cast_possible_truncation, reason = "l ∈ [0, 1]")]
+            let l = l as f32;
+            r.mmr_lambda = l;
         }
         r.diversity_depth = whole("diversityDepth", o.diversity_depth, r.diversity_depth)?;
         r.pool = whole("pool", o.pool, r.pool)?;
@@ -332,12 +361,17 @@ impl Model {
         for (id, pos) in &o.pin {
             let pos = whole("pin position", Some(*pos), 0)?;
             if let Some(i) = self.inner.item_index(id) {
-                r.rules.pins.push((i as u32, pos));
+                r.rules.pins.push((index_u32(i), pos));
             }
         }
         for (id, v) in &o.boost {
             if let Some(i) = self.inner.item_index(id) {
-                r.rules.boost.push((i as u32, *v as f32));
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "|v| ≤ MAX_BOOST, checked at parse"
+                )]
+                let v = *v as f32;
+                r.rules.boost.push((index_u32(i), v));
             }
         }
         r.rules.bury = self.resolve(&o.bury);
@@ -349,7 +383,7 @@ impl Model {
         r.rules.exclude_purchased = o.exclude_purchased.unwrap_or(true);
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
-            _ => Ok(v.map(|x| x as f32)),
+            _ => Ok(v),
         };
         r.filter = RecommendOptions {
             k: 0,
@@ -394,7 +428,7 @@ impl Model {
         let push = |buf: &mut String, lens: &mut Vec<u32>, i: Option<u32>| {
             let id = i.and_then(|i| self.inner.item_id(i as usize)).unwrap_or("");
             buf.push_str(id);
-            lens.push(id.encode_utf16().count() as u32);
+            lens.push(index_u32(id.encode_utf16().count()));
         };
         for x in r {
             push(&mut ids, &mut id_lens, Some(x.index));
@@ -463,18 +497,21 @@ impl Model {
         let arr = candidate_ids
             .dyn_ref::<Array>()
             .ok_or_else(|| invalid("candidateIds must be an array of item ids"))?;
-        let mut cands = Vec::with_capacity(arr.length() as usize);
+        let elems = types::elements(arr, "candidateIds", types::MAX_ARRAY).map_err(invalid)?;
+        let mut cands = Vec::with_capacity(elems.len());
         let mut unknown = 0;
-        for (k, v) in arr.iter().enumerate() {
+        for (k, v) in elems.iter().enumerate() {
             let id = v
                 .as_string()
                 .ok_or_else(|| invalid(format!("candidateIds[{k}] is not a string")))?;
             match self.inner.item_index(&id) {
-                Some(i) => cands.push(i as u32),
+                Some(i) => cands.push(index_u32(i)),
                 None => unknown += 1,
             }
         }
-        let events = types::prop(&options, "events").unwrap_or(JsValue::UNDEFINED);
+        let events = types::prop(&options, "events")
+            .map_err(invalid)?
+            .unwrap_or(JsValue::UNDEFINED);
         let (p, hist) = self.profile(&events, &o)?;
         let ro = self.rerank_options(&o)?;
         let cold = p.fold.is_none() && p.session.is_empty();
@@ -499,24 +536,19 @@ impl Model {
 
     /// Nearest segment `{index, name, distance}` for a user vector, or `null`
     /// when the bundle has no segments.
-    pub fn segment(&self, user: &[f32]) -> Result<JsValue, JsValue> {
+    pub fn segment(&self, user: &JsValue) -> Result<JsValue, JsValue> {
         let Some(sv) = self.inner.segments() else {
             return Ok(JsValue::NULL);
         };
-        if user.len() != sv.dim {
-            return Err(js_error(Error::DimMismatch {
-                expected: sv.dim,
-                got: user.len(),
-            }));
-        }
-        if user.iter().any(|v| !v.is_finite()) {
-            return Err(invalid("user vector must be finite"));
-        }
+        let user = super::model::user_vector(user, sv.dim)?;
+        // Finite and in range: the same check as every scoring call.
+        self.inner.prepare_user(&user).map_err(js_error)?;
+        let user = &user[..];
         match crate::shopper::segments::assign(&sv, user) {
             None => Ok(JsValue::NULL),
             Some((i, distance)) => {
                 let o = Object::new();
-                set(&o, "index", i as u32);
+                set(&o, "index", index_u32(i));
                 let name = sv
                     .names
                     .and_then(|n| n.get(i).map(str::to_string))

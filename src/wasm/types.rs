@@ -54,11 +54,30 @@ impl RecOptionsJs {
 // Readers for plain JS option objects, shared by every binding. `Err` is the
 // message for an `INVALID_ARGUMENT` error.
 
-/// Refuses keys outside `allowed`, so a typo is an error, not a silently
+/// Longest array the bindings read from JS (events, candidate ids, exclude,
+/// ...): past it a typed error, not a multi-gigabyte reservation that traps.
+pub const MAX_ARRAY: u32 = 1 << 20;
+
+fn threw(what: &str, e: &JsValue) -> String {
+    let why = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "an exception".into());
+    format!("reading {what} threw: {why}")
+}
+
+/// Refuses own keys outside `allowed`, so a typo is an error, not a silently
 /// ignored setting. `what` names the keys in the message ("option", ...).
+/// `Reflect.ownKeys` (a catching import): a Proxy whose trap throws gives an
+/// error instead of an exception unwinding through the wasm.
 pub fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<(), String> {
-    for key in js_sys::Object::keys(obj.unchecked_ref::<js_sys::Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
+    let keys = Reflect::own_keys(obj).map_err(|e| threw(&format!("the {what}s"), &e))?;
+    for key in keys.iter() {
+        // Symbols cannot be typos of an option name.
+        let Some(key) = key.as_string() else {
+            continue;
+        };
         if !allowed.contains(&key.as_str()) {
             return Err(format!(
                 "unknown {what} {}; expected one of {}",
@@ -70,15 +89,56 @@ pub fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<(), Str
     Ok(())
 }
 
-/// The property, or `None` when it is undefined or null.
-pub fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
-    Reflect::get(obj, &JsValue::from_str(key))
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_null())
+/// Own property `key` of `obj`, or `None` when it is absent, undefined or
+/// null. Own only: a key set on `Object.prototype` (prototype pollution)
+/// never reaches the engine. Both steps are catching `Reflect` calls, so a
+/// throwing getter or Proxy trap is an error message, not an unwind.
+pub fn prop(obj: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
+    let k = JsValue::from_str(key);
+    let Some(o) = obj.dyn_ref::<js_sys::Object>() else {
+        return Ok(None);
+    };
+    let desc = Reflect::get_own_property_descriptor(o, &k).map_err(|e| threw(key, &e))?;
+    if desc.is_undefined() {
+        return Ok(None);
+    }
+    let v = Reflect::get(obj, &k).map_err(|e| threw(key, &e))?;
+    Ok(Some(v).filter(|v| !v.is_undefined() && !v.is_null()))
+}
+
+/// The elements of a JS array, own elements only: a hole reads as
+/// `undefined`, never as a value inherited from `Array.prototype`. Refuses
+/// arrays longer than `max` before reading anything.
+pub fn elements(arr: &Array, what: &str, max: u32) -> Result<Vec<JsValue>, String> {
+    let len = arr.length();
+    if len > max {
+        return Err(format!(
+            "{what} has {len} entries; at most {max} are accepted"
+        ));
+    }
+    // A dense array (own keys = its indices + "length") has no holes, so
+    // plain indexed reads cannot reach the prototype: one call, not 2 × len.
+    let dense = Reflect::own_keys(arr)
+        .map_err(|e| threw(what, &e))?
+        .length()
+        == len.saturating_add(1);
+    let mut out = Vec::with_capacity(len as usize);
+    for i in 0..len {
+        if !dense {
+            let d = Reflect::get_own_property_descriptor(arr, &JsValue::from(i))
+                .map_err(|e| threw(what, &e))?;
+            if d.is_undefined() {
+                out.push(JsValue::UNDEFINED);
+                continue;
+            }
+        }
+        out.push(Reflect::get_u32(arr, i).map_err(|e| threw(what, &e))?);
+    }
+    Ok(out)
 }
 
 pub fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {
-    match prop(obj, key) {
+    match prop(obj, key)? {
         None => Ok(None),
         Some(v) => v
             .as_f64()
@@ -87,8 +147,22 @@ pub fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {
     }
 }
 
+/// A number that must fit f32 in `0..=max` (weights, blend): a JS number
+/// like 1e39 would otherwise become Infinity on the way to f32.
+pub fn weight(v: Option<f64>, name: &str, max: f64, max_text: &str) -> Result<Option<f32>, String> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_finite() && (0.0..=max).contains(&x) => {
+            #[allow(clippy::cast_possible_truncation, reason = "x ≤ max, which fits f32")]
+            let f = x as f32;
+            Ok(Some(f))
+        }
+        Some(_) => Err(format!("{name} must be a finite number in 0..={max_text}")),
+    }
+}
+
 pub fn boolean(obj: &JsValue, key: &str) -> Result<Option<bool>, String> {
-    match prop(obj, key) {
+    match prop(obj, key)? {
         None => Ok(None),
         Some(v) => v
             .as_bool()
@@ -99,13 +173,14 @@ pub fn boolean(obj: &JsValue, key: &str) -> Result<Option<bool>, String> {
 
 /// An array of strings (ids or category names).
 pub fn strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> {
-    let Some(v) = prop(obj, key) else {
+    let Some(v) = prop(obj, key)? else {
         return Ok(None);
     };
     let arr = v
         .dyn_ref::<Array>()
         .ok_or_else(|| format!("{key} must be an array of strings"))?;
-    arr.iter()
+    elements(arr, key, MAX_ARRAY)?
+        .into_iter()
         .enumerate()
         .map(|(i, x)| {
             x.as_string()
@@ -117,6 +192,10 @@ pub fn strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> 
 
 /// Describes a number for a message without pulling float formatting into
 /// the wasm (whole numbers print exactly, others to three decimals).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "|x| < 9e15 in the integer branches: exact in i64"
+)]
 pub fn describe(x: f64) -> String {
     if x.is_nan() {
         "NaN".into()
@@ -197,8 +276,9 @@ pub struct ItemOut {
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// Exactly as exported (PRICE_F64; for older bundles the decimal the f32 stood for).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub price: Option<f32>,
+    pub price: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_stock: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

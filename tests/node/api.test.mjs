@@ -391,7 +391,7 @@ test('int8 + RESIDUAL: format 1.1, reported in info(), same top-10 as the f32 bu
   t.after(() => [f, q, r].forEach((m) => m.dispose()));
   const info = r.info();
   assert.equal(info.dtype, 'int8');
-  assert.equal(info.formatVersion, '1.1');
+  assert.equal(info.formatVersion, '1.2'); // 1.2: PRICE_F64 (docs/format.md)
   assert.equal(info.hasResidual, true);
   assert.equal(q.info().hasResidual, false);
   assert.ok(info.sections.some((s) => s.name === 'RESIDUAL' && !s.required));

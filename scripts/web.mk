@@ -9,7 +9,7 @@ NODE ?= node
 WEB_NPM_STAMP := node_modules/.package-lock.json
 
 SETUP_TARGETS += setup-web
-TEST_TARGETS += test-web
+TEST_TARGETS += test-web test-consumers
 BENCH_TARGETS += bench-web
 
 .PHONY: setup-web pkg-web test-web test-web-node test-web-browser test-web-pkg test-consumers demo-web bench-web

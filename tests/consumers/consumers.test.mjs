@@ -21,7 +21,7 @@ import { createServer } from 'node:net';
 import { ROOT, synthWithIntent, rng, gaussianVector } from '../node/helpers.mjs';
 import { load, VitrineError } from '../../pkg/node.js';
 import { startServer } from '../../scripts/serve.mjs';
-import { launch, newPage } from '../browser/chromium.mjs';
+import { launch } from '../browser/chromium.mjs';
 
 const HERE = join(ROOT, 'tests', 'consumers');
 const ALL = ['node-esm', 'node-cjs', 'esbuild', 'rollup', 'vite', 'webpack', 'next'];
@@ -160,7 +160,14 @@ async function startNext(dir) {
 async function inChromium(base, pagePath, modelBase) {
   const browser = await launch();
   try {
-    const { page, errors } = await newPage(browser.context, `${base}${pagePath}`);
+    const page = await browser.context.newPage();
+    /** @type {string[]} */
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
+    });
+    await page.goto(`${base}${pagePath}`);
     await page.waitForFunction(() => globalThis.vitrineReady === true, null, { timeout: 30_000 });
     const url = `${modelBase}${modelName}`;
     const res = await page.evaluate((args) => globalThis.vitrineRun(args), { url, u, intentUrl: url });

@@ -301,6 +301,8 @@ export declare class VitrineWorker {
   matchIntent(text: string): Promise<IntentMatch>;
   /** Fetches and starts the intent matcher in the worker ahead of the first question. */
   loadIntent(): Promise<{ intents: string[]; threshold: number }>;
+  /** A shopper wasm entry point run in the worker (arguments as for the page model's `raw[method]`). */
+  shopperCall(method: 'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain', ...args: unknown[]): Promise<unknown>;
   readonly disposed: boolean;
   /** Frees the model and terminates the worker. Rejects with WORKER if the worker had died. */
   dispose(): Promise<void>;

@@ -126,7 +126,10 @@ pub fn export_state(
             dtype.name()
         );
         let bytes = std::fs::read(out).map_err(|e| TrainError::io(out, e))?;
-        eprintln!("integrity {} (load(url, {{integrity}}))", sri_sha256(&bytes));
+        eprintln!(
+            "integrity {} (load(url, {{integrity}}))",
+            sri_sha256(&bytes)
+        );
     }
     if let Some(dir) = &a.users {
         let n = write_user_rows(dir, state, &model_id(state))?;

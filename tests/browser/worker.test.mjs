@@ -72,6 +72,12 @@ test('the packaged worker, a caller-constructed Worker and the main thread give 
       });
       const out = { main: await ask(main), packaged: await ask(packaged), own: await ask(own), classic: await ask(classic) };
       out.intent = await packaged.loadIntent().catch((e) => e.code);
+      // The shopper's entry points over a worker-hosted model answer as the page model's raw calls.
+      const events = [{ type: 'view', item: 'item-3', ts: 1e12 }, { type: 'cart', item: 'item-8', ts: 1e12 + 1000 }];
+      const po = { now: 1e12 + 2000, sessionGapMinutes: 30 };
+      out.foldIn = Array.from((await packaged.shopperCall('foldIn', events, po)).vector);
+      out.foldInMain = Array.from(main.raw.foldIn(events, po).vector);
+      out.badShopper = await packaged.shopperCall('free').catch((e) => e.code);
       out.disposedBefore = packaged.disposed;
       await packaged.dispose();
       await packaged.dispose(); // twice is fine
@@ -89,6 +95,9 @@ test('the packaged worker, a caller-constructed Worker and the main thread give 
   assert.deepEqual(res.own, res.main);
   assert.deepEqual(res.classic, res.main, 'the packaged worker also runs as a classic script');
   assert.equal(res.intent, 'NO_INTENT_MODEL');
+  assert.equal(res.foldIn.length, 16);
+  assert.deepEqual(res.foldIn, res.foldInMain);
+  assert.equal(res.badShopper, 'INVALID_ARGUMENT');
   assert.deepEqual([res.disposedBefore, res.disposedAfter], [false, true]);
   const node = await load(bundle);
   try {

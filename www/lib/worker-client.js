@@ -414,6 +414,19 @@ export class VitrineWorker {
     return this._request('loadIntent', []);
   }
 
+  /**
+   * One of the shopper's wasm entry points (`foldIn`, `recommendFor`,
+   * `rerank`, `segment`, `explain`) run in the worker, for a shopper whose
+   * history stays in the page while the model lives in the worker. The
+   * arguments are those of the page-side `model.raw[method]`.
+   * @param {'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain'} method
+   * @param {...unknown} args
+   * @returns {Promise<any>}
+   */
+  async shopperCall(method, ...args) {
+    return this._request('shopper', [method, args]);
+  }
+
   /** @returns {boolean} */
   get disposed() {
     return this._worker === null;

@@ -7,6 +7,8 @@
 import { toVitrineError } from './errors.js';
 import { loadModel } from './load.js';
 
+const SHOPPER_METHODS = new Set(['foldIn', 'recommendFor', 'rerank', 'segment', 'explain']);
+
 /** @type {import('./model.js').Vitrine | null} */
 let model = null;
 
@@ -57,6 +59,16 @@ const ops = {
   itemIndex: ([id]) => requireModel().itemIndex(id),
   itemId: ([index]) => requireModel().itemId(index),
   matchIntent: ([text]) => requireModel().matchIntent(text),
+  /** The shopper's wasm entry points, for an async shopper over a worker-hosted model. */
+  shopper([method, args]) {
+    if (!SHOPPER_METHODS.has(method)) throw toVitrineError({ name: 'VitrineError', code: 'INVALID_ARGUMENT', message: `unknown shopper method ${String(method)}` });
+    const raw = requireModel().raw;
+    try {
+      return raw[method](...(Array.isArray(args) ? args : []));
+    } catch (e) {
+      throw toVitrineError(e);
+    }
+  },
   async loadIntent() {
     const im = await requireModel().loadIntent();
     return { intents: im.intents, threshold: im.threshold };

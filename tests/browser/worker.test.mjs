@@ -221,3 +221,25 @@ test('integrity: a flipped byte or a wrong wasm hash is INTEGRITY, and the wasm 
   );
   assert.deepEqual(res, { good: 'ok', flipped: 'INTEGRITY', request: 'INTEGRITY', wasmGood: 'ok', wasmWrong: 'INTEGRITY', wasmGoodAgain: 'ok', worker: 'INTEGRITY' });
 });
+
+test('a lying Content-Length in Chromium: TOO_LARGE up front; with a large maxBytes, wasm memory grows only with received bytes', async () => {
+  const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
+  const res = await page.evaluate(async (url) => {
+    const v = await import('/pkg/vitrine.js');
+    const m = await v.load(url, { simd: false }); // the scalar build, instantiated
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const core = await import('/pkg/wasm/scalar/vitrine_core.js');
+    const memory = (await core.default()).memory; // already initialised: the same instance
+    const before = memory.buffer.byteLength;
+    const lying = () => new Response(bytes.slice(0, 4096), { headers: { 'content-length': '2000000000' } });
+    const codes = [];
+    codes.push(await v.load(lying(), { simd: false }).then(() => 'ok', (e) => e.code));
+    for (let i = 0; i < 10; i++) codes.push(await v.load(lying(), { simd: false, maxBytes: 3e9 }).then(() => 'ok', (e) => e.code));
+    const after = memory.buffer.byteLength;
+    m.dispose();
+    return { codes, grownMiB: (after - before) / 1048576 };
+  }, url);
+  assert.deepEqual(res.codes, ['TOO_LARGE', ...Array(10).fill('TRUNCATED')]);
+  assert.ok(res.grownMiB < 8, `wasm memory grew by ${res.grownMiB} MiB`);
+  assert.deepEqual(errors, []);
+});

@@ -512,3 +512,25 @@ test('a value thrown without a code (a wasm trap) is INTERNAL, never INVALID_ARG
   const coded = toVitrineError({ name: 'VitrineError', code: 'UNKNOWN_ITEM', message: 'm' });
   assert.equal(coded.code, 'UNKNOWN_ITEM');
 });
+
+test('hostile arguments (throwing proxies and getters, a throwing onProgress) are INVALID_ARGUMENT, never raw errors', async (t) => {
+  const path = synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 });
+  const m = await load(path);
+  t.after(() => m.dispose());
+  const boom = () => {
+    throw new TypeError('trap');
+  };
+  const throwingProxy = new Proxy({}, { ownKeys: boom });
+  const getter = Object.defineProperty({}, 'k', { enumerable: true, get: boom });
+  const u = new Float32Array(8);
+  throwsCode(() => m.recommend(u, throwingProxy), 'INVALID_ARGUMENT', /options could not be read/);
+  throwsCode(() => m.popular(getter), 'INVALID_ARGUMENT', /trap/);
+  throwsCode(() => m.recommend(new Proxy(Array.from(u), { get: (o, k) => (k === '3' ? boom() : o[k]) })), 'INVALID_ARGUMENT', /userVector could not be read/);
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  throwsCode(() => m.similar('item-1', proxy), 'INVALID_ARGUMENT');
+  await rejectsCode(load(path, throwingProxy), 'INVALID_ARGUMENT');
+  await rejectsCode(load(path, { onProgress: boom }), 'INVALID_ARGUMENT');
+  await rejectsCode(load(new Uint8Array(readFileSync(path)), { onProgress: boom }), 'INVALID_ARGUMENT');
+  await rejectsCode(load(new Response(readFileSync(path)), { onProgress: boom }), 'INVALID_ARGUMENT');
+});

@@ -2,7 +2,7 @@
 // fails here, with a message saying what to fix, before anything crosses into
 // the wasm or a worker.
 
-import { VitrineError, badArg, describe } from './errors.js';
+import { VitrineError, badArg, describe, readingArgument } from './errors.js';
 
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
 /** @typedef {import('../vitrine.js').Scored} Scored */
@@ -15,6 +15,11 @@ const REC_OPTION_KEYS = new Set(['k', 'exclude', 'categories', 'priceMin', 'pric
  * @returns {RecOptions}
  */
 export function checkRecOptions(opts) {
+  return readingArgument('options', () => recOptions(opts));
+}
+
+/** @param {unknown} opts @returns {RecOptions} */
+function recOptions(opts) {
   if (opts === undefined || opts === null) return {};
   if (typeof opts !== 'object' || Array.isArray(opts)) {
     badArg(`options must be an object like {k: 10}, got ${describe(opts)}`);
@@ -73,6 +78,11 @@ export function checkRecOptions(opts) {
  * @returns {Float32Array}
  */
 export function checkUserVector(v, dim, name = 'userVector') {
+  return readingArgument(name, () => userVector(v, dim, name));
+}
+
+/** @param {unknown} v @param {number} dim @param {string} name @returns {Float32Array} */
+function userVector(v, dim, name) {
   let len;
   if (v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v)) {
     len = v.length;

@@ -87,3 +87,31 @@ export function messageOf(e) {
     ? /** @type {any} */ (e).message
     : String(e);
 }
+
+/**
+ * Run an argument check; anything it throws that is not already a
+ * VitrineError (a Proxy whose trap throws, a getter that throws, a
+ * revoked proxy) becomes INVALID_ARGUMENT naming the argument.
+ * @template T @param {string} what @param {() => T} f @returns {T}
+ */
+export function readingArgument(what, f) {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof VitrineError) throw e;
+    throw new VitrineError('INVALID_ARGUMENT', `${what} could not be read (${messageOf(e)}); pass plain data`, {}, { cause: e });
+  }
+}
+
+/**
+ * Call a caller-supplied callback; what it throws becomes INVALID_ARGUMENT
+ * (the caller's code failed, not vitrine).
+ * @param {string} what @param {Function} f @param {...unknown} args
+ */
+export function callCallback(what, f, ...args) {
+  try {
+    f(...args);
+  } catch (e) {
+    throw new VitrineError('INVALID_ARGUMENT', `${what} threw: ${messageOf(e)}`, {}, { cause: e });
+  }
+}

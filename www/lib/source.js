@@ -2,7 +2,7 @@
 // memory, size limits and integrity. Memory is committed as bytes arrive (a
 // `Content-Length` header is a claim, not a fact) and freed on every failure.
 
-import { VitrineError, badArg, describe, messageOf, toVitrineError } from './errors.js';
+import { VitrineError, badArg, callCallback, describe, messageOf, readingArgument, toVitrineError } from './errors.js';
 import { parseIntegrity, verifyIntegrity } from './integrity.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
@@ -30,6 +30,11 @@ const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrit
  * @returns {LoadOptions}
  */
 export function checkLoadOptions(opts) {
+  return readingArgument('load options', () => loadOptions(opts));
+}
+
+/** @param {unknown} opts @returns {LoadOptions} */
+function loadOptions(opts) {
   if (opts === undefined || opts === null) return {};
   if (typeof opts !== 'object' || Array.isArray(opts)) {
     badArg(`load options must be an object, got ${describe(opts)}`);
@@ -77,7 +82,7 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}) {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const integrity = parseIntegrity(opts.integrity, 'options.integrity');
   const report = (/** @type {number} */ loaded, /** @type {number | undefined} */ t) => {
-    if (onProgress) onProgress({ loaded, total: t });
+    if (onProgress) callCallback('options.onProgress', onProgress, { loaded, total: t });
   };
   const known = total !== undefined && Number.isSafeInteger(total) && total > 0;
   if (known && /** @type {number} */ (total) > maxBytes) throw tooLarge(/** @type {number} */ (total), maxBytes, true);
@@ -288,7 +293,7 @@ export async function openSource(wasm, source, opts) {
           : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
     const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
     if (bytes.byteLength > maxBytes) throw tooLarge(bytes.byteLength, maxBytes);
-    if (opts.onProgress) opts.onProgress({ loaded: bytes.byteLength, total: bytes.byteLength });
+    if (opts.onProgress) callCallback('options.onProgress', opts.onProgress, { loaded: bytes.byteLength, total: bytes.byteLength });
     const integrity = parseIntegrity(opts.integrity, 'options.integrity');
     if (integrity) await verifyIntegrity(bytes, integrity, 'the model bundle');
     return modelFromBytes(wasm, bytes);

@@ -289,7 +289,13 @@ export class VitrineWorker {
     const p = this._pending.get(msg.id);
     if (!p) return;
     if (msg.progress) {
-      p.onProgress?.(msg.progress);
+      try {
+        p.onProgress?.(msg.progress);
+      } catch (e) {
+        // The caller's callback failed: reject its load like the page path does.
+        this._pending.delete(msg.id);
+        p.reject(new VitrineError('INVALID_ARGUMENT', `options.onProgress threw: ${messageOf(e)}`, {}, { cause: e }));
+      }
       return;
     }
     this._pending.delete(msg.id);

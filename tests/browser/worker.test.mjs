@@ -186,7 +186,14 @@ test('a worker that dies: pending and later calls and dispose() reject with WORK
     const c = async (p) => p.then(() => 'no error', (e) => `${e instanceof v.VitrineError}:${e.code}:${e.details?.reason}`);
     const before = (await w.popular({ k: 2 })).length;
     const pending = await c(w.similar('item-1'));
-    return { before, pending, later: await c(w.popular()), dispose: await c(w.dispose()), again: await c(w.dispose()) };
+    const out = { before, pending, later: await c(w.popular()), dispose: await c(w.dispose()), again: await c(w.dispose()) };
+    // A worker that goes away silently (self.close()) still lets dispose() settle.
+    const silent = await v.loadInWorker(url, { worker: new Worker('/pkg/vitrine.worker.js', { type: 'module' }) });
+    silent._worker.terminate(); // no error event, no answer ever again
+    const t0 = performance.now();
+    out.silentDispose = await c(silent.dispose());
+    out.silentWaitOk = performance.now() - t0 < 10000;
+    return out;
   }, url);
   assert.deepEqual(res, {
     before: 2,
@@ -194,6 +201,8 @@ test('a worker that dies: pending and later calls and dispose() reject with WORK
     later: 'true:WORKER:died',
     dispose: 'true:WORKER:died',
     again: 'no error',
+    silentDispose: 'no error',
+    silentWaitOk: true,
   });
 });
 

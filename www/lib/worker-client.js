@@ -189,6 +189,9 @@ function defaultWorkerHref() {
   }
 }
 
+/** How long `dispose()` waits for the worker to free its model before terminating it. */
+const DISPOSE_WAIT_MS = 5000;
+
 /** Async proxy to a model living in a Worker; mirrors `Vitrine`. */
 export class VitrineWorker {
   /**
@@ -281,11 +284,13 @@ export class VitrineWorker {
   /** @param {any} msg */
   _onMessage(msg) {
     if (!msg || typeof msg !== 'object') return;
-    if (msg.ready) {
+    if (!this._started) {
+      // `ready` may have been missed by a Worker the caller built earlier:
+      // any message proves the script runs.
       this._started = true;
       this._offCsp();
-      return;
     }
+    if (msg.ready) return;
     const p = this._pending.get(msg.id);
     if (!p) return;
     if (msg.progress) {
@@ -446,7 +451,18 @@ export class VitrineWorker {
     if (!this._worker) return;
     const dead = this._dead;
     try {
-      if (!dead) await this._request('dispose', []);
+      // A worker that went away silently (closed, killed) never answers:
+      // after DISPOSE_WAIT_MS it is terminated all the same.
+      if (!dead) {
+        /** @type {ReturnType<typeof setTimeout> | undefined} */
+        let timer;
+        await Promise.race([
+          this._request('dispose', []),
+          new Promise((ok) => {
+            timer = setTimeout(ok, DISPOSE_WAIT_MS);
+          }),
+        ]).finally(() => clearTimeout(timer));
+      }
     } finally {
       try {
         this._worker?.terminate();

@@ -4,4 +4,6 @@
 
 import { serve } from './lib/worker-host.js';
 
-serve(self);
+// Imported into a page by mistake (a bundler without a file/url loader), it
+// does nothing rather than answer the page's own messages.
+if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope) serve(self);

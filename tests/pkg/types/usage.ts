@@ -19,6 +19,7 @@ import {
   type LoadOptions,
 } from 'vitrine';
 import { createShopper, ShopperError, type Shopper, type Reason, type RankedList } from 'vitrine/shopper';
+import workerUrl from 'vitrine/worker';
 
 declare const bar: HTMLProgressElement;
 declare const userVector: Float32Array;
@@ -71,7 +72,10 @@ export async function worker(): Promise<void> {
     worker: new Worker(new URL('vitrine/worker', import.meta.url), { type: 'module' }),
   });
   await own.dispose();
-  void [recs, has, id, t, disposed];
+  // esbuild recipe: the worker file's URL from the file loader.
+  const viaUrl = await loadInWorker('/models/shop.vtr', { workerUrl, wasmUrl: { simd: '/a.wasm', intent: new URL('/b.wasm', location.href) } });
+  const n: number = await viaUrl.shopperCall('foldIn', [], {}).then(() => 1);
+  void [recs, has, id, t, disposed, n];
 }
 
 export function errors(e: unknown): string {

@@ -534,3 +534,27 @@ test('hostile arguments (throwing proxies and getters, a throwing onProgress) ar
   await rejectsCode(load(new Uint8Array(readFileSync(path)), { onProgress: boom }), 'INVALID_ARGUMENT');
   await rejectsCode(load(new Response(readFileSync(path)), { onProgress: boom }), 'INVALID_ARGUMENT');
 });
+
+test('the demo server on a taken port says so in one line and takes the next free one', async () => {
+  const { createServer } = await import('node:net');
+  const { spawn } = await import('node:child_process');
+  const blocker = createServer();
+  await new Promise((ok) => blocker.listen(0, '127.0.0.1', ok));
+  const taken = blocker.address().port;
+  const serve = fileURLToPath(new URL('../../scripts/serve.mjs', import.meta.url));
+  const child = spawn(process.execPath, [serve, '--port', String(taken), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  try {
+    for (let i = 0; i < 100 && !/serving on/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, new RegExp(`serving on http://127\\.0\\.0\\.1:${taken + 1}/`));
+    assert.equal(err.trim().split('\n').length, 1, `one line on stderr: ${err}`);
+    assert.match(err, new RegExp(`port ${taken} .*taken; trying ${taken + 1}`));
+    assert.doesNotMatch(err, /EADDRINUSE|at .*\(/, 'no stack trace');
+  } finally {
+    child.kill();
+    blocker.close();
+  }
+});

@@ -73,7 +73,7 @@ function tooLarge(n, max, claimed = false) {
  * the bytes go straight into their final, aligned place in wasm memory (no
  * second copy); otherwise the chunks are collected first and copied once.
  * @param {any} wasm the wasm glue module namespace
- * @param {AsyncIterable<Uint8Array>} chunks
+ * @param {AsyncIterable<Uint8Array> | Iterable<Uint8Array>} chunks
  * @param {number | undefined} total
  * @param {LoadOptions} opts
  */

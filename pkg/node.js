@@ -5,50 +5,51 @@
 import { readFileSync, createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  Vitrine,
-  VitrineError,
-  VitrineWorker,
-  JS_ERROR_CODES,
-  checkLoadOptions,
-  pickVariant,
-  simdSupported,
-  relaxedSimdSupported,
-  openSource,
-  modelFromChunks,
-  toVitrineError,
-  BUILDS,
-  wasmUrlOf,
-} from './vitrine.js';
+import { VitrineError, toVitrineError, messageOf } from './lib/errors.js';
+import { pickVariant } from './lib/detect.js';
+import { BUILDS, wasmUrlOf, wasmIntegrityOf } from './lib/wasm.js';
+import { parseIntegrity, verifyIntegrity } from './lib/integrity.js';
+import { checkLoadOptions, openSource, modelFromChunks } from './lib/source.js';
+import { Vitrine } from './lib/model.js';
 
-export { Vitrine, VitrineError, VitrineWorker, JS_ERROR_CODES, simdSupported, relaxedSimdSupported, toVitrineError };
+export { VitrineError, toVitrineError };
+export { JS_ERROR_CODES } from './lib/errors.js';
+export { simdSupported, relaxedSimdSupported } from './lib/detect.js';
+export { VitrineWorker } from './lib/worker-client.js';
 
-/** @type {Map<string, Promise<any>>} */
+/** @type {Map<string, Promise<any>>} keyed by build, file and integrity */
 const cache = new Map();
 
 /**
  * @param {'relaxed' | 'simd' | 'scalar' | 'intent'} variant
- * @param {import('./vitrine.js').LoadOptions['wasmUrl']} wasmUrl
+ * @param {unknown} wasmUrl
+ * @param {unknown} wasmIntegrity
  */
-function nodeWasm(variant, wasmUrl) {
+function nodeWasm(variant, wasmUrl, wasmIntegrity) {
   const url = wasmUrlOf(variant, wasmUrl);
-  const key = `${variant} ${url ? String(url) : ''}`;
+  const integrity = wasmIntegrityOf(variant, wasmIntegrity);
+  const path = url === undefined ? BUILDS[variant].wasm() : toPathOrUrl(url);
+  const key = `${variant}\n${String(path)}\n${integrity ?? ''}`;
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
-      const build = BUILDS[variant];
-      const mod = await build.glue();
-      const path = url === undefined ? build.wasm() : toPathOrUrl(url);
-      mod.initSync({ module: readFileSync(path) });
+      const mod = await BUILDS[variant].glue();
+      let bytes;
+      try {
+        bytes = readFileSync(path);
+      } catch (e) {
+        throw new VitrineError('WASM_UNAVAILABLE', `could not read the ${variant} wasm build ${String(path)}: ${messageOf(e)}`, { variant, reason: 'read' }, { cause: e });
+      }
+      if (integrity) await verifyIntegrity(bytes, /** @type {any} */ (parseIntegrity(integrity, 'wasmIntegrity')), `the ${variant} wasm build ${String(path)}`);
+      try {
+        mod.initSync({ module: bytes });
+      } catch (e) {
+        throw new VitrineError('WASM_UNAVAILABLE', `could not instantiate the ${variant} wasm build ${String(path)}: ${messageOf(e)}`, { variant, reason: 'instantiate' }, { cause: e });
+      }
       return mod;
     })().catch((e) => {
       cache.delete(key);
-      throw new VitrineError(
-        'WASM_UNAVAILABLE',
-        `could not load the ${variant} wasm build: ${e && e.message ? e.message : e}`,
-        { variant },
-        { cause: e },
-      );
+      throw toVitrineError(e);
     });
     cache.set(key, p);
   }
@@ -62,6 +63,21 @@ function toPathOrUrl(u) {
 }
 
 /**
+ * A file stream whose read errors are NETWORK errors, like a broken download.
+ * @param {string} path
+ */
+async function* fileChunks(path) {
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream) yield chunk;
+  } catch (e) {
+    throw new VitrineError('NETWORK', `reading the model file ${path} failed: ${messageOf(e)}`, { path }, { cause: e });
+  } finally {
+    stream.destroy();
+  }
+}
+
+/**
  * Load a model bundle. In Node `source` may also be a file path or a
  * `file:` URL; those are streamed into wasm memory with progress reports.
  * @param {string | URL | Request | Response | ArrayBuffer | ArrayBufferView} source
@@ -71,26 +87,25 @@ function toPathOrUrl(u) {
 export async function load(source, options) {
   const opts = checkLoadOptions(options);
   const variant = pickVariant(opts.simd, opts.wasmUrl);
-  const wasm = await nodeWasm(variant, opts.wasmUrl);
+  const wasm = await nodeWasm(variant, opts.wasmUrl, opts.wasmIntegrity);
   let model;
-  const isHttp = (s) => /^https?:/i.test(s);
+  const isHttp = (/** @type {string} */ s) => /^https?:/i.test(s);
   if ((typeof source === 'string' && !isHttp(source)) || (source instanceof URL && source.protocol === 'file:')) {
     const path = source instanceof URL ? fileURLToPath(source) : /^file:/i.test(source) ? fileURLToPath(source) : source;
     let size;
     try {
       size = (await stat(path)).size;
     } catch (e) {
-      throw new VitrineError('NETWORK', `cannot read the model file ${path}: ${e.message}`, { path }, { cause: e });
+      throw new VitrineError('NETWORK', `cannot read the model file ${path}: ${messageOf(e)}`, { path }, { cause: e });
     }
-    const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-    model = await modelFromChunks(wasm, stream, size, opts.onProgress);
+    model = await modelFromChunks(wasm, fileChunks(path), size, opts);
   } else {
     model = await openSource(wasm, source, opts);
   }
-  return new Vitrine(model, variant, wasm, () => nodeWasm('intent', opts.wasmUrl));
+  return new Vitrine(model, variant, wasm, () => nodeWasm('intent', opts.wasmUrl, opts.wasmIntegrity));
 }
 
 /** Worker mode is browser-only; Node callers can use worker_threads themselves. */
 export async function loadInWorker() {
-  throw new VitrineError('WORKER', 'loadInWorker is only available in browsers; use load() in Node');
+  throw new VitrineError('WORKER', 'loadInWorker is only available in browsers; use load() in Node', { reason: 'unsupported' });
 }

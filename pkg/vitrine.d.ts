@@ -1,20 +1,21 @@
 // Types for the vitrine JavaScript API (browser entry `vitrine.js` and the
-// Node entry `node.js`, which share one API).
+// Node entry `node.js`, which share one API). `vitrine/shopper` is typed in
+// shopper.d.ts.
 
-/** Filters and size of a ranking. Unknown keys are rejected (typo guard). */
+/** Filters and size of a ranking. Unknown keys are rejected (typo guard); `null` means "not given". */
 export interface RecOptions {
   /** How many items to return; a positive integer, default 10. */
-  k?: number;
+  k?: number | null;
   /** Item ids never to return (e.g. the cart). Ids not in the model are counted in `unknownExcludes`. */
-  exclude?: string[];
+  exclude?: string[] | null;
   /** Keep only items in one of these category names (see `info().categories`). */
-  categories?: string[];
+  categories?: string[] | null;
   /** Keep only items with a price ≥ priceMin. */
-  priceMin?: number;
+  priceMin?: number | null;
   /** Keep only items with a price ≤ priceMax. */
-  priceMax?: number;
+  priceMax?: number | null;
   /** Keep only items flagged in stock. */
-  inStockOnly?: boolean;
+  inStockOnly?: boolean | null;
 }
 
 export interface Scored {
@@ -35,26 +36,40 @@ export interface Progress {
   total: number | undefined;
 }
 
+export type Build = 'relaxed' | 'simd' | 'scalar';
+
 export interface LoadOptions {
-  onProgress?: (p: Progress) => void;
+  /** Called after every chunk; `null`/`undefined`: no reports. */
+  onProgress?: ((p: Progress) => void) | null;
   /**
    * 'auto' (default): the fastest build this engine validates (relaxed SIMD,
    * then SIMD128, then scalar; they rank identically). true: the SIMD128
    * build; 'relaxed': the relaxed-SIMD build; false: the scalar build.
    */
-  simd?: 'auto' | boolean | 'relaxed';
+  simd?: 'auto' | boolean | 'relaxed' | null;
   /**
    * Where the wasm binaries live, for bundlers that do not emit them next to
    * the glue. A single URL names the engine build only and must match the
    * selected one (pass simd with it); an object gives one URL per build, and
    * 'auto' then only picks builds it lists (intent: the intent module).
    */
-  wasmUrl?: string | URL | { relaxed?: string | URL; simd?: string | URL; scalar?: string | URL; intent?: string | URL };
+  wasmUrl?: string | URL | { relaxed?: string | URL; simd?: string | URL; scalar?: string | URL; intent?: string | URL } | null;
+  /** Subresource Integrity of the model bundle (`"sha384-…"`, as printed by `vitrine export`); a mismatch rejects with INTEGRITY. */
+  integrity?: string | null;
+  /** Subresource Integrity of the wasm builds (`pkg/wasm/integrity.json` lists them). */
+  wasmIntegrity?: { relaxed?: string; simd?: string; scalar?: string; intent?: string } | null;
+  /** Largest bundle accepted, in bytes (default 512 MiB); larger → TOO_LARGE before anything is allocated. */
+  maxBytes?: number | null;
 }
 
 export interface WorkerLoadOptions extends LoadOptions {
-  /** URL of the package's worker.js when a bundler moved it. */
-  workerUrl?: string | URL;
+  /** URL of the package's `vitrine.worker.js` when a bundler moved it (see the bundler recipes). */
+  workerUrl?: string | URL | null;
+  /**
+   * A Worker you constructed, running `vitrine/worker`, e.g.
+   * `new Worker(new URL('vitrine/worker', import.meta.url), {type: 'module'})`.
+   */
+  worker?: Worker | null;
 }
 
 export interface ItemInfo {
@@ -139,55 +154,94 @@ export interface IntentModel {
 
 export type UserVector = Float32Array | Float64Array | number[];
 
-/**
- * Error codes: the wasm core's (BAD_MAGIC, UNSUPPORTED_VERSION, TRUNCATED,
- * CHECKSUM_MISMATCH, SECTION_OUT_OF_BOUNDS, MISALIGNED_SECTION,
- * OVERLAPPING_SECTIONS, SECTION_GAP, MISSING_SECTION, UNKNOWN_REQUIRED_SECTION,
- * SIZE_OVERFLOW, NON_FINITE, DUPLICATE_ID, BAD_SECTION, INVALID_ARGUMENT,
- * DIM_MISMATCH, UNKNOWN_ITEM, NO_INTENT_MODEL, MISSING_CAPABILITY, DUPLICATE_SECTION,
- * INVALID_EVENT) plus the glue's (NETWORK,
- * LENGTH_MISMATCH, DISPOSED, WASM_UNAVAILABLE, WORKER, INTERNAL).
- */
-export type VitrineErrorCode =
-  | 'BAD_MAGIC'
-  | 'UNSUPPORTED_VERSION'
-  | 'TRUNCATED'
-  | 'CHECKSUM_MISMATCH'
-  | 'SECTION_OUT_OF_BOUNDS'
-  | 'MISALIGNED_SECTION'
-  | 'OVERLAPPING_SECTIONS'
-  | 'SECTION_GAP'
-  | 'MISSING_SECTION'
-  | 'UNKNOWN_REQUIRED_SECTION'
-  | 'SIZE_OVERFLOW'
-  | 'NON_FINITE'
-  | 'DUPLICATE_ID'
-  | 'BAD_SECTION'
-  | 'INVALID_ARGUMENT'
-  | 'DIM_MISMATCH'
-  | 'UNKNOWN_ITEM'
-  | 'NO_INTENT_MODEL'
-  | 'MISSING_CAPABILITY'
-  | 'DUPLICATE_SECTION'
-  | 'INVALID_EVENT'
-  | 'NETWORK'
-  | 'LENGTH_MISMATCH'
-  | 'DISPOSED'
-  | 'WASM_UNAVAILABLE'
-  | 'WORKER'
-  | 'INTERNAL'
-  | (string & {});
-
-export declare class VitrineError extends Error {
-  constructor(code: string, message: string, details?: Record<string, unknown>, opts?: { cause?: unknown });
-  readonly name: 'VitrineError';
-  /** Stable machine-readable code. */
-  code: VitrineErrorCode;
-  /** e.g. `{section, offset}` for bundle errors, `{expected, actual}` for DIM_MISMATCH. */
-  details: Record<string, unknown>;
+/** Where a bundle error was found. */
+export interface BundleErrorDetails {
+  section?: string;
+  offset?: number;
 }
 
-export declare const JS_ERROR_CODES: readonly string[];
+/** What `details` holds, per error code. */
+export interface ErrorDetailsByCode {
+  BAD_MAGIC: BundleErrorDetails;
+  UNSUPPORTED_VERSION: BundleErrorDetails;
+  /** From the wasm (a section cut short) or the glue (a download that ended early). */
+  TRUNCATED: BundleErrorDetails & { expected?: number; received?: number };
+  CHECKSUM_MISMATCH: BundleErrorDetails;
+  SECTION_OUT_OF_BOUNDS: BundleErrorDetails;
+  MISALIGNED_SECTION: BundleErrorDetails;
+  OVERLAPPING_SECTIONS: BundleErrorDetails;
+  SECTION_GAP: BundleErrorDetails;
+  MISSING_SECTION: BundleErrorDetails;
+  DUPLICATE_SECTION: BundleErrorDetails;
+  UNKNOWN_REQUIRED_SECTION: BundleErrorDetails;
+  SIZE_OVERFLOW: BundleErrorDetails;
+  NON_FINITE: BundleErrorDetails;
+  DUPLICATE_ID: BundleErrorDetails;
+  BAD_SECTION: BundleErrorDetails;
+  INVALID_ARGUMENT: Record<string, never>;
+  DIM_MISMATCH: { expected?: number; actual?: number };
+  UNKNOWN_ITEM: Record<string, never>;
+  NO_INTENT_MODEL: Record<string, never>;
+  MISSING_CAPABILITY: Record<string, never>;
+  INVALID_EVENT: Record<string, never>;
+  /** `status`: the HTTP status of a non-2xx answer; `received`: bytes before a download broke off; `path`: Node file. */
+  NETWORK: { url?: string; status?: number; received?: number; path?: string };
+  LENGTH_MISMATCH: { expected: number; received: number };
+  TOO_LARGE: { maxBytes: number; bytes: number };
+  INTEGRITY: { algorithm?: 'sha256' | 'sha384' | 'sha512'; actual?: string; reason?: 'no-subtle-crypto' };
+  DISPOSED: Record<string, never>;
+  WASM_UNAVAILABLE: {
+    variant?: Build | 'intent';
+    url?: string;
+    /** html: an HTML page was served where the .wasm was expected; csp: no 'wasm-unsafe-eval'. */
+    reason?: 'glue' | 'network' | 'http' | 'html' | 'not-wasm' | 'csp' | 'instantiate' | 'read';
+    status?: number;
+    contentType?: string;
+  };
+  WORKER: {
+    url?: string;
+    reason?: 'unsupported' | 'trusted-types' | 'csp' | 'construct' | 'http' | 'html' | 'mime' | 'network' | 'start' | 'died' | 'messageerror';
+    status?: number;
+    contentType?: string;
+    directive?: string;
+  };
+  INTERNAL: Record<string, never>;
+}
+
+/** Every code a VitrineError can carry (`docs/web.md` says who raises each and what to do). */
+export type VitrineErrorCode = keyof ErrorDetailsByCode;
+
+/** A VitrineError with one code; `details` is typed by it. */
+export interface VitrineErrorOf<C extends VitrineErrorCode> extends Error {
+  readonly name: 'VitrineError';
+  /** Stable machine-readable code. */
+  readonly code: C;
+  readonly details: ErrorDetailsByCode[C];
+}
+
+/**
+ * The error every public function throws or rejects with. A union over the
+ * codes, so `if (e instanceof VitrineError && e.code === 'DIM_MISMATCH')`
+ * narrows `e.details` to `{expected, actual}`.
+ */
+export type VitrineError = { [C in VitrineErrorCode]: VitrineErrorOf<C> }[VitrineErrorCode];
+
+export interface VitrineErrorConstructor {
+  new <C extends VitrineErrorCode>(
+    code: C,
+    message: string,
+    details?: ErrorDetailsByCode[C],
+    opts?: { cause?: unknown },
+  ): VitrineErrorOf<C>;
+  readonly prototype: VitrineError;
+}
+
+export declare const VitrineError: VitrineErrorConstructor;
+
+export declare const JS_ERROR_CODES: readonly VitrineErrorCode[];
+
+/** Turns anything thrown into a VitrineError (a value without a code becomes INTERNAL). */
+export declare function toVitrineError(e: unknown): VitrineError;
 
 /** A loaded model. Synchronous methods; call `dispose()` to free its wasm memory. */
 export declare class Vitrine {
@@ -240,10 +294,17 @@ export declare class VitrineWorker {
   similar(id: string, options?: RecOptions): Promise<ScoredList>;
   popular(options?: RecOptions): Promise<ScoredList>;
   item(id: string): Promise<ItemInfo>;
+  has(id: string): Promise<boolean>;
   itemIndex(id: string): Promise<number | undefined>;
+  itemId(index: number): Promise<string>;
   itemVector(id: string): Promise<Float32Array>;
   matchIntent(text: string): Promise<IntentMatch>;
-  /** Frees the model and terminates the worker. */
+  /** Fetches and starts the intent matcher in the worker ahead of the first question. */
+  loadIntent(): Promise<{ intents: string[]; threshold: number }>;
+  /** A shopper wasm entry point run in the worker (arguments as for the page model's `raw[method]`). */
+  shopperCall(method: 'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain', ...args: unknown[]): Promise<unknown>;
+  readonly disposed: boolean;
+  /** Frees the model and terminates the worker. Rejects with WORKER if the worker had died. */
   dispose(): Promise<void>;
 }
 

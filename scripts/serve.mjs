@@ -182,5 +182,22 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     console.error(`serve.mjs: bad port ${opts.port}`);
     process.exit(2);
   }
-  await startServer(opts);
+  // A taken port is common (another demo, another dev server): say so in one
+  // line and take the next free one rather than printing a stack trace.
+  const wanted = opts.port;
+  for (let port = wanted; ; port++) {
+    try {
+      if (port !== wanted) opts.port = port;
+      await startServer(opts);
+      break;
+    } catch (e) {
+      const code = /** @type {any} */ (e)?.code;
+      if ((code === 'EADDRINUSE' || code === 'EACCES') && wanted !== 0 && port < wanted + 20 && port < 65535) {
+        console.error(`serve.mjs: port ${port} on ${opts.host ?? '127.0.0.1'} is ${code === 'EADDRINUSE' ? 'taken' : 'not allowed'}; trying ${port + 1} (PORT=N make demo picks one)`);
+        continue;
+      }
+      console.error(`serve.mjs: cannot listen on ${opts.host ?? '127.0.0.1'}:${port}: ${/** @type {any} */ (e)?.message ?? e}; choose another with PORT=N`);
+      process.exit(1);
+    }
+  }
 }

@@ -9,10 +9,10 @@ NODE ?= node
 WEB_NPM_STAMP := node_modules/.package-lock.json
 
 SETUP_TARGETS += setup-web
-TEST_TARGETS += test-web
+TEST_TARGETS += test-web test-consumers
 BENCH_TARGETS += bench-web
 
-.PHONY: setup-web pkg-web test-web test-web-node test-web-browser test-web-pkg demo-web bench-web
+.PHONY: setup-web pkg-web test-web test-web-node test-web-browser test-web-pkg test-consumers demo-web bench-web
 
 # Idempotent: npm ci only when the lock changed, apt only when chromium is missing.
 setup-web: $(WEB_NPM_STAMP)
@@ -25,9 +25,14 @@ $(WEB_NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# The glue's source of truth is www/; the package gets verbatim copies.
-pkg-web: wasm
-	cp www/vitrine.js www/worker.js www/shopper.js pkg/
+# The glue's source of truth is www/; the package gets verbatim copies of the
+# modules and one self-contained worker script built by esbuild.
+pkg-web: wasm $(WEB_NPM_STAMP)
+	rm -rf pkg/lib pkg/worker.js
+	mkdir -p pkg/lib
+	cp www/vitrine.js www/shopper.js pkg/
+	cp www/lib/*.js pkg/lib/
+	$(NODE) scripts/build-pkg.mjs
 
 test-web: setup-web wasm cli pkg-web
 	$(NODE) --test --test-concurrency=1 tests/node/ tests/browser/ tests/pkg/
@@ -40,6 +45,13 @@ test-web-browser: setup-web wasm cli pkg-web
 
 test-web-pkg: setup-web wasm pkg-web
 	$(NODE) --test tests/pkg/
+
+# The package in real consumers (tests/consumers/: Vite, webpack, Rollup,
+# esbuild, Next.js, Node ESM/CJS), each installed from its own lock file
+# (node_modules kept per fixture, reinstalled only when the lock changes).
+# CONSUMERS=vite,next runs a subset.
+test-consumers: setup-web wasm cli pkg-web
+	VITRINE_CONSUMERS=$(CONSUMERS) $(NODE) --test --test-concurrency=1 tests/consumers/
 
 demo-web: pkg-web
 	$(NODE) scripts/serve.mjs --host 127.0.0.1 --port $(PORT) --models $(DEMO_MODELS)

@@ -4,10 +4,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { load, VitrineError, simdSupported, relaxedSimdSupported } from '../../pkg/node.js';
+import { load, VitrineError, simdSupported, relaxedSimdSupported, toVitrineError } from '../../pkg/node.js';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { startServer } from '../../scripts/serve.mjs';
 import { synth, snapshot, referenceTopK, checkAgainstReference, rng, gaussianVector, tempDir } from './helpers.mjs';
 import { dirname, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const N = 1500;
 const D = 24;
@@ -235,7 +238,7 @@ test('argument errors are VitrineErrors with codes and helpful messages', async 
   inf[0] = 1e300; // finite as a double, Infinity as f32
   throwsCode(() => m.recommend(inf), 'INVALID_ARGUMENT', /\[0\]/);
   throwsCode(() => m.recommend([1, 2, 3, 4, 5, 6, 7, '8']), 'INVALID_ARGUMENT');
-  for (const k of [0, -1, 2.5, NaN, Infinity, '10', null]) {
+  for (const k of [0, -1, 2.5, NaN, Infinity, '10', 2 ** 32, -0.5]) {
     throwsCode(() => m.recommend(u, { k }), 'INVALID_ARGUMENT', /k must be a positive integer/);
   }
   throwsCode(() => m.recommend(u, { topK: 3 }), 'INVALID_ARGUMENT', /did you mean "k"/);
@@ -414,5 +417,144 @@ test('int8 + RESIDUAL: format 1.1, reported in info(), same top-10 as the f32 bu
   for (const [x, y] of a.map((s, i) => [s, b[i]])) {
     assert.equal(x.id, y.id);
     assert.ok(Math.abs(x.score - y.score) <= 1e-4 * Math.max(1, Math.abs(x.score)), `${x.score} vs ${y.score}`);
+  }
+});
+
+test('null options mean "not given"; a polluted Object.prototype does not reach the wasm', async (t) => {
+  const m = await load(synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 }), { onProgress: null, simd: null, wasmUrl: null, integrity: null, maxBytes: null });
+  t.after(() => m.dispose());
+  const plain = m.popular({ k: 5 }).map((s) => s.id);
+  assert.deepEqual(m.popular({ k: 5, priceMax: null, categories: null, exclude: undefined, inStockOnly: null }).map((s) => s.id), plain);
+  assert.deepEqual(m.popular(null).length, 10);
+  const cat = m.info().categories[1];
+  Object.prototype.categories = [cat];
+  Object.prototype.exclude = plain;
+  Object.prototype.k = 2;
+  try {
+    assert.deepEqual(m.popular({ k: 5 }).map((s) => s.id), plain, 'inherited options are ignored');
+  } finally {
+    delete Object.prototype.categories;
+    delete Object.prototype.exclude;
+    delete Object.prototype.k;
+  }
+});
+
+test('an untrusted Content-Length never becomes an allocation: TOO_LARGE up front, or memory as bytes arrive', async () => {
+  const bytes = new Uint8Array(readFileSync(synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 })));
+  const lying = () => new Response(bytes, { headers: { 'content-length': '2000000000' } });
+  const rss0 = process.memoryUsage().rss;
+  const e1 = await rejectsCode(load(lying()), 'TOO_LARGE');
+  assert.deepEqual(e1.details, { maxBytes: 512 * 1024 * 1024, bytes: 2000000000 });
+  // A caller who allows 3 GB still commits only what arrives, then TRUNCATED.
+  for (let i = 0; i < 20; i++) await rejectsCode(load(lying(), { maxBytes: 3e9 }), 'TRUNCATED');
+  const grown = process.memoryUsage().rss - rss0;
+  assert.ok(grown < 200 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(0)} MB after 21 lying downloads`);
+  await rejectsCode(load(bytes, { maxBytes: 100 }), 'TOO_LARGE');
+  const chunked = new Response(new ReadableStream({ start(c) { c.enqueue(bytes.slice(0, 500)); c.enqueue(bytes.slice(500)); c.close(); } }));
+  await rejectsCode(load(chunked, { maxBytes: 600 }), 'TOO_LARGE');
+  await rejectsCode(load(bytes, { maxBytes: 0 }), 'INVALID_ARGUMENT');
+  await rejectsCode(load(bytes, { maxBytes: '1e9' }), 'INVALID_ARGUMENT');
+  const m = await load(new Response(bytes), { maxBytes: bytes.length });
+  assert.equal(m.nItems, 300);
+  m.dispose();
+});
+
+test('a download that breaks off is a NETWORK error, not a raw TypeError', async () => {
+  const bytes = new Uint8Array(readFileSync(synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 })));
+  for (const withLength of [true, false]) {
+    const broken = new ReadableStream({
+      pull(c) {
+        if (!this.sent) {
+          this.sent = true;
+          c.enqueue(bytes.slice(0, 1000));
+        } else c.error(new TypeError('terminated'));
+      },
+    });
+    const headers = withLength ? { 'content-length': String(bytes.length) } : {};
+    const e = await rejectsCode(load(new Response(broken, { headers })), 'NETWORK');
+    assert.equal(e.details.received, 1000);
+    assert.match(e.message, /broke off after 1000 bytes/);
+  }
+});
+
+test('integrity: the bundle and the wasm builds are checked against their SRI hashes', async () => {
+  const path = synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 });
+  const bytes = new Uint8Array(readFileSync(path));
+  const sri = (b, algo = 'sha384') => `${algo}-${createHash(algo).update(b).digest('base64')}`;
+  for (const src of [path, bytes, new Response(bytes)]) {
+    const m = await load(src, { integrity: sri(bytes) });
+    assert.equal(m.nItems, 300);
+    m.dispose();
+  }
+  const m2 = await load(bytes, { integrity: `sha256-AAAA ${sri(bytes, 'sha512')}` }); // the strongest listed counts
+  m2.dispose();
+  const flipped = bytes.slice();
+  flipped[flipped.length - 3] ^= 1;
+  const e = await rejectsCode(load(flipped, { integrity: sri(bytes) }), 'INTEGRITY');
+  assert.equal(e.details.algorithm, 'sha384');
+  await rejectsCode(load(new Response(flipped), { integrity: sri(bytes) }), 'INTEGRITY');
+  await rejectsCode(load(bytes, { integrity: 'md5-abc' }), 'INVALID_ARGUMENT');
+  await rejectsCode(load(bytes, { integrity: 42 }), 'INVALID_ARGUMENT');
+  const wasmSri = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'pkg', 'wasm', 'integrity.json'), 'utf8'));
+  const ok = await load(bytes, { simd: false, wasmIntegrity: { scalar: wasmSri.scalar } });
+  ok.dispose();
+  await rejectsCode(load(bytes, { simd: false, wasmIntegrity: { scalar: wasmSri.simd } }), 'INTEGRITY');
+  await rejectsCode(load(bytes, { wasmUrl: { simd: {} } }), 'INVALID_ARGUMENT');
+});
+
+test('a value thrown without a code (a wasm trap) is INTERNAL, never INVALID_ARGUMENT', () => {
+  const trap = toVitrineError(new WebAssembly.RuntimeError('unreachable executed'));
+  assert.ok(trap instanceof VitrineError);
+  assert.equal(trap.code, 'INTERNAL');
+  assert.match(trap.message, /wasm trap/);
+  assert.equal(toVitrineError(new TypeError('x')).code, 'INTERNAL');
+  assert.equal(toVitrineError('boom').code, 'INTERNAL');
+  const coded = toVitrineError({ name: 'VitrineError', code: 'UNKNOWN_ITEM', message: 'm' });
+  assert.equal(coded.code, 'UNKNOWN_ITEM');
+});
+
+test('hostile arguments (throwing proxies and getters, a throwing onProgress) are INVALID_ARGUMENT, never raw errors', async (t) => {
+  const path = synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 });
+  const m = await load(path);
+  t.after(() => m.dispose());
+  const boom = () => {
+    throw new TypeError('trap');
+  };
+  const throwingProxy = new Proxy({}, { ownKeys: boom });
+  const getter = Object.defineProperty({}, 'k', { enumerable: true, get: boom });
+  const u = new Float32Array(8);
+  throwsCode(() => m.recommend(u, throwingProxy), 'INVALID_ARGUMENT', /options could not be read/);
+  throwsCode(() => m.popular(getter), 'INVALID_ARGUMENT', /trap/);
+  throwsCode(() => m.recommend(new Proxy(Array.from(u), { get: (o, k) => (k === '3' ? boom() : o[k]) })), 'INVALID_ARGUMENT', /userVector could not be read/);
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  throwsCode(() => m.similar('item-1', proxy), 'INVALID_ARGUMENT');
+  await rejectsCode(load(path, throwingProxy), 'INVALID_ARGUMENT');
+  await rejectsCode(load(path, { onProgress: boom }), 'INVALID_ARGUMENT');
+  await rejectsCode(load(new Uint8Array(readFileSync(path)), { onProgress: boom }), 'INVALID_ARGUMENT');
+  await rejectsCode(load(new Response(readFileSync(path)), { onProgress: boom }), 'INVALID_ARGUMENT');
+});
+
+test('the demo server on a taken port says so in one line and takes the next free one', async () => {
+  const { createServer } = await import('node:net');
+  const { spawn } = await import('node:child_process');
+  const blocker = createServer();
+  await new Promise((ok) => blocker.listen(0, '127.0.0.1', ok));
+  const taken = blocker.address().port;
+  const serve = fileURLToPath(new URL('../../scripts/serve.mjs', import.meta.url));
+  const child = spawn(process.execPath, [serve, '--port', String(taken), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  try {
+    for (let i = 0; i < 100 && !/serving on/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, new RegExp(`serving on http://127\\.0\\.0\\.1:${taken + 1}/`));
+    assert.equal(err.trim().split('\n').length, 1, `one line on stderr: ${err}`);
+    assert.match(err, new RegExp(`port ${taken} .*taken; trying ${taken + 1}`));
+    assert.doesNotMatch(err, /EADDRINUSE|at .*\(/, 'no stack trace');
+  } finally {
+    child.kill();
+    blocker.close();
   }
 });

@@ -43,9 +43,14 @@ test('npm pack ships the glue, types, both engine builds and the intent module',
     'package.json',
     'README.md',
     'vitrine.js',
-    'worker.js',
+    'lib/errors.js',
+    'lib/worker-client.js',
+    'vitrine.worker.js',
+    'shopper.js',
     'node.js',
     'vitrine.d.ts',
+    'shopper.d.ts',
+    'wasm/integrity.json',
     'wasm/relaxed/vitrine_core.js',
     'wasm/relaxed/vitrine_core_bg.wasm',
     'wasm/simd/vitrine_core.js',
@@ -59,7 +64,15 @@ test('npm pack ships the glue, types, both engine builds and the intent module',
   }
   assert.ok(!files.some((f) => f.endsWith('.tgz') || f.includes('node_modules')));
   // The shipped glue is the www/ source, byte for byte.
-  assert.equal(readFileSync(join(ROOT, 'pkg', 'vitrine.js'), 'utf8'), readFileSync(join(ROOT, 'www', 'vitrine.js'), 'utf8'));
+  for (const f of ['vitrine.js', ...readdirSync(join(ROOT, 'www', 'lib')).map((f) => `lib/${f}`)]) {
+    assert.ok(files.includes(f), `${f} shipped`);
+    assert.equal(readFileSync(join(ROOT, 'pkg', f), 'utf8'), readFileSync(join(ROOT, 'www', f), 'utf8'), f);
+  }
+  // The worker is one self-contained script: nothing a bundler could lose.
+  const worker = readFileSync(join(ROOT, 'pkg', 'vitrine.worker.js'), 'utf8');
+  assert.ok(!/\bimport\s*[({'"\w*]|\bimport\.meta\b|\bexport\s/.test(worker.replace(/"[^"]*"|'[^']*'|`[^`]*`/g, '')), 'no import/export/import.meta in vitrine.worker.js');
+  const sri = JSON.parse(readFileSync(join(ROOT, 'pkg', 'wasm', 'integrity.json'), 'utf8'));
+  assert.deepEqual(Object.keys(sri).sort(), ['intent', 'relaxed', 'scalar', 'simd']);
 });
 
 test('installed tarball works from Node via `import "vitrine"`', async () => {

@@ -1,0 +1,2 @@
+// No vitrine-specific configuration.
+export default {};

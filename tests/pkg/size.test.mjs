@@ -1,0 +1,42 @@
+// Size budget: gzip -9 sizes of what a page downloads — the glue, one engine
+// build (the largest of the three, since 'auto' may pick any), the intent
+// module on the first question, and the worker script in worker mode —
+// against the budgets written in pkg/README.md ("What a page downloads").
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { ROOT } from '../node/helpers.mjs';
+
+const PKG = join(ROOT, 'pkg');
+const gz = (/** @type {string[]} */ files) => files.reduce((n, f) => n + gzipSync(readFileSync(join(PKG, f)), { level: 9 }).length, 0);
+
+/** Budgets in KiB from the README table, by the part's first word. */
+function budgets() {
+  const readme = readFileSync(join(PKG, 'README.md'), 'utf8');
+  const section = readme.split('## What a page downloads')[1]?.split('\n## ')[0] ?? '';
+  /** @type {Record<string, number>} */
+  const out = {};
+  for (const m of section.matchAll(/^\|\s*([a-z]+)[^|]*\|\s*([\d.]+)\s*KiB\s*\|/gm)) out[m[1]] = Number(m[2]) * 1024;
+  return out;
+}
+
+test('gzip sizes stay within the README budget', (t) => {
+  const b = budgets();
+  for (const part of ['glue', 'one', 'intent', 'worker']) assert.ok(b[part] > 0, `README budget row for "${part}" (have ${Object.keys(b)})`);
+  const lib = readdirSync(join(PKG, 'lib')).filter((f) => f.endsWith('.js')).map((f) => join('lib', f));
+  const engine = Math.max(...['relaxed', 'simd', 'scalar'].map((v) => gz([`wasm/${v}/vitrine_core.js`, `wasm/${v}/vitrine_core_bg.wasm`])));
+  const sizes = {
+    glue: gz(['vitrine.js', ...lib]),
+    one: engine,
+    intent: gz(['wasm/intent/vitrine_intent.js', 'wasm/intent/vitrine_intent_bg.wasm']),
+    worker: gz(['vitrine.worker.js']),
+  };
+  for (const [part, n] of Object.entries(sizes)) {
+    t.diagnostic(`${part}: ${(n / 1024).toFixed(1)} KiB gzip (budget ${(b[part] / 1024).toFixed(0)} KiB)`);
+    assert.ok(n <= b[part], `${part}: ${n} bytes gzip is over the README budget of ${b[part]}`);
+  }
+  t.diagnostic(`page total (glue + engine + intent): ${((sizes.glue + sizes.one + sizes.intent) / 1024).toFixed(1)} KiB gzip`);
+});

@@ -178,6 +178,14 @@ export interface ErrorDetailsByCode {
   NON_FINITE: BundleErrorDetails;
   DUPLICATE_ID: BundleErrorDetails;
   BAD_SECTION: BundleErrorDetails;
+  /** A finite value outside the safety envelope (docs/format.md): such a model could score Infinity. */
+  UNSAFE_VALUE: BundleErrorDetails;
+  /** A reserved byte or flag is not zero (corrupted, or a newer major version). */
+  RESERVED_NOT_ZERO: BundleErrorDetails;
+  /** A placement needs a section this bundle lacks; the message names the `vitrine placements build` flag. */
+  NO_SECTION: Record<string, never>;
+  /** A finite number outside its documented range (a user vector value beyond ±1e12, a number too big for f32). */
+  OUT_OF_RANGE: Record<string, never>;
   INVALID_ARGUMENT: Record<string, never>;
   DIM_MISMATCH: { expected?: number; actual?: number };
   UNKNOWN_ITEM: Record<string, never>;

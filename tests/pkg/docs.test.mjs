@@ -68,6 +68,7 @@ test('documented js blocks run in Chromium', { timeout: 300_000 }, async (t) => 
     imports: {
       vitrine: '/pkg/vitrine.js',
       'vitrine/shopper': '/pkg/shopper.js',
+      'vitrine/placements': '/pkg/placements.js',
       'vitrine/worker': '/pkg/vitrine.worker.js',
       './vitrine.js': '/pkg/vitrine.js',
       './shopper.js': '/pkg/shopper.js',

@@ -1,11 +1,11 @@
-// `tsc --strict` over tests/pkg/types/usage.ts (the documented examples, plus
+// `tsc --strict` over tests/pkg/types/*.ts (the documented examples, plus
 // mistakes the types must reject) against pkg/'s declarations, resolved the
 // way a consumer resolves them: NodeNext and bundler module resolution.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../node/helpers.mjs';
@@ -22,7 +22,8 @@ for (const [name, module, moduleResolution] of [
       mkdirSync(join(dir, 'node_modules'));
       symlinkSync(join(ROOT, 'pkg'), join(dir, 'node_modules', 'vitrine'), 'dir');
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'types-test', private: true, type: 'module' }));
-      copyFileSync(join(ROOT, 'tests', 'pkg', 'types', 'usage.ts'), join(dir, 'usage.ts'));
+      const files = readdirSync(join(ROOT, 'tests', 'pkg', 'types')).filter((f) => f.endsWith('.ts')).sort();
+      for (const f of files) copyFileSync(join(ROOT, 'tests', 'pkg', 'types', f), join(dir, f));
       writeFileSync(
         join(dir, 'tsconfig.json'),
         JSON.stringify({
@@ -38,7 +39,7 @@ for (const [name, module, moduleResolution] of [
             noUnusedLocals: true,
             exactOptionalPropertyTypes: false,
           },
-          files: ['usage.ts'],
+          files,
         }),
       );
       let out = '';

@@ -36,8 +36,19 @@ fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
     types::strings(o, key).map_err(invalid)
 }
 
+/// Own property only (prototype pollution never reaches the engine); a
+/// throwing getter or Proxy trap is INVALID_ARGUMENT.
+fn prop(o: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
+    types::prop(o, key).map_err(invalid)
+}
+
+/// Own elements of a JS array, bounded before anything is read.
+fn elements(arr: &Array, what: &str) -> Result<Vec<JsValue>, JsValue> {
+    types::elements(arr, what, types::MAX_ARRAY).map_err(invalid)
+}
+
 fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
-    match types::prop(o, key) {
+    match prop(o, key)? {
         None => Ok(None),
         Some(v) => v
             .as_string()
@@ -60,9 +71,9 @@ fn check_object(o: &JsValue, extra: &[&str]) -> Result<bool, JsValue> {
 
 fn non_negative(name: &str, v: Option<f64>) -> Result<Option<f32>, JsValue> {
     match v {
-        Some(x) if !(x.is_finite() && x >= 0.0) => {
-            Err(invalid(format!("{name} must be a finite number ≥ 0")))
-        }
+        Some(x) if !(x.is_finite() && x >= 0.0 && x <= f64::from(f32::MAX)) => Err(invalid(
+            format!("{name} must be a finite number ≥ 0 (and fit a 32-bit float)"),
+        )),
         _ => Ok(v.map(|x| x as f32)),
     }
 }
@@ -120,10 +131,10 @@ impl Model {
                 _ => return Err(invalid("preferPrice must be higher or lower")),
             };
         }
-        if let Some(r) = types::prop(o, "rotation") {
+        if let Some(r) = prop(o, "rotation")? {
             p.rotation = Some(self.rotation(&r)?);
         }
-        if let Some(pr) = types::prop(o, "promotion") {
+        if let Some(pr) = prop(o, "promotion")? {
             if !pr.is_object() {
                 return Err(invalid(
                     "promotion must be an object like {categories: ['sale'], share: 0.2}",
@@ -162,11 +173,14 @@ impl Model {
         }
         let time = non_negative("rotation.time", num(r, "time")?)?.map_or(86_400_000.0, f64::from);
         let mut impressions = Vec::new();
-        if let Some(list) = types::prop(r, "impressions") {
+        if let Some(list) = prop(r, "impressions")? {
             let arr = list
                 .dyn_ref::<Array>()
                 .ok_or_else(|| invalid("rotation.impressions must be an array"))?;
-            for (i, e) in arr.iter().enumerate() {
+            for (i, e) in elements(arr, "rotation.impressions")?
+                .into_iter()
+                .enumerate()
+            {
                 let item = text(&e, "item")?.ok_or_else(|| {
                     invalid(format!("rotation.impressions[{i}].item must be an id"))
                 })?;
@@ -203,9 +217,10 @@ impl Model {
                 reason: reason.to_string(),
             })
         };
-        let mut out = Vec::with_capacity(arr.length() as usize);
+        let list = elements(arr, "events")?;
+        let mut out = Vec::with_capacity(list.len());
         let mut unknown = 0;
-        for (index, e) in arr.iter().enumerate() {
+        for (index, e) in list.into_iter().enumerate() {
             if !e.is_object() {
                 return Err(bad(index, "not an object"));
             }
@@ -219,7 +234,7 @@ impl Model {
                 .ok()
                 .flatten()
                 .ok_or_else(|| bad(index, "item must be a string id"))?;
-            let ts = match types::prop(&e, "ts") {
+            let ts = match prop(&e, "ts").map_err(|_| bad(index, "ts could not be read"))? {
                 None => now,
                 Some(v) => v
                     .as_f64()
@@ -270,7 +285,8 @@ fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {
     let arr = ids
         .dyn_ref::<Array>()
         .ok_or_else(|| invalid("ids must be an array of item ids"))?;
-    arr.iter()
+    elements(arr, "ids")?
+        .into_iter()
         .enumerate()
         .map(|(i, x)| {
             x.as_string()

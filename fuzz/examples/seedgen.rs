@@ -16,39 +16,12 @@
 use std::path::{Path, PathBuf};
 
 use vitrine::format::Dtype;
-use vitrine::intent::{IntentModel, TitleIndex};
+use vitrine::intent::IntentModel;
 use vitrine_fuzz::full_bundle_with;
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(name), bytes).unwrap();
-}
-
-fn small_intent(titles: bool) -> IntentModel {
-    use vitrine::intent::train::{train, Example, TrainConfig};
-    let rows = [
-        ("where is my order", "order_status"),
-        ("track my package 12345", "order_status"),
-        ("我的订单到哪了", "order_status"),
-        ("i want a refund", "refund"),
-        ("return these shoes", "refund"),
-        ("退货退款", "refund"),
-        ("cheap red shoes under $20", "search"),
-        ("有没有便宜点的", "search"),
-    ];
-    let ex: Vec<Example> = rows
-        .iter()
-        .map(|(t, i)| Example {
-            text: (*t).into(),
-            intent: Some((*i).into()),
-        })
-        .collect();
-    let (mut m, _) = train(&ex, &Default::default(), &TrainConfig::default()).unwrap();
-    if titles {
-        let t = vitrine::synth::catalogue(12, 4, 4, 1).titles.unwrap();
-        m.set_title_index(Some(TitleIndex::build(&t).unwrap()));
-    }
-    m
 }
 
 fn main() {
@@ -86,7 +59,7 @@ fn main() {
             );
         }
     }
-    let small = small_intent(true).to_bytes();
+    let small = vitrine_fuzz::small_intent(true).to_bytes();
     for (name, n, d, dtype, res, intent) in [
         ("full-f32.vtr", 24, 8, Dtype::F32, false, None),
         ("full-f16.vtr", 24, 20, Dtype::F16, false, None),
@@ -107,7 +80,11 @@ fn main() {
     // vti
     let dir = corpus.join("vti");
     write(&dir, "default.vti", &default_vti);
-    write(&dir, "small.vti", &small_intent(false).to_bytes());
+    write(
+        &dir,
+        "small.vti",
+        &vitrine_fuzz::small_intent(false).to_bytes(),
+    );
     write(&dir, "small-titles.vti", &small);
 
     // intent_text: one file per utterance of the default set.

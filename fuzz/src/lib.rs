@@ -228,6 +228,35 @@ pub fn train_default_intent() -> IntentModel {
     m
 }
 
+/// A three-intent model trained on eight utterances (optionally with a
+/// title index): a small `.vti` seed, and quick to decode in tests.
+pub fn small_intent(titles: bool) -> IntentModel {
+    use vitrine::intent::train::{train, Example, TrainConfig};
+    let rows = [
+        ("where is my order", "order_status"),
+        ("track my package 12345", "order_status"),
+        ("我的订单到哪了", "order_status"),
+        ("i want a refund", "refund"),
+        ("return these shoes", "refund"),
+        ("退货退款", "refund"),
+        ("cheap red shoes under $20", "search"),
+        ("有没有便宜点的", "search"),
+    ];
+    let ex: Vec<Example> = rows
+        .iter()
+        .map(|(t, i)| Example {
+            text: (*t).into(),
+            intent: Some((*i).into()),
+        })
+        .collect();
+    let (mut m, _) = train(&ex, &Default::default(), &TrainConfig::default()).unwrap();
+    if titles {
+        let t = vitrine::synth::catalogue(12, 4, 4, 1).titles.unwrap();
+        m.set_title_index(Some(vitrine::intent::TitleIndex::build(&t).unwrap()));
+    }
+    m
+}
+
 /// One text through the whole matching path of the default model.
 pub fn exercise_intent_text(data: &[u8]) {
     let text = String::from_utf8_lossy(data);

@@ -25,7 +25,7 @@ impl Rng {
     pub fn new(seed: u32) -> Self {
         Rng(u64::from(seed) ^ 0x9E37_79B9_7F4A_7C15)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -36,7 +36,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 }
@@ -112,7 +112,7 @@ fn edit_sections(
             }
             let w = rng.below(words) * 4;
             let v = if rng.below(4) == 0 {
-                rng.next() as u32
+                rng.next_u64() as u32
             } else {
                 INTERESTING_U32[rng.below(INTERESTING_U32.len())]
             };
@@ -134,7 +134,7 @@ fn edit_sections(
         14 => {
             if rng.below(2) == 0 {
                 sections[i].kind = match rng.below(4) {
-                    0 => rng.next() as u32,
+                    0 => rng.next_u64() as u32,
                     _ => 1 + rng.below(21) as u32,
                 };
             } else {
@@ -186,7 +186,7 @@ pub fn mutate_bundle(
             }
             if rng.below(16) == 0 {
                 let at = [20, 21, 22, 23, 36 + rng.below(28)][rng.below(5)];
-                header[at] = rng.next() as u8;
+                header[at] = rng.next_u64() as u8;
             }
             let out = assemble(&header, &sections);
             emit(data, max_size, &out).unwrap_or_else(|| raw(data, size, max_size, m))

@@ -21,9 +21,9 @@ FUZZ_ARGS ?=
 FUZZ_ENV := fuzz/target/toolchain.env
 FUZZ_VTI := fuzz/seeds/intent_default.vti
 # Longest input per target: bundles of the seed size plus room to grow a
-# section; the default .vti is ~240 KB; texts past 512 chars are cut anyway.
+# section; the default .vti is ~300 KB; texts past 512 chars are cut anyway.
 FUZZ_MAXLEN_bundle := 16384
-FUZZ_MAXLEN_vti := 262144
+FUZZ_MAXLEN_vti := 393216
 FUZZ_MAXLEN_intent_text := 2048
 FUZZ_MAXLEN_shopper := 1024
 
@@ -55,7 +55,7 @@ fuzz-toolchain:
 # every optional section, .vti models (the default set's from
 # `make intent-demo`), the default set's utterances and shopper histories;
 # then bundles written by `vitrine synth` (int8 + RESIDUAL + INTENT, f16,
-# f32). Small on purpose (a few KB): the default .vti is 240 KB and goes to
+# f32). Small on purpose (a few KB): the default .vti is ~300 KB and goes to
 # the vti target only. Regenerated on every `make fuzz`; what the fuzzers
 # added to fuzz/corpus/ stays.
 fuzz-seeds: intent-demo cli

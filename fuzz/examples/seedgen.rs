@@ -3,7 +3,7 @@
 //! - bundle: the committed fixtures (`tests/fixtures/*.vtr`), and synthetic
 //!   bundles in every dtype with every optional section (NEIGHBOURS,
 //!   SEGMENTS, SEGMENT_NAMES, RESIDUAL, INTENT), small so each run is fast
-//!   (the INTENT section holds a small model: the default one is 240 KB and
+//!   (the INTENT section holds a small model: the default one is ~300 KB and
 //!   has its own target);
 //! - vti: the default intent model and two small ones (with and without a
 //!   title index);

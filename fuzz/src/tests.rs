@@ -95,7 +95,8 @@ fn reseal_reproduces_the_writers_checksums() {
 }
 
 /// Every file under `fuzz/regressions/<target>/` (crashes found and fixed)
-/// still runs clean through its target.
+/// still runs clean through its target, and so does every bundle under
+/// `tests/fixtures/fuzz/` (findings kept as fixtures of the main crate).
 #[test]
 fn regressions_replay() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
@@ -113,5 +114,9 @@ fn regressions_replay() {
         for e in rd.flatten() {
             f(&std::fs::read(e.path()).unwrap());
         }
+    }
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/fuzz");
+    for e in std::fs::read_dir(fixtures).into_iter().flatten().flatten() {
+        super::exercise_bundle(&std::fs::read(e.path()).unwrap());
     }
 }

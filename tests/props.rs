@@ -689,9 +689,8 @@ proptest! {
 
 /// Found by `VITRINE_FUZZ_STRICT=1 make fuzz-bundle` (resealed mutation of a
 /// synthetic int8 bundle, sections reordered, MODEL's required flag cleared):
-/// it loads, and `recommend` returns +inf scores. Issue #13 item 4 (a bundle
-/// that loads produces only finite scores) is not done yet; run with
-/// `--ignored` to check a fix, then drop the `ignore`.
+/// before the safety envelope (issue #13 item 4) it loaded and `recommend`
+/// returned +inf scores; now it must be refused or score finitely.
 #[test]
 fn fuzz_finding_loaded_bundle_gives_finite_scores() {
     let bytes = std::fs::read(concat!(

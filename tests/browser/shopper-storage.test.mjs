@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../../scripts/serve.mjs';
-import { CLI, tempDir } from '../node/helpers.mjs';
+import { build } from 'esbuild';
+import { CLI, ROOT, tempDir } from '../node/helpers.mjs';
 import { launch, newPage } from './chromium.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -407,8 +408,14 @@ test('shopper storage (indexeddb): our database with another layout → FOREIGN_
 
 test('shopper storage: in a sandboxed iframe (opaque origin, storage throws SecurityError) → STORAGE_UNAVAILABLE, memory', async () => {
   const { page, errors } = await tab();
-  const r = await page.evaluate(async () => {
-    const [vit, shop] = await Promise.all(['/vitrine.js', '/shopper.js'].map((u) => fetch(u).then((x) => x.text())));
+  // The glue is split into modules (vitrine.js imports ./lib/*.js), which a
+  // frame of opaque origin cannot import from this server: it gets the glue
+  // as one module, bundled here by esbuild.
+  const vitBundle = (
+    await build({ entryPoints: [join(ROOT, 'pkg', 'vitrine.js')], bundle: true, format: 'esm', write: false, logLevel: 'silent' })
+  ).outputFiles[0].text;
+  const r = await page.evaluate(async (vit) => {
+    const shop = await fetch('/shopper.js').then((x) => x.text());
     const frame = document.createElement('iframe');
     frame.setAttribute('sandbox', 'allow-scripts');
     // The frame cannot fetch from this origin; it gets the two modules' sources and imports them from blob URLs.
@@ -447,7 +454,7 @@ test('shopper storage: in a sandboxed iframe (opaque origin, storage throws Secu
     });
     frame.contentWindow.postMessage({ vit, shop }, '*');
     return result;
-  });
+  }, vitBundle);
   assert.deepEqual(r, [
     { storage: 'default', kind: 'none', warnings: ['STORAGE_UNAVAILABLE'], n: 2, direct: 'SecurityError' },
     { storage: 'localStorage', kind: 'none', warnings: ['STORAGE_UNAVAILABLE'], n: 2, direct: 'SecurityError' },

@@ -2,13 +2,16 @@
 # Included by the top-level Makefile (CARGO).
 #
 #   make test-cli-input      tests/cli_input.rs: bad options, bounded inputs, malformed logs
-#   make deny-tool           cargo-deny, pinned, into .cache/tools
+#   make deny-tool           cargo-deny, pinned, into ~/.cache/vitrine-tools (kept across clones, like wasm-bindgen-cli)
 #   make deny                cargo deny check (scripts/deny.sh; advisories only with a local DB copy)
 #   make readme-numbers      README "Numbers" tables from docs/numbers/*.json (fresh target/ JSON copied first)
 #   make test-readme-numbers every README figure has a source in docs/numbers/ (in `make test`)
 
 CARGO_DENY_VERSION := 0.20.2
-CARGO_DENY := .cache/tools/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
+# Outside the work tree: building it takes minutes, and a fresh clone (CI)
+# on the same machine should not pay that again.
+VITRINE_TOOLS ?= $(HOME)/.cache/vitrine-tools
+CARGO_DENY := $(VITRINE_TOOLS)/cargo-deny-$(CARGO_DENY_VERSION)/bin/cargo-deny
 NODE ?= node
 
 TEST_TARGETS += test-cli-input test-readme-numbers
@@ -21,7 +24,7 @@ deny-tool: $(CARGO_DENY)
 
 $(CARGO_DENY):
 	$(CARGO) install --locked --quiet cargo-deny@$(CARGO_DENY_VERSION) \
-	  --root .cache/tools/cargo-deny-$(CARGO_DENY_VERSION)
+	  --root $(VITRINE_TOOLS)/cargo-deny-$(CARGO_DENY_VERSION)
 
 deny: $(CARGO_DENY)
 	CARGO_DENY=$(CARGO_DENY) scripts/deny.sh

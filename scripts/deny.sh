@@ -6,7 +6,7 @@
 # printed, never silent. VITRINE_DENY_FETCH=1 tries a fetch first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DENY=${CARGO_DENY:-.cache/tools/cargo-deny-${CARGO_DENY_VERSION:?}/bin/cargo-deny}
+DENY=${CARGO_DENY:-$HOME/.cache/vitrine-tools/cargo-deny-${CARGO_DENY_VERSION:?}/bin/cargo-deny}
 DB_ROOT=${CARGO_HOME:-$HOME/.cargo}/advisory-dbs
 if [ "${VITRINE_DENY_FETCH:-0}" = 1 ]; then
   timeout 60 "$DENY" fetch db || echo "note: could not fetch the advisory database"

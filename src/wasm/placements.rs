@@ -37,7 +37,7 @@ fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
 }
 
 fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
-    match types::prop(o, key) {
+    match types::prop(o, key).map_err(invalid)? {
         None => Ok(None),
         Some(v) => v
             .as_string()
@@ -120,10 +120,10 @@ impl Model {
                 _ => return Err(invalid("preferPrice must be higher or lower")),
             };
         }
-        if let Some(r) = types::prop(o, "rotation") {
+        if let Some(r) = types::prop(o, "rotation").map_err(invalid)? {
             p.rotation = Some(self.rotation(&r)?);
         }
-        if let Some(pr) = types::prop(o, "promotion") {
+        if let Some(pr) = types::prop(o, "promotion").map_err(invalid)? {
             if !pr.is_object() {
                 return Err(invalid(
                     "promotion must be an object like {categories: ['sale'], share: 0.2}",
@@ -162,7 +162,7 @@ impl Model {
         }
         let time = non_negative("rotation.time", num(r, "time")?)?.map_or(86_400_000.0, f64::from);
         let mut impressions = Vec::new();
-        if let Some(list) = types::prop(r, "impressions") {
+        if let Some(list) = types::prop(r, "impressions").map_err(invalid)? {
             let arr = list
                 .dyn_ref::<Array>()
                 .ok_or_else(|| invalid("rotation.impressions must be an array"))?;
@@ -219,7 +219,7 @@ impl Model {
                 .ok()
                 .flatten()
                 .ok_or_else(|| bad(index, "item must be a string id"))?;
-            let ts = match types::prop(&e, "ts") {
+            let ts = match types::prop(&e, "ts").map_err(invalid)? {
                 None => now,
                 Some(v) => v
                     .as_f64()

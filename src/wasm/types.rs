@@ -95,9 +95,13 @@ pub fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<(), Str
 /// throwing getter or Proxy trap is an error message, not an unwind.
 pub fn prop(obj: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
     let k = JsValue::from_str(key);
-    let Some(o) = obj.dyn_ref::<js_sys::Object>() else {
+    // `is_object`, not `dyn_ref::<Object>()`: that is an `instanceof Object`
+    // test, false for a null-prototype object (which the glue and the shopper
+    // build so that pollution cannot reach them) and for another realm's.
+    if !obj.is_object() {
         return Ok(None);
-    };
+    }
+    let o: &js_sys::Object = obj.unchecked_ref();
     let desc = Reflect::get_own_property_descriptor(o, &k).map_err(|e| threw(key, &e))?;
     if desc.is_undefined() {
         return Ok(None);

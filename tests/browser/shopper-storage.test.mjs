@@ -408,7 +408,8 @@ test('shopper storage (indexeddb): our database with another layout → FOREIGN_
 test('shopper storage: in a sandboxed iframe (opaque origin, storage throws SecurityError) → STORAGE_UNAVAILABLE, memory', async () => {
   const { page, errors } = await tab();
   const r = await page.evaluate(async () => {
-    const [vit, shop] = await Promise.all(['/vitrine.js', '/shopper.js'].map((u) => fetch(u).then((x) => x.text())));
+    // shopper.js takes only its errors from './vitrine.js'; lib/errors.js (no imports of its own) provides them.
+    const [vit, shop] = await Promise.all(['/lib/errors.js', '/shopper.js'].map((u) => fetch(u).then((x) => x.text())));
     const frame = document.createElement('iframe');
     frame.setAttribute('sandbox', 'allow-scripts');
     // The frame cannot fetch from this origin; it gets the two modules' sources and imports them from blob URLs.

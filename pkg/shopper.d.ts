@@ -1,7 +1,8 @@
 // Types for `vitrine/shopper` (www/shopper.js, copied to pkg/shopper.js):
-// the shopper's history kept on this device, folded into the model in the tab.
+// the shopper's history kept on this device, folded into the model in the tab
+// (or in the worker that hosts it: `AsyncShopper`).
 
-import type { Vitrine, VitrineError } from './vitrine.js';
+import type { Vitrine, VitrineError, VitrineWorker } from './vitrine.js';
 
 /** What a shopper did. Anything else is refused with `INVALID_EVENT`. */
 export type EventType = 'view' | 'cart' | 'purchase' | 'search';
@@ -176,10 +177,11 @@ export interface Explanation {
   regularized: boolean;
 }
 
-export interface Shopper {
+/** What a shopper does the same way over either model: history, storage, events. */
+export interface ShopperBase {
   /** Resolves once the stored history has been read; never rejects. */
   readonly ready: Promise<void>;
-  /** Where the history lives now. */
+  /** Where the history lives now (always this page's storage, also in worker mode). */
   readonly storage: StorageKind;
   /**
    * Records an event on this device. Throws `INVALID_EVENT` synchronously for
@@ -193,6 +195,14 @@ export interface Shopper {
   sessions(): ShopperEvent[][];
   /** Wipes memory at once, then storage (the IndexedDB database is deleted), here and in other tabs. */
   forget(): Promise<void>;
+  /** Stops listening to other tabs and closes the storage connection; the shopper keeps working. */
+  close(): void;
+}
+
+/** A shopper over a model from `load()`: ranking answers at once. */
+export interface Shopper extends ShopperBase {
+  /** `false`: the ranking methods return their results directly. */
+  readonly async: false;
   /** The folded-in user vector (zeros for an empty history). */
   userVector(): Float32Array;
   recommend(options?: RankOptions): RankedList;
@@ -200,8 +210,22 @@ export interface Shopper {
   /** Nearest segment, or null (no segments, no GRAM section, no history). */
   segment(): SegmentMatch | null;
   explain(id: string): Explanation;
-  /** Stops listening to other tabs and closes the storage connection; the shopper keeps working. */
-  close(): void;
+}
+
+/**
+ * A shopper over a model from `loadInWorker()`: the same methods, but the
+ * ranking ones return Promises (the model answers from its worker). Errors,
+ * bad arguments included, are rejections; a worker that died rejects with
+ * `WORKER`, a disposed one with `DISPOSED`. The history stays in this page.
+ */
+export interface AsyncShopper extends ShopperBase {
+  /** `true`: the ranking methods return Promises. */
+  readonly async: true;
+  userVector(): Promise<Float32Array>;
+  recommend(options?: RankOptions): Promise<RankedList>;
+  rerank(ids: readonly string[], options?: RankOptions): Promise<RankedList>;
+  segment(): Promise<SegmentMatch | null>;
+  explain(id: string): Promise<Explanation>;
 }
 
 /**
@@ -209,6 +233,11 @@ export interface Shopper {
  * (`INVALID_ARGUMENT`, `DISPOSED`), never for storage.
  */
 export declare function createShopper(model: Vitrine, options?: ShopperOptions): Shopper;
+/**
+ * A shopper over a model from `loadInWorker()`: history and storage in this
+ * page, ranking in the worker (Promise-returning methods).
+ */
+export declare function createShopper(model: VitrineWorker, options?: ShopperOptions): AsyncShopper;
 
 /** Shopper errors are `VitrineError`s. */
 export declare const ShopperError: typeof VitrineError;

@@ -9,6 +9,10 @@
 // Nothing here talks to the network: events go to IndexedDB / localStorage
 // (or nowhere, with storage: 'none') and into the wasm model's fold-in.
 //
+// Over a model from `loadInWorker()` the same shopper keeps the history here
+// and sends each ranking call, with the history of that moment, to the
+// worker; its ranking methods then return Promises (`shopper.async`).
+//
 // Storage model (docs/shopper.md, "Storage"): the stored record is the truth
 // that every tab of the site shares. A tab holds what it last read plus the
 // events it tracked and has not written yet; a write reads the record, appends
@@ -672,12 +676,57 @@ function optBool(v, name) {
 }
 
 /**
- * @param {{raw: any, dim: number}} vitrine the object returned by `load()` in vitrine.js
- * @param {Record<string, any>} [options] see pkg/shopper.d.ts (`ShopperOptions`)
+ * The shopper's own copies of caller data have no prototype (see
+ * `plainCopy`); the engine reads own properties only but takes a value for
+ * options only when it is an ordinary `Object` (`instanceof`), so those
+ * copies become ordinary objects at the boundary, own keys only. A worker
+ * needs none of this: structured cloning does the same.
+ * @param {unknown} v @param {number} depth
+ * @returns {unknown}
  */
-export function createShopper(vitrine, options) {
-  if (vitrine === null || typeof vitrine !== 'object') {
-    throw new VitrineError('INVALID_ARGUMENT', 'createShopper needs the model returned by load()');
+function forWasm(v, depth) {
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || depth > 8) return v;
+  if (Array.isArray(v)) return v.map((x) => forWasm(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== null) return v;
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const k of Object.keys(v)) {
+    Object.defineProperty(out, k, { value: forWasm(/** @type {any} */ (v)[k], depth + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/**
+ * How the shopper reaches the engine. The page's model (`load()`) answers at
+ * once; a worker-hosted one (`loadInWorker()`) answers with Promises. The
+ * shopper's logic is written once against `call` and `step`, which are
+ * synchronous for the first and chain Promises for the second, so the two
+ * modes cannot drift apart; only the model calls cross to the worker, the
+ * history and its storage stay in this page.
+ * @param {object} vitrine
+ * @returns {{async: boolean, call: (method: string, args: unknown[]) => any}}
+ */
+function engineOf(vitrine) {
+  /** @type {unknown} */
+  let shopperCall;
+  let disposed = false;
+  try {
+    shopperCall = /** @type {any} */ (vitrine).shopperCall;
+    if (typeof shopperCall === 'function') disposed = /** @type {any} */ (vitrine).disposed === true;
+  } catch (e) {
+    throw new VitrineError('INVALID_ARGUMENT', `the model could not be read: ${errText(e)}`, {}, { cause: e });
+  }
+  if (typeof shopperCall === 'function') {
+    if (disposed) throw new VitrineError('DISPOSED', 'this worker model was disposed; load it again to use it');
+    const f = /** @type {(method: string, ...args: unknown[]) => Promise<any>} */ (shopperCall);
+    return {
+      async: true,
+      // A dead worker rejects with its WORKER error, a disposed one with DISPOSED.
+      call: (method, args) =>
+        Promise.resolve(f.call(vitrine, method, ...args)).catch((e) => {
+          throw toVitrineError(e);
+        }),
+    };
   }
   /** The wasm model, looked up on every call so that a disposed model says DISPOSED. */
   const model = () => {
@@ -691,11 +740,78 @@ export function createShopper(vitrine, options) {
       throw new VitrineError('INVALID_ARGUMENT', `the model could not be read: ${errText(e)}`, {}, { cause: e });
     }
     if (!raw) {
-      throw new VitrineError('INVALID_ARGUMENT', 'createShopper needs the model returned by load() (a worker model has no on-page engine)');
+      throw new VitrineError('INVALID_ARGUMENT', 'createShopper needs the model returned by load() or loadInWorker()');
     }
     return raw;
   };
   model();
+  return {
+    async: false,
+    call(method, args) {
+      const raw = model();
+      const plain = args.map((a) => forWasm(a, 0));
+      try {
+        return raw[method](...plain);
+      } catch (e) {
+        // Codes from the engine pass through; a trap or any uncoded failure is INTERNAL, never blamed on the caller.
+        throw toVitrineError(e);
+      }
+    },
+  };
+}
+
+/**
+ * @param {object} vitrine the object returned by `load()` or `loadInWorker()` in vitrine.js
+ * @param {Record<string, any>} [options] see pkg/shopper.d.ts (`ShopperOptions`)
+ */
+export function createShopper(vitrine, options) {
+  if (vitrine === null || typeof vitrine !== 'object') {
+    throw new VitrineError('INVALID_ARGUMENT', 'createShopper needs the model returned by load() or loadInWorker()');
+  }
+  const engine = engineOf(vitrine);
+  /**
+   * `thunk()` then `ok(result)`; `onErr` handles a failure of `thunk` only.
+   * Synchronous for the page's model; for a worker's, a Promise (the thunk
+   * itself still runs now, so the history it reads is this moment's).
+   * @param {() => any} thunk @param {(v: any) => any} [ok] @param {(e: unknown) => any} [onErr]
+   */
+  const step = (thunk, ok = (v) => v, onErr) => {
+    if (engine.async) {
+      /** @type {Promise<any>} */
+      let p;
+      try {
+        p = Promise.resolve(thunk());
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+      return p.then(ok, onErr);
+    }
+    let v;
+    try {
+      v = thunk();
+    } catch (e) {
+      if (!onErr) throw e;
+      return onErr(e);
+    }
+    return ok(v);
+  };
+  /**
+   * A ranking method: as is over the page's model; over a worker's, every
+   * outcome (bad arguments too) is a Promise, so callers handle one path.
+   * @template {(...a: any[]) => any} F @param {F} f @returns {F}
+   */
+  const ranking = (f) =>
+    engine.async
+      ? /** @type {F} */ (
+          (/** @type {any[]} */ ...a) => {
+            try {
+              return Promise.resolve(f(...a));
+            } catch (e) {
+              return Promise.reject(e);
+            }
+          }
+        )
+      : f;
   const o = options ?? {};
   /** @param {string} k */
   const opt = (k) => ownProp(o, k, 'INVALID_ARGUMENT', `option ${k}`);
@@ -1037,15 +1153,6 @@ export function createShopper(vitrine, options) {
     if (weights !== undefined) p.weights = weights;
     return p;
   };
-  /** @template T @param {() => T} f @returns {T} */
-  const call = (f) => {
-    try {
-      return f();
-    } catch (e) {
-      // Codes from the engine pass through; a trap or any uncoded failure is INTERNAL, never blamed on the caller.
-      throw toVitrineError(e);
-    }
-  };
   /** Events for the wasm: fresh objects with own fields only. */
   const wasmEvents = () => events().map((e) => ({ type: e.type, item: e.item, ts: e.ts }));
 
@@ -1165,60 +1272,67 @@ export function createShopper(vitrine, options) {
       });
     },
 
-    /** The folded-in user vector (zeros for an empty history). */
-    userVector() {
-      return call(() => model().foldIn(wasmEvents(), profileOptions())).vector;
-    },
+    /**
+     * The folded-in user vector (zeros for an empty history); a Promise over
+     * a worker-hosted model.
+     */
+    userVector: ranking(() => step(() => engine.call('foldIn', [wasmEvents(), profileOptions()]), (r) => r.vector)),
 
     /**
      * Personalized top-k over the catalogue, with reasons. Items in the cart
      * and purchased items are left out unless `excludeCart` / `excludePurchased`
-     * is false; viewed items with `excludeViewed: true`.
-     * @param {Record<string, any>} [opts]
-     * @returns {RankedList}
+     * is false; viewed items with `excludeViewed: true`. A Promise over a
+     * worker-hosted model.
+     * @type {(opts?: Record<string, any>) => RankedList}
      */
-    recommend(opts) {
+    recommend: ranking((/** @type {Record<string, any> | undefined} */ opts) => {
       const o2 = callOptions(opts, 'recommend');
-      return unpackRanked(call(() => model().recommendFor(wasmEvents(), o2)));
-    },
+      return step(() => engine.call('recommendFor', [wasmEvents(), o2]), unpackRanked);
+    }),
 
     /**
      * Reranks any candidate list (server results, search, a category page).
-     * @param {string[]} ids
-     * @param {Record<string, any>} [opts]
-     * @returns {RankedList}
+     * A Promise over a worker-hosted model.
+     * @type {(ids: string[], opts?: Record<string, any>) => RankedList}
      */
-    rerank(ids, opts) {
+    rerank: ranking((/** @type {string[]} */ ids, /** @type {Record<string, any> | undefined} */ opts) => {
       const list = readPlain(ids, 'ids');
       if (!Array.isArray(list)) throw new VitrineError('INVALID_ARGUMENT', 'rerank needs an array of item ids');
       const o2 = callOptions(opts, 'rerank');
       o2.events = wasmEvents();
-      return unpackRanked(call(() => model().rerank(list, o2)));
-    },
-
-    /** Nearest segment `{index, name, distance}`, or null (no segments, no GRAM or no history). */
-    segment() {
-      if (events().length === 0) return null;
-      const m = model();
-      let r;
-      try {
-        r = m.foldIn(wasmEvents(), profileOptions());
-      } catch (e) {
-        const err = toVitrineError(e);
-        // A bundle without GRAM cannot fold in: no segment, not an error.
-        if (err.code === 'MISSING_CAPABILITY') return null;
-        throw err;
-      }
-      return call(() => m.segment(r.vector));
-    },
+      return step(() => engine.call('rerank', [list, o2]), unpackRanked);
+    }),
 
     /**
-     * Why `id` scores as it does: exact per-history-item contributions.
-     * @param {string} id
+     * Nearest segment `{index, name, distance}`, or null (no segments, no GRAM
+     * or no history). A Promise over a worker-hosted model.
      */
-    explain(id) {
+    segment: ranking(() => {
+      if (events().length === 0) return null;
+      return step(
+        () => engine.call('foldIn', [wasmEvents(), profileOptions()]),
+        (r) => engine.call('segment', [r.vector]),
+        (e) => {
+          const err = toVitrineError(e);
+          // A bundle without GRAM cannot fold in: no segment, not an error.
+          if (err.code === 'MISSING_CAPABILITY') return null;
+          throw err;
+        },
+      );
+    }),
+
+    /**
+     * Why `id` scores as it does: exact per-history-item contributions. A
+     * Promise over a worker-hosted model.
+     */
+    explain: ranking((/** @type {string} */ id) => {
       if (typeof id !== 'string') throw new VitrineError('INVALID_ARGUMENT', 'explain needs an item id (a string)');
-      return call(() => model().explain(wasmEvents(), id, profileOptions()));
+      return step(() => engine.call('explain', [wasmEvents(), id, profileOptions()]));
+    }),
+
+    /** Whether the ranking methods return Promises (a shopper over `loadInWorker()`'s model). */
+    get async() {
+      return engine.async;
     },
 
     /**

@@ -2,13 +2,16 @@
 // Checked with `tsc --strict --noEmit` under NodeNext and bundler resolution;
 // every `@ts-expect-error` line must stay an error (tsc fails on an unused one).
 
-import { load, VitrineError } from 'vitrine';
+import { load, loadInWorker, VitrineError } from 'vitrine';
 import {
   createShopper,
   EVENT_TYPES,
   WARNING_CODES,
   ShopperError,
   type Shopper,
+  type AsyncShopper,
+  type SegmentMatch,
+  type Explanation,
   type ShopperEvent,
   type ShopperWarning,
   type RankedList,
@@ -96,4 +99,39 @@ export function refused(shopper: Shopper, model: Awaited<ReturnType<typeof load>
   // @ts-expect-error a warning code outside the list
   const w: ShopperWarning = { code: 'OOPS', message: '' };
   void w;
+}
+
+// Worker mode (docs/shopper.md, "In a worker"): same names, ranking methods async.
+export async function worker(serverIds: string[]): Promise<void> {
+  const remote = await loadInWorker('/models/demo.vtr');
+  const shopper: AsyncShopper = createShopper(remote, { storage: 'indexeddb' });
+  const isAsync: true = shopper.async;
+  await shopper.ready;
+  await shopper.track({ type: 'view', item: 'sku-123' });
+  const h: ShopperEvent[] = shopper.history();
+  const r: RankedList = await shopper.recommend({ k: 10 });
+  const rr: RankedList = await shopper.rerank(serverIds, { mmrLambda: 0.7 });
+  const seg: SegmentMatch | null = await shopper.segment();
+  const e: Explanation = await shopper.explain('sku-77');
+  const u: Float32Array = await shopper.userVector();
+  try {
+    await shopper.recommend({ k: 5 });
+  } catch (err) {
+    if (err instanceof VitrineError && err.code === 'WORKER') console.info('the worker died; load the model again');
+  }
+  await shopper.forget();
+  void [isAsync, h, r, rr, seg, e, u];
+}
+
+export async function workerRefused(remote: Awaited<ReturnType<typeof loadInWorker>>): Promise<void> {
+  const shopper = createShopper(remote);
+  // @ts-expect-error a worker shopper's ranking is a Promise, not a RankedList
+  const r: RankedList = shopper.recommend({ k: 10 });
+  // @ts-expect-error a Promise has no items
+  shopper.rerank(['sku-1']).items;
+  // @ts-expect-error a worker shopper is not a page Shopper
+  const s: Shopper = shopper;
+  // @ts-expect-error the segment is a Promise
+  const name: string | undefined = shopper.segment()?.name;
+  void [r, s, name];
 }

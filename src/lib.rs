@@ -14,6 +14,8 @@ compile_error!(
 
 pub mod engine;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod eval;
 pub mod format;
 pub mod intent;
 pub mod shopper;

@@ -17,6 +17,7 @@
 mod aligned;
 pub mod crc32;
 mod f16;
+pub mod ranker;
 pub mod read;
 mod strings;
 pub mod write;

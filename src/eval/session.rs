@@ -224,7 +224,15 @@ impl Acc {
     }
     pub fn json(&self) -> serde_json::Value {
         let n = self.n.max(1) as f64;
-        serde_json::json!({"hr@20": self.hits / n, "mrr@20": self.rr / n, "predictions": self.n})
+        // One relevant item per prediction: recall@20 = HR@20, precision@20
+        // = HR@20 / 20, F1@20 their harmonic mean.
+        let (hr, p) = (self.hits / n, self.hits / n / 20.0);
+        let f1 = if hr + p > 0.0 {
+            2.0 * hr * p / (hr + p)
+        } else {
+            0.0
+        };
+        serde_json::json!({"hr@20": hr, "mrr@20": self.rr / n, "precision@20": p, "f1@20": f1, "predictions": self.n})
     }
 }
 
@@ -515,77 +523,9 @@ pub fn run(
         return Ok(None);
     }
 
-    let pts = points(&test.sessions);
-    let d = a.factors;
-    let inv: Vec<f32> = items_f
-        .chunks_exact(d)
-        .map(|r| {
-            let s: f32 = r.iter().map(|x| x * x).sum();
-            if s > 0.0 {
-                1.0 / s.sqrt()
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let pop_top = top20(pop.iter().enumerate().map(|(i, &p)| (i as u32, p)));
-    let sknn = Sknn::new(&train.sessions, n_items);
-    let ropts = RerankOptions {
-        k: 20,
-        blend,
-        rules: Default::default(),
-        pool: a.pool,
-        ..Default::default()
-    };
-    let names = [
-        "popularity",
-        "item_neighbours",
-        "sknn",
-        "session_vector_als",
-        "vitrine_blend",
-    ];
-    let accs: Vec<[Acc; 5]> = pts
-        .par_iter()
-        .map(|&(s, p)| {
-            let sess = &test.sessions[s];
-            let prefix = &sess[..p];
-            let target = sess[p].0;
-            let mut acc = [Acc::default(); 5];
-            acc[0].add(&pop_top, target);
-            let last = prefix[p - 1].0;
-            let nbr: Vec<u32> = model.neighbours().map_or(Vec::new(), |v| {
-                v.of(last as usize).map(|x| x.0).take(20).collect()
-            });
-            acc[1].add(&nbr, target);
-            acc[2].add(
-                &sknn.recommend(&prefix.iter().map(|x| x.0).collect::<Vec<_>>()),
-                target,
-            );
-            let prof = profile(&model, prefix, a.half_life);
-            if prof.session_vec.is_empty() {
-                acc[3].add(&[], target);
-            } else {
-                let sv = &prof.session_vec;
-                let scores = items_f.chunks_exact(d).enumerate().map(|(i, r)| {
-                    (
-                        i as u32,
-                        r.iter().zip(sv).map(|(x, y)| x * y).sum::<f32>() * inv[i],
-                    )
-                });
-                acc[3].add(&top20(scores), target);
-            }
-            let recs: Vec<u32> = rerank::recommend(&model, &prof, &ropts)
-                .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect());
-            acc[4].add(&recs, target);
-            acc
-        })
-        .collect();
-    let total = accs.into_iter().fold([Acc::default(); 5], |mut t, a| {
-        for k in 0..5 {
-            t[k] = t[k].merge(a[k]);
-        }
-        t
-    });
+    let (names, total) = score_test(
+        a, &model, &items_f, &pop, &train, &test, n_items, blend, None,
+    );
     let mut results = serde_json::Map::new();
     for (k, n) in names.iter().enumerate() {
         results.insert(n.to_string(), total[k].json());
@@ -615,6 +555,127 @@ pub fn run(
         "seconds": t0.elapsed().as_secs_f64(),
     });
     Ok(Some(out))
+}
+
+/// Test-set scores of the baselines, the blend and (if given) the ranker,
+/// all from one pass over the prediction points.
+#[allow(clippy::too_many_arguments)]
+pub fn score_test(
+    a: &SessionEvalConfig,
+    model: &Model,
+    items_f: &[f32],
+    pop: &[f32],
+    train: &Log,
+    test: &Log,
+    n_items: usize,
+    blend: Blend,
+    ranker: Option<&crate::ranker::Ranker>,
+) -> (Vec<&'static str>, Vec<Acc>) {
+    let pts = points(&test.sessions);
+    let d = a.factors;
+    let inv: Vec<f32> = items_f
+        .chunks_exact(d)
+        .map(|r| {
+            let s: f32 = r.iter().map(|x| x * x).sum();
+            if s > 0.0 {
+                1.0 / s.sqrt()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let pop_top = top20(pop.iter().enumerate().map(|(i, &p)| (i as u32, p)));
+    let sknn = Sknn::new(&train.sessions, n_items);
+    let ropts = RerankOptions {
+        k: 20,
+        blend,
+        rules: Default::default(),
+        pool: a.pool,
+        ..Default::default()
+    };
+    let names = [
+        "popularity",
+        "item_neighbours",
+        "sknn",
+        "session_vector_als",
+        "vitrine_blend",
+        "vitrine_ranker",
+    ];
+    let accs: Vec<[Acc; 6]> = pts
+        .par_iter()
+        .map(|&(s, p)| {
+            let sess = &test.sessions[s];
+            let prefix = &sess[..p];
+            let target = sess[p].0;
+            let mut acc = [Acc::default(); 6];
+            acc[0].add(&pop_top, target);
+            let last = prefix[p - 1].0;
+            let nbr: Vec<u32> = model.neighbours().map_or(Vec::new(), |v| {
+                v.of(last as usize).map(|x| x.0).take(20).collect()
+            });
+            acc[1].add(&nbr, target);
+            acc[2].add(
+                &sknn.recommend(&prefix.iter().map(|x| x.0).collect::<Vec<_>>()),
+                target,
+            );
+            let prof = profile(model, prefix, a.half_life);
+            if prof.session_vec.is_empty() {
+                acc[3].add(&[], target);
+            } else {
+                let sv = &prof.session_vec;
+                let scores = items_f.chunks_exact(d).enumerate().map(|(i, r)| {
+                    (
+                        i as u32,
+                        r.iter().zip(sv).map(|(x, y)| x * y).sum::<f32>() * inv[i],
+                    )
+                });
+                acc[3].add(&top20(scores), target);
+            }
+            let recs: Vec<u32> = rerank::recommend(model, &prof, &ropts)
+                .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect());
+            acc[4].add(&recs, target);
+            if let Some(r) = ranker {
+                acc[5].add(&ranked_by(r, model, &prof, prefix, &ropts), target);
+            }
+            acc
+        })
+        .collect();
+    let total = accs.into_iter().fold([Acc::default(); 6], |mut t, a| {
+        for k in 0..6 {
+            t[k] = t[k].merge(a[k]);
+        }
+        t
+    });
+    let n = if ranker.is_some() { 6 } else { 5 };
+    (names[..n].to_vec(), total[..n].to_vec())
+}
+
+/// The learned ranker's top 20: the blend's candidate pool, reordered by
+/// the logistic model over the candidates' features.
+pub fn ranked_by(
+    r: &crate::ranker::Ranker,
+    model: &Model,
+    prof: &Profile,
+    prefix: &[(u32, f64)],
+    ropts: &RerankOptions,
+) -> Vec<u32> {
+    let all = RerankOptions {
+        k: 0,
+        reason_depth: 0,
+        ..ropts.clone()
+    };
+    let ranked = rerank::candidates(model, prof, ropts)
+        .and_then(|c| rerank::rerank(model, prof, &c, &all))
+        .unwrap_or_default();
+    let ctx = crate::ranker::Context {
+        items: prefix
+            .iter()
+            .map(|x| x.0)
+            .filter(|&i| i != u32::MAX)
+            .collect(),
+    };
+    let x = crate::ranker::features(model, prof, &ctx, &ranked);
+    top20(ranked.iter().zip(&x).map(|(c, f)| (c.index, r.score(f))))
 }
 
 /// One validation prediction reduced to what decides the target's rank

@@ -115,10 +115,11 @@ pub enum Kind {
     SegmentNames = 17,
     Intent = 18,
     Residual = 19,
+    Ranker = 20,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Model,
         Kind::Meta,
         Kind::ItemIds,
@@ -138,6 +139,7 @@ impl Kind {
         Kind::SegmentNames,
         Kind::Intent,
         Kind::Residual,
+        Kind::Ranker,
     ];
 
     pub fn from_u32(v: u32) -> Option<Kind> {
@@ -165,6 +167,7 @@ impl Kind {
             Kind::SegmentNames => "SEGMENT_NAMES",
             Kind::Intent => "INTENT",
             Kind::Residual => "RESIDUAL",
+            Kind::Ranker => "RANKER",
         }
     }
 }
@@ -213,6 +216,8 @@ pub struct BundleParts {
     pub gram: Option<Gram>,
     pub neighbours: Option<Neighbours>,
     pub segments: Option<Segments>,
+    /// The learned ranker (RANKER section, `format::ranker`).
+    pub ranker: Option<crate::ranker::Ranker>,
     /// Opaque blob owned by `crate::intent`.
     pub intent: Option<Vec<u8>>,
     pub meta: Vec<(String, String)>,

@@ -113,6 +113,8 @@ pub struct BundleView<'a> {
     pub neighbours: Option<NeighboursView<'a>>,
     pub segments: Option<SegmentsView<'a>>,
     pub intent: Option<&'a [u8]>,
+    /// RANKER bytes (decode with `format::ranker::decode`).
+    pub ranker: Option<&'a [u8]>,
 }
 
 /// Bit 0 of an item's FLAGS byte.
@@ -398,6 +400,7 @@ impl BundleLayout {
             neighbours,
             segments,
             intent: self.section(bytes, Kind::Intent),
+            ranker: self.section(bytes, Kind::Ranker),
         }
     }
 }
@@ -783,6 +786,9 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
                 });
             }
         }
+    }
+    if let Some(b) = layout.section(bytes, Kind::Ranker) {
+        super::ranker::decode(b)?;
     }
     Ok(())
 }

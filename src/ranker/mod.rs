@@ -320,5 +320,85 @@ pub fn fit(x: &[[f32; F]], y: &[bool], opts: &FitOptions) -> Result<Ranker> {
     Ok(r)
 }
 
+/// The bundle's ranker: `None` without a RANKER section; `Some(Err)` when
+/// the section is malformed, trained for other features or holds non-finite
+/// numbers (callers then fall back to the blend, see [`recommend`]).
+pub fn from_model(model: &Model) -> Option<Result<Ranker>> {
+    let b = model.view().ranker?;
+    Some(crate::format::ranker::decode(b).and_then(|r| r.check().map(|()| r)))
+}
+
+/// Which ordering produced a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Used {
+    Ranker,
+    /// No RANKER section.
+    Blend,
+    /// A RANKER section this build refuses (spec mismatch, NaN): the
+    /// documented fallback is the blend.
+    BlendFallback,
+}
+
+/// Recommendations with the learned ranker when the bundle has a usable
+/// one, else the blend: the blend's candidate pool, reordered by the
+/// logistic model; each result's `score` is the logit and `reason` the
+/// feature contributing most ([`reason_feature`] names it). Merchandising
+/// rules are not re-applied on the ranker path (`rerank::rerank` applies
+/// them on the blend path).
+pub fn recommend(
+    model: &Model,
+    profile: &Profile,
+    ctx: &Context,
+    opts: &crate::shopper::rerank::RerankOptions,
+) -> Result<(Vec<(Ranked, usize)>, Used)> {
+    use crate::shopper::rerank;
+    let r = match from_model(model) {
+        None => None,
+        Some(Ok(r)) => Some(r),
+        Some(Err(_)) => {
+            let recs = rerank::recommend(model, profile, opts)?;
+            return Ok((
+                recs.into_iter().map(|x| (x, usize::MAX)).collect(),
+                Used::BlendFallback,
+            ));
+        }
+    };
+    let Some(r) = r else {
+        let recs = rerank::recommend(model, profile, opts)?;
+        return Ok((
+            recs.into_iter().map(|x| (x, usize::MAX)).collect(),
+            Used::Blend,
+        ));
+    };
+    let all = rerank::RerankOptions {
+        k: 0,
+        reason_depth: 0,
+        ..opts.clone()
+    };
+    let cands = rerank::candidates(model, profile, opts)?;
+    let ranked = rerank::rerank(model, profile, &cands, &all)?;
+    let x = features(model, profile, ctx, &ranked);
+    let mut out: Vec<(Ranked, usize)> = ranked
+        .into_iter()
+        .zip(&x)
+        .map(|(mut c, f)| {
+            c.score = r.score(f);
+            (c, r.top_feature(f))
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.0.score
+            .total_cmp(&a.0.score)
+            .then(a.0.index.cmp(&b.0.index))
+    });
+    out.truncate(if opts.k == 0 { 10 } else { opts.k });
+    Ok((out, Used::Ranker))
+}
+
+/// The name of a reason index from [`recommend`] (`None` on the blend path).
+pub fn reason_feature(k: usize) -> Option<&'static str> {
+    FEATURES.get(k).copied()
+}
+
 #[cfg(test)]
 mod tests;

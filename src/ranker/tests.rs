@@ -125,3 +125,93 @@ fn reason_is_the_largest_contribution() {
     x[0] = 10.0;
     assert_eq!(r.top_feature(&x), 0);
 }
+
+fn bundle(r: Option<Ranker>) -> Model {
+    let mut p = crate::synth::catalogue(60, 8, 4, 3);
+    let sessions: Vec<Vec<u32>> = (0..200u32)
+        .map(|s| (0..4).map(|k| (s + k) % 60).collect())
+        .collect();
+    p.neighbours = Some(crate::shopper::neighbours::build(
+        60,
+        &sessions,
+        &Default::default(),
+    ));
+    p.ranker = r;
+    Model::from_bytes(&crate::format::write_bundle(&p, crate::format::Dtype::F32).unwrap()).unwrap()
+}
+
+fn session_profile(model: &Model, items: &[u32]) -> Profile {
+    let ev: Vec<crate::shopper::Event> = items
+        .iter()
+        .enumerate()
+        .map(|(k, &item)| crate::shopper::Event {
+            kind: crate::shopper::EventKind::View,
+            item,
+            ts: 1000.0 * k as f64,
+        })
+        .collect();
+    let opts = crate::shopper::ProfileOptions {
+        now_ms: 1e6,
+        session_gap_ms: f64::INFINITY,
+        ..Default::default()
+    };
+    Profile::build(model, &ev, &opts, 2.0, None).unwrap()
+}
+
+fn only(feature: usize, w: f32) -> Ranker {
+    Ranker {
+        names: FEATURES.iter().map(|s| s.to_string()).collect(),
+        mean: vec![0.0; F],
+        scale: vec![1.0; F],
+        weights: (0..F).map(|j| if j == feature { w } else { 0.0 }).collect(),
+        bias: 0.0,
+    }
+}
+
+#[test]
+fn bundle_ranker_drives_recommend_and_falls_back() {
+    use crate::shopper::rerank::RerankOptions;
+    let items = [10u32, 11, 12];
+    let ctx = Context {
+        items: items.to_vec(),
+    };
+    let opts = RerankOptions {
+        k: 5,
+        ..Default::default()
+    };
+    // A ranker that only rewards items already in the session puts them first.
+    let m = bundle(Some(only(5, 1.0)));
+    let prof = session_profile(&m, &items);
+    let (recs, used) = recommend(&m, &prof, &ctx, &opts).unwrap();
+    assert_eq!(used, Used::Ranker);
+    let top: Vec<u32> = recs.iter().take(3).map(|r| r.0.index).collect();
+    let mut sorted = top.clone();
+    sorted.sort();
+    assert_eq!(sorted, items, "{top:?}");
+    assert_eq!(reason_feature(recs[0].1), Some("in_session"));
+    // Rewarding the link from the last item puts its neighbours first instead.
+    let m2 = bundle(Some(only(4, 1.0)));
+    let (recs2, _) = recommend(&m2, &prof, &ctx, &opts).unwrap();
+    assert!(!items.contains(&recs2[0].0.index));
+    assert_eq!(reason_feature(recs2[0].1), Some("neighbour_last"));
+    // No section: the blend.
+    let m3 = bundle(None);
+    assert_eq!(recommend(&m3, &prof, &ctx, &opts).unwrap().1, Used::Blend);
+    // NaN weights load (structure is fine) and fall back to the blend.
+    let mut nan = only(5, 1.0);
+    nan.weights[0] = f32::NAN;
+    let m4 = bundle(Some(nan));
+    assert!(from_model(&m4).unwrap().is_err());
+    assert_eq!(
+        recommend(&m4, &prof, &ctx, &opts).unwrap().1,
+        Used::BlendFallback
+    );
+    // Another feature spec: refused, blend.
+    let mut other = only(5, 1.0);
+    other.names[9] = "trend".into();
+    let m5 = bundle(Some(other));
+    assert_eq!(
+        recommend(&m5, &prof, &ctx, &opts).unwrap().1,
+        Used::BlendFallback
+    );
+}

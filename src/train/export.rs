@@ -138,6 +138,7 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         }),
         neighbours: None,
         segments: None,
+        ranker: None,
         intent: opts.intent.clone(),
         meta,
     })

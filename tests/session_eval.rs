@@ -87,3 +87,59 @@ fn cli_refuses_another_layout() {
     assert!(!dir.join("out.json").exists());
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn ranker_train_writes_a_bundle_that_inspect_explains() {
+    let dir = tmp("ranker_ring");
+    write_sessions(&dir, "train", 300, 4);
+    write_sessions(&dir, "valid", 60, 5);
+    write_sessions(&dir, "test", 40, 6);
+    let bin = env!("CARGO_BIN_EXE_vitrine");
+    let out = Command::new(bin)
+        .args([
+            "ranker",
+            "train",
+            "--max-sessions",
+            "0",
+            "--factors",
+            "4",
+            "--iterations",
+            "2",
+        ])
+        .args(["--tune-rounds", "1", "--steps", "100", "--l2", "0.001,0.1"])
+        .arg("--data")
+        .arg(&dir)
+        .arg("--out")
+        .arg(dir.join("ranker.json"))
+        .arg("--bundle")
+        .arg(dir.join("r.vtr"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ranker.json")).unwrap()).unwrap();
+    let r = &j["results"]["vitrine_ranker"];
+    assert!(r["hr@20"].as_f64().unwrap() > 0.9, "{j}");
+    assert_eq!(j["ranker"]["l2_grid"].as_array().unwrap().len(), 2);
+    assert!(r["f1@20"].as_f64().unwrap() > 0.0);
+    let ins = Command::new(bin)
+        .arg("inspect")
+        .arg(dir.join("r.vtr"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&ins.stdout);
+    assert!(
+        ins.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ins.stderr)
+    );
+    assert!(text.contains("ranker     logistic regression"), "{text}");
+    for f in vitrine::ranker::FEATURES {
+        assert!(text.contains(f), "{f} missing: {text}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

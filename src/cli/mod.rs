@@ -9,6 +9,7 @@ mod eval;
 mod export;
 mod inspect;
 mod intent;
+mod ranker;
 mod session;
 mod synth;
 mod train;
@@ -44,6 +45,9 @@ enum Cmd {
     /// Shopper side: synthetic bundles with neighbours/segments, session evaluation.
     #[command(subcommand)]
     Session(session::Cmd),
+    /// Learned ranker: train on sessions, evaluate against the tuned blend.
+    #[command(subcommand)]
+    Ranker(ranker::Cmd),
 }
 
 pub fn main() -> ExitCode {
@@ -72,6 +76,7 @@ pub fn main() -> ExitCode {
         Cmd::Intent(c) => intent::run(c),
         Cmd::BenchNative(a) => bench::run(a),
         Cmd::Session(c) => session::run(c),
+        Cmd::Ranker(c) => ranker::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -253,7 +253,7 @@ fn synth(a: SynthArgs) -> Result<(), Box<dyn std::error::Error>> {
 // ---- evaluation (computed in `crate::eval::session`) ----------------------------
 
 impl EvalArgs {
-    fn config(&self) -> SessionEvalConfig {
+    pub(super) fn config(&self) -> SessionEvalConfig {
         SessionEvalConfig {
             data: self.data.clone(),
             dataset_name: self.dataset_name.clone(),
@@ -285,7 +285,10 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     write_json(&a.out, &out)
 }
 
-fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+pub(super) fn write_json(
+    path: &Path,
+    v: &serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -105,7 +105,7 @@ fn check_refuses_other_specs_and_non_finite_numbers() {
 #[test]
 fn fit_refuses_one_class_and_nan_rows() {
     let (mut x, y) = data(100, 5);
-    assert!(fit(&x, &vec![false; 100], &FitOptions::default()).is_err());
+    assert!(fit(&x, &[false; 100], &FitOptions::default()).is_err());
     x[7][2] = f32::NAN;
     assert!(fit(&x, &y, &FitOptions::default()).is_err());
 }

@@ -15,6 +15,7 @@
 //! arithmetic and `.get(..)` on the untrusted bytes.
 
 mod aligned;
+pub mod behaviour;
 pub mod crc32;
 mod f16;
 pub mod ranker;
@@ -116,10 +117,11 @@ pub enum Kind {
     Intent = 18,
     Residual = 19,
     Ranker = 20,
+    Behaviour = 21,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Model,
         Kind::Meta,
         Kind::ItemIds,
@@ -140,6 +142,7 @@ impl Kind {
         Kind::Intent,
         Kind::Residual,
         Kind::Ranker,
+        Kind::Behaviour,
     ];
 
     pub fn from_u32(v: u32) -> Option<Kind> {
@@ -168,6 +171,7 @@ impl Kind {
             Kind::Intent => "INTENT",
             Kind::Residual => "RESIDUAL",
             Kind::Ranker => "RANKER",
+            Kind::Behaviour => "BEHAVIOUR",
         }
     }
 }
@@ -218,6 +222,8 @@ pub struct BundleParts {
     pub segments: Option<Segments>,
     /// The learned ranker (RANKER section, `format::ranker`).
     pub ranker: Option<crate::ranker::Ranker>,
+    /// Behaviour segments (BEHAVIOUR section, `format::behaviour`).
+    pub behaviour: Option<crate::shopper::segments::BehaviourSegments>,
     /// Opaque blob owned by `crate::intent`.
     pub intent: Option<Vec<u8>>,
     pub meta: Vec<(String, String)>,

@@ -115,6 +115,8 @@ pub struct BundleView<'a> {
     pub intent: Option<&'a [u8]>,
     /// RANKER bytes (decode with `format::ranker::decode`).
     pub ranker: Option<&'a [u8]>,
+    /// BEHAVIOUR bytes (validated at load; decode with `format::behaviour::decode`).
+    pub behaviour: Option<&'a [u8]>,
 }
 
 /// Bit 0 of an item's FLAGS byte.
@@ -401,6 +403,7 @@ impl BundleLayout {
             segments,
             intent: self.section(bytes, Kind::Intent),
             ranker: self.section(bytes, Kind::Ranker),
+            behaviour: self.section(bytes, Kind::Behaviour),
         }
     }
 }
@@ -789,6 +792,9 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
     }
     if let Some(b) = layout.section(bytes, Kind::Ranker) {
         super::ranker::decode(b)?;
+    }
+    if let Some(b) = layout.section(bytes, Kind::Behaviour) {
+        super::behaviour::decode(b)?;
     }
     Ok(())
 }

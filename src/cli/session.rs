@@ -26,6 +26,27 @@ pub enum Cmd {
     Eval(EvalArgs),
     /// Recall@10 of held-out users through on-device fold-in vs the trainer's user factors.
     FoldinEval(Box<FoldinArgs>),
+    /// Behaviour segments from a basket log (user_id, basket_id, item_id): table + stability.
+    Segments(SegmentsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SegmentsArgs {
+    /// Tab-separated user_id, basket_id, item_id (with that header).
+    #[arg(long, default_value = ".cache/data/tafeng/train.csv")]
+    pub data: PathBuf,
+    /// Number of segments (default: best mean silhouette over 2..=6).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Users need this many baskets to be counted in the stability check.
+    #[arg(long, default_value_t = 4)]
+    pub min_baskets: usize,
+    #[arg(long, default_value_t = 0.01)]
+    pub max_bad_share: f64,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long, default_value = "target/eval/segments.json")]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -133,6 +154,7 @@ pub fn run(cmd: Cmd) -> Result<(), Box<dyn std::error::Error>> {
         Cmd::Synth(a) => synth(a),
         Cmd::Eval(a) => eval(a),
         Cmd::FoldinEval(a) => foldin_eval(*a),
+        Cmd::Segments(a) => behaviour_segments(a),
     }
 }
 
@@ -282,6 +304,31 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let Some(out) = crate::eval::session::run(&a.config(), &|m| eprintln!("{m}"))? else {
         return Ok(());
     };
+    write_json(&a.out, &out)
+}
+
+fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::eval::segments;
+    if a.k == Some(0) {
+        return Err("--k must be at least 1".into());
+    }
+    let text = std::fs::read_to_string(&a.data)
+        .map_err(|e| format!("cannot read {}: {e}", a.data.display()))?;
+    let users = segments::parse_baskets(&text, &a.data.display().to_string(), a.max_bad_share)?;
+    let (mut out, _) = segments::run(&users, a.k, a.min_baskets, a.seed)?;
+    out["data"] = a.data.display().to_string().into();
+    if let Some(t) = out["segments"].as_array() {
+        for s in t {
+            eprintln!(
+                "  segment {}  {:>5} users  {}",
+                s["id"], s["users"], s["label"]
+            );
+        }
+    }
+    eprintln!(
+        "  stability (same segment, two halves): {}",
+        out["stability"]["same_segment_share"]
+    );
     write_json(&a.out, &out)
 }
 

@@ -3,6 +3,7 @@
 //! here so tests and other front ends run exactly what `make eval` runs.
 
 pub mod ranker;
+pub mod segments;
 pub mod session;
 
 use std::fmt;

@@ -119,7 +119,8 @@ pub fn run(
             continue;
         }
         let cut = baskets[baskets.len() / 2];
-        let (a, b): (Vec<(u32, u32)>, Vec<(u32, u32)>) = u.iter().partition(|x| x.0 < cut);
+        let a: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 < cut).collect();
+        let b: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 >= cut).collect();
         // The first half as it looked when the second began; the second at the log's end.
         let fa = behaviour(&events(&a), &cat, cut as f64 * DAY, gap);
         let fb = behaviour(&events(&b), &cat, end, gap);

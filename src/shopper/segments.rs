@@ -285,9 +285,10 @@ pub fn behaviour(
     };
     Ok([
         days.ln_1p(),
-        // Visits per 30 days since the first event: a rate, so half a
-        // history of the same habit gives the same value.
-        (n_visits / (((now_ms - events[0].ts) / 86_400_000.0).max(1.0) as f32) * 30.0).ln_1p(),
+        // Visits per 30 days since the first event (at least 30 days, so a
+        // first visit is not a "daily" habit): a rate, so half a history of
+        // the same habit gives about the same value.
+        (n_visits / (((now_ms - events[0].ts) / 86_400_000.0).max(30.0) as f32) * 30.0).ln_1p(),
         monetary,
         (picks.len() as f32 / n_visits).ln_1p(),
         breadth,
@@ -528,7 +529,10 @@ mod behaviour_tests {
         ];
         let f = behaviour(&h, &cat, 13.01 * 86_400_000.0, 3_600_000.0).unwrap();
         assert!((f[0] - 3f32.ln_1p()).abs() < 1e-4, "recency {f:?}");
-        assert!((f[1] - (2.0f32 / 13.01 * 30.0).ln_1p()).abs() < 1e-4, "two visits in 13 days");
+        assert!(
+            (f[1] - 2f32.ln_1p()).abs() < 1e-4,
+            "two visits, span under 30 days"
+        );
         // Picks are the purchases: 1, 1, 2 → spend 14 over 2 visits.
         assert!((f[2] - 7f32.ln_1p()).abs() < 1e-5);
         assert!((f[3] - 1.5f32.ln_1p()).abs() < 1e-5);

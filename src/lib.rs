@@ -14,9 +14,12 @@ compile_error!(
 
 pub mod engine;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod eval;
 pub mod format;
 pub mod intent;
 pub mod placements;
+pub mod ranker;
 pub mod rng;
 pub mod shopper;
 pub mod synth;

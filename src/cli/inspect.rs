@@ -38,6 +38,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             "neighbours": v.neighbours.map(|n| n.items.len()),
             "segments": v.segments.map(|s| s.k), "intent_bytes": v.intent.map(<[u8]>::len),
             "meta": meta, "sections": sections,
+            "ranker": super::ranker::weights_json(&m),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -70,6 +71,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(s) = v.segments {
         println!("  segments   {}", s.k);
     }
+    super::ranker::print_weights(&m);
     if !v.category_names.is_empty() {
         let names: Vec<&str> = v.category_names.iter().take(8).collect();
         println!(

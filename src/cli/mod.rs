@@ -11,6 +11,7 @@ mod import;
 mod inspect;
 mod intent;
 mod placements;
+mod ranker;
 mod session;
 mod synth;
 mod train;
@@ -57,6 +58,9 @@ enum Cmd {
     /// Placements: add co-purchase / cadence / trending sections, evaluate, bench.
     #[command(subcommand)]
     Placements(placements::Cmd),
+    /// Learned ranker: train on sessions, evaluate against the tuned blend.
+    #[command(subcommand)]
+    Ranker(ranker::Cmd),
 }
 
 /// Reads a whole input file within the `--max-input-bytes` limit; the one
@@ -185,6 +189,7 @@ pub fn main() -> ExitCode {
         Cmd::BenchNative(a) => bench::run(a),
         Cmd::Session(c) => session::run(c),
         Cmd::Placements(c) => placements::run(c),
+        Cmd::Ranker(c) => ranker::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

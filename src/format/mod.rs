@@ -21,9 +21,11 @@
 )]
 
 mod aligned;
+pub mod behaviour;
 pub mod crc32;
 mod f16;
 pub mod placements;
+pub mod ranker;
 pub mod read;
 mod strings;
 pub mod write;
@@ -194,10 +196,12 @@ pub enum Kind {
     CoPurchase = 21,
     Cadence = 22,
     Trending = 23,
+    Ranker = 24,
+    Behaviour = 25,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 25] = [
         Kind::Model,
         Kind::Meta,
         Kind::ItemIds,
@@ -221,6 +225,8 @@ impl Kind {
         Kind::CoPurchase,
         Kind::Cadence,
         Kind::Trending,
+        Kind::Ranker,
+        Kind::Behaviour,
     ];
 
     pub fn from_u32(v: u32) -> Option<Kind> {
@@ -252,6 +258,8 @@ impl Kind {
             Kind::CoPurchase => "CO_PURCHASE",
             Kind::Cadence => "CADENCE",
             Kind::Trending => "TRENDING",
+            Kind::Ranker => "RANKER",
+            Kind::Behaviour => "BEHAVIOUR",
         }
     }
 }
@@ -302,6 +310,10 @@ pub struct BundleParts {
     pub gram: Option<Gram>,
     pub neighbours: Option<Neighbours>,
     pub segments: Option<Segments>,
+    /// The learned ranker (RANKER section, `format::ranker`).
+    pub ranker: Option<crate::ranker::Ranker>,
+    /// Behaviour segments (BEHAVIOUR section, `format::behaviour`).
+    pub behaviour: Option<crate::shopper::segments::BehaviourSegments>,
     /// Opaque blob owned by `crate::intent`.
     pub intent: Option<Vec<u8>>,
     pub meta: Vec<(String, String)>,

@@ -122,6 +122,10 @@ pub struct BundleView<'a> {
     pub intent: Option<&'a [u8]>,
     /// CO_PURCHASE, CADENCE, TRENDING (`format::placements`).
     pub placements: super::placements::PlacementsView<'a>,
+    /// RANKER bytes (decode with `format::ranker::decode`).
+    pub ranker: Option<&'a [u8]>,
+    /// BEHAVIOUR bytes (validated at load; decode with `format::behaviour::decode`).
+    pub behaviour: Option<&'a [u8]>,
 }
 
 impl BundleView<'_> {
@@ -468,6 +472,8 @@ impl BundleLayout {
             segments,
             intent: self.section(bytes, Kind::Intent),
             placements: super::placements::view(|k| self.section(bytes, k)),
+            ranker: self.section(bytes, Kind::Ranker),
+            behaviour: self.section(bytes, Kind::Behaviour),
         }
     }
 }
@@ -943,6 +949,12 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
         }
     }
     super::placements::validate(n, |k| layout.section(bytes, k).map(|b| (b, loc(k))))?;
+    if let Some(b) = layout.section(bytes, Kind::Ranker) {
+        super::ranker::decode(b)?;
+    }
+    if let Some(b) = layout.section(bytes, Kind::Behaviour) {
+        super::behaviour::decode(b)?;
+    }
     Ok(())
 }
 

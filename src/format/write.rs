@@ -373,6 +373,12 @@ pub(crate) fn encode_sections(parts: &BundleParts, dtype: Dtype) -> Result<Secti
             sections.push((Kind::SegmentNames, false, strings::encode(&s.names)?));
         }
     }
+    if let Some(s) = &parts.behaviour {
+        sections.push((Kind::Behaviour, false, super::behaviour::encode(s)?));
+    }
+    if let Some(r) = &parts.ranker {
+        sections.push((Kind::Ranker, false, super::ranker::encode(r)?));
+    }
     if let Some(blob) = &parts.intent {
         sections.push((Kind::Intent, false, blob.clone()));
     }

@@ -131,3 +131,546 @@ pub fn section(
         names,
     }
 }
+
+// ---- behaviour segments ---------------------------------------------------------
+//
+// Per-user features a device can compute from its own history, standardised,
+// clustered by k-means (objective: Σ_users ‖z_u − c_{a(u)}‖², minimised by
+// Lloyd iterations from k-means++ seeds; k chosen by mean silhouette or given),
+// labelled in plain language from the centroids.
+
+use super::{sessions, Event, EventKind};
+
+/// Behaviour features, in order (the bundle stores these names).
+pub const BEHAVIOUR: [&str; 7] = [
+    "recency_days",
+    "frequency",
+    "monetary",
+    "basket_size",
+    "category_breadth",
+    "cheaper_share",
+    "repeat_rate",
+];
+
+/// Number of behaviour features.
+pub const B: usize = BEHAVIOUR.len();
+
+/// What the device knows about the catalogue for the features: prices and
+/// categories (either may be absent) and each category's typical (median)
+/// price, so "cheaper than usual" needs nothing beyond the bundle.
+pub struct Catalogue<'a> {
+    pub prices: Option<&'a [f32]>,
+    pub categories: Option<&'a [u32]>,
+    typical: Vec<f32>,
+}
+
+impl<'a> Catalogue<'a> {
+    pub fn new(prices: Option<&'a [f32]>, categories: Option<&'a [u32]>) -> Self {
+        let mut typical = Vec::new();
+        if let (Some(p), Some(c)) = (prices, categories) {
+            let ncat = c
+                .iter()
+                .filter(|&&x| x != u32::MAX)
+                .max()
+                .map_or(0, |&m| m as usize + 1);
+            let mut by: Vec<Vec<f32>> = vec![Vec::new(); ncat];
+            for (i, &cat) in c.iter().enumerate() {
+                if let (Some(v), Some(&pr)) = (by.get_mut(cat as usize), p.get(i)) {
+                    if pr.is_finite() && pr > 0.0 {
+                        v.push(pr);
+                    }
+                }
+            }
+            typical = by
+                .into_iter()
+                .map(|mut v| {
+                    v.sort_by(|a, b| a.total_cmp(b));
+                    v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
+                })
+                .collect();
+        }
+        Catalogue {
+            prices,
+            categories,
+            typical,
+        }
+    }
+
+    fn price(&self, i: u32) -> Option<f32> {
+        self.prices
+            .and_then(|p| p.get(i as usize))
+            .copied()
+            .filter(|p| p.is_finite() && *p > 0.0)
+    }
+
+    fn category(&self, i: u32) -> Option<u32> {
+        self.categories
+            .and_then(|c| c.get(i as usize))
+            .copied()
+            .filter(|&c| c != u32::MAX)
+    }
+}
+
+/// Why a history has no segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoSegment {
+    EmptyHistory,
+    /// The bundle has no behaviour segments.
+    NoSegments,
+}
+
+impl NoSegment {
+    pub fn reason(self) -> &'static str {
+        match self {
+            NoSegment::EmptyHistory => "no history on this device yet",
+            NoSegment::NoSegments => "the bundle has no behaviour segments",
+        }
+    }
+}
+
+/// Raw behaviour features of one history (sorted by time). A feature the
+/// data cannot give (no prices, no categories) is NaN: standardisation
+/// maps it to the population mean (z = 0), so it never pulls a user anywhere.
+/// Visits are the history's sessions (`gap_ms` apart); picks are purchases
+/// when there are any, else every event.
+pub fn behaviour(
+    events: &[Event],
+    cat: &Catalogue<'_>,
+    now_ms: f64,
+    gap_ms: f64,
+) -> Result<[f32; B], NoSegment> {
+    let last = events.last().ok_or(NoSegment::EmptyHistory)?;
+    let visits = sessions(events, gap_ms);
+    let n_visits = visits.len().max(1) as f32;
+    let bought = events.iter().any(|e| e.kind == EventKind::Purchase);
+    let picks: Vec<u32> = events
+        .iter()
+        .filter(|e| !bought || e.kind == EventKind::Purchase)
+        .map(|e| e.item)
+        .collect();
+    let days = ((now_ms - last.ts) / 86_400_000.0).max(0.0) as f32;
+    let priced: Vec<(u32, f32)> = picks
+        .iter()
+        .filter_map(|&i| cat.price(i).map(|p| (i, p)))
+        .collect();
+    let monetary = if priced.is_empty() {
+        f32::NAN
+    } else {
+        (priced.iter().map(|x| x.1).sum::<f32>() / n_visits).ln_1p()
+    };
+    let cheaper: Vec<bool> = priced
+        .iter()
+        .filter_map(|&(i, p)| {
+            let t = *cat.typical.get(cat.category(i)? as usize)?;
+            t.is_finite().then_some(p < t)
+        })
+        .collect();
+    let cheaper_share = if cheaper.is_empty() {
+        f32::NAN
+    } else {
+        cheaper.iter().filter(|&&c| c).count() as f32 / cheaper.len() as f32
+    };
+    let mut items: Vec<u32> = picks.clone();
+    items.sort_unstable();
+    items.dedup();
+    let mut cats: Vec<u32> = items.iter().filter_map(|&i| cat.category(i)).collect();
+    cats.sort_unstable();
+    cats.dedup();
+    let breadth = if cat.categories.is_none() || items.is_empty() {
+        f32::NAN
+    } else {
+        cats.len() as f32 / items.len() as f32
+    };
+    let repeat = if picks.is_empty() {
+        0.0
+    } else {
+        1.0 - items.len() as f32 / picks.len() as f32
+    };
+    Ok([
+        days.ln_1p(),
+        // Visits per 30 days since the first event (at least 30 days, so a
+        // first visit is not a "daily" habit): a rate, so half a history of
+        // the same habit gives about the same value.
+        (n_visits / (((now_ms - events[0].ts) / 86_400_000.0).max(30.0) as f32) * 30.0).ln_1p(),
+        monetary,
+        (picks.len() as f32 / n_visits).ln_1p(),
+        breadth,
+        cheaper_share,
+        repeat,
+    ])
+}
+
+/// Fitted behaviour segments: standardisation, centroids (standardised
+/// space), labels and each segment's mean raw features.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BehaviourSegments {
+    pub mean: [f32; B],
+    pub scale: [f32; B],
+    pub centroids: Vec<[f32; B]>,
+    pub labels: Vec<String>,
+    pub feature_means: Vec<[f32; B]>,
+    pub sizes: Vec<u32>,
+}
+
+/// A user's segment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assigned {
+    pub id: usize,
+    pub label: String,
+    pub features: [f32; B],
+    pub distance: f32,
+}
+
+fn standardise(x: &[f32; B], mean: &[f32; B], scale: &[f32; B]) -> [f32; B] {
+    std::array::from_fn(|j| {
+        if x[j].is_finite() {
+            (x[j] - mean[j]) / scale[j]
+        } else {
+            0.0
+        }
+    })
+}
+
+/// Mean silhouette of an assignment (exact, O(n²); callers pass a sample).
+pub fn silhouette(rows: &[[f32; B]], assign: &[u32], k: usize) -> f32 {
+    let n = rows.len();
+    if k < 2 || n < 2 {
+        return 0.0;
+    }
+    let d = |a: &[f32; B], b: &[f32; B]| sq_dist(a, b).sqrt();
+    let mut total = 0.0f64;
+    for i in 0..n {
+        let mut sum = vec![0f64; k];
+        let mut cnt = vec![0usize; k];
+        for j in 0..n {
+            if i != j {
+                sum[assign[j] as usize] += d(&rows[i], &rows[j]) as f64;
+                cnt[assign[j] as usize] += 1;
+            }
+        }
+        let own = assign[i] as usize;
+        if cnt[own] == 0 {
+            continue; // a singleton's silhouette is 0
+        }
+        let a = sum[own] / cnt[own] as f64;
+        let b = (0..k)
+            .filter(|&c| c != own && cnt[c] > 0)
+            .map(|c| sum[c] / cnt[c] as f64)
+            .fold(f64::INFINITY, f64::min);
+        if b.is_finite() {
+            total += (b - a) / a.max(b).max(1e-12);
+        }
+    }
+    (total / n as f64) as f32
+}
+
+/// Standardises the users' features, picks k (given, or the best mean
+/// silhouette over 2..=6 on up to 1,500 users) and clusters.
+pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<BehaviourSegments> {
+    if rows.len() < 2 {
+        return None;
+    }
+    let mut mean = [0f32; B];
+    let mut scale = [1f32; B];
+    for j in 0..B {
+        let v: Vec<f64> = rows
+            .iter()
+            .map(|r| r[j] as f64)
+            .filter(|x| x.is_finite())
+            .collect();
+        if v.is_empty() {
+            continue;
+        }
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
+        mean[j] = m as f32;
+        scale[j] = if var > 1e-12 { var.sqrt() as f32 } else { 1.0 };
+    }
+    let z: Vec<[f32; B]> = rows.iter().map(|r| standardise(r, &mean, &scale)).collect();
+    let flat: Vec<f32> = z.iter().flatten().copied().collect();
+    let k = match k {
+        Some(k) => k.max(1),
+        None => {
+            let step = z.len().div_ceil(1500).max(1);
+            let sample: Vec<[f32; B]> = z.iter().step_by(step).copied().collect();
+            let sflat: Vec<f32> = sample.iter().flatten().copied().collect();
+            (2..=6)
+                .map(|k| {
+                    let (c, a) = kmeans(&sflat, B, k, 50, seed);
+                    (silhouette(&sample, &a, c.len() / B), k)
+                })
+                .fold((f32::NEG_INFINITY, 2), |b, x| if x.0 > b.0 { x } else { b })
+                .1
+        }
+    };
+    let (c, assign) = kmeans(&flat, B, k, 100, seed);
+    let centroids: Vec<[f32; B]> = c
+        .chunks_exact(B)
+        .map(|r| std::array::from_fn(|j| r[j]))
+        .collect();
+    let kk = centroids.len();
+    let mut sums = vec![[0f64; B]; kk];
+    let mut cnts = vec![[0u32; B]; kk];
+    let mut sizes = vec![0u32; kk];
+    for (r, &a) in rows.iter().zip(&assign) {
+        sizes[a as usize] += 1;
+        for j in 0..B {
+            if r[j].is_finite() {
+                sums[a as usize][j] += r[j] as f64;
+                cnts[a as usize][j] += 1;
+            }
+        }
+    }
+    let feature_means = (0..kk)
+        .map(|c| {
+            std::array::from_fn(|j| {
+                if cnts[c][j] > 0 {
+                    (sums[c][j] / cnts[c][j] as f64) as f32
+                } else {
+                    f32::NAN
+                }
+            })
+        })
+        .collect();
+    let labels = centroids.iter().map(label).collect();
+    Some(BehaviourSegments {
+        mean,
+        scale,
+        centroids,
+        labels,
+        feature_means,
+        sizes,
+    })
+}
+
+/// Plain-language label from a centroid (standardised features): the two
+/// strongest departures from the average shopper (|z| ≥ 0.5), in words a
+/// merchant can map to an offer.
+pub fn label(c: &[f32; B]) -> String {
+    const WORDS: [(&str, &str); B] = [
+        ("inactive for a while", "recently active"),
+        ("frequent visitors", "rare visitors"),
+        ("big spenders", "small spenders"),
+        ("large baskets", "small baskets"),
+        ("broad browsers", "focused on few categories"),
+        ("discount seekers", "full-price buyers"),
+        ("repeat buyers", "explorers"),
+    ];
+    let mut by: Vec<usize> = (0..B).filter(|&j| c[j].abs() >= 0.5).collect();
+    by.sort_by(|&a, &b| c[b].abs().total_cmp(&c[a].abs()));
+    let words: Vec<&str> = by
+        .iter()
+        .take(2)
+        .map(|&j| if c[j] > 0.0 { WORDS[j].0 } else { WORDS[j].1 })
+        .collect();
+    if words.is_empty() {
+        "typical shoppers".into()
+    } else {
+        words.join(", ")
+    }
+}
+
+impl BehaviourSegments {
+    /// The nearest segment (distance in standardised units).
+    pub fn assign(&self, features: &[f32; B]) -> Option<Assigned> {
+        let z = standardise(features, &self.mean, &self.scale);
+        let flat: Vec<f32> = self.centroids.iter().flatten().copied().collect();
+        let (id, distance) = nearest(&flat, B, &z)?;
+        Some(Assigned {
+            id,
+            label: self.labels.get(id).cloned().unwrap_or_default(),
+            features: *features,
+            distance,
+        })
+    }
+}
+
+/// The device's segment: behaviour features from its own history (sorted by
+/// time), nearest centroid of the bundle's BEHAVIOUR section. Nothing leaves
+/// the device. `Err` says why there is none (empty history, no section); a
+/// malformed section never loads (the bundle is refused at load).
+pub fn segment_of(
+    model: &crate::engine::Model,
+    events: &[Event],
+    now_ms: f64,
+    gap_ms: f64,
+) -> Result<Assigned, NoSegment> {
+    let v = model.view();
+    let seg = v
+        .behaviour
+        .and_then(|b| crate::format::behaviour::decode(b).ok())
+        .ok_or(NoSegment::NoSegments)?;
+    let cat = Catalogue::new(v.price, v.category);
+    let f = behaviour(events, &cat, now_ms, gap_ms)?;
+    seg.assign(&f).ok_or(NoSegment::NoSegments)
+}
+
+#[cfg(test)]
+mod behaviour_tests {
+    use super::*;
+
+    fn ev(item: u32, day: f64, kind: EventKind) -> Event {
+        Event {
+            kind,
+            item,
+            ts: day * 86_400_000.0,
+        }
+    }
+
+    #[test]
+    fn features_by_hand() {
+        // Items 0..4: prices 10, 2, 10, 2; categories 0, 0, 1, 1 (typical 10 and 10 → median
+        // of [10, 2] is index 1 after sort = 10).
+        let prices = [10.0f32, 2.0, 10.0, 2.0];
+        let cats = [0u32, 0, 1, 1];
+        let cat = Catalogue::new(Some(&prices), Some(&cats));
+        let h = [
+            ev(1, 0.0, EventKind::Purchase),
+            ev(1, 0.01, EventKind::Purchase),
+            ev(0, 10.0, EventKind::View),
+            ev(2, 10.01, EventKind::Purchase),
+        ];
+        let f = behaviour(&h, &cat, 13.01 * 86_400_000.0, 3_600_000.0).unwrap();
+        assert!((f[0] - 3f32.ln_1p()).abs() < 1e-4, "recency {f:?}");
+        assert!(
+            (f[1] - 2f32.ln_1p()).abs() < 1e-4,
+            "two visits, span under 30 days"
+        );
+        // Picks are the purchases: 1, 1, 2 → spend 14 over 2 visits.
+        assert!((f[2] - 7f32.ln_1p()).abs() < 1e-5);
+        assert!((f[3] - 1.5f32.ln_1p()).abs() < 1e-5);
+        assert_eq!(f[4], 1.0, "2 categories over 2 distinct items");
+        assert!(
+            (f[5] - 2.0 / 3.0).abs() < 1e-6,
+            "two of three picks below typical"
+        );
+        assert!((f[6] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn empty_history_and_missing_prices() {
+        let cat = Catalogue::new(None, None);
+        assert_eq!(behaviour(&[], &cat, 0.0, 1.0), Err(NoSegment::EmptyHistory));
+        let f = behaviour(&[ev(3, 0.0, EventKind::View)], &cat, 0.0, 1.0).unwrap();
+        assert!(f[2].is_nan() && f[4].is_nan() && f[5].is_nan());
+        let seg = fit_behaviour(&[f, f, [0.5; B]], Some(2), 1).unwrap();
+        // A missing feature sits at the mean (z = 0), never at a guess.
+        let a = seg.assign(&f).unwrap();
+        assert!(a.distance.is_finite());
+    }
+
+    /// Three behaviour groups; silhouette finds k = 3 and the labels say
+    /// what each group does.
+    #[test]
+    fn silhouette_finds_the_groups_and_labels_speak() {
+        let mut rng = crate::synth::Rng::new(9);
+        let mut rows = Vec::new();
+        for g in 0..3 {
+            for _ in 0..80 {
+                let mut r = [0f32; B];
+                for (j, v) in r.iter_mut().enumerate() {
+                    *v = 0.1 * rng.normal() + if j == g { 3.0 } else { 0.0 };
+                }
+                rows.push(r);
+            }
+        }
+        let seg = fit_behaviour(&rows, None, 3).unwrap();
+        assert_eq!(seg.centroids.len(), 3, "{:?}", seg.labels);
+        let mut labels = seg.labels.clone();
+        labels.sort();
+        assert!(
+            labels.iter().any(|l| l.starts_with("inactive for a while")),
+            "{labels:?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.starts_with("frequent visitors")),
+            "{labels:?}"
+        );
+        assert!(
+            labels.iter().any(|l| l.starts_with("big spenders")),
+            "{labels:?}"
+        );
+        assert!(seg.sizes.iter().all(|&s| s == 80));
+        // Each user lands in its group's segment.
+        let a = seg.assign(&rows[0]).unwrap();
+        let b = seg.assign(&rows[100]).unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(silhouette(&rows, &vec![0; rows.len()], 1) == 0.0);
+    }
+
+    #[test]
+    fn labels_from_centroids() {
+        let mut c = [0f32; B];
+        assert_eq!(label(&c), "typical shoppers");
+        c[5] = 1.2;
+        c[1] = -0.7;
+        assert_eq!(label(&c), "discount seekers, rare visitors");
+    }
+
+    #[test]
+    fn segment_of_a_device_history_through_a_bundle() {
+        let mut p = crate::synth::catalogue(40, 4, 3, 1);
+        let mut rng = crate::synth::Rng::new(5);
+        // Users: some visit often with small baskets, some rarely with big ones.
+        let mut rows = Vec::new();
+        // Behaviour features compare prices relatively: the f32 PRICE the
+        // device reads is enough (the bundle's exact PRICE_F64 is for display).
+        let prices32: Option<Vec<f32>> = p
+            .prices
+            .as_ref()
+            .map(|v| v.iter().map(|&x| x as f32).collect());
+        let cat = Catalogue::new(prices32.as_deref(), p.categories.as_deref());
+        let hist = |visits: usize, size: usize, rng: &mut crate::synth::Rng| {
+            let mut h = Vec::new();
+            for v in 0..visits {
+                for s in 0..size {
+                    h.push(ev(
+                        (rng.next_u64() % 40) as u32,
+                        v as f64 * 2.0 + s as f64 * 0.001,
+                        EventKind::Purchase,
+                    ));
+                }
+            }
+            h
+        };
+        for u in 0..60 {
+            let h = if u % 2 == 0 {
+                hist(12, 1, &mut rng)
+            } else {
+                hist(1, 8, &mut rng)
+            };
+            let now = h.last().unwrap().ts + 86_400_000.0;
+            rows.push(behaviour(&h, &cat, now, 3_600_000.0).unwrap());
+        }
+        let seg = fit_behaviour(&rows, Some(2), 3).unwrap();
+        p.behaviour = Some(seg);
+        let m = crate::engine::Model::from_bytes(
+            &crate::format::write_bundle(&p, crate::format::Dtype::F32).unwrap(),
+        )
+        .unwrap();
+        let frequent = hist(12, 1, &mut rng);
+        let bulk = hist(1, 8, &mut rng);
+        let now = 30.0 * 86_400_000.0;
+        let a = segment_of(&m, &frequent, now, 3_600_000.0).unwrap();
+        let b = segment_of(&m, &bulk, now, 3_600_000.0).unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(
+            a.label.contains("frequent visitors") || a.label.contains("small baskets"),
+            "{}",
+            a.label
+        );
+        assert_eq!(segment_of(&m, &[], now, 1.0), Err(NoSegment::EmptyHistory));
+        let plain = crate::engine::Model::from_bytes(
+            &crate::format::write_bundle(
+                &crate::synth::catalogue(5, 2, 1, 1),
+                crate::format::Dtype::F32,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            segment_of(&plain, &frequent, now, 1.0),
+            Err(NoSegment::NoSegments)
+        );
+    }
+}

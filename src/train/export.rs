@@ -140,6 +140,8 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         }),
         neighbours: None,
         segments: None,
+        ranker: None,
+        behaviour: None,
         intent: opts.intent.clone(),
         meta,
     })

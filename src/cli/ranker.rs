@@ -1,0 +1,96 @@
+//! `vitrine ranker train`: fits the learned ranker on a session log
+//! (computation in `crate::eval::ranker`), writes the evaluation JSON and a
+//! bundle carrying the RANKER section.
+
+use crate::engine::Model;
+use crate::eval::ranker::RankerConfig;
+use crate::format::{write_bundle_file, Dtype};
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Train on train/valid, choose L2 on valid, score test once → JSON + bundle.
+    Train(Box<TrainArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub session: super::session::EvalArgs,
+    /// L2 strengths tried (comma-separated); the best on held-out valid wins.
+    #[arg(long, default_value = "0.0001,0.001,0.01,0.1", value_delimiter = ',')]
+    pub l2: Vec<f32>,
+    /// Negatives sampled per prefix from the candidate pool.
+    #[arg(long, default_value_t = 20)]
+    pub negatives: usize,
+    /// Adam steps of the logistic regression.
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Bundle written with the trained ALS, neighbours and the RANKER section.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+}
+
+pub fn run(cmd: Cmd) -> Result<(), Box<dyn std::error::Error>> {
+    match cmd {
+        Cmd::Train(a) => train(*a),
+    }
+}
+
+fn train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if a.l2.iter().any(|v| !v.is_finite() || *v < 0.0) || a.l2.is_empty() {
+        return Err("--l2 must be finite, non-negative values".into());
+    }
+    if a.steps == 0 || a.negatives == 0 {
+        return Err("--steps and --negatives must be at least 1".into());
+    }
+    let cfg = RankerConfig {
+        session: a.session.config(),
+        l2_grid: a.l2.clone(),
+        negatives: a.negatives,
+        steps: a.steps,
+        seed: 42,
+    };
+    let (out, r, prep, _) = crate::eval::ranker::run(&cfg, &|m| eprintln!("{m}"))?;
+    super::session::write_json(&a.session.out, &out)?;
+    if let Some(path) = &a.bundle {
+        let mut parts = prep.parts;
+        parts.ranker = Some(r);
+        write_bundle_file(path, &parts, Dtype::F32)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `vitrine inspect`: the ranker's weights by feature name (or why the
+/// bundle's ranker is refused).
+pub fn print_weights(m: &Model) {
+    match crate::ranker::from_model(m) {
+        None => {}
+        Some(Err(e)) => println!("  ranker     refused ({e}); the blend is used"),
+        Some(Ok(r)) => {
+            println!(
+                "  ranker     logistic regression, bias {:.4} (standardised features)",
+                r.bias
+            );
+            for (k, n) in r.names.iter().enumerate() {
+                println!(
+                    "    {n:<20} weight {:+.4}  (mean {:.4}, sd {:.4})",
+                    r.weights[k], r.mean[k], r.scale[k]
+                );
+            }
+        }
+    }
+}
+
+pub fn weights_json(m: &Model) -> serde_json::Value {
+    match crate::ranker::from_model(m) {
+        None => serde_json::Value::Null,
+        Some(Err(e)) => serde_json::json!({"refused": e.to_string()}),
+        Some(Ok(r)) => serde_json::json!({
+            "bias": r.bias,
+            "features": r.names.iter().enumerate().map(|(k, n)| serde_json::json!({
+                "name": n, "weight": r.weights[k], "mean": r.mean[k], "scale": r.scale[k]})).collect::<Vec<_>>(),
+        }),
+    }
+}

@@ -1,0 +1,208 @@
+//! BEHAVIOUR section codec: behaviour segments for marketing
+//! (`shopper::segments::BehaviourSegments`).
+//!
+//! Layout (little-endian): `u32 k`, `u32 b` (features); b × (u16 length,
+//! UTF-8 name); k × (u16 length, UTF-8 label); zero padding to 4 bytes; f32
+//! mean[b], scale[b], centroids[k×b] (standardised), feature_means[k×b]
+//! (raw; NaN = the data had no value); u32 sizes[k].
+
+use crate::error::{At, Error, Result};
+use crate::shopper::segments::{BehaviourSegments, B, BEHAVIOUR};
+
+const MAX_K: usize = 64;
+
+fn bad(reason: impl Into<String>) -> Error {
+    Error::BadSection {
+        at: At {
+            section: "BEHAVIOUR",
+            offset: 0,
+        },
+        reason: reason.into(),
+    }
+}
+
+fn push_str(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    let len = u16::try_from(s.len()).map_err(|_| Error::invalid("behaviour label too long"))?;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+pub fn encode(s: &BehaviourSegments) -> Result<Vec<u8>> {
+    let k = s.centroids.len();
+    if k == 0
+        || k > MAX_K
+        || s.labels.len() != k
+        || s.feature_means.len() != k
+        || s.sizes.len() != k
+    {
+        return Err(Error::invalid(
+            "behaviour segments: 1..=64 centroids, one label, mean row and size each",
+        ));
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&(k as u32).to_le_bytes());
+    out.extend_from_slice(&(B as u32).to_le_bytes());
+    for n in BEHAVIOUR {
+        push_str(&mut out, n)?;
+    }
+    for l in &s.labels {
+        push_str(&mut out, l)?;
+    }
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+    let rows = s
+        .mean
+        .iter()
+        .chain(&s.scale)
+        .chain(s.centroids.iter().flatten())
+        .chain(s.feature_means.iter().flatten());
+    for v in rows {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in &s.sizes {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
+}
+
+fn take<'a>(b: &'a [u8], pos: &mut usize, len: usize) -> Result<&'a [u8]> {
+    let end = pos.checked_add(len).ok_or_else(|| bad("length overflow"))?;
+    let s = b
+        .get(*pos..end)
+        .ok_or_else(|| bad(format!("truncated at byte {pos}")))?;
+    *pos = end;
+    Ok(s)
+}
+
+fn u32_at(b: &[u8], pos: &mut usize) -> Result<u32> {
+    let s = take(b, pos, 4)?;
+    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn string(b: &[u8], pos: &mut usize) -> Result<String> {
+    let l = take(b, pos, 2)?;
+    let s = take(b, pos, u16::from_le_bytes([l[0], l[1]]) as usize)?;
+    Ok(std::str::from_utf8(s)
+        .map_err(|_| bad("label is not UTF-8"))?
+        .to_string())
+}
+
+fn row(b: &[u8], pos: &mut usize) -> Result<[f32; B]> {
+    let s = take(b, pos, 4 * B)?;
+    Ok(std::array::from_fn(|j| {
+        f32::from_le_bytes([s[4 * j], s[4 * j + 1], s[4 * j + 2], s[4 * j + 3]])
+    }))
+}
+
+/// Decodes and checks: the feature names must be this build's, the
+/// standardisation and centroids finite, scales positive.
+pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
+    let mut pos = 0;
+    let k = u32_at(b, &mut pos)? as usize;
+    let nb = u32_at(b, &mut pos)? as usize;
+    if k == 0 || k > MAX_K {
+        return Err(bad(format!("{k} segments (1..={MAX_K})")));
+    }
+    if nb != B {
+        return Err(bad(format!(
+            "{nb} behaviour features, this build computes {B}"
+        )));
+    }
+    for want in BEHAVIOUR {
+        let n = string(b, &mut pos)?;
+        if n != want {
+            return Err(bad(format!(
+                "feature {n:?} where this build computes {want:?}"
+            )));
+        }
+    }
+    let labels = (0..k)
+        .map(|_| string(b, &mut pos))
+        .collect::<Result<Vec<_>>>()?;
+    let pad = (4 - pos % 4) % 4;
+    if take(b, &mut pos, pad)?.iter().any(|&x| x != 0) {
+        return Err(bad("non-zero padding"));
+    }
+    let mean = row(b, &mut pos)?;
+    let scale = row(b, &mut pos)?;
+    let centroids = (0..k)
+        .map(|_| row(b, &mut pos))
+        .collect::<Result<Vec<_>>>()?;
+    let feature_means = (0..k)
+        .map(|_| row(b, &mut pos))
+        .collect::<Result<Vec<_>>>()?;
+    let sizes = (0..k)
+        .map(|_| u32_at(b, &mut pos))
+        .collect::<Result<Vec<_>>>()?;
+    if pos != b.len() {
+        return Err(bad(format!("{} trailing bytes", b.len() - pos)));
+    }
+    if mean
+        .iter()
+        .chain(&scale)
+        .chain(centroids.iter().flatten())
+        .any(|v| !v.is_finite())
+        || scale.iter().any(|&s| s <= 0.0)
+    {
+        return Err(bad(
+            "non-finite standardisation or centroid, or a scale ≤ 0",
+        ));
+    }
+    Ok(BehaviourSegments {
+        mean,
+        scale,
+        centroids,
+        labels,
+        feature_means,
+        sizes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BehaviourSegments {
+        BehaviourSegments {
+            mean: [0.5; B],
+            scale: [2.0; B],
+            centroids: vec![[1.0; B], [-1.0; B]],
+            labels: vec![
+                "frequent visitors, big spenders".into(),
+                "rare visitors".into(),
+            ],
+            feature_means: vec![[3.0; B], [f32::NAN; B]],
+            sizes: vec![10, 20],
+        }
+    }
+
+    #[test]
+    fn round_trip_small_and_every_cut_fails() {
+        let s = sample();
+        let b = encode(&s).unwrap();
+        let d = decode(&b).unwrap();
+        assert_eq!(d.labels, s.labels);
+        assert_eq!(d.centroids, s.centroids);
+        assert!(d.feature_means[1][0].is_nan());
+        assert!(b.len() < 1024);
+        for cut in 0..b.len() {
+            assert_eq!(decode(&b[..cut]).unwrap_err().code(), "BAD_SECTION");
+        }
+    }
+
+    #[test]
+    fn nan_centroid_and_other_spec_are_refused() {
+        let mut s = sample();
+        s.centroids[0][3] = f32::NAN;
+        assert!(decode(&encode(&s).unwrap()).is_err());
+        let mut b = encode(&sample()).unwrap();
+        // First feature name "recency_days" → "Recency_days".
+        b[10] = b'R';
+        assert!(decode(&b)
+            .unwrap_err()
+            .to_string()
+            .contains("this build computes"));
+    }
+}

@@ -253,10 +253,16 @@ pub const RELAXED: bool = NEEDS_ROW_SUMS;
 mod native {
     use std::arch::x86_64::*;
 
-    /// Cached by std after the first call (one relaxed atomic load).
+    /// AVX2 present, unless `VITRINE_NATIVE_SIMD=0` asks for the scalar
+    /// twins (an A/B of the two with one binary, e.g. `vitrine bench-native`).
+    /// Decided once per process.
     #[inline]
     pub(super) fn avx2() -> bool {
-        std::is_x86_feature_detected!("avx2")
+        static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *USE.get_or_init(|| {
+            std::env::var_os("VITRINE_NATIVE_SIMD").is_none_or(|v| v != "0")
+                && std::is_x86_feature_detected!("avx2")
+        })
     }
 
     /// # Safety
@@ -1180,7 +1186,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn native_kernels_match_scalar_twins_bit_for_bit() {
-        if !native::avx2() {
+        if !std::is_x86_feature_detected!("avx2") {
             eprintln!("no AVX2 on this CPU: the scan runs the scalar twins");
             return;
         }

@@ -242,11 +242,9 @@ pub const RELAXED: bool = NEEDS_ROW_SUMS;
 /// The native (CLI) kernels on x86-64 with AVX2, picked at run time like the
 /// trainer's (`train::als`); without AVX2 the scan runs the scalar twins.
 ///
-/// f32: the scalar twin's own code compiled with AVX2 enabled. Its sixteen
-/// independent lanes vectorize to two 8-wide accumulators without any
-/// reassociation (LLVM never reorders f32 adds, nor fuses them into FMA,
-/// without fast-math), so the scores are bit-identical to the scalar twin's
-/// (asserted in `tests`). int8: sign-extend 16 bytes to i16 and `vpmaddwd`
+/// f32: the scalar twin's sixteen lanes in two 8-wide accumulators, same
+/// products, same per-lane order, same reduction tree, no FMA, so the scores
+/// are bit-identical to the scalar twin's (asserted in `tests`). int8: sign-extend 16 bytes to i16 and `vpmaddwd`
 /// pairs into i32 lanes; every product and sum is exact in i32
 /// (|row| ≤ 128, |user| ≤ 63, stride ≤ 2¹⁶), so it equals the scalar twin.
 #[cfg(target_arch = "x86_64")]
@@ -275,9 +273,59 @@ mod native {
         aff: super::Affine<'_>,
         out: &mut [f32],
     ) -> f32 {
-        super::scalar::each_row(rows, stride, aff, out, |row| {
-            super::scalar::dot_row_f32(row, user)
-        })
+        super::scalar::each_row(rows, stride, aff, out, |row| dot_row_f32(row, user))
+    }
+
+    /// The scalar twin's sixteen lanes as two 8-wide accumulators: `a` holds
+    /// its accumulators 0 and 1, `b` 2 and 3 (quarter order: quarters 0|1
+    /// and 2|3 side by side), each lane the same mul-then-add sequence; then
+    /// its reduction tree exactly. No FMA (it would round once, not twice).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn dot_row_f32(row: &[f32], user: &[f32]) -> f32 {
+        let n = row.len();
+        if user.len() < n || n % 16 != 0 {
+            return super::scalar::dot_row_f32(row, user);
+        }
+        let r = row.as_ptr();
+        let u = user.as_ptr();
+        let (mut a, mut b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        if super::quarter_order(n) {
+            let q = n / 4;
+            for i in (0..q).step_by(4) {
+                // SAFETY: i + 3q + 4 ≤ 4q = n ≤ row.len(), user.len();
+                // unaligned loads; AVX2 is enabled on this function.
+                unsafe {
+                    let ld = |p: *const f32, k: usize| {
+                        _mm256_set_m128(
+                            _mm_loadu_ps(p.add(i + (k + 1) * q)),
+                            _mm_loadu_ps(p.add(i + k * q)),
+                        )
+                    };
+                    a = _mm256_add_ps(a, _mm256_mul_ps(ld(r, 0), ld(u, 0)));
+                    b = _mm256_add_ps(b, _mm256_mul_ps(ld(r, 2), ld(u, 2)));
+                }
+            }
+        } else {
+            for i in (0..n).step_by(16) {
+                // SAFETY: i + 16 ≤ n ≤ row.len(), user.len(); unaligned loads.
+                unsafe {
+                    let (r0, r1) = (_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(r.add(i + 8)));
+                    let (u0, u1) = (_mm256_loadu_ps(u.add(i)), _mm256_loadu_ps(u.add(i + 8)));
+                    a = _mm256_add_ps(a, _mm256_mul_ps(r0, u0));
+                    b = _mm256_add_ps(b, _mm256_mul_ps(r1, u1));
+                }
+            }
+        }
+        // t[l] = (acc0[l] + acc1[l]) + (acc2[l] + acc3[l]).
+        let t = _mm_add_ps(
+            _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a)),
+            _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps::<1>(b)),
+        );
+        let mut l = [0f32; 4];
+        // SAFETY: `l` holds four f32; unaligned store.
+        unsafe { _mm_storeu_ps(l.as_mut_ptr(), t) };
+        (l[0] + l[1]) + (l[2] + l[3])
     }
 
     /// # Safety

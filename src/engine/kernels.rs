@@ -50,6 +50,11 @@ pub fn dot_f32(rows: &[f32], stride: usize, user: &[f32], aff: Affine<'_>, out: 
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
+        #[cfg(target_arch = "x86_64")]
+        if native::avx2() {
+            // SAFETY: the CPU has AVX2 (checked at run time just above).
+            return unsafe { native::dot_f32(rows, stride, user, aff, out) };
+        }
         scalar::dot_f32(rows, stride, user, aff, out)
     }
 }
@@ -102,6 +107,11 @@ pub fn dot_i8(
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
         let _ = row_sums;
+        #[cfg(target_arch = "x86_64")]
+        if native::avx2() {
+            // SAFETY: the CPU has AVX2 (checked at run time just above).
+            return unsafe { native::dot_i8(rows, stride, user, aff, out) };
+        }
         scalar::dot_i8(rows, stride, user, aff, out)
     }
 }
@@ -126,8 +136,8 @@ pub fn dot_f32_pair(
     {
         let [oa, ob] = out;
         [
-            scalar::dot_f32(rows[0], stride, user, aff[0], oa),
-            scalar::dot_f32(rows[1], stride, user, aff[1], ob),
+            dot_f32(rows[0], stride, user, aff[0], oa),
+            dot_f32(rows[1], stride, user, aff[1], ob),
         ]
     }
 }
@@ -229,6 +239,132 @@ pub const SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd12
 /// Whether this build's int8 kernel uses relaxed SIMD.
 pub const RELAXED: bool = NEEDS_ROW_SUMS;
 
+/// The native (CLI) kernels on x86-64 with AVX2, picked at run time like the
+/// trainer's (`train::als`); without AVX2 the scan runs the scalar twins.
+///
+/// f32: the scalar twin's sixteen lanes in two 8-wide accumulators, same
+/// products, same per-lane order, same reduction tree, no FMA, so the scores
+/// are bit-identical to the scalar twin's (asserted in `tests`). int8: sign-extend 16 bytes to i16 and `vpmaddwd`
+/// pairs into i32 lanes; every product and sum is exact in i32
+/// (|row| ≤ 128, |user| ≤ 63, stride ≤ 2¹⁶), so it equals the scalar twin.
+#[cfg(target_arch = "x86_64")]
+mod native {
+    use std::arch::x86_64::*;
+
+    /// AVX2 present, unless `VITRINE_NATIVE_SIMD=0` asks for the scalar
+    /// twins (an A/B of the two with one binary, e.g. `vitrine bench-native`).
+    /// Decided once per process.
+    #[inline]
+    pub(super) fn avx2() -> bool {
+        static USE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *USE.get_or_init(|| {
+            std::env::var_os("VITRINE_NATIVE_SIMD").is_none_or(|v| v != "0")
+                && std::is_x86_feature_detected!("avx2")
+        })
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn dot_f32(
+        rows: &[f32],
+        stride: usize,
+        user: &[f32],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
+        super::scalar::each_row(rows, stride, aff, out, |row| dot_row_f32(row, user))
+    }
+
+    /// The scalar twin's sixteen lanes as two 8-wide accumulators: `a` holds
+    /// its accumulators 0 and 1, `b` 2 and 3 (quarter order: quarters 0|1
+    /// and 2|3 side by side), each lane the same mul-then-add sequence; then
+    /// its reduction tree exactly. No FMA (it would round once, not twice).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn dot_row_f32(row: &[f32], user: &[f32]) -> f32 {
+        let n = row.len();
+        if user.len() < n || n % 16 != 0 {
+            return super::scalar::dot_row_f32(row, user);
+        }
+        let r = row.as_ptr();
+        let u = user.as_ptr();
+        let (mut a, mut b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        if super::quarter_order(n) {
+            let q = n / 4;
+            for i in (0..q).step_by(4) {
+                // SAFETY: i + 3q + 4 ≤ 4q = n ≤ row.len(), user.len();
+                // unaligned loads; AVX2 is enabled on this function.
+                unsafe {
+                    let ld = |p: *const f32, k: usize| {
+                        _mm256_set_m128(
+                            _mm_loadu_ps(p.add(i + (k + 1) * q)),
+                            _mm_loadu_ps(p.add(i + k * q)),
+                        )
+                    };
+                    a = _mm256_add_ps(a, _mm256_mul_ps(ld(r, 0), ld(u, 0)));
+                    b = _mm256_add_ps(b, _mm256_mul_ps(ld(r, 2), ld(u, 2)));
+                }
+            }
+        } else {
+            for i in (0..n).step_by(16) {
+                // SAFETY: i + 16 ≤ n ≤ row.len(), user.len(); unaligned loads.
+                unsafe {
+                    let (r0, r1) = (_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(r.add(i + 8)));
+                    let (u0, u1) = (_mm256_loadu_ps(u.add(i)), _mm256_loadu_ps(u.add(i + 8)));
+                    a = _mm256_add_ps(a, _mm256_mul_ps(r0, u0));
+                    b = _mm256_add_ps(b, _mm256_mul_ps(r1, u1));
+                }
+            }
+        }
+        // t[l] = (acc0[l] + acc1[l]) + (acc2[l] + acc3[l]).
+        let t = _mm_add_ps(
+            _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a)),
+            _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps::<1>(b)),
+        );
+        let mut l = [0f32; 4];
+        // SAFETY: `l` holds four f32; unaligned store.
+        unsafe { _mm_storeu_ps(l.as_mut_ptr(), t) };
+        (l[0] + l[1]) + (l[2] + l[3])
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn dot_i8(
+        rows: &[i8],
+        stride: usize,
+        user: &[i8],
+        aff: super::Affine<'_>,
+        out: &mut [f32],
+    ) -> f32 {
+        // The user, widened once per call: 16 i8 → 16 i16 per chunk.
+        let uw: Vec<__m256i> = user
+            .chunks_exact(16)
+            .map(|c| {
+                // SAFETY: `c` is 16 bytes (chunks_exact); loadu has no
+                // alignment requirement; AVX2 is enabled on this function.
+                unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(c.as_ptr().cast())) }
+            })
+            .collect();
+        super::scalar::each_row(rows, stride, aff, out, |row| {
+            let mut acc = _mm256_setzero_si256();
+            for (c, &u) in row.chunks_exact(16).zip(&uw) {
+                // SAFETY: as for the user above: 16-byte chunk, unaligned load.
+                let r = unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(c.as_ptr().cast())) };
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(r, u));
+            }
+            let s = _mm_add_epi32(
+                _mm256_castsi256_si128(acc),
+                _mm256_extracti128_si256::<1>(acc),
+            );
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+            _mm_cvtsi128_si32(s) as f32
+        })
+    }
+}
+
 pub mod scalar {
     /// Twin of the SIMD `xor_taps`.
     pub fn xor_taps<
@@ -257,7 +393,7 @@ pub mod scalar {
 
     /// 16 independent lanes mirror the 4×f32x4 accumulators of the SIMD twin
     /// in [`super::quarter_order`], which also lets LLVM vectorize this natively.
-    #[inline]
+    #[inline(always)]
     pub fn dot_row_f32(row: &[f32], user: &[f32]) -> f32 {
         let mut acc = [0f32; 16];
         if super::quarter_order(row.len()) {
@@ -300,7 +436,7 @@ pub mod scalar {
 
     /// `out[j] = aff(dot(row j))` over consecutive rows; returns the maximum.
     #[inline(always)]
-    fn each_row<T>(
+    pub(super) fn each_row<T>(
         rows: &[T],
         stride: usize,
         aff: super::Affine<'_>,
@@ -1090,6 +1226,55 @@ mod tests {
             dot_f32(&rows, stride, &user, aff, &mut []),
             f32::NEG_INFINITY
         );
+    }
+
+    /// The native AVX2 kernels against their scalar twins, bit for bit
+    /// (f32: same summation order; int8: exact integers), with the epilogue,
+    /// tails of 1–3 rows, extreme bytes and every stride shape.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn native_kernels_match_scalar_twins_bit_for_bit() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: the scan runs the scalar twins");
+            return;
+        }
+        let mut s = 19;
+        for stride in [16, 32, 48, 64, 128, 256] {
+            for n in [0, 1, 3, 4, 37] {
+                let rows: Vec<f32> = (0..stride * n).map(|_| lcg(&mut s) * 3.0).collect();
+                let user: Vec<f32> = (0..stride).map(|_| lcg(&mut s)).collect();
+                let sc: Vec<f32> = (0..n).map(|_| lcg(&mut s).abs()).collect();
+                let mul: Vec<f32> = (0..n).map(|_| lcg(&mut s).abs()).collect();
+                let add: Vec<f32> = (0..n).map(|_| lcg(&mut s)).collect();
+                for aff in [
+                    Affine::default(),
+                    Affine {
+                        scale: Some((&sc, 0.37)),
+                        mul: Some(&mul),
+                        add: Some(&add),
+                    },
+                ] {
+                    let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+                    // SAFETY: AVX2 checked above.
+                    let ma = unsafe { native::dot_f32(&rows, stride, &user, aff, &mut a) };
+                    let mb = scalar::dot_f32(&rows, stride, &user, aff, &mut b);
+                    assert_eq!(ma.to_bits(), mb.to_bits(), "f32 max, stride {stride}");
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&a), bits(&b), "f32, stride {stride} n {n}");
+                    let mut q: Vec<i8> = rows.iter().map(|&v| (v * 50.0) as i8).collect();
+                    if let Some(x) = q.first_mut() {
+                        *x = i8::MIN;
+                    }
+                    let mut uq: Vec<i8> = user.iter().map(|&v| (v * USER_I8_MAX) as i8).collect();
+                    uq[0] = -(USER_I8_MAX as i8);
+                    // SAFETY: AVX2 checked above.
+                    let ma = unsafe { native::dot_i8(&q, stride, &uq, aff, &mut a) };
+                    let mb = scalar::dot_i8(&q, stride, &uq, aff, &mut b);
+                    assert_eq!(ma.to_bits(), mb.to_bits(), "int8 max, stride {stride}");
+                    assert_eq!(bits(&a), bits(&b), "int8, stride {stride} n {n}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -176,6 +176,31 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Largest |bias| and |scale| a model may carry. Trained models stay far
+/// below (scales are max|w|/127 with |w| in the tens); with this bound every
+/// logit a text can produce (|acc| <= 127 per feature, normalized by
+/// 1/sqrt(n)) stays finite in f32, so a checksum-valid file with a scale of
+/// 3e38 cannot turn `confidence` into NaN.
+pub(crate) const MAX_COEF: f32 = 1.0e6;
+
+/// Per-class bias then per-class scale, each finite and within [`MAX_COEF`].
+pub(crate) fn read_bias_scales(
+    p: &mut Cursor<'_>,
+    n_classes: usize,
+) -> Result<(Vec<f32>, Vec<f32>), Error> {
+    let mut v = Vec::with_capacity(2 * n_classes);
+    for _ in 0..2 * n_classes {
+        let off = p.offset();
+        let x = p.f32()?;
+        if x.abs() > MAX_COEF {
+            return Err(bad(off, "bias or scale too large for finite scores"));
+        }
+        v.push(x);
+    }
+    let scales = v.split_off(n_classes);
+    Ok((v, scales))
+}
+
 pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
     let mut h = Cursor::new(bytes, 0);
     let magic: [u8; 8] = h.array()?;
@@ -236,14 +261,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
         }
         classes.push(c);
     }
-    let mut bias = Vec::with_capacity(n_classes);
-    for _ in 0..n_classes {
-        bias.push(p.f32()?);
-    }
-    let mut scales = Vec::with_capacity(n_classes);
-    for _ in 0..n_classes {
-        scales.push(p.f32()?);
-    }
+    let (bias, scales) = read_bias_scales(&mut p, n_classes)?;
     let n = p.u32()? as usize;
     let hoff = p.offset();
     let hashes = p.u32s(n)?;
@@ -256,10 +274,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
     let mut total = 0u32;
     offsets.push(0);
     for &c in counts {
-        if c == 0 || c as usize > n_classes {
+        if c == 0 || usize::from(c) > n_classes {
             return Err(bad(coff, "feature row length out of range"));
         }
-        total += c as u32;
+        // 256 classes x 16.8M features of 255 entries would wrap a u32: the
+        // sum is checked so a hostile count is a typed error, never a panic
+        // (or, with overflow checks off as in the wasm profile, a bad slice).
+        total = total.checked_add(u32::from(c)).ok_or(Error::SizeOverflow {
+            what: "intent weight entries",
+        })?;
         offsets.push(total);
     }
     let eoff = p.offset();

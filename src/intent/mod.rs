@@ -280,12 +280,41 @@ impl IntentModel {
         codec::decode(bytes)
     }
 
+    /// [`from_bytes`](Self::from_bytes) for a model that will serve a
+    /// bundle of `n_items` items: a title index built for another catalogue
+    /// would report mentions the bundle cannot resolve (`UNKNOWN_ITEM` from
+    /// `matchIntent`, blaming the shopper's text), so it is refused here.
+    pub fn from_bytes_for(bytes: &[u8], n_items: usize) -> Result<IntentModel, Error> {
+        let m = codec::decode(bytes)?;
+        m.check_items(n_items)?;
+        Ok(m)
+    }
+
+    /// `Ok` when the title index (if any) indexes exactly `n_items` items.
+    pub fn check_items(&self, n_items: usize) -> Result<(), Error> {
+        match &self.titles {
+            Some(t) if usize::try_from(t.n_items()).ok() != Some(n_items) => {
+                Err(Error::BadSection {
+                    at: crate::error::At {
+                        section: codec::SECTION,
+                        offset: 0,
+                    },
+                    reason: format!(
+                        "the title index covers {} items but the bundle has {n_items}",
+                        t.n_items()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The intent model stored in a bundle's INTENT section; `NoIntentModel`
     /// when the bundle was exported without one.
     pub fn from_bundle(bundle: &crate::engine::Model) -> Result<IntentModel, Error> {
         let view = bundle.view();
         let blob = view.intent.ok_or(Error::NoIntentModel)?;
-        codec::decode(blob)
+        Self::from_bytes_for(blob, bundle.n_items())
     }
 }
 

@@ -36,11 +36,16 @@ impl IntentModelJs {
 #[wasm_bindgen(js_class = IntentModel)]
 impl IntentModelJs {
     /// Parses and validates a `.vti` file (or a bundle's INTENT section).
+    /// With `nItems` (the bundle's item count), a title index built for
+    /// another catalogue is refused with `BAD_SECTION` here, instead of
+    /// failing later as `UNKNOWN_ITEM` on a shopper's question.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<IntentModelJs, JsValue> {
-        IntentModel::from_bytes(bytes)
-            .map(|m| IntentModelJs::new(Rc::new(m)))
-            .map_err(js_error)
+    pub fn from_bytes(bytes: &[u8], n_items: Option<u32>) -> Result<IntentModelJs, JsValue> {
+        let m = match n_items {
+            Some(n) => IntentModel::from_bytes_for(bytes, n as usize),
+            None => IntentModel::from_bytes(bytes),
+        };
+        m.map(|m| IntentModelJs::new(Rc::new(m))).map_err(js_error)
     }
 
     /// Classifies `text`; see the module docs for the result shape.

@@ -13,6 +13,7 @@
 mod codec;
 pub mod features;
 pub mod normalize;
+pub mod redact;
 pub mod slots;
 pub mod titles;
 
@@ -27,6 +28,7 @@ use serde::Serialize;
 
 pub use features::FeatureConfig;
 pub use normalize::MAX_INPUT_CHARS;
+pub use redact::redact;
 pub use slots::{PriceSlot, ProductMention, Quantity, Slots};
 pub use titles::TitleIndex;
 

@@ -19,6 +19,15 @@ use super::{js_error, to_js};
 use crate::error::Error;
 use crate::intent::IntentModel;
 
+/// `text` with phone numbers, e-mail addresses, card-like numbers (Luhn)
+/// and street addresses (zh + en) masked as `[phone]`, `[email]`, `[card]`,
+/// `[address]`; order numbers stay. For storefronts that forward a question
+/// to a human agent. Needs no model.
+#[wasm_bindgen]
+pub fn redact(text: &str) -> String {
+    crate::intent::redact(text)
+}
+
 /// A standalone intent model (`.vti` bytes), usable without a bundle.
 #[wasm_bindgen(js_name = IntentModel)]
 pub struct IntentModelJs {

@@ -23,9 +23,13 @@ pub enum Cmd {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelOpts {
-    /// Inverse L2 regularization strength (scikit-learn's C).
-    #[arg(long, default_value_t = TrainConfig::default().c)]
-    pub c: f32,
+    /// Inverse L2 regularization strength (scikit-learn's C). Default: chosen
+    /// by cross-validation among `--c-grid`.
+    #[arg(long)]
+    pub c: Option<f32>,
+    /// Candidate C values for the cross-validated choice (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = crate::intent::train::DEFAULT_C_GRID)]
+    pub c_grid: Vec<f32>,
     /// Drop features seen in fewer training utterances (shrinks the model).
     #[arg(long, default_value_t = 1)]
     pub min_count: u32,
@@ -52,7 +56,13 @@ pub struct ModelOpts {
 impl ModelOpts {
     fn config(&self) -> TrainConfig {
         TrainConfig {
-            c: self.c,
+            c: self.c.unwrap_or(TrainConfig::default().c),
+            // An explicit --c turns model selection off.
+            c_grid: if self.c.is_some() {
+                Vec::new()
+            } else {
+                self.c_grid.clone()
+            },
             max_iter: self.max_iter,
             min_count: self.min_count,
             features: FeatureConfig {
@@ -244,8 +254,23 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             "folds": c.folds,
         })),
         "oe_weight": a.model.oe_weight,
+        "c": report.selection.as_ref().map_or(a.model.c.unwrap_or_default(), |s| s.c),
+        "selection": report.selection,
         "train_seconds": t0.elapsed().as_secs_f64(),
     });
+    if let Some(sel) = &report.selection {
+        let grid: Vec<String> = sel
+            .grid
+            .iter()
+            .map(|p| format!("C={} acc {:.4} macro-F1 {:.4}", p.c, p.accuracy, p.macro_f1))
+            .collect();
+        eprintln!(
+            "model selection ({}-fold CV, out-of-fold, no rejection): {}; chose C={}",
+            sel.folds,
+            grid.join(", "),
+            sel.c
+        );
+    }
     eprintln!(
         "wrote {} ({} bytes): {} intents, {} features, {} weights, threshold {:.3}",
         a.out.display(),
@@ -300,8 +325,8 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let t0 = Instant::now();
-    let (model, calibration) = match (&a.model, &a.train) {
-        (Some(p), _) => (load_model(p)?, None),
+    let (model, calibration, selection) = match (&a.model, &a.train) {
+        (Some(p), _) => (load_model(p)?, None, None),
         (None, Some(train_path)) => {
             let (mut train_rows, _) = read_examples(train_path)?;
             train_rows.retain(|e| !e.intent.as_ref().is_some_and(|i| withheld.contains(i)));
@@ -309,7 +334,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
                 train_rows.extend(read_oos(p, true)?);
             }
             let (m, rep) = train::train(&train_rows, &HashMap::new(), &a.opts.config())?;
-            (m, rep.calibration)
+            (m, rep.calibration, rep.selection)
         }
         (None, None) => return Err(Box::new(Error::invalid("pass --train or --model"))),
     };
@@ -347,6 +372,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "by_lang": by_lang,
+        "selection": selection,
         "calibration": calibration.map(|c| serde_json::json!({
             "val_in_scope": c.val_in_scope,
             "val_oos": c.val_oos,

@@ -223,7 +223,7 @@ fn contains(c: &[char], a: usize, b: usize, kw: &str) -> bool {
 }
 
 #[inline(never)]
-fn any_in(c: &[char], a: usize, b: usize, kws: &[&str]) -> bool {
+pub(crate) fn any_in(c: &[char], a: usize, b: usize, kws: &[&str]) -> bool {
     kws.iter().any(|k| contains(c, a, b, k))
 }
 

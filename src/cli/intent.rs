@@ -99,6 +99,15 @@ pub struct TrainArgs {
     pub titles: Option<PathBuf>,
     #[arg(long)]
     pub out: PathBuf,
+    /// Mood training data (CSV `text,mood[,split]`, mood one of negative,
+    /// neutral, positive; rows with split=test are never trained on); may be
+    /// repeated. Adds the mood head `matchIntent` reports as `mood`.
+    #[arg(long)]
+    pub mood: Vec<PathBuf>,
+    /// Drop mood features seen in fewer mood rows (size knob: review texts
+    /// are long and bring many rare n-grams).
+    #[arg(long, default_value_t = 3)]
+    pub mood_min_count: u32,
     /// Also write the training report as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -129,6 +138,18 @@ pub struct EvalArgs {
     /// Write JSON results here (printed to stdout either way).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Label column of both files (e.g. `mood`); with a `split` column,
+    /// training uses the rows not marked `test`, testing the rows marked `test`.
+    #[arg(long, default_value = "intent")]
+    pub label_column: String,
+    /// Write `truth,prediction,confidence` per test row here (no rejection),
+    /// for paired tests such as McNemar's against another system.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// Dataset name for the JSON (default: the test file's directory name,
+    /// or its stem for files in the working directory).
+    #[arg(long)]
+    pub name: Option<String>,
     #[command(flatten)]
     pub opts: ModelOpts,
 }
@@ -175,6 +196,38 @@ fn read_oos(path: &Path, calibration: bool) -> Result<Vec<Example>, Error> {
             intent: None,
         })
         .collect())
+}
+
+/// `(text, label)` rows of a CSV with a `text` column and a `column` label
+/// column; with a `split` column, rows marked `test` are kept only when
+/// `test` is true and skipped otherwise (and vice versa). Rows with an empty
+/// text or label are skipped and counted (second value).
+fn read_labelled(
+    path: &Path,
+    column: &str,
+    test: bool,
+) -> Result<(Vec<(String, String)>, usize), Error> {
+    let (header, rows) = crate::intent::csv::read_table(path)?;
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let t = col("text")
+        .ok_or_else(|| Error::invalid(format!("{}: no `text` column", path.display())))?;
+    let l = col(column)
+        .ok_or_else(|| Error::invalid(format!("{}: no `{column}` column", path.display())))?;
+    let split = col("split");
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for r in rows {
+        if split.is_some_and(|s| (r[s].trim() == "test") != test) {
+            continue;
+        }
+        let (text, label) = (r[t].trim(), r[l].trim());
+        if text.is_empty() || label.is_empty() {
+            skipped += 1;
+            continue;
+        }
+        out.push((text.to_string(), label.to_string()));
+    }
+    Ok((out, skipped))
 }
 
 fn load_titles(a: &TrainArgs) -> Result<Option<TitleIndex>, Box<dyn std::error::Error>> {
@@ -233,6 +286,30 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let (mut model, report) = train::train(&examples, &class_config, &a.model.config())?;
     model.set_title_index(load_titles(&a)?);
+    let mut mood_json = serde_json::Value::Null;
+    if !a.mood.is_empty() {
+        let mut rows = Vec::new();
+        for p in &a.mood {
+            rows.extend(read_labelled(p, "mood", false)?.0);
+        }
+        let cfg = TrainConfig {
+            min_count: a.mood_min_count,
+            ..a.model.config()
+        };
+        let (head, rep) = train::train_mood(&rows, &cfg)?;
+        eprintln!(
+            "mood head: {} rows, {} features, C={}",
+            rows.len(),
+            head.n_features(),
+            rep.selection.as_ref().map_or(cfg.c, |s| s.c)
+        );
+        mood_json = serde_json::json!({
+            "rows": rows.len(),
+            "features": head.n_features(),
+            "selection": rep.selection,
+        });
+        model.set_mood_head(Some(head));
+    }
     let bytes = model.to_bytes();
     crate::format::write::write_atomic(&a.out, &bytes)?;
     let json = serde_json::json!({
@@ -256,6 +333,7 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         "oe_weight": a.model.oe_weight,
         "c": report.selection.as_ref().map_or(a.model.c.unwrap_or_default(), |s| s.c),
         "selection": report.selection,
+        "mood": mood_json,
         "train_seconds": t0.elapsed().as_secs_f64(),
     });
     if let Some(sel) = &report.selection {
@@ -299,7 +377,22 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
         None => Vec::new(),
     };
-    let (mut test, mut langs) = read_examples(&a.test)?;
+    let labelled = |rows: Vec<(String, String)>| -> Vec<Example> {
+        rows.into_iter()
+            .map(|(text, l)| Example {
+                text,
+                intent: Some(l),
+            })
+            .collect()
+    };
+    let custom = a.label_column != "intent";
+    let (mut test, mut langs) = if custom {
+        let rows = labelled(read_labelled(&a.test, &a.label_column, true)?.0);
+        let n = rows.len();
+        (rows, vec![String::new(); n])
+    } else {
+        read_examples(&a.test)?
+    };
     if let Some(p) = &a.oos {
         let (header, rows) = crate::intent::csv::read_table(p)?;
         let lang = header.iter().position(|h| h == "lang");
@@ -328,7 +421,11 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (model, calibration, selection) = match (&a.model, &a.train) {
         (Some(p), _) => (load_model(p)?, None, None),
         (None, Some(train_path)) => {
-            let (mut train_rows, _) = read_examples(train_path)?;
+            let mut train_rows = if custom {
+                labelled(read_labelled(train_path, &a.label_column, false)?.0)
+            } else {
+                read_examples(train_path)?.0
+            };
             train_rows.retain(|e| !e.intent.as_ref().is_some_and(|i| withheld.contains(i)));
             if let Some(p) = &a.oos {
                 train_rows.extend(read_oos(p, true)?);
@@ -355,7 +452,40 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         by_lang.insert(l.clone(), metrics_json(&evaluate(&model, &rows)));
     }
+    if let Some(p) = &a.predictions {
+        let mut out = String::from("truth,prediction,confidence\n");
+        let names: Vec<&str> = model.class_names().collect();
+        for e in &test {
+            let (pred, conf) = match model.predict(&e.text) {
+                Some((k, c)) => (names[k], c),
+                None => ("", 0.0),
+            };
+            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            out.push_str(&format!(
+                "{},{},{conf}\n",
+                q(e.intent.as_deref().unwrap_or("_oos")),
+                q(pred)
+            ));
+        }
+        crate::format::write::write_atomic(p, out.as_bytes())?;
+    }
+    let dataset = a.name.clone().unwrap_or_else(|| {
+        let parent = a
+            .test
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|d| d.to_string_lossy().into_owned());
+        parent.unwrap_or_else(|| {
+            a.test
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        })
+    });
     let json = serde_json::json!({
+        "dataset": dataset,
+        "train_file": a.train.as_ref().map(|p| p.display().to_string()),
+        "test_file": a.test.display().to_string(),
+        "label_column": a.label_column,
         "accuracy": m.accuracy,
         "macro_f1": m.macro_f1,
         "n_test": m.n,

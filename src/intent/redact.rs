@@ -81,7 +81,7 @@ fn digit(ch: char) -> Option<u32> {
 }
 
 fn is_email_local(ch: char) -> bool {
-    ch.is_ascii_alphanumeric() || "._%+-".contains(ch)
+    ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '%' | '+' | '-')
 }
 
 fn is_email_domain(ch: char) -> bool {
@@ -118,8 +118,18 @@ fn emails(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     }
 }
 
-fn lower_word(c: &[char], a: usize, b: usize) -> String {
-    c[a..b].iter().flat_map(|x| x.to_lowercase()).collect()
+/// ASCII-lowercased `c[a..b]` equals `w` (keyword lists are lowercase; no
+/// Unicode case tables in the wasm).
+fn word_is(c: &[char], a: usize, b: usize, w: &str) -> bool {
+    b - a == w.chars().count()
+        && c[a..b]
+            .iter()
+            .zip(w.chars())
+            .all(|(x, y)| x.to_ascii_lowercase() == y)
+}
+
+fn word_in(c: &[char], a: usize, b: usize, list: &[&str]) -> bool {
+    list.iter().any(|w| word_is(c, a, b, w))
 }
 
 /// Words ending an English street name (lowercase, without a final dot).
@@ -169,7 +179,7 @@ fn words(c: &[char]) -> Vec<(usize, usize)> {
     let mut w = Vec::new();
     let mut i = 0;
     while i < c.len() {
-        if c[i].is_alphanumeric() && c[i].is_ascii() || digit(c[i]).is_some() {
+        if c[i].is_ascii_alphanumeric() || digit(c[i]).is_some() {
             let a = i;
             while i < c.len() && (c[i].is_ascii_alphanumeric() || digit(c[i]).is_some()) {
                 i += 1;
@@ -200,10 +210,9 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     };
     let mut k = 0;
     while k < w.len() {
-        let lw = lower_word(c, w[k].0, w[k].1);
-        if (lw == "po" || lw == "p") && k + 2 < w.len() {
-            let (n1, n2) = (lower_word(c, w[k + 1].0, w[k + 1].1), w[k + 2]);
-            if (n1 == "box" || n1 == "o") && digit(c[n2.0]).is_some() {
+        if word_in(c, w[k].0, w[k].1, &["po", "p"]) && k + 2 < w.len() {
+            let n2 = w[k + 2];
+            if word_in(c, w[k + 1].0, w[k + 1].1, &["box", "o"]) && digit(c[n2.0]).is_some() {
                 spans.push((w[k].0, n2.1, Pii::Address));
                 k += 3;
                 continue;
@@ -222,7 +231,7 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             if c[a..b].iter().any(|x| digit(*x).is_some()) {
                 break;
             }
-            if STREET_SUFFIX.contains(&lower_word(c, a, b).as_str()) && j - 1 > k + 1 {
+            if word_in(c, a, b, STREET_SUFFIX) && j - 1 > k + 1 {
                 found = Some(j - 1);
                 break;
             }
@@ -237,8 +246,7 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         }
         // ", Apt 4B" / "Suite 200" / "#12" after the street.
         if s + 2 < w.len() + 1 && s + 1 < w.len() && gap_ok(s) {
-            let u = lower_word(c, w[s + 1].0, w[s + 1].1);
-            if UNIT_WORDS.contains(&u.as_str()) && s + 2 < w.len() && gap_ok(s + 1) {
+            if word_in(c, w[s + 1].0, w[s + 1].1, UNIT_WORDS) && s + 2 < w.len() && gap_ok(s + 1) {
                 end = w[s + 2].1;
             }
         }
@@ -260,9 +268,14 @@ const ZH_UNIT: &str = "号栋幢座楼层室单元区期排户";
 /// address: pronouns, verbs and particles that precede one in a sentence.
 const ZH_STOP: &str = "我你他她您在是到寄送往发的了吗呢吧请把给和与及或从住址";
 
+/// `set` contains `ch` (a char scan: no substring-search code in the wasm).
+fn has(set: &str, ch: char) -> bool {
+    set.chars().any(|x| x == ch)
+}
+
 fn zh_num_at(c: &[char], i: usize) -> usize {
     let mut j = i;
-    while j < c.len() && (digit(c[j]).is_some() || ZH_NUMERALS.contains(c[j]) || c[j] == '-') {
+    while j < c.len() && (digit(c[j]).is_some() || has(ZH_NUMERALS, c[j]) || c[j] == '-') {
         j += 1;
     }
     j - i
@@ -297,21 +310,21 @@ fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         }
         let mut a = i;
         let mut steps = 0;
-        while a > 0 && steps < 20 && is_han(c[a - 1]) && !ZH_STOP.contains(c[a - 1]) {
+        while a > 0 && steps < 20 && is_han(c[a - 1]) && !has(ZH_STOP, c[a - 1]) {
             a -= 1;
             steps += 1;
         }
         let mut b = i + n;
         loop {
             let mut j = b;
-            while j < c.len() && ZH_UNIT.contains(c[j]) {
+            while j < c.len() && has(ZH_UNIT, c[j]) {
                 j += 1;
             }
             let m = zh_num_at(c, j);
             if j > b {
                 b = j;
             }
-            if m > 0 && c.get(j + m).is_some_and(|x| ZH_UNIT.contains(*x)) {
+            if m > 0 && c.get(j + m).is_some_and(|x| has(ZH_UNIT, *x)) {
                 b = j + m;
                 continue;
             }
@@ -353,11 +366,14 @@ const ORDER_WORDS: &[&str] = &[
     "no.",
 ];
 
-/// `words` within the `span` characters before `i` (case-insensitive ASCII).
+/// One of `list` within the `span` characters before `i` (ASCII
+/// case-insensitive substring match).
 fn word_before(c: &[char], i: usize, span: usize, list: &[&str]) -> bool {
     let a = i.saturating_sub(span);
-    let s = lower_word(c, a, i);
-    list.iter().any(|w| s.contains(w))
+    list.iter().any(|w| {
+        let n = w.chars().count();
+        (a..i).any(|p| p + n <= i && word_is(c, p, p + n, w))
+    })
 }
 
 fn luhn(d: &[u32]) -> bool {

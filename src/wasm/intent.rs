@@ -7,7 +7,8 @@
 //! `IntentMatch`: `{intent, confidence, alternatives: [{intent, confidence}],
 //! slots: {order_numbers, quantities: [{value, unit}], price: {min, max,
 //! amount, currency, cheaper, more_expensive} | null, products: [{item,
-//! score}]}, truncated, action, response}`. JS strings are UTF-16; a lone
+//! score}]}, truncated, action, response, mood: {label, confidence} | null,
+//! escalate}`. JS strings are UTF-16; a lone
 //! surrogate reaches Rust as U+FFFD (wasm-bindgen encodes with TextEncoder),
 //! which the matcher treats as a separator.
 
@@ -33,12 +34,19 @@ pub fn redact(text: &str) -> String {
 pub struct IntentModelJs {
     inner: Rc<IntentModel>,
     threshold: f32,
+    /// Negative messages so far in this conversation: one more is a
+    /// repeated complaint (`escalate`). Reset by `resetConversation()`.
+    negatives: u32,
 }
 
 impl IntentModelJs {
     fn new(inner: Rc<IntentModel>) -> Self {
         let threshold = inner.threshold();
-        IntentModelJs { inner, threshold }
+        IntentModelJs {
+            inner,
+            threshold,
+            negatives: 0,
+        }
     }
 }
 
@@ -57,10 +65,25 @@ impl IntentModelJs {
         m.map(|m| IntentModelJs::new(Rc::new(m))).map_err(js_error)
     }
 
-    /// Classifies `text`; see the module docs for the result shape.
+    /// Classifies `text`; see the module docs for the result shape. Each
+    /// call is one message of the current conversation: a negative message
+    /// after an earlier negative one sets `escalate` (repeated complaint).
     #[wasm_bindgen(js_name = matchIntent)]
-    pub fn match_intent(&self, text: &str) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.match_text_at(text, self.threshold))
+    pub fn match_intent(&mut self, text: &str) -> Result<JsValue, JsValue> {
+        let m = self
+            .inner
+            .match_in_conversation(text, self.threshold, self.negatives);
+        if m.mood.is_some_and(|x| x.label == "negative") {
+            self.negatives = self.negatives.saturating_add(1);
+        }
+        to_js(&m)
+    }
+
+    /// Starts a new conversation: earlier negative messages no longer count
+    /// towards a repeated complaint.
+    #[wasm_bindgen(js_name = resetConversation)]
+    pub fn reset_conversation(&mut self) {
+        self.negatives = 0;
     }
 
     /// Intent names, in model order.

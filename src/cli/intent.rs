@@ -285,6 +285,12 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let t0 = Instant::now();
     let (mut model, report) = train::train(&examples, &class_config, &a.model.config())?;
+    if report.skipped_empty + report.skipped_conflicting > 0 {
+        eprintln!(
+            "warning: skipped {} rows without text and {} rows whose text has different labels",
+            report.skipped_empty, report.skipped_conflicting
+        );
+    }
     model.set_title_index(load_titles(&a)?);
     let mut mood_json = serde_json::Value::Null;
     if !a.mood.is_empty() {
@@ -314,6 +320,8 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     crate::format::write::write_atomic(&a.out, &bytes)?;
     let json = serde_json::json!({
         "utterances": report.n_train,
+        "skipped_empty": report.skipped_empty,
+        "skipped_conflicting": report.skipped_conflicting,
         "classes": report.n_classes,
         "features": report.n_features,
         "weights": report.n_weights,

@@ -126,6 +126,10 @@ pub struct TrainReport {
     pub calibration: Option<Calibration>,
     /// `None` when `c` was given (empty `c_grid`).
     pub selection: Option<Selection>,
+    /// Rows skipped: no features (empty or punctuation-only text).
+    pub skipped_empty: usize,
+    /// Rows skipped: the same text (same features) under different labels.
+    pub skipped_conflicting: usize,
 }
 
 /// Minimal xorshift PRNG: deterministic splits without a `rand` dependency.
@@ -613,13 +617,63 @@ pub fn train(
     class_config: &HashMap<String, (String, String)>,
     cfg: &TrainConfig,
 ) -> Result<(IntentModel, TrainReport), Error> {
+    let (clean, skipped_empty, skipped_conflicting) = clean_examples(examples, &cfg.features);
+    let (model, mut report) = train_clean(&clean, class_config, cfg)?;
+    report.skipped_empty = skipped_empty;
+    report.skipped_conflicting = skipped_conflicting;
+    Ok((model, report))
+}
+
+/// Drops rows that cannot teach anything: texts with no features after
+/// normalization (empty, whitespace or punctuation only) and every copy of a
+/// text (as the model sees it: same features) given different labels, since
+/// no label is right for it. Returns the kept rows and the two counts.
+fn clean_examples(examples: &[Example], features: &FeatureConfig) -> (Vec<Example>, usize, usize) {
+    let feats: Vec<Vec<u32>> = examples
+        .iter()
+        .map(|e| featurize(&e.text, features))
+        .collect();
+    let mut label_of: HashMap<&[u32], Option<&Option<String>>> = HashMap::new();
+    for (f, e) in feats.iter().zip(examples) {
+        if f.is_empty() {
+            continue;
+        }
+        label_of
+            .entry(f.as_slice())
+            .and_modify(|l| {
+                if l.is_some_and(|l| l != &e.intent) {
+                    *l = None;
+                }
+            })
+            .or_insert(Some(&e.intent));
+    }
+    let (mut empty, mut conflicting) = (0, 0);
+    let mut kept = Vec::with_capacity(examples.len());
+    for (f, e) in feats.iter().zip(examples) {
+        if f.is_empty() {
+            empty += 1;
+        } else if label_of.get(f.as_slice()).is_some_and(|l| l.is_none()) {
+            conflicting += 1;
+        } else {
+            kept.push(e.clone());
+        }
+    }
+    (kept, empty, conflicting)
+}
+
+fn train_clean(
+    examples: &[Example],
+    class_config: &HashMap<String, (String, String)>,
+    cfg: &TrainConfig,
+) -> Result<(IntentModel, TrainReport), Error> {
     let mut names: Vec<String> = examples.iter().filter_map(|e| e.intent.clone()).collect();
     names.sort();
     names.dedup();
     if names.len() < 2 {
         return Err(Error::invalid(format!(
-            "need at least 2 intents, found {}",
-            names.len()
+            "need at least 2 intents with usable rows, found {} ({})",
+            names.len(),
+            names.join(", ")
         )));
     }
     if names.len() > MAX_CLASSES {
@@ -772,6 +826,8 @@ pub fn train(
         final_loss,
         calibration,
         selection,
+        skipped_empty: 0,
+        skipped_conflicting: 0,
     };
     Ok((model, report))
 }

@@ -27,6 +27,10 @@ pub struct ModelOpts {
     /// by cross-validation among `--c-grid`.
     #[arg(long)]
     pub c: Option<f32>,
+    /// Size budget of the written model in bytes: the smallest int8 weights
+    /// are pruned until it fits (0 = no budget). The browser budget is 1 MB.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_bytes: usize,
     /// Candidate C values for the cross-validated choice (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = crate::intent::train::DEFAULT_C_GRID)]
     pub c_grid: Vec<f32>,
@@ -316,6 +320,16 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         });
         model.set_mood_head(Some(head));
     }
+    let pruned_at = match a.model.max_bytes {
+        0 => 0,
+        n => train::prune_to_budget(&mut model, n)?,
+    };
+    if pruned_at > 0 {
+        eprintln!(
+            "pruned weights with |q| <= {pruned_at} to fit {} bytes",
+            a.model.max_bytes
+        );
+    }
     let bytes = model.to_bytes();
     crate::format::write::write_atomic(&a.out, &bytes)?;
     let json = serde_json::json!({
@@ -342,6 +356,7 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         "c": report.selection.as_ref().map_or(a.model.c.unwrap_or_default(), |s| s.c),
         "selection": report.selection,
         "mood": mood_json,
+        "pruned_at_abs_q": pruned_at,
         "train_seconds": t0.elapsed().as_secs_f64(),
     });
     if let Some(sel) = &report.selection {
@@ -438,7 +453,10 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(p) = &a.oos {
                 train_rows.extend(read_oos(p, true)?);
             }
-            let (m, rep) = train::train(&train_rows, &HashMap::new(), &a.opts.config())?;
+            let (mut m, rep) = train::train(&train_rows, &HashMap::new(), &a.opts.config())?;
+            if a.opts.max_bytes > 0 {
+                train::prune_to_budget(&mut m, a.opts.max_bytes)?;
+            }
             (m, rep.calibration, rep.selection)
         }
         (None, None) => return Err(Box::new(Error::invalid("pass --train or --model"))),

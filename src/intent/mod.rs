@@ -266,6 +266,36 @@ impl IntentModel {
         w.probabilities(feats, probs);
     }
 
+    /// Drops every stored weight with |q| <= `max_abs_q` (the int8 value;
+    /// per-class scales keep each class's largest weight at 127) from the
+    /// intent and mood heads; features left without weights vanish.
+    /// The size knob of [`train::prune_to_budget`].
+    pub fn prune(&mut self, max_abs_q: u8) {
+        let mut parts = (
+            std::mem::take(&mut self.hashes),
+            std::mem::take(&mut self.offsets),
+            std::mem::take(&mut self.entry_class),
+            std::mem::take(&mut self.entry_weight),
+        );
+        prune_sparse(&mut parts, max_abs_q);
+        (
+            self.hashes,
+            self.offsets,
+            self.entry_class,
+            self.entry_weight,
+        ) = parts;
+        if let Some(h) = &mut self.mood {
+            let mut parts = (
+                std::mem::take(&mut h.hashes),
+                std::mem::take(&mut h.offsets),
+                std::mem::take(&mut h.entry_class),
+                std::mem::take(&mut h.entry_weight),
+            );
+            prune_sparse(&mut parts, max_abs_q);
+            (h.hashes, h.offsets, h.entry_class, h.entry_weight) = parts;
+        }
+    }
+
     /// The mood head, when the model carries one.
     pub fn mood_head(&self) -> Option<&MoodHead> {
         self.mood.as_ref()
@@ -449,6 +479,28 @@ impl IntentModel {
         let blob = view.intent.ok_or(Error::NoIntentModel)?;
         Self::from_bytes_for(blob, bundle.n_items())
     }
+}
+
+type SparseParts = (Vec<u32>, Vec<u32>, Vec<u8>, Vec<i8>);
+
+fn prune_sparse(p: &mut SparseParts, max_abs_q: u8) {
+    let (hashes, offsets, class, weight) = p;
+    let (mut h2, mut o2, mut c2, mut w2) = (Vec::new(), vec![0u32], Vec::new(), Vec::new());
+    for (f, &h) in hashes.iter().enumerate() {
+        let (a, b) = (offsets[f] as usize, offsets[f + 1] as usize);
+        let before = c2.len();
+        for (&k, &w) in class[a..b].iter().zip(&weight[a..b]) {
+            if w.unsigned_abs() > max_abs_q {
+                c2.push(k);
+                w2.push(w);
+            }
+        }
+        if c2.len() > before {
+            h2.push(h);
+            o2.push(c2.len() as u32);
+        }
+    }
+    *p = (h2, o2, c2, w2);
 }
 
 /// Shell sort (gaps shrinking by 5/11, ending at 1): a few hundred bytes of wasm instead of the

@@ -832,6 +832,31 @@ fn train_clean(
     Ok((model, report))
 }
 
+/// Prunes the smallest weights (|q| <= 1, 2, ...) until the model's bytes
+/// fit `max_bytes`; returns the |q| level pruned at (0 = nothing pruned).
+/// Errors when even |q| <= 126 does not fit (a title index alone can exceed
+/// a small budget).
+pub fn prune_to_budget(model: &mut IntentModel, max_bytes: usize) -> Result<u8, Error> {
+    let mut level = 0u8;
+    let mut size = model.to_bytes().len();
+    while size > max_bytes {
+        if level >= 126 {
+            return Err(Error::invalid(format!(
+                "the model cannot be pruned to {max_bytes} bytes ({size} bytes left)"
+            )));
+        }
+        // Coarse steps first: each step re-encodes the model.
+        level = if level < 4 {
+            level + 1
+        } else {
+            level.saturating_mul(2).min(126)
+        };
+        model.prune(level);
+        size = model.to_bytes().len();
+    }
+    Ok(level)
+}
+
 /// Trains the mood head: `(text, mood)` rows with mood one of
 /// [`MOODS`](super::MOODS) (all three must occur), C chosen by the same
 /// cross-validation as intents, features as `cfg.features` (the intent
@@ -1448,6 +1473,36 @@ mod tests {
             ..Default::default()
         };
         assert!(train(&data, &HashMap::new(), &bad).is_err());
+    }
+
+    #[test]
+    fn pruning_meets_the_byte_budget_and_keeps_the_largest_weights() {
+        let cfg = TrainConfig {
+            fixed_threshold: Some(0.0),
+            c_grid: Vec::new(),
+            ..Default::default()
+        };
+        let (m, _) = train(&toy(), &HashMap::new(), &cfg).unwrap();
+        let full = m.to_bytes().len();
+        let mut same = m.clone();
+        assert_eq!(prune_to_budget(&mut same, full).unwrap(), 0);
+        assert_eq!(same, m);
+        let mut small = m.clone();
+        let budget = full * 3 / 4;
+        let level = prune_to_budget(&mut small, budget).unwrap();
+        assert!(level > 0 && small.to_bytes().len() <= budget);
+        assert!(small.entry_weight.iter().all(|w| w.unsigned_abs() > level));
+        // Every class keeps its largest weight (127), so it can still win.
+        for k in 0..small.n_classes() {
+            let kept = small
+                .entry_class
+                .iter()
+                .zip(&small.entry_weight)
+                .any(|(&c, &w)| c as usize == k && w.unsigned_abs() == 127);
+            assert!(kept, "class {k}");
+        }
+        assert_eq!(IntentModel::from_bytes(&small.to_bytes()).unwrap(), small);
+        assert!(prune_to_budget(&mut m.clone(), 10).is_err());
     }
 
     #[test]

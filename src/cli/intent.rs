@@ -31,6 +31,11 @@ pub struct ModelOpts {
     /// are pruned until it fits (0 = no budget). The browser budget is 1 MB.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_bytes: usize,
+    /// Feature weightings the cross-validation tries with every C:
+    /// `uniform` (binary features) and/or `idf` (frequent features
+    /// regularized more, as idf weighting would). The first is used with `--c`.
+    #[arg(long, value_delimiter = ',', value_parser = ["uniform", "idf"], default_values = ["uniform", "idf"])]
+    pub weightings: Vec<String>,
     /// Candidate C values for the cross-validated choice (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = crate::intent::train::DEFAULT_C_GRID)]
     pub c_grid: Vec<f32>,
@@ -59,7 +64,17 @@ pub struct ModelOpts {
 
 impl ModelOpts {
     fn config(&self) -> TrainConfig {
+        use crate::intent::train::Weighting;
+        let weightings = self
+            .weightings
+            .iter()
+            .map(|w| match w.trim() {
+                "idf" => Weighting::Idf,
+                _ => Weighting::Uniform,
+            })
+            .collect();
         TrainConfig {
+            weightings,
             c: self.c.unwrap_or(TrainConfig::default().c),
             // An explicit --c turns model selection off.
             c_grid: if self.c.is_some() {

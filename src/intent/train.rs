@@ -55,9 +55,24 @@ pub struct TrainConfig {
     /// accuracy, ties to the better macro-F1, then the smaller C). Empty:
     /// `c` is used as given.
     pub c_grid: Vec<f32>,
+    /// Feature weightings tried by the cross-validation (each with every C);
+    /// the first one is used when `c_grid` is empty.
+    pub weightings: Vec<Weighting>,
     /// Worker threads for the cross-validation folds (results do not depend
     /// on it: each fold is computed the same way on any thread).
     pub threads: usize,
+}
+
+/// How the L2 penalty is spread over features.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    #[default]
+    /// The same penalty for every feature (binary features, 1/√n norm).
+    Uniform,
+    /// Penalty (idf_rare / idf_f)²: equivalent to idf-weighted features, so
+    /// a feature common to many rows needs more evidence to earn weight.
+    Idf,
 }
 
 /// The C values tried by default: half-decades around scikit-learn's 1 and
@@ -78,6 +93,7 @@ impl Default for TrainConfig {
             oe_weight: 1.0,
             cv_folds: 5,
             c_grid: DEFAULT_C_GRID.to_vec(),
+            weightings: vec![Weighting::Uniform, Weighting::Idf],
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -102,6 +118,7 @@ pub struct Calibration {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CvPoint {
     pub c: f32,
+    pub weighting: Weighting,
     pub accuracy: f64,
     pub macro_f1: f64,
 }
@@ -110,6 +127,7 @@ pub struct CvPoint {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Selection {
     pub c: f32,
+    pub weighting: Weighting,
     pub folds: usize,
     pub grid: Vec<CvPoint>,
 }
@@ -172,6 +190,11 @@ struct Data<'a> {
 
 /// A training set's feature matrix over its own vocabulary of kept hashes.
 struct Csr {
+    /// Per-feature L2 multiplier for [`Weighting::Idf`]: training with it is
+    /// training on idf-weighted features (w' = w·idf has penalty λ‖w'‖²/idf²),
+    /// except for the row norm, which stays 1/√n. So it needs nothing new in
+    /// the model or the wasm.
+    idf_penalty: Vec<f32>,
     vocab: Vec<u32>,
     cols: Vec<u32>,
     /// `n + 1` row offsets into `cols`.
@@ -212,11 +235,25 @@ impl Csr {
                 1.0 / (f.len() as f32).sqrt()
             });
         }
+        let n = feats.len() as f32;
+        // Document frequency -> penalty (idf_min_df / idf_f)^2 with
+        // scikit-learn's smooth idf: a feature seen in one row keeps the
+        // plain penalty, frequent ones pay more.
+        let idf = |df: u32| ((1.0 + n) / (1.0 + df as f32)).ln() + 1.0;
+        let top = idf(min_count.max(1));
+        let idf_penalty = vocab
+            .iter()
+            .map(|h| {
+                let r = top / idf(counts.get(h).copied().unwrap_or(1));
+                r * r
+            })
+            .collect();
         Csr {
             vocab,
             cols,
             offs,
             vals,
+            idf_penalty,
         }
     }
 
@@ -229,10 +266,15 @@ impl Csr {
         n_classes: usize,
         c_reg: f32,
         oe: f32,
+        weighting: Weighting,
         x: &mut [f32],
         max_iter: usize,
     ) -> (usize, f64) {
         let problem = Problem {
+            reg: match weighting {
+                Weighting::Uniform => &[],
+                Weighting::Idf => &self.idf_penalty,
+            },
             cols: &self.cols,
             offs: &self.offs,
             vals: &self.vals,
@@ -259,7 +301,20 @@ fn fit(
     }
     let csr = Csr::new(&data.feats, cfg.min_count);
     let mut x = vec![0f32; csr.vocab.len() * c + c];
-    let (iters, loss) = csr.solve(&data.labels, c, cfg.c, cfg.oe_weight, &mut x, cfg.max_iter);
+    let weighting = cfg
+        .weightings
+        .first()
+        .copied()
+        .unwrap_or(Weighting::Uniform);
+    let (iters, loss) = csr.solve(
+        &data.labels,
+        c,
+        cfg.c,
+        cfg.oe_weight,
+        weighting,
+        &mut x,
+        cfg.max_iter,
+    );
     let model = quantize(&x, &csr.vocab, classes, cfg.features);
     Ok((model, iters, loss))
 }
@@ -278,6 +333,9 @@ struct Problem<'a> {
     v: usize,
     lambda: f64,
     oe: f64,
+    /// Per-feature multiplier of the L2 penalty (empty: 1 for every
+    /// feature); see [`Csr::idf_penalty`].
+    reg: &'a [f32],
 }
 
 impl Problem<'_> {
@@ -341,9 +399,21 @@ impl Problem<'_> {
             }
         }
         let mut reg = 0f64;
-        for (gi, &wi) in gw.iter_mut().zip(w) {
-            *gi += lambda as f32 * wi;
-            reg += (wi as f64) * (wi as f64);
+        if self.reg.is_empty() {
+            for (gi, &wi) in gw.iter_mut().zip(w) {
+                *gi += lambda as f32 * wi;
+                reg += (wi as f64) * (wi as f64);
+            }
+        } else {
+            for ((gr, wr), &r) in gw.chunks_exact_mut(c).zip(w.chunks_exact(c)).zip(self.reg) {
+                let l = lambda as f32 * r;
+                let mut sq = 0f32;
+                for (gi, &wi) in gr.iter_mut().zip(wr) {
+                    *gi += l * wi;
+                    sq += wi * wi;
+                }
+                reg += (r * sq) as f64;
+            }
         }
         loss / n as f64 + 0.5 * lambda * reg
     }
@@ -732,20 +802,36 @@ fn train_clean(
     let mut selection = None;
     let mut cv_threshold = None;
     if !grid.is_empty() || want_cv_threshold {
+        let first = cfg
+            .weightings
+            .first()
+            .copied()
+            .unwrap_or(Weighting::Uniform);
+        let mut weightings = cfg.weightings.clone();
+        weightings.dedup();
         if grid.is_empty() {
             grid.push(cfg.c);
+            weightings = vec![first];
         }
+        if weightings.is_empty() {
+            weightings.push(Weighting::Uniform);
+        }
+        let pairs: Vec<(Weighting, f32)> = weightings
+            .iter()
+            .flat_map(|&w| grid.iter().map(move |&c| (w, c)))
+            .collect();
         let k = cfg.cv_folds.max(2);
         let outs = cross_validate(
-            &all_feats, &in_idx, &labels, &oos_idx, &classes, &cfg, &grid,
+            &all_feats, &in_idx, &labels, &oos_idx, &classes, &cfg, &pairs,
         )?;
-        let points: Vec<CvPoint> = grid
+        let points: Vec<CvPoint> = pairs
             .iter()
             .zip(&outs)
-            .map(|(&c, o)| {
+            .map(|(&(weighting, c), o)| {
                 let (accuracy, macro_f1) = closed_set(&labels, &o.pred, classes.len());
                 CvPoint {
                     c,
+                    weighting,
                     accuracy,
                     macro_f1,
                 }
@@ -760,7 +846,7 @@ fn train_clean(
                 best = i;
             }
         }
-        cfg.c = grid[best];
+        (cfg.weightings, cfg.c) = (vec![pairs[best].0], pairs[best].1);
         if want_cv_threshold {
             let o = &outs[best];
             let in_scope: Vec<(f32, bool)> = o
@@ -783,6 +869,7 @@ fn train_clean(
         if !cfg.c_grid.is_empty() {
             selection = Some(Selection {
                 c: cfg.c,
+                weighting: pairs[best].0,
                 folds: k,
                 grid: points,
             });
@@ -1038,7 +1125,7 @@ fn cross_validate(
     oos_idx: &[usize],
     classes: &[IntentClass],
     cfg: &TrainConfig,
-    grid: &[f32],
+    grid: &[(Weighting, f32)],
 ) -> Result<Vec<CvOut>, Error> {
     let k = cfg.cv_folds.max(2);
     let mut rng = Rng::new(cfg.seed);
@@ -1074,7 +1161,8 @@ fn cross_validate(
         let (f, g) = (job / grid.len(), job % grid.len());
         let (csr, fl) = &fold_data[f];
         let mut x = vec![0f32; csr.vocab.len() * nc + nc];
-        csr.solve(fl, nc, grid[g], cfg.oe_weight, &mut x, cfg.max_iter);
+        let (weighting, c) = grid[g];
+        csr.solve(fl, nc, c, cfg.oe_weight, weighting, &mut x, cfg.max_iter);
         let sub = quantize(&x, &csr.vocab, classes, cfg.features);
         drop(x);
         let mut probs = [0f32; MAX_CLASSES];
@@ -1447,6 +1535,7 @@ mod tests {
             let cfg = TrainConfig {
                 threads,
                 c_grid: vec![100.0, 0.01, 1.0],
+                weightings: vec![Weighting::Uniform],
                 cv_folds: 3,
                 ..Default::default()
             };
@@ -1531,6 +1620,7 @@ mod tests {
             v: 4,
             lambda: 0.05,
             oe: 1.5,
+            reg: &[],
         };
         let mut rng = Rng::new(7);
         let x: Vec<f32> = (0..15)
@@ -1549,6 +1639,23 @@ mod tests {
             assert!(
                 (num - g[j] as f64).abs() < 1e-3,
                 "d/dx{j}: {num} vs {}",
+                g[j]
+            );
+        }
+        // Per-feature penalties (the idf weighting) have the same gradient check.
+        let reg = [1.0f32, 0.25, 3.0, 0.5];
+        let pr = Problem { reg: &reg, ..p };
+        pr.objective(&x, &mut g);
+        for j in 0..x.len() {
+            let eps = 1e-2f32;
+            let (mut up, mut down) = (x.clone(), x.clone());
+            up[j] += eps;
+            down[j] -= eps;
+            let num = (pr.objective(&up, &mut scratch) - pr.objective(&down, &mut scratch))
+                / (2.0 * eps as f64);
+            assert!(
+                (num - g[j] as f64).abs() < 1e-3,
+                "reg d/dx{j}: {num} vs {}",
                 g[j]
             );
         }

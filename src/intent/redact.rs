@@ -245,10 +245,12 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             end += 1;
         }
         // ", Apt 4B" / "Suite 200" / "#12" after the street.
-        if s + 2 < w.len() + 1 && s + 1 < w.len() && gap_ok(s) {
-            if word_in(c, w[s + 1].0, w[s + 1].1, UNIT_WORDS) && s + 2 < w.len() && gap_ok(s + 1) {
-                end = w[s + 2].1;
-            }
+        if s + 2 < w.len()
+            && gap_ok(s)
+            && word_in(c, w[s + 1].0, w[s + 1].1, UNIT_WORDS)
+            && gap_ok(s + 1)
+        {
+            end = w[s + 2].1;
         }
         if !covered(spans, w[k].0, end) {
             spans.push((w[k].0, end, Pii::Address));
@@ -448,13 +450,13 @@ fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             None
         } else if (13..=19).contains(&n) && luhn(&digits) && !plus {
             Some(Pii::Card)
-        } else if (7..=15).contains(&n)
+        } else if ((7..=15).contains(&n)
             && (plus
                 || phone_ctx
-                || (groups.len() >= 2 && last >= 4 && (brackets || groups[0] >= 2)))
+                || (groups.len() >= 2 && last >= 4 && (brackets || groups[0] >= 2))))
+            // A Chinese mobile number: 1[3-9] and 9 more digits, unbroken.
+            || (n == 11 && groups.len() == 1 && digits[0] == 1 && digits[1] >= 3)
         {
-            Some(Pii::Phone)
-        } else if n == 11 && groups.len() == 1 && digits[0] == 1 && digits[1] >= 3 {
             Some(Pii::Phone)
         } else {
             None

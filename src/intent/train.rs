@@ -260,6 +260,7 @@ impl Csr {
     /// Minimizes the objective at inverse regularization `c_reg`, starting
     /// from `x` (zeros, or the solution at a neighbouring C: the warm start
     /// that makes a C grid cost little more than one fit).
+    #[allow(clippy::too_many_arguments)] // one call site per caller; a struct adds nothing
     fn solve(
         &self,
         labels: &[Option<usize>],
@@ -521,7 +522,7 @@ fn lbfgs(
     let mut g_new = vec![0f32; n];
     let mut iters = 0;
     let mut small_steps = 0;
-    let mut alpha = vec![0f64; M];
+    let mut alpha = [0f64; M];
     for it in 0..max_iter {
         iters = it;
         let gmax = g.iter().fold(0f32, |m, v| m.max(v.abs()));

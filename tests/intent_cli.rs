@@ -124,3 +124,136 @@ fn train_match_eval_round_trip() {
     );
     let _ = std::fs::remove_dir_all(model.parent().unwrap());
 }
+
+fn train_err(name: &str, csv: &[u8]) -> (bool, String, PathBuf) {
+    let data = tmp(&format!("{name}.csv"));
+    std::fs::write(&data, csv).unwrap();
+    let model = tmp(&format!("{name}.vti"));
+    let _ = std::fs::remove_file(&model);
+    let out = vitrine()
+        .args(["intent", "train", "--c", "1", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        model,
+    )
+}
+
+/// Issue #18 "bad input": clear errors (and no file) or counted skips.
+#[test]
+fn bad_training_files_fail_clearly_or_skip_counted() {
+    let (ok, err, model) = train_err("one", b"text,intent\nhello,greet\nhi,greet\n");
+    assert!(!ok && err.contains("at least 2 intents"), "{err}");
+    assert!(!model.exists(), "nothing partial written");
+    let (ok, err, model) = train_err("nolabel", b"text,label\nhello,greet\nwhere,order\n");
+    assert!(!ok && err.contains("no `intent` column"), "{err}");
+    assert!(!model.exists());
+    let (ok, err, model) = train_err("utf8", b"text,intent\nhello \xff\xfe,greet\nwhere,order\n");
+    assert!(!ok && err.contains("UTF-8"), "{err}");
+    assert!(!model.exists());
+    // Empty texts and a text under two labels are skipped and counted.
+    let (ok, err, model) = train_err(
+        "dups",
+        b"text,intent\nhello,greet\n,greet\n  ,order\n!!!,order\nwhere is my order,order\n\
+          track parcel,order\nhello,order\nhi there,greet\nHello!,greet\n",
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("skipped 3 rows without text"), "{err}");
+    assert!(
+        err.contains("3 rows have a text that also occurs under another label"),
+        "{err}"
+    );
+    let m = vitrine::intent::IntentModel::from_bytes(&std::fs::read(&model).unwrap()).unwrap();
+    assert_eq!(m.n_classes(), 2);
+    // A 10 MB line is read, truncated like any long text, and trained on.
+    let mut big = b"text,intent\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 10_000_000));
+    big.extend_from_slice(b",greet\nhello there,greet\nwhere is my order,order\ntrack it,order\n");
+    let (ok, err, model) = train_err("big", &big);
+    assert!(ok && model.exists(), "{err}");
+}
+
+/// Model selection is on by default and reported; mood rows add a mood
+/// head whose held-out (`split=test`) rows are never trained on.
+#[test]
+fn default_training_selects_c_and_learns_mood() {
+    let model = tmp("mood.vti");
+    let report = tmp("mood_report.json");
+    let out = vitrine()
+        .args(["intent", "train", "--data"])
+        .arg(format!("{DATA}/default_train.csv"))
+        .args([
+            "--cv-folds",
+            "3",
+            "--c-grid",
+            "3,30",
+            "--weightings",
+            "uniform",
+            "--mood",
+        ])
+        .arg(format!("{DATA}/mood_en.csv"))
+        .args(["--mood-min-count", "1", "--out"])
+        .arg(&model)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("model selection (3-fold CV"), "{err}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let sel = &r["selection"];
+    assert_eq!(sel["grid"].as_array().unwrap().len(), 2);
+    assert!([3.0, 30.0].contains(&sel["c"].as_f64().unwrap()), "{sel}");
+    assert_eq!(r["c"], sel["c"]);
+    // 150 of the 195 mood rows are training rows.
+    assert_eq!(r["mood"]["rows"], 150);
+    let m = vitrine::intent::IntentModel::from_bytes(&std::fs::read(&model).unwrap()).unwrap();
+    assert!(m.mood_head().is_some());
+    let angry = m.match_text("this is the worst shop ever, i want my money back now");
+    assert_eq!(angry.mood.map(|x| x.label), Some("negative"), "{angry:?}");
+    let calm = m.match_text("thank you so much, the shoes are perfect");
+    assert_eq!(calm.mood.map(|x| x.label), Some("positive"), "{calm:?}");
+    assert!(!calm.escalate);
+    assert!(m.match_text("can i talk to a real person").escalate);
+}
+
+/// `intent eval` names the dataset from its input and writes per-row
+/// predictions for paired tests.
+#[test]
+fn eval_names_dataset_from_input_and_writes_predictions() {
+    let preds = tmp("preds.csv");
+    let out = vitrine()
+        .args([
+            "intent",
+            "eval",
+            "--label-column",
+            "mood",
+            "--c",
+            "3",
+            "--train",
+        ])
+        .arg(format!("{DATA}/mood_en.csv"))
+        .arg("--test")
+        .arg(format!("{DATA}/mood_en.csv"))
+        .arg("--predictions")
+        .arg(&preds)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["dataset"], "data", "the test file's directory");
+    assert_eq!(j["n_test"], 45, "only split=test rows are tested");
+    let p = std::fs::read_to_string(&preds).unwrap();
+    assert_eq!(p.lines().count(), 46);
+    assert!(p.starts_with("truth,prediction,confidence\n\"negative\","));
+}

@@ -34,7 +34,13 @@ fn small_model() -> IntentModel {
         "refund".to_string(),
         ("open_returns".to_string(), "Returns: ...".to_string()),
     );
-    let (mut m, _) = train(&ex, &cfg, &TrainConfig::default()).unwrap();
+    // A fixed C: 12 rows are too few for the cross-validated choice, and
+    // these tests are about bytes and hostile input, not model selection.
+    let tc = TrainConfig {
+        c_grid: Vec::new(),
+        ..TrainConfig::default()
+    };
+    let (mut m, _) = train(&ex, &cfg, &tc).unwrap();
     m.set_title_index(Some(
         TitleIndex::build(&["Red Wool Scarf", "蓝色羊毛围巾"]).unwrap(),
     ));
@@ -233,4 +239,128 @@ fn threshold_rejects_to_null_with_guesses() {
         m.match_text("where is my order").intent.as_deref(),
         Some("order")
     );
+}
+
+/// Byte offset of the per-class bias array in a `.vti` (after the header,
+/// threshold, class count and the classes' three strings each).
+fn bias_offset(bytes: &[u8]) -> (usize, usize) {
+    let n = u16::from_le_bytes([bytes[32], bytes[33]]) as usize;
+    let mut pos = 36;
+    for _ in 0..3 * n {
+        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        pos += 4 + len;
+    }
+    (pos, n)
+}
+
+fn reseal(b: &mut [u8]) {
+    let crc = vitrine::format::crc32::hash(&b[28..]).to_le_bytes();
+    b[16..20].copy_from_slice(&crc);
+}
+
+/// Issue #13 item 13: a class scale of 3e38 behind a valid checksum gave
+/// `confidence = NaN`; such a file is now refused, and a model at the
+/// accepted bound still scores every text finitely.
+#[test]
+fn huge_scales_or_biases_are_rejected_at_decode() {
+    let bytes = small_model().to_bytes();
+    let (bias_at, n) = bias_offset(&bytes);
+    for (what, at) in [("scale", bias_at + 4 * n), ("bias", bias_at)] {
+        for v in [3e38f32, -3e38, 1.5e6] {
+            let mut b = bytes.clone();
+            b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            reseal(&mut b);
+            let e = IntentModel::from_bytes(&b).unwrap_err();
+            assert_eq!(e.code(), "BAD_SECTION", "{what} {v}: {e}");
+        }
+    }
+    let mut b = bytes.clone();
+    for k in 0..n {
+        let at = bias_at + 4 * n + 4 * k;
+        b[at..at + 4].copy_from_slice(&1.0e6f32.to_le_bytes());
+        let at = bias_at + 4 * k;
+        b[at..at + 4].copy_from_slice(&(if k == 0 { -1.0e6f32 } else { 1.0e6 }).to_le_bytes());
+    }
+    reseal(&mut b);
+    let m = IntentModel::from_bytes(&b).unwrap();
+    let long = "where is my order 12345 退款 ".repeat(40);
+    for t in ["where is my order", "我要退货", "hello", long.as_str()] {
+        let r = m.match_text(t);
+        assert!(
+            r.confidence.is_finite() && r.confidence <= 1.0,
+            "{t}: {r:?}"
+        );
+        assert!(r.alternatives.iter().all(|a| a.confidence.is_finite()));
+    }
+}
+
+/// Issue #13 item 11: 256 classes x 16,843,010 features whose rows all claim
+/// 255 entries sum past u32::MAX; the decoder summed in a u32 and panicked
+/// ("attempt to add with overflow", or a bad slice with overflow checks off).
+#[test]
+fn entry_count_overflow_is_a_typed_error() {
+    let n_classes = 256usize;
+    let n_feat = 16_843_010u32;
+    let mut p = Vec::new();
+    p.extend_from_slice(&0.5f32.to_le_bytes());
+    p.extend_from_slice(&(n_classes as u16).to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes());
+    for k in 0..n_classes {
+        let name = format!("c{k}");
+        p.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        p.extend_from_slice(name.as_bytes());
+        p.extend_from_slice(&0u32.to_le_bytes());
+        p.extend_from_slice(&0u32.to_le_bytes());
+    }
+    for _ in 0..2 * n_classes {
+        p.extend_from_slice(&1.0f32.to_le_bytes());
+    }
+    p.extend_from_slice(&n_feat.to_le_bytes());
+    p.reserve(n_feat as usize * 5);
+    for h in 0..n_feat {
+        p.extend_from_slice(&h.to_le_bytes());
+    }
+    p.resize(p.len() + n_feat as usize, 255);
+    let mut b = Vec::with_capacity(28 + p.len());
+    b.extend_from_slice(b"VTINTENT");
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&(p.len() as u32).to_le_bytes());
+    b.extend_from_slice(&vitrine::format::crc32::hash(&p).to_le_bytes());
+    let bits = u32::from_le_bytes(small_model().to_bytes()[20..24].try_into().unwrap());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&p);
+    drop(p);
+    let e = IntentModel::from_bytes(&b).unwrap_err();
+    assert_eq!(e.code(), "SIZE_OVERFLOW", "{e}");
+}
+
+fn bundle_of(n: usize, intent: Vec<u8>) -> vitrine::engine::Model {
+    let parts = BundleParts {
+        ids: (0..n).map(|i| format!("i{i}")).collect(),
+        dim: 2,
+        factors: (0..2 * n).map(|i| (i % 3) as f32).collect(),
+        intent: Some(intent),
+        ..Default::default()
+    };
+    vitrine::engine::Model::from_bytes(&write_bundle(&parts, Dtype::F32).unwrap()).unwrap()
+}
+
+/// Issue #13 item 13: a title index built over another catalogue made a
+/// stray mention fail `matchIntent` with UNKNOWN_ITEM; the item count is
+/// now checked against the bundle when the model is opened for it.
+#[test]
+fn title_index_must_match_the_bundle_item_count() {
+    let m = small_model();
+    assert_eq!(m.title_index().unwrap().n_items(), 2);
+    let e = IntentModel::from_bundle(&bundle_of(3, m.to_bytes())).unwrap_err();
+    assert_eq!(e.code(), "BAD_SECTION", "{e}");
+    assert!(e.to_string().contains("2 items"), "{e}");
+    assert!(IntentModel::from_bytes_for(&m.to_bytes(), 1).is_err());
+    assert_eq!(IntentModel::from_bytes_for(&m.to_bytes(), 2).unwrap(), m);
+    assert!(IntentModel::from_bundle(&bundle_of(2, m.to_bytes())).is_ok());
+    let mut plain = m.clone();
+    plain.set_title_index(None);
+    assert!(IntentModel::from_bytes_for(&plain.to_bytes(), 12345).is_ok());
 }

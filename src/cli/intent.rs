@@ -23,9 +23,24 @@ pub enum Cmd {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelOpts {
-    /// Inverse L2 regularization strength (scikit-learn's C): finite, > 0.
-    #[arg(long, default_value_t = TrainConfig::default().c, value_parser = positive_finite)]
-    pub c: f32,
+    /// Inverse L2 regularization strength (scikit-learn's C). Default: chosen
+    /// by cross-validation among `--c-grid`.
+    /// Checked when parsed: finite and > 0 (`--c 0|NaN|inf` used to train a
+    /// useless model and exit 0).
+    #[arg(long, value_parser = positive_finite)]
+    pub c: Option<f32>,
+    /// Size budget of the written model in bytes: the smallest int8 weights
+    /// are pruned until it fits (0 = no budget). The browser budget is 1 MB.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_bytes: usize,
+    /// Feature weightings the cross-validation tries with every C:
+    /// `uniform` (binary features) and/or `idf` (frequent features
+    /// regularized more, as idf weighting would). The first is used with `--c`.
+    #[arg(long, value_delimiter = ',', value_parser = ["uniform", "idf"], default_values = ["uniform", "idf"])]
+    pub weightings: Vec<String>,
+    /// Candidate C values for the cross-validated choice (comma-separated).
+    #[arg(long, value_delimiter = ',', value_parser = positive_finite, default_values_t = crate::intent::train::DEFAULT_C_GRID)]
+    pub c_grid: Vec<f32>,
     /// Drop features seen in fewer training utterances (shrinks the model).
     #[arg(long, default_value_t = 1)]
     pub min_count: u32,
@@ -91,8 +106,24 @@ fn unit_interval(s: &str) -> Result<f32, String> {
 
 impl ModelOpts {
     fn config(&self) -> TrainConfig {
+        use crate::intent::train::Weighting;
+        let weightings = self
+            .weightings
+            .iter()
+            .map(|w| match w.trim() {
+                "idf" => Weighting::Idf,
+                _ => Weighting::Uniform,
+            })
+            .collect();
         TrainConfig {
-            c: self.c,
+            weightings,
+            c: self.c.unwrap_or(TrainConfig::default().c),
+            // An explicit --c turns model selection off.
+            c_grid: if self.c.is_some() {
+                Vec::new()
+            } else {
+                self.c_grid.clone()
+            },
             max_iter: self.max_iter,
             min_count: self.min_count,
             features: FeatureConfig {
@@ -129,6 +160,15 @@ pub struct TrainArgs {
     pub titles: Option<PathBuf>,
     #[arg(long)]
     pub out: PathBuf,
+    /// Mood training data (CSV `text,mood[,split]`, mood one of negative,
+    /// neutral, positive; rows with split=test are never trained on); may be
+    /// repeated. Adds the mood head `matchIntent` reports as `mood`.
+    #[arg(long)]
+    pub mood: Vec<PathBuf>,
+    /// Drop mood features seen in fewer mood rows (size knob: review texts
+    /// are long and bring many rare n-grams).
+    #[arg(long, default_value_t = 3)]
+    pub mood_min_count: u32,
     /// Also write the training report as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -159,6 +199,18 @@ pub struct EvalArgs {
     /// Write JSON results here (printed to stdout either way).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Label column of both files (e.g. `mood`); with a `split` column,
+    /// training uses the rows not marked `test`, testing the rows marked `test`.
+    #[arg(long, default_value = "intent")]
+    pub label_column: String,
+    /// Write `truth,prediction,confidence` per test row here (no rejection),
+    /// for paired tests such as McNemar's against another system.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// Dataset name for the JSON (default: the test file's directory name,
+    /// or its stem for files in the working directory).
+    #[arg(long)]
+    pub name: Option<String>,
     #[command(flatten)]
     pub opts: ModelOpts,
 }
@@ -205,6 +257,38 @@ fn read_oos(path: &Path, calibration: bool) -> Result<Vec<Example>, Error> {
             intent: None,
         })
         .collect())
+}
+
+/// `(text, label)` rows of a CSV with a `text` column and a `column` label
+/// column; with a `split` column, rows marked `test` are kept only when
+/// `test` is true and skipped otherwise (and vice versa). Rows with an empty
+/// text or label are skipped and counted (second value).
+fn read_labelled(
+    path: &Path,
+    column: &str,
+    test: bool,
+) -> Result<(Vec<(String, String)>, usize), Error> {
+    let (header, rows) = crate::intent::csv::read_table(path)?;
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let t = col("text")
+        .ok_or_else(|| Error::invalid(format!("{}: no `text` column", path.display())))?;
+    let l = col(column)
+        .ok_or_else(|| Error::invalid(format!("{}: no `{column}` column", path.display())))?;
+    let split = col("split");
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for r in rows {
+        if split.is_some_and(|s| (r[s].trim() == "test") != test) {
+            continue;
+        }
+        let (text, label) = (r[t].trim(), r[l].trim());
+        if text.is_empty() || label.is_empty() {
+            skipped += 1;
+            continue;
+        }
+        out.push((text.to_string(), label.to_string()));
+    }
+    Ok((out, skipped))
 }
 
 fn load_titles(a: &TrainArgs) -> Result<Option<TitleIndex>, Box<dyn std::error::Error>> {
@@ -280,11 +364,59 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let t0 = Instant::now();
     let (mut model, report) = train::train(&examples, &class_config, &a.model.config())?;
+    if report.skipped_empty > 0 {
+        eprintln!(
+            "warning: skipped {} rows without text",
+            report.skipped_empty
+        );
+    }
+    if report.conflicting > 0 {
+        eprintln!(
+            "warning: {} rows have a text that also occurs under another label (kept: the model predicts the majority)",
+            report.conflicting
+        );
+    }
     model.set_title_index(load_titles(&a)?);
+    let mut mood_json = serde_json::Value::Null;
+    if !a.mood.is_empty() {
+        let mut rows = Vec::new();
+        for p in &a.mood {
+            rows.extend(read_labelled(p, "mood", false)?.0);
+        }
+        let cfg = TrainConfig {
+            min_count: a.mood_min_count,
+            ..a.model.config()
+        };
+        let (head, rep) = train::train_mood(&rows, &cfg)?;
+        eprintln!(
+            "mood head: {} rows, {} features, C={}",
+            rows.len(),
+            head.n_features(),
+            rep.selection.as_ref().map_or(cfg.c, |s| s.c)
+        );
+        mood_json = serde_json::json!({
+            "rows": rows.len(),
+            "features": head.n_features(),
+            "selection": rep.selection,
+        });
+        model.set_mood_head(Some(head));
+    }
+    let pruned_at = match a.model.max_bytes {
+        0 => 0,
+        n => train::prune_to_budget(&mut model, n)?,
+    };
+    if pruned_at > 0 {
+        eprintln!(
+            "pruned weights with |q| <= {pruned_at} to fit {} bytes",
+            a.model.max_bytes
+        );
+    }
     let bytes = model.to_bytes();
     crate::format::write::write_atomic(&a.out, &bytes)?;
     let json = serde_json::json!({
         "utterances": report.n_train,
+        "skipped_empty": report.skipped_empty,
+        "conflicting": report.conflicting,
         "classes": report.n_classes,
         "features": report.n_features,
         "weights": report.n_weights,
@@ -302,8 +434,25 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             "folds": c.folds,
         })),
         "oe_weight": a.model.oe_weight,
+        "c": report.selection.as_ref().map_or(a.model.c.unwrap_or_default(), |s| s.c),
+        "selection": report.selection,
+        "mood": mood_json,
+        "pruned_at_abs_q": pruned_at,
         "train_seconds": t0.elapsed().as_secs_f64(),
     });
+    if let Some(sel) = &report.selection {
+        let grid: Vec<String> = sel
+            .grid
+            .iter()
+            .map(|p| format!("C={} acc {:.4} macro-F1 {:.4}", p.c, p.accuracy, p.macro_f1))
+            .collect();
+        eprintln!(
+            "model selection ({}-fold CV, out-of-fold, no rejection): {}; chose C={}",
+            sel.folds,
+            grid.join(", "),
+            sel.c
+        );
+    }
     eprintln!(
         "wrote {} ({} bytes): {} intents, {} features, {} weights, threshold {:.3}",
         a.out.display(),
@@ -332,7 +481,22 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
         None => Vec::new(),
     };
-    let (mut test, mut langs) = read_examples(&a.test)?;
+    let labelled = |rows: Vec<(String, String)>| -> Vec<Example> {
+        rows.into_iter()
+            .map(|(text, l)| Example {
+                text,
+                intent: Some(l),
+            })
+            .collect()
+    };
+    let custom = a.label_column != "intent";
+    let (mut test, mut langs) = if custom {
+        let rows = labelled(read_labelled(&a.test, &a.label_column, true)?.0);
+        let n = rows.len();
+        (rows, vec![String::new(); n])
+    } else {
+        read_examples(&a.test)?
+    };
     if let Some(p) = &a.oos {
         let (header, rows) = crate::intent::csv::read_table(p)?;
         let lang = header.iter().position(|h| h == "lang");
@@ -358,16 +522,23 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let t0 = Instant::now();
-    let (model, calibration) = match (&a.model, &a.train) {
-        (Some(p), _) => (load_model(p)?, None),
+    let (model, calibration, selection) = match (&a.model, &a.train) {
+        (Some(p), _) => (load_model(p)?, None, None),
         (None, Some(train_path)) => {
-            let (mut train_rows, _) = read_examples(train_path)?;
+            let mut train_rows = if custom {
+                labelled(read_labelled(train_path, &a.label_column, false)?.0)
+            } else {
+                read_examples(train_path)?.0
+            };
             train_rows.retain(|e| !e.intent.as_ref().is_some_and(|i| withheld.contains(i)));
             if let Some(p) = &a.oos {
                 train_rows.extend(read_oos(p, true)?);
             }
-            let (m, rep) = train::train(&train_rows, &HashMap::new(), &a.opts.config())?;
-            (m, rep.calibration)
+            let (mut m, rep) = train::train(&train_rows, &HashMap::new(), &a.opts.config())?;
+            if a.opts.max_bytes > 0 {
+                train::prune_to_budget(&mut m, a.opts.max_bytes)?;
+            }
+            (m, rep.calibration, rep.selection)
         }
         (None, None) => return Err(Box::new(Error::invalid("pass --train or --model"))),
     };
@@ -388,7 +559,40 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         by_lang.insert(l.clone(), metrics_json(&evaluate(&model, &rows)));
     }
+    if let Some(p) = &a.predictions {
+        let mut out = String::from("truth,prediction,confidence\n");
+        let names: Vec<&str> = model.class_names().collect();
+        for e in &test {
+            let (pred, conf) = match model.predict(&e.text) {
+                Some((k, c)) => (names[k], c),
+                None => ("", 0.0),
+            };
+            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            out.push_str(&format!(
+                "{},{},{conf}\n",
+                q(e.intent.as_deref().unwrap_or("_oos")),
+                q(pred)
+            ));
+        }
+        crate::format::write::write_atomic(p, out.as_bytes())?;
+    }
+    let dataset = a.name.clone().unwrap_or_else(|| {
+        let parent = a
+            .test
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|d| d.to_string_lossy().into_owned());
+        parent.unwrap_or_else(|| {
+            a.test
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+        })
+    });
     let json = serde_json::json!({
+        "dataset": dataset,
+        "train_file": a.train.as_ref().map(|p| p.display().to_string()),
+        "test_file": a.test.display().to_string(),
+        "label_column": a.label_column,
         "accuracy": m.accuracy,
         "macro_f1": m.macro_f1,
         "n_test": m.n,
@@ -405,6 +609,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "by_lang": by_lang,
+        "selection": selection,
         "calibration": calibration.map(|c| serde_json::json!({
             "val_in_scope": c.val_in_scope,
             "val_oos": c.val_oos,

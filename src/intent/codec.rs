@@ -22,12 +22,14 @@
 
 use super::features::FeatureConfig;
 use super::titles::TitleIndex;
-use super::{IntentClass, IntentModel, MAX_CLASSES};
+use super::{IntentClass, IntentModel, MoodHead, MAX_CLASSES, MOODS};
 use crate::error::{At, Error};
 
 pub(crate) const MAGIC: [u8; 8] = *b"VTINTENT";
 pub(crate) const MAJOR: u16 = 1;
 pub(crate) const MINOR: u16 = 0;
+/// Minor version of files that carry a mood head.
+pub(crate) const MINOR_MOOD: u16 = 1;
 const HEADER_LEN: usize = 28;
 pub(crate) const SECTION: &str = "INTENT";
 
@@ -44,15 +46,13 @@ pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
     for v in m.bias.iter().chain(&m.scales) {
         p.extend_from_slice(&v.to_le_bytes());
     }
-    p.extend_from_slice(&(m.hashes.len() as u32).to_le_bytes());
-    for h in &m.hashes {
-        p.extend_from_slice(&h.to_le_bytes());
-    }
-    for w in m.offsets.windows(2) {
-        p.push((w[1] - w[0]) as u8);
-    }
-    p.extend_from_slice(&m.entry_class);
-    p.extend(m.entry_weight.iter().map(|&w| w as u8));
+    put_sparse(
+        &mut p,
+        &m.hashes,
+        &m.offsets,
+        &m.entry_class,
+        &m.entry_weight,
+    );
     match &m.titles {
         None => p.push(0),
         Some(t) => {
@@ -60,16 +60,82 @@ pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
             t.encode_into(&mut p);
         }
     }
+    // Format 1.1: an optional mood head after the title index. Files
+    // without one stay 1.0, byte for byte, so older readers keep working.
+    if let Some(h) = &m.mood {
+        p.push(1);
+        for v in h.bias.iter().chain(&h.scales) {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        put_sparse(
+            &mut p,
+            &h.hashes,
+            &h.offsets,
+            &h.entry_class,
+            &h.entry_weight,
+        );
+    }
     let mut out = Vec::with_capacity(HEADER_LEN + p.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&MAJOR.to_le_bytes());
-    out.extend_from_slice(&MINOR.to_le_bytes());
+    out.extend_from_slice(&(if m.mood.is_some() { MINOR_MOOD } else { MINOR }).to_le_bytes());
     out.extend_from_slice(&(p.len() as u32).to_le_bytes());
     out.extend_from_slice(&crate::format::crc32::hash(&p).to_le_bytes());
     out.extend_from_slice(&m.features.to_bits().to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&p);
     out
+}
+
+fn put_sparse(p: &mut Vec<u8>, hashes: &[u32], offsets: &[u32], class: &[u8], weight: &[i8]) {
+    p.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
+    for h in hashes {
+        p.extend_from_slice(&h.to_le_bytes());
+    }
+    for w in offsets.windows(2) {
+        p.push((w[1] - w[0]) as u8);
+    }
+    p.extend_from_slice(class);
+    p.extend(weight.iter().map(|&w| w as u8));
+}
+
+/// Sparse rows for `n_classes` classes: (hashes, offsets, entry classes, weights).
+type SparseParts = (Vec<u32>, Vec<u32>, Vec<u8>, Vec<i8>);
+
+fn read_sparse(p: &mut Cursor<'_>, n_classes: usize) -> Result<SparseParts, Error> {
+    let n = p.u32()? as usize;
+    let hoff = p.offset();
+    let hashes = p.u32s(n)?;
+    if hashes.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(bad(hoff, "feature hashes are not strictly increasing"));
+    }
+    let coff = p.offset();
+    let counts = p.take(n)?;
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut total = 0u32;
+    offsets.push(0);
+    for &c in counts {
+        if c == 0 || usize::from(c) > n_classes {
+            return Err(bad(coff, "feature row length out of range"));
+        }
+        // 256 classes x 16.8M features of 255 entries would wrap a u32: the
+        // sum is checked so a hostile count is a typed error, never a panic
+        // (or, with overflow checks off as in the wasm profile, a bad slice).
+        total = total.checked_add(u32::from(c)).ok_or(Error::SizeOverflow {
+            what: "intent weight entries",
+        })?;
+        offsets.push(total);
+    }
+    let eoff = p.offset();
+    let entry_class = p.take(total as usize)?.to_vec();
+    for w in offsets.windows(2) {
+        let row = &entry_class[w[0] as usize..w[1] as usize];
+        if row.iter().any(|&k| k as usize >= n_classes) || row.windows(2).any(|x| x[0] >= x[1]) {
+            return Err(bad(eoff, "feature row has invalid intent indices"));
+        }
+    }
+    let entry_weight: Vec<i8> = p.take(total as usize)?.iter().map(|&b| b as i8).collect();
+    Ok((hashes, offsets, entry_class, entry_weight))
 }
 
 pub(crate) fn put_str(p: &mut Vec<u8>, s: &str) {
@@ -176,6 +242,31 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Largest |bias| and |scale| a model may carry. Trained models stay far
+/// below (scales are max|w|/127 with |w| in the tens); with this bound every
+/// logit a text can produce (|acc| <= 127 per feature, normalized by
+/// 1/sqrt(n)) stays finite in f32, so a checksum-valid file with a scale of
+/// 3e38 cannot turn `confidence` into NaN.
+pub(crate) const MAX_COEF: f32 = 1.0e6;
+
+/// Per-class bias then per-class scale, each finite and within [`MAX_COEF`].
+pub(crate) fn read_bias_scales(
+    p: &mut Cursor<'_>,
+    n_classes: usize,
+) -> Result<(Vec<f32>, Vec<f32>), Error> {
+    let mut v = Vec::with_capacity(2 * n_classes);
+    for _ in 0..2 * n_classes {
+        let off = p.offset();
+        let x = p.f32()?;
+        if x.abs() > MAX_COEF {
+            return Err(bad(off, "bias or scale too large for finite scores"));
+        }
+        v.push(x);
+    }
+    let scales = v.split_off(n_classes);
+    Ok((v, scales))
+}
+
 pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
     let mut h = Cursor::new(bytes, 0);
     let magic: [u8; 8] = h.array()?;
@@ -236,46 +327,34 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
         }
         classes.push(c);
     }
-    let mut bias = Vec::with_capacity(n_classes);
-    for _ in 0..n_classes {
-        bias.push(p.f32()?);
-    }
-    let mut scales = Vec::with_capacity(n_classes);
-    for _ in 0..n_classes {
-        scales.push(p.f32()?);
-    }
-    let n = p.u32()? as usize;
-    let hoff = p.offset();
-    let hashes = p.u32s(n)?;
-    if hashes.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(bad(hoff, "feature hashes are not strictly increasing"));
-    }
-    let coff = p.offset();
-    let counts = p.take(n)?;
-    let mut offsets = Vec::with_capacity(n + 1);
-    let mut total = 0u32;
-    offsets.push(0);
-    for &c in counts {
-        if c == 0 || c as usize > n_classes {
-            return Err(bad(coff, "feature row length out of range"));
-        }
-        total += c as u32;
-        offsets.push(total);
-    }
-    let eoff = p.offset();
-    let entry_class = p.take(total as usize)?.to_vec();
-    for w in offsets.windows(2) {
-        let row = &entry_class[w[0] as usize..w[1] as usize];
-        if row.iter().any(|&k| k as usize >= n_classes) || row.windows(2).any(|x| x[0] >= x[1]) {
-            return Err(bad(eoff, "feature row has invalid intent indices"));
-        }
-    }
-    let entry_weight: Vec<i8> = p.take(total as usize)?.iter().map(|&b| b as i8).collect();
+    let (bias, scales) = read_bias_scales(&mut p, n_classes)?;
+    let (hashes, offsets, entry_class, entry_weight) = read_sparse(&mut p, n_classes)?;
     let toff = p.offset();
     let titles = match p.u8()? {
         0 => None,
         1 => Some(TitleIndex::decode(&mut p)?),
         _ => return Err(bad(toff, "title index flag is not 0 or 1")),
+    };
+    let moff = p.offset();
+    let mood = if minor >= MINOR_MOOD {
+        match p.u8()? {
+            1 => {
+                let (bias, scales) = read_bias_scales(&mut p, MOODS.len())?;
+                let (hashes, offsets, entry_class, entry_weight) =
+                    read_sparse(&mut p, MOODS.len())?;
+                Some(MoodHead {
+                    bias,
+                    scales,
+                    hashes,
+                    offsets,
+                    entry_class,
+                    entry_weight,
+                })
+            }
+            _ => return Err(bad(moff, "mood head flag is not 1")),
+        }
+    } else {
+        None
     };
     if p.remaining() != 0 {
         return Err(bad(
@@ -294,5 +373,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
         entry_class,
         entry_weight,
         titles,
+        mood,
     })
 }

@@ -11,8 +11,10 @@
 //! `.vti` byte layout and the evaluation protocol.
 
 mod codec;
+pub mod escalate;
 pub mod features;
 pub mod normalize;
+pub mod redact;
 pub mod slots;
 pub mod titles;
 
@@ -27,10 +29,109 @@ use serde::Serialize;
 
 pub use features::FeatureConfig;
 pub use normalize::MAX_INPUT_CHARS;
+pub use redact::redact;
 pub use slots::{PriceSlot, ProductMention, Quantity, Slots};
 pub use titles::TitleIndex;
 
 use crate::error::Error;
+
+/// The mood labels, in the head's class order.
+pub const MOODS: [&str; 3] = ["negative", "neutral", "positive"];
+
+/// Borrowed view of one sparse int8 linear layer (intent or mood head).
+struct Sparse<'a> {
+    bias: &'a [f32],
+    scales: &'a [f32],
+    hashes: &'a [u32],
+    offsets: &'a [u32],
+    entry_class: &'a [u8],
+    entry_weight: &'a [i8],
+}
+
+impl Sparse<'_> {
+    /// Softmax over the classes for sorted, deduplicated feature hashes;
+    /// logits normalized by 1/sqrt(all features), as in training.
+    fn probabilities(&self, feats: &[u32], probs: &mut [f32]) {
+        let c = self.bias.len();
+        let mut acc = [0i32; MAX_CLASSES];
+        for h in feats {
+            if let Ok(i) = self.hashes.binary_search(h) {
+                let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+                for (&k, &w) in self.entry_class[a..b].iter().zip(&self.entry_weight[a..b]) {
+                    acc[k as usize] += w as i32;
+                }
+            }
+        }
+        let norm = if feats.is_empty() {
+            0.0
+        } else {
+            1.0 / (feats.len() as f32).sqrt()
+        };
+        let mut max = f32::NEG_INFINITY;
+        for k in 0..c {
+            let z = self.bias[k] + self.scales[k] * acc[k] as f32 * norm;
+            probs[k] = z;
+            max = max.max(z);
+        }
+        let mut sum = 0.0;
+        for p in probs[..c].iter_mut() {
+            *p = (*p - max).exp();
+            sum += *p;
+        }
+        for p in probs[..c].iter_mut() {
+            *p /= sum;
+        }
+    }
+}
+
+/// A three-class (negative / neutral / positive) sparse int8 linear head over
+/// the intent model's own features, so mood costs one more pass over the
+/// features the text already has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MoodHead {
+    pub(crate) bias: Vec<f32>,
+    pub(crate) scales: Vec<f32>,
+    pub(crate) hashes: Vec<u32>,
+    pub(crate) offsets: Vec<u32>,
+    pub(crate) entry_class: Vec<u8>,
+    pub(crate) entry_weight: Vec<i8>,
+}
+
+impl MoodHead {
+    fn sparse(&self) -> Sparse<'_> {
+        Sparse {
+            bias: &self.bias,
+            scales: &self.scales,
+            hashes: &self.hashes,
+            offsets: &self.offsets,
+            entry_class: &self.entry_class,
+            entry_weight: &self.entry_weight,
+        }
+    }
+
+    /// Best mood and its probability for already-extracted features.
+    pub(crate) fn classify(&self, feats: &[u32]) -> Mood {
+        let mut probs = [0f32; 3];
+        self.sparse().probabilities(feats, &mut probs);
+        let (k, p) = top_k::<1>(&probs)[0].unwrap_or((1, 1.0));
+        Mood {
+            label: MOODS[k],
+            confidence: p,
+        }
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.hashes.len()
+    }
+}
+
+/// The shopper's mood in one message.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Mood {
+    /// `negative`, `neutral` or `positive`.
+    pub label: &'static str,
+    pub confidence: f32,
+}
 
 /// Classes are stored as `u8` indices next to each weight; more intents than
 /// this do not fit a help box anyway.
@@ -64,6 +165,7 @@ pub struct IntentModel {
     pub(crate) entry_class: Vec<u8>,
     pub(crate) entry_weight: Vec<i8>,
     pub(crate) titles: Option<TitleIndex>,
+    pub(crate) mood: Option<MoodHead>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -91,6 +193,11 @@ pub struct IntentMatch {
     /// The matched intent's configured action / response (`None` when unset).
     pub action: Option<String>,
     pub response: Option<String>,
+    /// The message's mood; `None` when the model has no mood head.
+    pub mood: Option<Mood>,
+    /// Hand the conversation to a person: an explicit ask for one, or an
+    /// angry or repeated complaint (see [`escalate::should_escalate`]).
+    pub escalate: bool,
 }
 
 thread_local! {
@@ -148,35 +255,55 @@ impl IntentModel {
     /// Class probabilities for already-extracted features, into `probs`
     /// (at least `n_classes` long).
     pub(crate) fn probabilities(&self, feats: &[u32], probs: &mut [f32]) {
-        let c = self.classes.len();
-        let mut acc = [0i32; MAX_CLASSES];
-        for h in feats {
-            if let Ok(i) = self.hashes.binary_search(h) {
-                let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-                for (&k, &w) in self.entry_class[a..b].iter().zip(&self.entry_weight[a..b]) {
-                    acc[k as usize] += w as i32;
-                }
-            }
-        }
-        let norm = if feats.is_empty() {
-            0.0
-        } else {
-            1.0 / (feats.len() as f32).sqrt()
+        let w = Sparse {
+            bias: &self.bias,
+            scales: &self.scales,
+            hashes: &self.hashes,
+            offsets: &self.offsets,
+            entry_class: &self.entry_class,
+            entry_weight: &self.entry_weight,
         };
-        let mut max = f32::NEG_INFINITY;
-        for k in 0..c {
-            let z = self.bias[k] + self.scales[k] * acc[k] as f32 * norm;
-            probs[k] = z;
-            max = max.max(z);
+        w.probabilities(feats, probs);
+    }
+
+    /// Drops every stored weight with |q| <= `max_abs_q` (the int8 value;
+    /// per-class scales keep each class's largest weight at 127) from the
+    /// intent and mood heads; features left without weights vanish.
+    /// The size knob of [`train::prune_to_budget`].
+    pub fn prune(&mut self, max_abs_q: u8) {
+        let mut parts = (
+            std::mem::take(&mut self.hashes),
+            std::mem::take(&mut self.offsets),
+            std::mem::take(&mut self.entry_class),
+            std::mem::take(&mut self.entry_weight),
+        );
+        prune_sparse(&mut parts, max_abs_q);
+        (
+            self.hashes,
+            self.offsets,
+            self.entry_class,
+            self.entry_weight,
+        ) = parts;
+        if let Some(h) = &mut self.mood {
+            let mut parts = (
+                std::mem::take(&mut h.hashes),
+                std::mem::take(&mut h.offsets),
+                std::mem::take(&mut h.entry_class),
+                std::mem::take(&mut h.entry_weight),
+            );
+            prune_sparse(&mut parts, max_abs_q);
+            (h.hashes, h.offsets, h.entry_class, h.entry_weight) = parts;
         }
-        let mut sum = 0.0;
-        for p in probs[..c].iter_mut() {
-            *p = (*p - max).exp();
-            sum += *p;
-        }
-        for p in probs[..c].iter_mut() {
-            *p /= sum;
-        }
+    }
+
+    /// The mood head, when the model carries one.
+    pub fn mood_head(&self) -> Option<&MoodHead> {
+        self.mood.as_ref()
+    }
+
+    /// Attaches (or removes) the mood head.
+    pub fn set_mood_head(&mut self, m: Option<MoodHead>) {
+        self.mood = m;
     }
 
     /// Classifies `text` and extracts slots. Never fails: any string (empty,
@@ -188,13 +315,32 @@ impl IntentModel {
     /// [`match_text`](Self::match_text) with a caller-chosen threshold, so a
     /// shared model can serve callers with different rejection policies.
     pub fn match_text_at(&self, text: &str, threshold: f32) -> IntentMatch {
+        self.match_in_conversation(text, threshold, 0)
+    }
+
+    /// [`match_text_at`](Self::match_text_at) for one message of a
+    /// conversation in which `prior_negative` earlier messages were
+    /// negative: a further negative one is a repeated complaint and sets
+    /// `escalate`.
+    pub fn match_in_conversation(
+        &self,
+        text: &str,
+        threshold: f32,
+        prior_negative: u32,
+    ) -> IntentMatch {
         SCRATCH.with(|s| match s.try_borrow_mut() {
             Ok(mut guard) => {
                 let (chars, feats) = &mut *guard;
-                self.match_with(text, threshold, chars, feats)
+                self.match_with(text, threshold, prior_negative, chars, feats)
             }
             // Re-entrancy cannot happen today; fall back to fresh buffers anyway.
-            Err(_) => self.match_with(text, threshold, &mut Vec::new(), &mut Vec::new()),
+            Err(_) => self.match_with(
+                text,
+                threshold,
+                prior_negative,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            ),
         })
     }
 
@@ -202,6 +348,7 @@ impl IntentModel {
         &self,
         text: &str,
         threshold: f32,
+        prior_negative: u32,
         chars: &mut Vec<char>,
         feats: &mut Vec<u32>,
     ) -> IntentMatch {
@@ -209,6 +356,16 @@ impl IntentModel {
         features::extract(chars, &self.features, feats);
         let slots = slots::extract(chars, self.titles.as_ref());
         let c = self.classes.len();
+        let mood = self.mood.as_ref().map(|h| {
+            if feats.is_empty() {
+                Mood {
+                    label: MOODS[1],
+                    confidence: 1.0,
+                }
+            } else {
+                h.classify(feats)
+            }
+        });
         if feats.is_empty() || c == 0 {
             return IntentMatch {
                 intent: None,
@@ -218,6 +375,8 @@ impl IntentModel {
                 truncated,
                 action: None,
                 response: None,
+                mood,
+                escalate: escalate::should_escalate(chars, None, mood, prior_negative),
             };
         }
         let mut probs = [0f32; MAX_CLASSES];
@@ -237,6 +396,8 @@ impl IntentModel {
             .collect();
         let class = accepted.then(|| &self.classes[best.0]);
         let non_empty = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let escalate =
+            escalate::should_escalate(chars, class.map(|k| k.name.as_str()), mood, prior_negative);
         IntentMatch {
             intent: class.map(|k| k.name.clone()),
             confidence: best.1,
@@ -245,6 +406,8 @@ impl IntentModel {
             truncated,
             action: class.and_then(|k| non_empty(&k.action)),
             response: class.and_then(|k| non_empty(&k.response)),
+            mood,
+            escalate,
         }
     }
 
@@ -280,13 +443,64 @@ impl IntentModel {
         codec::decode(bytes)
     }
 
+    /// [`from_bytes`](Self::from_bytes) for a model that will serve a
+    /// bundle of `n_items` items: a title index built for another catalogue
+    /// would report mentions the bundle cannot resolve (`UNKNOWN_ITEM` from
+    /// `matchIntent`, blaming the shopper's text), so it is refused here.
+    pub fn from_bytes_for(bytes: &[u8], n_items: usize) -> Result<IntentModel, Error> {
+        let m = codec::decode(bytes)?;
+        m.check_items(n_items)?;
+        Ok(m)
+    }
+
+    /// `Ok` when the title index (if any) indexes exactly `n_items` items.
+    pub fn check_items(&self, n_items: usize) -> Result<(), Error> {
+        match &self.titles {
+            Some(t) if usize::try_from(t.n_items()).ok() != Some(n_items) => {
+                Err(Error::BadSection {
+                    at: crate::error::At {
+                        section: codec::SECTION,
+                        offset: 0,
+                    },
+                    reason: format!(
+                        "the title index covers {} items but the bundle has {n_items}",
+                        t.n_items()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The intent model stored in a bundle's INTENT section; `NoIntentModel`
     /// when the bundle was exported without one.
     pub fn from_bundle(bundle: &crate::engine::Model) -> Result<IntentModel, Error> {
         let view = bundle.view();
         let blob = view.intent.ok_or(Error::NoIntentModel)?;
-        codec::decode(blob)
+        Self::from_bytes_for(blob, bundle.n_items())
     }
+}
+
+type SparseParts = (Vec<u32>, Vec<u32>, Vec<u8>, Vec<i8>);
+
+fn prune_sparse(p: &mut SparseParts, max_abs_q: u8) {
+    let (hashes, offsets, class, weight) = p;
+    let (mut h2, mut o2, mut c2, mut w2) = (Vec::new(), vec![0u32], Vec::new(), Vec::new());
+    for (f, &h) in hashes.iter().enumerate() {
+        let (a, b) = (offsets[f] as usize, offsets[f + 1] as usize);
+        let before = c2.len();
+        for (&k, &w) in class[a..b].iter().zip(&weight[a..b]) {
+            if w.unsigned_abs() > max_abs_q {
+                c2.push(k);
+                w2.push(w);
+            }
+        }
+        if c2.len() > before {
+            h2.push(h);
+            o2.push(c2.len() as u32);
+        }
+    }
+    *p = (h2, o2, c2, w2);
 }
 
 /// Shell sort (gaps shrinking by 5/11, ending at 1): a few hundred bytes of wasm instead of the

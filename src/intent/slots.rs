@@ -223,7 +223,7 @@ fn contains(c: &[char], a: usize, b: usize, kw: &str) -> bool {
 }
 
 #[inline(never)]
-fn any_in(c: &[char], a: usize, b: usize, kws: &[&str]) -> bool {
+pub(crate) fn any_in(c: &[char], a: usize, b: usize, kws: &[&str]) -> bool {
     kws.iter().any(|k| contains(c, a, b, k))
 }
 
@@ -441,6 +441,7 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
                     || currency_word(c, skip_fwd(c, m.end)).is_some()
                     || any_in(c, pre_lo, pre_end, &["between", "price", "价格", "价位"]))
         });
+        let range = range.filter(|m| (n.value as f32).is_finite() && (m.value as f32).is_finite());
         if let Some(m) = range {
             price.min = Some(n.value as f32);
             price.max = Some(m.value as f32);
@@ -454,7 +455,11 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
             continue;
         }
         let pricey = currency.is_some() || max_kw || min_kw;
-        if pricey && !(n.integer && n.digits >= 5 && currency.is_none()) {
+        // "under $999…9" (400 digits) is no price a shop can filter by: a
+        // value that is not a finite f32 gives no price slot at all rather
+        // than `max: Infinity`.
+        let finite = (n.value as f32).is_finite();
+        if pricey && finite && !(n.integer && n.digits >= 5 && currency.is_none()) {
             has_price = true;
             if let Some(cur) = currency {
                 price.currency = Some(cur.to_string());
@@ -596,6 +601,18 @@ mod tests {
         assert!(slots("有没有便宜点的").price.unwrap().cheaper);
         assert!(slots("有更高端一点的吗").price.unwrap().more_expensive);
         assert!(slots("where is my order").price.is_none());
+        // Issue #13 item 4: 400 nines overflow f32; no `max: Infinity`.
+        let nines = format!("under ${}", "9".repeat(400));
+        let s = slots(&nines);
+        assert!(s.price.is_none(), "{:?}", s.price);
+        let s = slots(&format!("between {} and 5 dollars", "9".repeat(60)));
+        assert!(s
+            .price
+            .is_none_or(|p| p.min.is_none_or(f32::is_finite) && p.max.is_none_or(f32::is_finite)));
+        assert_eq!(
+            slots("under $99999999").price.unwrap().max,
+            Some(99999999.0)
+        );
         let p = slots("it costs $49.99?").price.unwrap();
         assert_eq!(p.amount, Some(49.99));
     }

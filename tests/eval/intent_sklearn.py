@@ -154,8 +154,9 @@ def main():
         },
     }
     out = {
-        "dataset": "CrossWOZ user utterances, single dialogue act (convlab==3.0.1 "
-                   "nlg/template/crosswoz/auto_user_template_nlg.json)",
+        # Named from the input (vitrine's JSON names it from the test file's
+        # directory), never hard-coded.
+        "dataset": vit.get("dataset") or os.path.basename(os.path.normpath(a.split)),
         "classes": len(set(y for _, y in train) | set(y_true)),
         "n_train": len(train),
         "n_test": len(test),

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Merges the intent evaluation pieces into target/eval/intent.json:
+`closed_set` (tuned vitrine vs tuned scikit-learn per dataset, no rejection,
+McNemar's p; from intent_tuned.py), `open_set` (rejection figures, from
+intent_sklearn.py and vitrine's default-set run) and `mood`. Every dataset is
+named by its own JSON."""
+import argparse
+import json
+
+
+def load(p):
+    with open(p, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--closed", nargs="*", default=[])
+    ap.add_argument("--mood", nargs="*", default=[])
+    ap.add_argument("--open", nargs="*", default=[])
+    ap.add_argument("--size", help="size/accuracy trade-off JSON lines")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    out = {
+        "closed_set": [load(p) for p in a.closed],
+        "mood": [load(p) for p in a.mood],
+        "open_set": [load(p) for p in a.open],
+    }
+    if a.size:
+        with open(a.size, encoding="utf-8") as f:
+            out["size_tradeoff"] = [json.loads(l) for l in f if l.strip()]
+    out["goals"] = {
+        d["dataset"]: {
+            "accuracy_ge_sklearn_tuned": d["vitrine"]["accuracy"] >= d["sklearn"]["accuracy"],
+            "macro_f1_ge_sklearn_tuned": d["vitrine"]["macro_f1"] >= d["sklearn"]["macro_f1"],
+            "model_le_1mb": (d["vitrine"]["model_bytes"] or 0) <= 1_000_000,
+        }
+        for d in out["closed_set"] + out["mood"]
+    }
+    with open(a.out, "w", encoding="utf-8") as f:
+        json.dump(out, f, indent=2, ensure_ascii=False)
+    for d in out["closed_set"] + out["mood"]:
+        v, s = d["vitrine"], d["sklearn"]
+        print(f'{d["dataset"]:>20}: vitrine acc {v["accuracy"]:.4f} F1 {v["macro_f1"]:.4f} '
+              f'| sklearn acc {s["accuracy"]:.4f} F1 {s["macro_f1"]:.4f} | McNemar p {d["mcnemar"]["p"]:.3g}')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Tuned-against-tuned comparison for one text-classification dataset
+(`make eval-intent`): scikit-learn TF-IDF + LogisticRegression with its C and
+n-gram range chosen on a validation split cut from the training data, vs the
+predictions `vitrine intent eval --predictions` wrote for the same test rows
+(vitrine chooses its own C by k-fold CV on the same training data).
+
+Closed-set only: accuracy and macro-F1 without any rejection threshold, and
+McNemar's exact test on the paired per-row correctness. The dataset name and
+label column come from the arguments / vitrine's JSON, never from here.
+
+Train/test files: CSV with `text` and the label column; with a `split`
+column, training uses rows not marked `test` and testing rows marked `test`
+(one file may hold both, as the English mood set does).
+"""
+import argparse
+import csv
+import json
+import math
+import random
+import time
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+C_GRID = [0.3, 1, 3, 10, 30, 100]
+NGRAMS = [(1, 2), (1, 3), (1, 4)]
+
+
+def read(path, label, test):
+    rows = []
+    with open(path, encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            if "split" in r and ((r["split"].strip() == "test") != test):
+                continue
+            t, y = r["text"].strip(), r[label].strip()
+            if t and y and y not in ("_oos", "oos", "out_of_scope"):
+                rows.append((t, y))
+    return rows
+
+
+def fit(texts, labels, c, ngram):
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram, sublinear_tf=True)
+    x = vec.fit_transform(texts)
+    clf = LogisticRegression(C=c, max_iter=2000)
+    clf.fit(x, labels)
+    return vec, clf
+
+
+def split(train, seed, frac=0.2):
+    rng = random.Random(seed)
+    by = {}
+    for i, (_, y) in enumerate(train):
+        by.setdefault(y, []).append(i)
+    tr, va = [], []
+    for y in sorted(by):
+        idx = by[y][:]
+        rng.shuffle(idx)
+        k = 0 if len(idx) < 2 else min(len(idx) - 1, max(1, round(len(idx) * frac)))
+        va += idx[:k]
+        tr += idx[k:]
+    return tr, va
+
+
+def mcnemar_exact(a_right, b_right):
+    """Two-sided exact McNemar p on the discordant pairs (binomial, p = 1/2)."""
+    b = sum(1 for x, y in zip(a_right, b_right) if x and not y)
+    c = sum(1 for x, y in zip(a_right, b_right) if y and not x)
+    n = b + c
+    if n == 0:
+        return 1.0, b, c
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
+    return min(1.0, 2 * tail), b, c
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--test", required=True)
+    ap.add_argument("--label", default="intent")
+    ap.add_argument("--vitrine", required=True, help="vitrine eval JSON")
+    ap.add_argument("--vitrine-predictions", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=42)
+    a = ap.parse_args()
+    train = read(a.train, a.label, False)
+    test = read(a.test, a.label, True)
+    with open(a.vitrine, encoding="utf-8") as f:
+        vit = json.load(f)
+    with open(a.vitrine_predictions, encoding="utf-8", newline="") as f:
+        vpred = list(csv.DictReader(f))
+    if len(vpred) != len(test) or any(p["truth"] != y for p, (_, y) in zip(vpred, test)):
+        raise SystemExit("vitrine predictions do not line up with the test rows")
+
+    t0 = time.time()
+    tr, va = split(train, a.seed)
+    grid = []
+    for ngram in NGRAMS:
+        for c in C_GRID:
+            m = fit([train[i][0] for i in tr], [train[i][1] for i in tr], c, ngram)
+            pred = m[1].predict(m[0].transform([train[i][0] for i in va]))
+            grid.append({"c": c, "ngram": list(ngram),
+                         "val_accuracy": accuracy_score([train[i][1] for i in va], pred)})
+    best = max(grid, key=lambda g: g["val_accuracy"])
+    select_seconds = time.time() - t0
+    t1 = time.time()
+    vec, clf = fit([t for t, _ in train], [y for _, y in train], best["c"], tuple(best["ngram"]))
+    fit_seconds = time.time() - t1
+    y_true = [y for _, y in test]
+    sk = list(clf.predict(vec.transform([t for t, _ in test])))
+    vp = [p["prediction"] for p in vpred]
+    labels = sorted(set(y_true))
+    sk_right = [p == y for p, y in zip(sk, y_true)]
+    v_right = [p == y for p, y in zip(vp, y_true)]
+    p, b, c = mcnemar_exact(v_right, sk_right)
+    out = {
+        "dataset": vit.get("dataset"),
+        "label_column": a.label,
+        "n_train": len(train),
+        "n_test": len(test),
+        "classes": len(labels),
+        "vitrine": {
+            "accuracy": float(np.mean(v_right)),
+            "macro_f1": f1_score(y_true, vp, labels=labels, average="macro", zero_division=0),
+            "model_bytes": vit.get("model_bytes"),
+            "train_seconds_with_cv": vit.get("train_seconds"),
+            "selection": vit.get("selection"),
+        },
+        "sklearn": {
+            "accuracy": float(np.mean(sk_right)),
+            "macro_f1": f1_score(y_true, sk, labels=labels, average="macro", zero_division=0),
+            "chosen": best,
+            "grid": grid,
+            "select_seconds": select_seconds,
+            "final_fit_seconds": fit_seconds,
+            "train_seconds_with_selection": select_seconds + fit_seconds,
+            "model": "TfidfVectorizer(char_wb, sublinear_tf) + LogisticRegression(lbfgs)",
+        },
+        "mcnemar": {"p": p, "vitrine_only_right": b, "sklearn_only_right": c},
+    }
+    with open(a.out, "w", encoding="utf-8") as f:
+        json.dump(out, f, indent=2, ensure_ascii=False)
+    print(json.dumps({k: out[k] for k in ("dataset", "mcnemar")}, ensure_ascii=False),
+          "vitrine", round(out["vitrine"]["accuracy"], 4), "sklearn", round(out["sklearn"]["accuracy"], 4))
+
+
+if __name__ == "__main__":
+    main()

@@ -725,7 +725,6 @@ fn fixture(name: &str) -> Vec<u8> {
 /// (a small trained model, mutated and resealed) that decodes and answers
 /// with confidence NaN (issue #13 items 4 and 13).
 #[test]
-#[ignore = "issue #13 items 4/13: intent class scales are not bounded yet"]
 fn fuzz_finding_vti_confidence_is_a_probability() {
     let Ok(m) = vitrine::intent::IntentModel::from_bytes(&fixture("strict-nan-confidence.vti"))
     else {
@@ -746,7 +745,6 @@ fn fuzz_finding_vti_confidence_is_a_probability() {
 /// before a currency word gives a price slot of +inf (issue #13 item 4).
 /// Slots do not depend on the model, so the slot extractor is called alone.
 #[test]
-#[ignore = "issue #13 item 4: price slots are not bounded yet"]
 fn fuzz_finding_price_slot_is_finite() {
     let text = String::from_utf8_lossy(&fixture("strict-price-inf.txt")).into_owned();
     let mut chars = Vec::new();

@@ -143,6 +143,15 @@ export interface IntentMatch {
   /** The matched intent's configured action and response, if any. */
   action: string | null;
   response: string | null;
+  /** The shopper's mood, from the intent model's mood head (null for models trained without `--mood`). */
+  mood: Mood | null;
+  /** True for an explicit ask for a person, or an angry or repeated complaint: hand over to a human agent. */
+  escalate: boolean;
+}
+
+export interface Mood {
+  label: 'negative' | 'neutral' | 'positive';
+  confidence: number;
 }
 
 /** The intent module's model object (see `Vitrine.loadIntent`). */
@@ -150,6 +159,7 @@ export interface IntentModel {
   readonly intents: string[];
   readonly threshold: number;
   setThreshold(t: number): void;
+  resetConversation(): void;
 }
 
 export type UserVector = Float32Array | Float64Array | number[];
@@ -285,6 +295,10 @@ export declare class Vitrine {
   matchIntent(text: string): Promise<IntentMatch>;
   /** Fetches and starts the intent matcher ahead of the first question. */
   loadIntent(): Promise<IntentModel>;
+  /** Masks phones, e-mails, card numbers and street addresses (order numbers stay); runs in the intent module. */
+  redact(text: string): Promise<string>;
+  /** Starts a new conversation: earlier negative messages no longer count towards `escalate`. */
+  resetConversation(): Promise<void>;
   dispose(): void;
 }
 
@@ -309,6 +323,8 @@ export declare class VitrineWorker {
   matchIntent(text: string): Promise<IntentMatch>;
   /** Fetches and starts the intent matcher in the worker ahead of the first question. */
   loadIntent(): Promise<{ intents: string[]; threshold: number }>;
+  redact(text: string): Promise<string>;
+  resetConversation(): Promise<void>;
   /** A shopper wasm entry point run in the worker (arguments as for the page model's `raw[method]`). */
   shopperCall(method: 'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain', ...args: unknown[]): Promise<unknown>;
   readonly disposed: boolean;

@@ -52,3 +52,20 @@ test('matchIntent: intents in both languages, slots, product mentions with ids',
   await assert.rejects(none.loadIntent(), (e) => e.code === 'NO_INTENT_MODEL');
   none.dispose();
 });
+
+test('matchIntent: mood and escalate fields, redact and resetConversation through the glue', async () => {
+  const { withIntent } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 11 });
+  const m = await load(withIntent);
+  const r = await m.matchIntent('where is my order 12345');
+  assert.ok('mood' in r, 'mood is always present (null without a mood head)');
+  assert.equal(typeof r.escalate, 'boolean');
+  const human = await m.matchIntent('I want to talk to a human agent');
+  assert.equal(human.escalate, true, JSON.stringify(human));
+  await m.resetConversation();
+
+  const red = await m.redact('mail me at jane.doe@example.com or call +1 415 555 0134 about order 12345');
+  assert.ok(!red.includes('jane.doe@example.com'), red);
+  assert.ok(!red.includes('555 0134'), red);
+  assert.ok(red.includes('12345'), `order numbers stay: ${red}`);
+  await assert.rejects(m.redact(42), (e) => e.code === 'INVALID_ARGUMENT');
+});

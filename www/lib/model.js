@@ -198,7 +198,9 @@ export class Vitrine {
       }
       const p = this._loadIntentWasm().then((w) => {
         try {
-          return w.IntentModel.fromBytes(bytes);
+          // With the item count, a title index built for another catalogue
+          // is refused here (BAD_SECTION), not on a shopper's question.
+          return w.IntentModel.fromBytes(bytes, this.nItems);
         } catch (e) {
           throw toVitrineError(e);
         }
@@ -210,6 +212,33 @@ export class Vitrine {
       this._intent = p;
     }
     return this._intent;
+  }
+
+  /**
+   * `text` with phone numbers, e-mail addresses, card-like numbers and
+   * street addresses masked (`[phone]`, `[email]`, `[card]`, `[address]`),
+   * order numbers kept: for forwarding a question to a human agent. Runs in
+   * the intent module (fetched on first use); needs no intent model.
+   * @param {string} text
+   * @returns {Promise<string>}
+   */
+  async redact(text) {
+    if (typeof text !== 'string') badArg(`text must be a string, got ${describe(text)}`);
+    if (!this._loadIntentWasm) {
+      throw new VitrineError('WASM_UNAVAILABLE', 'no intent module loader was given to this model');
+    }
+    const w = await this._loadIntentWasm();
+    return this._call(() => w.redact(text));
+  }
+
+  /**
+   * Starts a new conversation for `matchIntent`: earlier negative messages no
+   * longer count towards a repeated complaint (`escalate`).
+   * @returns {Promise<void>}
+   */
+  async resetConversation() {
+    const intent = await this.loadIntent();
+    this._call(() => intent.resetConversation());
   }
 
   /** Free the wasm memory held by this model. Safe to call twice. */

@@ -416,6 +416,17 @@ export class VitrineWorker {
     return this._request('matchIntent', [text]);
   }
 
+  /** @param {string} text @returns {Promise<string>} */
+  async redact(text) {
+    if (typeof text !== 'string') badArg(`text must be a string, got ${describe(text)}`);
+    return this._request('redact', [text]);
+  }
+
+  /** @returns {Promise<void>} */
+  async resetConversation() {
+    await this._request('resetConversation', []);
+  }
+
   /**
    * Fetch and start the intent matcher in the worker ahead of the first
    * question. Resolves to its intents and threshold.

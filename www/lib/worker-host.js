@@ -59,6 +59,11 @@ const ops = {
   itemIndex: ([id]) => requireModel().itemIndex(id),
   itemId: ([index]) => requireModel().itemId(index),
   matchIntent: ([text]) => requireModel().matchIntent(text),
+  redact: ([text]) => requireModel().redact(text),
+  async resetConversation() {
+    await requireModel().resetConversation();
+    return true;
+  },
   /** The shopper's wasm entry points, for an async shopper over a worker-hosted model. */
   shopper([method, args]) {
     if (!SHOPPER_METHODS.has(method)) throw toVitrineError({ name: 'VitrineError', code: 'INVALID_ARGUMENT', message: `unknown shopper method ${String(method)}` });

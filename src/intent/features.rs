@@ -70,6 +70,10 @@ fn hash_start(fam: u32) -> u64 {
 /// murmur3 finalizer: FNV's low bits are weak for short keys. Out of line so
 /// the several `hash_chars` instantiations stay small in the wasm.
 #[inline(never)]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a hash: keeping the low 32 mixed bits is the intent"
+)]
 fn hash_finish(mut h: u64) -> u32 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -83,7 +87,9 @@ fn hash_finish(mut h: u64) -> u32 {
 /// length so order numbers and prices generalize ("12345" ~ "67890").
 fn word_form(w: &[char]) -> WordForm<'_> {
     if w.iter().all(|c| c.is_ascii_digit()) {
-        WordForm::Number(w.len().min(9) as u8)
+        #[allow(clippy::cast_possible_truncation, reason = "clamped to 9 just before")]
+        let len = w.len().min(9) as u8;
+        WordForm::Number(len)
     } else {
         WordForm::Text(w)
     }

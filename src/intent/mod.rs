@@ -10,6 +10,15 @@
 //! See `docs/intent.md` for the feature set, the normalization subset, the
 //! `.vti` byte layout and the evaluation protocol.
 
+// The decoder and the matcher read untrusted bytes and text in the browser:
+// casts there must be checked (`try_from`) or carry their reason; `make lint`
+// denies unchecked ones. The native trainer (`train`, `csv`) is exempt.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod codec;
 pub mod escalate;
 pub mod features;
@@ -19,8 +28,20 @@ pub mod slots;
 pub mod titles;
 
 #[cfg(not(target_arch = "wasm32"))]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "native trainer: sizes come from the trainer's own data, not from the wire"
+)]
 pub mod csv;
 #[cfg(not(target_arch = "wasm32"))]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    reason = "native trainer: sizes come from the trainer's own data, not from the wire"
+)]
 pub mod train;
 
 use std::cell::RefCell;
@@ -497,7 +518,12 @@ fn prune_sparse(p: &mut SparseParts, max_abs_q: u8) {
         }
         if c2.len() > before {
             h2.push(h);
-            o2.push(c2.len() as u32);
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "c2 keeps a subset of the entries, whose count is the u32 offsets[last]"
+            )]
+            let end = c2.len() as u32;
+            o2.push(end);
         }
     }
     *p = (h2, o2, c2, w2);

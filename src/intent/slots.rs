@@ -298,12 +298,33 @@ fn find_numbers(chars: &[char]) -> Vec<Num> {
     out
 }
 
+/// A quantity already bounded by its caller (range 1..=9999, or at most four
+/// digits): the float-to-int `as` saturates, so even a stray value cannot wrap.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "callers bound the value to 0..=9999; `as` saturates"
+)]
+fn small_count(v: f64) -> u32 {
+    v as u32
+}
+
+/// A parsed price as the slot API's f32. Rounding to f32 is the intended
+/// precision; a value beyond f32's range becomes infinite and callers drop it.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "f64 to f32 rounding is intended; non-finite results are filtered by callers"
+)]
+fn price_f32(v: f64) -> f32 {
+    v as f32
+}
+
 /// Value of a Chinese numeral character: 一..九 (两 = 2) and 十 = 10.
 fn cn_value(c: char) -> Option<u32> {
     "一二三四五六七八九十"
         .chars()
-        .position(|x| x == c)
-        .map(|p| p as u32 + 1)
+        .zip(1u32..)
+        .find_map(|(x, v)| (x == c).then_some(v))
         .or((c == '两').then_some(2))
 }
 
@@ -401,7 +422,7 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
             if let Some(unit) = unit {
                 if (1.0..=9999.0).contains(&n.value) {
                     slots.quantities.push(Quantity {
-                        value: n.value as u32,
+                        value: small_count(n.value),
                         unit,
                     });
                 }
@@ -412,7 +433,7 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
                 .any(|w| word_ends_at(c, pre_end, w));
             if qty_prefix && n.digits <= 4 {
                 slots.quantities.push(Quantity {
-                    value: n.value as u32,
+                    value: small_count(n.value),
                     unit: String::new(),
                 });
                 continue;
@@ -441,10 +462,11 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
                     || currency_word(c, skip_fwd(c, m.end)).is_some()
                     || any_in(c, pre_lo, pre_end, &["between", "price", "价格", "价位"]))
         });
-        let range = range.filter(|m| (n.value as f32).is_finite() && (m.value as f32).is_finite());
+        let range =
+            range.filter(|m| price_f32(n.value).is_finite() && price_f32(m.value).is_finite());
         if let Some(m) = range {
-            price.min = Some(n.value as f32);
-            price.max = Some(m.value as f32);
+            price.min = Some(price_f32(n.value));
+            price.max = Some(price_f32(m.value));
             has_price = true;
             skip_next = true;
             let cur =
@@ -458,13 +480,13 @@ pub fn extract(chars: &[char], titles: Option<&TitleIndex>) -> Slots {
         // "under $999…9" (400 digits) is no price a shop can filter by: a
         // value that is not a finite f32 gives no price slot at all rather
         // than `max: Infinity`.
-        let finite = (n.value as f32).is_finite();
+        let finite = price_f32(n.value).is_finite();
         if pricey && finite && !(n.integer && n.digits >= 5 && currency.is_none()) {
             has_price = true;
             if let Some(cur) = currency {
                 price.currency = Some(cur.to_string());
             }
-            let v = n.value as f32;
+            let v = price_f32(n.value);
             if max_kw {
                 price.max = Some(v);
             } else if min_kw {

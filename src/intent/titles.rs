@@ -96,6 +96,10 @@ fn read_varint(buf: &[u8], pos: &mut usize) -> Option<u32> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "LEB128: each byte keeps the low 7 bits on purpose; the last is < 0x80"
+)]
 fn write_varint(out: &mut Vec<u8>, mut v: u32) {
     while v >= 0x80 {
         out.push((v as u8 & 0x7F) | 0x80);
@@ -115,11 +119,11 @@ impl TitleIndex {
         let max_df = (titles.len() / 20).clamp(20, 500);
         let mut by_term: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut terms = Vec::new();
-        for (i, t) in titles.iter().enumerate() {
+        for (i, t) in (0..n).zip(titles) {
             let chars: Vec<char> = super::normalize::normalize(t.as_ref()).chars().collect();
             title_terms(&chars, &mut terms);
             for &h in &terms {
-                by_term.entry(h).or_default().push(i as u32);
+                by_term.entry(h).or_default().push(i);
             }
         }
         let mut keys: Vec<u32> = by_term
@@ -136,7 +140,11 @@ impl TitleIndex {
                 write_varint(&mut postings, prev.map_or(item, |p| item - p));
                 prev = Some(item);
             }
-            offsets.push(postings.len() as u32);
+            offsets.push(
+                u32::try_from(postings.len()).map_err(|_| Error::SizeOverflow {
+                    what: "title postings",
+                })?,
+            );
         }
         Self::from_parts(n, keys, offsets, postings)
             .map_err(|e| Error::invalid(format!("title index: {e}")))
@@ -194,6 +202,10 @@ impl TitleIndex {
         self.hashes.len()
     }
 
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "both lengths were u32 on decode, or checked by build()"
+    )]
     pub(crate) fn encode_into(&self, p: &mut Vec<u8>) {
         p.extend_from_slice(&self.n_items.to_le_bytes());
         p.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
@@ -247,10 +259,10 @@ impl TitleIndex {
         let mut ranked: Vec<u64> = Vec::new();
         let mut i = 0;
         while i < hits.len() {
-            let item = (hits[i] >> 32) as u32;
+            let item = hi32(hits[i]);
             let (mut sum, mut matched) = (0.0f32, 0u16);
-            while i < hits.len() && (hits[i] >> 32) as u32 == item {
-                sum += self.idf[hits[i] as u32 as usize];
+            while i < hits.len() && hi32(hits[i]) == item {
+                sum += self.idf[lo32(hits[i]) as usize];
                 matched += 1;
                 i += 1;
             }
@@ -270,11 +282,29 @@ impl TitleIndex {
             .iter()
             .take(MAX_MENTIONS)
             .map(|&k| ProductMention {
-                item: k as u32,
-                score: f32::from_bits(!((k >> 32) as u32)),
+                item: lo32(k),
+                score: f32::from_bits(!hi32(k)),
             })
             .collect()
     }
+}
+
+/// The high half of a packed `(hi << 32 | lo)` key.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a u64 shifted right by 32 fits a u32"
+)]
+fn hi32(k: u64) -> u32 {
+    (k >> 32) as u32
+}
+
+/// The low half of a packed `(hi << 32 | lo)` key.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "keeping the low 32 bits is the unpacking"
+)]
+fn lo32(k: u64) -> u32 {
+    k as u32
 }
 
 /// Decodes one term's postings, checking gaps and bounds.

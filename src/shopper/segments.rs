@@ -245,6 +245,10 @@ impl NoSegment {
 /// maps it to the population mean (z = 0), so it never pulls a user anywhere.
 /// Visits are the history's sessions (`gap_ms` apart); picks are purchases
 /// when there are any, else every event.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "day counts computed in f64 from ms timestamps, rounded to f32 features"
+)]
 pub fn behaviour(
     events: &[Event],
     cat: &Catalogue<'_>,
@@ -344,6 +348,10 @@ fn standardise(x: &[f32; B], mean: &[f32; B], scale: &[f32; B]) -> [f32; B] {
 }
 
 /// Mean silhouette of an assignment (exact, O(n²); callers pass a sample).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a mean silhouette in [-1, 1], accumulated in f64 and returned as f32"
+)]
 pub fn silhouette(rows: &[[f32; B]], assign: &[u32], k: usize) -> f32 {
     let n = rows.len();
     if k < 2 || n < 2 {
@@ -378,6 +386,10 @@ pub fn silhouette(rows: &[[f32; B]], assign: &[u32], k: usize) -> f32 {
 
 /// Standardises the users' features, picks k (given, or the best mean
 /// silhouette over 2..=6 on up to 1,500 users) and clusters.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "f64 statistics rounded to the f32 the segments store; nothing is sized by them"
+)]
 pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<BehaviourSegments> {
     if rows.len() < 2 {
         return None;
@@ -627,6 +639,10 @@ mod behaviour_tests {
         let mut rows = Vec::new();
         // Behaviour features compare prices relatively: the f32 PRICE the
         // device reads is enough (the bundle's exact PRICE_F64 is for display).
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the f64 display prices rounded to the f32 the device reads"
+        )]
         let prices32: Option<Vec<f32>> = p
             .prices
             .as_ref()

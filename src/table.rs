@@ -536,6 +536,19 @@ impl BadRows {
 /// configuration) where any bad row is an error.
 pub fn read_strict(path: &Path, delimiter: u8) -> Result<(Vec<String>, Vec<Record>)> {
     let bytes = read_input(path)?;
+    // Curated text (utterances, labels) must be UTF-8: the Latin-1 fallback
+    // that suits old catalogue exports would quietly train on mojibake.
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        let at = e.valid_up_to();
+        let line = bytes
+            .get(..at)
+            .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+            + 1;
+        return Err(TableError::Malformed {
+            line,
+            reason: format!("{}: not valid UTF-8 (byte {at})", path.display()),
+        });
+    }
     let t = Table::open(
         &bytes,
         &TableOptions {

@@ -203,6 +203,74 @@ fn read_recs(p: &Path) -> HashMap<String, Vec<String>> {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
+/// Where a trainer's run left its files, for `vitrine import`.
+struct Trained<'a> {
+    /// `--from` value and the trainer's name in messages.
+    from: &'a str,
+    item_factors: PathBuf,
+    items: PathBuf,
+    user_map: PathBuf,
+}
+
+/// Imports `run` at f32 and at int8 + RESIDUAL, and checks each bundle
+/// against the trainer's own answers: top-10 overlap with its recommendations
+/// (≥ 0.99 at f32, ≥ 0.95 at int8 + residual) and on-device fold-in against
+/// its user vectors (cosine ≥ 0.95). `check` sees each loaded bundle (meta,
+/// GRAM) and its user rows first.
+fn check_imports(
+    run: &Trained<'_>,
+    t: &Path,
+    recs: &HashMap<String, Vec<String>>,
+    check: impl Fn(&Model, &HashMap<String, Vec<f32>>),
+) {
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    for (dtype, residual, want) in [("f32", false, 0.99), ("int8", true, 0.95)] {
+        let out = t.join(format!("{dtype}.vtr"));
+        let users = t.join(format!("users-{dtype}"));
+        let mut args = vec![
+            "--from".to_string(),
+            run.from.into(),
+            "--item-factors".into(),
+            s(&run.item_factors),
+            "--items".into(),
+            s(&run.items),
+            "-o".into(),
+            s(&out),
+            "--dtype".into(),
+            dtype.into(),
+            "--users".into(),
+            s(&users),
+            "--user-map".into(),
+            s(&run.user_map),
+            "--quiet".into(),
+        ];
+        if residual {
+            args.push("--residual".into());
+        }
+        import_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let model = load(&out);
+        let rows = user_rows(&users);
+        check(&model, &rows);
+        let overlap = top10_overlap(&model, &rows, recs);
+        let what = format!(
+            "{} {dtype}{}",
+            run.from,
+            if residual { "+residual" } else { "" }
+        );
+        eprintln!("{what}: top-10 overlap with the trainer's own top-10 {overlap:.4}");
+        assert!(overlap >= want, "{what}: overlap {overlap} < {want}");
+        let who: Vec<&String> = recs.keys().collect();
+        let (min, mean, err) = foldin_cosines(&model, &rows, &who);
+        eprintln!(
+            "{what}: fold-in vs the trainer's user vectors: cosine min {min:.4}, mean {mean:.4}, max rel. error {err:.2e}"
+        );
+        assert!(
+            min >= 0.95,
+            "{what}: fold-in cosine min {min} (mean {mean})"
+        );
+    }
+}
+
 #[test]
 fn spark_als_imports_match_spark() {
     let log = ml100k();
@@ -236,52 +304,21 @@ fn spark_als_imports_match_spark() {
     let recs = read_recs(&sp.join("recs.json"));
     let t = tmp("spark");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    for (dtype, residual, want) in [("f32", false, 0.99), ("int8", true, 0.95)] {
-        let out = t.join(format!("{dtype}.vtr"));
-        let users = t.join(format!("users-{dtype}"));
-        let mut args = vec![
-            "--from".to_string(),
-            "spark".into(),
-            "--item-factors".into(),
-            s(&sp.join("model")),
-            "--items".into(),
-            s(&sp.join("items")),
-            "-o".into(),
-            s(&out),
-            "--dtype".into(),
-            dtype.into(),
-            "--users".into(),
-            s(&users),
-            "--user-map".into(),
-            s(&sp.join("users")),
-            "--quiet".into(),
-        ];
-        if residual {
-            args.push("--residual".into());
-        }
-        import_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        let model = load(&out);
+    let run = Trained {
+        from: "spark",
+        item_factors: sp.join("model"),
+        items: sp.join("items"),
+        user_map: sp.join("users"),
+    };
+    check_imports(&run, &t, &recs, |model, rows| {
         let meta: HashMap<String, String> = model.meta().into_iter().collect();
         assert_eq!(meta["lambda_scaling"], "positives");
         assert_eq!(meta["alpha"], "2");
         assert_eq!(meta["lambda"], "0.01");
         let g = model.gram().expect("GRAM for fold-in");
         assert_eq!((g.lambda, g.alpha), (0.01, 2.0));
-        let rows = user_rows(&users);
         assert_eq!(rows.len(), 942, "one row per ml-100k user with a positive");
-        let overlap = top10_overlap(&model, &rows, &recs);
-        eprintln!(
-            "spark {dtype}{}: top-10 overlap with recommendForUserSubset {overlap:.4}",
-            if residual { "+residual" } else { "" }
-        );
-        assert!(overlap >= want, "{dtype}: overlap {overlap} < {want}");
-        let who: Vec<&String> = recs.keys().collect();
-        let (min, mean, err) = foldin_cosines(&model, &rows, &who);
-        eprintln!(
-            "spark {dtype}: fold-in vs Spark's user vectors: cosine min {min:.4}, mean {mean:.4}, max rel. error {err:.2e}"
-        );
-        assert!(min >= 0.95, "{dtype}: fold-in cosine min {min}");
-    }
+    });
     // The λ scaling is what makes fold-in land on Spark's vectors: the same
     // bundle told to use a plain λ misses them measurably.
     let plain = t.join("plain.vtr");
@@ -336,52 +373,19 @@ fn implicit_imports_match_implicit() {
     );
     let recs = read_recs(&im.join("recs.json"));
     let t = tmp("implicit");
-    let s = |p: &Path| p.to_str().unwrap().to_string();
-    for (dtype, residual, want) in [("f32", false, 0.99), ("int8", true, 0.95)] {
-        let out = t.join(format!("{dtype}.vtr"));
-        let users = t.join(format!("users-{dtype}"));
-        let mut args = vec![
-            "--from".to_string(),
-            "implicit".into(),
-            "--item-factors".into(),
-            s(&im.join("model.npz")),
-            "--items".into(),
-            s(&im.join("items.txt")),
-            "-o".into(),
-            s(&out),
-            "--dtype".into(),
-            dtype.into(),
-            "--users".into(),
-            s(&users),
-            "--user-map".into(),
-            s(&im.join("users.csv")),
-            "--quiet".into(),
-        ];
-        if residual {
-            args.push("--residual".into());
-        }
-        import_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        let model = load(&out);
+    let run = Trained {
+        from: "implicit",
+        item_factors: im.join("model.npz"),
+        items: im.join("items.txt"),
+        user_map: im.join("users.csv"),
+    };
+    check_imports(&run, &t, &recs, |model, _| {
         let g = model.gram().expect("GRAM");
         // implicit's alpha 3 on binary values is vitrine's c = 1 + 2·r.
         assert_eq!((g.lambda, g.alpha), (0.05, 2.0));
         let meta: HashMap<String, String> = model.meta().into_iter().collect();
         assert_eq!(meta["lambda_scaling"], "none");
-        let rows = user_rows(&users);
-        let overlap = top10_overlap(&model, &rows, &recs);
-        eprintln!(
-            "implicit {dtype}{}: top-10 overlap with model.recommend {overlap:.4}",
-            if residual { "+residual" } else { "" }
-        );
-        assert!(overlap >= want, "{dtype}: overlap {overlap} < {want}");
-        let who: Vec<&String> = recs.keys().collect();
-        let (min, mean, err) = foldin_cosines(&model, &rows, &who);
-        eprintln!("implicit {dtype}: fold-in vs implicit's user vectors: cosine min {min:.4}, mean {mean:.4}, max rel. error {err:.2e}");
-        assert!(
-            min >= 0.95,
-            "{dtype}: fold-in cosine min {min} (mean {mean})"
-        );
-    }
+    });
     let _ = std::fs::remove_dir_all(&t);
 }
 

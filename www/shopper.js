@@ -923,6 +923,16 @@ export function createShopper(vitrine, options) {
   let cutSeq = 0;
   let cutAt = -Infinity;
   const alive = (/** @type {Tracked} */ p) => p.seq > cutSeq && p.at > cutAt;
+  /** The latest forget this tab knows of (its own or another tab's), by the device clock. */
+  let forgotAt = -Infinity;
+  /**
+   * A stored event tracked (by any tab of this device: one clock) before a
+   * forget this tab knows of. localStorage: another tab's lagging copy can
+   * write such events back after the forget; they are dropped on every read
+   * and write here, so a late stale write never resurrects them.
+   * @param {StoredEvent} e
+   */
+  const forgottenBefore = (e) => e.at !== undefined && e.at < forgotAt;
   /** @type {ShopperEvent[] | null} */
   let view = null;
   const events = () =>
@@ -984,6 +994,7 @@ export function createShopper(vitrine, options) {
       return;
     }
     if (epoch !== ep) return;
+    if (forgotAt > -Infinity) ev = ev.filter((/** @type {StoredEvent} */ e) => !forgottenBefore(e));
     stored = ev.length > cap ? ev.slice(ev.length - cap) : ev;
     changed();
   };
@@ -1013,7 +1024,8 @@ export function createShopper(vitrine, options) {
       // Filtered inside the transaction: a forget that arrived meanwhile wins over what was tracked before it.
       next = await backend.update((cur) => {
         written = taken.filter(alive);
-        return written.length === 0 ? null : mergeEvents(cur, written.map((p) => p.ev), cap);
+        const kept = forgotAt > -Infinity ? cur.filter((/** @type {StoredEvent} */ e) => !forgottenBefore(e)) : cur;
+        return written.length === 0 ? null : mergeEvents(kept, written.map((p) => p.ev), cap);
       });
     } catch (e) {
       pending = taken.filter(alive).concat(pending);
@@ -1056,7 +1068,10 @@ export function createShopper(vitrine, options) {
     }
     epoch++;
     if (at === undefined) cutSeq = seq;
-    else cutAt = Math.max(cutAt, at);
+    else {
+      cutAt = Math.max(cutAt, at);
+      forgotAt = Math.max(forgotAt, at);
+    }
     stored = [];
     inflight = inflight.filter(alive);
     pending = pending.filter(alive);
@@ -1257,6 +1272,7 @@ export function createShopper(vitrine, options) {
       const at = clock();
       epoch++;
       cutSeq = seq;
+      forgotAt = Math.max(forgotAt, at);
       stored = [];
       inflight = [];
       pending = [];

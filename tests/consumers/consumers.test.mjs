@@ -26,7 +26,9 @@ import { launch } from '../browser/chromium.mjs';
 const HERE = join(ROOT, 'tests', 'consumers');
 const ALL = ['node-esm', 'node-cjs', 'esbuild', 'rollup', 'vite', 'webpack', 'next'];
 const only = process.env.VITRINE_CONSUMERS?.split(',').filter(Boolean);
-const FIXTURES = only ? ALL.filter((f) => only.includes(f)) : ALL;
+// `make test-consumers` passes VITRINE_CONSUMERS= (empty) when CONSUMERS is unset: that means all.
+const FIXTURES = only && only.length > 0 ? ALL.filter((f) => only.includes(f)) : ALL;
+if (FIXTURES.length === 0) throw new Error(`VITRINE_CONSUMERS=${process.env.VITRINE_CONSUMERS} names no fixture of ${ALL.join(', ')}`);
 
 const work = mkdtempSync(join(tmpdir(), 'vitrine-consumers-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));

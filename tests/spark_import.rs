@@ -587,93 +587,79 @@ fn spark_bad_inputs_name_file_column_and_row() {
     std::fs::remove_file(&out).unwrap();
     std::fs::remove_dir_all(&udir).unwrap();
 
-    // Wrong schema: features stored as doubles.
-    let (model, items, _) = good_model(&t.join("double"), 6, 4);
-    let f = model.join("itemFactors/part-00001-a.snappy.parquet");
-    write_factors(
-        &f,
-        &[3, 4, 5],
-        &vec![vec![0.1; 4]; 3],
-        "features",
-        Leaf::Double,
-    );
-    let e = import_fails(&model, &items, &[], &out);
-    assert!(
-        e.contains("part-00001-a.snappy.parquet")
-            && e.contains("\"features\"")
-            && e.contains("array<float>"),
-        "{e}"
-    );
-
-    // Wrong schema: the column is not called features.
-    let (model, items, _) = good_model(&t.join("named"), 6, 4);
-    write_factors(
-        &model.join("itemFactors/part-00000-a.snappy.parquet"),
-        &[0, 1, 2],
-        &vec![vec![0.1; 4]; 3],
-        "vector",
-        Leaf::Float,
-    );
-    let e = import_fails(&model, &items, &[], &out);
-    assert!(
-        e.contains("part-00000-a.snappy.parquet")
-            && e.contains("\"features\"")
-            && e.contains("no such column"),
-        "{e}"
-    );
-
-    // A NaN factor: file, column and row.
-    let (model, items, _) = good_model(&t.join("nan"), 6, 4);
-    let mut rows = vec![vec![0.1f32; 4]; 3];
-    rows[1][2] = f32::NAN;
-    write_factors(
-        &model.join("itemFactors/part-00001-a.snappy.parquet"),
-        &[3, 4, 5],
-        &rows,
-        "features",
-        Leaf::Float,
-    );
-    let e = import_fails(&model, &items, &[], &out);
-    assert!(
-        e.contains("part-00001-a.snappy.parquet")
-            && e.contains("\"features\"")
-            && e.contains("row 1 ")
-            && e.contains("NaN"),
-        "{e}"
-    );
-
-    // A row whose length is not the model's rank.
-    let (model, items, _) = good_model(&t.join("short"), 6, 4);
-    write_factors(
-        &model.join("itemFactors/part-00001-a.snappy.parquet"),
-        &[3, 4, 5],
-        &[vec![0.1; 4], vec![0.1; 4], vec![0.1; 3]],
-        "features",
-        Leaf::Float,
-    );
-    let e = import_fails(&model, &items, &[], &out);
-    assert!(
-        e.contains("row 2 ") && e.contains("3 values") && e.contains("rank is 4"),
-        "{e}"
-    );
-
-    // User factors of another rank than the items'.
-    let (model, items, _) = good_model(&t.join("rank"), 6, 4);
-    write_factors(
-        &model.join("userFactors/part-00000-b.snappy.parquet"),
-        &[0, 1],
-        &[vec![0.1; 5], vec![0.1; 5]],
-        "features",
-        Leaf::Float,
-    );
-    let e = import_fails(&model, &items, &[], &out);
-    assert!(
-        e.contains("userFactors")
-            && e.contains("\"features\"")
-            && e.contains("row 0 ")
-            && e.contains("5 values"),
-        "{e}"
-    );
+    // One factor file rewritten per case; the error must name the file, the
+    // column and (where there is one) the row.
+    let mut nan_rows = vec![vec![0.1f32; 4]; 3];
+    nan_rows[1][2] = f32::NAN;
+    #[allow(clippy::type_complexity)]
+    let cases: Vec<(&str, &str, Vec<i32>, Vec<Vec<f32>>, &str, Leaf, Vec<&str>)> = vec![
+        (
+            "features stored as doubles",
+            "itemFactors/part-00001-a.snappy.parquet",
+            vec![3, 4, 5],
+            vec![vec![0.1; 4]; 3],
+            "features",
+            Leaf::Double,
+            vec![
+                "part-00001-a.snappy.parquet",
+                "\"features\"",
+                "array<float>",
+            ],
+        ),
+        (
+            "the column is not called features",
+            "itemFactors/part-00000-a.snappy.parquet",
+            vec![0, 1, 2],
+            vec![vec![0.1; 4]; 3],
+            "vector",
+            Leaf::Float,
+            vec![
+                "part-00000-a.snappy.parquet",
+                "\"features\"",
+                "no such column",
+            ],
+        ),
+        (
+            "a NaN factor",
+            "itemFactors/part-00001-a.snappy.parquet",
+            vec![3, 4, 5],
+            nan_rows,
+            "features",
+            Leaf::Float,
+            vec![
+                "part-00001-a.snappy.parquet",
+                "\"features\"",
+                "row 1 ",
+                "NaN",
+            ],
+        ),
+        (
+            "a row whose length is not the model's rank",
+            "itemFactors/part-00001-a.snappy.parquet",
+            vec![3, 4, 5],
+            vec![vec![0.1; 4], vec![0.1; 4], vec![0.1; 3]],
+            "features",
+            Leaf::Float,
+            vec!["row 2 ", "3 values", "rank is 4"],
+        ),
+        (
+            "user factors of another rank than the items'",
+            "userFactors/part-00000-b.snappy.parquet",
+            vec![0, 1],
+            vec![vec![0.1; 5], vec![0.1; 5]],
+            "features",
+            Leaf::Float,
+            vec!["userFactors", "\"features\"", "row 0 ", "5 values"],
+        ),
+    ];
+    for (k, (what, file, ids, rows, column, leaf, want)) in cases.into_iter().enumerate() {
+        let (model, items, _) = good_model(&t.join(format!("case{k}")), 6, 4);
+        write_factors(&model.join(file), &ids, &rows, column, leaf);
+        let e = import_fails(&model, &items, &[], &out);
+        for w in want {
+            assert!(e.contains(w), "{what}: {w:?} missing from: {e}");
+        }
+    }
 
     // An id in the factors that the id map lacks: the factor file, id column and row.
     let (model, items, _) = good_model(&t.join("missing"), 6, 4);

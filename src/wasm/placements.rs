@@ -4,13 +4,14 @@
 //! shopper's, so no serde deserializer lands in the wasm) and converts errors.
 
 use super::model::Model;
+use super::types::js::{num, set, strings};
 use super::{invalid, js_error, types};
 use crate::error::{Error, Quoted};
 use crate::placements::{
     self, CadenceParams, CoParams, Mode, Placed, PlacementOptions, PriceLevel, Promotion, Rotation,
 };
 use crate::shopper::{Event, EventKind};
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
 const COMMON: [&str; 12] = [
@@ -27,14 +28,6 @@ const COMMON: [&str; 12] = [
     "fill",
     "now",
 ];
-
-fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
-    types::number(o, key).map_err(invalid)
-}
-
-fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
-    types::strings(o, key).map_err(invalid)
-}
 
 /// Own property only (prototype pollution never reaches the engine); a
 /// throwing getter or Proxy trap is INVALID_ARGUMENT.
@@ -275,10 +268,6 @@ impl Model {
         set(&out, "unknownItems", unknown);
         out.into()
     }
-}
-
-fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
-    let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
 }
 
 fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {

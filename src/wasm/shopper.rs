@@ -3,6 +3,7 @@
 //! (www/shopper.js keeps it on-device), so nothing outlives the call here.
 
 use super::model::Model;
+use super::types::js::{boolean, num, set, strings};
 use super::{invalid, js_error, types};
 use crate::engine::RecommendOptions;
 use crate::error::{Error, Quoted};
@@ -69,19 +70,6 @@ const FIELDS: [&str; 23] = [
     "inStockOnly",
     "events",
 ];
-
-// Adapters from the shared option readers (`super::types`) to JS errors.
-fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
-    types::number(o, key).map_err(invalid)
-}
-
-fn boolean(o: &JsValue, key: &str) -> Result<Option<bool>, JsValue> {
-    types::boolean(o, key).map_err(invalid)
-}
-
-fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
-    types::strings(o, key).map_err(invalid)
-}
 
 /// Largest |boost|: added to a blended score, which stays finite (≤ ~4e33).
 const MAX_BOOST: f64 = 1e30;
@@ -200,10 +188,6 @@ fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, JsValue> {
         }
         _ => Ok(v),
     }
-}
-
-fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
-    let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
 }
 
 /// Parsed history: resolved events (time-sorted) plus what was set aside.

@@ -288,3 +288,27 @@ pub struct ItemOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub popularity: Option<f32>,
 }
+
+/// The readers above for the bindings: their message becomes an
+/// `INVALID_ARGUMENT` error, and results are set on plain JS objects.
+pub mod js {
+    use super::super::invalid;
+    use js_sys::{Object, Reflect};
+    use wasm_bindgen::JsValue;
+
+    pub fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+        super::number(o, key).map_err(invalid)
+    }
+
+    pub fn boolean(o: &JsValue, key: &str) -> Result<Option<bool>, JsValue> {
+        super::boolean(o, key).map_err(invalid)
+    }
+
+    pub fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
+        super::strings(o, key).map_err(invalid)
+    }
+
+    pub fn set(o: &Object, key: &str, v: impl Into<JsValue>) {
+        let _ = Reflect::set(o, &JsValue::from_str(key), &v.into());
+    }
+}

@@ -6,19 +6,13 @@
 //! mean[b], scale[b], centroids[k×b] (standardised), feature_means[k×b]
 //! (raw; NaN = the data had no value); u32 sizes[k].
 
-use crate::error::{At, Error, Result};
+use crate::error::{Error, Result};
 use crate::shopper::segments::{BehaviourSegments, B, BEHAVIOUR};
 
 const MAX_K: usize = 64;
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::BadSection {
-        at: At {
-            section: "BEHAVIOUR",
-            offset: 0,
-        },
-        reason: reason.into(),
-    }
+    super::bad_small_section("BEHAVIOUR", reason)
 }
 
 fn push_str(out: &mut Vec<u8>, s: &str) -> Result<()> {
@@ -71,12 +65,7 @@ pub fn encode(s: &BehaviourSegments) -> Result<Vec<u8>> {
 }
 
 fn take<'a>(b: &'a [u8], pos: &mut usize, len: usize) -> Result<&'a [u8]> {
-    let end = pos.checked_add(len).ok_or_else(|| bad("length overflow"))?;
-    let s = b
-        .get(*pos..end)
-        .ok_or_else(|| bad(format!("truncated at byte {pos}")))?;
-    *pos = end;
-    Ok(s)
+    super::take_small_section(b, pos, len, "BEHAVIOUR")
 }
 
 fn u32_at(b: &[u8], pos: &mut usize) -> Result<u32> {

@@ -351,3 +351,33 @@ pub fn stride_for(dim: usize) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+/// BAD_SECTION for the small sections decoded whole into owned values
+/// (RANKER, BEHAVIOUR): offsets inside them are reported in the reason.
+pub(crate) fn bad_small_section(
+    section: &'static str,
+    reason: impl Into<String>,
+) -> crate::error::Error {
+    crate::error::Error::BadSection {
+        at: crate::error::At { section, offset: 0 },
+        reason: reason.into(),
+    }
+}
+
+/// The next `len` bytes of a small section at `*pos` (advanced past them),
+/// or BAD_SECTION naming where it ended: the decoders' one cursor step.
+pub(crate) fn take_small_section<'a>(
+    b: &'a [u8],
+    pos: &mut usize,
+    len: usize,
+    section: &'static str,
+) -> crate::error::Result<&'a [u8]> {
+    let end = pos
+        .checked_add(len)
+        .ok_or_else(|| bad_small_section(section, "length overflow"))?;
+    let s = b
+        .get(*pos..end)
+        .ok_or_else(|| bad_small_section(section, format!("truncated at byte {pos}")))?;
+    *pos = end;
+    Ok(s)
+}

@@ -5,20 +5,14 @@
 //! one f32 bias. Kept in its own file so the section can be added to the
 //! bundle with a one-line Kind and two match arms.
 
-use crate::error::{At, Error, Result};
+use crate::error::{Error, Result};
 use crate::ranker::Ranker;
 
 /// Upper bound on features (a sanity bound against hostile lengths).
 pub const MAX_FEATURES: usize = 256;
 
 fn bad(reason: impl Into<String>) -> Error {
-    Error::BadSection {
-        at: At {
-            section: "RANKER",
-            offset: 0,
-        },
-        reason: reason.into(),
-    }
+    super::bad_small_section("RANKER", reason)
 }
 
 pub fn encode(r: &Ranker) -> Result<Vec<u8>> {
@@ -52,12 +46,7 @@ pub fn encode(r: &Ranker) -> Result<Vec<u8>> {
 }
 
 fn take<'a>(b: &'a [u8], pos: &mut usize, len: usize) -> Result<&'a [u8]> {
-    let end = pos.checked_add(len).ok_or_else(|| bad("length overflow"))?;
-    let s = b
-        .get(*pos..end)
-        .ok_or_else(|| bad(format!("truncated at byte {pos}")))?;
-    *pos = end;
-    Ok(s)
+    super::take_small_section(b, pos, len, "RANKER")
 }
 
 fn f32s(b: &[u8], pos: &mut usize, n: usize) -> Result<Vec<f32>> {

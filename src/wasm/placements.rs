@@ -103,8 +103,8 @@ impl Model {
             .resolve_ids(&strings(o, "exclude")?.unwrap_or_default())
             .0;
         p.categories = strings(o, "categories")?.map(|c| self.category_indices(&c));
-        p.price_min = num(o, "priceMin")?.map(|x| x as f32);
-        p.price_max = num(o, "priceMax")?.map(|x| x as f32);
+        p.price_min = num(o, "priceMin")?;
+        p.price_max = num(o, "priceMax")?;
         p.in_stock_only = types::boolean(o, "inStockOnly")
             .map_err(invalid)?
             .unwrap_or(false);

@@ -1,0 +1,472 @@
+//! The business stage every ranked list goes through last — placements,
+//! the model's `recommend`, the shopper's `recommend` and `rerank`: price-aware
+//! re-ranking, rotation (the local impression log) and promotions.
+//!
+//! One implementation, so that `price: 'high'` or a promotion means the same
+//! thing on a "bought together" strip as on the home page's recommendations.
+//! The placements' fallback chain applies [`adjust`] inside each stage and
+//! reserves the promotion's slots at the end (`super::run_chain`); the ranked
+//! lists here get the same adjustment over their candidate pool, then the
+//! same slot reservation.
+//!
+//! Impressions are also a negative signal for the shopper's session
+//! ([`ignore_impressions`]): an item shown again and again without a click
+//! pulls the session vector away from itself, so items like it sink too, not
+//! only the item.
+
+use super::{Placed, PlacementOptions, PriceLevel, Promotion, ReasonCode, Rotation, MAX_K};
+use crate::engine::{Model, RecommendOptions};
+use crate::error::{Error, Result};
+use crate::shopper::rerank::{self, Profile, Ranked, RerankOptions};
+use crate::shopper::Event;
+
+/// The business options of one call, owned (the wasm bindings parse them
+/// once, for any of the ranked lists).
+#[derive(Debug, Clone)]
+pub struct Business {
+    pub price_level: PriceLevel,
+    /// With a price level: prefer higher prices (true) or lower.
+    pub prefer_higher_price: bool,
+    pub rotation: Option<Rotation>,
+    pub promotion: Option<Promotion>,
+    /// "Now" in ms since the epoch, for the rotation's fade.
+    pub now_ms: f64,
+}
+
+impl Default for Business {
+    fn default() -> Self {
+        Business {
+            price_level: PriceLevel::None,
+            prefer_higher_price: true,
+            rotation: None,
+            promotion: None,
+            now_ms: 0.0,
+        }
+    }
+}
+
+impl Business {
+    /// Whether any option would change a ranking (else the plain path runs).
+    pub fn is_active(&self) -> bool {
+        self.price_level != PriceLevel::None || self.rotation.is_some() || self.promotion.is_some()
+    }
+
+    pub(crate) fn adjustment(&self) -> Adjust<'_> {
+        Adjust {
+            price_level: self.price_level,
+            prefer_higher_price: self.prefer_higher_price,
+            rotation: self.rotation.as_ref(),
+            now_ms: self.now_ms,
+        }
+    }
+}
+
+impl PlacementOptions {
+    pub(crate) fn business(&self) -> Adjust<'_> {
+        Adjust {
+            price_level: self.price_level,
+            prefer_higher_price: self.prefer_higher_price,
+            rotation: self.rotation.as_ref(),
+            now_ms: self.now_ms,
+        }
+    }
+}
+
+/// The score-changing part of the business options (promotions move slots,
+/// not scores), borrowed from whichever options struct the call has.
+#[derive(Clone, Copy)]
+pub(crate) struct Adjust<'a> {
+    price_level: PriceLevel,
+    prefer_higher_price: bool,
+    rotation: Option<&'a Rotation>,
+    now_ms: f64,
+}
+
+/// Multiplier in (0, 1] from the impression log: `(1 − rate)^shown`, fading
+/// linearly back to 1 over `time_ms` after the last impression.
+pub(crate) fn damping(rot: &Rotation, now_ms: f64, item: u32) -> f32 {
+    match rot.impressions.iter().find(|(it, _, _)| *it == item) {
+        Some(&(_, shown, last)) if shown > 0 => {
+            let fade = if rot.time_ms > 0.0 {
+                (1.0 - ((now_ms - last) / rot.time_ms).max(0.0)).clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
+            let d = (1.0 - rot.rate.clamp(0.0, 1.0)).powi(shown.min(1000) as i32);
+            1.0 - (1.0 - d) * fade as f32
+        }
+        _ => 1.0,
+    }
+}
+
+fn price_of(prices: Option<&[f32]>, i: u32) -> Option<f32> {
+    // Negative prices are as good as unknown: they cannot rank by price.
+    prices
+        .and_then(|p| p.get(i as usize))
+        .copied()
+        .filter(|p| p.is_finite() && *p >= 0.0)
+}
+
+/// Rotation and price re-ranking inside one pool (a placement stage, or the
+/// candidate pool of a ranked list): scores stay comparable within a pool,
+/// never across pools.
+///
+/// Rotation scales each item's distance above the pool's floor (the lower of
+/// 0 and its lowest score) by its damping, so it pushes down whatever the
+/// sign of the scores (a dot product may be negative; placement scores are
+/// not, and for them this is plain multiplication). Price moves an item by up
+/// to 5 / 15 / 35% of the pool's score range (at least a tenth of its best
+/// score) by its price's position in the pool, so price decides among close
+/// scores only.
+pub(crate) fn adjust(model: &Model, pool: &mut [Placed], a: &Adjust<'_>) {
+    if let Some(rot) = a.rotation {
+        let floor = pool.iter().fold(0f32, |m, p| m.min(p.score));
+        for p in pool.iter_mut() {
+            let d = damping(rot, a.now_ms, p.index);
+            if d < 1.0 {
+                p.score = floor + (p.score - floor) * d;
+            }
+        }
+    }
+    let w = a.price_level.weight();
+    if w > 0.0 && pool.len() > 1 {
+        let prices = model.view().price;
+        let (lo, hi) = pool
+            .iter()
+            .filter_map(|p| price_of(prices, p.index))
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), p| {
+                (a.min(p), b.max(p))
+            });
+        let (smin, smax) = pool
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.score), b.max(p.score))
+            });
+        // When every score ties, price still decides: the range never drops below a tenth of the best score.
+        let range = (smax - smin).max(smax.abs() * 0.1).max(f32::MIN_POSITIVE);
+        if hi > lo {
+            for p in pool.iter_mut() {
+                // Unknown prices sit in the middle: neither preferred nor pushed down.
+                let t = price_of(prices, p.index).map_or(0.5, |x| (x - lo) / (hi - lo));
+                let t = if a.prefer_higher_price { t } else { 1.0 - t };
+                p.score += w * range * t;
+            }
+        }
+    }
+}
+
+/// `recommend(user, {price, preferPrice, rotation, promotion})` on the
+/// model: the engine's top-k scan over a pool deeper than k (2k + 8, so that
+/// rotation and price can bring items up from below the cut), adjusted and
+/// cut to k; a promotion's slots go to the best-scored matching items of the
+/// pool, then to the most popular matching items that pass the filters.
+/// Items keep reason `history` (personalized) unless promoted.
+pub fn recommend(
+    model: &Model,
+    user: &[f32],
+    opts: &RecommendOptions,
+    b: &Business,
+) -> Result<Vec<Placed>> {
+    let popts = PlacementOptions {
+        k: opts.k,
+        exclude: opts.exclude.clone(),
+        categories: opts.categories.clone(),
+        in_stock_only: opts.in_stock_only,
+        price_min: opts.price_min,
+        price_max: opts.price_max,
+        price_level: b.price_level,
+        prefer_higher_price: b.prefer_higher_price,
+        rotation: b.rotation.clone(),
+        promotion: b.promotion.clone(),
+        fill: true,
+        now_ms: b.now_ms,
+    };
+    if opts.k > MAX_K {
+        // Checked before the scan: the pool is 2k + 8 deep.
+        return Err(Error::InvalidArgument {
+            what: format!(
+                "k = {} is too many for price, rotation or promotion options (at most {MAX_K})",
+                opts.k
+            ),
+        });
+    }
+    let pool_k = opts.k.saturating_mul(2).saturating_add(8);
+    let pool = model.recommend(
+        user,
+        &RecommendOptions {
+            k: pool_k,
+            ..opts.clone()
+        },
+    )?;
+    let items: Vec<Placed> = pool
+        .into_iter()
+        .map(|s| Placed {
+            index: s.index,
+            score: s.score,
+            reason: ReasonCode::History,
+            because: None,
+        })
+        .collect();
+    let stages: Vec<super::StageFn<'_>> = vec![Box::new(move |_f, _n| Ok(super::Stage { items }))];
+    super::run_chain(model, stages, &popts)
+}
+
+/// How much the business options move each candidate's score: `(item,
+/// added score)` for the items they move, from the candidates' scores
+/// (`pool`: the blended scores of one rerank pass). The shopper's ranking
+/// adds these as boosts, so MMR, category caps, buries and pins then apply
+/// to the adjusted scores as they do to any boost.
+pub fn score_deltas(model: &Model, pool: &[(u32, f32)], b: &Business) -> Vec<(u32, f32)> {
+    let mut placed: Vec<Placed> = pool
+        .iter()
+        .map(|&(index, score)| Placed {
+            index,
+            score,
+            reason: ReasonCode::History,
+            because: None,
+        })
+        .collect();
+    adjust(model, &mut placed, &b.adjustment());
+    placed
+        .iter()
+        .zip(pool)
+        .filter_map(|(p, &(i, s))| {
+            let d = p.score - s;
+            (d != 0.0 && d.is_finite()).then_some((i, d))
+        })
+        .collect()
+}
+
+/// Most ignored impressions, together, may weigh against the session: this
+/// share of the session's own (recency) weight.
+pub const IGNORED_SHARE: f32 = 0.5;
+
+/// Impressions without a click as a negative signal for the session.
+///
+/// The rule: an impression entry is cancelled (dropped from `rot`) when the
+/// history has an event on that item at or after its last showing — the
+/// shopper clicked it since. Each remaining item j counts against the
+/// session with weight `g_j = 1 − damping_j` (the rotation's own damping, so
+/// the same `rate` and `time`): the session vector becomes
+/// `normalize(Σ wᵢ·ŷᵢ − c·Σ g_j·ŷ_j)` over unit item rows, with
+/// `c = min(1, IGNORED_SHARE · Σ wᵢ / Σ g_j)` so ignored items never outweigh
+/// half the session. Items in the current session are left out of the
+/// negative sum (the shopper engaged with them). Without a current session
+/// there is no session vector to move; the rotation's damping of the items
+/// themselves still applies through [`score_deltas`].
+pub fn ignore_impressions(
+    model: &Model,
+    profile: &mut Profile,
+    events: &[Event],
+    rot: &mut Rotation,
+    now_ms: f64,
+) {
+    // Latest event time per item, sorted by item for lookups.
+    let mut latest: Vec<(u32, f64)> = events.iter().map(|e| (e.item, e.ts)).collect();
+    crate::shopper::sort_by(&mut latest, |a, b| a.0 < b.0 || (a.0 == b.0 && a.1 > b.1));
+    latest.dedup_by_key(|x| x.0);
+    rot.impressions.retain(
+        |&(item, _, last)| match latest.binary_search_by_key(&item, |x| x.0) {
+            Ok(k) => latest.get(k).is_none_or(|x| x.1 < last),
+            Err(_) => true,
+        },
+    );
+    if profile.session.is_empty() || profile.session_vec.is_empty() {
+        return;
+    }
+    let neg: Vec<(u32, f32)> = rot
+        .impressions
+        .iter()
+        .filter(|(i, _, _)| !profile.session.iter().any(|s| s.0 == *i))
+        .map(|&(i, _, _)| (i, 1.0 - damping(rot, now_ms, i)))
+        .filter(|&(_, g)| g > 0.0)
+        .collect();
+    let total_neg: f32 = neg.iter().map(|x| x.1).sum();
+    if total_neg <= 0.0 {
+        return;
+    }
+    let total_pos: f32 = profile.session.iter().map(|s| s.1).sum();
+    let c = (IGNORED_SHARE * total_pos / total_neg).min(1.0);
+    let d = model.dim();
+    let mut v = vec![0f32; d];
+    let mut add = |i: u32, w: f32| {
+        if let Some(row) = model.item_row_f32(i as usize) {
+            let n: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                for (s, x) in v.iter_mut().zip(&row) {
+                    *s += w * x / n;
+                }
+            }
+        }
+    };
+    for &(i, w) in &profile.session {
+        add(i, w);
+    }
+    for &(i, g) in &neg {
+        add(i, -c * g);
+    }
+    let n: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 && n.is_finite() {
+        v.iter_mut().for_each(|x| *x /= n);
+        profile.session_vec = v;
+    }
+}
+
+/// The shopper's ranking with the business options: `candidates` given →
+/// `rerank` (promotions pick from those candidates only: a caller's list is
+/// not widened), else `recommend` over the catalogue (its candidate pool,
+/// plus the most popular matching items for a promotion, all scored by the
+/// same blend). Returns the ranked items and, for each, whether it is
+/// promoted.
+///
+/// Two passes of the same ranking: the first scores every candidate (no
+/// diversity, caps or pins) so that [`score_deltas`] sees the pool; the
+/// second ranks with those deltas added as boosts. A promotion then reserves
+/// ⌈share · k⌉ of the k slots: matching items already in the top k keep
+/// their places; the best-ranked matching items below the cut replace the
+/// lowest-ranked non-matching ones that are not pinned.
+pub fn shopper_rank(
+    model: &Model,
+    profile: &Profile,
+    candidates: Option<&[u32]>,
+    ro: &RerankOptions,
+    b: &Business,
+) -> Result<Vec<(Ranked, bool)>> {
+    let k = match candidates {
+        Some(_) => ro.k,
+        None if ro.k == 0 => 10,
+        None => ro.k,
+    };
+    let cands: Vec<u32> = match candidates {
+        Some(c) => c.to_vec(),
+        None => {
+            let mut c = rerank::candidates(model, profile, ro)?;
+            if let Some(p) = &b.promotion {
+                c.extend(promotion_candidates(model, p, ro, profile, k)?);
+            }
+            c
+        }
+    };
+    let mut ro2 = ro.clone();
+    if b.price_level != PriceLevel::None || b.rotation.is_some() {
+        let first = rerank::rerank(
+            model,
+            profile,
+            &cands,
+            &RerankOptions {
+                k: 0,
+                mmr_lambda: 1.0,
+                reason_depth: 0,
+                rules: crate::shopper::Rules {
+                    pins: Vec::new(),
+                    bury: Vec::new(),
+                    category_cap: None,
+                    ..ro.rules.clone()
+                },
+                ..ro.clone()
+            },
+        )?;
+        let pool: Vec<(u32, f32)> = first.iter().map(|r| (r.index, r.score)).collect();
+        ro2.rules.boost.extend(score_deltas(model, &pool, b));
+    }
+    ro2.k = if b.promotion.is_some() { 0 } else { k };
+    let ranked = rerank::rerank(model, profile, &cands, &ro2)?;
+    let mut out: Vec<(Ranked, bool)> = ranked.into_iter().map(|r| (r, false)).collect();
+    if let Some(p) = &b.promotion {
+        promote_ranked(model, p, k, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The most popular items matching the promotion that pass the call's
+/// filters and exclusions: candidates a promotion can fill its slots from.
+fn promotion_candidates(
+    model: &Model,
+    promo: &Promotion,
+    ro: &RerankOptions,
+    profile: &Profile,
+    k: usize,
+) -> Result<Vec<u32>> {
+    let mut exclude = ro.rules.exclude.clone();
+    if ro.rules.exclude_purchased {
+        exclude.extend_from_slice(&profile.purchased);
+    }
+    let popts = PlacementOptions {
+        k,
+        exclude,
+        categories: ro.filter.categories.clone(),
+        in_stock_only: ro.filter.in_stock_only,
+        price_min: ro.filter.price_min,
+        price_max: ro.filter.price_max,
+        ..Default::default()
+    };
+    let filter = super::Filter::new(model, &popts)?;
+    let matches = super::promotion_matches(model, promo);
+    let want = share_of(promo, k)?;
+    let pop = super::popularity_scores(model);
+    let mut top = crate::engine::TopK::new(want.saturating_mul(2).saturating_add(4));
+    for i in 0..model.n_items() {
+        if matches(i as u32) && filter.allows(i) {
+            top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
+        }
+    }
+    Ok(top.into_sorted().into_iter().map(|s| s.index).collect())
+}
+
+/// ⌈share · k⌉, refusing a share outside [0, 1].
+fn share_of(promo: &Promotion, k: usize) -> Result<usize> {
+    if !(0.0..=1.0).contains(&promo.share) {
+        return Err(Error::InvalidArgument {
+            what: "promotion share must be in [0, 1]".into(),
+        });
+    }
+    Ok(((promo.share * k as f32).ceil() as usize).min(k))
+}
+
+/// Slot reservation over a ranked list (all candidates, best first), then
+/// the cut to k (k = 0: the whole list, where every candidate is already
+/// placed and matching ones are only labelled).
+fn promote_ranked(
+    model: &Model,
+    promo: &Promotion,
+    k: usize,
+    out: &mut Vec<(Ranked, bool)>,
+) -> Result<()> {
+    let k = if k == 0 { out.len() } else { k };
+    let want = share_of(promo, k)?;
+    let matches = super::promotion_matches(model, promo);
+    let cut = k.min(out.len());
+    let mut rest = out.split_off(cut);
+    let have = out.iter().filter(|(r, _)| matches(r.index)).count();
+    if have < want {
+        let mut extra: Vec<(Ranked, bool)> = Vec::new();
+        let mut j = 0;
+        while extra.len() < want - have && j < rest.len() {
+            if matches(rest[j].0.index) {
+                extra.push(rest.remove(j));
+            } else {
+                j += 1;
+            }
+        }
+        // Room: drop the lowest-ranked non-matching, non-pinned items.
+        let room = (out.len() + extra.len()).saturating_sub(k);
+        let mut dropped = 0;
+        let mut j = out.len();
+        while dropped < room && j > 0 {
+            j -= 1;
+            let (r, _) = &out[j];
+            if !matches(r.index) && r.reason != rerank::Reason::Pinned {
+                out.remove(j);
+                dropped += 1;
+            }
+        }
+        out.extend(extra);
+        out.truncate(k);
+    }
+    for (r, promoted) in out.iter_mut() {
+        if matches(r.index) && r.reason != rerank::Reason::Pinned {
+            *promoted = true;
+        }
+    }
+    Ok(())
+}

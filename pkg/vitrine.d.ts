@@ -18,9 +18,55 @@ export interface RecOptions {
   inStockOnly?: boolean | null;
 }
 
+/** An impression-log entry: shown `shown` times since its last click, last at `lastShown` (ms). */
+export interface Impression {
+  item: string;
+  shown: number;
+  lastShown: number;
+}
+
+/** Rotation: items shown often without a click are damped by (1 − rate)^shown, fading over `time` ms. */
+export interface RotationOption {
+  impressions: Impression[];
+  /** Damping per unclicked showing, in [0, 1]; default 0.2. */
+  rate?: number;
+  /** Milliseconds after the last impression over which the damping fades; default one day. */
+  time?: number;
+}
+
+/** A share of the k slots reserved for items matching `items` or `categories`, filled by score. */
+export interface PromotionOption {
+  items?: string[];
+  categories?: string[];
+  /** Share of the k slots, in [0, 1]; default 0.2. */
+  share?: number;
+}
+
+/**
+ * The business options shared by `recommend`, the shopper's `recommend` /
+ * `rerank` and every placement (docs/placements.md). A bad value throws
+ * `INVALID_ARGUMENT` naming the option.
+ */
+export interface BusinessOptions {
+  /** Among items of close score, price decides: how strongly. Default 'none'. */
+  price?: 'none' | 'low' | 'medium' | 'high';
+  /** With `price`: prefer higher (default) or lower prices. */
+  preferPrice?: 'higher' | 'lower';
+  rotation?: RotationOption;
+  promotion?: PromotionOption;
+}
+
+/** `recommend`'s options: the filters plus the business options (k ≤ 1000 with any of them). */
+export interface RecommendOptions extends RecOptions, BusinessOptions {
+  /** Milliseconds since the epoch for the rotation's fade; defaults to now. */
+  now?: number;
+}
+
 export interface Scored {
   id: string;
   score: number;
+  /** `recommend` with a promotion: this item holds one of the promotion's slots. */
+  promoted?: true;
 }
 
 /**
@@ -275,7 +321,7 @@ export declare class Vitrine {
   simdEnabled(): boolean;
   info(): ModelInfo;
   /** score = ⟨user, item⟩ + item bias, best first. */
-  recommend(userVector: UserVector, options?: RecOptions): ScoredList;
+  recommend(userVector: UserVector, options?: RecommendOptions): ScoredList;
   /** Hot path: indices into the catalogue and scores, no filters, no strings. */
   recommendIndices(userVector: UserVector, k?: number): { indices: Uint32Array; scores: Float32Array };
   /** Cosine similarity of item factors; the item itself is left out. */
@@ -311,7 +357,7 @@ export declare class VitrineWorker {
   readonly variant: 'relaxed' | 'simd' | 'scalar';
   simdEnabled(): Promise<boolean>;
   info(): Promise<ModelInfo>;
-  recommend(userVector: UserVector, options?: RecOptions): Promise<ScoredList>;
+  recommend(userVector: UserVector, options?: RecommendOptions): Promise<ScoredList>;
   recommendIndices(userVector: UserVector, k?: number): Promise<{ indices: Uint32Array; scores: Float32Array }>;
   similar(id: string, options?: RecOptions): Promise<ScoredList>;
   popular(options?: RecOptions): Promise<ScoredList>;

@@ -206,10 +206,11 @@ function mergeEvents(base, add, cap) {
 /** @param {StoredEvent} e */
 const eventKey = (e) => e.id ?? `${e.type}\u0000${e.item}\u0000${e.ts}`;
 
-const KINDS = ['history', 'neighbour', 'popular', 'segment', 'pinned', 'history'];
+// 6: a promotion's slot (options.promotion; src/placements/business.rs).
+const KINDS = ['history', 'neighbour', 'popular', 'segment', 'pinned', 'history', 'promoted'];
 
 /**
- * @typedef {{kind: 'history' | 'neighbour' | 'popular' | 'segment' | 'pinned', item?: string, weight?: number, segment?: number}} Reason
+ * @typedef {{kind: 'history' | 'neighbour' | 'popular' | 'segment' | 'pinned' | 'promoted', item?: string, weight?: number, segment?: number}} Reason
  * @typedef {{items: {id: string, score: number, reason: Reason}[], unknownItems: number, clampedEvents: number, unknownCandidates: number, coldStart: boolean}} RankedList
  */
 

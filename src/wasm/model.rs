@@ -239,7 +239,16 @@ fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
 
 impl Model {
     fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
-        let o = RecOptionsJs::from_js(options).map_err(invalid)?;
+        self.options_with(options, &[])
+    }
+
+    /// [`Self::options`] also allowing `extra` keys (read by the caller).
+    fn options_with(
+        &self,
+        options: &JsValue,
+        extra: &[&str],
+    ) -> Result<(RecommendOptions, u32), JsValue> {
+        let o = RecOptionsJs::from_js_with(options, extra).map_err(invalid)?;
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
             _ => Ok(v),
@@ -274,6 +283,7 @@ impl Model {
                     .unwrap_or("")
                     .to_string(),
                 score: s.score,
+                promoted: false,
             })
             .collect();
         to_js(&Listing {
@@ -387,9 +397,31 @@ impl Model {
     }
 
     /// Top-k for a user vector (a user's own row or one folded in on-device).
+    /// With `price` / `preferPrice` / `rotation` / `promotion` (and `now`),
+    /// the placements' business stage re-ranks a deeper pool
+    /// (`placements::business::recommend`); promoted items carry `promoted: true`.
     pub fn recommend(&self, user: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let u = user_vector(&user, self.inner.dim())?;
-        let (opts, unknown) = self.options(&options)?;
+        let extra = super::placements::RECOMMEND_KEYS;
+        let (opts, unknown) = self.options_with(&options, &extra)?;
+        if let Some(r) = self.business_recommend(&u, &opts, &options)? {
+            let items = r
+                .iter()
+                .map(|p| ScoredJs {
+                    id: self
+                        .inner
+                        .item_id(p.index as usize)
+                        .unwrap_or("")
+                        .to_string(),
+                    score: p.score,
+                    promoted: super::placements::is_promoted(p),
+                })
+                .collect();
+            return to_js(&Listing {
+                items,
+                unknown_excludes: unknown,
+            });
+        }
         let r = self.inner.recommend(&u, &opts).map_err(js_error)?;
         self.listing(r, unknown)
     }

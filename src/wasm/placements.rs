@@ -8,8 +8,10 @@ use super::types::js::{num, set, strings};
 use super::{invalid, js_error, types};
 use crate::error::{Error, Quoted};
 use crate::placements::{
-    self, CadenceParams, CoParams, Mode, Placed, PlacementOptions, PriceLevel, Promotion, Rotation,
+    self, business, Business, CadenceParams, CoParams, Mode, Placed, PlacementOptions, PriceLevel,
+    Promotion, ReasonCode, Rotation,
 };
+use crate::shopper::rerank::{Profile, Ranked, RerankOptions};
 use crate::shopper::{Event, EventKind};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
@@ -28,6 +30,14 @@ const COMMON: [&str; 12] = [
     "fill",
     "now",
 ];
+
+/// The business options `recommend` (model and shopper) and the shopper's
+/// `rerank` take besides their own: the same names and rules as on placements.
+pub(super) const BUSINESS_KEYS: [&str; 4] = ["price", "preferPrice", "rotation", "promotion"];
+
+/// The model's `recommend`: the business keys and `now` (the rotation's clock).
+pub(super) const RECOMMEND_KEYS: [&str; 5] =
+    ["price", "preferPrice", "rotation", "promotion", "now"];
 
 /// Own property only (prototype pollution never reaches the engine); a
 /// throwing getter or Proxy trap is INVALID_ARGUMENT.
@@ -109,8 +119,26 @@ impl Model {
             .map_err(invalid)?
             .unwrap_or(false);
         p.fill = types::boolean(o, "fill").map_err(invalid)?.unwrap_or(true);
+        let b = self.business(o, now)?;
+        p.price_level = b.price_level;
+        p.prefer_higher_price = b.prefer_higher_price;
+        p.rotation = b.rotation;
+        p.promotion = b.promotion;
+        Ok(p)
+    }
+
+    /// `price`, `preferPrice`, `rotation`, `promotion` of any options object
+    /// (absent: all off). Bad values are `INVALID_ARGUMENT` naming the option.
+    pub(super) fn business(&self, o: &JsValue, now: f64) -> Result<Business, JsValue> {
+        let mut b = Business {
+            now_ms: now,
+            ..Default::default()
+        };
+        if !o.is_object() {
+            return Ok(b);
+        }
         if let Some(l) = text(o, "price")? {
-            p.price_level = PriceLevel::parse(&l).ok_or_else(|| {
+            b.price_level = PriceLevel::parse(&l).ok_or_else(|| {
                 invalid(format!(
                     "price must be none, low, medium or high, not {}",
                     Quoted(&l)
@@ -118,17 +146,17 @@ impl Model {
             })?;
         }
         if let Some(d) = text(o, "preferPrice")? {
-            p.prefer_higher_price = match d.as_str() {
+            b.prefer_higher_price = match d.as_str() {
                 "higher" => true,
                 "lower" => false,
                 _ => return Err(invalid("preferPrice must be higher or lower")),
             };
         }
         if let Some(r) = prop(o, "rotation")? {
-            p.rotation = Some(self.rotation(&r)?);
+            b.rotation = Some(self.rotation(&r)?);
         }
         if let Some(pr) = prop(o, "promotion")? {
-            if !pr.is_object() {
+            if !pr.is_object() || Array::is_array(&pr) {
                 return Err(invalid(
                     "promotion must be an object like {categories: ['sale'], share: 0.2}",
                 ));
@@ -139,7 +167,7 @@ impl Model {
             if share > 1.0 {
                 return Err(invalid("promotion.share must be in [0, 1]"));
             }
-            p.promotion = Some(Promotion {
+            b.promotion = Some(Promotion {
                 items: self
                     .inner
                     .resolve_ids(&strings(&pr, "items")?.unwrap_or_default())
@@ -148,7 +176,57 @@ impl Model {
                 share,
             });
         }
-        Ok(p)
+        Ok(b)
+    }
+
+    /// The model's `recommend` with business options, or `None` when the
+    /// options set none (the plain scan answers then).
+    pub(super) fn business_recommend(
+        &self,
+        user: &[f32],
+        opts: &crate::engine::RecommendOptions,
+        options: &JsValue,
+    ) -> Result<Option<Vec<Placed>>, JsValue> {
+        let now = match num(options, "now").ok().flatten() {
+            Some(x) if x.is_finite() => x,
+            Some(_) => return Err(invalid("now must be a finite number")),
+            None => js_sys::Date::now(),
+        };
+        let b = self.business(options, now)?;
+        if !b.is_active() {
+            return Ok(None);
+        }
+        business::recommend(&self.inner, user, opts, &b)
+            .map(Some)
+            .map_err(js_error)
+    }
+
+    /// The shopper's ranking with business options, or `None` when the
+    /// options set none. With a rotation, impressions without a click are
+    /// first a negative signal for the session (`business::ignore_impressions`).
+    /// Returns the ranking and which of its items are promoted.
+    pub(super) fn business_rank(
+        &self,
+        options: &JsValue,
+        now: Option<f64>,
+        profile: &mut Profile,
+        events: &[Event],
+        candidates: Option<&[u32]>,
+        ro: &RerankOptions,
+    ) -> Result<Option<RankedPromoted>, JsValue> {
+        let now = now
+            .filter(|x| x.is_finite())
+            .unwrap_or_else(js_sys::Date::now);
+        let mut b = self.business(options, now)?;
+        if !b.is_active() {
+            return Ok(None);
+        }
+        if let Some(rot) = b.rotation.as_mut() {
+            business::ignore_impressions(&self.inner, profile, events, rot, now);
+        }
+        let r =
+            business::shopper_rank(&self.inner, profile, candidates, ro, &b).map_err(js_error)?;
+        Ok(Some(r.into_iter().unzip()))
     }
 
     /// `{impressions: [{item, shown, lastShown}], rate, time}`.
@@ -268,6 +346,27 @@ impl Model {
         set(&out, "unknownItems", unknown);
         out.into()
     }
+}
+
+/// A shopper ranking and, per item, whether it is promoted.
+pub(super) type RankedPromoted = (Vec<Ranked>, Vec<bool>);
+
+/// Marks promoted items in a packed shopper result: kind 6 (`promoted` in
+/// www/shopper.js's `unpackRanked`).
+pub(super) fn mark_promoted(packed: &JsValue, promoted: &[bool]) {
+    if let Ok(kinds) = js_sys::Reflect::get(packed, &JsValue::from_str("kinds")) {
+        let kinds: js_sys::Uint8Array = kinds.unchecked_into();
+        for (i, &p) in promoted.iter().enumerate() {
+            if p {
+                kinds.set_index(i as u32, 6);
+            }
+        }
+    }
+}
+
+/// Whether a model `recommend` item is a promotion's.
+pub(super) fn is_promoted(p: &Placed) -> bool {
+    p.reason == ReasonCode::Promoted
 }
 
 fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {

@@ -31,15 +31,17 @@ impl RecOptionsJs {
         "inStockOnly",
     ];
 
-    /// `Err` carries a message for `INVALID_ARGUMENT`.
-    pub fn from_js(options: &JsValue) -> Result<Self, String> {
+    /// `Err` carries a message for `INVALID_ARGUMENT`. `extra`: keys allowed
+    /// besides [`Self::FIELDS`], read by the caller.
+    pub fn from_js_with(options: &JsValue, extra: &[&str]) -> Result<Self, String> {
         if options.is_undefined() || options.is_null() {
             return Ok(Self::default());
         }
         if !options.is_object() || Array::is_array(options) {
             return Err("options must be an object like {k: 10}".into());
         }
-        check_keys(options, &Self::FIELDS, "option")?;
+        let allowed: Vec<&str> = Self::FIELDS.iter().chain(extra).copied().collect();
+        check_keys(options, &allowed, "option")?;
         Ok(RecOptionsJs {
             k: number(options, "k")?,
             exclude: strings(options, "exclude")?,
@@ -221,6 +223,14 @@ pub fn describe(x: f64) -> String {
 pub struct ScoredJs {
     pub id: String,
     pub score: f32,
+    /// `recommend` with a promotion: this item holds one of its slots.
+    #[serde(skip_serializing_if = "is_false")]
+    pub promoted: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's signature")]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Serialize)]

@@ -8,7 +8,7 @@ import { VitrineError, badArg, describe, messageOf } from './errors.js';
 import { pickVariant } from './detect.js';
 import { BUILDS, baseHref, wasmUrlOf, wasmIntegrityOf } from './wasm.js';
 import { checkLoadOptions } from './source.js';
-import { checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
+import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
@@ -352,7 +352,7 @@ export class VitrineWorker {
 
   /** @param {Float32Array | Float64Array | number[]} userVector @param {RecOptions} [options] */
   async recommend(userVector, options) {
-    const opts = checkRecOptions(options);
+    const opts = checkRecOptions(options, BUSINESS_OPTION_KEYS);
     const u = this._vector(userVector);
     const r = await this._request('recommend', [u, { ...opts }], [u.buffer]);
     return scoredList(r.items, r.unknownExcludes, r.unknownCategories);

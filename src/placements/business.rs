@@ -14,7 +14,7 @@
 //! pulls the session vector away from itself, so items like it sink too, not
 //! only the item.
 
-use super::{Placed, PlacementOptions, PriceLevel, Promotion, ReasonCode, Rotation, MAX_K};
+use super::{Placed, PlacementOptions, PriceLevel, Promotion, ReasonCode, Rotation};
 use crate::engine::{Model, RecommendOptions};
 use crate::error::{Error, Result};
 use crate::shopper::rerank::{self, Profile, Ranked, RerankOptions};
@@ -85,18 +85,25 @@ pub(crate) struct Adjust<'a> {
 /// Multiplier in (0, 1] from the impression log: `(1 − rate)^shown`, fading
 /// linearly back to 1 over `time_ms` after the last impression.
 pub(crate) fn damping(rot: &Rotation, now_ms: f64, item: u32) -> f32 {
-    match rot.impressions.iter().find(|(it, _, _)| *it == item) {
-        Some(&(_, shown, last)) if shown > 0 => {
-            let fade = if rot.time_ms > 0.0 {
-                (1.0 - ((now_ms - last) / rot.time_ms).max(0.0)).clamp(0.0, 1.0)
-            } else {
-                1.0
-            };
-            let d = (1.0 - rot.rate.clamp(0.0, 1.0)).powi(shown.min(1000) as i32);
-            1.0 - (1.0 - d) * fade as f32
-        }
-        _ => 1.0,
+    rot.impressions
+        .iter()
+        .find(|(it, _, _)| *it == item)
+        .map_or(1.0, |&(_, shown, last)| {
+            damping_of(rot, now_ms, shown, last)
+        })
+}
+
+fn damping_of(rot: &Rotation, now_ms: f64, shown: u32, last: f64) -> f32 {
+    if shown == 0 {
+        return 1.0;
     }
+    let fade = if rot.time_ms > 0.0 {
+        (1.0 - ((now_ms - last) / rot.time_ms).max(0.0)).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let d = (1.0 - rot.rate.clamp(0.0, 1.0)).powi(shown.min(1000) as i32);
+    1.0 - (1.0 - d) * fade as f32
 }
 
 fn price_of(prices: Option<&[f32]>, i: u32) -> Option<f32> {
@@ -181,13 +188,10 @@ pub fn recommend(
         fill: true,
         now_ms: b.now_ms,
     };
-    if opts.k > MAX_K {
+    if opts.k > super::MAX_K {
         // Checked before the scan: the pool is 2k + 8 deep.
         return Err(Error::InvalidArgument {
-            what: format!(
-                "k = {} is too many for price, rotation or promotion options (at most {MAX_K})",
-                opts.k
-            ),
+            what: "k is too many for price, rotation or promotion options (at most 1000)".into(),
         });
     }
     let pool_k = opts.k.saturating_mul(2).saturating_add(8);
@@ -261,16 +265,10 @@ pub fn ignore_impressions(
     rot: &mut Rotation,
     now_ms: f64,
 ) {
-    // Latest event time per item, sorted by item for lookups.
-    let mut latest: Vec<(u32, f64)> = events.iter().map(|e| (e.item, e.ts)).collect();
-    crate::shopper::sort_by(&mut latest, |a, b| a.0 < b.0 || (a.0 == b.0 && a.1 > b.1));
-    latest.dedup_by_key(|x| x.0);
-    rot.impressions.retain(
-        |&(item, _, last)| match latest.binary_search_by_key(&item, |x| x.0) {
-            Ok(k) => latest.get(k).is_none_or(|x| x.1 < last),
-            Err(_) => true,
-        },
-    );
+    // A linear scan, not an index: a few hundred events against a log of at
+    // most a few thousand entries, and no sort instantiated in the wasm.
+    rot.impressions
+        .retain(|&(item, _, last)| !events.iter().any(|e| e.item == item && e.ts >= last));
     if profile.session.is_empty() || profile.session_vec.is_empty() {
         return;
     }
@@ -278,7 +276,7 @@ pub fn ignore_impressions(
         .impressions
         .iter()
         .filter(|(i, _, _)| !profile.session.iter().any(|s| s.0 == *i))
-        .map(|&(i, _, _)| (i, 1.0 - damping(rot, now_ms, i)))
+        .map(|&(i, shown, last)| (i, 1.0 - damping_of(rot, now_ms, shown, last)))
         .filter(|&(_, g)| g > 0.0)
         .collect();
     let total_neg: f32 = neg.iter().map(|x| x.1).sum();

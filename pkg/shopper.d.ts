@@ -145,9 +145,7 @@ export type Reason =
   | { kind: 'popular' }
   /** Cold start from a segment centroid. */
   | { kind: 'segment'; segment: number }
-  | { kind: 'pinned' }
-  /** Holds one of `options.promotion`'s slots. */
-  | { kind: 'promoted' };
+  | { kind: 'pinned' };
 
 export type ReasonKind = Reason['kind'];
 
@@ -155,6 +153,8 @@ export interface RankedItem {
   id: string;
   score: number;
   reason: Reason;
+  /** Holds one of `options.promotion`'s slots (the reason stays the ranking's own). */
+  promoted?: true;
 }
 
 export interface RankedList {

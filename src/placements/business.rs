@@ -318,8 +318,9 @@ pub fn ignore_impressions(
 /// promoted.
 ///
 /// Two passes of the same ranking: the first scores every candidate (no
-/// diversity, caps or pins) so that [`score_deltas`] sees the pool; the
-/// second ranks with those deltas added as boosts. A promotion then reserves
+/// diversity, caps or pins) so that [`score_deltas`] sees the pool (its
+/// best 2k + 50, or 1000 when k = 0); the second ranks with those deltas
+/// added as boosts. A promotion then reserves
 /// ⌈share · k⌉ of the k slots: matching items already in the top k keep
 /// their places; the best-ranked matching items below the cut replace the
 /// lowest-ranked non-matching ones that are not pinned.
@@ -364,7 +365,20 @@ pub fn shopper_rank(
                 ..ro.clone()
             },
         )?;
-        let pool: Vec<(u32, f32)> = first.iter().map(|r| (r.index, r.score)).collect();
+        // The head of the first pass only: price moves an item by a share of
+        // this pool's range, so items far below the cut cannot enter it, and
+        // every delta is a boost the second pass looks up per candidate (a
+        // 10k-candidate rerank must not cost 10k × 10k).
+        let head = if k == 0 {
+            1000
+        } else {
+            k.saturating_mul(2).saturating_add(50)
+        };
+        let pool: Vec<(u32, f32)> = first
+            .iter()
+            .take(head)
+            .map(|r| (r.index, r.score))
+            .collect();
         ro2.rules.boost.extend(score_deltas(model, &pool, b));
     }
     ro2.k = if b.promotion.is_some() { 0 } else { k };

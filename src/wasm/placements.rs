@@ -351,17 +351,16 @@ impl Model {
 /// A shopper ranking and, per item, whether it is promoted.
 pub(super) type RankedPromoted = (Vec<Ranked>, Vec<bool>);
 
-/// Marks promoted items in a packed shopper result: kind 6 (`promoted` in
-/// www/shopper.js's `unpackRanked`).
+/// Adds `promoted` (a Uint8Array, 1 = holds a promotion's slot) to a packed
+/// shopper result; www/shopper.js's `unpackRanked` sets `promoted: true` on
+/// those items, which keep their own reason.
 pub(super) fn mark_promoted(packed: &JsValue, promoted: &[bool]) {
-    if let Ok(kinds) = js_sys::Reflect::get(packed, &JsValue::from_str("kinds")) {
-        let kinds: js_sys::Uint8Array = kinds.unchecked_into();
-        for (i, &p) in promoted.iter().enumerate() {
-            if p {
-                kinds.set_index(i as u32, 6);
-            }
-        }
-    }
+    let flags: Vec<u8> = promoted.iter().map(|&p| u8::from(p)).collect();
+    let _ = js_sys::Reflect::set(
+        packed,
+        &JsValue::from_str("promoted"),
+        &js_sys::Uint8Array::from(&flags[..]),
+    );
 }
 
 /// Whether a model `recommend` item is a promotion's.

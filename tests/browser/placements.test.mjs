@@ -75,7 +75,7 @@ test('Chromium: business options on recommend and rerank, impressions as a negat
     const s = withPlacements(createShopper(v, { storage: 'none', now: () => clock }), v, { impressions: log });
     for (const [i, id] of ['item-3', 'item-9', 'item-12'].entries()) await s.track({ type: 'view', item: id, ts: clock - (3 - i) * 60_000 });
     const sr = s.recommend({ k: 8, promotion: { categories: [promo], share: 0.25 } }).items;
-    out.shopperPromoted = sr.filter((x) => v.item(x.id).category === promo).map((x) => x.reason.kind);
+    out.shopperPromoted = sr.filter((x) => v.item(x.id).category === promo).map((x) => x.promoted === true);
     const cands = Array.from({ length: 40 }, (_, i) => `item-${100 + i}`);
     out.rerankBad = err(() => s.rerank(cands, { rotation: { impressions: [], rate: 7 } }));
     const base = s.recommend({ k: 8 }).items.map((x) => x.id);
@@ -95,7 +95,7 @@ test('Chromium: business options on recommend and rerank, impressions as a negat
   assert.match(r.modelBad, /^INVALID_ARGUMENT: .*price/);
   assert.equal(r.workerSame, true);
   assert.match(r.workerBad, /^INVALID_ARGUMENT: .*promotion\.share/);
-  assert.ok(r.shopperPromoted.length >= 2 && r.shopperPromoted.every((k) => k === 'promoted'), JSON.stringify(r.shopperPromoted));
+  assert.ok(r.shopperPromoted.length >= 2 && r.shopperPromoted.every(Boolean), JSON.stringify(r.shopperPromoted));
   assert.match(r.rerankBad, /^INVALID_ARGUMENT: .*rotation\.rate/);
   assert.ok(r.pushedAt === -1 || r.pushedAt > 0, `recommend: still at ${r.pushedAt}`);
   assert.ok(r.rerankPushedAt > 0, `rerank: still at ${r.rerankPushedAt}`);

@@ -236,7 +236,8 @@ test('the shopper: recommend and rerank take the business options', async () => 
   assert.equal(r.items.length, 8);
   const inPromo = r.items.filter((x) => v.item(x.id).category === promo);
   assert.ok(inPromo.length >= 2, `${inPromo.length}`);
-  assert.ok(inPromo.every((x) => x.reason.kind === 'promoted'));
+  assert.ok(inPromo.every((x) => x.promoted === true && typeof x.reason.kind === 'string'));
+  assert.ok(r.items.filter((x) => v.item(x.id).category !== promo).every((x) => x.promoted === undefined));
   // rerank: promotions fill from the caller's candidates only; pins keep their slot.
   const cands = Array.from({ length: 40 }, (_, i) => `item-${100 + i}`);
   const rr = s.rerank(cands, { k: 6, pin: { 'item-120': 0 }, promotion: { categories: [promo], share: 0.5 } });

@@ -285,29 +285,37 @@ pub fn ignore_impressions(
     }
     let total_pos: f32 = profile.session.iter().map(|s| s.1).sum();
     let c = (IGNORED_SHARE * total_pos / total_neg).min(1.0);
-    let d = model.dim();
-    let mut v = vec![0f32; d];
-    let mut add = |i: u32, w: f32| {
-        if let Some(row) = model.item_row_f32(i as usize) {
-            let n: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if n > 0.0 {
-                for (s, x) in v.iter_mut().zip(&row) {
-                    *s += w * x / n;
-                }
+    let weighted = profile
+        .session
+        .iter()
+        .copied()
+        .chain(neg.iter().map(|&(i, g)| (i, -c * g)));
+    let mut v = vec![0f32; model.dim()];
+    for (i, w) in weighted {
+        if let Some(row) = unit_row(model, i) {
+            for (s, x) in v.iter_mut().zip(&row) {
+                *s += w * x;
             }
         }
-    };
-    for &(i, w) in &profile.session {
-        add(i, w);
-    }
-    for &(i, g) in &neg {
-        add(i, -c * g);
     }
     let n: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n > 0.0 && n.is_finite() {
         v.iter_mut().for_each(|x| *x /= n);
         profile.session_vec = v;
     }
+}
+
+/// Item `i`'s row at unit length (`None` past the end or for a zero row).
+/// Not inlined: one copy of the row dequantization in the wasm, not one per caller.
+#[inline(never)]
+fn unit_row(model: &Model, i: u32) -> Option<Vec<f32>> {
+    let mut row = model.item_row_f32(i as usize)?;
+    let n: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n.is_nan() || n <= 0.0 {
+        return None;
+    }
+    row.iter_mut().for_each(|x| *x /= n);
+    Some(row)
 }
 
 /// The shopper's ranking with the business options: `candidates` given →
@@ -414,15 +422,11 @@ fn promotion_candidates(
     };
     let filter = super::Filter::new(model, &popts)?;
     let matches = super::promotion_matches(model, promo);
-    let want = share_of(promo, k)?;
-    let pop = super::popularity_scores(model);
-    let mut top = crate::engine::TopK::new(want.saturating_mul(2).saturating_add(4));
-    for i in 0..model.n_items() {
-        if matches(i as u32) && filter.allows(i) {
-            top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
-        }
-    }
-    Ok(top.into_sorted().into_iter().map(|s| s.index).collect())
+    let n = share_of(promo, k)?.saturating_mul(2).saturating_add(4);
+    Ok(super::popular_matching(model, &matches, &filter, n)
+        .into_iter()
+        .map(|s| s.index)
+        .collect())
 }
 
 /// ⌈share · k⌉, refusing a share outside [0, 1].

@@ -464,19 +464,17 @@ fn promote(
             }
         }
         if extra.len() < want - have {
-            let pop = popularity_scores(model);
-            let mut top = crate::engine::TopK::new(want - have - extra.len());
-            for i in 0..model.n_items() {
-                if matches(i as u32) && filter.allows(i) {
-                    top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
-                }
-            }
-            extra.extend(top.into_sorted().into_iter().map(|x| Placed {
-                index: x.index,
-                score: x.score,
-                reason: ReasonCode::Promoted,
-                because: None,
-            }));
+            let n = want - have - extra.len();
+            extra.extend(
+                popular_matching(model, &matches, filter, n)
+                    .into_iter()
+                    .map(|x| Placed {
+                        index: x.index,
+                        score: x.score,
+                        reason: ReasonCode::Promoted,
+                        because: None,
+                    }),
+            );
         }
         // Drop the lowest-ranked non-matching items to make room.
         let room = (out.len() + extra.len()).saturating_sub(opts.k);
@@ -501,6 +499,24 @@ fn promote(
         }
     }
     Ok(())
+}
+
+/// The `n` most popular items matching a promotion that `filter` allows,
+/// best first: one pass over the catalogue, bounded heap.
+pub(crate) fn popular_matching(
+    model: &Model,
+    matches: &dyn Fn(u32) -> bool,
+    filter: &Filter<'_>,
+    n: usize,
+) -> Vec<crate::engine::Scored> {
+    let pop = popularity_scores(model);
+    let mut top = crate::engine::TopK::new(n);
+    for i in 0..model.n_items() {
+        if matches(i as u32) && filter.allows(i) {
+            top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
+        }
+    }
+    top.into_sorted()
 }
 
 /// POPULARITY, else TRENDING totals, else bias: the global ranking signal.

@@ -356,23 +356,14 @@ pub fn shopper_rank(
     };
     let mut ro2 = ro.clone();
     if b.price_level != PriceLevel::None || b.rotation.is_some() {
-        let first = rerank::rerank(
-            model,
-            profile,
-            &cands,
-            &RerankOptions {
-                k: 0,
-                mmr_lambda: 1.0,
-                reason_depth: 0,
-                rules: crate::shopper::Rules {
-                    pins: Vec::new(),
-                    bury: Vec::new(),
-                    category_cap: None,
-                    ..ro.rules.clone()
-                },
-                ..ro.clone()
-            },
-        )?;
+        // One pass without diversity, caps or pins: the blended scores.
+        ro2.k = 0;
+        ro2.mmr_lambda = 1.0;
+        ro2.reason_depth = 0;
+        ro2.rules.pins.clear();
+        ro2.rules.bury.clear();
+        ro2.rules.category_cap = None;
+        let first = rerank::rerank(model, profile, &cands, &ro2)?;
         // The head of the first pass only: price moves an item by a share of
         // this pool's range, so items far below the cut cannot enter it, and
         // every delta is a boost the second pass looks up per candidate (a
@@ -387,6 +378,7 @@ pub fn shopper_rank(
             .take(head)
             .map(|r| (r.index, r.score))
             .collect();
+        ro2 = ro.clone();
         ro2.rules.boost.extend(score_deltas(model, &pool, b));
     }
     ro2.k = if b.promotion.is_some() { 0 } else { k };

@@ -283,7 +283,6 @@ impl Model {
                     .unwrap_or("")
                     .to_string(),
                 score: s.score,
-                promoted: false,
             })
             .collect();
         to_js(&Listing {
@@ -405,22 +404,17 @@ impl Model {
         let extra = super::placements::RECOMMEND_KEYS;
         let (opts, unknown) = self.options_with(&options, &extra)?;
         if let Some(r) = self.business_recommend(&u, &opts, &options)? {
-            let items = r
-                .iter()
-                .map(|p| ScoredJs {
-                    id: self
-                        .inner
-                        .item_id(p.index as usize)
-                        .unwrap_or("")
-                        .to_string(),
+            let promoted: Vec<bool> = r.iter().map(super::placements::is_promoted).collect();
+            let scored = r
+                .into_iter()
+                .map(|p| Scored {
+                    index: p.index,
                     score: p.score,
-                    promoted: super::placements::is_promoted(p),
                 })
                 .collect();
-            return to_js(&Listing {
-                items,
-                unknown_excludes: unknown,
-            });
+            let out = self.listing(scored, unknown)?;
+            super::placements::mark_promoted_items(&out, &promoted);
+            return Ok(out);
         }
         let r = self.inner.recommend(&u, &opts).map_err(js_error)?;
         self.listing(r, unknown)

@@ -12,7 +12,7 @@ use crate::placements::{
     Promotion, ReasonCode, Rotation,
 };
 use crate::shopper::rerank::{Profile, Ranked, RerankOptions};
-use crate::shopper::{Event, EventKind};
+use crate::shopper::Event;
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
@@ -274,55 +274,21 @@ impl Model {
         })
     }
 
-    /// `[{type, item, ts}]` → events on known items (unknown ones counted).
+    /// `[{type, item, ts}]` → events on known items (unknown ones counted),
+    /// read as the shopper's bindings read them (`events_of`: same checks,
+    /// same `INVALID_EVENT`s), then clamped to now (cadence counts elapsed
+    /// time, which must not be negative).
     fn placement_events(&self, events: &JsValue, now: f64) -> Result<(Vec<Event>, u32), JsValue> {
-        if events.is_undefined() || events.is_null() {
-            return Ok((Vec::new(), 0));
-        }
-        let arr = events
-            .dyn_ref::<Array>()
-            .ok_or_else(|| invalid("events must be an array of {type, item, ts}"))?;
-        let bad = |index: usize, reason: &str| {
-            js_error(Error::InvalidEvent {
-                index,
-                reason: reason.to_string(),
+        let h = self.events_of(events, now)?;
+        let ev = h
+            .events
+            .into_iter()
+            .map(|e| Event {
+                ts: e.ts.min(now),
+                ..e
             })
-        };
-        let list = elements(arr, "events")?;
-        let mut out = Vec::with_capacity(list.len());
-        let mut unknown = 0;
-        for (index, e) in list.into_iter().enumerate() {
-            if !e.is_object() {
-                return Err(bad(index, "not an object"));
-            }
-            let t = text(&e, "type")
-                .ok()
-                .flatten()
-                .ok_or_else(|| bad(index, "type must be a string"))?;
-            let kind = EventKind::parse(&t)
-                .ok_or_else(|| bad(index, "type must be view, cart, purchase or search"))?;
-            let item = text(&e, "item")
-                .ok()
-                .flatten()
-                .ok_or_else(|| bad(index, "item must be a string id"))?;
-            let ts = match prop(&e, "ts").map_err(|_| bad(index, "ts could not be read"))? {
-                None => now,
-                Some(v) => v
-                    .as_f64()
-                    .filter(|x| x.is_finite())
-                    .ok_or_else(|| bad(index, "ts must be a finite number (ms since the epoch)"))?
-                    .min(now),
-            };
-            match self.inner.item_index(&item) {
-                Some(i) => out.push(Event {
-                    kind,
-                    item: i as u32,
-                    ts,
-                }),
-                None => unknown += 1,
-            }
-        }
-        Ok((out, unknown))
+            .collect();
+        Ok((ev, h.unknown))
     }
 
     fn placed_out(&self, items: &[Placed], unknown: u32) -> JsValue {
@@ -361,6 +327,23 @@ pub(super) fn mark_promoted(packed: &JsValue, promoted: &[bool]) {
         &JsValue::from_str("promoted"),
         &js_sys::Uint8Array::from(&flags[..]),
     );
+}
+
+/// Sets `promoted: true` on the promoted items of a `{items: [...]}` listing
+/// (the model's `recommend`); set here rather than serialized, so the common
+/// listing shape (and its serializer) stays as `similar` / `popular` use it.
+pub(super) fn mark_promoted_items(listing: &JsValue, promoted: &[bool]) {
+    let Ok(items) = js_sys::Reflect::get(listing, &JsValue::from_str("items")) else {
+        return;
+    };
+    for (i, &p) in promoted.iter().enumerate() {
+        if p {
+            let item = js_sys::Reflect::get_u32(&items, i as u32).unwrap_or(JsValue::UNDEFINED);
+            if item.is_object() {
+                let _ = js_sys::Reflect::set(&item, &JsValue::from_str("promoted"), &JsValue::TRUE);
+            }
+        }
+    }
 }
 
 /// Whether a model `recommend` item is a promotion's.

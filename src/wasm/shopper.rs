@@ -196,16 +196,16 @@ fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, JsValue> {
 }
 
 /// Parsed history: resolved events (time-sorted) plus what was set aside.
-struct History {
-    events: Vec<Event>,
-    unknown: u32,
+pub(super) struct History {
+    pub(super) events: Vec<Event>,
+    pub(super) unknown: u32,
     clamped: u32,
 }
 
 impl Model {
     /// Validates and resolves `[{type, item, ts}]`. Bad shape → `INVALID_EVENT`;
     /// unknown ids are kept out of scoring and counted.
-    fn events_of(&self, events: &JsValue, now: f64) -> Result<History, JsValue> {
+    pub(super) fn events_of(&self, events: &JsValue, now: f64) -> Result<History, JsValue> {
         if events.is_undefined() || events.is_null() {
             return Ok(History {
                 events: Vec::new(),

@@ -223,14 +223,6 @@ pub fn describe(x: f64) -> String {
 pub struct ScoredJs {
     pub id: String,
     pub score: f32,
-    /// `recommend` with a promotion: this item holds one of its slots.
-    #[serde(skip_serializing_if = "is_false")]
-    pub promoted: bool,
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's signature")]
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 #[derive(Serialize)]

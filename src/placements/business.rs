@@ -165,8 +165,9 @@ pub(crate) fn adjust(model: &Model, pool: &mut [Placed], a: &Adjust<'_>) {
 /// `recommend(user, {price, preferPrice, rotation, promotion})` on the
 /// model: the engine's top-k scan over a pool deeper than k (2k + 8, so that
 /// rotation and price can bring items up from below the cut), adjusted and
-/// cut to k; a promotion's slots go to the best-scored matching items of the
-/// pool, then to the most popular matching items that pass the filters.
+/// cut to k; a promotion's slots go to the best-scored matching items
+/// ([`promotion_pool`]), then to the most popular matching items that pass
+/// the filters.
 /// Items keep reason `history` (personalized) unless promoted.
 pub fn recommend(
     model: &Model,
@@ -202,6 +203,10 @@ pub fn recommend(
             ..opts.clone()
         },
     )?;
+    let mut pool = pool;
+    if let Some(p) = &b.promotion {
+        pool.extend(promotion_pool(model, user, opts, p)?);
+    }
     let items: Vec<Placed> = pool
         .into_iter()
         .map(|s| Placed {
@@ -213,6 +218,57 @@ pub fn recommend(
         .collect();
     let stages: Vec<super::StageFn<'_>> = vec![Box::new(move |_f, _n| Ok(super::Stage { items }))];
     super::run_chain(model, stages, &popts)
+}
+
+/// The best-scored items matching a promotion, by the same score as the
+/// list (so its slots go "by score", not by popularity): the engine's scan
+/// restricted to the promotion's categories (within the call's own category
+/// filter), and its listed items scored directly. They join the pool; the
+/// chain's filter and the slot reservation do the rest.
+fn promotion_pool(
+    model: &Model,
+    user: &[f32],
+    opts: &RecommendOptions,
+    p: &Promotion,
+) -> Result<Vec<crate::engine::Scored>> {
+    let want = share_of(p, opts.k)?;
+    let mut out = Vec::new();
+    if want == 0 {
+        return Ok(out);
+    }
+    let cats: Vec<u32> = match &opts.categories {
+        Some(c) => p
+            .categories
+            .iter()
+            .copied()
+            .filter(|x| c.contains(x))
+            .collect(),
+        None => p.categories.clone(),
+    };
+    if !cats.is_empty() {
+        out = model.recommend(
+            user,
+            &RecommendOptions {
+                k: want.saturating_mul(2).saturating_add(4),
+                categories: Some(cats),
+                ..opts.clone()
+            },
+        )?;
+    }
+    let listed: Vec<u32> = p
+        .items
+        .iter()
+        .copied()
+        .filter(|&i| (i as usize) < model.n_items())
+        .collect();
+    let scores = model.score_indices(user, &listed)?;
+    out.extend(
+        listed
+            .into_iter()
+            .zip(scores)
+            .map(|(index, score)| crate::engine::Scored { index, score }),
+    );
+    Ok(out)
 }
 
 /// How much the business options move each candidate's score: `(item,

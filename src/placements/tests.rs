@@ -735,6 +735,53 @@ fn model_recommend_with_business_options() {
         .iter()
         .filter(|p| cats[p.index as usize] != promo_cat)
         .all(|p| p.reason == ReasonCode::History));
+    // By score: the matching items are the best-scored items of that category.
+    let best_in_cat: Vec<u32> = m
+        .recommend(
+            &user,
+            &crate::engine::RecommendOptions {
+                k: matching.len(),
+                categories: Some(vec![promo_cat]),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .iter()
+        .map(|s| s.index)
+        .collect();
+    let mut got: Vec<u32> = matching.iter().map(|p| p.index).collect();
+    let mut want = best_in_cat.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "promoted by score");
+    // A listed item is placed even when its score is low.
+    let worst = *m
+        .score_indices(&user, &(0..400).collect::<Vec<u32>>())
+        .unwrap()
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i as u32)
+        .as_ref()
+        .unwrap();
+    let listed = business::recommend(
+        &m,
+        &user,
+        &o,
+        &Business {
+            promotion: Some(Promotion {
+                items: vec![worst],
+                categories: vec![],
+                share: 0.1,
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(listed.len(), 10);
+    assert!(listed
+        .iter()
+        .any(|p| p.index == worst && p.reason == ReasonCode::Promoted));
     // Filters still hold for promoted items; k past a strip's size is refused.
     let f = crate::engine::RecommendOptions {
         k: 10,

@@ -255,20 +255,26 @@ fn promotion_pool(
             },
         )?;
     }
-    let listed: Vec<u32> = p
-        .items
-        .iter()
-        .copied()
-        .filter(|&i| (i as usize) < model.n_items())
-        .collect();
-    let scores = model.score_indices(user, &listed)?;
-    out.extend(
-        listed
-            .into_iter()
-            .zip(scores)
-            .map(|(index, score)| crate::engine::Scored { index, score }),
-    );
+    let bias = model.view().bias;
+    out.extend(p.items.iter().filter_map(|&index| {
+        let row = model_row(model, index)?;
+        let dot: f32 = row.iter().zip(user).map(|(a, b)| a * b).sum();
+        let b = bias.and_then(|b| b.get(index as usize)).copied();
+        Some(crate::engine::Scored {
+            index,
+            score: dot + b.unwrap_or(0.0),
+        })
+    }));
     Ok(out)
+}
+
+/// Item `i`'s dequantized row. Not inlined: one copy of the dequantization.
+/// (The scan's exact scorer, `score_indices`, is not otherwise in the wasm;
+/// a listed item's ⟨u, y⟩ + b only orders it among the pool, where the last
+/// bits of the summation order do not matter.)
+#[inline(never)]
+fn model_row(model: &Model, i: u32) -> Option<Vec<f32>> {
+    model.item_row_f32(i as usize)
 }
 
 /// How much the business options move each candidate's score: `(item,
@@ -365,7 +371,7 @@ pub fn ignore_impressions(
 /// Not inlined: one copy of the row dequantization in the wasm, not one per caller.
 #[inline(never)]
 fn unit_row(model: &Model, i: u32) -> Option<Vec<f32>> {
-    let mut row = model.item_row_f32(i as usize)?;
+    let mut row = model_row(model, i)?;
     let n: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n.is_nan() || n <= 0.0 {
         return None;

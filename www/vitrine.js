@@ -16,6 +16,7 @@
 //   lib/load.js           load()
 //   lib/worker-client.js  loadInWorker(), VitrineWorker
 //   lib/worker-host.js    the worker's side of the protocol
+//   lib/shards.js         loadSharded(): a head bundle, factor shards on demand
 //
 // Everything the wasm throws is rethrown as a `VitrineError` with the same
 // stable `code`; arguments are checked first so that a wrong call fails with
@@ -54,3 +55,4 @@ export { checkRecOptions, checkUserVector, checkId, scoredList } from './lib/che
 export { Vitrine } from './lib/model.js';
 export { loadModel as load } from './lib/load.js';
 export { loadInWorker, VitrineWorker } from './lib/worker-client.js';
+export { loadSharded, ShardedVitrine, SHARD_CACHE_PREFIX } from './lib/shards.js';

@@ -40,6 +40,11 @@ pub struct Args {
     /// With --synth-items.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// The model id heads and shards carry (default: the bundle's META
+    /// `model_id`, else one derived from its bytes). Name each export
+    /// differently: browsers cache shards under it.
+    #[arg(long)]
+    pub model_id: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -55,6 +60,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         by,
         max_shard_bytes: a.max_shard_bytes,
         head_items: a.head_items,
+        model_id: a.model_id.clone(),
     };
     // Everything goes to a sibling directory first, so a failure leaves
     // nothing partial in --out.

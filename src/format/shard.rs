@@ -820,6 +820,8 @@ pub struct ShardOptions {
     /// `head_items / 10` most popular of each category (so a category
     /// filter finds cold-start items in the head).
     pub head_items: usize,
+    /// Overrides the source's model id.
+    pub model_id: Option<String>,
 }
 
 /// What [`write_sharded`] wrote.
@@ -937,15 +939,19 @@ pub fn write_sharded(
     let names_list = src.category_names();
     let names = strings::encode(&names_list)?;
     let mut meta = src.meta();
-    let model_id = match meta.iter().find(|(k, _)| k == "model_id") {
-        Some((_, v)) if !v.is_empty() => v.clone(),
-        _ => {
-            let id = src.fallback_model_id();
-            meta.retain(|(k, _)| k != "model_id");
-            meta.push(("model_id".into(), id.clone()));
-            id
-        }
+    let model_id = match (&opts.model_id, meta.iter().find(|(k, _)| k == "model_id")) {
+        (Some(id), _) => id.clone(),
+        (None, Some((_, v))) if !v.is_empty() => v.clone(),
+        _ => src.fallback_model_id(),
     };
+    if model_id.is_empty() || model_id.len() > 200 || model_id.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "model id {} must be 1 to 200 bytes without control characters",
+            crate::error::Quoted(&model_id)
+        )));
+    }
+    meta.retain(|(k, _)| k != "model_id");
+    meta.push(("model_id".into(), model_id.clone()));
     let meta_b = meta_bytes(&meta)?;
     let fixed = fixed_bytes(&meta_b, &names).saturating_add(model_id.len() as u64);
     if opts.max_shard_bytes <= fixed {

@@ -36,6 +36,7 @@ fn shard(bytes: &[u8], by: ShardBy, max: u64, head: usize) -> Result<(ShardSumma
             by,
             max_shard_bytes: max,
             head_items: head,
+            model_id: None,
         },
         &mut |name, b| {
             files.push((name.to_string(), b.to_vec()));
@@ -231,6 +232,7 @@ fn model_ids_and_the_synthetic_source() {
             by: ShardBy::Category,
             max_shard_bytes: 100_000,
             head_items: 100,
+            model_id: Some("synthetic-1".into()),
         },
         &mut |n, b| {
             files.push((n.to_string(), b.to_vec()));
@@ -245,6 +247,7 @@ fn model_ids_and_the_synthetic_source() {
         n += Model::from_bytes(b).unwrap().n_items();
     }
     assert_eq!(n, 5000);
+    assert_eq!(s.model_id, "synthetic-1");
     assert!(s.table.shards.iter().all(|e| e.category < 6));
 }
 

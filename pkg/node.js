@@ -11,13 +11,13 @@ import { BUILDS, wasmUrlOf, wasmIntegrityOf } from './lib/wasm.js';
 import { parseIntegrity, verifyIntegrity } from './lib/integrity.js';
 import { checkLoadOptions, openSource, modelFromChunks } from './lib/source.js';
 import { Vitrine } from './lib/model.js';
-import { openSharded } from './lib/shards.js';
+import { openSharded } from './shards.js';
 
 export { VitrineError, toVitrineError };
 export { JS_ERROR_CODES } from './lib/errors.js';
 export { simdSupported, relaxedSimdSupported } from './lib/detect.js';
 export { VitrineWorker } from './lib/worker-client.js';
-export { ShardedVitrine, SHARD_CACHE_PREFIX } from './lib/shards.js';
+export { ShardedVitrine, SHARD_CACHE_PREFIX } from './shards.js';
 
 /** @type {Map<string, Promise<any>>} keyed by build, file and integrity */
 const cache = new Map();

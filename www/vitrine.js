@@ -16,7 +16,6 @@
 //   lib/load.js           load()
 //   lib/worker-client.js  loadInWorker(), VitrineWorker
 //   lib/worker-host.js    the worker's side of the protocol
-//   lib/shards.js         loadSharded(): a head bundle, factor shards on demand
 //
 // Everything the wasm throws is rethrown as a `VitrineError` with the same
 // stable `code`; arguments are checked first so that a wrong call fails with
@@ -55,4 +54,16 @@ export { checkRecOptions, checkUserVector, checkId, scoredList } from './lib/che
 export { Vitrine } from './lib/model.js';
 export { loadModel as load } from './lib/load.js';
 export { loadInWorker, VitrineWorker } from './lib/worker-client.js';
-export { loadSharded, ShardedVitrine, SHARD_CACHE_PREFIX } from './lib/shards.js';
+
+/**
+ * Load a sharded bundle (`vitrine shard`): the head at once, factor shards
+ * on demand, cached per model id. The implementation (`shards.js`) is
+ * fetched on the first call, so pages that never shard pay nothing for it.
+ * @param {string | URL} head URL of `head.vtr`
+ * @param {any} [options] LoadOptions plus cache, prefetch, concurrency, fetch
+ * @returns {Promise<import('./shards.js').ShardedVitrine>}
+ */
+export async function loadSharded(head, options) {
+  const m = await import('./shards.js');
+  return m.loadSharded(head, options);
+}

@@ -1,4 +1,6 @@
 // Sharded bundles (`vitrine shard`): catalogues too large for one page load.
+// Its own module, imported by `loadSharded` of vitrine.js on first use, so
+// pages that never shard download none of it (the glue's size budget).
 //
 // The head bundle (the most popular items with their factors, the Gram
 // matrix, every category name, and the shard table) loads like any bundle,
@@ -13,12 +15,12 @@
 // the cache and fetched again from the network (HTTP cache bypassed); if
 // the network copy is wrong too, the call fails with SHARD_MISMATCH.
 
-import { VitrineError, badArg, describe, messageOf, toVitrineError } from './errors.js';
-import { pickVariant } from './detect.js';
-import { loadWasm } from './wasm.js';
-import { checkLoadOptions, openSource } from './source.js';
-import { Vitrine } from './model.js';
-import { checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
+import { VitrineError, badArg, describe, messageOf, toVitrineError } from './lib/errors.js';
+import { pickVariant } from './lib/detect.js';
+import { loadWasm } from './lib/wasm.js';
+import { checkLoadOptions, openSource } from './lib/source.js';
+import { Vitrine } from './lib/model.js';
+import { checkId, checkRecOptions, checkUserVector, scoredList } from './lib/checks.js';
 
 /** Cache Storage names are `vitrine-shards:<model_id>`; older models' caches are dropped. */
 export const SHARD_CACHE_PREFIX = 'vitrine-shards:';

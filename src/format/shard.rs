@@ -448,7 +448,7 @@ pub fn check_shard(
 /// ([`BundleSource`]) or one generated item by item ([`SynthSource`], for
 /// catalogues too large to hold as one bundle).
 pub trait Source {
-    fn len(&self) -> usize;
+    fn n_items(&self) -> usize;
     fn dim(&self) -> usize;
     fn dtype(&self) -> Dtype;
     fn columns(&self) -> Columns;
@@ -531,7 +531,7 @@ fn le_f32s(v: &[f32], i: usize) -> [u8; 4] {
 }
 
 impl Source for BundleSource<'_> {
-    fn len(&self) -> usize {
+    fn n_items(&self) -> usize {
         self.layout.n_items
     }
     fn dim(&self) -> usize {
@@ -715,7 +715,7 @@ impl SynthSource {
 }
 
 impl Source for SynthSource {
-    fn len(&self) -> usize {
+    fn n_items(&self) -> usize {
         self.n
     }
     fn dim(&self) -> usize {
@@ -745,7 +745,7 @@ impl Source for SynthSource {
         if self.categories == 0 {
             return NO_CATEGORY;
         }
-        super::index_u32((self.rng(i, 2).next_u64() % self.categories as u64) as usize)
+        u32::try_from(self.rng(i, 2).next_u64() % self.categories as u64).unwrap_or(NO_CATEGORY)
     }
     fn popularity(&self, i: usize) -> f32 {
         // Zipf-like: rank drawn uniformly, weight 1 / rank.
@@ -932,7 +932,7 @@ pub fn write_sharded(
     opts: &ShardOptions,
     out: &mut dyn FnMut(&str, &[u8]) -> std::io::Result<()>,
 ) -> Result<ShardSummary> {
-    let n = src.len();
+    let n = src.n_items();
     if n == 0 {
         return Err(Error::invalid("the catalogue has no items"));
     }

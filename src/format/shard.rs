@@ -180,20 +180,20 @@ pub fn decode_table(b: &[u8], offset: u64, n_categories: usize) -> Result<ShardT
         section: name,
         offset,
     };
-    let err = |reason: String| bad(name, offset, reason);
+    // Static reasons and one formatting site (`of_shard`): every format!
+    // here is wasm code that each page downloads.
+    let err = |reason: &'static str| bad(name, offset, reason);
+    let of_shard = |i: usize, what: &'static str| bad(name, offset, format!("shard {i}: {what}"));
     if b.len() < TABLE_HEADER {
-        return Err(err(format!(
-            "{} bytes, the header alone needs {TABLE_HEADER}",
-            b.len()
-        )));
+        return Err(err("shorter than its 32-byte header"));
     }
     let by_code = u32_at(b, 0).unwrap_or(u32::MAX);
-    let by = ShardBy::from_code(by_code).ok_or_else(|| err(format!("unknown split {by_code}")))?;
+    let by = ShardBy::from_code(by_code).ok_or_else(|| err("unknown split (bytes 0..4)"))?;
     let count = u32_at(b, 4).unwrap_or(0);
     let total_items = u64_at(b, 8).unwrap_or(0);
     reserved(b, 16..32, &here, "SHARD_TABLE bytes 16..32")?;
     if count == 0 {
-        return Err(err("no shards".into()));
+        return Err(err("no shards"));
     }
     let n = count as usize;
     let entries_end = n
@@ -204,7 +204,7 @@ pub fn decode_table(b: &[u8], offset: u64, n_categories: usize) -> Result<ShardT
         })?;
     let entries = b
         .get(TABLE_HEADER..entries_end)
-        .ok_or_else(|| err(format!("{count} entries need {entries_end} bytes")))?;
+        .ok_or_else(|| err("shorter than its entries"))?;
     let names = StringTable::parse(
         b.get(entries_end..).unwrap_or(&[]),
         &At {
@@ -219,14 +219,13 @@ pub fn decode_table(b: &[u8], offset: u64, n_categories: usize) -> Result<ShardT
             what: "SHARD_TABLE strings",
         })?;
     if names.len() != want {
-        return Err(err(format!(
-            "{} strings, {count} shards need {want} (model id, then file, first and last id per shard)",
-            names.len()
-        )));
+        return Err(err(
+            "wrong number of strings: the model id, then file, first and last id per shard",
+        ));
     }
     let model_id = names.get(0).unwrap_or("").to_string();
     if model_id.is_empty() {
-        return Err(err("empty model_id".into()));
+        return Err(err("empty model_id"));
     }
     let mut shards = Vec::with_capacity(n);
     let mut prev_end = 0u32;
@@ -247,30 +246,27 @@ pub fn decode_table(b: &[u8], offset: u64, n_categories: usize) -> Result<ShardT
             "SHARD_TABLE entry bytes 24..32",
         )?;
         if start != prev_end || end <= start {
-            return Err(err(format!(
-                "shard {i} holds rows {start}..{end}; it must start at {prev_end} and hold at least one"
-            )));
+            return Err(of_shard(
+                i,
+                "its rows must start where the previous shard's end, and be at least one",
+            ));
         }
         if category != NO_CATEGORY && category as usize >= n_categories {
-            return Err(err(format!(
-                "shard {i} names category {category}, the head has {n_categories} category names"
-            )));
+            return Err(of_shard(i, "a category the head has no name for"));
         }
         if bytes < super::HEADER_LEN as u64 {
-            return Err(err(format!(
-                "shard {i} is {bytes} bytes, less than a header"
-            )));
+            return Err(of_shard(i, "fewer bytes than a header"));
         }
         let s = |k: usize| names.get(1 + 3 * i + k).unwrap_or("").to_string();
         let (file, first_id, last_id) = (s(0), s(1), s(2));
         if !safe_file_name(&file) {
-            return Err(err(format!(
-                "shard {i} file name {} must be a plain name (letters, digits, - _ .; not starting with .)",
-                crate::error::Quoted(&file)
-            )));
+            return Err(of_shard(
+                i,
+                "the file name must be plain (letters, digits, - _ .; not starting with .)",
+            ));
         }
         if first_id.as_bytes() > last_id.as_bytes() {
-            return Err(err(format!("shard {i}: first id after last id")));
+            return Err(of_shard(i, "first id after last id"));
         }
         prev_end = end;
         shards.push(ShardEntry {
@@ -285,9 +281,7 @@ pub fn decode_table(b: &[u8], offset: u64, n_categories: usize) -> Result<ShardT
         });
     }
     if u64::from(prev_end) != total_items {
-        return Err(err(format!(
-            "shards hold {prev_end} rows, the table says {total_items} items"
-        )));
+        return Err(err("the shards' rows do not add up to total_items"));
     }
     Ok(ShardTable {
         by,
@@ -304,9 +298,9 @@ pub fn decode_info(b: &[u8], offset: u64, n_items: usize) -> Result<ShardInfo> {
         section: name,
         offset,
     };
-    let err = |reason: String| bad(name, offset, reason);
+    let err = |reason: &'static str| bad(name, offset, reason);
     if b.len() < INFO_LEN {
-        return Err(err(format!("{} bytes, need at least {INFO_LEN}", b.len())));
+        return Err(err("shorter than its 32-byte header"));
     }
     let index = u32_at(b, 0).unwrap_or(0);
     let count = u32_at(b, 4).unwrap_or(0);
@@ -315,14 +309,12 @@ pub fn decode_info(b: &[u8], offset: u64, n_items: usize) -> Result<ShardInfo> {
     let category = u32_at(b, 16).unwrap_or(0);
     let by_code = u32_at(b, 20).unwrap_or(u32::MAX);
     reserved(b, 24..32, &here, "SHARD_INFO bytes 24..32")?;
-    let by = ShardBy::from_code(by_code).ok_or_else(|| err(format!("unknown split {by_code}")))?;
+    let by = ShardBy::from_code(by_code).ok_or_else(|| err("unknown split (bytes 20..24)"))?;
     if index >= count {
-        return Err(err(format!("shard {index} of {count}")));
+        return Err(err("shard index not below the shard count"));
     }
     if end.checked_sub(start).map(|d| d as usize) != Some(n_items) {
-        return Err(err(format!(
-            "rows {start}..{end} for a bundle of {n_items} items"
-        )));
+        return Err(err("its rows are not as many as the bundle's items"));
     }
     let names = StringTable::parse(
         b.get(INFO_LEN..).unwrap_or(&[]),
@@ -333,7 +325,7 @@ pub fn decode_info(b: &[u8], offset: u64, n_items: usize) -> Result<ShardInfo> {
     )?;
     let model_id = match (names.len(), names.get(0)) {
         (1, Some(m)) if !m.is_empty() => m.to_string(),
-        _ => return Err(err("the string table must hold exactly the model_id".into())),
+        _ => return Err(err("the string table must hold exactly the model_id")),
     };
     Ok(ShardInfo {
         index,

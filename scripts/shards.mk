@@ -1,5 +1,6 @@
 # Sharded bundles (issue #17): catalogues past one page load. Included by the
 # top-level Makefile.
+#   make test-shard-cli    `vitrine shard` end to end (tests/shard_cli.rs)
 #   make test-bundle-size  the README / docs/trainer.md size tables are the rendering
 #                          of docs/numbers/bundle-size.json and the formula matches
 #                          real `vitrine synth` files (part of make test, seconds)
@@ -10,13 +11,21 @@
 # The format and JS tests run with the others: `cargo test --lib format::shard`,
 # tests/node/shards.test.mjs, tests/browser/shards.test.mjs (make test-web).
 
-TEST_TARGETS += test-bundle-size
+TEST_TARGETS += test-bundle-size test-shard-cli
 BENCH_TARGETS += bench-shards
 
-.PHONY: test-bundle-size bundle-size bench-shards
+.PHONY: test-bundle-size test-shard-cli bundle-size bench-shards
 
-test-bundle-size: cli
+test-# `vitrine shard` end to end: files that load, stale shards removed, refusals write nothing.
+test-shard-cli:
+	$(CARGO) test --release --quiet --test shard_cli
+
+bundle-size: cli
 	python3 scripts/bundle_size.py check
+
+# `vitrine shard` end to end: files that load, stale shards removed, refusals write nothing.
+test-shard-cli:
+	$(CARGO) test --release --quiet --test shard_cli
 
 bundle-size: cli
 	python3 scripts/bundle_size.py measure

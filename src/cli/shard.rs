@@ -63,48 +63,21 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         model_id: a.model_id.clone(),
     };
     // Everything goes to a sibling directory first, so a failure leaves
-    // nothing partial in --out.
+    // nothing partial in --out; any error removes it.
     let tmp = sibling(&a.out, &format!("partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    let mut write = |name: &str, bytes: &[u8]| std::fs::write(tmp.join(name), bytes);
-    let result = match (&a.model, a.synth_items) {
-        (Some(path), None) => {
-            let bytes = super::read_input(path).map_err(|e| format!("cannot read {e}"))?;
-            let layout = crate::format::parse(&bytes)
-                .map_err(|e| format!("{}: {e} [{}]", path.display(), e.code()))?;
-            BundleSource::new(&bytes, &layout)
-                .and_then(|src| shard::write_sharded(&src, &opts, &mut write))
-        }
-        (None, Some(n)) => {
-            let dtype = Dtype::parse(&a.dtype)
-                .ok_or_else(|| format!("--dtype must be f32, f16 or int8, not {:?}", a.dtype))?;
-            if n == 0 || n > MAX_SYNTH_ITEMS || a.dim == 0 || a.dim > crate::format::MAX_DIM {
-                return Err(format!(
-                    "--synth-items must be 1..={MAX_SYNTH_ITEMS} and --dim 1..={}",
-                    crate::format::MAX_DIM
-                )
-                .into());
-            }
-            let src = SynthSource {
-                n,
-                dim: a.dim,
-                dtype,
-                categories: a.categories.min(4096),
-                seed: a.seed,
-            };
-            shard::write_sharded(&src, &opts, &mut write)
-        }
-        _ => return Err("give either a bundle or --synth-items, not both".into()),
-    };
-    let summary = match result {
+    let summary = match write(&a, &opts, &tmp) {
         Ok(s) => s,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(format!("{e} [{}]", e.code()).into());
+            return Err(e);
         }
     };
-    publish(&tmp, &a.out, &summary)?;
+    if let Err(e) = publish(&tmp, &a.out, &summary) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     let largest = summary
         .table
         .shards
@@ -144,6 +117,45 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// Shards the bundle (or the synthetic catalogue) into `tmp`.
+fn write(
+    a: &Args,
+    opts: &ShardOptions,
+    tmp: &Path,
+) -> Result<shard::ShardSummary, Box<dyn std::error::Error>> {
+    let mut write = |name: &str, bytes: &[u8]| std::fs::write(tmp.join(name), bytes);
+    let coded = |e: crate::error::Error| format!("{e} [{}]", e.code());
+    match (&a.model, a.synth_items) {
+        (Some(path), None) => {
+            let bytes = super::read_input(path).map_err(|e| format!("cannot read {e}"))?;
+            let layout = crate::format::parse(&bytes)
+                .map_err(|e| format!("{}: {e} [{}]", path.display(), e.code()))?;
+            let src = BundleSource::new(&bytes, &layout).map_err(coded)?;
+            Ok(shard::write_sharded(&src, opts, &mut write).map_err(coded)?)
+        }
+        (None, Some(n)) => {
+            let dtype = Dtype::parse(&a.dtype)
+                .ok_or_else(|| format!("--dtype must be f32, f16 or int8, not {:?}", a.dtype))?;
+            if n == 0 || n > MAX_SYNTH_ITEMS || a.dim == 0 || a.dim > crate::format::MAX_DIM {
+                return Err(format!(
+                    "--synth-items must be 1..={MAX_SYNTH_ITEMS} and --dim 1..={}",
+                    crate::format::MAX_DIM
+                )
+                .into());
+            }
+            let src = SynthSource {
+                n,
+                dim: a.dim,
+                dtype,
+                categories: a.categories.min(4096),
+                seed: a.seed,
+            };
+            Ok(shard::write_sharded(&src, opts, &mut write).map_err(coded)?)
+        }
+        _ => Err("give either a bundle or --synth-items, not both".into()),
+    }
 }
 
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {

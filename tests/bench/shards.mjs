@@ -102,9 +102,15 @@ function catalogue(n) {
 }
 
 /** One visit in a fresh page: everything timed from before the glue's import. */
-async function visit(context, url, { all, category }) {
+async function visit(context, url, { all, category, sizes }) {
   const page = await context.newPage();
   await page.goto(`${url}/tests/blank.html`);
+  // Shard files that came over the network (Cache Storage reads make no request).
+  const fetched = [];
+  page.on('response', (r) => {
+    const m = /\/(shard-\d+\.vtr)$/.exec(r.url());
+    if (m) fetched.push(m[1]);
+  });
   const r = await page.evaluate(
     async ({ head, all, category }) => {
       const t0 = performance.now();
@@ -135,17 +141,13 @@ async function visit(context, url, { all, category }) {
       }
       out.ok = a.length === 10 && b.length === 10 && b.complete;
       out.shards_loaded = m.loadedShards;
-      // What came over the network (Cache Storage reads are not resources).
-      const res = performance.getEntriesByType('resource').filter((e) => /\/shard-\d+\.vtr$/.test(e.name));
-      out.fetched_shards = res.length;
-      out.fetched_bytes = res.reduce((n, e) => n + e.encodedBodySize, 0);
       m.dispose();
       return out;
     },
     { head: '/s/head.vtr', all, category },
   );
   await page.close();
-  return r;
+  return { ...r, fetched_shards: fetched.length, fetched_bytes: fetched.reduce((n, f) => n + (sizes.get(f) ?? 0), 0) };
 }
 
 const median = (xs) => {
@@ -163,6 +165,7 @@ for (const n of SIZES) {
   try {
     // Names come from the bundle: synth's categories are named, --synth-items ones are cat-<i>.
     const head = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    const sizes = new Map(head.shards.map((e) => [e.file, e.bytes]));
     const browser = await launch();
     chromium ??= browser.context.browser()?.version() ?? null;
     let cold;
@@ -180,10 +183,10 @@ for (const n of SIZES) {
       });
       await probe.close();
       log(`${n}: cold visit (${head.shards.length} shards, category ${categoryName})`);
-      cold = await visit(browser.context, srv.url, { all, category: categoryName });
+      cold = await visit(browser.context, srv.url, { all, category: categoryName, sizes });
       for (let i = 0; i < VISITS; i++) {
         log(`${n}: warm visit ${i + 1}`);
-        warm.push(await visit(browser.context, srv.url, { all, category: categoryName }));
+        warm.push(await visit(browser.context, srv.url, { all, category: categoryName, sizes }));
       }
     } finally {
       await browser.close();

@@ -138,7 +138,8 @@ async function openCache(opt, modelId) {
  * @param {Response} resp @param {number} expected
  */
 async function readExactly(resp, expected) {
-  const len = Number(resp.headers?.get?.('content-length'));
+  // A compressed body's Content-Length is the compressed size: no early verdict then.
+  const len = resp.headers?.get?.('content-encoding') ? NaN : Number(resp.headers?.get?.('content-length'));
   if (Number.isFinite(len) && len > 0 && len !== expected) {
     throw new VitrineError('SHARD_MISMATCH', `the server sends ${len} bytes, the head says ${expected}`);
   }
@@ -342,9 +343,12 @@ export class ShardedVitrine {
         }
         bytes = await readExactly(resp, e.bytes);
       } catch (err) {
-        const v = toVitrineError(err);
-        if (v.code !== 'SHARD_MISMATCH') throw v;
-        last = v;
+        if (!(err instanceof VitrineError)) {
+          // The body broke off (connection reset, a proxy timing out).
+          throw new VitrineError('NETWORK', `downloading shard ${i} (${url}) failed: ${messageOf(err)}`, { url, shard: i }, { cause: err });
+        }
+        if (err.code !== 'SHARD_MISMATCH') throw err;
+        last = err;
         continue;
       }
       try {

@@ -249,6 +249,28 @@ test('a cached shard evicted while it is read falls back to the network', async 
   m.dispose();
 });
 
+test('a shard download that breaks off is NETWORK, and the next call tries again', async () => {
+  let broken = true;
+  const f = async (url, init) => {
+    if (broken && /shard-0003\.vtr$/.test(String(url))) {
+      const body = new ReadableStream({
+        start(c) {
+          c.enqueue(new Uint8Array(1000));
+          c.error(new TypeError('connection reset'));
+        },
+      });
+      return new Response(body, { status: 200 });
+    }
+    return fetch(String(url), init);
+  };
+  const m = await loadSharded(`${srv.url}/range/head.vtr`, { cache: false, fetch: f });
+  const err = await rejectsCode(m.loadShards([3]), 'NETWORK');
+  assert.equal(err.details.shard, 3);
+  broken = false;
+  assert.equal(await m.loadShards([3]), 1);
+  m.dispose();
+});
+
 test('bad arguments and plain bundles are typed errors', async () => {
   const plainDir = tempDir();
   const s2 = await startServer({ mounts: { '/p/': plainDir }, quiet: true });

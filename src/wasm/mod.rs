@@ -29,6 +29,13 @@ mod placements;
     clippy::cast_sign_loss,
     clippy::cast_possible_wrap
 )]
+mod shards;
+#[cfg(not(feature = "intent-module"))]
+#[warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 mod shopper;
 #[cfg(not(feature = "intent-module"))]
 #[warn(

@@ -72,3 +72,23 @@ export function pickVariant(simd, wasmUrl) {
   if (simd === false) return 'scalar';
   return badArg(`options.simd must be 'auto', true, false or 'relaxed', got ${describe(simd)}`);
 }
+
+/**
+ * `pickVariant` with the reason for its choice, for `info().build`.
+ * @param {'auto' | boolean | 'relaxed' | undefined | null} simd
+ * @param {unknown} [wasmUrl]
+ * @returns {Promise<{variant: 'relaxed' | 'simd' | 'scalar', reason: string}>}
+ */
+export async function pickVariantWithReason(simd, wasmUrl) {
+  const variant = pickVariant(simd, wasmUrl);
+  if (simd !== undefined && simd !== null && simd !== 'auto') return { variant, reason: `simd: ${JSON.stringify(simd)} was requested` };
+  const reason =
+    variant === 'relaxed'
+      ? 'auto: relaxed SIMD validates here'
+      : variant === 'simd'
+        ? relaxedSimdSupported()
+          ? 'auto: SIMD128 (options.wasmUrl lists no relaxed build)'
+          : 'auto: SIMD128 validates here, relaxed SIMD does not'
+        : 'auto: this engine has no WebAssembly SIMD';
+  return { variant, reason };
+}

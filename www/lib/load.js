@@ -2,7 +2,7 @@
 // the bundle into it. The wasm compiles (streaming) while the bundle
 // downloads: neither waits for the other.
 
-import { pickVariantWithReason } from './detect.js';
+import { pickVariant, pickVariantWithReason } from './detect.js';
 import { loadWasm } from './wasm.js';
 import { checkLoadOptions, newLoadContext, now, openSource } from './source.js';
 import { Vitrine } from './model.js';
@@ -24,20 +24,27 @@ import { Vitrine } from './model.js';
  */
 export async function loadModel(source, options) {
   const opts = checkLoadOptions(options);
+  // Bad simd / wasmUrl options fail here, before anything is fetched.
+  pickVariant(opts.simd, opts.wasmUrl);
   const t = newLoadContext();
-  const { variant, reason } = await pickVariantWithReason(opts.simd, opts.wasmUrl);
   t.compileStart = now();
-  const wasmP = loadWasm(variant, opts.wasmUrl, opts.wasmIntegrity).then((w) => {
-    t.compileEnd = now();
-    return w;
-  });
+  // Under simd: 'auto' the first load in a browser measures both SIMD builds
+  // (calibrate.js) while the bundle downloads; later loads remember.
+  const pick = pickVariantWithReason(opts.simd, opts.wasmUrl, opts.wasmIntegrity);
+  const wasmP = pick
+    .then(({ variant }) => loadWasm(variant, opts.wasmUrl, opts.wasmIntegrity))
+    .then((w) => {
+      t.compileEnd = now();
+      return w;
+    });
   // The download may fail first; its error is the one reported.
   wasmP.catch(() => {});
   const model = await openSource(wasmP, source, opts, t);
   const wasm = await wasmP;
+  const { variant, reason, calibration } = await pick;
   const { background, ...load } = t;
   return new Vitrine(model, variant, wasm, () => loadWasm('intent', opts.wasmUrl, opts.wasmIntegrity), {
-    build: { variant, reason },
+    build: { variant, reason, ...(calibration ? { calibration } : {}) },
     load,
     settled: Promise.allSettled(background).then(() => undefined),
   });

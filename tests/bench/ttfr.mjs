@@ -12,7 +12,10 @@
 // Env: BENCH_QUICK=1 (100k only), BENCH_TTFR_REPS (default 3; medians),
 //      BENCH_TTFR_PROFILES (default "fast,slow"),
 //      BENCH_TTFR_BEFORE=<git rev>: also the cold visits with the glue
-//      (www/) of that commit, the same wasm and bundles: a before/after.
+//      (www/) of that commit, the same wasm and bundles: a before/after;
+//      BENCH_TTFR_BEFORE_WASM=<dir with relaxed/ simd/ scalar/ intent/>: the
+//      wasm builds that glue runs (e.g. a main checkout's pkg/wasm), so the
+//      before/after covers the engine's load path too.
 
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -61,7 +64,7 @@ if (BEFORE) {
   const dir = join(SNAP, 'before');
   mkdirSync(dir);
   execFileSync('bash', ['-c', `git -C "${ROOT}" archive "${BEFORE}" www | tar -x -C "${dir}"`]);
-  cpSync(WASM, join(dir, 'www', 'wasm'), { recursive: true });
+  cpSync(process.env.BENCH_TTFR_BEFORE_WASM || WASM, join(dir, 'www', 'wasm'), { recursive: true });
   mounts['/before/'] = join(dir, 'www');
   glues.push({ name: `before (${BEFORE})`, path: '/before/vitrine.js' });
 }

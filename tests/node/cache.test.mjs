@@ -225,24 +225,26 @@ test("a cache entry holding another model's bytes is detected, evicted and fetch
   }, 'CACHE_FOREIGN');
 });
 
-test('a cache entry that vanishes mid-read is detected, evicted and fetched again', async () => {
-  await spoiled('evicted', (store, key) => {
-    const { record, bytes } = store.entries.get(key);
-    store.override = (/** @type {string} */ k) => {
-      store.override = undefined;
-      let sent = false;
-      const body = new ReadableStream({
-        pull(c) {
-          if (!sent) {
-            sent = true;
-            c.enqueue(bytes.slice(0, 4096));
-          } else c.error(new Error('entry evicted'));
-        },
-      });
-      return k === key ? { record, body } : undefined;
-    };
-  }, 'CACHE_EVICTED');
-});
+for (const form of ['stream', 'Response (as Cache Storage gives it)']) {
+  test(`a cache entry that vanishes mid-read (${form}) is detected, evicted and fetched again`, async () => {
+    await spoiled(`evicted-${form.length}`, (store, key) => {
+      const { record, bytes } = store.entries.get(key);
+      store.override = (/** @type {string} */ k) => {
+        store.override = undefined;
+        let sent = false;
+        const stream = new ReadableStream({
+          pull(c) {
+            if (!sent) {
+              sent = true;
+              c.enqueue(bytes.slice(0, 4096));
+            } else c.error(new Error('entry evicted'));
+          },
+        });
+        return k === key ? { record, body: form === 'stream' ? stream : new Response(stream) } : undefined;
+      };
+    }, 'CACHE_EVICTED');
+  });
+}
 
 test('cache: false neither reads nor writes the store; a server without validators is not cached', async () => {
   const store = memoryStore();

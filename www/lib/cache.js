@@ -25,7 +25,7 @@ const IDB_STORE = 'bundles';
 /**
  * @typedef {{ v: number, url: string, integrity: string, etag: string | null, lastModified: string | null,
  *             bytes: number, tableCrc: number, modelId: string | null, storedAt: number }} CacheRecord
- * @typedef {{ record: CacheRecord, body: ReadableStream<Uint8Array> | Blob | Uint8Array | ArrayBuffer }} CacheEntry
+ * @typedef {{ record: CacheRecord, body: ReadableStream<Uint8Array> | Blob | Response | Uint8Array | ArrayBuffer }} CacheEntry
  * @typedef {{ kind: string, get(key: string): Promise<CacheEntry | undefined>,
  *             put(key: string, record: CacheRecord, bytes: Uint8Array[]): Promise<void>,
  *             delete(key: string): Promise<void> }} ModelStore
@@ -99,7 +99,9 @@ function cacheStorageStore(cache) {
         await cache.delete(cacheRequestUrl(key));
         return undefined;
       }
-      return { record, body: res.body };
+      // Read whole (one copy out of the store, one into wasm memory): faster
+      // than a stream of small chunks through JS.
+      return { record, body: res };
     },
     async put(key, record, bytes) {
       const body = new Blob(/** @type {BlobPart[]} */ (bytes), { type: 'application/octet-stream' });
@@ -236,7 +238,17 @@ export async function* bodyChunks(body) {
     yield new Uint8Array(body);
     return;
   }
-  const stream = typeof Blob !== 'undefined' && body instanceof Blob ? body.stream() : body;
+  if ((typeof Blob !== 'undefined' && body instanceof Blob) || (typeof Response !== 'undefined' && body instanceof Response)) {
+    let buf;
+    try {
+      buf = await body.arrayBuffer();
+    } catch (e) {
+      throw new CacheMiss('CACHE_EVICTED', `the cached bundle could not be read (${messageOf(e)})`, e);
+    }
+    yield new Uint8Array(buf);
+    return;
+  }
+  const stream = body;
   const reader = /** @type {ReadableStream<Uint8Array>} */ (stream).getReader();
   try {
     for (;;) {

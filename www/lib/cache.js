@@ -99,9 +99,9 @@ function cacheStorageStore(cache) {
         await cache.delete(cacheRequestUrl(key));
         return undefined;
       }
-      // Read whole (one copy out of the store, one into wasm memory): faster
-      // than a stream of small chunks through JS.
-      return { record, body: res };
+      // Streamed: in Chromium faster than arrayBuffer() (16 vs 22 ms for
+      // 13.4 MB), and each section's CRC is computed as it arrives.
+      return { record, body: res.body };
     },
     async put(key, record, bytes) {
       const body = new Blob(/** @type {BlobPart[]} */ (bytes), { type: 'application/octet-stream' });
@@ -238,7 +238,7 @@ export async function* bodyChunks(body) {
     yield new Uint8Array(body);
     return;
   }
-  if ((typeof Blob !== 'undefined' && body instanceof Blob) || (typeof Response !== 'undefined' && body instanceof Response)) {
+  if (typeof Response !== 'undefined' && body instanceof Response) {
     let buf;
     try {
       buf = await body.arrayBuffer();
@@ -248,7 +248,7 @@ export async function* bodyChunks(body) {
     yield new Uint8Array(buf);
     return;
   }
-  const stream = body;
+  const stream = typeof Blob !== 'undefined' && body instanceof Blob ? body.stream() : body;
   const reader = /** @type {ReadableStream<Uint8Array>} */ (stream).getReader();
   try {
     for (;;) {

@@ -16,10 +16,11 @@ import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFi
 export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
 
 /**
- * Up to this size a trusted-looking Content-Length is allocated up front
- * (one copy, straight into wasm memory). Above it the chunks are collected
- * as they arrive and copied at the end, so a lying header can never commit
- * more memory than the bytes actually received.
+ * Kept for callers of earlier versions. A body with a Content-Length now
+ * always streams into a `BundleBuffer`, whose memory follows the bytes
+ * received (at most 32 MiB reserved up front from the header: a lying
+ * header cannot commit more), so above this size too each section's CRC is
+ * computed while the rest downloads.
  */
 export const EAGER_ALLOC_BYTES = 64 * 1024 * 1024;
 
@@ -123,7 +124,7 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
   };
   const known = total !== undefined && Number.isSafeInteger(total) && total > 0;
   if (known && /** @type {number} */ (total) > maxBytes) throw tooLarge(/** @type {number} */ (total), maxBytes, true);
-  if (known && !integrity && /** @type {number} */ (total) <= EAGER_ALLOC_BYTES) {
+  if (known && !integrity) {
     const tt = /** @type {number} */ (total);
     const source = isPromise(wasm) ? eager(chunks) : chunks;
     let loaded = 0;
@@ -136,12 +137,8 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
     /** @type {any} */
     let buf;
     const flushEarly = () => {
-      buf = newBuffer(w, tt);
-      let off = 0;
-      for (const e of early) {
-        writeChunk(buf, off, e);
-        off += e.byteLength;
-      }
+      buf = newBuffer(w, tt, maxBytes);
+      for (const e of early) pushChunk(buf, e);
       early.length = 0;
     };
     try {
@@ -157,7 +154,7 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
         }
         // Chunks that arrive while the wasm compiles wait, then go in at once.
         if (!buf && w !== undefined) flushEarly();
-        if (buf) writeChunk(buf, loaded, chunk);
+        if (buf) pushChunk(buf, chunk);
         else early.push(chunk);
         loaded += chunk.byteLength;
         report(loaded, tt);
@@ -221,10 +218,19 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
 /** @param {unknown} x @returns {x is Promise<any>} */
 const isPromise = (x) => !!x && typeof (/** @type {any} */ (x)).then === 'function';
 
-/** @param {any} w @param {number} n */
-function newBuffer(w, n) {
+/** @param {any} w @param {number} n @param {number} [max] */
+function newBuffer(w, n, max) {
   try {
-    return new w.BundleBuffer(n);
+    return max === undefined ? new w.BundleBuffer(n) : new w.BundleBuffer(n, max);
+  } catch (e) {
+    throw toVitrineError(e);
+  }
+}
+
+/** @param {any} buf @param {Uint8Array} chunk */
+function pushChunk(buf, chunk) {
+  try {
+    buf.push(chunk);
   } catch (e) {
     throw toVitrineError(e);
   }

@@ -16,13 +16,16 @@ import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFi
 export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
 
 /**
- * Kept for callers of earlier versions. A body with a Content-Length now
- * always streams into a `BundleBuffer`, whose memory follows the bytes
- * received (at most 32 MiB reserved up front from the header: a lying
- * header cannot commit more), so above this size too each section's CRC is
- * computed while the rest downloads.
+ * Up to this size a trusted-looking Content-Length goes straight into a
+ * `BundleBuffer` (one copy, straight into wasm memory). Above it the buffer
+ * is made only once `PROVEN_BYTES` have really arrived (the chunks wait in
+ * JS until then), so a lying header never grows wasm memory, which is never
+ * returned; from there on the bytes stream in and each section's CRC is
+ * computed while the rest downloads, at any size.
  */
 export const EAGER_ALLOC_BYTES = 64 * 1024 * 1024;
+/** What a large Content-Length must be backed by before wasm memory is committed to it. */
+const PROVEN_BYTES = 32 * 1024 * 1024;
 
 const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrity', 'integrity', 'maxBytes', 'workerUrl', 'worker', 'cache', 'onWarning']);
 
@@ -152,8 +155,9 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
             { expected: tt, received: loaded + chunk.byteLength },
           );
         }
-        // Chunks that arrive while the wasm compiles wait, then go in at once.
-        if (!buf && w !== undefined) flushEarly();
+        // Chunks that arrive while the wasm compiles (or before a large
+        // Content-Length is backed by bytes) wait, then go in at once.
+        if (!buf && w !== undefined && (tt <= EAGER_ALLOC_BYTES || loaded + chunk.byteLength >= PROVEN_BYTES)) flushEarly();
         if (buf) pushChunk(buf, chunk);
         else early.push(chunk);
         loaded += chunk.byteLength;

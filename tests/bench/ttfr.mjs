@@ -122,6 +122,12 @@ function phases(r) {
     compile_ms: l ? span(l.compileStart, l.compileEnd) : null,
     validate_ms: l ? span(l.validateStart, l.validateEnd) : null,
     query_ms: r.first - r.loaded,
+    // After the bundle's last byte (Resource Timing, for any glue version)
+    // until load() resolved: what validation did not overlap, plus the copy.
+    last_byte_to_model_ms: r.model ? r.loaded - r.model.end : null,
+    // The model request started this long after the glue was imported:
+    // ~0 when the download does not wait for the compile.
+    model_request_after_import_ms: r.model ? r.model.start - r.imported : null,
     wasm_download_ms: r.wasm ? r.wasm.end - r.wasm.start : null,
     // > 0: the wasm was ready before the last byte of the bundle arrived.
     compile_done_before_download_end_ms: l && l.compileEnd !== undefined && l.downloadEnd !== undefined ? l.downloadEnd - l.compileEnd : null,
@@ -198,9 +204,9 @@ const fmt = (/** @type {unknown} */ x) => (typeof x === 'number' ? x.toFixed(1) 
 const lines = [
   `Time to first recommendation, ${out.date} on ${out.host} (${out.cpu_model}, ${out.cpus} CPUs), Chromium ${chromiumVersion}; medians of ${REPS}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}.`,
   '',
-  '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec | download | compile | validate | query | cache |',
-  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.query_ms)} | ${r.cache} |`),
+  '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec | model request after import | download | compile | validate | last byte → model | query | cache |',
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${r.cache} |`),
 ];
 writeFileSync(join(OUT_DIR, 'ttfr.md'), lines.join('\n') + '\n');
 console.log(lines.join('\n'));

@@ -280,15 +280,23 @@ export async function* bodyChunks(body) {
  * @returns {Promise<'unchanged' | 'changed' | 'offline'>}
  */
 export async function revalidate(store, key, record) {
-  /** @type {Record<string, string>} */
-  const headers = {};
-  if (record.etag) headers['If-None-Match'] = record.etag;
-  else if (record.lastModified) headers['If-Modified-Since'] = record.lastModified;
+  const sameOrigin = typeof location === 'undefined' || new URL(record.url).origin === location.origin;
   let res;
   try {
-    // no-store: the browser must neither answer from its HTTP cache nor turn
-    // the server's 304 into a 200 of its own copy.
-    res = await fetch(record.url, { headers, cache: 'no-store' });
+    if (sameOrigin) {
+      /** @type {Record<string, string>} */
+      const headers = {};
+      if (record.etag) headers['If-None-Match'] = record.etag;
+      else if (record.lastModified) headers['If-Modified-Since'] = record.lastModified;
+      // no-store: the browser must neither answer from its HTTP cache nor
+      // turn the server's 304 into a 200 of its own copy.
+      res = await fetch(record.url, { headers, cache: 'no-store' });
+    } else {
+      // Cross-origin, a conditional header of our own would need a CORS
+      // preflight the CDN may refuse; the browser's own revalidation of its
+      // HTTP copy needs none. The validators are compared below.
+      res = await fetch(record.url, { cache: 'no-cache' });
+    }
   } catch {
     return 'offline';
   }
@@ -300,7 +308,11 @@ export async function revalidate(store, key, record) {
   if (res.status === 304) return 'unchanged';
   if (!res.ok) return 'offline';
   const etag = res.headers.get('etag');
-  if (etag !== null && etag === record.etag) return 'unchanged';
+  const lastModified = res.headers.get('last-modified');
+  if (record.etag ? etag === record.etag : record.lastModified !== null && lastModified === record.lastModified) return 'unchanged';
+  // Other bytes, or validators this origin may not read (a cross-origin ETag
+  // needs Access-Control-Expose-Headers): a copy that cannot be shown fresh
+  // is not kept.
   try {
     await store.delete(key);
   } catch {

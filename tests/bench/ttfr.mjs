@@ -179,6 +179,54 @@ for (const b of bundles) {
     }
   }
 }
+// Validation after the last byte, before/after the section CRCs moved into
+// the download (format::Intake): both wasm builds in one page, the same
+// bytes pushed in 64 KiB chunks, interleaved rounds; the time from the last
+// chunk to the finished Model. Needs BENCH_TTFR_BEFORE_WASM (the old build).
+/** @type {any[]} */
+const overlap = [];
+if (BEFORE && process.env.BENCH_TTFR_BEFORE_WASM) {
+  for (const b of bundles) {
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${srv.url}/ttfr/ab.html`);
+      const r = await page.evaluate(
+        async ({ url, rounds }) => {
+          const builds = {
+            after: await import('/wasm/relaxed/vitrine_core.js'),
+            before: await import('/before/wasm/relaxed/vitrine_core.js'),
+          };
+          await builds.after.default({ module_or_path: '/wasm/relaxed/vitrine_core_bg.wasm' });
+          await builds.before.default({ module_or_path: '/before/wasm/relaxed/vitrine_core_bg.wasm' });
+          const bytes = new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer());
+          const per = { before: [], after: [], cached: [] };
+          for (let i = 0; i < rounds; i++) {
+            for (const name of i % 2 ? ['cached', 'after', 'before'] : ['before', 'after', 'cached']) {
+              const w = builds[name === 'cached' ? 'after' : name];
+              const buf = new w.BundleBuffer(bytes.length);
+              for (let off = 0; off < bytes.length; off += 65536) {
+                buf.push(bytes.subarray(off, Math.min(bytes.length, off + 65536)));
+                if ((off & 0xfffff) === 0) await new Promise((ok) => setTimeout(ok, 0));
+              }
+              const t0 = performance.now();
+              const m = name === 'cached' ? w.Model.fromBufferCached(buf) : w.Model.fromBuffer(buf);
+              per[name].push(performance.now() - t0);
+              m.free();
+              buf.free();
+            }
+          }
+          const med = (xs) => xs.slice().sort((a, c) => a - c)[xs.length >> 1];
+          return { before_ms: med(per.before), after_ms: med(per.after), cached_ms: med(per.cached), rounds };
+        },
+        { url: `/bench/${basename(b.path)}`, rounds: b.n >= 1_000_000 ? 5 : 11 },
+      );
+      overlap.push({ n: b.n, d: b.d, dtype: 'int8', ...r });
+      log(`validation after the last byte, ${b.n}x${b.d} int8: before ${r.before_ms.toFixed(1)} ms, after ${r.after_ms.toFixed(1)} ms, cached copy ${r.cached_ms.toFixed(1)} ms (medians of ${r.rounds})`);
+    } finally {
+      await page.close();
+    }
+  }
+}
 await browser.close();
 await srv.close();
 
@@ -198,6 +246,7 @@ const out = {
   profiles: Object.fromEntries(PROFILES.map((p) => [p, ALL_PROFILES[/** @type {'fast'} */ (p)]])),
   reps: REPS,
   rows,
+  validation_after_last_byte: overlap,
 };
 writeFileSync(join(OUT_DIR, 'ttfr.json'), JSON.stringify(out, null, 2) + '\n');
 const fmt = (/** @type {unknown} */ x) => (typeof x === 'number' ? x.toFixed(1) : x === null || x === undefined ? '' : String(x));
@@ -208,5 +257,6 @@ const lines = [
   '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${r.cache} |`),
 ];
+for (const o of overlap) lines.push('', `Validation after the last byte (${o.n} × ${o.d} int8, same bytes pushed in 64 KiB chunks, ${o.rounds} interleaved rounds): ${o.before_ms.toFixed(1)} ms before (${BEFORE} wasm), ${o.after_ms.toFixed(1)} ms with the CRCs computed while the bytes arrive, ${o.cached_ms.toFixed(1)} ms for a cached copy (fromBufferCached).`);
 writeFileSync(join(OUT_DIR, 'ttfr.md'), lines.join('\n') + '\n');
 console.log(lines.join('\n'));

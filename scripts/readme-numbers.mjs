@@ -166,7 +166,7 @@ BLOCKS.ttfr = {
     out.push('|---|---|---|---|---:|---:|---:|---:|---:|---:|---|');
     for (const r of j.rows ?? []) {
       out.push(
-        `| ${r.n} × ${r.d} ${r.dtype} (${r.bytes}) | ${r.profile} | ${r.glue} | ${r.visit} | ${fx(r.nav_to_first_ms, 1)} | ${fx(r.load_call_to_first_ms, 1)} | ${fx(r.download_ms, 1)} | ${fx(r.compile_ms, 1)} | ${fx(r.validate_ms, 1)} ${r.validation} | ${fx(r.query_ms, 1)} | ${r.cache} |`,
+        `| ${r.n} × ${r.d} ${r.dtype} (${r.bytes}) | ${r.profile} | ${r.glue} | ${r.visit} | ${fx(r.nav_to_first_ms, 1)} | ${fx(r.load_call_to_first_ms, 1)} | ${fx(r.download_ms, 1)} | ${r.compile_ms === null ? '' : fx(r.compile_ms, 1)} | ${r.validate_ms === null ? '' : `${fx(r.validate_ms, 1)} ${r.validation}`} | ${fx(r.query_ms, 1)} | ${r.cache} |`,
       );
     }
     const la = j.load_average?.before;
@@ -178,8 +178,8 @@ BLOCKS['simd-ab'] = {
   file: 'simd_ab.json',
   how: '`make bench` (bench-simd-ab)',
   render(j) {
-    const out = [provenance({ ...j.run, cpu: j.run?.cpu_model }, `Relaxed SIMD vs SIMD128 build, interleaved in one page, median ms per top-10 over ${j.rounds} rounds`), ''];
-    out.push('| dtype | items | d | relaxed | SIMD128 | SIMD128 ÷ relaxed | same top-10 |', '|---|---:|---:|---:|---:|---:|---|');
+    const out = [provenance({ ...j.run, cpu: j.run?.cpu_model }, `Relaxed-SIMD vs simd build, interleaved in one page, median ms per top-10 over ${j.rounds} rounds`), ''];
+    out.push('| dtype | items | d | relaxed | simd | simd ÷ relaxed | same top-10 |', '|---|---:|---:|---:|---:|---:|---|');
     for (const r of j.rows ?? []) out.push(`| ${r.dtype} | ${r.n} | ${r.d} | ${fx(r.relaxed_ms, 3)} | ${fx(r.simd_ms, 3)} | ${fx(r.simd_over_relaxed, 2)} | ${r.same_top10 ? 'yes' : 'no'} |`);
     if (j.auto) out.push('', `\`simd: 'auto'\` in that browser: ${j.auto.variant} (${j.auto.reason}).`);
     const la = j.run?.load_average?.[0];

@@ -174,6 +174,8 @@ for (const b of bundles) {
           const vals = s.map((x) => x[key]);
           row[key] = typeof vals[0] === 'number' ? round(/** @type {number} */ (median(vals))) : vals[0];
         }
+        // The least disturbed visit: on a shared host other work only adds time.
+        for (const key of ['nav_to_first_ms', 'load_call_to_first_ms']) row[`${key.replace(/_ms$/, '')}_best_ms`] = round(Math.min(...s.map((x) => x[key])));
         rows.push(row);
       }
     }
@@ -253,9 +255,9 @@ const fmt = (/** @type {unknown} */ x) => (typeof x === 'number' ? x.toFixed(1) 
 const lines = [
   `Time to first recommendation, ${out.date} on ${out.host} (${out.cpu_model}, ${out.cpus} CPUs), Chromium ${chromiumVersion}; medians of ${REPS}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}.`,
   '',
-  '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec | model request after import | download | compile | validate | last byte → model | query | cache |',
+  '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec (best visit) | model request after import | download | compile | validate | last byte → model | query | cache |',
   '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${r.cache} |`),
+  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${r.cache} |`),
 ];
 for (const o of overlap) lines.push('', `Validation after the last byte (${o.n} × ${o.d} int8, same bytes pushed in 64 KiB chunks, ${o.rounds} interleaved rounds): ${o.before_ms.toFixed(1)} ms before (${BEFORE} wasm), ${o.after_ms.toFixed(1)} ms with the CRCs computed while the bytes arrive, ${o.cached_ms.toFixed(1)} ms for a cached copy (fromBufferCached).`);
 writeFileSync(join(OUT_DIR, 'ttfr.md'), lines.join('\n') + '\n');

@@ -114,6 +114,12 @@ export interface ModelInfo {
    * f32 model's almost always at int8 scan speed.
    */
   hasResidual: boolean;
+  /**
+   * What the shopper's recommend / rerank rank with: the bundle's learned
+   * ranker, the blend (no RANKER section), or the blend because the RANKER
+   * section was refused (`reason`: another feature spec, non-finite weights).
+   */
+  ranker: { active: 'learned' | 'blend' | 'fallback'; reason: string | null };
 }
 
 /** A shopper's text classified by `matchIntent`. */

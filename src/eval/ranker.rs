@@ -5,7 +5,7 @@
 use super::session::{self, points, profile, Prepared, SessionEvalConfig};
 use super::EvalError;
 use crate::engine::Model;
-use crate::ranker::{self, Context, FitOptions, Ranker, F};
+use crate::ranker::{self, FitOptions, Ranker, F};
 use crate::shopper::rerank::{self, Blend, RerankOptions};
 use rayon::prelude::*;
 
@@ -15,8 +15,12 @@ pub struct RankerConfig {
     pub session: SessionEvalConfig,
     /// L2 strengths tried; the best on the selection half of valid wins.
     pub l2_grid: Vec<f32>,
-    /// Negatives kept per prefix (sampled from the candidate pool).
+    /// Negatives kept per prefix (sampled from the candidate pool past the
+    /// `hard` ones).
     pub negatives: usize,
+    /// The blend's top candidates always kept as negatives (the ones that
+    /// compete with the target for the top 20).
+    pub hard: usize,
     pub steps: usize,
     pub seed: u64,
 }
@@ -27,6 +31,7 @@ impl Default for RankerConfig {
             session: SessionEvalConfig::default(),
             l2_grid: vec![1e-4, 1e-3, 1e-2, 1e-1],
             negatives: 20,
+            hard: 20,
             steps: 300,
             seed: 42,
         }
@@ -52,7 +57,7 @@ pub fn examples(
     log: &[Vec<(u32, f64)>],
     blend: Blend,
     cfg: &RankerConfig,
-) -> (Vec<[f32; F]>, Vec<bool>) {
+) -> (Vec<[f32; F]>, Vec<bool>, Vec<f32>) {
     let opts = pool_opts(blend, cfg.session.pool);
     let all = RerankOptions {
         k: 0,
@@ -60,7 +65,7 @@ pub fn examples(
         ..opts.clone()
     };
     let pts = points(log);
-    let rows: Vec<Vec<([f32; F], bool)>> = pts
+    let rows: Vec<Vec<([f32; F], bool, f32)>> = pts
         .par_iter()
         .enumerate()
         .map(|(n, &(s, p))| {
@@ -73,28 +78,37 @@ pub fn examples(
             if !ranked.iter().any(|r| r.index == target) {
                 return Vec::new();
             }
-            let ctx = Context {
-                items: prefix
-                    .iter()
-                    .map(|x| x.0)
-                    .filter(|&i| i != u32::MAX)
-                    .collect(),
-            };
-            let x = ranker::features(model, &prof, &ctx, &ranked);
+            let x = ranker::features(model, &prof, &ranked);
             let mut rng = crate::synth::Rng::new(cfg.seed ^ (n as u64).wrapping_mul(0x9e37_79b9));
-            let m = ranked.len().max(1) as f32;
-            let keep = (cfg.negatives as f32 / m).min(1.0);
+            // `ranked` is in blend order. Its first `hard` candidates are
+            // the ones HR@20 / MRR@20 turn on, so all of them are kept;
+            // `negatives` more are sampled from the rest of the pool.
+            let rest = ranked.len().saturating_sub(cfg.hard).max(1) as f32;
+            let keep = (cfg.negatives as f32 / rest).min(1.0);
+            // A sampled negative stands for 1/keep of them (fit_weighted).
+            let w_rest = 1.0 / keep.max(f32::MIN_POSITIVE);
             ranked
                 .iter()
                 .zip(x)
-                .filter_map(|(r, f)| {
+                .enumerate()
+                .filter_map(|(k, (r, f))| {
                     let pos = r.index == target;
-                    (pos || rng.uniform() < keep).then_some((f, pos))
+                    if pos || k < cfg.hard {
+                        Some((f, pos, 1.0))
+                    } else {
+                        (rng.uniform() < keep).then_some((f, false, w_rest))
+                    }
                 })
                 .collect()
         })
         .collect();
-    rows.into_iter().flatten().unzip()
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for (f, y, w) in rows.into_iter().flatten() {
+        out.0.push(f);
+        out.1.push(y);
+        out.2.push(w);
+    }
+    out
 }
 
 /// HR@20 + MRR@20 of a ranker on validation sessions (the blend's pools).
@@ -148,7 +162,7 @@ pub fn run(
     ));
     let fit_log: Vec<_> = vlog.iter().step_by(2).cloned().collect();
     let sel_log: Vec<_> = vlog.iter().skip(1).step_by(2).cloned().collect();
-    let (x, y) = examples(&prep.model, &fit_log, blend, cfg);
+    let (x, y, rw) = examples(&prep.model, &fit_log, blend, cfg);
     progress(&format!(
         "  ranker examples: {} rows, {} positives",
         x.len(),
@@ -157,9 +171,10 @@ pub fn run(
     let mut best: Option<(f64, f32, Ranker)> = None;
     let mut grid = Vec::new();
     for &l2 in &cfg.l2_grid {
-        let r = ranker::fit(
+        let r = ranker::fit_weighted(
             &x,
             &y,
+            &rw,
             &FitOptions {
                 l2,
                 steps: cfg.steps,

@@ -47,12 +47,13 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub session: super::session::EvalArgs,
     /// L2 strengths tried (comma-separated); the best on held-out valid wins.
-    #[arg(long, default_value = "0.0001,0.001,0.01,0.1", value_delimiter = ',')]
+    #[arg(long, default_value = "0.001,0.01,0.1", value_delimiter = ',')]
     pub l2: Vec<f32>,
     /// Negatives sampled per prefix from the candidate pool.
     #[arg(long, default_value_t = 20)]
     pub negatives: usize,
-    /// The blend's top candidates per prefix always kept as negatives.
+    /// The blend's top candidates per prefix always kept as negatives in the
+    /// second sample (0 = only the uniform sample is tried).
     #[arg(long, default_value_t = 20)]
     pub hard: usize,
     /// Adam steps of the logistic regression.

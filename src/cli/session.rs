@@ -275,7 +275,8 @@ fn synth(a: SynthArgs) -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         let cfg = crate::eval::ranker::RankerConfig::default();
-        let (x, y, rw) = crate::eval::ranker::examples(&model, &log, Default::default(), &cfg);
+        let ex = crate::eval::ranker::examples(&model, &log, Default::default(), &cfg);
+        let (x, y, rw) = ex.sample(1);
         let mut r = crate::ranker::fit_weighted(&x, &y, &rw, &Default::default())?;
         match kind.as_str() {
             "nan" => r.weights[0] = f32::NAN,

@@ -90,8 +90,9 @@ pub fn split_users(ds: &data::Dataset, s: ReplaySplit) -> Result<Vec<UserSplit>,
         .collect())
 }
 
-/// Reads a rating log (every rating counts as an interaction, whatever its
-/// value: a rating says the user watched the film) and writes
+/// Reads a rating log (every row counts as an interaction, whatever its
+/// rating: a rating says the user watched the film; a user's repeated item
+/// is kept once, at its latest time) and writes
 /// `train.csv`, `valid.csv`, `test.csv` in the session layout into `out`.
 pub fn replay(
     inter: &Path,
@@ -100,10 +101,7 @@ pub fn replay(
     out: &Path,
 ) -> Result<ReplaySummary, EvalError> {
     let mut lo = opts.clone();
-    lo.value = ValueMode::Rating {
-        min: f32::MIN,
-        use_value: false,
-    };
+    lo.value = ValueMode::Ones;
     let ds = data::load_interactions(inter, &lo).map_err(|e| EvalError::BadLayout {
         path: inter.display().to_string(),
         detail: e.to_string(),

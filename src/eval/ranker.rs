@@ -51,10 +51,10 @@ fn pool_opts(blend: Blend, pool: usize) -> RerankOptions {
 /// Training rows of the ranker: features, labels, and each row's weight in
 /// the two negative samples drawn from the same pools (0 = not drawn).
 /// `uniform`: `negatives` per prefix drawn uniformly from the pool, weight
-/// 1. `top`: the blend's first `hard` candidates always, `negatives` more
-/// drawn from the rest with probability q and weight 1/q (so the loss is
-/// the whole pool's, see `ranker::fit_weighted`). Which sample trains the
-/// better ranker is chosen on validation like λ.
+/// one each. `top`: the blend's first `hard` candidates always, `negatives`
+/// more drawn from the rest with probability q and weight 1/q (so the loss
+/// is the whole pool's, see `ranker::fit_weighted`). Which sample trains
+/// the better ranker is chosen on validation like λ.
 #[derive(Default)]
 pub struct Examples {
     pub x: Vec<[f32; F]>,
@@ -99,7 +99,9 @@ pub fn examples(
         ..opts.clone()
     };
     let pts = points(log);
-    let rows: Vec<Vec<([f32; F], bool, f32, f32)>> = pts
+    // (features, label, weight in the uniform sample, in the top sample)
+    type Row = ([f32; F], bool, f32, f32);
+    let rows: Vec<Vec<Row>> = pts
         .par_iter()
         .enumerate()
         .map(|(n, &(s, p))| {

@@ -6,7 +6,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startServer } from '../../scripts/serve.mjs';
 import { CLI, tempDir } from '../node/helpers.mjs';
 import { launch, newPage } from './chromium.mjs';
@@ -24,7 +24,7 @@ test.before(async () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   }
-  srv = await startServer({ models: dir, quiet: true });
+  srv = await startServer({ models: dir, mounts: { '/tests/': import.meta.dirname ?? dirname(new URL(import.meta.url).pathname) }, quiet: true });
   browser = await launch();
 });
 test.after(async () => {

@@ -109,11 +109,11 @@ const BLOCKS = {
     how: '`make eval`',
     render(s) {
       const out = [provenance(s.run, `Session next-item prediction on ${s.dataset}; ${s.test_sessions} test sessions, ${s.n_items} items`), ''];
-      out.push('| method | HR@20 | MRR@20 |', '|---|---:|---:|');
+      out.push('| method | HR@20 | MRR@20 | NDCG@20 | Precision@20 | F1@20 |', '|---|---:|---:|---:|---:|---:|');
       for (const [name, r] of Object.entries(s.results ?? {})) {
         const hr = r['hr@20'] ?? r.hr ?? r.hit_rate;
         const mrr = r['mrr@20'] ?? r.mrr;
-        out.push(`| ${name} | ${fx(hr, 4)} | ${fx(mrr, 4)} |`);
+        out.push(`| ${name} | ${fx(hr, 4)} | ${fx(mrr, 4)} | ${fx(r['ndcg@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} |`);
       }
       return out;
     },

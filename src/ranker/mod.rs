@@ -212,9 +212,13 @@ pub fn features(model: &Model, profile: &Profile, ranked: &[Ranked]) -> Vec<[f32
                 (Some(p), Some(t)) => (p / t).ln().clamp(-3.0, 3.0),
                 _ => 0.0,
             };
-            let seg_match = match (&seg, user_seg, model.item_row_f32(c as usize)) {
-                (Some(sv), Some(u), Some(row)) => {
-                    let near = segments::assign(sv, &row).map(|x| x.0);
+            // The item's row is copied only when there is a segment to match.
+            let seg_match = match (&seg, user_seg) {
+                (Some(sv), Some(u)) => {
+                    let near = model
+                        .item_row_f32(c as usize)
+                        .and_then(|row| segments::assign(sv, &row))
+                        .map(|x| x.0);
                     if near == Some(u) {
                         1.0
                     } else {

@@ -215,6 +215,12 @@ export interface ModelInfo {
   build?: { variant: 'relaxed' | 'simd' | 'scalar'; reason: string; calibration?: Record<string, unknown> };
   /** Timings and cache of the load (absent for models made by the Node entry). */
   load?: LoadReport;
+  /**
+   * What the shopper's recommend / rerank rank with: the bundle's learned
+   * ranker, the blend (no RANKER section), or the blend because the RANKER
+   * section was refused (`reason`: another feature spec, non-finite weights).
+   */
+  ranker: { active: 'learned' | 'blend' | 'fallback'; reason: string | null };
 }
 
 /** A shopper's text classified by `matchIntent`. */

@@ -32,6 +32,7 @@ const SOURCES = {
   'intent-bench.json': 'target/bench/intent.json',
   'eval-ml-1m.json': 'target/eval/metrics.json',
   'session.json': 'target/eval/session.json',
+  'ranker.json': 'target/eval/ranker.json',
   'intent.json': 'target/eval/intent.json',
   'ttfr.json': 'target/bench/ttfr.json',
   'simd_ab.json': 'target/bench/simd_ab.json',
@@ -110,11 +111,26 @@ const BLOCKS = {
     how: '`make eval`',
     render(s) {
       const out = [provenance(s.run, `Session next-item prediction on ${s.dataset}; ${s.test_sessions} test sessions, ${s.n_items} items`), ''];
-      out.push('| method | HR@20 | MRR@20 |', '|---|---:|---:|');
+      out.push('| method | HR@20 | MRR@20 | NDCG@20 | Precision@20 | F1@20 |', '|---|---:|---:|---:|---:|---:|');
       for (const [name, r] of Object.entries(s.results ?? {})) {
         const hr = r['hr@20'] ?? r.hr ?? r.hit_rate;
         const mrr = r['mrr@20'] ?? r.mrr;
-        out.push(`| ${name} | ${fx(hr, 4)} | ${fx(mrr, 4)} |`);
+        out.push(`| ${name} | ${fx(hr, 4)} | ${fx(mrr, 4)} | ${fx(r['ndcg@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} |`);
+      }
+      return out;
+    },
+  },
+  ranker: {
+    file: 'ranker.json',
+    how: '`make eval`',
+    render(j) {
+      const out = [provenance(j.run, 'Learned ranker vs the grid-tuned blend and the baselines, next-item prediction from each session prefix')];
+      for (const d of j.datasets ?? []) {
+        out.push('', `**${d.dataset}**: ${d.test_sessions} test sessions; ranker L2 ${fx(d.ranker?.l2, 3)} and the ${d.ranker?.negatives} negative sample chosen on valid.`, '');
+        out.push('| method | HR@20 | MRR@20 | NDCG@20 | Precision@20 | F1@20 |', '|---|---:|---:|---:|---:|---:|');
+        for (const [name, r] of Object.entries(d.results ?? {})) {
+          out.push(`| ${name} | ${fx(r['hr@20'], 4)} | ${fx(r['mrr@20'], 4)} | ${fx(r['ndcg@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} |`);
+        }
       }
       return out;
     },

@@ -423,6 +423,7 @@ impl Model {
             has_intent: v.intent.is_some(),
             has_residual: self.inner.refined(),
             simd: engine::kernels::SIMD,
+            ranker: types::ranker_info(&self.inner),
         })
     }
 

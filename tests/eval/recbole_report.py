@@ -13,8 +13,16 @@ import json
 import os
 import sys
 
-# vitrine's rows shown beside the neural models (keys of the session/ranker results).
-VITRINE_ROWS = ("vitrine_ranker", "vitrine_blend", "sknn", "item_neighbours", "session_vector_als", "popularity")
+# vitrine's rows shown beside the neural models (keys of the session/ranker
+# results) and what each needs at recommendation time.
+VITRINE_ROWS = {
+    "vitrine_ranker": "on device: bundle (ALS, neighbours, RANKER) + the session",
+    "vitrine_blend": "on device: bundle (ALS, neighbours) + the session, grid-tuned weights",
+    "sknn": "server side: all training sessions at query time",
+    "item_neighbours": "on device: the last item's neighbour list",
+    "session_vector_als": "on device: session vector over ALS factors",
+    "popularity": "train popularity",
+}
 
 
 def load(path):
@@ -45,6 +53,9 @@ def main() -> int:
         models[m] = {k: meta[k] for k in ("library", "params", "data", "epochs_run", "stopped_by",
                                           "valid_sessions_step", "valid_by_epoch", "best_valid",
                                           "train_loss_by_epoch", "seconds") if k in meta}
+        models[m]["name"] = m
+        sec = meta.get("seconds") or {}
+        models[m]["minutes"] = {k: round(v / 60.0, 1) for k, v in sec.items()}
         models[m]["scored"] = {k: score[k] for k in ("test_file", "test_sessions", "n_items") if k in score}
 
     # vitrine's figures of the same split: the ranker run has every row when
@@ -67,6 +78,7 @@ def main() -> int:
         "results": results,
         "vitrine_same_split": vitrine,
         "vitrine_source": source,
+        "vitrine_how": {k: VITRINE_ROWS[k] for k in vitrine},
         "models": models,
     }
     with open(a.out, "w") as f:

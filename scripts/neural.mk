@@ -6,6 +6,7 @@
 #
 #   make neural-venv   torch + recbole into $(NEURAL_VENV)
 #   make eval-neural   train, predict, score → target/eval/neural.json
+#   make neural-report neural.json again from the per-model files + session/ranker JSON
 #   make test-neural   scorer + split parity (in `make test`; no torch)
 #
 # Its own venv, not $(VENV): recbole 1.2.1 aliases np.float_ & co at import,
@@ -45,7 +46,7 @@ NEURAL_ARGS ?= --epochs $(NEURAL_EPOCHS) --patience $(NEURAL_PATIENCE) --budget-
 
 TEST_TARGETS += test-neural
 
-.PHONY: neural-venv eval-neural test-neural
+.PHONY: neural-venv eval-neural neural-report test-neural
 
 # The scorer (unit tests in src/eval/external/tests.rs run in test-rust) and
 # the driver's split against vitrine's harness: no torch needed.
@@ -75,5 +76,10 @@ eval-neural: cli data-nowplaying neural-venv
 	  target/release/vitrine session score --data $(NOWPLAYING) --predictions $(NEURAL_OUT)/$$m.tsv \
 	    --name $$m --out $(NEURAL_OUT)/$$m.score.json; \
 	done
+	$(MAKE) --no-print-directory neural-report
+
+# neural.json again from the per-model files, e.g. after `make eval-ranker`
+# wrote fresher vitrine rows (no training).
+neural-report:
 	python3 tests/eval/recbole_report.py --dir $(NEURAL_OUT) --models "$(NEURAL_MODELS)" \
 	  --session target/eval/session.json --ranker target/eval/ranker.json --out target/eval/neural.json

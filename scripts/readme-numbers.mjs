@@ -33,6 +33,7 @@ const SOURCES = {
   'eval-ml-1m.json': 'target/eval/metrics.json',
   'session.json': 'target/eval/session.json',
   'ranker.json': 'target/eval/ranker.json',
+  'neural.json': 'target/eval/neural.json',
   'intent.json': 'target/eval/intent.json',
   'ttfr.json': 'target/bench/ttfr.json',
   'simd_ab.json': 'target/bench/simd_ab.json',
@@ -132,6 +133,23 @@ const BLOCKS = {
           out.push(`| ${name} | ${fx(r['hr@20'], 4)} | ${fx(r['mrr@20'], 4)} | ${fx(r['ndcg@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} |`);
         }
       }
+      return out;
+    },
+  },
+  neural: {
+    file: 'neural.json',
+    how: '`make eval-neural`',
+    render(j) {
+      const out = [provenance(j.run, `${j.dataset}, one split: RecBole models trained on train.csv and early-stopped on valid.csv, every row scored by vitrine's next-item code`), ''];
+      out.push('| method | HR@20 | MRR@20 | P@20 | F₁@20 | how |', '|---|---:|---:|---:|---:|---|');
+      const row = (name, r, how) =>
+        `| ${name} | ${fx(r['hr@20'], 4)} | ${fx(r['mrr@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} | ${how} |`;
+      for (const [name, r] of Object.entries(j.results ?? {})) {
+        const m = j.models?.[name] ?? {};
+        out.push(row(`${name} (RecBole ${m.library?.recbole ?? 'n/a'})`, r,
+          `${m.epochs_run} epoch${m.epochs_run === 1 ? '' : 's'}, ${fx(m.minutes?.train, 0)} min training on ${m.library?.torch_threads} torch thread`));
+      }
+      for (const [name, r] of Object.entries(j.vitrine_same_split ?? {})) out.push(row(name, r, j.vitrine_how?.[name] ?? ''));
       return out;
     },
   },

@@ -28,6 +28,27 @@ pub enum Cmd {
     FoldinEval(Box<FoldinArgs>),
     /// Behaviour segments from a basket log (user_id, basket_id, item_id): table + stability.
     Segments(SegmentsArgs),
+    /// Score another system's top-20 file (one line per test prediction point) with the session metrics.
+    Score(ScoreArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScoreArgs {
+    /// Directory with train.csv (the catalogue) and the test file.
+    #[arg(long, default_value = ".cache/data/nowplaying1m")]
+    pub data: PathBuf,
+    /// Tab-separated session_id, position, target, items (see src/eval/external.rs).
+    #[arg(long)]
+    pub predictions: PathBuf,
+    #[arg(long, default_value = "test.csv")]
+    pub test_file: String,
+    /// Name of the scored system in the JSON and the printed line.
+    #[arg(long, default_value = "external")]
+    pub name: String,
+    #[arg(long, default_value_t = 0.01)]
+    pub max_bad_share: f64,
+    #[arg(long, default_value = "target/eval/score.json")]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -160,6 +181,7 @@ pub fn run(cmd: Cmd) -> Result<(), Box<dyn std::error::Error>> {
         Cmd::Eval(a) => eval(a),
         Cmd::FoldinEval(a) => foldin_eval(*a),
         Cmd::Segments(a) => behaviour_segments(a),
+        Cmd::Score(a) => score(a),
     }
 }
 
@@ -337,6 +359,24 @@ fn eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
     let Some(out) = crate::eval::session::run(&a.config(), &|m| eprintln!("{m}"))? else {
         return Ok(());
     };
+    write_json(&a.out, &out)
+}
+
+fn score(a: ScoreArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out =
+        crate::eval::external::score_file(&a.data, &a.test_file, &a.predictions, a.max_bad_share)?;
+    let r = |k: &str| out["results"][k].as_f64().unwrap_or(f64::NAN);
+    eprintln!(
+        "  {:<20} HR@20 {:.4}  MRR@20 {:.4}  P@20 {:.4}  F1@20 {:.4}  ({} predictions)",
+        a.name,
+        r("hr@20"),
+        r("mrr@20"),
+        r("precision@20"),
+        r("f1@20"),
+        r("predictions")
+    );
+    out["name"] = a.name.into();
+    out["run"] = super::run_info();
     write_json(&a.out, &out)
 }
 

@@ -2,6 +2,7 @@
 //! computation (data checks, baselines, tuning, the learned ranker) lives
 //! here so tests and other front ends run exactly what `make eval` runs.
 
+pub mod external;
 pub mod metrics;
 pub mod ranker;
 pub mod replay;

@@ -65,6 +65,11 @@ def main() -> int:
         j = load(path)
         if not j:
             continue
+        # ranker.json holds one report per dataset; take this split's.
+        for d in j.get("datasets") or []:
+            if str(d.get("dataset", "")).startswith("NowPlaying"):
+                j = d
+                break
         for row in VITRINE_ROWS:
             r = (j.get("results") or {}).get(row)
             if r is not None and row not in vitrine:

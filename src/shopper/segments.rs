@@ -221,6 +221,14 @@ impl<'a> Catalogue<'a> {
             .copied()
             .filter(|&c| c != u32::MAX)
     }
+
+    /// Whether item `i` costs less than its category's median price; `None`
+    /// without a price, a category or a typical price to compare with.
+    pub fn below_typical(&self, i: u32) -> Option<bool> {
+        let p = self.price(i)?;
+        let t = *self.typical.get(self.category(i)? as usize)?;
+        t.is_finite().then_some(p < t)
+    }
 }
 
 /// Why a history has no segment.
@@ -276,10 +284,7 @@ pub fn behaviour(
     };
     let cheaper: Vec<bool> = priced
         .iter()
-        .filter_map(|&(i, p)| {
-            let t = *cat.typical.get(cat.category(i)? as usize)?;
-            t.is_finite().then_some(p < t)
-        })
+        .filter_map(|&(i, _)| cat.below_typical(i))
         .collect();
     let cheaper_share = if cheaper.is_empty() {
         f32::NAN
@@ -507,6 +512,28 @@ impl BehaviourSegments {
             distance,
         })
     }
+}
+
+/// Export side of [`segment_of`]: every user's features through the same
+/// [`behaviour`] the device runs (so a shopper is placed by exactly the
+/// numbers the segments were fitted on), then [`fit_behaviour`]. Histories
+/// must be time-sorted item indices of the bundle; `now_ms` is the log's end
+/// (the device uses its clock). Empty histories are skipped. Returns the
+/// segments and how many users they were fitted on.
+pub fn fit_histories(
+    histories: &[Vec<Event>],
+    cat: &Catalogue<'_>,
+    now_ms: f64,
+    gap_ms: f64,
+    k: Option<usize>,
+    seed: u64,
+) -> Option<(BehaviourSegments, usize)> {
+    let rows: Vec<[f32; B]> = histories
+        .iter()
+        .filter_map(|h| behaviour(h, cat, now_ms, gap_ms).ok())
+        .collect();
+    let n = rows.len();
+    fit_behaviour(&rows, k, seed).map(|s| (s, n))
 }
 
 /// The device's segment: behaviour features from its own history (sorted by

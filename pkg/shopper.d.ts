@@ -183,6 +183,8 @@ export type BehaviourFeature =
  * own history. Map it to your own offer by `label` or `features`.
  */
 export interface BehaviourSegment {
+  /** Absent: tells this apart from {@link NoBehaviourSegment} (`seg.segment === null`). */
+  segment?: undefined;
   /** Index into the bundle's behaviour segments. */
   id: number;
   /** Plain-language label generated from the centroid at export, e.g. "frequent visitors, big spenders". */

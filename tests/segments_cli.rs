@@ -226,6 +226,11 @@ fn session_segments_adds_behaviour_to_an_existing_bundle() {
     ] {
         assert!(all.contains(want), "{want:?} not in {all}");
     }
+    // `inspect` shows them as a merchant reads them: label, size, feature means.
+    let o = vitrine().arg("inspect").arg(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("behaviour  4 segments"), "{text}");
+    assert!(text.contains(&seg.labels[0]), "{text}");
     // Adding it again replaces the section instead of duplicating it.
     let again = dir.join("again.vtr");
     let o = vitrine()

@@ -280,7 +280,8 @@ pub fn behaviour(
     let monetary = if priced.is_empty() {
         f32::NAN
     } else {
-        (priced.iter().map(|x| x.1).sum::<f32>() / n_visits).ln_1p()
+        // Summed in f64: f32 prices near f32::MAX must not add up to ∞.
+        f32_of(priced.iter().map(|x| f64::from(x.1)).sum::<f64>() / f64::from(n_visits)).ln_1p()
     };
     let cheaper: Vec<bool> = priced
         .iter()
@@ -676,6 +677,44 @@ mod behaviour_tests {
         let b = seg.assign(&rows[100]).unwrap();
         assert_ne!(a.id, b.id);
         assert!(silhouette(&rows, &vec![0; rows.len()], 1) == 0.0);
+    }
+
+    /// Any device history (clock skew, timestamps at the edges of f64,
+    /// items past the catalogue) gives features that are finite or NaN
+    /// (missing), never ±∞, and a finite distance to a fitted segment.
+    #[test]
+    fn any_history_gives_finite_features() {
+        let prices = [3.0f32, f32::NAN, f32::MAX, f32::MAX];
+        let cats = [0u32, u32::MAX, 1, 1];
+        let cat = Catalogue::new(Some(&prices), Some(&cats));
+        let mut rng = crate::synth::Rng::new(11);
+        let edges = [0.0, -1e300, 1e300, f64::MAX, f64::MIN, 1.7e12, -0.0];
+        let seg = fit_behaviour(&[[0.0; B], [1.0; B], [2.0; B]], Some(2), 1).unwrap();
+        for _ in 0..500 {
+            let n = (rng.next_u64() % 6) as usize;
+            let mut h: Vec<Event> = (0..n)
+                .map(|_| Event {
+                    kind: [
+                        EventKind::View,
+                        EventKind::Cart,
+                        EventKind::Purchase,
+                        EventKind::Search,
+                    ][(rng.next_u64() % 4) as usize],
+                    item: (rng.next_u64() % 7) as u32,
+                    ts: edges[(rng.next_u64() % edges.len() as u64) as usize],
+                })
+                .collect();
+            h.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+            let now = edges[(rng.next_u64() % edges.len() as u64) as usize];
+            match behaviour(&h, &cat, now, 1_800_000.0) {
+                Err(e) => assert!(h.is_empty() && e == NoSegment::EmptyHistory),
+                Ok(f) => {
+                    assert!(f.iter().all(|v| v.is_finite() || v.is_nan()), "{f:?} {h:?}");
+                    let a = seg.assign(&f).expect("a segment");
+                    assert!(a.distance.is_finite(), "{a:?}");
+                }
+            }
+        }
     }
 
     #[test]

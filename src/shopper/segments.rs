@@ -196,7 +196,9 @@ impl<'a> Catalogue<'a> {
             typical = by
                 .into_iter()
                 .map(|mut v| {
-                    v.sort_by(|a, b| a.total_cmp(b));
+                    // The crate's small heapsort: std's sorts would add
+                    // several KB to the wasm the device downloads.
+                    super::sort_by(&mut v, |a, b| a < b);
                     v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
                 })
                 .collect();
@@ -293,10 +295,10 @@ pub fn behaviour(
         cheaper.iter().filter(|&&c| c).count() as f32 / cheaper.len() as f32
     };
     let mut items: Vec<u32> = picks.clone();
-    items.sort_unstable();
+    super::sort_by(&mut items, |a, b| a < b);
     items.dedup();
     let mut cats: Vec<u32> = items.iter().filter_map(|&i| cat.category(i)).collect();
-    cats.sort_unstable();
+    super::sort_by(&mut cats, |a, b| a < b);
     cats.dedup();
     let breadth = if cat.categories.is_none() || items.is_empty() {
         f32::NAN

@@ -139,7 +139,7 @@ pub fn section(
 // Lloyd iterations from k-means++ seeds; k chosen by mean silhouette or given),
 // labelled in plain language from the centroids.
 
-use super::{sessions, Event, EventKind};
+use super::{Event, EventKind};
 
 /// Behaviour features, in order (the bundle stores these names).
 pub const BEHAVIOUR: [&str; 7] = [
@@ -250,6 +250,15 @@ impl NoSegment {
     }
 }
 
+/// Number of distinct values (sorts `v` with the crate's small heapsort:
+/// std's sorts would add several KB to the wasm the device downloads).
+#[inline(never)]
+fn distinct(v: &mut Vec<u32>) -> usize {
+    super::sort_by(v, |a, b| a < b);
+    v.dedup();
+    v.len()
+}
+
 /// Raw behaviour features of one history (sorted by time). A feature the
 /// data cannot give (no prices, no categories) is NaN: standardisation
 /// maps it to the population mean (z = 0), so it never pulls a user anywhere.
@@ -266,49 +275,56 @@ pub fn behaviour(
     gap_ms: f64,
 ) -> Result<[f32; B], NoSegment> {
     let last = events.last().ok_or(NoSegment::EmptyHistory)?;
-    let visits = sessions(events, gap_ms);
-    let n_visits = visits.len().max(1) as f32;
+    // Visits: the sessions `sessions()` would cut (a gap longer than
+    // `gap_ms`), counted without building them (code size on the device).
+    let n_visits = (1 + events
+        .windows(2)
+        .filter(|w| w[1].ts - w[0].ts > gap_ms)
+        .count()) as f32;
     let bought = events.iter().any(|e| e.kind == EventKind::Purchase);
-    let picks: Vec<u32> = events
+    let mut picks: Vec<u32> = events
         .iter()
         .filter(|e| !bought || e.kind == EventKind::Purchase)
         .map(|e| e.item)
         .collect();
+    let n_picks = picks.len();
     let days = f32_of((now_ms - last.ts) / 86_400_000.0).max(0.0);
-    let priced: Vec<(u32, f32)> = picks
-        .iter()
-        .filter_map(|&i| cat.price(i).map(|p| (i, p)))
-        .collect();
-    let monetary = if priced.is_empty() {
+    // One pass over the picks: spend (summed in f64, so f32 prices near
+    // f32::MAX cannot add up to ∞) and the below-typical-price count.
+    let (mut spend, mut priced, mut cheap, mut compared) = (0f64, 0usize, 0usize, 0usize);
+    for &i in &picks {
+        if let Some(p) = cat.price(i) {
+            spend += f64::from(p);
+            priced += 1;
+            if let Some(c) = cat.below_typical(i) {
+                compared += 1;
+                cheap += usize::from(c);
+            }
+        }
+    }
+    let monetary = if priced == 0 {
         f32::NAN
     } else {
-        // Summed in f64: f32 prices near f32::MAX must not add up to ∞.
-        f32_of(priced.iter().map(|x| f64::from(x.1)).sum::<f64>() / f64::from(n_visits)).ln_1p()
+        f32_of(spend / f64::from(n_visits)).ln_1p()
     };
-    let cheaper: Vec<bool> = priced
-        .iter()
-        .filter_map(|&(i, _)| cat.below_typical(i))
-        .collect();
-    let cheaper_share = if cheaper.is_empty() {
+    let cheaper_share = if compared == 0 {
         f32::NAN
     } else {
-        cheaper.iter().filter(|&&c| c).count() as f32 / cheaper.len() as f32
+        cheap as f32 / compared as f32
     };
-    let mut items: Vec<u32> = picks.clone();
-    super::sort_by(&mut items, |a, b| a < b);
-    items.dedup();
-    let mut cats: Vec<u32> = items.iter().filter_map(|&i| cat.category(i)).collect();
-    super::sort_by(&mut cats, |a, b| a < b);
-    cats.dedup();
-    let breadth = if cat.categories.is_none() || items.is_empty() {
+    // The categories of the distinct items are those of all picks.
+    let mut cats: Vec<u32> = picks.iter().filter_map(|&i| cat.category(i)).collect();
+    let n_items = distinct(&mut picks);
+    let n_cats = distinct(&mut cats);
+    let breadth = if cat.categories.is_none() || n_items == 0 {
         f32::NAN
     } else {
-        cats.len() as f32 / items.len() as f32
+        n_cats as f32 / n_items as f32
     };
-    let repeat = if picks.is_empty() {
+    let repeat = if n_picks == 0 {
         0.0
     } else {
-        1.0 - items.len() as f32 / picks.len() as f32
+        1.0 - n_items as f32 / n_picks as f32
     };
     Ok([
         days.ln_1p(),
@@ -317,7 +333,7 @@ pub fn behaviour(
         // the same habit gives about the same value.
         (n_visits / f32_of(((now_ms - events[0].ts) / 86_400_000.0).max(30.0)) * 30.0).ln_1p(),
         monetary,
-        (picks.len() as f32 / n_visits).ln_1p(),
+        (n_picks as f32 / n_visits).ln_1p(),
         breadth,
         cheaper_share,
         repeat,

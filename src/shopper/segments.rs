@@ -701,6 +701,10 @@ mod behaviour_tests {
     /// items past the catalogue) gives features that are finite or NaN
     /// (missing), never ±∞, and a finite distance to a fitted segment.
     #[test]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "random indices reduced modulo small lengths"
+    )]
     fn any_history_gives_finite_features() {
         let prices = [3.0f32, f32::NAN, f32::MAX, f32::MAX];
         let cats = [0u32, u32::MAX, 1, 1];

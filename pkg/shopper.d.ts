@@ -183,10 +183,54 @@ export interface RankedList {
   ranker: 'learned' | 'blend';
 }
 
+/** Taste segment (k-means over ALS user vectors, the SEGMENTS section). */
 export interface SegmentMatch {
   index: number;
   name: string;
   distance: number;
+}
+
+/** Behaviour feature names, in the BEHAVIOUR section's order. */
+export type BehaviourFeature =
+  | 'recency_days'
+  | 'frequency'
+  | 'monetary'
+  | 'basket_size'
+  | 'category_breadth'
+  | 'cheaper_share'
+  | 'repeat_rate';
+
+/**
+ * A behaviour segment (BEHAVIOUR section), computed on this device from its
+ * own history. Map it to your own offer by `label` or `features`.
+ */
+export interface BehaviourSegment {
+  /** Absent: tells this apart from {@link NoBehaviourSegment} (`seg.segment === null`). */
+  segment?: undefined;
+  /** Index into the bundle's behaviour segments. */
+  id: number;
+  /** Plain-language label generated from the centroid at export, e.g. "frequent visitors, big spenders". */
+  label: string;
+  /**
+   * This history's raw features (docs/shopper.md): recency_days, frequency and
+   * basket_size as ln(1 + x), monetary as ln(1 + spend per visit). `null` when
+   * the data cannot give it (no prices, no categories): it then counts as the
+   * population mean.
+   */
+  features: Record<BehaviourFeature, number | null>;
+  /** The features that are null. */
+  missing: BehaviourFeature[];
+  /** Euclidean distance to the centroid, in standardised units. */
+  distance: number;
+  /** Tracked events whose item the bundle does not know (left out). */
+  unknownItems: number;
+}
+
+/** No behaviour segment: no tracked event names an item of this bundle. */
+export interface NoBehaviourSegment {
+  segment: null;
+  reason: 'NO_HISTORY';
+  unknownItems: number;
 }
 
 export interface Explanation {
@@ -229,8 +273,13 @@ export interface Shopper extends ShopperBase {
   userVector(): Float32Array;
   recommend(options?: RankOptions): RankedList;
   rerank(ids: readonly string[], options?: RankOptions): RankedList;
-  /** Nearest segment, or null (no segments, no GRAM section, no history). */
-  segment(): SegmentMatch | null;
+  /**
+   * Behaviour segment of this device's history, or `{segment: null, reason}`.
+   * Throws `NO_SECTION` for a bundle exported without `--behaviour`.
+   */
+  segment(): BehaviourSegment | NoBehaviourSegment;
+  /** Nearest taste segment, or null (no segments, no GRAM section, no history). */
+  tasteSegment(): SegmentMatch | null;
   explain(id: string): Explanation;
 }
 
@@ -246,7 +295,8 @@ export interface AsyncShopper extends ShopperBase {
   userVector(): Promise<Float32Array>;
   recommend(options?: RankOptions): Promise<RankedList>;
   rerank(ids: readonly string[], options?: RankOptions): Promise<RankedList>;
-  segment(): Promise<SegmentMatch | null>;
+  segment(): Promise<BehaviourSegment | NoBehaviourSegment>;
+  tasteSegment(): Promise<SegmentMatch | null>;
   explain(id: string): Promise<Explanation>;
 }
 

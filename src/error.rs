@@ -316,10 +316,15 @@ impl fmt::Display for Error {
                 section,
                 placement,
                 flag,
-            } => write!(
-                f,
-                "{placement} needs the {section} section, which this bundle lacks; add it with `vitrine placements build {flag}`"
-            ),
+            } => {
+                // `flag` is a placements-build flag, or (starting with
+                // "vitrine ") the whole command that adds the section.
+                let how = if flag.starts_with("vitrine ") { "" } else { "vitrine placements build " };
+                write!(
+                    f,
+                    "{placement} needs the {section} section, which this bundle lacks; add it with `{how}{flag}`"
+                )
+            }
             Error::OutOfRange { what } => write!(f, "out of range: {what}"),
             Error::ShardMismatch { shard, reason } => write!(
                 f,

@@ -1326,10 +1326,23 @@ export function createShopper(vitrine, options) {
     }),
 
     /**
-     * Nearest segment `{index, name, distance}`, or null (no segments, no GRAM
-     * or no history). A Promise over a worker-hosted model.
+     * Behaviour segment of this device's history, from the bundle's BEHAVIOUR
+     * section: `{id, label, features, distance, missing}` (features computed
+     * here by the same function the exporter ran on every user; a feature the
+     * data cannot give, e.g. spend without prices, is null and listed in
+     * `missing`), or `{segment: null, reason: 'NO_HISTORY'}` when no tracked
+     * event names an item of this bundle. A bundle without the section throws
+     * NO_SECTION (its message names `vitrine export --behaviour LOG`). Nothing
+     * leaves the device. A Promise over a worker-hosted model.
      */
-    segment: ranking(() => {
+    segment: ranking(() => step(() => engine.call('behaviourSegment', [wasmEvents(), profileOptions()]))),
+
+    /**
+     * Nearest taste segment (k-means over ALS user vectors, the SEGMENTS
+     * section) `{index, name, distance}`, or null (no segments, no GRAM or no
+     * history). A Promise over a worker-hosted model.
+     */
+    tasteSegment: ranking(() => {
       if (events().length === 0) return null;
       return step(
         () => engine.call('foldIn', [wasmEvents(), profileOptions()]),

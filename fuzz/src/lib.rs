@@ -302,6 +302,15 @@ pub fn full_bundle_with(
         .map(|i| format!("segment-{i}"))
         .collect();
     parts.segments = Some(seg);
+    // Behaviour segments fitted on three synthetic habits: the BEHAVIOUR
+    // section in every seed bundle, and `segment_of` in the shopper target.
+    let rows: Vec<[f32; vitrine::shopper::segments::B]> = (0..30)
+        .map(|i| {
+            let g = (i % 3) as f32;
+            std::array::from_fn(|j| g * (j as f32 + 1.0) * 0.3 + i as f32 * 0.01)
+        })
+        .collect();
+    parts.behaviour = vitrine::shopper::segments::fit_behaviour(&rows, Some(3), 3);
     parts.int8_residual = residual;
     parts.intent = intent;
     vitrine::format::write_bundle(&parts, dtype).expect("synthetic bundle writes")
@@ -474,7 +483,7 @@ pub fn exercise_shopper(data: &[u8]) {
     ro.rules.exclude_purchased = b.u8() & 1 == 1;
     let fin = |x: Option<f64>| match x {
         Some(v) if !v.is_finite() => None,
-        _ => Some(x.map(|v| v as f32)),
+        _ => Some(x),
     };
     let Some(price_min) = fin(b.opt_f64()) else {
         return;
@@ -524,6 +533,20 @@ pub fn exercise_shopper(data: &[u8]) {
         a.1.ts < b.1.ts || (a.1.ts == b.1.ts && a.0 < b.0)
     });
     let events: Vec<Event> = events.into_iter().map(|e| e.1).collect();
+    // The behaviour segment of the same history (`behaviourSegment` in the
+    // bindings): none exactly when the history is empty, else a finite
+    // distance to one of the bundle's segments.
+    match vitrine::shopper::segments::segment_of(m, &events, now, popts.session_gap_ms) {
+        Ok(a) => assert!(
+            a.distance.is_finite() && a.id < 3,
+            "behaviour segment {a:?}"
+        ),
+        Err(e) => assert!(
+            events.is_empty() && e == vitrine::shopper::segments::NoSegment::EmptyHistory,
+            "no behaviour segment for {} events: {e:?}",
+            events.len()
+        ),
+    }
     let hl = session_hl.map_or(rerank::SESSION_HALF_LIFE, |x| x as f32);
     let Ok(p) = Profile::build(m, &events, &popts, hl, segment) else {
         return;

@@ -43,6 +43,36 @@ pub struct ExportArgs {
     /// log, so only with `vitrine train ... --export`.
     #[arg(long, default_value_t = 0)]
     pub neighbours: usize,
+    /// Add behaviour segments (BEHAVIOUR section) from this event log: CSV/TSV
+    /// with a header naming user_id, item_id, timestamp and optionally type
+    /// (view, cart, purchase, search; without it every row is a purchase).
+    /// Features per user as the device computes them (`shopper.segment()`).
+    #[arg(long, value_name = "LOG")]
+    pub behaviour: Option<PathBuf>,
+    /// Number of behaviour segments, or `auto` (best mean silhouette, k = 2..=6).
+    #[arg(long, value_name = "K|auto", default_value = "auto", value_parser = parse_segments_k)]
+    pub behaviour_segments: BehaviourK,
+    /// Unit of the event log's timestamps.
+    #[arg(long, value_parser = ["s", "ms"], default_value = "s")]
+    pub behaviour_time_unit: String,
+}
+
+/// `--behaviour-segments`: a count, or `None` for `auto`. A newtype because
+/// clap reads a bare `Option` field as "flag may be absent".
+#[derive(Clone, Copy, Debug)]
+pub struct BehaviourK(pub Option<usize>);
+
+/// `auto` or a segment count in 1..=64 (the BEHAVIOUR section's limit).
+fn parse_segments_k(s: &str) -> Result<BehaviourK, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(BehaviourK(None));
+    }
+    match s.trim().parse::<usize>() {
+        Ok(k) if (1..=64).contains(&k) => Ok(BehaviourK(Some(k))),
+        _ => Err(format!(
+            "{s:?} is neither `auto` nor a number of segments in 1..=64"
+        )),
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -107,6 +137,8 @@ impl ExportArgs {
 /// run has succeeded.
 pub struct Built {
     bytes: Vec<u8>,
+    /// What `--behaviour` found, for the summary line.
+    behaviour: Option<String>,
     items: usize,
     dim: usize,
     dtype: Dtype,
@@ -154,14 +186,67 @@ pub fn build_bundle(
             &opts,
         ));
     }
+    let behaviour = match &a.behaviour {
+        Some(path) => Some(add_behaviour(&mut parts, path, a, state.header.seed)?),
+        None => None,
+    };
     parts.int8_residual = a.residual;
     let bytes = write_bundle(&parts, p.dtype)?;
     Ok(Built {
         bytes,
+        behaviour,
         items: parts.ids.len(),
         dim: parts.dim,
         dtype: p.dtype,
     })
+}
+
+/// Fits behaviour segments on `path` over the bundle's own items, prices
+/// and categories, with the device's default 30-minute session gap, and
+/// sets them on `parts`. Returns a summary for the log.
+fn add_behaviour(
+    parts: &mut crate::format::BundleParts,
+    path: &Path,
+    a: &ExportArgs,
+    seed: u64,
+) -> Result<String, Box<dyn std::error::Error>> {
+    use crate::eval::segments::{fit_log, read_event_log};
+    let unit = if a.behaviour_time_unit == "ms" {
+        1.0
+    } else {
+        1000.0
+    };
+    let log = read_event_log(path, &parts.ids, unit, 0.01)
+        .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the f32 PRICE the device reads, from the f64 display prices"
+    )]
+    let prices: Option<Vec<f32>> = parts
+        .prices
+        .as_ref()
+        .map(|v| v.iter().map(|&x| x as f32).collect());
+    let (seg, users) = fit_log(
+        &log,
+        prices.as_deref(),
+        parts.categories.as_deref(),
+        crate::shopper::ProfileOptions::default().session_gap_ms,
+        a.behaviour_segments.0,
+        seed,
+    )
+    .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
+    let summary = format!(
+        "behaviour segments: {} users, k = {} ({}): {}; {} rows, {} with items not in the bundle, {} unreadable",
+        users,
+        seg.centroids.len(),
+        if a.behaviour_segments.0.is_some() { "given" } else { "silhouette" },
+        seg.labels.join(" | "),
+        log.rows,
+        log.unknown_items,
+        log.bad_rows
+    );
+    parts.behaviour = Some(seg);
+    Ok(summary)
 }
 
 /// Writes the bundle (temp file + rename) and then the per-user rows.
@@ -187,6 +272,9 @@ pub fn write_built(
             "integrity {} (load(url, {{integrity}}))",
             sri_sha256(&bytes)
         );
+        if let Some(b) = &built.behaviour {
+            eprintln!("{b}");
+        }
     }
     if let Some(dir) = &a.users {
         let n = match write_user_rows(dir, state, &model_id(state)) {

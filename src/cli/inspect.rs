@@ -39,6 +39,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             "segments": v.segments.map(|s| s.k), "intent_bytes": v.intent.map(<[u8]>::len),
             "meta": meta, "sections": sections,
             "ranker": super::ranker::weights_json(&m),
+            "behaviour": behaviour_json(v.behaviour),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -72,6 +73,7 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("  segments   {}", s.k);
     }
     super::ranker::print_weights(&m);
+    print_behaviour(v.behaviour);
     if !v.category_names.is_empty() {
         let names: Vec<&str> = v.category_names.iter().take(8).collect();
         println!(
@@ -104,4 +106,53 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// BEHAVIOUR as a merchant reads it: each segment's label, size and raw
+/// feature means (the section was validated at load; decoding cannot fail
+/// on a loaded bundle, but a failure would print nothing rather than panic).
+fn print_behaviour(b: Option<&[u8]>) {
+    let Some(seg) = b.and_then(|b| crate::format::behaviour::decode(b).ok()) else {
+        return;
+    };
+    use crate::shopper::segments::BEHAVIOUR;
+    println!(
+        "  behaviour  {} segments ({})",
+        seg.centroids.len(),
+        BEHAVIOUR.join(", ")
+    );
+    for (i, l) in seg.labels.iter().enumerate() {
+        let means: Vec<String> = seg.feature_means[i]
+            .iter()
+            .map(|v| {
+                if v.is_finite() {
+                    format!("{v:.2}")
+                } else {
+                    "-".into()
+                }
+            })
+            .collect();
+        println!(
+            "    {i} {:>6} users  {l}  [{}]",
+            seg.sizes[i],
+            means.join(" ")
+        );
+    }
+}
+
+fn behaviour_json(b: Option<&[u8]>) -> serde_json::Value {
+    let Some(seg) = b.and_then(|b| crate::format::behaviour::decode(b).ok()) else {
+        return serde_json::Value::Null;
+    };
+    let segs: Vec<serde_json::Value> = (0..seg.centroids.len())
+        .map(|i| {
+            let means: serde_json::Map<String, serde_json::Value> = crate::shopper::segments::BEHAVIOUR
+                .iter()
+                .zip(seg.feature_means[i])
+                .map(|(n, v)| (n.to_string(), if v.is_finite() { v.into() } else { serde_json::Value::Null }))
+                .collect();
+            serde_json::json!({"id": i, "label": seg.labels[i], "users": seg.sizes[i], "feature_means": means})
+        })
+        .collect();
+    serde_json::Value::Array(segs)
 }

@@ -37,7 +37,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Train implicit-feedback ALS from interaction logs.
-    Train(train::Args),
+    Train(Box<train::Args>),
     /// Write a `.vtr` bundle from a trained model.
     Export(export::Args),
     /// Write a `.vtr` bundle from factors trained by Spark ALS or `implicit`.
@@ -182,7 +182,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::table::set_max_input_bytes(cli.max_input_bytes);
     let result = match cli.cmd {
-        Cmd::Train(a) => train::run(a),
+        Cmd::Train(a) => train::run(*a),
         Cmd::Export(a) => export::run(a),
         Cmd::Import(a) => import::run(a),
         Cmd::Eval(a) => eval::run(a),

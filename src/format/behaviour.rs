@@ -152,6 +152,33 @@ pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
     })
 }
 
+/// A copy of `bundle` with its BEHAVIOUR section set to `s` (added, or
+/// replacing the old one); every other section is kept byte for byte. The
+/// way to give an existing bundle (a synthetic one, one built by
+/// `placements build`) behaviour segments without re-exporting it.
+pub fn add_to_bundle(bundle: &[u8], s: &BehaviourSegments) -> Result<Vec<u8>> {
+    use super::{read::parse, write::assemble_raw, Kind};
+    let layout = parse(bundle)?;
+    let body = encode(s)?;
+    let mut raw: Vec<(u32, u32, &[u8])> = Vec::with_capacity(layout.sections.len() + 1);
+    for sec in &layout.sections {
+        if sec.kind == Kind::Behaviour as u32 {
+            continue;
+        }
+        let what = "section bounds";
+        let start = usize::try_from(sec.offset).map_err(|_| Error::SizeOverflow { what })?;
+        let len = usize::try_from(sec.length).map_err(|_| Error::SizeOverflow { what })?;
+        let end = start.checked_add(len).ok_or(Error::SizeOverflow { what })?;
+        // `parse` has checked every section against the file.
+        let b = bundle.get(start..end).ok_or(Error::SizeOverflow { what })?;
+        raw.push((sec.kind, sec.flags, b));
+    }
+    raw.push((Kind::Behaviour as u32, 0, &body));
+    let out = assemble_raw(&raw);
+    parse(&out)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,7 +139,7 @@ pub fn section(
 // Lloyd iterations from k-means++ seeds; k chosen by mean silhouette or given),
 // labelled in plain language from the centroids.
 
-use super::{sessions, Event, EventKind};
+use super::{Event, EventKind};
 
 /// Behaviour features, in order (the bundle stores these names).
 pub const BEHAVIOUR: [&str; 7] = [
@@ -196,7 +196,9 @@ impl<'a> Catalogue<'a> {
             typical = by
                 .into_iter()
                 .map(|mut v| {
-                    v.sort_by(|a, b| a.total_cmp(b));
+                    // The crate's small heapsort: std's sorts would add
+                    // several KB to the wasm the device downloads.
+                    super::sort_by(&mut v, |a, b| a < b);
                     v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
                 })
                 .collect();
@@ -221,6 +223,14 @@ impl<'a> Catalogue<'a> {
             .copied()
             .filter(|&c| c != u32::MAX)
     }
+
+    /// Whether item `i` costs less than its category's median price; `None`
+    /// without a price, a category or a typical price to compare with.
+    pub fn below_typical(&self, i: u32) -> Option<bool> {
+        let p = self.price(i)?;
+        let t = *self.typical.get(self.category(i)? as usize)?;
+        t.is_finite().then_some(p < t)
+    }
 }
 
 /// Why a history has no segment.
@@ -240,6 +250,15 @@ impl NoSegment {
     }
 }
 
+/// Number of distinct values (sorts `v` with the crate's small heapsort:
+/// std's sorts would add several KB to the wasm the device downloads).
+#[inline(never)]
+fn distinct(v: &mut Vec<u32>) -> usize {
+    super::sort_by(v, |a, b| a < b);
+    v.dedup();
+    v.len()
+}
+
 /// Raw behaviour features of one history (sorted by time). A feature the
 /// data cannot give (no prices, no categories) is NaN: standardisation
 /// maps it to the population mean (z = 0), so it never pulls a user anywhere.
@@ -256,51 +275,56 @@ pub fn behaviour(
     gap_ms: f64,
 ) -> Result<[f32; B], NoSegment> {
     let last = events.last().ok_or(NoSegment::EmptyHistory)?;
-    let visits = sessions(events, gap_ms);
-    let n_visits = visits.len().max(1) as f32;
+    // Visits: the sessions `sessions()` would cut (a gap longer than
+    // `gap_ms`), counted without building them (code size on the device).
+    let n_visits = (1 + events
+        .windows(2)
+        .filter(|w| w[1].ts - w[0].ts > gap_ms)
+        .count()) as f32;
     let bought = events.iter().any(|e| e.kind == EventKind::Purchase);
-    let picks: Vec<u32> = events
+    let mut picks: Vec<u32> = events
         .iter()
         .filter(|e| !bought || e.kind == EventKind::Purchase)
         .map(|e| e.item)
         .collect();
+    let n_picks = picks.len();
     let days = f32_of((now_ms - last.ts) / 86_400_000.0).max(0.0);
-    let priced: Vec<(u32, f32)> = picks
-        .iter()
-        .filter_map(|&i| cat.price(i).map(|p| (i, p)))
-        .collect();
-    let monetary = if priced.is_empty() {
+    // One pass over the picks: spend (summed in f64, so f32 prices near
+    // f32::MAX cannot add up to ∞) and the below-typical-price count.
+    let (mut spend, mut priced, mut cheap, mut compared) = (0f64, 0usize, 0usize, 0usize);
+    for &i in &picks {
+        if let Some(p) = cat.price(i) {
+            spend += f64::from(p);
+            priced += 1;
+            if let Some(c) = cat.below_typical(i) {
+                compared += 1;
+                cheap += usize::from(c);
+            }
+        }
+    }
+    let monetary = if priced == 0 {
         f32::NAN
     } else {
-        (priced.iter().map(|x| x.1).sum::<f32>() / n_visits).ln_1p()
+        f32_of(spend / f64::from(n_visits)).ln_1p()
     };
-    let cheaper: Vec<bool> = priced
-        .iter()
-        .filter_map(|&(i, p)| {
-            let t = *cat.typical.get(cat.category(i)? as usize)?;
-            t.is_finite().then_some(p < t)
-        })
-        .collect();
-    let cheaper_share = if cheaper.is_empty() {
+    let cheaper_share = if compared == 0 {
         f32::NAN
     } else {
-        cheaper.iter().filter(|&&c| c).count() as f32 / cheaper.len() as f32
+        cheap as f32 / compared as f32
     };
-    let mut items: Vec<u32> = picks.clone();
-    items.sort_unstable();
-    items.dedup();
-    let mut cats: Vec<u32> = items.iter().filter_map(|&i| cat.category(i)).collect();
-    cats.sort_unstable();
-    cats.dedup();
-    let breadth = if cat.categories.is_none() || items.is_empty() {
+    // The categories of the distinct items are those of all picks.
+    let mut cats: Vec<u32> = picks.iter().filter_map(|&i| cat.category(i)).collect();
+    let n_items = distinct(&mut picks);
+    let n_cats = distinct(&mut cats);
+    let breadth = if cat.categories.is_none() || n_items == 0 {
         f32::NAN
     } else {
-        cats.len() as f32 / items.len() as f32
+        n_cats as f32 / n_items as f32
     };
-    let repeat = if picks.is_empty() {
+    let repeat = if n_picks == 0 {
         0.0
     } else {
-        1.0 - items.len() as f32 / picks.len() as f32
+        1.0 - n_items as f32 / n_picks as f32
     };
     Ok([
         days.ln_1p(),
@@ -309,7 +333,7 @@ pub fn behaviour(
         // the same habit gives about the same value.
         (n_visits / f32_of(((now_ms - events[0].ts) / 86_400_000.0).max(30.0)) * 30.0).ln_1p(),
         monetary,
-        (picks.len() as f32 / n_visits).ln_1p(),
+        (n_picks as f32 / n_visits).ln_1p(),
         breadth,
         cheaper_share,
         repeat,
@@ -456,7 +480,7 @@ pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<B
             })
         })
         .collect();
-    let labels = centroids.iter().map(label).collect();
+    let labels = labels(&centroids);
     Some(BehaviourSegments {
         mean,
         scale,
@@ -471,20 +495,49 @@ pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<B
 /// strongest departures from the average shopper (|z| ≥ 0.5), in words a
 /// merchant can map to an offer.
 pub fn label(c: &[f32; B]) -> String {
-    const WORDS: [(&str, &str); B] = [
-        ("inactive for a while", "recently active"),
-        ("frequent visitors", "rare visitors"),
-        ("big spenders", "small spenders"),
-        ("large baskets", "small baskets"),
-        ("broad browsers", "focused on few categories"),
-        ("discount seekers", "full-price buyers"),
-        ("repeat buyers", "explorers"),
-    ];
-    let mut by: Vec<usize> = (0..B).filter(|&j| c[j].abs() >= 0.5).collect();
+    label_with(c, 2, 0.5)
+}
+
+const WORDS: [(&str, &str); B] = [
+    ("inactive for a while", "recently active"),
+    ("frequent visitors", "rare visitors"),
+    ("big spenders", "small spenders"),
+    ("large baskets", "small baskets"),
+    ("broad browsers", "focused on few categories"),
+    ("discount seekers", "full-price buyers"),
+    ("repeat buyers", "explorers"),
+];
+
+/// Labels for all centroids, distinct: where two centroids share the same
+/// two strongest departures, a third and weaker ones (|z| ≥ 0.25) tell them
+/// apart; if nothing does, a number does.
+pub fn labels(centroids: &[[f32; B]]) -> Vec<String> {
+    let mut out: Vec<String> = centroids.iter().map(label).collect();
+    for i in 0..out.len() {
+        if out.iter().filter(|l| **l == out[i]).count() > 1 {
+            let twins: Vec<usize> = (0..out.len()).filter(|&j| out[j] == out[i]).collect();
+            for j in twins {
+                out[j] = label_with(&centroids[j], 3, 0.25);
+            }
+        }
+    }
+    for i in 0..out.len() {
+        let same: Vec<usize> = (0..out.len()).filter(|&j| out[j] == out[i]).collect();
+        if same.len() > 1 {
+            for (n, j) in same.into_iter().enumerate() {
+                out[j] = format!("{} ({})", out[j], n + 1);
+            }
+        }
+    }
+    out
+}
+
+fn label_with(c: &[f32; B], words: usize, min_z: f32) -> String {
+    let mut by: Vec<usize> = (0..B).filter(|&j| c[j].abs() >= min_z).collect();
     by.sort_by(|&a, &b| c[b].abs().total_cmp(&c[a].abs()));
     let words: Vec<&str> = by
         .iter()
-        .take(2)
+        .take(words)
         .map(|&j| if c[j] > 0.0 { WORDS[j].0 } else { WORDS[j].1 })
         .collect();
     if words.is_empty() {
@@ -507,6 +560,28 @@ impl BehaviourSegments {
             distance,
         })
     }
+}
+
+/// Export side of [`segment_of`]: every user's features through the same
+/// [`behaviour`] the device runs (so a shopper is placed by exactly the
+/// numbers the segments were fitted on), then [`fit_behaviour`]. Histories
+/// must be time-sorted item indices of the bundle; `now_ms` is the log's end
+/// (the device uses its clock). Empty histories are skipped. Returns the
+/// segments and how many users they were fitted on.
+pub fn fit_histories(
+    histories: &[Vec<Event>],
+    cat: &Catalogue<'_>,
+    now_ms: f64,
+    gap_ms: f64,
+    k: Option<usize>,
+    seed: u64,
+) -> Option<(BehaviourSegments, usize)> {
+    let rows: Vec<[f32; B]> = histories
+        .iter()
+        .filter_map(|h| behaviour(h, cat, now_ms, gap_ms).ok())
+        .collect();
+    let n = rows.len();
+    fit_behaviour(&rows, k, seed).map(|s| (s, n))
 }
 
 /// The device's segment: behaviour features from its own history (sorted by
@@ -622,6 +697,48 @@ mod behaviour_tests {
         assert!(silhouette(&rows, &vec![0; rows.len()], 1) == 0.0);
     }
 
+    /// Any device history (clock skew, timestamps at the edges of f64,
+    /// items past the catalogue) gives features that are finite or NaN
+    /// (missing), never ±∞, and a finite distance to a fitted segment.
+    #[test]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "random indices reduced modulo small lengths"
+    )]
+    fn any_history_gives_finite_features() {
+        let prices = [3.0f32, f32::NAN, f32::MAX, f32::MAX];
+        let cats = [0u32, u32::MAX, 1, 1];
+        let cat = Catalogue::new(Some(&prices), Some(&cats));
+        let mut rng = crate::synth::Rng::new(11);
+        let edges = [0.0, -1e300, 1e300, f64::MAX, f64::MIN, 1.7e12, -0.0];
+        let seg = fit_behaviour(&[[0.0; B], [1.0; B], [2.0; B]], Some(2), 1).unwrap();
+        for _ in 0..500 {
+            let n = (rng.next_u64() % 6) as usize;
+            let mut h: Vec<Event> = (0..n)
+                .map(|_| Event {
+                    kind: [
+                        EventKind::View,
+                        EventKind::Cart,
+                        EventKind::Purchase,
+                        EventKind::Search,
+                    ][(rng.next_u64() % 4) as usize],
+                    item: (rng.next_u64() % 7) as u32,
+                    ts: edges[(rng.next_u64() % edges.len() as u64) as usize],
+                })
+                .collect();
+            h.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+            let now = edges[(rng.next_u64() % edges.len() as u64) as usize];
+            match behaviour(&h, &cat, now, 1_800_000.0) {
+                Err(e) => assert!(h.is_empty() && e == NoSegment::EmptyHistory),
+                Ok(f) => {
+                    assert!(f.iter().all(|v| v.is_finite() || v.is_nan()), "{f:?} {h:?}");
+                    let a = seg.assign(&f).expect("a segment");
+                    assert!(a.distance.is_finite(), "{a:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn labels_from_centroids() {
         let mut c = [0f32; B];
@@ -629,6 +746,21 @@ mod behaviour_tests {
         c[5] = 1.2;
         c[1] = -0.7;
         assert_eq!(label(&c), "discount seekers, rare visitors");
+        // Two centroids alike in their two strongest departures are told
+        // apart by a third; identical ones by a number.
+        let mut d = c;
+        d[3] = 0.3;
+        let mut e = c;
+        e[3] = -0.3;
+        assert_eq!(
+            labels(&[d, e, c, c]),
+            [
+                "discount seekers, rare visitors, large baskets",
+                "discount seekers, rare visitors, small baskets",
+                "discount seekers, rare visitors (1)",
+                "discount seekers, rare visitors (2)",
+            ]
+        );
     }
 
     #[test]

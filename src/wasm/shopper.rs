@@ -584,6 +584,66 @@ impl Model {
         }
     }
 
+    /// Behaviour segment of a history (BEHAVIOUR section):
+    /// `{id, label, features, distance, missing}`, or
+    /// `{segment: null, reason: 'NO_HISTORY'}` when no event names an item
+    /// of this bundle. Only `now` and `sessionGapMinutes` are read from the
+    /// options. A bundle without the section → `NO_SECTION` naming the
+    /// export flag. The features are computed here, from `events` only.
+    #[wasm_bindgen(js_name = behaviourSegment)]
+    pub fn behaviour_segment(&self, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        use crate::shopper::segments::{segment_of, NoSegment, BEHAVIOUR};
+        let o = parse_options(&options)?;
+        if self.inner.view().behaviour.is_none() {
+            return Err(js_error(Error::NoSection {
+                section: "BEHAVIOUR",
+                placement: "shopper.segment()",
+                flag: "vitrine export --behaviour LOG",
+            }));
+        }
+        let now = match o.now {
+            Some(x) if x.is_finite() => x,
+            Some(_) => return Err(invalid("now must be a finite number")),
+            None => js_sys::Date::now(),
+        };
+        let gap = positive("sessionGapMinutes", o.session_gap_minutes)?.unwrap_or(30.0) * 60_000.0;
+        let hist = self.events_of(&events, now)?;
+        match segment_of(&self.inner, &hist.events, now, gap) {
+            Ok(a) => {
+                let out = Object::new();
+                set(&out, "id", index_u32(a.id));
+                set(&out, "label", a.label);
+                let f = Object::new();
+                let missing = Array::new();
+                for (name, v) in BEHAVIOUR.iter().zip(a.features) {
+                    if v.is_finite() {
+                        set(&f, name, v);
+                    } else {
+                        set(&f, name, JsValue::NULL);
+                        missing.push(&JsValue::from_str(name));
+                    }
+                }
+                set(&out, "features", f);
+                set(&out, "missing", missing);
+                set(&out, "distance", a.distance);
+                set(&out, "unknownItems", hist.unknown);
+                Ok(out.into())
+            }
+            Err(NoSegment::EmptyHistory) => {
+                let out = Object::new();
+                set(&out, "segment", JsValue::NULL);
+                set(&out, "reason", "NO_HISTORY");
+                set(&out, "unknownItems", hist.unknown);
+                Ok(out.into())
+            }
+            // The section is there (checked above) and loaded (validated at
+            // load), so only features no centroid is a finite distance from.
+            Err(NoSegment::NoSegments) => Err(js_error(Error::OutOfRange {
+                what: "behaviour features too far from every segment".into(),
+            })),
+        }
+    }
+
     /// Exact decomposition of ⟨u, y⟩ for one item over the history items
     /// (largest first). Sums to `score` up to rounding.
     pub fn explain(

@@ -1,8 +1,9 @@
 // The demo storefront in headless Chromium, by mouse and by keyboard:
 // home (recently viewed, buy it again, trending + rising categories), a
 // product page (bought together, viewed together, similar), the cart with
-// "complete your cart", the promotions switch, and axe-core on every demo
-// page: no critical or serious violation.
+// "complete your cart", the promotions switch, the offer banner chosen from
+// the shopper's behaviour segment, and axe-core on every demo page: no
+// critical or serious violation.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { startServer } from '../../scripts/serve.mjs';
 import { CLI, tempDir } from '../node/helpers.mjs';
+import { load } from '../../pkg/node.js';
 import { launch, newPage } from './chromium.mjs';
 
 const require = createRequire(import.meta.url);
@@ -19,6 +21,7 @@ const K = 6;
 
 let srv;
 let browser;
+let storePath;
 
 test.before(async () => {
   const dir = tempDir();
@@ -27,6 +30,10 @@ test.before(async () => {
   run(['session', 'synth', '--items', '600', '--dim', '16', '--seed', '7', '--out', join(dir, 'base.vtr')]);
   run(['placements', 'build', '--bundle', join(dir, 'base.vtr'), '--synthetic-baskets', '6000',
     '--trending-half-life', '3', '--out', join(dir, 'store.vtr')]);
+  // Behaviour segments from a simulated population, as `make store-demo` does.
+  run(['session', 'segments', '--synthetic-users', '2000', '--k', '4', '--bundle', join(dir, 'store.vtr'),
+    '--bundle-out', join(dir, 'store.vtr')]);
+  storePath = join(dir, 'store.vtr');
   srv = await startServer({ models: dir, quiet: true });
   browser = await launch();
 });
@@ -154,3 +161,70 @@ for (const path of ['index.html', 'shopper.html']) {
     assert.deepEqual(await axe(page), [], path);
   });
 }
+
+/** The store's items below / at or above their category's median price. */
+async function priceHalves() {
+  const v = await load(storePath);
+  const byCat = new Map();
+  const items = [];
+  for (let i = 0, n = v.info().nItems; i < n; i++) {
+    const it = v.item(v.itemId(i));
+    if (typeof it.price !== 'number' || !it.category) continue;
+    items.push(it);
+    if (!byCat.has(it.category)) byCat.set(it.category, []);
+    byCat.get(it.category).push(it.price);
+  }
+  v.dispose();
+  const median = new Map([...byCat].map(([c, p]) => [c, p.sort((a, b) => a - b)[Math.floor(p.length / 2)]]));
+  return {
+    cheap: items.filter((x) => x.price < median.get(x.category)).map((x) => x.id),
+    dear: items.filter((x) => x.price >= median.get(x.category)).map((x) => x.id),
+  };
+}
+
+/** Purchases: `visits` visits `every` days apart, the last `ago` days before now. */
+function habit({ visits, every, size, ago, pool }) {
+  const DAY = 86_400_000;
+  const now = Date.now();
+  const out = [];
+  for (let v = 0; v < visits; v++) {
+    const day = now - (ago + (visits - 1 - v) * every) * DAY;
+    for (let k = 0; k < size; k++) out.push({ type: 'purchase', item: pool[(v * size + k) % pool.length], ts: day + k * 60_000 });
+  }
+  return out;
+}
+
+test('demo storefront: the offer banner follows the behaviour segment computed on the device', async () => {
+  const { cheap, dear } = await priceHalves();
+  const cases = [
+    ['membership', habit({ visits: 18, every: 5, size: 4, ago: 1, pool: dear })],
+    ['coupons', habit({ visits: 8, every: 12, size: 2, ago: 3, pool: cheap })],
+    ['win-back', habit({ visits: 1, every: 1, size: 1, ago: 150, pool: dear })],
+  ];
+  const { page, errors } = await newPage(browser.context);
+  await page.goto(`${srv.url}/demo/store.html`);
+  await page.evaluate(() => localStorage.clear()); // the walk above left a history
+  await page.reload();
+  await ready(page);
+  // A new visitor: no segment (NO_HISTORY), no banner.
+  assert.equal(await page.locator('#offer').isHidden(), true);
+  assert.equal(await page.getAttribute('#offer', 'data-strategy'), 'none');
+  const seen = new Set();
+  for (const [strategy, events] of cases) {
+    await page.evaluate((evs) => {
+      localStorage.clear();
+      localStorage.setItem('vitrine.history', JSON.stringify({ schema: 'vitrine.history', version: 1, events: evs }));
+    }, events);
+    await page.reload();
+    await ready(page);
+    assert.equal(await page.getAttribute('#offer', 'data-strategy'), strategy, await page.locator('#offer-why').textContent());
+    assert.equal(await page.locator('#offer').isVisible(), true);
+    assert.ok((await page.locator('#h-offer').textContent()).length > 0);
+    assert.match(await page.locator('#offer-why').textContent(), /on this device/);
+    seen.add(await page.getAttribute('#offer', 'data-segment'));
+    assert.deepEqual(await axe(page), [], `home page with the ${strategy} banner`);
+  }
+  assert.equal(seen.size, 3, 'three habits, three segments');
+  await page.evaluate(() => localStorage.clear());
+  assert.deepEqual(errors, []);
+});

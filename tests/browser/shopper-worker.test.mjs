@@ -76,12 +76,12 @@ test('a shopper over loadInWorker answers as over load; history in the page, for
       rec: plain(await s.recommend({ k: 12 })),
       recViewed: plain(await s.recommend({ k: 12, excludeViewed: true, excludeCart: false })),
       rerank: plain(await s.rerank(ids, { mmrLambda: 0.7 })),
-      segment: await s.segment(),
+      segment: await s.tasteSegment(),
       explain: plain(await s.explain(ids[5])),
       u: Array.from(await s.userVector()),
     });
     const out = { flags: [inPage.async, inWorker.async] };
-    out.promises = [inWorker.recommend() instanceof Promise, inWorker.segment() instanceof Promise, inPage.recommend() instanceof Promise];
+    out.promises = [inWorker.recommend() instanceof Promise, inWorker.tasteSegment() instanceof Promise, inPage.recommend() instanceof Promise];
     out.coldPage = await ask(inPage);
     out.coldWorker = await ask(inWorker);
     const evs = [

@@ -166,9 +166,9 @@ test('shopper: cold start falls back to popularity or the segment', async () => 
   assert.ok(r.items.every((x) => x.reason.kind === 'popular'));
   const seg = s.recommend({ k: 8, segment: 0 });
   assert.ok(seg.items.some((x) => x.reason.kind === 'segment'), JSON.stringify(seg.items));
-  assert.equal(s.segment(), null);
+  assert.equal(s.tasteSegment(), null);
   await s.track({ type: 'view', item: 'item-5' });
-  const g = s.segment();
+  const g = s.tasteSegment();
   assert.ok(g && Number.isInteger(g.index) && g.distance >= 0 && /fans$/.test(g.name), JSON.stringify(g));
   assert.equal(code(() => v.raw.segment(new Float32Array(3))), 'DIM_MISMATCH');
   v.dispose();
@@ -440,7 +440,7 @@ test('shopper errors: every throw is a VitrineError; a wasm trap is INTERNAL, no
   const trapping = { raw: { foldIn: () => trapModule.exports.trap(), recommendFor: () => trapModule.exports.trap(), rerank: () => trapModule.exports.trap(), explain: () => trapModule.exports.trap(), segment: () => null } };
   const t = createShopper(trapping, { storage: 'none' });
   await t.track({ type: 'view', item: 'x', ts: T0 });
-  for (const f of [() => t.userVector(), () => t.recommend(), () => t.rerank(['x']), () => t.explain('x'), () => t.segment()]) {
+  for (const f of [() => t.userVector(), () => t.recommend(), () => t.rerank(['x']), () => t.explain('x'), () => t.tasteSegment()]) {
     const e = thrown(f);
     assert.ok(e instanceof VitrineError, String(e));
     assert.equal(e.code, 'INTERNAL', `${f}: ${e.code} ${e.message}`);
@@ -470,7 +470,7 @@ test('shopper options: a polluted Object.prototype changes nothing; throwing get
     rr: s.rerank(cands, { k: 20 }),
     u: Array.from(s.userVector()),
     ex: s.explain('item-100'),
-    seg: s.segment(),
+    seg: s.tasteSegment(),
   });
   const clean = run();
   const category = v.item(clean.rec.items[0].id).category;

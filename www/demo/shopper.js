@@ -82,7 +82,7 @@ function renderRecs() {
   const r = shopper.recommend({ k: 8, exclude: seen });
   const ol = $('recs');
   ol.replaceChildren(...r.items.map((x) => card(x.id, why(x.reason))));
-  const seg = shopper.history().length ? safe(() => shopper.segment()) : null;
+  const seg = shopper.history().length ? safe(() => shopper.tasteSegment()) : null;
   $('segment').textContent = seg ? `· your segment: ${seg.name} (distance ${seg.distance.toFixed(2)})` : '· new visitor: popular picks';
 }
 

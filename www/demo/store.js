@@ -103,7 +103,59 @@ function strip(listId, r) {
   impressions.shown(r.items.map((x) => x.id));
 }
 
+/**
+ * The storefront's own mapping from a behaviour segment to an offer. The
+ * bundle only says what the segment does (its generated label and this
+ * history's features); which offer that earns is the merchant's choice:
+ * lapsed shoppers get a win-back, deal seekers coupons, frequent or big
+ * spenders membership perks, everyone else no banner.
+ * @param {any} seg a `shopper.segment()` result with an id
+ * @returns {'win-back' | 'coupons' | 'membership' | null}
+ */
+function strategyFor(seg) {
+  const label = String(seg.label);
+  const f = seg.features ?? {};
+  if (/inactive for a while|rare visitors/.test(label)) return 'win-back';
+  if (/discount seekers/.test(label) || (typeof f.cheaper_share === 'number' && f.cheaper_share >= 0.75)) return 'coupons';
+  if (/frequent visitors|big spenders|large baskets|repeat buyers/.test(label)) return 'membership';
+  return null;
+}
+
+const OFFERS = {
+  membership: ['Members save more', 'Join the membership: free delivery and early access, because you shop with us often.'],
+  coupons: ['Your coupon: 15% off', 'Use code SAVE15 at checkout on any item in the catalogue.'],
+  'win-back': ['We missed you', 'Welcome back: here is 20% off your next order, valid for a week.'],
+};
+
+/** The behaviour-segment banner: computed in this tab; nothing is sent. */
+function offerBanner() {
+  const box = $('offer');
+  /** @type {any} */
+  let seg;
+  try {
+    seg = shopper.segment();
+  } catch (e) {
+    // A bundle without behaviour segments (NO_SECTION): no banner, no error.
+    if (/** @type {any} */ (e)?.code !== 'NO_SECTION') showError(e);
+    box.hidden = true;
+    return;
+  }
+  const strategy = seg.segment === null ? null : strategyFor(seg);
+  box.dataset.strategy = strategy ?? 'none';
+  box.dataset.segment = seg.segment === null ? '' : String(seg.id);
+  if (!strategy) {
+    box.hidden = true;
+    return;
+  }
+  const [title, text] = OFFERS[strategy];
+  $('h-offer').textContent = title;
+  $('offer-text').textContent = text;
+  $('offer-why').textContent = `Chosen on this device from your shopping pattern ("${seg.label}"); your history was not sent anywhere.`;
+  box.hidden = false;
+}
+
 function homePage() {
+  offerBanner();
   strip('recent', shopper.recentlyViewed({ k: K }));
   try {
     strip('again', shopper.buyAgain(opts()));

@@ -441,7 +441,7 @@ export class VitrineWorker {
    * `rerank`, `segment`, `explain`) run in the worker, for a shopper whose
    * history stays in the page while the model lives in the worker. The
    * arguments are those of the page-side `model.raw[method]`.
-   * @param {'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain'} method
+   * @param {'foldIn' | 'recommendFor' | 'rerank' | 'segment' | 'explain' | 'behaviourSegment'} method
    * @param {...unknown} args
    * @returns {Promise<any>}
    */

@@ -7,7 +7,7 @@
 import { toVitrineError } from './errors.js';
 import { loadModel } from './load.js';
 
-const SHOPPER_METHODS = new Set(['foldIn', 'recommendFor', 'rerank', 'segment', 'explain']);
+const SHOPPER_METHODS = new Set(['foldIn', 'recommendFor', 'rerank', 'segment', 'explain', 'behaviourSegment']);
 
 /** @type {import('./model.js').Vitrine | null} */
 let model = null;

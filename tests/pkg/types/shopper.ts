@@ -50,8 +50,13 @@ export async function docs(serverIds: string[]): Promise<void> {
   const feature: string | undefined = rr.items[0]?.reason.feature;
   const blendOnly = shopper.recommend({ k: 5, ranker: false });
   void [active, feature, blendOnly];
-  const seg = shopper.segment();
+  const seg = shopper.tasteSegment();
   const segName: string | undefined = seg?.name;
+  const b = shopper.segment();
+  const label: string | null = b.segment === null ? null : b.label;
+  const spend: number | null = b.segment === null ? null : b.features.monetary;
+  const why: 'NO_HISTORY' | undefined = b.segment === null ? b.reason : undefined;
+  void [label, spend, why];
   const e = shopper.explain('sku-77');
   const total: number = e.contributions.reduce((a, c) => a + c.weight, 0);
   const u: Float32Array = shopper.userVector();
@@ -116,7 +121,7 @@ export async function worker(serverIds: string[]): Promise<void> {
   const h: ShopperEvent[] = shopper.history();
   const r: RankedList = await shopper.recommend({ k: 10 });
   const rr: RankedList = await shopper.rerank(serverIds, { mmrLambda: 0.7 });
-  const seg: SegmentMatch | null = await shopper.segment();
+  const seg: SegmentMatch | null = await shopper.tasteSegment();
   const e: Explanation = await shopper.explain('sku-77');
   const u: Float32Array = await shopper.userVector();
   try {
@@ -137,6 +142,6 @@ export async function workerRefused(remote: Awaited<ReturnType<typeof loadInWork
   // @ts-expect-error a worker shopper is not a page Shopper
   const s: Shopper = shopper;
   // @ts-expect-error the segment is a Promise
-  const name: string | undefined = shopper.segment()?.name;
+  const name: string | undefined = shopper.tasteSegment()?.name;
   void [r, s, name];
 }

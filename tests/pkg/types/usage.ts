@@ -116,7 +116,7 @@ export async function shopper(model: Vitrine): Promise<void> {
   const reason: Reason = recs.items[0].reason;
   const kind: 'history' | 'neighbour' | 'popular' | 'segment' | 'pinned' = reason.kind;
   s.rerank(['a', 'b'], { mmrLambda: 0.7, categoryCap: 3, pin: { 'sku-9': 0 } });
-  const seg = s.segment();
+  const seg = s.tasteSegment();
   const segName: string | undefined = seg?.name;
   await s.forget();
   const err = new ShopperError('INVALID_EVENT', 'x');

@@ -1,0 +1,269 @@
+//! Behaviour segments end to end on the native side: `vitrine train ...
+//! --export --behaviour LOG` and `vitrine session segments --bundle` write a
+//! BEHAVIOUR section that the engine loads, and a device history placed
+//! through it (the same feature function) lands where its habit says. Bad
+//! flags and logs are refused before anything is written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use vitrine::engine::Model;
+use vitrine::shopper::segments::{segment_of, NoSegment};
+use vitrine::shopper::{Event, EventKind};
+
+const DAY_S: i64 = 86_400;
+
+fn vitrine() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vitrine"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vitrine-segments-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// 40 users over 24 items and 120 days: even users buy every 4 days until
+/// the end (2 items a visit), odd users bought once at the start and left.
+/// Columns for both readers: the trainer's rating, the behaviour `type`.
+fn log() -> String {
+    let mut s = String::from("user_id,item_id,rating,timestamp,type\n");
+    for u in 0..40 {
+        if u % 2 == 0 {
+            for v in 0..30 {
+                let t = v * 4 * DAY_S;
+                for k in 0..2 {
+                    let item = (u * 3 + v + k * 5) % 24;
+                    s.push_str(&format!("u{u},i{item},5,{},view\n", t + k * 60));
+                    s.push_str(&format!("u{u},i{item},5,{},purchase\n", t + k * 60 + 30));
+                }
+            }
+        } else {
+            s.push_str(&format!("u{u},i{},5,{},purchase\n", u % 24, u));
+        }
+    }
+    s
+}
+
+fn train(dir: &Path, extra: &[&str]) -> Output {
+    let inp = dir.join("log.csv");
+    std::fs::write(&inp, log()).unwrap();
+    vitrine()
+        .arg("train")
+        .arg(&inp)
+        .args(["--quiet", "--iterations", "2", "--factors", "4"])
+        .arg("-o")
+        .arg(dir.join("m.vstate"))
+        .arg("--export")
+        .arg(dir.join("m.vtr"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn history(model: &Model, ids: &[(&str, f64, EventKind)]) -> Vec<Event> {
+    ids.iter()
+        .map(|&(id, day, kind)| Event {
+            kind,
+            item: u32::try_from(model.item_index(id).expect("item in the bundle")).unwrap(),
+            ts: day * 86_400_000.0,
+        })
+        .collect()
+}
+
+#[test]
+fn export_behaviour_from_the_training_log() {
+    let dir = tmpdir("export");
+    let log_path = dir.join("log.csv");
+    let o = train(
+        &dir,
+        &[
+            "--behaviour",
+            log_path.to_str().unwrap(),
+            "--behaviour-segments",
+            "2",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = Model::from_bytes(&std::fs::read(dir.join("m.vtr")).unwrap()).unwrap();
+    let seg = vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap();
+    assert_eq!(seg.centroids.len(), 2);
+    assert_eq!(seg.sizes.iter().sum::<u32>(), 40);
+    assert_eq!(seg.sizes, vec![20, 20], "the two habits are two segments");
+    // Labels are generated from the centroids: one of the two says "frequent".
+    assert!(
+        seg.labels.iter().any(|l| l.contains("frequent visitors")),
+        "{:?}",
+        seg.labels
+    );
+    // A device with the regular habit (its last 15 visits, the same item
+    // rule as user 2 of the log) and one that bought once long ago.
+    let end = 116.0;
+    let regular: Vec<(String, f64)> = (15..30)
+        .flat_map(|v| {
+            (0..2).map(move |k| {
+                (
+                    format!("i{}", (6 + v + k * 5) % 24),
+                    4.0 * v as f64 + 0.001 * k as f64,
+                )
+            })
+        })
+        .collect();
+    let regular: Vec<(&str, f64, EventKind)> = regular
+        .iter()
+        .map(|(i, d)| (i.as_str(), *d, EventKind::Purchase))
+        .collect();
+    let now = (end + 1.0) * 86_400_000.0;
+    let gap = 30.0 * 60_000.0;
+    let a = segment_of(&model, &history(&model, &regular), now, gap).unwrap();
+    let b = segment_of(
+        &model,
+        &history(&model, &[("i3", 0.0, EventKind::Purchase)]),
+        now,
+        gap,
+    )
+    .unwrap();
+    assert_ne!(a.id, b.id, "{a:?} {b:?}");
+    assert!(a.label.contains("frequent visitors"), "{a:?}");
+    // No prices in this bundle: monetary and cheaper_share are missing (NaN).
+    assert!(a.features[2].is_nan() && a.features[5].is_nan(), "{a:?}");
+    assert_eq!(
+        segment_of(&model, &[], now, gap),
+        Err(NoSegment::EmptyHistory)
+    );
+}
+
+#[test]
+fn bad_behaviour_flags_and_logs_are_refused_before_writing() {
+    let dir = tmpdir("bad");
+    let log_path = dir.join("log.csv");
+    for k in ["0", "65", "many"] {
+        let o = train(
+            &dir,
+            &[
+                "--behaviour",
+                log_path.to_str().unwrap(),
+                "--behaviour-segments",
+                k,
+            ],
+        );
+        assert!(!o.status.success(), "--behaviour-segments {k} accepted");
+        assert!(stderr(&o).contains("auto"), "{}", stderr(&o));
+    }
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "who,what\nu1,i1\n").unwrap();
+    let o = train(&dir, &["--behaviour", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("user_id, item_id and timestamp"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("m.vtr").exists() && !dir.join("m.vstate").exists());
+    let unknown = dir.join("unknown.csv");
+    std::fs::write(
+        &unknown,
+        "user_id,item_id,timestamp\nu1,nope,1\nu2,nada,2\n",
+    )
+    .unwrap();
+    let o = train(&dir, &["--behaviour", unknown.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no event has an item of this bundle"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn session_segments_adds_behaviour_to_an_existing_bundle() {
+    let dir = tmpdir("bundle");
+    let base = dir.join("base.vtr");
+    let o = vitrine()
+        .args([
+            "session", "synth", "--items", "400", "--dim", "8", "--seed", "7", "--out",
+        ])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.join("seg.vtr");
+    let o = vitrine()
+        .args([
+            "session",
+            "segments",
+            "--synthetic-users",
+            "800",
+            "--k",
+            "4",
+            "--bundle",
+        ])
+        .arg(&base)
+        .arg("--bundle-out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = std::fs::read(&base).unwrap();
+    let model = Model::from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    let old = Model::from_bytes(&before).unwrap();
+    assert_eq!(model.n_items(), old.n_items());
+    assert!(old.view().behaviour.is_none());
+    let seg = vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap();
+    assert_eq!(seg.centroids.len(), 4);
+    // The simulated habits (big spenders, deal seekers, lapsed, occasional)
+    // are found and named from the centroids alone.
+    let all = seg.labels.join(" | ");
+    for want in [
+        "discount seekers",
+        "inactive for a while",
+        "frequent visitors",
+    ] {
+        assert!(all.contains(want), "{want:?} not in {all}");
+    }
+    // `inspect` shows them as a merchant reads them: label, size, feature means.
+    let o = vitrine().arg("inspect").arg(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("behaviour  4 segments"), "{text}");
+    assert!(text.contains(&seg.labels[0]), "{text}");
+    // Adding it again replaces the section instead of duplicating it.
+    let again = dir.join("again.vtr");
+    let o = vitrine()
+        .args([
+            "session",
+            "segments",
+            "--synthetic-users",
+            "200",
+            "--k",
+            "2",
+            "--bundle",
+        ])
+        .arg(&out)
+        .arg("--bundle-out")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m2 = Model::from_bytes(&std::fs::read(&again).unwrap()).unwrap();
+    let s2 = vitrine::format::behaviour::decode(m2.view().behaviour.unwrap()).unwrap();
+    assert_eq!(s2.centroids.len(), 2);
+    // Without a source of histories: refused.
+    let o = vitrine()
+        .args(["session", "segments", "--bundle"])
+        .arg(&base)
+        .arg("--bundle-out")
+        .arg(dir.join("none.vtr"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--events LOG or --synthetic-users N"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -70,6 +70,22 @@ export interface WorkerLoadOptions extends LoadOptions {
    * `new Worker(new URL('vitrine/worker', import.meta.url), {type: 'module'})`.
    */
   worker?: Worker | null;
+  /**
+   * Threads per scan: 1, 2 (two workers, each holding the model, each
+   * scanning half the rows; results identical to one thread), or 'auto'
+   * (default): 2 where the page is cross-origin isolated and the device has
+   * two or more cores, else 1. `info().threads` says what runs and why.
+   */
+  threads?: 1 | 2 | 'auto' | null;
+}
+
+/** What scans run on (`info().threads`), and why. */
+export interface ThreadsInfo {
+  count: 1 | 2;
+  requested: 1 | 2 | 'auto';
+  reason: string;
+  /** Bundle bytes given to `loadInWorker` were shared by both workers (SharedArrayBuffer). */
+  sharedBytes: boolean;
 }
 
 export interface ItemInfo {
@@ -114,6 +130,8 @@ export interface ModelInfo {
    * f32 model's almost always at int8 scan speed.
    */
   hasResidual: boolean;
+  /** How many threads split each scan, and why (always 1 for `load()`). */
+  threads: ThreadsInfo;
 }
 
 /** A shopper's text classified by `matchIntent`. */
@@ -309,6 +327,8 @@ export declare class VitrineWorker {
   readonly dim: number;
   readonly dtype: 'f32' | 'f16' | 'int8';
   readonly variant: 'relaxed' | 'simd' | 'scalar';
+  /** How many workers split each scan, and why. */
+  readonly threads: ThreadsInfo;
   simdEnabled(): Promise<boolean>;
   info(): Promise<ModelInfo>;
   recommend(userVector: UserVector, options?: RecOptions): Promise<ScoredList>;

@@ -41,7 +41,9 @@ const MIME = {
 
 /**
  * @param {{ port?: number, host?: string, models?: string, nodeModules?: boolean,
- *           mounts?: Record<string, string>, quiet?: boolean }} [opts]
+ *           mounts?: Record<string, string>, quiet?: boolean,
+ *           headers?: Record<string, string> }} [opts] `headers`: sent with every
+ *           response (e.g. COOP/COEP, to test a cross-origin isolated page)
  * @returns {Promise<{ server: import('node:http').Server, url: string, port: number, close: () => Promise<void> }>}
  */
 export async function startServer(opts = {}) {
@@ -57,7 +59,7 @@ export async function startServer(opts = {}) {
 
   const server = createServer(async (req, res) => {
     const send = (status, body, headers = {}) => {
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...opts.headers, ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
@@ -101,6 +103,7 @@ export async function startServer(opts = {}) {
       'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
+      ...opts.headers,
     };
     if (url.searchParams.get('chunked') !== '1') headers['Content-Length'] = st.size;
     res.writeHead(200, headers);

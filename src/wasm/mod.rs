@@ -22,6 +22,13 @@ mod intent;
 )]
 mod model;
 #[cfg(not(feature = "intent-module"))]
+#[warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+mod parallel;
+#[cfg(not(feature = "intent-module"))]
 mod placements;
 #[cfg(not(feature = "intent-module"))]
 #[warn(

@@ -238,7 +238,7 @@ fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
 }
 
 impl Model {
-    fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
+    pub(super) fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
         let o = RecOptionsJs::from_js(options).map_err(invalid)?;
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
@@ -282,7 +282,7 @@ impl Model {
         })
     }
 
-    fn index_of(&self, id: &JsValue) -> Result<usize, JsValue> {
+    pub(super) fn index_of(&self, id: &JsValue) -> Result<usize, JsValue> {
         let id = id
             .as_string()
             .ok_or_else(|| invalid("item id must be a string"))?;

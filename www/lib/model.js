@@ -68,7 +68,10 @@ export class Vitrine {
    * category names and which optional parts are present.
    */
   info() {
-    return this._call(() => this._model.info());
+    const info = this._call(() => this._model.info());
+    // Page mode scans on the caller's thread: recommend() is synchronous.
+    info.threads = { count: 1, requested: 1, reason: 'load() scans on the calling thread; loadInWorker(source, {threads: 2}) splits scans across two workers', sharedBytes: false };
+    return info;
   }
 
   /**

@@ -132,6 +132,8 @@ export interface ModelInfo {
   hasResidual: boolean;
   /** How many threads split each scan, and why (always 1 for `load()`). */
   threads: ThreadsInfo;
+  /** 'lean': a `-lean` engine build (no shopper or placements), selected through `wasmUrl`. */
+  engine: 'full' | 'lean';
 }
 
 /** A shopper's text classified by `matchIntent`. */

@@ -49,6 +49,19 @@ impl Model {
     }
 }
 
+/// `"lean"` for the engine built without the shopper and placements
+/// (feature `lean`), else `"full"`. Both builds export it, so the full
+/// build's glue, which also runs the lean wasm, can tell which one it runs.
+#[wasm_bindgen(js_name = engineParts)]
+pub fn engine_parts() -> String {
+    if cfg!(feature = "lean") {
+        "lean"
+    } else {
+        "full"
+    }
+    .to_string()
+}
+
 #[wasm_bindgen]
 impl Model {
     /// `recommend` over rows `[from, to)` only: one thread's part of a split scan.

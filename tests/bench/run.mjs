@@ -57,7 +57,7 @@ for (const { n, d, dtypes } of SHAPES) {
 // tree is shared) must not mix two builds into one table.
 const WASM_SNAPSHOT = join(CACHE, 'wasm-snapshot');
 rmSync(WASM_SNAPSHOT, { recursive: true, force: true });
-for (const v of ['relaxed', 'simd', 'scalar', 'intent']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM_SNAPSHOT, v), { recursive: true });
+for (const v of ['relaxed', 'simd', 'scalar', 'intent', 'relaxed-lean', 'simd-lean', 'scalar-lean']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM_SNAPSHOT, v), { recursive: true });
 const srv = await startServer({
   nodeModules: true,
   mounts: { '/bench/': CACHE, '/bench-page/': HERE, '/wasm/': WASM_SNAPSHOT },
@@ -211,7 +211,7 @@ await srv.close();
 // ---------------------------------------------------------------- wasm sizes
 // The engine builds are what every page loads; the intent module only pages
 // that ask `matchIntent`, on first use.
-for (const variant of ['relaxed', 'simd', 'scalar', 'intent']) {
+for (const variant of ['relaxed', 'simd', 'scalar', 'intent', 'relaxed-lean', 'simd-lean', 'scalar-lean']) {
   const file = join(WASM_SNAPSHOT, variant, variant === 'intent' ? 'vitrine_intent_bg.wasm' : 'vitrine_core_bg.wasm');
   const raw = readFileSync(file);
   rows.push({ metric: 'wasm_size', variant, raw_bytes: raw.byteLength, gzip_bytes: gzipSync(raw, { level: 9 }).byteLength });

@@ -180,3 +180,35 @@ test('a part outside the catalogue is an INVALID_ARGUMENT from the engine, not a
   assert.deepEqual(r.whole.ids, r.ids, 'one part over every row is the one-thread answer');
   await page.close();
 });
+
+test('the lean relaxed build (through wasmUrl) answers as the full engine, in the page and split across two workers', async () => {
+  const { page, errors } = await newPage(browser.context, `${plain.url}/tests/blank.html`);
+  for (const dtype of ['int8', 'f32']) {
+    const url = `/t/${basename(bundles[dtype])}`;
+    const r = await page.evaluate(
+      async ({ url, users }) => {
+        const v = await import('/pkg/vitrine.js');
+        const wasmUrl = { relaxed: '/pkg/wasm/relaxed-lean/vitrine_core_bg.wasm' };
+        const lean = await v.load(url, { simd: 'relaxed', wasmUrl });
+        const full = await v.load(url, { simd: true });
+        const split = await v.loadInWorker(url, { simd: 'relaxed', wasmUrl, threads: 2 });
+        const out = { engines: [lean.info().engine, full.info().engine, (await split.info()).engine], threads: split.threads.count, same: [] };
+        for (const u of users) {
+          const want = JSON.stringify([...full.recommend(u, { k: 15, inStockOnly: true })]);
+          out.same.push(JSON.stringify([...lean.recommend(u, { k: 15, inStockOnly: true })]) === want);
+          out.same.push(JSON.stringify([...(await split.recommend(u, { k: 15, inStockOnly: true }))]) === want);
+        }
+        lean.dispose();
+        full.dispose();
+        await split.dispose();
+        return out;
+      },
+      { url, users },
+    );
+    assert.deepEqual(r.engines, ['lean', 'full', 'lean'], dtype);
+    assert.equal(r.threads, 2);
+    assert.deepEqual(r.same, Array(users.length * 2).fill(true), dtype);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -71,6 +71,8 @@ export class Vitrine {
     const info = this._call(() => this._model.info());
     // Page mode scans on the caller's thread: recommend() is synchronous.
     info.threads = { count: 1, requested: 1, reason: 'load() scans on the calling thread; loadInWorker(source, {threads: 2}) splits scans across two workers', sharedBytes: false };
+    // 'lean': the engine without the shopper and placements (served through wasmUrl).
+    info.engine = this._call(() => this._wasm.engineParts?.() ?? 'full');
     return info;
   }
 

@@ -103,8 +103,18 @@ async function diagnoseStart(url, eventMessage) {
  */
 export async function loadInWorker(source, options) {
   // `threads` is a worker-mode option: taken off before the shared checks.
-  const { threads: threadsOption, ...rest } = options !== null && typeof options === 'object' && !Array.isArray(options) ? options : { threads: undefined };
-  const opts = checkLoadOptions(options !== null && typeof options === 'object' && !Array.isArray(options) ? rest : options);
+  /** @type {unknown} */
+  let threadsOption;
+  /** @type {unknown} */
+  let rest = options;
+  if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
+    try {
+      ({ threads: threadsOption, ...rest } = /** @type {any} */ (options));
+    } catch (e) {
+      badArg(`load options could not be read: ${messageOf(e)}`);
+    }
+  }
+  const opts = checkLoadOptions(rest);
   const threads = resolveThreads(threadsOption);
   const variant = pickVariant(opts.simd, opts.wasmUrl);
   /** @type {any} */

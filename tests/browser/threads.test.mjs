@@ -7,7 +7,9 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { basename, dirname } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { startServer } from '../../scripts/serve.mjs';
 import { synth, rng, gaussianVector } from '../node/helpers.mjs';
 import { launch, newPage } from './chromium.mjs';
@@ -21,11 +23,26 @@ const bundles = Object.fromEntries(
 const users = Array.from({ length: 6 }, (_, q) => Array.from(gaussianVector(rng(100 + q), DIM)));
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
+// A worker script that dies (an uncaught exception) when asked for the
+// second half of a split scan: the second worker of a two-thread model.
+const x = mkdtempSync(join(tmpdir(), 'vitrine-threads-test-'));
+writeFileSync(
+  join(x, 'crash-on-second-half.js'),
+  `self.addEventListener('message', (e) => {
+  if (e.data && e.data.op === 'recommendPart' && e.data.args[3] === 5000) {
+    e.stopImmediatePropagation();
+    throw new Error('simulated crash');
+  }
+});
+`,
+);
+writeFileSync(join(x, 'dying.worker.js'), "import './crash-on-second-half.js';\nimport '/pkg/vitrine.worker.js';\n");
+
 let isolated;
 let plain;
 let browser;
 test.before(async () => {
-  const mounts = { '/t/': dirname(bundles.f32), '/tests/': import.meta.dirname ?? dirname(new URL(import.meta.url).pathname) };
+  const mounts = { '/t/': dirname(bundles.f32), '/x/': x, '/tests/': import.meta.dirname ?? dirname(new URL(import.meta.url).pathname) };
   isolated = await startServer({ mounts, quiet: true, headers: ISOLATION });
   plain = await startServer({ mounts, quiet: true });
   browser = await launch();
@@ -34,6 +51,7 @@ test.after(async () => {
   await browser?.close();
   await isolated?.close();
   await plain?.close();
+  rmSync(x, { recursive: true, force: true });
 });
 
 /**
@@ -210,5 +228,33 @@ test('the lean relaxed build (through wasmUrl) answers as the full engine, in th
     assert.deepEqual(r.same, Array(users.length * 2).fill(true), dtype);
   }
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a second worker that dies leaves the model on one thread with the same answers, and info() says why', async () => {
+  const { page } = await newPage(browser.context, `${plain.url}/tests/blank.html`);
+  const url = `/t/${basename(bundles['int8+residual'])}`;
+  const r = await page.evaluate(
+    async ({ url, users }) => {
+      const v = await import('/pkg/vitrine.js');
+      const ref = await v.load(url);
+      const m = await v.loadInWorker(url, { threads: 2, workerUrl: '/x/dying.worker.js' });
+      const before = m.threads.count;
+      const same = [];
+      for (const u of users) {
+        const want = JSON.stringify([...ref.recommend(u, { k: 10 })]);
+        same.push(JSON.stringify([...(await m.recommend(u, { k: 10 }))]) === want);
+      }
+      const after = (await m.info()).threads;
+      ref.dispose();
+      await m.dispose();
+      return { before, same, after };
+    },
+    { url, users },
+  );
+  assert.equal(r.before, 2);
+  assert.deepEqual(r.same, Array(users.length).fill(true));
+  assert.equal(r.after.count, 1);
+  assert.match(r.after.reason, /second worker died/);
   await page.close();
 });

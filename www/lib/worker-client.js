@@ -429,24 +429,41 @@ export class VitrineWorker {
 
   /**
    * Both workers' parts of one scan, joined (lib/parallel.js): the answer of
-   * the one-thread scan, with the rows read by two threads at once.
+   * the one-thread scan, with the rows read by two threads at once. `null`
+   * when there is no second worker, or it died (the model then goes on with
+   * one, and `info().threads` says why): the caller scans on one worker.
    * @param {'recommendPart' | 'similarPart'} op
-   * @param {unknown} query user vector (Float32Array) or item id
+   * @param {unknown} query user vector (Float32Array, left intact) or item id
    * @param {RecOptions} opts
    */
   async _split(op, query, opts) {
-    const peer = /** @type {VitrineWorker} */ (this._peer);
+    const peer = this._peer;
+    if (!peer) return null;
     const [a, b] = splitRows(this.nItems, 2);
-    /** @type {[unknown, unknown]} */
-    const q = query instanceof Float32Array ? [query, new Float32Array(query)] : [query, query];
-    /** @param {unknown} x @returns {Transferable[]} */
-    const t = (x) => (x instanceof Float32Array ? [x.buffer] : []);
-    const parts = await Promise.all([
-      this._request(op, [q[0], { ...opts }, ...a], t(q[0])),
-      peer._request(op, [q[1], { ...opts }, ...b], t(q[1])),
-    ]);
-    return { parts, merged: mergeParts(parts, opts.k ?? 10) };
+    /** @returns {[unknown, Transferable[]]} a copy to transfer, so the caller keeps its vector */
+    const arg = () => {
+      if (!(query instanceof Float32Array)) return [query, []];
+      const c = new Float32Array(query);
+      return [c, [c.buffer]];
+    };
+    const [q0, t0] = arg();
+    const [q1, t1] = arg();
+    const mine = this._request(op, [q0, { ...opts }, ...a], t0);
+    try {
+      const parts = await Promise.all([mine, peer._request(op, [q1, { ...opts }, ...b], t1)]);
+      return { parts, merged: mergeParts(parts, opts.k ?? 10) };
+    } catch (e) {
+      if (!peer._dead || this._dead) throw e;
+      mine.catch(() => {});
+      if (this._peer === peer) {
+        this._peer = null;
+        this.threads = { ...this.threads, count: 1, reason: `the second worker died (${peer._dead.message}); scans run on one worker` };
+        peer.dispose().catch(() => {});
+      }
+      return null;
+    }
   }
+
 
   simdEnabled() {
     return this._request('simdEnabled', []);
@@ -456,8 +473,9 @@ export class VitrineWorker {
   async recommend(userVector, options) {
     const opts = checkRecOptions(options);
     const u = this._vector(userVector);
-    if (this._peer) {
-      const { parts, merged } = await this._split('recommendPart', u, opts);
+    const split = await this._split('recommendPart', u, opts);
+    if (split) {
+      const { parts, merged } = split;
       return scoredList(merged.map(({ id, score }) => ({ id, score })), parts[0].unknownExcludes, parts[0].unknownCategories);
     }
     const r = await this._request('recommend', [u, { ...opts }], [u.buffer]);
@@ -468,8 +486,9 @@ export class VitrineWorker {
   async recommendIndices(userVector, k = 10) {
     checkRecOptions({ k });
     const u = this._vector(userVector);
-    if (this._peer) {
-      const { merged } = await this._split('recommendPart', u, { k });
+    const split = await this._split('recommendPart', u, { k });
+    if (split) {
+      const { merged } = split;
       return { indices: Uint32Array.from(merged, (c) => c.index), scores: Float32Array.from(merged, (c) => c.score) };
     }
     return this._request('recommendIndices', [u, k], [u.buffer]);
@@ -479,8 +498,9 @@ export class VitrineWorker {
   async similar(id, options) {
     checkId(id);
     const opts = checkRecOptions(options);
-    if (this._peer) {
-      const { parts, merged } = await this._split('similarPart', id, opts);
+    const split = await this._split('similarPart', id, opts);
+    if (split) {
+      const { parts, merged } = split;
       return scoredList(merged.map(({ id, score }) => ({ id, score })), parts[0].unknownExcludes, parts[0].unknownCategories);
     }
     const r = await this._request('similar', [id, { ...opts }]);

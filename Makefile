@@ -36,7 +36,7 @@ toolchain:
 setup: toolchain $(SETUP_TARGETS)
 
 wasm: toolchain
-	@scripts/build-wasm.sh relaxed simd scalar intent
+	@scripts/build-wasm.sh relaxed simd scalar intent relaxed-lean simd-lean scalar-lean
 
 cli:
 	$(CARGO) build --release --quiet --bin vitrine

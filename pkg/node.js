@@ -11,11 +11,13 @@ import { BUILDS, wasmUrlOf, wasmIntegrityOf } from './lib/wasm.js';
 import { parseIntegrity, verifyIntegrity } from './lib/integrity.js';
 import { checkLoadOptions, openSource, modelFromChunks } from './lib/source.js';
 import { Vitrine } from './lib/model.js';
+import { openSharded } from './shards.js';
 
 export { VitrineError, toVitrineError };
 export { JS_ERROR_CODES } from './lib/errors.js';
 export { simdSupported, relaxedSimdSupported } from './lib/detect.js';
 export { VitrineWorker } from './lib/worker-client.js';
+export { ShardedVitrine, SHARD_CACHE_PREFIX } from './shards.js';
 
 /** @type {Map<string, Promise<any>>} keyed by build, file and integrity */
 const cache = new Map();
@@ -103,6 +105,17 @@ export async function load(source, options) {
     model = await openSource(wasm, source, opts);
   }
   return new Vitrine(model, variant, wasm, () => nodeWasm('intent', opts.wasmUrl, opts.wasmIntegrity));
+}
+
+/**
+ * `loadSharded` in Node: an http(s) head URL, shards fetched with `fetch`
+ * (or `options.fetch`); Node has no Cache Storage, so shards are cached only
+ * in an `options.cache` object given (match, put, delete).
+ * @param {string | URL} head
+ * @param {any} [options]
+ */
+export function loadSharded(head, options) {
+  return openSharded((variant, o) => nodeWasm(variant, o.wasmUrl, o.wasmIntegrity), head, options);
 }
 
 /** Worker mode is browser-only; Node callers can use worker_threads themselves. */

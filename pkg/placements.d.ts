@@ -3,7 +3,7 @@
 // computed on this device from the bundle's placement sections and the
 // shopper's own history. See docs/placements.md.
 
-import type { Vitrine } from './vitrine.js';
+import type { Vitrine, RotationOption, PromotionOption } from './vitrine.js';
 import type { Shopper } from './shopper.js';
 
 /** Stable reason codes a page may branch on. */
@@ -36,26 +36,7 @@ export interface Placement {
   unknownItems: number;
 }
 
-export interface Impression {
-  item: string;
-  shown: number;
-  lastShown: number;
-}
-
-export interface RotationOption {
-  impressions: Impression[];
-  /** Damping per unclicked showing, in [0, 1]. */
-  rate?: number;
-  /** Milliseconds after which an impression no longer counts. */
-  time?: number;
-}
-
-export interface PromotionOption {
-  items?: string[];
-  categories?: string[];
-  /** Share of the k slots reserved for promoted items, in [0, 1]. */
-  share: number;
-}
+export type { Impression, RotationOption, PromotionOption, BusinessOptions } from './vitrine.js';
 
 export interface PlacementOptions {
   k?: number;
@@ -131,6 +112,11 @@ export interface ShopperPlacements {
   trendingFacets(options?: { k?: number }): TrendingFacet[];
 }
 
+/**
+ * Adds the placements to a shopper; with an impression log, every placement
+ * and the shopper's own `recommend` / `rerank` get its `rotation` (unless a
+ * call passes one), which is also a negative signal for the session there.
+ */
 export declare function withPlacements<S extends Shopper>(
   shopper: S,
   vitrine: Vitrine,

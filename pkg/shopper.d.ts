@@ -2,7 +2,7 @@
 // the shopper's history kept on this device, folded into the model in the tab
 // (or in the worker that hosts it: `AsyncShopper`).
 
-import type { Vitrine, VitrineError, VitrineWorker } from './vitrine.js';
+import type { BusinessOptions, Vitrine, VitrineError, VitrineWorker } from './vitrine.js';
 
 /** What a shopper did. Anything else is refused with `INVALID_EVENT`. */
 export type EventType = 'view' | 'cart' | 'purchase' | 'search';
@@ -93,8 +93,14 @@ export interface Blend {
   neighbours?: number;
 }
 
-/** Options of `recommend` and `rerank`; own properties only, unknown keys refused. */
-export interface RankOptions extends Exclusions {
+/**
+ * Options of `recommend` and `rerank`; own properties only, unknown keys refused.
+ * The business options (`price`, `preferPrice`, `rotation`, `promotion`) act
+ * after the blend (docs/placements.md); `rerank`'s promotions pick from its
+ * candidates only; `rotation`'s impressions without a click also pull the
+ * session away from those items.
+ */
+export interface RankOptions extends Exclusions, BusinessOptions {
   /** How many results; `recommend` default 10, `rerank` default all candidates. */
   k?: number;
   blend?: Blend;
@@ -147,6 +153,8 @@ export interface RankedItem {
   id: string;
   score: number;
   reason: Reason;
+  /** Holds one of `options.promotion`'s slots (the reason stays the ranking's own). */
+  promoted?: true;
 }
 
 export interface RankedList {

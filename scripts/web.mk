@@ -30,7 +30,7 @@ $(WEB_NPM_STAMP): package.json package-lock.json
 pkg-web: wasm $(WEB_NPM_STAMP)
 	rm -rf pkg/lib pkg/worker.js
 	mkdir -p pkg/lib
-	cp www/vitrine.js www/shopper.js www/placements.js pkg/
+	cp www/vitrine.js www/shopper.js www/placements.js www/shards.js pkg/
 	cp www/lib/*.js pkg/lib/
 	$(NODE) scripts/build-pkg.mjs
 

@@ -133,6 +133,12 @@ pub enum Error {
     OutOfRange {
         what: String,
     },
+    /// A shard of a sharded bundle is not the one its head lists (another
+    /// model, another export, a replaced or corrupted file, a stale cache).
+    ShardMismatch {
+        shard: u32,
+        reason: String,
+    },
 }
 
 impl Error {
@@ -165,6 +171,7 @@ impl Error {
             Error::InvalidEvent { .. } => "INVALID_EVENT",
             Error::NoSection { .. } => "NO_SECTION",
             Error::OutOfRange { .. } => "OUT_OF_RANGE",
+            Error::ShardMismatch { .. } => "SHARD_MISMATCH",
         }
     }
 
@@ -314,6 +321,10 @@ impl fmt::Display for Error {
                 "{placement} needs the {section} section, which this bundle lacks; add it with `vitrine placements build {flag}`"
             ),
             Error::OutOfRange { what } => write!(f, "out of range: {what}"),
+            Error::ShardMismatch { shard, reason } => write!(
+                f,
+                "shard {shard} does not match its head: {reason}; the cached copy is dropped and the shard fetched again"
+            ),
         }
     }
 }

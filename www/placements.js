@@ -150,7 +150,8 @@ export function trendingFacets(vitrine, options = {}) {
 /**
  * Adds the placements to a shopper (the same object, returned): the
  * shopper's history feeds buyAgain / recentlyViewed, and an impression log
- * (if given) feeds rotation to every call unless the call passes its own.
+ * (if given) feeds rotation to every call — the placements and the
+ * shopper's own `recommend` / `rerank` — unless the call passes its own.
  * @template S
  * @param {S} shopper from createShopper()
  * @param {any} vitrine the model
@@ -166,7 +167,20 @@ export function withPlacements(shopper, vitrine, opts = {}) {
     log && o.rotation === undefined
       ? { ...o, rotation: log.rotation({ rate: opts.rotationRate, time: opts.rotationTime }) }
       : o;
-  return Object.assign(/** @type {any} */ (shopper), {
+  /** @type {Record<string, Function>} */
+  const ranked = {};
+  // The shopper's own rankings take the log's rotation too: there, the
+  // impressions without a click also pull the session away from those items.
+  const s = /** @type {any} */ (shopper);
+  if (log && typeof s.recommend === 'function') {
+    const recommend = s.recommend;
+    ranked.recommend = (/** @type {any} */ o) => recommend(withRotation(o ?? undefined));
+  }
+  if (log && typeof s.rerank === 'function') {
+    const rerank = s.rerank;
+    ranked.rerank = (/** @type {string[]} */ ids, /** @type {any} */ o) => rerank(ids, withRotation(o ?? undefined));
+  }
+  return Object.assign(/** @type {any} */ (shopper), ranked, {
     /** @param {string | string[]} ids @param {any} [o] */
     boughtTogether: (ids, o) => boughtTogether(vitrine, ids, withRotation(o)),
     /** @param {string | string[]} ids @param {any} [o] */

@@ -210,7 +210,7 @@ const KINDS = ['history', 'neighbour', 'popular', 'segment', 'pinned', 'history'
 
 /**
  * @typedef {{kind: 'history' | 'neighbour' | 'popular' | 'segment' | 'pinned', item?: string, weight?: number, segment?: number}} Reason
- * @typedef {{items: {id: string, score: number, reason: Reason}[], unknownItems: number, clampedEvents: number, unknownCandidates: number, coldStart: boolean}} RankedList
+ * @typedef {{items: {id: string, score: number, reason: Reason, promoted?: true}[], unknownItems: number, clampedEvents: number, unknownCandidates: number, coldStart: boolean}} RankedList
  */
 
 /**
@@ -236,6 +236,8 @@ export function unpackRanked(p) {
     if (!Number.isNaN(p.weights[i])) reason.weight = p.weights[i];
     if (kind === 3) reason.segment = p.segments[i];
     items[i] = { id, score: p.scores[i], reason };
+    // A promotion's slot (options.promotion; src/placements/business.rs).
+    if (p.promoted?.[i] === 1) items[i].promoted = true;
   }
   return {
     items,

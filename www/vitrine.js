@@ -54,3 +54,16 @@ export { checkRecOptions, checkUserVector, checkId, scoredList } from './lib/che
 export { Vitrine } from './lib/model.js';
 export { loadModel as load } from './lib/load.js';
 export { loadInWorker, VitrineWorker } from './lib/worker-client.js';
+
+/**
+ * Load a sharded bundle (`vitrine shard`): the head at once, factor shards
+ * on demand, cached per model id. The implementation (`shards.js`) is
+ * fetched on the first call, so pages that never shard pay nothing for it.
+ * @param {string | URL} head URL of `head.vtr`
+ * @param {any} [options] LoadOptions plus cache, prefetch, concurrency, fetch
+ * @returns {Promise<import('./shards.js').ShardedVitrine>}
+ */
+export async function loadSharded(head, options) {
+  const m = await import('./shards.js');
+  return m.loadSharded(head, options);
+}

@@ -13,6 +13,7 @@ mod intent;
 mod placements;
 mod ranker;
 mod session;
+mod shard;
 mod synth;
 mod train;
 
@@ -61,6 +62,8 @@ enum Cmd {
     /// Learned ranker: train on sessions, evaluate against the tuned blend.
     #[command(subcommand)]
     Ranker(ranker::Cmd),
+    /// Split a bundle into a head and factor shards fetched on demand (catalogues past one page load).
+    Shard(shard::Args),
 }
 
 /// Reads a whole input file within the `--max-input-bytes` limit; the one
@@ -190,6 +193,7 @@ pub fn main() -> ExitCode {
         Cmd::Session(c) => session::run(c),
         Cmd::Placements(c) => placements::run(c),
         Cmd::Ranker(c) => ranker::run(c),
+        Cmd::Shard(a) => shard::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,6 +27,7 @@ mod f16;
 pub mod placements;
 pub mod ranker;
 pub mod read;
+pub mod shard;
 mod strings;
 pub mod write;
 
@@ -198,10 +199,12 @@ pub enum Kind {
     Trending = 23,
     Ranker = 24,
     Behaviour = 25,
+    ShardTable = 26,
+    ShardInfo = 27,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 27] = [
         Kind::Model,
         Kind::Meta,
         Kind::ItemIds,
@@ -227,6 +230,8 @@ impl Kind {
         Kind::Trending,
         Kind::Ranker,
         Kind::Behaviour,
+        Kind::ShardTable,
+        Kind::ShardInfo,
     ];
 
     pub fn from_u32(v: u32) -> Option<Kind> {
@@ -260,6 +265,8 @@ impl Kind {
             Kind::Trending => "TRENDING",
             Kind::Ranker => "RANKER",
             Kind::Behaviour => "BEHAVIOUR",
+            Kind::ShardTable => "SHARD_TABLE",
+            Kind::ShardInfo => "SHARD_INFO",
         }
     }
 }

@@ -397,6 +397,13 @@ impl BundleLayout {
         self.range(k).and_then(|r| bytes.get(r))
     }
 
+    /// A section's bytes and file offset, for the codecs in sibling modules.
+    pub(super) fn section_at<'a>(&self, bytes: &'a [u8], k: Kind) -> Option<(&'a [u8], u64)> {
+        let r = self.range(k)?;
+        let start = r.start as u64;
+        bytes.get(r).map(|b| (b, start))
+    }
+
     pub fn has(&self, k: Kind) -> bool {
         self.range(k).is_some()
     }
@@ -955,6 +962,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
     if let Some(b) = layout.section(bytes, Kind::Behaviour) {
         super::behaviour::decode(b)?;
     }
+    super::shard::validate(bytes, layout)?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@
 pub mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod build;
+pub mod business;
 pub mod cadence;
 pub mod copurchase;
 #[cfg(not(target_arch = "wasm32"))]
@@ -28,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::format::read::ITEM_IN_STOCK;
 use crate::shopper::{Event, EventKind};
 
+pub use business::Business;
 pub use cadence::CadenceParams;
 pub use copurchase::CoParams;
 
@@ -150,9 +152,11 @@ pub struct PlacementOptions {
     pub k: usize,
     pub exclude: Vec<u32>,
     pub categories: Option<Vec<u32>>,
-    pub price_min: Option<f32>,
-    pub price_max: Option<f32>,
     pub in_stock_only: bool,
+    /// f64, compared like the engine's filter (PRICE_F64 exactly: priceMax
+    /// 24.99 keeps a 24.99 item).
+    pub price_min: Option<f64>,
+    pub price_max: Option<f64>,
     pub price_level: PriceLevel,
     /// With a price level: prefer higher prices (true) or lower.
     pub prefer_higher_price: bool,
@@ -209,8 +213,9 @@ pub(crate) struct Filter<'a> {
     taken: Vec<u64>,
     categories: Option<Vec<u64>>,
     category: Option<&'a [u32]>,
-    price: Option<(f32, f32)>,
+    price: Option<(f64, f64)>,
     prices: Option<&'a [f32]>,
+    prices_f64: Option<&'a [f64]>,
     stock: Option<&'a [u8]>,
     n: usize,
 }
@@ -239,14 +244,14 @@ impl<'a> Filter<'a> {
         let price = match (opts.price_min, opts.price_max) {
             (None, None) => None,
             (lo, hi) => {
-                let (lo, hi) = (lo.unwrap_or(f32::NEG_INFINITY), hi.unwrap_or(f32::INFINITY));
+                let (lo, hi) = (lo.unwrap_or(f64::NEG_INFINITY), hi.unwrap_or(f64::INFINITY));
                 if lo.is_nan() || hi.is_nan() || lo > hi {
                     return Err(Error::InvalidArgument {
                         // No float in the message: float formatting costs ~10 KB of wasm.
                         what: "the price range is empty or not a number".into(),
                     });
                 }
-                if v.price.is_none() {
+                if v.price.is_none() && v.price_f64.is_none() {
                     return Err(Error::MissingCapability {
                         section: "PRICE",
                         needed_for: "a price filter",
@@ -267,6 +272,7 @@ impl<'a> Filter<'a> {
             category: v.category,
             price,
             prices: v.price,
+            prices_f64: v.price_f64,
             stock: if opts.in_stock_only { v.flags } else { None },
             n,
         })
@@ -283,10 +289,17 @@ impl<'a> Filter<'a> {
                 _ => return false,
             }
         }
-        if let (Some((lo, hi)), Some(p)) = (self.price, self.prices) {
-            match p.get(i) {
-                Some(&p) if p >= lo && p <= hi => {}
-                _ => return false,
+        if let Some((lo, hi)) = self.price {
+            // As the engine's scan decides it: exact prices in f64, older
+            // bundles' f32 prices against the bounds rounded to f32; an
+            // unknown (NaN) price fails every range.
+            let ok = match (self.prices_f64, self.prices) {
+                (Some(p), _) => p.get(i).is_some_and(|&p| p >= lo && p <= hi),
+                (None, Some(p)) => p.get(i).is_some_and(|&p| p >= lo as f32 && p <= hi as f32),
+                (None, None) => false,
+            };
+            if !ok {
+                return false;
             }
         }
         if let Some(f) = self.stock {
@@ -307,69 +320,6 @@ pub(crate) struct Stage {
     pub items: Vec<Placed>,
 }
 
-/// Multiplier in (0, 1] from the impression log.
-fn rotation_damping(rot: &Rotation, now_ms: f64) -> impl Fn(u32) -> f32 + '_ {
-    move |i| match rot.impressions.iter().find(|(it, _, _)| *it == i) {
-        Some(&(_, shown, last)) if shown > 0 => {
-            let fade = if rot.time_ms > 0.0 {
-                (1.0 - ((now_ms - last) / rot.time_ms).max(0.0)).clamp(0.0, 1.0)
-            } else {
-                1.0
-            };
-            let d = (1.0 - rot.rate.clamp(0.0, 1.0)).powi(shown.min(1000) as i32);
-            1.0 - (1.0 - d) * fade as f32
-        }
-        _ => 1.0,
-    }
-}
-
-fn price_of(prices: Option<&[f32]>, i: u32) -> Option<f32> {
-    // Negative prices are as good as unknown: they cannot rank by price.
-    prices
-        .and_then(|p| p.get(i as usize))
-        .copied()
-        .filter(|p| p.is_finite() && *p >= 0.0)
-}
-
-/// Rotation and price re-ranking inside one stage's pool (already filtered):
-/// scores stay comparable within a stage, never across stages.
-fn adjust(model: &Model, pool: &mut [Placed], opts: &PlacementOptions) {
-    if let Some(rot) = &opts.rotation {
-        let damp = rotation_damping(rot, opts.now_ms);
-        for p in pool.iter_mut() {
-            p.score *= damp(p.index);
-        }
-    }
-    let w = opts.price_level.weight();
-    if w > 0.0 && pool.len() > 1 {
-        let prices = model.view().price;
-        let known: Vec<f32> = pool
-            .iter()
-            .filter_map(|p| price_of(prices, p.index))
-            .collect();
-        let (lo, hi) = known
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &p| {
-                (a.min(p), b.max(p))
-            });
-        let (smin, smax) = pool
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), p| {
-                (a.min(p.score), b.max(p.score))
-            });
-        // When every score ties, price still decides: the range never drops below a tenth of the best score.
-        let range = (smax - smin).max(smax.abs() * 0.1).max(f32::MIN_POSITIVE);
-        if hi > lo {
-            for p in pool.iter_mut() {
-                // Unknown prices sit in the middle: neither preferred nor pushed down.
-                let t = price_of(prices, p.index).map_or(0.5, |x| (x - lo) / (hi - lo));
-                let t = if opts.prefer_higher_price { t } else { 1.0 - t };
-                p.score += w * range * t;
-            }
-        }
-    }
-}
-
 /// Ranking order: higher score first, ties to the lower index.
 fn better(a: &Placed, b: &Placed) -> bool {
     a.score > b.score || (a.score == b.score && a.index < b.index)
@@ -385,9 +335,9 @@ fn take_from(
     opts: &PlacementOptions,
     out: &mut Vec<(usize, Placed)>,
     tier: usize,
-) {
+) -> Vec<Placed> {
     if need == 0 {
-        return;
+        return Vec::new();
     }
     let mut pool: Vec<Placed> = Vec::with_capacity(stage.items.len());
     let mut seen = bitset(filter.n, std::iter::empty());
@@ -398,12 +348,14 @@ fn take_from(
             pool.push(p);
         }
     }
-    adjust(model, &mut pool, opts);
+    business::adjust(model, &mut pool, &opts.business());
     crate::shopper::sort_by(&mut pool, better);
-    for p in pool.into_iter().take(need) {
+    let rest = pool.split_off(need.min(pool.len()));
+    for p in pool {
         filter.take(p.index as usize);
         out.push((tier, p));
     }
+    rest
 }
 
 /// Lazily built fallback stages, so a placement that fills k from its own
@@ -426,6 +378,9 @@ pub(crate) fn run_chain<'m>(
     }
     let mut filter = Filter::new(model, opts)?;
     let mut out: Vec<(usize, Placed)> = Vec::with_capacity(opts.k);
+    // What each stage ranked but did not place, in chain order: the first
+    // candidates for a promotion's slots.
+    let mut rest: Vec<Placed> = Vec::new();
     let stage_count = if opts.fill { stages.len() } else { 1 };
     for (tier, make) in stages.into_iter().take(stage_count).enumerate() {
         let need = opts.k - out.len();
@@ -433,15 +388,26 @@ pub(crate) fn run_chain<'m>(
             break;
         }
         let stage = make(&filter, need)?;
-        take_from(model, stage, &mut filter, need, opts, &mut out, tier);
+        rest.extend(take_from(
+            model,
+            stage,
+            &mut filter,
+            need,
+            opts,
+            &mut out,
+            tier,
+        ));
     }
     if let Some(promo) = &opts.promotion {
-        promote(model, promo, opts, &mut out, &mut filter)?;
+        promote(model, promo, opts, &mut out, &mut filter, &rest)?;
     }
     Ok(out.into_iter().map(|(_, p)| p).collect())
 }
 
-fn promotion_matches<'a>(model: &'a Model, promo: &'a Promotion) -> impl Fn(u32) -> bool + 'a {
+pub(crate) fn promotion_matches<'a>(
+    model: &'a Model,
+    promo: &'a Promotion,
+) -> impl Fn(u32) -> bool + 'a {
     let cats = model.view().category;
     let items = bitset(model.n_items(), promo.items.iter().copied());
     let wanted = bitset(
@@ -457,15 +423,17 @@ fn promotion_matches<'a>(model: &'a Model, promo: &'a Promotion) -> impl Fn(u32)
 }
 
 /// Reserves ⌈share · k⌉ slots for matching items: those already placed keep
-/// their rank; missing ones are the best-ranked matching items (by the stage
-/// they come from, then popularity), and they replace the lowest-ranked
-/// non-matching items. Every matching item is labelled `promoted`.
+/// their rank; missing ones are the best-ranked matching items (first those
+/// the chain's stages ranked but did not place, by stage then score; then
+/// the most popular), and they replace the lowest-ranked non-matching items.
+/// Every matching item is labelled `promoted`.
 fn promote(
     model: &Model,
     promo: &Promotion,
     opts: &PlacementOptions,
     out: &mut Vec<(usize, Placed)>,
     filter: &mut Filter<'_>,
+    ranked_rest: &[Placed],
 ) -> Result<()> {
     if !(0.0..=1.0).contains(&promo.share) {
         return Err(Error::InvalidArgument {
@@ -476,27 +444,38 @@ fn promote(
     let want = ((promo.share * opts.k as f32).ceil() as usize).min(opts.k);
     let have = out.iter().filter(|(_, p)| matches(p.index)).count();
     if have < want {
-        // Candidates: promoted items by popularity (the only ranking every
-        // matching item has), filtered like the rest.
-        // Candidates: matching items by popularity (the one ranking every
-        // matching item has), filtered like the rest; one pass, bounded heap.
-        let pop = popularity_scores(model);
-        let mut top = crate::engine::TopK::new(want - have);
-        for i in 0..model.n_items() {
-            if matches(i as u32) && filter.allows(i) {
-                top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
+        // First the matching items the stages ranked below the cut (placed
+        // by their score), then matching items by popularity (the one
+        // ranking every matching item has), filtered like the rest; one
+        // pass, bounded heap.
+        let mut extra: Vec<Placed> = Vec::with_capacity(want - have);
+        for p in ranked_rest {
+            if extra.len() == want - have {
+                break;
+            }
+            let i = p.index as usize;
+            if matches(p.index) && filter.allows(i) {
+                filter.take(i);
+                extra.push(Placed {
+                    reason: ReasonCode::Promoted,
+                    because: None,
+                    ..*p
+                });
             }
         }
-        let extra: Vec<Placed> = top
-            .into_sorted()
-            .into_iter()
-            .map(|x| Placed {
-                index: x.index,
-                score: x.score,
-                reason: ReasonCode::Promoted,
-                because: None,
-            })
-            .collect();
+        if extra.len() < want - have {
+            let n = want - have - extra.len();
+            extra.extend(
+                popular_matching(model, &matches, filter, n)
+                    .into_iter()
+                    .map(|x| Placed {
+                        index: x.index,
+                        score: x.score,
+                        reason: ReasonCode::Promoted,
+                        because: None,
+                    }),
+            );
+        }
         // Drop the lowest-ranked non-matching items to make room.
         let room = (out.len() + extra.len()).saturating_sub(opts.k);
         let mut dropped = 0;
@@ -520,6 +499,24 @@ fn promote(
         }
     }
     Ok(())
+}
+
+/// The `n` most popular items matching a promotion that `filter` allows,
+/// best first: one pass over the catalogue, bounded heap.
+pub(crate) fn popular_matching(
+    model: &Model,
+    matches: &dyn Fn(u32) -> bool,
+    filter: &Filter<'_>,
+    n: usize,
+) -> Vec<crate::engine::Scored> {
+    let pop = popularity_scores(model);
+    let mut top = crate::engine::TopK::new(n);
+    for i in 0..model.n_items() {
+        if matches(i as u32) && filter.allows(i) {
+            top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
+        }
+    }
+    top.into_sorted()
 }
 
 /// POPULARITY, else TRENDING totals, else bias: the global ranking signal.

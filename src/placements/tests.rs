@@ -630,3 +630,329 @@ fn placements_fixture_keeps_loading() {
         10
     );
 }
+
+// ---- the business stage on ranked lists (recommend, rerank) ----------------
+
+use crate::shopper::rerank::{self as shop, Profile, RerankOptions};
+use crate::shopper::{Event, ProfileOptions};
+
+fn unit_row(m: &Model, i: u32) -> Vec<f32> {
+    let r = m.item_row_f32(i as usize).unwrap();
+    let n: f32 = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+    r.iter().map(|x| x / n).collect()
+}
+
+fn cos(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn model_recommend_with_business_options() {
+    let m = Model::from_bytes(&write_bundle(&plain(400), Dtype::F32).unwrap()).unwrap();
+    let cats = m.view().category.unwrap().to_vec();
+    let user = m.item_row_f32(3).unwrap();
+    let o = crate::engine::RecommendOptions {
+        k: 10,
+        ..Default::default()
+    };
+    let plain_top: Vec<u32> = m
+        .recommend(&user, &o)
+        .unwrap()
+        .iter()
+        .map(|s| s.index)
+        .collect();
+    // No option set: the same list as the engine's.
+    let same = business::recommend(&m, &user, &o, &Business::default()).unwrap();
+    assert_eq!(ids(&same), plain_top);
+    // Rotation: the top three, shown 5 times without a click, leave the top three.
+    let b = Business {
+        rotation: Some(Rotation {
+            impressions: plain_top[..3].iter().map(|&i| (i, 5, 900.0)).collect(),
+            rate: 0.3,
+            time_ms: 10_000.0,
+        }),
+        now_ms: 1000.0,
+        ..Default::default()
+    };
+    let rot = business::recommend(&m, &user, &o, &b).unwrap();
+    assert_eq!(rot.len(), 10);
+    for i in &plain_top[..3] {
+        let at = ids(&rot).iter().position(|x| x == i);
+        assert!(at.is_none_or(|p| p >= 3), "{i} still at {at:?}");
+    }
+    // ... and once rotationTime has passed, they are back.
+    let later = Business {
+        now_ms: 20_000.0,
+        ..b.clone()
+    };
+    assert_eq!(
+        ids(&business::recommend(&m, &user, &o, &later).unwrap()),
+        plain_top
+    );
+    // Price: preferring lower prices lowers the list's mean price.
+    let prices = m.view().price.unwrap();
+    let mean =
+        |r: &[Placed]| r.iter().map(|p| prices[p.index as usize]).sum::<f32>() / r.len() as f32;
+    let price = |higher| Business {
+        price_level: PriceLevel::High,
+        prefer_higher_price: higher,
+        ..Default::default()
+    };
+    let hi = business::recommend(&m, &user, &o, &price(true)).unwrap();
+    let lo = business::recommend(&m, &user, &o, &price(false)).unwrap();
+    assert!(mean(&hi) > mean(&lo), "{} vs {}", mean(&hi), mean(&lo));
+    // Promotion: 30% of 10 slots for one category, labelled `promoted`.
+    let promo_cat = (0..4u32)
+        .min_by_key(|c| {
+            plain_top
+                .iter()
+                .filter(|&&i| cats[i as usize] == *c)
+                .count()
+        })
+        .unwrap();
+    let pr = business::recommend(
+        &m,
+        &user,
+        &o,
+        &Business {
+            promotion: Some(Promotion {
+                items: vec![],
+                categories: vec![promo_cat],
+                share: 0.3,
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(pr.len(), 10);
+    let matching: Vec<&Placed> = pr
+        .iter()
+        .filter(|p| cats[p.index as usize] == promo_cat)
+        .collect();
+    assert!(matching.len() >= 3, "{}", matching.len());
+    assert!(matching.iter().all(|p| p.reason == ReasonCode::Promoted));
+    assert!(pr
+        .iter()
+        .filter(|p| cats[p.index as usize] != promo_cat)
+        .all(|p| p.reason == ReasonCode::History));
+    // By score: the matching items are the best-scored items of that category.
+    let best_in_cat: Vec<u32> = m
+        .recommend(
+            &user,
+            &crate::engine::RecommendOptions {
+                k: matching.len(),
+                categories: Some(vec![promo_cat]),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .iter()
+        .map(|s| s.index)
+        .collect();
+    let mut got: Vec<u32> = matching.iter().map(|p| p.index).collect();
+    let mut want = best_in_cat.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "promoted by score");
+    // A listed item is placed even when its score is low.
+    let worst = *m
+        .score_indices(&user, &(0..400).collect::<Vec<u32>>())
+        .unwrap()
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i as u32)
+        .as_ref()
+        .unwrap();
+    let listed = business::recommend(
+        &m,
+        &user,
+        &o,
+        &Business {
+            promotion: Some(Promotion {
+                items: vec![worst],
+                categories: vec![],
+                share: 0.1,
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(listed.len(), 10);
+    assert!(listed
+        .iter()
+        .any(|p| p.index == worst && p.reason == ReasonCode::Promoted));
+    // Filters still hold for promoted items; k past a strip's size is refused.
+    let f = crate::engine::RecommendOptions {
+        k: 10,
+        price_max: Some(20.0),
+        ..Default::default()
+    };
+    let pf = business::recommend(
+        &m,
+        &user,
+        &f,
+        &Business {
+            promotion: Some(Promotion {
+                items: vec![],
+                categories: vec![promo_cat],
+                share: 0.5,
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(pf.iter().all(|p| prices[p.index as usize] <= 20.0));
+    let big = crate::engine::RecommendOptions {
+        k: 5000,
+        ..Default::default()
+    };
+    let e = business::recommend(&m, &user, &big, &price(true)).unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARGUMENT");
+}
+
+fn view(item: u32, ms: f64) -> Event {
+    Event {
+        kind: EventKind::View,
+        item,
+        ts: ms,
+    }
+}
+
+#[test]
+fn shopper_rank_applies_price_promotion_and_keeps_pins() {
+    let m = Model::from_bytes(&write_bundle(&plain(300), Dtype::F32).unwrap()).unwrap();
+    let cats = m.view().category.unwrap().to_vec();
+    let prices = m.view().price.unwrap();
+    let now = 10.0 * 60_000.0;
+    let evs = vec![view(5, now - 120_000.0), view(6, now - 60_000.0)];
+    let popts = ProfileOptions {
+        now_ms: now,
+        ..Default::default()
+    };
+    let prof = Profile::build(&m, &evs, &popts, 2.0, None).unwrap();
+    let ro = RerankOptions {
+        k: 10,
+        ..Default::default()
+    };
+    let base = shop::recommend(&m, &prof, &ro).unwrap();
+    let none = business::shopper_rank(&m, &prof, None, &ro, &Business::default()).unwrap();
+    assert_eq!(
+        none.iter().map(|x| x.0.index).collect::<Vec<_>>(),
+        base.iter().map(|x| x.index).collect::<Vec<_>>(),
+        "no option: the plain ranking"
+    );
+    let mean = |r: &[(shop::Ranked, bool)]| {
+        r.iter().map(|p| prices[p.0.index as usize]).sum::<f32>() / r.len() as f32
+    };
+    let price = |higher| Business {
+        price_level: PriceLevel::High,
+        prefer_higher_price: higher,
+        ..Default::default()
+    };
+    let hi = business::shopper_rank(&m, &prof, None, &ro, &price(true)).unwrap();
+    let lo = business::shopper_rank(&m, &prof, None, &ro, &price(false)).unwrap();
+    assert!(mean(&hi) > mean(&lo), "{} vs {}", mean(&hi), mean(&lo));
+    // rerank over a caller's list: promotions pick from that list only, pins stay.
+    let cands: Vec<u32> = (100..160).collect();
+    let promo_cat = cats[150];
+    let ro_pin = RerankOptions {
+        k: 8,
+        rules: crate::shopper::Rules {
+            pins: vec![(120, 0)],
+            exclude_purchased: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let b = Business {
+        promotion: Some(Promotion {
+            items: vec![],
+            categories: vec![promo_cat],
+            share: 0.5,
+        }),
+        ..Default::default()
+    };
+    let r = business::shopper_rank(&m, &prof, Some(&cands), &ro_pin, &b).unwrap();
+    assert_eq!(r.len(), 8);
+    assert_eq!(r[0].0.index, 120, "the pin keeps its slot");
+    assert!(r.iter().all(|x| cands.contains(&x.0.index)));
+    let matching = r
+        .iter()
+        .filter(|x| cats[x.0.index as usize] == promo_cat)
+        .count();
+    assert!(matching >= 4, "{matching}");
+    assert!(r
+        .iter()
+        .all(|x| x.1 == (cats[x.0.index as usize] == promo_cat && x.0.index != 120)));
+    // A share outside [0, 1] is a typed error.
+    let bad = Business {
+        promotion: Some(Promotion {
+            share: 1.5,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        business::shopper_rank(&m, &prof, None, &ro, &bad)
+            .unwrap_err()
+            .code(),
+        "INVALID_ARGUMENT"
+    );
+}
+
+#[test]
+fn impressions_without_a_click_push_an_item_down_and_a_click_cancels_it() {
+    let m = Model::from_bytes(&write_bundle(&plain(300), Dtype::F32).unwrap()).unwrap();
+    let now = 60.0 * 60_000.0;
+    let evs = vec![
+        view(5, now - 180_000.0),
+        view(6, now - 120_000.0),
+        view(7, now - 60_000.0),
+    ];
+    let popts = ProfileOptions {
+        now_ms: now,
+        ..Default::default()
+    };
+    let ro = RerankOptions {
+        k: 10,
+        ..Default::default()
+    };
+    let rank_with = |events: &[Event], impressions: Vec<(u32, u32, f64)>| {
+        let mut prof = Profile::build(&m, events, &popts, 2.0, None).unwrap();
+        let mut rot = Rotation {
+            impressions,
+            rate: 0.2,
+            time_ms: 86_400_000.0,
+        };
+        business::ignore_impressions(&m, &mut prof, events, &mut rot, now);
+        let b = Business {
+            rotation: Some(rot),
+            now_ms: now,
+            ..Default::default()
+        };
+        let r = business::shopper_rank(&m, &prof, None, &ro, &b).unwrap();
+        (prof, r.into_iter().map(|x| x.0.index).collect::<Vec<u32>>())
+    };
+    let (base_prof, base) = rank_with(&evs, vec![]);
+    let x = base[0];
+    // Shown 4 times in the last minutes, never clicked: it ranks lower.
+    let shown = vec![(x, 4, now - 30_000.0)];
+    let (prof, pushed) = rank_with(&evs, shown.clone());
+    let at = pushed.iter().position(|&i| i == x);
+    assert!(at.is_none_or(|p| p > 0), "{x} still first: {pushed:?}");
+    // The session vector moved away from it, so items like it sink too.
+    let y = unit_row(&m, x);
+    assert!(cos(&prof.session_vec, &y) < cos(&base_prof.session_vec, &y));
+    // A click (any event on it after its last showing) cancels the signal:
+    // the same ranking as that history without impressions.
+    let mut clicked = evs.clone();
+    clicked.push(view(x, now - 10_000.0));
+    let (_, with_click) = rank_with(&clicked, shown);
+    let (_, no_imp) = rank_with(&clicked, vec![]);
+    assert_eq!(with_click, no_imp);
+    // Shown once at rate 0.2: pushed down less than shown 4 times.
+    let (_, once) = rank_with(&evs, vec![(x, 1, now - 30_000.0)]);
+    let pos = |v: &[u32]| v.iter().position(|&i| i == x).unwrap_or(usize::MAX);
+    assert!(pos(&once) <= pos(&pushed));
+}

@@ -34,6 +34,13 @@ mod model;
 mod parallel;
 #[cfg(not(any(feature = "intent-module", feature = "lean")))]
 mod placements;
+#[cfg(not(feature = "intent-module"))]
+#[warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+mod shards;
 #[cfg(not(any(feature = "intent-module", feature = "lean")))]
 #[warn(
     clippy::cast_possible_truncation,

@@ -239,7 +239,16 @@ fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
 
 impl Model {
     pub(super) fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
-        let o = RecOptionsJs::from_js(options).map_err(invalid)?;
+        self.options_with(options, &[])
+    }
+
+    /// [`Self::options`] also allowing `extra` keys (read by the caller).
+    fn options_with(
+        &self,
+        options: &JsValue,
+        extra: &[&str],
+    ) -> Result<(RecommendOptions, u32), JsValue> {
+        let o = RecOptionsJs::from_js_with(options, extra).map_err(invalid)?;
         let finite = |name: &str, v: Option<f64>| match v {
             Some(x) if !x.is_finite() => Err(invalid(format!("{name} must be a finite number"))),
             _ => Ok(v),
@@ -387,9 +396,31 @@ impl Model {
     }
 
     /// Top-k for a user vector (a user's own row or one folded in on-device).
+    /// With `price` / `preferPrice` / `rotation` / `promotion` (and `now`),
+    /// the placements' business stage re-ranks a deeper pool
+    /// (`placements::business::recommend`); promoted items carry `promoted: true`.
     pub fn recommend(&self, user: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let u = user_vector(&user, self.inner.dim())?;
+        // The lean engine has no business stage (src/wasm/placements.rs):
+        // its options are refused as unknown keys there.
+        #[cfg(feature = "lean")]
         let (opts, unknown) = self.options(&options)?;
+        #[cfg(not(feature = "lean"))]
+        let (opts, unknown) = self.options_with(&options, &super::placements::RECOMMEND_KEYS)?;
+        #[cfg(not(feature = "lean"))]
+        if let Some(r) = self.business_recommend(&u, &opts, &options)? {
+            let promoted: Vec<bool> = r.iter().map(super::placements::is_promoted).collect();
+            let scored = r
+                .into_iter()
+                .map(|p| Scored {
+                    index: p.index,
+                    score: p.score,
+                })
+                .collect();
+            let out = self.listing(scored, unknown)?;
+            super::placements::mark_promoted_items(&out, &promoted);
+            return Ok(out);
+        }
         let r = self.inner.recommend(&u, &opts).map_err(js_error)?;
         self.listing(r, unknown)
     }

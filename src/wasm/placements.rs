@@ -8,9 +8,11 @@ use super::types::js::{num, set, strings};
 use super::{invalid, js_error, types};
 use crate::error::{Error, Quoted};
 use crate::placements::{
-    self, CadenceParams, CoParams, Mode, Placed, PlacementOptions, PriceLevel, Promotion, Rotation,
+    self, business, Business, CadenceParams, CoParams, Mode, Placed, PlacementOptions, PriceLevel,
+    Promotion, ReasonCode, Rotation,
 };
-use crate::shopper::{Event, EventKind};
+use crate::shopper::rerank::{Profile, Ranked, RerankOptions};
+use crate::shopper::Event;
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
@@ -28,6 +30,14 @@ const COMMON: [&str; 12] = [
     "fill",
     "now",
 ];
+
+/// The business options `recommend` (model and shopper) and the shopper's
+/// `rerank` take besides their own: the same names and rules as on placements.
+pub(super) const BUSINESS_KEYS: [&str; 4] = ["price", "preferPrice", "rotation", "promotion"];
+
+/// The model's `recommend`: the business keys and `now` (the rotation's clock).
+pub(super) const RECOMMEND_KEYS: [&str; 5] =
+    ["price", "preferPrice", "rotation", "promotion", "now"];
 
 /// Own property only (prototype pollution never reaches the engine); a
 /// throwing getter or Proxy trap is INVALID_ARGUMENT.
@@ -103,14 +113,32 @@ impl Model {
             .resolve_ids(&strings(o, "exclude")?.unwrap_or_default())
             .0;
         p.categories = strings(o, "categories")?.map(|c| self.category_indices(&c));
-        p.price_min = num(o, "priceMin")?.map(|x| x as f32);
-        p.price_max = num(o, "priceMax")?.map(|x| x as f32);
+        p.price_min = num(o, "priceMin")?;
+        p.price_max = num(o, "priceMax")?;
         p.in_stock_only = types::boolean(o, "inStockOnly")
             .map_err(invalid)?
             .unwrap_or(false);
         p.fill = types::boolean(o, "fill").map_err(invalid)?.unwrap_or(true);
+        let b = self.business(o, now)?;
+        p.price_level = b.price_level;
+        p.prefer_higher_price = b.prefer_higher_price;
+        p.rotation = b.rotation;
+        p.promotion = b.promotion;
+        Ok(p)
+    }
+
+    /// `price`, `preferPrice`, `rotation`, `promotion` of any options object
+    /// (absent: all off). Bad values are `INVALID_ARGUMENT` naming the option.
+    pub(super) fn business(&self, o: &JsValue, now: f64) -> Result<Business, JsValue> {
+        let mut b = Business {
+            now_ms: now,
+            ..Default::default()
+        };
+        if !o.is_object() {
+            return Ok(b);
+        }
         if let Some(l) = text(o, "price")? {
-            p.price_level = PriceLevel::parse(&l).ok_or_else(|| {
+            b.price_level = PriceLevel::parse(&l).ok_or_else(|| {
                 invalid(format!(
                     "price must be none, low, medium or high, not {}",
                     Quoted(&l)
@@ -118,17 +146,17 @@ impl Model {
             })?;
         }
         if let Some(d) = text(o, "preferPrice")? {
-            p.prefer_higher_price = match d.as_str() {
+            b.prefer_higher_price = match d.as_str() {
                 "higher" => true,
                 "lower" => false,
                 _ => return Err(invalid("preferPrice must be higher or lower")),
             };
         }
         if let Some(r) = prop(o, "rotation")? {
-            p.rotation = Some(self.rotation(&r)?);
+            b.rotation = Some(self.rotation(&r)?);
         }
         if let Some(pr) = prop(o, "promotion")? {
-            if !pr.is_object() {
+            if !pr.is_object() || Array::is_array(&pr) {
                 return Err(invalid(
                     "promotion must be an object like {categories: ['sale'], share: 0.2}",
                 ));
@@ -139,7 +167,7 @@ impl Model {
             if share > 1.0 {
                 return Err(invalid("promotion.share must be in [0, 1]"));
             }
-            p.promotion = Some(Promotion {
+            b.promotion = Some(Promotion {
                 items: self
                     .inner
                     .resolve_ids(&strings(&pr, "items")?.unwrap_or_default())
@@ -148,7 +176,57 @@ impl Model {
                 share,
             });
         }
-        Ok(p)
+        Ok(b)
+    }
+
+    /// The model's `recommend` with business options, or `None` when the
+    /// options set none (the plain scan answers then).
+    pub(super) fn business_recommend(
+        &self,
+        user: &[f32],
+        opts: &crate::engine::RecommendOptions,
+        options: &JsValue,
+    ) -> Result<Option<Vec<Placed>>, JsValue> {
+        let now = match num(options, "now").ok().flatten() {
+            Some(x) if x.is_finite() => x,
+            Some(_) => return Err(invalid("now must be a finite number")),
+            None => js_sys::Date::now(),
+        };
+        let b = self.business(options, now)?;
+        if !b.is_active() {
+            return Ok(None);
+        }
+        business::recommend(&self.inner, user, opts, &b)
+            .map(Some)
+            .map_err(js_error)
+    }
+
+    /// The shopper's ranking with business options, or `None` when the
+    /// options set none. With a rotation, impressions without a click are
+    /// first a negative signal for the session (`business::ignore_impressions`).
+    /// Returns the ranking and which of its items are promoted.
+    pub(super) fn business_rank(
+        &self,
+        options: &JsValue,
+        now: Option<f64>,
+        profile: &mut Profile,
+        events: &[Event],
+        candidates: Option<&[u32]>,
+        ro: &RerankOptions,
+    ) -> Result<Option<RankedPromoted>, JsValue> {
+        let now = now
+            .filter(|x| x.is_finite())
+            .unwrap_or_else(js_sys::Date::now);
+        let mut b = self.business(options, now)?;
+        if !b.is_active() {
+            return Ok(None);
+        }
+        if let Some(rot) = b.rotation.as_mut() {
+            business::ignore_impressions(&self.inner, profile, events, rot, now);
+        }
+        let r =
+            business::shopper_rank(&self.inner, profile, candidates, ro, &b).map_err(js_error)?;
+        Ok(Some(r.into_iter().unzip()))
     }
 
     /// `{impressions: [{item, shown, lastShown}], rate, time}`.
@@ -196,55 +274,21 @@ impl Model {
         })
     }
 
-    /// `[{type, item, ts}]` → events on known items (unknown ones counted).
+    /// `[{type, item, ts}]` → events on known items (unknown ones counted),
+    /// read as the shopper's bindings read them (`events_of`: same checks,
+    /// same `INVALID_EVENT`s), then clamped to now (cadence counts elapsed
+    /// time, which must not be negative).
     fn placement_events(&self, events: &JsValue, now: f64) -> Result<(Vec<Event>, u32), JsValue> {
-        if events.is_undefined() || events.is_null() {
-            return Ok((Vec::new(), 0));
-        }
-        let arr = events
-            .dyn_ref::<Array>()
-            .ok_or_else(|| invalid("events must be an array of {type, item, ts}"))?;
-        let bad = |index: usize, reason: &str| {
-            js_error(Error::InvalidEvent {
-                index,
-                reason: reason.to_string(),
+        let h = self.events_of(events, now)?;
+        let ev = h
+            .events
+            .into_iter()
+            .map(|e| Event {
+                ts: e.ts.min(now),
+                ..e
             })
-        };
-        let list = elements(arr, "events")?;
-        let mut out = Vec::with_capacity(list.len());
-        let mut unknown = 0;
-        for (index, e) in list.into_iter().enumerate() {
-            if !e.is_object() {
-                return Err(bad(index, "not an object"));
-            }
-            let t = text(&e, "type")
-                .ok()
-                .flatten()
-                .ok_or_else(|| bad(index, "type must be a string"))?;
-            let kind = EventKind::parse(&t)
-                .ok_or_else(|| bad(index, "type must be view, cart, purchase or search"))?;
-            let item = text(&e, "item")
-                .ok()
-                .flatten()
-                .ok_or_else(|| bad(index, "item must be a string id"))?;
-            let ts = match prop(&e, "ts").map_err(|_| bad(index, "ts could not be read"))? {
-                None => now,
-                Some(v) => v
-                    .as_f64()
-                    .filter(|x| x.is_finite())
-                    .ok_or_else(|| bad(index, "ts must be a finite number (ms since the epoch)"))?
-                    .min(now),
-            };
-            match self.inner.item_index(&item) {
-                Some(i) => out.push(Event {
-                    kind,
-                    item: i as u32,
-                    ts,
-                }),
-                None => unknown += 1,
-            }
-        }
-        Ok((out, unknown))
+            .collect();
+        Ok((ev, h.unknown))
     }
 
     fn placed_out(&self, items: &[Placed], unknown: u32) -> JsValue {
@@ -268,6 +312,43 @@ impl Model {
         set(&out, "unknownItems", unknown);
         out.into()
     }
+}
+
+/// A shopper ranking and, per item, whether it is promoted.
+pub(super) type RankedPromoted = (Vec<Ranked>, Vec<bool>);
+
+/// Adds `promoted` (a Uint8Array, 1 = holds a promotion's slot) to a packed
+/// shopper result; www/shopper.js's `unpackRanked` sets `promoted: true` on
+/// those items, which keep their own reason.
+pub(super) fn mark_promoted(packed: &JsValue, promoted: &[bool]) {
+    let flags: Vec<u8> = promoted.iter().map(|&p| u8::from(p)).collect();
+    let _ = js_sys::Reflect::set(
+        packed,
+        &JsValue::from_str("promoted"),
+        &js_sys::Uint8Array::from(&flags[..]),
+    );
+}
+
+/// Sets `promoted: true` on the promoted items of a `{items: [...]}` listing
+/// (the model's `recommend`); set here rather than serialized, so the common
+/// listing shape (and its serializer) stays as `similar` / `popular` use it.
+pub(super) fn mark_promoted_items(listing: &JsValue, promoted: &[bool]) {
+    let Ok(items) = js_sys::Reflect::get(listing, &JsValue::from_str("items")) else {
+        return;
+    };
+    for (i, &p) in promoted.iter().enumerate() {
+        if p {
+            let item = js_sys::Reflect::get_u32(&items, i as u32).unwrap_or(JsValue::UNDEFINED);
+            if item.is_object() {
+                let _ = js_sys::Reflect::set(&item, &JsValue::from_str("promoted"), &JsValue::TRUE);
+            }
+        }
+    }
+}
+
+/// Whether a model `recommend` item is a promotion's.
+pub(super) fn is_promoted(p: &Placed) -> bool {
+    p.reason == ReasonCode::Promoted
 }
 
 fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {

@@ -137,7 +137,12 @@ fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
     if !o.is_object() {
         return Err(invalid("options must be an object like {k: 10}"));
     }
-    types::check_keys(o, &FIELDS, "option").map_err(invalid)?;
+    let allowed: Vec<&str> = FIELDS
+        .iter()
+        .chain(&super::placements::BUSINESS_KEYS)
+        .copied()
+        .collect();
+    types::check_keys(o, &allowed, "option").map_err(invalid)?;
     Ok(ShopperOptionsJs {
         k: num(o, "k")?,
         now: num(o, "now")?,
@@ -191,16 +196,16 @@ fn positive(name: &str, v: Option<f64>) -> Result<Option<f64>, JsValue> {
 }
 
 /// Parsed history: resolved events (time-sorted) plus what was set aside.
-struct History {
-    events: Vec<Event>,
-    unknown: u32,
+pub(super) struct History {
+    pub(super) events: Vec<Event>,
+    pub(super) unknown: u32,
     clamped: u32,
 }
 
 impl Model {
     /// Validates and resolves `[{type, item, ts}]`. Bad shape → `INVALID_EVENT`;
     /// unknown ids are kept out of scoring and counted.
-    fn events_of(&self, events: &JsValue, now: f64) -> Result<History, JsValue> {
+    pub(super) fn events_of(&self, events: &JsValue, now: f64) -> Result<History, JsValue> {
         if events.is_undefined() || events.is_null() {
             return Ok(History {
                 events: Vec::new(),
@@ -496,9 +501,16 @@ impl Model {
         let events = types::prop(&options, "events")
             .map_err(invalid)?
             .unwrap_or(JsValue::UNDEFINED);
-        let (p, hist) = self.profile(&events, &o)?;
+        let (mut p, hist) = self.profile(&events, &o)?;
         let ro = self.rerank_options(&o)?;
         let cold = p.fold.is_none() && p.session.is_empty();
+        // Business options (price, rotation, promotion): src/placements/business.rs.
+        let ev = &hist.events;
+        if let Some((r, pr)) = self.business_rank(&options, o.now, &mut p, ev, Some(&cands), &ro)? {
+            let out = self.ranked_list(r, &hist, unknown, cold);
+            super::placements::mark_promoted(&out, &pr);
+            return Ok(out);
+        }
         let r = rerank::rerank(&self.inner, &p, &cands, &ro).map_err(js_error)?;
         Ok(self.ranked_list(r, &hist, unknown, cold))
     }
@@ -508,12 +520,20 @@ impl Model {
     #[wasm_bindgen(js_name = recommendFor)]
     pub fn recommend_for(&self, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let o = parse_options(&options)?;
-        let (p, hist) = self.profile(&events, &o)?;
+        let (mut p, hist) = self.profile(&events, &o)?;
         let mut ro = self.rerank_options(&o)?;
         if ro.k == 0 {
             ro.k = 10;
         }
         let cold = p.fold.is_none() && p.session.is_empty();
+        // Business options (price, rotation, promotion): src/placements/business.rs.
+        if let Some((r, pr)) =
+            self.business_rank(&options, o.now, &mut p, &hist.events, None, &ro)?
+        {
+            let out = self.ranked_list(r, &hist, 0, cold);
+            super::placements::mark_promoted(&out, &pr);
+            return Ok(out);
+        }
         let r = rerank::recommend(&self.inner, &p, &ro).map_err(js_error)?;
         Ok(self.ranked_list(r, &hist, 0, cold))
     }

@@ -31,15 +31,17 @@ impl RecOptionsJs {
         "inStockOnly",
     ];
 
-    /// `Err` carries a message for `INVALID_ARGUMENT`.
-    pub fn from_js(options: &JsValue) -> Result<Self, String> {
+    /// `Err` carries a message for `INVALID_ARGUMENT`. `extra`: keys allowed
+    /// besides [`Self::FIELDS`], read by the caller.
+    pub fn from_js_with(options: &JsValue, extra: &[&str]) -> Result<Self, String> {
         if options.is_undefined() || options.is_null() {
             return Ok(Self::default());
         }
         if !options.is_object() || Array::is_array(options) {
             return Err("options must be an object like {k: 10}".into());
         }
-        check_keys(options, &Self::FIELDS, "option")?;
+        let allowed: Vec<&str> = Self::FIELDS.iter().chain(extra).copied().collect();
+        check_keys(options, &allowed, "option")?;
         Ok(RecOptionsJs {
             k: number(options, "k")?,
             exclude: strings(options, "exclude")?,

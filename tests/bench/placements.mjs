@@ -2,7 +2,9 @@
 // Placement latency in headless Chromium (`make bench-placements`): each
 // placement over a 100k-item int8 bundle with CO_PURCHASE / CADENCE /
 // TRENDING (200k synthetic baskets) and a 100-event history, through the
-// glue (www/placements.js). Median ms per call → target/bench/placements.json.
+// glue (www/placements.js); plus the model's recommend and the shopper's
+// recommend with the business options (price level, promotion, rotation from
+// a 50-item impression log). Median ms per call → target/bench/placements.json.
 // A measurement, never a test: nothing fails on a number.
 
 import { execFileSync } from 'node:child_process';
@@ -33,6 +35,7 @@ try {
     async ({ url, n, samples }) => {
       const { load } = await import('/vitrine.js');
       const P = await import('/placements.js');
+      const { createShopper } = await import('/shopper.js');
       const v = await load(url);
       const now = Date.UTC(2026, 0, 5);
       let seed = 9;
@@ -47,6 +50,13 @@ try {
       const cart = events.slice(0, 5).map((e) => e.item);
       const cats = v.info().categories;
       const o = { k: 10, now };
+      const user = v.itemVector(events[99].item);
+      const real = createShopper(v, { storage: 'none', now: () => now });
+      for (const e of events) await real.track(e);
+      const log = P.createImpressionLog({ storage: 'none', now: () => now - 60_000 });
+      for (let i = 0; i < 3; i++) log.shown(Array.from({ length: 50 }, (_, j) => `item-${(j * 7919) % n}`));
+      const withLog = P.withPlacements(real, v, { impressions: log });
+      const business = { price: 'medium', promotion: { categories: [cats[2]], share: 0.2 } };
       const cases = {
         'boughtTogether (1 item)': () => P.boughtTogether(v, cart[0], o),
         'boughtTogether (cart of 5)': () => P.boughtTogether(v, cart, o),
@@ -58,6 +68,10 @@ try {
         trendingFacets: () => P.trendingFacets(v, { k: 5 }),
         'boughtTogether + promotion + price': () =>
           P.boughtTogether(v, cart, { ...o, price: 'medium', promotion: { categories: [cats[2]], share: 0.2 } }),
+        'recommend (model, no options)': () => v.recommend(user, { k: 10 }),
+        'recommend (model) + price + promotion': () => v.recommend(user, { k: 10, ...business }),
+        'shopper.recommend (100 events)': () => real.recommend({ k: 10 }),
+        'shopper.recommend + rotation (50 impressions) + price + promotion': () => withLog.recommend({ k: 10, ...business }),
       };
       let sink = 0;
       const out = [];

@@ -142,6 +142,12 @@ test('without cross-origin isolation, threads: "auto" runs one thread and says w
         same: JSON.stringify([...(await auto.recommend(u, { k: 20 }))]) === JSON.stringify([...(await two.recommend(u, { k: 20 }))]),
         sameBytes: JSON.stringify([...(await auto.similar('item-9', { k: 20 }))]) === JSON.stringify([...(await twoBytes.similar('item-9', { k: 20 }))]),
       };
+      // Business options re-rank the whole list after the scan: the query runs
+      // on one worker, and the answer (with its `promoted` marks) is the same.
+      const cats = (await auto.info()).categories;
+      const business = { k: 8, price: 'high', preferPrice: 'higher', promotion: { categories: [cats[2]], share: 0.25 } };
+      out.sameBusiness = JSON.stringify([...(await auto.recommend(u, business))]) === JSON.stringify([...(await two.recommend(u, business))]);
+      out.promoted = [...(await two.recommend(u, business))].filter((x) => x.promoted === true).length;
       // A disposed two-thread model rejects like a one-thread one.
       await two.dispose();
       out.disposed = await two.recommend(u).catch((e) => e.code);
@@ -165,6 +171,8 @@ test('without cross-origin isolation, threads: "auto" runs one thread and says w
   assert.match(r.bad.message, /threads/);
   assert.equal(r.same, true);
   assert.equal(r.sameBytes, true);
+  assert.equal(r.sameBusiness, true);
+  assert.ok(r.promoted >= 2, `promoted items: ${r.promoted}`);
   assert.equal(r.disposed, 'DISPOSED');
   assert.deepEqual(errors, []);
   await page.close();

@@ -9,17 +9,24 @@ import { VitrineError, badArg, describe, readingArgument } from './errors.js';
 /** @typedef {import('../vitrine.js').ScoredList} ScoredList */
 
 const REC_OPTION_KEYS = new Set(['k', 'exclude', 'categories', 'priceMin', 'priceMax', 'inStockOnly']);
+/**
+ * `recommend` only: the business options (price level, rotation, promotion;
+ * their values are checked by the engine, which names the bad one) and the
+ * clock the rotation fades by.
+ */
+export const BUSINESS_OPTION_KEYS = Object.freeze(['price', 'preferPrice', 'rotation', 'promotion', 'now']);
 
 /**
  * @param {unknown} opts
+ * @param {readonly string[]} [extra] keys allowed besides the filters (passed through as given)
  * @returns {RecOptions}
  */
-export function checkRecOptions(opts) {
-  return readingArgument('options', () => recOptions(opts));
+export function checkRecOptions(opts, extra = []) {
+  return readingArgument('options', () => recOptions(opts, extra));
 }
 
-/** @param {unknown} opts @returns {RecOptions} */
-function recOptions(opts) {
+/** @param {unknown} opts @param {readonly string[]} extra @returns {RecOptions} */
+function recOptions(opts, extra) {
   if (opts === undefined || opts === null) return {};
   if (typeof opts !== 'object' || Array.isArray(opts)) {
     badArg(`options must be an object like {k: 10}, got ${describe(opts)}`);
@@ -30,9 +37,9 @@ function recOptions(opts) {
   /** @type {RecOptions} */
   const out = Object.create(null);
   for (const key of Object.keys(o)) {
-    if (!REC_OPTION_KEYS.has(key)) {
+    if (!REC_OPTION_KEYS.has(key) && !extra.includes(key)) {
       const hint = /^(top_?k|topK|limit|n|count)$/i.test(key) ? ' (did you mean "k"?)' : '';
-      badArg(`unknown option "${key}"${hint}; known options: ${[...REC_OPTION_KEYS].join(', ')}`);
+      badArg(`unknown option "${key}"${hint}; known options: ${[...REC_OPTION_KEYS, ...extra].join(', ')}`);
     }
     if (o[key] === undefined || o[key] === null) continue; // null: not given
     /** @type {any} */ (out)[key] = o[key];

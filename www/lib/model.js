@@ -1,7 +1,7 @@
 // The page-side model: argument checks, then one call into the wasm `Model`.
 
 import { VitrineError, badArg, describe, toVitrineError } from './errors.js';
-import { checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
+import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
 
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
 /** @typedef {import('../vitrine.js').ScoredList} ScoredList */
@@ -86,7 +86,7 @@ export class Vitrine {
    * @returns {ScoredList}
    */
   recommend(userVector, options) {
-    const opts = checkRecOptions(options);
+    const opts = checkRecOptions(options, BUSINESS_OPTION_KEYS);
     const user = this._call(() => checkUserVector(userVector, this.dim));
     const r = this._call(() => this._model.recommend(user, opts));
     return scoredList(r.items, r.unknownExcludes, this._unknownCategories(opts));

@@ -8,7 +8,7 @@ import { VitrineError, badArg, describe, messageOf } from './errors.js';
 import { pickVariant } from './detect.js';
 import { BUILDS, baseHref, wasmUrlOf, wasmIntegrityOf } from './wasm.js';
 import { checkLoadOptions } from './source.js';
-import { checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
+import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
 import { mergeParts, resolveThreads, sharedBytes, splitRows } from './parallel.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
@@ -471,9 +471,12 @@ export class VitrineWorker {
 
   /** @param {Float32Array | Float64Array | number[]} userVector @param {RecOptions} [options] */
   async recommend(userVector, options) {
-    const opts = checkRecOptions(options);
+    const opts = checkRecOptions(options, BUSINESS_OPTION_KEYS);
     const u = this._vector(userVector);
-    const split = await this._split('recommendPart', u, opts);
+    // The business stage (price level, rotation, promotions) runs after the
+    // scan on the whole list: with its options the query stays on one worker.
+    const business = BUSINESS_OPTION_KEYS.some((key) => /** @type {any} */ (opts)[key] !== undefined);
+    const split = business ? null : await this._split('recommendPart', u, opts);
     if (split) {
       const { parts, merged } = split;
       return scoredList(merged.map(({ id, score }) => ({ id, score })), parts[0].unknownExcludes, parts[0].unknownCategories);

@@ -31,8 +31,21 @@ export async function placements(): Promise<void> {
   impressions.shown(together.items.map((i) => i.id));
   void boughtTogether(model, 'sku-1', { k: 4 });
   void REASONS;
-  // the shopper's own methods are still there
+  // the shopper's own methods are still there, with the business options
   shopper.recommend({ k: 10 });
+  const promoted = shopper.recommend({ k: 8, price: 'low', preferPrice: 'lower', promotion: { categories: ['sale'], share: 0.25 } });
+  const isPromotedItem: true | undefined = promoted.items[0]?.promoted;
+  void isPromotedItem;
+  shopper.rerank(cartIds, { rotation: impressions.rotation({ rate: 0.3 }) });
+  const user = model.itemVector('sku-1');
+  const recs = model.recommend(user, { k: 10, price: 'high', promotion: { items: ['sku-2'] }, now: Date.now() });
+  const isPromoted: true | undefined = recs[0]?.promoted;
+  void isPromoted;
+
+  // @ts-expect-error: the business options are not options of popular
+  model.popular({ price: 'low' });
+  // @ts-expect-error: preferPrice is 'higher' | 'lower'
+  shopper.recommend({ preferPrice: 'cheaper' });
 
   // @ts-expect-error: mode is 'strict' | 'relaxed'
   shopper.boughtTogether(cartIds, { mode: 'loose' });

@@ -128,6 +128,11 @@ export interface RankOptions extends Exclusions, BusinessOptions {
   priceMin?: number;
   priceMax?: number;
   inStockOnly?: boolean;
+  /**
+   * `false`: rank with the blend even when the bundle has a learned ranker
+   * (RANKER section); default true. `info().ranker` says which one is active.
+   */
+  ranker?: boolean;
   /** Overrides the shopper's clock for this call (ms). */
   now?: number;
   sessionHalfLife?: number;
@@ -137,7 +142,7 @@ export interface RankOptions extends Exclusions, BusinessOptions {
 }
 
 /** Why an item is there. */
-export type Reason =
+export type Reason = (
   /** "Because you viewed/bought `item`" (`item` and `weight` within `reasonDepth`). */
   | { kind: 'history'; item?: string; weight?: number }
   /** "Often viewed with `item`". */
@@ -145,7 +150,14 @@ export type Reason =
   | { kind: 'popular' }
   /** Cold start from a segment centroid. */
   | { kind: 'segment'; segment: number }
-  | { kind: 'pinned' };
+  | { kind: 'pinned' }
+) & {
+  /**
+   * With the learned ranker: the feature contributing most to the score
+   * (`als_long`, `neighbour_last`, `in_session`, ...), which chose `kind`.
+   */
+  feature?: string;
+};
 
 export type ReasonKind = Reason['kind'];
 
@@ -167,6 +179,8 @@ export interface RankedList {
   unknownCandidates: number;
   /** No history: popularity or the segment. */
   coldStart: boolean;
+  /** Which model ordered the list: the bundle's learned ranker or the blend. */
+  ranker: 'learned' | 'blend';
 }
 
 export interface SegmentMatch {

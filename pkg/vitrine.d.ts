@@ -106,6 +106,57 @@ export interface LoadOptions {
   wasmIntegrity?: { relaxed?: string; simd?: string; scalar?: string; intent?: string } | null;
   /** Largest bundle accepted, in bytes (default 512 MiB); larger → TOO_LARGE before anything is allocated. */
   maxBytes?: number | null;
+  /**
+   * The device's model cache for warm visits (URL sources): true (default:
+   * Cache Storage, else IndexedDB, else none), false (off), one store by
+   * name, or a store of your own. See docs/web.md, "Warm visits".
+   */
+  cache?: boolean | 'cache-storage' | 'indexeddb' | ModelStore | null;
+  /** Cache warnings (CACHE_CORRUPT, CACHE_FOREIGN, CACHE_EVICTED, CACHE_UNAVAILABLE); default: console.warn. */
+  onWarning?: ((code: CacheWarningCode, message: string) => void) | null;
+}
+
+export type CacheWarningCode = 'CACHE_CORRUPT' | 'CACHE_FOREIGN' | 'CACHE_EVICTED' | 'CACHE_UNAVAILABLE';
+
+/** What the model cache keeps beside the bytes of one bundle. */
+export interface CacheRecord {
+  v: number;
+  url: string;
+  integrity: string;
+  etag: string | null;
+  lastModified: string | null;
+  bytes: number;
+  tableCrc: number;
+  modelId: string | null;
+  storedAt: number;
+}
+
+/** A model store of your own for the `cache` option (keys are strings). */
+export interface ModelStore {
+  kind?: string;
+  get(key: string): Promise<{ record: CacheRecord; body: ReadableStream<Uint8Array> | Blob | Uint8Array | ArrayBuffer } | undefined>;
+  put(key: string, record: CacheRecord, chunks: Uint8Array[]): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** How `load()` made a model: phases on the page's clock (ms, navigation start = 0) and the cache's part. */
+export interface LoadReport {
+  start: number;
+  fetchStart?: number;
+  firstByte?: number;
+  downloadEnd?: number;
+  compileStart?: number;
+  compileEnd?: number;
+  validateStart?: number;
+  validateEnd?: number;
+  /** 'cached': a cache hit, checked by structure and checksums (docs/web.md, "Warm visits"). */
+  validation?: 'full' | 'cached';
+  cache: {
+    status: 'off' | 'none' | 'miss' | 'hit' | 'stored';
+    store?: string;
+    warnings: CacheWarningCode[];
+    revalidation?: 'pending' | 'unchanged' | 'changed' | 'offline' | 'pinned';
+  };
 }
 
 export interface WorkerLoadOptions extends LoadOptions {
@@ -176,6 +227,16 @@ export interface ModelInfo {
    * f32 model's almost always at int8 scan speed.
    */
   hasResidual: boolean;
+  /** Which engine build runs the model and why (`simd: 'auto'`: what was measured). */
+  build?: { variant: 'relaxed' | 'simd' | 'scalar'; reason: string; calibration?: Record<string, unknown> };
+  /** Timings and cache of the load (absent for models made by the Node entry). */
+  load?: LoadReport;
+  /**
+   * What the shopper's recommend / rerank rank with: the bundle's learned
+   * ranker, the blend (no RANKER section), or the blend because the RANKER
+   * section was refused (`reason`: another feature spec, non-finite weights).
+   */
+  ranker: { active: 'learned' | 'blend' | 'fallback'; reason: string | null };
   /** How many threads split each scan, and why (always 1 for `load()`). */
   threads: ThreadsInfo;
   /** 'lean': a `-lean` engine build (no shopper or placements), selected through `wasmUrl`. */
@@ -340,6 +401,8 @@ export declare class Vitrine {
   readonly disposed: boolean;
   /** The underlying wasm Model (no argument checks). */
   readonly raw: unknown;
+  /** Resolves when the load's background cache work (storing, revalidating) is done. */
+  readonly cacheSettled: Promise<void>;
   simdEnabled(): boolean;
   info(): ModelInfo;
   /** score = ⟨user, item⟩ + item bias, best first. */

@@ -32,7 +32,10 @@ const SOURCES = {
   'intent-bench.json': 'target/bench/intent.json',
   'eval-ml-1m.json': 'target/eval/metrics.json',
   'session.json': 'target/eval/session.json',
+  'ranker.json': 'target/eval/ranker.json',
   'intent.json': 'target/eval/intent.json',
+  'ttfr.json': 'target/bench/ttfr.json',
+  'simd_ab.json': 'target/bench/simd_ab.json',
 };
 
 // ------------------------------------------------------------ formatting
@@ -108,11 +111,26 @@ const BLOCKS = {
     how: '`make eval`',
     render(s) {
       const out = [provenance(s.run, `Session next-item prediction on ${s.dataset}; ${s.test_sessions} test sessions, ${s.n_items} items`), ''];
-      out.push('| method | HR@20 | MRR@20 |', '|---|---:|---:|');
+      out.push('| method | HR@20 | MRR@20 | NDCG@20 | Precision@20 | F1@20 |', '|---|---:|---:|---:|---:|---:|');
       for (const [name, r] of Object.entries(s.results ?? {})) {
         const hr = r['hr@20'] ?? r.hr ?? r.hit_rate;
         const mrr = r['mrr@20'] ?? r.mrr;
-        out.push(`| ${name} | ${fx(hr, 4)} | ${fx(mrr, 4)} |`);
+        out.push(`| ${name} | ${fx(hr, 4)} | ${fx(mrr, 4)} | ${fx(r['ndcg@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} |`);
+      }
+      return out;
+    },
+  },
+  ranker: {
+    file: 'ranker.json',
+    how: '`make eval`',
+    render(j) {
+      const out = [provenance(j.run, 'Learned ranker vs the grid-tuned blend and the baselines, next-item prediction from each session prefix')];
+      for (const d of j.datasets ?? []) {
+        out.push('', `**${d.dataset}**: ${d.test_sessions} test sessions; ranker L2 ${fx(d.ranker?.l2, 3)} and the ${d.ranker?.negatives} negative sample chosen on valid.`, '');
+        out.push('| method | HR@20 | MRR@20 | NDCG@20 | Precision@20 | F1@20 |', '|---|---:|---:|---:|---:|---:|');
+        for (const [name, r] of Object.entries(d.results ?? {})) {
+          out.push(`| ${name} | ${fx(r['hr@20'], 4)} | ${fx(r['mrr@20'], 4)} | ${fx(r['ndcg@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} |`);
+        }
       }
       return out;
     },
@@ -147,6 +165,42 @@ const BLOCKS = {
       for (const r of rows) out.push(`| ${r.n} | ${r.d ?? ''} | ${keys.map((k) => fx(r[k], 3)).join(' | ')} |`);
       return out;
     },
+  },
+};
+
+// Time to first recommendation (tests/bench/ttfr.mjs) and the SIMD build A/B
+// (tests/bench/simd-ab.mjs): issue #19.
+BLOCKS.ttfr = {
+  file: 'ttfr.json',
+  how: '`make bench` (bench-ttfr)',
+  render(j) {
+    const prof = Object.entries(j.profiles ?? {})
+      .map(([name, p]) => `${name} = ${p.latency} ms latency, ${p.downloadThroughput} B/s down`)
+      .join('; ');
+    const out = [provenance({ date: j.date, host: j.host, cpu: j.cpu_model, chromium: j.chromium }, `Time to first recommendation, median ms of ${j.reps} visits (${prof})`), ''];
+    out.push('| bundle (bytes) | connection | glue | visit | navigation → first rec | load() → first rec | download | compile | validate | query | cache |');
+    out.push('|---|---|---|---|---:|---:|---:|---:|---:|---:|---|');
+    for (const r of j.rows ?? []) {
+      out.push(
+        `| ${r.n} × ${r.d} ${r.dtype} (${r.bytes}) | ${r.profile} | ${r.glue} | ${r.visit} | ${fx(r.nav_to_first_ms, 1)} | ${fx(r.load_call_to_first_ms, 1)} | ${fx(r.download_ms, 1)} | ${r.compile_ms === null ? '' : fx(r.compile_ms, 1)} | ${r.validate_ms === null ? '' : `${fx(r.validate_ms, 1)} ${r.validation}`} | ${fx(r.query_ms, 1)} | ${r.cache} |`,
+      );
+    }
+    const la = j.load_average?.before;
+    if (Array.isArray(la)) out.push('', `Load average of the host when the run started: ${la.map((x) => fx(x, 2)).join(', ')}.`);
+    return out;
+  },
+};
+BLOCKS['simd-ab'] = {
+  file: 'simd_ab.json',
+  how: '`make bench` (bench-simd-ab)',
+  render(j) {
+    const out = [provenance({ ...j.run, cpu: j.run?.cpu_model }, `Relaxed-SIMD vs simd build, interleaved in one page, median ms per top-10 over ${j.rounds} rounds`), ''];
+    out.push('| dtype | items | d | relaxed | simd | simd ÷ relaxed | best round relaxed | best round simd | same top-10 |', '|---|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const r of j.rows ?? []) out.push(`| ${r.dtype} | ${r.n} | ${r.d} | ${fx(r.relaxed_ms, 3)} | ${fx(r.simd_ms, 3)} | ${fx(r.simd_over_relaxed, 2)} | ${fx(r.relaxed_min_ms, 3)} | ${fx(r.simd_min_ms, 3)} | ${r.same_top10 ? 'yes' : 'no'} |`);
+    if (j.auto) out.push('', `\`simd: 'auto'\` in that browser: ${j.auto.variant} (${j.auto.reason}).`);
+    const la = j.run?.load_average?.[0];
+    if (Array.isArray(la)) out.push('', `Load average of the host when the run started: ${la.map((x) => fx(x, 2)).join(', ')}.`);
+    return out;
   },
 };
 

@@ -9,10 +9,16 @@
 //   extra mounts   → --mount /prefix/=DIR (repeatable)
 //   /              → www/
 //
-// Every file is sent with its exact Content-Length and `Cache-Control:
-// no-store` (a rebuilt wasm must never be served stale). For tests:
-// `?chunked=1` omits Content-Length (the client's unknown-length path) and
-// `?slow=1` paces the body in 64 KiB writes (a real multi-chunk download).
+// Every file is sent with its exact Content-Length, a strong ETag (size and
+// modification time) and `Cache-Control: no-cache`: a browser may keep a
+// copy but must revalidate it on every use (a rebuilt wasm is never served
+// stale), and a request whose `If-None-Match` names the current ETag gets
+// 304 with no body (the model cache's revalidation, docs/web.md). Prefixes
+// in `immutable` are sent as a CDN sends content-hashed assets
+// (`max-age=31536000, immutable`: the benchmark's warm visits). For tests:
+// `?chunked=1` omits Content-Length (the client's unknown-length path),
+// `?slow=1` paces the body in 64 KiB writes (a real multi-chunk download)
+// and `?noetag=1` sends no ETag (a server without validators).
 
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -41,7 +47,8 @@ const MIME = {
 
 /**
  * @param {{ port?: number, host?: string, models?: string, nodeModules?: boolean,
- *           mounts?: Record<string, string>, quiet?: boolean,
+ *           mounts?: Record<string, string>, quiet?: boolean, immutable?: string[],
+ *           onRequest?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
  *           headers?: Record<string, string> }} [opts] `headers`: sent with every
  *           response (e.g. COOP/COEP, to test a cross-origin isolated page)
  * @returns {Promise<{ server: import('node:http').Server, url: string, port: number, close: () => Promise<void> }>}
@@ -57,7 +64,10 @@ export async function startServer(opts = {}) {
   if (opts.nodeModules) mounts.push(['/node_modules/', join(ROOT, 'node_modules')]);
   mounts.push(['/', join(ROOT, 'www')]);
 
+  const immutable = opts.immutable ?? [];
   const server = createServer(async (req, res) => {
+    // Tests watch requests as they arrive (res.statusCode once written).
+    opts.onRequest?.(req, res);
     const send = (status, body, headers = {}) => {
       res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...opts.headers, ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
@@ -101,10 +111,19 @@ export async function startServer(opts = {}) {
     /** @type {Record<string, string | number>} */
     const headers = {
       'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
-      'Cache-Control': 'no-store',
+      'Cache-Control': immutable.some((p) => pathname.startsWith(p)) ? 'public, max-age=31536000, immutable' : 'no-cache',
       'X-Content-Type-Options': 'nosniff',
       ...opts.headers,
     };
+    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    if (url.searchParams.get('noetag') !== '1') {
+      headers.ETag = etag;
+      if (matchesEtag(req.headers['if-none-match'], etag)) {
+        const { 'Content-Type': _t, ...rest } = headers;
+        res.writeHead(304, rest);
+        return res.end();
+      }
+    }
     if (url.searchParams.get('chunked') !== '1') headers['Content-Length'] = st.size;
     res.writeHead(200, headers);
     if (req.method === 'HEAD') return res.end();
@@ -149,6 +168,17 @@ export async function startServer(opts = {}) {
         server.close(() => ok(undefined));
       }),
   };
+}
+
+/**
+ * Whether an If-None-Match header names `etag` (RFC 9110 13.1.2: weak
+ * comparison, a list, or `*`).
+ * @param {string | string[] | undefined} header @param {string} etag
+ */
+export function matchesEtag(header, etag) {
+  if (header === undefined) return false;
+  const list = (Array.isArray(header) ? header.join(',') : header).split(',').map((s) => s.trim());
+  return list.some((tag) => tag === '*' || tag.replace(/^W\//, '') === etag);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

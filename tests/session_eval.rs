@@ -124,7 +124,8 @@ fn ranker_train_writes_a_bundle_that_inspect_explains() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("ranker.json")).unwrap()).unwrap();
     let r = &j["results"]["vitrine_ranker"];
     assert!(r["hr@20"].as_f64().unwrap() > 0.9, "{j}");
-    assert_eq!(j["ranker"]["l2_grid"].as_array().unwrap().len(), 2);
+    // Two L2 values × two negative samples, each scored on valid.
+    assert_eq!(j["ranker"]["l2_grid"].as_array().unwrap().len(), 4);
     assert!(r["f1@20"].as_f64().unwrap() > 0.0);
     let ins = Command::new(bin)
         .arg("inspect")
@@ -141,5 +142,92 @@ fn ranker_train_writes_a_bundle_that_inspect_explains() {
     for f in vitrine::ranker::FEATURES {
         assert!(text.contains(f), "{f} missing: {text}");
     }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// `ranker replay` turns a rating log into the session layout (per user,
+/// time-ordered, latest events held out) that `ranker train` reads, and
+/// `ranker merge` gathers reports; a file without a time column is refused.
+#[test]
+fn replay_writes_session_files_and_merge_gathers_reports() {
+    let dir = tmp("replay");
+    // 30 users walking the ring of 40 items, 10 ratings each, given newest first.
+    let mut s = String::from("user_id:token\titem_id:token\trating:float\ttimestamp:float\n");
+    for u in 0..30u64 {
+        for p in (0..10u64).rev() {
+            s.push_str(&format!(
+                "{u}\tm{}\t{}\t{}\n",
+                (u + p) % 40,
+                1 + p % 5,
+                1000 + u * 50 + p
+            ));
+        }
+    }
+    std::fs::write(dir.join("r.inter"), s).unwrap();
+    let bin = env!("CARGO_BIN_EXE_vitrine");
+    let out = Command::new(bin)
+        .args(["ranker", "replay", "--input"])
+        .arg(dir.join("r.inter"))
+        .arg("--out")
+        .arg(dir.join("sessions"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |f: &str| std::fs::read_to_string(dir.join("sessions").join(f)).unwrap();
+    let (train, valid, test) = (read("train.csv"), read("valid.csv"), read("test.csv"));
+    assert!(train.starts_with("session_id\titem_id\ttimestamp\n"));
+    // 10 ratings per user: 7 train, 1 valid, 2 test; every rating counts (1 to 5 stars).
+    assert_eq!(train.lines().count() - 1, 30 * 7);
+    assert_eq!(valid.lines().count() - 1, 30);
+    assert_eq!(test.lines().count() - 1, 30 * 2);
+    // User 0's test session: the two latest ratings, oldest first.
+    let u0: Vec<&str> = test.lines().skip(1).take(2).collect();
+    assert_eq!(u0, vec!["u0\tm8\t1008", "u0\tm9\t1009"]);
+    // The harness reads the replay as it reads NowPlaying.
+    let cfg = SessionEvalConfig {
+        data: dir.join("sessions"),
+        max_sessions: 0,
+        factors: 4,
+        iterations: 2,
+        ..Default::default()
+    };
+    let rep = session::run(&cfg, &|_| {}).unwrap().expect("a report");
+    assert_eq!(rep["test_sessions"], 30);
+    assert_eq!(rep["results"]["popularity"]["predictions"], 30);
+    let r = &rep["results"]["vitrine_blend"];
+    for k in ["hr@20", "mrr@20", "ndcg@20", "precision@20", "f1@20"] {
+        assert!(r[k].is_number(), "{k}: {r}");
+    }
+    // merge
+    std::fs::write(dir.join("a.json"), r#"{"dataset": "a"}"#).unwrap();
+    std::fs::write(dir.join("b.json"), r#"{"dataset": "b"}"#).unwrap();
+    let m = Command::new(bin)
+        .args(["ranker", "merge"])
+        .arg(dir.join("a.json"))
+        .arg(dir.join("b.json"))
+        .arg("--out")
+        .arg(dir.join("m.json"))
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
+    assert_eq!(j["datasets"][1]["dataset"], "b");
+    assert!(j["run"]["date"].is_string(), "{j}");
+    // No timestamp column: refused, nothing written.
+    std::fs::write(dir.join("bad.inter"), "user_id\titem_id\n1\t2\n").unwrap();
+    let bad = Command::new(bin)
+        .args(["ranker", "replay", "--input"])
+        .arg(dir.join("bad.inter"))
+        .arg("--out")
+        .arg(dir.join("bad"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(!dir.join("bad").join("test.csv").exists());
     std::fs::remove_dir_all(dir).ok();
 }

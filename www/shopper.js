@@ -209,8 +209,8 @@ const eventKey = (e) => e.id ?? `${e.type}\u0000${e.item}\u0000${e.ts}`;
 const KINDS = ['history', 'neighbour', 'popular', 'segment', 'pinned', 'history'];
 
 /**
- * @typedef {{kind: 'history' | 'neighbour' | 'popular' | 'segment' | 'pinned', item?: string, weight?: number, segment?: number}} Reason
- * @typedef {{items: {id: string, score: number, reason: Reason, promoted?: true}[], unknownItems: number, clampedEvents: number, unknownCandidates: number, coldStart: boolean}} RankedList
+ * @typedef {{kind: 'history' | 'neighbour' | 'popular' | 'segment' | 'pinned', item?: string, weight?: number, segment?: number, feature?: string}} Reason
+ * @typedef {{items: {id: string, score: number, reason: Reason, promoted?: true}[], unknownItems: number, clampedEvents: number, unknownCandidates: number, coldStart: boolean, ranker: 'learned' | 'blend'}} RankedList
  */
 
 /**
@@ -224,6 +224,8 @@ export function unpackRanked(p) {
   const items = new Array(n);
   let io = 0;
   let ro = 0;
+  // The learned ranker's path: the feature behind each reason, by name.
+  const names = p.features ? String(p.featureNames).split(',') : null;
   for (let i = 0; i < n; i++) {
     const id = p.ids.substr(io, p.idLens[i]);
     io += p.idLens[i];
@@ -235,6 +237,7 @@ export function unpackRanked(p) {
     ro += rl;
     if (!Number.isNaN(p.weights[i])) reason.weight = p.weights[i];
     if (kind === 3) reason.segment = p.segments[i];
+    if (names && names[p.features[i]] !== undefined) reason.feature = names[p.features[i]];
     items[i] = { id, score: p.scores[i], reason };
     // A promotion's slot (options.promotion; src/placements/business.rs).
     if (p.promoted?.[i] === 1) items[i].promoted = true;
@@ -245,6 +248,7 @@ export function unpackRanked(p) {
     clampedEvents: p.clampedEvents,
     unknownCandidates: p.unknownCandidates,
     coldStart: p.coldStart,
+    ranker: names ? 'learned' : 'blend',
   };
 }
 

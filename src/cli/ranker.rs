@@ -11,6 +11,35 @@ use std::path::PathBuf;
 pub enum Cmd {
     /// Train on train/valid, choose L2 on valid, score test once → JSON + bundle.
     Train(Box<TrainArgs>),
+    /// A rating log replayed as sessions (per user, time-ordered; the last
+    /// shares held out) → train.csv / valid.csv / test.csv for `ranker train`.
+    Replay(ReplayArgs),
+    /// Several `ranker train` reports → one JSON `{"datasets": [...]}`.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// Rating log with user, item and timestamp columns (RecBole `.inter` or CSV with a header).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Share of each user's latest events in test.csv.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_share: f64,
+    /// Share of each user's events just before the test ones in valid.csv.
+    #[arg(long, default_value_t = 0.1)]
+    pub valid_share: f64,
+    /// Directory written.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Reports written by `ranker train --out`.
+    pub reports: Vec<PathBuf>,
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -18,11 +47,15 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub session: super::session::EvalArgs,
     /// L2 strengths tried (comma-separated); the best on held-out valid wins.
-    #[arg(long, default_value = "0.0001,0.001,0.01,0.1", value_delimiter = ',')]
+    #[arg(long, default_value = "0.001,0.01,0.1", value_delimiter = ',')]
     pub l2: Vec<f32>,
     /// Negatives sampled per prefix from the candidate pool.
     #[arg(long, default_value_t = 20)]
     pub negatives: usize,
+    /// The blend's top candidates per prefix always kept as negatives in the
+    /// second sample (0 = only the uniform sample is tried).
+    #[arg(long, default_value_t = 20)]
+    pub hard: usize,
     /// Adam steps of the logistic regression.
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
@@ -34,6 +67,37 @@ pub struct TrainArgs {
 pub fn run(cmd: Cmd) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         Cmd::Train(a) => train(*a),
+        Cmd::Replay(a) => {
+            let s = crate::eval::replay::replay(
+                &a.input,
+                &Default::default(),
+                crate::eval::replay::ReplaySplit {
+                    valid_share: a.valid_share,
+                    test_share: a.test_share,
+                },
+                &a.out,
+            )?;
+            eprintln!(
+                "replayed {} users, {} items: {} train, {} valid, {} test events → {}",
+                s.users,
+                s.items,
+                s.events[0],
+                s.events[1],
+                s.events[2],
+                a.out.display()
+            );
+            Ok(())
+        }
+        Cmd::Merge(a) => {
+            let mut all = Vec::new();
+            for p in &a.reports {
+                all.push(serde_json::from_slice::<serde_json::Value>(
+                    &super::read_input(p)?,
+                )?);
+            }
+            super::session::write_json(&a.out, &serde_json::json!({ "datasets": all }))?;
+            super::stamp_json_file(&a.out)
+        }
     }
 }
 
@@ -48,11 +112,13 @@ fn train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         session: a.session.config(),
         l2_grid: a.l2.clone(),
         negatives: a.negatives,
+        hard: a.hard,
         steps: a.steps,
         seed: 42,
     };
     let (out, r, prep, _) = crate::eval::ranker::run(&cfg, &|m| eprintln!("{m}"))?;
     super::session::write_json(&a.session.out, &out)?;
+    super::stamp_json_file(&a.session.out)?;
     if let Some(path) = &a.bundle {
         let mut parts = prep.parts;
         parts.ranker = Some(r);

@@ -82,6 +82,11 @@ pub struct SynthArgs {
     /// Segments (k-means over simulated users; 0 = no SEGMENTS section).
     #[arg(long, default_value_t = 5)]
     pub segments: usize,
+    /// A RANKER section: `trained` (fitted on fresh simulated sessions),
+    /// or, for the fallback tests, `nan` (a NaN weight) and `other-spec`
+    /// (a feature this build does not compute).
+    #[arg(long, value_parser = ["trained", "nan", "other-spec"])]
+    pub ranker: Option<String>,
     #[arg(long, short)]
     pub out: PathBuf,
 }
@@ -255,6 +260,34 @@ fn synth(a: SynthArgs) -> Result<(), Box<dyn std::error::Error>> {
             centroids: cent,
             names,
         });
+    }
+    if let Some(kind) = &a.ranker {
+        // Fresh sessions (not those the neighbours came from), each prefix
+        // a training point, as `ranker train` does on real logs.
+        let model = Model::from_bytes(&write_bundle(&p, Dtype::F32)?)?;
+        let log: Vec<Vec<(u32, f64)>> = simulated_sessions(&p, 800, &mut rng)
+            .into_iter()
+            .map(|s| {
+                s.into_iter()
+                    .zip(0..)
+                    .map(|(i, t)| (i, 1000.0 * f64::from(t)))
+                    .collect()
+            })
+            .collect();
+        let cfg = crate::eval::ranker::RankerConfig::default();
+        let ex = crate::eval::ranker::examples(&model, &log, Default::default(), &cfg);
+        let (x, y, rw) = ex.sample(1);
+        let mut r = crate::ranker::fit_weighted(&x, &y, &rw, &Default::default())?;
+        match kind.as_str() {
+            "nan" => r.weights[0] = f32::NAN,
+            "other-spec" => {
+                if let Some(n) = r.names.last_mut() {
+                    *n = "trend".into();
+                }
+            }
+            _ => {}
+        }
+        p.ranker = Some(r);
     }
     p.meta.push(("dtype".into(), dtype.name().into()));
     p.meta.push((

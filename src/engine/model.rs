@@ -126,7 +126,14 @@ impl Model {
 
     /// Zero-copy: takes ownership of an already aligned buffer.
     pub fn from_aligned(buf: AlignedBuf) -> Result<Model> {
-        let layout = format::parse(buf.as_slice())?;
+        Model::from_aligned_with(buf, &format::Known::default())
+    }
+
+    /// [`Model::from_aligned`] with what is already known of the bytes
+    /// (section CRCs computed while they arrived; a cached copy's skipped
+    /// value checks): see [`format::parse_with`].
+    pub fn from_aligned_with(buf: AlignedBuf, known: &format::Known) -> Result<Model> {
+        let layout = format::parse_with(buf.as_slice(), known)?;
         let mut m = Model {
             buf,
             layout,

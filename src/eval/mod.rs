@@ -2,7 +2,9 @@
 //! computation (data checks, baselines, tuning, the learned ranker) lives
 //! here so tests and other front ends run exactly what `make eval` runs.
 
+pub mod metrics;
 pub mod ranker;
+pub mod replay;
 pub mod segments;
 pub mod session;
 

@@ -5,7 +5,7 @@
 use super::session::{self, points, profile, Prepared, SessionEvalConfig};
 use super::EvalError;
 use crate::engine::Model;
-use crate::ranker::{self, Context, FitOptions, Ranker, F};
+use crate::ranker::{self, FitOptions, Ranker, F};
 use crate::shopper::rerank::{self, Blend, RerankOptions};
 use rayon::prelude::*;
 
@@ -15,8 +15,12 @@ pub struct RankerConfig {
     pub session: SessionEvalConfig,
     /// L2 strengths tried; the best on the selection half of valid wins.
     pub l2_grid: Vec<f32>,
-    /// Negatives kept per prefix (sampled from the candidate pool).
+    /// Negatives kept per prefix (sampled from the candidate pool past the
+    /// `hard` ones).
     pub negatives: usize,
+    /// The blend's top candidates always kept as negatives (the ones that
+    /// compete with the target for the top 20).
+    pub hard: usize,
     pub steps: usize,
     pub seed: u64,
 }
@@ -25,8 +29,9 @@ impl Default for RankerConfig {
     fn default() -> Self {
         RankerConfig {
             session: SessionEvalConfig::default(),
-            l2_grid: vec![1e-4, 1e-3, 1e-2, 1e-1],
+            l2_grid: vec![1e-3, 1e-2, 1e-1],
             negatives: 20,
+            hard: 20,
             steps: 300,
             seed: 42,
         }
@@ -43,16 +48,50 @@ fn pool_opts(blend: Blend, pool: usize) -> RerankOptions {
     }
 }
 
+/// Training rows of the ranker: features, labels, and each row's weight in
+/// the two negative samples drawn from the same pools (0 = not drawn).
+/// `uniform`: `negatives` per prefix drawn uniformly from the pool, weight
+/// one each. `top`: the blend's first `hard` candidates always, `negatives`
+/// more drawn from the rest with probability q and weight 1/q (so the loss
+/// is the whole pool's, see `ranker::fit_weighted`). Which sample trains
+/// the better ranker is chosen on validation like λ.
+#[derive(Default)]
+pub struct Examples {
+    pub x: Vec<[f32; F]>,
+    pub y: Vec<bool>,
+    pub uniform: Vec<f32>,
+    pub top: Vec<f32>,
+}
+
+/// The two samples' names, in [`Examples::sample`] order.
+pub const SAMPLES: [&str; 2] = ["uniform", "top_weighted"];
+
+impl Examples {
+    /// Rows of one sample (`0` uniform, `1` top + weighted) with their weights.
+    pub fn sample(&self, which: usize) -> (Vec<[f32; F]>, Vec<bool>, Vec<f32>) {
+        let w = if which == 0 { &self.uniform } else { &self.top };
+        let mut out = (Vec::new(), Vec::new(), Vec::new());
+        for ((x, &y), &wi) in self.x.iter().zip(&self.y).zip(w) {
+            if wi > 0.0 {
+                out.0.push(*x);
+                out.1.push(y);
+                out.2.push(wi);
+            }
+        }
+        out
+    }
+}
+
 /// For every prefix of every session: the blend's candidate pool, features
 /// per candidate, label = the candidate is the next item. Prefixes whose
 /// next item is not in the pool teach nothing and are skipped; negatives are
-/// sampled (`negatives` per prefix, deterministic in `seed`).
+/// sampled twice (see [`Examples`]; deterministic in `seed`).
 pub fn examples(
     model: &Model,
     log: &[Vec<(u32, f64)>],
     blend: Blend,
     cfg: &RankerConfig,
-) -> (Vec<[f32; F]>, Vec<bool>) {
+) -> Examples {
     let opts = pool_opts(blend, cfg.session.pool);
     let all = RerankOptions {
         k: 0,
@@ -60,7 +99,9 @@ pub fn examples(
         ..opts.clone()
     };
     let pts = points(log);
-    let rows: Vec<Vec<([f32; F], bool)>> = pts
+    // (features, label, weight in the uniform sample, in the top sample)
+    type Row = ([f32; F], bool, f32, f32);
+    let rows: Vec<Vec<Row>> = pts
         .par_iter()
         .enumerate()
         .map(|(n, &(s, p))| {
@@ -73,28 +114,43 @@ pub fn examples(
             if !ranked.iter().any(|r| r.index == target) {
                 return Vec::new();
             }
-            let ctx = Context {
-                items: prefix
-                    .iter()
-                    .map(|x| x.0)
-                    .filter(|&i| i != u32::MAX)
-                    .collect(),
-            };
-            let x = ranker::features(model, &prof, &ctx, &ranked);
+            let x = ranker::features(model, &prof, &ranked);
             let mut rng = crate::synth::Rng::new(cfg.seed ^ (n as u64).wrapping_mul(0x9e37_79b9));
             let m = ranked.len().max(1) as f32;
-            let keep = (cfg.negatives as f32 / m).min(1.0);
+            let keep_u = (cfg.negatives as f32 / m).min(1.0);
+            // `ranked` is in blend order: its first `hard` candidates are
+            // the ones HR@20 / MRR@20 turn on.
+            let rest = ranked.len().saturating_sub(cfg.hard).max(1) as f32;
+            let keep_t = (cfg.negatives as f32 / rest).min(1.0);
+            let w_rest = 1.0 / keep_t.max(f32::MIN_POSITIVE);
             ranked
                 .iter()
                 .zip(x)
-                .filter_map(|(r, f)| {
+                .enumerate()
+                .filter_map(|(k, (r, f))| {
                     let pos = r.index == target;
-                    (pos || rng.uniform() < keep).then_some((f, pos))
+                    let (du, dt) = (rng.uniform(), rng.uniform());
+                    let wu = if pos || du < keep_u { 1.0 } else { 0.0 };
+                    let wt = if pos || k < cfg.hard {
+                        1.0
+                    } else if dt < keep_t {
+                        w_rest
+                    } else {
+                        0.0
+                    };
+                    (wu > 0.0 || wt > 0.0).then_some((f, pos, wu, wt))
                 })
                 .collect()
         })
         .collect();
-    rows.into_iter().flatten().unzip()
+    let mut out = Examples::default();
+    for (f, y, wu, wt) in rows.into_iter().flatten() {
+        out.x.push(f);
+        out.y.push(y);
+        out.uniform.push(wu);
+        out.top.push(wt);
+    }
+    out
 }
 
 /// HR@20 + MRR@20 of a ranker on validation sessions (the blend's pools).
@@ -148,32 +204,42 @@ pub fn run(
     ));
     let fit_log: Vec<_> = vlog.iter().step_by(2).cloned().collect();
     let sel_log: Vec<_> = vlog.iter().skip(1).step_by(2).cloned().collect();
-    let (x, y) = examples(&prep.model, &fit_log, blend, cfg);
+    let ex = examples(&prep.model, &fit_log, blend, cfg);
     progress(&format!(
         "  ranker examples: {} rows, {} positives",
-        x.len(),
-        y.iter().filter(|&&v| v).count()
+        ex.x.len(),
+        ex.y.iter().filter(|&&v| v).count()
     ));
-    let mut best: Option<(f64, f32, Ranker)> = None;
+    let mut best: Option<(f64, f32, usize, Ranker)> = None;
     let mut grid = Vec::new();
-    for &l2 in &cfg.l2_grid {
-        let r = ranker::fit(
-            &x,
-            &y,
-            &FitOptions {
-                l2,
-                steps: cfg.steps,
-                ..Default::default()
-            },
-        )?;
-        let (h, m) = select_score(&prep.model, &sel_log, &r, blend, cfg);
-        progress(&format!("  l2 {l2:e}: valid HR@20 {h:.4} MRR@20 {m:.4}"));
-        grid.push(serde_json::json!({"l2": l2, "valid_hr@20": h, "valid_mrr@20": m}));
-        if best.as_ref().is_none_or(|b| h + m > b.0) {
-            best = Some((h + m, l2, r));
+    let samples = if cfg.hard > 0 { 2 } else { 1 };
+    let mut rows = [0usize; 2];
+    for (which, row_count) in rows.iter_mut().enumerate().take(samples) {
+        let (x, y, rw) = ex.sample(which);
+        *row_count = x.len();
+        for &l2 in &cfg.l2_grid {
+            let r = ranker::fit_weighted(
+                &x,
+                &y,
+                &rw,
+                &FitOptions {
+                    l2,
+                    steps: cfg.steps,
+                    ..Default::default()
+                },
+            )?;
+            let (h, m) = select_score(&prep.model, &sel_log, &r, blend, cfg);
+            let name = SAMPLES[which];
+            progress(&format!(
+                "  {name} negatives, l2 {l2:e}: valid HR@20 {h:.4} MRR@20 {m:.4}"
+            ));
+            grid.push(serde_json::json!({"negatives": name, "l2": l2, "valid_hr@20": h, "valid_mrr@20": m}));
+            if best.as_ref().is_none_or(|b| h + m > b.0) {
+                best = Some((h + m, l2, which, r));
+            }
         }
     }
-    let (_, l2, r) = best.ok_or_else(|| EvalError::Invalid("empty --l2 grid".into()))?;
+    let (_, l2, which, r) = best.ok_or_else(|| EvalError::Invalid("empty --l2 grid".into()))?;
     let (blend_h, blend_m) = {
         // The tuned blend on the same selection half, for the record.
         let opts = pool_opts(blend, a.pool);
@@ -224,15 +290,19 @@ pub fn run(
     let out = serde_json::json!({
         "dataset": a.dataset(),
         "task": "next-item prediction from each session prefix; the ranker reorders the tuned blend's candidate pool",
-        "protocol": "ALS + neighbours trained on train; blend grid-tuned on valid; ranker fitted on even-numbered valid sessions, L2 chosen on odd-numbered ones; test scored once",
+        "protocol": "ALS + neighbours trained on train; blend grid-tuned on valid; ranker fitted on even-numbered valid sessions, L2 and the negative sample chosen on odd-numbered ones; test scored once",
+        "tuning_sessions": vlog.len(),
         "test_sessions": prep.test.sessions.len(),
         "lines": {"train": prep.train.lines, "valid": prep.valid.lines, "test": prep.test.lines},
         "skipped_unparseable_lines": {"train": prep.train.skipped, "valid": prep.valid.skipped, "test": prep.test.skipped},
         "blend": {"long": blend.long, "session": blend.session, "popularity": blend.popularity, "neighbours": blend.neighbours},
         "blend_tuning_on_valid": tuning,
-        "ranker": {"l2": l2, "l2_grid": grid, "training_rows": x.len(), "negatives_per_prefix": cfg.negatives,
+        "ranker": {"l2": l2, "negatives": SAMPLES[which], "l2_grid": grid, "training_rows": rows[which],
+                   "training_rows_per_sample": {"uniform": rows[0], "top_weighted": rows[1]},
+                   "negatives_per_prefix": cfg.negatives, "top_kept_per_prefix": cfg.hard,
                    "bias": r.bias, "weights_standardised": weights,
-                   "selection_half": {"ranker_hr@20": grid.iter().find(|g| g["l2"] == serde_json::json!(l2)).map(|g| g["valid_hr@20"].clone()),
+                   "selection_half": {"ranker_hr@20": grid.iter().find(|g| g["l2"] == serde_json::json!(l2) && g["negatives"] == SAMPLES[which]).map(|g| g["valid_hr@20"].clone()),
+                                      "ranker_mrr@20": grid.iter().find(|g| g["l2"] == serde_json::json!(l2) && g["negatives"] == SAMPLES[which]).map(|g| g["valid_mrr@20"].clone()),
                                       "blend_hr@20": blend_h, "blend_mrr@20": blend_m}},
         "results": results,
         "ranker_beats_tuned_blend": {"hr@20": rk.hits > bl.hits, "mrr@20": rk.rr > bl.rr},

@@ -201,38 +201,46 @@ pub fn parse_log(
     })
 }
 
+/// Sums of the top-20 metrics over next-item predictions (one relevant
+/// item each), from the shared helpers in `eval::metrics`.
 #[derive(Default, Clone, Copy)]
 pub struct Acc {
     pub hits: f64,
     pub rr: f64,
+    pub ndcg: f64,
+    pub precision: f64,
+    pub f1: f64,
     pub n: usize,
 }
 
+/// The cut-off of every session table.
+pub const K: usize = 20;
+
 impl Acc {
     pub fn add(&mut self, recs: &[u32], target: u32) {
+        let m = super::metrics::at_k(recs, K, 1, |i| i == target);
         self.n += 1;
-        if let Some(p) = recs.iter().take(20).position(|&r| r == target) {
-            self.hits += 1.0;
-            self.rr += 1.0 / (p + 1) as f64;
-        }
+        self.hits += m.recall;
+        self.rr += m.rr;
+        self.ndcg += m.ndcg;
+        self.precision += m.precision;
+        self.f1 += m.f1;
     }
     pub fn merge(mut self, o: Acc) -> Acc {
         self.hits += o.hits;
         self.rr += o.rr;
+        self.ndcg += o.ndcg;
+        self.precision += o.precision;
+        self.f1 += o.f1;
         self.n += o.n;
         self
     }
+    /// One relevant item per prediction: Recall@20 = HR@20.
     pub fn json(&self) -> serde_json::Value {
         let n = self.n.max(1) as f64;
-        // One relevant item per prediction: recall@20 = HR@20, precision@20
-        // = HR@20 / 20, F1@20 their harmonic mean.
-        let (hr, p) = (self.hits / n, self.hits / n / 20.0);
-        let f1 = if hr + p > 0.0 {
-            2.0 * hr * p / (hr + p)
-        } else {
-            0.0
-        };
-        serde_json::json!({"hr@20": hr, "mrr@20": self.rr / n, "precision@20": p, "f1@20": f1, "predictions": self.n})
+        serde_json::json!({"hr@20": self.hits / n, "recall@20": self.hits / n, "mrr@20": self.rr / n,
+                           "ndcg@20": self.ndcg / n, "precision@20": self.precision / n,
+                           "f1@20": self.f1 / n, "predictions": self.n})
     }
 }
 
@@ -250,17 +258,18 @@ pub fn top20(scores: impl Iterator<Item = (u32, f32)>) -> Vec<u32> {
 
 /// session-kNN as in session-rec (Ludewig & Jannach): the `sample` most recent
 /// training sessions sharing an item, cosine over item sets, top `k`.
-pub struct Sknn<'a> {
-    train: &'a [Vec<(u32, f64)>],
+pub struct Sknn {
     /// item → training sessions containing it, most recent first.
     by_item: Vec<Vec<u32>>,
     sets: Vec<Vec<u32>>,
+    /// session → its position in recency order (0 = most recent).
+    rank: Vec<u32>,
     k: usize,
     sample: usize,
 }
 
-impl<'a> Sknn<'a> {
-    pub fn new(train: &'a [Vec<(u32, f64)>], n_items: usize) -> Self {
+impl Sknn {
+    pub fn new(train: &[Vec<(u32, f64)>], n_items: usize) -> Self {
         let sets: Vec<Vec<u32>> = train
             .iter()
             .map(|s| {
@@ -273,6 +282,10 @@ impl<'a> Sknn<'a> {
         let mut order: Vec<usize> = (0..train.len()).collect();
         let last = |s: &Vec<(u32, f64)>| s.last().map_or(0.0, |x| x.1);
         order.sort_by(|&a, &b| last(&train[b]).total_cmp(&last(&train[a])));
+        let mut rank = vec![0u32; train.len()];
+        for (k, &s) in order.iter().enumerate() {
+            rank[s] = k as u32;
+        }
         let mut by_item = vec![Vec::new(); n_items];
         for &s in &order {
             for &i in &sets[s] {
@@ -280,9 +293,9 @@ impl<'a> Sknn<'a> {
             }
         }
         Sknn {
-            train,
             by_item,
             sets,
+            rank,
             k: 100,
             sample: 500,
         }
@@ -292,21 +305,40 @@ impl<'a> Sknn<'a> {
         let mut cur: Vec<u32> = prefix.iter().copied().filter(|&i| i != u32::MAX).collect();
         cur.sort_unstable();
         cur.dedup();
-        // Most recent sessions sharing an item, up to `sample`, newest items first.
-        let mut cand: Vec<u32> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for &i in prefix.iter().rev() {
+        // The `sample` most recent sessions sharing an item: a k-way merge of
+        // the per-item lists (each newest first), so a long prefix (a
+        // replayed MovieLens user) costs O(sample · log items), not a sort
+        // of every session of every item. Ties in recency go to the session
+        // earlier in `order`.
+        let mut heap = std::collections::BinaryHeap::new();
+        let mut lists: Vec<&[u32]> = Vec::new();
+        for &i in cur.iter() {
             if let Some(list) = self.by_item.get(i as usize) {
-                for &s in list.iter().take(self.sample) {
-                    if seen.insert(s) {
-                        cand.push(s);
-                    }
+                let list = &list[..list.len().min(self.sample)];
+                if let Some(&s) = list.first() {
+                    heap.push(std::cmp::Reverse((
+                        self.rank[s as usize],
+                        lists.len(),
+                        0usize,
+                    )));
+                    lists.push(list);
                 }
             }
         }
-        let recency = |s: u32| self.train[s as usize].last().map_or(0.0, |x| x.1);
-        cand.sort_by(|&a, &b| recency(b).total_cmp(&recency(a)));
-        cand.truncate(self.sample);
+        let mut cand: Vec<u32> = Vec::with_capacity(self.sample);
+        let mut taken = std::collections::HashSet::new();
+        while let Some(std::cmp::Reverse((_, l, p))) = heap.pop() {
+            let s = lists[l][p];
+            if taken.insert(s) {
+                cand.push(s);
+                if cand.len() == self.sample {
+                    break;
+                }
+            }
+            if let Some(&n) = lists[l].get(p + 1) {
+                heap.push(std::cmp::Reverse((self.rank[n as usize], l, p + 1)));
+            }
+        }
         let mut sims: Vec<(f32, u32)> = cand
             .iter()
             .map(|&s| {
@@ -650,32 +682,23 @@ pub fn score_test(
     (names[..n].to_vec(), total[..n].to_vec())
 }
 
-/// The learned ranker's top 20: the blend's candidate pool, reordered by
-/// the logistic model over the candidates' features.
+/// The learned ranker's top 20: the blend's candidate pool, scored by the
+/// logistic model inside `rerank::recommend`, the path the device runs.
 pub fn ranked_by(
     r: &crate::ranker::Ranker,
     model: &Model,
     prof: &Profile,
-    prefix: &[(u32, f64)],
+    _prefix: &[(u32, f64)],
     ropts: &RerankOptions,
 ) -> Vec<u32> {
-    let all = RerankOptions {
-        k: 0,
+    let opts = RerankOptions {
+        k: 20,
         reason_depth: 0,
+        ranker: Some(r.clone()),
         ..ropts.clone()
     };
-    let ranked = rerank::candidates(model, prof, ropts)
-        .and_then(|c| rerank::rerank(model, prof, &c, &all))
-        .unwrap_or_default();
-    let ctx = crate::ranker::Context {
-        items: prefix
-            .iter()
-            .map(|x| x.0)
-            .filter(|&i| i != u32::MAX)
-            .collect(),
-    };
-    let x = crate::ranker::features(model, prof, &ctx, &ranked);
-    top20(ranked.iter().zip(&x).map(|(c, f)| (c.index, r.score(f))))
+    rerank::recommend(model, prof, &opts)
+        .map_or(Vec::new(), |v| v.into_iter().map(|x| x.index).collect())
 }
 
 /// One validation prediction reduced to what decides the target's rank

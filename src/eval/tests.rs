@@ -99,3 +99,97 @@ fn dataset_name_comes_from_the_flag_or_the_directory() {
     c.dataset_name = Some("Mine".into());
     assert_eq!(c.dataset(), "Mine");
 }
+
+#[test]
+fn shared_metrics_by_hand() {
+    use super::metrics::*;
+    // Relevant {5, 9}; top 4 = [1, 5, 2, 9]: hits at ranks 2 and 4.
+    let m = at_k(&[1, 5, 2, 9, 7], 4, 2, |i| i == 5 || i == 9);
+    assert_eq!(m.hits, 2);
+    assert!((m.precision - 0.5).abs() < 1e-12);
+    assert!((m.recall - 1.0).abs() < 1e-12);
+    assert!((m.f1 - 2.0 / 3.0).abs() < 1e-12);
+    assert!((m.rr - 0.5).abs() < 1e-12);
+    let dcg = 1.0 / 3f64.log2() + 1.0 / 5f64.log2();
+    let idcg = 1.0 + 1.0 / 3f64.log2();
+    assert!((m.ndcg - dcg / idcg).abs() < 1e-12);
+    // Beyond K nothing counts; no hit, no relevant and K = 0 are all 0.
+    assert_eq!(at_k(&[1, 2, 9], 2, 1, |i| i == 9), AtK::default());
+    assert_eq!(precision(3, 0), 0.0);
+    assert_eq!(recall(3, 0), 0.0);
+    assert_eq!(f1(0.0, 0.0), 0.0);
+    // One relevant item (next-item prediction): F1@20 of a hit is 2/21.
+    let one = at_k(&[4, 8], 20, 1, |i| i == 8);
+    assert!((one.f1 - 2.0 / 21.0).abs() < 1e-12);
+    assert!((one.recall - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn replay_splits_each_user_by_time() {
+    use super::replay::*;
+    let mut ds = crate::train::data::Dataset {
+        users: vec!["a".into(), "b".into(), "c".into()],
+        items: (0..10).map(|i| format!("i{i}")).collect(),
+        ..Default::default()
+    };
+    // User a: 10 events given out of time order; b: 3 events; c: 2 events.
+    let mut line = 0;
+    let mut add = |user: u32, item: u32, time: i64| {
+        line += 1;
+        ds.interactions.push(crate::train::data::Interaction {
+            user,
+            item,
+            weight: 1.0,
+            time,
+            line,
+        });
+    };
+    for k in (0..10u32).rev() {
+        add(0, k, 100 + i64::from(k));
+    }
+    add(1, 1, 5);
+    add(1, 2, 6);
+    add(1, 3, 7);
+    add(2, 4, 1);
+    add(2, 5, 2);
+    let s = split_users(&ds, ReplaySplit::default()).unwrap();
+    let items = |v: &Vec<(u32, i64)>| v.iter().map(|x| x.0).collect::<Vec<_>>();
+    // a: last 20% (2 events) test, 10% before (1) valid, time-ordered.
+    assert_eq!(items(&s[0].0), vec![0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(items(&s[0].1), vec![7]);
+    assert_eq!(items(&s[0].2), vec![8, 9]);
+    // b: one test event, one valid, one train; c: train and test only.
+    assert_eq!((s[1].0.len(), s[1].1.len(), s[1].2.len()), (1, 1, 1));
+    assert_eq!(items(&s[1].2), vec![3]);
+    assert_eq!((s[2].0.len(), s[2].1.len(), s[2].2.len()), (1, 0, 1));
+    // No test event is older than that user's training events.
+    for (tr, _, te) in &s {
+        if let (Some(a), Some(b)) = (tr.last(), te.first()) {
+            assert!(a.1 <= b.1);
+        }
+    }
+    assert!(split_users(
+        &ds,
+        ReplaySplit {
+            valid_share: 0.5,
+            test_share: 0.5
+        }
+    )
+    .is_err());
+    assert!(split_users(
+        &ds,
+        ReplaySplit {
+            valid_share: 0.1,
+            test_share: 0.0
+        }
+    )
+    .is_err());
+    assert!(split_users(
+        &ds,
+        ReplaySplit {
+            valid_share: f64::NAN,
+            test_share: 0.2
+        }
+    )
+    .is_err());
+}

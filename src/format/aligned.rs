@@ -173,6 +173,71 @@ pub struct Intake {
     buf: AlignedBuf,
     expected: Option<usize>,
     max: usize,
+    /// Section CRCs computed as each section's last byte arrives, so the
+    /// checksum work overlaps the download instead of following it.
+    crcs: SectionCrcs,
+}
+
+/// (offset, length, CRC-32) of one section, computed over its bytes.
+pub type SectionCrc = (u64, u64, u32);
+
+/// The CRC-32 of every section whose bytes have all arrived, in table order.
+/// Only the table's offsets and lengths are read from the (untrusted) bytes,
+/// to know where sections end; the CRCs are computed here over the bytes
+/// themselves and handed to [`super::read::parse_with`], which still compares
+/// them with the table and checks the layout as before.
+#[derive(Debug, Default)]
+struct SectionCrcs {
+    /// (offset, length) of each table entry, once the table has arrived.
+    table: Option<Vec<(u64, u64)>>,
+    done: Vec<SectionCrc>,
+}
+
+/// Above this many entries the table is not read ahead (no bundle has more
+/// than a few dozen sections); `parse` then checks every CRC itself.
+const MAX_AHEAD_ENTRIES: u64 = 4096;
+
+impl SectionCrcs {
+    fn advance(&mut self, bytes: &[u8]) {
+        if self.table.is_none() {
+            let word = |at: usize, n: usize| -> Option<u64> {
+                let b = bytes.get(at..at + n)?;
+                let mut a = [0u8; 8];
+                a.get_mut(..n)?.copy_from_slice(b);
+                Some(u64::from_le_bytes(a))
+            };
+            let Some(count) = word(16, 4) else { return };
+            if count > MAX_AHEAD_ENTRIES {
+                self.table = Some(Vec::new());
+                return;
+            }
+            let entries = usize::try_from(count).unwrap_or(0);
+            let table_end = super::HEADER_LEN + entries * super::ENTRY_LEN;
+            if bytes.len() < table_end {
+                return;
+            }
+            let mut t = Vec::with_capacity(entries);
+            for i in 0..entries {
+                let e = super::HEADER_LEN + i * super::ENTRY_LEN;
+                match (word(e + 8, 8), word(e + 16, 8)) {
+                    (Some(o), Some(l)) => t.push((o, l)),
+                    _ => break,
+                }
+            }
+            self.table = Some(t);
+        }
+        let Some(table) = &self.table else { return };
+        while let Some(&(offset, length)) = table.get(self.done.len()) {
+            let range = usize::try_from(offset)
+                .ok()
+                .zip(usize::try_from(length).ok())
+                .and_then(|(o, l)| Some(o..o.checked_add(l)?));
+            let Some(body) = range.and_then(|r| bytes.get(r)) else {
+                return; // not all here yet (or out of bounds: parse reports it)
+            };
+            self.done.push((offset, length, super::crc32::hash(body)));
+        }
+    }
 }
 
 impl Intake {
@@ -190,7 +255,12 @@ impl Intake {
         let buf = AlignedBuf::with_capacity(eager).ok_or(Error::SizeOverflow {
             what: "bundle buffer",
         })?;
-        Ok(Intake { buf, expected, max })
+        Ok(Intake {
+            buf,
+            expected,
+            max,
+            crcs: SectionCrcs::default(),
+        })
     }
 
     pub fn received(&self) -> usize {
@@ -246,14 +316,18 @@ impl Intake {
         self.make_room(n)?;
         self.buf.append_with(n, fill).ok_or(Error::SizeOverflow {
             what: "bundle buffer",
-        })
+        })?;
+        self.crcs.advance(self.buf.as_slice());
+        Ok(())
     }
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.make_room(bytes.len())?;
         self.buf.append(bytes).ok_or(Error::SizeOverflow {
             what: "bundle buffer",
-        })
+        })?;
+        self.crcs.advance(self.buf.as_slice());
+        Ok(())
     }
 
     /// Appends `n` zero bytes (a write that skips ahead).
@@ -265,9 +339,35 @@ impl Intake {
         })
     }
 
-    /// The bytes received so far, for overwriting in place.
+    /// The bytes received so far, for overwriting in place. The CRCs
+    /// computed so far are dropped: the bytes they covered may change.
     pub fn received_mut(&mut self) -> &mut [u8] {
+        self.crcs = SectionCrcs::default();
         self.buf.as_mut_slice()
+    }
+
+    /// How many sections have been checksummed while arriving.
+    pub fn sections_checksummed(&self) -> usize {
+        self.crcs.done.len()
+    }
+
+    /// [`Intake::finish`], with the section CRCs computed on the way, for
+    /// [`super::read::parse_with`].
+    pub fn finish_known(self) -> Result<(AlignedBuf, Vec<SectionCrc>), Error> {
+        let Intake {
+            buf,
+            expected,
+            max,
+            crcs,
+        } = self;
+        let whole = Intake {
+            buf,
+            expected,
+            max,
+            crcs: SectionCrcs::default(),
+        }
+        .finish()?;
+        Ok((whole, crcs.done))
     }
 
     /// The whole bundle: `TRUNCATED` if fewer bytes came than declared.

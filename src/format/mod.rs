@@ -31,9 +31,11 @@ pub mod shard;
 mod strings;
 pub mod write;
 
-pub use aligned::{AlignedBuf, Intake, EAGER_BYTES};
+pub use aligned::{AlignedBuf, Intake, SectionCrc, EAGER_BYTES};
 pub use f16::{f16_to_f32, f32_to_f16};
-pub use read::{parse, BundleLayout, BundleView, FactorsView, NeighboursView, SectionInfo};
+pub use read::{
+    parse, parse_with, BundleLayout, BundleView, FactorsView, Known, NeighboursView, SectionInfo,
+};
 pub(crate) use strings::cmp_bytes;
 pub use strings::StringTable;
 pub use write::{write_bundle, write_bundle_file};

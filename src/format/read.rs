@@ -181,10 +181,32 @@ fn cast<'a, T: bytemuck::Pod>(bytes: &'a [u8], at: &At) -> Result<&'a [T], Error
     })
 }
 
+/// What a caller already knows about the bytes, so that [`parse_with`] can
+/// skip work.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    /// (offset, length, CRC-32) of sections computed over exactly these
+    /// bytes as they arrived ([`super::Intake::finish_known`]); they are
+    /// still compared with the table's CRCs, only not computed twice.
+    pub crcs: Vec<super::SectionCrc>,
+    /// Skip the O(n) value checks of the content (ids sorted and unique,
+    /// factors, scales, bias and popularity finite and bounded, zero row
+    /// padding); shapes, lengths, the layout and every checksum are still
+    /// checked. Only for a byte-identical copy of a bundle that passed them:
+    /// the device's model cache (docs/web.md, "Warm visits", argues why).
+    pub skip_value_checks: bool,
+}
+
 /// Validates everything: header, table, layout (aligned, contiguous, no holes,
 /// no overlap, end = file length), checksums, and the content of every known
 /// section (shapes agree, floats finite, ids unique, references in range).
 pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
+    parse_with(bytes, &Known::default())
+}
+
+/// [`parse`], reusing section CRCs computed while the bytes arrived and, for
+/// a cached copy of a validated bundle, without the value checks.
+pub fn parse_with(bytes: &[u8], known: &Known) -> Result<BundleLayout, Error> {
     let file_len = bytes.len() as u64;
     let header = bytes.get(..HEADER_LEN).ok_or(Error::Truncated {
         at: at("HEADER", 0),
@@ -334,7 +356,11 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
             }
         }
         let body = bytes.get(start..stop).unwrap_or(&[]);
-        let actual = super::crc32::hash(body);
+        let actual = known
+            .crcs
+            .iter()
+            .find(|&&(o, l, _)| o == offset && l == length)
+            .map_or_else(|| super::crc32::hash(body), |&(_, _, c)| c);
         if actual != crc {
             return Err(Error::ChecksumMismatch {
                 at: here,
@@ -384,7 +410,7 @@ pub fn parse(bytes: &[u8]) -> Result<BundleLayout, Error> {
         sections,
         ranges,
     };
-    validate_content(bytes, &mut layout)?;
+    validate_content(bytes, &mut layout, !known.skip_value_checks)?;
     Ok(layout)
 }
 
@@ -575,7 +601,7 @@ fn check_reserved(b: &[u8], r: Range<usize>, here: &At, what: &'static str) -> R
     }
 }
 
-fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error> {
+fn validate_content(bytes: &[u8], layout: &mut BundleLayout, values: bool) -> Result<(), Error> {
     // MODEL: n_items u32 | dim u32 | stride u32 | dtype u32 | 16 reserved.
     let m = layout
         .section(bytes, Kind::Model)
@@ -653,7 +679,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
     }
     let index: &[u32] = cast(per_item(Kind::IdIndex, 4)?, &loc(Kind::IdIndex))?;
     let mut prev: Option<(u32, &[u8])> = None;
-    for &i in index {
+    for &i in index.iter().take(if values { usize::MAX } else { 0 }) {
         let id = ids.get_bytes(i as usize).ok_or_else(|| Error::BadSection {
             at: loc(Kind::IdIndex),
             reason: format!("item index {i} out of range"),
@@ -685,7 +711,15 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
         .ok_or(Error::SizeOverflow { what: "row bytes" })?;
     let fb = per_item(Kind::Factors, row_bytes)?;
     let here = loc(Kind::Factors);
+    if !values {
+        // Shapes only: the lengths the views and kernels rely on.
+        if dtype == Dtype::I8 {
+            per_item_opt(Kind::Residual, stride)?;
+            per_item(Kind::Scales, 4)?;
+        }
+    }
     match dtype {
+        _ if !values => {}
         Dtype::F32 => {
             let f: &[f32] = cast(fb, &here)?;
             check_bounded(f, MAX_FACTOR_ABS, MAX_FACTOR_ABS_TEXT, &here)?;
@@ -750,7 +784,7 @@ fn validate_content(bytes: &[u8], layout: &mut BundleLayout) -> Result<(), Error
     }
 
     for k in [Kind::Bias, Kind::Popularity] {
-        if let Some(b) = per_item_opt(k, 4)? {
+        if let Some(b) = per_item_opt(k, 4)?.filter(|_| values) {
             check_bounded(
                 cast(b, &loc(k))?,
                 MAX_SCORE_TERM,

@@ -785,3 +785,138 @@ fn fixture_v1_2_price_f64_still_parses() {
         assert_eq!((p * 100.0).round() / 100.0, p);
     }
 }
+
+/// Pushes `bytes` into an Intake in `chunk`-byte pieces.
+fn intake_of(bytes: &[u8], chunk: usize) -> Intake {
+    let mut i = Intake::new(Some(bytes.len() as u64), 1 << 30).unwrap();
+    let mut seen = 0;
+    for c in bytes.chunks(chunk) {
+        i.push(c).unwrap();
+        assert!(i.sections_checksummed() >= seen, "never goes back");
+        seen = i.sections_checksummed();
+    }
+    i
+}
+
+#[test]
+fn intake_checksums_each_section_as_its_last_byte_arrives() {
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::I8] {
+        let b = valid(dtype);
+        let layout = parse(&b).unwrap();
+        for chunk in [1, 63, 1000, b.len()] {
+            let i = intake_of(&b, chunk);
+            assert_eq!(i.sections_checksummed(), layout.sections.len());
+            let (buf, crcs) = i.finish_known().unwrap();
+            let want: Vec<_> = layout
+                .sections
+                .iter()
+                .map(|s| (s.offset, s.length, s.crc32))
+                .collect();
+            assert_eq!(crcs, want, "{dtype:?} in {chunk}-byte chunks");
+            let known = Known {
+                crcs,
+                skip_value_checks: false,
+            };
+            let again = parse_with(buf.as_slice(), &known).unwrap();
+            assert_eq!(again.sections.len(), layout.sections.len());
+        }
+        // Half the bundle: only the sections that ended are done.
+        let half = b.len() / 2;
+        let mut i = Intake::new(None, 1 << 30).unwrap();
+        i.push(&b[..half]).unwrap();
+        let ended = layout
+            .sections
+            .iter()
+            .filter(|s| (s.offset + s.length) as usize <= half)
+            .count();
+        assert_eq!(i.sections_checksummed(), ended);
+    }
+}
+
+#[test]
+fn checksums_computed_while_arriving_still_catch_a_flipped_byte() {
+    let good = valid(Dtype::I8);
+    let at = section_offset(&good, Kind::Factors) + 7;
+    let mut bad = good.clone();
+    bad[at] ^= 0x40;
+    let (buf, crcs) = intake_of(&bad, 100).finish_known().unwrap();
+    let known = Known {
+        crcs,
+        skip_value_checks: true,
+    };
+    let e = parse_with(buf.as_slice(), &known).unwrap_err();
+    assert_eq!(e.code(), "CHECKSUM_MISMATCH");
+    assert_eq!(e.location().map(|a| a.section), Some("FACTORS"));
+}
+
+#[test]
+fn overwriting_received_bytes_drops_the_checksums_computed_so_far() {
+    let b = valid(Dtype::F32);
+    let mut i = intake_of(&b, 512);
+    assert!(i.sections_checksummed() > 0);
+    let at = section_offset(&b, Kind::Bias);
+    i.received_mut()[at] ^= 1;
+    assert_eq!(i.sections_checksummed(), 0);
+    let (buf, crcs) = i.finish_known().unwrap();
+    assert!(crcs.is_empty());
+    // parse computes them itself and sees the change.
+    let known = Known {
+        crcs,
+        skip_value_checks: false,
+    };
+    let e = parse_with(buf.as_slice(), &known).unwrap_err();
+    assert_eq!(e.code(), "CHECKSUM_MISMATCH");
+}
+
+#[test]
+fn a_table_of_absurd_length_is_not_read_ahead() {
+    let mut b = valid(Dtype::F32);
+    b[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+    let i = intake_of(&b, 4096);
+    assert_eq!(i.sections_checksummed(), 0);
+    let (buf, crcs) = i.finish_known().unwrap();
+    let known = Known {
+        crcs,
+        skip_value_checks: false,
+    };
+    assert!(parse_with(buf.as_slice(), &known).is_err());
+}
+
+#[test]
+fn skipped_value_checks_skip_values_only() {
+    let skip = Known {
+        crcs: vec![],
+        skip_value_checks: true,
+    };
+    // Values (resealed, so every checksum is valid): caught by a full parse,
+    // passed over by the cached-copy parse.
+    for (dtype, kind, f) in [
+        (
+            Dtype::F32,
+            Kind::Factors,
+            (|f: &mut Vec<u8>| f[20..24].copy_from_slice(&f32::NAN.to_le_bytes()))
+                as fn(&mut Vec<u8>),
+        ),
+        (Dtype::I8, Kind::Scales, |f: &mut Vec<u8>| {
+            f[0..4].copy_from_slice(&f32::INFINITY.to_le_bytes())
+        }),
+        (Dtype::F32, Kind::IdIndex, |b: &mut Vec<u8>| b.swap(0, 4)),
+        (Dtype::F32, Kind::Bias, |f: &mut Vec<u8>| {
+            f[0..4].copy_from_slice(&f32::NAN.to_le_bytes())
+        }),
+    ] {
+        let b = with_section(dtype, kind, f);
+        assert!(parse(&b).is_err(), "{kind:?}");
+        assert!(parse_with(&b, &skip).is_ok(), "{kind:?}");
+    }
+    // Shapes, layout and checksums are still checked.
+    let short = with_section(Dtype::I8, Kind::Scales, |f| f.truncate(f.len() - 4));
+    assert_eq!(parse_with(&short, &skip).unwrap_err().code(), "BAD_SECTION");
+    let mut flipped = valid(Dtype::I8);
+    let at = section_offset(&flipped, Kind::Scales);
+    flipped[at] ^= 1;
+    assert_eq!(
+        parse_with(&flipped, &skip).unwrap_err().code(),
+        "CHECKSUM_MISMATCH"
+    );
+}

@@ -18,7 +18,7 @@ use crate::shopper::segments;
 
 /// The feature spec, in order. A bundle's RANKER section names its features;
 /// a ranker whose names differ from these is refused (see [`Ranker::check`]).
-pub const FEATURES: [&str; 11] = [
+pub const FEATURES: [&str; 15] = [
     "als_long",
     "session_cosine",
     "popularity",
@@ -30,6 +30,10 @@ pub const FEATURES: [&str; 11] = [
     "category_in_session",
     "price_vs_session",
     "segment_match",
+    "als_rank",
+    "session_rank",
+    "neighbour_rank",
+    "neighbour_log",
 ];
 
 /// Number of features.
@@ -103,29 +107,58 @@ impl Ranker {
     }
 }
 
-/// Session facts reused for every candidate of one prefix.
-pub struct Context {
-    /// Session items oldest → newest (events, repeats kept).
-    pub items: Vec<u32>,
+/// Which evidence a feature stands for: the kind of reason shown to the
+/// shopper when that feature contributes most to an item's score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Long-term taste (the ALS fold-in).
+    Long,
+    /// Similar to the current session.
+    Session,
+    Popularity,
+    /// Co-occurrence links from the session's items.
+    Neighbours,
+    /// A co-occurrence link from the last item viewed.
+    LastItem,
+    /// The item itself was seen in this session.
+    Seen,
+    /// Its category was browsed in this session.
+    Category,
+    /// Fits the shopper's price level (no item to name).
+    Taste,
+    Segment,
 }
 
-/// Features of each ranked candidate (`ranked` from `rerank::rerank`, whose
-/// `parts` are the blend's unweighted components).
-pub fn features(
-    model: &Model,
-    profile: &Profile,
-    ctx: &Context,
-    ranked: &[Ranked],
-) -> Vec<[f32; F]> {
+/// The evidence behind feature `k` of [`FEATURES`].
+pub fn source(k: usize) -> Source {
+    match FEATURES.get(k).copied().unwrap_or("") {
+        "als_long" | "als_rank" => Source::Long,
+        "session_cosine" | "session_rank" => Source::Session,
+        "neighbour_session" | "neighbour_rank" | "neighbour_log" => Source::Neighbours,
+        "neighbour_last" => Source::LastItem,
+        "in_session" | "session_recency" | "last_position" => Source::Seen,
+        "category_in_session" => Source::Category,
+        "price_vs_session" => Source::Taste,
+        "segment_match" => Source::Segment,
+        _ => Source::Popularity,
+    }
+}
+
+/// Features of each candidate (`ranked` as `rerank::rerank` scores them,
+/// whose `parts` are the blend's unweighted components). The one function
+/// both training (`eval::ranker`) and serving (`rerank::rerank`) call, so the
+/// features a bundle's weights were fitted on are the ones it is served with.
+pub fn features(model: &Model, profile: &Profile, ranked: &[Ranked]) -> Vec<[f32; F]> {
+    let items = &profile.items;
     let view = model.view();
-    let last = ctx.items.last().copied();
+    let last = items.last().copied();
     let last_links: Vec<(u32, f32)> = match (model.neighbours(), last) {
         (Some(nv), Some(l)) => nv.of(l as usize).collect(),
         _ => Vec::new(),
     };
     let cats = view.category;
     let cat_of = |i: u32| cats.and_then(|c| c.get(i as usize)).copied();
-    let n = ctx.items.len().max(1) as f32;
+    let n = items.len().max(1) as f32;
     let prices = view.price;
     let price_of = |i: u32| {
         prices
@@ -134,14 +167,33 @@ pub fn features(
             .filter(|p| p.is_finite() && *p > 0.0)
     };
     // The session's typical price: the median of the priced items seen.
-    let mut seen_prices: Vec<f32> = ctx.items.iter().filter_map(|&i| price_of(i)).collect();
-    seen_prices.sort_by(|a, b| a.total_cmp(b));
+    let mut seen_prices: Vec<f32> = items.iter().filter_map(|&i| price_of(i)).collect();
+    crate::shopper::sort_by(&mut seen_prices, |a, b| a < b);
     let typical = seen_prices.get(seen_prices.len() / 2).copied();
     let seg = model.segments();
     let user_seg = profile.segment.map(|s| s.0 as usize);
+    // Reciprocal rank of each candidate by one blend part among the
+    // candidates (0 where the part is 0): rank, unlike the raw value, is
+    // comparable across sessions of any length.
+    let rank_of = |part: usize| -> Vec<f32> {
+        let mut order: Vec<usize> = (0..ranked.len()).collect();
+        crate::shopper::sort_by(&mut order, |&x, &y| {
+            let (a, b) = (ranked[x].parts[part], ranked[y].parts[part]);
+            a > b || (a == b && x < y)
+        });
+        let mut rr = vec![0f32; ranked.len()];
+        for (k, &i) in order.iter().enumerate() {
+            if ranked[i].parts[part] > 0.0 {
+                rr[i] = 1.0 / (k + 1) as f32;
+            }
+        }
+        rr
+    };
+    let (long_rank, sess_rank, nb_rank) = (rank_of(0), rank_of(1), rank_of(3));
     ranked
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(k, r)| {
             let c = r.index;
             let link_last = last_links.iter().find(|l| l.0 == c).map_or(0.0, |l| l.1);
             let rec = profile
@@ -149,20 +201,24 @@ pub fn features(
                 .iter()
                 .find(|s| s.0 == c)
                 .map_or(0.0, |s| s.1);
-            let last_pos = ctx.items.iter().rposition(|&i| i == c);
+            let last_pos = items.iter().rposition(|&i| i == c);
             let in_session = if last_pos.is_some() { 1.0 } else { 0.0 };
-            let pos = last_pos.map_or(0.0, |p| 1.0 / (ctx.items.len() - p) as f32);
+            let pos = last_pos.map_or(0.0, |p| 1.0 / (items.len() - p) as f32);
             let cat_share = match cat_of(c) {
-                Some(cc) => ctx.items.iter().filter(|&&i| cat_of(i) == Some(cc)).count() as f32 / n,
+                Some(cc) => items.iter().filter(|&&i| cat_of(i) == Some(cc)).count() as f32 / n,
                 None => 0.0,
             };
             let price = match (price_of(c), typical) {
                 (Some(p), Some(t)) => (p / t).ln().clamp(-3.0, 3.0),
                 _ => 0.0,
             };
-            let seg_match = match (&seg, user_seg, model.item_row_f32(c as usize)) {
-                (Some(sv), Some(u), Some(row)) => {
-                    let near = segments::assign(sv, &row).map(|x| x.0);
+            // The item's row is copied only when there is a segment to match.
+            let seg_match = match (&seg, user_seg) {
+                (Some(sv), Some(u)) => {
+                    let near = model
+                        .item_row_f32(c as usize)
+                        .and_then(|row| segments::assign(sv, &row))
+                        .map(|x| x.0);
                     if near == Some(u) {
                         1.0
                     } else {
@@ -171,9 +227,25 @@ pub fn features(
                 }
                 _ => 0.0,
             };
+            // log of the link share: links are heavy-tailed, and a linear
+            // weight on the raw share lets one strong link drown the rest.
+            let nb_log = (r.parts[3] + 1e-3).ln() - 1e-3f32.ln();
             [
-                r.parts[0], r.parts[1], r.parts[2], r.parts[3], link_last, in_session, rec, pos,
-                cat_share, price, seg_match,
+                r.parts[0],
+                r.parts[1],
+                r.parts[2],
+                r.parts[3],
+                link_last,
+                in_session,
+                rec,
+                pos,
+                cat_share,
+                price,
+                seg_match,
+                long_rank[k],
+                sess_rank[k],
+                nb_rank[k],
+                nb_log,
             ]
         })
         .collect()
@@ -202,9 +274,14 @@ impl Default for FitOptions {
 /// Class-weighted log loss of `r` on (x, y) plus the L2 term (the objective
 /// [`fit`] minimises; exposed for tests).
 pub fn loss(r: &Ranker, x: &[[f32; F]], y: &[bool], l2: f32) -> f64 {
-    let (cp, cn) = class_weights(y);
+    loss_weighted(r, x, y, &vec![1.0; y.len()], l2)
+}
+
+/// [`loss`] with a weight per row (see [`fit_weighted`]).
+pub fn loss_weighted(r: &Ranker, x: &[[f32; F]], y: &[bool], rw: &[f32], l2: f32) -> f64 {
+    let (cp, cn) = class_weights(y, rw);
     let mut s = 0.0f64;
-    for (xi, &yi) in x.iter().zip(y) {
+    for ((xi, &yi), &wi) in x.iter().zip(y).zip(rw) {
         let z = r.score(xi) as f64;
         // log(1 + e^(−z)) and log(1 + e^z), stable for large |z|.
         let l = if yi {
@@ -212,10 +289,11 @@ pub fn loss(r: &Ranker, x: &[[f32; F]], y: &[bool], l2: f32) -> f64 {
         } else {
             softplus(z) * cn
         };
-        s += l;
+        s += l * wi as f64;
     }
+    let total: f64 = rw.iter().map(|&v| v as f64).sum();
     let reg: f64 = r.weights.iter().map(|&w| (w as f64).powi(2)).sum::<f64>() * l2 as f64 / 2.0;
-    s / x.len().max(1) as f64 + reg
+    s / total.max(f64::MIN_POSITIVE) + reg
 }
 
 fn softplus(z: f64) -> f64 {
@@ -230,10 +308,11 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Weights making both classes count half of the loss: N/(2·n₊), N/(2·n₋).
-fn class_weights(y: &[bool]) -> (f64, f64) {
-    let n = y.len() as f64;
-    let np = y.iter().filter(|&&v| v).count() as f64;
+/// Weights making both classes count half of the loss: W/(2·W₊), W/(2·W₋)
+/// over the row weights (row counts when every weight is 1).
+fn class_weights(y: &[bool], rw: &[f32]) -> (f64, f64) {
+    let n: f64 = rw.iter().map(|&v| v as f64).sum();
+    let np: f64 = y.iter().zip(rw).filter(|x| *x.0).map(|x| *x.1 as f64).sum();
     let nn = n - np;
     (
         if np > 0.0 { n / (2.0 * np) } else { 0.0 },
@@ -245,9 +324,18 @@ fn class_weights(y: &[bool]) -> (f64, f64) {
 /// log loss with L2. Features are standardised first (mean 0, sd 1; a
 /// constant feature keeps scale 1 and ends with weight 0 under L2).
 pub fn fit(x: &[[f32; F]], y: &[bool], opts: &FitOptions) -> Result<Ranker> {
-    if x.len() != y.len() || x.is_empty() {
+    fit_weighted(x, y, &vec![1.0; y.len()], opts)
+}
+
+/// [`fit`] with a weight per row: a negative kept with probability q
+/// stands for 1/q of them, so the loss (and the standardisation) is that of
+/// the whole candidate pool although only a sample of it was stored; the
+/// sampling may then depend on the features (keep every top candidate of
+/// the blend) without biasing the weights.
+pub fn fit_weighted(x: &[[f32; F]], y: &[bool], rw: &[f32], opts: &FitOptions) -> Result<Ranker> {
+    if x.len() != y.len() || x.len() != rw.len() || x.is_empty() {
         return Err(Error::invalid(
-            "ranker training needs as many labels as rows, at least one",
+            "ranker training needs as many labels and row weights as rows, at least one",
         ));
     }
     if !y.iter().any(|&v| v) || y.iter().all(|&v| v) {
@@ -260,17 +348,22 @@ pub fn fit(x: &[[f32; F]], y: &[bool], opts: &FitOptions) -> Result<Ranker> {
             "ranker training row {k} has a non-finite feature"
         )));
     }
-    let n = x.len() as f64;
+    if let Some(k) = rw.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        return Err(Error::invalid(format!(
+            "ranker training row {k} has a weight that is not a positive number"
+        )));
+    }
+    let n: f64 = rw.iter().map(|&v| v as f64).sum();
     let mut mean = [0f64; F];
-    for r in x {
+    for (r, &wi) in x.iter().zip(rw) {
         for j in 0..F {
-            mean[j] += r[j] as f64 / n;
+            mean[j] += wi as f64 * r[j] as f64 / n;
         }
     }
     let mut var = [0f64; F];
-    for r in x {
+    for (r, &wi) in x.iter().zip(rw) {
         for j in 0..F {
-            var[j] += (r[j] as f64 - mean[j]).powi(2) / n;
+            var[j] += wi as f64 * (r[j] as f64 - mean[j]).powi(2) / n;
         }
     }
     let scale: [f64; F] = std::array::from_fn(|j| if var[j] > 1e-12 { var[j].sqrt() } else { 1.0 });
@@ -278,7 +371,7 @@ pub fn fit(x: &[[f32; F]], y: &[bool], opts: &FitOptions) -> Result<Ranker> {
         .iter()
         .map(|r| std::array::from_fn(|j| (r[j] as f64 - mean[j]) / scale[j]))
         .collect();
-    let (cp, cn) = class_weights(y);
+    let (cp, cn) = class_weights(y, rw);
     // Parameters: F weights then the bias.
     let mut w = [0f64; F + 1];
     let (mut m1, mut m2) = ([0f64; F + 1], [0f64; F + 1]);
@@ -287,11 +380,11 @@ pub fn fit(x: &[[f32; F]], y: &[bool], opts: &FitOptions) -> Result<Ranker> {
     let l2 = opts.l2 as f64;
     for t in 1..=opts.steps {
         let mut g = [0f64; F + 1];
-        for (zi, &yi) in z.iter().zip(y) {
+        for ((zi, &yi), &wi) in z.iter().zip(y).zip(rw) {
             let s = w[F] + (0..F).map(|j| w[j] * zi[j]).sum::<f64>();
             let p = sigmoid(s);
             // d/ds of the weighted log loss.
-            let d = if yi { (p - 1.0) * cp } else { p * cn };
+            let d = wi as f64 * if yi { (p - 1.0) * cp } else { p * cn };
             for j in 0..F {
                 g[j] += d * zi[j];
             }
@@ -322,80 +415,33 @@ pub fn fit(x: &[[f32; F]], y: &[bool], opts: &FitOptions) -> Result<Ranker> {
 
 /// The bundle's ranker: `None` without a RANKER section; `Some(Err)` when
 /// the section is malformed, trained for other features or holds non-finite
-/// numbers (callers then fall back to the blend, see [`recommend`]).
+/// numbers (callers then fall back to the blend, see [`status`]).
 pub fn from_model(model: &Model) -> Option<Result<Ranker>> {
     let b = model.view().ranker?;
     Some(crate::format::ranker::decode(b).and_then(|r| r.check().map(|()| r)))
 }
 
-/// Which ordering produced a list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which ordering a bundle gets on the device.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Used {
-    Ranker,
+    Ranker(Ranker),
     /// No RANKER section.
     Blend,
     /// A RANKER section this build refuses (spec mismatch, NaN): the
-    /// documented fallback is the blend.
-    BlendFallback,
+    /// documented fallback is the blend; the string says why.
+    BlendFallback(String),
 }
 
-/// Recommendations with the learned ranker when the bundle has a usable
-/// one, else the blend: the blend's candidate pool, reordered by the
-/// logistic model; each result's `score` is the logit and `reason` the
-/// feature contributing most ([`reason_feature`] names it). Merchandising
-/// rules are not re-applied on the ranker path (`rerank::rerank` applies
-/// them on the blend path).
-pub fn recommend(
-    model: &Model,
-    profile: &Profile,
-    ctx: &Context,
-    opts: &crate::shopper::rerank::RerankOptions,
-) -> Result<(Vec<(Ranked, usize)>, Used)> {
-    use crate::shopper::rerank;
-    let r = match from_model(model) {
-        None => None,
-        Some(Ok(r)) => Some(r),
-        Some(Err(_)) => {
-            let recs = rerank::recommend(model, profile, opts)?;
-            return Ok((
-                recs.into_iter().map(|x| (x, usize::MAX)).collect(),
-                Used::BlendFallback,
-            ));
-        }
-    };
-    let Some(r) = r else {
-        let recs = rerank::recommend(model, profile, opts)?;
-        return Ok((
-            recs.into_iter().map(|x| (x, usize::MAX)).collect(),
-            Used::Blend,
-        ));
-    };
-    let all = rerank::RerankOptions {
-        k: 0,
-        reason_depth: 0,
-        ..opts.clone()
-    };
-    let cands = rerank::candidates(model, profile, opts)?;
-    let ranked = rerank::rerank(model, profile, &cands, &all)?;
-    let x = features(model, profile, ctx, &ranked);
-    let mut out: Vec<(Ranked, usize)> = ranked
-        .into_iter()
-        .zip(&x)
-        .map(|(mut c, f)| {
-            c.score = r.score(f);
-            (c, r.top_feature(f))
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.0.score
-            .total_cmp(&a.0.score)
-            .then(a.0.index.cmp(&b.0.index))
-    });
-    out.truncate(if opts.k == 0 { 10 } else { opts.k });
-    Ok((out, Used::Ranker))
+/// What recommend / rerank use for `model`.
+pub fn status(model: &Model) -> Used {
+    match from_model(model) {
+        None => Used::Blend,
+        Some(Ok(r)) => Used::Ranker(r),
+        Some(Err(e)) => Used::BlendFallback(e.to_string()),
+    }
 }
 
-/// The name of a reason index from [`recommend`] (`None` on the blend path).
+/// The name of feature `k` (`Ranked::feature` on the ranker path).
 pub fn reason_feature(k: usize) -> Option<&'static str> {
     FEATURES.get(k).copied()
 }

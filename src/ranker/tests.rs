@@ -168,50 +168,181 @@ fn only(feature: usize, w: f32) -> Ranker {
     }
 }
 
-#[test]
-fn bundle_ranker_drives_recommend_and_falls_back() {
-    use crate::shopper::rerank::RerankOptions;
-    let items = [10u32, 11, 12];
-    let ctx = Context {
-        items: items.to_vec(),
-    };
-    let opts = RerankOptions {
+/// What the device does: the bundle's status decides the options' ranker.
+fn serve(m: &Model, prof: &Profile) -> (Vec<crate::shopper::Ranked>, Used) {
+    let used = status(m);
+    let opts = crate::shopper::rerank::RerankOptions {
         k: 5,
+        ranker: match &used {
+            Used::Ranker(r) => Some(r.clone()),
+            _ => None,
+        },
         ..Default::default()
     };
+    (
+        crate::shopper::rerank::recommend(m, prof, &opts).unwrap(),
+        used,
+    )
+}
+
+#[test]
+fn bundle_ranker_drives_recommend_and_falls_back() {
+    let items = [10u32, 11, 12];
     // A ranker that only rewards items already in the session puts them first.
     let m = bundle(Some(only(5, 1.0)));
     let prof = session_profile(&m, &items);
-    let (recs, used) = recommend(&m, &prof, &ctx, &opts).unwrap();
-    assert_eq!(used, Used::Ranker);
-    let top: Vec<u32> = recs.iter().take(3).map(|r| r.0.index).collect();
+    assert_eq!(prof.items, items);
+    let (recs, used) = serve(&m, &prof);
+    assert!(matches!(used, Used::Ranker(_)));
+    let top: Vec<u32> = recs.iter().take(3).map(|r| r.index).collect();
     let mut sorted = top.clone();
     sorted.sort();
     assert_eq!(sorted, items, "{top:?}");
-    assert_eq!(reason_feature(recs[0].1), Some("in_session"));
-    // Rewarding the link from the last item puts its neighbours first instead.
+    let f = recs[0].feature.map(usize::from).unwrap();
+    assert_eq!(reason_feature(f), Some("in_session"));
+    // The shopper sees "you viewed it", not the blend's reason.
+    assert_eq!(
+        recs[0].reason,
+        crate::shopper::Reason::History {
+            item: recs[0].index,
+            weight: prof
+                .session
+                .iter()
+                .find(|s| s.0 == recs[0].index)
+                .unwrap()
+                .1
+        }
+    );
+    // Rewarding the link from the last item puts its neighbours first instead,
+    // with the last item as the reason.
     let m2 = bundle(Some(only(4, 1.0)));
-    let (recs2, _) = recommend(&m2, &prof, &ctx, &opts).unwrap();
-    assert!(!items.contains(&recs2[0].0.index));
-    assert_eq!(reason_feature(recs2[0].1), Some("neighbour_last"));
-    // No section: the blend.
+    let (recs2, _) = serve(&m2, &prof);
+    assert!(!items.contains(&recs2[0].index));
+    assert_eq!(recs2[0].feature, Some(4));
+    assert!(
+        matches!(
+            recs2[0].reason,
+            crate::shopper::Reason::Neighbour { item: 12, .. }
+        ),
+        "{:?}",
+        recs2[0].reason
+    );
+    // No section: the blend, and no feature on the results.
     let m3 = bundle(None);
-    assert_eq!(recommend(&m3, &prof, &ctx, &opts).unwrap().1, Used::Blend);
+    let (recs3, used3) = serve(&m3, &prof);
+    assert_eq!(used3, Used::Blend);
+    assert!(recs3.iter().all(|r| r.feature.is_none()));
     // NaN weights load (structure is fine) and fall back to the blend.
     let mut nan = only(5, 1.0);
     nan.weights[0] = f32::NAN;
     let m4 = bundle(Some(nan));
     assert!(from_model(&m4).unwrap().is_err());
-    assert_eq!(
-        recommend(&m4, &prof, &ctx, &opts).unwrap().1,
-        Used::BlendFallback
+    let (recs4, used4) = serve(&m4, &prof);
+    assert!(
+        matches!(&used4, Used::BlendFallback(why) if why.contains("not finite")),
+        "{used4:?}"
     );
+    assert_eq!(recs4, recs3, "the fallback is exactly the blend");
     // Another feature spec: refused, blend.
     let mut other = only(5, 1.0);
     other.names[9] = "trend".into();
     let m5 = bundle(Some(other));
-    assert_eq!(
-        recommend(&m5, &prof, &ctx, &opts).unwrap().1,
-        Used::BlendFallback
+    assert!(
+        matches!(serve(&m5, &prof).1, Used::BlendFallback(why) if why.contains("spec mismatch"))
     );
+}
+
+#[test]
+fn ranker_scores_keep_the_merchandising_rules() {
+    let items = [10u32, 11, 12];
+    let m = bundle(Some(only(5, 1.0)));
+    let prof = session_profile(&m, &items);
+    let Used::Ranker(r) = status(&m) else {
+        panic!("ranker refused")
+    };
+    let base = crate::shopper::rerank::RerankOptions {
+        k: 5,
+        ranker: Some(r),
+        ..Default::default()
+    };
+    // Bury the session items the ranker puts first, pin another at 0.
+    let mut o = base.clone();
+    o.rules.bury = items.to_vec();
+    o.rules.pins = vec![(40, 0)];
+    let recs = crate::shopper::rerank::recommend(&m, &prof, &o).unwrap();
+    assert_eq!(recs[0].index, 40);
+    assert_eq!(recs[0].reason, crate::shopper::Reason::Pinned);
+    assert!(
+        recs[1..].iter().all(|x| !items.contains(&x.index)),
+        "{recs:?}"
+    );
+    // A boost adds to the ranker's logit.
+    let mut o = base.clone();
+    o.rules.boost = vec![(41, 100.0)];
+    let recs = crate::shopper::rerank::recommend(&m, &prof, &o).unwrap();
+    assert_eq!(recs[0].index, 41);
+}
+
+#[test]
+fn features_see_the_session_order() {
+    let m = bundle(None);
+    let prof = session_profile(&m, &[10, 11, 10, 12]);
+    let cands: Vec<u32> = vec![10, 11, 12, 30];
+    let ranked = crate::shopper::rerank::rerank(
+        &m,
+        &prof,
+        &cands,
+        &crate::shopper::rerank::RerankOptions {
+            rules: Default::default(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let x = features(&m, &prof, &ranked);
+    let at = |i: u32| x[ranked.iter().position(|r| r.index == i).unwrap()];
+    // last_position: 12 is the newest event, 10 two back, 11 three back.
+    assert_eq!(at(12)[7], 1.0);
+    assert_eq!(at(10)[7], 0.5);
+    assert!((at(11)[7] - 1.0 / 3.0).abs() < 1e-6);
+    assert_eq!(at(30)[5], 0.0);
+    assert_eq!(at(10)[5], 1.0);
+    // Reciprocal ranks are in (0, 1], one candidate each at rank 1.
+    for j in [11, 12, 13] {
+        assert!(x.iter().all(|r| (0.0..=1.0).contains(&r[j])));
+        assert!(x.iter().filter(|r| r[j] == 1.0).count() <= 1);
+    }
+}
+
+#[test]
+fn a_row_weight_counts_as_that_many_copies() {
+    let (x, y) = data(400, 9);
+    // Every negative at even index twice, versus once with weight 2.
+    let (mut xd, mut yd) = (x.clone(), y.clone());
+    let mut w = vec![1.0f32; y.len()];
+    for k in (0..y.len()).step_by(2).filter(|&k| !y[k]) {
+        xd.push(x[k]);
+        yd.push(false);
+        w[k] = 2.0;
+    }
+    let o = FitOptions {
+        steps: 200,
+        ..Default::default()
+    };
+    let a = fit(&xd, &yd, &o).unwrap();
+    let b = fit_weighted(&x, &y, &w, &o).unwrap();
+    for j in 0..F {
+        assert!(
+            (a.weights[j] - b.weights[j]).abs() < 1e-3,
+            "{j}: {a:?} {b:?}"
+        );
+        assert!((a.mean[j] - b.mean[j]).abs() < 1e-4);
+    }
+    assert!((loss(&a, &xd, &yd, 1e-3) - loss_weighted(&a, &x, &y, &w, 1e-3)).abs() < 1e-9);
+    // Weights must be positive and finite, one per row.
+    assert!(fit_weighted(&x, &y, &w[1..], &o).is_err());
+    let mut bad = w.clone();
+    bad[3] = 0.0;
+    assert!(fit_weighted(&x, &y, &bad, &o).is_err());
+    bad[3] = f32::NAN;
+    assert!(fit_weighted(&x, &y, &bad, &o).is_err());
 }

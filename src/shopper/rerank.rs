@@ -82,6 +82,10 @@ pub struct RerankOptions {
     pub reason_depth: usize,
     /// Catalogue filters for [`recommend`] (k is ignored).
     pub filter: RecommendOptions,
+    /// The learned ranker: when set, it scores the candidates in place of
+    /// the blend (whose weights still steer the candidate pool); boosts,
+    /// MMR, caps, buries and pins apply to its scores the same way.
+    pub ranker: Option<crate::ranker::Ranker>,
 }
 
 impl Default for RerankOptions {
@@ -98,6 +102,7 @@ impl Default for RerankOptions {
             pool: 200,
             reason_depth: 20,
             filter: RecommendOptions::default(),
+            ranker: None,
         }
     }
 }
@@ -132,6 +137,9 @@ pub struct Ranked {
     pub reason: Reason,
     /// long, session, popularity, neighbours (unweighted).
     pub parts: [f32; 4],
+    /// On the learned ranker's path, the feature (index into
+    /// `ranker::FEATURES`) contributing most to `score`: the reason's source.
+    pub feature: Option<u8>,
 }
 
 /// Everything derived from a history once, reused for every ranking call.
@@ -148,6 +156,9 @@ pub struct Profile {
     pub segment: Option<(u32, f32)>,
     /// Used as the long-term vector when there is no history (segment centroid).
     pub cold_user: Option<Vec<f32>>,
+    /// Current-session items oldest → newest, repeats kept (the learned
+    /// ranker's recency and position features read the order).
+    pub items: Vec<u32>,
 }
 
 /// Most candidate values (rows × dim) one rerank copies out (64 MiB of f32):
@@ -239,6 +250,7 @@ impl Profile {
             purchased,
             segment,
             cold_user,
+            items: cur.iter().map(|e| e.item).collect(),
         })
     }
 
@@ -401,7 +413,23 @@ pub fn rerank(
             score,
             reason: Reason::Popular,
             parts: [long, sess, pop, nb],
+            feature: None,
         });
+    }
+    if let Some(r) = &opts.ranker {
+        // The same feature function the ranker was trained on (ranker::features).
+        let x = crate::ranker::features(model, profile, &scored);
+        for (s, f) in scored.iter_mut().zip(&x) {
+            let boost: f32 = opts
+                .rules
+                .boost
+                .iter()
+                .filter(|(i, _)| *i == s.index)
+                .map(|(_, v)| v)
+                .sum();
+            s.score = r.score(f) + boost;
+            s.feature = u8::try_from(r.top_feature(f)).ok();
+        }
     }
     // Position in `cands` for each scored entry survives the sorts via `slot`.
     let mut order: Vec<usize> = (0..m).collect();
@@ -482,7 +510,9 @@ pub fn rerank(
     Ok(out)
 }
 
-/// The dominant weighted component decides the kind of reason.
+/// The dominant weighted component decides the kind of reason; on the
+/// learned ranker's path, the feature contributing most
+/// (`ranker::Source` says which evidence each feature stands for).
 fn reason_for(
     model: &Model,
     profile: &Profile,
@@ -492,6 +522,7 @@ fn reason_for(
     sess_rows: &[(u32, Vec<f32>)],
     full: bool,
 ) -> Reason {
+    use crate::ranker::Source;
     let [long, sess, pop, nb] = r.parts;
     let parts = [
         b.long * long,
@@ -499,16 +530,27 @@ fn reason_for(
         b.popularity * pop,
         b.neighbours * nb,
     ];
-    let best = (0..4)
-        .max_by(|&x, &y| {
-            parts[x]
-                .partial_cmp(&parts[y])
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .unwrap_or(2);
+    let source = match r.feature {
+        Some(k) => crate::ranker::source(usize::from(k)),
+        None => {
+            let best = (0..4)
+                .max_by(|&x, &y| {
+                    parts[x]
+                        .partial_cmp(&parts[y])
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+                .unwrap_or(2);
+            match best {
+                0 if parts[0] > 0.0 => Source::Long,
+                1 if parts[1] > 0.0 => Source::Session,
+                3 if parts[3] > 0.0 => Source::Neighbours,
+                _ => Source::Popularity,
+            }
+        }
+    };
     let row = || model.item_row_f32(r.index as usize);
-    match best {
-        0 if parts[0] > 0.0 => {
+    match source {
+        Source::Long => {
             if profile.fold.is_some() && !full {
                 return Reason::Taste;
             }
@@ -522,13 +564,50 @@ fn reason_for(
             }
             Reason::Popular
         }
-        3 if parts[3] > 0.0 => links
+        Source::Neighbours => links
             .get(r.index)
             .map_or(Reason::Popular, |l| Reason::Neighbour {
                 item: l.2,
                 weight: l.3,
             }),
-        1 if parts[1] > 0.0 => {
+        Source::LastItem => {
+            let last = profile.items.last().copied();
+            let link = last.and_then(|l| {
+                model
+                    .neighbours()?
+                    .of(l as usize)
+                    .find(|x| x.0 == r.index)
+                    .map(|x| (l, x.1))
+            });
+            link.map_or(Reason::Popular, |(item, weight)| Reason::Neighbour {
+                item,
+                weight,
+            })
+        }
+        Source::Seen => Reason::History {
+            item: r.index,
+            weight: profile
+                .session
+                .iter()
+                .find(|s| s.0 == r.index)
+                .map_or(0.0, |s| s.1),
+        },
+        Source::Category => {
+            let cats = model.view().category;
+            let cat = |i: u32| cats.and_then(|c| c.get(i as usize)).copied();
+            let mine = cat(r.index);
+            profile
+                .items
+                .iter()
+                .rev()
+                .find(|&&i| mine.is_some() && cat(i) == mine)
+                .map_or(Reason::Taste, |&item| Reason::History { item, weight: 1.0 })
+        }
+        Source::Taste => Reason::Taste,
+        Source::Segment => profile
+            .segment
+            .map_or(Reason::Taste, |(segment, _)| Reason::Segment { segment }),
+        Source::Session => {
             if !full {
                 return Reason::Taste;
             }
@@ -544,7 +623,7 @@ fn reason_for(
                     weight,
                 })
         }
-        _ => Reason::Popular,
+        Source::Popularity => Reason::Popular,
     }
 }
 

@@ -237,6 +237,9 @@ pub fn knn_recs(
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Metrics {
     pub recall: f64,
+    /// Precision@K and F1@K (means over users, `crate::eval::metrics`).
+    pub precision: f64,
+    pub f1: f64,
     pub ndcg: f64,
     pub map: f64,
     pub hit_rate: f64,
@@ -262,13 +265,12 @@ pub fn metrics(recs: &[Vec<u32>], test: &[TestUser], n_items: usize) -> Metrics 
             continue;
         }
         let mut hits_so_far = 0usize;
-        let (mut dcg, mut ap) = (0.0f64, 0.0f64);
+        let mut ap = 0.0f64;
         for (pos, &i) in r.iter().take(MAX_K).enumerate() {
             let hit = t.items.contains(&i);
             if hit {
                 hits_so_far += 1;
                 if pos < K {
-                    dcg += 1.0 / ((pos + 2) as f64).log2();
                     ap += hits_so_far as f64 / (pos + 1) as f64;
                 }
             }
@@ -285,15 +287,19 @@ pub fn metrics(recs: &[Vec<u32>], test: &[TestUser], n_items: usize) -> Metrics 
         for v in m.recall_curve.iter_mut().skip(filled) {
             *v += last;
         }
-        let hits_k = r.iter().take(K).filter(|i| t.items.contains(i)).count();
-        let idcg: f64 = (0..rel.min(K)).map(|p| 1.0 / ((p + 2) as f64).log2()).sum();
-        m.recall += hits_k as f64 / rel as f64;
-        m.ndcg += dcg / idcg;
+        let at = crate::eval::metrics::at_k(r, K, rel, |i| t.items.contains(&i));
+        let hits_k = at.hits;
+        m.recall += at.recall;
+        m.precision += at.precision;
+        m.f1 += at.f1;
+        m.ndcg += at.ndcg;
         m.map += ap / rel.min(K) as f64;
         m.hit_rate += if hits_k > 0 { 1.0 } else { 0.0 };
     }
     let n = test.len().max(1) as f64;
     m.recall /= n;
+    m.precision /= n;
+    m.f1 /= n;
     m.ndcg /= n;
     m.map /= n;
     m.hit_rate /= n;
@@ -412,13 +418,15 @@ pub fn report_html(title: &str, summary: &[(String, String)], results: &[ModelRe
             esc(v)
         ));
     }
-    s.push_str("</table>\n<h2>Metrics (K = 10)</h2>\n<table>\n<tr><th>model</th><th>Recall@10</th><th>NDCG@10</th><th>MAP@10</th><th>HitRate@10</th><th>coverage@10</th><th>train s</th><th>train CPU s</th><th>peak RSS MiB</th><th>note</th></tr>\n");
+    s.push_str("</table>\n<h2>Metrics (K = 10)</h2>\n<table>\n<tr><th>model</th><th>Recall@10</th><th>Precision@10</th><th>F1@10</th><th>NDCG@10</th><th>MAP@10</th><th>HitRate@10</th><th>coverage@10</th><th>train s</th><th>train CPU s</th><th>peak RSS MiB</th><th>note</th></tr>\n");
     for m in results {
         let x = &m.metrics;
         s.push_str(&format!(
-            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             esc(&m.name),
             x.recall,
+            x.precision,
+            x.f1,
             x.ndcg,
             x.map,
             x.hit_rate,
@@ -488,6 +496,9 @@ mod tests {
             unknown: 0,
         }];
         let m = metrics(&[vec![3, 1, 7]], &test, 10);
+        // 2 hits in the top 10 of 2 relevant: P = 0.2, R = 1, F1 = 1/3.
+        assert!((m.precision - 0.2).abs() < 1e-12);
+        assert!((m.f1 - 1.0 / 3.0).abs() < 1e-12);
         assert!((m.recall - 1.0).abs() < 1e-12);
         let dcg = 1.0 + 1.0 / 4f64.log2();
         let idcg = 1.0 + 1.0 / 3f64.log2();

@@ -9,8 +9,8 @@
 //!   smaller module the JS glue fetches on the first `matchIntent`, so pages
 //!   that never ask a question never download it. It gets the INTENT section
 //!   bytes from the engine's `Model.intentSection()`;
-//! - the lean engine (feature `lean`): the engine without `shopper.rs` and
-//!   `placements.rs`, under the 200 KB budget, for pages that only recommend.
+//! - the lean engine (feature `lean`): the engine without `shopper.rs`,
+//!   `placements.rs` and `shards.rs`, for pages that only recommend.
 //!   Its imports are a subset of the full engine's (same names), so the full
 //!   build's JS glue runs it: a page selects it with the `wasmUrl` option.
 
@@ -34,7 +34,7 @@ mod model;
 mod parallel;
 #[cfg(not(any(feature = "intent-module", feature = "lean")))]
 mod placements;
-#[cfg(not(feature = "intent-module"))]
+#[cfg(not(any(feature = "intent-module", feature = "lean")))]
 #[warn(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,

@@ -340,9 +340,40 @@ impl Model {
             .intake
             .take()
             .ok_or_else(|| invalid("this buffer was already used, or failed"))?;
+        // The section CRCs were computed as the bytes arrived (`push`/`write`).
         intake
-            .finish()
-            .and_then(engine::Model::from_aligned)
+            .finish_known()
+            .and_then(|(b, crcs)| {
+                let known = format::Known {
+                    crcs,
+                    skip_value_checks: false,
+                };
+                engine::Model::from_aligned_with(b, &known)
+            })
+            .map(Model::new)
+            .map_err(js_error)
+    }
+
+    /// A bundle from the device's model cache (www/lib/cache.js): the bytes
+    /// of a bundle that passed full validation when it was stored. Header,
+    /// table, layout and every section CRC are checked as in `fromBuffer`
+    /// (a corrupt or foreign copy fails here); the O(n) value checks are
+    /// not repeated (docs/web.md, "Warm visits").
+    #[wasm_bindgen(js_name = fromBufferCached)]
+    pub fn from_buffer_cached(buf: &mut BundleBuffer) -> Result<Model, JsValue> {
+        let intake = buf
+            .intake
+            .take()
+            .ok_or_else(|| invalid("this buffer was already used, or failed"))?;
+        intake
+            .finish_known()
+            .and_then(|(b, crcs)| {
+                let known = format::Known {
+                    crcs,
+                    skip_value_checks: true,
+                };
+                engine::Model::from_aligned_with(b, &known)
+            })
             .map(Model::new)
             .map_err(js_error)
     }
@@ -392,6 +423,7 @@ impl Model {
             has_intent: v.intent.is_some(),
             has_residual: self.inner.refined(),
             simd: engine::kernels::SIMD,
+            ranker: types::ranker_info(&self.inner),
         })
     }
 

@@ -43,9 +43,10 @@ struct ShopperOptionsJs {
     price_min: Option<f64>,
     price_max: Option<f64>,
     in_stock_only: Option<bool>,
+    ranker: Option<bool>,
 }
 
-const FIELDS: [&str; 23] = [
+const FIELDS: [&str; 24] = [
     "k",
     "now",
     "halfLifeDays",
@@ -69,6 +70,7 @@ const FIELDS: [&str; 23] = [
     "priceMax",
     "inStockOnly",
     "events",
+    "ranker",
 ];
 
 /// Largest |boost|: added to a blended score, which stays finite (≤ ~4e33).
@@ -166,6 +168,7 @@ fn parse_options(o: &JsValue) -> Result<ShopperOptionsJs, JsValue> {
         price_min: num(o, "priceMin")?,
         price_max: num(o, "priceMax")?,
         in_stock_only: boolean(o, "inStockOnly")?,
+        ranker: boolean(o, "ranker")?,
     })
 }
 
@@ -386,6 +389,14 @@ impl Model {
             price_max: finite("priceMax", o.price_max)?,
             in_stock_only: o.in_stock_only.unwrap_or(false),
         };
+        // The bundle's learned ranker unless the caller asks for the blend
+        // (`ranker: false`); a refused one falls back to the blend, and
+        // `info().ranker` says so.
+        if o.ranker != Some(false) {
+            if let crate::ranker::Used::Ranker(k) = crate::ranker::status(&self.inner) {
+                r.ranker = Some(k);
+            }
+        }
         Ok(r)
     }
 
@@ -399,7 +410,9 @@ impl Model {
     /// `{ids, idLens, scores, kinds, reasonItems, reasonLens, weights, segments,
     ///   unknownItems, clampedEvents, unknownCandidates, coldStart}`; string
     /// lengths are in UTF-16 units; kinds: 0 history, 1 neighbour, 2 popular,
-    /// 3 segment, 4 pinned, 5 taste (history, not attributed).
+    /// 3 segment, 4 pinned, 5 taste (history, not attributed). With the
+    /// learned ranker also `features` (per item, the index of the feature
+    /// contributing most) and `featureNames` (comma-separated).
     fn ranked_list(
         &self,
         r: Vec<Ranked>,
@@ -414,12 +427,14 @@ impl Model {
         let mut kinds = Vec::with_capacity(n);
         let mut weights = Vec::with_capacity(n);
         let mut segs = Vec::with_capacity(n);
+        let mut feats = Vec::with_capacity(n);
         let push = |buf: &mut String, lens: &mut Vec<u32>, i: Option<u32>| {
             let id = i.and_then(|i| self.inner.item_id(i as usize)).unwrap_or("");
             buf.push_str(id);
             lens.push(index_u32(id.encode_utf16().count()));
         };
         for x in r {
+            feats.push(x.feature);
             push(&mut ids, &mut id_lens, Some(x.index));
             scores.push(x.score);
             let (kind, item, weight, segment) = match x.reason {
@@ -448,6 +463,11 @@ impl Model {
         set(&out, "clampedEvents", hist.clamped);
         set(&out, "unknownCandidates", unknown_candidates);
         set(&out, "coldStart", cold);
+        if feats.iter().any(Option::is_some) {
+            let f: Vec<u8> = feats.iter().map(|f| f.unwrap_or(u8::MAX)).collect();
+            set(&out, "features", js_sys::Uint8Array::from(&f[..]));
+            set(&out, "featureNames", crate::ranker::FEATURES.join(","));
+        }
         out.into()
     }
 }

@@ -260,6 +260,34 @@ pub struct ModelInfo {
     pub has_intent: bool,
     pub has_residual: bool,
     pub simd: bool,
+    /// What the shopper's recommend / rerank rank with (`ranker_info`).
+    pub ranker: RankerInfo,
+}
+
+/// `{active: 'learned' | 'blend' | 'fallback', reason}`: the bundle's
+/// learned ranker, no RANKER section, or a refused one (reason says why).
+#[derive(Serialize)]
+pub struct RankerInfo {
+    pub active: &'static str,
+    pub reason: Option<String>,
+}
+
+pub fn ranker_info(m: &crate::engine::Model) -> RankerInfo {
+    use crate::ranker::Used;
+    match crate::ranker::status(m) {
+        Used::Ranker(_) => RankerInfo {
+            active: "learned",
+            reason: None,
+        },
+        Used::Blend => RankerInfo {
+            active: "blend",
+            reason: None,
+        },
+        Used::BlendFallback(why) => RankerInfo {
+            active: "fallback",
+            reason: Some(why),
+        },
+    }
 }
 
 /// Key/value pairs in bundle order, serialized as one JS object (a later

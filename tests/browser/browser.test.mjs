@@ -47,7 +47,7 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
         const out = {};
         for (const q of ['?slow=1', '?chunked=1&slow=1']) {
           const events = [];
-          const m = await v.load(url + q, { onProgress: (p) => events.push(p) });
+          const m = await v.load(url + q, { onProgress: (p) => events.push(p), cache: false });
           out[q.includes('chunked') ? 'chunked' : 'length'] = { events, variant: m.variant, simd: m.simdEnabled(), n: m.nItems, dim: m.dim, dtype: m.dtype };
           if (q.includes('chunked')) {
             m.dispose();
@@ -79,7 +79,8 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
       assert.deepEqual(r.events.at(-1), { loaded: size, total: size }, `${key}: progress reached the total`);
       assert.equal(r.n, 20000);
       assert.equal(r.dtype, 'int8');
-      assert.equal(r.variant, 'relaxed', "Chromium validates relaxed SIMD, so 'auto' picks that build");
+      // Chromium runs both SIMD builds: 'auto' takes the one measured faster here (calibrate.js).
+      assert.ok(['relaxed', 'simd'].includes(r.variant), r.variant);
       assert.equal(r.simd, true);
     }
     assert.ok(res['length'].events.every((e) => e.total === size), 'Content-Length known from the start');
@@ -259,7 +260,8 @@ test('worker mode proxies the same API', async () => {
   );
   assert.deepEqual(errors, []);
   assert.deepEqual(res.events.at(-1), { loaded: size, total: size });
-  assert.deepEqual(res.meta, [20000, 32, 'int8', 'relaxed']);
+  assert.deepEqual(res.meta.slice(0, 3), [20000, 32, 'int8']);
+  assert.ok(['relaxed', 'simd'].includes(res.meta[3]), "'auto': the SIMD build measured fastest (calibrate.js)");
   assert.deepEqual(res.rec, res.direct);
   assert.equal(res.rec.length, 7);
   assert.equal(res.userIntact, true, "the caller's vector is not detached");

@@ -1,9 +1,10 @@
 // `load()` for pages and workers: pick the engine build, instantiate it, read
-// the bundle into it.
+// the bundle into it. The wasm compiles (streaming) while the bundle
+// downloads: neither waits for the other.
 
-import { pickVariant } from './detect.js';
+import { pickVariant, pickVariantWithReason } from './detect.js';
 import { loadWasm } from './wasm.js';
-import { checkLoadOptions, openSource } from './source.js';
+import { checkLoadOptions, newLoadContext, now, openSource } from './source.js';
 import { Vitrine } from './model.js';
 
 /**
@@ -13,8 +14,9 @@ import { Vitrine } from './model.js';
  * `ArrayBuffer` or a `Uint8Array`. Fetched bodies are streamed into wasm
  * memory chunk by chunk, calling `onProgress({loaded, total})` after each
  * chunk (`total` is undefined until the end when the server sends no
- * Content-Length). `simd: 'auto'` (default) uses the fastest build the
- * engine validates (relaxed SIMD, SIMD128, scalar; see `pickVariant`).
+ * Content-Length). `simd: 'auto'` (default) uses the build measured fastest
+ * in this browser (see `pickVariantWithReason`). URL sources are kept in the
+ * device's model cache for the next visit unless `cache: false`.
  *
  * @param {string | URL | Request | Response | ArrayBuffer | ArrayBufferView} source
  * @param {import('../vitrine.js').LoadOptions} [options]
@@ -22,8 +24,28 @@ import { Vitrine } from './model.js';
  */
 export async function loadModel(source, options) {
   const opts = checkLoadOptions(options);
-  const variant = pickVariant(opts.simd, opts.wasmUrl);
-  const wasm = await loadWasm(variant, opts.wasmUrl, opts.wasmIntegrity);
-  const model = await openSource(wasm, source, opts);
-  return new Vitrine(model, variant, wasm, () => loadWasm('intent', opts.wasmUrl, opts.wasmIntegrity));
+  // Bad simd / wasmUrl options fail here, before anything is fetched.
+  pickVariant(opts.simd, opts.wasmUrl);
+  const t = newLoadContext();
+  t.compileStart = now();
+  // Under simd: 'auto' the first load in a browser measures both SIMD builds
+  // (calibrate.js) while the bundle downloads; later loads remember.
+  const pick = pickVariantWithReason(opts.simd, opts.wasmUrl, opts.wasmIntegrity);
+  const wasmP = pick
+    .then(({ variant }) => loadWasm(variant, opts.wasmUrl, opts.wasmIntegrity))
+    .then((w) => {
+      t.compileEnd = now();
+      return w;
+    });
+  // The download may fail first; its error is the one reported.
+  wasmP.catch(() => {});
+  const model = await openSource(wasmP, source, opts, t);
+  const wasm = await wasmP;
+  const { variant, reason, calibration } = await pick;
+  const { background, ...load } = t;
+  return new Vitrine(model, variant, wasm, () => loadWasm('intent', opts.wasmUrl, opts.wasmIntegrity), {
+    build: { variant, reason, ...(calibration ? { calibration } : {}) },
+    load,
+    settled: Promise.allSettled(background).then(() => undefined),
+  });
 }

@@ -13,8 +13,10 @@ export class Vitrine {
    * @param {'relaxed' | 'simd' | 'scalar'} variant
    * @param {any} wasm the wasm glue module namespace
    * @param {() => Promise<any>} [loadIntentWasm] imports the intent module
+   * @param {{ build?: {variant: string, reason: string}, load?: Record<string, unknown>, settled?: Promise<void> }} [loaded]
+   *   how `load()` made it: the build and why, the load's timings and cache part (for `info()`)
    */
-  constructor(model, variant, wasm, loadIntentWasm) {
+  constructor(model, variant, wasm, loadIntentWasm, loaded) {
     /** @type {any} */
     this._model = model;
     /** @type {'relaxed' | 'simd' | 'scalar'} which wasm build runs this model */
@@ -24,6 +26,13 @@ export class Vitrine {
     this._loadIntentWasm = loadIntentWasm;
     /** @type {Promise<any> | null} the wasm `IntentModel`, once asked for */
     this._intent = null;
+    this._loaded = loaded;
+    /**
+     * Resolves once the load's background work is done: storing the bundle
+     * in the device's cache, or revalidating the cached copy with the server.
+     * @type {Promise<void>}
+     */
+    this.cacheSettled = loaded?.settled ?? Promise.resolve();
     const m = this._call(() => ({ n: model.nItems, d: model.dim, t: model.dtype }));
     /** @type {number} */
     this.nItems = m.n;
@@ -68,12 +77,14 @@ export class Vitrine {
    * category names and which optional parts are present.
    */
   info() {
-    const info = this._call(() => this._model.info());
+    const i = this._call(() => this._model.info());
+    if (this._loaded?.build) i.build = { ...this._loaded.build };
+    if (this._loaded?.load) i.load = structuredClone(this._loaded.load);
     // Page mode scans on the caller's thread: recommend() is synchronous.
-    info.threads = { count: 1, requested: 1, reason: 'load() scans on the calling thread; loadInWorker(source, {threads: 2}) splits scans across two workers', sharedBytes: false };
+    i.threads = { count: 1, requested: 1, reason: 'load() scans on the calling thread; loadInWorker(source, {threads: 2}) splits scans across two workers', sharedBytes: false };
     // 'lean': the engine without the shopper and placements (served through wasmUrl).
-    info.engine = this._call(() => this._wasm.engineParts?.() ?? 'full');
-    return info;
+    i.engine = this._call(() => this._wasm.engineParts?.() ?? 'full');
+    return i;
   }
 
   /**

@@ -4,6 +4,7 @@
 
 import { VitrineError, badArg, callCallback, describe, messageOf, readingArgument, toVitrineError } from './errors.js';
 import { parseIntegrity, verifyIntegrity } from './integrity.js';
+import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFields, openStore, revalidate, warningOf } from './cache.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
 
@@ -15,14 +16,40 @@ import { parseIntegrity, verifyIntegrity } from './integrity.js';
 export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
 
 /**
- * Up to this size a trusted-looking Content-Length is allocated up front
- * (one copy, straight into wasm memory). Above it the chunks are collected
- * as they arrive and copied at the end, so a lying header can never commit
- * more memory than the bytes actually received.
+ * Up to this size a trusted-looking Content-Length goes straight into a
+ * `BundleBuffer` (one copy, straight into wasm memory). Above it the buffer
+ * is made only once `PROVEN_BYTES` have really arrived (the chunks wait in
+ * JS until then), so a lying header never grows wasm memory, which is never
+ * returned; from there on the bytes stream in and each section's CRC is
+ * computed while the rest downloads, at any size.
  */
 export const EAGER_ALLOC_BYTES = 64 * 1024 * 1024;
+/** What a large Content-Length must be backed by before wasm memory is committed to it. */
+const PROVEN_BYTES = 32 * 1024 * 1024;
 
-const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrity', 'integrity', 'maxBytes', 'workerUrl', 'worker']);
+const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrity', 'integrity', 'maxBytes', 'workerUrl', 'worker', 'cache', 'onWarning']);
+
+/** Milliseconds on the page's clock (navigation start = 0), for the load timings. */
+export const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+/**
+ * What one load did and when, kept for `info().load`: the phases on the
+ * page's clock (`performance.now()`, navigation start = 0) and the cache's
+ * part. Phases overlap: the wasm compiles while the bundle downloads.
+ * @typedef {{ start: number, fetchStart?: number, firstByte?: number, downloadEnd?: number,
+ *             compileStart?: number, compileEnd?: number, validateStart?: number, validateEnd?: number,
+ *             validation?: 'full' | 'cached', bytes?: number,
+ *             cache: { status: 'off' | 'none' | 'miss' | 'hit' | 'stored', store?: string, warnings: string[],
+ *                      revalidation?: 'pending' | 'unchanged' | 'changed' | 'offline' | 'pinned' },
+ *             background: Promise<unknown>[] }} LoadContext
+ * `background`: the cache's work after the load (storing, revalidating), kept
+ * out of `cache` so that `info()` stays plain data (it crosses to workers).
+ */
+
+/** @returns {LoadContext} */
+export function newLoadContext() {
+  return { start: now(), cache: { status: 'none', warnings: [] }, background: [] };
+}
 
 /**
  * Validate load options; `null`/`undefined` values mean "not given".
@@ -55,6 +82,10 @@ function loadOptions(opts) {
   if (o.maxBytes !== undefined && (typeof o.maxBytes !== 'number' || !Number.isSafeInteger(o.maxBytes) || o.maxBytes < 1)) {
     badArg(`options.maxBytes must be a positive whole number of bytes, got ${describe(o.maxBytes)}`);
   }
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
+    badArg(`options.onWarning must be a function, got ${describe(o.onWarning)}`);
+  }
+  checkCacheOption(o.cache);
   parseIntegrity(o.integrity, 'options.integrity');
   return o;
 }
@@ -72,61 +103,85 @@ function tooLarge(n, max, claimed = false) {
  * Build a Model from a stream of chunks. A known total of modest size lets
  * the bytes go straight into their final, aligned place in wasm memory (no
  * second copy); otherwise the chunks are collected first and copied once.
- * @param {any} wasm the wasm glue module namespace
+ * `wasm` may still be compiling (a promise): chunks that arrive before it is
+ * ready wait in a queue, so the download never waits for the compile.
+ * @param {any} wasm the wasm glue module namespace, or a promise of it
  * @param {AsyncIterable<Uint8Array> | Iterable<Uint8Array>} chunks
  * @param {number | undefined} total
  * @param {LoadOptions} opts
+ * @param {{ t?: LoadContext, keep?: Uint8Array[], cached?: boolean }} [ctx] timings; `keep` collects
+ *   the chunks for the cache; `cached`: bytes from the device's cache (reduced validation)
  */
-export async function modelFromChunks(wasm, chunks, total, opts = {}) {
+export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) {
   const { onProgress } = opts;
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const integrity = parseIntegrity(opts.integrity, 'options.integrity');
-  const report = (/** @type {number} */ loaded, /** @type {number | undefined} */ t) => {
-    if (onProgress) callCallback('options.onProgress', onProgress, { loaded, total: t });
+  const t = ctx.t;
+  const keep = ctx.keep;
+  const report = (/** @type {number} */ loaded, /** @type {number | undefined} */ tt) => {
+    if (onProgress) callCallback('options.onProgress', onProgress, { loaded, total: tt });
+  };
+  const got = (/** @type {Uint8Array} */ chunk) => {
+    if (t && t.firstByte === undefined) t.firstByte = now();
+    if (keep) keep.push(chunk);
   };
   const known = total !== undefined && Number.isSafeInteger(total) && total > 0;
   if (known && /** @type {number} */ (total) > maxBytes) throw tooLarge(/** @type {number} */ (total), maxBytes, true);
-  if (known && !integrity && /** @type {number} */ (total) <= EAGER_ALLOC_BYTES) {
-    const t = /** @type {number} */ (total);
-    let buf;
-    try {
-      buf = new wasm.BundleBuffer(t);
-    } catch (e) {
-      throw toVitrineError(e);
-    }
+  if (known && !integrity) {
+    const tt = /** @type {number} */ (total);
+    const source = isPromise(wasm) ? eager(chunks) : chunks;
     let loaded = 0;
+    report(0, tt);
+    /** @type {Uint8Array[]} */
+    const early = [];
+    /** @type {any} */
+    let w = isPromise(wasm) ? undefined : wasm;
+    if (w === undefined) wasm.then((/** @type {any} */ v) => (w = v), () => {});
+    /** @type {any} */
+    let buf;
+    const flushEarly = () => {
+      buf = newBuffer(w, tt, maxBytes);
+      for (const e of early) pushChunk(buf, e);
+      early.length = 0;
+    };
     try {
-      report(0, t);
-      for await (const chunk of chunks) {
+      for await (const chunk of source) {
         if (chunk.byteLength === 0) continue;
-        if (loaded + chunk.byteLength > t) {
+        got(chunk);
+        if (loaded + chunk.byteLength > tt) {
           throw new VitrineError(
             'LENGTH_MISMATCH',
-            `the response is longer than its Content-Length (${t} bytes); is it compressed or changing while served?`,
-            { expected: t, received: loaded + chunk.byteLength },
+            `the response is longer than its Content-Length (${tt} bytes); is it compressed or changing while served?`,
+            { expected: tt, received: loaded + chunk.byteLength },
           );
         }
-        try {
-          buf.write(loaded, chunk);
-        } catch (e) {
-          throw toVitrineError(e);
-        }
+        // Chunks that arrive while the wasm compiles (or before a large
+        // Content-Length is backed by bytes) wait, then go in at once.
+        if (!buf && w !== undefined && (tt <= EAGER_ALLOC_BYTES || loaded + chunk.byteLength >= PROVEN_BYTES)) flushEarly();
+        if (buf) pushChunk(buf, chunk);
+        else early.push(chunk);
         loaded += chunk.byteLength;
-        report(loaded, t);
+        report(loaded, tt);
       }
-      if (loaded !== t) throw truncated(loaded, t);
+      if (loaded !== tt) throw truncated(loaded, tt);
+      if (!buf) {
+        w = await wasm;
+        flushEarly();
+      }
     } catch (e) {
-      buf.free();
+      buf?.free();
       throw toVitrineError(e);
     }
-    return modelFromBuffer(wasm, buf);
+    if (t) t.downloadEnd = now();
+    return modelFromBuffer(w, buf, ctx);
   }
   /** @type {Uint8Array[]} */
   const parts = [];
   let loaded = 0;
   report(0, known ? total : undefined);
-  for await (const chunk of chunks) {
+  for await (const chunk of isPromise(wasm) ? eager(chunks) : chunks) {
     if (chunk.byteLength === 0) continue;
+    got(chunk);
     loaded += chunk.byteLength;
     if (loaded > maxBytes) throw tooLarge(loaded, maxBytes);
     if (known && loaded > /** @type {number} */ (total)) {
@@ -141,25 +196,112 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}) {
   }
   if (known && loaded !== total) throw truncated(loaded, /** @type {number} */ (total));
   if (!known) report(loaded, loaded);
+  if (t) t.downloadEnd = now();
+  const w = await wasm;
   if (integrity) {
     const all = parts.length === 1 ? parts[0] : concat(parts, loaded);
     await verifyIntegrity(all, integrity, 'the model bundle');
-    return modelFromBytes(wasm, all);
+    return timedValidate(ctx, () => modelFromBytes(w, all));
   }
-  if (parts.length === 1) return modelFromBytes(wasm, parts[0]);
+  if (parts.length === 1) return timedValidate(ctx, () => modelFromBytes(w, parts[0]));
   let buf;
   try {
-    buf = new wasm.BundleBuffer(loaded);
+    buf = newBuffer(w, loaded);
     let off = 0;
     for (const p of parts) {
-      buf.write(off, p);
+      writeChunk(buf, off, p);
       off += p.byteLength;
     }
   } catch (e) {
     if (buf) buf.free();
     throw toVitrineError(e);
   }
-  return modelFromBuffer(wasm, buf);
+  return modelFromBuffer(w, buf, ctx);
+}
+
+/** @param {unknown} x @returns {x is Promise<any>} */
+const isPromise = (x) => !!x && typeof (/** @type {any} */ (x)).then === 'function';
+
+/** @param {any} w @param {number} n @param {number} [max] */
+function newBuffer(w, n, max) {
+  try {
+    return max === undefined ? new w.BundleBuffer(n) : new w.BundleBuffer(n, max);
+  } catch (e) {
+    throw toVitrineError(e);
+  }
+}
+
+/** @param {any} buf @param {Uint8Array} chunk */
+function pushChunk(buf, chunk) {
+  try {
+    buf.push(chunk);
+  } catch (e) {
+    throw toVitrineError(e);
+  }
+}
+
+/** @param {any} buf @param {number} off @param {Uint8Array} chunk */
+function writeChunk(buf, off, chunk) {
+  try {
+    buf.write(off, chunk);
+  } catch (e) {
+    throw toVitrineError(e);
+  }
+}
+
+/**
+ * Reads `chunks` from now on, whether or not anyone is waiting: a network
+ * body that is not read stalls once the browser's buffer is full, so the
+ * download would otherwise wait for the compile. Stopping the consumer
+ * (an error, a `return`) stops the reading.
+ * @param {AsyncIterable<Uint8Array> | Iterable<Uint8Array>} chunks
+ * @returns {AsyncGenerator<Uint8Array>}
+ */
+function eager(chunks) {
+  /** @type {Uint8Array[]} */
+  const queue = [];
+  let head = 0;
+  let finished = false;
+  let stopped = false;
+  /** @type {unknown} */
+  let failure;
+  let failed = false;
+  /** @type {(() => void) | undefined} */
+  let wake;
+  const pump = (async () => {
+    try {
+      for await (const c of chunks) {
+        if (stopped) break;
+        queue.push(c);
+        wake?.();
+      }
+    } catch (e) {
+      failure = e;
+      failed = true;
+    } finally {
+      finished = true;
+      wake?.();
+    }
+  })();
+  return (async function* () {
+    try {
+      for (;;) {
+        if (head < queue.length) {
+          const c = queue[head];
+          queue[head++] = /** @type {any} */ (undefined);
+          yield c;
+          continue;
+        }
+        if (failed) throw failure;
+        if (finished) return;
+        await new Promise((ok) => (wake = () => ok(undefined)));
+        wake = undefined;
+      }
+    } finally {
+      stopped = true;
+      await pump;
+    }
+  })();
 }
 
 /** @param {Uint8Array[]} parts @param {number} n */
@@ -182,22 +324,43 @@ function truncated(loaded, total) {
 }
 
 /**
- * The Model takes the buffer's memory; the emptied JS handle is freed here
- * whether or not validation succeeded.
- * @param {any} wasm @param {any} buf
+ * @param {{ t?: LoadContext }} ctx @param {() => any} f
  */
-function modelFromBuffer(wasm, buf) {
+function timedValidate(ctx, f) {
+  if (ctx.t) ctx.t.validateStart = now();
   try {
-    return wasm.Model.fromBuffer(buf);
-  } catch (e) {
-    throw toVitrineError(e);
+    return f();
   } finally {
-    try {
-      buf.free();
-    } catch {
-      // already consumed by a build whose fromBuffer takes ownership
+    if (ctx.t) {
+      ctx.t.validateEnd = now();
+      ctx.t.validation ??= 'full';
     }
   }
+}
+
+/**
+ * The Model takes the buffer's memory; the emptied JS handle is freed here
+ * whether or not validation succeeded. Bytes from the device's cache go
+ * through `fromBufferCached` where the build has it (docs/web.md, "Warm
+ * visits": why they may skip the content checks).
+ * @param {any} wasm @param {any} buf @param {{ t?: LoadContext, cached?: boolean }} [ctx]
+ */
+function modelFromBuffer(wasm, buf, ctx = {}) {
+  const cached = !!ctx.cached && typeof wasm.Model.fromBufferCached === 'function';
+  if (ctx.t) ctx.t.validation = cached ? 'cached' : 'full';
+  return timedValidate(ctx, () => {
+    try {
+      return cached ? wasm.Model.fromBufferCached(buf) : wasm.Model.fromBuffer(buf);
+    } catch (e) {
+      throw toVitrineError(e);
+    } finally {
+      try {
+        buf.free();
+      } catch {
+        // already consumed by a build whose fromBuffer takes ownership
+      }
+    }
+  });
 }
 
 /** @param {any} wasm @param {Uint8Array} bytes */
@@ -245,11 +408,12 @@ async function* readerChunks(body, url) {
 }
 
 /**
- * @param {any} wasm
+ * @param {any} wasm the glue module, or a promise of it
  * @param {Response} response
  * @param {LoadOptions} opts
+ * @param {{ t?: LoadContext, keep?: Uint8Array[] }} [ctx]
  */
-export async function modelFromResponse(wasm, response, opts) {
+export async function modelFromResponse(wasm, response, opts, ctx = {}) {
   if (!response.ok) {
     throw new VitrineError(
       'NETWORK',
@@ -272,18 +436,79 @@ export async function modelFromResponse(wasm, response, opts) {
     } catch (e) {
       throw new VitrineError('NETWORK', `reading the model failed: ${messageOf(e)}`, { url: response.url }, { cause: e });
     }
-    return modelFromChunks(wasm, [new Uint8Array(buf)], undefined, opts);
+    return modelFromChunks(wasm, [new Uint8Array(buf)], undefined, opts, ctx);
   }
-  return modelFromChunks(wasm, readerChunks(response.body, response.url), total, opts);
+  return modelFromChunks(wasm, readerChunks(response.body, response.url), total, opts, ctx);
 }
 
 /**
- * Fetch-or-copy a model source into a wasm Model.
- * @param {any} wasm
+ * Report a cache warning: to `onWarning(code, message)` when given, else
+ * to the console; always into `info().load.cache.warnings`.
+ * @param {LoadOptions} opts @param {LoadContext | undefined} t @param {string} code @param {string} message
+ */
+function warn(opts, t, code, message) {
+  t?.cache.warnings.push(code);
+  if (opts.onWarning) callCallback('options.onWarning', opts.onWarning, code, message);
+  else if (typeof console !== 'undefined') console.warn(`vitrine: ${message} [${code}]`);
+}
+
+/**
+ * A Model from a cache entry: the header is compared with the entry's
+ * record (a bundle of another model has another table CRC), then the bytes
+ * go through the cached-bundle validation. Throws CacheMiss (or a bundle
+ * error) when the entry cannot be used.
+ * @param {any} wasm @param {import('./cache.js').CacheEntry} entry @param {LoadOptions} opts @param {LoadContext} t
+ */
+async function modelFromCacheEntry(wasm, entry, opts, t) {
+  const rec = entry.record;
+  async function* checked() {
+    /** @type {Uint8Array[]} */
+    const head = [];
+    let headBytes = 0;
+    let ok = false;
+    for await (const c of bodyChunks(entry.body)) {
+      if (!ok) {
+        head.push(c);
+        headBytes += c.byteLength;
+        if (headBytes < 36) {
+          continue;
+        }
+        const h = headerFields(firstBytes(head, 36));
+        if (!h) throw new CacheMiss('CACHE_CORRUPT', 'the cached bundle does not start with a bundle header');
+        if (h.tableCrc !== rec.tableCrc || h.fileLength !== rec.bytes) {
+          throw new CacheMiss(
+            'CACHE_FOREIGN',
+            `the cache entry for ${rec.url} holds another bundle (table CRC ${hex(h.tableCrc)}, ${h.fileLength} bytes; stored for ${hex(rec.tableCrc)}, ${rec.bytes} bytes)`,
+          );
+        }
+        ok = true;
+        yield* head;
+        head.length = 0;
+        continue;
+      }
+      yield c;
+    }
+    if (!ok) throw new CacheMiss('CACHE_EVICTED', `the cached bundle ended after ${headBytes} bytes`);
+  }
+  // The stored bytes were checked against `integrity` before they were
+  // stored, and the checksums prove these are those bytes.
+  const { integrity: _pinned, ...rest } = opts;
+  return modelFromChunks(wasm, checked(), rec.bytes, rest, { t, cached: true });
+}
+
+/** @param {number} n */
+const hex = (n) => n.toString(16).padStart(8, '0');
+
+/**
+ * Fetch-or-copy a model source into a wasm Model. A URL source goes through
+ * the device's model cache unless `cache: false` (browsers; Node has no
+ * store unless one is passed).
+ * @param {any} wasm the glue module, or a promise of it (the download then starts at once)
  * @param {unknown} source
  * @param {LoadOptions} opts
+ * @param {LoadContext} [t] filled with timings and the cache's part
  */
-export async function openSource(wasm, source, opts) {
+export async function openSource(wasm, source, opts, t = newLoadContext()) {
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes =
       source instanceof Uint8Array
@@ -296,10 +521,11 @@ export async function openSource(wasm, source, opts) {
     if (opts.onProgress) callCallback('options.onProgress', opts.onProgress, { loaded: bytes.byteLength, total: bytes.byteLength });
     const integrity = parseIntegrity(opts.integrity, 'options.integrity');
     if (integrity) await verifyIntegrity(bytes, integrity, 'the model bundle');
-    return modelFromBytes(wasm, bytes);
+    const w = await wasm;
+    return timedValidate({ t }, () => modelFromBytes(w, bytes));
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
-    return modelFromResponse(wasm, source, opts);
+    return modelFromResponse(wasm, source, opts, { t });
   }
   if (
     typeof source === 'string' ||
@@ -307,15 +533,125 @@ export async function openSource(wasm, source, opts) {
     (typeof Request !== 'undefined' && source instanceof Request)
   ) {
     const url = String(source instanceof Request ? source.url : source);
+    const store = await storeFor(source, url, opts, t);
+    const key = store ? cacheKey(store.url, opts.integrity) : '';
+    if (store) {
+      const model = await fromCache(wasm, store.store, key, opts, t);
+      if (model) return model;
+    }
+    t.fetchStart = now();
     let response;
     try {
       response = await fetch(/** @type {any} */ (source));
     } catch (e) {
       throw new VitrineError('NETWORK', `fetching the model ${url} failed: ${messageOf(e)}`, { url }, { cause: e });
     }
-    return modelFromResponse(wasm, response, opts);
+    const etag = response.headers.get('etag');
+    const lastModified = response.headers.get('last-modified');
+    // Without a validator (or a pinned hash) a stored copy could never be
+    // revalidated: such bundles are not cached.
+    const keep = store && response.ok && (etag !== null || lastModified !== null || opts.integrity) ? [] : undefined;
+    const model = await modelFromResponse(wasm, response, opts, { t, keep });
+    if (store && keep) {
+      const h = headerFields(firstBytes(keep, 36));
+      const bytes = keep.reduce((n, c) => n + c.byteLength, 0);
+      if (h && h.fileLength === bytes) {
+        /** @type {import('./cache.js').CacheRecord} */
+        const record = { v: 1, url: store.url, integrity: opts.integrity ?? '', etag, lastModified, bytes, tableCrc: h.tableCrc, modelId: null, storedAt: Date.now() };
+        // Stored after the first answer, off the critical path; the model in
+        // hand passed full validation, so only validated bytes are stored.
+        t.background.push(new Promise((ok) => setTimeout(ok, 0))
+          .then(() => store.store.put(key, record, keep))
+          .then(
+            () => {
+              t.cache.status = 'stored';
+              return true;
+            },
+            (e) => {
+              warn(opts, t, 'CACHE_UNAVAILABLE', `the model could not be stored on this device (${messageOf(e)}); the next visit downloads it again`);
+              return false;
+            },
+          ),
+        );
+      }
+    }
+    return model;
   }
   return badArg(
     `source must be a URL string, URL, Request, Response, ArrayBuffer or Uint8Array, got ${describe(source)}`,
   );
+}
+
+/**
+ * The model store for a URL source, with the absolute URL that keys it, or
+ * null (cache off, no store here, not a GET of an http(s) URL).
+ * @param {unknown} source @param {string} url @param {LoadOptions} opts @param {LoadContext} t
+ */
+async function storeFor(source, url, opts, t) {
+  if (opts.cache === false) {
+    t.cache.status = 'off';
+    return null;
+  }
+  if (typeof Request !== 'undefined' && source instanceof Request && source.method !== 'GET') return null;
+  let abs;
+  try {
+    abs = new URL(url, typeof location !== 'undefined' ? location.href : undefined).href;
+  } catch {
+    return null;
+  }
+  if (!/^https?:/i.test(abs)) return null;
+  let store;
+  try {
+    store = await openStore(opts.cache ?? true);
+  } catch (e) {
+    warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be opened (${messageOf(e)}); loading from the network`);
+    return null;
+  }
+  if (!store) return null;
+  t.cache.status = 'miss';
+  t.cache.store = store.kind;
+  return { store, url: abs };
+}
+
+/**
+ * The model from the device's cache, revalidated in the background; null
+ * when there is no usable entry (a bad one is evicted with a warning).
+ * @param {any} wasm @param {import('./cache.js').ModelStore} store @param {string} key @param {LoadOptions} opts @param {LoadContext} t
+ */
+async function fromCache(wasm, store, key, opts, t) {
+  let entry;
+  try {
+    entry = await store.get(key);
+  } catch (e) {
+    warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be read (${messageOf(e)}); loading from the network`);
+    return null;
+  }
+  if (!entry) return null;
+  t.fetchStart = now();
+  try {
+    const model = await modelFromCacheEntry(wasm, entry, opts, t);
+    t.cache.status = 'hit';
+    if (opts.integrity) {
+      // The page pinned these exact bytes: nothing to ask the server.
+      t.cache.revalidation = 'pinned';
+    } else {
+      t.cache.revalidation = 'pending';
+      t.background.push(revalidate(store, key, entry.record).then((r) => (t.cache.revalidation = r)));
+    }
+    return model;
+  } catch (e) {
+    // Not the entry's fault: the wasm did not load, or maxBytes is now lower.
+    if (e instanceof VitrineError && ['WASM_UNAVAILABLE', 'TOO_LARGE', 'INVALID_ARGUMENT'].includes(e.code)) throw e;
+    const code = warningOf(e);
+    const what = code === 'CACHE_FOREIGN' ? 'holds another model' : code === 'CACHE_EVICTED' ? 'vanished while being read' : 'is corrupt';
+    warn(opts, t, code, `the cached copy of ${entry.record.url} ${what} (${messageOf(e)}); evicted, downloading it again`);
+    t.cache.status = 'miss';
+    delete t.validation;
+    try {
+      await store.delete(key);
+    } catch {
+      // gone already
+    }
+    return null;
+  }
 }

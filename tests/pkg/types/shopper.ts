@@ -45,6 +45,11 @@ export async function docs(serverIds: string[]): Promise<void> {
   }
   const rr = shopper.rerank(serverIds, { mmrLambda: 0.7, categoryCap: 3, pin: { 'sku-9': 0 }, blend: { long: 0.3 } });
   const cold: boolean = rr.coldStart;
+  // The learned ranker: which one ordered the list, the feature behind a reason.
+  const active: 'learned' | 'blend' = rr.ranker;
+  const feature: string | undefined = rr.items[0]?.reason.feature;
+  const blendOnly = shopper.recommend({ k: 5, ranker: false });
+  void [active, feature, blendOnly];
   const seg = shopper.segment();
   const segName: string | undefined = seg?.name;
   const e = shopper.explain('sku-77');

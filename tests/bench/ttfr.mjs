@@ -1,0 +1,264 @@
+#!/usr/bin/env node
+// Time to first recommendation (`make bench-ttfr`, part of `make bench`):
+// navigation start → the first `recommend()` result in headless Chromium,
+// over a fast and a slow connection (DevTools network emulation), for the
+// 100k × 64 and 1M × 64 int8 bundles, on a cold visit (empty HTTP cache and
+// model cache) and on a warm one (the next visit: the page's files from the
+// HTTP cache, as a CDN serves content-hashed assets; the model from the
+// device's model cache). Split into download, compile, validate and query
+// from `info().load` (and Resource Timing for the glue of an older commit).
+// Writes target/bench/ttfr.json and ttfr.md.
+//
+// Env: BENCH_QUICK=1 (100k only), BENCH_TTFR_REPS (default 3; medians),
+//      BENCH_TTFR_LINGER_MS (default 3000: time on the page after the answer),
+//      BENCH_TTFR_PROFILES (default "fast,slow"),
+//      BENCH_TTFR_BEFORE=<git rev>: also the cold visits with the glue
+//      (www/) of that commit, the same wasm and bundles: a before/after;
+//      BENCH_TTFR_BEFORE_WASM=<dir with relaxed/ simd/ scalar/ intent/>: the
+//      wasm builds that glue runs (e.g. a main checkout's pkg/wasm), so the
+//      before/after covers the engine's load path too.
+
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, loadavg, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROOT, synth } from '../node/helpers.mjs';
+import { startServer } from '../../scripts/serve.mjs';
+import { launch } from '../browser/chromium.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const QUICK = process.env.BENCH_QUICK === '1';
+const REPS = Number(process.env.BENCH_TTFR_REPS ?? 3);
+const BEFORE = process.env.BENCH_TTFR_BEFORE ?? '';
+/**
+ * How long a visit stays on the page after its first recommendation, as a
+ * shopper does: Chromium writes the wasm's compiled code to its cache only
+ * after the optimizing tier has been idle a while (about 2 s), and the warm
+ * visit finds it there.
+ */
+const LINGER_MS = Number(process.env.BENCH_TTFR_LINGER_MS ?? 3000);
+const CACHE = join(ROOT, '.cache', 'bench');
+const OUT_DIR = join(ROOT, 'target', 'bench');
+mkdirSync(CACHE, { recursive: true });
+mkdirSync(OUT_DIR, { recursive: true });
+const log = (...a) => console.error('[ttfr]', ...a);
+const load0 = loadavg();
+
+/**
+ * Connection profiles (DevTools `Network.emulateNetworkConditions`: latency
+ * is added per request, throughput in bytes/s). fast: a good home line;
+ * slow: a mobile 4G cell.
+ */
+const ALL_PROFILES = {
+  fast: { latency: 10, downloadThroughput: (100e6 / 8), uploadThroughput: (20e6 / 8) },
+  slow: { latency: 70, downloadThroughput: (12e6 / 8), uploadThroughput: (3e6 / 8) },
+};
+const PROFILES = (process.env.BENCH_TTFR_PROFILES ?? 'fast,slow').split(',').map((p) => p.trim()).filter(Boolean);
+for (const p of PROFILES) if (!(p in ALL_PROFILES)) throw new Error(`unknown profile ${p} (known: ${Object.keys(ALL_PROFILES).join(', ')})`);
+
+const SHAPES = [{ n: 100_000, d: 64 }, ...(QUICK ? [] : [{ n: 1_000_000, d: 64 }])];
+const bundles = SHAPES.map((s) => ({ ...s, path: synth({ items: s.n, dim: s.d, dtype: 'int8', seed: 1, dir: CACHE }) }));
+
+// The wasm builds as they are now (a rebuild during the run must not mix in).
+const SNAP = mkdtempSync(join(tmpdir(), 'vitrine-ttfr-'));
+process.on('exit', () => rmSync(SNAP, { recursive: true, force: true }));
+const WASM = join(SNAP, 'wasm');
+for (const v of ['relaxed', 'simd', 'scalar', 'intent']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM, v), { recursive: true });
+/** @type {Record<string, string>} */
+const mounts = { '/bench/': CACHE, '/ttfr/': HERE, '/wasm/': WASM };
+const glues = [{ name: 'current', path: '/vitrine.js' }];
+if (BEFORE) {
+  const dir = join(SNAP, 'before');
+  mkdirSync(dir);
+  execFileSync('bash', ['-c', `git -C "${ROOT}" archive "${BEFORE}" www | tar -x -C "${dir}"`]);
+  cpSync(process.env.BENCH_TTFR_BEFORE_WASM || WASM, join(dir, 'www', 'wasm'), { recursive: true });
+  mounts['/before/'] = join(dir, 'www');
+  glues.push({ name: `before (${BEFORE})`, path: '/before/vitrine.js' });
+}
+const srv = await startServer({ mounts, quiet: true, immutable: ['/ttfr/', '/wasm/', '/lib/', '/vitrine.js', '/before/'] });
+const browser = await launch();
+const chromiumVersion = browser.context.browser()?.version() ?? 'unknown';
+
+/**
+ * One visit in a fresh page over the given connection: the page's numbers.
+ * @param {{ profile: string, url: string, cold: boolean }} v
+ */
+async function visit({ profile, url, cold }) {
+  const page = await browser.context.newPage();
+  const cdp = await browser.context.newCDPSession(page);
+  try {
+    await cdp.send('Network.enable');
+    if (cold) {
+      await cdp.send('Network.clearBrowserCache');
+      await cdp.send('Storage.clearDataForOrigin', { origin: srv.url, storageTypes: 'cache_storage,indexeddb' });
+    }
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, ...ALL_PROFILES[/** @type {'fast'} */ (profile)] });
+    await page.goto(`${srv.url}${url}`);
+    await page.waitForFunction(() => globalThis.ttfr !== undefined, null, { timeout: 600_000 });
+    const r = await page.evaluate(() => globalThis.ttfr);
+    if (r.error) throw new Error(r.error);
+    // The model is stored after the first answer: wait for it before the next visit.
+    await page.waitForFunction(() => globalThis.ttfrSettled !== undefined, null, { timeout: 600_000 });
+    r.settled = await page.evaluate(() => globalThis.ttfrSettled);
+    await new Promise((ok) => setTimeout(ok, LINGER_MS));
+    return r;
+  } finally {
+    await cdp.detach().catch(() => {});
+    await page.close();
+  }
+}
+
+/** @param {any} r one visit's page numbers → the row's phases (ms) */
+function phases(r) {
+  const l = r.load;
+  const span = (/** @type {number|undefined} */ a, /** @type {number|undefined} */ b) => (a !== undefined && b !== undefined ? b - a : null);
+  return {
+    nav_to_first_ms: r.first,
+    load_call_to_first_ms: r.first - r.imported,
+    import_ms: r.imported,
+    // From the glue's own clock where it has one, else Resource Timing.
+    download_ms: l ? span(l.fetchStart, l.downloadEnd) : r.model ? r.model.end - r.model.start : null,
+    compile_ms: l ? span(l.compileStart, l.compileEnd) : null,
+    validate_ms: l ? span(l.validateStart, l.validateEnd) : null,
+    query_ms: r.first - r.loaded,
+    // After the bundle's last byte (Resource Timing, for any glue version)
+    // until load() resolved: what validation did not overlap, plus the copy.
+    last_byte_to_model_ms: r.model ? r.loaded - r.model.end : null,
+    // The model request started this long after the glue was imported:
+    // ~0 when the download does not wait for the compile.
+    model_request_after_import_ms: r.model ? r.model.start - r.imported : null,
+    wasm_download_ms: r.wasm ? r.wasm.end - r.wasm.start : null,
+    // > 0: the wasm was ready before the last byte of the bundle arrived.
+    compile_done_before_download_end_ms: l && l.compileEnd !== undefined && l.downloadEnd !== undefined ? l.downloadEnd - l.compileEnd : null,
+    model_request_start_ms: r.model ? r.model.start : l ? l.fetchStart : null,
+    wasm_request_start_ms: r.wasm ? r.wasm.start : null,
+    validation: l?.validation ?? 'full',
+    cache: l ? l.cache.status : 'n/a',
+    cache_after: r.settled ? r.settled.status : null,
+    revalidation: r.settled?.revalidation ?? null,
+    variant: r.variant,
+    build_reason: r.build?.reason ?? null,
+  };
+}
+
+const median = (/** @type {number[]} */ xs) => {
+  const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const rows = [];
+for (const b of bundles) {
+  const bytes = statSync(b.path).size;
+  for (const profile of PROFILES) {
+    for (const glue of glues) {
+      const visits = glue.name === 'current' ? ['cold', 'warm'] : ['cold'];
+      /** @type {Record<string, any[]>} */
+      const samples = { cold: [], warm: [] };
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const kind of visits) {
+          const q = new URLSearchParams({ glue: glue.path, model: `/bench/${basename(b.path)}`, dim: String(b.d), ...(glue.name === 'current' ? {} : { glueVersion: 'before' }) });
+          const t0 = Date.now();
+          const r = await visit({ profile, url: `/ttfr/ttfr.html?${q}`, cold: kind === 'cold' });
+          const p = phases(r);
+          samples[kind].push(p);
+          log(`${b.n}x${b.d} int8 ${profile} ${glue.name} ${kind} #${rep}: first rec at ${p.nav_to_first_ms.toFixed(1)} ms (download ${p.download_ms?.toFixed(1)}, compile ${p.compile_ms?.toFixed(1)}, validate ${p.validate_ms?.toFixed(1)} [${p.validation}], query ${p.query_ms.toFixed(1)}; cache ${p.cache}; ${Date.now() - t0} ms wall)`);
+        }
+      }
+      for (const kind of visits) {
+        const s = samples[kind];
+        /** @type {Record<string, unknown>} */
+        const row = { n: b.n, d: b.d, dtype: 'int8', bytes, profile, glue: glue.name, visit: kind, reps: s.length };
+        for (const key of Object.keys(s[0])) {
+          const vals = s.map((x) => x[key]);
+          row[key] = typeof vals[0] === 'number' ? round(/** @type {number} */ (median(vals))) : vals[0];
+        }
+        // The least disturbed visit: on a shared host other work only adds time.
+        for (const key of ['nav_to_first_ms', 'load_call_to_first_ms']) row[`${key.replace(/_ms$/, '')}_best_ms`] = round(Math.min(...s.map((x) => x[key])));
+        rows.push(row);
+      }
+    }
+  }
+}
+// Validation after the last byte, before/after the section CRCs moved into
+// the download (format::Intake): both wasm builds in one page, the same
+// bytes pushed in 64 KiB chunks, interleaved rounds; the time from the last
+// chunk to the finished Model. Needs BENCH_TTFR_BEFORE_WASM (the old build).
+/** @type {any[]} */
+const overlap = [];
+if (BEFORE && process.env.BENCH_TTFR_BEFORE_WASM) {
+  for (const b of bundles) {
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${srv.url}/ttfr/ab.html`);
+      const r = await page.evaluate(
+        async ({ url, rounds }) => {
+          const builds = {
+            after: await import('/wasm/relaxed/vitrine_core.js'),
+            before: await import('/before/wasm/relaxed/vitrine_core.js'),
+          };
+          await builds.after.default({ module_or_path: '/wasm/relaxed/vitrine_core_bg.wasm' });
+          await builds.before.default({ module_or_path: '/before/wasm/relaxed/vitrine_core_bg.wasm' });
+          const bytes = new Uint8Array(await (await fetch(url, { cache: 'no-store' })).arrayBuffer());
+          const per = { before: [], after: [], cached: [] };
+          for (let i = 0; i < rounds; i++) {
+            for (const name of i % 2 ? ['cached', 'after', 'before'] : ['before', 'after', 'cached']) {
+              const w = builds[name === 'cached' ? 'after' : name];
+              const buf = new w.BundleBuffer(bytes.length);
+              for (let off = 0; off < bytes.length; off += 65536) {
+                buf.push(bytes.subarray(off, Math.min(bytes.length, off + 65536)));
+                if ((off & 0xfffff) === 0) await new Promise((ok) => setTimeout(ok, 0));
+              }
+              const t0 = performance.now();
+              const m = name === 'cached' ? w.Model.fromBufferCached(buf) : w.Model.fromBuffer(buf);
+              per[name].push(performance.now() - t0);
+              m.free();
+              buf.free();
+            }
+          }
+          const med = (xs) => xs.slice().sort((a, c) => a - c)[xs.length >> 1];
+          return { before_ms: med(per.before), after_ms: med(per.after), cached_ms: med(per.cached), rounds };
+        },
+        { url: `/bench/${basename(b.path)}`, rounds: b.n >= 1_000_000 ? 5 : 11 },
+      );
+      overlap.push({ n: b.n, d: b.d, dtype: 'int8', ...r });
+      log(`validation after the last byte, ${b.n}x${b.d} int8: before ${r.before_ms.toFixed(1)} ms, after ${r.after_ms.toFixed(1)} ms, cached copy ${r.cached_ms.toFixed(1)} ms (medians of ${r.rounds})`);
+    } finally {
+      await page.close();
+    }
+  }
+}
+await browser.close();
+await srv.close();
+
+function round(/** @type {number} */ x) {
+  return Math.round(x * 100) / 100;
+}
+
+const out = {
+  schema: 'vitrine-ttfr-1',
+  date: new Date().toISOString(),
+  host: hostname(),
+  cpus: cpus().length,
+  cpu_model: cpus()[0]?.model ?? 'unknown',
+  chromium: chromiumVersion,
+  node: process.version,
+  load_average: { before: load0, after: loadavg() },
+  profiles: Object.fromEntries(PROFILES.map((p) => [p, ALL_PROFILES[/** @type {'fast'} */ (p)]])),
+  reps: REPS,
+  rows,
+  validation_after_last_byte: overlap,
+};
+writeFileSync(join(OUT_DIR, 'ttfr.json'), JSON.stringify(out, null, 2) + '\n');
+const fmt = (/** @type {unknown} */ x) => (typeof x === 'number' ? x.toFixed(1) : x === null || x === undefined ? '' : String(x));
+const lines = [
+  `Time to first recommendation, ${out.date} on ${out.host} (${out.cpu_model}, ${out.cpus} CPUs), Chromium ${chromiumVersion}; medians of ${REPS}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}.`,
+  '',
+  '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec (best visit) | model request after import | download | compile | validate | last byte → model | query | cache |',
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${r.cache} |`),
+];
+for (const o of overlap) lines.push('', `Validation after the last byte (${o.n} × ${o.d} int8, same bytes pushed in 64 KiB chunks, ${o.rounds} interleaved rounds): ${o.before_ms.toFixed(1)} ms before (${BEFORE} wasm), ${o.after_ms.toFixed(1)} ms with the CRCs computed while the bytes arrive, ${o.cached_ms.toFixed(1)} ms for a cached copy (fromBufferCached).`);
+writeFileSync(join(OUT_DIR, 'ttfr.md'), lines.join('\n') + '\n');
+console.log(lines.join('\n'));

@@ -1,0 +1,159 @@
+// Warm visits in real Chromium: the model stored in Cache Storage (and in
+// IndexedDB), a later page load served from there with the reduced
+// validation and revalidated by a 304, a corrupt stored copy evicted with
+// CACHE_CORRUPT and downloaded again, `cache: false`; and `simd: 'auto'`
+// measuring both SIMD builds once and remembering the faster.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../../scripts/serve.mjs';
+import { synth, rng, gaussianVector } from '../node/helpers.mjs';
+import { launch, newPage } from './chromium.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const bundle = synth({ items: 20000, dim: 32, dtype: 'int8', seed: 31 });
+const MODEL = `/t/${basename(bundle)}`;
+const u = Array.from(gaussianVector(rng(3), 32));
+
+/** @type {any} */
+let srv;
+/** @type {any} */
+let browser;
+/** @type {{url: string, inm?: string, res: any}[]} */
+const requests = [];
+
+test.before(async () => {
+  srv = await startServer({
+    mounts: { '/t/': dirname(bundle), '/tests/': HERE },
+    quiet: true,
+    onRequest: (req, res) => requests.push({ url: req.url ?? '', inm: /** @type {string} */ (req.headers['if-none-match']), res }),
+  });
+  browser = await launch();
+});
+test.after(async () => {
+  await browser?.close();
+  await srv?.close();
+});
+
+/**
+ * One visit: a fresh page loads the model with `opts`, answers one query and
+ * waits for the cache's background work.
+ * @param {Record<string, unknown>} opts
+ */
+async function visit(opts) {
+  const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
+  try {
+    const r = await page.evaluate(
+      async ({ url, u, opts }) => {
+        const v = await import('/vitrine.js');
+        const warnings = [];
+        const m = await v.load(url, { ...opts, onWarning: (code) => warnings.push(code) });
+        const rec = m.recommend(new Float32Array(u), { k: 10 }).map((s) => [s.id, s.score]);
+        const atLoad = m.info();
+        await m.cacheSettled;
+        const after = m.info().load.cache;
+        m.dispose();
+        return { rec, load: atLoad.load, build: atLoad.build, after, warnings };
+      },
+      { url: MODEL, u, opts },
+    );
+    return { ...r, errors };
+  } finally {
+    await page.close();
+  }
+}
+
+/** Runs `f` in a page of the test origin (e.g. to spoil the stored copy). */
+async function inPage(/** @type {(arg: any) => any} */ f, /** @type {any} */ arg) {
+  const { page } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
+  try {
+    return await page.evaluate(f, arg);
+  } finally {
+    await page.close();
+  }
+}
+
+const clearStores = () =>
+  inPage(async () => {
+    await caches.delete('vitrine-models-v1');
+    await new Promise((ok) => {
+      const r = indexedDB.deleteDatabase('vitrine-models');
+      r.onsuccess = r.onerror = r.onblocked = () => ok(undefined);
+    });
+  });
+
+for (const store of ['cache-storage', 'indexeddb']) {
+  test(`${store}: stored after a full validation, served on the next visit with the reduced validation, revalidated by a 304`, async () => {
+    await clearStores();
+    const cold = await visit({ cache: store });
+    assert.deepEqual(cold.errors, []);
+    assert.equal(cold.load.cache.status, 'miss');
+    assert.equal(cold.load.cache.store, store);
+    assert.equal(cold.load.validation, 'full');
+    assert.equal(cold.after.status, 'stored');
+    requests.length = 0;
+    const warm = await visit({ cache: store });
+    assert.deepEqual(warm.errors, []);
+    assert.equal(warm.load.cache.status, 'hit');
+    assert.equal(warm.load.validation, 'cached');
+    assert.deepEqual(warm.rec, cold.rec);
+    assert.equal(warm.after.revalidation, 'unchanged');
+    const model = requests.filter((r) => r.url.startsWith('/t/'));
+    assert.deepEqual(model.map((r) => [r.res.statusCode, typeof r.inm]), [[304, 'string']], 'one conditional request for the model, answered 304');
+    assert.deepEqual(warm.warnings, []);
+  });
+}
+
+test('a corrupt copy in Cache Storage is evicted with CACHE_CORRUPT and downloaded again', async () => {
+  await clearStores();
+  const cold = await visit({});
+  assert.equal(cold.after.status, 'stored');
+  const spoiled = await inPage(async () => {
+    const c = await caches.open('vitrine-models-v1');
+    const [req] = await c.keys();
+    const res = await c.match(req);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    bytes[bytes.length - 300] ^= 0x20;
+    await c.put(req, new Response(bytes, { headers: res.headers }));
+    return bytes.length;
+  });
+  assert.ok(spoiled > 0);
+  const again = await visit({});
+  assert.deepEqual(again.warnings, ['CACHE_CORRUPT']);
+  assert.equal(again.load.cache.status, 'miss');
+  assert.equal(again.load.validation, 'full');
+  assert.deepEqual(again.rec, cold.rec);
+  assert.equal(again.after.status, 'stored', 'the good bytes are stored again');
+  const healed = await visit({});
+  assert.equal(healed.load.cache.status, 'hit');
+  assert.deepEqual(healed.warnings, []);
+});
+
+test('cache: false stores nothing', async () => {
+  await clearStores();
+  const r = await visit({ cache: false });
+  assert.equal(r.load.cache.status, 'off');
+  const stored = await inPage(async () => (await (await caches.open('vitrine-models-v1')).keys()).length);
+  assert.equal(stored, 0);
+});
+
+test("simd: 'auto' measures both SIMD builds once, uses the faster and remembers it", async () => {
+  await inPage(() => localStorage.removeItem('vitrine.simd-auto.v1'));
+  const first = await visit({ cache: false });
+  const c = first.build.calibration;
+  assert.ok(c, `a calibration: ${JSON.stringify(first.build)}`);
+  assert.equal(c.fresh, true);
+  assert.ok(c.relaxed_ms > 0 && c.simd_ms > 0);
+  assert.equal(first.build.variant, c.relaxed_ms <= c.simd_ms ? 'relaxed' : 'simd');
+  assert.match(first.build.reason, /measured during this load/);
+  const second = await visit({ cache: false });
+  assert.equal(second.build.variant, first.build.variant);
+  assert.equal(second.build.calibration.fresh, false);
+  assert.match(second.build.reason, /remembered/);
+  assert.deepEqual(second.rec, first.rec);
+  const forced = await visit({ cache: false, simd: 'relaxed' });
+  assert.equal(forced.build.variant, 'relaxed');
+  assert.equal(forced.build.calibration, undefined);
+});

@@ -170,8 +170,9 @@ export interface WorkerLoadOptions extends LoadOptions {
   /**
    * Threads per scan: 1, 2 (two workers, each holding the model, each
    * scanning half the rows; results identical to one thread), or 'auto'
-   * (default): 2 where the page is cross-origin isolated and the device has
-   * two or more cores, else 1. `info().threads` says what runs and why.
+   * (default): 2 where the page is cross-origin isolated, the device has
+   * two or more cores and the catalogue 500,000 items or more, else 1.
+   * `info().threads` says what runs and why.
    */
   threads?: 1 | 2 | 'auto' | null;
 }

@@ -79,6 +79,15 @@ export function mergeParts(parts, k) {
 }
 
 /**
+ * Below this many items 'auto' keeps one worker: the second worker's message
+ * round trip costs more than half a scan saves. One run on the loaded 2-core
+ * host (`make bench`, worker rows): at 100k × 64 two workers took 0.55× (int8)
+ * and 0.79× (f32) the speed of one; at 1M × 64, 1.1× (int8) and 1.5× (f32).
+ * A first guess between the two, to be moved by runs on an idle host.
+ */
+export const AUTO_MIN_ITEMS = 500_000;
+
+/**
  * How many threads a worker-mode model uses, and why: 1; 2 (two workers,
  * each with the model: twice the wasm memory); or 'auto' (default): 2 on a
  * cross-origin isolated page (COOP/COEP: bytes can be shared, and the page

@@ -9,7 +9,7 @@ import { pickVariant } from './detect.js';
 import { BUILDS, baseHref, wasmUrlOf, wasmIntegrityOf } from './wasm.js';
 import { checkLoadOptions } from './source.js';
 import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
-import { mergeParts, resolveThreads, sharedBytes, splitRows } from './parallel.js';
+import { AUTO_MIN_ITEMS, mergeParts, resolveThreads, sharedBytes, splitRows } from './parallel.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
@@ -202,6 +202,11 @@ export async function loadInWorker(source, options) {
     try {
       await peerLoad;
       proxy._peer = peer;
+      if (threads.requested === 'auto' && proxy.nItems < AUTO_MIN_ITEMS) {
+        proxy._peer = null;
+        Object.assign(threads, { count: 1, reason: `${proxy.nItems} items: below ${AUTO_MIN_ITEMS} 'auto' scans on one worker (a second one's message round trip costs more than it saves; threads: 2 forces it)` });
+        peer.dispose().catch(() => {});
+      }
     } catch (e) {
       // The model works on one thread; say why in info().
       Object.assign(threads, { count: 1, reason: `the second worker failed to load the model (${messageOf(e)})` });

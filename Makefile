@@ -36,7 +36,7 @@ toolchain:
 setup: toolchain $(SETUP_TARGETS)
 
 wasm: toolchain
-	@scripts/build-wasm.sh relaxed simd scalar intent
+	@scripts/build-wasm.sh relaxed simd scalar intent relaxed-lean simd-lean scalar-lean
 
 cli:
 	$(CARGO) build --release --quiet --bin vitrine
@@ -84,6 +84,8 @@ lint: toolchain
 	$(CARGO) clippy --lib --release --target wasm32-unknown-unknown --features intent-module -- -D warnings
 	RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd' CARGO_TARGET_DIR=target/lint-relaxed \
 	  $(CARGO) clippy --lib --release --target wasm32-unknown-unknown -- -D warnings
+	RUSTFLAGS='-C target-feature=+simd128' CARGO_TARGET_DIR=target/lint-simd \
+	  $(CARGO) clippy --lib --release --target wasm32-unknown-unknown --features lean -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -167,6 +167,23 @@ export interface WorkerLoadOptions extends LoadOptions {
    * `new Worker(new URL('vitrine/worker', import.meta.url), {type: 'module'})`.
    */
   worker?: Worker | null;
+  /**
+   * Threads per scan: 1, 2 (two workers, each holding the model, each
+   * scanning half the rows; results identical to one thread), or 'auto'
+   * (default): 2 where the page is cross-origin isolated, the device has
+   * two or more cores and the catalogue 500,000 items or more, else 1.
+   * `info().threads` says what runs and why.
+   */
+  threads?: 1 | 2 | 'auto' | null;
+}
+
+/** What scans run on (`info().threads`), and why. */
+export interface ThreadsInfo {
+  count: 1 | 2;
+  requested: 1 | 2 | 'auto';
+  reason: string;
+  /** Bundle bytes given to `loadInWorker` were shared by both workers (SharedArrayBuffer). */
+  sharedBytes: boolean;
 }
 
 export interface ItemInfo {
@@ -221,6 +238,10 @@ export interface ModelInfo {
    * section was refused (`reason`: another feature spec, non-finite weights).
    */
   ranker: { active: 'learned' | 'blend' | 'fallback'; reason: string | null };
+  /** How many threads split each scan, and why (always 1 for `load()`). */
+  threads: ThreadsInfo;
+  /** 'lean': a `-lean` engine build (no shopper or placements), selected through `wasmUrl`. */
+  engine: 'full' | 'lean';
 }
 
 /** A shopper's text classified by `matchIntent`. */
@@ -420,6 +441,8 @@ export declare class VitrineWorker {
   readonly dim: number;
   readonly dtype: 'f32' | 'f16' | 'int8';
   readonly variant: 'relaxed' | 'simd' | 'scalar';
+  /** How many workers split each scan, and why. */
+  readonly threads: ThreadsInfo;
   simdEnabled(): Promise<boolean>;
   info(): Promise<ModelInfo>;
   recommend(userVector: UserVector, options?: RecommendOptions): Promise<ScoredList>;

@@ -58,6 +58,11 @@ for (const [build, file] of [
   ['simd', 'simd/vitrine_core_bg.wasm'],
   ['scalar', 'scalar/vitrine_core_bg.wasm'],
   ['intent', 'intent/vitrine_intent_bg.wasm'],
+  // The lean engine builds, for a page that serves them through `wasmUrl`
+  // (give their hash under the build's own key in `wasmIntegrity`).
+  ['relaxed-lean', 'relaxed-lean/vitrine_core_bg.wasm'],
+  ['simd-lean', 'simd-lean/vitrine_core_bg.wasm'],
+  ['scalar-lean', 'scalar-lean/vitrine_core_bg.wasm'],
 ]) {
   integrity[build] = 'sha384-' + createHash('sha384').update(await readFile(join(wasmDir, file))).digest('base64');
 }

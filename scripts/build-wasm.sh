@@ -6,6 +6,10 @@
 #   pkg/wasm/scalar/vitrine_core...                     the engine, scalar twins
 #   pkg/wasm/intent/vitrine_intent...                   the intent matcher (no SIMD
 #     needed: one question is ~10 µs), fetched by the glue on first use
+#   pkg/wasm/{relaxed,simd,scalar}-lean/vitrine_core_bg.wasm  the same engine
+#     builds without the shopper and placements (feature `lean`, ≤ 200 KB):
+#     only the .wasm, run by the full build's glue (its imports are a subset),
+#     for pages that only recommend (`wasmUrl: {relaxed: '…/relaxed-lean/…'}`)
 # Uses the toolchain chosen by scripts/setup.sh (.cache/toolchain.env).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +18,7 @@ cd "$(dirname "$0")/.."
 . .cache/toolchain.env
 WASM_TOOLCHAIN=${VITRINE_WASM_TOOLCHAIN:-$WASM_TOOLCHAIN}   # override to test the fallback
 out_root=${VITRINE_WASM_OUT:-pkg/wasm}
-variants=${*:-relaxed simd scalar intent}
+variants=${*:-relaxed simd scalar intent relaxed-lean simd-lean scalar-lean}
 
 for v in $variants; do
   # --stack-first (rustc's default for wasm, stated here because the
@@ -24,12 +28,16 @@ for v in $variants; do
   # the module every shopper downloads.
   remap=""
   case "$HOME" in *[[:space:]]*) ;; /*) remap="--remap-path-prefix=$HOME=~" ;; esac
-  [ "$v" = simd ] && flags="$flags,+simd128"
-  [ "$v" = relaxed ] && flags="$flags,+simd128,+relaxed-simd"
+  base=${v%-lean}
+  [ "$base" = simd ] && flags="$flags,+simd128"
+  [ "$base" = relaxed ] && flags="$flags,+simd128,+relaxed-simd"
   name=vitrine_core features=""
   [ "$v" = intent ] && name=vitrine_intent features="--features intent-module"
-  target_dir="target/wasm-$v"
-  [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$v-buildstd"
+  # A lean build shares its full build's target dir: the dependencies are
+  # the same, and cargo keeps both builds of the crate side by side.
+  [ "$v" != "$base" ] && features="--features lean"
+  target_dir="target/wasm-$base"
+  [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$base-buildstd"
   if [ "$WASM_TOOLCHAIN" = rustup ]; then
     RUSTFLAGS="$flags $remap" CARGO_TARGET_DIR="$target_dir" \
       cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet $features
@@ -49,8 +57,8 @@ for v in $variants; do
   wasm_opt=.cache/tools/node_modules/.bin/wasm-opt
   if [ -x "$wasm_opt" ]; then
     feats="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
-    [ "$v" = simd ] && feats="$feats --enable-simd"
-    [ "$v" = relaxed ] && feats="$feats --enable-simd --enable-relaxed-simd"
+    [ "$base" = simd ] && feats="$feats --enable-simd"
+    [ "$base" = relaxed ] && feats="$feats --enable-simd --enable-relaxed-simd"
     # --low-memory-unused lets `optimize-added-constants` fold `p + C` into a
     # load's offset immediate (LLVM leaves most kernel addresses as separate
     # adds, and V8 cannot fold a wrapping i32 add into an x64 address: one
@@ -61,6 +69,8 @@ for v in $variants; do
     # shellcheck disable=SC2086
     "$wasm_opt" -O3 $feats "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   fi
-  printf '[wasm] %-6s %7d bytes raw, %7d gzip\n' "$v" \
+  # A lean build ships only its .wasm: the full build's glue runs it.
+  [ "$v" != "$base" ] && rm -f "$out/${name}.js" "$out/${name}.d.ts" "$out/${name}_bg.wasm.d.ts"
+  printf '[wasm] %-12s %7d bytes raw, %7d gzip\n' "$v" \
     "$(wc -c < "$out/${name}_bg.wasm")" "$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)"
 done

@@ -48,7 +48,9 @@ const MIME = {
 /**
  * @param {{ port?: number, host?: string, models?: string, nodeModules?: boolean,
  *           mounts?: Record<string, string>, quiet?: boolean, immutable?: string[],
- *           onRequest?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void }} [opts]
+ *           onRequest?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
+ *           headers?: Record<string, string> }} [opts] `headers`: sent with every
+ *           response (e.g. COOP/COEP, to test a cross-origin isolated page)
  * @returns {Promise<{ server: import('node:http').Server, url: string, port: number, close: () => Promise<void> }>}
  */
 export async function startServer(opts = {}) {
@@ -67,7 +69,7 @@ export async function startServer(opts = {}) {
     // Tests watch requests as they arrive (res.statusCode once written).
     opts.onRequest?.(req, res);
     const send = (status, body, headers = {}) => {
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...opts.headers, ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
@@ -111,6 +113,7 @@ export async function startServer(opts = {}) {
       'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'Cache-Control': immutable.some((p) => pathname.startsWith(p)) ? 'public, max-age=31536000, immutable' : 'no-cache',
       'X-Content-Type-Options': 'nosniff',
+      ...opts.headers,
     };
     const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
     if (url.searchParams.get('noetag') !== '1') {

@@ -6,7 +6,7 @@ pub mod kernels;
 mod model;
 mod topk;
 
-pub use model::{Model, RecommendOptions};
+pub use model::{merge_parts, Candidate, Model, Part, RecommendOptions};
 pub use topk::{Scored, TopK};
 
 #[cfg(test)]

@@ -409,18 +409,53 @@ impl Model {
 
     /// Top-k by ⟨u, yᵢ⟩ + bᵢ over the whole catalogue, best first.
     pub fn recommend(&self, user: &[f32], opts: &RecommendOptions) -> Result<Vec<Scored>> {
-        let u = self.prepare_user(user)?;
-        let filter = self.filter(opts)?;
-        let ep = Epilogue {
-            mul: None,
-            add: self.view().bias,
-            cosine: false,
-        };
-        Ok(self.scan(&u, opts.k, &filter, ep))
+        let q = self.recommend_query(user, opts)?;
+        Ok(self.scan(&q))
+    }
+
+    /// [`Model::recommend`] over rows `rows` only: one part of a scan split
+    /// across threads (each holding the model), to be joined by [`merge_parts`].
+    pub fn recommend_part(
+        &self,
+        user: &[f32],
+        opts: &RecommendOptions,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Part> {
+        let q = self.recommend_query(user, opts)?;
+        Ok(self.scan_part(&q, self.part_rows(rows)?))
+    }
+
+    fn recommend_query(&self, user: &[f32], opts: &RecommendOptions) -> Result<Query<'_>> {
+        Ok(Query {
+            u: self.prepare_user(user)?,
+            k: opts.k,
+            filter: self.filter(opts)?,
+            ep: Epilogue {
+                mul: None,
+                add: self.view().bias,
+                cosine: false,
+            },
+        })
     }
 
     /// Items most similar to item `i` by cosine of factor rows (`i` itself excluded).
     pub fn similar(&self, i: usize, opts: &RecommendOptions) -> Result<Vec<Scored>> {
+        let q = self.similar_query(i, opts)?;
+        Ok(self.scan(&q))
+    }
+
+    /// [`Model::similar`] over rows `rows` only (see [`Model::recommend_part`]).
+    pub fn similar_part(
+        &self,
+        i: usize,
+        opts: &RecommendOptions,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Part> {
+        let q = self.similar_query(i, opts)?;
+        Ok(self.scan_part(&q, self.part_rows(rows)?))
+    }
+
+    fn similar_query(&self, i: usize, opts: &RecommendOptions) -> Result<Query<'_>> {
         let row = self.item_row_f32(i).ok_or_else(|| Error::UnknownItem {
             id: format!("#{i}"),
         })?;
@@ -433,13 +468,39 @@ impl Model {
         u.iter_mut().for_each(|x| *x *= q);
         let mut opts = opts.clone();
         opts.exclude.push(format::index_u32(i));
-        let filter = self.filter(&opts)?;
-        let ep = Epilogue {
-            mul: Some(&self.inv_norms),
-            add: None,
-            cosine: true,
-        };
-        Ok(self.scan(&u, opts.k, &filter, ep))
+        Ok(Query {
+            u,
+            k: opts.k,
+            filter: self.filter(&opts)?,
+            ep: Epilogue {
+                mul: Some(&self.inv_norms),
+                add: None,
+                cosine: true,
+            },
+        })
+    }
+
+    /// A part's rows, checked against the catalogue (a caller's bad split is
+    /// an `INVALID_ARGUMENT`, never a short scan that looks like a result).
+    fn part_rows(&self, rows: std::ops::Range<usize>) -> Result<std::ops::Range<usize>> {
+        if rows.start > rows.end || rows.end > self.n_items() {
+            return Err(Error::invalid(format!(
+                "scan part rows {}..{} are not within 0..{}",
+                rows.start,
+                rows.end,
+                self.n_items()
+            )));
+        }
+        Ok(rows)
+    }
+
+    /// How many candidates a scan keeps before its final scores: `k`, or for
+    /// int8 the wider pool that is re-scored with the f32 user.
+    fn pool(&self, k: usize) -> usize {
+        match self.view().factors {
+            FactorsView::I8 { .. } => k.saturating_add(k.max(16)).min(self.n_items()),
+            _ => k,
+        }
     }
 
     /// Popularity top-k (cold start). Falls back to item bias when the bundle
@@ -510,37 +571,48 @@ impl Model {
         })
     }
 
-    /// The one scan loop: per block of rows, the kernel computes final scores
-    /// (epilogue `dot · scale · mul + add` fused in) and their maximum; only
-    /// a block whose maximum beats the current k-th is filtered into the
-    /// heap. Once the heap is warm almost every block ends at the kernel, so
-    /// the scan reads each row once and nothing else. For int8 the user is
-    /// quantized too (the fast path), and a few extra candidates are
-    /// re-scored with the f32 user (and the RESIDUAL when present) so
-    /// rounding cannot reorder the top-k.
-    fn scan(&self, u: &[f32], k: usize, filter: &Filter<'_>, ep: Epilogue<'_>) -> Vec<Scored> {
+    /// The whole catalogue as one part: the one-thread scan is literally the
+    /// split scan with a single part, so the two cannot drift apart.
+    fn scan(&self, q: &Query<'_>) -> Vec<Scored> {
+        let part = self.scan_part(q, 0..self.n_items());
+        merge_parts(&[part], q.k)
+    }
+
+    /// The one scan loop, over rows `rows`: per block of rows, the kernel
+    /// computes final scores (epilogue `dot · scale · mul + add` fused in)
+    /// and their maximum; only a block whose maximum beats the current k-th
+    /// is filtered into the heap. Once the heap is warm almost every block
+    /// ends at the kernel, so the scan reads each row once and nothing else.
+    /// For int8 the user is quantized too (the fast path), and the pool's
+    /// candidates carry their re-scored value with the f32 user (and the
+    /// RESIDUAL when present) so rounding cannot reorder the top-k. A row's
+    /// score never depends on where its block starts or which block it is
+    /// paired with, so parts over any split give the one-thread scores.
+    fn scan_part(&self, q: &Query<'_>, rows_in: std::ops::Range<usize>) -> Part {
+        let (u, filter, ep) = (&q.u[..], &q.filter, q.ep);
         let stride = self.layout.stride;
-        let n = self.n_items();
+        let pool = self.pool(q.k);
+        let first = rows_in.start.min(self.n_items());
+        let end = rows_in.end.min(self.n_items()).max(first);
         let mut out = [0f32; BLOCK];
-        match self.view().factors {
+        let mut top = TopK::new(pool);
+        let part_of = |b: usize| (first + b * BLOCK, (first + (b + 1) * BLOCK).min(end));
+        let blocks = (end - first).div_ceil(BLOCK);
+        let candidates = match self.view().factors {
             FactorsView::F32(rows) => {
                 // Blocks i and h + i together (`kernels::dot_f32_pair`: two
                 // read streams), then the odd one out; `push_scored` keeps
                 // the ties right in any block order.
-                let mut top = TopK::new(k);
                 let mut out2 = [0f32; BLOCK];
-                let span = BLOCK * stride.max(1);
-                let blocks = n.div_ceil(BLOCK);
                 let h = blocks / 2;
                 let block = |b: usize| {
-                    let end = ((b + 1) * span).min(rows.len());
-                    let r = rows.get(b * span..end).unwrap_or(&[]);
-                    (r, r.len() / stride.max(1))
+                    let (s, e) = part_of(b);
+                    let r = rows.get(s * stride..e * stride).unwrap_or(&[]);
+                    (s, r, r.len() / stride.max(1))
                 };
                 for i in 0..h {
-                    let ((ra, ma), (rb, mb)) = (block(i), block(h + i));
-                    let aff =
-                        [(i, ma), (h + i, mb)].map(|(b, m)| ep.affine(b * BLOCK..b * BLOCK + m));
+                    let ((sa, ra, ma), (sb, rb, mb)) = (block(i), block(h + i));
+                    let aff = [(sa, ma), (sb, mb)].map(|(s, m)| ep.affine(s..s + m));
                     let [xa, xb] = kernels::dot_f32_pair(
                         [ra, rb],
                         stride,
@@ -548,29 +620,32 @@ impl Model {
                         aff,
                         [&mut out[..ma], &mut out2[..mb]],
                     );
-                    push_scored(&mut top, i * BLOCK, &out[..ma], xa, filter);
-                    push_scored(&mut top, (h + i) * BLOCK, &out2[..mb], xb, filter);
+                    push_scored(&mut top, sa, &out[..ma], xa, filter);
+                    push_scored(&mut top, sb, &out2[..mb], xb, filter);
                 }
                 for b in 2 * h..blocks {
-                    let (r, m) = block(b);
-                    let aff = ep.affine(b * BLOCK..b * BLOCK + m);
+                    let (s, r, m) = block(b);
+                    let aff = ep.affine(s..s + m);
                     let max = kernels::dot_f32(r, stride, u, aff, &mut out[..m]);
-                    push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
+                    push_scored(&mut top, s, &out[..m], max, filter);
                 }
-                top.into_sorted()
+                final_scores(top)
             }
             FactorsView::F16(rows) => {
-                let mut top = TopK::new(k);
                 let mut scratch = Vec::with_capacity(BLOCK * stride);
-                for (b, block) in rows.chunks(BLOCK * stride).enumerate() {
-                    let m = block.len() / stride;
-                    let aff = ep.affine(b * BLOCK..b * BLOCK + m);
+                for b in 0..blocks {
+                    let (s, e) = part_of(b);
+                    let block = rows.get(s * stride..e * stride).unwrap_or(&[]);
+                    let m = block.len() / stride.max(1);
+                    let aff = ep.affine(s..s + m);
                     let max = kernels::dot_f16(block, stride, u, aff, &mut out[..m], &mut scratch);
-                    push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
+                    push_scored(&mut top, s, &out[..m], max, filter);
                 }
-                top.into_sorted()
+                final_scores(top)
             }
-            FactorsView::I8 { q, scales, .. } => {
+            FactorsView::I8 {
+                q: qrows, scales, ..
+            } => {
                 let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let lim = kernels::USER_I8_MAX;
                 let su = if max > 0.0 { max / lim } else { 1.0 };
@@ -582,34 +657,115 @@ impl Model {
                     .iter()
                     .map(|&v| (v / su).round().clamp(-lim, lim) as i8)
                     .collect();
-                let extra = k.saturating_add(k.max(16)).min(n);
-                let mut top = TopK::new(extra);
-                for (b, block) in q.chunks(BLOCK * stride).enumerate() {
-                    let m = block.len() / stride;
-                    let rows = b * BLOCK..b * BLOCK + m;
+                for b in 0..blocks {
+                    let (s, e) = part_of(b);
+                    let block = qrows.get(s * stride..e * stride).unwrap_or(&[]);
+                    let m = block.len() / stride.max(1);
+                    let rows = s..s + m;
                     let sums = self.row_sums.get(rows.clone()).unwrap_or(&[]);
                     let mut aff = ep.affine(rows.clone());
                     aff.scale = Some((scales.get(rows).unwrap_or(&[]), su));
                     let max = kernels::dot_i8(block, stride, &uq, sums, aff, &mut out[..m]);
-                    push_scored(&mut top, b * BLOCK, &out[..m], max, filter);
+                    push_scored(&mut top, s, &out[..m], max, filter);
                 }
-                let mut exact = TopK::new(k);
                 let refined_cosine = ep.cosine && self.refined();
-                for c in top.into_sorted() {
-                    let i = c.index as usize;
-                    if let Some(d) = self.exact_dot(u, i) {
-                        let score = if refined_cosine {
-                            d * self.refined_inv_norm(i)
-                        } else {
-                            ep.one(i, d)
-                        };
-                        exact.push(c.index, score);
-                    }
-                }
-                exact.into_sorted()
+                top.into_sorted()
+                    .into_iter()
+                    .map(|c| {
+                        let i = c.index as usize;
+                        // NaN (a row past the end, which a loaded model
+                        // cannot have) keeps its pool slot but never enters
+                        // the top-k, as in any split.
+                        let score = self.exact_dot(u, i).map_or(f32::NAN, |d| {
+                            if refined_cosine {
+                                d * self.refined_inv_norm(i)
+                            } else {
+                                ep.one(i, d)
+                            }
+                        });
+                        Candidate {
+                            index: c.index,
+                            scan: c.score,
+                            score,
+                        }
+                    })
+                    .collect()
+            }
+        };
+        Part { pool, candidates }
+    }
+}
+
+/// A query compiled once: padded user, filter and epilogue.
+struct Query<'a> {
+    u: Vec<f32>,
+    k: usize,
+    filter: Filter<'a>,
+    ep: Epilogue<'a>,
+}
+
+/// A candidate of one part of a split scan: `scan` is the value the scan
+/// ranked it by (the int8 kernel's, for int8 bundles), `score` its final
+/// score (the same value for f32 and f16).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub index: u32,
+    pub scan: f32,
+    pub score: f32,
+}
+
+/// What one part of a scan hands to [`merge_parts`]: its best `pool`
+/// candidates by `scan` (fewer when the part has fewer rows that pass).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub pool: usize,
+    pub candidates: Vec<Candidate>,
+}
+
+fn final_scores(top: TopK) -> Vec<Candidate> {
+    top.into_sorted()
+        .into_iter()
+        .map(|c| Candidate {
+            index: c.index,
+            scan: c.score,
+            score: c.score,
+        })
+        .collect()
+}
+
+/// Joins the parts of a split scan into the one-thread answer: the best
+/// `pool` of all candidates by `scan` (ties to the lower index, as
+/// [`TopK`] orders), then the best `k` of those by final score. Each part
+/// holds the best `pool` of its own rows, so the union holds the whole
+/// catalogue's best `pool`, and the same two selections as the one-thread
+/// scan's give the same items in the same order. Parts come as
+/// [`Model::recommend_part`] returns them (best `scan` first), so the first
+/// selection is a merge of sorted lists. `www/lib/parallel.js` joins the
+/// workers' parts by the same rules.
+pub fn merge_parts(parts: &[Part], k: usize) -> Vec<Scored> {
+    let pool = parts.iter().map(|p| p.pool).max().unwrap_or(0);
+    let mut at = vec![0usize; parts.len()];
+    let mut top = TopK::new(k);
+    for _ in 0..pool {
+        let mut best: Option<(usize, &Candidate)> = None;
+        for (p, part) in parts.iter().enumerate() {
+            let Some(c) = at.get(p).and_then(|&j| part.candidates.get(j)) else {
+                continue;
+            };
+            let better = best
+                .is_none_or(|(_, b)| c.scan > b.scan || (c.scan == b.scan && c.index < b.index));
+            if better {
+                best = Some((p, c));
             }
         }
+        // No NaN `scan` reaches a part: the scan's TopK never admits one.
+        let Some((p, c)) = best else { break };
+        top.push(c.index, c.score);
+        if let Some(j) = at.get_mut(p) {
+            *j += 1;
+        }
     }
+    top.into_sorted()
 }
 
 /// Compiles a price filter; shared with the shopper's candidate filter.

@@ -639,3 +639,163 @@ fn price_filters_compare_exact_prices() {
     assert_eq!(only(Some(24.995), Some(1e300)), vec![8]);
     assert_eq!(m.view().price_at(7), Some(24.99));
 }
+
+// ---- scans split into parts (two threads) -----------------------------------
+
+/// Splits at `cuts` (row boundaries, any alignment), scans each part, joins.
+fn split(m: &Model, u: &[f32], opts: &RecommendOptions, cuts: &[usize]) -> Vec<Scored> {
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(m.n_items());
+    let parts: Vec<Part> = bounds
+        .windows(2)
+        .map(|w| m.recommend_part(u, opts, w[0]..w[1]).unwrap())
+        .collect();
+    merge_parts(&parts, opts.k)
+}
+
+#[test]
+fn split_scans_equal_the_one_thread_scan_bit_for_bit() {
+    const BLOCK: usize = super::model::BLOCK;
+    let mut rng = Rng::new(19);
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::I8] {
+        for (n, dim) in [(1, 8), (700, 24), (5 * BLOCK + 17, 64), (3000, 32)] {
+            let m = model(n, dim, dtype);
+            let half = n.div_ceil(2 * BLOCK) * BLOCK;
+            let cuts: Vec<Vec<usize>> = vec![
+                vec![half.min(n)],
+                vec![n / 2],
+                vec![0],
+                vec![n],
+                vec![n / 3, 2 * n / 3],
+            ];
+            for q in 0..6 {
+                let u = synth::user(dim, &mut rng);
+                let opts = [
+                    RecommendOptions {
+                        k: 10,
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: 7,
+                        exclude: (0..n as u32).step_by(3).collect(),
+                        categories: Some(vec![1, 2, 4]),
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: 5,
+                        price_min: Some(5.0),
+                        price_max: Some(30.0),
+                        in_stock_only: true,
+                        ..Default::default()
+                    },
+                    RecommendOptions {
+                        k: n + 3,
+                        ..Default::default()
+                    },
+                ][q % 4]
+                    .clone();
+                let one = m.recommend(&u, &opts).unwrap();
+                for c in &cuts {
+                    assert_eq!(
+                        split(&m, &u, &opts, c),
+                        one,
+                        "{dtype:?} {n}x{dim} cuts {c:?}"
+                    );
+                }
+                // similar: the cosine epilogue through the same join
+                let i = q * 7 % n;
+                let one = m.similar(i, &opts).unwrap();
+                let parts: Vec<Part> = [0..n / 2, n / 2..n]
+                    .into_iter()
+                    .map(|r| m.similar_part(i, &opts, r).unwrap())
+                    .collect();
+                assert_eq!(
+                    merge_parts(&parts, opts.k),
+                    one,
+                    "similar {dtype:?} {n}x{dim}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn split_int8_scans_join_the_pool_before_rescoring() {
+    // With a residual the re-scored order differs from the scan's; a join
+    // that re-scored each part's own pool would see more candidates than the
+    // one-thread scan and could answer differently. It must not.
+    let (m, _) = refined_model(4000, 32);
+    let mut rng = Rng::new(23);
+    for _ in 0..40 {
+        let u = synth::user(32, &mut rng);
+        for k in [1, 3, 10] {
+            let opts = RecommendOptions {
+                k,
+                ..Default::default()
+            };
+            let one = m.recommend(&u, &opts).unwrap();
+            assert_eq!(split(&m, &u, &opts, &[1000]), one);
+            assert_eq!(split(&m, &u, &opts, &[2048]), one);
+        }
+    }
+}
+
+#[test]
+fn ties_across_parts_go_to_the_lower_index() {
+    const BLOCK: usize = super::model::BLOCK;
+    for dtype in [Dtype::F32, Dtype::I8] {
+        let n = 4 * BLOCK;
+        let mut parts = synth::catalogue(n, 32, 3, 5);
+        let hot: Vec<f32> = (0..32)
+            .map(|c| if c % 2 == 0 { 0.5 } else { -0.25 })
+            .collect();
+        for (i, row) in parts.factors.chunks_exact_mut(32).enumerate() {
+            if i % 97 == 5 {
+                row.copy_from_slice(&hot);
+            } else {
+                row.iter_mut().for_each(|v| *v *= 0.01);
+            }
+        }
+        parts.bias = None;
+        let m = Model::from_bytes(&write_bundle(&parts, dtype).unwrap()).unwrap();
+        let opts = RecommendOptions {
+            k: 6,
+            ..Default::default()
+        };
+        let want: Vec<u32> = (0..n as u32).filter(|i| i % 97 == 5).take(6).collect();
+        let got: Vec<u32> = split(&m, &hot, &opts, &[2 * BLOCK])
+            .iter()
+            .map(|s| s.index)
+            .collect();
+        assert_eq!(got, want, "{dtype:?}");
+    }
+}
+
+#[test]
+fn parts_outside_the_catalogue_are_invalid_arguments() {
+    let m = model(100, 8, Dtype::F32);
+    let u = vec![0.1; 8];
+    let opts = RecommendOptions {
+        k: 3,
+        ..Default::default()
+    };
+    #[allow(
+        clippy::reversed_empty_ranges,
+        reason = "a reversed part is the case under test"
+    )]
+    for r in [0..101, 50..40, 101..101] {
+        let e = m.recommend_part(&u, &opts, r.clone()).unwrap_err();
+        assert_eq!(e.code(), "INVALID_ARGUMENT", "{r:?}");
+        assert_eq!(
+            m.similar_part(0, &opts, r).unwrap_err().code(),
+            "INVALID_ARGUMENT"
+        );
+    }
+    // An empty part is fine: it holds no candidates.
+    assert!(m
+        .recommend_part(&u, &opts, 40..40)
+        .unwrap()
+        .candidates
+        .is_empty());
+}

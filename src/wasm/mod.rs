@@ -8,7 +8,11 @@
 //! - the intent matcher (feature `intent-module`, `intent.rs`): a separate,
 //!   smaller module the JS glue fetches on the first `matchIntent`, so pages
 //!   that never ask a question never download it. It gets the INTENT section
-//!   bytes from the engine's `Model.intentSection()`.
+//!   bytes from the engine's `Model.intentSection()`;
+//! - the lean engine (feature `lean`): the engine without `shopper.rs`,
+//!   `placements.rs` and `shards.rs`, for pages that only recommend.
+//!   Its imports are a subset of the full engine's (same names), so the full
+//!   build's JS glue runs it: a page selects it with the `wasmUrl` option.
 
 #[cfg(feature = "intent-module")]
 mod intent;
@@ -22,15 +26,22 @@ mod intent;
 )]
 mod model;
 #[cfg(not(feature = "intent-module"))]
+#[warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+mod parallel;
+#[cfg(not(any(feature = "intent-module", feature = "lean")))]
 mod placements;
-#[cfg(not(feature = "intent-module"))]
+#[cfg(not(any(feature = "intent-module", feature = "lean")))]
 #[warn(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
     clippy::cast_possible_wrap
 )]
 mod shards;
-#[cfg(not(feature = "intent-module"))]
+#[cfg(not(any(feature = "intent-module", feature = "lean")))]
 #[warn(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
@@ -43,6 +54,8 @@ mod shopper;
     clippy::cast_sign_loss,
     clippy::cast_possible_wrap
 )]
+// The lean engine leaves out the shopper's and placements' option readers.
+#[cfg_attr(feature = "lean", allow(dead_code))]
 mod types;
 
 use crate::error::Error;

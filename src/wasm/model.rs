@@ -238,7 +238,7 @@ fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
 }
 
 impl Model {
-    fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
+    pub(super) fn options(&self, options: &JsValue) -> Result<(RecommendOptions, u32), JsValue> {
         self.options_with(options, &[])
     }
 
@@ -291,7 +291,7 @@ impl Model {
         })
     }
 
-    fn index_of(&self, id: &JsValue) -> Result<usize, JsValue> {
+    pub(super) fn index_of(&self, id: &JsValue) -> Result<usize, JsValue> {
         let id = id
             .as_string()
             .ok_or_else(|| invalid("item id must be a string"))?;
@@ -433,8 +433,13 @@ impl Model {
     /// (`placements::business::recommend`); promoted items carry `promoted: true`.
     pub fn recommend(&self, user: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let u = user_vector(&user, self.inner.dim())?;
-        let extra = super::placements::RECOMMEND_KEYS;
-        let (opts, unknown) = self.options_with(&options, &extra)?;
+        // The lean engine has no business stage (src/wasm/placements.rs):
+        // its options are refused as unknown keys there.
+        #[cfg(feature = "lean")]
+        let (opts, unknown) = self.options(&options)?;
+        #[cfg(not(feature = "lean"))]
+        let (opts, unknown) = self.options_with(&options, &super::placements::RECOMMEND_KEYS)?;
+        #[cfg(not(feature = "lean"))]
         if let Some(r) = self.business_recommend(&u, &opts, &options)? {
             let promoted: Vec<bool> = r.iter().map(super::placements::is_promoted).collect();
             let scored = r

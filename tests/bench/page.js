@@ -1,7 +1,7 @@
 // In-page half of the browser benchmark (driven by run.mjs). Every job runs
 // in a fresh page so that JIT state from one engine never helps another.
 
-import { load } from '/vitrine.js';
+import { load, loadInWorker } from '/vitrine.js';
 
 /** Deterministic Gaussian user vectors so every engine sees the same queries. */
 function users(dim, count, seed) {
@@ -90,6 +90,33 @@ async function measure(fn, { warmupMs = 300, minBatchMs = 20, samples = 25 } = {
   return { median_ms: q(0.5), p95_ms: q(0.95), min_ms: per[0], batch, samples: per.length, warmup_calls: warm };
 }
 
+/** `measure` for an async call: the same warm-up, batching and samples. */
+async function measureAsync(fn, { warmupMs = 300, minBatchMs = 20, samples = 25 } = {}) {
+  let i = 0;
+  const t0 = performance.now();
+  let warm = 0;
+  while (performance.now() - t0 < warmupMs || warm < 5) {
+    sink += await fn(i++);
+    warm++;
+  }
+  let batch = 1;
+  for (;;) {
+    const s = performance.now();
+    for (let b = 0; b < batch; b++) sink += await fn(i++);
+    if (performance.now() - s >= minBatchMs) break;
+    batch *= 2;
+  }
+  const per = [];
+  for (let s = 0; s < samples; s++) {
+    const a = performance.now();
+    for (let b = 0; b < batch; b++) sink += await fn(i++);
+    per.push((performance.now() - a) / batch);
+  }
+  per.sort((x, y) => x - y);
+  const q = (p) => per[Math.min(per.length - 1, Math.ceil(p * per.length) - 1)];
+  return { median_ms: q(0.5), p95_ms: q(0.95), min_ms: per[0], batch, samples: per.length, warmup_calls: warm };
+}
+
 /**
  * Copy every item vector out of a loaded f32 model into one row-major array,
  * and the item biases (the scores of a zero user over the whole catalogue),
@@ -148,6 +175,25 @@ const jobs = {
     const r = await measure((i) => raw.recommendFast(us[i & 63], k).scores[0], opts);
     r.simd_enabled = m.simdEnabled();
     m.dispose();
+    return r;
+  },
+
+  /**
+   * Worker mode with `threads` workers: the same top-k, postMessage round
+   * trips included (one thread and two pay the same messaging). The two
+   * answers are checked equal first.
+   */
+  async worker({ url, variant, k, threads, opts }) {
+    const simd = variant === 'scalar' ? false : variant === 'relaxed' ? 'relaxed' : true;
+    const m = await loadInWorker(url, { simd, threads });
+    if (m.threads.count !== threads) throw new Error(`asked for ${threads} threads, got ${m.threads.count}: ${m.threads.reason}`);
+    const us = users(m.dim, 64, 42);
+    const got = await m.recommendIndices(us[0], k);
+    if (got.indices.length !== k) throw new Error(`worker returned ${got.indices.length} items`);
+    const r = await measureAsync(async (i) => (await m.recommendIndices(us[i & 63], k)).scores[0], opts);
+    r.threads = m.threads.count;
+    r.first_indices = Array.from(got.indices);
+    await m.dispose();
     return r;
   },
 

@@ -57,7 +57,7 @@ for (const { n, d, dtypes } of SHAPES) {
 // tree is shared) must not mix two builds into one table.
 const WASM_SNAPSHOT = join(CACHE, 'wasm-snapshot');
 rmSync(WASM_SNAPSHOT, { recursive: true, force: true });
-for (const v of ['relaxed', 'simd', 'scalar', 'intent']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM_SNAPSHOT, v), { recursive: true });
+for (const v of ['relaxed', 'simd', 'scalar', 'intent', 'relaxed-lean', 'simd-lean', 'scalar-lean']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM_SNAPSHOT, v), { recursive: true });
 const srv = await startServer({
   nodeModules: true,
   mounts: { '/bench/': CACHE, '/bench-page/': HERE, '/wasm/': WASM_SNAPSHOT },
@@ -115,6 +115,33 @@ for (const { n, d, dtypes } of SHAPES) {
         log(`FAILED ${engine} ${dtype} ${n}x${d}: ${e.message}`);
         rows.push({ engine, dtype, n, d, k: K, median_ms: null, p95_ms: null, error: e.message.slice(0, 300) });
       }
+    }
+  }
+}
+
+// Two-thread scans (worker mode): the same query on one worker and split
+// across two (`loadInWorker(url, {threads})`), both through postMessage, so
+// the ratio is the split's alone. The relaxed build is what 'auto' runs here.
+for (const { n, d } of QUICK ? [{ n: 100_000, d: 64 }] : [{ n: 1_000_000, d: 64 }, { n: 100_000, d: 64 }]) {
+  for (const dtype of ['int8', 'f32']) {
+    const url = `/bench/${basename(bundles.get(`${dtype} ${n} ${d}`))}`;
+    /** @type {Record<number, any>} */
+    const got = {};
+    for (const threads of [1, 2]) {
+      const engine = `worker-${threads}t-relaxed`;
+      try {
+        const r = await inFreshPage({ kind: 'worker', variant: 'relaxed', url, k: K, threads, opts });
+        got[threads] = r;
+        rows.push({ engine, dtype, n, d, k: K, threads, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), min_ms: round(r.min_ms), batch: r.batch, samples: r.samples });
+        log(`${engine} ${dtype.padEnd(4)} ${n}x${d}: median ${round(r.median_ms)} ms, p95 ${round(r.p95_ms)} ms`);
+      } catch (e) {
+        log(`FAILED ${engine} ${dtype} ${n}x${d}: ${e.message}`);
+        rows.push({ engine, dtype, n, d, k: K, threads, median_ms: null, p95_ms: null, error: e.message.slice(0, 300) });
+      }
+    }
+    if (got[1] && got[2] && JSON.stringify(got[1].first_indices) !== JSON.stringify(got[2].first_indices)) {
+      log(`MISMATCH: two threads answered differently from one (${dtype} ${n}x${d})`);
+      rows.push({ metric: 'two_thread_mismatch', dtype, n, d });
     }
   }
 }
@@ -184,7 +211,7 @@ await srv.close();
 // ---------------------------------------------------------------- wasm sizes
 // The engine builds are what every page loads; the intent module only pages
 // that ask `matchIntent`, on first use.
-for (const variant of ['relaxed', 'simd', 'scalar', 'intent']) {
+for (const variant of ['relaxed', 'simd', 'scalar', 'intent', 'relaxed-lean', 'simd-lean', 'scalar-lean']) {
   const file = join(WASM_SNAPSHOT, variant, variant === 'intent' ? 'vitrine_intent_bg.wasm' : 'vitrine_core_bg.wasm');
   const raw = readFileSync(file);
   rows.push({ metric: 'wasm_size', variant, raw_bytes: raw.byteLength, gzip_bytes: gzipSync(raw, { level: 9 }).byteLength });
@@ -319,6 +346,10 @@ ratio(`wasm-read f32 ${bigN}x64 / bound f32 (a bare wasm read of the same bytes)
 ratio(`wasm-simd f32 / wasm-read f32 (${bigN}x64)`, find('wasm-simd', 'f32', bigN, 64), find('wasm-read', 'f32', bigN, 64));
 for (const r of rows.filter((r) => r.metric === 'paired_bound_ratio')) {
   lines.push(`- ${r.engine} ${r.dtype} ${r.n}x${r.d} / bound f32, bound re-measured around each of ${r.rounds} browser runs: median ${r.value}× (rounds: ${r.ratios.join(', ')}; native read ${Math.min(...r.read_gbps)}–${Math.max(...r.read_gbps)} GB/s)`);
+}
+for (const dtype of ['int8', 'f32']) {
+  ratio(`two-thread speed-up, worker-1t / worker-2t ${dtype} (${bigN}x64, relaxed build)`, find('worker-1t-relaxed', dtype, bigN, 64), find('worker-2t-relaxed', dtype, bigN, 64));
+  ratio(`worker-2t-relaxed ${dtype} / in-page wasm-relaxed ${dtype} (${bigN}x64)`, find('worker-2t-relaxed', dtype, bigN, 64), find('wasm-relaxed', dtype, bigN, 64) ?? find('wasm-simd', dtype, bigN, 64));
 }
 ratio(`wasm-scalar int8 / wasm-simd int8 (${bigN}x64)`, find('wasm-scalar', 'int8', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
 lines.push('');

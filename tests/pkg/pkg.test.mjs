@@ -59,6 +59,10 @@ test('npm pack ships the glue, types, both engine builds and the intent module',
     'wasm/scalar/vitrine_core_bg.wasm',
     'wasm/intent/vitrine_intent.js',
     'wasm/intent/vitrine_intent_bg.wasm',
+    // The lean engine builds: only the .wasm (the full build's glue runs them).
+    'wasm/relaxed-lean/vitrine_core_bg.wasm',
+    'wasm/simd-lean/vitrine_core_bg.wasm',
+    'wasm/scalar-lean/vitrine_core_bg.wasm',
   ]) {
     assert.ok(files.includes(f), `${f} in the tarball (has: ${files.join(', ')})`);
   }
@@ -72,7 +76,7 @@ test('npm pack ships the glue, types, both engine builds and the intent module',
   const worker = readFileSync(join(ROOT, 'pkg', 'vitrine.worker.js'), 'utf8');
   assert.ok(!/\bimport\s*[({'"\w*]|\bimport\.meta\b|\bexport\s/.test(worker.replace(/"[^"]*"|'[^']*'|`[^`]*`/g, '')), 'no import/export/import.meta in vitrine.worker.js');
   const sri = JSON.parse(readFileSync(join(ROOT, 'pkg', 'wasm', 'integrity.json'), 'utf8'));
-  assert.deepEqual(Object.keys(sri).sort(), ['intent', 'relaxed', 'scalar', 'simd']);
+  assert.deepEqual(Object.keys(sri).sort(), ['intent', 'relaxed', 'relaxed-lean', 'scalar', 'scalar-lean', 'simd', 'simd-lean']);
 });
 
 test('installed tarball works from Node via `import "vitrine"`', async () => {

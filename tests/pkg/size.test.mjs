@@ -23,6 +23,29 @@ function budgets() {
   return out;
 }
 
+/** Raw budgets in bytes from the README's second table, by the build's first word. */
+function rawBudgets() {
+  const readme = readFileSync(join(PKG, 'README.md'), 'utf8');
+  const section = readme.split('## What a page downloads')[1]?.split('\n## ')[0] ?? '';
+  /** @type {Record<string, number>} */
+  const out = {};
+  for (const m of section.matchAll(/^\|\s*([a-z]+)[^|]*\|\s*([\d.]+)\s*KB raw\s*\|/gm)) out[m[1]] = Number(m[2]) * 1000;
+  return out;
+}
+
+test('each engine .wasm stays within its raw README budget (full and lean builds)', (t) => {
+  const b = rawBudgets();
+  assert.ok(b.full > 0 && b.lean > 0, `README raw budget rows for "full" and "lean" (have ${Object.keys(b)})`);
+  assert.ok(b.lean < b.full, 'the lean builds are budgeted below the full ones');
+  for (const [part, builds] of [['full', ['relaxed', 'simd', 'scalar']], ['lean', ['relaxed-lean', 'simd-lean', 'scalar-lean']]]) {
+    for (const v of builds) {
+      const n = readFileSync(join(PKG, 'wasm', v, 'vitrine_core_bg.wasm')).byteLength;
+      t.diagnostic(`${v}: ${n} bytes raw (budget ${b[part]})`);
+      assert.ok(n <= b[part], `${v}: ${n} bytes raw is over the README budget of ${b[part]}`);
+    }
+  }
+});
+
 test('gzip sizes stay within the README budget', (t) => {
   const b = budgets();
   for (const part of ['glue', 'one', 'intent', 'worker']) assert.ok(b[part] > 0, `README budget row for "${part}" (have ${Object.keys(b)})`);

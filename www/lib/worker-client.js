@@ -9,6 +9,7 @@ import { pickVariant } from './detect.js';
 import { BUILDS, baseHref, wasmUrlOf, wasmIntegrityOf } from './wasm.js';
 import { checkLoadOptions } from './source.js';
 import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
+import { AUTO_MIN_ITEMS, mergeParts, resolveThreads, sharedBytes, splitRows } from './parallel.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
@@ -101,10 +102,25 @@ async function diagnoseStart(url, eventMessage) {
  * @returns {Promise<VitrineWorker>}
  */
 export async function loadInWorker(source, options) {
-  const opts = checkLoadOptions(options);
+  // `threads` is a worker-mode option: taken off before the shared checks.
+  /** @type {unknown} */
+  let threadsOption;
+  /** @type {unknown} */
+  let rest = options;
+  if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
+    try {
+      ({ threads: threadsOption, ...rest } = /** @type {any} */ (options));
+    } catch (e) {
+      badArg(`load options could not be read: ${messageOf(e)}`);
+    }
+  }
+  const opts = checkLoadOptions(rest);
+  const threads = resolveThreads(threadsOption);
   const variant = pickVariant(opts.simd, opts.wasmUrl);
   /** @type {any} */
   let src;
+  /** @type {Uint8Array | null} bytes given by the caller, for a second worker */
+  let bytes = null;
   /** @type {Transferable[]} */
   const transfer = [];
   if (typeof source === 'string' || source instanceof URL) {
@@ -118,6 +134,7 @@ export async function loadInWorker(source, options) {
       source instanceof ArrayBuffer
         ? new Uint8Array(source)
         : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    bytes = view;
     src = view.slice();
     transfer.push(src.buffer);
   } else {
@@ -129,7 +146,84 @@ export async function loadInWorker(source, options) {
     intent: wasmIntegrityOf('intent', opts.wasmIntegrity),
   };
   if (opts.worker !== undefined && opts.workerUrl !== undefined) badArg('pass options.worker or options.workerUrl, not both');
+  if (threads.count === 2 && opts.worker !== undefined) {
+    // The second worker is started from a URL; a Worker object names none.
+    Object.assign(threads, { count: 1, reason: 'options.worker was given, so no second worker can be started (pass options.workerUrl instead)' });
+  }
+  // Bytes both workers read from one SharedArrayBuffer (cross-origin
+  // isolated pages; SubtleCrypto refuses shared memory, so not with integrity).
+  const shared = threads.count === 2 && bytes ? sharedBytes(bytes, threads.isolated && opts.integrity === undefined) : null;
+  if (shared) {
+    src = shared;
+    transfer.length = 0;
+  }
+  const { worker, url } = startWorker(opts);
+  const proxy = new VitrineWorker(worker, url);
+  const loadArgs = (/** @type {boolean} */ progress) => ({
+    variant,
+    wasmUrl,
+    wasmIntegrity,
+    integrity: opts.integrity,
+    maxBytes: opts.maxBytes,
+    progress: progress && typeof opts.onProgress === 'function',
+  });
+  /** @type {VitrineWorker | null} */
+  let peer = null;
+  /** @type {Promise<unknown> | null} */
+  let peerLoad = null;
+  if (threads.count === 2) {
+    try {
+      const second = startWorker(opts);
+      peer = new VitrineWorker(second.worker, second.url);
+      /** @type {Transferable[]} */
+      const t = [];
+      let src2 = src;
+      if (bytes && !shared) {
+        src2 = bytes.slice();
+        t.push(src2.buffer);
+      }
+      peerLoad = peer._request('load', [src2, loadArgs(false)], t);
+    } catch (e) {
+      Object.assign(threads, { count: 1, reason: `a second worker could not be started (${messageOf(e)})` });
+      peer = null;
+    }
+  }
+  try {
+    const meta = await proxy._request('load', [src, loadArgs(true)], transfer, opts.onProgress);
+    Object.assign(proxy, meta);
+  } catch (e) {
+    worker.terminate();
+    proxy._worker = null;
+    peerLoad?.catch(() => {});
+    peer?._worker?.terminate();
+    throw e;
+  }
+  if (peer && peerLoad) {
+    try {
+      await peerLoad;
+      proxy._peer = peer;
+      if (threads.requested === 'auto' && proxy.nItems < AUTO_MIN_ITEMS) {
+        proxy._peer = null;
+        Object.assign(threads, { count: 1, reason: `${proxy.nItems} items: below ${AUTO_MIN_ITEMS} 'auto' scans on one worker (a second one's message round trip costs more than it saves; threads: 2 forces it)` });
+        peer.dispose().catch(() => {});
+      }
+    } catch (e) {
+      // The model works on one thread; say why in info().
+      Object.assign(threads, { count: 1, reason: `the second worker failed to load the model (${messageOf(e)})` });
+      peer._worker?.terminate();
+      peer._worker = null;
+    }
+  }
+  proxy.threads = { count: threads.count, requested: threads.requested, reason: threads.reason, sharedBytes: shared !== null };
+  return proxy;
+}
 
+/**
+ * Start one module Worker running vitrine.worker.js (or adopt options.worker).
+ * @param {LoadOptions} opts
+ * @returns {{ worker: Worker, url: string }}
+ */
+function startWorker(opts) {
   /** @type {Worker} */
   let worker;
   /** @type {string} */
@@ -164,21 +258,7 @@ export async function loadInWorker(source, options) {
     }
     url = defaultWorkerHref();
   }
-  const proxy = new VitrineWorker(worker, url);
-  try {
-    const meta = await proxy._request(
-      'load',
-      [src, { variant, wasmUrl, wasmIntegrity, integrity: opts.integrity, maxBytes: opts.maxBytes, progress: typeof opts.onProgress === 'function' }],
-      transfer,
-      opts.onProgress,
-    );
-    Object.assign(proxy, meta);
-  } catch (e) {
-    worker.terminate();
-    proxy._worker = null;
-    throw e;
-  }
-  return proxy;
+  return { worker, url };
 }
 
 function defaultWorkerHref() {
@@ -217,6 +297,10 @@ export class VitrineWorker {
     this.dtype = /** @type {any} */ ('');
     /** @type {'relaxed' | 'simd' | 'scalar'} */
     this.variant = /** @type {any} */ ('');
+    /** @type {VitrineWorker | null} the second worker of a two-thread model */
+    this._peer = null;
+    /** @type {{ count: 1 | 2, requested: 1 | 2 | 'auto', reason: string, sharedBytes: boolean }} what scans run on, and why */
+    this.threads = { count: 1, requested: 1, reason: 'one worker', sharedBytes: false };
     /** @type {string[] | null} a CSP violation seen while the worker started */
     this._csp = null;
     const onCsp = (/** @type {any} */ ev) => {
@@ -342,9 +426,49 @@ export class VitrineWorker {
     return new Float32Array(u); // the caller keeps its array; the copy is transferred
   }
 
-  info() {
-    return this._request('info', []);
+  /** Bundle metadata, plus `threads`: how many workers split each scan, and why. */
+  async info() {
+    const info = await this._request('info', []);
+    return { ...info, threads: { ...this.threads } };
   }
+
+  /**
+   * Both workers' parts of one scan, joined (lib/parallel.js): the answer of
+   * the one-thread scan, with the rows read by two threads at once. `null`
+   * when there is no second worker, or it died (the model then goes on with
+   * one, and `info().threads` says why): the caller scans on one worker.
+   * @param {'recommendPart' | 'similarPart'} op
+   * @param {unknown} query user vector (Float32Array, left intact) or item id
+   * @param {RecOptions} opts
+   */
+  async _split(op, query, opts) {
+    const peer = this._peer;
+    if (!peer) return null;
+    const [a, b] = splitRows(this.nItems, 2);
+    /** @returns {[unknown, Transferable[]]} a copy to transfer, so the caller keeps its vector */
+    const arg = () => {
+      if (!(query instanceof Float32Array)) return [query, []];
+      const c = new Float32Array(query);
+      return [c, [c.buffer]];
+    };
+    const [q0, t0] = arg();
+    const [q1, t1] = arg();
+    const mine = this._request(op, [q0, { ...opts }, ...a], t0);
+    try {
+      const parts = await Promise.all([mine, peer._request(op, [q1, { ...opts }, ...b], t1)]);
+      return { parts, merged: mergeParts(parts, opts.k ?? 10) };
+    } catch (e) {
+      if (!peer._dead || this._dead) throw e;
+      mine.catch(() => {});
+      if (this._peer === peer) {
+        this._peer = null;
+        this.threads = { ...this.threads, count: 1, reason: `the second worker died (${peer._dead.message}); scans run on one worker` };
+        peer.dispose().catch(() => {});
+      }
+      return null;
+    }
+  }
+
 
   simdEnabled() {
     return this._request('simdEnabled', []);
@@ -354,6 +478,14 @@ export class VitrineWorker {
   async recommend(userVector, options) {
     const opts = checkRecOptions(options, BUSINESS_OPTION_KEYS);
     const u = this._vector(userVector);
+    // The business stage (price level, rotation, promotions) runs after the
+    // scan on the whole list: with its options the query stays on one worker.
+    const business = BUSINESS_OPTION_KEYS.some((key) => /** @type {any} */ (opts)[key] !== undefined);
+    const split = business ? null : await this._split('recommendPart', u, opts);
+    if (split) {
+      const { parts, merged } = split;
+      return scoredList(merged.map(({ id, score }) => ({ id, score })), parts[0].unknownExcludes, parts[0].unknownCategories);
+    }
     const r = await this._request('recommend', [u, { ...opts }], [u.buffer]);
     return scoredList(r.items, r.unknownExcludes, r.unknownCategories);
   }
@@ -362,13 +494,24 @@ export class VitrineWorker {
   async recommendIndices(userVector, k = 10) {
     checkRecOptions({ k });
     const u = this._vector(userVector);
+    const split = await this._split('recommendPart', u, { k });
+    if (split) {
+      const { merged } = split;
+      return { indices: Uint32Array.from(merged, (c) => c.index), scores: Float32Array.from(merged, (c) => c.score) };
+    }
     return this._request('recommendIndices', [u, k], [u.buffer]);
   }
 
   /** @param {string} id @param {RecOptions} [options] */
   async similar(id, options) {
     checkId(id);
-    const r = await this._request('similar', [id, { ...checkRecOptions(options) }]);
+    const opts = checkRecOptions(options);
+    const split = await this._split('similarPart', id, opts);
+    if (split) {
+      const { parts, merged } = split;
+      return scoredList(merged.map(({ id, score }) => ({ id, score })), parts[0].unknownExcludes, parts[0].unknownCategories);
+    }
+    const r = await this._request('similar', [id, { ...opts }]);
     return scoredList(r.items, r.unknownExcludes, r.unknownCategories);
   }
 
@@ -460,6 +603,9 @@ export class VitrineWorker {
    */
   async dispose() {
     if (!this._worker) return;
+    const peer = this._peer;
+    this._peer = null;
+    await peer?.dispose().catch(() => {});
     const dead = this._dead;
     try {
       // A worker that went away silently (closed, killed) never answers:

@@ -6,6 +6,7 @@
 
 import { toVitrineError } from './errors.js';
 import { loadModel } from './load.js';
+import { checkId, checkRecOptions, checkUserVector } from './checks.js';
 
 const SHOPPER_METHODS = new Set(['foldIn', 'recommendFor', 'rerank', 'segment', 'explain', 'behaviourSegment']);
 
@@ -31,6 +32,21 @@ function requireModel() {
 /** @param {any} r */
 const listed = (r) => ({ items: Array.from(r), unknownExcludes: r.unknownExcludes, unknownCategories: r.unknownCategories });
 
+/**
+ * A scan part with the page-side extras of a listing (unknown categories).
+ * @param {import('./model.js').Vitrine} m @param {any} opts @param {() => any} scan
+ */
+function part(m, opts, scan) {
+  let r;
+  try {
+    r = scan();
+  } catch (e) {
+    throw toVitrineError(e);
+  }
+  r.unknownCategories = m._unknownCategories(opts);
+  return r;
+}
+
 /** @type {Record<string, (args: any[], id: number, post: (m: any) => void) => any>} */
 const ops = {
   async load([src, opts], id, post) {
@@ -54,6 +70,19 @@ const ops = {
   recommendIndices: ([u, k]) => requireModel().recommendIndices(u, k),
   similar: ([id, opts]) => listed(requireModel().similar(id, opts)),
   popular: ([opts]) => listed(requireModel().popular(opts)),
+  /** One part of a two-thread scan (lib/parallel.js joins the parts). */
+  recommendPart: ([u, opts, from, to]) => {
+    const m = requireModel();
+    const o = checkRecOptions(opts);
+    const user = checkUserVector(u, m.dim);
+    return part(m, o, () => m.raw.recommendPart(user, o, from, to));
+  },
+  similarPart: ([id, opts, from, to]) => {
+    const m = requireModel();
+    checkId(id);
+    const o = checkRecOptions(opts);
+    return part(m, o, () => m.raw.similarPart(id, o, from, to));
+  },
   item: ([id]) => requireModel().item(id),
   itemVector: ([id]) => requireModel().itemVector(id),
   itemIndex: ([id]) => requireModel().itemIndex(id),

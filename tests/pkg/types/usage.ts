@@ -75,7 +75,11 @@ export async function worker(): Promise<void> {
   // esbuild recipe: the worker file's URL from the file loader.
   const viaUrl = await loadInWorker('/models/shop.vtr', { workerUrl, wasmUrl: { simd: '/a.wasm', intent: new URL('/b.wasm', location.href) } });
   const n: number = await viaUrl.shopperCall('foldIn', [], {}).then(() => 1);
-  void [recs, has, id, t, disposed, n];
+  // Two workers split each scan; info() and .threads say what runs and why.
+  const two = await loadInWorker('/models/shop.vtr', { threads: 2 });
+  const count: 1 | 2 = two.threads.count;
+  const why: string = (await two.info()).threads.reason;
+  void [recs, has, id, t, disposed, n, count, why];
 }
 
 export function errors(e: unknown): string {

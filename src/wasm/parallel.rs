@@ -1,0 +1,101 @@
+//! One part of a scan split across threads: each worker holds the model and
+//! scans a range of rows; the page joins the parts (`www/lib/parallel.js`,
+//! by the rules of `engine::merge_parts`) into the one-thread answer.
+
+use super::model::Model;
+use super::{invalid, js_error};
+use crate::engine::Part;
+use crate::format;
+use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array};
+use wasm_bindgen::prelude::*;
+
+/// A row bound from JS: a whole number; the engine checks it against the
+/// catalogue (`INVALID_ARGUMENT` past its end).
+fn row(x: f64, name: &str) -> Result<usize, JsValue> {
+    if !(x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= f64::from(u32::MAX)) {
+        return Err(invalid(format!(
+            "{name} must be a whole row number, got {}",
+            super::types::describe(x)
+        )));
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "whole, 0 ≤ x ≤ u32::MAX"
+    )]
+    Ok(x as u32 as usize)
+}
+
+impl Model {
+    /// `{pool, indices, scan, scores, ids, unknownExcludes}`: typed arrays
+    /// for the join, ids so the page needs no second call for the winners.
+    fn part_out(&self, p: &Part, unknown: u32) -> Result<JsValue, JsValue> {
+        let c = &p.candidates;
+        let idx: Vec<u32> = c.iter().map(|c| c.index).collect();
+        let scan: Vec<f32> = c.iter().map(|c| c.scan).collect();
+        let score: Vec<f32> = c.iter().map(|c| c.score).collect();
+        let ids: Array = c
+            .iter()
+            .map(|c| JsValue::from(self.inner.item_id(c.index as usize).unwrap_or("")))
+            .collect();
+        let out = Object::new();
+        Reflect::set(&out, &"pool".into(), &(format::index_u32(p.pool)).into())?;
+        Reflect::set(&out, &"indices".into(), &Uint32Array::from(&idx[..]))?;
+        Reflect::set(&out, &"scan".into(), &Float32Array::from(&scan[..]))?;
+        Reflect::set(&out, &"scores".into(), &Float32Array::from(&score[..]))?;
+        Reflect::set(&out, &"ids".into(), &ids)?;
+        Reflect::set(&out, &"unknownExcludes".into(), &unknown.into())?;
+        Ok(out.into())
+    }
+}
+
+/// `"lean"` for the engine built without the shopper and placements
+/// (feature `lean`), else `"full"`. Both builds export it, so the full
+/// build's glue, which also runs the lean wasm, can tell which one it runs.
+#[wasm_bindgen(js_name = engineParts)]
+pub fn engine_parts() -> String {
+    if cfg!(feature = "lean") {
+        "lean"
+    } else {
+        "full"
+    }
+    .to_string()
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// `recommend` over rows `[from, to)` only: one thread's part of a split scan.
+    #[wasm_bindgen(js_name = recommendPart)]
+    pub fn recommend_part(
+        &self,
+        user: JsValue,
+        options: JsValue,
+        from: f64,
+        to: f64,
+    ) -> Result<JsValue, JsValue> {
+        let u = super::model::user_vector(&user, self.inner.dim())?;
+        let (opts, unknown) = self.options(&options)?;
+        let rows = row(from, "from")?..row(to, "to")?;
+        let p = self
+            .inner
+            .recommend_part(&u, &opts, rows)
+            .map_err(js_error)?;
+        self.part_out(&p, unknown)
+    }
+
+    /// `similar` over rows `[from, to)` only.
+    #[wasm_bindgen(js_name = similarPart)]
+    pub fn similar_part(
+        &self,
+        id: JsValue,
+        options: JsValue,
+        from: f64,
+        to: f64,
+    ) -> Result<JsValue, JsValue> {
+        let i = self.index_of(&id)?;
+        let (opts, unknown) = self.options(&options)?;
+        let rows = row(from, "from")?..row(to, "to")?;
+        let p = self.inner.similar_part(i, &opts, rows).map_err(js_error)?;
+        self.part_out(&p, unknown)
+    }
+}

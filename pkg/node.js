@@ -110,7 +110,7 @@ export async function load(source, options) {
 /**
  * `loadSharded` in Node: an http(s) head URL, shards fetched with `fetch`
  * (or `options.fetch`); Node has no Cache Storage, so shards are cached only
- * in an `options.cache` object given (match, put, delete).
+ * in an `options.shardCache` object given (match, put, delete).
  * @param {string | URL} head
  * @param {any} [options]
  */

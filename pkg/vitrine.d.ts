@@ -489,7 +489,7 @@ export declare function relaxedSimdSupported(): boolean;
 /** `loadSharded` options: every `load` option, plus where shards are cached and how they are fetched. */
 export interface ShardedLoadOptions extends LoadOptions {
   /** 'auto' (default): Cache Storage, in a cache named `vitrine-shards:<model id>`; false: none; or your own Cache-like store. */
-  cache?: 'auto' | false | Pick<Cache, 'match' | 'put' | 'delete'>;
+  shardCache?: 'auto' | false | Pick<Cache, 'match' | 'put' | 'delete'>;
   /** 'all': fetch every shard in the background after the head (see `whenAllLoaded`). Default 'none'. */
   prefetch?: 'none' | 'all';
   /** Parallel shard downloads (1..64, default 4). */

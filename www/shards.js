@@ -24,7 +24,7 @@ import { checkId, checkRecOptions, checkUserVector, scoredList } from './lib/che
 
 /** Cache Storage names are `vitrine-shards:<model_id>`; older models' caches are dropped. */
 export const SHARD_CACHE_PREFIX = 'vitrine-shards:';
-const SHARD_OPTION_KEYS = new Set(['cache', 'prefetch', 'fetch', 'concurrency']);
+const SHARD_OPTION_KEYS = new Set(['shardCache', 'prefetch', 'fetch', 'concurrency']);
 const SCOPES = new Set(['loaded', 'needed', 'all']);
 
 /**
@@ -32,7 +32,7 @@ const SCOPES = new Set(['loaded', 'needed', 'all']);
  *
  * Options: every `load()` option (`simd`, `wasmUrl`, `wasmIntegrity`,
  * `maxBytes` per file, `integrity` of the head, `onProgress` of the head),
- * plus `cache` (`'auto'` (default): Cache Storage where the page has it;
+ * plus `shardCache` (`'auto'` (default): Cache Storage where the page has it;
  * `false`: none; or any object with the Cache methods `match`, `put`,
  * `delete`), `prefetch` (`'none'` (default) or `'all'`: fetch every shard in
  * the background, see `whenAllLoaded()`), `concurrency` (parallel shard
@@ -73,9 +73,9 @@ export async function openSharded(getWasm, head, options) {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     badArg(`options.concurrency must be a whole number in 1..64, got ${describe(concurrency)}`);
   }
-  const cacheOpt = shardOpts.cache ?? 'auto';
+  const cacheOpt = shardOpts.shardCache ?? 'auto';
   if (cacheOpt !== 'auto' && cacheOpt !== false && !isCacheLike(cacheOpt)) {
-    badArg(`options.cache must be 'auto', false, or an object with match, put and delete, got ${describe(cacheOpt)}`);
+    badArg(`options.shardCache must be 'auto', false, or an object with match, put and delete, got ${describe(cacheOpt)}`);
   }
 
   const variant = pickVariant(lo.simd, lo.wasmUrl);

@@ -178,7 +178,7 @@ for (const n of SIZES) {
       await probe.goto(`${srv.url}/tests/blank.html`);
       categoryName = await probe.evaluate(async () => {
         const { loadSharded } = await import('/vitrine.js');
-        const m = await loadSharded('/s/head.vtr', { cache: false });
+        const m = await loadSharded('/s/head.vtr', { shardCache: false });
         const c = m.shards()[Math.floor(m.shardCount / 2)].category;
         m.dispose();
         return c;

@@ -175,7 +175,7 @@ test('a cache entry evicted in the middle of its read is fetched from the networ
       put: (u, resp) => real.put(u, resp),
       delete: (u) => real.delete(u),
     };
-    const m = await loadSharded('/s/head.vtr', { cache: evicting });
+    const m = await loadSharded('/s/head.vtr', { shardCache: evicting });
     await m.loadShards([2]);
     const back = await real.match(new URL('/s/shard-0002.vtr', location.href).href);
     const n = m.loadedShards;

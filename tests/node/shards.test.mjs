@@ -97,7 +97,7 @@ const pairs = (list) => list.map((s) => [s.id, s.score]);
 test('the head serves popular items and a first recommendation without fetching a shard', async () => {
   const whole = await load(source);
   const f = countingFetch();
-  const m = await loadSharded(`${srv.url}/cat/head.vtr`, { fetch: f, cache: false });
+  const m = await loadSharded(`${srv.url}/cat/head.vtr`, { fetch: f, shardCache: false });
   assert.equal(m.nItems, 6000);
   assert.equal(m.by, 'category');
   assert.ok(m.shardCount >= 5, `${m.shardCount} shards`);
@@ -117,7 +117,7 @@ test("recommend over all shards equals the whole bundle's, with filters; a categ
   for (const [dir, src] of [['cat', source], ['range', source], ['i8', sourceI8]]) {
     const whole = await load(src);
     const f = countingFetch();
-    const m = await loadSharded(`${srv.url}/${dir}/head.vtr`, { fetch: f, cache: false });
+    const m = await loadSharded(`${srv.url}/${dir}/head.vtr`, { fetch: f, shardCache: false });
     const cats = whole.info().categories;
     if (dir === 'cat') {
       const r = await m.recommend(gaussianVector(rng(2), D), { k: 10, categories: [cats[1]] });
@@ -151,7 +151,7 @@ test("recommend over all shards equals the whole bundle's, with filters; a categ
 test('items outside the head are found in their one shard by id range', async () => {
   const whole = await load(source);
   const f = countingFetch();
-  const m = await loadSharded(`${srv.url}/range/head.vtr`, { fetch: f, cache: false });
+  const m = await loadSharded(`${srv.url}/range/head.vtr`, { fetch: f, shardCache: false });
   const id = Array.from({ length: 6000 }, (_, i) => `item-${i}`).find((x) => !m.head.has(x));
   assert.deepEqual(await m.item(id), whole.item(id));
   assert.deepEqual(Array.from(await m.itemVector(id)), Array.from(whole.itemVector(id)));
@@ -165,13 +165,13 @@ test('items outside the head are found in their one shard by id range', async ()
 test('a second visit takes every shard from the cache; a corrupt cached shard is evicted and fetched again', async () => {
   const cache = memoryCache();
   const url = `${srv.url}/range/head.vtr`;
-  const a = await loadSharded(url, { cache, fetch: countingFetch() });
+  const a = await loadSharded(url, { shardCache: cache, fetch: countingFetch() });
   await a.loadShards('all');
   assert.equal(cache.log.put, a.shardCount);
   a.dispose();
 
   const f = countingFetch();
-  const b = await loadSharded(url, { cache, fetch: f, prefetch: 'all' });
+  const b = await loadSharded(url, { shardCache: cache, fetch: f, prefetch: 'all' });
   await b.whenAllLoaded();
   assert.equal(f.shardCalls().length, 0, 'warm visit: no shard from the network');
   b.dispose();
@@ -182,7 +182,7 @@ test('a second visit takes every shard from the cache; a corrupt cached shard is
   bad[bad.length - 1] ^= 0xff;
   cache.map.set(key, bad);
   const f2 = countingFetch();
-  const c = await loadSharded(url, { cache, fetch: f2 });
+  const c = await loadSharded(url, { shardCache: cache, fetch: f2 });
   const deletes = cache.log.delete;
   await c.loadShards([1]);
   assert.equal(cache.log.delete, deletes + 1, 'the corrupt copy was evicted');
@@ -195,7 +195,7 @@ test("a shard of another model is SHARD_MISMATCH, never cached, and a cached one
   const url = `${srv.url}/range/head.vtr`;
   const cache = memoryCache();
   const f = countingFetch({ '/range/shard-0000.vtr': `${srv.url}/other/shard-0000.vtr` });
-  const m = await loadSharded(url, { cache, fetch: f });
+  const m = await loadSharded(url, { shardCache: cache, fetch: f });
   const err = await rejectsCode(m.loadShards([0]), 'SHARD_MISMATCH');
   assert.equal(err.details.shard, 0);
   assert.match(err.message, /belongs to model/);
@@ -208,7 +208,7 @@ test("a shard of another model is SHARD_MISMATCH, never cached, and a cached one
   const shardUrl = `${srv.url}/range/shard-0000.vtr`;
   cache.map.set(shardUrl, new Uint8Array(readFileSync(join(dirs.other, 'shard-0000.vtr'))));
   const f2 = countingFetch();
-  const n = await loadSharded(url, { cache, fetch: f2 });
+  const n = await loadSharded(url, { shardCache: cache, fetch: f2 });
   await n.loadShards([0]);
   assert.deepEqual(cache.map.get(shardUrl), new Uint8Array(readFileSync(join(dirs.range, 'shard-0000.vtr'))));
   assert.equal(f2.shardCalls().length, 1);
@@ -218,7 +218,7 @@ test("a shard of another model is SHARD_MISMATCH, never cached, and a cached one
 test('a cached shard evicted while it is read falls back to the network', async () => {
   const url = `${srv.url}/range/head.vtr`;
   const inner = memoryCache();
-  const warm = await loadSharded(url, { cache: inner, fetch: countingFetch() });
+  const warm = await loadSharded(url, { shardCache: inner, fetch: countingFetch() });
   await warm.loadShards([2]);
   warm.dispose();
   const shardUrl = `${srv.url}/range/shard-0002.vtr`;
@@ -240,7 +240,7 @@ test('a cached shard evicted while it is read falls back to the network', async 
     },
   };
   const f = countingFetch();
-  const m = await loadSharded(url, { cache: evicting, fetch: f });
+  const m = await loadSharded(url, { shardCache: evicting, fetch: f });
   await m.loadShards([2]);
   assert.equal(m.loadedShards, 1);
   assert.equal(f.shardCalls().length, 1);
@@ -263,7 +263,7 @@ test('a shard download that breaks off is NETWORK, and the next call tries again
     }
     return fetch(String(url), init);
   };
-  const m = await loadSharded(`${srv.url}/range/head.vtr`, { cache: false, fetch: f });
+  const m = await loadSharded(`${srv.url}/range/head.vtr`, { shardCache: false, fetch: f });
   const err = await rejectsCode(m.loadShards([3]), 'NETWORK');
   assert.equal(err.details.shard, 3);
   broken = false;
@@ -276,16 +276,16 @@ test('bad arguments and plain bundles are typed errors', async () => {
   const s2 = await startServer({ mounts: { '/p/': plainDir }, quiet: true });
   try {
     const name = source.split('/').pop();
-    await rejectsCode(loadSharded(`${s2.url}/p/${name}`, { cache: false }), 'INVALID_ARGUMENT');
+    await rejectsCode(loadSharded(`${s2.url}/p/${name}`, { shardCache: false }), 'INVALID_ARGUMENT');
   } finally {
     await s2.close();
   }
   await rejectsCode(loadSharded(42), 'INVALID_ARGUMENT');
   await rejectsCode(loadSharded(`${srv.url}/range/head.vtr`, { prefetch: 'some' }), 'INVALID_ARGUMENT');
-  await rejectsCode(loadSharded(`${srv.url}/range/head.vtr`, { cache: {} }), 'INVALID_ARGUMENT');
+  await rejectsCode(loadSharded(`${srv.url}/range/head.vtr`, { shardCache: {} }), 'INVALID_ARGUMENT');
   await rejectsCode(loadSharded(`${srv.url}/range/head.vtr`, { bogus: 1 }), 'INVALID_ARGUMENT');
-  await rejectsCode(loadSharded(`${srv.url}/nothing/head.vtr`, { cache: false }), 'NETWORK');
-  const m = await loadSharded(`${srv.url}/range/head.vtr`, { cache: false });
+  await rejectsCode(loadSharded(`${srv.url}/nothing/head.vtr`, { shardCache: false }), 'NETWORK');
+  const m = await loadSharded(`${srv.url}/range/head.vtr`, { shardCache: false });
   await rejectsCode(m.recommend(gaussianVector(rng(5), D), { shards: 'some' }), 'INVALID_ARGUMENT');
   await rejectsCode(m.recommend(gaussianVector(rng(5), D + 1)), 'DIM_MISMATCH');
   await rejectsCode(m.loadShards([999]), 'INVALID_ARGUMENT');

@@ -25,7 +25,7 @@ export async function sharded(): Promise<void> {
   await model.recommend(userVector, { shards: 'some' });
   // @ts-expect-error popular answers at once: no promise
   await model.popular().then(() => 0);
-  // @ts-expect-error cache is 'auto', false or a Cache-like object
-  await loadSharded('/h.vtr', { cache: true });
+  // @ts-expect-error shardCache is 'auto', false or a Cache-like object
+  await loadSharded('/h.vtr', { shardCache: true });
   model.dispose();
 }

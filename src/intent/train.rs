@@ -58,6 +58,9 @@ pub struct TrainConfig {
     /// Feature weightings tried by the cross-validation (each with every C);
     /// the first one is used when `c_grid` is empty.
     pub weightings: Vec<Weighting>,
+    /// Feature sets tried by the cross-validation (each with every
+    /// weighting and C). Empty: `features` only.
+    pub feature_sets: Vec<FeatureConfig>,
     /// Worker threads for the cross-validation folds (results do not depend
     /// on it: each fold is computed the same way on any thread).
     pub threads: usize,
@@ -94,6 +97,7 @@ impl Default for TrainConfig {
             cv_folds: 5,
             c_grid: DEFAULT_C_GRID.to_vec(),
             weightings: vec![Weighting::Uniform, Weighting::Idf],
+            feature_sets: Vec::new(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -119,6 +123,8 @@ pub struct Calibration {
 pub struct CvPoint {
     pub c: f32,
     pub weighting: Weighting,
+    #[serde(serialize_with = "ser_features")]
+    pub features: FeatureConfig,
     pub accuracy: f64,
     pub macro_f1: f64,
 }
@@ -128,6 +134,8 @@ pub struct CvPoint {
 pub struct Selection {
     pub c: f32,
     pub weighting: Weighting,
+    #[serde(serialize_with = "ser_features")]
+    pub features: FeatureConfig,
     pub folds: usize,
     pub grid: Vec<CvPoint>,
 }
@@ -148,6 +156,57 @@ pub struct TrainReport {
     pub skipped_empty: usize,
     /// Rows (kept) whose text (same features) also occurs under another label.
     pub conflicting: usize,
+}
+
+/// A feature configuration as its short name in reports, e.g.
+/// `cjk1-3,char3-5` or `cjk1-4+edges,char3-5,hash16`.
+pub fn feature_name(f: &FeatureConfig) -> String {
+    let cjk = if f.cjk_fourgrams {
+        4
+    } else if f.cjk_trigrams {
+        3
+    } else {
+        2
+    };
+    let mut s = format!(
+        "cjk1-{cjk}{},char{}-{}",
+        if f.edges { "+edges" } else { "" },
+        f.char_min,
+        f.char_max
+    );
+    if f.hash_bits != 0 {
+        s.push_str(&format!(",hash{}", f.hash_bits));
+    }
+    s
+}
+
+/// The feature sets `vitrine intent train` tries by default.
+pub const DEFAULT_FEATURE_SETS: [&str; 1] = ["base"];
+
+/// A named feature set of the `--feature-sets` option.
+pub fn parse_feature_set(name: &str) -> Option<FeatureConfig> {
+    let base = FeatureConfig::default();
+    Some(match name.trim() {
+        "base" => base,
+        "cjk4" => FeatureConfig {
+            cjk_fourgrams: true,
+            ..base
+        },
+        "edges" => FeatureConfig {
+            edges: true,
+            ..base
+        },
+        "cjk4+edges" | "edges+cjk4" => FeatureConfig {
+            cjk_fourgrams: true,
+            edges: true,
+            ..base
+        },
+        _ => return None,
+    })
+}
+
+fn ser_features<S: serde::Serializer>(f: &FeatureConfig, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&feature_name(f))
 }
 
 /// Minimal xorshift PRNG: deterministic splits without a `rand` dependency.
@@ -774,10 +833,10 @@ fn train_clean(
             }
         })
         .collect();
-    let all_feats: Vec<Vec<u32>> = examples
-        .iter()
-        .map(|e| featurize(&e.text, &cfg.features))
-        .collect();
+    let featurize_all = |f: &FeatureConfig| -> Vec<Vec<u32>> {
+        examples.iter().map(|e| featurize(&e.text, f)).collect()
+    };
+    let mut all_feats: Vec<Vec<u32>> = featurize_all(&cfg.features);
     let in_idx: Vec<usize> = (0..examples.len())
         .filter(|&i| examples[i].intent.is_some())
         .collect();
@@ -827,22 +886,41 @@ fn train_clean(
             .flat_map(|&w| grid.iter().map(move |&c| (w, c)))
             .collect();
         let k = cfg.cv_folds.max(2);
-        let outs = cross_validate(
-            &all_feats, &in_idx, &labels, &oos_idx, &classes, &cfg, &pairs,
-        )?;
-        let points: Vec<CvPoint> = pairs
-            .iter()
-            .zip(&outs)
-            .map(|(&(weighting, c), o)| {
+        let mut feature_sets = cfg.feature_sets.clone();
+        if feature_sets.is_empty() || cfg.c_grid.is_empty() {
+            feature_sets = vec![cfg.features];
+        }
+        feature_sets.dedup();
+        // (feature set, weighting, C) points in order, with their outputs.
+        let mut points: Vec<CvPoint> = Vec::new();
+        let mut outs: Vec<CvOut> = Vec::new();
+        for fs in &feature_sets {
+            if FeatureConfig::from_bits(fs.to_bits()) != Some(*fs) {
+                return Err(Error::invalid("invalid feature configuration in the grid"));
+            }
+            let feats_fs = if *fs == cfg.features {
+                std::mem::take(&mut all_feats)
+            } else {
+                featurize_all(fs)
+            };
+            let o = cross_validate(
+                &feats_fs, &in_idx, &labels, &oos_idx, &classes, &cfg, &pairs,
+            )?;
+            if *fs == cfg.features {
+                all_feats = feats_fs;
+            }
+            for (&(weighting, c), o) in pairs.iter().zip(&o) {
                 let (accuracy, macro_f1) = closed_set(&labels, &o.pred, classes.len());
-                CvPoint {
+                points.push(CvPoint {
                     c,
                     weighting,
+                    features: *fs,
                     accuracy,
                     macro_f1,
-                }
-            })
-            .collect();
+                });
+            }
+            outs.extend(o);
+        }
         let mut best = 0;
         for (i, p) in points.iter().enumerate() {
             let b = &points[best];
@@ -852,7 +930,11 @@ fn train_clean(
                 best = i;
             }
         }
-        (cfg.weightings, cfg.c) = (vec![pairs[best].0], pairs[best].1);
+        if points[best].features != cfg.features {
+            cfg.features = points[best].features;
+            all_feats = featurize_all(&cfg.features);
+        }
+        (cfg.weightings, cfg.c) = (vec![points[best].weighting], points[best].c);
         if want_cv_threshold {
             let o = &outs[best];
             let in_scope: Vec<(f32, bool)> = o
@@ -875,7 +957,8 @@ fn train_clean(
         if !cfg.c_grid.is_empty() {
             selection = Some(Selection {
                 c: cfg.c,
-                weighting: pairs[best].0,
+                weighting: points[best].weighting,
+                features: cfg.features,
                 folds: k,
                 grid: points,
             });
@@ -925,6 +1008,83 @@ fn train_clean(
     Ok((model, report))
 }
 
+/// One point of the size/accuracy trade-off ([`size_sweep`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SweepPoint {
+    /// Feature hashes folded into 2^hash_bits buckets (32: not folded).
+    pub hash_bits: u8,
+    /// Weight precision: 8 (int8, as shipped) or 4 (int8 re-rounded to
+    /// 15 levels; still one byte per stored weight in the `.vti`, so it
+    /// saves bytes only through the weights that round to zero).
+    pub weight_bits: u8,
+    /// Stored weights with |q| <= this (of 127) were dropped.
+    pub pruned_at_abs_q: u8,
+    pub model_bytes: usize,
+    pub n_features: usize,
+    pub n_weights: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+}
+
+/// The size/accuracy trade-off of one training configuration (its C and
+/// weighting as given, no model selection): a model per hash-bucket count,
+/// each evaluated (closed set) at every pruning level and at int8 and int4
+/// weight precision. Pruning levels are cumulative on one model, as
+/// [`prune_to_budget`] applies them.
+pub fn size_sweep(
+    train_rows: &[Example],
+    test_rows: &[Example],
+    cfg: &TrainConfig,
+    hash_bits: &[u8],
+    prune_levels: &[u8],
+) -> Result<Vec<SweepPoint>, Error> {
+    let mut out = Vec::new();
+    for &bits in hash_bits {
+        let mut c = cfg.clone();
+        c.features.hash_bits = if bits >= 32 { 0 } else { bits };
+        if FeatureConfig::from_bits(c.features.to_bits()).is_none() {
+            return Err(Error::invalid(format!(
+                "hash bits {bits}: use 8..=31 or 32 (no folding)"
+            )));
+        }
+        c.c_grid.clear();
+        c.fixed_threshold = Some(0.0);
+        let (model, _) = train(train_rows, &HashMap::new(), &c)?;
+        for weight_bits in [8u8, 4] {
+            let mut m = model.clone();
+            if weight_bits == 4 {
+                requantize(&mut m, 7);
+            }
+            for &level in prune_levels {
+                m.prune(level);
+                let e = evaluate(&m, test_rows);
+                out.push(SweepPoint {
+                    hash_bits: bits.min(32),
+                    weight_bits,
+                    pruned_at_abs_q: level,
+                    model_bytes: m.to_bytes().len(),
+                    n_features: m.n_features(),
+                    n_weights: m.n_weights(),
+                    accuracy: e.accuracy,
+                    macro_f1: e.macro_f1,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Re-rounds the intent head's int8 weights to `levels` steps per sign
+/// (7 = int4) in the same per-class scale; weights that round to zero are
+/// dropped.
+fn requantize(m: &mut IntentModel, levels: i32) {
+    for w in m.entry_weight.iter_mut() {
+        let q = (i32::from(*w) * levels + 63 * w.signum() as i32) / 127;
+        *w = (q * 127 / levels) as i8;
+    }
+    m.prune(0);
+}
+
 /// Prunes the smallest weights (|q| <= 1, 2, ...) until the model's bytes
 /// fit `max_bytes`; returns the |q| level pruned at (0 = nothing pruned).
 /// Errors when even |q| <= 126 does not fit (a title index alone can exceed
@@ -952,8 +1112,9 @@ pub fn prune_to_budget(model: &mut IntentModel, max_bytes: usize) -> Result<u8, 
 
 /// Trains the mood head: `(text, mood)` rows with mood one of
 /// [`MOODS`](super::MOODS) (all three must occur), C chosen by the same
-/// cross-validation as intents, features as `cfg.features` (the intent
-/// model's, so matching extracts them once).
+/// cross-validation as intents, features exactly `cfg.features` (pass the
+/// intent model's [`IntentModel::feature_config`], so matching extracts them
+/// once; `cfg.feature_sets` is ignored).
 pub fn train_mood(
     rows: &[(String, String)],
     cfg: &TrainConfig,
@@ -976,9 +1137,12 @@ pub fn train_mood(
             return Err(Error::invalid(format!("mood data has no {m} rows")));
         }
     }
+    // The head reads the intent model's features (`cfg.features`): no
+    // feature selection of its own.
     let cfg = TrainConfig {
         fixed_threshold: Some(0.0),
         oe_weight: 0.0,
+        feature_sets: Vec::new(),
         ..cfg.clone()
     };
     let (m, report) = train(&examples, &HashMap::new(), &cfg)?;

@@ -35,8 +35,10 @@ pub struct ModelOpts {
     pub max_bytes: usize,
     /// Feature weightings the cross-validation tries with every C:
     /// `uniform` (binary features) and/or `idf` (frequent features
-    /// regularized more, as idf weighting would). The first is used with `--c`.
-    #[arg(long, value_delimiter = ',', value_parser = ["uniform", "idf"], default_values = ["uniform", "idf"])]
+    /// regularized more, as idf weighting would) and/or `nb` (features
+    /// concentrated in one class regularized less, NBSVM-like). The first is
+    /// used with `--c`.
+    #[arg(long, value_delimiter = ',', value_parser = ["uniform", "idf", "nb"], default_values = ["uniform", "idf"])]
     pub weightings: Vec<String>,
     /// Feature sets the cross-validation tries with every weighting and C
     /// (comma-separated; the first is used with `--c`): `base` (CJK
@@ -132,6 +134,7 @@ impl ModelOpts {
             .iter()
             .map(|w| match w.trim() {
                 "idf" => Weighting::Idf,
+                "nb" => Weighting::Nb,
                 _ => Weighting::Uniform,
             })
             .collect();

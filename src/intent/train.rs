@@ -1099,8 +1099,8 @@ pub struct SweepPoint {
 
 /// The size/accuracy trade-off of one training configuration (its C and
 /// weighting as given, no model selection): a model per hash-bucket count,
-/// each evaluated (closed set) at every pruning level and at int8 and int4
-/// weight precision. Pruning levels are cumulative on one model, as
+/// each evaluated (closed set) at every pruning level with int8 weights,
+/// and unpruned at int4 precision. Pruning levels are cumulative on one model, as
 /// [`prune_to_budget`] applies them.
 pub fn size_sweep(
     train_rows: &[Example],
@@ -1123,10 +1123,15 @@ pub fn size_sweep(
         let (model, _) = train(train_rows, &HashMap::new(), &c)?;
         for weight_bits in [8u8, 4] {
             let mut m = model.clone();
-            if weight_bits == 4 {
+            // int4 weights are multiples of 127/7 ≈ 18: the int8 pruning
+            // levels (<= 16) would not change them.
+            let levels: &[u8] = if weight_bits == 4 {
                 requantize(&mut m, 7);
-            }
-            for &level in prune_levels {
+                &[0]
+            } else {
+                prune_levels
+            };
+            for &level in levels {
                 m.prune(level);
                 let e = evaluate(&m, test_rows);
                 out.push(SweepPoint {
@@ -1878,6 +1883,40 @@ mod tests {
         let err = train(&rows(257), &HashMap::new(), &cfg).unwrap_err();
         assert_eq!(err.code(), "INVALID_ARGUMENT");
         assert!(err.to_string().contains("257 intents"), "{err}");
+    }
+
+    #[test]
+    fn size_sweep_covers_buckets_pruning_and_int4() {
+        let cfg = TrainConfig {
+            threads: 1,
+            ..Default::default()
+        };
+        let pts = size_sweep(&toy(), &toy(), &cfg, &[32, 10], &[0, 2, 8]).unwrap();
+        assert_eq!(pts.len(), 2 * (3 + 1));
+        for bits in [32u8, 10] {
+            let int8: Vec<&SweepPoint> = pts
+                .iter()
+                .filter(|p| p.hash_bits == bits && p.weight_bits == 8)
+                .collect();
+            assert_eq!(int8.len(), 3);
+            assert!(int8
+                .windows(2)
+                .all(|w| w[1].model_bytes <= w[0].model_bytes));
+            assert!(int8.windows(2).all(|w| w[1].n_weights <= w[0].n_weights));
+            let int4 = pts
+                .iter()
+                .find(|p| p.hash_bits == bits && p.weight_bits == 4)
+                .unwrap();
+            assert!(int4.n_weights <= int8[0].n_weights);
+        }
+        // Training rows as test rows: the unpruned model fits them.
+        assert_eq!(pts[0].accuracy, 1.0);
+        // 10 bits: at most 1024 distinct features.
+        assert!(pts
+            .iter()
+            .filter(|p| p.hash_bits == 10)
+            .all(|p| p.n_features <= 1024));
+        assert!(size_sweep(&toy(), &toy(), &cfg, &[4], &[0]).is_err());
     }
 
     #[test]

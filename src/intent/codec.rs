@@ -412,6 +412,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test fixtures: at most 256 classes"
+)]
 mod tests {
     use super::*;
 

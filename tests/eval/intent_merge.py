@@ -36,7 +36,12 @@ def main():
             "model_le_1mb": (d["vitrine"]["model_bytes"] or 0) <= 1_000_000,
             # vitrine's whole training (CV selection + final fit) against
             # scikit-learn's selection + final fit on the same data.
-            "train_time_le_sklearn": (d["vitrine"].get("train_seconds_with_cv") or float("inf"))
+            # None when either side's selection did not run (scikit-learn's
+            # choice reused, or vitrine trained at a given C: no CV to time).
+            "train_time_le_sklearn": None
+            if d["sklearn"]["train_seconds_with_selection"] is None
+            or not d["vitrine"].get("selection")
+            else (d["vitrine"].get("train_seconds_with_cv") or float("inf"))
             <= d["sklearn"]["train_seconds_with_selection"],
             "sklearn_time_measured_in_this_run": d["sklearn"].get("measured_in_this_run", True),
         }
@@ -48,7 +53,7 @@ def main():
         v, s = d["vitrine"], d["sklearn"]
         print(f'{d["dataset"]:>20}: vitrine acc {v["accuracy"]:.4f} F1 {v["macro_f1"]:.4f} '
               f'{v.get("train_seconds_with_cv") or 0:.0f} s | sklearn acc {s["accuracy"]:.4f} '
-              f'F1 {s["macro_f1"]:.4f} {s["train_seconds_with_selection"]:.0f} s '
+              f'F1 {s["macro_f1"]:.4f} {s["train_seconds_with_selection"] or 0:.0f} s '
               f'| McNemar p {d["mcnemar"]["p"]:.3g}')
 
 

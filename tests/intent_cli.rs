@@ -208,7 +208,24 @@ fn default_training_selects_c_and_learns_mood() {
     assert!(err.contains("model selection (3-fold CV"), "{err}");
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let sel = &r["selection"];
-    assert_eq!(sel["grid"].as_array().unwrap().len(), 2);
+    // The first feature set gets the whole grid (2 C values); the other
+    // default sets (CJK 4-grams, edges) are tried at the chosen C and its
+    // neighbours, here both C values again.
+    let grid = sel["grid"].as_array().unwrap();
+    assert_eq!(grid.len(), 6, "{sel}");
+    let sets: Vec<&str> = grid
+        .iter()
+        .map(|p| p["features"].as_str().unwrap())
+        .collect();
+    assert_eq!(sets.iter().filter(|s| **s == "cjk1-3,char3-5").count(), 2);
+    assert_eq!(sets.iter().filter(|s| **s == "cjk1-4,char3-5").count(), 2);
+    assert_eq!(
+        sets.iter()
+            .filter(|s| **s == "cjk1-3+edges,char3-5")
+            .count(),
+        2
+    );
+    assert!(sets.contains(&sel["features"].as_str().unwrap()), "{sel}");
     assert!([3.0, 30.0].contains(&sel["c"].as_f64().unwrap()), "{sel}");
     assert_eq!(r["c"], sel["c"]);
     // 150 of the 195 mood rows are training rows.

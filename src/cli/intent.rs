@@ -35,9 +35,19 @@ pub struct ModelOpts {
     pub max_bytes: usize,
     /// Feature weightings the cross-validation tries with every C:
     /// `uniform` (binary features) and/or `idf` (frequent features
-    /// regularized more, as idf weighting would). The first is used with `--c`.
-    #[arg(long, value_delimiter = ',', value_parser = ["uniform", "idf"], default_values = ["uniform", "idf"])]
+    /// regularized more, as idf weighting would) and/or `nb` (features
+    /// concentrated in one class regularized less, NBSVM-like). The first is
+    /// used with `--c`.
+    #[arg(long, value_delimiter = ',', value_parser = ["uniform", "idf", "nb"], default_values = ["uniform", "idf"])]
     pub weightings: Vec<String>,
+    /// Feature sets the cross-validation tries with every weighting and C
+    /// (comma-separated; the first is used with `--c`): `base` (CJK
+    /// character 1-3-grams, words, word bigrams, character 3-5-grams),
+    /// `cjk4` (+ CJK 4-grams), `edges` (+ punctuation and CJK run edges),
+    /// `cjk4+edges`.
+    #[arg(long, value_delimiter = ',', value_parser = ["base", "cjk4", "edges", "cjk4+edges"],
+          default_values = crate::intent::train::DEFAULT_FEATURE_SETS)]
+    pub feature_sets: Vec<String>,
     /// Candidate C values for the cross-validated choice (comma-separated).
     #[arg(long, value_delimiter = ',', value_parser = positive_finite, default_values_t = crate::intent::train::DEFAULT_C_GRID)]
     pub c_grid: Vec<f32>,
@@ -106,12 +116,25 @@ fn unit_interval(s: &str) -> Result<f32, String> {
 
 impl ModelOpts {
     fn config(&self) -> TrainConfig {
-        use crate::intent::train::Weighting;
+        use crate::intent::train::{parse_feature_set, Weighting};
+        let mut feature_sets: Vec<FeatureConfig> = self
+            .feature_sets
+            .iter()
+            .filter_map(|n| parse_feature_set(n))
+            .map(|f| FeatureConfig {
+                cjk_trigrams: f.cjk_trigrams && !self.no_cjk_trigrams,
+                cjk_fourgrams: f.cjk_fourgrams && !self.no_cjk_trigrams,
+                ..f
+            })
+            .collect();
+        feature_sets.dedup();
+        let features = feature_sets.first().copied().unwrap_or_default();
         let weightings = self
             .weightings
             .iter()
             .map(|w| match w.trim() {
                 "idf" => Weighting::Idf,
+                "nb" => Weighting::Nb,
                 _ => Weighting::Uniform,
             })
             .collect();
@@ -126,10 +149,8 @@ impl ModelOpts {
             },
             max_iter: self.max_iter,
             min_count: self.min_count,
-            features: FeatureConfig {
-                cjk_trigrams: !self.no_cjk_trigrams,
-                ..FeatureConfig::default()
-            },
+            features,
+            feature_sets,
             seed: self.seed,
             fixed_threshold: self.threshold,
             oe_weight: self.oe_weight,
@@ -211,6 +232,11 @@ pub struct EvalArgs {
     /// or its stem for files in the working directory).
     #[arg(long)]
     pub name: Option<String>,
+    /// Also write the size/accuracy trade-off here (JSON lines: hash
+    /// buckets x int8/int4 weights x pruning levels, at the chosen C and
+    /// weighting, closed set on the test rows). Needs `--train`.
+    #[arg(long)]
+    pub sweep: Option<PathBuf>,
     #[command(flatten)]
     pub opts: ModelOpts,
 }
@@ -385,6 +411,7 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         let cfg = TrainConfig {
             min_count: a.mood_min_count,
+            features: model.feature_config(),
             ..a.model.config()
         };
         let (head, rep) = train::train_mood(&rows, &cfg)?;
@@ -444,12 +471,23 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         let grid: Vec<String> = sel
             .grid
             .iter()
-            .map(|p| format!("C={} acc {:.4} macro-F1 {:.4}", p.c, p.accuracy, p.macro_f1))
+            .map(|p| {
+                format!(
+                    "{} {:?} C={} acc {:.4} macro-F1 {:.4}",
+                    train::feature_name(&p.features),
+                    p.weighting,
+                    p.c,
+                    p.accuracy,
+                    p.macro_f1
+                )
+            })
             .collect();
         eprintln!(
-            "model selection ({}-fold CV, out-of-fold, no rejection): {}; chose C={}",
+            "model selection ({}-fold CV, out-of-fold, no rejection): {}; chose {} {:?} C={}",
             sel.folds,
             grid.join(", "),
+            train::feature_name(&sel.features),
+            sel.weighting,
             sel.c
         );
     }
@@ -522,6 +560,8 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let t0 = Instant::now();
+    let mut sweep = Vec::new();
+    let mut sweep_seconds = 0.0;
     let (model, calibration, selection) = match (&a.model, &a.train) {
         (Some(p), _) => (load_model(p)?, None, None),
         (None, Some(train_path)) => {
@@ -538,11 +578,32 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             if a.opts.max_bytes > 0 {
                 train::prune_to_budget(&mut m, a.opts.max_bytes)?;
             }
+            if a.sweep.is_some() {
+                let mut cfg = a.opts.config();
+                if let Some(sel) = &rep.selection {
+                    (cfg.c, cfg.weightings) = (sel.c, vec![sel.weighting]);
+                    cfg.features = sel.features;
+                }
+                let in_scope: Vec<Example> = test
+                    .iter()
+                    .filter(|e| e.intent.is_some())
+                    .cloned()
+                    .collect();
+                let ts = Instant::now();
+                sweep = train::size_sweep(
+                    &train_rows,
+                    &in_scope,
+                    &cfg,
+                    &[32, 18, 16, 14],
+                    &[0, 1, 2, 4, 8, 16],
+                )?;
+                sweep_seconds = ts.elapsed().as_secs_f64();
+            }
             (m, rep.calibration, rep.selection)
         }
         (None, None) => return Err(Box::new(Error::invalid("pass --train or --model"))),
     };
-    let train_seconds = t0.elapsed().as_secs_f64();
+    let train_seconds = t0.elapsed().as_secs_f64() - sweep_seconds;
     let t1 = Instant::now();
     let m = evaluate(&model, &test);
     let eval_seconds = t1.elapsed().as_secs_f64();
@@ -588,6 +649,18 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
         })
     });
+    if let Some(p) = &a.sweep {
+        let mut lines = String::new();
+        for pt in &sweep {
+            let mut v = serde_json::to_value(pt)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("dataset".into(), dataset.clone().into());
+            }
+            lines.push_str(&v.to_string());
+            lines.push('\n');
+        }
+        crate::format::write::write_atomic(p, lines.as_bytes())?;
+    }
     let json = serde_json::json!({
         "dataset": dataset,
         "train_file": a.train.as_ref().map(|p| p.display().to_string()),

@@ -108,12 +108,13 @@ fn put_sparse(p: &mut Vec<u8>, hashes: &[u32], offsets: &[u32], class: &[u8], we
         p.extend_from_slice(&h.to_le_bytes());
     }
     for w in offsets.windows(2) {
-        // A row holds at most one entry per class (<= MAX_CLASSES = 256).
-        // Known edge: a full row of exactly 256 entries would store 0, which
-        // the decoder refuses; encode() is infallible, so it is left as is.
+        // A row holds 1..=MAX_CLASSES (256) entries, one per class; the
+        // length byte stores it modulo 256, so 0 means a full row of 256
+        // (a row is never empty). Files without full 256-entry rows are
+        // byte-identical to the old encoding.
         #[allow(
             clippy::cast_possible_truncation,
-            reason = "a row has 1..=255 entries except the 256-class full-row edge noted above"
+            reason = "modulo 256 on purpose: 256 is written as 0, see above"
         )]
         let count = (w[1] - w[0]) as u8;
         p.push(count);
@@ -138,13 +139,15 @@ fn read_sparse(p: &mut Cursor<'_>, n_classes: usize) -> Result<SparseParts, Erro
     let mut total = 0u32;
     offsets.push(0);
     for &c in counts {
-        if c == 0 || usize::from(c) > n_classes {
+        // 0 stands for a full row of 256 entries (see `put_sparse`).
+        let c = if c == 0 { 256 } else { u32::from(c) };
+        if c as usize > n_classes {
             return Err(bad(coff, "feature row length out of range"));
         }
-        // 256 classes x 16.8M features of 255 entries would wrap a u32: the
+        // 256 classes x 16.8M features of 256 entries would wrap a u32: the
         // sum is checked so a hostile count is a typed error, never a panic
         // (or, with overflow checks off as in the wasm profile, a bad slice).
-        total = total.checked_add(u32::from(c)).ok_or(Error::SizeOverflow {
+        total = total.checked_add(c).ok_or(Error::SizeOverflow {
             what: "intent weight entries",
         })?;
         offsets.push(total);
@@ -406,4 +409,67 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<IntentModel, Error> {
         titles,
         mood,
     })
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "test fixtures: at most 256 classes"
+)]
+mod tests {
+    use super::*;
+
+    /// A model with `n` classes and one feature row holding every class.
+    fn full_row_model(n: usize) -> IntentModel {
+        IntentModel {
+            features: FeatureConfig::default(),
+            threshold: 0.0,
+            classes: (0..n)
+                .map(|k| IntentClass {
+                    name: format!("c{k}"),
+                    ..Default::default()
+                })
+                .collect(),
+            bias: vec![0.0; n],
+            scales: vec![0.01; n],
+            hashes: vec![7, 9],
+            offsets: vec![0, n as u32, n as u32 + 1],
+            entry_class: (0..n).map(|k| k as u8).chain([1]).collect(),
+            entry_weight: (0..n)
+                .map(|k| ((k % 200) as i32 - 100) as i8)
+                .chain([5])
+                .collect(),
+            titles: None,
+            mood: None,
+        }
+    }
+
+    #[test]
+    fn full_rows_round_trip_up_to_256_classes() {
+        for n in [2, 255, 256] {
+            let m = full_row_model(n);
+            let back = decode(&encode(&m)).unwrap_or_else(|e| panic!("{n}: {e}"));
+            assert_eq!(back, m, "{n} classes");
+        }
+    }
+
+    #[test]
+    fn a_zero_length_byte_is_refused_below_256_classes() {
+        let m = full_row_model(255);
+        let mut bytes = encode(&m);
+        // header, threshold, count + reserved, the class strings, bias and scales,
+        // the feature count, two hashes: then the first row-length byte.
+        let strings: usize = m.classes.iter().map(|c| 3 * 4 + c.name.len()).sum();
+        let n_off = HEADER_LEN + 4 + 4 + strings + 8 * 255;
+        assert_eq!(bytes[n_off..n_off + 4], 2u32.to_le_bytes());
+        let len_off = n_off + 4 + 2 * 4;
+        assert_eq!(bytes[len_off], 255);
+        bytes[len_off] = 0;
+        let payload = &bytes[HEADER_LEN..];
+        let crc = crate::format::crc32::hash(payload).to_le_bytes();
+        bytes[16..20].copy_from_slice(&crc);
+        let err = decode(&bytes).unwrap_err();
+        assert!(err.to_string().contains("row length"), "{err}");
+    }
 }

@@ -4,39 +4,66 @@
 //! Features are 32-bit hashes, not vocabulary ids, so the browser needs no
 //! vocabulary: the model stores only the hashes it kept, sorted.
 
-use super::normalize::{for_each_token, Class};
+use super::normalize::{self, for_each_token, Class};
 
 /// Which feature families are on. Stored in the model so matching always
 /// reproduces training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeatureConfig {
     pub cjk_trigrams: bool,
+    /// CJK character 4-grams too (only with `cjk_trigrams`): Chinese words
+    /// and set phrases of four characters (成语, "什么时候", "运费多少").
+    pub cjk_fourgrams: bool,
+    /// Context features a bag of n-grams misses: each punctuation mark
+    /// ("?" separates a question from a statement), and the first and last
+    /// one and two characters of each CJK run marked as run edges (what
+    /// scikit-learn's `char_wb` padding gives it for unsegmented text).
+    pub edges: bool,
     pub char_min: u8,
     pub char_max: u8,
+    /// Fold every feature hash into `2^hash_bits` buckets (0: keep all 32
+    /// bits). Fewer buckets merge rare features by collision, so the model
+    /// stores fewer rows: the size knob of the size/accuracy sweep.
+    pub hash_bits: u8,
 }
 
 impl Default for FeatureConfig {
     fn default() -> Self {
         FeatureConfig {
             cjk_trigrams: true,
+            cjk_fourgrams: false,
+            edges: false,
             char_min: 3,
             char_max: 5,
+            hash_bits: 0,
         }
     }
 }
 
 impl FeatureConfig {
     pub(crate) fn to_bits(self) -> u32 {
-        (self.cjk_trigrams as u32) | ((self.char_min as u32) << 8) | ((self.char_max as u32) << 16)
+        (self.cjk_trigrams as u32)
+            | ((self.cjk_fourgrams as u32) << 1)
+            | ((self.edges as u32) << 2)
+            | ((self.char_min as u32) << 8)
+            | ((self.char_max as u32) << 16)
+            | ((self.hash_bits as u32) << 24)
     }
     pub(crate) fn from_bits(b: u32) -> Option<Self> {
         let c = FeatureConfig {
             cjk_trigrams: b & 1 != 0,
+            cjk_fourgrams: b & 2 != 0,
+            edges: b & 4 != 0,
             char_min: ((b >> 8) & 0xFF) as u8,
             char_max: ((b >> 16) & 0xFF) as u8,
+            hash_bits: ((b >> 24) & 0xFF) as u8,
         };
-        let ok =
-            b & !0x00FF_FF01 == 0 && c.char_min >= 1 && c.char_min <= c.char_max && c.char_max <= 8;
+        let ok = b & !0xFFFF_FF07 == 0
+            && (c.hash_bits == 0 || (8..=31).contains(&c.hash_bits))
+            && c.char_min >= 1
+            && c.char_min <= c.char_max
+            && c.char_max <= 8
+            && (c.cjk_trigrams || !c.cjk_fourgrams);
         ok.then_some(c)
     }
 }
@@ -52,6 +79,9 @@ pub(crate) const FAM_WORD: u32 = 4;
 const FAM_WORD2: u32 = 5;
 const FAM_CHAR: u32 = 6;
 const FAM_SYM: u32 = 8;
+const FAM_CJK4: u32 = 9;
+const FAM_PUNCT: u32 = 10;
+const FAM_CJK_EDGE: u32 = 11;
 
 pub(crate) fn hash_chars(fam: u32, chars: impl IntoIterator<Item = char>) -> u32 {
     let mut h = hash_start(fam);
@@ -130,7 +160,13 @@ pub fn extract(chars: &[char], cfg: &FeatureConfig, out: &mut Vec<u32>) {
                     }
                     if cfg.cjk_trigrams && i + 2 < s.len() {
                         out.push(hash_chars(FAM_CJK3, [c, s[i + 1], s[i + 2]]));
+                        if cfg.cjk_fourgrams && i + 3 < s.len() {
+                            out.push(hash_chars(FAM_CJK4, [c, s[i + 1], s[i + 2], s[i + 3]]));
+                        }
                     }
+                }
+                if cfg.edges {
+                    push_cjk_edges(s, out);
                 }
             }
             Class::Symbol => {
@@ -156,8 +192,35 @@ pub fn extract(chars: &[char], cfg: &FeatureConfig, out: &mut Vec<u32>) {
             Class::Sep => {}
         }
     });
+    if cfg.edges {
+        for &c in chars {
+            if c != ' ' && normalize::class(c) == Class::Sep {
+                out.push(hash_chars(FAM_PUNCT, [c]));
+            }
+        }
+    }
+    if cfg.hash_bits != 0 {
+        let mask = (1u32 << cfg.hash_bits.min(31)) - 1;
+        out.iter_mut().for_each(|h| *h &= mask);
+    }
     super::small_sort(out);
     out.dedup();
+}
+
+/// A CJK run's first and last one and two characters, marked as edges
+/// ("<请", "<请问", "吗>", "了吗>").
+fn push_cjk_edges(s: &[char], out: &mut Vec<u32>) {
+    let (Some(&first), Some(&last)) = (s.first(), s.last()) else {
+        return;
+    };
+    out.push(hash_chars(FAM_CJK_EDGE, ['<', first]));
+    out.push(hash_chars(FAM_CJK_EDGE, [last, '>']));
+    if let [a, b, ..] = *s {
+        out.push(hash_chars(FAM_CJK_EDGE, ['<', a, b]));
+    }
+    if let [.., y, z] = *s {
+        out.push(hash_chars(FAM_CJK_EDGE, [y, z, '>']));
+    }
 }
 
 /// Character n-grams of `<word>` (with boundary marks), without allocating.
@@ -245,5 +308,68 @@ mod tests {
         assert_eq!(FeatureConfig::from_bits(c.to_bits()), Some(c));
         assert_eq!(FeatureConfig::from_bits(0xFFFF_FFFF), None);
         assert_eq!(FeatureConfig::from_bits(0), None);
+        let all = FeatureConfig {
+            cjk_fourgrams: true,
+            edges: true,
+            hash_bits: 16,
+            ..c
+        };
+        assert_eq!(FeatureConfig::from_bits(all.to_bits()), Some(all));
+        // 4-grams without trigrams, and 1..7 hash bits, are not configurations.
+        let bad = FeatureConfig {
+            cjk_trigrams: false,
+            cjk_fourgrams: true,
+            ..c
+        };
+        assert_eq!(FeatureConfig::from_bits(bad.to_bits()), None);
+        assert_eq!(FeatureConfig::from_bits(c.to_bits() | (4 << 24)), None);
+        // Models written before these options decode to them switched off.
+        assert_eq!(
+            FeatureConfig::from_bits(0x0005_0301),
+            Some(FeatureConfig::default())
+        );
+    }
+
+    #[test]
+    fn four_grams_edges_and_punctuation_only_when_configured() {
+        let chars: Vec<char> = normalize("什么时候发货?").chars().collect();
+        let (mut plain, mut rich) = (Vec::new(), Vec::new());
+        extract(&chars, &FeatureConfig::default(), &mut plain);
+        let cfg = FeatureConfig {
+            cjk_fourgrams: true,
+            edges: true,
+            ..FeatureConfig::default()
+        };
+        extract(&chars, &cfg, &mut rich);
+        // 6 chars: 6 + 5 + 4 n-grams, + 3 four-grams, + 4 edges, + "?".
+        assert_eq!(plain.len(), 15);
+        assert_eq!(rich.len(), 15 + 3 + 4 + 1);
+        assert!(rich.contains(&hash_chars(FAM_CJK4, "什么时候".chars())));
+        assert!(rich.contains(&hash_chars(FAM_CJK_EDGE, "<什么".chars())));
+        assert!(rich.contains(&hash_chars(FAM_CJK_EDGE, "货>".chars())));
+        assert!(rich.contains(&hash_chars(FAM_PUNCT, ['?'])));
+        assert!(plain.iter().all(|h| rich.contains(h)));
+    }
+
+    #[test]
+    fn hash_buckets_fold_features() {
+        let chars: Vec<char> = normalize("where is my order 12345").chars().collect();
+        let mut full = Vec::new();
+        extract(&chars, &FeatureConfig::default(), &mut full);
+        let cfg = FeatureConfig {
+            hash_bits: 8,
+            ..FeatureConfig::default()
+        };
+        let mut folded = Vec::new();
+        extract(&chars, &cfg, &mut folded);
+        assert!(folded.iter().all(|&h| h < 256));
+        assert!(
+            folded.windows(2).all(|w| w[0] < w[1]),
+            "sorted, deduplicated"
+        );
+        let mut want: Vec<u32> = full.iter().map(|h| h & 255).collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(folded, want);
     }
 }

@@ -216,10 +216,15 @@ fn word_ends_at(c: &[char], i: usize, kw: &str) -> bool {
     i >= n && starts_at(c, i - n, kw) && (!kw.is_ascii() || i == n || !alnum_at(c, i - n - 1))
 }
 
+/// The first-character test skips almost every position before the full
+/// keyword comparison (a third of a 40-character match's time went to
+/// `starts_at` calls from here).
 #[inline(never)]
 fn contains(c: &[char], a: usize, b: usize, kw: &str) -> bool {
     let n = kw_len(kw);
-    (a..b).any(|i| i + n <= b && word_at(c, i, kw))
+    let first = kw.chars().next();
+    (a..b)
+        .any(|i| i + n <= b && (first.is_none() || c.get(i).copied() == first) && word_at(c, i, kw))
 }
 
 #[inline(never)]

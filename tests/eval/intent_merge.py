@@ -34,6 +34,16 @@ def main():
             "accuracy_ge_sklearn_tuned": d["vitrine"]["accuracy"] >= d["sklearn"]["accuracy"],
             "macro_f1_ge_sklearn_tuned": d["vitrine"]["macro_f1"] >= d["sklearn"]["macro_f1"],
             "model_le_1mb": (d["vitrine"]["model_bytes"] or 0) <= 1_000_000,
+            # vitrine's whole training (CV selection + final fit) against
+            # scikit-learn's selection + final fit on the same data.
+            # None when either side's selection did not run (scikit-learn's
+            # choice reused, or vitrine trained at a given C: no CV to time).
+            "train_time_le_sklearn": None
+            if d["sklearn"]["train_seconds_with_selection"] is None
+            or not d["vitrine"].get("selection")
+            else (d["vitrine"].get("train_seconds_with_cv") or float("inf"))
+            <= d["sklearn"]["train_seconds_with_selection"],
+            "sklearn_time_measured_in_this_run": d["sklearn"].get("measured_in_this_run", True),
         }
         for d in out["closed_set"] + out["mood"]
     }
@@ -42,7 +52,9 @@ def main():
     for d in out["closed_set"] + out["mood"]:
         v, s = d["vitrine"], d["sklearn"]
         print(f'{d["dataset"]:>20}: vitrine acc {v["accuracy"]:.4f} F1 {v["macro_f1"]:.4f} '
-              f'| sklearn acc {s["accuracy"]:.4f} F1 {s["macro_f1"]:.4f} | McNemar p {d["mcnemar"]["p"]:.3g}')
+              f'{v.get("train_seconds_with_cv") or 0:.0f} s | sklearn acc {s["accuracy"]:.4f} '
+              f'F1 {s["macro_f1"]:.4f} {s["train_seconds_with_selection"] or 0:.0f} s '
+              f'| McNemar p {d["mcnemar"]["p"]:.3g}')
 
 
 if __name__ == "__main__":

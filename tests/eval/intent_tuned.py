@@ -15,8 +15,10 @@ column, training uses rows not marked `test` and testing rows marked `test`
 """
 import argparse
 import csv
+import hashlib
 import json
 import math
+import os
 import random
 import time
 
@@ -76,18 +78,89 @@ def mcnemar_exact(a_right, b_right):
     return min(1.0, 2 * tail), b, c
 
 
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run_sklearn(a, train, test):
+    """Tunes and fits scikit-learn; with --sklearn-cache, a previous run on
+    byte-identical train/test files (and the same grid and seed) is reused and
+    marked `measured_in_this_run: false` (its times come from that run)."""
+    key = {"train_sha256": sha256(a.train), "test_sha256": sha256(a.test), "label": a.label,
+           "seed": a.seed, "c_grid": C_GRID, "ngrams": [list(n) for n in NGRAMS]}
+    if a.sklearn_choice:
+        key["choice"] = a.sklearn_choice
+    if a.sklearn_cache and os.path.exists(a.sklearn_cache):
+        with open(a.sklearn_cache, encoding="utf-8") as f:
+            cached = json.load(f)
+        if cached.get("key") == key and len(cached.get("predictions", [])) == len(test):
+            cached["measured_in_this_run"] = False
+            return cached
+    t0 = time.time()
+    grid = []
+    if a.sklearn_choice:
+        # The selection is deterministic (fixed split seed, lbfgs): a choice
+        # recorded by an earlier full run on the same files can be reused
+        # when the machine cannot afford the 18 selection fits again. Its
+        # time is then not measured (select_seconds = None).
+        c, lo, hi = a.sklearn_choice.split(",")
+        best = {"c": float(c), "ngram": [int(lo), int(hi)], "reused_choice": True}
+    else:
+        tr, va = split(train, a.seed)
+        for ngram in NGRAMS:
+            for c in C_GRID:
+                m = fit([train[i][0] for i in tr], [train[i][1] for i in tr], c, ngram)
+                pred = m[1].predict(m[0].transform([train[i][0] for i in va]))
+                grid.append({"c": c, "ngram": list(ngram),
+                             "val_accuracy": accuracy_score([train[i][1] for i in va], pred)})
+        best = max(grid, key=lambda g: g["val_accuracy"])
+    select_seconds = None if a.sklearn_choice else time.time() - t0
+    t1 = time.time()
+    vec, clf = fit([t for t, _ in train], [y for _, y in train], best["c"], tuple(best["ngram"]))
+    fit_seconds = time.time() - t1
+    out = {
+        "key": key,
+        "chosen": best,
+        "grid": grid,
+        "select_seconds": select_seconds,
+        "final_fit_seconds": fit_seconds,
+        "predictions": [str(p) for p in clf.predict(vec.transform([t for t, _ in test]))],
+        "measured_in_this_run": True,
+    }
+    if a.sklearn_cache:
+        with open(a.sklearn_cache, "w", encoding="utf-8") as f:
+            json.dump(out, f, ensure_ascii=False)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", required=True)
     ap.add_argument("--test", required=True)
     ap.add_argument("--label", default="intent")
-    ap.add_argument("--vitrine", required=True, help="vitrine eval JSON")
-    ap.add_argument("--vitrine-predictions", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--vitrine", help="vitrine eval JSON")
+    ap.add_argument("--vitrine-predictions")
+    ap.add_argument("--out")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--sklearn-cache", help="reuse/store scikit-learn's run for identical inputs")
+    ap.add_argument("--sklearn-choice", metavar="C,NMIN,NMAX",
+                    help="skip the selection and fit this choice (from an earlier full run)")
+    ap.add_argument("--sklearn-only", action="store_true",
+                    help="only run (and cache) scikit-learn; needs --sklearn-cache")
     a = ap.parse_args()
     train = read(a.train, a.label, False)
     test = read(a.test, a.label, True)
+    if a.sklearn_only:
+        if not a.sklearn_cache:
+            raise SystemExit("--sklearn-only needs --sklearn-cache")
+        run_sklearn(a, train, test)
+        return
+    if not (a.vitrine and a.vitrine_predictions and a.out):
+        raise SystemExit("--vitrine, --vitrine-predictions and --out are required")
     with open(a.vitrine, encoding="utf-8") as f:
         vit = json.load(f)
     with open(a.vitrine_predictions, encoding="utf-8", newline="") as f:
@@ -95,22 +168,9 @@ def main():
     if len(vpred) != len(test) or any(p["truth"] != y for p, (_, y) in zip(vpred, test)):
         raise SystemExit("vitrine predictions do not line up with the test rows")
 
-    t0 = time.time()
-    tr, va = split(train, a.seed)
-    grid = []
-    for ngram in NGRAMS:
-        for c in C_GRID:
-            m = fit([train[i][0] for i in tr], [train[i][1] for i in tr], c, ngram)
-            pred = m[1].predict(m[0].transform([train[i][0] for i in va]))
-            grid.append({"c": c, "ngram": list(ngram),
-                         "val_accuracy": accuracy_score([train[i][1] for i in va], pred)})
-    best = max(grid, key=lambda g: g["val_accuracy"])
-    select_seconds = time.time() - t0
-    t1 = time.time()
-    vec, clf = fit([t for t, _ in train], [y for _, y in train], best["c"], tuple(best["ngram"]))
-    fit_seconds = time.time() - t1
     y_true = [y for _, y in test]
-    sk = list(clf.predict(vec.transform([t for t, _ in test])))
+    sk_run = run_sklearn(a, train, test)
+    sk, best = sk_run["predictions"], sk_run["chosen"]
     vp = [p["prediction"] for p in vpred]
     labels = sorted(set(y_true))
     sk_right = [p == y for p, y in zip(sk, y_true)]
@@ -133,10 +193,12 @@ def main():
             "accuracy": float(np.mean(sk_right)),
             "macro_f1": f1_score(y_true, sk, labels=labels, average="macro", zero_division=0),
             "chosen": best,
-            "grid": grid,
-            "select_seconds": select_seconds,
-            "final_fit_seconds": fit_seconds,
-            "train_seconds_with_selection": select_seconds + fit_seconds,
+            "grid": sk_run["grid"],
+            "select_seconds": sk_run["select_seconds"],
+            "final_fit_seconds": sk_run["final_fit_seconds"],
+            "train_seconds_with_selection": None if sk_run["select_seconds"] is None
+            else sk_run["select_seconds"] + sk_run["final_fit_seconds"],
+            "measured_in_this_run": sk_run["measured_in_this_run"],
             "model": "TfidfVectorizer(char_wb, sublinear_tf) + LogisticRegression(lbfgs)",
         },
         "mcnemar": {"p": p, "vitrine_only_right": b, "sklearn_only_right": c},

@@ -58,6 +58,21 @@ const missing = (name, how) =>
   'and `make readme-numbers` copies it here._';
 
 // ------------------------------------------------------------ renderers
+
+// `make eval-intent` (tests/eval/intent_merge.py): each data set tuned against
+// tuned, closed-set (no rejection), with how each side chose its settings.
+function renderIntentTuned(j) {
+  const out = [provenance(j.run, 'Intent, vitrine tuned vs scikit-learn tuned (closed set, no rejection; test files scored once)'), ''];
+  out.push('| data set | classes | train / test | vitrine acc. | vitrine macro-F1 | scikit-learn acc. | scikit-learn macro-F1 | McNemar p | vitrine bytes | vitrine chose by |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of [...(j.closed_set ?? []), ...(j.mood ?? [])]) {
+    const v = r.vitrine ?? {};
+    const sk = r.sklearn ?? {};
+    const how = v.selection ? `${v.selection.folds}-fold CV on train` : 'flags chosen on a validation split of train';
+    out.push(`| ${r.dataset} (${r.label_column}) | ${r.classes} | ${r.n_train} / ${r.n_test} | ${fx(v.accuracy, 3)} | ${fx(v.macro_f1, 3)} | ${fx(sk.accuracy, 3)} | ${fx(sk.macro_f1, 3)} | ${fx(r.mcnemar?.p, 2)} | ${v.model_bytes ?? ''} | ${how} |`);
+  }
+  return out;
+}
 /** Each renderer: snapshot JSON → markdown lines. */
 const BLOCKS = {
   scoring: {
@@ -158,6 +173,7 @@ const BLOCKS = {
     file: 'intent.json',
     how: '`make eval`',
     render(j) {
+      if (Array.isArray(j.closed_set)) return renderIntentTuned(j);
       const v = j.vitrine ?? {};
       const sk = j.sklearn ?? {};
       const out = [provenance(j.run, `Intent on CrossWOZ: ${j.classes} classes, ${j.n_train} training and ${j.n_test} test utterances`), ''];

@@ -336,22 +336,7 @@ impl Model {
     /// and its memory is freed if validation fails.
     #[wasm_bindgen(js_name = fromBuffer)]
     pub fn from_buffer(buf: &mut BundleBuffer) -> Result<Model, JsValue> {
-        let intake = buf
-            .intake
-            .take()
-            .ok_or_else(|| invalid("this buffer was already used, or failed"))?;
-        // The section CRCs were computed as the bytes arrived (`push`/`write`).
-        intake
-            .finish_known()
-            .and_then(|(b, crcs)| {
-                let known = format::Known {
-                    crcs,
-                    skip_value_checks: false,
-                };
-                engine::Model::from_aligned_with(b, &known)
-            })
-            .map(Model::new)
-            .map_err(js_error)
+        Model::finish_buffer(buf, false)
     }
 
     /// A bundle from the device's model cache (www/lib/cache.js): the bytes
@@ -361,21 +346,7 @@ impl Model {
     /// not repeated (docs/web.md, "Warm visits").
     #[wasm_bindgen(js_name = fromBufferCached)]
     pub fn from_buffer_cached(buf: &mut BundleBuffer) -> Result<Model, JsValue> {
-        let intake = buf
-            .intake
-            .take()
-            .ok_or_else(|| invalid("this buffer was already used, or failed"))?;
-        intake
-            .finish_known()
-            .and_then(|(b, crcs)| {
-                let known = format::Known {
-                    crcs,
-                    skip_value_checks: true,
-                };
-                engine::Model::from_aligned_with(b, &known)
-            })
-            .map(Model::new)
-            .map_err(js_error)
+        Model::finish_buffer(buf, true)
     }
 
     #[wasm_bindgen(getter, js_name = nItems)]
@@ -550,5 +521,27 @@ impl Model {
             })
         })?;
         Ok(Float32Array::from(&row[..]))
+    }
+}
+
+impl Model {
+    /// The section CRCs were computed as the bytes arrived (`push`/`write`),
+    /// so validation here is what is left after the download.
+    fn finish_buffer(buf: &mut BundleBuffer, skip_value_checks: bool) -> Result<Model, JsValue> {
+        let intake = buf
+            .intake
+            .take()
+            .ok_or_else(|| invalid("this buffer was already used, or failed"))?;
+        intake
+            .finish_known()
+            .and_then(|(b, crcs)| {
+                let known = format::Known {
+                    crcs,
+                    skip_value_checks,
+                };
+                engine::Model::from_aligned_with(b, &known)
+            })
+            .map(Model::new)
+            .map_err(js_error)
     }
 }

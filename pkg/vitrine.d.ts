@@ -109,7 +109,9 @@ export interface LoadOptions {
   /**
    * The device's model cache for warm visits (URL sources): true (default:
    * Cache Storage, else IndexedDB, else none), false (off), one store by
-   * name, or a store of your own. See docs/web.md, "Warm visits".
+   * name, or a store of your own. See docs/web.md, "Warm visits". In worker
+   * mode the worker keeps the cache, so a store object is refused
+   * (INVALID_ARGUMENT), and warnings go to the worker's console.
    */
   cache?: boolean | 'cache-storage' | 'indexeddb' | ModelStore | null;
   /** Cache warnings (CACHE_CORRUPT, CACHE_FOREIGN, CACHE_EVICTED, CACHE_UNAVAILABLE); default: console.warn. */

@@ -157,3 +157,28 @@ test("simd: 'auto' measures both SIMD builds once, uses the faster and remembers
   assert.equal(forced.build.variant, 'relaxed');
   assert.equal(forced.build.calibration, undefined);
 });
+
+test('worker mode: the worker keeps the cache by the same option (false stores nothing); a store object is refused', async () => {
+  await clearStores();
+  const r = await inPage(async (url) => {
+    const v = await import('/vitrine.js');
+    const off = await v.loadInWorker(url, { cache: false });
+    const offStatus = (await off.info()).load?.cache?.status;
+    off.dispose();
+    const stored = (await (await caches.open('vitrine-models-v1')).keys()).length;
+    const on = await v.loadInWorker(url, { cache: 'cache-storage' });
+    const onStatus = (await on.info()).load?.cache?.status;
+    on.dispose();
+    let refused = null;
+    try {
+      await v.loadInWorker(url, { cache: { get() {}, put() {}, delete() {} } });
+    } catch (e) {
+      refused = /** @type {any} */ (e).code;
+    }
+    return { offStatus, stored, onStatus, refused };
+  }, MODEL);
+  assert.equal(r.offStatus, 'off');
+  assert.equal(r.stored, 0);
+  assert.equal(r.onStatus, 'miss');
+  assert.equal(r.refused, 'INVALID_ARGUMENT');
+});

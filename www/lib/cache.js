@@ -139,6 +139,16 @@ const done = (req) => new Promise((ok, fail) => {
 /** @param {IDBDatabase} db @returns {ModelStore} */
 function idbStore(db) {
   const tx = (/** @type {IDBTransactionMode} */ mode) => db.transaction(IDB_STORE, mode).objectStore(IDB_STORE);
+  // A write is durable when its transaction completes, not when its request
+  // succeeds: resolving earlier let a page that closed right after
+  // `cacheSettled` lose a copy it had reported as stored.
+  const write = (/** @type {(s: IDBObjectStore) => void} */ f) =>
+    new Promise((ok, fail) => {
+      const t = db.transaction(IDB_STORE, 'readwrite');
+      f(t.objectStore(IDB_STORE));
+      t.oncomplete = () => ok(undefined);
+      t.onerror = t.onabort = () => fail(t.error ?? new Error('IndexedDB transaction aborted'));
+    });
   return {
     kind: 'indexeddb',
     async get(key) {
@@ -146,17 +156,17 @@ function idbStore(db) {
       if (!v) return undefined;
       const record = parseRecord(v.record);
       if (!record || !(v.blob instanceof Blob)) {
-        await done(tx('readwrite').delete(key));
+        await write((s) => s.delete(key));
         return undefined;
       }
       return { record, body: v.blob };
     },
     async put(key, record, bytes) {
       const blob = new Blob(/** @type {BlobPart[]} */ (bytes), { type: 'application/octet-stream' });
-      await done(tx('readwrite').put({ record: JSON.stringify(record), blob }, key));
+      await write((s) => s.put({ record: JSON.stringify(record), blob }, key));
     },
     async delete(key) {
-      await done(tx('readwrite').delete(key));
+      await write((s) => s.delete(key));
     },
   };
 }

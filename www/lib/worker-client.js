@@ -146,6 +146,11 @@ export async function loadInWorker(source, options) {
     intent: wasmIntegrityOf('intent', opts.wasmIntegrity),
   };
   if (opts.worker !== undefined && opts.workerUrl !== undefined) badArg('pass options.worker or options.workerUrl, not both');
+  // The worker runs its own model cache; a store object of the page's cannot
+  // be cloned into it, so only the named stores cross.
+  if (opts.cache !== null && typeof opts.cache === 'object') {
+    badArg("options.cache in worker mode must be true, false, null, 'cache-storage' or 'indexeddb' (a store object cannot be passed to a worker)");
+  }
   if (threads.count === 2 && opts.worker !== undefined) {
     // The second worker is started from a URL; a Worker object names none.
     Object.assign(threads, { count: 1, reason: 'options.worker was given, so no second worker can be started (pass options.workerUrl instead)' });
@@ -165,6 +170,7 @@ export async function loadInWorker(source, options) {
     wasmIntegrity,
     integrity: opts.integrity,
     maxBytes: opts.maxBytes,
+    cache: opts.cache,
     progress: progress && typeof opts.onProgress === 'function',
   });
   /** @type {VitrineWorker | null} */

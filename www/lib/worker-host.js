@@ -60,6 +60,7 @@ const ops = {
       wasmIntegrity: opts.wasmIntegrity,
       integrity: opts.integrity,
       maxBytes: opts.maxBytes,
+      cache: opts.cache,
       onProgress,
     });
     return { nItems: model.nItems, dim: model.dim, dtype: model.dtype, variant: model.variant };

@@ -56,6 +56,9 @@ function raw(vitrine) {
   if (!vitrine || !vitrine.raw) {
     throw new VitrineError('INVALID_ARGUMENT', 'placements need the model returned by load()');
   }
+  if (vitrine._wasm?.engineParts?.() === 'lean') {
+    throw new VitrineError('INVALID_ARGUMENT', "placements are not in this model's engine build: a lean build (wasmUrl pointing at *-lean) has no shopper or placements; load the model with the full build");
+  }
   return vitrine.raw;
 }
 

@@ -755,6 +755,10 @@ function engineOf(vitrine) {
     async: false,
     call(method, args) {
       const raw = model();
+      // The lean build's wasm lacks the shopper's exports (the glue has them).
+      if (/** @type {any} */ (vitrine)._wasm?.engineParts?.() === 'lean') {
+        throw new VitrineError('INVALID_ARGUMENT', `shopper: ${method} is not in this model's engine build: a lean build (wasmUrl pointing at *-lean) has no shopper or placements; load the model with the full build`);
+      }
       const plain = args.map((a) => forWasm(a, 0));
       try {
         return raw[method](...plain);

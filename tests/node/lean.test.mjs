@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from '../../pkg/node.js';
 import { createShopper } from '../../pkg/shopper.js';
+import { boughtTogether } from '../../pkg/placements.js';
 import { mergeParts } from '../../pkg/lib/parallel.js';
 import { ROOT, synth, rng, gaussianVector } from './helpers.mjs';
 
@@ -46,7 +47,8 @@ test('the lean SIMD build answers as the full engine and says it is lean', async
     // What the lean build leaves out fails loudly, never with a wrong answer.
     const shopper = createShopper(small, { storage: 'none' });
     await shopper.track({ type: 'view', item: 'item-3' });
-    assert.throws(() => shopper.recommend({ k: 5 }), (e) => e.name === 'VitrineError' && e.code === 'INTERNAL');
+    assert.throws(() => shopper.recommend({ k: 5 }), (e) => e.name === 'VitrineError' && e.code === 'INVALID_ARGUMENT' && /lean build/.test(e.message));
+    assert.throws(() => boughtTogether(small, 'item-3', { k: 4 }), (e) => e.name === 'VitrineError' && e.code === 'INVALID_ARGUMENT' && /lean build/.test(e.message));
     small.dispose();
     full.dispose();
   }

@@ -15,6 +15,8 @@ import { launch, newPage } from './chromium.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const bundle = synth({ items: 20000, dim: 32, dtype: 'int8', seed: 31 });
 const MODEL = `/t/${basename(bundle)}`;
+// Another model's bytes, for an entry that holds the wrong bundle.
+const OTHER = `/t/${basename(synth({ items: 20000, dim: 32, dtype: 'int8', seed: 32 }))}`;
 const u = Array.from(gaussianVector(rng(3), 32));
 
 /** @type {any} */
@@ -181,4 +183,71 @@ test('worker mode: the worker keeps the cache by the same option (false stores n
   assert.equal(r.stored, 0);
   assert.equal(r.onStatus, 'miss');
   assert.equal(r.refused, 'INVALID_ARGUMENT');
+});
+
+/**
+ * Replace the body of the one stored Cache Storage entry (its record header
+ * kept) with `how`: 'foreign' (another model's bytes), 'truncated' (the first
+ * half: an entry cut off as by an eviction mid-write or mid-read).
+ */
+const spoil = (/** @type {'foreign' | 'truncated'} */ how) =>
+  inPage(
+    async ({ how, other }) => {
+      const c = await caches.open('vitrine-models-v1');
+      const [req] = await c.keys();
+      const res = await c.match(req);
+      let bytes = new Uint8Array(await res.arrayBuffer());
+      if (how === 'foreign') bytes = new Uint8Array(await (await fetch(other, { cache: 'no-store' })).arrayBuffer());
+      else bytes = bytes.slice(0, bytes.length >> 1);
+      const headers = new Headers(res.headers);
+      headers.set('content-length', String(bytes.length));
+      await c.put(req, new Response(bytes, { headers }));
+      return bytes.length;
+    },
+    { how, other: OTHER },
+  );
+
+for (const [how, code] of /** @type {const} */ ([['foreign', 'CACHE_FOREIGN'], ['truncated', 'CACHE_EVICTED']])) {
+  test(`a ${how} copy in Cache Storage is evicted with ${code} and downloaded again`, async () => {
+    await clearStores();
+    const cold = await visit({});
+    assert.equal(cold.after.status, 'stored');
+    assert.ok((await spoil(how)) > 0);
+    const again = await visit({});
+    assert.deepEqual(again.warnings, [code]);
+    assert.equal(again.load.cache.status, 'miss');
+    assert.equal(again.load.validation, 'full');
+    assert.deepEqual(again.rec, cold.rec, 'the answer comes from the downloaded bundle, not the stored bytes');
+    assert.equal(again.after.status, 'stored');
+    const healed = await visit({});
+    assert.equal(healed.load.cache.status, 'hit');
+    assert.deepEqual(healed.warnings, []);
+    assert.deepEqual(healed.rec, cold.rec);
+  });
+}
+
+test("worker mode: the worker's cache warnings reach the page's onWarning", async () => {
+  await clearStores();
+  const cold = await inPage(async (url) => {
+    const v = await import('/vitrine.js');
+    const m = await v.loadInWorker(url, { cache: 'cache-storage' });
+    // The worker stores its copy after the first answer: wait until it is there.
+    for (let i = 0; i < 200 && (await (await caches.open('vitrine-models-v1')).keys()).length === 0; i++) await new Promise((ok) => setTimeout(ok, 25));
+    const stored = (await (await caches.open('vitrine-models-v1')).keys()).length;
+    m.dispose();
+    return { stored };
+  }, MODEL);
+  assert.equal(cold.stored, 1);
+  assert.ok((await spoil('foreign')) > 0);
+  const r = await inPage(async (url) => {
+    const v = await import('/vitrine.js');
+    const warnings = [];
+    const m = await v.loadInWorker(url, { cache: 'cache-storage', onWarning: (code, message) => warnings.push([code, typeof message]) });
+    const info = await m.info();
+    m.dispose();
+    return { warnings, status: info.load.cache.status, infoWarnings: info.load.cache.warnings };
+  }, MODEL);
+  assert.deepEqual(r.warnings, [['CACHE_FOREIGN', 'string']]);
+  assert.equal(r.status, 'miss');
+  assert.deepEqual(r.infoWarnings, ['CACHE_FOREIGN']);
 });

@@ -164,6 +164,7 @@ export async function loadInWorker(source, options) {
   }
   const { worker, url } = startWorker(opts);
   const proxy = new VitrineWorker(worker, url);
+  proxy._onWarning = opts.onWarning;
   const loadArgs = (/** @type {boolean} */ progress) => ({
     variant,
     wasmUrl,
@@ -172,6 +173,8 @@ export async function loadInWorker(source, options) {
     maxBytes: opts.maxBytes,
     cache: opts.cache,
     progress: progress && typeof opts.onProgress === 'function',
+    // The worker's cache warnings (CACHE_*) come back as messages to onWarning.
+    warnings: progress && typeof opts.onWarning === 'function',
   });
   /** @type {VitrineWorker | null} */
   let peer = null;
@@ -291,6 +294,8 @@ export class VitrineWorker {
     this._next = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, onProgress?: Function}>} */
     this._pending = new Map();
+    /** @type {((code: string, message: string) => void) | undefined} the page's onWarning, for the worker's cache warnings */
+    this._onWarning = undefined;
     /** Whether the worker's script has run (it posts `{ready}` first). */
     this._started = false;
     /** @type {VitrineError | null} set once the worker died */
@@ -382,6 +387,17 @@ export class VitrineWorker {
     }
     if (msg.ready) return;
     const p = this._pending.get(msg.id);
+    if (msg.warning) {
+      // Also after the load resolved: storing the copy happens after the first answer.
+      try {
+        this._onWarning?.(String(msg.warning.code), String(msg.warning.message));
+      } catch (e) {
+        if (!p) return;
+        this._pending.delete(msg.id);
+        p.reject(new VitrineError('INVALID_ARGUMENT', `options.onWarning threw: ${messageOf(e)}`, {}, { cause: e }));
+      }
+      return;
+    }
     if (!p) return;
     if (msg.progress) {
       try {

@@ -62,6 +62,7 @@ const ops = {
       maxBytes: opts.maxBytes,
       cache: opts.cache,
       onProgress,
+      onWarning: opts.warnings ? (/** @type {string} */ code, /** @type {string} */ message) => post({ id, warning: { code, message } }) : undefined,
     });
     return { nItems: model.nItems, dim: model.dim, dtype: model.dtype, variant: model.variant };
   },

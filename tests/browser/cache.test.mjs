@@ -251,3 +251,25 @@ test("worker mode: the worker's cache warnings reach the page's onWarning", asyn
   assert.equal(r.status, 'miss');
   assert.deepEqual(r.infoWarnings, ['CACHE_FOREIGN']);
 });
+
+test('priming: the primer catalogue is valid in the relaxed-SIMD build, and a warm visit primes while it reads', async () => {
+  const r = await inPage(async () => {
+    const { primerBundle, prime } = await import('/lib/prime.js');
+    const w = await import('/wasm/relaxed/vitrine_core.js');
+    await w.default({ module_or_path: '/wasm/relaxed/vitrine_core_bg.wasm' });
+    const m = w.Model.fromBytes(primerBundle());
+    const n = m.nItems;
+    m.free();
+    // Nothing has run on this instance yet: priming it does the work once.
+    const ms = await prime(w, { cached: true, done: () => false });
+    return { n, ms: typeof ms };
+  });
+  assert.deepEqual(r, { n: 32, ms: 'number' });
+  await clearStores();
+  const cold = await visit({});
+  assert.equal(cold.after.status, 'stored');
+  const warm = await visit({});
+  assert.equal(warm.load.cache.status, 'hit');
+  assert.ok(warm.load.prime, 'info().load.prime is reported');
+  assert.deepEqual(warm.rec, cold.rec);
+});

@@ -282,3 +282,64 @@ test('bad cache options are INVALID_ARGUMENT', async () => {
   }
   await assert.rejects(load(MODEL, { onWarning: 'log' }), (e) => /** @type {any} */ (e).code === 'INVALID_ARGUMENT');
 });
+
+// Priming (www/lib/prime.js): the load path's exports run once on a tiny
+// catalogue while the bytes arrive, so their compile is not on the path.
+const { crc32, prime, primerBundle } = await import('../../pkg/lib/prime.js');
+
+/** A fresh instance of one engine build (its own wasm memory and module state). */
+async function instance(/** @type {string} */ variant) {
+  const w = await import(`../../pkg/wasm/${variant}/vitrine_core.js?prime-${Math.random()}`);
+  w.initSync({ module: readFileSync(new URL(`../../pkg/wasm/${variant}/vitrine_core_bg.wasm`, import.meta.url)) });
+  return w;
+}
+
+test('the primer catalogue is a valid bundle in every engine build (full validation) and its CRC is the format CRC-32', async () => {
+  assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926, 'the CRC-32 check value');
+  const bytes = primerBundle();
+  // (Node has no relaxed SIMD; Chromium primes the relaxed build in tests/browser/cache.test.mjs.)
+  for (const variant of ['simd', 'scalar']) {
+    const w = await instance(variant);
+    const m = w.Model.fromBytes(bytes);
+    assert.equal(m.nItems, 32);
+    assert.equal(m.dim, 64);
+    const r = m.recommend(new Float32Array(64).fill(0.5), { k: 10 });
+    assert.equal(r.items.length, 10);
+    assert.ok(r.items.every((/** @type {any} */ s) => /^p\d{7}$/.test(s.id)), JSON.stringify(r.items));
+    m.free();
+  }
+  // One flipped bit is caught by the engine, so the layout is really checked.
+  const bad = bytes.slice();
+  bad[bad.length - 5] ^= 1;
+  const w = await instance('simd');
+  assert.throws(() => w.Model.fromBytes(bad), (/** @type {any} */ e) => /CHECKSUM/.test(String(e?.code ?? e?.message ?? e)));
+});
+
+test('prime() runs once per instance, never after the bytes are in, and never throws', async () => {
+  const w = await instance('simd');
+  assert.equal(await prime(w, { cached: true, done: () => true }), null, 'bytes already in: nothing to overlap');
+  const ms = await prime(w, { cached: true, done: () => false });
+  assert.equal(typeof ms, 'number');
+  assert.equal(await prime(w, { cached: false, done: () => false }), null, 'this instance is primed already');
+  const other = await instance('scalar');
+  assert.equal(typeof (await prime(other, { cached: false, done: () => false })), 'number', 'the full-validation path primes too');
+  // A glue without the exports, or one whose exports throw: skipped quietly.
+  assert.equal(await prime({}, { cached: true, done: () => false }), null);
+  const throwing = { BundleBuffer: class { constructor() { throw new Error('no memory'); } }, Model: { fromBufferCached() {} } };
+  assert.equal(typeof (await prime(throwing, { cached: true, done: () => false })), 'number');
+  assert.equal(await prime(null, { cached: true, done: () => false }), null);
+});
+
+test('a warm load reports its priming in info().load.prime and answers as the network copy', async () => {
+  const store = memoryStore();
+  const opts = { wasmUrl: wasmUrl('primed'), cache: store };
+  const cold = await load(MODEL, opts);
+  await cold.cacheSettled;
+  cold.dispose();
+  const warm = await load(MODEL, opts);
+  const l = warm.info().load;
+  assert.equal(l.cache.status, 'hit');
+  assert.ok(l.prime && (l.prime.ms === null || typeof l.prime.ms === 'number'), JSON.stringify(l.prime));
+  assert.equal(top(warm), TOP_A);
+  warm.dispose();
+});

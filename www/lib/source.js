@@ -4,6 +4,7 @@
 
 import { VitrineError, badArg, callCallback, describe, messageOf, readingArgument, toVitrineError } from './errors.js';
 import { parseIntegrity, verifyIntegrity } from './integrity.js';
+import { prime } from './prime.js';
 import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFields, openStore, revalidate, warningOf } from './cache.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
@@ -38,7 +39,7 @@ export const now = () => (typeof performance !== 'undefined' ? performance.now()
  * part. Phases overlap: the wasm compiles while the bundle downloads.
  * @typedef {{ start: number, fetchStart?: number, firstByte?: number, downloadEnd?: number,
  *             compileStart?: number, compileEnd?: number, validateStart?: number, validateEnd?: number,
- *             validation?: 'full' | 'cached', bytes?: number,
+ *             validation?: 'full' | 'cached', bytes?: number, prime?: { ms: number | null },
  *             cache: { status: 'off' | 'none' | 'miss' | 'hit' | 'stored', store?: string, warnings: string[],
  *                      revalidation?: 'pending' | 'unchanged' | 'changed' | 'offline' | 'pinned' },
  *             background: Promise<unknown>[] }} LoadContext
@@ -127,6 +128,18 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
   };
   const known = total !== undefined && Number.isSafeInteger(total) && total > 0;
   if (known && /** @type {number} */ (total) > maxBytes) throw tooLarge(/** @type {number} */ (total), maxBytes, true);
+  // While the bytes arrive, the engine's load and query code is compiled on
+  // a tiny catalogue (prime.js), so the real validation and first query do
+  // not wait for it.
+  let finished = false;
+  if (isPromise(wasm)) {
+    const stats = { ms: /** @type {number | null} */ (null) };
+    if (t) t.prime = stats;
+    wasm.then(
+      (/** @type {any} */ w) => prime(w, { cached: !!ctx.cached, done: () => finished }).then((ms) => (stats.ms = ms)),
+      () => {},
+    );
+  }
   if (known && !integrity) {
     const tt = /** @type {number} */ (total);
     const source = isPromise(wasm) ? eager(chunks) : chunks;
@@ -164,11 +177,13 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
         report(loaded, tt);
       }
       if (loaded !== tt) throw truncated(loaded, tt);
+      finished = true;
       if (!buf) {
         w = await wasm;
         flushEarly();
       }
     } catch (e) {
+      finished = true;
       buf?.free();
       throw toVitrineError(e);
     }
@@ -194,6 +209,7 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
     parts.push(chunk);
     report(loaded, known ? total : undefined);
   }
+  finished = true;
   if (known && loaded !== total) throw truncated(loaded, /** @type {number} */ (total));
   if (!known) report(loaded, loaded);
   if (t) t.downloadEnd = now();

@@ -113,18 +113,25 @@ export function loadWasm(variant, wasmUrl, wasmIntegrity) {
 async function instantiate(variant, href, integrity) {
   const fail = (/** @type {string} */ msg, /** @type {Record<string, unknown>} */ details = {}, /** @type {unknown} */ cause = undefined) =>
     new VitrineError('WASM_UNAVAILABLE', `could not load the ${variant} wasm build from ${href}: ${msg}`, { variant, url: href, ...details }, { cause });
+  // The binary is requested while the glue module loads, not after it: on
+  // a warm visit both come from the HTTP cache and the wait was their sum.
+  // Settled into a value at once, so a failure is never an unhandled rejection.
+  const response = fetch(href).then(
+    (r) => ({ r, e: undefined }),
+    (e) => ({ r: undefined, e }),
+  );
   let mod;
   try {
     mod = await BUILDS[variant].glue();
   } catch (e) {
     throw fail(`its JavaScript glue did not load (${messageOf(e)})`, { reason: 'glue' }, e);
   }
-  let res;
-  try {
-    res = await fetch(href);
-  } catch (e) {
+  const got = await response;
+  if (!got.r) {
+    const e = got.e;
     throw fail(`the request failed (${messageOf(e)}); check the URL, the network and the page's Content-Security-Policy (connect-src)`, { reason: 'network' }, e);
   }
+  const res = got.r;
   if (!res.ok) {
     throw fail(`HTTP ${res.status}; serve node_modules/vitrine/wasm/ at that place or point options.wasmUrl at the file`, { reason: 'http', status: res.status });
   }

@@ -12,8 +12,14 @@
 // Env: BENCH_QUICK=1 (100k only), BENCH_TTFR_REPS (default 3; medians),
 //      BENCH_TTFR_LINGER_MS (default 3000: time on the page after the answer),
 //      BENCH_TTFR_PROFILES (default "fast,slow"),
-//      BENCH_TTFR_BEFORE=<git rev>: also the cold visits with the glue
-//      (www/) of that commit, the same wasm and bundles: a before/after;
+//      BENCH_TTFR_BEFORE=<git rev>: also the visits (cold and warm) with the
+//      glue (www/) of that commit, the same wasm and bundles, interleaved
+//      visit by visit with the current glue: a before/after;
+//      BENCH_TTFR_WARM_VISITS (default 1): warm visits after each cold one
+//      (rows warm, warm2, …: whether later visits get faster, e.g. from
+//      Chromium's wasm code cache);
+//      BENCH_TTFR_JS_FLAGS: V8 flags for the browser (an experiment, e.g.
+//      "--wasm-caching-timeout-ms=0"; the run's header says so);
 //      BENCH_TTFR_BEFORE_WASM=<dir with relaxed/ simd/ scalar/ intent/>: the
 //      wasm builds that glue runs (e.g. a main checkout's pkg/wasm), so the
 //      before/after covers the engine's load path too.
@@ -31,6 +37,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
 const REPS = Number(process.env.BENCH_TTFR_REPS ?? 3);
 const BEFORE = process.env.BENCH_TTFR_BEFORE ?? '';
+const WARM_VISITS = Math.max(1, Number(process.env.BENCH_TTFR_WARM_VISITS ?? 1));
+const JS_FLAGS = process.env.BENCH_TTFR_JS_FLAGS ?? '';
+const KINDS = ['cold', ...Array.from({ length: WARM_VISITS }, (_, i) => (i === 0 ? 'warm' : `warm${i + 1}`))];
 /**
  * How long a visit stays on the page after its first recommendation, as a
  * shopper does: Chromium writes the wasm's compiled code to its cache only
@@ -77,7 +86,7 @@ if (BEFORE) {
   glues.push({ name: `before (${BEFORE})`, path: '/before/vitrine.js' });
 }
 const srv = await startServer({ mounts, quiet: true, immutable: ['/ttfr/', '/wasm/', '/lib/', '/vitrine.js', '/before/'] });
-const browser = await launch();
+const browser = await launch(JS_FLAGS ? { args: [`--js-flags=${JS_FLAGS}`] } : {});
 const chromiumVersion = browser.context.browser()?.version() ?? 'unknown';
 
 /**
@@ -121,6 +130,10 @@ function phases(r) {
     download_ms: l ? span(l.fetchStart, l.downloadEnd) : r.model ? r.model.end - r.model.start : null,
     compile_ms: l ? span(l.compileStart, l.compileEnd) : null,
     validate_ms: l ? span(l.validateStart, l.validateEnd) : null,
+    // The engine's code compiled on the primer while the bytes arrived (null: not run).
+    prime_ms: l?.prime?.ms ?? null,
+    // When the cache's lookup answered (the stored bytes' read starts).
+    cache_lookup_ms: l && l.cache.status === 'hit' && l.fetchStart !== undefined ? l.fetchStart - l.start : null,
     query_ms: r.first - r.loaded,
     // After the bundle's last byte (Resource Timing, for any glue version)
     // until load() resolved: what validation did not overlap, plus the copy.
@@ -152,30 +165,36 @@ const rows = [];
 for (const b of bundles) {
   const bytes = statSync(b.path).size;
   for (const profile of PROFILES) {
-    for (const glue of glues) {
-      const visits = glue.name === 'current' ? ['cold', 'warm'] : ['cold'];
-      /** @type {Record<string, any[]>} */
-      const samples = { cold: [], warm: [] };
-      for (let rep = 0; rep < REPS; rep++) {
-        for (const kind of visits) {
+    /** @type {Map<string, Record<string, any[]>>} per glue, per visit kind */
+    const samples = new Map(glues.map((g) => [g.name, Object.fromEntries(KINDS.map((k) => [k, []]))]));
+    for (let rep = 0; rep < REPS; rep++) {
+      // Glues alternate which goes first, so a drift of the host's load hits both alike.
+      for (const glue of rep % 2 ? [...glues].reverse() : glues) {
+        for (const kind of KINDS) {
           const q = new URLSearchParams({ glue: glue.path, model: `/bench/${basename(b.path)}`, dim: String(b.d), ...(glue.name === 'current' ? {} : { glueVersion: 'before' }) });
           const t0 = Date.now();
           const r = await visit({ profile, url: `/ttfr/ttfr.html?${q}`, cold: kind === 'cold' });
           const p = phases(r);
-          samples[kind].push(p);
-          log(`${b.n}x${b.d} int8 ${profile} ${glue.name} ${kind} #${rep}: first rec at ${p.nav_to_first_ms.toFixed(1)} ms (download ${p.download_ms?.toFixed(1)}, compile ${p.compile_ms?.toFixed(1)}, validate ${p.validate_ms?.toFixed(1)} [${p.validation}], query ${p.query_ms.toFixed(1)}; cache ${p.cache}; ${Date.now() - t0} ms wall)`);
+          /** @type {any} */ (samples.get(glue.name))[kind].push(p);
+          log(`${b.n}x${b.d} int8 ${profile} ${glue.name} ${kind} #${rep}: first rec at ${p.nav_to_first_ms.toFixed(1)} ms, ${p.load_call_to_first_ms.toFixed(1)} from load() (download ${p.download_ms?.toFixed(1)}, compile ${p.compile_ms?.toFixed(1)}, validate ${p.validate_ms?.toFixed(1)} [${p.validation}], query ${p.query_ms.toFixed(1)}, prime ${p.prime_ms?.toFixed(1) ?? '-'}; cache ${p.cache}; ${Date.now() - t0} ms wall)`);
         }
       }
-      for (const kind of visits) {
-        const s = samples[kind];
+    }
+    for (const glue of glues) {
+      for (const kind of KINDS) {
+        const s = /** @type {any} */ (samples.get(glue.name))[kind];
         /** @type {Record<string, unknown>} */
         const row = { n: b.n, d: b.d, dtype: 'int8', bytes, profile, glue: glue.name, visit: kind, reps: s.length };
         for (const key of Object.keys(s[0])) {
-          const vals = s.map((x) => x[key]);
-          row[key] = typeof vals[0] === 'number' ? round(/** @type {number} */ (median(vals))) : vals[0];
+          const vals = s.map((/** @type {any} */ x) => x[key]);
+          row[key] = typeof vals.find((/** @type {unknown} */ v) => v !== null) === 'number' ? round(/** @type {number} */ (median(vals))) : vals[0];
         }
         // The least disturbed visit: on a shared host other work only adds time.
-        for (const key of ['nav_to_first_ms', 'load_call_to_first_ms']) row[`${key.replace(/_ms$/, '')}_best_ms`] = round(Math.min(...s.map((x) => x[key])));
+        for (const key of ['nav_to_first_ms', 'load_call_to_first_ms']) {
+          const vals = s.map((/** @type {any} */ x) => x[key]);
+          row[`${key.replace(/_ms$/, '')}_best_ms`] = round(Math.min(...vals));
+          row[`${key.replace(/_ms$/, '')}_worst_ms`] = round(Math.max(...vals));
+        }
         rows.push(row);
       }
     }
@@ -245,6 +264,7 @@ const out = {
   chromium: chromiumVersion,
   node: process.version,
   load_average: { before: load0, after: loadavg() },
+  js_flags: JS_FLAGS || null,
   profiles: Object.fromEntries(PROFILES.map((p) => [p, ALL_PROFILES[/** @type {'fast'} */ (p)]])),
   reps: REPS,
   rows,
@@ -253,11 +273,11 @@ const out = {
 writeFileSync(join(OUT_DIR, 'ttfr.json'), JSON.stringify(out, null, 2) + '\n');
 const fmt = (/** @type {unknown} */ x) => (typeof x === 'number' ? x.toFixed(1) : x === null || x === undefined ? '' : String(x));
 const lines = [
-  `Time to first recommendation, ${out.date} on ${out.host} (${out.cpu_model}, ${out.cpus} CPUs), Chromium ${chromiumVersion}; medians of ${REPS}; load average ${load0.map((x) => x.toFixed(2)).join(' ')}.`,
+  `Time to first recommendation, ${out.date} on ${out.host} (${out.cpu_model}, ${out.cpus} CPUs), Chromium ${chromiumVersion}${JS_FLAGS ? ` with --js-flags="${JS_FLAGS}"` : ''}; medians of ${REPS}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${out.load_average.after.map((x) => x.toFixed(2)).join(' ')}.`,
   '',
-  '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec (best visit) | model request after import | download | compile | validate | last byte → model | query | cache |',
-  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${r.cache} |`),
+  '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec (best–worst) | model request after import | cache lookup | download / read | compile | validate | last byte → model | query | prime | cache |',
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}–${fmt(r.load_call_to_first_worst_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.cache_lookup_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${fmt(r.prime_ms)} | ${r.cache} |`),
 ];
 for (const o of overlap) lines.push('', `Validation after the last byte (${o.n} × ${o.d} int8, same bytes pushed in 64 KiB chunks, ${o.rounds} interleaved rounds): ${o.before_ms.toFixed(1)} ms before (${BEFORE} wasm), ${o.after_ms.toFixed(1)} ms with the CRCs computed while the bytes arrive, ${o.cached_ms.toFixed(1)} ms for a cached copy (fromBufferCached).`);
 writeFileSync(join(OUT_DIR, 'ttfr.md'), lines.join('\n') + '\n');

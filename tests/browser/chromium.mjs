@@ -7,7 +7,8 @@ import { join } from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-export async function launch() {
+/** @param {{ args?: string[] }} [opts] `args`: extra Chromium switches (e.g. `--js-flags=…` for a benchmark's experiment) */
+export async function launch(opts = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'vitrine-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -21,6 +22,7 @@ export async function launch() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...(opts.args ?? []),
     ],
   });
   return {

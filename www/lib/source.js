@@ -652,7 +652,13 @@ async function fromCache(wasm, store, key, opts, t) {
       t.cache.revalidation = 'pinned';
     } else {
       t.cache.revalidation = 'pending';
-      t.background.push(revalidate(store, key, entry.record).then((r) => (t.cache.revalidation = r)));
+      // Asked after the first answer, like the store: starting the request
+      // here took 1–17 ms of the main thread on the warm path (Chromium).
+      t.background.push(
+        new Promise((ok) => setTimeout(ok, 0))
+          .then(() => revalidate(store, key, entry.record))
+          .then((r) => (t.cache.revalidation = r)),
+      );
     }
     return model;
   } catch (e) {

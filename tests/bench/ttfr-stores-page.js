@@ -1,0 +1,139 @@
+// In-page half of `make bench-ttfr-stores` (driven by ttfr-stores.mjs): one
+// way of reading a stored 100k-item bundle back on a warm visit, timed in a
+// fresh page (so the wasm and the JS run the code a real warm visit runs,
+// not code optimized by earlier rounds). `?op=store` writes the bundle into
+// every store first; `?op=<method>` reads it back and, with `push=1`, also
+// moves it into wasm memory the way load() does (BundleBuffer: the copy and
+// the section CRCs).
+
+const q = new URLSearchParams(location.search);
+const op = q.get('op') ?? '';
+const model = q.get('model') ?? '';
+const push = q.get('push') === '1';
+/** With `slice=N`, each chunk goes into wasm memory N bytes per call (V8 swaps in optimized code only at a call). */
+const slice = Number(q.get('slice') ?? 0);
+const NAME = 'vitrine-stores-bench';
+
+/** @returns {Promise<IDBDatabase>} */
+function idb() {
+  return new Promise((ok, fail) => {
+    const r = indexedDB.open(NAME, 1);
+    r.onupgradeneeded = () => r.result.createObjectStore('b');
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => fail(r.error);
+  });
+}
+const req = (/** @type {IDBRequest} */ r) => new Promise((ok, fail) => ((r.onsuccess = () => ok(r.result)), (r.onerror = () => fail(r.error))));
+
+async function store() {
+  const bytes = new Uint8Array(await (await fetch(model, { cache: 'no-store' })).arrayBuffer());
+  const blob = new Blob([bytes], { type: 'application/octet-stream' });
+  const cache = await caches.open(NAME);
+  await cache.put('/stored.vtr', new Response(blob, { headers: { 'content-length': String(bytes.length) } }));
+  const db = await idb();
+  await new Promise((ok, fail) => {
+    const t = db.transaction('b', 'readwrite');
+    t.objectStore('b').put(blob, 'bundle');
+    t.oncomplete = ok;
+    t.onerror = () => fail(t.error);
+  });
+  const dir = await navigator.storage.getDirectory();
+  const fh = await dir.getFileHandle('stored.vtr', { create: true });
+  const w = await fh.createWritable();
+  await w.write(bytes);
+  await w.close();
+  return { bytes: bytes.length };
+}
+
+/**
+ * Read chunks (stream methods) or one buffer; `sink` takes each piece.
+ * @param {(c: Uint8Array) => void} sink
+ */
+async function read(sink) {
+  const drain = async (/** @type {ReadableStream<Uint8Array>} */ s) => {
+    const r = s.getReader();
+    for (;;) {
+      const { done, value } = await r.read();
+      if (done) return;
+      sink(value);
+    }
+  };
+  switch (op) {
+    case 'cache-stream':
+      return drain(/** @type {any} */ ((await (await caches.open(NAME)).match('/stored.vtr'))?.body));
+    case 'cache-arraybuffer':
+      return sink(new Uint8Array(await /** @type {Response} */ (await (await caches.open(NAME)).match('/stored.vtr')).arrayBuffer()));
+    case 'idb-blob-arraybuffer': {
+      const blob = await req((await idb()).transaction('b').objectStore('b').get('bundle'));
+      return sink(new Uint8Array(await blob.arrayBuffer()));
+    }
+    case 'idb-blob-stream': {
+      const blob = await req((await idb()).transaction('b').objectStore('b').get('bundle'));
+      return drain(blob.stream());
+    }
+    case 'opfs-file-arraybuffer': {
+      const f = await (await (await navigator.storage.getDirectory()).getFileHandle('stored.vtr')).getFile();
+      return sink(new Uint8Array(await f.arrayBuffer()));
+    }
+    case 'opfs-file-stream': {
+      const f = await (await (await navigator.storage.getDirectory()).getFileHandle('stored.vtr')).getFile();
+      return drain(f.stream());
+    }
+    case 'opfs-sync-worker': {
+      // createSyncAccessHandle exists only in dedicated workers: the bytes
+      // come back as a transferred ArrayBuffer (no copy on the way).
+      const src = `onmessage = async () => {
+        const fh = await (await navigator.storage.getDirectory()).getFileHandle('stored.vtr');
+        const h = await fh.createSyncAccessHandle();
+        const buf = new ArrayBuffer(h.getSize());
+        h.read(new Uint8Array(buf), { at: 0 });
+        h.close();
+        postMessage(buf, [buf]);
+      };`;
+      const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
+      const buf = await new Promise((ok, fail) => {
+        w.onmessage = (e) => ok(e.data);
+        w.onerror = (e) => fail(new Error(e.message));
+        w.postMessage(0);
+      });
+      w.terminate();
+      return sink(new Uint8Array(buf));
+    }
+    default:
+      throw new Error(`unknown op ${op}`);
+  }
+}
+
+try {
+  if (op === 'store') {
+    globalThis.result = await store();
+  } else {
+    let glue;
+    if (push) {
+      glue = await import('/wasm/relaxed/vitrine_core.js');
+      await glue.default({ module_or_path: '/wasm/relaxed/vitrine_core_bg.wasm' });
+    }
+    const total = Number(q.get('bytes'));
+    const t0 = performance.now();
+    let n = 0;
+    let chunks = 0;
+    const buf = push ? new glue.BundleBuffer(total) : null;
+    await read((c) => {
+      n += c.byteLength;
+      chunks++;
+      if (buf && slice > 0) for (let o = 0; o < c.byteLength; o += slice) buf.push(c.subarray(o, Math.min(c.byteLength, o + slice)));
+      else if (buf) buf.push(c);
+    });
+    const t1 = performance.now();
+    if (n !== total) throw new Error(`read ${n} of ${total} bytes`);
+    let validate = null;
+    if (buf) {
+      const m = glue.Model.fromBufferCached(buf);
+      validate = performance.now() - t1;
+      m.free();
+    }
+    globalThis.result = { ms: t1 - t0, chunks, validate };
+  }
+} catch (e) {
+  globalThis.result = { error: String(e?.stack ?? e) };
+}

@@ -122,8 +122,10 @@ const primed = new WeakSet();
  * unless `done()` says the real bytes are in by then. Never throws: priming
  * is an optimization, and a build without one of the exports is skipped.
  * @param {any} wasm the instantiated glue module
- * @param {{ cached: boolean, done: () => boolean }} how `cached`: the real
- *   bundle comes from the device's cache (fromBufferCached), else fromBuffer
+ * @param {{ cached: boolean, done: () => boolean, stats?: { ms: number | null } }} how `cached`: the real
+ *   bundle comes from the device's cache (fromBufferCached), else fromBuffer;
+ *   `stats.ms` is updated after each step (the load's info() may be read
+ *   before the second step has run, or instead of it)
  * @returns {Promise<number | null>} main-thread milliseconds spent, or null when skipped
  */
 export async function prime(wasm, how) {
@@ -149,9 +151,13 @@ export async function prime(wasm, how) {
     m = finish.call(wasm.Model, buf);
     // Two tasks, not one: chunks that arrive meanwhile wait for at most half.
     spent += clock() - t0;
+    if (how.stats) how.stats.ms = spent;
     await new Promise((ok) => setTimeout(ok, 0));
     t0 = clock();
     if (!how.done()) m.recommend(user, { k: 10 });
+    spent += clock() - t0;
+    t0 = clock();
+    if (how.stats) how.stats.ms = spent;
   } catch {
     // A build or browser where this fails only loses the head start.
   } finally {

@@ -136,7 +136,7 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
     const stats = { ms: /** @type {number | null} */ (null) };
     if (t) t.prime = stats;
     wasm.then(
-      (/** @type {any} */ w) => prime(w, { cached: !!ctx.cached, done: () => finished }).then((ms) => (stats.ms = ms)),
+      (/** @type {any} */ w) => prime(w, { cached: !!ctx.cached, done: () => finished, stats }),
       () => {},
     );
   }

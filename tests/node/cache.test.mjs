@@ -283,9 +283,9 @@ test('bad cache options are INVALID_ARGUMENT', async () => {
   await assert.rejects(load(MODEL, { onWarning: 'log' }), (e) => /** @type {any} */ (e).code === 'INVALID_ARGUMENT');
 });
 
-// Priming (www/lib/prime.js): the load path's exports run once on a tiny
-// catalogue while the bytes arrive, so their compile is not on the path.
-const { crc32, prime, primerBundle } = await import('../../pkg/lib/prime.js');
+// Priming (`prime` in www/lib/source.js): the load path's exports run once
+// on a tiny catalogue while the bytes arrive, so their compile is not on the path.
+const { prime } = await import('../../pkg/lib/source.js');
 
 /** A fresh instance of one engine build (its own wasm memory and module state). */
 async function instance(/** @type {string} */ variant) {
@@ -294,40 +294,37 @@ async function instance(/** @type {string} */ variant) {
   return w;
 }
 
-test('the primer catalogue is a valid bundle in every engine build (full validation) and its CRC is the format CRC-32', async () => {
-  assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926, 'the CRC-32 check value');
-  const bytes = primerBundle();
-  // (Node has no relaxed SIMD; Chromium primes the relaxed build in tests/browser/cache.test.mjs.)
-  for (const variant of ['simd', 'scalar']) {
-    const w = await instance(variant);
-    const m = w.Model.fromBytes(bytes);
-    assert.equal(m.nItems, 32);
-    assert.equal(m.dim, 64);
-    const r = m.recommend(new Float32Array(64).fill(0.5), { k: 10 });
-    assert.equal(r.items.length, 10);
-    assert.ok(r.items.every((/** @type {any} */ s) => /^p\d{7}$/.test(s.id)), JSON.stringify(r.items));
-    m.free();
-  }
-  // One flipped bit is caught by the engine, so the layout is really checked.
-  const bad = bytes.slice();
-  bad[bad.length - 5] ^= 1;
+test('prime() runs once per instance, in both validation paths, never after the bytes are in, and never throws', async () => {
+  const stats = () => ({ ms: /** @type {number | null} */ (null) });
   const w = await instance('simd');
-  assert.throws(() => w.Model.fromBytes(bad), (/** @type {any} */ e) => /CHECKSUM/.test(String(e?.code ?? e?.message ?? e)));
-});
-
-test('prime() runs once per instance, never after the bytes are in, and never throws', async () => {
-  const w = await instance('simd');
-  assert.equal(await prime(w, { cached: true, done: () => true }), null, 'bytes already in: nothing to overlap');
-  const ms = await prime(w, { cached: true, done: () => false });
-  assert.equal(typeof ms, 'number');
-  assert.equal(await prime(w, { cached: false, done: () => false }), null, 'this instance is primed already');
-  const other = await instance('scalar');
-  assert.equal(typeof (await prime(other, { cached: false, done: () => false })), 'number', 'the full-validation path primes too');
+  const skipped = stats();
+  await prime(w, true, () => true, skipped);
+  assert.equal(skipped.ms, null, 'bytes already in: nothing to overlap');
+  const ran = stats();
+  await prime(w, true, () => false, ran);
+  assert.equal(typeof ran.ms, 'number');
+  const again = stats();
+  await prime(w, false, () => false, again);
+  assert.equal(again.ms, null, 'this instance is primed already');
+  const full = stats();
+  await prime(await instance('scalar'), false, () => false, full);
+  assert.equal(typeof full.ms, 'number', 'the full-validation path primes too');
+  // Bytes in between the two steps: the query step is skipped.
+  let done = false;
+  const half = stats();
+  const p = prime(await instance('simd'), true, () => done, half);
+  await new Promise((ok) => setTimeout(ok, 0));
+  await new Promise((ok) => setTimeout(ok, 0));
+  done = true;
+  await p;
+  assert.equal(typeof half.ms, 'number');
   // A glue without the exports, or one whose exports throw: skipped quietly.
-  assert.equal(await prime({}, { cached: true, done: () => false }), null);
-  const throwing = { BundleBuffer: class { constructor() { throw new Error('no memory'); } }, Model: { fromBufferCached() {} } };
-  assert.equal(typeof (await prime(throwing, { cached: true, done: () => false })), 'number');
-  assert.equal(await prime(null, { cached: true, done: () => false }), null);
+  await prime({}, true, () => false, stats());
+  await prime(null, true, () => false, stats());
+  const throwing = { BundleBuffer: class { constructor() { throw new Error('no memory'); } }, Model: {} };
+  const t = stats();
+  await prime(throwing, true, () => false, t);
+  assert.equal(t.ms, null);
 });
 
 test('a warm load reports its priming in info().load.prime and answers as the network copy', async () => {

@@ -4,7 +4,6 @@
 
 import { VitrineError, badArg, callCallback, describe, messageOf, readingArgument, toVitrineError } from './errors.js';
 import { parseIntegrity, verifyIntegrity } from './integrity.js';
-import { prime } from './prime.js';
 import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFields, openStore, revalidate, warningOf } from './cache.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
@@ -128,17 +127,11 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
   };
   const known = total !== undefined && Number.isSafeInteger(total) && total > 0;
   if (known && /** @type {number} */ (total) > maxBytes) throw tooLarge(/** @type {number} */ (total), maxBytes, true);
-  // While the bytes arrive, the engine's load and query code is compiled on
-  // a tiny catalogue (prime.js), so the real validation and first query do
-  // not wait for it.
   let finished = false;
   if (isPromise(wasm)) {
     const stats = { ms: /** @type {number | null} */ (null) };
     if (t) t.prime = stats;
-    wasm.then(
-      (/** @type {any} */ w) => prime(w, { cached: !!ctx.cached, done: () => finished, stats }),
-      () => {},
-    );
+    wasm.then((/** @type {any} */ w) => prime(w, !!ctx.cached, () => finished, stats), () => {});
   }
   if (known && !integrity) {
     const tt = /** @type {number} */ (total);
@@ -233,6 +226,46 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
     throw toVitrineError(e);
   }
   return modelFromBuffer(w, buf, ctx);
+}
+
+const tick = () => new Promise((ok) => setTimeout(ok, 0));
+const primed = new WeakSet();
+
+/**
+ * Wasm compiles on first call and Chromium did not keep our code between
+ * visits: so the load and query exports run on a tiny catalogue while bytes
+ * arrive (docs/web.md, "What a warm visit waits for"). Never throws.
+ * @param {any} w @param {boolean} cached @param {() => boolean} done @param {{ ms: number | null }} s
+ */
+export async function prime(w, cached, done, s) {
+  if (!w?.BundleBuffer || primed.has(w)) return;
+  await tick();
+  if (done() || primed.has(w)) return;
+  primed.add(w);
+  let m;
+  let buf;
+  try {
+    const bytes = (await import('./calibrate.js')).calibrationBundle(32, 64);
+    let t0 = now();
+    buf = new w.BundleBuffer(bytes.length);
+    buf.push(bytes);
+    m = cached ? w.Model.fromBufferCached(buf) : w.Model.fromBuffer(buf);
+    s.ms = now() - t0;
+    await tick();
+    if (done()) return;
+    t0 = now();
+    m.recommend(new Float32Array(64).fill(0.1), { k: 10 });
+    s.ms += now() - t0;
+  } catch {
+    // only the head start is lost
+  } finally {
+    try {
+      m?.free();
+      buf?.free();
+    } catch {
+      // consumed by the model
+    }
+  }
 }
 
 /** @param {unknown} x @returns {x is Promise<any>} */
@@ -652,8 +685,7 @@ async function fromCache(wasm, store, key, opts, t) {
       t.cache.revalidation = 'pinned';
     } else {
       t.cache.revalidation = 'pending';
-      // Asked after the first answer, like the store: starting the request
-      // here took 1–17 ms of the main thread on the warm path (Chromium).
+      // After the first answer, like the store (it cost 1–17 ms here).
       t.background.push(
         new Promise((ok) => setTimeout(ok, 0))
           .then(() => revalidate(store, key, entry.record))

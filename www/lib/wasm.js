@@ -113,9 +113,7 @@ export function loadWasm(variant, wasmUrl, wasmIntegrity) {
 async function instantiate(variant, href, integrity) {
   const fail = (/** @type {string} */ msg, /** @type {Record<string, unknown>} */ details = {}, /** @type {unknown} */ cause = undefined) =>
     new VitrineError('WASM_UNAVAILABLE', `could not load the ${variant} wasm build from ${href}: ${msg}`, { variant, url: href, ...details }, { cause });
-  // The binary is requested while the glue module loads, not after it: on
-  // a warm visit both come from the HTTP cache and the wait was their sum.
-  // Settled into a value at once, so a failure is never an unhandled rejection.
+  // Requested while the glue loads; settled at once (no unhandled rejection).
   const response = fetch(href).then(
     (r) => ({ r, e: undefined }),
     (e) => ({ r: undefined, e }),

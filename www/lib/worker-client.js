@@ -173,7 +173,6 @@ export async function loadInWorker(source, options) {
     maxBytes: opts.maxBytes,
     cache: opts.cache,
     progress: progress && typeof opts.onProgress === 'function',
-    // The worker's cache warnings (CACHE_*) come back as messages to onWarning.
     warnings: progress && typeof opts.onWarning === 'function',
   });
   /** @type {VitrineWorker | null} */
@@ -294,7 +293,7 @@ export class VitrineWorker {
     this._next = 1;
     /** @type {Map<number, {resolve: Function, reject: Function, onProgress?: Function}>} */
     this._pending = new Map();
-    /** @type {((code: string, message: string) => void) | undefined} the page's onWarning, for the worker's cache warnings */
+    /** @type {((code: string, message: string) => void) | undefined} for the worker's CACHE_* warnings */
     this._onWarning = undefined;
     /** Whether the worker's script has run (it posts `{ready}` first). */
     this._started = false;
@@ -388,7 +387,7 @@ export class VitrineWorker {
     if (msg.ready) return;
     const p = this._pending.get(msg.id);
     if (msg.warning) {
-      // Also after the load resolved: storing the copy happens after the first answer.
+      // Also after the load (the store comes after the first answer).
       try {
         this._onWarning?.(String(msg.warning.code), String(msg.warning.message));
       } catch (e) {

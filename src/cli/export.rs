@@ -236,10 +236,11 @@ fn add_behaviour(
     )
     .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
     let summary = format!(
-        "behaviour segments: {} users, k = {} ({}): {}; {} rows, {} with items not in the bundle, {} unreadable",
+        "behaviour segments: {} users, k = {} ({}), shrinkage {:.2} visits: {}; {} rows, {} with items not in the bundle, {} unreadable",
         users,
         seg.centroids.len(),
         if a.behaviour_segments.0.is_some() { "given" } else { "silhouette" },
+        seg.shrink,
         seg.labels.join(" | "),
         log.rows,
         log.unknown_items,

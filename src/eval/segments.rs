@@ -455,6 +455,9 @@ pub fn read_event_log(
 /// Behaviour segments for a bundle from an event log: the BEHAVIOUR
 /// section's content and how many users it was fitted on. The catalogue is
 /// the bundle's own prices (as the f32 the device reads) and categories.
+/// Short histories are shrunk toward the average shopper by a prior
+/// strength estimated from the log itself ([`estimate_shrink`]; 0 when the
+/// log has too few returning users to measure it).
 pub fn fit_log(
     log: &EventLog,
     prices: Option<&[f32]>,
@@ -464,27 +467,23 @@ pub fn fit_log(
     seed: u64,
 ) -> Result<(BehaviourSegments, usize), EvalError> {
     let cat = Catalogue::new(prices, categories);
+    let shrink = estimate_shrink(&log.histories, &cat, log.end_ms, gap_ms);
     // "Now" is the log's end: the export is the log's snapshot.
     crate::shopper::segments::fit_histories(
         &log.histories,
         &cat,
         log.end_ms,
         gap_ms,
-        SHRINK_VISITS,
+        shrink,
         k,
         seed,
     )
-        .ok_or_else(|| EvalError::Empty {
-            what: "behaviour segments need at least 2 users with events".into(),
-        })
+    .ok_or_else(|| EvalError::Empty {
+        what: "behaviour segments need at least 2 users with events".into(),
+    })
 }
 
 // ---- the full Ta-Feng log --------------------------------------------------------
-
-/// Prior strength (in visits) of the shrinkage toward the average shopper
-/// that exports write into BEHAVIOUR: chosen on Ta-Feng's tuning users by
-/// [`run_full`] (docs/shopper.md).
-pub const SHRINK_VISITS: f32 = 3.0;
 
 /// The original Ta-Feng log read as a device would see it: per customer,
 /// one purchase event per line at the transaction date; per product, the
@@ -533,7 +532,9 @@ fn date_ms(s: &str) -> Option<f64> {
 /// Whether a file's header is the original Ta-Feng log's.
 pub fn is_full_tafeng(head: &[u8]) -> bool {
     let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    String::from_utf8_lossy(line).to_ascii_uppercase().contains("TRANSACTION_DT")
+    String::from_utf8_lossy(line)
+        .to_ascii_uppercase()
+        .contains("TRANSACTION_DT")
 }
 
 /// Reads the original Ta-Feng CSV (TRANSACTION_DT, CUSTOMER_ID,
@@ -543,7 +544,11 @@ pub fn is_full_tafeng(head: &[u8]) -> bool {
     clippy::cast_possible_truncation,
     reason = "prices narrowed to the f32 a bundle stores"
 )]
-pub fn read_full_tafeng(bytes: &[u8], path: &str, max_bad_share: f64) -> Result<FullLog, EvalError> {
+pub fn read_full_tafeng(
+    bytes: &[u8],
+    path: &str,
+    max_bad_share: f64,
+) -> Result<FullLog, EvalError> {
     use crate::table::{BadRows, Table, TableOptions};
     let layout = |detail: String| EvalError::BadLayout {
         path: path.into(),
@@ -595,7 +600,8 @@ pub fn read_full_tafeng(bytes: &[u8], path: &str, max_bad_share: f64) -> Result<
             let item = f(3).filter(|s| !s.is_empty())?;
             let amount = f(4)?.parse::<f64>().ok()?;
             let price = f(5)?.parse::<f64>().ok()?;
-            (amount.is_finite() && price.is_finite()).then_some((ts, user, cat, item, amount, price))
+            (amount.is_finite() && price.is_finite())
+                .then_some((ts, user, cat, item, amount, price))
         })();
         let Some((ts, user, cat, item, amount, price)) = parsed else {
             bad.bad(
@@ -656,11 +662,16 @@ pub fn read_full_tafeng(bytes: &[u8], path: &str, max_bad_share: f64) -> Result<
     Ok(log)
 }
 
-/// FNV-1a of a customer id: which users tune the method and which report.
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+/// Whether a customer id tunes the method (else it only reports): FNV-1a
+/// of the id through splitmix64's finaliser (FNV's own bits barely move
+/// between ids that differ in their last digit), lowest bit.
+fn tunes(s: &str) -> bool {
+    let mut z = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    });
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) & 1 == 0
 }
 
 /// One way of segmenting a full log: which features count and how strongly
@@ -709,26 +720,71 @@ const GAP: f64 = DAY / 2.0;
 
 fn prepare(log: &FullLog, min_visits: usize) -> Prepared {
     let cat = Catalogue::new(Some(&log.prices), Some(&log.categories));
+    let tune = log.users.iter().map(|u| tunes(u)).collect();
+    prepare_with(
+        &log.histories,
+        tune,
+        &cat,
+        log.end_ms + DAY,
+        GAP,
+        min_visits,
+    )
+}
+
+/// Features of whole histories as of `end_ms` and of each half (as of the
+/// day after its own last event), with visits cut at `gap_ms`.
+fn prepare_with(
+    histories: &[Vec<Event>],
+    tune: Vec<bool>,
+    cat: &Catalogue<'_>,
+    end_ms: f64,
+    gap_ms: f64,
+    min_visits: usize,
+) -> Prepared {
     let feats = |h: &[Event], now: f64| {
-        let f = behaviour(h, &cat, now, GAP).ok()?;
-        Some((f, visits(h, GAP)))
+        let f = behaviour(h, cat, now, gap_ms).ok()?;
+        Some((f, visits(h, gap_ms)))
     };
     let own_end = |h: &[Event]| h.last().map_or(0.0, |e| (e.ts / DAY).floor() * DAY + DAY);
-    let whole = log.histories.iter().map(|h| feats(h, log.end_ms + DAY)).collect();
-    let split = log
-        .histories
+    let whole = histories.iter().map(|h| feats(h, end_ms)).collect();
+    let split = histories
         .iter()
         .map(|h| {
             let (a, b) = halves(h, min_visits)?;
             Some((feats(a, own_end(a))?, feats(b, own_end(b))?))
         })
         .collect();
-    let tune = log.users.iter().map(|u| (fnv(u) >> 33) % 2 == 0).collect();
-    Prepared {
-        whole,
-        split,
-        tune,
+    Prepared { whole, split, tune }
+}
+
+/// Users with at least this many visit days are needed, [`MIN_USERS_FOR_SHRINK`]
+/// of them, before an export estimates a prior strength from its own log.
+const MIN_VISITS_FOR_SHRINK: usize = 4;
+const MIN_USERS_FOR_SHRINK: usize = 30;
+
+/// The prior strength an export uses: [`prior_strength`] on the log's own
+/// users (all of them), or 0 (no shrinkage) when fewer than
+/// [`MIN_USERS_FOR_SHRINK`] users have [`MIN_VISITS_FOR_SHRINK`] visit days
+/// to measure the noise of a visit on.
+pub fn estimate_shrink(
+    histories: &[Vec<Event>],
+    cat: &Catalogue<'_>,
+    end_ms: f64,
+    gap_ms: f64,
+) -> f32 {
+    let p = prepare_with(
+        histories,
+        vec![true; histories.len()],
+        cat,
+        end_ms,
+        gap_ms,
+        MIN_VISITS_FOR_SHRINK,
+    );
+    if p.split.iter().flatten().count() < MIN_USERS_FOR_SHRINK {
+        return 0.0;
     }
+    let features: Vec<usize> = HABIT_FEATURES.iter().map(|n| feature_index(n)).collect();
+    prior_strength(&p, &features).0
 }
 
 fn fit_variant(p: &Prepared, v: &Variant, seed: u64) -> Option<BehaviourSegments> {
@@ -770,7 +826,11 @@ fn stability(p: &Prepared, v: &Variant, seg: &BehaviourSegments, tune: bool) -> 
         users: n,
         same_segment_share: share,
         same_segment_by_chance: chance,
-        kappa: if chance < 1.0 { (share - chance) / (1.0 - chance) } else { 0.0 },
+        kappa: if chance < 1.0 {
+            (share - chance) / (1.0 - chance)
+        } else {
+            0.0
+        },
         halves_per_segment: landed,
     }
 }
@@ -789,42 +849,6 @@ pub const HABIT_FEATURES: [&str; 6] = [
 
 fn feature_index(n: &str) -> usize {
     BEHAVIOUR.iter().position(|b| *b == n).unwrap_or(0)
-}
-
-/// The variants [`run_full`] tries on the tuning users.
-pub fn variants() -> Vec<Variant> {
-    let all: Vec<usize> = HABIT_FEATURES.iter().map(|n| feature_index(n)).collect();
-    let mut sets = vec![all.clone()];
-    for drop in &all {
-        sets.push(all.iter().copied().filter(|j| j != drop).collect());
-    }
-    let mut out = Vec::new();
-    for f in &sets {
-        for shrink in [0.0f32, 1.0, 2.0, 4.0, 8.0] {
-            for k in [Some(2), Some(3), Some(4), None] {
-                out.push(Variant {
-                    features: f.clone(),
-                    shrink,
-                    k,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Grid over [`variants`] on the tuning users (exploration; printed).
-pub fn explore(log: &FullLog, min_visits: usize, seed: u64) -> Vec<(Variant, usize, f32, Stability)> {
-    let p = prepare(log, min_visits);
-    let mut out = Vec::new();
-    for v in variants() {
-        let Some(seg) = fit_variant(&p, &v, seed) else {
-            continue;
-        };
-        let st = stability(&p, &v, &seg, true);
-        out.push((v, seg.centroids.len(), 0.0, st));
-    }
-    out
 }
 
 /// Empirical-Bayes prior strength (in visits) from the tuning users, by the
@@ -876,7 +900,11 @@ fn prior_strength(p: &Prepared, features: &[usize]) -> (f32, Vec<(String, f64)>)
         let tau2 = 1.0 - sigma2 * mean_inv_n;
         // A feature whose noise explains all its spread would need an
         // infinite prior: capped at 100 visits.
-        let m = if tau2 > 0.0 { (sigma2 / tau2).min(100.0) } else { 100.0 };
+        let m = if tau2 > 0.0 {
+            (sigma2 / tau2).min(100.0)
+        } else {
+            100.0
+        };
         per.push((BEHAVIOUR[j].to_string(), m));
     }
     let mut ms: Vec<f64> = per.iter().map(|x| x.1).collect();
@@ -945,7 +973,11 @@ pub fn run_full(
             .iter()
             .filter_map(|(f, n)| {
                 let a = seg.assign_with(f, *n)?;
-                let w = if seg.shrink > 0.0 { n / (n + seg.shrink) } else { 1.0 };
+                let w = if seg.shrink > 0.0 {
+                    n / (n + seg.shrink)
+                } else {
+                    1.0
+                };
                 let z: [f32; B] = std::array::from_fn(|j| {
                     if f[j].is_finite() {
                         (f[j] - seg.mean[j]) / seg.scale[j] * w
@@ -1167,5 +1199,116 @@ mod tests {
             "{j}"
         );
         assert_eq!(j["stability"]["users_with_enough_baskets"], 40);
+    }
+
+    /// A Ta-Feng-layout log: even users visit often with small baskets of
+    /// cheap products, odd users rarely with large baskets of dear ones;
+    /// which products and days vary by user.
+    fn full_log(users: usize) -> String {
+        let mut t = String::from(
+            "\u{feff}\"TRANSACTION_DT\",\"CUSTOMER_ID\",\"AGE_GROUP\",\"PIN_CODE\",\"PRODUCT_SUBCLASS\",\"PRODUCT_ID\",\"AMOUNT\",\"ASSET\",\"SALES_PRICE\"\n",
+        );
+        let mut x = 7u64;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % m
+        };
+        for u in 0..users {
+            let frequent = u % 2 == 0;
+            let (visits, size) = if frequent { (16, 2) } else { (5, 7) };
+            for v in 0..visits {
+                let day = 1 + (v * 55 / visits) as u64 + next(3);
+                let (month, d) = if day > 30 { (12, day - 30) } else { (11, day) };
+                for _ in 0..size + next(2) as usize {
+                    let (cat, item, price) = if frequent {
+                        (100, next(20), 10 + next(3))
+                    } else {
+                        (200, 20 + next(20), 100 + next(30))
+                    };
+                    t.push_str(&format!(
+                        "\"{month}/{d}/2000\",\"{u:08}\",\"30-34\",\"115\",\"{cat}\",\"47{item:011}\",\"1\",\"{}\",\"{price}\"\n",
+                        price / 2
+                    ));
+                }
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn full_tafeng_layout_dates_and_prices() {
+        let t = full_log(4);
+        assert!(is_full_tafeng(t.as_bytes()));
+        assert!(!is_full_tafeng(b"user_id\tbasket_id\titem_id\n"));
+        let log = read_full_tafeng(t.as_bytes(), "t", 0.0).unwrap();
+        assert_eq!(log.histories.len(), 4);
+        assert_eq!(log.users[1], "00000001");
+        assert_eq!(log.prices.len(), log.categories.len());
+        assert!(
+            log.prices.iter().all(|p| (10.0..130.0).contains(p)),
+            "{:?}",
+            log.prices
+        );
+        // 11/1/2000 is day 11262 since the epoch.
+        assert_eq!(date_ms("11/1/2000"), Some(11_262.0 * DAY));
+        assert_eq!(date_ms("2000-11-01"), Some(11_262.0 * DAY));
+        assert_eq!(date_ms("13/1/2000"), None);
+        assert!(log
+            .histories
+            .iter()
+            .all(|h| h.windows(2).all(|w| w[0].ts <= w[1].ts)));
+        let e = read_full_tafeng(b"a,b,c\n1,2,3\n", "t", 0.0).unwrap_err();
+        assert_eq!(e.code(), "BAD_LAYOUT");
+        let mut bad = t.clone();
+        bad.push_str("\"not a date\",\"1\",\"x\",\"1\",\"1\",\"1\",\"1\",\"1\",\"1\"\n");
+        assert_eq!(
+            read_full_tafeng(bad.as_bytes(), "t", 0.0)
+                .unwrap_err()
+                .code(),
+            "TOO_MANY_BAD_LINES"
+        );
+        assert_eq!(
+            read_full_tafeng(bad.as_bytes(), "t", 0.5).unwrap().bad_rows,
+            1
+        );
+    }
+
+    #[test]
+    fn full_log_stability_is_measured_on_users_that_did_not_fit() {
+        let t = full_log(240);
+        let log = read_full_tafeng(t.as_bytes(), "t", 0.0).unwrap();
+        let (j, seg) = run_full(&log, None, 4, 3).unwrap();
+        assert_eq!(seg.centroids.len(), 2, "{}", j["stability_by_k"]);
+        let st = &j["stability"];
+        let tuning = j["users"].as_u64().unwrap();
+        let reporting = j["users_reporting"].as_u64().unwrap();
+        assert_eq!(tuning + reporting, 240);
+        assert!(tuning > 60 && reporting > 60, "{tuning} / {reporting}");
+        assert_eq!(st["users_with_enough_baskets"].as_u64(), Some(reporting));
+        assert!(st["same_segment_share"].as_f64().unwrap() >= 0.9, "{st}");
+        assert!(st["kappa"].as_f64().unwrap() > 0.5, "{st}");
+        let shrink = j["shrink"].as_f64().unwrap();
+        assert!(shrink.is_finite() && shrink >= 0.0, "{shrink}");
+        assert_eq!(j["stability_by_k"].as_array().unwrap().len(), 5);
+        assert_eq!(j["stability_by_shrink"].as_array().unwrap().len(), 6);
+        // The frequent half of the users is told apart from the rare one.
+        assert!(
+            seg.labels.iter().any(|l| l.contains("frequent visitors")),
+            "{:?}",
+            seg.labels
+        );
+    }
+
+    #[test]
+    fn shrinkage_is_estimated_only_with_returning_users() {
+        let log = read_full_tafeng(full_log(6).as_bytes(), "t", 0.0).unwrap();
+        let cat = Catalogue::new(Some(&log.prices), Some(&log.categories));
+        assert_eq!(estimate_shrink(&log.histories, &cat, log.end_ms, GAP), 0.0);
+        let log = read_full_tafeng(full_log(120).as_bytes(), "t", 0.0).unwrap();
+        let cat = Catalogue::new(Some(&log.prices), Some(&log.categories));
+        let m = estimate_shrink(&log.histories, &cat, log.end_ms, GAP);
+        assert!(m.is_finite() && m > 0.0, "{m}");
     }
 }

@@ -144,13 +144,22 @@ pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
     let shrink = match b.len().checked_sub(pos) {
         Some(0) => 0.0,
         Some(4) => {
-            let v = f32::from_le_bytes(take(b, &mut pos, 4)?.try_into().map_err(|_| bad("shrink"))?);
+            let v = f32::from_le_bytes(
+                take(b, &mut pos, 4)?
+                    .try_into()
+                    .map_err(|_| bad("shrink"))?,
+            );
             if !(v.is_finite() && v > 0.0) {
                 return Err(bad(format!("shrink {v} (finite and > 0 when present)")));
             }
             v
         }
-        _ => return Err(bad(format!("{} trailing bytes", b.len().saturating_sub(pos)))),
+        _ => {
+            return Err(bad(format!(
+                "{} trailing bytes",
+                b.len().saturating_sub(pos)
+            )))
+        }
     };
     if mean
         .iter()
@@ -249,7 +258,11 @@ mod tests {
         for bad_shrink in [0.0f32, -1.0, f32::NAN, f32::INFINITY] {
             let mut x = old.clone();
             x.extend_from_slice(&bad_shrink.to_le_bytes());
-            assert_eq!(decode(&x).unwrap_err().code(), "BAD_SECTION", "{bad_shrink}");
+            assert_eq!(
+                decode(&x).unwrap_err().code(),
+                "BAD_SECTION",
+                "{bad_shrink}"
+            );
         }
         let mut x = b.clone();
         x.push(0);

@@ -263,7 +263,10 @@ fn distinct(v: &mut Vec<u32>) -> usize {
 /// `sessions()` would cut (a gap longer than `gap_ms`), counted without
 /// building them (code size on the device). It is how much evidence the
 /// features rest on, for the shrinkage in [`BehaviourSegments::assign_with`].
-#[allow(clippy::cast_possible_truncation, reason = "a count well inside f32's exact range")]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a count well inside f32's exact range"
+)]
 pub fn visits(events: &[Event], gap_ms: f64) -> f32 {
     if events.is_empty() {
         return 0.0;
@@ -462,7 +465,11 @@ pub fn fit_behaviour_shrunk(
     if rows.len() < 2 {
         return None;
     }
-    let shrink = if shrink.is_finite() { shrink.max(0.0) } else { 0.0 };
+    let shrink = if shrink.is_finite() {
+        shrink.max(0.0)
+    } else {
+        0.0
+    };
     let mut mean = [0f32; B];
     let mut scale = [1f32; B];
     for j in 0..B {
@@ -707,6 +714,32 @@ mod behaviour_tests {
             "two of three picks below typical"
         );
         assert!((f[6] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn shrinkage_pulls_short_histories_toward_the_average_shopper() {
+        let seg = BehaviourSegments {
+            mean: [0.0; B],
+            scale: [1.0; B],
+            centroids: vec![[0.0; B], [2.0; B]],
+            labels: vec!["typical shoppers".into(), "far".into()],
+            feature_means: vec![[0.0; B]; 2],
+            sizes: vec![1, 1],
+            shrink: 4.0,
+        };
+        let f = [1.5; B];
+        // One visit: weight 1/5, z = 0.3 → the average shopper's segment.
+        assert_eq!(seg.assign_with(&f, 1.0).unwrap().id, 0);
+        // A hundred visits: weight 0.96, z = 1.44 → the far segment.
+        assert_eq!(seg.assign_with(&f, 100.0).unwrap().id, 1);
+        // Without a prior (old bundles) the features count in full.
+        let old = BehaviourSegments {
+            shrink: 0.0,
+            ..seg.clone()
+        };
+        assert_eq!(old.assign_with(&f, 1.0).unwrap().id, 1);
+        assert_eq!(seg.assign(&f).unwrap().id, 1, "assign() is full weight");
+        assert_eq!(visits(&[], 1.0), 0.0);
     }
 
     #[test]

@@ -707,12 +707,15 @@ fn halves(h: &[Event], min_visits: usize) -> Option<(&[Event], &[Event])> {
     Some((&h[..at], &h[at..]))
 }
 
+/// A history's features and its number of visits.
+type Seen = ([f32; B], f32);
+
 struct Prepared {
     /// Whole-history features (as of the log's end) and visits, per user.
-    whole: Vec<Option<([f32; B], f32)>>,
+    whole: Vec<Option<Seen>>,
     /// Per user with enough visits: each half's features (each as of the
     /// day after its own last visit) and visits.
-    split: Vec<Option<(([f32; B], f32), ([f32; B], f32))>>,
+    split: Vec<Option<(Seen, Seen)>>,
     tune: Vec<bool>,
 }
 

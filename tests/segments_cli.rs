@@ -267,3 +267,49 @@ fn session_segments_adds_behaviour_to_an_existing_bundle() {
         stderr(&o)
     );
 }
+
+/// A bundle whose BEHAVIOUR section was written before the shrink field
+/// existed (tests/fixtures/v1.3-behaviour-unshrunk.vtr, exported by the
+/// previous build from `log()`): it still loads, its histories are placed
+/// unshrunk as its centroids were fitted, and a one-visit lapsed shopper is
+/// still "inactive for a while".
+#[test]
+fn behaviour_section_without_shrink_still_loads_unshrunk() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1.3-behaviour-unshrunk.vtr");
+    let model = Model::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+    let seg =
+        vitrine::format::behaviour::decode(model.view().behaviour.expect("BEHAVIOUR")).unwrap();
+    assert_eq!(seg.shrink, 0.0);
+    let now = 200.0;
+    let lapsed = segment_of(
+        &model,
+        &history(&model, &[("i3", 0.0, EventKind::Purchase)]),
+        now * 86_400_000.0,
+        1_800_000.0,
+    )
+    .unwrap();
+    assert!(
+        lapsed.label.contains("inactive for a while"),
+        "{}",
+        lapsed.label
+    );
+    let regular: Vec<(&str, f64, EventKind)> = (0..30)
+        .map(|v| {
+            (
+                ["i1", "i2", "i3"][v % 3],
+                now - 1.0 - v as f64 * 4.0,
+                EventKind::Purchase,
+            )
+        })
+        .rev()
+        .collect();
+    let r = segment_of(
+        &model,
+        &history(&model, &regular),
+        now * 86_400_000.0,
+        1_800_000.0,
+    )
+    .unwrap();
+    assert_ne!(r.id, lapsed.id, "{} vs {}", r.label, lapsed.label);
+}

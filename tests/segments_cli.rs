@@ -313,3 +313,34 @@ fn behaviour_section_without_shrink_still_loads_unshrunk() {
     .unwrap();
     assert_ne!(r.id, lapsed.id, "{} vs {}", r.label, lapsed.label);
 }
+
+/// `--shrink` / `--behaviour-shrink`: a given prior strength is written into
+/// the section; a bad one is refused before anything is written.
+#[test]
+fn shrink_flag_sets_the_prior_or_is_refused() {
+    let dir = tmpdir("shrink");
+    let o = train(
+        &dir,
+        &[
+            "--behaviour",
+            dir.join("log.csv").to_str().unwrap(),
+            "--behaviour-shrink",
+            "2.5",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = Model::from_bytes(&std::fs::read(dir.join("m.vtr")).unwrap()).unwrap();
+    let seg = vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap();
+    assert_eq!(seg.shrink, 2.5);
+    let _ = std::fs::remove_file(dir.join("m.vtr"));
+    for bad in ["-1", "nan", "many"] {
+        let flag = format!("--behaviour-shrink={bad}");
+        let o = train(
+            &dir,
+            &["--behaviour", dir.join("log.csv").to_str().unwrap(), &flag],
+        );
+        assert!(!o.status.success(), "{bad}");
+        assert!(stderr(&o).contains("prior strength"), "{}", stderr(&o));
+        assert!(!dir.join("m.vtr").exists());
+    }
+}

@@ -81,6 +81,11 @@ pub struct SegmentsArgs {
     /// bundle's prices and categories (demo bundles, which are synthetic too).
     #[arg(long, requires = "bundle")]
     pub synthetic_users: Option<usize>,
+    /// For --bundle: prior strength (visits) pulling short histories toward
+    /// the average shopper, or `auto` (estimated from the log; as `vitrine
+    /// export --behaviour-shrink`).
+    #[arg(long, requires = "bundle", value_name = "VISITS|auto", default_value = "auto", value_parser = super::export::parse_shrink)]
+    pub shrink: super::export::BehaviourShrink,
 }
 
 #[derive(clap::Args, Debug)]
@@ -466,7 +471,7 @@ fn behaviour_into_bundle(
                 .map(|i| model.item_id(i).unwrap_or_default().to_string())
                 .collect();
             let log = segments::read_event_log(path, &ids, 1000.0, a.max_bad_share)?;
-            segments::fit_log(&log, v.price, v.category, gap, a.k, a.seed)?
+            segments::fit_log(&log, v.price, v.category, gap, a.shrink.0, a.k, a.seed)?
         }
         (None, Some(n)) => {
             let (Some(p), Some(c)) = (v.price, v.category) else {
@@ -478,7 +483,7 @@ fn behaviour_into_bundle(
                 end_ms: end,
                 ..Default::default()
             };
-            segments::fit_log(&log, Some(p), Some(c), gap, a.k, a.seed)?
+            segments::fit_log(&log, Some(p), Some(c), gap, a.shrink.0, a.k, a.seed)?
         }
         (None, None) => return Err("--bundle needs --events LOG or --synthetic-users N".into()),
     };

@@ -455,19 +455,23 @@ pub fn read_event_log(
 /// Behaviour segments for a bundle from an event log: the BEHAVIOUR
 /// section's content and how many users it was fitted on. The catalogue is
 /// the bundle's own prices (as the f32 the device reads) and categories.
-/// Short histories are shrunk toward the average shopper by a prior
-/// strength estimated from the log itself ([`estimate_shrink`]; 0 when the
-/// log has too few returning users to measure it).
+/// Short histories are shrunk toward the average shopper by `shrink`
+/// (visits), or by a prior strength estimated from the log itself when
+/// `None` ([`estimate_shrink`]; 0 when the log has too few returning users
+/// to measure it).
 pub fn fit_log(
     log: &EventLog,
     prices: Option<&[f32]>,
     categories: Option<&[u32]>,
     gap_ms: f64,
+    shrink: Option<f32>,
     k: Option<usize>,
     seed: u64,
 ) -> Result<(BehaviourSegments, usize), EvalError> {
     let cat = Catalogue::new(prices, categories);
-    let shrink = estimate_shrink(&log.histories, &cat, log.end_ms, gap_ms);
+    let shrink = shrink
+        .filter(|m| m.is_finite() && *m >= 0.0)
+        .unwrap_or_else(|| estimate_shrink(&log.histories, &cat, log.end_ms, gap_ms));
     // "Now" is the log's end: the export is the log's snapshot.
     crate::shopper::segments::fit_histories(
         &log.histories,

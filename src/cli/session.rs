@@ -436,7 +436,7 @@ fn finish_segments(
     a: SegmentsArgs,
     mut out: serde_json::Value,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    out["goal_same_segment_share"] = 0.8.into();
+    out["goal_same_segment_share"] = crate::eval::segments::STABILITY_GOAL.into();
     out["run"] = super::run_info();
     if let Some(t) = out["segments"].as_array() {
         for s in t {

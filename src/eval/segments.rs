@@ -928,11 +928,14 @@ fn json_or_null(v: f32) -> serde_json::Value {
     }
 }
 
+/// Share of users whose two halves should land in one segment (the goal).
+pub const STABILITY_GOAL: f64 = 0.8;
+
 /// Segments of the full Ta-Feng log and their stability. Users are split
 /// once by a hash of their id: the tuning half chooses the prior strength
-/// (estimated, [`prior_strength`]) and k (best mean silhouette over
-/// 2..=6 on tuning users, with the stability at every k shown beside it) and
-/// fits the segments; the other half only reports. Each user's history is
+/// (estimated, [`prior_strength`]) and k (best mean silhouette over 2..=6
+/// among the k whose segments the tuning users keep, see [`STABILITY_GOAL`])
+/// and fits the segments; the other half only reports. Each user's history is
 /// split at the median visit day; each half goes through the device's
 /// feature function as of the day after its own last visit, and is
 /// assigned with its own number of visits. Returns the report and the
@@ -998,7 +1001,11 @@ pub fn run_full(
         crate::shopper::segments::silhouette(&z, &a, seg.centroids.len())
     };
     let mut by_k = Vec::new();
+    // k: the best mean silhouette among the k whose segments the tuning
+    // users keep (both halves in one segment for at least GOAL of them);
+    // the best silhouette overall if none does.
     let mut best_k = (f32::NEG_INFINITY, 2usize);
+    let mut best_stable_k: Option<(f32, usize)> = None;
     for kk in 2..=6 {
         let seg = fit(Some(kk), shrink)?;
         let sil = silhouette_at(&seg);
@@ -1006,6 +1013,9 @@ pub fn run_full(
             best_k = (sil, kk);
         }
         let t = stability(&p, &v(shrink), &seg, true);
+        if t.same_segment_share >= STABILITY_GOAL && best_stable_k.is_none_or(|b| sil > b.0) {
+            best_stable_k = Some((sil, kk));
+        }
         let r = stability(&p, &v(shrink), &seg, false);
         by_k.push(serde_json::json!({
             "k": kk,
@@ -1017,7 +1027,8 @@ pub fn run_full(
             "labels": seg.labels,
         }));
     }
-    let chosen_k = k.unwrap_or(best_k.1);
+    let (chosen_sil, chosen_k) = best_stable_k.unwrap_or(best_k);
+    let chosen_k = k.unwrap_or(chosen_k);
     let seg = fit(Some(chosen_k), shrink)?;
     let report = stability(&p, &v(shrink), &seg, false);
     let tuning = stability(&p, &v(shrink), &seg, true);
@@ -1083,7 +1094,13 @@ pub fn run_full(
         "users_reporting": p.tune.len() - tuning_users,
         "log": {"rows": log.rows, "unreadable_rows": log.bad_rows, "customers": log.histories.len(), "products": log.prices.len()},
         "k": seg.centroids.len(),
-        "k_chosen_by": if k.is_some() { "flag".to_string() } else { format!("mean silhouette over 2..=6 on tuning users ({:.3})", best_k.0) },
+        "k_chosen_by": if k.is_some() {
+            "flag".to_string()
+        } else if best_stable_k.is_some() {
+            format!("best mean silhouette over 2..=6 ({chosen_sil:.3}) among the k that tuning users keep ≥ {:.0}% of the time", STABILITY_GOAL * 100.0)
+        } else {
+            format!("best mean silhouette over 2..=6 ({chosen_sil:.3}); no k kept by ≥ {:.0}% of tuning users", STABILITY_GOAL * 100.0)
+        },
         "features_used": HABIT_FEATURES,
         "features_note": "feature means are raw: recency_days, frequency, monetary and basket_size as ln(1+x); recency is left out of the clustering (a state, not a habit: two halves of one history differ in it by construction)",
         "shrink": shrink,

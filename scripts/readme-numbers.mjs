@@ -205,6 +205,9 @@ const BLOCKS = {
       const hasSil = (j.stability_by_k ?? []).some((r) => r.silhouette_tuning != null);
       out.push('', `| k |${hasSil ? ' silhouette |' : ''} same segment | by chance |${hasSil ? ' κ |' : ''}`, `|---:|${hasSil ? '---:|' : ''}---:|---:|${hasSil ? '---:|' : ''}`);
       for (const r of j.stability_by_k ?? []) out.push(`| ${r.k} |${hasSil ? ` ${fx(r.silhouette_tuning, 3)} |` : ''} ${pct(r.same_segment_share)} | ${pct(r.same_segment_by_chance)} |${hasSil ? ` ${fx(r.kappa, 2)} |` : ''}`);
+      if (j.stability_by_min_visits) {
+        out.push('', `By history length: ${j.stability_by_min_visits.map((r) => `≥ ${r.min_visits} visit days ${pct(r.same_segment_share)} of ${r.users} (chance ${pct(r.same_segment_by_chance)})`).join('; ')}.`);
+      }
       if (j.stability_by_shrink) {
         out.push('', '| prior strength (visits) | same segment | by chance | κ |', '|---:|---:|---:|---:|');
         for (const r of j.stability_by_shrink) out.push(`| ${fx(r.shrink, 0)} | ${pct(r.same_segment_share)} | ${pct(r.same_segment_by_chance)} | ${fx(r.kappa, 2)} |`);

@@ -231,6 +231,10 @@ fn session_segments_adds_behaviour_to_an_existing_bundle() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("behaviour  4 segments"), "{text}");
     assert!(text.contains(&seg.labels[0]), "{text}");
+    assert!(
+        text.contains(&format!("shrunk by a prior of {:.2} visits", seg.shrink)),
+        "{text}"
+    );
     // Adding it again replaces the section instead of duplicating it.
     let again = dir.join("again.vtr");
     let o = vitrine()

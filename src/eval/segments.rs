@@ -869,13 +869,13 @@ fn feature_index(n: &str) -> usize {
 /// gives: it measures how noisy a visit is against how much users differ.
 #[allow(clippy::cast_possible_truncation, reason = "a ratio stored as f32")]
 fn prior_strength(p: &Prepared, features: &[usize]) -> (f32, Vec<(String, f64)>) {
-    let tuned = |v: &Option<([f32; B], f32)>| *v;
+    // The tuning users' standardisation (k = 1: only mean and scale used).
     let rows: Vec<[f32; B]> = p
         .whole
         .iter()
         .zip(&p.tune)
         .filter(|(_, &t)| t)
-        .filter_map(|(w, _)| tuned(w).map(|(f, _)| masked(f, features)))
+        .filter_map(|(w, _)| w.map(|(f, _)| masked(f, features)))
         .collect();
     let Some(seg) = fit_behaviour(&rows, Some(1), 1) else {
         return (0.0, Vec::new());

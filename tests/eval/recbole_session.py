@@ -284,6 +284,28 @@ def main() -> int:
     train_epoch = trainer._train_epoch
     epoch_starts = []
 
+    class Progress:
+        """The train loader, logging every `every` batches how far the epoch
+        is, in wall and CPU seconds: on a loaded machine a run stopped
+        mid-epoch still tells what an epoch costs."""
+
+        def __init__(self, data, every=50):
+            self.data, self.every = data, every
+
+        def __len__(self):
+            return len(self.data)
+
+        def __getattr__(self, name):
+            return getattr(self.data, name)
+
+        def __iter__(self):
+            t0, c0, n = time.time(), time.process_time(), len(self.data)
+            for i, batch in enumerate(self.data):
+                if i and i % self.every == 0:
+                    print(f"  {a.model} batch {i}/{n}: {time.time() - t0:.0f}s wall, "
+                          f"{time.process_time() - c0:.0f}s CPU", flush=True)
+                yield batch
+
     def budgeted(*args, **kwargs):
         now = time.time()
         if a.budget_minutes > 0 and epoch_starts:
@@ -291,6 +313,8 @@ def main() -> int:
             if now - t_train + last > a.budget_minutes * 60:
                 raise OutOfBudget()
         epoch_starts.append(now)
+        if args:
+            args = (Progress(args[0]),) + args[1:]
         return train_epoch(*args, **kwargs)
 
     trainer._train_epoch = budgeted
@@ -371,7 +395,8 @@ def main() -> int:
         "best_valid": {k: float(v) for k, v in (best_result or {}).items()},
         "train_loss_by_epoch": {**earlier.get("train_loss_by_epoch", {}),
                                 **{str(k): float(v) for k, v in trainer.train_loss_dict.items()}},
-        "seconds": {"train": train_seconds, "predict": predict_seconds, "total": time.time() - t_start},
+        "seconds": {"train": train_seconds, "predict": predict_seconds, "total": time.time() - t_start,
+                    "cpu_total": time.process_time()},
     }
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=2)

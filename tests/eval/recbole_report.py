@@ -52,9 +52,16 @@ def main() -> int:
         results[m] = score["results"]
         models[m] = {k: meta[k] for k in ("library", "params", "data", "epochs_run", "stopped_by",
                                           "valid_sessions_step", "valid_by_epoch", "best_valid",
-                                          "train_loss_by_epoch", "seconds") if k in meta}
+                                          "train_loss_by_epoch", "seconds", "epochs_this_run",
+                                          "resumed_from") if k in meta}
         models[m]["name"] = m
-        sec = meta.get("seconds") or {}
+        sec = dict(meta.get("seconds") or {})
+        # A resumed run trained only its own epochs: the model's training
+        # time is the earlier run's plus this one's.
+        earlier = (meta.get("resumed_from") or {}).get("earlier_train_seconds")
+        if earlier:
+            sec["train_this_run"] = sec.get("train", 0.0)
+            sec["train"] = sec.get("train", 0.0) + earlier
         models[m]["minutes"] = {k: round(v / 60.0, 1) for k, v in sec.items()}
         models[m]["scored"] = {k: score[k] for k in ("test_file", "test_sessions", "n_items") if k in score}
 

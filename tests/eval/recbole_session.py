@@ -138,6 +138,11 @@ def main() -> int:
                     help="no new epoch once the last epoch's length would overrun this (0 = none)")
     ap.add_argument("--popularity-only", action="store_true",
                     help="no RecBole: train popularity for every test point (checks the split against vitrine's scorer)")
+    ap.add_argument("--resume", default="",
+                    help="a RecBole checkpoint of an earlier run with the SAME data and model arguments: "
+                         "training continues after its epoch (a shared machine rarely gives one run enough epochs)")
+    ap.add_argument("--resume-meta", default="",
+                    help="the earlier run's --meta file: its per-epoch history is kept in the new one")
     ap.add_argument("--max-train-sessions", type=int, default=0, help="0 = all (smaller for smoke runs)")
     ap.add_argument("--max-test-sessions", type=int, default=0, help="0 = all (smaller for smoke runs)")
     a = ap.parse_args()
@@ -147,6 +152,8 @@ def main() -> int:
     work = os.path.abspath(a.work)
     pred_path = os.path.abspath(a.predictions)
     meta_path = os.path.abspath(a.meta)
+    resume_path = os.path.abspath(a.resume) if a.resume else ""
+    resume_meta_path = os.path.abspath(a.resume_meta) if a.resume_meta else ""
     os.makedirs(work, exist_ok=True)
 
     train, tr_lines, tr_bad = read_log(os.path.join(data, "train.csv"))
@@ -244,6 +251,20 @@ def main() -> int:
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 
     history = []
+    earlier = {}
+    if a.resume:
+        # RecBole overwrites the checkpoint it resumed from: work on a copy.
+        import shutil
+
+        resumed = os.path.join(work, "saved", "resumed-" + os.path.basename(resume_path))
+        os.makedirs(os.path.dirname(resumed), exist_ok=True)
+        shutil.copyfile(resume_path, resumed)
+        trainer.resume_checkpoint(resumed)
+        if resume_meta_path:
+            with open(resume_meta_path) as f:
+                earlier = json.load(f)
+            history.extend(earlier.get("valid_by_epoch", [])[: trainer.start_epoch])
+        print(f"{a.model}: resumed after epoch {trainer.start_epoch - 1} from {a.resume}", flush=True)
     valid_epoch = trainer._valid_epoch
 
     def recorded(valid_data, show_progress=False):
@@ -263,6 +284,28 @@ def main() -> int:
     train_epoch = trainer._train_epoch
     epoch_starts = []
 
+    class Progress:
+        """The train loader, logging every `every` batches how far the epoch
+        is, in wall and CPU seconds: on a loaded machine a run stopped
+        mid-epoch still tells what an epoch costs."""
+
+        def __init__(self, data, every=50):
+            self.data, self.every = data, every
+
+        def __len__(self):
+            return len(self.data)
+
+        def __getattr__(self, name):
+            return getattr(self.data, name)
+
+        def __iter__(self):
+            t0, c0, n = time.time(), time.process_time(), len(self.data)
+            for i, batch in enumerate(self.data):
+                if i and i % self.every == 0:
+                    print(f"  {a.model} batch {i}/{n}: {time.time() - t0:.0f}s wall, "
+                          f"{time.process_time() - c0:.0f}s CPU", flush=True)
+                yield batch
+
     def budgeted(*args, **kwargs):
         now = time.time()
         if a.budget_minutes > 0 and epoch_starts:
@@ -270,6 +313,8 @@ def main() -> int:
             if now - t_train + last > a.budget_minutes * 60:
                 raise OutOfBudget()
         epoch_starts.append(now)
+        if args:
+            args = (Progress(args[0]),) + args[1:]
         return train_epoch(*args, **kwargs)
 
     trainer._train_epoch = budgeted
@@ -340,12 +385,18 @@ def main() -> int:
                  "skipped_lines": {"train": tr_bad, "valid": va_bad, "test": te_bad},
                  "test_points_without_known_prefix_item_given_popularity": fallback},
         "epochs_run": len(history),
+        "epochs_this_run": len(history) - len(earlier.get("valid_by_epoch", [])[: getattr(trainer, "start_epoch", 0)]),
+        "resumed_from": ({"checkpoint": a.resume, "after_epoch": trainer.start_epoch - 1,
+                          "earlier_train_seconds": earlier.get("seconds", {}).get("train")}
+                         if a.resume else None),
         "stopped_by": stopped_by,
         "valid_sessions_step": a.valid_step,
         "valid_by_epoch": history,
         "best_valid": {k: float(v) for k, v in (best_result or {}).items()},
-        "train_loss_by_epoch": {str(k): float(v) for k, v in trainer.train_loss_dict.items()},
-        "seconds": {"train": train_seconds, "predict": predict_seconds, "total": time.time() - t_start},
+        "train_loss_by_epoch": {**earlier.get("train_loss_by_epoch", {}),
+                                **{str(k): float(v) for k, v in trainer.train_loss_dict.items()}},
+        "seconds": {"train": train_seconds, "predict": predict_seconds, "total": time.time() - t_start,
+                    "cpu_total": time.process_time()},
     }
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=2)

@@ -186,15 +186,6 @@ export interface ThreadsInfo {
   reason: string;
   /** Bundle bytes given to `loadInWorker` were shared by both workers (SharedArrayBuffer). */
   sharedBytes: boolean;
-  /**
-   * How a two-thread scan runs: 'lead' (cross-origin isolated: one worker
-   * takes the other's half through shared memory and answers once),
-   * 'halves' (not isolated: each worker answers its half by message),
-   * 'none' (one thread).
-   */
-  split: 'lead' | 'halves' | 'none';
-  /** Why that split. */
-  splitReason: string;
 }
 
 export interface ItemInfo {

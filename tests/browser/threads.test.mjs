@@ -118,82 +118,11 @@ test('two threads answer exactly as one, in every build and dtype (cross-origin 
       assert.equal(r.threads[2].count, 1, `${label}: 'auto' on 5000 items`);
       assert.match(r.threads[2].reason, /5000 items: below 500000/, label);
       assert.equal(r.threads[1].sharedBytes, dtype === 'int8', `${label}: bytes shared through a SharedArrayBuffer`);
-      assert.equal(r.threads[1].split, 'lead', `${label}: ${r.threads[1].splitReason}`);
       assert.ok(r.one[0].items.length === 10 && r.one[6].items.length === 300, label);
       assert.ok(r.one[12].items.length === 3000 && r.one[13].indices.length === 4000, label);
       // Deep equality: same ids, same order, same f32 scores, same counters and errors.
       assert.deepEqual(r.two, r.one, label);
     }
-  }
-  assert.deepEqual(errors, []);
-  await page.close();
-});
-
-test('the lead worker takes the helper\'s rows from the shared slot, scans them itself when unclaimed, failed or late: always the one-thread answer', async () => {
-  const { page, errors } = await newPage(browser.context, `${isolated.url}/tests/blank.html`);
-  for (const dtype of ['int8', 'f32']) {
-    const url = `/t/${basename(bundles[dtype])}`;
-    const r = await page.evaluate(
-      async ({ url, users }) => {
-        const v = await import('/pkg/vitrine.js');
-        const { mergeParts } = await import('/pkg/lib/parallel.js');
-        const one = await v.load(url);
-        const two = await v.loadInWorker(url, { threads: 2 });
-        const [lead, help] = [two, two._peer];
-        const n = two.nItems;
-        const h = 2560;
-        const out = [];
-        // kind, the argument after the query, what one thread answers
-        const cases = (u) => [
-          ['recommendPart', { k: 9, exclude: ['item-3', 'item-2700'] }, () => [...one.recommend(u, { k: 9, exclude: ['item-3', 'item-2700'] })].map((x) => [x.id, x.score]), u],
-          ['recommendFastPart', 3000, () => { const f = one.recommendIndices(u, 3000); return Array.from(f.indices, (i, j) => [i, f.scores[j]]); }, u],
-          ['similarPart', { k: 6 }, () => [...one.similar('item-4100', { k: 6 })].map((x) => [x.id, x.score]), 'item-4100'],
-        ];
-        const shape = (kind, merged) => merged.map((c) => [kind === 'recommendFastPart' ? c.index : c.id, c.score]);
-        for (const u of users.slice(0, 3)) {
-          for (const [kind, second, want, q] of cases(new Float32Array(u))) {
-            const expected = JSON.stringify(want());
-            const slotOf = () => new SharedArrayBuffer(16 + 12 * Math.min(n, 6016));
-            // 1. the helper delivers first; 2. the lead finds the rows unclaimed;
-            // 3. the helper claimed and failed; 4. claimed and never delivers (late).
-            const paths = {};
-            let slot = slotOf();
-            paths.helper = await help._request('splitHelp', [q, second, slot, h, n, kind]);
-            let res = await lead._request('splitLead', [q, second, slot, 0, h, h, n, kind]);
-            const got = [JSON.stringify(shape(kind, mergeParts(res.parts, typeof second === 'number' ? second : second.k)))];
-            slot = slotOf();
-            res = await lead._request('splitLead', [q, second, slot, 0, h, h, n, kind]);
-            paths.stolen = new Int32Array(slot)[0] === 2;
-            got.push(JSON.stringify(shape(kind, mergeParts(res.parts, typeof second === 'number' ? second : second.k))));
-            for (const state of [2, 0]) {
-              slot = slotOf();
-              const ctl = new Int32Array(slot);
-              ctl[0] = 1;
-              ctl[1] = state;
-              const t0 = performance.now();
-              res = await lead._request('splitLead', [q, second, slot, 0, h, h, n, kind]);
-              if (state === 0) paths.lateMs = performance.now() - t0;
-              got.push(JSON.stringify(shape(kind, mergeParts(res.parts, typeof second === 'number' ? second : second.k))));
-            }
-            out.push({ kind, same: got.map((g) => g === expected), paths });
-          }
-        }
-        const bad = await lead._request('splitLead', [new Float32Array(users[0]), 5, new ArrayBuffer(64), 0, h, h, n, 'recommendFastPart']).catch((e) => e.code);
-        const badKind = await help._request('splitHelp', [new Float32Array(users[0]), 5, new SharedArrayBuffer(64), h, n, 'popular']).catch((e) => e.code);
-        one.dispose();
-        await two.dispose();
-        return { out, bad, badKind };
-      },
-      { url, users },
-    );
-    for (const c of r.out) {
-      assert.deepEqual(c.same, [true, true, true, true], `${dtype} ${c.kind}: helper, stolen, failed, late`);
-      assert.equal(c.paths.helper, true, `${dtype} ${c.kind}: the helper scanned`);
-      assert.equal(c.paths.stolen, true, `${dtype} ${c.kind}: the lead claimed the unclaimed rows`);
-      assert.ok(c.paths.lateMs >= 20, `${dtype} ${c.kind}: the lead waited for the late helper (${c.paths.lateMs} ms)`);
-    }
-    assert.equal(r.bad, 'INVALID_ARGUMENT');
-    assert.equal(r.badKind, 'INVALID_ARGUMENT');
   }
   assert.deepEqual(errors, []);
   await page.close();
@@ -245,8 +174,6 @@ test('without cross-origin isolation, threads: "auto" runs one thread and says w
   assert.equal(r.two.count, 2);
   assert.equal(r.twoBytes.count, 2);
   assert.equal(r.twoBytes.sharedBytes, false, 'no SharedArrayBuffer without isolation: each worker gets a copy');
-  assert.equal(r.two.split, 'halves', r.two.splitReason);
-  assert.equal(r.auto.split, 'none');
   assert.equal(r.ownWorker.count, 1);
   assert.match(r.ownWorker.reason, /options\.worker/);
   assert.equal(r.pageThreads.count, 1);

@@ -81,7 +81,7 @@ export class Vitrine {
     if (this._loaded?.build) i.build = { ...this._loaded.build };
     if (this._loaded?.load) i.load = structuredClone(this._loaded.load);
     // Page mode scans on the caller's thread: recommend() is synchronous.
-    i.threads = { count: 1, requested: 1, reason: 'load() scans on the calling thread; loadInWorker(source, {threads: 2}) splits scans across two workers', sharedBytes: false, split: 'none', splitReason: 'load() scans every row on the calling thread' };
+    i.threads = { count: 1, requested: 1, reason: 'load() scans on the calling thread; loadInWorker(source, {threads: 2}) splits scans across two workers', sharedBytes: false };
     // 'lean': the engine without the shopper and placements (served through wasmUrl).
     i.engine = this._call(() => this._wasm.engineParts?.() ?? 'full');
     return i;

@@ -220,43 +220,8 @@ export async function loadInWorker(source, options) {
       peer._worker = null;
     }
   }
-  if (proxy._peer && threads.isolated) {
-    const bell = new Int32Array(new SharedArrayBuffer(4));
-    try {
-      await proxy._peer._request('doorbell', [bell]);
-      proxy._bell = bell;
-    } catch {
-      // a worker script without the op: the split goes through messages
-    }
-  }
-  proxy.threads = {
-    count: threads.count,
-    requested: threads.requested,
-    reason: threads.reason,
-    sharedBytes: shared !== null,
-    ...splitMode(proxy._peer ? 2 : 1, proxy._bell !== null),
-  };
+  proxy.threads = { count: threads.count, requested: threads.requested, reason: threads.reason, sharedBytes: shared !== null };
   return proxy;
-}
-
-/**
- * How a two-thread scan is run, and why: 'lead' where the page is
- * cross-origin isolated (one worker leads, the other helps through a shared
- * slot and stays awake between queries; the page waits for one answer),
- * 'halves' where it is not (each worker answers its half by message), 'none'
- * with one thread.
- * @param {1 | 2} count @param {boolean} slot
- * @returns {{ split: 'lead' | 'halves' | 'none', splitReason: string }}
- */
-function splitMode(count, slot) {
-  if (count !== 2) return { split: 'none', splitReason: 'one worker scans every row' };
-  if (slot) {
-    return {
-      split: 'lead',
-      splitReason: 'cross-origin isolated: one worker scans its half and takes the other from the helper through shared memory (or scans it too if the helper is late), so the page waits for one answer; the helper stays awake up to 1 ms between queries',
-    };
-  }
-  return { split: 'halves', splitReason: 'not cross-origin isolated (no SharedArrayBuffer): each worker answers its half by message and the page joins them' };
 }
 
 /**
@@ -340,10 +305,8 @@ export class VitrineWorker {
     this.variant = /** @type {any} */ ('');
     /** @type {VitrineWorker | null} the second worker of a two-thread model */
     this._peer = null;
-    /** @type {Int32Array | null} the helper's doorbell: set when split scans lead through a shared slot */
-    this._bell = null;
-    /** @type {{ count: 1 | 2, requested: 1 | 2 | 'auto', reason: string, sharedBytes: boolean, split: 'lead' | 'halves' | 'none', splitReason: string }} what scans run on, and why */
-    this.threads = { count: 1, requested: 1, reason: 'one worker', sharedBytes: false, ...splitMode(1, false) };
+    /** @type {{ count: 1 | 2, requested: 1 | 2 | 'auto', reason: string, sharedBytes: boolean }} what scans run on, and why */
+    this.threads = { count: 1, requested: 1, reason: 'one worker', sharedBytes: false };
     /** @type {string[] | null} a CSP violation seen while the worker started */
     this._csp = null;
     const onCsp = (/** @type {any} */ ev) => {
@@ -499,7 +462,6 @@ export class VitrineWorker {
     const [q0, t0] = arg();
     const [q1, t1] = arg();
     const second = () => (after === undefined ? { ...opts } : after);
-    if (this._bell) return this._leadSplit(peer, op, [q0, t0], [q1, t1], second, a, b, opts.k ?? 10);
     const mine = this._request(op, [q0, second(), ...a], t0);
     try {
       const parts = await Promise.all([mine, peer._request(op, [q1, second(), ...b], t1)]);
@@ -507,50 +469,15 @@ export class VitrineWorker {
     } catch (e) {
       if (!peer._dead || this._dead) throw e;
       mine.catch(() => {});
-      if (this._peer === peer) this._dropPeer(peer);
+      if (this._peer === peer) {
+        this._peer = null;
+        this.threads = { ...this.threads, count: 1, reason: `the second worker died (${peer._dead.message}); scans run on one worker` };
+        peer.dispose().catch(() => {});
+      }
       return null;
     }
   }
 
-
-  /**
-   * A split scan on a cross-origin isolated page: this worker leads (its
-   * rows, then the helper's from a shared slot, or scans them itself when
-   * the helper has not claimed them or is late) and answers both parts in
-   * one message; the helper stays awake between queries (its doorbell is
-   * rung right after the messages are posted). The page waits for one
-   * worker's answer and one wake-up instead of two.
-   * @param {VitrineWorker} peer
-   * @param {string} op
-   * @param {[unknown, Transferable[]]} lead the query for this worker, and what to transfer
-   * @param {[unknown, Transferable[]]} help the same for the helper
-   * @param {() => unknown} second the op's argument after the query
-   * @param {[number, number]} a @param {[number, number]} b
-   * @param {number} k
-   */
-  async _leadSplit(peer, op, lead, help, second, a, b, k) {
-    // Room for the helper's whole pool: k, or for int8 k + max(k, 16).
-    const cap = Math.min(this.nItems, k + Math.max(k, 16));
-    const slot = new SharedArrayBuffer(16 + 12 * cap);
-    const mine = this._request('splitLead', [lead[0], second(), slot, ...a, ...b, op], lead[1]);
-    const theirs = peer._request('splitHelp', [help[0], second(), slot, ...b, op], help[1]);
-    Atomics.add(/** @type {Int32Array} */ (this._bell), 0, 1);
-    theirs.catch(() => {
-      // The lead scans the helper's rows itself when it fails; a helper
-      // that died leaves the model on one worker from now on.
-      if (peer._dead && this._peer === peer) this._dropPeer(peer);
-    });
-    const { parts } = await mine;
-    return { parts, merged: mergeParts(parts, k) };
-  }
-
-  /** The second worker is gone: scans run on this one, and info() says why. @param {VitrineWorker} peer */
-  _dropPeer(peer) {
-    this._peer = null;
-    this._bell = null;
-    this.threads = { ...this.threads, count: 1, ...splitMode(1, false), reason: `the second worker died (${peer._dead?.message}); scans run on one worker` };
-    peer.dispose().catch(() => {});
-  }
 
   simdEnabled() {
     return this._request('simdEnabled', []);

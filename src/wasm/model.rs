@@ -218,7 +218,7 @@ pub(super) fn user_vector(v: &JsValue, dim: usize) -> Result<Vec<f32>, JsValue> 
     ))
 }
 
-fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
+pub(super) fn parse_k(k: Option<f64>) -> Result<usize, JsValue> {
     match k {
         None => Ok(10),
         Some(k) if k.is_finite() && k >= 1.0 && k.fract() == 0.0 && k <= 1e7 =>

@@ -18,6 +18,7 @@ import { ROOT, CLI, synth, rng, gaussianVector } from '../node/helpers.mjs';
 import { startServer } from '../../scripts/serve.mjs';
 import { launch } from '../browser/chromium.mjs';
 import { load } from '../../pkg/node.js';
+import { benchThreads } from './threads.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -119,31 +120,18 @@ for (const { n, d, dtypes } of SHAPES) {
   }
 }
 
-// Two-thread scans (worker mode): the same query on one worker and split
-// across two (`loadInWorker(url, {threads})`), both through postMessage, so
-// the ratio is the split's alone. The relaxed build is what 'auto' runs here.
-for (const { n, d } of QUICK ? [{ n: 100_000, d: 64 }] : [{ n: 1_000_000, d: 64 }, { n: 100_000, d: 64 }]) {
-  for (const dtype of ['int8', 'f32']) {
-    const url = `/bench/${basename(bundles.get(`${dtype} ${n} ${d}`))}`;
-    /** @type {Record<number, any>} */
-    const got = {};
-    for (const threads of [1, 2]) {
-      const engine = `worker-${threads}t-relaxed`;
-      try {
-        const r = await inFreshPage({ kind: 'worker', variant: 'relaxed', url, k: K, threads, opts });
-        got[threads] = r;
-        rows.push({ engine, dtype, n, d, k: K, threads, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), min_ms: round(r.min_ms), batch: r.batch, samples: r.samples });
-        log(`${engine} ${dtype.padEnd(4)} ${n}x${d}: median ${round(r.median_ms)} ms, p95 ${round(r.p95_ms)} ms`);
-      } catch (e) {
-        log(`FAILED ${engine} ${dtype} ${n}x${d}: ${e.message}`);
-        rows.push({ engine, dtype, n, d, k: K, threads, median_ms: null, p95_ms: null, error: e.message.slice(0, 300) });
-      }
-    }
-    if (got[1] && got[2] && JSON.stringify(got[1].first_indices) !== JSON.stringify(got[2].first_indices)) {
-      log(`MISMATCH: two threads answered differently from one (${dtype} ${n}x${d})`);
-      rows.push({ metric: 'two_thread_mismatch', dtype, n, d });
-    }
-  }
+// Two-thread scans (worker mode, tests/bench/threads.mjs): two workers
+// splitting each scan against the page's own thread and one worker, on a
+// cross-origin isolated page, in interleaved rounds (the speed-ups are
+// medians of per-round ratios), with the host's two-scan ceiling.
+const threadLines = [];
+try {
+  const t = await benchThreads({ browser, quick: QUICK, k: K });
+  rows.push(...t.rows);
+  threadLines.push(...t.lines);
+} catch (e) {
+  log(`FAILED two-thread rows: ${e.message}`);
+  rows.push({ metric: 'two_thread_speedup', error: e.message.slice(0, 300) });
 }
 
 // wasm-read: a bare wasm loop reading the same matrix bytes as `bound` counts,
@@ -347,10 +335,7 @@ ratio(`wasm-simd f32 / wasm-read f32 (${bigN}x64)`, find('wasm-simd', 'f32', big
 for (const r of rows.filter((r) => r.metric === 'paired_bound_ratio')) {
   lines.push(`- ${r.engine} ${r.dtype} ${r.n}x${r.d} / bound f32, bound re-measured around each of ${r.rounds} browser runs: median ${r.value}× (rounds: ${r.ratios.join(', ')}; native read ${Math.min(...r.read_gbps)}–${Math.max(...r.read_gbps)} GB/s)`);
 }
-for (const dtype of ['int8', 'f32']) {
-  ratio(`two-thread speed-up, worker-1t / worker-2t ${dtype} (${bigN}x64, relaxed build)`, find('worker-1t-relaxed', dtype, bigN, 64), find('worker-2t-relaxed', dtype, bigN, 64));
-  ratio(`worker-2t-relaxed ${dtype} / in-page wasm-relaxed ${dtype} (${bigN}x64)`, find('worker-2t-relaxed', dtype, bigN, 64), find('wasm-relaxed', dtype, bigN, 64) ?? find('wasm-simd', dtype, bigN, 64));
-}
+for (const l of threadLines) lines.push(`- ${l}`);
 ratio(`wasm-scalar int8 / wasm-simd int8 (${bigN}x64)`, find('wasm-scalar', 'int8', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
 lines.push('');
 lines.push(`Chromium ${chromiumVersion}, Node ${process.version}, ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${load1.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine add noise).`);

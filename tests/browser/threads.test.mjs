@@ -21,7 +21,7 @@ const DIM = 32;
 const bundles = Object.fromEntries(
   ['f32', 'int8', 'int8+residual'].map((dtype) => [dtype, synth({ items: 5000, dim: DIM, dtype, seed: 31, categories: 5 })]),
 );
-const users = Array.from({ length: 6 }, (_, q) => Array.from(gaussianVector(rng(100 + q), DIM)));
+const users = Array.from({ length: 7 }, (_, q) => Array.from(gaussianVector(rng(100 + q), DIM)));
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 // A worker script that dies (an uncaught exception) when asked for the
@@ -81,10 +81,12 @@ async function compare(page, { url, simd, users, bytes }) {
             { k: 300 },
             { k: 4, categories: ['not-a-category', cats[0]] },
             { k: 1 },
+            // k past half the catalogue: each part's pool is most of its rows.
+            { k: 3000, exclude: ['item-10', 'item-4000'] },
           ][q];
           const r = await m.recommend(u, opts);
           out.push({ items: [...r], unknownExcludes: r.unknownExcludes, unknownCategories: r.unknownCategories });
-          const fast = await m.recommendIndices(u, 12);
+          const fast = await m.recommendIndices(u, q === 6 ? 4000 : 12);
           out.push({ indices: Array.from(fast.indices), scores: Array.from(fast.scores) });
         }
         for (const id of ['item-0', 'item-2559', 'item-2560', 'item-4321']) {
@@ -117,6 +119,7 @@ test('two threads answer exactly as one, in every build and dtype (cross-origin 
       assert.match(r.threads[2].reason, /5000 items: below 500000/, label);
       assert.equal(r.threads[1].sharedBytes, dtype === 'int8', `${label}: bytes shared through a SharedArrayBuffer`);
       assert.ok(r.one[0].items.length === 10 && r.one[6].items.length === 300, label);
+      assert.ok(r.one[12].items.length === 3000 && r.one[13].indices.length === 4000, label);
       // Deep equality: same ids, same order, same f32 scores, same counters and errors.
       assert.deepEqual(r.two, r.one, label);
     }
@@ -201,16 +204,36 @@ test('a part outside the catalogue is an INVALID_ARGUMENT from the engine, not a
           codes.push(e.code);
         }
       }
+      // recommendIndices' parts (no options object, no ids): the same checks.
+      for (const [k, from, to] of [[5, 0, 5001], [5, 10, 5], [0, 0, 10], [2.5, 0, 10], [5, -1, 10]]) {
+        try {
+          m.raw.recommendFastPart(new Float32Array(u), k, from, to);
+          codes.push('no error');
+        } catch (e) {
+          codes.push(e.code);
+        }
+      }
       const whole = m.raw.recommendPart(new Float32Array(u), { k: 5 }, 0, m.nItems);
+      const fastWhole = m.raw.recommendFastPart(new Float32Array(u), 5, 0, m.nItems);
+      const fast = m.recommendIndices(u, 5);
       const ids = [...m.recommend(u, { k: 5 })].map((s) => s.id);
       m.dispose();
-      return { codes, whole: { pool: whole.pool, ids: whole.ids } , ids };
+      return {
+        codes,
+        whole: { pool: whole.pool, ids: whole.ids },
+        ids,
+        fastWhole: { pool: fastWhole.pool, indices: Array.from(fastWhole.indices), scores: Array.from(fastWhole.scores), ids: fastWhole.ids },
+        fast: { indices: Array.from(fast.indices), scores: Array.from(fast.scores) },
+      };
     },
     { url, u: users[1] },
   );
-  assert.deepEqual(r.codes, Array(5).fill('INVALID_ARGUMENT'));
+  assert.deepEqual(r.codes, Array(10).fill('INVALID_ARGUMENT'));
   assert.equal(r.whole.pool, 5);
   assert.deepEqual(r.whole.ids, r.ids, 'one part over every row is the one-thread answer');
+  assert.equal(r.fastWhole.pool, 5);
+  assert.equal(r.fastWhole.ids, undefined, 'recommendIndices parts carry no ids');
+  assert.deepEqual({ indices: r.fastWhole.indices, scores: r.fastWhole.scores }, r.fast, 'one fast part over every row is recommendIndices');
   await page.close();
 });
 

@@ -37,7 +37,8 @@ export function splitRows(n, parts) {
 }
 
 /**
- * @typedef {{ pool: number, indices: Uint32Array, scan: Float32Array, scores: Float32Array, ids: string[], unknownExcludes: number }} Part
+ * @typedef {{ pool: number, indices: Uint32Array, scan: Float32Array, scores: Float32Array, ids?: string[], unknownExcludes?: number }} Part
+ * (`ids` are left out by the parts of `recommendIndices`, which answers indices)
  */
 
 /**
@@ -72,7 +73,7 @@ export function mergeParts(parts, k) {
     const j = at[best]++;
     const part = parts[best];
     // NaN final scores never enter the engine's top-k either.
-    if (!Number.isNaN(part.scores[j])) chosen.push({ index: part.indices[j], id: part.ids[j], score: part.scores[j] });
+    if (!Number.isNaN(part.scores[j])) chosen.push({ index: part.indices[j], id: part.ids?.[j] ?? '', score: part.scores[j] });
   }
   chosen.sort((a, b) => (a.score > b.score ? -1 : a.score < b.score ? 1 : a.index - b.index));
   return chosen.slice(0, k);

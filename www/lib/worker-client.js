@@ -458,11 +458,13 @@ export class VitrineWorker {
    * the one-thread scan, with the rows read by two threads at once. `null`
    * when there is no second worker, or it died (the model then goes on with
    * one, and `info().threads` says why): the caller scans on one worker.
-   * @param {'recommendPart' | 'similarPart'} op
+   * @param {'recommendPart' | 'similarPart' | 'recommendFastPart'} op
    * @param {unknown} query user vector (Float32Array, left intact) or item id
    * @param {RecOptions} opts
+   * @param {unknown} [after] the op's argument after the query: `opts` (a
+   *   copy) unless given (`recommendFastPart` takes `k`)
    */
-  async _split(op, query, opts) {
+  async _split(op, query, opts, after = undefined) {
     const peer = this._peer;
     if (!peer) return null;
     const [a, b] = splitRows(this.nItems, 2);
@@ -474,9 +476,10 @@ export class VitrineWorker {
     };
     const [q0, t0] = arg();
     const [q1, t1] = arg();
-    const mine = this._request(op, [q0, { ...opts }, ...a], t0);
+    const second = () => (after === undefined ? { ...opts } : after);
+    const mine = this._request(op, [q0, second(), ...a], t0);
     try {
-      const parts = await Promise.all([mine, peer._request(op, [q1, { ...opts }, ...b], t1)]);
+      const parts = await Promise.all([mine, peer._request(op, [q1, second(), ...b], t1)]);
       return { parts, merged: mergeParts(parts, opts.k ?? 10) };
     } catch (e) {
       if (!peer._dead || this._dead) throw e;
@@ -515,7 +518,7 @@ export class VitrineWorker {
   async recommendIndices(userVector, k = 10) {
     checkRecOptions({ k });
     const u = this._vector(userVector);
-    const split = await this._split('recommendPart', u, { k });
+    const split = await this._split('recommendFastPart', u, { k }, k);
     if (split) {
       const { merged } = split;
       return { indices: Uint32Array.from(merged, (c) => c.index), scores: Float32Array.from(merged, (c) => c.score) };

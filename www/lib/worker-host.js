@@ -79,6 +79,16 @@ const ops = {
     const user = checkUserVector(u, m.dim);
     return part(m, o, () => m.raw.recommendPart(user, o, from, to));
   },
+  /** `recommendIndices`' part: typed arrays only (no options, no ids). */
+  recommendFastPart: ([u, k, from, to]) => {
+    const m = requireModel();
+    const user = checkUserVector(u, m.dim);
+    try {
+      return m.raw.recommendFastPart(user, k, from, to);
+    } catch (e) {
+      throw toVitrineError(e);
+    }
+  },
   similarPart: ([id, opts, from, to]) => {
     const m = requireModel();
     checkId(id);

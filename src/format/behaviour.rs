@@ -6,7 +6,7 @@
 //! mean[b], scale[b], centroids[k×b] (standardised), feature_means[k×b]
 //! (raw; NaN = the data had no value); u32 sizes[k].
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Quoted, Result};
 use crate::shopper::segments::{BehaviourSegments, B, BEHAVIOUR};
 
 const MAX_K: usize = 64;
@@ -105,8 +105,12 @@ pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
     for want in BEHAVIOUR {
         let n = string(b, &mut pos)?;
         if n != want {
+            // Quoted, not `{:?}`: Debug of a str pulls core's Unicode escape
+            // tables into every engine wasm.
             return Err(bad(format!(
-                "feature {n:?} where this build computes {want:?}"
+                "feature {} where this build computes {}",
+                Quoted(&n),
+                Quoted(want)
             )));
         }
     }

@@ -158,3 +158,13 @@ test('each lazily imported glue chunk stays within its own README budget', (t) =
   }
   for (const entry of Object.keys(b)) assert.ok(g.lazy.has(entry), `README budgets a lazy chunk ${entry} that no page module imports lazily`);
 });
+
+test("no engine build carries core's Unicode escape tables (Debug of a str: 8 KB per build)", () => {
+  // `{:?}` on a str or String anywhere the wasm reaches pulls in
+  // `char::escape_debug` with its printable tables; their panic location names
+  // the file. Error messages quote with `error::Quoted` instead.
+  for (const v of ['relaxed', 'simd', 'scalar', 'relaxed-lean', 'simd-lean', 'scalar-lean']) {
+    const text = readFileSync(join(PKG, 'wasm', v, 'vitrine_core_bg.wasm')).toString('latin1');
+    assert.ok(!text.includes('unicode/printable.rs'), `${v}: core's escape_debug tables are linked in (a {:?} of a string in code the wasm reaches?)`);
+  }
+});

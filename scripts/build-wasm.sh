@@ -66,6 +66,9 @@ for v in $variants; do
     # to below 1 KiB; with --stack-first the 1 MiB stack grows down to 0,
     # so that is the bottom of a stack that has already overflowed.
     feats="$feats --low-memory-unused --optimize-added-constants-propagate"
+    # The producers and target_features sections (283 bytes) only describe
+    # the build; engines ignore them, and the features are set above.
+    feats="$feats --strip-producers --strip-target-features"
     # shellcheck disable=SC2086
     "$wasm_opt" -O3 $feats "$out/${name}_bg.wasm" -o "$out/${name}_bg.wasm"
   fi

@@ -11,7 +11,7 @@
 //! so. A build that predates the field refuses such a section (trailing
 //! bytes, `BAD_SECTION`).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Quoted, Result};
 use crate::shopper::segments::{BehaviourSegments, B, BEHAVIOUR};
 
 const MAX_K: usize = 64;
@@ -118,8 +118,12 @@ pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
     for want in BEHAVIOUR {
         let n = string(b, &mut pos)?;
         if n != want {
+            // Quoted, not `{:?}`: Debug of a str pulls core's Unicode escape
+            // tables into every engine wasm.
             return Err(bad(format!(
-                "feature {n:?} where this build computes {want:?}"
+                "feature {} where this build computes {}",
+                Quoted(&n),
+                Quoted(want)
             )));
         }
     }

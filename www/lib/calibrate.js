@@ -7,12 +7,12 @@
 // wasm URLs) for every later load. It runs while the bundle downloads: the
 // download never waits for it (docs/web.md, "Which build").
 
-/** Size of the calibration catalogue: a 1 MiB int8 matrix, in L2 on most CPUs. */
-const CAL_ITEMS = 16384;
-const CAL_DIM = 64;
-const STORAGE_KEY = 'vitrine.simd-auto.v1';
-/** A remembered decision is measured again after this long (browsers update). */
-const MAX_AGE_MS = 30 * 24 * 3600 * 1000;
+import { CAL_DIM, CAL_ITEMS, remember } from './decision.js';
+/** @typedef {import('./decision.js').Decision} Decision */
+
+// Kept importable from here for existing callers; they live in decision.js so
+// that a load with a remembered decision never fetches this module.
+export { describeDecision, forgetDecisions, rememberedDecision } from './decision.js';
 
 /** @type {Uint32Array | undefined} */
 let crcTable;
@@ -168,65 +168,6 @@ export function measureBuilds(builds) {
   }
 }
 
-function storage() {
-  try {
-    return typeof localStorage !== 'undefined' ? localStorage : undefined;
-  } catch {
-    return undefined; // opaque origins throw on access
-  }
-}
-
-/** Decisions measured in this JS realm (Node, workers: no localStorage). */
-const memo = new Map();
-
-/**
- * @typedef {{ variant: 'relaxed' | 'simd', relaxed_ms: number, simd_ms: number, at: number, key: string }} Decision
- */
-
-/**
- * The remembered decision for these builds in this browser, if any.
- * @param {string} key
- * @returns {Decision | undefined}
- */
-export function rememberedDecision(key) {
-  if (memo.has(key)) return memo.get(key);
-  const ls = storage();
-  if (!ls) return undefined;
-  try {
-    const all = JSON.parse(ls.getItem(STORAGE_KEY) ?? '{}');
-    const d = all && typeof all === 'object' ? all[key] : undefined;
-    if (!d || (d.variant !== 'relaxed' && d.variant !== 'simd') || !(Date.now() - d.at < MAX_AGE_MS)) return undefined;
-    if (!Number.isFinite(d.relaxed_ms) || !Number.isFinite(d.simd_ms)) return undefined;
-    return { ...d, key };
-  } catch {
-    return undefined;
-  }
-}
-
-/** @param {Decision} d */
-function remember(d) {
-  memo.set(d.key, d);
-  const ls = storage();
-  if (!ls) return;
-  try {
-    const all = JSON.parse(ls.getItem(STORAGE_KEY) ?? '{}') ?? {};
-    all[d.key] = { variant: d.variant, relaxed_ms: d.relaxed_ms, simd_ms: d.simd_ms, at: d.at };
-    ls.setItem(STORAGE_KEY, JSON.stringify(all));
-  } catch {
-    // storage full or denied: measured again next time
-  }
-}
-
-/** Forget every remembered decision (tests; a page that wants a new measurement). */
-export function forgetDecisions() {
-  memo.clear();
-  try {
-    storage()?.removeItem(STORAGE_KEY);
-  } catch {
-    // nothing stored
-  }
-}
-
 /**
  * Measure both builds and remember the faster.
  * @param {string} key @param {() => Promise<{relaxed: any, simd: any}>} loadBoth
@@ -239,10 +180,4 @@ export async function calibrate(key, loadBoth) {
   const d = { variant: m.relaxed <= m.simd ? 'relaxed' : 'simd', relaxed_ms: m.relaxed, simd_ms: m.simd, at: Date.now(), key };
   remember(d);
   return d;
-}
-
-/** @param {Decision} d @param {boolean} fresh */
-export function describeDecision(d, fresh) {
-  const f = (/** @type {number} */ x) => `${(x * 1000).toFixed(0)} µs`;
-  return `auto: ${d.variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD128'} scanned ${CAL_ITEMS / 1024}k × ${CAL_DIM} int8 faster here (relaxed ${f(d.relaxed_ms)} vs SIMD128 ${f(d.simd_ms)} per top-10)${fresh ? ', measured during this load' : `, measured ${new Date(d.at).toISOString().slice(0, 10)} and remembered`}`;
 }

@@ -4,7 +4,9 @@
 
 import { VitrineError, badArg, describe } from './errors.js';
 import { BUILDS, loadWasm, wasmUrlOf, baseHref } from './wasm.js';
-import { calibrate, describeDecision, rememberedDecision } from './calibrate.js';
+// The measuring code is fetched only by a load that must calibrate (the first
+// in a browser); the remembered decision is read eagerly (decision.js is ~1 KiB).
+import { describeDecision, rememberedDecision } from './decision.js';
 
 /**
  * Smallest module using a v128 type: validates only where SIMD is supported.
@@ -117,7 +119,7 @@ export async function pickVariantWithReason(simd, wasmUrl, wasmIntegrity) {
   const both = relaxedSimdSupported() && (!perBuild || (/** @type {any} */ (wasmUrl).relaxed != null && /** @type {any} */ (wasmUrl).simd != null));
   const key = both ? calibrationKey(wasmUrl) : undefined;
   if (key !== undefined) {
-    const asInfo = (/** @type {import('./calibrate.js').Decision} */ d, /** @type {boolean} */ fresh) => ({
+    const asInfo = (/** @type {import('./decision.js').Decision} */ d, /** @type {boolean} */ fresh) => ({
       variant: d.variant,
       reason: describeDecision(d, fresh),
       calibration: { relaxed_ms: d.relaxed_ms, simd_ms: d.simd_ms, at: new Date(d.at).toISOString(), fresh },
@@ -125,6 +127,7 @@ export async function pickVariantWithReason(simd, wasmUrl, wasmIntegrity) {
     const known = rememberedDecision(key);
     if (known) return asInfo(known, false);
     try {
+      const { calibrate } = await import('./calibrate.js');
       const d = await calibrate(key, async () => {
         const [relaxed, simd128] = await Promise.all([loadWasm('relaxed', wasmUrl, wasmIntegrity), loadWasm('simd', wasmUrl, wasmIntegrity)]);
         return { relaxed, simd: simd128 };

@@ -9,7 +9,13 @@ import { pickVariant } from './detect.js';
 import { BUILDS, baseHref, wasmUrlOf, wasmIntegrityOf } from './wasm.js';
 import { checkLoadOptions } from './source.js';
 import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
-import { AUTO_MIN_ITEMS, mergeParts, resolveThreads, sharedBytes, splitRows } from './parallel.js';
+/**
+ * lib/parallel.js (thread choice, the two-worker split and join), fetched by
+ * the first worker-mode load: a page that never loads in a worker never
+ * downloads it (pkg/README.md, "What a page downloads").
+ * @type {typeof import('./parallel.js') | undefined}
+ */
+let parallel;
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
@@ -115,6 +121,8 @@ export async function loadInWorker(source, options) {
     }
   }
   const opts = checkLoadOptions(rest);
+  if (!parallel) parallel = await import('./parallel.js');
+  const { AUTO_MIN_ITEMS, resolveThreads, sharedBytes } = parallel;
   const threads = resolveThreads(threadsOption);
   const variant = pickVariant(opts.simd, opts.wasmUrl);
   /** @type {any} */
@@ -467,6 +475,8 @@ export class VitrineWorker {
   async _split(op, query, opts, after = undefined) {
     const peer = this._peer;
     if (!peer) return null;
+    // A peer exists only after loadInWorker, which imported parallel.js.
+    const { mergeParts, splitRows } = /** @type {typeof import('./parallel.js')} */ (parallel);
     const [a, b] = splitRows(this.nItems, 2);
     /** @returns {[unknown, Transferable[]]} a copy to transfer, so the caller keeps its vector */
     const arg = () => {

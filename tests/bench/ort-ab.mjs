@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// vitrine vs onnxruntime-web, interleaved in one Chromium page (`make
+// bench-ort`, part of `make bench`): the same bundle's items and biases in
+// vitrine (the build 'auto' would run for the dtype: SIMD128 for f32, relaxed
+// for int8) and in an ORT session (tests/bench/onnx.mjs: the f32 Gemm, or the
+// int8 route run.mjs reports), both warmed up, then alternating timed
+// batches, so drift of the host (other guests, memory bandwidth) hits both
+// alike. The bench-web table has the same engines from separate pages; this
+// is the paired ratio. Each side's top-k is checked first (vitrine against
+// ORT's f32 answer, ORT against plain JS).
+//
+// Env: BENCH_QUICK=1 (100k only), BENCH_AB_ROUNDS (default 15),
+//      BENCH_ORT_THREADS (default 1; ORT's intra-op threads, the page is
+//      cross-origin isolated), VITRINE_AB_WASM=DIR: also time the engine
+//      builds in DIR (a `scripts/build-wasm.sh` output with VITRINE_WASM_OUT)
+//      as vitrine-b in the same rounds, for kernel work.
+// Writes target/bench/ort_ab.json.
+
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, loadavg } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROOT, synth } from '../node/helpers.mjs';
+import { startServer } from '../../scripts/serve.mjs';
+import { launch } from '../browser/chromium.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const QUICK = process.env.BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 15);
+const THREADS = Number(process.env.BENCH_ORT_THREADS ?? 1);
+const B_WASM = process.env.VITRINE_AB_WASM ? resolve(process.env.VITRINE_AB_WASM) : null;
+if (B_WASM && !existsSync(B_WASM)) throw new Error(`VITRINE_AB_WASM: no such directory ${B_WASM}`);
+// What run.mjs reports as ORT's int8 row. BENCH_ORT_INT8_ROUTE: others of
+// onnx.mjs ROUTES, comma-separated, all timed in the same rounds (the first
+// is `ort`, the others `ort-<route>`): how the int8 route was picked.
+const INT8_ROUTES = (process.env.BENCH_ORT_INT8_ROUTE ?? 'dqmatmul').split(',');
+const CACHE = join(ROOT, '.cache', 'bench');
+const OUT_DIR = join(ROOT, 'target', 'bench');
+mkdirSync(OUT_DIR, { recursive: true });
+const log = (...a) => console.error('[ort-ab]', ...a);
+const load0 = loadavg();
+
+const SHAPES = [...(QUICK ? [] : [{ n: 1_000_000, d: 64 }]), { n: 100_000, d: 64 }];
+const srv = await startServer({
+  nodeModules: true,
+  // '/b/wasm/' before '/b/': the B copy of www/vitrine.js finds its builds in B_WASM.
+  mounts: { '/bench/': CACHE, '/bench-page/': HERE, ...(B_WASM ? { '/b/wasm/': B_WASM, '/b/': join(ROOT, 'www') } : {}) },
+  quiet: true,
+  headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+});
+const browser = await launch();
+const chromium = browser.context.browser()?.version() ?? 'unknown';
+
+/** @param {(arg: any) => any} f @param {any} arg */
+async function inFreshPage(f, arg) {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await page.goto(`${srv.url}/bench-page/ab.html`);
+    return await page.evaluate(f, arg);
+  } catch (e) {
+    throw new Error(`${e.message}${errors.length ? `\n${errors.join('\n')}` : ''}`);
+  } finally {
+    await page.close();
+  }
+}
+
+/** In the page: the interleaved rounds. */
+async function pageAB({ f32Url, url, dtype, routes, rounds, threads, withB }) {
+  const route = routes[0];
+  const onnx = await import('/bench-page/onnx.mjs');
+  const ort = await import('/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+  ort.env.wasm.numThreads = threads;
+  const simd = dtype === 'int8' ? 'relaxed' : true;
+  const v = await import('/vitrine.js');
+  // Items and biases as the other engines see them (bench page.js `extract`).
+  const f = await v.load(f32Url, { simd });
+  const n = f.nItems;
+  const d = f.dim;
+  const items = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) items.set(f.raw.itemVector(f.raw.itemId(i)), i * d);
+  const bias = new Float32Array(n);
+  const all = f.raw.recommendFast(new Float32Array(d), n);
+  for (let j = 0; j < all.indices.length; j++) bias[all.indices[j]] = all.scores[j];
+  f.dispose();
+  const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const models = { vitrine: await v.load(bytes, { simd }) };
+  if (withB) models['vitrine-b'] = await (await import('/b/vitrine.js')).load(bytes, { simd });
+  const sessions = {};
+  for (const [i, r] of routes.entries()) {
+    sessions[i ? `ort-${r}` : 'ort'] = { route: r, session: await ort.InferenceSession.create(onnx.buildModel(r, { items, bias, d, k: 10 }), { executionProviders: ['wasm'] }) };
+  }
+  const users = Array.from({ length: 16 }, (_, q) => Float32Array.from({ length: d }, (_, i) => Math.sin(q * 13 + i)));
+  const feeds = users.map((u) => ({ user: new ort.Tensor('float32', u, [1, d]) }));
+  // Checks: ORT against plain JS; every vitrine against ORT's (first) answer.
+  let ortTop = null;
+  for (const { route: r, session } of Object.values(sessions)) {
+    const ref = onnx.topK(onnx.ROUTES[r].int8 ? onnx.dequantized(items, d) : items, bias, users[0], d, 10);
+    const got = Array.from((await session.run(feeds[0])).indices.data, Number);
+    if (onnx.overlap(got, ref) < onnx.minOverlap(r, 10)) throw new Error(`ORT ${r} disagrees with plain JS: ${got} vs ${ref}`);
+    ortTop ??= got;
+  }
+  const overlapWithOrt = {};
+  for (const [name, m] of Object.entries(models)) {
+    const got = Array.from(m.raw.recommendFast(users[0], 10).indices);
+    overlapWithOrt[name] = onnx.overlap(got, ortTop) / 10;
+    if (overlapWithOrt[name] < 0.7) throw new Error(`${name} disagrees with ORT: ${got} vs ${ortTop}`);
+  }
+  let sink = 0;
+  const run = {};
+  for (const [name, m] of Object.entries(models)) {
+    const raw = m.raw;
+    run[name] = async (calls) => {
+      for (let c = 0; c < calls; c++) sink += raw.recommendFast(users[c & 15], 10).scores[0];
+    };
+  }
+  for (const [name, { session }] of Object.entries(sessions)) {
+    run[name] = async (calls) => {
+      for (let c = 0; c < calls; c++) sink += (await session.run(feeds[c & 15])).values.data[0];
+    };
+  }
+  const names = Object.keys(run);
+  const batch = {};
+  for (const name of names) {
+    const s = performance.now();
+    while (performance.now() - s < 300) await run[name](1);
+    let b = 1;
+    for (;;) {
+      const t = performance.now();
+      await run[name](b);
+      if (performance.now() - t >= 20) break;
+      b *= 2;
+    }
+    batch[name] = b;
+  }
+  const per = Object.fromEntries(names.map((x) => [x, []]));
+  for (let r = 0; r < rounds; r++) {
+    // Rotate the order so no engine always runs first after the pause.
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + r) % names.length];
+      const s = performance.now();
+      await run[name](batch[name]);
+      per[name].push((performance.now() - s) / batch[name]);
+      await new Promise((ok) => setTimeout(ok, 0));
+    }
+  }
+  for (const { session } of Object.values(sessions)) await session.release();
+  for (const m of Object.values(models)) m.dispose();
+  const med = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+  return {
+    median_ms: Object.fromEntries(names.map((x) => [x, med(per[x])])),
+    min_ms: Object.fromEntries(names.map((x) => [x, Math.min(...per[x])])),
+    // Per round, ORT's time over vitrine's: > 1 means vitrine is ahead.
+    ort_over_vitrine: per.ort.map((t, i) => t / per.vitrine[i]),
+    batch,
+    overlap_with_ort: overlapWithOrt,
+    ort_threads: ort.env.wasm.numThreads,
+    ort_version: ort.env.versions?.web ?? null,
+    isolated: globalThis.crossOriginIsolated,
+    sink: Number.isFinite(sink),
+  };
+}
+
+const rows = [];
+for (const { n, d } of SHAPES) {
+  const f32Path = synth({ items: n, dim: d, dtype: 'f32', seed: 1, dir: CACHE });
+  for (const dtype of ['f32', 'int8']) {
+    const path = dtype === 'f32' ? f32Path : synth({ items: n, dim: d, dtype: 'int8', seed: 1, dir: CACHE });
+    const routes = dtype === 'f32' ? ['f32'] : INT8_ROUTES;
+    const route = routes[0];
+    const t0 = Date.now();
+    const r = await inFreshPage(pageAB, { f32Url: `/bench/${basename(f32Path)}`, url: `/bench/${basename(path)}`, dtype, routes, rounds: ROUNDS, threads: THREADS, withB: Boolean(B_WASM) });
+    const ratios = r.ort_over_vitrine.slice().sort((a, b) => a - b);
+    const row = { dtype, n, d, k: 10, ort_route: route, ort_threads: r.ort_threads, vitrine_threads: 1, rounds: ROUNDS, ...r, ort_over_vitrine_median: ratios[ratios.length >> 1] };
+    rows.push(row);
+    const ms = Object.entries(r.median_ms).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
+    log(`${dtype} ${n}x${d} (ORT ${route}, ${r.ort_threads}t): median ms ${ms}; ORT/vitrine per round median ${row.ort_over_vitrine_median.toFixed(3)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)}); ${Date.now() - t0} ms wall`);
+  }
+}
+await browser.close();
+await srv.close();
+
+const out = {
+  run: { date: new Date().toISOString(), host: hostname(), cpu_model: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, chromium, load_average: [load0, loadavg()] },
+  rows,
+};
+writeFileSync(join(OUT_DIR, 'ort_ab.json'), JSON.stringify(out, null, 2) + '\n');
+console.log(JSON.stringify(out.rows.map(({ dtype, n, ort_route, ort_threads, median_ms, ort_over_vitrine_median }) => ({ dtype, n, ort_route, ort_threads, median_ms, ort_over_vitrine_median }))));

@@ -10,10 +10,11 @@
 // ORT's f32 answer, ORT against plain JS).
 //
 // Env: BENCH_QUICK=1 (100k only), BENCH_AB_ROUNDS (default 15),
+//      BENCH_AB_DTYPES (default f32,int8), BENCH_AB_N (e.g. 10000,100000; d = 64),
 //      BENCH_ORT_THREADS (default 1; ORT's intra-op threads, the page is
-//      cross-origin isolated), VITRINE_AB_WASM=DIR: also time the engine
+//      cross-origin isolated), VITRINE_AB_WASM=DIR[,DIR…]: also time the engine
 //      builds in DIR (a `scripts/build-wasm.sh` output with VITRINE_WASM_OUT)
-//      as vitrine-b in the same rounds, for kernel work.
+//      as vitrine-b (-c, …) in the same rounds, for kernel work.
 // Writes target/bench/ort_ab.json.
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -28,37 +29,74 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 15);
 const THREADS = Number(process.env.BENCH_ORT_THREADS ?? 1);
-const B_WASM = process.env.VITRINE_AB_WASM ? resolve(process.env.VITRINE_AB_WASM) : null;
-if (B_WASM && !existsSync(B_WASM)) throw new Error(`VITRINE_AB_WASM: no such directory ${B_WASM}`);
+const DTYPES = (process.env.BENCH_AB_DTYPES ?? 'f32,int8').split(',');
+const B_WASM = process.env.VITRINE_AB_WASM ? process.env.VITRINE_AB_WASM.split(',').map((x) => resolve(x)) : [];
+for (const dir of B_WASM) if (!existsSync(dir)) throw new Error(`VITRINE_AB_WASM: no such directory ${dir}`);
+const OTHERS = B_WASM.map((_, i) => String.fromCharCode(98 + i)); // b, c, …
 // What run.mjs reports as ORT's int8 row. BENCH_ORT_INT8_ROUTE: others of
 // onnx.mjs ROUTES, comma-separated, all timed in the same rounds (the first
 // is `ort`, the others `ort-<route>`): how the int8 route was picked.
-const INT8_ROUTES = (process.env.BENCH_ORT_INT8_ROUTE ?? 'dqmatmul').split(',');
+const INT8_ROUTES = (process.env.BENCH_ORT_INT8_ROUTE ?? 'matmulinteger').split(',');
 const CACHE = join(ROOT, '.cache', 'bench');
 const OUT_DIR = join(ROOT, 'target', 'bench');
 mkdirSync(OUT_DIR, { recursive: true });
 const log = (...a) => console.error('[ort-ab]', ...a);
 const load0 = loadavg();
 
-const SHAPES = [...(QUICK ? [] : [{ n: 1_000_000, d: 64 }]), { n: 100_000, d: 64 }];
+const SHAPES = process.env.BENCH_AB_N
+  ? process.env.BENCH_AB_N.split(',').map((n) => ({ n: Number(n), d: 64 }))
+  : [...(QUICK ? [] : [{ n: 1_000_000, d: 64 }]), { n: 100_000, d: 64 }];
 const srv = await startServer({
   nodeModules: true,
-  // '/b/wasm/' before '/b/': the B copy of www/vitrine.js finds its builds in B_WASM.
-  mounts: { '/bench/': CACHE, '/bench-page/': HERE, ...(B_WASM ? { '/b/wasm/': B_WASM, '/b/': join(ROOT, 'www') } : {}) },
+  // '/b/wasm/' before '/b/': the B copy of www/vitrine.js finds its builds there.
+  mounts: { '/bench/': CACHE, '/bench-page/': HERE, ...Object.fromEntries(OTHERS.flatMap((x, i) => [[`/${x}/wasm/`, B_WASM[i]], [`/${x}/`, join(ROOT, 'www')]])) },
   quiet: true,
   headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
 });
 const browser = await launch();
 const chromium = browser.context.browser()?.version() ?? 'unknown';
 
-/** @param {(arg: any) => any} f @param {any} arg */
-async function inFreshPage(f, arg) {
+/**
+ * One page per shape and dtype: `pageSetup` loads the engines, then Node
+ * runs the rounds, reading the page's main-thread CPU time around each batch
+ * through the DevTools protocol (Performance.getMetrics `ThreadTime`). On a
+ * shared host the wall time of a batch includes the time slices other
+ * processes took; the thread's CPU time does not, so `cpu_ms` is the steadier
+ * comparison of two kernels (ORT with one thread runs on that thread too).
+ */
+async function inFreshPage(arg) {
   const page = await browser.context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
     await page.goto(`${srv.url}/bench-page/ab.html`);
-    return await page.evaluate(f, arg);
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
+    const threadTime = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'ThreadTime')?.value ?? NaN;
+    const info = await page.evaluate(pageSetup, arg);
+    // The protocol round trip's own main-thread time (an empty batch), taken
+    // off every sample.
+    const empty = [];
+    for (let i = 0; i < 9; i++) {
+      const c0 = await threadTime();
+      await page.evaluate(() => globalThis.ab.timed(''));
+      empty.push((await threadTime()) - c0);
+    }
+    const overhead = empty.sort((a, b) => a - b)[4];
+    const per = Object.fromEntries(info.names.map((x) => [x, { wall: [], cpu: [] }]));
+    for (let r = 0; r < arg.rounds; r++) {
+      // Rotate the order so no engine always runs first.
+      for (let i = 0; i < info.names.length; i++) {
+        const name = info.names[(i + r) % info.names.length];
+        const c0 = await threadTime();
+        const wall = await page.evaluate((x) => globalThis.ab.timed(x), name);
+        const cpu = (((await threadTime()) - c0 - overhead) * 1e3) / info.batch[name];
+        per[name].wall.push(wall);
+        per[name].cpu.push(cpu);
+      }
+    }
+    const tail = await page.evaluate(() => globalThis.ab.finish());
+    return { ...info, ...tail, per };
   } catch (e) {
     throw new Error(`${e.message}${errors.length ? `\n${errors.join('\n')}` : ''}`);
   } finally {
@@ -66,8 +104,8 @@ async function inFreshPage(f, arg) {
   }
 }
 
-/** In the page: the interleaved rounds. */
-async function pageAB({ f32Url, url, dtype, routes, rounds, threads, withB }) {
+/** In the page: engines loaded and checked, warmed up, batch sizes found. */
+async function pageSetup({ f32Url, url, dtype, routes, threads, others }) {
   const route = routes[0];
   const onnx = await import('/bench-page/onnx.mjs');
   const ort = await import('/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs');
@@ -87,7 +125,7 @@ async function pageAB({ f32Url, url, dtype, routes, rounds, threads, withB }) {
   f.dispose();
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
   const models = { vitrine: await v.load(bytes, { simd }) };
-  if (withB) models['vitrine-b'] = await (await import('/b/vitrine.js')).load(bytes, { simd });
+  for (const x of others) models[`vitrine-${x}`] = await (await import(`/${x}/vitrine.js`)).load(bytes, { simd });
   const sessions = {};
   for (const [i, r] of routes.entries()) {
     sessions[i ? `ort-${r}` : 'ort'] = { route: r, session: await ort.InferenceSession.create(onnx.buildModel(r, { items, bias, d, k: 10 }), { executionProviders: ['wasm'] }) };
@@ -116,6 +154,20 @@ async function pageAB({ f32Url, url, dtype, routes, rounds, threads, withB }) {
       for (let c = 0; c < calls; c++) sink += raw.recommendFast(users[c & 15], 10).scores[0];
     };
   }
+  // The floor: a bare wasm loop reading as many bytes as vitrine's scan
+  // (run.mjs's wasm-read rows), in the same rounds.
+  {
+    const { readModuleBytes } = await import('/bench-page/page.js');
+    const { instance } = await WebAssembly.instantiate(readModuleBytes());
+    const { mem, sum } = /** @type {any} */ (instance.exports);
+    const stride = Math.ceil(d / 16) * 16;
+    const end = Math.ceil((dtype === 'int8' ? n * stride + n * 4 : n * stride * 4) / 64) * 64;
+    mem.grow(Math.ceil(end / 65536));
+    new Uint8Array(mem.buffer).fill(0x3f);
+    run['wasm-read'] = async (calls) => {
+      for (let c = 0; c < calls; c++) sink += sum(0, end);
+    };
+  }
   for (const [name, { session }] of Object.entries(sessions)) {
     run[name] = async (calls) => {
       for (let c = 0; c < calls; c++) sink += (await session.run(feeds[c & 15])).values.data[0];
@@ -130,53 +182,58 @@ async function pageAB({ f32Url, url, dtype, routes, rounds, threads, withB }) {
     for (;;) {
       const t = performance.now();
       await run[name](b);
-      if (performance.now() - t >= 20) break;
+      // 100 ms batches: the CPU time's protocol overhead is small beside them.
+      if (performance.now() - t >= 100) break;
       b *= 2;
     }
     batch[name] = b;
   }
-  const per = Object.fromEntries(names.map((x) => [x, []]));
-  for (let r = 0; r < rounds; r++) {
-    // Rotate the order so no engine always runs first after the pause.
-    for (let i = 0; i < names.length; i++) {
-      const name = names[(i + r) % names.length];
+  globalThis.ab = {
+    /** One batch of `name`; ms per call. */
+    async timed(name) {
+      if (!name) return 0;
       const s = performance.now();
       await run[name](batch[name]);
-      per[name].push((performance.now() - s) / batch[name]);
-      await new Promise((ok) => setTimeout(ok, 0));
-    }
-  }
-  for (const { session } of Object.values(sessions)) await session.release();
-  for (const m of Object.values(models)) m.dispose();
-  const med = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+      return (performance.now() - s) / batch[name];
+    },
+    async finish() {
+      for (const { session } of Object.values(sessions)) await session.release();
+      for (const m of Object.values(models)) m.dispose();
+      return { sink: Number.isFinite(sink) };
+    },
+  };
   return {
-    median_ms: Object.fromEntries(names.map((x) => [x, med(per[x])])),
-    min_ms: Object.fromEntries(names.map((x) => [x, Math.min(...per[x])])),
-    // Per round, ORT's time over vitrine's: > 1 means vitrine is ahead.
-    ort_over_vitrine: per.ort.map((t, i) => t / per.vitrine[i]),
+    names,
     batch,
     overlap_with_ort: overlapWithOrt,
     ort_threads: ort.env.wasm.numThreads,
     ort_version: ort.env.versions?.web ?? null,
     isolated: globalThis.crossOriginIsolated,
-    sink: Number.isFinite(sink),
   };
 }
 
 const rows = [];
 for (const { n, d } of SHAPES) {
   const f32Path = synth({ items: n, dim: d, dtype: 'f32', seed: 1, dir: CACHE });
-  for (const dtype of ['f32', 'int8']) {
+  for (const dtype of DTYPES) {
     const path = dtype === 'f32' ? f32Path : synth({ items: n, dim: d, dtype: 'int8', seed: 1, dir: CACHE });
     const routes = dtype === 'f32' ? ['f32'] : INT8_ROUTES;
     const route = routes[0];
     const t0 = Date.now();
-    const r = await inFreshPage(pageAB, { f32Url: `/bench/${basename(f32Path)}`, url: `/bench/${basename(path)}`, dtype, routes, rounds: ROUNDS, threads: THREADS, withB: Boolean(B_WASM) });
-    const ratios = r.ort_over_vitrine.slice().sort((a, b) => a - b);
-    const row = { dtype, n, d, k: 10, ort_route: route, ort_threads: r.ort_threads, vitrine_threads: 1, rounds: ROUNDS, ...r, ort_over_vitrine_median: ratios[ratios.length >> 1] };
+    const r = await inFreshPage({ f32Url: `/bench/${basename(f32Path)}`, url: `/bench/${basename(path)}`, dtype, routes, rounds: ROUNDS, threads: THREADS, others: OTHERS });
+    const med = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+    const stat = (key, f) => Object.fromEntries(r.names.map((x) => [x, f(r.per[x][key])]));
+    // Per round, ORT's time over vitrine's: > 1 means vitrine is ahead.
+    const ratio = (key) => med(r.per.ort[key].map((t, i) => t / r.per.vitrine[key][i]));
+    const row = {
+      dtype, n, d, k: 10, ort_route: route, ort_threads: r.ort_threads, vitrine_threads: 1, rounds: ROUNDS,
+      median_ms: stat('wall', med), min_ms: stat('wall', (xs) => Math.min(...xs)), cpu_median_ms: stat('cpu', med), cpu_min_ms: stat('cpu', (xs) => Math.min(...xs)),
+      ort_over_vitrine_median: ratio('wall'), ort_over_vitrine_cpu_median: ratio('cpu'),
+      batch: r.batch, overlap_with_ort: r.overlap_with_ort, ort_version: r.ort_version, isolated: r.isolated, sink: r.sink,
+    };
     rows.push(row);
-    const ms = Object.entries(r.median_ms).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
-    log(`${dtype} ${n}x${d} (ORT ${route}, ${r.ort_threads}t): median ms ${ms}; ORT/vitrine per round median ${row.ort_over_vitrine_median.toFixed(3)} (${ratios[0].toFixed(2)}–${ratios[ratios.length - 1].toFixed(2)}); ${Date.now() - t0} ms wall`);
+    const fmt = (o) => Object.entries(o).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
+    log(`${dtype} ${n}x${d} (ORT ${route}, ${r.ort_threads}t): wall median ms ${fmt(row.median_ms)}; CPU median ms ${fmt(row.cpu_median_ms)}; ORT/vitrine per round median: wall ${row.ort_over_vitrine_median.toFixed(3)}, CPU ${row.ort_over_vitrine_cpu_median.toFixed(3)}; ${Date.now() - t0} ms wall`);
   }
 }
 await browser.close();
@@ -187,4 +244,4 @@ const out = {
   rows,
 };
 writeFileSync(join(OUT_DIR, 'ort_ab.json'), JSON.stringify(out, null, 2) + '\n');
-console.log(JSON.stringify(out.rows.map(({ dtype, n, ort_route, ort_threads, median_ms, ort_over_vitrine_median }) => ({ dtype, n, ort_route, ort_threads, median_ms, ort_over_vitrine_median }))));
+console.log(JSON.stringify(out.rows.map(({ dtype, n, ort_route, ort_threads, median_ms, cpu_median_ms, ort_over_vitrine_median, ort_over_vitrine_cpu_median }) => ({ dtype, n, ort_route, ort_threads, median_ms, cpu_median_ms, ort_over_vitrine_median, ort_over_vitrine_cpu_median }))));

@@ -29,7 +29,7 @@ function users(dim, count, seed) {
  * the adds. Its time over a matrix's bytes is the floor any wasm kernel
  * reading them can reach in this browser (the `wasm-read` rows).
  */
-function readModuleBytes() {
+export function readModuleBytes() {
   const leb = (n) => { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; };
   const section = (id, body) => [id, ...leb(body.length), ...body];
   const str = (s) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];

@@ -25,9 +25,13 @@ import { ROUTES } from './onnx.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 // onnxruntime-web's int8 route in the table: the fastest of its int8 operators
-// here (tests/bench/onnx.mjs ROUTES; BENCH_ORT_ROUTES=all times every one,
-// which is how this one was picked).
-const ORT_INT8_ROUTE = 'dqmatmul';
+// here (tests/bench/onnx.mjs ROUTES), picked by `make bench-ort` with
+// BENCH_ORT_INT8_ROUTE=matmulinteger,dqmatmul,nbits,nbits-acc4 (interleaved in
+// one page, 2026-11-30, loaded host, main-thread CPU ms per query at 1M / 100k
+// × 64: MatMulInteger 12.0 / 1.35, DynamicQuantizeMatMul 12.1 / 1.47, both
+// MatMulNBits 8-bit ~15× slower at 100k; vitrine int8 3.1 / 0.22).
+// BENCH_ORT_ROUTES=all puts every int8 route in the table.
+const ORT_INT8_ROUTE = 'matmulinteger';
 const ORT_INT8_ROUTES = process.env.BENCH_ORT_ROUTES === 'all' ? Object.keys(ROUTES).filter((r) => ROUTES[r].int8) : [ORT_INT8_ROUTE];
 const QUICK = process.env.BENCH_QUICK === '1';
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 25);

@@ -284,8 +284,8 @@ const jobs = {
     const d = m.dim;
     const { items, bias } = extract(m);
     m.dispose();
-    const t0 = performance.now();
     const bytes = buildModel(route, { items, bias, d, k });
+    const t0 = performance.now();
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     const sessionMs = performance.now() - t0;
     const us = users(d, 64, 42);

@@ -229,6 +229,8 @@ for (const { n, d } of SHAPES) {
       dtype, n, d, k: 10, ort_route: route, ort_threads: r.ort_threads, vitrine_threads: 1, rounds: ROUNDS,
       median_ms: stat('wall', med), min_ms: stat('wall', (xs) => Math.min(...xs)), cpu_median_ms: stat('cpu', med), cpu_min_ms: stat('cpu', (xs) => Math.min(...xs)),
       ort_over_vitrine_median: ratio('wall'), ort_over_vitrine_cpu_median: ratio('cpu'),
+      // Per round, in the order run: the spread behind each median.
+      rounds_ms: stat('wall', (xs) => xs), cpu_rounds_ms: stat('cpu', (xs) => xs),
       batch: r.batch, overlap_with_ort: r.overlap_with_ort, ort_version: r.ort_version, isolated: r.isolated, sink: r.sink,
     };
     rows.push(row);

@@ -12,10 +12,11 @@
 // Env: BENCH_QUICK=1 (100k only), BENCH_AB_ROUNDS (default 15),
 //      BENCH_AB_DTYPES (default f32,int8), BENCH_AB_N (e.g. 10000,100000; d = 64),
 //      BENCH_ORT_THREADS (default 1; ORT's intra-op threads, the page is
-//      cross-origin isolated), VITRINE_AB_WASM=DIR[,DIR…]: also time the engine
+//      cross-origin isolated; above 1, vitrine's split scan on as many
+//      workers joins the rounds as vitrine-<n>t), VITRINE_AB_WASM=DIR[,DIR…]: also time the engine
 //      builds in DIR (a `scripts/build-wasm.sh` output with VITRINE_WASM_OUT)
 //      as vitrine-b (-c, …) in the same rounds, for kernel work.
-// Writes target/bench/ort_ab.json.
+// Writes target/bench/ort_ab.json (ort_ab_<n>t.json with BENCH_ORT_THREADS=n > 1).
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
@@ -154,6 +155,21 @@ async function pageSetup({ f32Url, url, dtype, routes, threads, others }) {
       for (let c = 0; c < calls; c++) sink += raw.recommendFast(users[c & 15], 10).scores[0];
     };
   }
+  // With ORT on `threads` > 1: vitrine's split scan on as many workers
+  // (loadInWorker; this page is cross-origin isolated, so they share one
+  // SharedArrayBuffer copy), the equal-thread comparison. Its workers' CPU
+  // time is not the page thread's: compare its wall time only.
+  let workerModel = null;
+  if (threads > 1) {
+    workerModel = await v.loadInWorker(bytes, { simd, threads });
+    if (workerModel.threads.count !== threads) throw new Error(`vitrine: asked for ${threads} threads, got ${workerModel.threads.count}: ${workerModel.threads.reason}`);
+    const got = Array.from((await workerModel.recommendIndices(users[0], 10)).indices);
+    overlapWithOrt[`vitrine-${threads}t`] = onnx.overlap(got, ortTop) / 10;
+    if (overlapWithOrt[`vitrine-${threads}t`] < 0.7) throw new Error(`vitrine ${threads}t disagrees with ORT: ${got} vs ${ortTop}`);
+    run[`vitrine-${threads}t`] = async (calls) => {
+      for (let c = 0; c < calls; c++) sink += (await workerModel.recommendIndices(users[c & 15], 10)).scores[0];
+    };
+  }
   // The floor: a bare wasm loop reading as many bytes as vitrine's scan
   // (run.mjs's wasm-read rows), in the same rounds.
   {
@@ -199,6 +215,7 @@ async function pageSetup({ f32Url, url, dtype, routes, threads, others }) {
     async finish() {
       for (const { session } of Object.values(sessions)) await session.release();
       for (const m of Object.values(models)) m.dispose();
+      await workerModel?.dispose();
       return { sink: Number.isFinite(sink) };
     },
   };
@@ -229,13 +246,15 @@ for (const { n, d } of SHAPES) {
       dtype, n, d, k: 10, ort_route: route, ort_threads: r.ort_threads, vitrine_threads: 1, rounds: ROUNDS,
       median_ms: stat('wall', med), min_ms: stat('wall', (xs) => Math.min(...xs)), cpu_median_ms: stat('cpu', med), cpu_min_ms: stat('cpu', (xs) => Math.min(...xs)),
       ort_over_vitrine_median: ratio('wall'), ort_over_vitrine_cpu_median: ratio('cpu'),
+      // ORT on n threads over vitrine's split scan on n workers (wall).
+      ...(r.per[`vitrine-${THREADS}t`] ? { ort_over_vitrine_threads_median: med(r.per.ort.wall.map((t, i) => t / r.per[`vitrine-${THREADS}t`].wall[i])) } : {}),
       // Per round, in the order run: the spread behind each median.
       rounds_ms: stat('wall', (xs) => xs), cpu_rounds_ms: stat('cpu', (xs) => xs),
       batch: r.batch, overlap_with_ort: r.overlap_with_ort, ort_version: r.ort_version, isolated: r.isolated, sink: r.sink,
     };
     rows.push(row);
     const fmt = (o) => Object.entries(o).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ');
-    log(`${dtype} ${n}x${d} (ORT ${route}, ${r.ort_threads}t): wall median ms ${fmt(row.median_ms)}; CPU median ms ${fmt(row.cpu_median_ms)}; ORT/vitrine per round median: wall ${row.ort_over_vitrine_median.toFixed(3)}, CPU ${row.ort_over_vitrine_cpu_median.toFixed(3)}; ${Date.now() - t0} ms wall`);
+    log(`${dtype} ${n}x${d} (ORT ${route}, ${r.ort_threads}t): wall median ms ${fmt(row.median_ms)}; CPU median ms ${fmt(row.cpu_median_ms)}; ORT/vitrine per round median: wall ${row.ort_over_vitrine_median.toFixed(3)}, CPU ${row.ort_over_vitrine_cpu_median.toFixed(3)}${row.ort_over_vitrine_threads_median ? `; ORT ÷ vitrine-${THREADS}t wall ${row.ort_over_vitrine_threads_median.toFixed(3)}` : ''}; ${Date.now() - t0} ms wall`);
   }
 }
 await browser.close();
@@ -245,5 +264,5 @@ const out = {
   run: { date: new Date().toISOString(), host: hostname(), cpu_model: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, chromium, load_average: [load0, loadavg()] },
   rows,
 };
-writeFileSync(join(OUT_DIR, 'ort_ab.json'), JSON.stringify(out, null, 2) + '\n');
+writeFileSync(join(OUT_DIR, THREADS > 1 ? `ort_ab_${THREADS}t.json` : 'ort_ab.json'), JSON.stringify(out, null, 2) + '\n');
 console.log(JSON.stringify(out.rows.map(({ dtype, n, ort_route, ort_threads, median_ms, cpu_median_ms, ort_over_vitrine_median, ort_over_vitrine_cpu_median }) => ({ dtype, n, ort_route, ort_threads, median_ms, cpu_median_ms, ort_over_vitrine_median, ort_over_vitrine_cpu_median }))));

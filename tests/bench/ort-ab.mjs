@@ -10,7 +10,7 @@
 // ORT's f32 answer, ORT against plain JS).
 //
 // Env: BENCH_QUICK=1 (100k only), BENCH_AB_ROUNDS (default 15),
-//      BENCH_AB_DTYPES (default f32,int8), BENCH_AB_N (e.g. 10000,100000; d = 64),
+//      BENCH_AB_DTYPES (default f32,int8), BENCH_AB_N (e.g. 10000,100000x32; d = 64 unless given),
 //      BENCH_ORT_THREADS (default 1; ORT's intra-op threads, the page is
 //      cross-origin isolated; above 1, vitrine's split scan on as many
 //      workers joins the rounds as vitrine-<n>t), VITRINE_AB_WASM=DIR[,DIR…]: also time the engine
@@ -45,7 +45,7 @@ const log = (...a) => console.error('[ort-ab]', ...a);
 const load0 = loadavg();
 
 const SHAPES = process.env.BENCH_AB_N
-  ? process.env.BENCH_AB_N.split(',').map((n) => ({ n: Number(n), d: 64 }))
+  ? process.env.BENCH_AB_N.split(',').map((s) => ({ n: Number(s.split('x')[0]), d: Number(s.split('x')[1] ?? 64) }))
   : [...(QUICK ? [] : [{ n: 1_000_000, d: 64 }]), { n: 100_000, d: 64 }];
 const srv = await startServer({
   nodeModules: true,

@@ -37,6 +37,7 @@ const SOURCES = {
   'intent.json': 'target/eval/intent.json',
   'ttfr.json': 'target/bench/ttfr.json',
   'simd_ab.json': 'target/bench/simd_ab.json',
+  'ort_ab.json': 'target/bench/ort_ab.json',
   'segments.json': 'target/eval/segments.json',
 };
 
@@ -98,6 +99,8 @@ const BLOCKS = {
       for (const r of rows.filter((r) => r.metric === 'load_ms')) extra.push(`- load ${r.n} × ${r.d} ${r.dtype} (${r.bytes} bytes, ${r.engine}): ${fx(r.median_ms, 2)} ms median`);
       for (const r of rows.filter((r) => r.metric === 'wasm_size')) extra.push(`- wasm ${r.variant}: ${r.raw_bytes} bytes raw, ${r.gzip_bytes} gzip`);
       for (const r of rows.filter((r) => /agreement|same_items/.test(r.metric ?? ''))) extra.push(`- ${r.metric} ${r.n} × ${r.d} (${r.engine}): ${pct(r.value)}`);
+      // onnxruntime-web rows (tests/bench/run.mjs): which operator, and what its session creation cost.
+      for (const r of timed.filter((r) => r.ort_route && r.d === 64)) extra.push(`- ${r.engine} ${r.dtype} ${r.n} × ${r.d}: onnxruntime-web ${r.ort_version} ${r.ort_route}, threads ${r.threads}, session created in ${fx(r.session_ms, 0)} ms`);
       for (const r of rows.filter((r) => r.metric === 'paired_bound_ratio')) extra.push(`- paired ${r.engine} ${r.dtype} ${r.n} × ${r.d} / bound: ${fx(r.value, 2)} × (median of ${r.rounds} rounds)`);
       if (extra.length) out.push('', ...extra);
       return out;
@@ -261,6 +264,33 @@ BLOCKS['simd-ab'] = {
     out.push('| dtype | items | d | relaxed | simd | simd ÷ relaxed | best round relaxed | best round simd | same top-10 |', '|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const r of j.rows ?? []) out.push(`| ${r.dtype} | ${r.n} | ${r.d} | ${fx(r.relaxed_ms, 3)} | ${fx(r.simd_ms, 3)} | ${fx(r.simd_over_relaxed, 2)} | ${fx(r.relaxed_min_ms, 3)} | ${fx(r.simd_min_ms, 3)} | ${r.same_top10 ? 'yes' : 'no'} |`);
     if (j.auto) out.push('', `\`simd: 'auto'\` in that browser: ${j.auto.variant} (${j.auto.reason}).`);
+    const la = j.run?.load_average?.[0];
+    if (Array.isArray(la)) out.push('', `Load average of the host when the run started: ${la.map((x) => fx(x, 2)).join(', ')}.`);
+    return out;
+  },
+};
+
+// vitrine vs onnxruntime-web interleaved in one page (tests/bench/ort-ab.mjs,
+// `make bench-ort`): issue #19 item 6.
+BLOCKS['ort-ab'] = {
+  file: 'ort_ab.json',
+  how: '`make bench` (bench-ort)',
+  render(j) {
+    const rounds = j.rows?.[0]?.rounds;
+    const out = [provenance({ ...j.run, cpu: j.run?.cpu_model }, `vitrine (one thread) vs onnxruntime-web, interleaved in one page, median ms per top-10 over ${rounds} rounds; wall time, and the page thread's CPU time`), ''];
+    out.push(
+      '| dtype | items | ORT route | ORT threads | vitrine | ORT | wasm-read | ORT ÷ vitrine | vitrine CPU | ORT CPU | wasm-read CPU | ORT ÷ vitrine CPU |',
+      '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const r of j.rows ?? []) {
+      const w = r.median_ms ?? {};
+      const c = r.cpu_median_ms ?? {};
+      out.push(
+        `| ${r.dtype} | ${r.n} | ${r.ort_route} | ${r.ort_threads} | ${fx(w.vitrine, 3)} | ${fx(w.ort, 3)} | ${fx(w['wasm-read'], 3)} | ${fx(r.ort_over_vitrine_median, 2)} | ${fx(c.vitrine, 3)} | ${fx(c.ort, 3)} | ${fx(c['wasm-read'], 3)} | ${fx(r.ort_over_vitrine_cpu_median, 2)} |`,
+      );
+    }
+    const v = j.rows?.[0]?.ort_version;
+    if (v) out.push('', `onnxruntime-web ${v}, wasm execution provider.`);
     const la = j.run?.load_average?.[0];
     if (Array.isArray(la)) out.push('', `Load average of the host when the run started: ${la.map((x) => fx(x, 2)).join(', ')}.`);
     return out;

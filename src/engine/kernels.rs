@@ -116,11 +116,14 @@ pub fn dot_i8(
     }
 }
 
-/// [`dot_f32`] over two blocks, their rows read as two streams in turn (a
-/// quad from each): one thread reads two places faster than one on some
-/// hosts (the AMD EPYC one: 0–30% natively; the scan 11% faster at 1M × 64
-/// and 18% at 100k × 64 in Chromium). Each block's scores and maximum are
-/// exactly `dot_f32`'s.
+/// [`dot_f32`] over two blocks, their rows read as two streams in turn (two
+/// quads, eight rows, from each): one thread reads two places faster than one
+/// on some hosts (the AMD EPYC one: 0–30% natively; the scan 11% faster at
+/// 1M × 64 and 18% at 100k × 64 in Chromium). Eight rows a turn rather than
+/// four: 8–14% less page-thread CPU time at 1M × 64 in four interleaved runs
+/// on that host under load (`make bench-ort`), where four-row turns had let
+/// onnxruntime-web's single-stream Gemm get 7–13% ahead; sixteen gained no
+/// more. Each block's scores and maximum are exactly `dot_f32`'s.
 pub fn dot_f32_pair(
     rows: [&[f32]; 2],
     stride: usize,
@@ -637,7 +640,10 @@ mod simd {
         )
     }
 
-    /// Two blocks, a quad of rows from each in turn, then the rest of each.
+    /// Two blocks, two quads of rows from each in turn, then the rest of each.
+    /// Not inlined: inside the scan function this code made the int8 scan
+    /// beside it 17% slower at 100k × 64 in Chromium (same int8 kernel).
+    #[inline(never)]
     pub fn dot_f32_pair(
         rows: [&[f32]; 2],
         stride: usize,
@@ -651,7 +657,7 @@ mod simd {
         if stride == 0 || stride % 16 != 0 || user.len() < stride {
             return [f32::NEG_INFINITY; 2];
         }
-        let both = na.min(nb) / 4 * 4;
+        let both = na.min(nb) / 8 * 8;
         let mut best = [f32x4_splat(f32::NEG_INFINITY); 2];
         let mut j = 0;
         while j < both {
@@ -662,7 +668,7 @@ mod simd {
                 // to pair, and the code would cost wasm size).
                 _ => break,
             }
-            j += 4;
+            j += 8;
         }
         [
             rest_f32(rows[0], stride, user, aff[0], oa, na, j, best[0]),
@@ -670,7 +676,7 @@ mod simd {
         ]
     }
 
-    /// Quad `j` of each of two blocks (both hold rows j..j + 4).
+    /// Quads `j` and `j + 4` of each of two blocks (both hold rows j..j + 8).
     #[inline(always)]
     fn quad_pair<const S: usize>(
         rows: [&[f32]; 2],
@@ -682,7 +688,9 @@ mod simd {
         best: &mut [v128; 2],
     ) {
         for (((r, a), o), b) in rows.into_iter().zip(aff).zip(out).zip(best.iter_mut()) {
-            *b = f32x4_pmax(*b, quad_f32::<S>(r, stride, user, a, o, j));
+            let x = quad_f32::<S>(r, stride, user, a, o, j);
+            let y = quad_f32::<S>(r, stride, user, a, o, j + 4);
+            *b = f32x4_pmax(*b, f32x4_pmax(x, y));
         }
     }
 

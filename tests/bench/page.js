@@ -2,6 +2,7 @@
 // in a fresh page so that JIT state from one engine never helps another.
 
 import { load, loadInWorker } from '/vitrine.js';
+import { ROUTES, buildModel, dequantized, topK, overlap, minOverlap } from './onnx.mjs';
 
 /** Deterministic Gaussian user vectors so every engine sees the same queries. */
 function users(dim, count, seed) {
@@ -28,7 +29,7 @@ function users(dim, count, seed) {
  * the adds. Its time over a matrix's bytes is the floor any wasm kernel
  * reading them can reach in this browser (the `wasm-read` rows).
  */
-function readModuleBytes() {
+export function readModuleBytes() {
   const leb = (n) => { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; o.push(b); } while (n); return o; };
   const section = (id, body) => [id, ...leb(body.length), ...body];
   const str = (s) => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
@@ -262,6 +263,46 @@ const jobs = {
     items.dispose();
     bias.dispose();
     us.forEach((t) => t.dispose());
+    return r;
+  },
+
+  /**
+   * onnxruntime-web (wasm execution provider, `threads` intra-op threads) over
+   * the f32 bundle's items and biases: `route` is one of onnx.mjs ROUTES
+   * (the f32 Gemm, or an int8 operator over the items quantized per row).
+   * The answer to one query is checked against plain JS before timing, and
+   * a thread count ORT cannot honour (no cross-origin isolation) fails the
+   * job instead of timing one thread under a two-thread label.
+   */
+  async ort({ url, k, threads = 1, route = 'f32', opts }) {
+    if (threads > 1 && !globalThis.crossOriginIsolated) throw new Error('ORT threads need a cross-origin isolated page (COOP/COEP)');
+    const ort = await import('/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs');
+    ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+    ort.env.wasm.numThreads = threads;
+    const m = await load(url);
+    const n = m.nItems;
+    const d = m.dim;
+    const { items, bias } = extract(m);
+    m.dispose();
+    const bytes = buildModel(route, { items, bias, d, k });
+    const t0 = performance.now();
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    const sessionMs = performance.now() - t0;
+    const us = users(d, 64, 42);
+    const feeds = us.map((u) => ({ user: new ort.Tensor('float32', u, [1, d]) }));
+    const probe = users(d, 1, 7)[0];
+    const got = Array.from((await session.run({ user: new ort.Tensor('float32', probe, [1, d]) })).indices.data, Number);
+    const want = topK(ROUTES[route].int8 ? dequantized(items, d) : items, bias, probe, d, k);
+    const common = overlap(got, want);
+    if (common < minOverlap(route, k)) throw new Error(`ORT ${route} top-${k} disagrees with plain JS: ${got} vs ${want}`);
+    const r = await measureAsync(async (i) => (await session.run(feeds[i & 63])).values.data[0], opts);
+    await session.release();
+    r.overlap_with_js = common / k;
+    r.ort_version = ort.env.versions?.web ?? null;
+    r.ort_route = route;
+    r.threads = ort.env.wasm.numThreads;
+    r.session_ms = sessionMs;
+    r.model_bytes = bytes.byteLength;
     return r;
   },
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Browser scoring benchmark (`make bench-web`): top-10 latency of the wasm
-// core (SIMD and scalar builds), a plain JS loop and tfjs-wasm in headless
-// Chromium, plus bundle load time, wasm sizes and int8-vs-f32 top-10
+// core (SIMD and scalar builds), a plain JS loop, tfjs-wasm and
+// onnxruntime-web (1 and 2 threads, from a cross-origin isolated origin) in
+// headless Chromium, plus bundle load time, wasm sizes and int8-vs-f32 top-10
 // agreement. Merges the native rows from `vitrine bench-native` and writes
 // target/bench/scoring.json.
 //
 // Env: BENCH_QUICK=1 skips the 1M-item shapes (for a fast smoke run);
+//      BENCH_ORT_ROUTES=all times every ORT int8 route (tests/bench/onnx.mjs);
 //      BENCH_SAMPLES (default 25), BENCH_QUERIES (agreement, default 1000).
 
 import { execFileSync } from 'node:child_process';
@@ -19,8 +21,19 @@ import { startServer } from '../../scripts/serve.mjs';
 import { launch } from '../browser/chromium.mjs';
 import { load } from '../../pkg/node.js';
 import { benchThreads } from './threads.mjs';
+import { ROUTES } from './onnx.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+// onnxruntime-web's int8 route in the table: the fastest of its int8 operators
+// here (tests/bench/onnx.mjs ROUTES), picked by `make bench-ort` with
+// BENCH_ORT_INT8_ROUTE=matmulinteger,dqmatmul,nbits,nbits-acc4 (interleaved in
+// one page, 2026-11-30, loaded host, main-thread CPU ms per query at 1M / 100k
+// × 64: MatMulInteger 12.0 / 1.35, DynamicQuantizeMatMul 12.1 / 1.47, both
+// MatMulNBits 8-bit ~15× slower at 100k; vitrine int8 3.1 / 0.22).
+// BENCH_ORT_ROUTES=all puts every int8 route in the table.
+const ORT_INT8_ROUTE = 'matmulinteger';
+const ORT_INT8_ROUTES = process.env.BENCH_ORT_ROUTES === 'all' ? Object.keys(ROUTES).filter((r) => ROUTES[r].int8) : [ORT_INT8_ROUTE];
 const QUICK = process.env.BENCH_QUICK === '1';
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 25);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 1000);
@@ -64,16 +77,28 @@ const srv = await startServer({
   mounts: { '/bench/': CACHE, '/bench-page/': HERE, '/wasm/': WASM_SNAPSHOT },
   quiet: true,
 });
+// The same files from a cross-origin isolated origin (COOP/COEP): ORT's wasm
+// threads need SharedArrayBuffer. Its own server, so the other rows run as
+// they always have.
+const isoSrv = await startServer({
+  nodeModules: true,
+  mounts: { '/bench/': CACHE, '/bench-page/': HERE, '/wasm/': WASM_SNAPSHOT },
+  quiet: true,
+  headers: ISOLATION,
+});
 const browser = await launch();
 const chromiumVersion = browser.context.browser()?.version() ?? 'unknown';
 
-/** Each job in a fresh page: no JIT history carried between engines/shapes. */
-async function inFreshPage(job) {
+/**
+ * Each job in a fresh page: no JIT history carried between engines/shapes.
+ * `isolated`: from the COOP/COEP origin.
+ */
+async function inFreshPage(job, { isolated = false } = {}) {
   const page = await browser.context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
-    await page.goto(`${srv.url}/bench-page/page.html`);
+    await page.goto(`${isolated ? isoSrv.url : srv.url}/bench-page/page.html`);
     await page.waitForFunction(() => globalThis.benchReady === true);
     return await page.evaluate((j) => globalThis.bench(j), job);
   } catch (e) {
@@ -101,13 +126,24 @@ for (const { n, d, dtypes } of SHAPES) {
             ['tfjs-wasm', { kind: 'tfjs' }],
           ]
         : []),
+      // onnxruntime-web, 1 and 2 threads: its f32 Gemm beside the f32 rows,
+      // its int8 route beside the int8 ones (over the f32 bundle's items,
+      // quantized per row as vitrine's int8 bundle is).
+      ...(dtype === 'f32' || dtype === 'int8'
+        ? (dtype === 'f32' ? ['f32'] : ORT_INT8_ROUTES).flatMap((route) =>
+            [1, 2].map((threads) => [
+              `ort-${threads}t${route === 'f32' || route === ORT_INT8_ROUTE ? '' : `-${route}`}`,
+              { kind: 'ort', route, threads, url: `/bench/${basename(bundles.get(`f32 ${n} ${d}`))}`, isolated: true },
+            ]),
+          )
+        : []),
     ];
     for (const [engine, job] of engines) {
       const t0 = Date.now();
       try {
-        const r = await inFreshPage({ ...job, url, k: K, opts });
+        const r = await inFreshPage({ url, ...job, k: K, opts }, { isolated: job.isolated });
         const row = { engine, dtype, n, d, k: K, median_ms: round(r.median_ms), p95_ms: round(r.p95_ms), min_ms: round(r.min_ms), batch: r.batch, samples: r.samples };
-        for (const extra of ['simd_enabled', 'overlap_with_wasm', 'tfjs_version', 'tfjs_simd', 'tfjs_threads']) {
+        for (const extra of ['simd_enabled', 'overlap_with_wasm', 'tfjs_version', 'tfjs_simd', 'tfjs_threads', 'threads', 'ort_version', 'ort_route', 'overlap_with_js', 'session_ms']) {
           if (r[extra] !== undefined) row[extra] = r[extra];
         }
         rows.push(row);
@@ -195,6 +231,7 @@ if (PAIRED_ROUNDS > 0) {
 
 await browser.close();
 await srv.close();
+await isoSrv.close();
 
 // ---------------------------------------------------------------- wasm sizes
 // The engine builds are what every page loads; the intent module only pages
@@ -337,6 +374,17 @@ for (const r of rows.filter((r) => r.metric === 'paired_bound_ratio')) {
 }
 for (const l of threadLines) lines.push(`- ${l}`);
 ratio(`wasm-scalar int8 / wasm-simd int8 (${bigN}x64)`, find('wasm-scalar', 'int8', bigN, 64), find('wasm-simd', 'int8', bigN, 64));
+// onnxruntime-web at equal thread count (> 1: vitrine is ahead). One thread:
+// the in-page scans ('auto' runs SIMD128 for f32 here, relaxed for int8);
+// two: the worker-2t rows of the two-thread section.
+for (const n of [...new Set([bigN, 100_000])]) {
+  ratio(`ort-1t f32 / wasm-simd f32 (${n}x64)`, find('ort-1t', 'f32', n, 64), find('wasm-simd', 'f32', n, 64));
+  ratio(`ort-1t int8 (${ORT_INT8_ROUTE}) / wasm-relaxed int8 (${n}x64)`, find('ort-1t', 'int8', n, 64), find('wasm-relaxed', 'int8', n, 64));
+  for (const dtype of ['f32', 'int8']) {
+    ratio(`ort-2t ${dtype} / worker-2t-relaxed ${dtype} (${n}x64)`, find('ort-2t', dtype, n, 64), find('worker-2t-relaxed', dtype, n, 64));
+    ratio(`ORT's own two-thread speed-up, ort-1t / ort-2t ${dtype} (${n}x64)`, find('ort-1t', dtype, n, 64), find('ort-2t', dtype, n, 64));
+  }
+}
 lines.push('');
 lines.push(`Chromium ${chromiumVersion}, Node ${process.version}, ${cpus().length} CPUs; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${load1.map((x) => x.toFixed(2)).join(' ')} (other processes on the machine add noise).`);
 if (nativeNote) lines.push(`Note: ${nativeNote}`);

@@ -386,18 +386,21 @@ pub fn features_with_rows(
     // candidates (0 where the part is 0): rank, unlike the raw value, is
     // comparable across sessions of any length.
     let rank_of = |part: usize| -> Vec<f32> {
-        let mut order: Vec<usize> = (0..ranked.len()).collect();
-        // Ties in the part go to the earlier candidate, and `total_cmp`
-        // orders even a NaN: a total order, no ties left.
+        // Only candidates whose part is > 0 get a rank, and they all come
+        // before the others in the full order: sorting just them gives the
+        // same ranks (most candidates have no neighbour link, so this is a
+        // fraction of the sort). Ties go to the earlier candidate: a total
+        // order, no ties left.
+        let mut order: Vec<usize> = (0..ranked.len())
+            .filter(|&i| ranked[i].parts[part] > 0.0)
+            .collect();
         crate::shopper::sort_unique_by(&mut order, |&x, &y| {
             let (a, b) = (ranked[x].parts[part], ranked[y].parts[part]);
-            b.total_cmp(&a).then(x.cmp(&y)).is_lt()
+            a > b || (a == b && x < y)
         });
         let mut rr = vec![0f32; ranked.len()];
         for (k, &i) in order.iter().enumerate() {
-            if ranked[i].parts[part] > 0.0 {
-                rr[i] = 1.0 / (k + 1) as f32;
-            }
+            rr[i] = 1.0 / (k + 1) as f32;
         }
         rr
     };

@@ -397,7 +397,11 @@ fn with_placements(bytes: &[u8]) -> Model {
             crate::format::placements::TimeUnit::Days,
         )),
     };
-    Model::from_bytes(&crate::format::placements::add_sections(bytes, &parts).unwrap()).unwrap()
+    // `include_bytes!` gives no alignment guarantee; the parser views
+    // PRICE_F64 in place, so copy to an aligned buffer first.
+    let aligned = crate::format::AlignedBuf::from_slice(bytes).unwrap();
+    let with = crate::format::placements::add_sections(aligned.as_slice(), &parts).unwrap();
+    Model::from_bytes(&with).unwrap()
 }
 
 fn blend_ranked(m: &Model, prof: &Profile, cands: &[u32]) -> Vec<crate::shopper::Ranked> {
@@ -525,6 +529,24 @@ fn serving_computes_the_training_features() {
             .flat_map(|q| m.item_row_f32(q.index as usize).unwrap())
             .collect();
         assert_eq!(features_with_rows(&m, &prof, &ranked, Some(&rows)), train);
+        // The rank features by their definition: 1 / (1 + candidates with a
+        // larger part, or an equal one earlier in the list), 0 at part ≤ 0.
+        for (j, part) in [(11usize, 0usize), (12, 1), (13, 3)] {
+            for (k, q) in ranked.iter().enumerate() {
+                let v = q.parts[part];
+                let want = if v > 0.0 {
+                    let ahead = ranked
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, o)| o.parts[part] > v || (o.parts[part] == v && *i < k))
+                        .count();
+                    1.0 / (ahead + 1) as f32
+                } else {
+                    0.0
+                };
+                assert_eq!(train[k][j], want, "{} of {}", FEATURES[j], q.index);
+            }
+        }
         all.extend_from_slice(&train);
         // The served scores: rerank (candidate order) with the ranker.
         let served = crate::shopper::rerank::rerank(

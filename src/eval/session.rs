@@ -667,13 +667,21 @@ pub fn score_test(
         .collect();
     let pop_top = top20(pop.iter().enumerate().map(|(i, &p)| (i as u32, p)));
     let sknn = Sknn::new(&train.sessions, n_items);
+    // Reasons are not scored (they are computed after the order is final),
+    // so none are built: the full ones decompose the ALS score over the
+    // whole prefix for each of the 20 results.
     let ropts = RerankOptions {
         k: 20,
         blend,
         rules: Default::default(),
         pool: a.pool,
+        reason_depth: 0,
         ..Default::default()
     };
+    let ranker_opts = ranker.map(|r| RerankOptions {
+        ranker: Some(r.clone()),
+        ..ropts.clone()
+    });
     let names = [
         "popularity",
         "item_neighbours",
@@ -712,11 +720,18 @@ pub fn score_test(
                 });
                 acc[3].add(&top20(scores), target);
             }
-            let recs: Vec<u32> = rerank::recommend(model, &prof, &ropts)
-                .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect());
-            acc[4].add(&recs, target);
-            if let Some(r) = ranker {
-                acc[5].add(&ranked_by(r, model, &prof, prefix, &ropts), target);
+            // One candidate pool for the blend and the ranker, as
+            // `rerank::recommend` would retrieve it for either (the pool
+            // does not depend on the ranker).
+            let pool = rerank::candidates(model, &prof, &ropts).ok();
+            let top = |o: &RerankOptions| -> Vec<u32> {
+                pool.as_ref()
+                    .and_then(|c| rerank::rerank(model, &prof, c, o).ok())
+                    .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect())
+            };
+            acc[4].add(&top(&ropts), target);
+            if let Some(o) = &ranker_opts {
+                acc[5].add(&top(o), target);
             }
             acc
         })

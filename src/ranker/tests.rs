@@ -580,3 +580,37 @@ fn serving_computes_the_training_features() {
         );
     }
 }
+
+/// The evaluation scores the blend and the ranker on one candidate pool
+/// without reasons (`eval::session::score_test`): the same lists as
+/// `recommend` with reasons, which the device runs.
+#[test]
+fn one_pool_without_reasons_ranks_as_recommend() {
+    use crate::shopper::rerank::{candidates, recommend, rerank, RerankOptions};
+    let m = with_placements(OLD_BUNDLE);
+    let Used::Ranker(r) = status(&m) else {
+        panic!("ranker refused")
+    };
+    for items in [&[10u32][..], &[10, 11, 10, 40, 20], &[3, 70, 71, 72, 3, 90]] {
+        let prof = session_profile(&m, items);
+        for ranker in [None, Some(r.clone())] {
+            let device = RerankOptions {
+                k: 20,
+                rules: Default::default(),
+                ranker,
+                ..Default::default()
+            };
+            let eval = RerankOptions {
+                reason_depth: 0,
+                ..device.clone()
+            };
+            let ids =
+                |v: Vec<crate::shopper::Ranked>| v.into_iter().map(|x| x.index).collect::<Vec<_>>();
+            let pool = candidates(&m, &prof, &eval).unwrap();
+            assert_eq!(
+                ids(rerank(&m, &prof, &pool, &eval).unwrap()),
+                ids(recommend(&m, &prof, &device).unwrap())
+            );
+        }
+    }
+}

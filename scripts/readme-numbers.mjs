@@ -146,7 +146,10 @@ const BLOCKS = {
     render(j) {
       const out = [provenance(j.run, 'Learned ranker vs the grid-tuned blend and the baselines, next-item prediction from each session prefix')];
       for (const d of j.datasets ?? []) {
-        out.push('', `**${d.dataset}**: ${d.test_sessions} test sessions; ranker L2 ${fx(d.ranker?.l2, 3)} and the ${d.ranker?.negatives} negative sample chosen on valid.`, '');
+        // Reports before `co_purchase` and `trend` have no feature list: the 15 of then.
+        const nf = d.features?.length ?? 15;
+        const when = d.run?.date ? `, run of ${d.run.date}` : '';
+        out.push('', `**${d.dataset}**: ${d.test_sessions} test sessions; ranker over ${nf} features${when}; L2 ${fx(d.ranker?.l2, 3)} and the ${d.ranker?.negatives} negative sample chosen on valid.`, '');
         out.push('| method | HR@20 | MRR@20 | NDCG@20 | Precision@20 | F1@20 |', '|---|---:|---:|---:|---:|---:|');
         for (const [name, r] of Object.entries(d.results ?? {})) {
           out.push(`| ${name} | ${fx(r['hr@20'], 4)} | ${fx(r['mrr@20'], 4)} | ${fx(r['ndcg@20'], 4)} | ${fx(r['precision@20'], 4)} | ${fx(r['f1@20'], 4)} |`);

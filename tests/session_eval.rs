@@ -142,6 +142,20 @@ fn ranker_train_writes_a_bundle_that_inspect_explains() {
     for f in vitrine::ranker::FEATURES {
         assert!(text.contains(f), "{f} missing: {text}");
     }
+    // The co_purchase and trend features' sections, built from train.csv,
+    // travel with the ranker.
+    assert!(
+        text.contains("CO_PURCHASE") && text.contains("TRENDING"),
+        "{text}"
+    );
+    assert!(
+        j["placements_from_train"]["co_purchase_pairs"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{j}"
+    );
+    assert_eq!(j["features"].as_array().unwrap().len(), vitrine::ranker::F);
     std::fs::remove_dir_all(dir).ok();
 }
 

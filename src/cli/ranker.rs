@@ -4,7 +4,7 @@
 
 use crate::engine::Model;
 use crate::eval::ranker::RankerConfig;
-use crate::format::{write_bundle_file, Dtype};
+use crate::format::Dtype;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
@@ -59,7 +59,15 @@ pub struct TrainArgs {
     /// Adam steps of the logistic regression.
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
-    /// Bundle written with the trained ALS, neighbours and the RANKER section.
+    /// Do not add CO_PURCHASE / TRENDING built from the training sessions
+    /// (the `co_purchase` and `trend` features are then 0).
+    #[arg(long)]
+    pub no_placements: bool,
+    /// TRENDING's half-life in days.
+    #[arg(long, default_value_t = 14.0)]
+    pub trending_half_life: f32,
+    /// Bundle written with the trained ALS, neighbours, CO_PURCHASE,
+    /// TRENDING and the RANKER section.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
 }
@@ -115,14 +123,18 @@ fn train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         hard: a.hard,
         steps: a.steps,
         seed: 42,
+        placements: !a.no_placements,
+        trending_half_life: a.trending_half_life,
     };
-    let (out, r, prep, _) = crate::eval::ranker::run(&cfg, &|m| eprintln!("{m}"))?;
+    let (out, r, prep, _, placements) = crate::eval::ranker::run(&cfg, &|m| eprintln!("{m}"))?;
     super::session::write_json(&a.session.out, &out)?;
     super::stamp_json_file(&a.session.out)?;
     if let Some(path) = &a.bundle {
         let mut parts = prep.parts;
         parts.ranker = Some(r);
-        write_bundle_file(path, &parts, Dtype::F32)?;
+        let bytes = crate::format::write_bundle(&parts, Dtype::F32)?;
+        let bytes = crate::format::placements::add_sections(&bytes, &placements)?;
+        std::fs::write(path, bytes)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
@@ -139,6 +151,12 @@ pub fn print_weights(m: &Model) {
                 "  ranker     logistic regression, bias {:.4} (standardised features)",
                 r.bias
             );
+            if let Some(f) = crate::ranker::missing_features(m) {
+                println!(
+                    "    (older feature spec: {} computed but weighted 0)",
+                    f.join(", ")
+                );
+            }
             for (k, n) in r.names.iter().enumerate() {
                 println!(
                     "    {n:<20} weight {:+.4}  (mean {:.4}, sd {:.4})",
@@ -155,6 +173,7 @@ pub fn weights_json(m: &Model) -> serde_json::Value {
         Some(Err(e)) => serde_json::json!({"refused": e.to_string()}),
         Some(Ok(r)) => serde_json::json!({
             "bias": r.bias,
+            "missing_features": crate::ranker::missing_features(m).unwrap_or_default(),
             "features": r.names.iter().enumerate().map(|(k, n)| serde_json::json!({
                 "name": n, "weight": r.weights[k], "mean": r.mean[k], "scale": r.scale[k]})).collect::<Vec<_>>(),
         }),

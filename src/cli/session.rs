@@ -322,7 +322,7 @@ fn synth(a: SynthArgs) -> Result<(), Box<dyn std::error::Error>> {
             "nan" => r.weights[0] = f32::NAN,
             "other-spec" => {
                 if let Some(n) = r.names.last_mut() {
-                    *n = "trend".into();
+                    *n = "weather".into();
                 }
             }
             _ => {}

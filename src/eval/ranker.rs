@@ -5,6 +5,8 @@
 use super::session::{self, points, profile, Prepared, SessionEvalConfig};
 use super::EvalError;
 use crate::engine::Model;
+use crate::format::placements::{PlacementParts, TimeUnit};
+use crate::placements::build::{self as pbuild, Basket, BuildOptions};
 use crate::ranker::{self, FitOptions, Ranker, F};
 use crate::shopper::rerank::{self, Blend, RerankOptions};
 use rayon::prelude::*;
@@ -23,6 +25,13 @@ pub struct RankerConfig {
     pub hard: usize,
     pub steps: usize,
     pub seed: u64,
+    /// Add CO_PURCHASE and TRENDING sections built from the training
+    /// sessions to the evaluation bundle (what `placements build` adds to a
+    /// store's bundle), so the `co_purchase` and `trend` features carry
+    /// evidence; without them both features are 0.
+    pub placements: bool,
+    /// TRENDING's half-life in days.
+    pub trending_half_life: f32,
 }
 
 impl Default for RankerConfig {
@@ -34,6 +43,8 @@ impl Default for RankerConfig {
             hard: 20,
             steps: 300,
             seed: 42,
+            placements: true,
+            trending_half_life: 14.0,
         }
     }
 }
@@ -179,16 +190,74 @@ fn select_score(
     (h / n, rr / n)
 }
 
+/// CO_PURCHASE and TRENDING from training sessions, as a store's order
+/// log would give them: each session is one basket (its distinct items),
+/// dated by its last event (timestamps are in ms; TRENDING counts days back
+/// from the newest training event). Sessions with more than
+/// `BuildOptions::max_basket_pairs` distinct items add no pairs, as at export.
+pub fn placement_parts(
+    train: &[Vec<(u32, f64)>],
+    n_items: usize,
+    half_life_days: f32,
+) -> PlacementParts {
+    const DAY_MS: f64 = 86_400_000.0;
+    let baskets: Vec<Basket> = train
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(s, v)| Basket {
+            user: s as u32,
+            time: v.iter().map(|x| x.1).fold(f64::NEG_INFINITY, f64::max) / DAY_MS,
+            items: v.iter().map(|x| x.0).collect(),
+        })
+        .collect();
+    let o = BuildOptions {
+        trending_half_life: half_life_days,
+        unit: TimeUnit::Days,
+        ..Default::default()
+    };
+    PlacementParts {
+        co_purchase: Some(pbuild::co_purchase(n_items, &baskets, &o)),
+        cadence: None,
+        trending: Some(pbuild::trending(
+            n_items,
+            &baskets,
+            half_life_days,
+            TimeUnit::Days,
+        )),
+    }
+}
+
 /// Trains the ranker (fit on even-numbered validation sessions, L2 chosen
 /// on the odd-numbered ones, after the blend was tuned on all of them), then
 /// scores everything once on test. Returns the report and the ranker.
+/// The placement sections added (if `cfg.placements`) come back with the
+/// rest, so the bundle written for the device has them too.
 pub fn run(
     cfg: &RankerConfig,
     progress: &dyn Fn(&str),
-) -> Result<(serde_json::Value, Ranker, Prepared, Blend), EvalError> {
+) -> Result<(serde_json::Value, Ranker, Prepared, Blend, PlacementParts), EvalError> {
     let t0 = std::time::Instant::now();
     let a = &cfg.session;
-    let prep = session::prepare(a, progress)?;
+    let mut prep = session::prepare(a, progress)?;
+    let mut placements = PlacementParts::default();
+    if cfg.placements {
+        if !(cfg.trending_half_life.is_finite() && cfg.trending_half_life > 0.0) {
+            return Err(EvalError::Invalid(
+                "the trending half-life must be a positive number of days".into(),
+            ));
+        }
+        placements = placement_parts(&prep.train.sessions, prep.n_items, cfg.trending_half_life);
+        let bytes = crate::format::write_bundle(&prep.parts, crate::format::Dtype::F32)?;
+        let with = crate::format::placements::add_sections(&bytes, &placements)?;
+        prep.model = Model::from_bytes(&with)?;
+        progress(&format!(
+            "  added CO_PURCHASE ({} pairs) and TRENDING (half-life {} days) from the training sessions ({:.1}s)",
+            placements.co_purchase.as_ref().map_or(0, |c| c.partners.len()),
+            cfg.trending_half_life,
+            t0.elapsed().as_secs_f64()
+        ));
+    }
     let vlog = session::tuning_sessions(&prep.valid, a.tune_sessions);
     let (blend, tuning) = session::tune(
         &prep.model,
@@ -295,6 +364,12 @@ pub fn run(
         "test_sessions": prep.test.sessions.len(),
         "lines": {"train": prep.train.lines, "valid": prep.valid.lines, "test": prep.test.lines},
         "skipped_unparseable_lines": {"train": prep.train.skipped, "valid": prep.valid.skipped, "test": prep.test.skipped},
+        "placements_from_train": if cfg.placements {
+            serde_json::json!({"co_purchase_pairs": placements.co_purchase.as_ref().map_or(0, |c| c.partners.len()),
+                               "trending_half_life_days": cfg.trending_half_life,
+                               "baskets": "one per training session"})
+        } else { serde_json::Value::Null },
+        "features": ranker::FEATURES,
         "blend": {"long": blend.long, "session": blend.session, "popularity": blend.popularity, "neighbours": blend.neighbours},
         "blend_tuning_on_valid": tuning,
         "ranker": {"l2": l2, "negatives": SAMPLES[which], "l2_grid": grid, "training_rows": rows[which],
@@ -308,5 +383,5 @@ pub fn run(
         "ranker_beats_tuned_blend": {"hr@20": rk.hits > bl.hits, "mrr@20": rk.rr > bl.rr},
         "seconds": t0.elapsed().as_secs_f64(),
     });
-    Ok((out, r, prep, blend))
+    Ok((out, r, prep, blend, placements))
 }

@@ -339,26 +339,75 @@ impl Sknn {
                 heap.push(std::cmp::Reverse((self.rank[n as usize], l, p + 1)));
             }
         }
-        let mut sims: Vec<(f32, u32)> = cand
-            .iter()
-            .map(|&s| {
-                let set = &self.sets[s as usize];
-                let inter = set.iter().filter(|i| cur.binary_search(i).is_ok()).count();
-                (
-                    inter as f32 / ((set.len() * cur.len()) as f32).sqrt().max(1.0),
-                    s,
-                )
-            })
-            .collect();
-        sims.sort_by(|a, b| b.0.total_cmp(&a.0));
-        sims.truncate(self.k);
-        let mut score: HashMap<u32, f32> = HashMap::new();
-        for (sim, s) in sims {
-            for &i in &self.sets[s as usize] {
-                *score.entry(i).or_insert(0.0) += sim;
-            }
+        // Per-thread scratch, cleared after use: a bitmap of the prefix's
+        // items (set intersections by bit tests instead of binary searches
+        // of each candidate session) and dense scores with the list of
+        // items touched (no hashing; a long replayed user makes thousands
+        // of additions per prediction).
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Vec<u64>, Vec<f32>, Vec<u32>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
         }
-        top20(score.into_iter())
+        let n_items = self.by_item.len();
+        SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let (bits, score, touched) = &mut *guard;
+            if bits.len() < n_items.div_ceil(64) {
+                bits.resize(n_items.div_ceil(64), 0);
+            }
+            if score.len() < n_items {
+                score.resize(n_items, 0.0);
+            }
+            let has = |bits: &[u64], i: u32| {
+                bits.get(i as usize / 64)
+                    .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+            };
+            for &i in &cur {
+                if let Some(w) = bits.get_mut(i as usize / 64) {
+                    *w |= 1u64 << (i % 64);
+                }
+            }
+            let mut sims: Vec<(f32, u32)> = cand
+                .iter()
+                .map(|&s| {
+                    let set = &self.sets[s as usize];
+                    let inter = set.iter().filter(|&&i| has(bits, i)).count();
+                    (
+                        inter as f32 / ((set.len() * cur.len()) as f32).sqrt().max(1.0),
+                        s,
+                    )
+                })
+                .collect();
+            for &i in &cur {
+                if let Some(w) = bits.get_mut(i as usize / 64) {
+                    *w = 0;
+                }
+            }
+            sims.sort_by(|a, b| b.0.total_cmp(&a.0));
+            sims.truncate(self.k);
+            // Same additions in the same order as a map per item would
+            // make, so the sums (and the top 20, ties to the lower index)
+            // are those of the HashMap version.
+            for (sim, s) in sims {
+                for &i in &self.sets[s as usize] {
+                    if let Some(v) = score.get_mut(i as usize) {
+                        if *v == 0.0 {
+                            touched.push(i);
+                        }
+                        *v += sim;
+                    }
+                }
+            }
+            // An item whose sum stays 0 (sim 0) may be pushed twice: dedup.
+            touched.sort_unstable();
+            touched.dedup();
+            let top = top20(touched.iter().map(|&i| (i, score[i as usize])));
+            for &i in touched.iter() {
+                score[i as usize] = 0.0;
+            }
+            touched.clear();
+            top
+        })
     }
 }
 
@@ -618,13 +667,21 @@ pub fn score_test(
         .collect();
     let pop_top = top20(pop.iter().enumerate().map(|(i, &p)| (i as u32, p)));
     let sknn = Sknn::new(&train.sessions, n_items);
+    // Reasons are not scored (they are computed after the order is final),
+    // so none are built: the full ones decompose the ALS score over the
+    // whole prefix for each of the 20 results.
     let ropts = RerankOptions {
         k: 20,
         blend,
         rules: Default::default(),
         pool: a.pool,
+        reason_depth: 0,
         ..Default::default()
     };
+    let ranker_opts = ranker.map(|r| RerankOptions {
+        ranker: Some(r.clone()),
+        ..ropts.clone()
+    });
     let names = [
         "popularity",
         "item_neighbours",
@@ -663,11 +720,18 @@ pub fn score_test(
                 });
                 acc[3].add(&top20(scores), target);
             }
-            let recs: Vec<u32> = rerank::recommend(model, &prof, &ropts)
-                .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect());
-            acc[4].add(&recs, target);
-            if let Some(r) = ranker {
-                acc[5].add(&ranked_by(r, model, &prof, prefix, &ropts), target);
+            // One candidate pool for the blend and the ranker, as
+            // `rerank::recommend` would retrieve it for either (the pool
+            // does not depend on the ranker).
+            let pool = rerank::candidates(model, &prof, &ropts).ok();
+            let top = |o: &RerankOptions| -> Vec<u32> {
+                pool.as_ref()
+                    .and_then(|c| rerank::rerank(model, &prof, c, o).ok())
+                    .map_or(Vec::new(), |r| r.into_iter().map(|x| x.index).collect())
+            };
+            acc[4].add(&top(&ropts), target);
+            if let Some(o) = &ranker_opts {
+                acc[5].add(&top(o), target);
             }
             acc
         })

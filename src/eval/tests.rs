@@ -193,3 +193,85 @@ fn replay_splits_each_user_by_time() {
     )
     .is_err());
 }
+
+/// Session-kNN through the prefix bitmap and dense scores gives the top 20
+/// of the plain version (binary-searched intersections, a HashMap of
+/// scores), kept here as the reference.
+#[test]
+fn sknn_matches_the_hashmap_reference() {
+    use super::session::{top20, Sknn};
+    use std::collections::HashMap;
+    let mut rng = crate::synth::Rng::new(3);
+    let n_items = 300usize;
+    let train: Vec<Vec<(u32, f64)>> = (0..400)
+        .map(|s| {
+            let len = 2 + (rng.uniform() * 40.0) as usize;
+            (0..len)
+                .map(|k| {
+                    // Skewed item draws, so sessions overlap and scores tie.
+                    let u = rng.uniform();
+                    ((u * u * n_items as f32) as u32, (s * 100 + k) as f64)
+                })
+                .collect()
+        })
+        .collect();
+    let sknn = Sknn::new(&train, n_items);
+    let reference = |prefix: &[u32]| -> Vec<u32> {
+        let mut cur: Vec<u32> = prefix.to_vec();
+        cur.sort_unstable();
+        cur.dedup();
+        // Candidates: the 500 most recent sessions sharing an item (all of
+        // them here), in recency order as the merge yields them.
+        let last = |s: &Vec<(u32, f64)>| s.last().map_or(0.0, |x| x.1);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.sort_by(|&a, &b| last(&train[b]).total_cmp(&last(&train[a])));
+        let sets: Vec<Vec<u32>> = train
+            .iter()
+            .map(|s| {
+                let mut v: Vec<u32> = s.iter().map(|x| x.0).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect();
+        let cand: Vec<usize> = order
+            .into_iter()
+            .filter(|&s| sets[s].iter().any(|i| cur.binary_search(i).is_ok()))
+            .take(500)
+            .collect();
+        let mut sims: Vec<(f32, usize)> = cand
+            .iter()
+            .map(|&s| {
+                let inter = sets[s]
+                    .iter()
+                    .filter(|i| cur.binary_search(i).is_ok())
+                    .count();
+                (
+                    inter as f32 / ((sets[s].len() * cur.len()) as f32).sqrt().max(1.0),
+                    s,
+                )
+            })
+            .collect();
+        sims.sort_by(|a, b| b.0.total_cmp(&a.0));
+        sims.truncate(100);
+        let mut score: HashMap<u32, f32> = HashMap::new();
+        for (sim, s) in sims {
+            for &i in &sets[s] {
+                *score.entry(i).or_insert(0.0) += sim;
+            }
+        }
+        top20(score.into_iter())
+    };
+    for t in 0..200 {
+        let len = 1 + t % 30;
+        let prefix: Vec<u32> = (0..len)
+            .map(|_| (rng.uniform() * n_items as f32) as u32)
+            .collect();
+        assert_eq!(
+            sknn.recommend(&prefix),
+            reference(&prefix),
+            "prefix {prefix:?}"
+        );
+    }
+    assert!(sknn.recommend(&[]).is_empty());
+}

@@ -17,8 +17,33 @@ use crate::shopper::rerank::{Profile, Ranked};
 use crate::shopper::segments;
 
 /// The feature spec, in order. A bundle's RANKER section names its features;
-/// a ranker whose names differ from these is refused (see [`Ranker::check`]).
-pub const FEATURES: [&str; 15] = [
+/// [`Ranker::aligned`] maps a section trained on a subset of these (an older
+/// spec, e.g. the 15 features before `co_purchase` and `trend`) onto this
+/// order with weight 0 for the features it lacks; a section naming a feature
+/// this build does not compute is refused (see [`Ranker::check`]).
+pub const FEATURES: [&str; 17] = [
+    "als_long",
+    "session_cosine",
+    "popularity",
+    "neighbour_session",
+    "neighbour_last",
+    "in_session",
+    "session_recency",
+    "last_position",
+    "category_in_session",
+    "price_vs_session",
+    "segment_match",
+    "als_rank",
+    "session_rank",
+    "neighbour_rank",
+    "neighbour_log",
+    "co_purchase",
+    "trend",
+];
+
+/// The 15 features of the first RANKER sections (before `co_purchase` and
+/// `trend`): bundles written with them still load, see [`Ranker::aligned`].
+pub const FEATURES_V1: [&str; 15] = [
     "als_long",
     "session_cosine",
     "popularity",
@@ -49,33 +74,43 @@ pub struct Ranker {
     pub bias: f32,
 }
 
+fn spec_mismatch(names: &[String]) -> Error {
+    Error::invalid(format!(
+        "ranker feature spec mismatch: bundle has [{}], this build computes [{}]",
+        names.join(", "),
+        FEATURES.join(", ")
+    ))
+}
+
 impl Ranker {
-    /// Refuses a ranker this build cannot use: other features (a bundle
-    /// trained by another version) or non-finite numbers. Callers fall back
+    /// Refuses a ranker this build cannot use as it stands: features other
+    /// than [`FEATURES`] in its order (use [`Ranker::aligned`] first for a
+    /// section from another version) or non-finite numbers. Callers fall back
     /// to the blend on error.
     pub fn check(&self) -> Result<()> {
         if self.names.len() != F || self.names.iter().zip(FEATURES).any(|(a, b)| a != b) {
-            return Err(Error::invalid(format!(
-                "ranker feature spec mismatch: bundle has [{}], this build computes [{}]",
-                self.names.join(", "),
-                FEATURES.join(", ")
-            )));
+            return Err(spec_mismatch(&self.names));
         }
+        self.check_numbers()
+    }
+
+    fn check_numbers(&self) -> Result<()> {
+        let n = self.names.len();
         for (what, v) in [
             ("mean", &self.mean),
             ("scale", &self.scale),
             ("weights", &self.weights),
         ] {
-            if v.len() != F {
+            if v.len() != n {
                 return Err(Error::invalid(format!(
-                    "ranker {what} has {} values, expected {F}",
+                    "ranker {what} has {} values, expected {n}",
                     v.len()
                 )));
             }
             if let Some(k) = v.iter().position(|x| !x.is_finite()) {
                 return Err(Error::invalid(format!(
                     "ranker {what}[{k}] ({}) is not finite",
-                    FEATURES[k]
+                    self.names.get(k).map_or("?", |s| s.as_str())
                 )));
             }
         }
@@ -90,6 +125,46 @@ impl Ranker {
         Ok(())
     }
 
+    /// This ranker in [`FEATURES`] order, matched by name: a section trained
+    /// on a subset of the features (an older spec such as [`FEATURES_V1`])
+    /// gets weight 0, mean 0 and scale 1 for the ones it lacks, so it scores
+    /// exactly as it did when written. A name this build does not compute,
+    /// a repeated name or non-finite numbers are refused (the caller falls
+    /// back to the blend). Also reports which features were missing.
+    pub fn aligned(&self) -> Result<(Ranker, Vec<&'static str>)> {
+        self.check_numbers()?;
+        let mut slot: [Option<usize>; F] = [None; F];
+        for (k, name) in self.names.iter().enumerate() {
+            let j = FEATURES
+                .iter()
+                .position(|f| f == name)
+                .ok_or_else(|| spec_mismatch(&self.names))?;
+            if slot[j].replace(k).is_some() {
+                return Err(Error::invalid(format!(
+                    "ranker feature {name} appears twice"
+                )));
+            }
+        }
+        let pick = |v: &[f32], absent: f32| -> Vec<f32> {
+            slot.iter()
+                .map(|s| s.and_then(|k| v.get(k).copied()).unwrap_or(absent))
+                .collect()
+        };
+        let missing = (0..F)
+            .filter(|&j| slot[j].is_none())
+            .map(|j| FEATURES[j])
+            .collect();
+        let r = Ranker {
+            names: FEATURES.iter().map(|s| s.to_string()).collect(),
+            mean: pick(&self.mean, 0.0),
+            scale: pick(&self.scale, 1.0),
+            weights: pick(&self.weights, 0.0),
+            bias: self.bias,
+        };
+        r.check()?;
+        Ok((r, missing))
+    }
+
     /// Per-feature contributions wⱼ·(xⱼ − μⱼ)/sⱼ.
     pub fn contributions(&self, x: &[f32; F]) -> [f32; F] {
         std::array::from_fn(|j| self.weights[j] * (x[j] - self.mean[j]) / self.scale[j])
@@ -98,6 +173,14 @@ impl Ranker {
     /// The logit z (monotone in the probability, all ranking needs).
     pub fn score(&self, x: &[f32; F]) -> f32 {
         self.bias + self.contributions(x).iter().sum::<f32>()
+    }
+
+    /// [`Ranker::score`] and [`Ranker::top_feature`] from one pass over the
+    /// contributions (the serving path needs both; same values).
+    pub fn score_and_top(&self, x: &[f32; F]) -> (f32, usize) {
+        let c = self.contributions(x);
+        let top = (0..F).fold(0, |b, j| if c[j] > c[b] { j } else { b });
+        (self.bias + c.iter().sum::<f32>(), top)
     }
 
     /// Index of the feature that lifts this candidate most (the reason).
@@ -134,7 +217,11 @@ pub fn source(k: usize) -> Source {
     match FEATURES.get(k).copied().unwrap_or("") {
         "als_long" | "als_rank" => Source::Long,
         "session_cosine" | "session_rank" => Source::Session,
-        "neighbour_session" | "neighbour_rank" | "neighbour_log" => Source::Neighbours,
+        // Co-purchase evidence comes from the session's items like the
+        // neighbour links; the reason names the strongest linked one.
+        "neighbour_session" | "neighbour_rank" | "neighbour_log" | "co_purchase" => {
+            Source::Neighbours
+        }
         "neighbour_last" => Source::LastItem,
         "in_session" | "session_recency" | "last_position" => Source::Seen,
         "category_in_session" => Source::Category,
@@ -149,15 +236,138 @@ pub fn source(k: usize) -> Source {
 /// both training (`eval::ranker`) and serving (`rerank::rerank`) call, so the
 /// features a bundle's weights were fitted on are the ones it is served with.
 pub fn features(model: &Model, profile: &Profile, ranked: &[Ranked]) -> Vec<[f32; F]> {
+    features_with_rows(model, profile, ranked, None)
+}
+
+/// Sorted (key, value) pairs, looked up by binary search: per-candidate
+/// lookups cost log(session) instead of a scan of the session, and no
+/// hasher is linked into the wasm.
+struct Sorted<T>(Vec<(u32, T)>);
+
+impl<T: Copy> Sorted<T> {
+    /// From pairs; of repeated keys, the first in `v`'s order wins.
+    fn new(v: Vec<(u32, T)>) -> Self {
+        let mut k: Vec<(usize, (u32, T))> = v.into_iter().enumerate().collect();
+        crate::shopper::sort_unique_by(&mut k, |a, b| (a.1 .0, a.0) < (b.1 .0, b.0));
+        let mut out: Vec<(u32, T)> = Vec::with_capacity(k.len());
+        for (_, p) in k {
+            if out.last().is_none_or(|l| l.0 != p.0) {
+                out.push(p);
+            }
+        }
+        Sorted(out)
+    }
+
+    fn get(&self, key: u32) -> Option<T> {
+        self.0
+            .binary_search_by_key(&key, |p| p.0)
+            .ok()
+            .and_then(|k| self.0.get(k))
+            .map(|p| p.1)
+    }
+}
+
+/// Co-purchase evidence for every partner of the session's items, from the
+/// bundle's CO_PURCHASE section: the recency-weighted mean over session
+/// items s of P(c | s) = baskets(s, c) / baskets(s), the share of the
+/// baskets holding s that also held c. Empty without the section (the
+/// feature is then 0 for every candidate).
+fn co_purchase_evidence(model: &Model, profile: &Profile) -> Sorted<f32> {
+    let view = model.view();
+    let Some(co) = view.placements.co_purchase else {
+        return Sorted(Vec::new());
+    };
+    let total: f32 = profile.session.iter().map(|s| s.1).sum();
+    if total <= 0.0 {
+        return Sorted(Vec::new());
+    }
+    // (partner, session slot, contribution): summed per partner in slot
+    // order, so the value does not depend on the sort's tie order.
+    let mut raw: Vec<(u32, usize, f32)> = Vec::new();
+    for (k, &(src, w)) in profile.session.iter().enumerate() {
+        let baskets = co.basket_count.get(src as usize).copied().unwrap_or(0);
+        if baskets == 0 {
+            continue;
+        }
+        let scale = w / total / baskets as f32;
+        raw.extend(co.row(src as usize).map(|(c, n)| (c, k, n as f32 * scale)));
+    }
+    crate::shopper::sort_unique_by(&mut raw, |a, b| (a.0, a.1) < (b.0, b.1));
+    let mut out: Vec<(u32, f32)> = Vec::new();
+    for (c, _, v) in raw {
+        match out.last_mut() {
+            Some(l) if l.0 == c => l.1 += v,
+            _ => out.push((c, v)),
+        }
+    }
+    Sorted(out)
+}
+
+/// The trend of item `c` from the bundle's TRENDING section:
+/// `ln((recent + 1) / (total + 1))`, where `recent` is the item's
+/// time-decayed purchase count at export and `total` its plain count. It is
+/// 0 for an item whose purchases are all fresh and falls the longer ago they
+/// were; the +1 keeps an item with one sale from looking like a trend. 0
+/// without the section (the standardisation then makes it a constant that
+/// fitting weights 0).
+fn trend_of(view: &crate::format::read::BundleView<'_>, c: u32) -> f32 {
+    let Some(t) = view.placements.trending else {
+        return 0.0;
+    };
+    match (t.recent.get(c as usize), t.total.get(c as usize)) {
+        (Some(&r), Some(&n)) if r.is_finite() && n.is_finite() && r >= 0.0 && n >= 0.0 => {
+            ((r + 1.0) / (n + 1.0)).ln().clamp(-20.0, 20.0)
+        }
+        _ => 0.0,
+    }
+}
+
+/// [`features`], with the candidates' factor rows when the caller already
+/// copied them (`rows`: `ranked.len()` rows of `model.dim()` floats, in
+/// `ranked` order), so the segment feature does not copy them again. The
+/// rows must be `model.item_row_f32` of each candidate: the result is then
+/// identical to [`features`] (a test checks it).
+pub fn features_with_rows(
+    model: &Model,
+    profile: &Profile,
+    ranked: &[Ranked],
+    rows: Option<&[f32]>,
+) -> Vec<[f32; F]> {
     let items = &profile.items;
     let view = model.view();
+    let d = model.dim();
     let last = items.last().copied();
-    let last_links: Vec<(u32, f32)> = match (model.neighbours(), last) {
+    let last_links: Sorted<f32> = Sorted::new(match (model.neighbours(), last) {
         (Some(nv), Some(l)) => nv.of(l as usize).collect(),
         _ => Vec::new(),
-    };
+    });
+    let recency: Sorted<f32> = Sorted::new(profile.session.clone());
+    // Newest position of each session item (the last occurrence wins:
+    // reversed, so the first pair per key is the newest).
+    let last_pos: Sorted<usize> = Sorted::new(
+        items
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(p, &i)| (i, p))
+            .collect(),
+    );
     let cats = view.category;
     let cat_of = |i: u32| cats.and_then(|c| c.get(i as usize)).copied();
+    // Session items per category.
+    let cat_count: Sorted<usize> = {
+        let mut v: Vec<u32> = items.iter().filter_map(|&i| cat_of(i)).collect();
+        crate::shopper::sort_by(&mut v, |a, b| a < b);
+        let mut out: Vec<(u32, usize)> = Vec::new();
+        for c in v {
+            match out.last_mut() {
+                Some(l) if l.0 == c => l.1 += 1,
+                _ => out.push((c, 1)),
+            }
+        }
+        Sorted(out)
+    };
+    let co = co_purchase_evidence(model, profile);
     let n = items.len().max(1) as f32;
     let prices = view.price;
     let price_of = |i: u32| {
@@ -176,16 +386,21 @@ pub fn features(model: &Model, profile: &Profile, ranked: &[Ranked]) -> Vec<[f32
     // candidates (0 where the part is 0): rank, unlike the raw value, is
     // comparable across sessions of any length.
     let rank_of = |part: usize| -> Vec<f32> {
-        let mut order: Vec<usize> = (0..ranked.len()).collect();
-        crate::shopper::sort_by(&mut order, |&x, &y| {
+        // Only candidates whose part is > 0 get a rank, and they all come
+        // before the others in the full order: sorting just them gives the
+        // same ranks (most candidates have no neighbour link, so this is a
+        // fraction of the sort). Ties go to the earlier candidate: a total
+        // order, no ties left.
+        let mut order: Vec<usize> = (0..ranked.len())
+            .filter(|&i| ranked[i].parts[part] > 0.0)
+            .collect();
+        crate::shopper::sort_unique_by(&mut order, |&x, &y| {
             let (a, b) = (ranked[x].parts[part], ranked[y].parts[part]);
             a > b || (a == b && x < y)
         });
         let mut rr = vec![0f32; ranked.len()];
         for (k, &i) in order.iter().enumerate() {
-            if ranked[i].parts[part] > 0.0 {
-                rr[i] = 1.0 / (k + 1) as f32;
-            }
+            rr[i] = 1.0 / (k + 1) as f32;
         }
         rr
     };
@@ -195,30 +410,31 @@ pub fn features(model: &Model, profile: &Profile, ranked: &[Ranked]) -> Vec<[f32
         .enumerate()
         .map(|(k, r)| {
             let c = r.index;
-            let link_last = last_links.iter().find(|l| l.0 == c).map_or(0.0, |l| l.1);
-            let rec = profile
-                .session
-                .iter()
-                .find(|s| s.0 == c)
-                .map_or(0.0, |s| s.1);
-            let last_pos = items.iter().rposition(|&i| i == c);
-            let in_session = if last_pos.is_some() { 1.0 } else { 0.0 };
-            let pos = last_pos.map_or(0.0, |p| 1.0 / (items.len() - p) as f32);
+            let link_last = last_links.get(c).unwrap_or(0.0);
+            let rec = recency.get(c).unwrap_or(0.0);
+            let last_p = last_pos.get(c);
+            let in_session = if last_p.is_some() { 1.0 } else { 0.0 };
+            let pos = last_p.map_or(0.0, |p| 1.0 / (items.len() - p) as f32);
             let cat_share = match cat_of(c) {
-                Some(cc) => items.iter().filter(|&&i| cat_of(i) == Some(cc)).count() as f32 / n,
+                Some(cc) => cat_count.get(cc).unwrap_or(0) as f32 / n,
                 None => 0.0,
             };
             let price = match (price_of(c), typical) {
                 (Some(p), Some(t)) => (p / t).ln().clamp(-3.0, 3.0),
                 _ => 0.0,
             };
-            // The item's row is copied only when there is a segment to match.
+            // The item's row is read only when there is a segment to match.
             let seg_match = match (&seg, user_seg) {
                 (Some(sv), Some(u)) => {
-                    let near = model
-                        .item_row_f32(c as usize)
-                        .and_then(|row| segments::assign(sv, &row))
-                        .map(|x| x.0);
+                    let given =
+                        rows.and_then(|rs| rs.get(k.checked_mul(d)?..(k + 1).checked_mul(d)?));
+                    let near = match given {
+                        Some(row) => segments::assign(sv, row),
+                        None => model
+                            .item_row_f32(c as usize)
+                            .and_then(|row| segments::assign(sv, &row)),
+                    }
+                    .map(|x| x.0);
                     if near == Some(u) {
                         1.0
                     } else {
@@ -246,6 +462,8 @@ pub fn features(model: &Model, profile: &Profile, ranked: &[Ranked]) -> Vec<[f32
                 sess_rank[k],
                 nb_rank[k],
                 nb_log,
+                co.get(c).unwrap_or(0.0),
+                trend_of(&view, c),
             ]
         })
         .collect()
@@ -417,8 +635,23 @@ pub fn fit_weighted(x: &[[f32; F]], y: &[bool], rw: &[f32], opts: &FitOptions) -
 /// the section is malformed, trained for other features or holds non-finite
 /// numbers (callers then fall back to the blend, see [`status`]).
 pub fn from_model(model: &Model) -> Option<Result<Ranker>> {
+    from_model_detail(model).map(|r| r.map(|x| x.0))
+}
+
+/// [`from_model`] with the features the section lacks (weighted 0: a
+/// section written for an older spec, see [`Ranker::aligned`]).
+pub fn from_model_detail(model: &Model) -> Option<Result<(Ranker, Vec<&'static str>)>> {
     let b = model.view().ranker?;
-    Some(crate::format::ranker::decode(b).and_then(|r| r.check().map(|()| r)))
+    Some(crate::format::ranker::decode(b).and_then(|r| r.aligned()))
+}
+
+/// The features this build computes that the bundle's ranker was not
+/// trained on (`None` when it has them all, has no usable ranker, or none).
+pub fn missing_features(model: &Model) -> Option<Vec<&'static str>> {
+    match from_model_detail(model)? {
+        Ok((_, missing)) if !missing.is_empty() => Some(missing),
+        _ => None,
+    }
 }
 
 /// Which ordering a bundle gets on the device.

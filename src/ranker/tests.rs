@@ -243,12 +243,21 @@ fn bundle_ranker_drives_recommend_and_falls_back() {
         "{used4:?}"
     );
     assert_eq!(recs4, recs3, "the fallback is exactly the blend");
-    // Another feature spec: refused, blend.
+    // A feature this build does not compute: refused, blend.
     let mut other = only(5, 1.0);
-    other.names[9] = "trend".into();
+    other.names[9] = "moon_phase".into();
     let m5 = bundle(Some(other));
     assert!(
         matches!(serve(&m5, &prof).1, Used::BlendFallback(why) if why.contains("spec mismatch"))
+    );
+    // A feature named twice: refused, blend.
+    let mut twice = only(5, 1.0);
+    twice.names[9] = "trend".into();
+    let m6 = bundle(Some(twice));
+    assert!(
+        matches!(serve(&m6, &prof).1, Used::BlendFallback(why) if why.contains("twice")),
+        "{:?}",
+        serve(&m6, &prof).1
     );
 }
 
@@ -345,4 +354,263 @@ fn a_row_weight_counts_as_that_many_copies() {
     assert!(fit_weighted(&x, &y, &bad, &o).is_err());
     bad[3] = f32::NAN;
     assert!(fit_weighted(&x, &y, &bad, &o).is_err());
+}
+
+/// A bundle written before `co_purchase` and `trend` existed: `vitrine
+/// session synth --items 120 --dim 8 --sessions 400 --segments 3 --seed 5
+/// --ranker trained`, by the build of 2026-11-30 with the 15 features of
+/// [`FEATURES_V1`].
+const OLD_BUNDLE: &[u8] = include_bytes!("../../tests/fixtures/v1.2-ranker15.vtr");
+
+fn raw_section(m: &Model) -> Ranker {
+    crate::format::ranker::decode(m.view().ranker.unwrap()).unwrap()
+}
+
+/// The fixture plus CO_PURCHASE and TRENDING from a few baskets.
+fn with_placements(bytes: &[u8]) -> Model {
+    use crate::placements::build::{co_purchase, trending, Basket, BuildOptions};
+    let n = Model::from_bytes(bytes).unwrap().n_items();
+    let b = |time: f64, items: &[u32]| Basket {
+        user: 0,
+        time,
+        items: items.to_vec(),
+    };
+    let mut baskets = vec![
+        b(100.0, &[10, 20]),
+        b(100.0, &[10, 20]),
+        b(100.0, &[10, 20]),
+    ];
+    baskets.push(b(100.0, &[10, 21]));
+    baskets.push(b(100.0, &[10]));
+    baskets.push(b(100.0, &[10]));
+    for _ in 0..4 {
+        baskets.push(b(0.0, &[30]));
+    }
+    let o = BuildOptions::default();
+    let parts = crate::format::placements::PlacementParts {
+        co_purchase: Some(co_purchase(n, &baskets, &o)),
+        cadence: None,
+        trending: Some(trending(
+            n,
+            &baskets,
+            14.0,
+            crate::format::placements::TimeUnit::Days,
+        )),
+    };
+    // `include_bytes!` gives no alignment guarantee; the parser views
+    // PRICE_F64 in place, so copy to an aligned buffer first.
+    let aligned = crate::format::AlignedBuf::from_slice(bytes).unwrap();
+    let with = crate::format::placements::add_sections(aligned.as_slice(), &parts).unwrap();
+    Model::from_bytes(&with).unwrap()
+}
+
+fn blend_ranked(m: &Model, prof: &Profile, cands: &[u32]) -> Vec<crate::shopper::Ranked> {
+    crate::shopper::rerank::rerank(
+        m,
+        prof,
+        cands,
+        &crate::shopper::rerank::RerankOptions {
+            rules: Default::default(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_old_spec_ranker_is_used_by_name_and_scores_as_before() {
+    let m = Model::from_bytes(OLD_BUNDLE).unwrap();
+    let raw = raw_section(&m);
+    assert_eq!(raw.names, FEATURES_V1, "the fixture has the old spec");
+    // As it stands it does not match this build's spec...
+    assert!(raw
+        .check()
+        .unwrap_err()
+        .to_string()
+        .contains("spec mismatch"));
+    // ...but every name is one this build computes: used, by name.
+    let Used::Ranker(r) = status(&m) else {
+        panic!("old ranker refused: {:?}", status(&m))
+    };
+    assert_eq!(r.names, FEATURES);
+    assert_eq!(missing_features(&m), Some(vec!["co_purchase", "trend"]));
+    for (k, name) in FEATURES.iter().enumerate() {
+        match FEATURES_V1.iter().position(|n| n == name) {
+            Some(o) => {
+                assert_eq!(r.weights[k], raw.weights[o]);
+                assert_eq!(r.mean[k], raw.mean[o]);
+                assert_eq!(r.scale[k], raw.scale[o]);
+            }
+            None => assert_eq!((r.weights[k], r.mean[k], r.scale[k]), (0.0, 0.0, 1.0)),
+        }
+    }
+    // Served scores are the old 15-feature logit, even on a bundle whose
+    // new features are not 0 (CO_PURCHASE and TRENDING present).
+    let m = with_placements(OLD_BUNDLE);
+    let prof = session_profile(&m, &[10, 11, 40]);
+    let cands: Vec<u32> = (0..120).collect();
+    let x = features(&m, &prof, &blend_ranked(&m, &prof, &cands));
+    assert!(x.iter().any(|f| f[15] != 0.0) && x.iter().any(|f| f[16] != 0.0));
+    let (recs, used) = serve(&m, &prof);
+    assert!(matches!(used, Used::Ranker(_)));
+    let ranked = blend_ranked(&m, &prof, &cands);
+    for rec in &recs {
+        let k = ranked.iter().position(|q| q.index == rec.index).unwrap();
+        let old: f32 = raw.bias
+            + (0..FEATURES_V1.len())
+                .map(|j| raw.weights[j] * (x[k][j] - raw.mean[j]) / raw.scale[j])
+                .sum::<f32>();
+        assert!((rec.score - old).abs() < 1e-5, "{} vs {old}", rec.score);
+    }
+}
+
+#[test]
+fn co_purchase_and_trend_come_from_their_sections() {
+    let m = with_placements(OLD_BUNDLE);
+    let at = |prof: &Profile, i: u32| {
+        let ranked = blend_ranked(&m, prof, &[20, 21, 30, 50]);
+        let k = ranked.iter().position(|r| r.index == i).unwrap();
+        features(&m, prof, &ranked)[k]
+    };
+    // Item 10 is in 6 baskets, 3 of them with 20, 1 with 21.
+    let one = session_profile(&m, &[10]);
+    assert!((at(&one, 20)[15] - 0.5).abs() < 1e-6);
+    assert!((at(&one, 21)[15] - 1.0 / 6.0).abs() < 1e-6);
+    assert_eq!(at(&one, 50)[15], 0.0);
+    // Two session items: the recency-weighted mean of P(c | s).
+    let two = session_profile(&m, &[10, 50]);
+    let w: Vec<f32> = [10u32, 50]
+        .iter()
+        .map(|i| two.session.iter().find(|s| s.0 == *i).unwrap().1)
+        .collect();
+    let want = w[0] / (w[0] + w[1]) * 0.5;
+    assert!((at(&two, 20)[15] - want).abs() < 1e-6, "{want}");
+    // Trend: 20's purchases are all at the reference day, 30's 100 days
+    // (7.1 half-lives) before it.
+    assert!(at(&one, 20)[16].abs() < 1e-6);
+    let recent30 = 4.0 * 0.5f32.powf(100.0 / 14.0);
+    assert!((at(&one, 30)[16] - ((recent30 + 1.0) / 5.0).ln()).abs() < 1e-4);
+    assert!(at(&one, 30)[16] < -1.0);
+    // Without the sections both features are 0 for every candidate.
+    let plain = Model::from_bytes(OLD_BUNDLE).unwrap();
+    let prof = session_profile(&plain, &[10]);
+    let x = features(
+        &plain,
+        &prof,
+        &blend_ranked(&plain, &prof, &(0..120).collect::<Vec<_>>()),
+    );
+    assert!(x.iter().all(|f| f[15] == 0.0 && f[16] == 0.0));
+}
+
+/// Train and serve cannot drift: the training examples' features
+/// (`features`, as `eval::ranker::examples` computes them) are those the
+/// serving path computes inside `rerank` (`features_with_rows` with the rows
+/// it copied), and the served score is the ranker's logit of them.
+#[test]
+fn serving_computes_the_training_features() {
+    let m = with_placements(OLD_BUNDLE);
+    // A ranker with every feature weighted, so each one moves the score.
+    let r = Ranker {
+        names: FEATURES.iter().map(|s| s.to_string()).collect(),
+        mean: vec![0.1; F],
+        scale: vec![0.7; F],
+        weights: (0..F).map(|j| 0.3 + 0.1 * j as f32).collect(),
+        bias: -0.5,
+    };
+    let mut all = Vec::new();
+    for items in [&[10u32][..], &[10, 11, 10, 40, 20], &[3, 70, 71, 72, 3, 90]] {
+        let prof = session_profile(&m, items);
+        assert!(prof.segment.is_some(), "the segment feature is exercised");
+        let cands: Vec<u32> = (0..120).rev().collect();
+        let ranked = blend_ranked(&m, &prof, &cands);
+        let train = features(&m, &prof, &ranked);
+        let rows: Vec<f32> = ranked
+            .iter()
+            .flat_map(|q| m.item_row_f32(q.index as usize).unwrap())
+            .collect();
+        assert_eq!(features_with_rows(&m, &prof, &ranked, Some(&rows)), train);
+        // The rank features by their definition: 1 / (1 + candidates with a
+        // larger part, or an equal one earlier in the list), 0 at part ≤ 0.
+        for (j, part) in [(11usize, 0usize), (12, 1), (13, 3)] {
+            for (k, q) in ranked.iter().enumerate() {
+                let v = q.parts[part];
+                let want = if v > 0.0 {
+                    let ahead = ranked
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, o)| o.parts[part] > v || (o.parts[part] == v && *i < k))
+                        .count();
+                    1.0 / (ahead + 1) as f32
+                } else {
+                    0.0
+                };
+                assert_eq!(train[k][j], want, "{} of {}", FEATURES[j], q.index);
+            }
+        }
+        all.extend_from_slice(&train);
+        // The served scores: rerank (candidate order) with the ranker.
+        let served = crate::shopper::rerank::rerank(
+            &m,
+            &prof,
+            &cands,
+            &crate::shopper::rerank::RerankOptions {
+                rules: Default::default(),
+                ranker: Some(r.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let serve_x = features(&m, &prof, &blend_ranked(&m, &prof, &cands));
+        for s in &served {
+            let k = ranked.iter().position(|q| q.index == s.index).unwrap();
+            // Rank features break exact ties by list order, so compare the
+            // scores where no tie can differ: the same rows, same logit.
+            assert_eq!(serve_x[k], train[k]);
+            assert!((s.score - r.score(&train[k])).abs() < 1e-4, "{}", s.index);
+            assert_eq!(s.feature.map(usize::from), Some(r.top_feature(&train[k])));
+        }
+    }
+    // Every feature varies somewhere, so the agreement above covers each
+    // (none silently stuck at a constant).
+    for j in 0..F {
+        assert!(
+            all.iter().any(|x| x[j] != all[0][j]),
+            "feature {} is constant",
+            FEATURES[j]
+        );
+    }
+}
+
+/// The evaluation scores the blend and the ranker on one candidate pool
+/// without reasons (`eval::session::score_test`): the same lists as
+/// `recommend` with reasons, which the device runs.
+#[test]
+fn one_pool_without_reasons_ranks_as_recommend() {
+    use crate::shopper::rerank::{candidates, recommend, rerank, RerankOptions};
+    let m = with_placements(OLD_BUNDLE);
+    let Used::Ranker(r) = status(&m) else {
+        panic!("ranker refused")
+    };
+    for items in [&[10u32][..], &[10, 11, 10, 40, 20], &[3, 70, 71, 72, 3, 90]] {
+        let prof = session_profile(&m, items);
+        for ranker in [None, Some(r.clone())] {
+            let device = RerankOptions {
+                k: 20,
+                rules: Default::default(),
+                ranker,
+                ..Default::default()
+            };
+            let eval = RerankOptions {
+                reason_depth: 0,
+                ..device.clone()
+            };
+            let ids =
+                |v: Vec<crate::shopper::Ranked>| v.into_iter().map(|x| x.index).collect::<Vec<_>>();
+            let pool = candidates(&m, &prof, &eval).unwrap();
+            assert_eq!(
+                ids(rerank(&m, &prof, &pool, &eval).unwrap()),
+                ids(recommend(&m, &prof, &device).unwrap())
+            );
+        }
+    }
 }

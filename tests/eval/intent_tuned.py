@@ -94,11 +94,15 @@ def run_sklearn(a, train, test):
            "seed": a.seed, "c_grid": C_GRID, "ngrams": [list(n) for n in NGRAMS]}
     if a.sklearn_choice:
         key["choice"] = a.sklearn_choice
-    if a.sklearn_cache and os.path.exists(a.sklearn_cache):
+    # --sklearn-only measures afresh (it is the measurement), unless told
+    # to reuse (INTENT_SK_CACHE=1).
+    if a.sklearn_cache and os.path.exists(a.sklearn_cache) and (a.reuse or not a.sklearn_only):
         with open(a.sklearn_cache, encoding="utf-8") as f:
             cached = json.load(f)
         if cached.get("key") == key and len(cached.get("predictions", [])) == len(test):
-            cached["measured_in_this_run"] = False
+            # Measured in this run when the same `make eval-intent`
+            # invocation (its run id) wrote it, side by side with vitrine.
+            cached["measured_in_this_run"] = bool(a.run_id) and cached.get("run_id") == a.run_id
             return cached
     t0, c0 = time.time(), time.process_time()
     grid = []
@@ -134,6 +138,7 @@ def run_sklearn(a, train, test):
         "final_fit_cpu_seconds": fit_cpu,
         "predictions": [str(p) for p in clf.predict(vec.transform([t for t, _ in test]))],
         "measured_in_this_run": True,
+        "run_id": a.run_id,
     }
     if a.sklearn_cache:
         with open(a.sklearn_cache, "w", encoding="utf-8") as f:
@@ -153,6 +158,10 @@ def main():
     ap.add_argument("--sklearn-cache", help="reuse/store scikit-learn's run for identical inputs")
     ap.add_argument("--sklearn-choice", metavar="C,NMIN,NMAX",
                     help="skip the selection and fit this choice (from an earlier full run)")
+    ap.add_argument("--run-id", help="id of the make invocation; a cache entry written under the "
+                    "same id was measured in this run")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --sklearn-only: keep a cache entry for identical inputs")
     ap.add_argument("--sklearn-only", action="store_true",
                     help="only run (and cache) scikit-learn; needs --sklearn-cache")
     a = ap.parse_args()

@@ -2110,6 +2110,25 @@ mod tests {
     }
 
     #[test]
+    fn folds_default_to_5_and_to_3_on_large_files_unless_given() {
+        let auto = TrainConfig::default();
+        assert_eq!(auto.cv_folds, 0);
+        assert_eq!(auto.folds(100), 5);
+        assert_eq!(auto.folds(LARGE_CV_ROWS - 1), 5);
+        assert_eq!(auto.folds(LARGE_CV_ROWS), LARGE_CV_FOLDS);
+        let given = TrainConfig {
+            cv_folds: 5,
+            ..TrainConfig::default()
+        };
+        assert_eq!(given.folds(1_000_000), 5);
+        let one = TrainConfig {
+            cv_folds: 1,
+            ..TrainConfig::default()
+        };
+        assert_eq!(one.folds(10), 2);
+    }
+
+    #[test]
     fn identical_columns_merge_and_solve_the_same_problem() {
         // Features 10, 11, 12 always occur together (one column); 13 once
         // twice in one row (a different column from 14, once there).

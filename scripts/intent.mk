@@ -89,8 +89,11 @@ define intent_vitrine
 	$(INTENT_BIN) intent eval --train $(2) --test $(3) --label-column $(4) --name $(1) \
 	  --predictions $(E)/intent_$(1)_pred.csv --out $(E)/intent_$(1)_vitrine.json $(5) > /dev/null
 endef
+# scikit-learn single-threaded like its fits (n_jobs=1): OpenBLAS worker
+# threads otherwise spin on a loaded machine and double its CPU time.
 define intent_sklearn
-	$(PY) tests/eval/intent_tuned.py --train $(2) --test $(3) --label $(4) --sklearn-only $(if $(INTENT_SK_CACHE),--reuse) \
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(PY) tests/eval/intent_tuned.py --train $(2) --test $(3) --label $(4) --sklearn-only $(if $(INTENT_SK_CACHE),--reuse) \
 	  --run-id $(INTENT_RUN_ID) --sklearn-cache $(E)/sk_$(if $(INTENT_SK_CACHE),cache,run)_$(1).json
 endef
 define intent_compare

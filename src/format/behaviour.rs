@@ -154,7 +154,9 @@ pub fn decode(b: &[u8]) -> Result<BehaviourSegments> {
                     .map_err(|_| bad("shrink"))?,
             );
             if !(v.is_finite() && v > 0.0) {
-                return Err(bad(format!("shrink {v} (finite and > 0 when present)")));
+                // No `{v}`: formatting an f32 pulls core's float printing
+                // (~20 KB) into every wasm build; the value is in the bytes.
+                return Err(bad("shrink not finite and > 0"));
             }
             v
         }

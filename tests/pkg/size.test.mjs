@@ -168,3 +168,13 @@ test("no engine build carries core's Unicode escape tables (Debug of a str: 8 KB
     assert.ok(!text.includes('unicode/printable.rs'), `${v}: core's escape_debug tables are linked in (a {:?} of a string in code the wasm reaches?)`);
   }
 });
+
+test("no engine build carries core's float printing (Display of an f32/f64: ~20 KB per build)", () => {
+  // `{v}` of a float in an error message links flt2dec (Grisu with its Dragon
+  // fallback) into every build; its panic locations name the files. Messages
+  // say which field is out of range, not the value.
+  for (const v of ['relaxed', 'simd', 'scalar', 'relaxed-lean', 'simd-lean', 'scalar-lean']) {
+    const text = readFileSync(join(PKG, 'wasm', v, 'vitrine_core_bg.wasm')).toString('latin1');
+    assert.ok(!text.includes('num/flt2dec/'), `${v}: core's float formatting is linked in (a {} of an f32/f64 in code the wasm reaches?)`);
+  }
+});

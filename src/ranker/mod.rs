@@ -42,24 +42,9 @@ pub const FEATURES: [&str; 17] = [
 ];
 
 /// The 15 features of the first RANKER sections (before `co_purchase` and
-/// `trend`): bundles written with them still load, see [`Ranker::aligned`].
-pub const FEATURES_V1: [&str; 15] = [
-    "als_long",
-    "session_cosine",
-    "popularity",
-    "neighbour_session",
-    "neighbour_last",
-    "in_session",
-    "session_recency",
-    "last_position",
-    "category_in_session",
-    "price_vs_session",
-    "segment_match",
-    "als_rank",
-    "session_rank",
-    "neighbour_rank",
-    "neighbour_log",
-];
+/// `trend`, which were appended): bundles written with them still load, see
+/// [`Ranker::aligned`]. A prefix, so the two lists cannot disagree.
+pub const FEATURES_V1: &[&str] = FEATURES.split_at(15).0;
 
 /// Number of features.
 pub const F: usize = FEATURES.len();

@@ -173,7 +173,7 @@ const BLOCKS = {
       for (const [name, r] of Object.entries(j.results ?? {})) {
         const m = j.models?.[name] ?? {};
         out.push(row(`${name} (RecBole ${m.library?.recbole ?? 'n/a'})`, r,
-          `${m.epochs_run} epoch${m.epochs_run === 1 ? '' : 's'}, ${fx(m.minutes?.train, 0)} min training on ${m.library?.torch_threads} torch thread`));
+          `${m.epochs_run} epoch${m.epochs_run === 1 ? '' : 's'}, ${fx(m.minutes?.train, 0)} min training (this run on ${m.library?.torch_threads} torch thread${m.library?.torch_threads === 1 ? '' : 's'}${m.resumed_from ? ', resumed from an earlier run' : ''})`));
       }
       for (const [name, r] of Object.entries(j.vitrine_same_split ?? {})) out.push(row(name, r, j.vitrine_how?.[name] ?? ''));
       return out;

@@ -289,24 +289,37 @@ struct Data<'a> {
 /// number of weights, not with the number of distinct columns. `k` features
 /// with the same column (same rows, same counts) and the same penalty `r`
 /// have equal weights at the optimum (strict convexity plus symmetry), so
-/// one merged weight `u = Σ w` with penalty `r / k` is the same problem;
-/// `w = u / k` restores every feature. Nothing changes in the model.
+/// the solver only needs the symmetric points `w_1 = … = w_k = w`.
+///
+/// The merged unknown is `u = √k · w`: the column scaled by `√k`, penalty
+/// `r` unchanged. That is the coordinate along the unit vector
+/// `(1, …, 1)/√k`, an isometry onto the symmetric subspace, so gradients,
+/// inner products and hence every L-BFGS iterate (from a symmetric start)
+/// are those of the unmerged problem: merging saves work and changes
+/// nothing else, not even where the solver stops (the gradient test divides
+/// by `√k` to compare the unmerged partials). An earlier `u = Σ w` with
+/// penalty `r / k` had the same optimum but a `k`-fold different curvature
+/// per merged column, hence another path and another stopping point.
+/// `w = u / √k` restores every feature; nothing changes in the model.
 struct Csr {
     vocab: Vec<u32>,
     /// Merged column of each vocabulary feature.
     group_of: Vec<u32>,
     /// Features per merged column.
     group_size: Vec<u32>,
+    /// `√k` per merged column (`k` = its features): the merged column's
+    /// value multiplier and the factor between `u` and each member's `w`.
+    col_scale: Vec<f32>,
     /// Row entries over merged columns (each row keeps the multiplicity its
     /// features had).
     cols: Vec<u32>,
     /// `n + 1` row offsets into `cols`.
     offs: Vec<usize>,
     vals: Vec<f32>,
-    /// L2 multiplier per merged column for [`Weighting::Uniform`]: `1 / k`.
+    /// L2 multiplier per merged column for [`Weighting::Uniform`]: 1 (the
+    /// `√k` scaling keeps each member's penalty as it is).
     uniform_penalty: Vec<f32>,
-    /// Per-column L2 multiplier for [`Weighting::Idf`] (divided by the
-    /// merged size like all three): training with it is training on
+    /// Per-column L2 multiplier for [`Weighting::Idf`]: training with it is training on
     /// idf-weighted features (w' = w·idf has penalty λ‖w'‖²/idf²), except for
     /// the row norm, which stays 1/√n. So it needs nothing new in the model
     /// or the wasm.
@@ -377,6 +390,19 @@ fn merge_identical_columns(cols: &[u32], offs: &[usize], v: usize) -> Merged {
 
 impl Csr {
     fn new(feats: &[&[u32]], labels: &[Option<usize>], n_classes: usize, min_count: u32) -> Csr {
+        Csr::build(feats, labels, n_classes, min_count, true)
+    }
+
+    /// [`Csr::new`], with identical columns merged or (`merge: false`, the
+    /// reference the merged solver is tested against) every feature its own
+    /// column.
+    fn build(
+        feats: &[&[u32]],
+        labels: &[Option<usize>],
+        n_classes: usize,
+        min_count: u32,
+        merge: bool,
+    ) -> Csr {
         let mut counts: HashMap<u32, u32> = HashMap::new();
         for f in feats {
             for &h in *f {
@@ -422,7 +448,12 @@ impl Csr {
             })
             .collect();
         let nb_full = nb_penalty(&cols, &offs, labels, n_classes, vocab.len());
-        let (group_of, group_size, cols, offs) = merge_identical_columns(&cols, &offs, vocab.len());
+        let (group_of, group_size, cols, offs) = if merge {
+            merge_identical_columns(&cols, &offs, vocab.len())
+        } else {
+            let v = vocab.len() as u32;
+            ((0..v).collect(), vec![1; vocab.len()], cols, offs)
+        };
         // Members of a group share their column, hence their document
         // frequency and class counts: the first member's penalty is theirs.
         let mut idf_penalty = vec![0f32; group_size.len()];
@@ -431,18 +462,16 @@ impl Csr {
             idf_penalty[g as usize] = idf_full[f];
             nb_penalty[g as usize] = nb_full[f];
         }
-        let uniform_penalty: Vec<f32> = group_size.iter().map(|&k| 1.0 / k as f32).collect();
-        for (p, &k) in idf_penalty
-            .iter_mut()
-            .chain(nb_penalty.iter_mut())
-            .zip(group_size.iter().chain(&group_size))
-        {
-            *p /= k as f32;
-        }
+        let uniform_penalty = vec![1f32; group_size.len()];
+        let col_scale: Vec<f32> = group_size
+            .iter()
+            .map(|&k| (k as f64).sqrt() as f32)
+            .collect();
         Csr {
             vocab,
             group_of,
             group_size,
+            col_scale,
             cols,
             offs,
             vals,
@@ -454,8 +483,9 @@ impl Csr {
 
     /// Minimizes the objective at inverse regularization `c_reg`, starting
     /// from `x` (`vocab · n_classes` weights then the biases; the merged
-    /// problem starts from each group's sum) and writes the solution back
-    /// into `x`.
+    /// problem starts from the projection of `x` onto the symmetric points,
+    /// `u = Σ w / √k`, which is `x` itself when members agree, e.g. zero)
+    /// and writes the solution back into `x` (`w = u / √k`).
     #[allow(clippy::too_many_arguments)] // one call site per caller; a struct adds nothing
     fn solve(
         &self,
@@ -475,6 +505,9 @@ impl Csr {
                 ug[k] += wf[k];
             }
         }
+        for (ug, &s) in u.chunks_exact_mut(c).zip(&self.col_scale) {
+            ug.iter_mut().for_each(|w| *w /= s);
+        }
         u[m * c..].copy_from_slice(&x[v * c..v * c + c]);
         let problem = Problem {
             reg: match weighting {
@@ -485,15 +518,28 @@ impl Csr {
             cols: &self.cols,
             offs: &self.offs,
             vals: &self.vals,
+            col_scale: &self.col_scale,
             labels,
             c,
             v: m,
             lambda: 1.0 / (c_reg.max(1e-6) as f64 * labels.len().max(1) as f64),
             oe: oe.max(0.0) as f64,
         };
-        let out = lbfgs(&mut u, |x, g| problem.objective(x, g), max_iter);
+        // The unmerged partials are the merged ones over √k (each member
+        // gets its share of the column), and the bias partials as they are.
+        let inv_scale: Vec<f32> = self.col_scale.iter().map(|&s| 1.0 / s).collect();
+        let gmax = |g: &[f32]| -> f32 {
+            let (gw, gb) = g.split_at(m * c);
+            let w = gw
+                .chunks_exact(c)
+                .zip(&inv_scale)
+                .map(|(r, &i)| r.iter().fold(0f32, |a, v| a.max(v.abs())) * i)
+                .fold(0f32, f32::max);
+            gb.iter().fold(w, |a, v| a.max(v.abs()))
+        };
+        let out = lbfgs(&mut u, |x, g| problem.objective(x, g), gmax, max_iter);
         for (wf, &g) in x.chunks_exact_mut(c).zip(&self.group_of) {
-            let inv = 1.0 / self.group_size[g as usize] as f32;
+            let inv = inv_scale[g as usize];
             let ug = &u[g as usize * c..g as usize * c + c];
             for k in 0..c {
                 wf[k] = ug[k] * inv;
@@ -587,6 +633,8 @@ struct Problem<'a> {
     offs: &'a [usize],
     /// Per-row feature value (1/√(features extracted)).
     vals: &'a [f32],
+    /// Per-column value multiplier (√k for `k` merged features; empty: 1).
+    col_scale: &'a [f32],
     labels: &'a [Option<usize>],
     c: usize,
     v: usize,
@@ -616,8 +664,9 @@ impl Problem<'_> {
             z.copy_from_slice(b);
             for &f in row {
                 let wr = &w[f as usize * c..f as usize * c + c];
+                let a = val * self.col_scale.get(f as usize).copied().unwrap_or(1.0);
                 for k in 0..c {
-                    z[k] += val * wr[k];
+                    z[k] += a * wr[k];
                 }
             }
             let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -652,8 +701,9 @@ impl Problem<'_> {
             }
             for &f in row {
                 let gr = &mut gw[f as usize * c..f as usize * c + c];
+                let a = val * self.col_scale.get(f as usize).copied().unwrap_or(1.0) * scale;
                 for k in 0..c {
-                    gr[k] += val * z[k] * scale;
+                    gr[k] += a * z[k];
                 }
             }
         }
@@ -762,9 +812,12 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// History vectors are recycled (no allocation per iteration), and all
 /// vector work is in f32: with v x c weights (a million or more) it, not the
 /// objective, dominates an iteration.
+/// `gmax` is the largest partial derivative as the stopping test counts it
+/// (the unmerged problem's, see [`Csr`]).
 fn lbfgs(
     x: &mut [f32],
     mut f: impl FnMut(&[f32], &mut [f32]) -> f64,
+    gmax: impl Fn(&[f32]) -> f32,
     max_iter: usize,
 ) -> (usize, f64) {
     const M: usize = 10;
@@ -783,8 +836,7 @@ fn lbfgs(
     let mut alpha = [0f64; M];
     for it in 0..max_iter {
         iters = it;
-        let gmax = g.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if gmax < GTOL {
+        if gmax(&g) < GTOL {
             break;
         }
         iters = it + 1;
@@ -1854,6 +1906,7 @@ mod tests {
                 g[1] = 20.0 * (x[1] + 2.0);
                 ((x[0] - 1.0).powi(2) + 10.0 * (x[1] + 2.0).powi(2)) as f64
             },
+            |g| g.iter().fold(0f32, |m, v| m.max(v.abs())),
             100,
         );
         assert!(loss < 1e-8, "{loss}");
@@ -2146,7 +2199,8 @@ mod tests {
         assert_eq!(csr.group_size[g[0] as usize], 3);
         assert_ne!(g[3], g[4], "13 occurs twice in its row, 14 once");
         assert_eq!(csr.group_size.len(), 5);
-        assert_eq!(csr.uniform_penalty[g[0] as usize], 1.0 / 3.0);
+        assert_eq!(csr.uniform_penalty[g[0] as usize], 1.0);
+        assert_eq!(csr.col_scale[g[0] as usize], 3f32.sqrt());
         // The merged solution, expanded, minimizes the unmerged problem:
         // its gradient there is (near) zero and members share weights.
         let mut x = vec![0f32; 7 * 2 + 2];
@@ -2163,6 +2217,7 @@ mod tests {
             cols: &cols,
             offs: &offs,
             vals: &csr.vals,
+            col_scale: &[],
             labels: &labels,
             c: 2,
             v: 7,
@@ -2180,6 +2235,63 @@ mod tests {
         assert!(x[0].abs() > 1e-3, "the merged features were trained");
     }
 
+    /// Merged columns scaled by √k take the unmerged problem's L-BFGS path:
+    /// after every iteration count (not only at the optimum) the expanded
+    /// weights and the loss equal those of the same solver on the unmerged
+    /// matrix, for both a uniform and a per-feature (idf) penalty and with
+    /// an out-of-scope row. Equal up to f32 rounding: the solver's vector
+    /// work is in f32, and the merged and unmerged sums add the same terms
+    /// in another order.
+    #[test]
+    fn merged_columns_follow_the_unmerged_lbfgs_path() {
+        // 30 rows over 3 classes; features 100..=103 always together (k = 4),
+        // 200..=202 (k = 3), 300/301 (k = 2), the rest singletons / shared.
+        let mut rows: Vec<Vec<u32>> = Vec::new();
+        let mut labels = Vec::new();
+        let mut rng = Rng::new(11);
+        for i in 0..30u32 {
+            let y = (i % 3) as usize;
+            let mut r = vec![1000 + y as u32 * 7 + rng.next_u64() as u32 % 5];
+            match i % 5 {
+                0 => r.extend([100, 101, 102, 103]),
+                1 => r.extend([200, 201, 202]),
+                2 => r.extend([300, 301, 2000 + i]),
+                _ => r.push(3000 + rng.next_u64() as u32 % 6),
+            }
+            r.push(4000 + (i % 4));
+            rows.push(r);
+            labels.push(if i == 29 { None } else { Some(y) });
+        }
+        let feats: Vec<&[u32]> = rows.iter().map(|r| r.as_slice()).collect();
+        let merged = Csr::build(&feats, &labels, 3, 1, true);
+        let plain = Csr::build(&feats, &labels, 3, 1, false);
+        assert_eq!(merged.vocab, plain.vocab);
+        assert!(merged.group_size.contains(&4));
+        assert!(merged.group_size.len() + 5 < plain.group_size.len());
+        let n = plain.vocab.len() * 3 + 3;
+        for weighting in [Weighting::Uniform, Weighting::Idf] {
+            for iters in [1, 2, 3, 5, 8, 300] {
+                let (mut xm, mut xp) = (vec![0f32; n], vec![0f32; n]);
+                let (im, lm) = merged.solve(&labels, 3, 3.0, 1.0, weighting, &mut xm, iters);
+                let (ip, lp) = plain.solve(&labels, 3, 3.0, 1.0, weighting, &mut xp, iters);
+                assert_eq!(im, ip, "{weighting:?} {iters}: iterations");
+                let scale = xp.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let diff = xm
+                    .iter()
+                    .zip(&xp)
+                    .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(
+                    diff <= 1e-5 * scale,
+                    "{weighting:?} after {iters}: weights differ by {diff} (max |w| {scale})"
+                );
+                assert!(
+                    (lm - lp).abs() <= 1e-6 * lp.abs(),
+                    "{weighting:?} after {iters}: loss {lm} vs {lp}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn objective_gradient_matches_finite_differences() {
         // 3 rows: two in-scope, one out-of-scope (uniform target); c = 3, v = 4.
@@ -2191,6 +2303,7 @@ mod tests {
             cols: &cols,
             offs: &offs,
             vals: &vals,
+            col_scale: &[],
             labels: &labels,
             c: 3,
             v: 4,

@@ -76,8 +76,32 @@ function renderIntentTuned(j) {
     const cpu = measured ? `${fx(v.train_cpu_seconds_with_cv, 1)} / ${fx(sk.train_cpu_seconds_with_selection, 1)}` : '';
     out.push(`| ${r.dataset} (${r.label_column}) | ${r.classes} | ${r.n_train} / ${r.n_test} | ${fx(v.accuracy, 3)} | ${fx(v.macro_f1, 3)} | ${fx(sk.accuracy, 3)} | ${fx(sk.macro_f1, 3)} | ${fx(r.mcnemar?.p, 2)} | ${v.model_bytes ?? ''} | ${how} | ${cpu} |`);
   }
+  return [...out, ...renderIntentOpen(j.open_set ?? [])];
+}
+
+// The open-set block (tests/eval/intent_sklearn.py): rejection figures, apart
+// from the closed-set table. Entries written before it had this shape
+// (no `n_test_oos`) are not rendered.
+function renderIntentOpen(open) {
+  const rows = open.filter((o) => typeof o.n_test_oos === 'number');
+  if (!rows.length) return [];
+  const out = ['', provenance(rows[0].run, 'Open set (rejection; reported apart from the closed-set table): classes withheld from training must be rejected, threshold calibrated on pseudo-out-of-scope classes of the training part'), ''];
+  out.push('| data set | classes trained | test in-scope / out-of-scope | system | threshold | in-scope accepted and correct | out-of-scope rejected | in-scope acc. without rejection |',
+    '|---|---:|---|---|---:|---:|---:|---:|');
+  for (const o of rows) {
+    for (const [name, s] of [['vitrine', o.vitrine ?? {}], [`scikit-learn (C ${s2(o.sklearn?.c)}, char_wb ${(o.sklearn?.ngram ?? []).join('–')})`, o.sklearn ?? {}]]) {
+      out.push(`| ${o.dataset} | ${o.classes_trained} | ${o.n_test_in_scope} / ${o.n_test_oos} | ${name} | ${fx(s.threshold, 3)} | ${fx(s.in_scope_accuracy, 3)} | ${fx(s.oos_recall, 3)} | ${fx(s.closed_set_accuracy_on_in_scope, 3)} |`);
+    }
+    const d = o.default_set;
+    if (d) {
+      const langs = Object.entries(d.by_lang ?? {}).map(([l, m]) => `${l} ${fx(m.in_scope_accuracy, 3)} / ${fx(m.oos_recall, 3)}`).join(', ');
+      out.push('', `${d.dataset} (vitrine only; trained with its calibration out-of-scope rows): ${d.n_in_scope} in-scope / ${d.n_oos} out-of-scope test rows, threshold ${fx(d.threshold, 3)}, in-scope accepted and correct ${fx(d.in_scope_accuracy, 3)}, out-of-scope rejected ${fx(d.oos_recall, 3)} (by language, accepted and correct / rejected: ${langs}).`);
+    }
+  }
   return out;
 }
+/** A C value as scikit-learn was given it (30, 0.3). */
+const s2 = (v) => (typeof v === 'number' ? String(v) : 'n/a');
 /** Each renderer: snapshot JSON → markdown lines. */
 const BLOCKS = {
   scoring: {

@@ -30,6 +30,11 @@ async function store() {
   const blob = new Blob([bytes], { type: 'application/octet-stream' });
   const cache = await caches.open(NAME);
   await cache.put('/stored.vtr', new Response(blob, { headers: { 'content-length': String(bytes.length) } }));
+  // The same bytes as two entries: the prefix the first recommend() needs
+  // (header .. BIAS) and the rest, for `cache-core` / `cache-split`.
+  const core = coreLength(bytes);
+  await cache.put('/stored-core.vtr', new Response(bytes.slice(0, core), { headers: { 'content-length': String(core) } }));
+  await cache.put('/stored-rest.vtr', new Response(bytes.slice(core), { headers: { 'content-length': String(bytes.length - core) } }));
   const db = await idb();
   await new Promise((ok, fail) => {
     const t = db.transaction('b', 'readwrite');
@@ -44,6 +49,25 @@ async function store() {
   await w.close();
   return { bytes: bytes.length };
 }
+
+/** End of the BIAS section (kind 7): the bytes the first recommend() needs. */
+function coreLength(/** @type {Uint8Array} */ b) {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let end = 0;
+  for (let i = 0; i < dv.getUint32(16, true); i++) {
+    const e = 64 + 32 * i;
+    const kind = dv.getUint32(e, true);
+    if (kind <= 7) end = Math.max(end, Number(dv.getBigUint64(e + 8, true) + dv.getBigUint64(e + 16, true)));
+  }
+  return end;
+}
+
+/** When the cache's lookup answered (performance.now()), for ops that have one. */
+let lookedUp = null;
+const hit = (/** @type {any} */ r) => {
+  lookedUp = performance.now();
+  return r;
+};
 
 /**
  * Read chunks (stream methods) or one buffer; `sink` takes each piece.
@@ -60,7 +84,31 @@ async function read(sink) {
   };
   switch (op) {
     case 'cache-stream':
-      return drain(/** @type {any} */ ((await (await caches.open(NAME)).match('/stored.vtr'))?.body));
+      return drain(/** @type {any} */ (hit(await (await caches.open(NAME)).match('/stored.vtr'))?.body));
+    case 'cache-stream-1rt':
+      // One round trip to the browser process instead of open + match.
+      return drain(/** @type {any} */ (hit(await caches.match('/stored.vtr', { cacheName: NAME }))?.body));
+    case 'cache-core':
+      return drain(/** @type {any} */ (hit(await caches.match('/stored-core.vtr', { cacheName: NAME }))?.body));
+    case 'cache-split': {
+      // Both parts at once: the rest's chunks are set aside while the core streams.
+      const [a, b] = await Promise.all(['/stored-core.vtr', '/stored-rest.vtr'].map((u) => caches.match(u, { cacheName: NAME })));
+      hit(a);
+      const rest = [];
+      const restDone = (async () => {
+        const r = /** @type {any} */ (b).body.getReader();
+        for (;;) {
+          const { done, value } = await r.read();
+          if (done) return;
+          rest.push(value);
+        }
+      })();
+      await drain(/** @type {any} */ (a).body);
+      globalThis.coreAt = performance.now();
+      await restDone;
+      for (const c of rest) sink(c);
+      return;
+    }
     case 'cache-arraybuffer':
       return sink(new Uint8Array(await /** @type {Response} */ (await (await caches.open(NAME)).match('/stored.vtr')).arrayBuffer()));
     case 'idb-blob-arraybuffer': {
@@ -125,14 +173,17 @@ try {
       else if (buf) buf.push(c);
     });
     const t1 = performance.now();
-    if (n !== total) throw new Error(`read ${n} of ${total} bytes`);
+    // cache-core reads the prefix only: what reading less would cost.
+    const whole = op !== 'cache-core';
+    if (whole && n !== total) throw new Error(`read ${n} of ${total} bytes`);
     let validate = null;
-    if (buf) {
+    if (buf && !whole) buf.free();
+    else if (buf) {
       const m = glue.Model.fromBufferCached(buf);
       validate = performance.now() - t1;
       m.free();
     }
-    globalThis.result = { ms: t1 - t0, chunks, validate };
+    globalThis.result = { ms: t1 - t0, chunks, validate, lookup: lookedUp === null ? null : lookedUp - t0, core: globalThis.coreAt ? globalThis.coreAt - t0 : null };
   }
 } catch (e) {
   globalThis.result = { error: String(e?.stack ?? e) };

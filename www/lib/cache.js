@@ -57,23 +57,17 @@ export async function openStore(option) {
   }
   const wantCaches = option !== 'indexeddb';
   const wantIdb = option !== 'cache-storage';
-  if (wantCaches && typeof caches !== 'undefined') {
-    try {
-      return cacheStorageStore(await caches.open(CACHE_NAME));
-    } catch {
-      // Opaque origins and some private modes refuse Cache Storage: try IndexedDB.
-    }
-  }
-  if (wantIdb && typeof indexedDB !== 'undefined') {
+  const idb = async () => {
+    if (!wantIdb || typeof indexedDB === 'undefined') return null;
     try {
       return idbStore(await openIdb());
     } catch {
       return null;
     }
-  }
-  return null;
+  };
+  if (wantCaches && typeof caches !== 'undefined') return cacheStorageStore(idb);
+  return idb();
 }
-
 /** The key of one cached bundle: where it came from and which bytes the page pinned. */
 export function cacheKey(url, integrity) {
   return `${url}\n${integrity ?? ''}`;
@@ -87,16 +81,37 @@ function cacheRequestUrl(key) {
   return u.href;
 }
 
-/** @param {Cache} cache @returns {ModelStore} */
-function cacheStorageStore(cache) {
-  return {
+/**
+ * Cache Storage, looked up in one round trip to the browser process
+ * (`caches.match` with `cacheName`) instead of `caches.open` then `match`:
+ * the lookup is on a warm visit's critical path, and a missing cache is not
+ * created by a lookup. The cache is opened only to write or evict. Where
+ * Cache Storage refuses (opaque origins, some private modes) the first call
+ * that fails hands over to IndexedDB, as choosing the store up front did.
+ * @param {() => Promise<ModelStore | null>} fallback
+ * @returns {ModelStore}
+ */
+function cacheStorageStore(fallback) {
+  /** @type {Promise<Cache> | undefined} */
+  let opened;
+  const open = () => (opened ??= caches.open(CACHE_NAME));
+  /** @type {Promise<ModelStore | null> | undefined} */
+  let other;
+  /** @type {ModelStore} */
+  const store = {
     kind: 'cache-storage',
     async get(key) {
-      const res = await cache.match(cacheRequestUrl(key));
+      if (other) return (await other)?.get(key);
+      let res;
+      try {
+        res = await caches.match(cacheRequestUrl(key), { cacheName: CACHE_NAME });
+      } catch (e) {
+        return (await refused(e)).get(key);
+      }
       if (!res) return undefined;
       const record = parseRecord(res.headers.get('x-vitrine-record'));
       if (!record || !res.body) {
-        await cache.delete(cacheRequestUrl(key));
+        await (await open()).delete(cacheRequestUrl(key));
         return undefined;
       }
       // Streamed: in Chromium faster than arrayBuffer() (16 vs 22 ms for
@@ -104,6 +119,13 @@ function cacheStorageStore(cache) {
       return { record, body: res.body };
     },
     async put(key, record, bytes) {
+      if (other) return (await other)?.put(key, record, bytes);
+      let cache;
+      try {
+        cache = await open();
+      } catch (e) {
+        return (await refused(e)).put(key, record, bytes);
+      }
       const body = new Blob(/** @type {BlobPart[]} */ (bytes), { type: 'application/octet-stream' });
       await cache.put(
         cacheRequestUrl(key),
@@ -111,9 +133,19 @@ function cacheStorageStore(cache) {
       );
     },
     async delete(key) {
-      await cache.delete(cacheRequestUrl(key));
+      if (other) return (await other)?.delete(key);
+      await (await open()).delete(cacheRequestUrl(key));
     },
   };
+  /** Cache Storage refused: IndexedDB from now on, else the error stands. @param {unknown} e */
+  async function refused(e) {
+    other ??= fallback();
+    const s = await other;
+    if (!s) throw e;
+    store.kind = s.kind;
+    return s;
+  }
+  return store;
 }
 
 /** @returns {Promise<IDBDatabase>} */

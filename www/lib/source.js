@@ -675,6 +675,8 @@ async function fromCache(wasm, store, key, opts, t) {
     warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be read (${messageOf(e)}); loading from the network`);
     return null;
   }
+  // Cache Storage hands over to IndexedDB where it is refused.
+  t.cache.store = store.kind;
   if (!entry) return null;
   t.fetchStart = now();
   try {

@@ -44,11 +44,17 @@ test.after(async () => {
  * waits for the cache's background work.
  * @param {Record<string, unknown>} opts
  */
-async function visit(opts) {
+async function visit(opts, { refuseCaches = false } = {}) {
   const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
   try {
     const r = await page.evaluate(
-      async ({ url, u, opts }) => {
+      async ({ url, u, opts, refuseCaches }) => {
+        if (refuseCaches) {
+          // As in an opaque origin or a private mode that refuses Cache Storage.
+          const refuse = () => Promise.reject(new DOMException('Cache Storage is refused here', 'SecurityError'));
+          caches.match = refuse;
+          caches.open = refuse;
+        }
         const v = await import('/vitrine.js');
         const warnings = [];
         const m = await v.load(url, { ...opts, onWarning: (code) => warnings.push(code) });
@@ -59,7 +65,7 @@ async function visit(opts) {
         m.dispose();
         return { rec, load: atLoad.load, build: atLoad.build, after, warnings };
       },
-      { url: MODEL, u, opts },
+      { url: MODEL, u, opts, refuseCaches },
     );
     return { ...r, errors };
   } finally {
@@ -107,6 +113,42 @@ for (const store of ['cache-storage', 'indexeddb']) {
     assert.deepEqual(warm.warnings, []);
   });
 }
+
+test('where Cache Storage refuses, IndexedDB takes over without a warning; cache-storage alone warns once and loads', async () => {
+  await clearStores();
+  const cold = await visit({}, { refuseCaches: true });
+  assert.deepEqual(cold.errors, []);
+  assert.deepEqual(cold.warnings, []);
+  assert.equal(cold.load.cache.status, 'miss');
+  assert.equal(cold.load.cache.store, 'indexeddb');
+  assert.equal(cold.after.status, 'stored');
+  const warm = await visit({}, { refuseCaches: true });
+  assert.equal(warm.load.cache.status, 'hit');
+  assert.equal(warm.load.cache.store, 'indexeddb');
+  assert.equal(warm.load.validation, 'cached');
+  assert.deepEqual(warm.rec, cold.rec);
+  assert.deepEqual(warm.warnings, []);
+  const only = await visit({ cache: 'cache-storage' }, { refuseCaches: true });
+  assert.deepEqual(only.warnings, ['CACHE_UNAVAILABLE'], 'the refused lookup is reported, and no store is tried after it');
+  assert.equal(only.load.validation, 'full');
+  assert.notEqual(only.after.status, 'stored');
+  assert.deepEqual(only.rec, cold.rec);
+});
+
+test('a cold visit does not create the model cache before its download', async () => {
+  await clearStores();
+  const r = await inPage(async ({ url }) => {
+    const v = await import('/vitrine.js');
+    const had = await caches.has('vitrine-models-v1');
+    const m = await v.load(url, {});
+    const atLoad = await caches.has('vitrine-models-v1');
+    await m.cacheSettled;
+    const after = await caches.has('vitrine-models-v1');
+    m.dispose();
+    return { had, atLoad, after };
+  }, { url: MODEL });
+  assert.deepEqual(r, { had: false, atLoad: false, after: true });
+});
 
 test('a corrupt copy in Cache Storage is evicted with CACHE_CORRUPT and downloaded again', async () => {
   await clearStores();

@@ -692,11 +692,13 @@ export async function openSource(wasm, source, opts, t = newLoadContext()) {
     (typeof Request !== 'undefined' && source instanceof Request)
   ) {
     const url = String(source instanceof Request ? source.url : source);
-    const store = await storeFor(source, url, opts, t);
+    let store = await storeFor(source, url, opts, t);
     const key = store ? cacheKey(store.url, opts.integrity) : '';
     if (store) {
       const model = await fromCache(wasm, store.store, key, opts, t);
       if (model) return model;
+      // A store that could not be read is not written either (one warning).
+      if (model === false) store = null;
     }
     t.fetchStart = now();
     let response;
@@ -774,7 +776,8 @@ async function storeFor(source, url, opts, t) {
 
 /**
  * The model from the device's cache, revalidated in the background; null
- * when there is no usable entry (a bad one is evicted with a warning).
+ * when there is no usable entry (a bad one is evicted with a warning), false
+ * when the store could not be read at all.
  * @param {any} wasm @param {import('./cache.js').ModelStore} store @param {string} key @param {LoadOptions} opts @param {LoadContext} t
  */
 async function fromCache(wasm, store, key, opts, t) {
@@ -783,7 +786,7 @@ async function fromCache(wasm, store, key, opts, t) {
     entry = await store.get(key);
   } catch (e) {
     warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be read (${messageOf(e)}); loading from the network`);
-    return null;
+    return false;
   }
   // Cache Storage hands over to IndexedDB where it is refused.
   t.cache.store = store.kind;

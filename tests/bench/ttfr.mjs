@@ -189,9 +189,12 @@ for (const b of bundles) {
           const vals = s.map((/** @type {any} */ x) => x[key]);
           row[key] = typeof vals.find((/** @type {unknown} */ v) => v !== null) === 'number' ? round(/** @type {number} */ (median(vals))) : vals[0];
         }
-        // The least disturbed visit: on a shared host other work only adds time.
-        for (const key of ['nav_to_first_ms', 'load_call_to_first_ms']) {
-          const vals = s.map((/** @type {any} */ x) => x[key]);
+        // The least disturbed visit: on a shared host other work only adds
+        // time. The spread of each phase too: medians alone hide how much
+        // the host's load moved them.
+        for (const key of ['nav_to_first_ms', 'load_call_to_first_ms', 'cache_lookup_ms', 'download_ms', 'validate_ms', 'query_ms', 'prime_ms']) {
+          const vals = s.map((/** @type {any} */ x) => x[key]).filter((/** @type {unknown} */ v) => typeof v === 'number');
+          if (vals.length === 0) continue;
           row[`${key.replace(/_ms$/, '')}_best_ms`] = round(Math.min(...vals));
           row[`${key.replace(/_ms$/, '')}_worst_ms`] = round(Math.max(...vals));
         }
@@ -272,12 +275,14 @@ const out = {
 };
 writeFileSync(join(OUT_DIR, 'ttfr.json'), JSON.stringify(out, null, 2) + '\n');
 const fmt = (/** @type {unknown} */ x) => (typeof x === 'number' ? x.toFixed(1) : x === null || x === undefined ? '' : String(x));
+/** A phase's median (min–max), or its median alone for one sample. @param {any} r @param {string} k */
+const spread = (r, k) => (typeof r[`${k}_ms`] !== 'number' ? '' : r.reps > 1 && typeof r[`${k}_best_ms`] === 'number' ? `${fmt(r[`${k}_ms`])} (${fmt(r[`${k}_best_ms`])}–${fmt(r[`${k}_worst_ms`])})` : fmt(r[`${k}_ms`]));
 const lines = [
   `Time to first recommendation, ${out.date} on ${out.host} (${out.cpu_model}, ${out.cpus} CPUs), Chromium ${chromiumVersion}${JS_FLAGS ? ` with --js-flags="${JS_FLAGS}"` : ''}; medians of ${REPS}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${out.load_average.after.map((x) => x.toFixed(2)).join(' ')}.`,
   '',
   '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec (best–worst) | model request after import | cache lookup | download / read | compile | validate | last byte → model | query | prime | cache |',
   '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}–${fmt(r.load_call_to_first_worst_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.cache_lookup_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${fmt(r.prime_ms)} | ${r.cache} |`),
+  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}–${fmt(r.load_call_to_first_worst_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${spread(r, 'cache_lookup')} | ${spread(r, 'download')} | ${fmt(r.compile_ms)} | ${spread(r, 'validate')} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${spread(r, 'query')} | ${spread(r, 'prime')} | ${r.cache} |`),
 ];
 for (const o of overlap) lines.push('', `Validation after the last byte (${o.n} × ${o.d} int8, same bytes pushed in 64 KiB chunks, ${o.rounds} interleaved rounds): ${o.before_ms.toFixed(1)} ms before (${BEFORE} wasm), ${o.after_ms.toFixed(1)} ms with the CRCs computed while the bytes arrive, ${o.cached_ms.toFixed(1)} ms for a cached copy (fromBufferCached).`);
 writeFileSync(join(OUT_DIR, 'ttfr.md'), lines.join('\n') + '\n');

@@ -112,19 +112,19 @@ async function read(sink) {
     case 'cache-arraybuffer':
       return sink(new Uint8Array(await /** @type {Response} */ (await (await caches.open(NAME)).match('/stored.vtr')).arrayBuffer()));
     case 'idb-blob-arraybuffer': {
-      const blob = await req((await idb()).transaction('b').objectStore('b').get('bundle'));
+      const blob = hit(await req((await idb()).transaction('b').objectStore('b').get('bundle')));
       return sink(new Uint8Array(await blob.arrayBuffer()));
     }
     case 'idb-blob-stream': {
-      const blob = await req((await idb()).transaction('b').objectStore('b').get('bundle'));
+      const blob = hit(await req((await idb()).transaction('b').objectStore('b').get('bundle')));
       return drain(blob.stream());
     }
     case 'opfs-file-arraybuffer': {
-      const f = await (await (await navigator.storage.getDirectory()).getFileHandle('stored.vtr')).getFile();
+      const f = hit(await (await (await navigator.storage.getDirectory()).getFileHandle('stored.vtr')).getFile());
       return sink(new Uint8Array(await f.arrayBuffer()));
     }
     case 'opfs-file-stream': {
-      const f = await (await (await navigator.storage.getDirectory()).getFileHandle('stored.vtr')).getFile();
+      const f = hit(await (await (await navigator.storage.getDirectory()).getFileHandle('stored.vtr')).getFile());
       return drain(f.stream());
     }
     case 'opfs-sync-worker': {

@@ -327,28 +327,6 @@ test('prime() runs once per instance, in both validation paths, never after the 
   assert.equal(t.ms, null);
 });
 
-test('the priming bundle is valid and its CRC constants are those of its bytes', async () => {
-  const { crc32 } = await import('node:zlib');
-  const { primeBundle, PRIME_CRCS, PRIME_ITEMS } = await import('../../pkg/lib/source.js');
-  const b = primeBundle();
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const count = dv.getUint32(16, true);
-  const sections = [];
-  for (let i = 0; i < count; i++) {
-    const e = 64 + 32 * i;
-    const o = dv.getUint32(e + 8, true);
-    sections.push(crc32(b.subarray(o, o + dv.getUint32(e + 16, true))));
-  }
-  assert.deepEqual(sections, [...PRIME_CRCS.sections]);
-  assert.equal(crc32(b.subarray(64, 64 + 32 * count), crc32(b.subarray(0, 32))), PRIME_CRCS.table);
-  // Full validation accepts it (ids sorted and unique, values in range).
-  const w = await instance('simd');
-  const m = w.Model.fromBytes(b);
-  assert.equal(m.nItems, PRIME_ITEMS);
-  assert.equal(m.recommend(new Float32Array(64).fill(0.1), { k: 3 }).items.length, 3);
-  m.free();
-});
-
 test('a warm load reports its priming in info().load.prime and answers as the network copy', async () => {
   const store = memoryStore();
   const opts = { wasmUrl: wasmUrl('primed'), cache: store };

@@ -230,106 +230,11 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
 
 const tick = () => new Promise((ok) => setTimeout(ok, 0));
 const primed = new WeakSet();
-/**
- * Rows of the priming catalogue. V8 runs a wasm function on baseline code
- * (Liftoff) until it has used a budget of work, then compiles it optimized
- * in the background; a call already running keeps its code. 32 rows left
- * the long passes of the real load (row norms, the scan) on baseline code;
- * 4096 rows use up the budget of the hot loops in one or two calls.
- */
-export const PRIME_ITEMS = 4096;
-const PRIME_DIM = 64;
-/**
- * CRC-32 of the priming bundle's sections (MODEL, ITEM_IDS, ID_INDEX,
- * FACTORS, SCALES) and of its table. Constants because the bundle is: a
- * CRC over its 300 KB on a visit's first, unoptimized JS took longer than
- * the priming saved. tests/node/cache.test.mjs recomputes them from
- * `primeBundle`'s bytes.
- */
-export const PRIME_CRCS = Object.freeze({ sections: Object.freeze([1981354948, 2024591849, 794230977, 1266392891, 291547965]), table: 2956228851 });
-/** @type {Uint8Array | undefined} */
-let primeBytes;
-
-/**
- * A valid int8 bundle of PRIME_ITEMS rows (format 1.2), built with native
- * copies only: ids `p0000`…, rows tiled from a 64-row pseudo-random block.
- * @param {{ sections: readonly number[], table: number }} [crcs]
- */
-export function primeBundle(crcs = PRIME_CRCS) {
-  const n = PRIME_ITEMS;
-  const dim = PRIME_DIM;
-  const model = new Uint8Array(32);
-  new Uint32Array(model.buffer, 0, 4).set([n, dim, dim, 2]);
-  const idLen = 5;
-  const ids = new Uint8Array(4 + 4 * (n + 1) + n * idLen);
-  const idv = new DataView(ids.buffer);
-  idv.setUint32(0, n, true);
-  const text = 4 + 4 * (n + 1);
-  for (let i = 0; i < n; i++) {
-    idv.setUint32(4 + 4 * (i + 1), (i + 1) * idLen, true);
-    const at = text + i * idLen;
-    ids[at] = 0x70; // 'p', then four decimal digits: sorted and unique
-    ids[at + 1] = 0x30 + ((i / 1000) | 0);
-    ids[at + 2] = 0x30 + (((i / 100) | 0) % 10);
-    ids[at + 3] = 0x30 + (((i / 10) | 0) % 10);
-    ids[at + 4] = 0x30 + (i % 10);
-  }
-  const index = new Uint32Array(n);
-  for (let i = 0; i < n; i++) index[i] = i;
-  const factors = new Int8Array(n * dim);
-  let s = 0x9e3779b9;
-  const block = 64 * dim;
-  for (let i = 0; i < block; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    factors[i] = ((s >>> 24) % 255) - 127;
-  }
-  for (let have = block; have < factors.length; have *= 2) factors.copyWithin(have, 0, Math.min(have, factors.length - have));
-  const scales = new Float32Array(n).fill(1 / 127);
-  const sections = /** @type {[number, Uint8Array][]} */ ([
-    [1, model],
-    [3, ids],
-    [4, new Uint8Array(index.buffer)],
-    [5, new Uint8Array(factors.buffer)],
-    [6, new Uint8Array(scales.buffer)],
-  ]);
-  const align = (/** @type {number} */ x) => Math.ceil(x / 64) * 64;
-  const tableEnd = 64 + 32 * sections.length;
-  let off = align(tableEnd);
-  const placed = sections.map(([kind, body]) => {
-    const p = { kind, body, offset: off };
-    off = align(off + body.length);
-    return p;
-  });
-  const last = placed[placed.length - 1];
-  const fileLen = last.offset + last.body.length;
-  const out = new Uint8Array(fileLen);
-  const dv = new DataView(out.buffer);
-  out.set([0x56, 0x49, 0x54, 0x52, 0x49, 0x4e, 0x45, 0x00], 0);
-  dv.setUint16(8, 1, true);
-  dv.setUint16(10, 2, true);
-  dv.setUint32(12, 64, true);
-  dv.setUint32(16, sections.length, true);
-  dv.setUint32(24, fileLen, true);
-  placed.forEach((p, i) => {
-    const e = 64 + 32 * i;
-    dv.setUint32(e, p.kind, true);
-    dv.setUint32(e + 4, 1, true);
-    dv.setUint32(e + 8, p.offset, true);
-    dv.setUint32(e + 16, p.body.length, true);
-    dv.setUint32(e + 24, crcs.sections[i], true);
-    out.set(p.body, p.offset);
-  });
-  dv.setUint32(32, crcs.table, true);
-  return out;
-}
 
 /**
  * Wasm compiles on first call and Chromium did not keep our code between
- * visits: so the load and query exports run on a small catalogue while bytes
- * arrive, twice, so that the second round and the real load run the
- * optimized code (docs/web.md, "What a warm visit waits for"). Each step is
- * its own task, queued behind the chunks already there, and none runs after
- * the last byte. Never throws.
+ * visits: so the load and query exports run on a tiny catalogue while bytes
+ * arrive (docs/web.md, "What a warm visit waits for"). Never throws.
  * @param {any} w @param {boolean} cached @param {() => boolean} done @param {{ ms: number | null }} s
  */
 export async function prime(w, cached, done, s) {
@@ -337,44 +242,29 @@ export async function prime(w, cached, done, s) {
   await tick();
   if (done() || primed.has(w)) return;
   primed.add(w);
-  const user = new Float32Array(64).fill(0.1);
-  const timed = (/** @type {() => void} */ f) => {
-    const t0 = now();
-    f();
-    s.ms = (s.ms ?? 0) + now() - t0;
-  };
+  let m;
+  let buf;
   try {
-    for (let round = 0; round < 2; round++) {
-      if (round > 0) await tick();
-      if (done()) return;
-      let m;
-      let buf;
-      try {
-        timed(() => {
-          primeBytes ??= primeBundle();
-          buf = new w.BundleBuffer(primeBytes.length);
-          // In pieces, as chunks come: the CRC's per-call path is primed too.
-          const piece = primeBytes.length >> 2;
-          for (let o = 0; o < primeBytes.length; o += piece) buf.push(primeBytes.subarray(o, Math.min(primeBytes.length, o + piece)));
-          m = cached ? w.Model.fromBufferCached(buf) : w.Model.fromBuffer(buf);
-        });
-        await tick();
-        if (done()) return;
-        timed(() => {
-          m.recommend(user, { k: 10 });
-          m.recommend(user, { k: 10 });
-        });
-      } finally {
-        try {
-          m?.free();
-          buf?.free();
-        } catch {
-          // consumed by the model
-        }
-      }
-    }
+    const bytes = (await import('./calibrate.js')).calibrationBundle(32, 64);
+    let t0 = now();
+    buf = new w.BundleBuffer(bytes.length);
+    buf.push(bytes);
+    m = cached ? w.Model.fromBufferCached(buf) : w.Model.fromBuffer(buf);
+    s.ms = now() - t0;
+    await tick();
+    if (done()) return;
+    t0 = now();
+    m.recommend(new Float32Array(64).fill(0.1), { k: 10 });
+    s.ms += now() - t0;
   } catch {
     // only the head start is lost
+  } finally {
+    try {
+      m?.free();
+      buf?.free();
+    } catch {
+      // consumed by the model
+    }
   }
 }
 

@@ -187,6 +187,12 @@ function phases(r) {
     // When the cache's lookup answered (the stored bytes' read starts).
     cache_lookup_ms: l && l.cache.status === 'hit' && l.fetchStart !== undefined ? l.fetchStart - l.start : null,
     query_ms: r.first - r.loaded,
+    // The gaps between the phases, on the page's clock: load() called →
+    // its context made; last byte → validation start (waiting for the
+    // wasm, pushing queued chunks); validation end → load() resolved.
+    start_gap_ms: l ? l.start - r.imported : null,
+    last_byte_to_validate_ms: l ? span(l.downloadEnd, l.validateStart) : null,
+    validate_to_resolved_ms: l && l.validateEnd !== undefined ? r.loaded - l.validateEnd : null,
     // After the bundle's last byte (Resource Timing, for any glue version)
     // until load() resolved: what validation did not overlap, plus the copy.
     last_byte_to_model_ms: r.model ? r.loaded - r.model.end : null,
@@ -230,7 +236,7 @@ for (const group of groups) {
             const r = await visit({ profile, url: `/ttfr/ttfr.html?${q}`, cold: kind === 'cold' });
             const p = phases(r);
             /** @type {any} */ (samples.get(`${b.path}|${glue.name}`))[kind].push(p);
-            log(`${b.n}x${b.d} int8${b.label ? ` (${b.label})` : ''} ${profile} ${glue.name} ${kind} #${rep}: first rec at ${p.nav_to_first_ms.toFixed(1)} ms, ${p.load_call_to_first_ms.toFixed(1)} from load() (download ${p.download_ms?.toFixed(1)}, compile ${p.compile_ms?.toFixed(1)}, validate ${p.validate_ms?.toFixed(1)} [${p.validation}], query ${p.query_ms.toFixed(1)}, prime ${p.prime_ms?.toFixed(1) ?? '-'}; cache ${p.cache}; ${Date.now() - t0} ms wall)`);
+            log(`${b.n}x${b.d} int8${b.label ? ` (${b.label})` : ''} ${profile} ${glue.name} ${kind} #${rep}: first rec at ${p.nav_to_first_ms.toFixed(1)} ms, ${p.load_call_to_first_ms.toFixed(1)} from load() (lookup ${p.cache_lookup_ms?.toFixed(1) ?? '-'}, download ${p.download_ms?.toFixed(1)}, gaps ${p.start_gap_ms?.toFixed(1) ?? '-'}/${p.last_byte_to_validate_ms?.toFixed(1) ?? '-'}/${p.validate_to_resolved_ms?.toFixed(1) ?? '-'}, compile ${p.compile_ms?.toFixed(1)}, validate ${p.validate_ms?.toFixed(1)} [${p.validation}], query ${p.query_ms.toFixed(1)}, prime ${p.prime_ms?.toFixed(1) ?? '-'}; cache ${p.cache}; ${Date.now() - t0} ms wall)`);
           }
         }
       }

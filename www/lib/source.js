@@ -232,12 +232,7 @@ const tick = () => new Promise((ok) => setTimeout(ok, 0));
 const primed = new WeakSet();
 /** @type {Promise<Uint8Array> | undefined} */
 let primerBytes;
-/**
- * The primer's catalogue. Its module (calibrate.js) is not loaded by a load
- * whose build choice is remembered, and fetching it only once the wasm was
- * ready let most warm visits answer before the priming ran (the module
- * came after the last byte): `openSource` starts it with the load.
- */
+/** The primer's catalogue, fetched as the load starts (once the wasm was ready was often too late). */
 export function primerCatalogue() {
   primerBytes ??= import('./calibrate.js').then((c) => c.calibrationBundle(32, 64));
   return primerBytes;
@@ -258,8 +253,7 @@ export async function prime(w, cached, done, s) {
   let buf;
   try {
     const bytes = await primerCatalogue();
-    // The module may come after the last byte: then priming would only delay the load.
-    if (done()) return;
+    if (done()) return; // late: it would only delay the load
     let t0 = now();
     buf = new w.BundleBuffer(bytes.length);
     buf.push(bytes);
@@ -572,7 +566,6 @@ const hex = (n) => n.toString(16).padStart(8, '0');
  * @param {LoadContext} [t] filled with timings and the cache's part
  */
 export async function openSource(wasm, source, opts, t = newLoadContext()) {
-  // Fetched while the wasm compiles, so priming can run as soon as it is ready.
   if (isPromise(wasm)) primerCatalogue().catch(() => {});
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes =
@@ -603,8 +596,7 @@ export async function openSource(wasm, source, opts, t = newLoadContext()) {
     if (store) {
       const model = await fromCache(wasm, store.store, key, opts, t);
       if (model) return model;
-      // A store that could not be read is not written either (one warning).
-      if (model === false) store = null;
+      if (model === false) store = null; // unreadable: not written either
     }
     t.fetchStart = now();
     let response;
@@ -694,8 +686,7 @@ async function fromCache(wasm, store, key, opts, t) {
     warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be read (${messageOf(e)}); loading from the network`);
     return false;
   }
-  // Cache Storage hands over to IndexedDB where it is refused.
-  t.cache.store = store.kind;
+  t.cache.store = store.kind; // IndexedDB may have taken over
   if (!entry) return null;
   t.fetchStart = now();
   try {

@@ -230,13 +230,6 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
 
 const tick = () => new Promise((ok) => setTimeout(ok, 0));
 const primed = new WeakSet();
-/** @type {Promise<Uint8Array> | undefined} */
-let primerBytes;
-/** The primer's catalogue, fetched as the load starts (once the wasm was ready was often too late). */
-export function primerCatalogue() {
-  primerBytes ??= import('./calibrate.js').then((c) => c.calibrationBundle(32, 64));
-  return primerBytes;
-}
 
 /**
  * Wasm compiles on first call and Chromium did not keep our code between
@@ -252,8 +245,8 @@ export async function prime(w, cached, done, s) {
   let m;
   let buf;
   try {
-    const bytes = await primerCatalogue();
-    if (done()) return; // late: it would only delay the load
+    const bytes = (await import('./calibrate.js')).calibrationBundle(32, 64);
+    if (done()) return; // the module came after the last byte
     let t0 = now();
     buf = new w.BundleBuffer(bytes.length);
     buf.push(bytes);
@@ -566,7 +559,6 @@ const hex = (n) => n.toString(16).padStart(8, '0');
  * @param {LoadContext} [t] filled with timings and the cache's part
  */
 export async function openSource(wasm, source, opts, t = newLoadContext()) {
-  if (isPromise(wasm)) primerCatalogue().catch(() => {});
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes =
       source instanceof Uint8Array

@@ -44,17 +44,19 @@ test.after(async () => {
  * waits for the cache's background work.
  * @param {Record<string, unknown>} opts
  */
-async function visit(opts, { refuseCaches = false } = {}) {
+async function visit(opts, { refuseCaches = false, refuseWrites = false } = {}) {
   const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
   try {
     const r = await page.evaluate(
-      async ({ url, u, opts, refuseCaches }) => {
+      async ({ url, u, opts, refuseCaches, refuseWrites }) => {
         if (refuseCaches) {
           // As in an opaque origin or a private mode that refuses Cache Storage.
           const refuse = () => Promise.reject(new DOMException('Cache Storage is refused here', 'SecurityError'));
           caches.match = refuse;
           caches.open = refuse;
         }
+        // As on a full disk: lookups work, writes fail.
+        if (refuseWrites) caches.open = () => Promise.reject(new DOMException('the quota is exceeded', 'QuotaExceededError'));
         const v = await import('/vitrine.js');
         const warnings = [];
         const m = await v.load(url, { ...opts, onWarning: (code) => warnings.push(code) });
@@ -65,7 +67,7 @@ async function visit(opts, { refuseCaches = false } = {}) {
         m.dispose();
         return { rec, load: atLoad.load, build: atLoad.build, after, warnings };
       },
-      { url: MODEL, u, opts, refuseCaches },
+      { url: MODEL, u, opts, refuseCaches, refuseWrites },
     );
     return { ...r, errors };
   } finally {
@@ -133,6 +135,29 @@ test('where Cache Storage refuses, IndexedDB takes over without a warning; cache
   assert.equal(only.load.validation, 'full');
   assert.notEqual(only.after.status, 'stored');
   assert.deepEqual(only.rec, cold.rec);
+});
+
+test('a Cache Storage write that fails is CACHE_UNAVAILABLE, not a silent copy in IndexedDB', async () => {
+  await clearStores();
+  const r = await visit({}, { refuseWrites: true });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.warnings, ['CACHE_UNAVAILABLE']);
+  assert.equal(r.load.cache.store, 'cache-storage');
+  assert.notEqual(r.after.status, 'stored');
+  const inIdb = await inPage(
+    () =>
+      new Promise((ok) => {
+        const q = indexedDB.open('vitrine-models');
+        q.onsuccess = () => {
+          const db = q.result;
+          const n = db.objectStoreNames.contains('bundles') ? db.transaction('bundles').objectStore('bundles').count() : null;
+          if (!n) return ok(0);
+          n.onsuccess = () => ok(n.result);
+        };
+        q.onerror = () => ok(0);
+      }),
+  );
+  assert.equal(inIdb, 0);
 });
 
 test('a cold visit does not create the model cache before its download', async () => {

@@ -68,6 +68,7 @@ export async function openStore(option) {
   if (wantCaches && typeof caches !== 'undefined') return cacheStorageStore(idb);
   return idb();
 }
+
 /** The key of one cached bundle: where it came from and which bytes the page pinned. */
 export function cacheKey(url, integrity) {
   return `${url}\n${integrity ?? ''}`;
@@ -84,8 +85,9 @@ function cacheRequestUrl(key) {
 /**
  * Cache Storage, looked up in one round trip (`caches.match` with
  * `cacheName`, which never creates the cache) and opened only to write or
- * evict. Where it fails (refused: opaque origins, some private modes),
- * IndexedDB takes over.
+ * evict. Where the lookup fails (refused: opaque origins, some private
+ * modes), IndexedDB takes over; a failed write stays a failure (a full
+ * disk is CACHE_UNAVAILABLE, not a silent copy elsewhere).
  * @param {() => Promise<ModelStore | null>} fallback
  * @returns {ModelStore}
  */
@@ -94,12 +96,13 @@ function cacheStorageStore(fallback) {
   let opened;
   /** @type {Promise<ModelStore | null> | undefined} */
   let other;
-  /** @type {(f: () => Promise<any>, g: (s: ModelStore) => Promise<any>) => Promise<any>} */
-  const run = async (f, g) => {
+  /** @type {(f: () => Promise<any>, g: (s: ModelStore) => Promise<any>, lookup?: boolean) => Promise<any>} */
+  const run = async (f, g, lookup) => {
     if (!other) {
       try {
         return await f();
       } catch (e) {
+        if (!lookup) throw e;
         other = fallback();
         const s = await other;
         if (!s) throw e;
@@ -126,6 +129,7 @@ function cacheStorageStore(fallback) {
           return { record, body: res.body }; // streamed: CRCs as it arrives
         },
         (s) => s.get(key),
+        true,
       ),
     put: (key, record, bytes) =>
       run(

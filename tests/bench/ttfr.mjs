@@ -20,12 +20,16 @@
 //      Chromium's wasm code cache);
 //      BENCH_TTFR_JS_FLAGS: V8 flags for the browser (an experiment, e.g.
 //      "--wasm-caching-timeout-ms=0"; the run's header says so);
+//      BENCH_TTFR_SCORING_ONLY=1: also the 100k bundle cut to the sections
+//      the first recommend() reads (9.0 MB of 13.4): what reading only that
+//      prefix before the first answer would give;
 //      BENCH_TTFR_BEFORE_WASM=<dir with relaxed/ simd/ scalar/ intent/>: the
 //      wasm builds that glue runs (e.g. a main checkout's pkg/wasm), so the
 //      before/after covers the engine's load path too.
 
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +43,8 @@ const REPS = Number(process.env.BENCH_TTFR_REPS ?? 3);
 const BEFORE = process.env.BENCH_TTFR_BEFORE ?? '';
 const WARM_VISITS = Math.max(1, Number(process.env.BENCH_TTFR_WARM_VISITS ?? 1));
 const JS_FLAGS = process.env.BENCH_TTFR_JS_FLAGS ?? '';
+/** BENCH_TTFR_SCORING_ONLY=1: also the 100k bundle cut to the sections the first recommend() reads. */
+const SCORING_ONLY = process.env.BENCH_TTFR_SCORING_ONLY === '1';
 const KINDS = ['cold', ...Array.from({ length: WARM_VISITS }, (_, i) => (i === 0 ? 'warm' : `warm${i + 1}`))];
 /**
  * How long a visit stays on the page after its first recommendation, as a
@@ -67,7 +73,53 @@ const PROFILES = (process.env.BENCH_TTFR_PROFILES ?? 'fast,slow').split(',').map
 for (const p of PROFILES) if (!(p in ALL_PROFILES)) throw new Error(`unknown profile ${p} (known: ${Object.keys(ALL_PROFILES).join(', ')})`);
 
 const SHAPES = [{ n: 100_000, d: 64 }, ...(QUICK ? [] : [{ n: 1_000_000, d: 64 }])];
+/** @type {{ n: number, d: number, path: string, label?: string }[]} */
 const bundles = SHAPES.map((s) => ({ ...s, path: synth({ items: s.n, dim: s.d, dtype: 'int8', seed: 1, dir: CACHE }) }));
+if (SCORING_ONLY) {
+  // The same 100k model with only what the first recommend() reads: how
+  // fast a warm visit would be if only that prefix were read before the
+  // first answer (docs/web.md, "Toward 30 ms").
+  const full = bundles[0];
+  const path = join(CACHE, basename(full.path).replace(/\.vtr$/, '-scoring.vtr'));
+  writeFileSync(path, scoringOnly(readFileSync(full.path)));
+  bundles.splice(1, 0, { n: full.n, d: full.d, path, label: 'scoring sections only' });
+}
+
+/**
+ * A valid bundle of the sections a plain recommend() reads (MODEL, META,
+ * ITEM_IDS, ID_INDEX, FACTORS, SCALES, BIAS, RESIDUAL), the others dropped:
+ * same section bytes and CRCs, new offsets, length and table CRC.
+ * @param {Buffer} b
+ */
+function scoringOnly(b) {
+  const KEEP = new Set([1, 2, 3, 4, 5, 6, 7, 19]);
+  const count = b.readUInt32LE(16);
+  const kept = [];
+  for (let i = 0; i < count; i++) {
+    const e = 64 + 32 * i;
+    if (KEEP.has(b.readUInt32LE(e))) kept.push({ entry: b.subarray(e, e + 32), body: b.subarray(Number(b.readBigUInt64LE(e + 8)), Number(b.readBigUInt64LE(e + 8) + b.readBigUInt64LE(e + 16))) });
+  }
+  const align = (/** @type {number} */ x) => Math.ceil(x / 64) * 64;
+  const tableEnd = 64 + 32 * kept.length;
+  let off = align(tableEnd);
+  const placed = kept.map((k) => {
+    const at = off;
+    off = align(at + k.body.length);
+    return { ...k, at };
+  });
+  const last = placed[placed.length - 1];
+  const out = Buffer.alloc(last.at + last.body.length);
+  b.copy(out, 0, 0, 64);
+  out.writeUInt32LE(kept.length, 16);
+  out.writeBigUInt64LE(BigInt(out.length), 24);
+  placed.forEach((p, i) => {
+    p.entry.copy(out, 64 + 32 * i);
+    out.writeBigUInt64LE(BigInt(p.at), 64 + 32 * i + 8);
+    p.body.copy(out, p.at);
+  });
+  out.writeUInt32LE(crc32(out.subarray(64, tableEnd), crc32(out.subarray(0, 32))), 32);
+  return out;
+}
 
 // The wasm builds as they are now (a rebuild during the run must not mix in).
 const SNAP = mkdtempSync(join(tmpdir(), 'vitrine-ttfr-'));
@@ -135,6 +187,12 @@ function phases(r) {
     // When the cache's lookup answered (the stored bytes' read starts).
     cache_lookup_ms: l && l.cache.status === 'hit' && l.fetchStart !== undefined ? l.fetchStart - l.start : null,
     query_ms: r.first - r.loaded,
+    // The gaps between the phases, on the page's clock: load() called →
+    // its context made; last byte → validation start (waiting for the
+    // wasm, pushing queued chunks); validation end → load() resolved.
+    start_gap_ms: l ? l.start - r.imported : null,
+    last_byte_to_validate_ms: l ? span(l.downloadEnd, l.validateStart) : null,
+    validate_to_resolved_ms: l && l.validateEnd !== undefined ? r.loaded - l.validateEnd : null,
     // After the bundle's last byte (Resource Timing, for any glue version)
     // until load() resolved: what validation did not overlap, plus the copy.
     last_byte_to_model_ms: r.model ? r.loaded - r.model.end : null,
@@ -162,40 +220,49 @@ const median = (/** @type {number[]} */ xs) => {
 };
 
 const rows = [];
-for (const b of bundles) {
-  const bytes = statSync(b.path).size;
+// The scoring-only bundle is measured interleaved with the bundle it was cut from.
+const groups = SCORING_ONLY ? [bundles.slice(0, 2), ...bundles.slice(2).map((b) => [b])] : bundles.map((b) => [b]);
+for (const group of groups) {
   for (const profile of PROFILES) {
-    /** @type {Map<string, Record<string, any[]>>} per glue, per visit kind */
-    const samples = new Map(glues.map((g) => [g.name, Object.fromEntries(KINDS.map((k) => [k, []]))]));
+    /** @type {Map<string, Record<string, any[]>>} per bundle and glue, per visit kind */
+    const samples = new Map(group.flatMap((b) => glues.map((g) => [`${b.path}|${g.name}`, Object.fromEntries(KINDS.map((k) => [k, []]))])));
     for (let rep = 0; rep < REPS; rep++) {
-      // Glues alternate which goes first, so a drift of the host's load hits both alike.
-      for (const glue of rep % 2 ? [...glues].reverse() : glues) {
-        for (const kind of KINDS) {
-          const q = new URLSearchParams({ glue: glue.path, model: `/bench/${basename(b.path)}`, dim: String(b.d), ...(glue.name === 'current' ? {} : { glueVersion: 'before' }) });
-          const t0 = Date.now();
-          const r = await visit({ profile, url: `/ttfr/ttfr.html?${q}`, cold: kind === 'cold' });
-          const p = phases(r);
-          /** @type {any} */ (samples.get(glue.name))[kind].push(p);
-          log(`${b.n}x${b.d} int8 ${profile} ${glue.name} ${kind} #${rep}: first rec at ${p.nav_to_first_ms.toFixed(1)} ms, ${p.load_call_to_first_ms.toFixed(1)} from load() (download ${p.download_ms?.toFixed(1)}, compile ${p.compile_ms?.toFixed(1)}, validate ${p.validate_ms?.toFixed(1)} [${p.validation}], query ${p.query_ms.toFixed(1)}, prime ${p.prime_ms?.toFixed(1) ?? '-'}; cache ${p.cache}; ${Date.now() - t0} ms wall)`);
+      for (const b of rep % 2 ? [...group].reverse() : group) {
+        // Glues alternate which goes first, so a drift of the host's load hits both alike.
+        for (const glue of rep % 2 ? [...glues].reverse() : glues) {
+          for (const kind of KINDS) {
+            const q = new URLSearchParams({ glue: glue.path, model: `/bench/${basename(b.path)}`, dim: String(b.d), ...(glue.name === 'current' ? {} : { glueVersion: 'before' }) });
+            const t0 = Date.now();
+            const r = await visit({ profile, url: `/ttfr/ttfr.html?${q}`, cold: kind === 'cold' });
+            const p = phases(r);
+            /** @type {any} */ (samples.get(`${b.path}|${glue.name}`))[kind].push(p);
+            log(`${b.n}x${b.d} int8${b.label ? ` (${b.label})` : ''} ${profile} ${glue.name} ${kind} #${rep}: first rec at ${p.nav_to_first_ms.toFixed(1)} ms, ${p.load_call_to_first_ms.toFixed(1)} from load() (lookup ${p.cache_lookup_ms?.toFixed(1) ?? '-'}, download ${p.download_ms?.toFixed(1)}, gaps ${p.start_gap_ms?.toFixed(1) ?? '-'}/${p.last_byte_to_validate_ms?.toFixed(1) ?? '-'}/${p.validate_to_resolved_ms?.toFixed(1) ?? '-'}, compile ${p.compile_ms?.toFixed(1)}, validate ${p.validate_ms?.toFixed(1)} [${p.validation}], query ${p.query_ms.toFixed(1)}, prime ${p.prime_ms?.toFixed(1) ?? '-'}; cache ${p.cache}; ${Date.now() - t0} ms wall)`);
+          }
         }
       }
     }
-    for (const glue of glues) {
-      for (const kind of KINDS) {
-        const s = /** @type {any} */ (samples.get(glue.name))[kind];
-        /** @type {Record<string, unknown>} */
-        const row = { n: b.n, d: b.d, dtype: 'int8', bytes, profile, glue: glue.name, visit: kind, reps: s.length };
-        for (const key of Object.keys(s[0])) {
-          const vals = s.map((/** @type {any} */ x) => x[key]);
-          row[key] = typeof vals.find((/** @type {unknown} */ v) => v !== null) === 'number' ? round(/** @type {number} */ (median(vals))) : vals[0];
+    for (const b of group) {
+      const bytes = statSync(b.path).size;
+      for (const glue of glues) {
+        for (const kind of KINDS) {
+          const s = /** @type {any} */ (samples.get(`${b.path}|${glue.name}`))[kind];
+          /** @type {Record<string, unknown>} */
+          const row = { n: b.n, d: b.d, dtype: 'int8', ...(b.label ? { bundle: b.label } : {}), bytes, profile, glue: glue.name, visit: kind, reps: s.length };
+          for (const key of Object.keys(s[0])) {
+            const vals = s.map((/** @type {any} */ x) => x[key]);
+            row[key] = typeof vals.find((/** @type {unknown} */ v) => v !== null) === 'number' ? round(/** @type {number} */ (median(vals))) : vals[0];
+          }
+          // The least disturbed visit: on a shared host other work only adds
+          // time. The spread of each phase too: medians alone hide how much
+          // the host's load moved them.
+          for (const key of ['nav_to_first_ms', 'load_call_to_first_ms', 'cache_lookup_ms', 'download_ms', 'validate_ms', 'query_ms', 'prime_ms']) {
+            const vals = s.map((/** @type {any} */ x) => x[key]).filter((/** @type {unknown} */ v) => typeof v === 'number');
+            if (vals.length === 0) continue;
+            row[`${key.replace(/_ms$/, '')}_best_ms`] = round(Math.min(...vals));
+            row[`${key.replace(/_ms$/, '')}_worst_ms`] = round(Math.max(...vals));
+          }
+          rows.push(row);
         }
-        // The least disturbed visit: on a shared host other work only adds time.
-        for (const key of ['nav_to_first_ms', 'load_call_to_first_ms']) {
-          const vals = s.map((/** @type {any} */ x) => x[key]);
-          row[`${key.replace(/_ms$/, '')}_best_ms`] = round(Math.min(...vals));
-          row[`${key.replace(/_ms$/, '')}_worst_ms`] = round(Math.max(...vals));
-        }
-        rows.push(row);
       }
     }
   }
@@ -272,12 +339,14 @@ const out = {
 };
 writeFileSync(join(OUT_DIR, 'ttfr.json'), JSON.stringify(out, null, 2) + '\n');
 const fmt = (/** @type {unknown} */ x) => (typeof x === 'number' ? x.toFixed(1) : x === null || x === undefined ? '' : String(x));
+/** A phase's median (min–max), or its median alone for one sample. @param {any} r @param {string} k */
+const spread = (r, k) => (typeof r[`${k}_ms`] !== 'number' ? '' : r.reps > 1 && typeof r[`${k}_best_ms`] === 'number' ? `${fmt(r[`${k}_ms`])} (${fmt(r[`${k}_best_ms`])}–${fmt(r[`${k}_worst_ms`])})` : fmt(r[`${k}_ms`]));
 const lines = [
   `Time to first recommendation, ${out.date} on ${out.host} (${out.cpu_model}, ${out.cpus} CPUs), Chromium ${chromiumVersion}${JS_FLAGS ? ` with --js-flags="${JS_FLAGS}"` : ''}; medians of ${REPS}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${out.load_average.after.map((x) => x.toFixed(2)).join(' ')}.`,
   '',
   '| bundle | connection | glue | visit | navigation → first rec (ms) | load() → first rec (best–worst) | model request after import | cache lookup | download / read | compile | validate | last byte → model | query | prime | cache |',
   '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8 (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}–${fmt(r.load_call_to_first_worst_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${fmt(r.cache_lookup_ms)} | ${fmt(r.download_ms)} | ${fmt(r.compile_ms)} | ${fmt(r.validate_ms)} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${fmt(r.query_ms)} | ${fmt(r.prime_ms)} | ${r.cache} |`),
+  ...rows.map((r) => `| ${r.n / 1000}k × ${r.d} int8${r.bundle ? `, ${r.bundle}` : ''} (${(Number(r.bytes) / 1e6).toFixed(1)} MB) | ${r.profile} | ${r.glue} | ${r.visit} | ${fmt(r.nav_to_first_ms)} | ${fmt(r.load_call_to_first_ms)} (${fmt(r.load_call_to_first_best_ms)}–${fmt(r.load_call_to_first_worst_ms)}) | ${fmt(r.model_request_after_import_ms)} | ${spread(r, 'cache_lookup')} | ${spread(r, 'download')} | ${fmt(r.compile_ms)} | ${spread(r, 'validate')} [${r.validation}] | ${fmt(r.last_byte_to_model_ms)} | ${spread(r, 'query')} | ${spread(r, 'prime')} | ${r.cache} |`),
 ];
 for (const o of overlap) lines.push('', `Validation after the last byte (${o.n} × ${o.d} int8, same bytes pushed in 64 KiB chunks, ${o.rounds} interleaved rounds): ${o.before_ms.toFixed(1)} ms before (${BEFORE} wasm), ${o.after_ms.toFixed(1)} ms with the CRCs computed while the bytes arrive, ${o.cached_ms.toFixed(1)} ms for a cached copy (fromBufferCached).`);
 writeFileSync(join(OUT_DIR, 'ttfr.md'), lines.join('\n') + '\n');

@@ -44,11 +44,19 @@ test.after(async () => {
  * waits for the cache's background work.
  * @param {Record<string, unknown>} opts
  */
-async function visit(opts) {
+async function visit(opts, { refuseCaches = false, refuseWrites = false } = {}) {
   const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
   try {
     const r = await page.evaluate(
-      async ({ url, u, opts }) => {
+      async ({ url, u, opts, refuseCaches, refuseWrites }) => {
+        if (refuseCaches) {
+          // As in an opaque origin or a private mode that refuses Cache Storage.
+          const refuse = () => Promise.reject(new DOMException('Cache Storage is refused here', 'SecurityError'));
+          caches.match = refuse;
+          caches.open = refuse;
+        }
+        // As on a full disk: lookups work, writes fail.
+        if (refuseWrites) caches.open = () => Promise.reject(new DOMException('the quota is exceeded', 'QuotaExceededError'));
         const v = await import('/vitrine.js');
         const warnings = [];
         const m = await v.load(url, { ...opts, onWarning: (code) => warnings.push(code) });
@@ -59,7 +67,7 @@ async function visit(opts) {
         m.dispose();
         return { rec, load: atLoad.load, build: atLoad.build, after, warnings };
       },
-      { url: MODEL, u, opts },
+      { url: MODEL, u, opts, refuseCaches, refuseWrites },
     );
     return { ...r, errors };
   } finally {
@@ -107,6 +115,65 @@ for (const store of ['cache-storage', 'indexeddb']) {
     assert.deepEqual(warm.warnings, []);
   });
 }
+
+test('where Cache Storage refuses, IndexedDB takes over without a warning; cache-storage alone warns once and loads', async () => {
+  await clearStores();
+  const cold = await visit({}, { refuseCaches: true });
+  assert.deepEqual(cold.errors, []);
+  assert.deepEqual(cold.warnings, []);
+  assert.equal(cold.load.cache.status, 'miss');
+  assert.equal(cold.load.cache.store, 'indexeddb');
+  assert.equal(cold.after.status, 'stored');
+  const warm = await visit({}, { refuseCaches: true });
+  assert.equal(warm.load.cache.status, 'hit');
+  assert.equal(warm.load.cache.store, 'indexeddb');
+  assert.equal(warm.load.validation, 'cached');
+  assert.deepEqual(warm.rec, cold.rec);
+  assert.deepEqual(warm.warnings, []);
+  const only = await visit({ cache: 'cache-storage' }, { refuseCaches: true });
+  assert.deepEqual(only.warnings, ['CACHE_UNAVAILABLE'], 'the refused lookup is reported, and no store is tried after it');
+  assert.equal(only.load.validation, 'full');
+  assert.notEqual(only.after.status, 'stored');
+  assert.deepEqual(only.rec, cold.rec);
+});
+
+test('a Cache Storage write that fails is CACHE_UNAVAILABLE, not a silent copy in IndexedDB', async () => {
+  await clearStores();
+  const r = await visit({}, { refuseWrites: true });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.warnings, ['CACHE_UNAVAILABLE']);
+  assert.equal(r.load.cache.store, 'cache-storage');
+  assert.notEqual(r.after.status, 'stored');
+  const inIdb = await inPage(
+    () =>
+      new Promise((ok) => {
+        const q = indexedDB.open('vitrine-models');
+        q.onsuccess = () => {
+          const db = q.result;
+          const n = db.objectStoreNames.contains('bundles') ? db.transaction('bundles').objectStore('bundles').count() : null;
+          if (!n) return ok(0);
+          n.onsuccess = () => ok(n.result);
+        };
+        q.onerror = () => ok(0);
+      }),
+  );
+  assert.equal(inIdb, 0);
+});
+
+test('a cold visit does not create the model cache before its download', async () => {
+  await clearStores();
+  const r = await inPage(async ({ url }) => {
+    const v = await import('/vitrine.js');
+    const had = await caches.has('vitrine-models-v1');
+    const m = await v.load(url, {});
+    const atLoad = await caches.has('vitrine-models-v1');
+    await m.cacheSettled;
+    const after = await caches.has('vitrine-models-v1');
+    m.dispose();
+    return { had, atLoad, after };
+  }, { url: MODEL });
+  assert.deepEqual(r, { had: false, atLoad: false, after: true });
+});
 
 test('a corrupt copy in Cache Storage is evicted with CACHE_CORRUPT and downloaded again', async () => {
   await clearStores();

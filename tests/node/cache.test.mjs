@@ -318,6 +318,12 @@ test('prime() runs once per instance, in both validation paths, never after the 
   done = true;
   await p;
   assert.equal(typeof half.ms, 'number');
+  // The catalogue's module arriving after the last byte: nothing runs then.
+  let calls = 0;
+  const late = stats();
+  await prime(await instance('simd'), true, () => calls++ >= 1, late);
+  assert.equal(calls, 2, 'asked again once the module is in');
+  assert.equal(late.ms, null, 'no priming after the last byte');
   // A glue without the exports, or one whose exports throw: skipped quietly.
   await prime({}, true, () => false, stats());
   await prime(null, true, () => false, stats());

@@ -57,21 +57,16 @@ export async function openStore(option) {
   }
   const wantCaches = option !== 'indexeddb';
   const wantIdb = option !== 'cache-storage';
-  if (wantCaches && typeof caches !== 'undefined') {
-    try {
-      return cacheStorageStore(await caches.open(CACHE_NAME));
-    } catch {
-      // Opaque origins and some private modes refuse Cache Storage: try IndexedDB.
-    }
-  }
-  if (wantIdb && typeof indexedDB !== 'undefined') {
+  const idb = async () => {
+    if (!wantIdb || typeof indexedDB === 'undefined') return null;
     try {
       return idbStore(await openIdb());
     } catch {
       return null;
     }
-  }
-  return null;
+  };
+  if (wantCaches && typeof caches !== 'undefined') return cacheStorageStore(idb);
+  return idb();
 }
 
 /** The key of one cached bundle: where it came from and which bytes the page pinned. */
@@ -87,33 +82,67 @@ function cacheRequestUrl(key) {
   return u.href;
 }
 
-/** @param {Cache} cache @returns {ModelStore} */
-function cacheStorageStore(cache) {
-  return {
-    kind: 'cache-storage',
-    async get(key) {
-      const res = await cache.match(cacheRequestUrl(key));
-      if (!res) return undefined;
-      const record = parseRecord(res.headers.get('x-vitrine-record'));
-      if (!record || !res.body) {
-        await cache.delete(cacheRequestUrl(key));
-        return undefined;
+/**
+ * Cache Storage, looked up in one round trip (`caches.match` with
+ * `cacheName`, which never creates the cache) and opened only to write or
+ * evict. Where the lookup fails (refused: opaque origins, some private
+ * modes), IndexedDB takes over; a failed write stays a failure (a full
+ * disk is CACHE_UNAVAILABLE, not a silent copy elsewhere).
+ * @param {() => Promise<ModelStore | null>} fallback
+ * @returns {ModelStore}
+ */
+function cacheStorageStore(fallback) {
+  /** @type {Promise<Cache> | undefined} */
+  let opened;
+  /** @type {Promise<ModelStore | null> | undefined} */
+  let other;
+  /** @type {(f: () => Promise<any>, g: (s: ModelStore) => Promise<any>, lookup?: boolean) => Promise<any>} */
+  const run = async (f, g, lookup) => {
+    if (!other) {
+      try {
+        return await f();
+      } catch (e) {
+        if (!lookup) throw e;
+        other = fallback();
+        const s = await other;
+        if (!s) throw e;
+        store.kind = s.kind;
       }
-      // Streamed: in Chromium faster than arrayBuffer() (16 vs 22 ms for
-      // 13.4 MB), and each section's CRC is computed as it arrives.
-      return { record, body: res.body };
-    },
-    async put(key, record, bytes) {
-      const body = new Blob(/** @type {BlobPart[]} */ (bytes), { type: 'application/octet-stream' });
-      await cache.put(
-        cacheRequestUrl(key),
-        new Response(body, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(record.bytes), 'x-vitrine-record': JSON.stringify(record) } }),
-      );
-    },
-    async delete(key) {
-      await cache.delete(cacheRequestUrl(key));
-    },
+    }
+    const s = await other;
+    return s ? g(s) : undefined;
   };
+  const open = () => (opened ??= caches.open(CACHE_NAME));
+  /** @type {ModelStore} */
+  const store = {
+    kind: 'cache-storage',
+    get: (key) =>
+      run(
+        async () => {
+          const res = await caches.match(cacheRequestUrl(key), { cacheName: CACHE_NAME });
+          if (!res) return undefined;
+          const record = parseRecord(res.headers.get('x-vitrine-record'));
+          if (!record || !res.body) {
+            await (await open()).delete(cacheRequestUrl(key));
+            return undefined;
+          }
+          return { record, body: res.body }; // streamed: CRCs as it arrives
+        },
+        (s) => s.get(key),
+        true,
+      ),
+    put: (key, record, bytes) =>
+      run(
+        async () =>
+          (await open()).put(
+            cacheRequestUrl(key),
+            new Response(new Blob(/** @type {BlobPart[]} */ (bytes)), { headers: { 'content-type': 'application/octet-stream', 'content-length': String(record.bytes), 'x-vitrine-record': JSON.stringify(record) } }),
+          ),
+        (s) => s.put(key, record, bytes),
+      ),
+    delete: (key) => run(async () => (await open()).delete(cacheRequestUrl(key)), (s) => s.delete(key)),
+  };
+  return store;
 }
 
 /** @returns {Promise<IDBDatabase>} */

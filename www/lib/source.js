@@ -246,6 +246,7 @@ export async function prime(w, cached, done, s) {
   let buf;
   try {
     const bytes = (await import('./calibrate.js')).calibrationBundle(32, 64);
+    if (done()) return; // the module came after the last byte
     let t0 = now();
     buf = new w.BundleBuffer(bytes.length);
     buf.push(bytes);
@@ -582,11 +583,12 @@ export async function openSource(wasm, source, opts, t = newLoadContext()) {
     (typeof Request !== 'undefined' && source instanceof Request)
   ) {
     const url = String(source instanceof Request ? source.url : source);
-    const store = await storeFor(source, url, opts, t);
+    let store = await storeFor(source, url, opts, t);
     const key = store ? cacheKey(store.url, opts.integrity) : '';
     if (store) {
       const model = await fromCache(wasm, store.store, key, opts, t);
       if (model) return model;
+      if (model === false) store = null; // unreadable: not written either
     }
     t.fetchStart = now();
     let response;
@@ -664,7 +666,8 @@ async function storeFor(source, url, opts, t) {
 
 /**
  * The model from the device's cache, revalidated in the background; null
- * when there is no usable entry (a bad one is evicted with a warning).
+ * when there is no usable entry (a bad one is evicted with a warning), false
+ * when the store could not be read at all.
  * @param {any} wasm @param {import('./cache.js').ModelStore} store @param {string} key @param {LoadOptions} opts @param {LoadContext} t
  */
 async function fromCache(wasm, store, key, opts, t) {
@@ -673,8 +676,9 @@ async function fromCache(wasm, store, key, opts, t) {
     entry = await store.get(key);
   } catch (e) {
     warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be read (${messageOf(e)}); loading from the network`);
-    return null;
+    return false;
   }
+  t.cache.store = store.kind; // IndexedDB may have taken over
   if (!entry) return null;
   t.fetchStart = now();
   try {

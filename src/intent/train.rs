@@ -1508,7 +1508,12 @@ fn calibrate(
                 s.spawn(move || {
                     (w..n_draws)
                         .step_by(workers)
-                        .map(|d| (d, calibration_draw(all_feats, in_idx, labels, classes, cfg, d)))
+                        .map(|d| {
+                            (
+                                d,
+                                calibration_draw(all_feats, in_idx, labels, classes, cfg, d),
+                            )
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -2387,7 +2392,10 @@ mod tests {
         // Draw A alone wants a low threshold (its OOS sits at 0.3), draw B a
         // high one (its OOS at 0.7, in-scope at 0.8 and 0.9).
         let a: Draw = (vec![(0.5, true), (0.6, true), (0.9, true)], vec![0.3, 0.35]);
-        let b: Draw = (vec![(0.8, true), (0.9, true), (0.4, false)], vec![0.7, 0.75]);
+        let b: Draw = (
+            vec![(0.8, true), (0.9, true), (0.4, false)],
+            vec![0.7, 0.75],
+        );
         let (ta, _, _) = choose_threshold(&a.0, &a.1);
         let (tb, _, _) = choose_threshold(&b.0, &b.1);
         assert!(ta < 0.5 && tb > 0.75, "{ta} {tb}");

@@ -85,7 +85,12 @@ function renderIntentTuned(j) {
 function renderIntentOpen(open) {
   const rows = open.filter((o) => typeof o.n_test_oos === 'number');
   if (!rows.length) return [];
-  const out = ['', provenance(rows[0].run, 'Open set (rejection; reported apart from the closed-set table): classes withheld from training must be rejected, threshold calibrated on pseudo-out-of-scope classes of the training part'), ''];
+  // Entries before multi-draw calibration carry no `calibration_draws`: one draw.
+  const draws = rows[0].sklearn?.calibration_draws ?? 1;
+  const how = draws > 1
+    ? `each side's threshold maximizes the mean objective over the same ${draws} draws of pseudo-out-of-scope classes of the training part`
+    : 'threshold calibrated on pseudo-out-of-scope classes of the training part';
+  const out = ['', provenance(rows[0].run, `Open set (rejection; reported apart from the closed-set table): classes withheld from training must be rejected, ${how}`), ''];
   out.push('| data set | classes trained | test in-scope / out-of-scope | system | threshold | in-scope accepted and correct | out-of-scope rejected | in-scope acc. without rejection |',
     '|---|---:|---|---|---:|---:|---:|---:|');
   for (const o of rows) {

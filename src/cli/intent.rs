@@ -460,6 +460,8 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             "val_oos_recall": c.val_oos_recall,
             "pseudo_oos_classes": c.pseudo_oos_classes,
             "folds": c.folds,
+            "objective": c.objective,
+            "margin_objective": (c.margin_objective.is_finite()).then_some(c.margin_objective),
         })),
         "oe_weight": a.model.oe_weight,
         "c": report.selection.as_ref().map_or(a.model.c.unwrap_or_default(), |s| s.c),
@@ -700,6 +702,8 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             "val_oos_recall": c.val_oos_recall,
             "pseudo_oos_classes": c.pseudo_oos_classes,
             "folds": c.folds,
+            "objective": c.objective,
+            "margin_objective": (c.margin_objective.is_finite()).then_some(c.margin_objective),
         })),
         "run": super::run_info(),
     });

@@ -8,12 +8,14 @@ scikit-learn fits with the settings its closed-set tuning chose
 (TfidfVectorizer(char_wb, sublinear_tf) n-gram range and C, read from the
 tuned run's cache JSON, intent_tuned.py), so tuned meets tuned here too.
 Both use the same threshold protocol as `vitrine intent eval --withhold`:
-withheld classes are removed from training; the rejection threshold on the
-top probability is chosen on a stratified 20% validation split of the
-training part, with 10% of the remaining classes hidden from the calibration
-model to play out-of-scope, maximizing (accepted-and-correct in-scope rate +
-out-of-scope rejection rate); then the model is refitted on the whole
-training part. The test file is scored once.
+withheld classes are removed from training; in each of several draws
+(vitrine's default 5), the classes vitrine's calibration hid in that draw
+(read from its JSON, so both sides face the same pretend out-of-scope
+classes) are hidden from a calibration model fitted on a stratified 80% of
+the other classes' rows, and the threshold on the top probability maximizes
+the mean over draws of (accepted-and-correct in-scope rate + out-of-scope
+rejection rate) on the remaining 20% plus the hidden classes' rows; then the
+model is refitted on the whole training part. The test file is scored once.
 """
 import argparse
 import csv
@@ -48,27 +50,42 @@ def predict(model, texts):
     return clf.classes_[best], p[np.arange(len(texts)), best]
 
 
-def choose_threshold(in_scope, oos):
-    """in_scope: list of (confidence, correct); oos: confidences."""
-    if not in_scope or not oos:
-        return 0.0
-    cands = sorted(set([0.0] + [p for p, _ in in_scope] + list(oos)))
+def choose_threshold(draws):
+    """draws: list of (in_scope [(score, correct)], oos [score]); the
+    threshold maximizing the mean objective over draws, and that mean."""
+    draws = [(i, o) for i, o in draws if i and o]
+    if not draws:
+        return 0.0, 0.0
+    prep = [(np.sort([p for p, ok in i if ok]), len(i), np.sort(o)) for i, o in draws]
 
     def score(t):
-        acc = sum(1 for p, ok in in_scope if ok and p >= t) / len(in_scope)
-        rec = sum(1 for p in oos if p < t) / len(oos)
-        return acc + rec
+        j = 0.0
+        for ok, n_in, o in prep:
+            j += (len(ok) - np.searchsorted(ok, t, "left")) / n_in
+            j += np.searchsorted(o, t, "left") / len(o)
+        return j / len(prep)
 
+    cands = sorted(set([0.0] + [p for i, o in draws for p, _ in i] + [p for _, o in draws for p in o]))
     best_t, best_j = 0.0, score(0.0)
     for a, b in zip(cands, cands[1:]):
         t = 0.5 * (a + b)
         j = score(t)
         if j > best_j + 1e-6:
             best_t, best_j = t, j
-    return best_t
+    return best_t, best_j
 
 
-def calibrate(train, seed, c, ngram):
+def scores(model, texts):
+    """Top probability and margin between the two top probabilities."""
+    vec, clf = model
+    p = clf.predict_proba(vec.transform(texts))
+    order = np.argsort(-p, axis=1)
+    rows = np.arange(len(texts))
+    top, second = p[rows, order[:, 0]], p[rows, order[:, 1]]
+    return clf.classes_[order[:, 0]], top, top - second
+
+
+def calibration_draw(train, seed, hidden, c, ngram):
     rng = random.Random(seed)
     by = {}
     for i, (_, y) in enumerate(train):
@@ -80,19 +97,25 @@ def calibrate(train, seed, c, ngram):
         k = 0 if len(idx) < 2 else min(len(idx) - 1, max(1, round(len(idx) * 0.2)))
         va += idx[:k]
         tr += idx[k:]
-    classes = sorted(by)
-    k = min(len(classes) - 2, max(1, round(len(classes) * 0.1)))
-    hidden = set(rng.sample(classes, k))
+    hidden = set(hidden)
     sub = [train[i] for i in tr if train[i][1] not in hidden]
     model = fit([t for t, _ in sub], [y for _, y in sub], c, ngram)
-    va_set = set(va)
     in_rows = [train[i] for i in va if train[i][1] not in hidden]
-    oos_rows = [train[i] for i in range(len(train)) if train[i][1] in hidden]
-    pred, conf = predict(model, [t for t, _ in in_rows])
-    in_scope = [(c, p == y) for (_, y), p, c in zip(in_rows, pred, conf)]
-    _, oos_conf = predict(model, [t for t, _ in oos_rows])
-    del va_set
-    return choose_threshold(in_scope, list(oos_conf)), sorted(hidden)
+    oos_rows = [r for r in train if r[1] in hidden]
+    pred, conf, marg = scores(model, [t for t, _ in in_rows])
+    _, oconf, omarg = scores(model, [t for t, _ in oos_rows])
+    ok = [p == y for (_, y), p in zip(in_rows, pred)]
+    return ((list(zip(conf, ok)), list(oconf)), (list(zip(marg, ok)), list(omarg)))
+
+
+def calibrate(train, seed, draws_hidden, c, ngram):
+    """Threshold over several pretend out-of-scope draws (the classes each
+    draw hides come from vitrine's calibration, so both sides face the same
+    ones); returns the threshold, its mean objective and the margin score's."""
+    draws = [calibration_draw(train, seed + d, h, c, ngram) for d, h in enumerate(draws_hidden)]
+    t, j = choose_threshold([p for p, _ in draws])
+    _, jm = choose_threshold([m for _, m in draws])
+    return t, j, jm
 
 
 def main():
@@ -114,10 +137,16 @@ def main():
         chosen = json.load(f)["chosen"]
     c, ngram = float(chosen["c"]), tuple(chosen["ngram"])
 
+    with open(a.vitrine_oos, encoding="utf-8") as f:
+        vit = json.load(f)
+    draws_hidden = (vit.get("calibration") or {}).get("pseudo_oos_classes") or []
+    if not draws_hidden or not all(isinstance(h, list) and h for h in draws_hidden):
+        raise SystemExit("vitrine's open-set JSON names no pretend out-of-scope draws")
+
     wh = set(withheld)
     train_in = [r for r in train if r[1] not in wh]
     t0, c0 = time.time(), time.process_time()
-    threshold, hidden = calibrate(train_in, a.seed, c, ngram)
+    threshold, objective, margin_objective = calibrate(train_in, a.seed, draws_hidden, c, ngram)
     m2 = fit([t for t, _ in train_in], [y for _, y in train_in], c, ngram)
     train_seconds, train_cpu = time.time() - t0, time.process_time() - c0
     pred, conf = predict(m2, [t for t, _ in test])
@@ -125,8 +154,6 @@ def main():
     in_ok = [ok and cf >= threshold for ok, cf in in_rows]
     oos_rej = [cf < threshold for (_, y), cf in zip(test, conf) if y in wh]
 
-    with open(a.vitrine_oos, encoding="utf-8") as f:
-        vit = json.load(f)
     if vit.get("n_oos") != len(oos_rej) or vit.get("n_in_scope") != len(in_ok):
         raise SystemExit("vitrine's open-set run does not score the same rows "
                          f"({vit.get('n_in_scope')}/{vit.get('n_oos')} vs {len(in_ok)}/{len(oos_rej)})")
@@ -158,7 +185,10 @@ def main():
             "ngram": list(ngram),
             "settings_from": "its closed-set tuning on the full train.csv (validation split)",
             "threshold": float(threshold),
-            "pseudo_oos_classes": hidden,
+            "pseudo_oos_classes": draws_hidden,
+            "calibration_draws": len(draws_hidden),
+            "calibration_objective": float(objective),
+            "calibration_margin_objective": float(margin_objective),
             "in_scope_accuracy": float(np.mean(in_ok)),
             "oos_recall": float(np.mean(oos_rej)),
             "closed_set_accuracy_on_in_scope": float(np.mean([ok for ok, _ in in_rows])),

@@ -197,8 +197,8 @@ export interface ThreadsInfo {
   reason: string;
   /** Bundle bytes were shared with the second thread (SharedArrayBuffer). */
   sharedBytes: boolean;
-  /** `load()` with a helper: queries split, parts the helper answered, parts the page took back (not claimed in time, late, refused). */
-  stats?: { splits: number; helped: number; pageTookOver: number; late: number; refused: number };
+  /** `load()` with a helper: queries split, parts the helper answered, parts the page took back (not claimed in time, late, refused), queries run alone while splits did not pay. */
+  stats?: { splits: number; helped: number; pageTookOver: number; late: number; refused: number; alone: number };
 }
 
 export interface ItemInfo {

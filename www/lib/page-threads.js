@@ -91,7 +91,13 @@ export class PageSplit {
      */
     this.ratio = 0.5;
     /** splits: queries split; helped: parts the helper answered; the others the page scanned itself. */
-    this.stats = { splits: 0, helped: 0, pageTookOver: 0, late: 0, refused: 0 };
+    this.stats = { splits: 0, helped: 0, pageTookOver: 0, late: 0, refused: 0, alone: 0 };
+    /** Whether `learn` adapts the spin, the cut and the back-off (tests turn it off). */
+    this.adaptive = true;
+    /** The last 16 splits, 1 = did not pay (newest in bit 0). */
+    this.recent = 0;
+    /** Queries left to run alone before the next try. */
+    this.skip = 0;
     /**
      * Extra ms the page may wait for the helper to claim a query, and to
      * finish a claimed one (0: take the rest back as soon as the page's own
@@ -138,6 +144,32 @@ export class PageSplit {
     return merged.map((c) => ({ id: c.id || m._call(() => this.model.itemId(c.index)), score: c.score }));
   }
 
+  /**
+   * Adapts to what the last splits gained. A part the page had to scan
+   * itself (not claimed in time, late) is a split that did not pay: with
+   * more than 4 of the last 16 the helper stops spinning between queries
+   * (its spin takes the core the page needs), with more than 8 the next 8
+   * queries run alone (then one tries again). A part the helper answered
+   * moves the cut: towards the page when the page had to wait for it,
+   * towards the helper when it was done first. The answers never depend on
+   * it (the join is exact for any cut).
+   * @param {boolean} bad @param {number} [wait] ms the page waited @param {number} [own] ms of the page's part
+   */
+  learn(bad, wait = 0, own = 0) {
+    if (!this.adaptive) return;
+    let r = ((this.recent << 1) | (bad ? 1 : 0)) & 0xffff;
+    let bads = 0;
+    for (let x = r; x; x &= x - 1) bads++;
+    if (bads > 8) {
+      this.skip = 8;
+      r = 0xff;
+    }
+    this.recent = r;
+    const spin = bads > 4 || this.n < SPIN_MIN_ITEMS ? 0 : SPIN_MS * 1000;
+    if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
+    if (!bad) this.ratio = Math.min(0.75, Math.max(0.35, this.ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
+  }
+
   /** Starts the helper's loop; a helper that fails or dies turns the split off. */
   start() {
     this.helper
@@ -174,6 +206,12 @@ export class PageSplit {
    */
   scan(op, q, part) {
     if (this.stopped) return null;
+    if (this.skip > 0) {
+      // Splits did not pay lately (the helper had no core): alone for a while.
+      this.skip--;
+      this.stats.alone++;
+      return null;
+    }
     if (this.helper._dead) {
       this.stop(`the helper worker died (${this.helper._dead.message}); scans run on the calling thread`);
       return null;
@@ -215,8 +253,11 @@ export class PageSplit {
       // Not claimed while the page scanned its part: the page scans the rest.
       this.stats.pageTookOver++;
       theirs = part(cut, n);
+      this.learn(true);
     } else {
-      const limit = performance.now() + Math.max(t1 - t0 + 0.1, this.patience.done);
+      // A claimed part is waited for at most half the page's own part: a
+      // helper that late shares its core, and the page is better off alone.
+      const limit = performance.now() + Math.max((t1 - t0) / 2 + 0.05, this.patience.done);
       let s;
       while ((s = Atomics.load(ctl, CTL.STATE)) === base + PHASE.CLAIMED && performance.now() < limit);
       if (s === base + PHASE.CLAIMED) s = Atomics.compareExchange(ctl, CTL.STATE, base + PHASE.CLAIMED, base + PHASE.TAKEN);
@@ -224,6 +265,7 @@ export class PageSplit {
         const count = ctl[CTL.COUNT];
         theirs = { pool: ctl[CTL.POOL], indices: this.v.indices.subarray(0, count), scan: this.v.scan.subarray(0, count), scores: this.v.scores.subarray(0, count) };
         this.stats.helped++;
+        this.learn(false, performance.now() - t1, t1 - t0);
       } else {
         // Late (claimed, not done in time), refused (too many candidates,
         // an error) or gone: the page scans the rest.
@@ -231,6 +273,7 @@ export class PageSplit {
         else if (s === base + PHASE.REFUSED) this.stats.refused++;
         else this.stats.pageTookOver++;
         theirs = part(cut, n);
+        if (s !== base + PHASE.REFUSED) this.learn(true);
       }
     }
     const parts = [mine, theirs];

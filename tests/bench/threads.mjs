@@ -249,7 +249,7 @@ export async function benchThreads(o = {}) {
         });
         const st = r.pageStats;
         const ms = (/** @type {string} */ e) => median(r.ms[e]).toFixed(3);
-        const line = `two threads ${dtype} ${n}x64: page + helper (page-2t) ${median(pageVsPage).toFixed(2)}× the page's one-thread scan, ${median(pageVsWorker).toFixed(2)}× one worker; two workers (worker-2t) ${median(vsPage).toFixed(2)}× and ${median(vsWorker).toFixed(2)}× (medians of ${rounds} interleaved rounds; page-1t ${ms('page-1t')} ms, page-2t ${ms('page-2t')} ms, worker-1t ${ms('worker-1t')} ms, worker-2t ${ms('worker-2t')} ms; page-2t split ${r.ratio} to the page, helper answered ${st.helped} of ${st.splits} parts, late ${st.late}, not claimed in time ${st.pageTookOver}, run alone ${st.alone}); ceiling, two whole scans at once vs one: ${median(r.ceiling).toFixed(2)}×`;
+        const line = `two threads ${dtype} ${n}x64: page + helper (page-2t) ${median(pageVsPage).toFixed(2)}× the page's one-thread scan, ${median(pageVsWorker).toFixed(2)}× one worker; two workers (worker-2t) ${median(vsPage).toFixed(2)}× and ${median(vsWorker).toFixed(2)}× (medians of ${rounds} interleaved rounds; page-1t ${ms('page-1t')} ms, page-2t ${ms('page-2t')} ms, worker-1t ${ms('worker-1t')} ms, worker-2t ${ms('worker-2t')} ms; page-2t cut ${r.ratio?.toFixed(2)} to the page at the end, helper answered ${st.helped} of ${st.splits} parts, late ${st.late}, not claimed in time ${st.pageTookOver}, run alone ${st.alone}); ceiling, two whole scans at once vs one: ${median(r.ceiling).toFixed(2)}×`;
         lines.push(line);
         log(line);
       }

@@ -83,12 +83,15 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
           const ready = await two.threadsReady;
           // The helper's path on every query: the page waits for it (no timing in the test).
           two._split.patience = { claim: 60_000, done: 60_000 };
+          two._split.adaptive = false; // every query split
           const cats = one.info().categories;
           const a = q(one, users, cats);
           const b = q(two, users, cats);
-          // The page's path: the helper never gets to claim (patience 0, helper asleep).
+          // Then as a page would run: no patience, the split adapting to
+          // what it gains (some queries alone, some parts taken back).
           const stats1 = { ...two._split.stats };
           two._split.patience = { claim: 0, done: 0 };
+          two._split.adaptive = true;
           const c = q(two, users, cats);
           const info = two.info().threads;
           one.dispose();
@@ -104,9 +107,12 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
       assert.equal(r.ready.requested, 2);
       assert.equal(r.ready.sharedBytes, dtype === 'int8', `${label}: bytes reach the helper through a SharedArrayBuffer`);
       assert.equal(r.info.count, 2);
+      // The adaptive run timed some queries alone (the 4th of a kind, before
+      // any alone figure exists), and answered them alike.
+      assert.ok(r.info.stats.alone >= 1, JSON.stringify(r.info.stats));
       assert.ok(r.a[12].items.length === 3000 && r.a[13].indices.length === 4000, label);
       assert.deepEqual(r.b, r.a, `${label}: helper path`);
-      assert.deepEqual(r.c, r.a, `${label}: page takes the helper's part back`);
+      assert.deepEqual(r.c, r.a, `${label}: adaptive, parts taken back`);
       // 7 recommend + 7 recommendIndices + 4 similar split; the failing calls
       // fail in the page's own part.
       assert.ok(r.stats1.splits >= 18, JSON.stringify(r.stats1));
@@ -130,6 +136,7 @@ test('a helper that dies in the middle of a query: the page finishes it alone, s
       const ready = await m.threadsReady;
       const split = m._split;
       split.patience = { claim: 60_000, done: 60_000 };
+      split.adaptive = false;
       const want = users.map((u) => JSON.stringify([...ref.recommend(u, { k: 10 })]));
       const same = [JSON.stringify([...m.recommend(users[0], { k: 10 })]) === want[0]];
       // The helper claims the next query (the page waits for the claim),

@@ -52,11 +52,9 @@ export function helperLoop(ctl, v, scanners) {
   let seen = -1;
   for (;;) {
     let s = Atomics.load(ctl, CTL.STATE);
-    const spin = Atomics.load(ctl, CTL.SPIN_US) / 1000;
-    if (s === seen && spin > 0) {
-      const t0 = performance.now();
-      while ((s = Atomics.load(ctl, CTL.STATE)) === seen && performance.now() - t0 < spin);
-    }
+    // Spin while the page allows it (it may turn the spin off at any time).
+    const t0 = performance.now();
+    while (s === seen && performance.now() - t0 < Atomics.load(ctl, CTL.SPIN_US) / 1000) s = Atomics.load(ctl, CTL.STATE);
     if (s === seen) {
       Atomics.wait(ctl, CTL.STATE, seen);
       s = Atomics.load(ctl, CTL.STATE);

@@ -92,12 +92,10 @@ export class PageSplit {
     this.ratio = 0.5;
     /** splits: queries split; helped: parts the helper answered; the others the page scanned itself. */
     this.stats = { splits: 0, helped: 0, pageTookOver: 0, late: 0, refused: 0, alone: 0 };
-    /** Whether `learn` adapts the spin, the cut and the back-off (tests turn it off). */
+    /** Whether `decide` and `learn` adapt the split, the spin and the cut (tests turn it off). */
     this.adaptive = true;
-    /** The last 16 splits, 1 = did not pay (newest in bit 0). */
-    this.recent = 0;
-    /** Queries left to run alone before the next try. */
-    this.skip = 0;
+    /** Per kind of query (OP): EWMAs of split and alone ms, and a query count. */
+    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: 0, alone: 0, count: 0 }]));
     /**
      * Extra ms the page may wait for the helper to claim a query, and to
      * finish a claimed one (0: take the rest back as soon as the page's own
@@ -120,20 +118,70 @@ export class PageSplit {
    */
   recommend(m, user, opts) {
     if (BUSINESS_OPTION_KEYS.some((key) => opts[key] !== undefined)) return null;
-    const s = m._call(() => this.scan(OP.RECOMMEND, { user, json: JSON.stringify(opts), k: opts.k ?? 10 }, (from, to) => this.model.recommendPart(user, opts, from, to)));
-    return s && scoredList(this.named(m, s.merged), s.parts[0].unknownExcludes ?? 0, m._unknownCategories(opts));
+    const q = { user, json: JSON.stringify(opts), k: opts.k ?? 10 };
+    const s = this.run(m, OP.RECOMMEND, q, (from, to) => this.model.recommendPart(user, opts, from, to), () => this.model.recommend(user, opts));
+    if (!s || !s.merged) return s && scoredList(s.alone.items, s.alone.unknownExcludes, m._unknownCategories(opts));
+    return scoredList(this.named(m, s.merged), s.parts[0].unknownExcludes ?? 0, m._unknownCategories(opts));
   }
 
   /** @param {import('./model.js').Vitrine} m @param {Float32Array} user @param {number} k */
   recommendIndices(m, user, k) {
-    const s = m._call(() => this.scan(OP.FAST, { user, k }, (from, to) => this.model.recommendFastPart(user, k, from, to)));
-    return s && { indices: Uint32Array.from(s.merged, (c) => c.index), scores: Float32Array.from(s.merged, (c) => c.score) };
+    const s = this.run(m, OP.FAST, { user, k }, (from, to) => this.model.recommendFastPart(user, k, from, to), () => this.model.recommendFast(user, k));
+    if (!s || !s.merged) return s && s.alone;
+    return { indices: Uint32Array.from(s.merged, (c) => c.index), scores: Float32Array.from(s.merged, (c) => c.score) };
   }
 
   /** @param {import('./model.js').Vitrine} m @param {string} id @param {any} opts */
   similar(m, id, opts) {
-    const s = m._call(() => this.scan(OP.SIMILAR, { json: JSON.stringify({ id, opts }), k: opts.k ?? 10 }, (from, to) => this.model.similarPart(id, opts, from, to)));
-    return s && scoredList(this.named(m, s.merged), s.parts[0].unknownExcludes ?? 0, m._unknownCategories(opts));
+    const q = { json: JSON.stringify({ id, opts }), k: opts.k ?? 10 };
+    const s = this.run(m, OP.SIMILAR, q, (from, to) => this.model.similarPart(id, opts, from, to), () => this.model.similar(id, opts));
+    if (!s || !s.merged) return s && scoredList(s.alone.items, s.alone.unknownExcludes, m._unknownCategories(opts));
+    return scoredList(this.named(m, s.merged), s.parts[0].unknownExcludes ?? 0, m._unknownCategories(opts));
+  }
+
+  /**
+   * One query, split or alone (`decide`), timed for the next decisions;
+   * `null` once the split has stopped (the caller scans alone).
+   * @param {import('./model.js').Vitrine} m @param {number} op
+   * @param {{ user?: Float32Array, json?: string, k: number }} q
+   * @param {(from: number, to: number) => Part} part @param {() => any} whole the one-thread call
+   * @returns {{ parts: Part[], merged: { index: number, id: string, score: number }[] } | { alone: any, merged?: undefined } | null}
+   */
+  run(m, op, q, part, whole) {
+    if (this.stopped) return null;
+    const e = this.perf[op];
+    const split = this.decide(e);
+    const t0 = performance.now();
+    const r = split ? m._call(() => this.scan(op, q, part)) : { alone: m._call(whole) };
+    if (!r) return null;
+    const ms = performance.now() - t0;
+    const key = split ? 'split' : 'alone';
+    e[key] = e[key] ? e[key] * 0.75 + ms * 0.25 : ms;
+    if (!split) this.stats.alone++;
+    return r;
+  }
+
+  /**
+   * Split this query or run it alone: a split must pay. From the timings
+   * of this kind of query (EWMAs of ms): splits go on while they are 5%
+   * faster than the one-thread scan, with one query in 16 run alone to keep
+   * that figure fresh; otherwise queries run alone, with one split in 8 to
+   * see whether it pays again (the host's other load comes and goes). The
+   * helper spins between queries only while splits pay, and never during a
+   * query the page runs alone (its spin would take the page's core).
+   * @param {{ split: number, alone: number, count: number }} e
+   */
+  decide(e) {
+    if (!this.adaptive) return true;
+    e.count++;
+    const pays = !e.split || !e.alone || e.split < e.alone * 0.95;
+    let split;
+    if (!e.split) split = true;
+    else if (!e.alone) split = e.count % 4 !== 0;
+    else split = pays ? e.count % 16 !== 0 : e.count % 8 === 0;
+    const spin = split && pays && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
+    if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
+    return split;
   }
 
   /**
@@ -145,29 +193,13 @@ export class PageSplit {
   }
 
   /**
-   * Adapts to what the last splits gained. A part the page had to scan
-   * itself (not claimed in time, late) is a split that did not pay: with
-   * more than 4 of the last 16 the helper stops spinning between queries
-   * (its spin takes the core the page needs), with more than 8 the next 8
-   * queries run alone (then one tries again). A part the helper answered
-   * moves the cut: towards the page when the page had to wait for it,
-   * towards the helper when it was done first. The answers never depend on
-   * it (the join is exact for any cut).
-   * @param {boolean} bad @param {number} [wait] ms the page waited @param {number} [own] ms of the page's part
+   * Moves the cut after a part the helper answered: towards the page when
+   * the page had to wait for it, towards the helper when it was done first.
+   * The answers never depend on it (the join is exact for any cut).
+   * @param {number} wait ms the page waited @param {number} own ms of the page's part
    */
-  learn(bad, wait = 0, own = 0) {
-    if (!this.adaptive) return;
-    let r = ((this.recent << 1) | (bad ? 1 : 0)) & 0xffff;
-    let bads = 0;
-    for (let x = r; x; x &= x - 1) bads++;
-    if (bads > 8) {
-      this.skip = 8;
-      r = 0xff;
-    }
-    this.recent = r;
-    const spin = bads > 4 || this.n < SPIN_MIN_ITEMS ? 0 : SPIN_MS * 1000;
-    if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
-    if (!bad) this.ratio = Math.min(0.75, Math.max(0.35, this.ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
+  learn(wait, own) {
+    if (this.adaptive) this.ratio = Math.min(0.75, Math.max(0.35, this.ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
   }
 
   /** Starts the helper's loop; a helper that fails or dies turns the split off. */
@@ -206,12 +238,6 @@ export class PageSplit {
    */
   scan(op, q, part) {
     if (this.stopped) return null;
-    if (this.skip > 0) {
-      // Splits did not pay lately (the helper had no core): alone for a while.
-      this.skip--;
-      this.stats.alone++;
-      return null;
-    }
     if (this.helper._dead) {
       this.stop(`the helper worker died (${this.helper._dead.message}); scans run on the calling thread`);
       return null;
@@ -253,7 +279,6 @@ export class PageSplit {
       // Not claimed while the page scanned its part: the page scans the rest.
       this.stats.pageTookOver++;
       theirs = part(cut, n);
-      this.learn(true);
     } else {
       // A claimed part is waited for at most half the page's own part: a
       // helper that late shares its core, and the page is better off alone.
@@ -265,7 +290,7 @@ export class PageSplit {
         const count = ctl[CTL.COUNT];
         theirs = { pool: ctl[CTL.POOL], indices: this.v.indices.subarray(0, count), scan: this.v.scan.subarray(0, count), scores: this.v.scores.subarray(0, count) };
         this.stats.helped++;
-        this.learn(false, performance.now() - t1, t1 - t0);
+        this.learn(performance.now() - t1, t1 - t0);
       } else {
         // Late (claimed, not done in time), refused (too many candidates,
         // an error) or gone: the page scans the rest.
@@ -273,7 +298,6 @@ export class PageSplit {
         else if (s === base + PHASE.REFUSED) this.stats.refused++;
         else this.stats.pageTookOver++;
         theirs = part(cut, n);
-        if (s !== base + PHASE.REFUSED) this.learn(true);
       }
     }
     const parts = [mine, theirs];

@@ -93,10 +93,19 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
           two._split.patience = { claim: 0, done: 0 };
           two._split.adaptive = true;
           const c = q(two, users, cats);
+          // Splits timed as not paying: the next queries run alone (one in
+          // 8 tries a split again), with the same answers.
+          const sp = two._split;
+          sp.perf[1] = { split: Array(8).fill(100), alone: Array(8).fill(1), count: 1 };
+          sp.busy = false;
+          const aloneBefore = sp.stats.alone;
+          const again = users.map((u) => Array.from(two.recommendIndices(u, 12).indices));
+          const want = users.map((u) => Array.from(one.recommendIndices(u, 12).indices));
+          const alone = { ran: sp.stats.alone - aloneBefore, same: JSON.stringify(again) === JSON.stringify(want), spin: Atomics.load(sp.ctl, 2) };
           const info = two.info().threads;
           one.dispose();
           two.dispose();
-          return { a, b, c, early, ready, stats1, info, variant: two.variant, after: two.info ? await two.threadsReady : null };
+          return { a, b, c, early, ready, stats1, info, alone, variant: two.variant };
         },
         { url: `/t/${basename(path)}`, simd, users, ask: askSource(), bytes: dtype === 'int8' },
       );
@@ -107,9 +116,8 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
       assert.equal(r.ready.requested, 2);
       assert.equal(r.ready.sharedBytes, dtype === 'int8', `${label}: bytes reach the helper through a SharedArrayBuffer`);
       assert.equal(r.info.count, 2);
-      // The adaptive run timed some queries alone (the 4th of a kind, before
-      // any alone figure exists), and answered them alike.
-      assert.ok(r.info.stats.alone >= 1, JSON.stringify(r.info.stats));
+      // 7 queries, counts 2..8: all but the 8th run alone, the helper not spinning.
+      assert.deepEqual(r.alone, { ran: 6, same: true, spin: 0 }, label);
       assert.ok(r.a[12].items.length === 3000 && r.a[13].indices.length === 4000, label);
       assert.deepEqual(r.b, r.a, `${label}: helper path`);
       assert.deepEqual(r.c, r.a, `${label}: adaptive, parts taken back`);

@@ -94,8 +94,10 @@ export class PageSplit {
     this.stats = { splits: 0, helped: 0, pageTookOver: 0, late: 0, refused: 0, alone: 0 };
     /** Whether `decide` and `learn` adapt the split, the spin and the cut (tests turn it off). */
     this.adaptive = true;
-    /** Per kind of query (OP): EWMAs of split and alone ms, and a query count. */
-    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: 0, alone: 0, count: 0 }]));
+    /** Per kind of query (OP): the last 8 split and alone times (ms), and a query count. */
+    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), count: 0 }]));
+    /** Whether the helper may still be scanning a part the page took back. */
+    this.busy = false;
     /**
      * Extra ms the page may wait for the helper to claim a query, and to
      * finish a claimed one (0: take the rest back as soon as the page's own
@@ -154,31 +156,35 @@ export class PageSplit {
     const t0 = performance.now();
     const r = split ? m._call(() => this.scan(op, q, part)) : { alone: m._call(whole) };
     if (!r) return null;
-    const ms = performance.now() - t0;
-    const key = split ? 'split' : 'alone';
-    e[key] = e[key] ? e[key] * 0.75 + ms * 0.25 : ms;
+    const times = split ? e.split : e.alone;
+    times.push(performance.now() - t0);
+    if (times.length > 8) times.shift();
     if (!split) this.stats.alone++;
     return r;
   }
 
   /**
    * Split this query or run it alone: a split must pay. From the timings
-   * of this kind of query (EWMAs of ms): splits go on while they are 5%
-   * faster than the one-thread scan, with one query in 16 run alone to keep
-   * that figure fresh; otherwise queries run alone, with one split in 8 to
-   * see whether it pays again (the host's other load comes and goes). The
-   * helper spins between queries only while splits pay, and never during a
-   * query the page runs alone (its spin would take the page's core).
-   * @param {{ split: number, alone: number, count: number }} e
+   * of this kind of query (medians of the last 8 of each: a loaded host's
+   * outliers do not move them): splits go on while they are 5% faster than
+   * the one-thread scan, with one query in 16 run alone to keep that figure
+   * fresh; otherwise queries run alone, with one split in 8 to see whether
+   * it pays again (the host's other load comes and goes). The helper spins
+   * between queries only while splits pay, and never during a query the
+   * page runs alone (its spin would take the page's core); no query is
+   * timed alone while the helper may still be scanning a part taken back.
+   * @param {{ split: number[], alone: number[], count: number }} e
    */
   decide(e) {
     if (!this.adaptive) return true;
     e.count++;
-    const pays = !e.split || !e.alone || e.split < e.alone * 0.95;
+    const med = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const pays = !e.split.length || !e.alone.length || med(e.split) < med(e.alone) * 0.95;
     let split;
-    if (!e.split) split = true;
-    else if (!e.alone) split = e.count % 4 !== 0;
+    if (e.split.length < 2) split = true;
+    else if (e.alone.length < 2) split = e.count % 4 !== 0;
     else split = pays ? e.count % 16 !== 0 : e.count % 8 === 0;
+    if (!split && this.busy) split = true;
     const spin = split && pays && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
     if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
     return split;
@@ -290,6 +296,7 @@ export class PageSplit {
         const count = ctl[CTL.COUNT];
         theirs = { pool: ctl[CTL.POOL], indices: this.v.indices.subarray(0, count), scan: this.v.scan.subarray(0, count), scores: this.v.scores.subarray(0, count) };
         this.stats.helped++;
+        this.busy = false;
         this.learn(performance.now() - t1, t1 - t0);
       } else {
         // Late (claimed, not done in time), refused (too many candidates,
@@ -297,6 +304,7 @@ export class PageSplit {
         if (s === base + PHASE.CLAIMED) this.stats.late++;
         else if (s === base + PHASE.REFUSED) this.stats.refused++;
         else this.stats.pageTookOver++;
+        this.busy = s === base + PHASE.CLAIMED;
         theirs = part(cut, n);
       }
     }

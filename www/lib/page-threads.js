@@ -205,7 +205,7 @@ export class PageSplit {
    * @param {number} wait ms the page waited @param {number} own ms of the page's part
    */
   learn(wait, own) {
-    if (this.adaptive) this.ratio = Math.min(0.75, Math.max(0.35, this.ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
+    if (this.adaptive) this.ratio = Math.min(0.75, Math.max(0.25, this.ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
   }
 
   /** Starts the helper's loop; a helper that fails or dies turns the split off. */

@@ -22,6 +22,8 @@ const DIM = 32;
 const bundles = Object.fromEntries(
   ['f32', 'int8', 'int8+residual'].map((dtype) => [dtype, synth({ items: 5000, dim: DIM, dtype, seed: 31, categories: 5 })]),
 );
+// 300 rows: less than two blocks, nothing to split (every query runs alone).
+const tiny = synth({ items: 300, dim: DIM, dtype: 'f32', seed: 32 });
 const users = Array.from({ length: 7 }, (_, q) => Array.from(gaussianVector(rng(100 + q), DIM)));
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
@@ -96,7 +98,7 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
           // Splits timed as not paying: the next queries run alone (one in
           // 8 tries a split again), with the same answers.
           const sp = two._split;
-          sp.perf[1] = { split: Array(8).fill(100), alone: Array(8).fill(1), count: 1 };
+          sp.perf[1] = { split: Array(8).fill(100), alone: Array(8).fill(1), count: 1, every: 8 };
           sp.busy = false;
           const aloneBefore = sp.stats.alone;
           const again = users.map((u) => Array.from(two.recommendIndices(u, 12).indices));
@@ -178,7 +180,7 @@ test("'auto', bad values and pages without isolation: one thread where two canno
   const one = async (server) => {
     const { page } = await newPage(browser.context, `${server.url}/tests/blank.html`);
     const r = await page.evaluate(
-      async ({ url, u }) => {
+      async ({ url, tinyUrl, u }) => {
         const v = await import('/pkg/vitrine.js');
         const out = { isolated: crossOriginIsolated };
         const auto = await v.load(url, { threads: 'auto' });
@@ -194,6 +196,12 @@ test("'auto', bad values and pages without isolation: one thread where two canno
         const fromResponse = await v.load(res, { threads: 2 });
         out.response = await fromResponse.threadsReady;
         for (const m of [auto, two, plain, fromResponse]) m.dispose();
+        const tinyOne = await v.load(tinyUrl);
+        const tinyTwo = await v.load(tinyUrl, { threads: 2 });
+        out.tinyThreads = (await tinyTwo.threadsReady).count;
+        out.tinySame = JSON.stringify([...tinyTwo.recommend(u, { k: 250 })]) === JSON.stringify([...tinyOne.recommend(u, { k: 250 })]);
+        tinyOne.dispose();
+        tinyTwo.dispose();
         out.disposedReady = await (async () => {
           const m = await v.load(url, { threads: 2 });
           m.dispose();
@@ -202,7 +210,7 @@ test("'auto', bad values and pages without isolation: one thread where two canno
         })();
         return out;
       },
-      { url: `/t/${basename(bundles.int8)}`, u: users[0] },
+      { url: `/t/${basename(bundles.int8)}`, tinyUrl: `/t/${basename(tiny)}`, u: users[0] },
     );
     await page.close();
     return r;
@@ -220,6 +228,8 @@ test("'auto', bad values and pages without isolation: one thread where two canno
   assert.match(iso.bad.message, /threads/);
   assert.equal(iso.response.count, 1);
   assert.match(iso.response.reason, /Request or Response/);
+  assert.equal(iso.tinyThreads, 2);
+  assert.equal(iso.tinySame, true, 'a catalogue under two blocks runs alone, same answer');
   assert.equal(iso.disposedReady, 1, 'a model disposed before its helper was ready stays on one thread');
 
   const no = await one(plain);

@@ -8,8 +8,8 @@
 // compare-and-swap, scans, writes its candidates and marks the job done.
 // When the page has finished its own part and the helper has not claimed
 // the job, the page takes it back (one CAS) and scans those rows too; a
-// claimed job is waited for at most as long as the page's own part took,
-// then taken back the same way. So a slow, sleeping or dead helper never
+// claimed job is waited for at most half as long as the page's own part
+// took, then taken back the same way. So a slow, sleeping or dead helper never
 // makes a query wait longer than that, and every answer is the one-thread
 // answer (the join rules of the worker split, lib/parallel.js).
 
@@ -95,14 +95,14 @@ export class PageSplit {
     /** Whether `decide` and `learn` adapt the split, the spin and the cut (tests turn it off). */
     this.adaptive = true;
     /** Per kind of query (OP): the last 8 split and alone times (ms), and a query count. */
-    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), count: 0 }]));
+    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), count: 0, every: 8 }]));
     /** Whether the helper may still be scanning a part the page took back. */
     this.busy = false;
     /**
      * Extra ms the page may wait for the helper to claim a query, and to
      * finish a claimed one (0: take the rest back as soon as the page's own
      * part is done and the helper has not claimed it; wait for a claimed
-     * part at most as long as the page's own part took). Tests raise them so
+     * part at most half as long as the page's own part took). Tests raise them so
      * that the path they check runs whatever the host's timing.
      */
     this.patience = { claim: 0, done: 0 };
@@ -167,13 +167,15 @@ export class PageSplit {
    * Split this query or run it alone: a split must pay. From the timings
    * of this kind of query (medians of the last 8 of each: a loaded host's
    * outliers do not move them): splits go on while they are 5% faster than
-   * the one-thread scan, with one query in 16 run alone to keep that figure
+   * the one-thread scan, with one query in 32 run alone to keep that figure
    * fresh; otherwise queries run alone, with one split in 8 to see whether
-   * it pays again (the host's other load comes and goes). The helper spins
+   * it pays again (the host's other load comes and goes), then one in 16,
+   * 32, 64 while it still does not (a host where splits never pay loses
+   * little to the tries). The helper spins
    * between queries only while splits pay, and never during a query the
    * page runs alone (its spin would take the page's core); no query is
    * timed alone while the helper may still be scanning a part taken back.
-   * @param {{ split: number[], alone: number[], count: number }} e
+   * @param {{ split: number[], alone: number[], count: number, every: number }} e
    */
   decide(e) {
     if (!this.adaptive) return true;
@@ -183,7 +185,13 @@ export class PageSplit {
     let split;
     if (e.split.length < 2) split = true;
     else if (e.alone.length < 2) split = e.count % 4 !== 0;
-    else split = pays ? e.count % 16 !== 0 : e.count % 8 === 0;
+    else if (pays) {
+      e.every = 8;
+      split = e.count % 32 !== 0;
+    } else {
+      split = e.count % e.every === 0;
+      if (split) e.every = Math.min(64, e.every * 2);
+    }
     if (!split && this.busy) split = true;
     const spin = split && pays && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
     if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
@@ -250,6 +258,7 @@ export class PageSplit {
     }
     const ctl = this.ctl;
     const [, cut, n] = this.cut();
+    if (cut === 0 || cut === n) return null; // a catalogue of a block or two: nothing to split
     let len = 0;
     if (q.json !== undefined) {
       // TextEncoder writes only to unshared memory: encoded, then copied.

@@ -22,6 +22,9 @@ import { VitrineWorker, absoluteWasmUrl, startWorker } from './worker-client.js'
 
 /** @typedef {import('./parallel.js').Part} Part */
 
+/** @param {number[]} xs */
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
 /**
  * Below this many items `'auto'` keeps `load()` on one thread. Measured on
  * the 2-core host with the prototype of this scheme: 1.61× the one-thread
@@ -95,7 +98,7 @@ export class PageSplit {
     /** Whether `decide` and `learn` adapt the split, the spin and the cut (tests turn it off). */
     this.adaptive = true;
     /** Per kind of query (OP): the last 8 split and alone times (ms), and a query count. */
-    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), count: 0, every: 8 }]));
+    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), count: 0, every: 8, paying: true }]));
     /** Whether the helper may still be scanning a part the page took back. */
     this.busy = false;
     /**
@@ -156,9 +159,17 @@ export class PageSplit {
     const t0 = performance.now();
     const r = split ? m._call(() => this.scan(op, q, part)) : { alone: m._call(whole) };
     if (!r) return null;
-    const times = split ? e.split : e.alone;
-    times.push(performance.now() - t0);
-    if (times.length > 8) times.shift();
+    const ms = performance.now() - t0;
+    if (split && !e.paying && e.alone.length && ms < median(e.alone) * 0.95) {
+      // A try that paid: the older split times (a busier host, a helper
+      // still compiling) no longer say what a split costs.
+      e.split = [ms];
+      e.every = 8;
+    } else {
+      const times = split ? e.split : e.alone;
+      times.push(ms);
+      if (times.length > 8) times.shift();
+    }
     if (!split) this.stats.alone++;
     return r;
   }
@@ -171,17 +182,18 @@ export class PageSplit {
    * fresh; otherwise queries run alone, with one split in 8 to see whether
    * it pays again (the host's other load comes and goes), then one in 16,
    * 32, 64 while it still does not (a host where splits never pay loses
-   * little to the tries). The helper spins
+   * little to the tries); a try that pays replaces the older split times
+   * (`run`), so splits resume at once when the host frees up. The helper spins
    * between queries only while splits pay, and never during a query the
    * page runs alone (its spin would take the page's core); no query is
    * timed alone while the helper may still be scanning a part taken back.
-   * @param {{ split: number[], alone: number[], count: number, every: number }} e
+   * @param {{ split: number[], alone: number[], count: number, every: number, paying: boolean }} e
    */
   decide(e) {
     if (!this.adaptive) return true;
     e.count++;
-    const med = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-    const pays = !e.split.length || !e.alone.length || med(e.split) < med(e.alone) * 0.95;
+    const pays = !e.split.length || !e.alone.length || median(e.split) < median(e.alone) * 0.95;
+    e.paying = pays;
     let split;
     if (e.split.length < 2) split = true;
     else if (e.alone.length < 2) split = e.count % 4 !== 0;

@@ -190,7 +190,11 @@ export class PageSplit {
    * @param {{ split: number[], alone: number[], count: number, every: number, paying: boolean }} e
    */
   decide(e) {
-    if (!this.adaptive) return true;
+    if (!this.adaptive) {
+      const spin = this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
+      if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
+      return true;
+    }
     e.count++;
     const pays = !e.split.length || !e.alone.length || median(e.split) < median(e.alone) * 0.95;
     e.paying = pays;

@@ -104,6 +104,17 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
           const again = users.map((u) => Array.from(two.recommendIndices(u, 12).indices));
           const want = users.map((u) => Array.from(one.recommendIndices(u, 12).indices));
           const alone = { ran: sp.stats.alone - aloneBefore, same: JSON.stringify(again) === JSON.stringify(want), spin: Atomics.load(sp.ctl, 2) };
+          // 300 more queries back to back, as a page would send them: every
+          // path (helped, late, unclaimed, alone, the cut moving) gives the
+          // one-thread answer.
+          let differ = 0;
+          for (let q = 0; q < 300; q++) {
+            const u = users[q % users.length].map((x, i) => x + Math.sin(q * 7 + i) * 0.5);
+            const a1 = one.recommendIndices(u, 10);
+            const a2 = two.recommendIndices(u, 10);
+            if (JSON.stringify([Array.from(a1.indices), Array.from(a1.scores)]) !== JSON.stringify([Array.from(a2.indices), Array.from(a2.scores)])) differ++;
+          }
+          alone.differ = differ;
           const info = two.info().threads;
           one.dispose();
           two.dispose();
@@ -119,7 +130,7 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
       assert.equal(r.ready.sharedBytes, dtype === 'int8', `${label}: bytes reach the helper through a SharedArrayBuffer`);
       assert.equal(r.info.count, 2);
       // 7 queries, counts 2..8: all but the 8th run alone, the helper not spinning.
-      assert.deepEqual(r.alone, { ran: 6, same: true, spin: 0 }, label);
+      assert.deepEqual(r.alone, { ran: 6, same: true, spin: 0, differ: 0 }, label);
       assert.ok(r.a[12].items.length === 3000 && r.a[13].indices.length === 4000, label);
       assert.deepEqual(r.b, r.a, `${label}: helper path`);
       assert.deepEqual(r.c, r.a, `${label}: adaptive, parts taken back`);

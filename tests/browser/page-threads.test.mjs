@@ -98,7 +98,7 @@ test('load(src, {threads: 2}): the page and a helper worker answer exactly as on
           // Splits timed as not paying: the next queries run alone (one in
           // 8 tries a split again), with the same answers.
           const sp = two._split;
-          sp.perf[1] = { split: Array(8).fill(100), alone: Array(8).fill(1), count: 1, every: 8, paying: false };
+          sp.perf[1] = { split: Array(8).fill(100), alone: Array(8).fill(1), good: [], count: 1, every: 8, paying: false };
           sp.busy = false;
           const aloneBefore = sp.stats.alone;
           const again = users.map((u) => Array.from(two.recommendIndices(u, 12).indices));

@@ -98,9 +98,11 @@ export class PageSplit {
     /** Whether `decide` and `learn` adapt the split, the spin and the cut (tests turn it off). */
     this.adaptive = true;
     /** Per kind of query (OP): the last 8 split and alone times (ms), and a query count. */
-    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), count: 0, every: 8, paying: true }]));
+    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), good: /** @type {number[]} */ ([]), count: 0, every: 8, paying: true }]));
     /** Whether the helper may still be scanning a part the page took back. */
     this.busy = false;
+    /** Whether the current alone query's time is left out (`busy` when it started). */
+    this.untimed = false;
     /**
      * Extra ms the page may wait for the helper to claim a query, and to
      * finish a claimed one (0: take the rest back as soon as the page's own
@@ -160,16 +162,29 @@ export class PageSplit {
     const r = split ? m._call(() => this.scan(op, q, part)) : { alone: m._call(whole) };
     if (!r) return null;
     const ms = performance.now() - t0;
-    if (split && !e.paying && e.alone.length && ms < median(e.alone) * 0.95) {
-      // A try that paid: the older split times (a busier host, a helper
-      // still compiling) no longer say what a split costs.
-      e.split = [ms];
-      e.every = 8;
-    } else {
-      const times = split ? e.split : e.alone;
-      times.push(ms);
-      if (times.length > 8) times.shift();
-    }
+    /** @param {number[]} xs */
+    const keep = (xs) => {
+      xs.push(ms);
+      if (xs.length > 8) xs.shift();
+    };
+    if (split && !e.paying && e.alone.length >= 2) {
+      // A try while splits did not pay. Two in a row that pay replace the
+      // older split times (a busier host, a helper still compiling), so
+      // splits resume; one lucky try on a noisy host does not.
+      if (ms < median(e.alone) * 0.95) {
+        e.good.push(ms);
+        if (e.good.length >= 2) {
+          e.split = e.good;
+          e.good = [];
+          e.every = 8;
+        }
+      } else {
+        e.good = [];
+        e.every = Math.min(64, e.every * 2);
+        keep(e.split);
+      }
+    } else if (split) keep(e.split);
+    else if (!this.untimed) keep(e.alone);
     if (!split) this.stats.alone++;
     return r;
   }
@@ -182,12 +197,11 @@ export class PageSplit {
    * fresh; otherwise queries run alone, with one split in 8 to see whether
    * it pays again (the host's other load comes and goes), then one in 16,
    * 32, 64 while it still does not (a host where splits never pay loses
-   * little to the tries); a try that pays replaces the older split times
-   * (`run`), so splits resume at once when the host frees up. The helper spins
+   * little to the tries); two tries in a row that pay replace the older
+   * split times (`run`), so splits resume soon after the host frees up. The helper spins
    * between queries only while splits pay, and never during a query the
-   * page runs alone (its spin would take the page's core); no query is
-   * timed alone while the helper may still be scanning a part taken back.
-   * @param {{ split: number[], alone: number[], count: number, every: number, paying: boolean }} e
+   * page runs alone (its spin would take the page's core).
+   * @param {{ split: number[], alone: number[], good: number[], count: number, every: number, paying: boolean }} e
    */
   decide(e) {
     if (!this.adaptive) {
@@ -204,11 +218,11 @@ export class PageSplit {
     else if (pays) {
       e.every = 8;
       split = e.count % 32 !== 0;
-    } else {
-      split = e.count % e.every === 0;
-      if (split) e.every = Math.min(64, e.every * 2);
-    }
-    if (!split && this.busy) split = true;
+    } else split = e.count % e.every === 0;
+    // An alone query while the helper may still scan a part taken back is
+    // not a fair one-thread time: run it, do not keep its time.
+    this.untimed = !split && this.busy;
+    if (!split) this.busy = false;
     const spin = split && pays && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
     if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
     return split;

@@ -78,7 +78,12 @@ async function inPage({ url, k, rounds, minBatchMs, batches, ratio }) {
   const pageTwo = await v.load(url, { simd: 'relaxed', threads: 2 });
   const pageThreads = await pageTwo.threadsReady;
   if (pageThreads.count !== 2) throw new Error(`the page's helper was not granted: ${pageThreads.reason}`);
-  if (ratio) pageTwo._split.ratio = ratio;
+  // The mechanism without the rule: its own model, so page-2t's counters
+  // and timings are its own.
+  const pageAlways = await v.load(url, { simd: 'relaxed', threads: 2 });
+  if ((await pageAlways.threadsReady).count !== 2) throw new Error('the always-split page model got no helper');
+  pageAlways._split.adaptive = false;
+  if (ratio) pageTwo._split.ratio = pageAlways._split.ratio = ratio;
   const one = await v.loadInWorker(url, { simd: 'relaxed', threads: 1 });
   const two = await v.loadInWorker(url, { simd: 'relaxed', threads: 2 });
   if (two.threads.count !== 2) throw new Error(`two threads were not granted: ${two.threads.reason}`);
@@ -95,17 +100,11 @@ async function inPage({ url, k, rounds, minBatchMs, batches, ratio }) {
   /** @type {Record<string, (u: Float32Array) => Promise<{indices: Uint32Array, scores: Float32Array}>>} */
   const engines = {
     'page-1t': async (u) => page.recommendIndices(u, k),
-    'page-2t': async (u) => {
-      pageTwo._split.adaptive = true;
-      return pageTwo.recommendIndices(u, k);
-    },
-    // The same model with every query split (no measuring, the helper
-    // spinning from 500k items): what the mechanism gives when the rule
-    // keeps splitting; beside page-2t it shows what the rule costs or saves.
-    'page-2t-always': async (u) => {
-      pageTwo._split.adaptive = false;
-      return pageTwo.recommendIndices(u, k);
-    },
+    'page-2t': async (u) => pageTwo.recommendIndices(u, k),
+    // Every query split (no measuring, the helper spinning from 500k items):
+    // what the mechanism gives when the rule keeps splitting; beside page-2t
+    // it shows what the rule costs or saves.
+    'page-2t-always': async (u) => pageAlways.recommendIndices(u, k),
     'worker-1t': (u) => one.recommendIndices(u, k),
     'worker-2t': (u) => two.recommendIndices(u, k),
   };
@@ -173,6 +172,7 @@ async function inPage({ url, k, rounds, minBatchMs, batches, ratio }) {
   const pageRatio = pageTwo._split?.ratio;
   page.dispose();
   pageTwo.dispose();
+  pageAlways.dispose();
   await one.dispose();
   await two.dispose();
   return { ms, ceiling, batch, sink, isolated: crossOriginIsolated, threads: two.threads, pageThreads, pageStats, ratio: pageRatio, variant: page.variant, nItems: page.nItems, dim: page.dim };

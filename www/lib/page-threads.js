@@ -161,6 +161,7 @@ export class PageSplit {
     const t0 = performance.now();
     const r = split ? m._call(() => this.scan(op, q, part)) : { alone: m._call(whole) };
     if (!r) return null;
+    if (!this.adaptive) return r;
     const ms = performance.now() - t0;
     /** @param {number[]} xs */
     const keep = (xs) => {

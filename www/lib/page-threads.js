@@ -200,8 +200,8 @@ export class PageSplit {
    * 32, 64 while it still does not (a host where splits never pay loses
    * little to the tries); two tries in a row that pay replace the older
    * split times (`run`), so splits resume soon after the host frees up. The helper spins
-   * between queries only while splits pay, and never during a query the
-   * page runs alone (its spin would take the page's core).
+   * between queries only while splits pay (where they do not, its spin
+   * would take the page's core).
    * @param {{ split: number[], alone: number[], good: number[], count: number, every: number, paying: boolean }} e
    */
   decide(e) {
@@ -224,7 +224,9 @@ export class PageSplit {
     // not a fair one-thread time: run it, do not keep its time.
     this.untimed = !split && this.busy;
     if (!split) this.busy = false;
-    const spin = split && pays && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
+    // While splits pay the helper spins through the odd query run alone too
+    // (stopping it there would make the next split pay a wake-up).
+    const spin = pays && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
     if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
     return split;
   }

@@ -159,7 +159,11 @@ export class PageSplit {
     const e = this.perf[op];
     const split = this.decide(e);
     const t0 = performance.now();
-    const r = split ? m._call(() => this.scan(op, q, part)) : { alone: m._call(whole) };
+    // A try (or one of the first splits) waits for a claimed part as long as
+    // the page's own part took, not half: the helper, asleep while splits did
+    // not pay, pays a wake-up on it, and cut short it would never look paying.
+    const patient = split && (!e.paying || e.split.length < 2);
+    const r = split ? m._call(() => this.scan(op, q, part, patient)) : { alone: m._call(whole) };
     if (!r) return null;
     if (!this.adaptive) return r;
     const ms = performance.now() - t0;
@@ -181,7 +185,7 @@ export class PageSplit {
         }
       } else {
         e.good = [];
-        e.every = Math.min(64, e.every * 2);
+        e.every = Math.min(32, e.every * 2);
         keep(e.split);
       }
     } else if (split) keep(e.split);
@@ -193,11 +197,11 @@ export class PageSplit {
   /**
    * Split this query or run it alone: a split must pay. From the timings
    * of this kind of query (medians of the last 8 of each: a loaded host's
-   * outliers do not move them): splits go on while they are 5% faster than
-   * the one-thread scan, with one query in 32 run alone to keep that figure
+   * outliers do not move them): splits start when they are 5% faster than
+   * the one-thread scan and go on until they are 2% slower, with one query in 32 run alone to keep that figure
    * fresh; otherwise queries run alone, with one split in 8 to see whether
-   * it pays again (the host's other load comes and goes), then one in 16,
-   * 32, 64 while it still does not (a host where splits never pay loses
+   * it pays again (the host's other load comes and goes), then one in 16
+   * and 32 while it still does not (a host where splits never pay loses
    * little to the tries); two tries in a row that pay replace the older
    * split times (`run`), so splits resume soon after the host frees up. The helper spins
    * between queries only while splits pay (where they do not, its spin
@@ -211,7 +215,9 @@ export class PageSplit {
       return true;
     }
     e.count++;
-    const pays = !e.split.length || !e.alone.length || median(e.split) < median(e.alone) * 0.95;
+    // Hysteresis: splits start when 5% faster, stop when 2% slower, so the
+    // noise of a busy host does not flip the choice back and forth.
+    const pays = !e.split.length || !e.alone.length || median(e.split) < median(e.alone) * (e.paying ? 1.02 : 0.95);
     e.paying = pays;
     let split;
     if (e.split.length < 2) split = true;
@@ -281,9 +287,10 @@ export class PageSplit {
    * @param {number} op OP.*
    * @param {{ user?: Float32Array, json?: string, k: number }} q the helper's inputs
    * @param {(from: number, to: number) => Part} part the page's scan of rows [from, to)
+   * @param {boolean} [patient] wait for a claimed part as long as the page's own part took (else half)
    * @returns {{ parts: Part[], merged: { index: number, id: string, score: number }[] } | null}
    */
-  scan(op, q, part) {
+  scan(op, q, part, patient = false) {
     if (this.stopped) return null;
     if (this.helper._dead) {
       this.stop(`the helper worker died (${this.helper._dead.message}); scans run on the calling thread`);
@@ -330,7 +337,7 @@ export class PageSplit {
     } else {
       // A claimed part is waited for at most half the page's own part: a
       // helper that late shares its core, and the page is better off alone.
-      const limit = performance.now() + Math.max((t1 - t0) / 2 + 0.05, this.patience.done);
+      const limit = performance.now() + Math.max((t1 - t0) * (patient ? 1 : 0.5) + 0.05, this.patience.done);
       let s;
       while ((s = Atomics.load(ctl, CTL.STATE)) === base + PHASE.CLAIMED && performance.now() < limit);
       if (s === base + PHASE.CLAIMED) s = Atomics.compareExchange(ctl, CTL.STATE, base + PHASE.CLAIMED, base + PHASE.TAKEN);

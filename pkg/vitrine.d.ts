@@ -88,6 +88,17 @@ export interface LoadOptions {
   /** Called after every chunk; `null`/`undefined`: no reports. */
   onProgress?: ((p: Progress) => void) | null;
   /**
+   * `load()`: 1 (default) scans on the calling thread; 2 adds a helper
+   * worker (its own copy of the model, woken through shared memory) that
+   * scans part of each `recommend`, `recommendIndices` and `similar` while
+   * the page scans the rest (results identical to one thread; the methods
+   * stay synchronous); 'auto': 2 from 500,000 items on a cross-origin
+   * isolated page with two or more cores. Needs cross-origin isolation.
+   * `threadsReady` resolves once the helper is ready; `info().threads` says
+   * what runs and why.
+   */
+  threads?: 1 | 2 | 'auto' | null;
+  /**
    * 'auto' (default): the fastest build this engine validates (relaxed SIMD,
    * then SIMD128, then scalar; they rank identically). true: the SIMD128
    * build; 'relaxed': the relaxed-SIMD build; false: the scalar build.
@@ -184,8 +195,10 @@ export interface ThreadsInfo {
   count: 1 | 2;
   requested: 1 | 2 | 'auto';
   reason: string;
-  /** Bundle bytes given to `loadInWorker` were shared by both workers (SharedArrayBuffer). */
+  /** Bundle bytes were shared with the second thread (SharedArrayBuffer). */
   sharedBytes: boolean;
+  /** `load()` with a helper: queries split, parts the helper answered, parts the page took back (not claimed in time, late, refused), queries run alone while splits did not pay. */
+  stats?: { splits: number; helped: number; pageTookOver: number; late: number; refused: number; alone: number };
 }
 
 export interface ItemInfo {
@@ -240,7 +253,7 @@ export interface ModelInfo {
    * section was refused (`reason`: another feature spec, non-finite weights).
    */
   ranker: { active: 'learned' | 'blend' | 'fallback'; reason: string | null };
-  /** How many threads split each scan, and why (always 1 for `load()`). */
+  /** How many threads split each scan, and why. */
   threads: ThreadsInfo;
   /** 'lean': a `-lean` engine build (no shopper or placements), selected through `wasmUrl`. */
   engine: 'full' | 'lean';
@@ -406,6 +419,8 @@ export declare class Vitrine {
   readonly raw: unknown;
   /** Resolves when the load's background cache work (storing, revalidating) is done. */
   readonly cacheSettled: Promise<void>;
+  /** `threads: 2 | 'auto'`: resolves with `info().threads` once the helper worker is ready, or was not started, or failed (never rejects). */
+  readonly threadsReady: Promise<ThreadsInfo | null>;
   simdEnabled(): boolean;
   info(): ModelInfo;
   /** score = ⟨user, item⟩ + item bias, best first. */

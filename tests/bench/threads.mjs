@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Two-thread scans (`make bench-threads`, and the two-thread rows of
-// `make bench-web`): one query's scan split across two workers
-// (`loadInWorker(url, {threads: 2})`) against the two one-thread scans a
-// page could use instead, the page's own thread (`load()`) and one worker
-// (`threads: 1`), in headless Chromium on a cross-origin isolated page.
+// `make bench-web`): one query's scan split between the page and a helper
+// worker (`load(url, {threads: 2})`, page-2t) and across two workers
+// (`loadInWorker(url, {threads: 2})`, worker-2t), against the two
+// one-thread scans a page could use instead, the page's own thread
+// (`load()`, page-1t) and one worker (`threads: 1`, worker-1t), in headless
+// Chromium on a cross-origin isolated page.
 //
-// The three run in the same page in interleaved rounds (page-1t, worker-1t,
-// worker-2t, then again in a rotated order), and each speed-up is taken per
-// round before its median: the host's speed drifts by tens of percent over
+// The four run in the same page in interleaved rounds (page-1t, page-2t,
+// worker-1t, worker-2t, then again in a rotated order), and each speed-up is
+// taken per round before its median: the host's speed drifts by tens of percent over
 // minutes (other guests, other processes), much more than the differences
 // measured. Each answer is checked equal to the page's first.
 //
@@ -17,7 +19,9 @@
 // memory bus is saturated by one, or the second core is busy elsewhere).
 //
 // Env: BENCH_QUICK=1 (100k only), BENCH_THREAD_ROUNDS (default 7),
-//      BENCH_AUTOGROUP_NICE (e.g. -10: see `raisePriority`).
+//      BENCH_AUTOGROUP_NICE (e.g. -10: see `raisePriority`),
+//      BENCH_PAGE_RATIO (the page's share of the rows in page-2t, default
+//      the library's), BENCH_THREAD_SHAPES (e.g. int8:1000000,f32:100000).
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -68,9 +72,18 @@ export function raisePriority(nice) {
  * In the page: the three engines on one bundle, interleaved rounds.
  * @param {{ url: string, k: number, rounds: number, minBatchMs: number, batches: number }} job
  */
-async function inPage({ url, k, rounds, minBatchMs, batches }) {
+async function inPage({ url, k, rounds, minBatchMs, batches, ratio }) {
   const v = await import('/vitrine.js');
   const page = await v.load(url, { simd: 'relaxed' });
+  const pageTwo = await v.load(url, { simd: 'relaxed', threads: 2 });
+  const pageThreads = await pageTwo.threadsReady;
+  if (pageThreads.count !== 2) throw new Error(`the page's helper was not granted: ${pageThreads.reason}`);
+  // The mechanism without the rule: its own model, so page-2t's counters
+  // and timings are its own.
+  const pageAlways = await v.load(url, { simd: 'relaxed', threads: 2 });
+  if ((await pageAlways.threadsReady).count !== 2) throw new Error('the always-split page model got no helper');
+  pageAlways._split.adaptive = false;
+  if (ratio) pageTwo._split.ratio = pageAlways._split.ratio = ratio;
   const one = await v.loadInWorker(url, { simd: 'relaxed', threads: 1 });
   const two = await v.loadInWorker(url, { simd: 'relaxed', threads: 2 });
   if (two.threads.count !== 2) throw new Error(`two threads were not granted: ${two.threads.reason}`);
@@ -87,13 +100,18 @@ async function inPage({ url, k, rounds, minBatchMs, batches }) {
   /** @type {Record<string, (u: Float32Array) => Promise<{indices: Uint32Array, scores: Float32Array}>>} */
   const engines = {
     'page-1t': async (u) => page.recommendIndices(u, k),
+    'page-2t': async (u) => pageTwo.recommendIndices(u, k),
+    // Every query split (no measuring, the helper spinning from 500k items):
+    // what the mechanism gives when the rule keeps splitting; beside page-2t
+    // it shows what the rule costs or saves.
+    'page-2t-always': async (u) => pageAlways.recommendIndices(u, k),
     'worker-1t': (u) => one.recommendIndices(u, k),
     'worker-2t': (u) => two.recommendIndices(u, k),
   };
   // The same answers first (indices and f32 scores, 8 users).
   for (let q = 0; q < 8; q++) {
     const want = await engines['page-1t'](us[q]);
-    for (const name of ['worker-1t', 'worker-2t']) {
+    for (const name of ['page-2t', 'page-2t-always', 'worker-1t', 'worker-2t']) {
       const got = await engines[name](us[q]);
       if (JSON.stringify([Array.from(got.indices), Array.from(got.scores)]) !== JSON.stringify([Array.from(want.indices), Array.from(want.scores)])) {
         throw new Error(`${name} answered user ${q} differently from the page's scan`);
@@ -150,10 +168,14 @@ async function inPage({ url, k, rounds, minBatchMs, batches }) {
     }
     ceiling.push(await ceilingOf());
   }
+  const pageStats = pageTwo.info().threads.stats;
+  const pageRatio = pageTwo._split?.ratio;
   page.dispose();
+  pageTwo.dispose();
+  pageAlways.dispose();
   await one.dispose();
   await two.dispose();
-  return { ms, ceiling, batch, sink, isolated: crossOriginIsolated, threads: two.threads, variant: page.variant, nItems: page.nItems, dim: page.dim };
+  return { ms, ceiling, batch, sink, isolated: crossOriginIsolated, threads: two.threads, pageThreads, pageStats, ratio: pageRatio, variant: page.variant, nItems: page.nItems, dim: page.dim };
 }
 
 const median = (/** @type {number[]} */ xs) => {
@@ -179,8 +201,11 @@ export async function benchThreads(o = {}) {
   const rows = [];
   const lines = [];
   try {
-    for (const n of quick ? [100_000] : [1_000_000, 100_000]) {
-      for (const dtype of ['int8', 'f32']) {
+    const shapes = process.env.BENCH_THREAD_SHAPES
+      ? process.env.BENCH_THREAD_SHAPES.split(',').map((x) => /** @type {[string, number]} */ ([x.split(':')[0], Number(x.split(':')[1])]))
+      : (quick ? [100_000] : [1_000_000, 100_000]).flatMap((n) => ['int8', 'f32'].map((dtype) => /** @type {[string, number]} */ ([dtype, n])));
+    for (const [dtype, n] of shapes) {
+      {
         const url = `/bench/${basename(synth({ items: n, dim: 64, dtype, seed: 1, dir: CACHE }))}`;
         const page = await browser.context.newPage();
         const errors = [];
@@ -188,7 +213,7 @@ export async function benchThreads(o = {}) {
         let r;
         try {
           await page.goto(`${srv.url}/bench-page/page.html`);
-          r = await page.evaluate(inPage, { url, k, rounds, minBatchMs: 20, batches: 5 });
+          r = await page.evaluate(inPage, { url, k, rounds, minBatchMs: 20, batches: 5, ratio: Number(process.env.BENCH_PAGE_RATIO ?? 0) || undefined });
         } catch (e) {
           log(`FAILED ${dtype} ${n}x64: ${e.message}${errors.length ? `\n${errors.join('\n')}` : ''}`);
           rows.push({ metric: 'two_thread_speedup', dtype, n, d: 64, error: e.message.slice(0, 300) });
@@ -197,29 +222,47 @@ export async function benchThreads(o = {}) {
           await page.close();
         }
         for (const [name, list] of Object.entries(r.ms)) {
-          rows.push({ engine: `${name}-relaxed`, dtype, n, d: 64, k, threads: name === 'worker-2t' ? 2 : 1, median_ms: round(median(list)), min_ms: round(Math.min(...list)), rounds: list.map((x) => round(x)), batch: r.batch[name], interleaved: true });
+          rows.push({ engine: `${name}-relaxed`, dtype, n, d: 64, k, threads: name.includes('-2t') ? 2 : 1, median_ms: round(median(list)), min_ms: round(Math.min(...list)), rounds: list.map((x) => round(x)), batch: r.batch[name], interleaved: true });
         }
-        const ratio = (/** @type {string} */ base) => r.ms[base].map((b, i) => b / r.ms['worker-2t'][i]);
+        /** Per-round speed-ups of `two` over `base`. @param {string} base @param {string} two */
+        const ratio = (base, two = 'worker-2t') => r.ms[base].map((b, i) => b / r.ms[two][i]);
         const vsPage = ratio('page-1t');
         const vsWorker = ratio('worker-1t');
+        const pageVsPage = ratio('page-1t', 'page-2t');
+        const pageVsWorker = ratio('worker-1t', 'page-2t');
+        const alwaysVsPage = ratio('page-1t', 'page-2t-always');
+        const best = ['page-2t', 'page-2t-always', 'worker-2t'].sort((a, b) => median(r.ms[a]) - median(r.ms[b]))[0];
         rows.push({
           metric: 'two_thread_speedup',
           dtype,
           n,
           d: 64,
           k,
+          // worker-2t (two workers) over the one-thread scans
           vs_page_1t: round(median(vsPage), 3),
           vs_worker_1t: round(median(vsWorker), 3),
           per_round_vs_page_1t: vsPage.map((x) => round(x, 3)),
           per_round_vs_worker_1t: vsWorker.map((x) => round(x, 3)),
+          // page-2t (the page + a helper worker) over the same
+          page_2t_vs_page_1t: round(median(pageVsPage), 3),
+          page_2t_vs_worker_1t: round(median(pageVsWorker), 3),
+          per_round_page_2t_vs_page_1t: pageVsPage.map((x) => round(x, 3)),
+          page_2t_always_vs_page_1t: round(median(alwaysVsPage), 3),
+          per_round_page_2t_always_vs_page_1t: alwaysVsPage.map((x) => round(x, 3)),
+          best_2t: `${best}-relaxed`,
+          page_2t_ratio: r.ratio,
+          page_2t_stats: r.pageStats,
           ceiling: round(median(r.ceiling), 3),
           per_round_ceiling: r.ceiling.map((x) => round(x, 3)),
           rounds,
           isolated: r.isolated,
           threads: r.threads,
+          page_threads: r.pageThreads,
           variant: r.variant,
         });
-        const line = `two threads ${dtype} ${n}x64: ${median(vsPage).toFixed(2)}× the page's one-thread scan, ${median(vsWorker).toFixed(2)}× one worker (medians of ${rounds} interleaved rounds; page-1t ${median(r.ms['page-1t']).toFixed(3)} ms, worker-1t ${median(r.ms['worker-1t']).toFixed(3)} ms, worker-2t ${median(r.ms['worker-2t']).toFixed(3)} ms); ceiling, two whole scans at once vs one: ${median(r.ceiling).toFixed(2)}×`;
+        const st = r.pageStats;
+        const ms = (/** @type {string} */ e) => median(r.ms[e]).toFixed(3);
+        const line = `two threads ${dtype} ${n}x64: page + helper (page-2t) ${median(pageVsPage).toFixed(2)}× the page's one-thread scan, ${median(pageVsWorker).toFixed(2)}× one worker (every query split: ${median(alwaysVsPage).toFixed(2)}× page-1t, ${ms('page-2t-always')} ms); two workers (worker-2t) ${median(vsPage).toFixed(2)}× and ${median(vsWorker).toFixed(2)}× (medians of ${rounds} interleaved rounds; page-1t ${ms('page-1t')} ms, page-2t ${ms('page-2t')} ms, worker-1t ${ms('worker-1t')} ms, worker-2t ${ms('worker-2t')} ms; page-2t cut ${r.ratio?.toFixed(2)} to the page at the end, helper answered ${st.helped} of ${st.splits} parts, late ${st.late}, not claimed in time ${st.pageTookOver}, run alone ${st.alone}); ceiling, two whole scans at once vs one: ${median(r.ceiling).toFixed(2)}×`;
         lines.push(line);
         log(line);
       }

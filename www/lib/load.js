@@ -6,6 +6,7 @@ import { pickVariant, pickVariantWithReason } from './detect.js';
 import { loadWasm } from './wasm.js';
 import { checkLoadOptions, newLoadContext, now, openSource } from './source.js';
 import { Vitrine } from './model.js';
+import { badArg, describe } from './errors.js';
 
 /**
  * Load a model bundle (`.vtr`) and the matching wasm build.
@@ -23,7 +24,23 @@ import { Vitrine } from './model.js';
  * @returns {Promise<Vitrine>}
  */
 export async function loadModel(source, options) {
+  const v = await loadHere(source, options);
+  // threads: 2 | 'auto': a helper worker scans part of each query (lib/page-threads.js,
+  // fetched only then; not in the worker's bundle, which imports loadHere).
+  const threads = /** @type {any} */ (options)?.threads;
+  if (threads !== undefined && threads !== null && threads !== 1) (await import('./page-threads.js')).attachThreads(v, source, threads, checkLoadOptions(options));
+  return v;
+}
+
+/**
+ * `load()` on this thread only (the worker's load).
+ * @param {string | URL | Request | Response | ArrayBuffer | ArrayBufferView} source
+ * @param {import('../vitrine.js').LoadOptions} [options]
+ * @returns {Promise<Vitrine>}
+ */
+export async function loadHere(source, options) {
   const opts = checkLoadOptions(options);
+  if (opts.threads !== undefined && opts.threads !== 1 && opts.threads !== 2 && opts.threads !== 'auto') badArg(`options.threads must be 1, 2 or 'auto', got ${describe(opts.threads)}`);
   // Bad simd / wasmUrl options fail here, before anything is fetched.
   pickVariant(opts.simd, opts.wasmUrl);
   const t = newLoadContext();

@@ -33,6 +33,12 @@ export class Vitrine {
      * @type {Promise<void>}
      */
     this.cacheSettled = loaded?.settled ?? Promise.resolve();
+    /** @type {import('./page-threads.js').PageSplit | null} `threads`: the helper split (lib/page-threads.js) */
+    this._split = null;
+    /** @type {any} what `info().threads` says under `threads` */
+    this._threadsInfo = null;
+    /** @type {Promise<any>} `info().threads` once the helper is ready (or not started, or failed) */
+    this.threadsReady = Promise.resolve(null);
     const m = this._call(() => ({ n: model.nItems, d: model.dim, t: model.dtype }));
     /** @type {number} */
     this.nItems = m.n;
@@ -81,7 +87,9 @@ export class Vitrine {
     if (this._loaded?.build) i.build = { ...this._loaded.build };
     if (this._loaded?.load) i.load = structuredClone(this._loaded.load);
     // Page mode scans on the caller's thread: recommend() is synchronous.
-    i.threads = { count: 1, requested: 1, reason: 'load() scans on the calling thread; loadInWorker(source, {threads: 2}) splits scans across two workers', sharedBytes: false };
+    i.threads = this._threadsInfo
+      ? { ...this._threadsInfo, ...(this._split && { stats: { ...this._split.stats } }) }
+      : { count: 1, requested: 1, reason: "load() scans on the calling thread (threads: 2 or 'auto' adds a helper worker)", sharedBytes: false };
     // 'lean': the engine without the shopper and placements (served through wasmUrl).
     i.engine = this._call(() => this._wasm.engineParts?.() ?? 'full');
     return i;
@@ -99,6 +107,8 @@ export class Vitrine {
   recommend(userVector, options) {
     const opts = checkRecOptions(options, BUSINESS_OPTION_KEYS);
     const user = this._call(() => checkUserVector(userVector, this.dim));
+    const s = this._split?.recommend(this, user, opts);
+    if (s) return s;
     const r = this._call(() => this._model.recommend(user, opts));
     return scoredList(r.items, r.unknownExcludes, this._unknownCategories(opts));
   }
@@ -112,6 +122,8 @@ export class Vitrine {
   recommendIndices(userVector, k = 10) {
     checkRecOptions({ k });
     const user = this._call(() => checkUserVector(userVector, this.dim));
+    const s = this._split?.recommendIndices(this, user, k);
+    if (s) return s;
     return this._call(() => this._model.recommendFast(user, k));
   }
 
@@ -124,6 +136,8 @@ export class Vitrine {
   similar(id, options) {
     checkId(id);
     const opts = checkRecOptions(options);
+    const s = this._split?.similar(this, id, opts);
+    if (s) return s;
     const r = this._call(() => this._model.similar(id, opts));
     return scoredList(r.items, r.unknownExcludes, this._unknownCategories(opts));
   }
@@ -260,6 +274,7 @@ export class Vitrine {
   /** Free the wasm memory held by this model. Safe to call twice. */
   dispose() {
     if (this._model) {
+      this._split?.stop('the model was disposed');
       const m = this._model;
       this._model = null;
       const intent = this._intent;

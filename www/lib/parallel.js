@@ -16,7 +16,7 @@ import { badArg, describe } from './errors.js';
  * on block boundaries so each part scans whole blocks, as one thread would;
  * the scores do not depend on it (the engine tests split anywhere).
  */
-const BLOCK = 256;
+export const BLOCK = 256;
 
 /**
  * The row ranges of `parts` parts over `n` rows: equal halves, rounded to

@@ -27,7 +27,7 @@ export const EAGER_ALLOC_BYTES = 64 * 1024 * 1024;
 /** What a large Content-Length must be backed by before wasm memory is committed to it. */
 const PROVEN_BYTES = 32 * 1024 * 1024;
 
-const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrity', 'integrity', 'maxBytes', 'workerUrl', 'worker', 'cache', 'onWarning']);
+const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrity', 'integrity', 'maxBytes', 'workerUrl', 'worker', 'cache', 'onWarning', 'threads']);
 
 /** Milliseconds on the page's clock (navigation start = 0), for the load timings. */
 export const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());

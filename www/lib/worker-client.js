@@ -21,7 +21,7 @@ let parallel;
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
 
 /** @param {'relaxed' | 'simd' | 'scalar' | 'intent'} v @param {unknown} wasmUrl */
-function absoluteWasmUrl(v, wasmUrl) {
+export function absoluteWasmUrl(v, wasmUrl) {
   const u = wasmUrlOf(v, wasmUrl);
   try {
     return u === undefined ? BUILDS[v].wasm().href : new URL(String(u), baseHref()).href;
@@ -239,7 +239,7 @@ export async function loadInWorker(source, options) {
  * @param {LoadOptions} opts
  * @returns {{ worker: Worker, url: string }}
  */
-function startWorker(opts) {
+export function startWorker(opts) {
   /** @type {Worker} */
   let worker;
   /** @type {string} */

@@ -5,8 +5,9 @@
 // here depends on where a bundler put this file.
 
 import { toVitrineError } from './errors.js';
-import { loadModel } from './load.js';
+import { loadHere } from './load.js';
 import { checkId, checkRecOptions, checkUserVector } from './checks.js';
+import { OP, helperLoop, sharedViews } from './helper.js';
 
 const SHOPPER_METHODS = new Set(['foldIn', 'recommendFor', 'rerank', 'segment', 'explain', 'behaviourSegment']);
 
@@ -54,7 +55,7 @@ const ops = {
     const simd = opts.variant === 'relaxed' ? 'relaxed' : opts.variant === 'simd';
     model?.dispose();
     model = null;
-    model = await loadModel(src, {
+    model = await loadHere(src, {
       simd,
       wasmUrl: opts.wasmUrl,
       wasmIntegrity: opts.wasmIntegrity,
@@ -94,6 +95,30 @@ const ops = {
     checkId(id);
     const o = checkRecOptions(opts);
     return part(m, o, () => m.raw.similarPart(id, o, from, to));
+  },
+  /**
+   * The helper of a page-mode two-thread model (`load(src, {threads: 2})`):
+   * scans the parts the page posts through shared memory until it is told
+   * to stop (lib/helper.js, `helperLoop`). Answers only then.
+   */
+  helper([ctl, data]) {
+    const m = requireModel();
+    const raw = m.raw;
+    /** @param {string} json */
+    const options = (json) => Object.assign(Object.create(null), JSON.parse(json));
+    // Two scans first, so the engine's hot loop is compiled by the optimizing
+    // tier before the first part is claimed (a part from the baseline tier
+    // comes late, and the page would time splits as not paying).
+    for (let i = 0; i < 2; i++) raw.recommendFastPart(new Float32Array(m.dim), 10, 0, m.nItems);
+    helperLoop(new Int32Array(ctl), sharedViews(data, m.dim), {
+      [OP.FAST]: (from, to, k, user) => raw.recommendFastPart(user, k, from, to),
+      [OP.RECOMMEND]: (from, to, _k, user, json) => raw.recommendPart(user, options(json), from, to),
+      [OP.SIMILAR]: (from, to, _k, _user, json) => {
+        const { id, opts } = JSON.parse(json);
+        return raw.similarPart(id, Object.assign(Object.create(null), opts), from, to);
+      },
+    });
+    return true;
   },
   item: ([id]) => requireModel().item(id),
   itemVector: ([id]) => requireModel().itemVector(id),

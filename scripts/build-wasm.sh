@@ -11,6 +11,8 @@
 #     only the .wasm, run by the full build's glue (its imports are a subset),
 #     for pages that only recommend (`wasmUrl: {relaxed: '…/relaxed-lean/…'}`)
 # Uses the toolchain chosen by scripts/setup.sh (.cache/toolchain.env).
+# Env: VITRINE_WASM_OUT (output root, default pkg/wasm), VITRINE_INLINE_THRESHOLD
+#   (the engine's LLVM inline threshold, default 100; empty: LLVM's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .cache/toolchain.env ] || scripts/setup.sh
@@ -31,23 +33,27 @@ for v in $variants; do
   base=${v%-lean}
   [ "$base" = simd ] && flags="$flags,+simd128"
   [ "$base" = relaxed ] && flags="$flags,+simd128,+relaxed-simd"
-  # A lower LLVM inline threshold (LLVM's default is 225) for the
-  # engine: the cold code (bundle validation, the bindings' option and
-  # result conversions, the ranker's load) stops being copied into every
-  # caller, −3.6% raw (relaxed full 380,903 → 367,303 bytes, relaxed-lean
-  # 201,052 → 194,352: under the 200 KB target). The scan's SIMD loops come
-  # out instruction for instruction the same (wasm-dis, locals renamed);
-  # tests/bench/wasm-ab.mjs is the A/B of the scan. 100 was the smallest of
-  # 50 / 75 / 100 / 150 (198,378 / 194,838 / 194,352 / 197,951 relaxed-lean;
-  # the size is not monotonic in the threshold). The intent module keeps the
-  # default: it has its own budget and no size problem.
-  [ "$v" = intent ] || flags="$flags -C llvm-args=-inline-threshold=100"
+  # A lower LLVM inline threshold (LLVM's default is 225) for the engine:
+  # cold code (the bundle checks, the bindings' conversions, the ranker's
+  # load) stops being copied into its callers, -3.6% raw (relaxed full
+  # 380,903 -> 367,303 bytes; relaxed-lean 201,052 -> 194,352, under the
+  # 200 KB target). The scan's SIMD loops come out instruction for
+  # instruction the same (wasm-dis, local names erased); the A/B of the scan
+  # is tests/bench/wasm-ab.mjs (pkg/README.md has the figures). 100 was the
+  # smallest of 50 / 75 / 100 / 150 (relaxed-lean 198,378 / 194,838 /
+  # 194,352 / 197,951). The intent module keeps LLVM's default: it has its
+  # own budget. VITRINE_INLINE_THRESHOLD=N builds with another threshold,
+  # and VITRINE_INLINE_THRESHOLD= (empty) with LLVM's default, for A/B runs.
+  threshold=${VITRINE_INLINE_THRESHOLD-100}
+  [ "$v" = intent ] || [ -z "$threshold" ] || flags="$flags -C llvm-args=-inline-threshold=$threshold"
   name=vitrine_core features=""
   [ "$v" = intent ] && name=vitrine_intent features="--features intent-module"
   # A lean build shares its full build's target dir: the dependencies are
   # the same, and cargo keeps both builds of the crate side by side.
   [ "$v" != "$base" ] && features="--features lean"
   target_dir="target/wasm-$base"
+  # Another threshold rebuilds every dependency: keep it out of the usual dir.
+  [ "$v" = intent ] || [ "$threshold" = 100 ] || target_dir="$target_dir-it${threshold:-default}"
   [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$base-buildstd"
   if [ "$WASM_TOOLCHAIN" = rustup ]; then
     RUSTFLAGS="$flags $remap" CARGO_TARGET_DIR="$target_dir" \

@@ -8,7 +8,8 @@
 // must both be relaxed builds or both SIMD128 builds.
 //
 //   node tests/bench/wasm-ab.mjs A.wasm B.wasm
-// Env: BENCH_QUICK=1 (100k only, else 1M and 100k), BENCH_AB_ROUNDS (default 21).
+// Env: BENCH_QUICK=1 (100k only, else 1M and 100k), BENCH_AB_ROUNDS (default 21),
+// BENCH_AB_DTYPES (default 'int8,f32').
 
 import { basename, dirname, resolve } from 'node:path';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -41,7 +42,7 @@ const browser = await launch();
 const rows = [];
 try {
   for (const { n, d } of SHAPES) {
-    for (const dtype of ['int8', 'f32']) {
+    for (const dtype of (process.env.BENCH_AB_DTYPES ?? 'int8,f32').split(',')) {
       const path = synth({ items: n, dim: d, dtype: /** @type {'f32'} */ (dtype), seed: 1, dir: CACHE });
       const page = await browser.context.newPage();
       await page.goto(`${srv.url}/ttfr/ab.html`);

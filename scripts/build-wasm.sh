@@ -41,10 +41,10 @@ for v in $variants; do
   # 201,052 -> 194,352 bytes, under the 200 KB target (full 380,903 ->
   # 367,303). The scan's SIMD loops come out instruction for instruction the
   # same (wasm-dis, local names erased), yet the CPU-time A/B of the scan
-  # (tests/bench/wasm-ab.mjs, both orders) put the f32 scan 3-7% slower on
-  # the shared host, within its noise but over the 3% allowed: so the full
-  # builds, over 200 KB either way, keep LLVM's default until an idle-host
-  # A/B clears it (pkg/README.md has the figures). 100 was the smallest of
+  # (tests/bench/wasm-ab.mjs, both orders) put the f32 scan at 1M ~5% slower
+  # (+4.8% to +6.8% in three builds; int8 unchanged), over the 3% allowed:
+  # so the full builds, over 200 KB either way, keep LLVM's default until an
+  # idle-host A/B clears it (pkg/README.md has the figures). 100 was the smallest of
   # 50 / 75 / 100 / 150 (relaxed-lean 198,378 / 194,838 / 194,352 / 197,951).
   # VITRINE_INLINE_THRESHOLD=N sets the lean builds' threshold (empty: LLVM's
   # default); VITRINE_FULL_INLINE_THRESHOLD=N the full engine builds' (default

@@ -39,9 +39,9 @@ for v in $variants; do
   # load) stops being copied into its callers, -3.3% to -3.6% raw (relaxed
   # full 380,903 -> 367,464 bytes; relaxed-lean 201,052 -> 194,583, under
   # the 200 KB target). `TopK::new` is `#[inline(always)]` for it: left out
-  # of line, it reshuffled `scan_part` and the f32 scan at 1M ran ~5% slower;
-  # with it `scan_part` and the kernels come out the same as at the default
-  # (wasm-dis, local names erased). tests/bench/wasm-ab.mjs is the scan A/B
+  # of line, it reshuffled `scan_part` (the A/B put the f32 scan at 1M ~5%
+  # slower, within this host's noise there); with it `scan_part` and the
+  # kernels come out the same as at the default (wasm-dis, local names erased). tests/bench/wasm-ab.mjs is the scan A/B
   # (pkg/README.md has the figures). 100 was the smallest of 50 / 75 / 100 /
   # 150 (relaxed-lean 198,378 / 194,838 / 194,352 / 197,951, before the
   # attribute). VITRINE_INLINE_THRESHOLD=N builds with another threshold,

@@ -11,6 +11,9 @@
 #     only the .wasm, run by the full build's glue (its imports are a subset),
 #     for pages that only recommend (`wasmUrl: {relaxed: '…/relaxed-lean/…'}`)
 # Uses the toolchain chosen by scripts/setup.sh (.cache/toolchain.env).
+# Env: VITRINE_WASM_OUT (output root, default pkg/wasm), VITRINE_INLINE_THRESHOLD
+#   (the engine builds' LLVM inline threshold, default 100; empty: LLVM's
+#   default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .cache/toolchain.env ] || scripts/setup.sh
@@ -31,13 +34,31 @@ for v in $variants; do
   base=${v%-lean}
   [ "$base" = simd ] && flags="$flags,+simd128"
   [ "$base" = relaxed ] && flags="$flags,+simd128,+relaxed-simd"
+  # A lower LLVM inline threshold (LLVM's default is 225) for the engine:
+  # cold code (the bundle checks, the bindings' conversions, the ranker's
+  # load) stops being copied into its callers, -3.3% to -3.6% raw (relaxed
+  # full 380,903 -> 367,464 bytes; relaxed-lean 201,052 -> 194,583, under
+  # the 200 KB target). `TopK::new` is `#[inline(always)]` for it: left out
+  # of line, it reshuffled `scan_part` (the A/B put the f32 scan at 1M ~5%
+  # slower, within this host's noise there); with it `scan_part` and the
+  # kernels come out the same as at the default (wasm-dis, local names erased). tests/bench/wasm-ab.mjs is the scan A/B
+  # (pkg/README.md has the figures). 100 was the smallest of 50 / 75 / 100 /
+  # 150 (relaxed-lean 198,378 / 194,838 / 194,352 / 197,951, before the
+  # attribute). VITRINE_INLINE_THRESHOLD=N builds with another threshold,
+  # VITRINE_INLINE_THRESHOLD= (empty) with LLVM's default, for A/B runs. The
+  # intent module keeps LLVM's default: it has its own budget.
+  threshold=""
+  [ "$v" = intent ] || threshold=${VITRINE_INLINE_THRESHOLD-100}
+  [ -z "$threshold" ] || flags="$flags -C llvm-args=-inline-threshold=$threshold"
   name=vitrine_core features=""
   [ "$v" = intent ] && name=vitrine_intent features="--features intent-module"
-  # A lean build shares its full build's target dir: the dependencies are
-  # the same, and cargo keeps both builds of the crate side by side.
   [ "$v" != "$base" ] && features="--features lean"
+  # A lean build shares its full build's target dir (the dependencies are
+  # the same, and cargo keeps both builds of the crate side by side); each
+  # inline threshold has its own, since other RUSTFLAGS rebuild everything.
   target_dir="target/wasm-$base"
-  [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$base-buildstd"
+  [ -z "$threshold" ] || target_dir="$target_dir-it$threshold"
+  [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$base-buildstd${threshold:+-it$threshold}"
   if [ "$WASM_TOOLCHAIN" = rustup ]; then
     RUSTFLAGS="$flags $remap" CARGO_TARGET_DIR="$target_dir" \
       cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet $features

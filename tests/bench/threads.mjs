@@ -75,11 +75,14 @@ export function raisePriority(nice) {
 async function inPage({ url, k, rounds, minBatchMs, batches, ratio }) {
   const v = await import('/vitrine.js');
   const page = await v.load(url, { simd: 'relaxed' });
+  // page-2t: the split-or-alone rule of threads: 'auto' (switched on by hand,
+  // since 'auto' keeps catalogues under 500,000 items on one thread).
   const pageTwo = await v.load(url, { simd: 'relaxed', threads: 2 });
   const pageThreads = await pageTwo.threadsReady;
   if (pageThreads.count !== 2) throw new Error(`the page's helper was not granted: ${pageThreads.reason}`);
-  // The mechanism without the rule: its own model, so page-2t's counters
-  // and timings are its own.
+  pageTwo._split.adaptive = true;
+  // page-2t-always: what threads: 2 does, every query split; its own model,
+  // so page-2t's counters and timings are its own.
   const pageAlways = await v.load(url, { simd: 'relaxed', threads: 2 });
   if ((await pageAlways.threadsReady).count !== 2) throw new Error('the always-split page model got no helper');
   pageAlways._split.adaptive = false;

@@ -95,7 +95,7 @@ export class PageSplit {
     this.ratio = 0.5;
     /** splits: queries split; helped: parts the helper answered; the others the page scanned itself. */
     this.stats = { splits: 0, helped: 0, pageTookOver: 0, late: 0, refused: 0, alone: 0 };
-    /** Whether `decide` and `learn` adapt the split, the spin and the cut (tests turn it off). */
+    /** Whether `decide` and `learn` adapt the split, the spin and the cut: `'auto'` only (`attachThreads`). */
     this.adaptive = true;
     /** Per kind of query (OP): the last 8 split and alone times (ms), and a query count. */
     this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), good: /** @type {number[]} */ ([]), count: 0, every: 8, paying: true }]));
@@ -462,10 +462,12 @@ export function attachThreads(model, source, threads, opts) {
         if (model._split === split) model._split = null;
       });
       model._split = split;
+      // threads: 2 splits every query, as asked; 'auto' only while splits pay.
+      split.adaptive = t.requested === 'auto';
       split.start();
       Object.assign(info, {
         count: 2,
-        reason: `${t.reason}: the page scans ${Math.round(split.ratio * 100)}% of the rows, a helper worker (its own copy of the model) the rest, woken through shared memory${model.nItems >= SPIN_MIN_ITEMS ? ` and spinning ${SPIN_MS} ms after each query` : ''}`,
+        reason: `${t.reason}: the page scans ${Math.round(split.ratio * 100)}% of the rows, a helper worker (its own copy of the model) the rest, woken through shared memory${model.nItems >= SPIN_MIN_ITEMS ? ` and spinning ${SPIN_MS} ms after each query` : ''}; ${split.adaptive ? 'queries are split only while splits pay' : 'every query is split'}`,
       });
     } catch (e) {
       Object.assign(info, { count: 1, reason: `the helper worker could not load the model (${messageOf(e)}); scans run on the calling thread` });

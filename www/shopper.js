@@ -361,6 +361,13 @@ function localBackend(ls, key, warn) {
     async destroy() {
       await locked(() => ls.removeItem(key));
     },
+    // forget() calls this at once, before the queued destroy(): a tab closed
+    // or reloaded right after forget() (the lock and the queue are async)
+    // must not leave the history on the device. A write already under the
+    // lock filters out everything tracked before the forget.
+    wipeNow() {
+      ls.removeItem(key);
+    },
     /** @param {(what: 'changed' | 'forget', newValue?: string) => void} signal */
     listen(signal) {
       if (typeof globalThis.addEventListener !== 'function') return;
@@ -1288,6 +1295,11 @@ export function createShopper(vitrine, options) {
       pending = [];
       mine = [];
       changed();
+      try {
+        backend.wipeNow?.();
+      } catch {
+        /* the queued destroy() reports it */
+      }
       return enqueue(async () => {
         try {
           await backend.destroy();

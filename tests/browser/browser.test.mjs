@@ -47,7 +47,9 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
         const out = {};
         for (const q of ['?slow=1', '?chunked=1&slow=1']) {
           const events = [];
-          const m = await v.load(url + q, { onProgress: (p) => events.push(p), cache: false });
+          // One URL per glue: the second glue's load would otherwise revalidate
+          // the first's response and read it from the HTTP cache in one chunk.
+          const m = await v.load(`${url}${q}&glue=${encodeURIComponent(glue)}`, { onProgress: (p) => events.push(p), cache: false });
           out[q.includes('chunked') ? 'chunked' : 'length'] = { events, variant: m.variant, simd: m.simdEnabled(), n: m.nItems, dim: m.dim, dtype: m.dtype };
           if (q.includes('chunked')) {
             m.dispose();

@@ -98,7 +98,7 @@ export class PageSplit {
     /** Whether `decide` and `learn` adapt the split, the spin and the cut: `'auto'` only (`attachThreads`). */
     this.adaptive = true;
     /** Per kind of query (OP): the last 8 split and alone times (ms), and a query count. */
-    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), good: /** @type {number[]} */ ([]), count: 0, every: 8, paying: true }]));
+    this.perf = Object.fromEntries(Object.values(OP).map((op) => [op, { split: /** @type {number[]} */ ([]), alone: /** @type {number[]} */ ([]), good: /** @type {number[]} */ ([]), count: 0, every: 8, paying: true, warming: false }]));
     /** Whether the helper may still be scanning a part the page took back. */
     this.busy = false;
     /** Whether the current alone query's time is left out (`busy` when it started). */
@@ -173,6 +173,9 @@ export class PageSplit {
       if (xs.length > 8) xs.shift();
     };
     if (split && !e.paying && e.alone.length >= 2) {
+      // The first split of a try wakes the helper from its sleep: not judged
+      // (judged, every try paid a wake-up that back-to-back splits do not).
+      if (e.warming) return r;
       // A try while splits did not pay. Two in a row that pay replace the
       // older split times (a busier host, a helper still compiling), so
       // splits resume; one lucky try on a noisy host does not.
@@ -206,7 +209,7 @@ export class PageSplit {
    * split times (`run`), so splits resume soon after the host frees up. The helper spins
    * between queries only while splits pay (where they do not, its spin
    * would take the page's core).
-   * @param {{ split: number[], alone: number[], good: number[], count: number, every: number, paying: boolean }} e
+   * @param {{ split: number[], alone: number[], good: number[], count: number, every: number, paying: boolean, warming: boolean }} e
    */
   decide(e) {
     if (!this.adaptive) {
@@ -225,7 +228,14 @@ export class PageSplit {
     else if (pays) {
       e.every = 8;
       split = e.count % 32 !== 0;
-    } else split = e.count % e.every === 0;
+    } else if (e.warming) {
+      // The second split of a try, with the helper awake: the judged one.
+      e.warming = false;
+      split = true;
+    } else {
+      split = e.count % e.every === 0;
+      e.warming = split;
+    }
     // An alone query while the helper may still scan a part taken back is
     // not a fair one-thread time: run it, do not keep its time.
     this.untimed = !split && this.busy;

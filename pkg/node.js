@@ -5,7 +5,7 @@
 import { readFileSync, createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { VitrineError, toVitrineError, messageOf } from './lib/errors.js';
+import { VitrineError, toVitrineError, messageOf, badArg, describe } from './lib/errors.js';
 import { pickVariant } from './lib/detect.js';
 import { BUILDS, wasmUrlOf, wasmIntegrityOf } from './lib/wasm.js';
 import { parseIntegrity, verifyIntegrity } from './lib/integrity.js';
@@ -88,6 +88,8 @@ async function* fileChunks(path) {
  */
 export async function load(source, options) {
   const opts = checkLoadOptions(options);
+  const threads = /** @type {any} */ (opts).threads ?? 1;
+  if (threads !== 1 && threads !== 2 && threads !== 'auto') badArg(`options.threads must be 1, 2 or 'auto', got ${describe(threads)}`);
   const variant = pickVariant(opts.simd, opts.wasmUrl);
   const wasm = await nodeWasm(variant, opts.wasmUrl, opts.wasmIntegrity);
   let model;
@@ -104,7 +106,11 @@ export async function load(source, options) {
   } else {
     model = await openSource(wasm, source, opts);
   }
-  return new Vitrine(model, variant, wasm, () => nodeWasm('intent', opts.wasmUrl, opts.wasmIntegrity));
+  const v = new Vitrine(model, variant, wasm, () => nodeWasm('intent', opts.wasmUrl, opts.wasmIntegrity));
+  // The browser's helper split needs a Worker and shared memory in a page;
+  // in Node the option is accepted (the same code runs in both) and says so.
+  if (threads !== 1) v._threadsInfo = { count: 1, requested: threads, reason: 'Node: the helper split of threads: 2 runs in browsers only (a Worker woken through shared memory); scans run on the calling thread', sharedBytes: false };
+  return v;
 }
 
 /**

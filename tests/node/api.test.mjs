@@ -263,6 +263,23 @@ test('argument errors are VitrineErrors with codes and helpful messages', async 
   await rejectsCode(load('/definitely/not/here.vtr'), 'NETWORK');
 });
 
+test("threads in Node: 2 and 'auto' are accepted and run one thread, saying why; other values are refused", async (t) => {
+  const path = synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 });
+  for (const threads of [2, 'auto']) {
+    const m = await load(path, { threads });
+    t.after(() => m.dispose());
+    const info = m.info().threads;
+    assert.equal(info.count, 1);
+    assert.equal(info.requested, threads);
+    assert.match(info.reason, /Node: .*browsers only/);
+    assert.equal((await m.threadsReady), null);
+  }
+  const one = await load(path, { threads: 1 });
+  t.after(() => one.dispose());
+  assert.match(one.info().threads.reason, /calling thread/);
+  for (const threads of [3, 0, '2', true]) await rejectsCode(load(path, { threads }), 'INVALID_ARGUMENT');
+});
+
 test('errors raised inside the wasm keep their code through the glue', async (t) => {
   const m = await load(synth({ items: 300, dim: 8, dtype: 'f32', seed: 3, categories: 3 }));
   t.after(() => m.dispose());

@@ -5,7 +5,7 @@
 import { readFileSync, createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { VitrineError, toVitrineError, messageOf, badArg, describe } from './lib/errors.js';
+import { VitrineError, toVitrineError, messageOf } from './lib/errors.js';
 import { pickVariant } from './lib/detect.js';
 import { BUILDS, wasmUrlOf, wasmIntegrityOf } from './lib/wasm.js';
 import { parseIntegrity, verifyIntegrity } from './lib/integrity.js';
@@ -88,8 +88,7 @@ async function* fileChunks(path) {
  */
 export async function load(source, options) {
   const opts = checkLoadOptions(options);
-  const threads = /** @type {any} */ (opts).threads ?? 1;
-  if (threads !== 1 && threads !== 2 && threads !== 'auto') badArg(`options.threads must be 1, 2 or 'auto', got ${describe(threads)}`);
+  const threads = /** @type {any} */ (opts).threads ?? 1; // checked by checkLoadOptions
   const variant = pickVariant(opts.simd, opts.wasmUrl);
   const wasm = await nodeWasm(variant, opts.wasmUrl, opts.wasmIntegrity);
   let model;

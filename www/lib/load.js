@@ -6,7 +6,6 @@ import { pickVariant, pickVariantWithReason } from './detect.js';
 import { loadWasm } from './wasm.js';
 import { checkLoadOptions, newLoadContext, now, openSource } from './source.js';
 import { Vitrine } from './model.js';
-import { badArg, describe } from './errors.js';
 
 /**
  * Load a model bundle (`.vtr`) and the matching wasm build.
@@ -40,7 +39,6 @@ export async function loadModel(source, options) {
  */
 export async function loadHere(source, options) {
   const opts = checkLoadOptions(options);
-  if (opts.threads !== undefined && opts.threads !== 1 && opts.threads !== 2 && opts.threads !== 'auto') badArg(`options.threads must be 1, 2 or 'auto', got ${describe(opts.threads)}`);
   // Bad simd / wasmUrl options fail here, before anything is fetched.
   pickVariant(opts.simd, opts.wasmUrl);
   const t = newLoadContext();

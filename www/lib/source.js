@@ -85,6 +85,8 @@ function loadOptions(opts) {
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
     badArg(`options.onWarning must be a function, got ${describe(o.onWarning)}`);
   }
+  const threads = /** @type {any} */ (o).threads;
+  if (threads !== undefined && threads !== 1 && threads !== 2 && threads !== 'auto') badArg(`options.threads must be 1, 2 or 'auto', got ${describe(threads)}`);
   checkCacheOption(o.cache);
   parseIntegrity(o.integrity, 'options.integrity');
   return o;

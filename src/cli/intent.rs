@@ -44,8 +44,9 @@ pub struct ModelOpts {
     /// (comma-separated; the first is used with `--c`): `base` (CJK
     /// character 1-3-grams, words, word bigrams, character 3-5-grams),
     /// `cjk4` (+ CJK 4-grams), `edges` (+ punctuation and CJK run edges),
-    /// `cjk4+edges`.
-    #[arg(long, value_delimiter = ',', value_parser = ["base", "cjk4", "edges", "cjk4+edges"],
+    /// `cjk4+edges`, `cjk2` and `cjk2+edges` (CJK 1-2-grams only: shorter
+    /// n-grams for topic-like text such as news titles).
+    #[arg(long, value_delimiter = ',', value_parser = ["base", "cjk4", "edges", "cjk4+edges", "cjk2", "cjk2+edges"],
           default_values = crate::intent::train::DEFAULT_FEATURE_SETS)]
     pub feature_sets: Vec<String>,
     /// Candidate C values for the cross-validated choice (comma-separated).

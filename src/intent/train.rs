@@ -1271,7 +1271,7 @@ fn train_clean(
                     && p.weighting == b.weighting
                     && selection_score(&b) > selection_score(p) + 1e-12
             });
-            if !rising || !(next.is_finite() && next > 0.0) || points.iter().any(|p| p.c == next) {
+            if !(rising && next.is_finite() && next > 0.0) || points.iter().any(|p| p.c == next) {
                 break;
             }
             extended += 1;

@@ -414,7 +414,7 @@ fn shopper_call(b: &mut Bytes<'_>, m: &Model, now: f64) -> bool {
     }
     ro.rules.bury = items(b, n, 4);
     ro.rules.exclude = items(b, n, 4);
-    ro.rules.category_cap = (b.u8() % 3 == 0).then(|| usize::from(b.u8() % 4));
+    ro.rules.category_cap = b.u8().is_multiple_of(3).then(|| usize::from(b.u8() % 4));
     ro.rules.exclude_purchased = b.u8() & 1 == 1;
     if let Some(l) = b.opt_f64() {
         if (0.0..=1.0).contains(&l) {
@@ -541,7 +541,7 @@ pub fn run(data: &[u8]) -> [u32; 8] {
                 if let Ok(r) = &res {
                     let mut eff = o.clone();
                     eff.exclude.extend_from_slice(&cart);
-                    check_placed(m, "bought together", &r, &eff, mode == Mode::Relaxed);
+                    check_placed(m, "bought together", r, &eff, mode == Mode::Relaxed);
                 }
                 res.is_ok()
             }
@@ -554,7 +554,7 @@ pub fn run(data: &[u8]) -> [u32; 8] {
                 if let Ok(r) = &res {
                     let mut eff = o.clone();
                     eff.exclude.extend_from_slice(&seeds);
-                    check_placed(m, "viewed together", &r, &eff, true);
+                    check_placed(m, "viewed together", r, &eff, true);
                 }
                 res.is_ok()
             }
@@ -568,7 +568,7 @@ pub fn run(data: &[u8]) -> [u32; 8] {
                 };
                 let res = placements::buy_again(m, &ev, &p, &o);
                 if let Ok(r) = &res {
-                    check_placed(m, "buy again", &r, &o, true);
+                    check_placed(m, "buy again", r, &o, true);
                 }
                 res.is_ok()
             }
@@ -585,7 +585,7 @@ pub fn run(data: &[u8]) -> [u32; 8] {
                             .filter(|e| e.kind == EventKind::Purchase)
                             .map(|e| e.item),
                     );
-                    check_placed(m, "recently viewed", &r, &eff, true);
+                    check_placed(m, "recently viewed", r, &eff, true);
                 }
                 res.is_ok()
             }
@@ -606,7 +606,7 @@ pub fn run(data: &[u8]) -> [u32; 8] {
                             None => vec![c],
                         });
                     }
-                    check_placed(m, "trending", &r, &eff, true);
+                    check_placed(m, "trending", r, &eff, true);
                 }
                 res.is_ok()
             }
@@ -671,7 +671,7 @@ pub fn run(data: &[u8]) -> [u32; 8] {
                 };
                 let res = business::recommend(m, &user, &ro, &biz);
                 if let Ok(r) = &res {
-                    check_placed(m, "business recommend", &r, &o, false);
+                    check_placed(m, "business recommend", r, &o, false);
                 }
                 res.is_ok()
             }

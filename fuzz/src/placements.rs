@@ -410,7 +410,12 @@ fn shopper_call(b: &mut Bytes<'_>, m: &Model, now: f64) -> bool {
     }
     for _ in 0..b.u8() % 4 {
         let i = item(b, n);
-        ro.rules.boost.push((i, b.f64() as f32));
+        // `numbers_by_id` in the bindings: finite, |v| ≤ MAX_BOOST (1e30).
+        let v = b.f64();
+        if !(v.is_finite() && v.abs() <= 1e30) {
+            return false;
+        }
+        ro.rules.boost.push((i, v as f32));
     }
     ro.rules.bury = items(b, n, 4);
     ro.rules.exclude = items(b, n, 4);

@@ -763,7 +763,7 @@ fn fuzz_finding_price_slot_is_finite() {
 
 // ---------------------------------------------------------------------------
 // Placements and business options (src/placements): the promises of
-// pkg/README.md checked against oracles written from the docs, on
+// docs/placements.md checked against oracles written from the docs, on
 // catalogues with CO_PURCHASE, CADENCE and TRENDING built from random orders.
 
 use vitrine::placements::{self as pl, Mode, PlacementOptions, Promotion, ReasonCode};

@@ -2,10 +2,12 @@
 # (tests/props.rs). Included by the top-level Makefile. See DEVELOPERS.md, "Fuzzing".
 #
 #   make fuzz            seed corpora, then every target for FUZZ_SECONDS each (not in `make test`)
-#   make fuzz-bundle     one target (also fuzz-vti, fuzz-intent_text, fuzz-shopper)
+#   make fuzz-bundle     one target (also fuzz-vti, fuzz-intent_text, fuzz-shopper, fuzz-placements)
 #   make fuzz-seeds      fuzz/corpus/<target>/ from the fixtures, `vitrine synth`, the default intent set
 #   make fuzz-toolchain  nightly Rust (or the stable one with RUSTC_BOOTSTRAP=1) + cargo-fuzz
 #   make fuzz-test       the fuzz crate's own tests: mutators, reseal, replay of fuzz/regressions/
+#                        and of the placements target's fixed inputs, corrupt placement/RANKER sections
+#   make fuzz-reach      what the corpora reach (fuzz/examples/reach.rs), into target/fuzz/reach.txt
 #   make test-props      property tests (part of `make test`)
 #
 # Knobs: FUZZ_SECONDS (per target, default 60), FUZZ_TARGETS, FUZZ_ARGS (extra
@@ -15,7 +17,7 @@
 
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= bundle vti intent_text shopper
+FUZZ_TARGETS ?= bundle vti intent_text shopper placements
 FUZZ_SANITIZER ?= address
 FUZZ_ARGS ?=
 FUZZ_ENV := fuzz/target/toolchain.env
@@ -26,10 +28,12 @@ FUZZ_MAXLEN_bundle := 16384
 FUZZ_MAXLEN_vti := 393216
 FUZZ_MAXLEN_intent_text := 2048
 FUZZ_MAXLEN_shopper := 1024
+# Eight calls with their options and a few dozen events each.
+FUZZ_MAXLEN_placements := 2048
 
 TEST_TARGETS += test-props
 
-.PHONY: fuzz fuzz-toolchain fuzz-seeds fuzz-test test-props $(addprefix fuzz-,$(FUZZ_TARGETS))
+.PHONY: fuzz fuzz-toolchain fuzz-seeds fuzz-test fuzz-reach test-props $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 # Bounded case counts: well under a minute in release.
 test-props:
@@ -69,6 +73,12 @@ fuzz-seeds: intent-demo cli
 
 fuzz: fuzz-seeds $(addprefix fuzz-,$(FUZZ_TARGETS))
 	@echo "fuzz summary (target/fuzz/summary.txt):"; cat target/fuzz/summary.txt
+	@$(MAKE) --no-print-directory fuzz-reach
+
+# What the corpora reach: bundles that load with placement / RANKER sections
+# (ranker used or refused), placement calls answering Ok per kind.
+fuzz-reach:
+	cd fuzz && $(CARGO) run --quiet --example reach -- corpus | tee ../target/fuzz/reach.txt
 
 # One target for FUZZ_SECONDS. A crash stops the run with libFuzzer's report
 # and the input in fuzz/artifacts/<target>/; make it a regression test

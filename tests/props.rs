@@ -11,7 +11,12 @@
 //! - fold-in: `fold_in` equals a dense solve of the normal equations by
 //!   Gaussian elimination with partial pivoting (not Cholesky);
 //! - reseal (the fuzzers' framing, `fuzz/src/reseal.rs`): mutated sections
-//!   behind recomputed checksums never stop at a checksum, never panic.
+//!   behind recomputed checksums never stop at a checksum, never panic;
+//! - placements: trending, bought / viewed together fill exactly k unless
+//!   the filters leave fewer (counted item by item), never an excluded,
+//!   cart or filtered item; trending follows TRENDING's recent ranking as
+//!   built; a promotion gets ⌈share·k⌉ slots and labels every match;
+//! - shopper rules: exclusions, pins, buries and k in `rerank`.
 //!
 //! Case counts are bounded (`make test-props`, well under a minute in
 //! release); `PROPTEST_CASES` is ignored on purpose so CI time is fixed.
@@ -753,5 +758,333 @@ fn fuzz_finding_price_slot_is_finite() {
         for v in [p.min, p.max, p.amount].into_iter().flatten() {
             assert!(v.is_finite(), "price slot {v} for {text:?}");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Placements and business options (src/placements): the promises of
+// docs/placements.md checked against oracles written from the docs, on
+// catalogues with CO_PURCHASE, CADENCE and TRENDING built from random orders.
+
+use vitrine::placements::{self as pl, Mode, PlacementOptions, Promotion, ReasonCode};
+
+#[derive(Debug, Clone)]
+struct Shop {
+    parts: BundleParts,
+    /// TRENDING's recent scores as built (the oracle's ranking).
+    recent: Vec<f32>,
+    bytes: Vec<u8>,
+}
+
+fn shop() -> impl Strategy<Value = Shop> {
+    (2usize..40, 1usize..6, any::<u64>()).prop_flat_map(|(n, cats, seed)| {
+        let basket = (
+            0u32..6,
+            11_400.0f64..11_574.0,
+            proptest::collection::vec(0..n as u32, 1..5),
+        );
+        proptest::collection::vec(basket, 0..40).prop_map(move |orders| {
+            use vitrine::placements::build::{parts, Basket, BuildOptions};
+            let mut parts_ = vitrine::synth::catalogue(n, 4, cats, seed);
+            // Two prices unknown: NaN never passes a price filter.
+            if let Some(p) = parts_.prices.as_mut() {
+                p[0] = f64::NAN;
+            }
+            let baskets: Vec<Basket> = orders
+                .into_iter()
+                .map(|(user, time, items)| Basket { user, time, items })
+                .collect();
+            let pp = parts(n, &baskets, &BuildOptions::default());
+            let recent = pp.trending.as_ref().unwrap().recent.clone();
+            let base = write_bundle(&parts_, Dtype::F32).unwrap();
+            let bytes = format::placements::add_sections(&base, &pp).unwrap();
+            Shop {
+                parts: parts_,
+                recent,
+                bytes,
+            }
+        })
+    })
+}
+
+/// Placement options with filters that may leave fewer than k items.
+fn placement_options(n: usize) -> impl Strategy<Value = PlacementOptions> {
+    (
+        0usize..50,
+        proptest::collection::vec(0..n as u32, 0..4),
+        proptest::option::of(proptest::collection::vec(0u32..6, 0..3)),
+        proptest::option::of(0.0f64..300.0),
+        proptest::option::of(0.0f64..2000.0),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(k, exclude, categories, lo, width, stock)| PlacementOptions {
+                k,
+                exclude,
+                categories,
+                price_min: lo,
+                // A range, never empty (an empty one is INVALID_ARGUMENT).
+                price_max: width.map(|w| lo.unwrap_or(0.0) + w),
+                in_stock_only: stock,
+                now_ms: 1.0e12,
+                ..Default::default()
+            },
+        )
+}
+
+fn as_filter(o: &PlacementOptions) -> RecommendOptions {
+    RecommendOptions {
+        k: o.k,
+        exclude: o.exclude.clone(),
+        categories: o.categories.clone(),
+        price_min: o.price_min,
+        price_max: o.price_max,
+        in_stock_only: o.in_stock_only,
+    }
+}
+
+/// Exactly k (or every allowed item when fewer), each once, each allowed.
+fn exactly_k(
+    p: &BundleParts,
+    o: &RecommendOptions,
+    r: &[pl::Placed],
+    k: usize,
+) -> Result<(), TestCaseError> {
+    let n = p.ids.len();
+    let can = (0..n).filter(|&i| allowed(p, o, i)).count();
+    prop_assert_eq!(r.len(), k.min(can), "len for k={} with {} allowed", k, can);
+    let mut seen = vec![false; n];
+    for x in r {
+        let i = x.index as usize;
+        prop_assert!(i < n && !seen[i], "item {} twice or unknown", i);
+        seen[i] = true;
+        prop_assert!(allowed(p, o, i), "item {} fails the filters", i);
+        prop_assert!(x.score.is_finite());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(cases(96))]
+
+    /// Every placement fills exactly k slots through its fallback chain
+    /// unless the filters leave fewer items; never an excluded, cart or
+    /// filtered item, never one twice.
+    #[test]
+    fn placements_fill_exactly_k((s, o, cart) in shop().prop_flat_map(|s| {
+        let n = s.parts.ids.len();
+        (Just(s), placement_options(n), proptest::collection::vec(0..n as u32, 1..3))
+    })) {
+        let m = Model::from_bytes(&s.bytes).unwrap();
+        let p = &s.parts;
+        let f = as_filter(&o);
+        let r = pl::trending(&m, None, &o).unwrap();
+        exactly_k(p, &f, &r, o.k)?;
+        let mut with_cart = f.clone();
+        with_cart.exclude.extend_from_slice(&cart);
+        let r = pl::bought_together(&m, &cart, Mode::Relaxed, &Default::default(), &o).unwrap();
+        exactly_k(p, &with_cart, &r, o.k)?;
+        let r = pl::viewed_together(&m, &cart, &o).unwrap();
+        exactly_k(p, &with_cart, &r, o.k)?;
+        // Strict bought together: co-purchases only, so at most k.
+        let r = pl::bought_together(&m, &cart, Mode::Strict, &Default::default(), &o).unwrap();
+        prop_assert!(r.len() <= o.k);
+        prop_assert!(r.iter().all(|x| x.reason == ReasonCode::BoughtTogether));
+        prop_assert!(r.iter().all(|x| allowed(p, &with_cart, x.index as usize)));
+    }
+
+    /// Trending without filters or business options: the k best by
+    /// (TRENDING's recent score as built, index), as far as any is positive.
+    #[test]
+    fn trending_is_the_recent_ranking(s in shop(), k in 0usize..45) {
+        let m = Model::from_bytes(&s.bytes).unwrap();
+        let o = PlacementOptions { k, now_ms: 1.0e12, ..Default::default() };
+        let r = pl::trending(&m, None, &o).unwrap();
+        let scores: Vec<(u32, f32)> = s.recent.iter().enumerate().map(|(i, &x)| (i as u32, x)).collect();
+        let want = oracle(&scores, k);
+        // Items with a zero recent score may come from the popular stage
+        // instead: compare the strictly trending head only.
+        let head: Vec<u32> = want.iter().take_while(|x| x.1 > 0.0).map(|x| x.0).collect();
+        let got: Vec<u32> = r.iter().take(head.len()).map(|x| x.index).collect();
+        prop_assert_eq!(got, head);
+        prop_assert_eq!(r.len(), k.min(s.parts.ids.len()));
+    }
+
+    /// A promotion reserves ⌈share·k⌉ slots for its category (as many as
+    /// the filters allow), keeps k, and labels every matching item.
+    #[test]
+    fn promotion_reserves_its_share((s, o, c, share) in shop().prop_flat_map(|s| {
+        let n = s.parts.ids.len();
+        (Just(s), placement_options(n), 0u32..6, 0.0f32..=1.0)
+    })) {
+        let m = Model::from_bytes(&s.bytes).unwrap();
+        let p = &s.parts;
+        let mut o = o;
+        o.promotion = Some(Promotion { items: Vec::new(), categories: vec![c], share });
+        let f = as_filter(&o);
+        let r = pl::trending(&m, None, &o).unwrap();
+        exactly_k(p, &f, &r, o.k)?;
+        let cats = p.categories.as_ref().unwrap();
+        let matching = |i: u32| cats[i as usize] == c;
+        let want = ((share * o.k as f32).ceil() as usize).min(o.k);
+        let available = (0..p.ids.len()).filter(|&i| allowed(p, &f, i) && matching(i as u32)).count();
+        let have = r.iter().filter(|x| matching(x.index)).count();
+        prop_assert!(have >= want.min(available), "{} promoted of {} wanted ({} available)", have, want, available);
+        for x in &r {
+            prop_assert_eq!(matching(x.index), x.reason == ReasonCode::Promoted, "label of {:?}", x);
+        }
+    }
+}
+
+/// The shopper's rules (src/shopper/rerank.rs, pkg/README.md): excluded
+/// items never appear, buried ones follow every unburied one, a pin puts
+/// its item at its position, k cuts the list.
+mod rules {
+    use super::*;
+    use vitrine::shopper::rerank::{self, Profile, Reason, RerankOptions};
+    use vitrine::shopper::{Event, EventKind, ProfileOptions};
+
+    proptest! {
+        #![proptest_config(cases(96))]
+
+        #[test]
+        fn rerank_rules_hold((s, hist, cands, exclude, bury, pin, k) in shop().prop_flat_map(|s| {
+            let n = s.parts.ids.len() as u32;
+            (
+                Just(s),
+                proptest::collection::vec(0..n, 0..6),
+                proptest::collection::vec(0..n, 0..30),
+                proptest::collection::vec(0..n, 0..4),
+                proptest::collection::vec(0..n, 0..4),
+                proptest::option::of((0..n, 0usize..8)),
+                0usize..12,
+            )
+        })) {
+            let m = Model::from_bytes(&s.bytes).unwrap();
+            let events: Vec<Event> = hist.iter().enumerate().map(|(j, &i)| Event {
+                kind: EventKind::View,
+                item: i,
+                ts: 1.0e12 - 1000.0 * (hist.len() - j) as f64,
+            }).collect();
+            let popts = ProfileOptions { now_ms: 1.0e12, ..Default::default() };
+            let prof = Profile::build(&m, &events, &popts, rerank::SESSION_HALF_LIFE, None).unwrap();
+            let mut ro = RerankOptions { k, ..Default::default() };
+            ro.rules.exclude = exclude.clone();
+            ro.rules.bury = bury.clone();
+            ro.rules.pins = pin.into_iter().collect();
+            let r = rerank::rerank(&m, &prof, &cands, &ro).unwrap();
+            let mut distinct: Vec<u32> = cands.iter().copied().filter(|c| !exclude.contains(c)).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let want_len = if k == 0 { distinct.len() } else { k.min(distinct.len()) };
+            prop_assert_eq!(r.len(), want_len);
+            for x in &r {
+                prop_assert!(distinct.binary_search(&x.index).is_ok(), "{} not a kept candidate", x.index);
+            }
+            if let Some((item, pos)) = pin {
+                if distinct.binary_search(&item).is_ok() && pos < r.len() {
+                    prop_assert_eq!(r[pos].index, item, "pin at {}", pos);
+                    prop_assert_eq!(r[pos].reason, Reason::Pinned);
+                }
+            }
+            // Buried after unburied, pins aside.
+            let unpinned: Vec<bool> = r.iter()
+                .filter(|x| x.reason != Reason::Pinned)
+                .map(|x| bury.contains(&x.index))
+                .collect();
+            prop_assert!(unpinned.windows(2).all(|w| !w[0] || w[1]), "buried before unburied: {:?}", unpinned);
+        }
+    }
+}
+
+// Found by `VITRINE_FUZZ_STRICT=1` runs of the `placements` target: values
+// the wasm bindings accept that give non-finite scores (not panics; issue
+// #13 item 4, "every score finite"). Ignored until fixed; run with
+// `cargo test --release --test props -- --ignored`.
+
+/// A RANKER whose numbers are finite but extreme passes `Ranker::check`
+/// and scores ±inf (a bundle's RANKER section can hold them).
+#[test]
+#[ignore = "open: Ranker::check accepts finite numbers whose score overflows"]
+fn fuzz_finding_ranker_scores_finitely() {
+    use vitrine::ranker::{Ranker, F, FEATURES};
+    let base = Ranker {
+        names: FEATURES.iter().map(|s| s.to_string()).collect(),
+        mean: vec![0.0; F],
+        scale: vec![1.0; F],
+        weights: vec![0.1; F],
+        bias: 0.0,
+    };
+    let x = [2.0f32; F];
+    let mut huge_weight = base.clone();
+    huge_weight.weights[0] = 3.0e38;
+    let mut tiny_scale = base.clone();
+    tiny_scale.scale[1] = 1.0e-38;
+    for r in [huge_weight, tiny_scale] {
+        if r.check().is_ok() {
+            let s = r.score(&x);
+            assert!(s.is_finite(), "score {s} from {r:?}");
+        }
+    }
+}
+
+/// Bought together with `lift` at the bindings' bound (any finite value
+/// that fits an f32): `post / p_x^lift` overflows to +inf, and a price
+/// level then turns the infinities into NaN.
+#[test]
+#[ignore = "open: CoParams.lift is unbounded"]
+fn fuzz_finding_co_purchase_score_is_finite() {
+    use vitrine::placements::CoParams;
+    for lift in [300.0f32, f32::MAX] {
+        let p = CoParams {
+            lift,
+            ..Default::default()
+        };
+        let s = vitrine::placements::copurchase::score(3, 2, 3, 72, &p);
+        assert!(s.is_finite(), "lift {lift}: score {s}");
+    }
+}
+
+/// Buy it again with `repeatPower` at the bindings' bound: `(r + 0.05)^p`
+/// overflows for an item every buyer repurchased (r = 1).
+#[test]
+#[ignore = "open: CadenceParams.repeat_power is unbounded"]
+fn fuzz_finding_buy_again_score_is_finite() {
+    use vitrine::placements::build::{parts, Basket, BuildOptions};
+    use vitrine::placements::CadenceParams;
+    use vitrine::shopper::{Event, EventKind};
+    let cat = vitrine::synth::catalogue(12, 4, 2, 1);
+    let baskets: Vec<Basket> = (0..2u32)
+        .flat_map(|user| {
+            (0..3).map(move |j| Basket {
+                user,
+                time: 11_500.0 + 10.0 * f64::from(j),
+                items: vec![1],
+            })
+        })
+        .collect();
+    let base = write_bundle(&cat, Dtype::F32).unwrap();
+    let bytes =
+        format::placements::add_sections(&base, &parts(12, &baskets, &BuildOptions::default()))
+            .unwrap();
+    let m = Model::from_bytes(&bytes).unwrap();
+    let events: Vec<Event> = (0..3)
+        .map(|j| Event {
+            kind: EventKind::Purchase,
+            item: 1,
+            ts: (11_500.0 + 10.0 * f64::from(j)) * 86_400_000.0,
+        })
+        .collect();
+    let p = CadenceParams {
+        repeat_power: 1.0e30,
+        ..Default::default()
+    };
+    let o = vitrine::placements::PlacementOptions {
+        k: 3,
+        now_ms: 11_574.0 * 86_400_000.0,
+        ..Default::default()
+    };
+    for x in vitrine::placements::buy_again(&m, &events, &p, &o).unwrap() {
+        assert!(x.score.is_finite(), "{x:?}");
     }
 }

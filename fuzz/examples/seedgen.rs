@@ -2,13 +2,15 @@
 //!
 //! - bundle: the committed fixtures (`tests/fixtures/*.vtr`), and synthetic
 //!   bundles in every dtype with every optional section (NEIGHBOURS,
-//!   SEGMENTS, SEGMENT_NAMES, RESIDUAL, INTENT), small so each run is fast
+//!   SEGMENTS, SEGMENT_NAMES, BEHAVIOUR, CO_PURCHASE, CADENCE, TRENDING,
+//!   RANKER (also one of the first 15-feature spec), RESIDUAL, INTENT), small so each run is fast
 //!   (the INTENT section holds a small model: the default one is ~300 KB and
 //!   has its own target);
 //! - vti: the default intent model and two small ones (with and without a
 //!   title index);
 //! - intent_text: the utterances of the shipped default set;
-//! - shopper: byte strings that decode to plausible histories and options.
+//! - shopper: byte strings that decode to plausible histories and options;
+//! - placements: one call of each kind (`vitrine_fuzz::placements::seeds`).
 //!
 //! Usage: `seedgen CORPUS_DIR DEFAULT_VTI` (the `.vti` from `make intent-demo`;
 //! trained here when the file does not exist).
@@ -76,6 +78,19 @@ fn main() {
     ] {
         write(&dir, name, &full_bundle_with(n, d, dtype, res, intent));
     }
+    // A RANKER of the first (15-feature) spec, mapped by `Ranker::aligned`.
+    write(
+        &dir,
+        "full-f32-ranker-v1.vtr",
+        &vitrine_fuzz::full_bundle_ext(
+            20,
+            8,
+            Dtype::F32,
+            false,
+            None,
+            Some(vitrine_fuzz::synthetic_ranker(true)),
+        ),
+    );
 
     // vti
     let dir = corpus.join("vti");
@@ -127,6 +142,11 @@ fn main() {
             b.extend_from_slice(&[e % 4, e.wrapping_mul(7).wrapping_add(s), 1, e, 0]);
         }
         write(&dir, &format!("s{s:02}"), &b);
+    }
+    // placements: one call of each kind, with and without business options.
+    let dir = corpus.join("placements");
+    for (name, bytes) in vitrine_fuzz::placements::seeds() {
+        write(&dir, &name, &bytes);
     }
     eprintln!("seeds written under {}", corpus.display());
 }

@@ -9,6 +9,7 @@
 //! validators guarantee it.
 
 pub mod mutate;
+pub mod placements;
 pub mod reseal;
 
 use std::sync::OnceLock;
@@ -141,6 +142,7 @@ pub fn exercise_bundle(data: &[u8]) {
             let _ = f.top_reason(&row);
         }
     }
+    placements::exercise_bundle_placements(&m);
 }
 
 /// Matches each text and checks the answer's shape.
@@ -277,13 +279,15 @@ pub fn shopper_bundle() -> &'static Model {
 }
 
 /// `vitrine synth`'s catalogue plus the sections `synth` leaves out
-/// (NEIGHBOURS, SEGMENTS, SEGMENT_NAMES, INTENT when given).
-pub fn full_bundle_with(
+/// (NEIGHBOURS, SEGMENTS, SEGMENT_NAMES, BEHAVIOUR, CO_PURCHASE, CADENCE,
+/// TRENDING, RANKER when given, INTENT when given).
+pub fn full_bundle_ext(
     n: usize,
     dim: usize,
     dtype: vitrine::format::Dtype,
     residual: bool,
     intent: Option<Vec<u8>>,
+    ranker: Option<vitrine::ranker::Ranker>,
 ) -> Vec<u8> {
     let mut parts = vitrine::synth::catalogue(n, dim, 4, 7);
     let sessions: Vec<Vec<u32>> = (0..n as u32)
@@ -313,7 +317,79 @@ pub fn full_bundle_with(
     parts.behaviour = vitrine::shopper::segments::fit_behaviour(&rows, Some(3), 3);
     parts.int8_residual = residual;
     parts.intent = intent;
-    vitrine::format::write_bundle(&parts, dtype).expect("synthetic bundle writes")
+    parts.ranker = ranker;
+    let bytes = vitrine::format::write_bundle(&parts, dtype).expect("synthetic bundle writes");
+    // CO_PURCHASE, CADENCE and TRENDING as `vitrine placements build` adds
+    // them: every seed reaches the placements, and the bundle target's
+    // section edits reach their decoders.
+    vitrine::format::placements::add_sections(&bytes, &placement_parts(n))
+        .expect("placement sections add")
+}
+
+/// [`full_bundle_ext`] with the learned ranker of [`synthetic_ranker`].
+pub fn full_bundle_with(
+    n: usize,
+    dim: usize,
+    dtype: vitrine::format::Dtype,
+    residual: bool,
+    intent: Option<Vec<u8>>,
+) -> Vec<u8> {
+    full_bundle_ext(
+        n,
+        dim,
+        dtype,
+        residual,
+        intent,
+        Some(synthetic_ranker(false)),
+    )
+}
+
+/// A RANKER section's content: every feature with a weight of either sign,
+/// so each one can be an item's top feature. `v1`: only the 15 features of
+/// the first sections (`FEATURES_V1`), the path `Ranker::aligned` maps.
+pub fn synthetic_ranker(v1: bool) -> vitrine::ranker::Ranker {
+    let names: &[&str] = if v1 {
+        vitrine::ranker::FEATURES_V1
+    } else {
+        &vitrine::ranker::FEATURES
+    };
+    let f = names.len();
+    vitrine::ranker::Ranker {
+        names: names.iter().map(|s| s.to_string()).collect(),
+        mean: (0..f).map(|j| 0.05 * j as f32).collect(),
+        scale: (0..f).map(|j| 0.5 + 0.1 * j as f32).collect(),
+        weights: (0..f)
+            .map(|j| {
+                if j % 3 == 2 {
+                    -0.4
+                } else {
+                    0.3 + 0.05 * j as f32
+                }
+            })
+            .collect(),
+        bias: -1.5,
+    }
+}
+
+/// Orders of twelve synthetic buyers over ~80 days before the fuzz targets'
+/// default "now" (1e12 ms, day 11 574): repeat purchases (a cadence),
+/// pairs that recur (co-purchases) and a recent burst (a trend).
+pub fn placement_parts(n: usize) -> vitrine::format::placements::PlacementParts {
+    use vitrine::placements::build::{parts, Basket, BuildOptions};
+    let n32 = n.max(1) as u32;
+    let mut baskets = Vec::new();
+    for user in 0..12u32 {
+        for j in 0..6u32 {
+            let a = (user * 5 + j % 2) % n32;
+            let items = vec![a, (a * 3 + 1) % n32, (user + j * 11) % n32];
+            baskets.push(Basket {
+                user,
+                time: 11_490.0 + f64::from(j * 14 + user % 3),
+                items,
+            });
+        }
+    }
+    parts(n, &baskets, &BuildOptions::default())
 }
 
 pub fn full_bundle(n: usize, dim: usize, dtype: vitrine::format::Dtype, residual: bool) -> Vec<u8> {

@@ -101,11 +101,12 @@ fn reseal_reproduces_the_writers_checksums() {
 fn regressions_replay() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
     type Target = (&'static str, fn(&[u8]));
-    let targets: [Target; 4] = [
+    let targets: [Target; 5] = [
         ("bundle", super::exercise_bundle),
         ("vti", super::exercise_vti),
         ("intent_text", super::exercise_intent_text),
         ("shopper", super::exercise_shopper),
+        ("placements", super::placements::exercise_placements),
     ];
     for (name, f) in targets {
         let Ok(rd) = std::fs::read_dir(dir.join(name)) else {
@@ -119,4 +120,117 @@ fn regressions_replay() {
     for e in std::fs::read_dir(fixtures).into_iter().flatten().flatten() {
         super::exercise_bundle(&std::fs::read(e.path()).unwrap());
     }
+}
+
+/// The seed bundle has every section the placements and the ranker read,
+/// and its ranker is used (not refused): otherwise the `placements` target
+/// would only ever reach `NO_SECTION` and the blend.
+#[test]
+fn the_placements_bundle_has_every_section() {
+    let m = super::placements::placements_bundle();
+    let v = m.view();
+    assert!(v.placements.co_purchase.is_some(), "CO_PURCHASE");
+    assert!(v.placements.cadence.is_some(), "CADENCE");
+    assert!(v.placements.trending.is_some(), "TRENDING");
+    assert!(v.behaviour.is_some(), "BEHAVIOUR");
+    assert!(matches!(
+        vitrine::ranker::status(m),
+        vitrine::ranker::Used::Ranker(_)
+    ));
+    // A V1 (15-feature) section is mapped, not refused.
+    let b = super::full_bundle_ext(
+        12,
+        8,
+        Dtype::F32,
+        false,
+        None,
+        Some(super::synthetic_ranker(true)),
+    );
+    let m = vitrine::engine::Model::from_bytes(&b).unwrap();
+    assert_eq!(
+        vitrine::ranker::missing_features(&m).map(|f| f.len()),
+        Some(2)
+    );
+}
+
+/// The fixed inputs (one call of each kind, with and without business
+/// options) run clean, and reach answers, not only refusals: each kind of
+/// call on the seed inputs returns at least one item somewhere.
+#[test]
+fn placements_seeds_replay() {
+    let seeds = super::placements::seeds();
+    assert_eq!(seeds.len(), 24);
+    let mut ok = [0u32; 8];
+    for (_, s) in &seeds {
+        for (t, x) in ok.iter_mut().zip(super::placements::run(s)) {
+            *t += x;
+        }
+    }
+    // Three seeds per opcode; the business options may refuse one.
+    assert!(ok.iter().all(|&x| x >= 2), "answers per opcode: {ok:?}");
+    // Edge inputs: empty, all zero, all 0xFF, a ramp.
+    for s in [
+        vec![],
+        vec![0u8; 64],
+        vec![0xFFu8; 64],
+        (0..=255u8).collect::<Vec<u8>>(),
+        (0..=255u8).rev().cycle().take(700).collect(),
+    ] {
+        super::placements::exercise_placements(&s);
+    }
+}
+
+/// Every byte of a CO_PURCHASE, CADENCE, TRENDING, RANKER or BEHAVIOUR
+/// body set to an edge value, the file resealed: the bundle loads with a
+/// typed error or runs the placements and the ranker without a panic, and a
+/// RANKER whose numbers are NaN is refused (the blend answers instead).
+#[test]
+fn corrupt_placement_and_ranker_sections_give_typed_errors() {
+    use vitrine::format::Kind;
+    let b = super::full_bundle(16, 8, Dtype::F32, false);
+    let (h, sections) = split(&b).unwrap();
+    let kinds = [
+        Kind::CoPurchase,
+        Kind::Cadence,
+        Kind::Trending,
+        Kind::Ranker,
+        Kind::Behaviour,
+    ];
+    let (mut loaded, mut refused) = (0, 0);
+    for kind in kinds {
+        let at = sections
+            .iter()
+            .position(|s| s.kind == kind as u32)
+            .unwrap_or_else(|| panic!("{kind:?} missing from the seed"));
+        let len = sections[at].body.len();
+        for pos in (0..len).step_by(len.div_ceil(48).max(1)) {
+            for v in [0u8, 0xFF, 0x7F, 0xC0] {
+                let mut s = sections.clone();
+                s[at].body[pos] = v;
+                let data = assemble(&h, &s);
+                match vitrine::engine::Model::from_bytes(&data) {
+                    Ok(_) => loaded += 1,
+                    Err(e) => {
+                        assert!(!matches!(e, Error::ChecksumMismatch { .. }), "{e:?}");
+                        refused += 1;
+                    }
+                }
+                super::exercise_bundle(&data);
+            }
+        }
+    }
+    assert!(
+        loaded > 0 && refused > 0,
+        "loaded {loaded}, refused {refused}"
+    );
+    // NaN weights behind a valid checksum: status says BlendFallback.
+    let mut r = super::synthetic_ranker(false);
+    r.weights[3] = f32::NAN;
+    let b = super::full_bundle_ext(12, 8, Dtype::F32, false, None, Some(r));
+    let m = vitrine::engine::Model::from_bytes(&b).unwrap();
+    assert!(matches!(
+        vitrine::ranker::status(&m),
+        vitrine::ranker::Used::BlendFallback(_)
+    ));
+    super::exercise_bundle(&b);
 }

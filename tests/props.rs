@@ -1005,7 +1005,6 @@ mod rules {
 /// A RANKER whose numbers are finite but extreme passes `Ranker::check`
 /// and scores ±inf (a bundle's RANKER section can hold them).
 #[test]
-#[ignore = "open: Ranker::check accepts finite numbers whose score overflows"]
 fn fuzz_finding_ranker_scores_finitely() {
     use vitrine::ranker::{Ranker, F, FEATURES};
     let base = Ranker {
@@ -1032,7 +1031,6 @@ fn fuzz_finding_ranker_scores_finitely() {
 /// that fits an f32): `post / p_x^lift` overflows to +inf, and a price
 /// level then turns the infinities into NaN.
 #[test]
-#[ignore = "open: CoParams.lift is unbounded"]
 fn fuzz_finding_co_purchase_score_is_finite() {
     use vitrine::placements::CoParams;
     for lift in [300.0f32, f32::MAX] {
@@ -1048,7 +1046,6 @@ fn fuzz_finding_co_purchase_score_is_finite() {
 /// Buy it again with `repeatPower` at the bindings' bound: `(r + 0.05)^p`
 /// overflows for an item every buyer repurchased (r = 1).
 #[test]
-#[ignore = "open: CadenceParams.repeat_power is unbounded"]
 fn fuzz_finding_buy_again_score_is_finite() {
     use vitrine::placements::build::{parts, Basket, BuildOptions};
     use vitrine::placements::CadenceParams;

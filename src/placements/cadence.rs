@@ -112,7 +112,7 @@ pub fn score_history(
         let score = freq * (r + 0.05).powf(p.repeat_power as f64) * (1.0 - w + w * d);
         out.push(Placed {
             index: item,
-            score: score as f32,
+            score: super::finite_score(score),
             reason: ReasonCode::BuyAgain,
             because: None,
         });

@@ -54,7 +54,7 @@ pub fn score(c_xy: u32, c_x: u32, c_y: u32, n: u32, p: &CoParams) -> f32 {
     let p_x = c_x as f64 / n as f64;
     let beta = p.shrinkage.max(0.0) as f64;
     let post = (c_xy as f64 + beta * p_x) / (c_y as f64 + beta);
-    (post / p_x.powf(p.lift as f64)) as f32
+    super::finite_score(post / p_x.powf(p.lift as f64))
 }
 
 /// Scores every partner of the seeds (weighted), summed per item.

@@ -33,6 +33,27 @@ pub use business::Business;
 pub use cadence::CadenceParams;
 pub use copurchase::CoParams;
 
+/// A placement score narrowed to f32 and kept inside the engine's score
+/// envelope ([`MAX_SCORE_TERM`](crate::format::limits::MAX_SCORE_TERM)),
+/// whatever the options: the bindings accept any finite `lift` or
+/// `repeatPower`, and `p^lift` or `r^power` at such exponents leave f64's
+/// range (a probability to the 300th is 0, a ratio over it is ∞), after which
+/// a price level turned ∞ into NaN. Saturated scores tie, and ties rank by
+/// catalogue order as everywhere else. NaN cannot come from finite inputs;
+/// it maps to 0 (no evidence) rather than poison the sort.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "clamped into f32's finite range first"
+)]
+pub(crate) fn finite_score(x: f64) -> f32 {
+    let bound = f64::from(crate::format::limits::MAX_SCORE_TERM);
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(-bound, bound) as f32
+    }
+}
+
 /// Why an item is in a placement. The names are stable (pages branch on them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReasonCode {

@@ -156,16 +156,37 @@ impl Ranker {
     }
 
     /// The logit z (monotone in the probability, all ranking needs).
+    ///
+    /// Summed in f64 and kept inside ±[`MAX_SCORE_TERM`]: `check` accepts
+    /// any finite numbers, and a RANKER section holding extreme ones (a
+    /// weight of 3e38, a scale of 1e-38) made the f32 sum ±∞ (found by the
+    /// `placements` fuzz target). With finite inputs every f64 term is below
+    /// 1e123, so the sum is finite and only the clamp applies; a NaN from a
+    /// non-finite feature ranks last.
+    ///
+    /// [`MAX_SCORE_TERM`]: crate::format::limits::MAX_SCORE_TERM
     pub fn score(&self, x: &[f32; F]) -> f32 {
-        self.bias + self.contributions(x).iter().sum::<f32>()
+        let z = (0..F).fold(f64::from(self.bias), |z, j| {
+            z + f64::from(self.weights[j]) * (f64::from(x[j]) - f64::from(self.mean[j]))
+                / f64::from(self.scale[j])
+        });
+        let bound = f64::from(crate::format::limits::MAX_SCORE_TERM);
+        if z.is_nan() {
+            -crate::format::limits::MAX_SCORE_TERM
+        } else {
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "clamped into f32's finite range first"
+            )]
+            let z = z.clamp(-bound, bound) as f32;
+            z
+        }
     }
 
-    /// [`Ranker::score`] and [`Ranker::top_feature`] from one pass over the
-    /// contributions (the serving path needs both; same values).
+    /// [`Ranker::score`] and [`Ranker::top_feature`] (the serving path needs
+    /// both).
     pub fn score_and_top(&self, x: &[f32; F]) -> (f32, usize) {
-        let c = self.contributions(x);
-        let top = (0..F).fold(0, |b, j| if c[j] > c[b] { j } else { b });
-        (self.bias + c.iter().sum::<f32>(), top)
+        (self.score(x), self.top_feature(x))
     }
 
     /// Index of the feature that lifts this candidate most (the reason).

@@ -232,6 +232,18 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
 
 const tick = () => new Promise((ok) => setTimeout(ok, 0));
 const primed = new WeakSet();
+/** @type {Promise<Uint8Array> | undefined} */
+let primerBytes;
+/**
+ * The primer's catalogue. Its module (calibrate.js) is not loaded by a load
+ * whose build choice is remembered, and fetching it only once the wasm was
+ * ready let most warm visits answer before the priming ran (the module
+ * came after the last byte): `openSource` starts it with the load.
+ */
+export function primerCatalogue() {
+  primerBytes ??= import('./calibrate.js').then((c) => c.calibrationBundle(32, 64));
+  return primerBytes;
+}
 
 /**
  * Wasm compiles on first call and Chromium did not keep our code between
@@ -247,8 +259,9 @@ export async function prime(w, cached, done, s) {
   let m;
   let buf;
   try {
-    const bytes = (await import('./calibrate.js')).calibrationBundle(32, 64);
-    if (done()) return; // the module came after the last byte
+    const bytes = await primerCatalogue();
+    // The module may come after the last byte: then priming would only delay the load.
+    if (done()) return;
     let t0 = now();
     buf = new w.BundleBuffer(bytes.length);
     buf.push(bytes);
@@ -561,6 +574,8 @@ const hex = (n) => n.toString(16).padStart(8, '0');
  * @param {LoadContext} [t] filled with timings and the cache's part
  */
 export async function openSource(wasm, source, opts, t = newLoadContext()) {
+  // Fetched while the wasm compiles, so priming can run as soon as it is ready.
+  if (isPromise(wasm)) primerCatalogue().catch(() => {});
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes =
       source instanceof Uint8Array

@@ -832,17 +832,6 @@ fn placement_options(n: usize) -> impl Strategy<Value = PlacementOptions> {
         )
 }
 
-fn as_filter(o: &PlacementOptions) -> RecommendOptions {
-    RecommendOptions {
-        k: o.k,
-        exclude: o.exclude.clone(),
-        categories: o.categories.clone(),
-        price_min: o.price_min,
-        price_max: o.price_max,
-        in_stock_only: o.in_stock_only,
-    }
-}
-
 /// Exactly k (or every allowed item when fewer), each once, each allowed.
 fn exactly_k(
     p: &BundleParts,
@@ -877,7 +866,7 @@ proptest! {
     })) {
         let m = Model::from_bytes(&s.bytes).unwrap();
         let p = &s.parts;
-        let f = as_filter(&o);
+        let f = o.recommend_filter();
         let r = pl::trending(&m, None, &o).unwrap();
         exactly_k(p, &f, &r, o.k)?;
         let mut with_cart = f.clone();
@@ -921,7 +910,7 @@ proptest! {
         let p = &s.parts;
         let mut o = o;
         o.promotion = Some(Promotion { items: Vec::new(), categories: vec![c], share });
-        let f = as_filter(&o);
+        let f = o.recommend_filter();
         let r = pl::trending(&m, None, &o).unwrap();
         exactly_k(p, &f, &r, o.k)?;
         let cats = p.categories.as_ref().unwrap();

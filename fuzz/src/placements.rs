@@ -659,14 +659,7 @@ pub fn run(data: &[u8]) -> [u32; 8] {
                 let Some(o) = placement_opts(&mut b, m, now) else {
                     continue;
                 };
-                let ro = RecommendOptions {
-                    k: o.k,
-                    exclude: o.exclude.clone(),
-                    categories: o.categories.clone(),
-                    price_min: o.price_min,
-                    price_max: o.price_max,
-                    in_stock_only: o.in_stock_only,
-                };
+                let ro = o.recommend_filter();
                 let biz = Business {
                     price_level: o.price_level,
                     prefer_higher_price: o.prefer_higher_price,

@@ -189,6 +189,22 @@ pub struct PlacementOptions {
     pub now_ms: f64,
 }
 
+impl PlacementOptions {
+    /// The item filter part of these options, as the engine's `recommend`
+    /// takes it (what a placement's answer must satisfy, without the
+    /// business stage).
+    pub fn recommend_filter(&self) -> RecommendOptions {
+        RecommendOptions {
+            k: self.k,
+            exclude: self.exclude.clone(),
+            categories: self.categories.clone(),
+            price_min: self.price_min,
+            price_max: self.price_max,
+            in_stock_only: self.in_stock_only,
+        }
+    }
+}
+
 impl Default for PlacementOptions {
     fn default() -> Self {
         PlacementOptions {

@@ -23,6 +23,9 @@
 //      BENCH_TTFR_SCORING_ONLY=1: also the 100k bundle cut to the sections
 //      the first recommend() reads (9.0 MB of 13.4): what reading only that
 //      prefix before the first answer would give;
+//      BENCH_TTFR_WORKER=1: also the current glue in worker mode
+//      (`loadInWorker`, the answer awaited from the worker), interleaved
+//      visit by visit; its phase spans are on the worker's clock;
 //      BENCH_TTFR_BEFORE_WASM=<dir with relaxed/ simd/ scalar/ intent/>: the
 //      wasm builds that glue runs (e.g. a main checkout's pkg/wasm), so the
 //      before/after covers the engine's load path too.
@@ -128,7 +131,9 @@ const WASM = join(SNAP, 'wasm');
 for (const v of ['relaxed', 'simd', 'scalar', 'intent']) cpSync(join(ROOT, 'pkg', 'wasm', v), join(WASM, v), { recursive: true });
 /** @type {Record<string, string>} */
 const mounts = { '/bench/': CACHE, '/ttfr/': HERE, '/wasm/': WASM };
+/** @type {{ name: string, path: string, worker?: boolean }[]} */
 const glues = [{ name: 'current', path: '/vitrine.js' }];
+if (process.env.BENCH_TTFR_WORKER === '1') glues.push({ name: 'current, worker mode', path: '/vitrine.js', worker: true });
 if (BEFORE) {
   const dir = join(SNAP, 'before');
   mkdirSync(dir);
@@ -231,7 +236,7 @@ for (const group of groups) {
         // Glues alternate which goes first, so a drift of the host's load hits both alike.
         for (const glue of rep % 2 ? [...glues].reverse() : glues) {
           for (const kind of KINDS) {
-            const q = new URLSearchParams({ glue: glue.path, model: `/bench/${basename(b.path)}`, dim: String(b.d), ...(glue.name === 'current' ? {} : { glueVersion: 'before' }) });
+            const q = new URLSearchParams({ glue: glue.path, model: `/bench/${basename(b.path)}`, dim: String(b.d), ...(glue.path === '/vitrine.js' ? {} : { glueVersion: 'before' }), ...(glue.worker ? { mode: 'worker' } : {}) });
             const t0 = Date.now();
             const r = await visit({ profile, url: `/ttfr/ttfr.html?${q}`, cold: kind === 'cold' });
             const p = phases(r);

@@ -1,5 +1,5 @@
 // The npm package in real consumers: one small app per bundler (Vite,
-// webpack 5, Rollup, esbuild, Next.js) plus Node ESM and CommonJS, each with
+// webpack 5, Rollup, esbuild, Next.js, Parcel 2, Rspack) plus Node ESM and CommonJS, each with
 // its own package.json and committed package-lock.json. Every fixture gets
 // the `npm pack` tarball of the current build, is production-built, served on
 // 127.0.0.1 and driven in Chromium: the page's and the worker's answers must
@@ -24,7 +24,7 @@ import { startServer } from '../../scripts/serve.mjs';
 import { launch } from '../browser/chromium.mjs';
 
 const HERE = join(ROOT, 'tests', 'consumers');
-const ALL = ['node-esm', 'node-cjs', 'esbuild', 'rollup', 'vite', 'webpack', 'next'];
+const ALL = ['node-esm', 'node-cjs', 'esbuild', 'rollup', 'vite', 'webpack', 'next', 'parcel', 'rspack'];
 const only = process.env.VITRINE_CONSUMERS?.split(',').filter(Boolean);
 // `make test-consumers` passes VITRINE_CONSUMERS= (empty) when CONSUMERS is unset: that means all.
 const FIXTURES = only && only.length > 0 ? ALL.filter((f) => only.includes(f)) : ALL;
@@ -123,6 +123,18 @@ const BUILD = {
       bin(dir, 'esbuild'), 'src/main.js', '--bundle', '--format=esm', '--minify', '--loader:.wasm=file',
       '--loader:.worker.js=file', '--public-path=/', '--outdir=dist', '--log-level=warning',
     ]);
+    copyFileSync(join(dir, 'public', 'index.html'), join(dir, 'dist', 'index.html'));
+  },
+  // No configuration: index.html is the entry. --no-cache so that every run
+  // builds from the freshly unpacked tarball (Parcel still writes .parcel-cache/).
+  parcel: (dir) => {
+    rmSync(join(dir, 'dist'), { recursive: true, force: true });
+    run(dir, [bin(dir, 'parcel'), 'build', 'index.html', '--no-cache', '--log-level', 'warn']);
+  },
+  // No configuration file: only the entry's name differs from Rspack's default (src/index.js).
+  rspack: (dir) => {
+    rmSync(join(dir, 'dist'), { recursive: true, force: true });
+    run(dir, [bin(dir, 'rspack'), 'build', '--mode', 'production', '--entry', './src/main.js']);
     copyFileSync(join(dir, 'public', 'index.html'), join(dir, 'dist', 'index.html'));
   },
 };

@@ -131,10 +131,10 @@ const BUILD = {
     rmSync(join(dir, 'dist'), { recursive: true, force: true });
     run(dir, [bin(dir, 'parcel'), 'build', 'index.html', '--no-cache', '--log-level', 'warn']);
   },
-  // No configuration file: only the entry's name differs from Rspack's default (src/index.js).
+  // No configuration: Rspack's defaults (src/index.js -> dist/main.js, production mode).
   rspack: (dir) => {
     rmSync(join(dir, 'dist'), { recursive: true, force: true });
-    run(dir, [bin(dir, 'rspack'), 'build', '--mode', 'production', '--entry', './src/main.js']);
+    run(dir, [bin(dir, 'rspack'), 'build']);
     copyFileSync(join(dir, 'public', 'index.html'), join(dir, 'dist', 'index.html'));
   },
 };

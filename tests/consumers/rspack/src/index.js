@@ -1,5 +1,5 @@
 // Fixture app for tests/consumers/rspack: vitrine as an Rspack user gets it, with
-// no configuration file (`rspack build --entry ./src/main.js`).
+// no configuration: `rspack build` (entry src/index.js, Rspack's default).
 import { load, loadInWorker, VitrineError } from 'vitrine';
 
 const LOAD_OPTIONS = {};

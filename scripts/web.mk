@@ -46,7 +46,7 @@ test-web-browser: setup-web wasm cli pkg-web
 test-web-pkg: setup-web wasm pkg-web
 	$(NODE) --test tests/pkg/
 
-# The package in real consumers (tests/consumers/: Vite, webpack, Rollup,
+# The package in real consumers (tests/consumers/: Vite, webpack, Rollup, Parcel, Rspack, Bun,
 # esbuild, Next.js, Node ESM/CJS), each installed from its own lock file
 # (node_modules kept per fixture, reinstalled only when the lock changes).
 # CONSUMERS=vite,next runs a subset.

@@ -1,5 +1,5 @@
 // The npm package in real consumers: one small app per bundler (Vite,
-// webpack 5, Rollup, esbuild, Next.js) plus Node ESM and CommonJS, each with
+// webpack 5, Rollup, esbuild, Next.js, Parcel 2, Rspack, Bun) plus Node ESM and CommonJS, each with
 // its own package.json and committed package-lock.json. Every fixture gets
 // the `npm pack` tarball of the current build, is production-built, served on
 // 127.0.0.1 and driven in Chromium: the page's and the worker's answers must
@@ -24,7 +24,7 @@ import { startServer } from '../../scripts/serve.mjs';
 import { launch } from '../browser/chromium.mjs';
 
 const HERE = join(ROOT, 'tests', 'consumers');
-const ALL = ['node-esm', 'node-cjs', 'esbuild', 'rollup', 'vite', 'webpack', 'next'];
+const ALL = ['node-esm', 'node-cjs', 'esbuild', 'rollup', 'vite', 'webpack', 'next', 'parcel', 'rspack', 'bun'];
 const only = process.env.VITRINE_CONSUMERS?.split(',').filter(Boolean);
 // `make test-consumers` passes VITRINE_CONSUMERS= (empty) when CONSUMERS is unset: that means all.
 const FIXTURES = only && only.length > 0 ? ALL.filter((f) => only.includes(f)) : ALL;
@@ -125,7 +125,37 @@ const BUILD = {
     ]);
     copyFileSync(join(dir, 'public', 'index.html'), join(dir, 'dist', 'index.html'));
   },
+  // No configuration: index.html is the entry. --no-cache so that every run
+  // builds from the freshly unpacked tarball (Parcel still writes .parcel-cache/).
+  parcel: (dir) => {
+    rmSync(join(dir, 'dist'), { recursive: true, force: true });
+    run(dir, [bin(dir, 'parcel'), 'build', 'index.html', '--no-cache', '--log-level', 'warn']);
+  },
+  // No configuration: Rspack's defaults (src/index.js -> dist/main.js, production mode).
+  rspack: (dir) => {
+    rmSync(join(dir, 'dist'), { recursive: true, force: true });
+    run(dir, [bin(dir, 'rspack'), 'build']);
+    copyFileSync(join(dir, 'public', 'index.html'), join(dir, 'dist', 'index.html'));
+  },
+  bun: (dir) => {
+    rmSync(join(dir, 'dist'), { recursive: true, force: true });
+    run(dir, [bunBinary(dir), 'build', './src/main.js', '--target=browser', '--minify', '--public-path=/', '--outdir=dist']);
+    copyFileSync(join(dir, 'public', 'index.html'), join(dir, 'dist', 'index.html'));
+  },
 };
+
+/**
+ * The `bun` npm package links its binary in a postinstall script, which
+ * `npm ci --ignore-scripts` skips; the binary itself is in the platform
+ * package npm installed (@oven/bun-linux-x64, …). @param {string} dir
+ */
+function bunBinary(dir) {
+  const oven = join(dir, 'node_modules', '@oven');
+  const prefix = `bun-${process.platform}-${process.arch === 'arm64' ? 'aarch64' : process.arch}`;
+  const found = existsSync(oven) ? readdirSync(oven).filter((d) => d.startsWith(prefix)).sort() : [];
+  if (found.length === 0) throw new Error(`no ${prefix} package under ${oven}: is Bun published for this platform?`);
+  return join(oven, found[0], 'bin', 'bun');
+}
 
 function freePort() {
   return new Promise((ok, fail) => {

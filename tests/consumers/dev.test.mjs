@@ -48,6 +48,15 @@ const DEV = {
     static: 'public',
     clean: ['node_modules/.vite'],
   },
+  // The same app with vitrine left out of pre-bundling, as many wasm packages
+  // advise: served straight from node_modules/vitrine.
+  'vite-exclude': {
+    fixture: 'vite',
+    cmd: (dir, port) => [bin(dir, 'vite'), '--config', 'vite.exclude.config.js', '--host', '127.0.0.1', '--port', port, '--strictPort', '--force', '--clearScreen', 'false'],
+    page: '/',
+    static: 'public',
+    clean: ['node_modules/.vite'],
+  },
   // Next 16: Turbopack is the dev default; it keeps its dev output in .next/dev.
   next: {
     cmd: (dir, port) => [bin(dir, 'next'), 'dev', '-p', port, '-H', '127.0.0.1'],
@@ -70,6 +79,16 @@ const DEV = {
   },
   rspack: {
     cmd: (dir, port) => [bin(dir, 'rspack'), 'serve', '--host', '127.0.0.1', '--port', port],
+    page: '/index.html',
+    static: 'public',
+  },
+  // esbuild's serve mode: the production flags (the fixture imports the wasm
+  // and worker files) with the outputs served from memory next to public/.
+  esbuild: {
+    cmd: (dir, port) => [
+      bin(dir, 'esbuild'), 'src/main.js', '--bundle', '--format=esm', '--loader:.wasm=file', '--loader:.worker.js=file',
+      '--public-path=/', '--outdir=public', '--servedir=public', `--serve=127.0.0.1:${port}`, '--log-level=warning',
+    ],
     page: '/index.html',
     static: 'public',
   },
@@ -112,7 +131,8 @@ function killGroup(pid, sig) {
 async function startDev(name, dir) {
   const port = String(await freePort());
   const [cmd, ...args] = DEV[name].cmd(dir, port);
-  const child = spawn(cmd, args, { cwd: dir, env: { ...env, BROWSER: 'none', NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // stdin stays open: esbuild's serve mode (like a watcher) stops at end of input.
+  const child = spawn(cmd, args, { cwd: dir, env: { ...env, BROWSER: 'none', NO_COLOR: '1', FORCE_COLOR: '0' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   groups.add(/** @type {number} */ (child.pid));
   let log = '';
   child.stdout.on('data', (d) => (log += d));
@@ -120,7 +140,7 @@ async function startDev(name, dir) {
   const exited = new Promise((r) => child.once('exit', r));
   const close = async () => {
     killGroup(/** @type {number} */ (child.pid), 'SIGTERM');
-    const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))]);
+    const done = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000).unref())]);
     // The leader may be gone while its children (Parcel workers, Next's
     // server process) still hold the port: always finish the group off.
     killGroup(/** @type {number} */ (child.pid), 'SIGKILL');
@@ -131,7 +151,10 @@ async function startDev(name, dir) {
   const deadline = Date.now() + 180_000;
   let last = '';
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} dev server exited (${child.exitCode ?? child.signalCode}):\n${log}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await close(); // the leader is gone; its children may not be
+      throw new Error(`${name} dev server exited (${child.exitCode ?? child.signalCode}):\n${log}`);
+    }
     // Parcel keeps running, without listening, after a failed build: no point waiting.
     if (/Build failed/.test(log)) {
       await close();
@@ -155,6 +178,39 @@ async function startDev(name, dir) {
 
 const secs = (/** @type {number} */ ms) => (ms / 1000).toFixed(1);
 
+/**
+ * Start the dev server, drive the page, stop the server (its whole process
+ * group, whatever happened). @param {import('node:test').TestContext} t
+ * @param {string} name @param {string} dir
+ */
+async function check(t, name, dir) {
+  const t0 = Date.now();
+  const srv = await startDev(name, dir);
+  const tReady = Date.now();
+  try {
+    const got = await inChromium(srv.url, DEV[name].page, '/m/', { readyTimeout: 120_000 });
+    const { res } = got;
+    // The browser's own favicon request is not the app's (no fixture has an icon but Next's).
+    const errors = got.errors.filter((e) => !e.includes('/favicon.ico'));
+    // ERR_ABORTED is the package cancelling a body it does not need (lib/cache.js
+    // revalidates the cached model with a GET and drops the body), not a failure.
+    const failed = got.failed.filter((e) => !e.endsWith('/favicon.ico') && !e.endsWith('net::ERR_ABORTED'));
+    t.diagnostic(`${name} dev: wasm and worker URLs: ${[...new Set(got.assets.map((a) => a.replace(srv.url, '')))].join(' ')}`);
+    assertSameAsNode(res.page, `${name} dev page`);
+    assertSameAsNode(res.worker, `${name} dev worker`);
+    assertSameAsNode(res.ownWorker, `${name} dev caller-constructed worker`);
+    assert.deepEqual(errors, [], `${name} dev: console errors`);
+    assert.deepEqual(failed, [], `${name} dev: failed requests`);
+    t.diagnostic(`${name} dev: ${secs(tReady - t0)} s to serve the page, ${secs(Date.now() - tReady)} s to the answers in Chromium`);
+  } catch (e) {
+    throw new Error(`${e.message}\n--- ${name} dev server log ---\n${srv.log()}`, { cause: e });
+  } finally {
+    const tClose = Date.now();
+    await srv.close();
+    t.diagnostic(`${name} dev: ${secs(Date.now() - tClose)} s to stop`);
+  }
+}
+
 let tarball;
 test.before(() => {
   if (FIXTURES.length > 0) tarball = packTarball();
@@ -168,30 +224,9 @@ for (const name of FIXTURES) {
     const models = join(dir, DEV[name].static, 'm');
     mkdirSync(models, { recursive: true });
     copyFileSync(withIntent, join(models, modelName));
-    const t0 = Date.now();
-    const srv = await startDev(name, dir);
-    const tReady = Date.now();
     try {
-      const got = await inChromium(srv.url, DEV[name].page, '/m/', { readyTimeout: 120_000 });
-      const { res } = got;
-      // The browser's own favicon request is not the app's (no fixture has an icon but Next's).
-      const errors = got.errors.filter((e) => !e.includes('/favicon.ico'));
-      // ERR_ABORTED is the package cancelling a body it does not need (lib/cache.js
-      // revalidates the cached model with a GET and drops the body), not a failure.
-      const failed = got.failed.filter((e) => !e.endsWith('/favicon.ico') && !e.endsWith('net::ERR_ABORTED'));
-      t.diagnostic(`${name} dev: wasm and worker URLs: ${[...new Set(got.assets.map((a) => a.replace(srv.url, '')))].join(' ')}`);
-      assertSameAsNode(res.page, `${name} dev page`);
-      assertSameAsNode(res.worker, `${name} dev worker`);
-      assertSameAsNode(res.ownWorker, `${name} dev caller-constructed worker`);
-      assert.deepEqual(errors, [], `${name} dev: console errors`);
-      assert.deepEqual(failed, [], `${name} dev: failed requests`);
-      t.diagnostic(`${name} dev: ${secs(tReady - t0)} s to serve the page, ${secs(Date.now() - tReady)} s to the answers in Chromium`);
-    } catch (e) {
-      throw new Error(`${e.message}\n--- ${name} dev server log ---\n${srv.log()}`, { cause: e });
+      await check(t, name, dir);
     } finally {
-      const tClose = Date.now();
-      await srv.close();
-      t.diagnostic(`${name} dev: ${secs(Date.now() - tClose)} s to stop`);
       rmSync(models, { recursive: true, force: true });
     }
   });

@@ -3,7 +3,9 @@
 // Vite pre-bundles dependencies into node_modules/.vite/deps (so
 // `new URL('./x.wasm', import.meta.url)` can point at a file that is not
 // there), `next dev` runs Turbopack's dev pipeline, and webpack-dev-server /
-// Rspack's dev server / Parcel's serve each serve from memory.
+// Rspack's dev server / esbuild --serve / Parcel's serve each serve from
+// memory. With the package as it is, all of them pass with no configuration
+// beyond the production recipe (pkg/README.md, Bundlers).
 //
 // The same fixtures as consumers.test.mjs, with the same installed
 // node_modules and the same fresh `npm pack` tarball: each dev server is
@@ -13,9 +15,9 @@
 // request. The server's whole process group is killed afterwards, also on
 // failure (dev servers fork: Next, Parcel workers, esbuild/rolldown helpers).
 //
-// Which servers run: all of them by default (they add about 45 s to `make
-// test` on a loaded 2-core machine, measured with caches removed, so none is
-// left to a switch). VITRINE_DEV_SERVERS=vite,next (`make test-consumers
+// Which servers run: all of them by default (the eight add about 45 s to
+// `make test` on a loaded 2-core machine, measured with their caches removed,
+// so none is left to a switch). VITRINE_DEV_SERVERS=vite,next (`make test-consumers
 // DEV_SERVERS=vite,next`) names some, VITRINE_DEV_SERVERS=none skips the dev
 // mode; VITRINE_CONSUMERS=… (shared with the production runner) narrows by
 // fixture.

@@ -12,7 +12,7 @@ SETUP_TARGETS += setup-web
 TEST_TARGETS += test-web test-consumers
 BENCH_TARGETS += bench-web
 
-.PHONY: setup-web pkg-web test-web test-web-node test-web-browser test-web-pkg test-consumers demo-web bench-web
+.PHONY: setup-web pkg-web test-web test-web-node test-web-browser test-web-pkg test-consumers test-consumers-dev demo-web bench-web
 
 # Idempotent: npm ci only when the lock changed, apt only when chromium is missing.
 setup-web: $(WEB_NPM_STAMP)
@@ -49,9 +49,16 @@ test-web-pkg: setup-web wasm pkg-web
 # The package in real consumers (tests/consumers/: Vite, webpack, Rollup, Parcel, Rspack, Bun,
 # esbuild, Next.js, Node ESM/CJS), each installed from its own lock file
 # (node_modules kept per fixture, reinstalled only when the lock changes).
-# CONSUMERS=vite,next runs a subset.
+# CONSUMERS=vite,next runs a subset. tests/consumers/dev.test.mjs runs the same fixtures in
+# their dev servers (vite with and without pre-bundling, next dev with Turbopack and with --webpack,
+# webpack serve, rspack serve, esbuild --serve, parcel serve); DEV_SERVERS=vite,next picks some of
+# them (all by default), DEV_SERVERS=none skips them.
 test-consumers: setup-web wasm cli pkg-web
-	VITRINE_CONSUMERS=$(CONSUMERS) $(NODE) --test --test-concurrency=1 tests/consumers/
+	VITRINE_CONSUMERS=$(CONSUMERS) VITRINE_DEV_SERVERS=$(DEV_SERVERS) $(NODE) --test --test-concurrency=1 tests/consumers/
+
+# Only the dev-server runner (part of test-consumers; this target is for iterating on it).
+test-consumers-dev: setup-web wasm cli pkg-web
+	VITRINE_CONSUMERS=$(CONSUMERS) VITRINE_DEV_SERVERS=$(DEV_SERVERS) $(NODE) --test tests/consumers/dev.test.mjs
 
 demo-web: pkg-web
 	$(NODE) scripts/serve.mjs --host 127.0.0.1 --port $(PORT) --models $(DEMO_MODELS)

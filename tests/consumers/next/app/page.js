@@ -6,7 +6,7 @@ import { load, loadInWorker, VitrineError } from 'vitrine';
 
 const LOAD_OPTIONS = {};
 const WORKER_OPTIONS = () => ({});
-const OWN_WORKER = undefined;
+const OWN_WORKER = () => new Worker(new URL('vitrine/worker', import.meta.url), { type: 'module' });
 
 /** Plain data from a model's answers (the same calls on the page and in the worker). */
 async function answers(m, u, intentModel) {

@@ -1,0 +1,159 @@
+//! `redact` against what shoppers really type, zh and en: one data table of
+//! (input, exact expected output). A row whose output equals its input is a
+//! MUST-KEEP row. The rows were written from the formats themselves (phone
+//! numbering plans, RFC 5322 addresses, card and resident-ID checksums,
+//! postal conventions), not from the matcher's rules, so a row failing means
+//! the rules are wrong, not the row. Card numbers are the networks' public
+//! test numbers; ID numbers carry a correct ISO 7064 check digit.
+
+use vitrine::intent::redact;
+
+/// (group, input, expected output).
+const ROWS: &[(&str, &str, &str)] = &[
+    // ---- phones, en / international
+    ("phone", "+1 (415) 555-2671", "[phone]"),
+    ("phone", "call me at 415-555-2671 please", "call me at [phone] please"),
+    ("phone", "Call me at 415.555.2671 tomorrow", "Call me at [phone] tomorrow"),
+    ("phone", "reach me on 415 555 2671", "reach me on [phone]"),
+    ("phone", "UK office +44 20 7946 0958.", "UK office [phone]."),
+    ("phone", "Berlin: 0049 30 1234567", "Berlin: [phone]"),
+    ("phone", "my number is (415) 555-2671, thanks", "my number is [phone], thanks"),
+    // ---- phones, zh mobiles and landlines
+    ("phone", "13800138000", "[phone]"),
+    ("phone", "138-0013-8000", "[phone]"),
+    ("phone", "138 0013 8000", "[phone]"),
+    ("phone", "+86 138 0013 8000", "[phone]"),
+    ("phone", "+86-13800138000", "[phone]"),
+    ("phone", "１３８００１３８０００", "[phone]"),
+    ("phone", "手机：１３８００１３８０００", "手机：[phone]"),
+    ("phone", "010-12345678", "[phone]"),
+    ("phone", "(021) 87654321", "[phone]"),
+    ("phone", "0755-8888 6666", "[phone]"),
+    ("phone", "我的电话13800138000谢谢", "我的电话[phone]谢谢"),
+    ("phone", "请拨打13912345678联系我", "请拨打[phone]联系我"),
+    ("phone", "有问题打我手机 138 0013 8000 或座机010-12345678", "有问题打我手机 [phone] 或座机[phone]"),
+    ("phone", "快递员打15012345678找我", "快递员打[phone]找我"),
+    ("phone", "Hi, text me at +1 415 555 2671 when it ships", "Hi, text me at [phone] when it ships"),
+    // ---- e-mails
+    ("email", "mail jane.doe+shop@example.com", "mail [email]"),
+    ("email", "Jane.Doe@Mail.Example.CO.UK is mine", "[email] is mine"),
+    ("email", "USER123@GMAIL.COM", "[email]"),
+    ("email", "write to a.b-c_d@sub.dept.example.org.", "write to [email]."),
+    ("email", "邮箱abc@qq.com谢谢", "邮箱[email]谢谢"),
+    ("email", "发到abc123@163.com。", "发到[email]。"),
+    ("email", "邮箱是abc@qq.com，谢谢", "邮箱是[email]，谢谢"),
+    ("email", "email me: bob_99@example.net, or call", "email me: [email], or call"),
+    ("email", "(bob@example.com)", "([email])"),
+    // ---- cards (public test numbers, Luhn-valid)
+    ("card", "my card is 4111 1111 1111 1111, exp 12/28", "my card is [card], exp 12/28"),
+    ("card", "4111-1111-1111-1111", "[card]"),
+    ("card", "4111111111111111", "[card]"),
+    ("card", "mastercard 5555 5555 5555 4444", "mastercard [card]"),
+    ("card", "5105105105105100", "[card]"),
+    ("card", "amex 3782 822463 10005", "amex [card]"),
+    ("card", "amex 3782-822463-10005", "amex [card]"),
+    ("card", "银联卡6217000123456789019扣款了两次", "银联卡[card]扣款了两次"),
+    ("card", "卡号 6217 0001 2345 6789 019", "卡号 [card]"),
+    // ---- Chinese resident ID numbers (valid check digit; X allowed)
+    ("id", "身份证11010519491231002X", "身份证[id_number]"),
+    ("id", "身份证号：440305199003071236", "身份证号：[id_number]"),
+    ("id", "我的身份证号是310104198511204567，请核实", "我的身份证号是[id_number]，请核实"),
+    ("id", "实名认证用11010519491231002x", "实名认证用[id_number]"),
+    ("id", "440305199003071236", "[id_number]"),
+    // ---- addresses, en
+    ("address", "ship to 221B Baker Street please", "ship to [address] please"),
+    ("address", "send it to 1600 Amphitheatre Parkway, Mountain View, CA 94043", "send it to [address]"),
+    ("address", "deliver to Apt 4B, 123 Main St. before noon", "deliver to [address] before noon"),
+    ("address", "PO Box 1234", "[address]"),
+    ("address", "my address: P.O. Box 1234", "my address: [address]"),
+    ("address", "I moved to 42 Elm Road", "I moved to [address]"),
+    // ---- addresses, zh
+    ("address", "北京市朝阳区建国路88号", "[address]"),
+    ("address", "上海市浦东新区世纪大道100号3楼", "[address]"),
+    ("address", "广东省深圳市南山区科技园南路15号", "[address]"),
+    ("address", "朝阳区望京西路48号院2号楼1单元301", "[address]"),
+    ("address", "请寄到北京市朝阳区建国路88号，谢谢", "请寄到[address]，谢谢"),
+    ("address", "我住在朝阳区望京西路48号院2号楼1单元301，快递放门口", "我住在[address]，快递放门口"),
+    // ---- MUST KEEP: order and tracking numbers with their cue
+    ("keep", "where is my order #12345678", "where is my order #12345678"),
+    ("keep", "order no. 2026113012345 has not arrived", "order no. 2026113012345 has not arrived"),
+    ("keep", "my order number is 12345678", "my order number is 12345678"),
+    ("keep", "订单号202611301234567890", "订单号202611301234567890"),
+    ("keep", "订单号：E20261130001", "订单号：E20261130001"),
+    ("keep", "订单号123456789012345678还没发货", "订单号123456789012345678还没发货"),
+    ("keep", "快递单号SF1234567890123", "快递单号SF1234567890123"),
+    ("keep", "运单号 773012345678901 查不到", "运单号 773012345678901 查不到"),
+    ("keep", "tracking number 1Z999AA10123456784", "tracking number 1Z999AA10123456784"),
+    // ---- MUST KEEP: prices
+    ("keep", "¥1299", "¥1299"),
+    ("keep", "is it $19.99 or $24.99?", "is it $19.99 or $24.99?"),
+    ("keep", "1,299.00元", "1,299.00元"),
+    ("keep", "预算5000-8000元", "预算5000-8000元"),
+    // ---- MUST KEEP: dates and times
+    ("keep", "2026-11-30", "2026-11-30"),
+    ("keep", "delivered 11/30/2026 at 10:30", "delivered 11/30/2026 at 10:30"),
+    ("keep", "2026年11月30日", "2026年11月30日"),
+    ("keep", "11月30号能到吗", "11月30号能到吗"),
+    ("keep", "between 10:30-11:30 on 2026.11.30", "between 10:30-11:30 on 2026.11.30"),
+    // ---- MUST KEEP: quantities, sizes, models, small numbers, years
+    ("keep", "买2件42码的", "买2件42码的"),
+    ("keep", "do you have it in XL", "do you have it in XL"),
+    ("keep", "iPhone 15 Pro 256GB", "iPhone 15 Pro 256GB"),
+    ("keep", "RTX 4090 in stock?", "RTX 4090 in stock?"),
+    ("keep", "小米14 Ultra有货吗", "小米14 Ultra有货吗"),
+    ("keep", "SKU-12345", "SKU-12345"),
+    ("keep", "I want 3 of them", "I want 3 of them"),
+    ("keep", "a model from 2019", "a model from 2019"),
+    ("keep", "5号电池有吗", "5号电池有吗"),
+    ("keep", "路由器AX3000多少钱", "路由器AX3000多少钱"),
+    ("keep", "do you sell 2 way radios", "do you sell 2 way radios"),
+    ("keep", "size 10 court shoes", "size 10 court shoes"),
+    ("keep", "see you @ 5pm", "see you @ 5pm"),
+    ("keep", "call me tomorrow", "call me tomorrow"),
+    // A 16-digit run that fails Luhn is not a card; an 18-digit run that
+    // fails the ID check digit is not an ID.
+    ("keep", "serial 1234567890123456", "serial 1234567890123456"),
+    ("keep", "ref 123456789012345678", "ref 123456789012345678"),
+];
+
+/// Runs every row, prints the failures and the pass count per group, and
+/// fails if any row fails (so one run shows the whole picture).
+#[test]
+fn redact_table() {
+    let mut groups: Vec<(&str, usize, usize)> = Vec::new();
+    let mut failures = Vec::new();
+    for &(group, input, want) in ROWS {
+        let got = redact(input);
+        let ok = got == want;
+        match groups.iter_mut().find(|g| g.0 == group) {
+            Some(g) => {
+                g.1 += usize::from(ok);
+                g.2 += 1;
+            }
+            None => groups.push((group, usize::from(ok), 1)),
+        }
+        if !ok {
+            failures.push(format!("  [{group}] {input:?}\n      want {want:?}\n      got  {got:?}"));
+        }
+    }
+    let pass: usize = groups.iter().map(|g| g.1).sum();
+    let summary: Vec<String> = groups.iter().map(|g| format!("{} {}/{}", g.0, g.1, g.2)).collect();
+    eprintln!("redact table: {pass}/{} rows pass ({})", ROWS.len(), summary.join(", "));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows fail:\n{}",
+        failures.len(),
+        ROWS.len(),
+        failures.join("\n")
+    );
+}
+
+/// Masking is idempotent and everything outside a masked span survives
+/// byte for byte, whatever the row.
+#[test]
+fn redact_is_idempotent() {
+    for &(_, input, _) in ROWS {
+        let once = redact(input);
+        assert_eq!(redact(&once), once, "{input:?}");
+    }
+}

@@ -34,6 +34,10 @@ const ROWS: &[(&str, &str, &str)] = &[
     ("phone", "有问题打我手机 138 0013 8000 或座机010-12345678", "有问题打我手机 [phone] 或座机[phone]"),
     ("phone", "快递员打15012345678找我", "快递员打[phone]找我"),
     ("phone", "Hi, text me at +1 415 555 2671 when it ships", "Hi, text me at [phone] when it ships"),
+    ("phone", "+8613800138000", "[phone]"),
+    ("phone", "电话13800138000，地址见下", "电话[phone]，地址见下"),
+    ("phone", "order 12345, phone 13800138000", "order 12345, phone [phone]"),
+    ("phone", "jane@example.com / 13800138000", "[email] / [phone]"),
     // ---- e-mails
     ("email", "mail jane.doe+shop@example.com", "mail [email]"),
     ("email", "Jane.Doe@Mail.Example.CO.UK is mine", "[email] is mine"),
@@ -44,6 +48,7 @@ const ROWS: &[(&str, &str, &str)] = &[
     ("email", "邮箱是abc@qq.com，谢谢", "邮箱是[email]，谢谢"),
     ("email", "email me: bob_99@example.net, or call", "email me: [email], or call"),
     ("email", "(bob@example.com)", "([email])"),
+    ("email", "support@my-store.com.cn问一下", "[email]问一下"),
     // ---- cards (public test numbers, Luhn-valid)
     ("card", "my card is 4111 1111 1111 1111, exp 12/28", "my card is [card], exp 12/28"),
     ("card", "4111-1111-1111-1111", "[card]"),
@@ -54,6 +59,7 @@ const ROWS: &[(&str, &str, &str)] = &[
     ("card", "amex 3782-822463-10005", "amex [card]"),
     ("card", "银联卡6217000123456789019扣款了两次", "银联卡[card]扣款了两次"),
     ("card", "卡号 6217 0001 2345 6789 019", "卡号 [card]"),
+    ("card", "卡号4111111111111111已冻结", "卡号[card]已冻结"),
     // ---- Chinese resident ID numbers (valid check digit; X allowed)
     ("id", "身份证11010519491231002X", "身份证[id_number]"),
     ("id", "身份证号：440305199003071236", "身份证号：[id_number]"),
@@ -67,12 +73,15 @@ const ROWS: &[(&str, &str, &str)] = &[
     ("address", "PO Box 1234", "[address]"),
     ("address", "my address: P.O. Box 1234", "my address: [address]"),
     ("address", "I moved to 42 Elm Road", "I moved to [address]"),
+    ("address", "350 Fifth Avenue, New York, NY 10118", "[address]"),
+    ("address", "500 Oracle Pkwy, Suite 200", "[address]"),
     // ---- addresses, zh
     ("address", "北京市朝阳区建国路88号", "[address]"),
     ("address", "上海市浦东新区世纪大道100号3楼", "[address]"),
     ("address", "广东省深圳市南山区科技园南路15号", "[address]"),
     ("address", "朝阳区望京西路48号院2号楼1单元301", "[address]"),
     ("address", "请寄到北京市朝阳区建国路88号，谢谢", "请寄到[address]，谢谢"),
+    ("address", "收货地址：浙江省杭州市余杭区文一西路969号", "收货地址：[address]"),
     ("address", "我住在朝阳区望京西路48号院2号楼1单元301，快递放门口", "我住在[address]，快递放门口"),
     // ---- MUST KEEP: order and tracking numbers with their cue
     ("keep", "where is my order #12345678", "where is my order #12345678"),
@@ -110,6 +119,8 @@ const ROWS: &[(&str, &str, &str)] = &[
     ("keep", "size 10 court shoes", "size 10 court shoes"),
     ("keep", "see you @ 5pm", "see you @ 5pm"),
     ("keep", "call me tomorrow", "call me tomorrow"),
+    ("keep", "Air Max 90 vs Model 3", "Air Max 90 vs Model 3"),
+    ("keep", "order 12345 placed 2026-11-30 10:30", "order 12345 placed 2026-11-30 10:30"),
     // A 16-digit run that fails Luhn is not a card; an 18-digit run that
     // fails the ID check digit is not an ID.
     ("keep", "serial 1234567890123456", "serial 1234567890123456"),

@@ -18,6 +18,9 @@ pub enum Pii {
     Email,
     Card,
     Address,
+    /// A Chinese resident ID number (18 characters, a valid check digit
+    /// and birth date): names the person as surely as a phone does.
+    IdNumber,
 }
 
 impl Pii {
@@ -27,6 +30,7 @@ impl Pii {
             Pii::Email => "[email]",
             Pii::Card => "[card]",
             Pii::Address => "[address]",
+            Pii::IdNumber => "[id_number]",
         }
     }
 }
@@ -210,11 +214,21 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     };
     let mut k = 0;
     while k < w.len() {
-        if word_in(c, w[k].0, w[k].1, &["po", "p"]) && k + 2 < w.len() {
-            let n2 = w[k + 2];
-            if word_in(c, w[k + 1].0, w[k + 1].1, &["box", "o"]) && digit(c[n2.0]).is_some() {
+        // "PO Box 12" / "P.O. Box 12": the box word and its number.
+        let bx = if word_is(c, w[k].0, w[k].1, "po") {
+            k + 1
+        } else if word_is(c, w[k].0, w[k].1, "p")
+            && w.get(k + 1).is_some_and(|&(a, b)| word_is(c, a, b, "o"))
+        {
+            k + 2
+        } else {
+            0
+        };
+        if bx > 0 && bx + 1 < w.len() {
+            let n2 = w[bx + 1];
+            if word_is(c, w[bx].0, w[bx].1, "box") && digit(c[n2.0]).is_some() {
                 spans.push((w[k].0, n2.1, Pii::Address));
-                k += 3;
+                k = bx + 2;
                 continue;
             }
         }
@@ -244,19 +258,85 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         if c.get(end) == Some(&'.') {
             end += 1;
         }
-        // ", Apt 4B" / "Suite 200" / "#12" after the street.
+        let mut last = s;
+        // ", Apt 4B" / "Suite 200" after the street.
         if s + 2 < w.len()
             && gap_ok(s)
             && word_in(c, w[s + 1].0, w[s + 1].1, UNIT_WORDS)
             && gap_ok(s + 1)
         {
-            end = w[s + 2].1;
+            last = s + 2;
+            end = w[last].1;
         }
-        if !covered(spans, w[k].0, end) {
-            spans.push((w[k].0, end, Pii::Address));
+        // ", Mountain View, CA 94043": a US city, state and ZIP close the
+        // address (a bare ", London" stays: it names no door).
+        if let Some(t) = city_state_zip(c, &w, last) {
+            end = t;
+        }
+        // "Apt 4B, 123 Main St.": the unit written before the street.
+        let mut start = w[k].0;
+        if k >= 2
+            && word_in(c, w[k - 2].0, w[k - 2].1, UNIT_WORDS)
+            && c[w[k - 1].0..w[k - 1].1].iter().any(|x| digit(*x).is_some())
+            && gap_ok(k - 2)
+            && gap_ok(k - 1)
+        {
+            start = w[k - 2].0;
+        }
+        if !covered(spans, start, end) {
+            spans.push((start, end, Pii::Address));
         }
         k = s + 1;
     }
+}
+
+/// End of ", City Name, ST 12345(-6789)" after word `q`, if it follows:
+/// one to three capitalised words, a two-capital state code, and an
+/// optional five-digit ZIP (with an optional +4).
+fn city_state_zip(c: &[char], w: &[(usize, usize)], q: usize) -> Option<usize> {
+    let sep = |k: usize, comma: bool| {
+        let (_, b) = *w.get(k)?;
+        let (a2, _) = *w.get(k + 1)?;
+        let g = &c[b..a2];
+        let ok = if comma {
+            g.first() == Some(&',') && g[1..].iter().all(|&x| x == ' ') && g.len() <= 3
+        } else {
+            g == [' ']
+        };
+        ok.then_some(k + 1)
+    };
+    let capital = |k: usize| {
+        let (a, b) = w[k];
+        c[a].is_ascii_uppercase() && c[a..b].iter().all(|x| x.is_ascii_alphabetic())
+    };
+    let mut k = sep(q, true)?;
+    if !capital(k) {
+        return None;
+    }
+    for _ in 0..3 {
+        if let Some(k2) = sep(k, false).filter(|&k2| capital(k2) && !is_state(c, w[k2])) {
+            k = k2;
+        }
+    }
+    let st = sep(k, true).filter(|&k| is_state(c, w[k]))?;
+    let mut end = w[st].1;
+    if let Some(z) = sep(st, false).filter(|&z| w[z].1 - w[z].0 == 5 && all_digits(c, w[z])) {
+        end = w[z].1;
+        if c.get(end) == Some(&'-')
+            && w.get(z + 1).is_some_and(|&p| p.0 == end + 1 && p.1 - p.0 == 4 && all_digits(c, p))
+        {
+            end += 5;
+        }
+    }
+    Some(end)
+}
+
+fn is_state(c: &[char], (a, b): (usize, usize)) -> bool {
+    b - a == 2 && c[a..b].iter().all(|x| x.is_ascii_uppercase())
+}
+
+fn all_digits(c: &[char], (a, b): (usize, usize)) -> bool {
+    c[a..b].iter().all(|x| x.is_ascii_digit())
 }
 
 fn is_han(ch: char) -> bool {
@@ -265,7 +345,7 @@ fn is_han(ch: char) -> bool {
 
 const ZH_NUMERALS: &str = "零〇一二三四五六七八九十百千两";
 const ZH_ROAD: &[&str] = &["路", "街", "道", "巷", "弄", "胡同", "里"];
-const ZH_UNIT: &str = "号栋幢座楼层室单元区期排户";
+const ZH_UNIT: &str = "号栋幢座楼层室单元区期排户院";
 /// Characters that end the leftward scan for the start of a Chinese
 /// address: pronouns, verbs and particles that precede one in a sentence.
 const ZH_STOP: &str = "我你他她您在是到寄送往发的了吗呢吧请把给和与及或从住址";
@@ -332,6 +412,21 @@ fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             }
             break;
         }
+        // "1单元301", "2号楼502": a bare room number after a unit or
+        // building ends the address (not "3楼2件": a quantity follows).
+        if b > i + n && has("元楼栋幢座", c[b - 1]) {
+            let mut m = 0;
+            while c.get(b + m).is_some_and(char::is_ascii_digit) {
+                m += 1;
+            }
+            if (2..=4).contains(&m)
+                && !c
+                    .get(b + m)
+                    .is_some_and(|&x| x.is_ascii_alphanumeric() || has("件个块元米", x))
+            {
+                b += m;
+            }
+        }
         if !covered(spans, a, b) {
             spans.push((a, b, Pii::Address));
         }
@@ -376,6 +471,31 @@ fn word_before(c: &[char], i: usize, span: usize, list: &[&str]) -> bool {
         let n = w.chars().count();
         (a..i).any(|p| p + n <= i && word_is(c, p, p + n, w))
     })
+}
+
+const ID_WORDS: &[&str] = &["身份证", "证件", "id card", "id no", "id number"];
+
+/// A Chinese resident ID number (GB 11643): 17 digits and an ISO 7064
+/// MOD 11-2 check digit (10 written X), a region code starting 1–8 and a
+/// plausible birth date in digits 7–14. The check digit and the date are
+/// what tell it from an 18-digit order number (1 in 11 random runs pass
+/// the check digit, far fewer with a date in the right place).
+fn resident_id(d: &[u32]) -> bool {
+    if d.len() != 18 || !(1..=8).contains(&d[0]) {
+        return false;
+    }
+    let num = |a: usize, b: usize| d[a..b].iter().fold(0, |n, &x| n * 10 + x);
+    let (year, month, day) = (num(6, 10), num(10, 12), num(12, 14));
+    // Weight of digit i is 2^(17-i) mod 11.
+    let sum: u32 = d[..17]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| x * ((1u32 << (17 - i)) % 11))
+        .sum();
+    (1900..=2099).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && (12 - sum % 11) % 11 == d[17]
 }
 
 fn luhn(d: &[u32]) -> bool {
@@ -439,16 +559,28 @@ fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             i = j.max(i + 1);
             continue;
         }
+        // An ID number's check digit X (value 10) ends the run.
+        if n == 17 && matches!(c.get(end), Some('X' | 'x' | 'Ｘ')) {
+            digits.push(10);
+            end += 1;
+        }
         if c.get(end).is_some_and(|x| x.is_ascii_alphabetic()) {
             i = end;
             continue;
         }
+        let n = digits.len();
         let order_ctx = word_before(c, start, 14, ORDER_WORDS);
         let phone_ctx = word_before(c, start, 16, PHONE_WORDS);
+        let id_ctx = word_before(c, start, 8, ID_WORDS);
+        // "¥5000-8000", "5000-8000元", "30%": an amount, not a phone.
+        let amount = (start > 0 && has("$¥￥€£", c[start - 1]))
+            || c.get(end).is_some_and(|&x| has("元块円%％件个", x));
         let last = groups.last().copied().unwrap_or(0);
-        let kind = if order_ctx && !phone_ctx {
+        let kind = if (order_ctx && !phone_ctx && !id_ctx) || amount {
             None
-        } else if (13..=19).contains(&n) && luhn(&digits) && !plus {
+        } else if resident_id(&digits) {
+            Some(Pii::IdNumber)
+        } else if (13..=19).contains(&n) && luhn(&digits) && !plus && digits[n - 1] < 10 {
             Some(Pii::Card)
         } else if ((7..=15).contains(&n)
             && (plus

@@ -39,15 +39,21 @@ impl Pii {
 /// street address replaced by a bracketed token.
 pub fn redact(text: &str) -> String {
     let c: Vec<char> = text.chars().collect();
-    let spans = find(&c);
+    let n = c.len();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
-    for (a, b, kind) in spans {
+    // One copy loop (the tail is an empty span): less code in the wasm.
+    for (a, b, kind) in find(&c)
+        .into_iter()
+        .map(|(a, b, k)| (a, b, Some(k)))
+        .chain([(n, n, None)])
+    {
         out.extend(&c[i..a]);
-        out.push_str(kind.token());
+        if let Some(k) = kind {
+            out.push_str(k.token());
+        }
         i = b;
     }
-    out.extend(&c[i..]);
     out
 }
 
@@ -71,6 +77,7 @@ pub fn find(c: &[char]) -> Vec<(usize, usize, Pii)> {
     out
 }
 
+#[inline(never)]
 fn covered(spans: &[(usize, usize, Pii)], a: usize, b: usize) -> bool {
     spans.iter().any(|s| a < s.1 && s.0 < b)
 }
@@ -92,6 +99,7 @@ fn is_email_domain(ch: char) -> bool {
     ch.is_ascii_alphanumeric() || ch == '.' || ch == '-'
 }
 
+#[inline(never)]
 fn emails(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     for at in 0..c.len() {
         if c[at] != '@' && c[at] != '＠' {
@@ -132,6 +140,7 @@ fn word_is(c: &[char], a: usize, b: usize, w: &str) -> bool {
             .all(|(x, y)| x.to_ascii_lowercase() == y)
 }
 
+#[inline(never)]
 fn word_in(c: &[char], a: usize, b: usize, list: &[&str]) -> bool {
     list.iter().any(|w| word_is(c, a, b, w))
 }
@@ -166,6 +175,16 @@ const STREET_SUFFIX: &[&str] = &[
     "close",
     "circle",
     "cir",
+    "loop",
+    "trail",
+    "plaza",
+    "alley",
+];
+/// Words that cannot be part of a street name: "2 items on Main Street" is
+/// a sentence.
+const STOP_WORDS: &[&str] = &[
+    "on", "at", "in", "to", "from", "for", "of", "the", "and", "or", "my", "near", "by", "with",
+    "is",
 ];
 const UNIT_WORDS: &[&str] = &[
     "apt",
@@ -179,6 +198,7 @@ const UNIT_WORDS: &[&str] = &[
 ];
 
 /// Token boundaries of ASCII-ish words (letters/digits runs) with positions.
+#[inline(never)]
 fn words(c: &[char]) -> Vec<(usize, usize)> {
     let mut w = Vec::new();
     let mut i = 0;
@@ -198,6 +218,7 @@ fn words(c: &[char]) -> Vec<(usize, usize)> {
 
 /// "221B Baker Street", "1600 Amphitheatre Parkway, Suite 200",
 /// "PO Box 123": a house number, one to four words, a street suffix.
+#[inline(never)]
 fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     let w = words(c);
     let is_num = |k: usize| {
@@ -236,21 +257,35 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             k += 1;
             continue;
         }
+        // One to four name words, then a street suffix ("Baker Street"),
+        // or capitalised words and a US city/state/ZIP ("1500 Broadway,
+        // New York, NY"). Ordinals ("5th Ave") are names; a function word
+        // ("2 items on Main Street") means a sentence, not an address.
         let mut found = None;
-        for j in k + 2..(k + 6).min(w.len() + 1) {
-            if !gap_ok(j - 2) {
+        let mut capital = false;
+        for j in k + 1..(k + 5).min(w.len()) {
+            let (a, b) = w[j];
+            let ordinal = b - a >= 3 && word_in(c, b - 2, b, &["st", "nd", "rd", "th"]);
+            if !gap_ok(j - 1)
+                || (c[a..b].iter().any(|x| digit(*x).is_some()) && !ordinal)
+                || word_in(c, a, b, STOP_WORDS)
+            {
                 break;
             }
-            let (a, b) = w[j - 1];
-            if c[a..b].iter().any(|x| digit(*x).is_some()) {
+            if j > k + 1 && word_in(c, a, b, STREET_SUFFIX) {
+                found = Some(j);
                 break;
             }
-            if word_in(c, a, b, STREET_SUFFIX) && j - 1 > k + 1 {
-                found = Some(j - 1);
+            let upper = c[a].is_ascii_uppercase();
+            capital |= upper;
+            if upper && city_state_zip(c, b).is_some() {
+                found = Some(j);
                 break;
             }
         }
-        let Some(s) = found else {
+        // "4 wheel drive": a one-digit number before lowercase words is a
+        // quantity more often than a house.
+        let Some(s) = found.filter(|_| capital || w[k].1 - w[k].0 > 1) else {
             k += 1;
             continue;
         };
@@ -258,26 +293,26 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         if c.get(end) == Some(&'.') {
             end += 1;
         }
-        let mut last = s;
         // ", Apt 4B" / "Suite 200" after the street.
         if s + 2 < w.len()
             && gap_ok(s)
             && word_in(c, w[s + 1].0, w[s + 1].1, UNIT_WORDS)
             && gap_ok(s + 1)
         {
-            last = s + 2;
-            end = w[last].1;
+            end = w[s + 2].1;
         }
         // ", Mountain View, CA 94043": a US city, state and ZIP close the
         // address (a bare ", London" stays: it names no door).
-        if let Some(t) = city_state_zip(c, &w, last) {
+        if let Some(t) = city_state_zip(c, end) {
             end = t;
         }
         // "Apt 4B, 123 Main St.": the unit written before the street.
         let mut start = w[k].0;
         if k >= 2
             && word_in(c, w[k - 2].0, w[k - 2].1, UNIT_WORDS)
-            && c[w[k - 1].0..w[k - 1].1].iter().any(|x| digit(*x).is_some())
+            && c[w[k - 1].0..w[k - 1].1]
+                .iter()
+                .any(|x| digit(*x).is_some())
             && gap_ok(k - 2)
             && gap_ok(k - 1)
         {
@@ -290,53 +325,53 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     }
 }
 
-/// End of ", City Name, ST 12345(-6789)" after word `q`, if it follows:
-/// one to three capitalised words, a two-capital state code, and an
-/// optional five-digit ZIP (with an optional +4).
-fn city_state_zip(c: &[char], w: &[(usize, usize)], q: usize) -> Option<usize> {
-    let sep = |k: usize, comma: bool| {
-        let (_, b) = *w.get(k)?;
-        let (a2, _) = *w.get(k + 1)?;
-        let g = &c[b..a2];
-        let ok = if comma {
-            g.first() == Some(&',') && g[1..].iter().all(|&x| x == ' ') && g.len() <= 3
-        } else {
-            g == [' ']
-        };
-        ok.then_some(k + 1)
+/// End of ", City Name, ST 12345(-6789)" at `p`, if it follows: one to
+/// three capitalised words, a two-capital state code, and an optional
+/// five-digit ZIP (with an optional +4). A char scan: small in the wasm.
+#[inline(never)]
+fn city_state_zip(c: &[char], mut p: usize) -> Option<usize> {
+    let at = |p: usize| c.get(p).copied().unwrap_or('\0');
+    let comma = |p: &mut usize| {
+        let ok = at(*p) == ',';
+        *p += 1;
+        while at(*p) == ' ' {
+            *p += 1;
+        }
+        ok
     };
-    let capital = |k: usize| {
-        let (a, b) = w[k];
-        c[a].is_ascii_uppercase() && c[a..b].iter().all(|x| x.is_ascii_alphabetic())
+    let digits = |p: usize, n: usize| {
+        (p..p + n).all(|q| at(q).is_ascii_digit()) && !at(p + n).is_ascii_digit()
     };
-    let mut k = sep(q, true)?;
-    if !capital(k) {
+    if !comma(&mut p) {
         return None;
     }
-    for _ in 0..3 {
-        if let Some(k2) = sep(k, false).filter(|&k2| capital(k2) && !is_state(c, w[k2])) {
-            k = k2;
+    for n in 1..=3 {
+        if !(at(p).is_ascii_uppercase() && at(p + 1).is_ascii_lowercase()) {
+            return None;
+        }
+        p += 2;
+        while at(p).is_ascii_lowercase() {
+            p += 1;
+        }
+        if n == 3 || at(p) != ' ' {
+            break;
+        }
+        p += 1;
+    }
+    if !comma(&mut p)
+        || !(at(p).is_ascii_uppercase() && at(p + 1).is_ascii_uppercase())
+        || at(p + 2).is_ascii_alphanumeric()
+    {
+        return None;
+    }
+    p += 2;
+    if at(p) == ' ' && digits(p + 1, 5) {
+        p += 6;
+        if at(p) == '-' && digits(p + 1, 4) {
+            p += 5;
         }
     }
-    let st = sep(k, true).filter(|&k| is_state(c, w[k]))?;
-    let mut end = w[st].1;
-    if let Some(z) = sep(st, false).filter(|&z| w[z].1 - w[z].0 == 5 && all_digits(c, w[z])) {
-        end = w[z].1;
-        if c.get(end) == Some(&'-')
-            && w.get(z + 1).is_some_and(|&p| p.0 == end + 1 && p.1 - p.0 == 4 && all_digits(c, p))
-        {
-            end += 5;
-        }
-    }
-    Some(end)
-}
-
-fn is_state(c: &[char], (a, b): (usize, usize)) -> bool {
-    b - a == 2 && c[a..b].iter().all(|x| x.is_ascii_uppercase())
-}
-
-fn all_digits(c: &[char], (a, b): (usize, usize)) -> bool {
-    c[a..b].iter().all(|x| x.is_ascii_digit())
+    Some(p)
 }
 
 fn is_han(ch: char) -> bool {
@@ -351,10 +386,12 @@ const ZH_UNIT: &str = "号栋幢座楼层室单元区期排户院";
 const ZH_STOP: &str = "我你他她您在是到寄送往发的了吗呢吧请把给和与及或从住址";
 
 /// `set` contains `ch` (a char scan: no substring-search code in the wasm).
+#[inline(never)]
 fn has(set: &str, ch: char) -> bool {
     set.chars().any(|x| x == ch)
 }
 
+#[inline(never)]
 fn zh_num_at(c: &[char], i: usize) -> usize {
     let mut j = i;
     while j < c.len() && (digit(c[j]).is_some() || has(ZH_NUMERALS, c[j]) || c[j] == '-') {
@@ -367,6 +404,7 @@ fn zh_num_at(c: &[char], i: usize) -> usize {
 /// a road word + number + 号, or building/room numbers; the span reaches left
 /// over the place names before it (up to 20 Han characters, stopping at
 /// pronouns and verbs) and right over building, unit and room numbers.
+#[inline(never)]
 fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     let mut i = 0;
     while i < c.len() {
@@ -469,7 +507,13 @@ fn word_before(c: &[char], i: usize, span: usize, list: &[&str]) -> bool {
     let a = i.saturating_sub(span);
     list.iter().any(|w| {
         let n = w.chars().count();
-        (a..i).any(|p| p + n <= i && word_is(c, p, p + n, w))
+        // No digit between the word and `i`: in "订单号12345678，13800138000"
+        // the order word belongs to the first number only.
+        (a..i).any(|p| {
+            p + n <= i
+                && word_is(c, p, p + n, w)
+                && !c[p + n..i].iter().any(|x| digit(*x).is_some())
+        })
     })
 }
 
@@ -480,6 +524,7 @@ const ID_WORDS: &[&str] = &["身份证", "证件", "id card", "id no", "id numbe
 /// plausible birth date in digits 7–14. The check digit and the date are
 /// what tell it from an 18-digit order number (1 in 11 random runs pass
 /// the check digit, far fewer with a date in the right place).
+#[inline(never)]
 fn resident_id(d: &[u32]) -> bool {
     if d.len() != 18 || !(1..=8).contains(&d[0]) {
         return false;
@@ -498,6 +543,7 @@ fn resident_id(d: &[u32]) -> bool {
         && (12 - sum % 11) % 11 == d[17]
 }
 
+#[inline(never)]
 fn luhn(d: &[u32]) -> bool {
     let mut sum = 0;
     for (k, &x) in d.iter().rev().enumerate() {
@@ -508,6 +554,7 @@ fn luhn(d: &[u32]) -> bool {
 }
 
 /// Digit runs with phone-like separators: card, phone or left alone.
+#[inline(never)]
 fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     let mut i = 0;
     while i < c.len() {
@@ -585,7 +632,11 @@ fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         } else if ((7..=15).contains(&n)
             && (plus
                 || phone_ctx
-                || (groups.len() >= 2 && last >= 4 && (brackets || groups[0] >= 2))))
+                || (groups.len() >= 2
+                    && last >= 4
+                    && (brackets || groups[0] >= 2 || groups.len() >= 3)
+                    // "11-30-2026", "30.11.2026": a date.
+                    && !(groups.len() == 3 && groups[0] <= 2 && groups[1] <= 2 && last == 4))))
             // A Chinese mobile number: 1[3-9] and 9 more digits, unbroken.
             || (n == 11 && groups.len() == 1 && digits[0] == 1 && digits[1] >= 3)
         {

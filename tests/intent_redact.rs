@@ -191,3 +191,51 @@ fn redact_is_idempotent() {
         assert_eq!(redact(&once), once, "{input:?}");
     }
 }
+
+/// A long paste full of PII: every planted item is masked and nothing else
+/// changes (the overlap check once scanned every earlier span per
+/// candidate, quadratic in the number of items).
+#[test]
+fn long_paste_masks_every_item() {
+    let unit = "mail a1@b.cd, call 138-0013-8000, ship to 221B Baker Street; 订单号12345 ";
+    let masked = "mail [email], call [phone], ship to [address]; 订单号12345 ";
+    let n = 20_000;
+    assert!(
+        redact(&unit.repeat(n)) == masked.repeat(n),
+        "some item of the paste was missed"
+    );
+}
+
+/// Pathological shapes (one huge digit run, separators only, an `@` wall,
+/// NUL and lone-surrogate replacement chars) come back without a panic and
+/// without blowing up.
+#[test]
+fn degenerate_inputs() {
+    for s in [
+        "1".repeat(1_000_000),
+        "-".repeat(100_000),
+        "(".repeat(100_000),
+        "+ ".repeat(100_000),
+        "@".repeat(100_000),
+        "a@".repeat(100_000),
+        "\0".repeat(1000),
+        "\u{FFFD}".repeat(1000),
+        " \t\n".repeat(1000),
+        "号栋".repeat(10_000),
+        "路1号".repeat(10_000),
+    ] {
+        let r = redact(&s);
+        let head: String = s.chars().take(8).collect();
+        assert!(
+            r.len() <= s.len() * 4 + 16,
+            "{head:?}…: output grew to {} bytes",
+            r.len()
+        );
+        assert!(
+            r.chars().all(|ch| ch != '\u{FFFD}' || s.contains(ch)),
+            "{head:?}…"
+        );
+    }
+    // A 1,000,000-digit run is no card, phone or ID.
+    assert!(redact(&"7".repeat(1_000_000)) == "7".repeat(1_000_000));
+}

@@ -58,28 +58,39 @@ pub fn redact(text: &str) -> String {
 }
 
 /// Non-overlapping `(start, end, kind)` spans in char indices, in order.
+/// Earlier detectors win: an e-mail's digits are not a phone.
 pub fn find(c: &[char]) -> Vec<(usize, usize, Pii)> {
-    let mut spans: Vec<(usize, usize, Pii)> = Vec::new();
-    emails(c, &mut spans);
-    addresses_en(c, &mut spans);
-    addresses_zh(c, &mut spans);
-    numbers(c, &mut spans);
-    super::small_sort(&mut spans);
-    // Keep the first of overlapping spans (sorted by start, longer first
-    // is not needed: the detectors above already skip covered text).
-    let mut out: Vec<(usize, usize, Pii)> = Vec::new();
-    for s in spans {
-        match out.last() {
-            Some(l) if s.0 < l.1 => {}
-            _ => out.push(s),
-        }
-    }
-    out
+    let mut f = Found {
+        spans: Vec::new(),
+        used: vec![false; c.len()],
+    };
+    emails(c, &mut f);
+    addresses_en(c, &mut f);
+    addresses_zh(c, &mut f);
+    numbers(c, &mut f);
+    super::small_sort(&mut f.spans);
+    f.spans
 }
 
-#[inline(never)]
-fn covered(spans: &[(usize, usize, Pii)], a: usize, b: usize) -> bool {
-    spans.iter().any(|s| a < s.1 && s.0 < b)
+/// Spans found so far and the chars they cover. Checking a candidate costs
+/// its own length, not the number of spans (a scan of the span list was
+/// quadratic: a 10 MB paste of e-mail addresses would not finish).
+struct Found {
+    spans: Vec<(usize, usize, Pii)>,
+    used: Vec<bool>,
+}
+
+impl Found {
+    /// Keeps `a..b` unless an earlier span covers part of it.
+    #[inline(never)]
+    fn add(&mut self, a: usize, b: usize, kind: Pii) {
+        if let Some(u) = self.used.get_mut(a..b) {
+            if !u.contains(&true) {
+                u.fill(true);
+                self.spans.push((a, b, kind));
+            }
+        }
+    }
 }
 
 /// ASCII or full-width digit value.
@@ -100,7 +111,7 @@ fn is_email_domain(ch: char) -> bool {
 }
 
 #[inline(never)]
-fn emails(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn emails(c: &[char], spans: &mut Found) {
     for at in 0..c.len() {
         if c[at] != '@' && c[at] != '＠' {
             continue;
@@ -124,8 +135,8 @@ fn emails(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             .map(|p| &domain[p + 1..]);
         let ok = a < at
             && tld.is_some_and(|t| t.len() >= 2 && t.iter().all(|x| x.is_ascii_alphabetic()));
-        if ok && !covered(spans, a, b) {
-            spans.push((a, b, Pii::Email));
+        if ok {
+            spans.add(a, b, Pii::Email);
         }
     }
 }
@@ -219,7 +230,7 @@ fn words(c: &[char]) -> Vec<(usize, usize)> {
 /// "221B Baker Street", "1600 Amphitheatre Parkway, Suite 200",
 /// "PO Box 123": a house number, one to four words, a street suffix.
 #[inline(never)]
-fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn addresses_en(c: &[char], spans: &mut Found) {
     let w = words(c);
     let is_num = |k: usize| {
         let (a, b) = w[k];
@@ -248,7 +259,7 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         if bx > 0 && bx + 1 < w.len() {
             let n2 = w[bx + 1];
             if word_is(c, w[bx].0, w[bx].1, "box") && digit(c[n2.0]).is_some() {
-                spans.push((w[k].0, n2.1, Pii::Address));
+                spans.add(w[k].0, n2.1, Pii::Address);
                 k = bx + 2;
                 continue;
             }
@@ -318,9 +329,7 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         {
             start = w[k - 2].0;
         }
-        if !covered(spans, start, end) {
-            spans.push((start, end, Pii::Address));
-        }
+        spans.add(start, end, Pii::Address);
         k = s + 1;
     }
 }
@@ -405,7 +414,7 @@ fn zh_num_at(c: &[char], i: usize) -> usize {
 /// over the place names before it (up to 20 Han characters, stopping at
 /// pronouns and verbs) and right over building, unit and room numbers.
 #[inline(never)]
-fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn addresses_zh(c: &[char], spans: &mut Found) {
     let mut i = 0;
     while i < c.len() {
         let n = zh_num_at(c, i);
@@ -465,9 +474,7 @@ fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
                 b += m;
             }
         }
-        if !covered(spans, a, b) {
-            spans.push((a, b, Pii::Address));
-        }
+        spans.add(a, b, Pii::Address);
         i = b.max(i + 1);
     }
 }
@@ -555,7 +562,7 @@ fn luhn(d: &[u32]) -> bool {
 
 /// Digit runs with phone-like separators: card, phone or left alone.
 #[inline(never)]
-fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn numbers(c: &[char], spans: &mut Found) {
     let mut i = 0;
     while i < c.len() {
         if digit(c[i]).is_none() && !(c[i] == '+' || c[i] == '(' || c[i] == '（') {
@@ -645,9 +652,7 @@ fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             None
         };
         if let Some(k) = kind {
-            if !covered(spans, start, end) {
-                spans.push((start, end, k));
-            }
+            spans.add(start, end, k);
         }
         i = end.max(i + 1);
     }

@@ -110,7 +110,6 @@ fn is_email_domain(ch: char) -> bool {
     ch.is_ascii_alphanumeric() || ch == '.' || ch == '-'
 }
 
-#[inline(never)]
 fn emails(c: &[char], spans: &mut Found) {
     for at in 0..c.len() {
         if c[at] != '@' && c[at] != '＠' {
@@ -209,7 +208,6 @@ const UNIT_WORDS: &[&str] = &[
 ];
 
 /// Token boundaries of ASCII-ish words (letters/digits runs) with positions.
-#[inline(never)]
 fn words(c: &[char]) -> Vec<(usize, usize)> {
     let mut w = Vec::new();
     let mut i = 0;
@@ -229,7 +227,6 @@ fn words(c: &[char]) -> Vec<(usize, usize)> {
 
 /// "221B Baker Street", "1600 Amphitheatre Parkway, Suite 200",
 /// "PO Box 123": a house number, one to four words, a street suffix.
-#[inline(never)]
 fn addresses_en(c: &[char], spans: &mut Found) {
     let w = words(c);
     let is_num = |k: usize| {
@@ -413,7 +410,6 @@ fn zh_num_at(c: &[char], i: usize) -> usize {
 /// a road word + number + 号, or building/room numbers; the span reaches left
 /// over the place names before it (up to 20 Han characters, stopping at
 /// pronouns and verbs) and right over building, unit and room numbers.
-#[inline(never)]
 fn addresses_zh(c: &[char], spans: &mut Found) {
     let mut i = 0;
     while i < c.len() {
@@ -531,7 +527,6 @@ const ID_WORDS: &[&str] = &["身份证", "证件", "id card", "id no", "id numbe
 /// plausible birth date in digits 7–14. The check digit and the date are
 /// what tell it from an 18-digit order number (1 in 11 random runs pass
 /// the check digit, far fewer with a date in the right place).
-#[inline(never)]
 fn resident_id(d: &[u32]) -> bool {
     if d.len() != 18 || !(1..=8).contains(&d[0]) {
         return false;
@@ -550,7 +545,6 @@ fn resident_id(d: &[u32]) -> bool {
         && (12 - sum % 11) % 11 == d[17]
 }
 
-#[inline(never)]
 fn luhn(d: &[u32]) -> bool {
     let mut sum = 0;
     for (k, &x) in d.iter().rev().enumerate() {
@@ -561,7 +555,6 @@ fn luhn(d: &[u32]) -> bool {
 }
 
 /// Digit runs with phone-like separators: card, phone or left alone.
-#[inline(never)]
 fn numbers(c: &[char], spans: &mut Found) {
     let mut i = 0;
     while i < c.len() {

@@ -271,8 +271,7 @@ fn addresses_en(c: &[char], spans: &mut Found) {
         // ("2 items on Main Street") means a sentence, not an address.
         let mut found = None;
         let mut capital = false;
-        for j in k + 1..(k + 5).min(w.len()) {
-            let (a, b) = w[j];
+        for (j, &(a, b)) in w.iter().enumerate().take(k + 5).skip(k + 1) {
             let ordinal = b - a >= 3 && word_in(c, b - 2, b, &["st", "nd", "rd", "th"]);
             if !gap_ok(j - 1)
                 || (c[a..b].iter().any(|x| digit(*x).is_some()) && !ordinal)
@@ -364,10 +363,8 @@ fn city_state_zip(c: &[char], mut p: usize) -> Option<usize> {
         }
         p += 1;
     }
-    if !comma(&mut p)
-        || !(at(p).is_ascii_uppercase() && at(p + 1).is_ascii_uppercase())
-        || at(p + 2).is_ascii_alphanumeric()
-    {
+    let state = comma(&mut p) && at(p).is_ascii_uppercase() && at(p + 1).is_ascii_uppercase();
+    if !state || at(p + 2).is_ascii_alphanumeric() {
         return None;
     }
     p += 2;

@@ -24,14 +24,16 @@ pub enum Pii {
 }
 
 impl Pii {
+    const ALL: [Pii; 5] = [
+        Pii::Phone,
+        Pii::Email,
+        Pii::Card,
+        Pii::Address,
+        Pii::IdNumber,
+    ];
+
     fn token(self) -> &'static str {
-        match self {
-            Pii::Phone => "[phone]",
-            Pii::Email => "[email]",
-            Pii::Card => "[card]",
-            Pii::Address => "[address]",
-            Pii::IdNumber => "[id_number]",
-        }
+        ["[phone]", "[email]", "[card]", "[address]", "[id_number]"][self as usize]
     }
 }
 
@@ -39,20 +41,13 @@ impl Pii {
 /// street address replaced by a bracketed token.
 pub fn redact(text: &str) -> String {
     let c: Vec<char> = text.chars().collect();
-    let n = c.len();
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    // One copy loop (the tail is an empty span): less code in the wasm.
-    for (a, b, kind) in find(&c)
-        .into_iter()
-        .map(|(a, b, k)| (a, b, Some(k)))
-        .chain([(n, n, None)])
-    {
-        out.extend(&c[i..a]);
-        if let Some(k) = kind {
-            out.push_str(k.token());
+    for (&ch, &t) in c.iter().zip(&tags(&c)) {
+        match t {
+            FREE => out.push(ch),
+            INSIDE => {}
+            k => out.push_str(Pii::ALL.get(usize::from(k)).map_or("", |p| p.token())),
         }
-        i = b;
     }
     out
 }
@@ -60,34 +55,49 @@ pub fn redact(text: &str) -> String {
 /// Non-overlapping `(start, end, kind)` spans in char indices, in order.
 /// Earlier detectors win: an e-mail's digits are not a phone.
 pub fn find(c: &[char]) -> Vec<(usize, usize, Pii)> {
+    let t = tags(c);
+    let mut out: Vec<(usize, usize, Pii)> = Vec::new();
+    for (i, &k) in t.iter().enumerate() {
+        match (k, out.last_mut()) {
+            (INSIDE, Some(l)) => l.1 = i + 1,
+            (FREE | INSIDE, _) => {}
+            (k, _) => out.push((i, i + 1, Pii::ALL[usize::from(k)])),
+        }
+    }
+    out
+}
+
+/// Per char: `FREE`, the `Pii` index of a span starting there, or `INSIDE`.
+/// The spans are marked in place, so no list of spans is kept or sorted.
+fn tags(c: &[char]) -> Vec<u8> {
     let mut f = Found {
-        spans: Vec::new(),
-        used: vec![false; c.len()],
+        tag: vec![FREE; c.len()],
     };
     emails(c, &mut f);
     addresses_en(c, &mut f);
     addresses_zh(c, &mut f);
     numbers(c, &mut f);
-    super::small_sort(&mut f.spans);
-    f.spans
+    f.tag
 }
 
-/// Spans found so far and the chars they cover. Checking a candidate costs
-/// its own length, not the number of spans (a scan of the span list was
-/// quadratic: a 10 MB paste of e-mail addresses would not finish).
+const FREE: u8 = 0xFF;
+const INSIDE: u8 = 0xFE;
+
+/// The chars covered so far. Checking a candidate costs its own length,
+/// not the number of spans (a scan of a span list was quadratic: a 10 MB
+/// paste of e-mail addresses would not finish).
 struct Found {
-    spans: Vec<(usize, usize, Pii)>,
-    used: Vec<bool>,
+    tag: Vec<u8>,
 }
 
 impl Found {
     /// Keeps `a..b` unless an earlier span covers part of it.
     #[inline(never)]
     fn add(&mut self, a: usize, b: usize, kind: Pii) {
-        if let Some(u) = self.used.get_mut(a..b) {
-            if !u.contains(&true) {
-                u.fill(true);
-                self.spans.push((a, b, kind));
+        if let Some([first, rest @ ..]) = self.tag.get_mut(a..b) {
+            if *first == FREE && rest.iter().all(|&t| t == FREE) {
+                *first = kind as u8;
+                rest.fill(INSIDE);
             }
         }
     }
@@ -382,7 +392,8 @@ fn is_han(ch: char) -> bool {
 }
 
 const ZH_NUMERALS: &str = "零〇一二三四五六七八九十百千两";
-const ZH_ROAD: &[&str] = &["路", "街", "道", "巷", "弄", "胡同", "里"];
+/// Last characters of road words (胡同 by its 同).
+const ZH_ROAD: &str = "路街道巷弄里同";
 const ZH_UNIT: &str = "号栋幢座楼层室单元区期排户院";
 /// Characters that end the leftward scan for the start of a Chinese
 /// address: pronouns, verbs and particles that precede one in a sentence.
@@ -416,23 +427,35 @@ fn addresses_zh(c: &[char], spans: &mut Found) {
             continue;
         }
         let after = c.get(i + n).copied();
-        let road_before = ZH_ROAD.iter().any(|r| {
-            let k = r.chars().count();
-            i >= k && c[i - k..i].iter().copied().eq(r.chars())
-        });
-        let anchored = match after {
-            Some('号') => road_before,
-            Some('栋') | Some('幢') | Some('室') => true,
-            Some('单') => c.get(i + n + 1) == Some(&'元'),
-            _ => false,
-        };
+        // A road word, unless it ends a common word: 知道, 味道, 这里, 公里
+        // (and 同 only in 胡同).
+        let before = |k: usize| i.checked_sub(k).map_or(' ', |p| c[p]);
+        let road_before = has(ZH_ROAD, before(1))
+            && (before(1) != '同' || before(2) == '胡')
+            && !has("知味频难这那哪心家公千", before(2));
+        let next = c.get(i + n + 1).copied();
+        // Not "第5单元" (a textbook's unit) nor "2室1厅" (a flat's layout).
+        let anchored = i.checked_sub(1).is_none_or(|p| c[p] != '第')
+            && match after {
+                Some('号') => road_before,
+                Some('栋') | Some('幢') => true,
+                Some('室') => c.get(i + n + 1 + zh_num_at(c, i + n + 1)) != Some(&'厅'),
+                Some('单') => next == Some('元'),
+                _ => false,
+            };
         if !anchored {
             i += n;
             continue;
         }
         let mut a = i;
         let mut steps = 0;
-        while a > 0 && steps < 20 && is_han(c[a - 1]) && !has(ZH_STOP, c[a - 1]) {
+        // Leftwards over place names, and over numbered parts before the
+        // anchor ("小区3号楼2单元": the 3 of 3号楼).
+        while a > 0
+            && steps < 20
+            && ((is_han(c[a - 1]) && !has(ZH_STOP, c[a - 1]))
+                || (c[a - 1].is_ascii_digit() && (c[a].is_ascii_digit() || has(ZH_UNIT, c[a]))))
+        {
             a -= 1;
             steps += 1;
         }
@@ -448,6 +471,23 @@ fn addresses_zh(c: &[char], spans: &mut Found) {
             }
             if m > 0 && c.get(j + m).is_some_and(|x| has(ZH_UNIT, *x)) {
                 b = j + m;
+                continue;
+            }
+            // A building's name after the door number when a block, floor
+            // or room follows it: "88号圣爱大厦15楼", "18号德基广场A座".
+            let mut h = b;
+            while h < b + 10
+                && c.get(h)
+                    .is_some_and(|&x| is_han(x) && !has(ZH_STOP, x) && !has(ZH_UNIT, x))
+            {
+                h += 1;
+            }
+            let mut m = h;
+            while m < h + 4 && c.get(m).is_some_and(char::is_ascii_alphanumeric) {
+                m += 1;
+            }
+            if h > b && m > h && c.get(m).is_some_and(|&x| has(ZH_UNIT, x)) {
+                b = m;
                 continue;
             }
             break;
@@ -567,75 +607,85 @@ fn numbers(c: &[char], spans: &mut Found) {
         let start = i;
         let plus = c[i] == '+';
         let mut j = i + usize::from(plus);
-        let mut digits: Vec<u32> = Vec::new();
-        let mut groups: Vec<usize> = Vec::new();
+        // The first 20 digits (more is no card, ID or phone; a 10 MB digit
+        // run is scanned, not stored) and the digit groups: how many, the
+        // first two and the last.
+        let mut d = [0u32; 20];
+        let mut n = 0;
+        let (mut groups, mut g0, mut g1, mut last) = (0, 0, 0, 0);
         let mut brackets = false;
         let mut cur = 0usize;
         let mut end = j;
-        while j < c.len() {
-            if let Some(d) = digit(c[j]) {
-                digits.push(d);
+        loop {
+            let ch = c.get(j).copied().unwrap_or('\0');
+            if let Some(v) = digit(ch) {
+                if let Some(x) = d.get_mut(n) {
+                    *x = v;
+                }
+                n += 1;
                 cur += 1;
                 j += 1;
                 end = j;
-            } else if matches!(c[j], ' ' | '-' | '.' | '(' | ')' | '（' | '）')
-                && j + 1 < c.len()
-                && (digit(c[j + 1]).is_some() || matches!(c[j + 1], '(' | '（' | ' '))
-                && digits.len() < 19
-            {
-                if matches!(c[j], '(' | ')' | '（' | '）') {
-                    brackets = true;
+                continue;
+            }
+            if cur > 0 {
+                match groups {
+                    0 => g0 = cur,
+                    1 => g1 = cur,
+                    _ => {}
                 }
-                if cur > 0 {
-                    groups.push(cur);
-                }
+                groups += 1;
+                last = cur;
                 cur = 0;
+            }
+            let next = c.get(j + 1).copied().unwrap_or('\0');
+            if matches!(ch, ' ' | '-' | '.' | '(' | ')' | '（' | '）')
+                && (digit(next).is_some() || matches!(next, '(' | '（' | ' '))
+                && n < 19
+            {
+                brackets |= matches!(ch, '(' | ')' | '（' | '）');
                 j += 1;
             } else {
                 break;
             }
         }
-        if cur > 0 {
-            groups.push(cur);
-        }
-        let n = digits.len();
         if n == 0 {
             i = j.max(i + 1);
             continue;
         }
         // An ID number's check digit X (value 10) ends the run.
         if n == 17 && matches!(c.get(end), Some('X' | 'x' | 'Ｘ')) {
-            digits.push(10);
+            d[17] = 10;
+            n = 18;
             end += 1;
         }
         if c.get(end).is_some_and(|x| x.is_ascii_alphabetic()) {
             i = end;
             continue;
         }
-        let n = digits.len();
+        let digits = &d[..n.min(20)];
         let order_ctx = word_before(c, start, 14, ORDER_WORDS);
         let phone_ctx = word_before(c, start, 16, PHONE_WORDS);
         let id_ctx = word_before(c, start, 8, ID_WORDS);
         // "¥5000-8000", "5000-8000元", "30%": an amount, not a phone.
         let amount = (start > 0 && has("$¥￥€£", c[start - 1]))
             || c.get(end).is_some_and(|&x| has("元块円%％件个", x));
-        let last = groups.last().copied().unwrap_or(0);
         let kind = if (order_ctx && !phone_ctx && !id_ctx) || amount {
             None
-        } else if resident_id(&digits) {
+        } else if resident_id(digits) || (id_ctx && (n == 15 || n == 18)) {
             Some(Pii::IdNumber)
-        } else if (13..=19).contains(&n) && luhn(&digits) && !plus && digits[n - 1] < 10 {
+        } else if (13..=19).contains(&n) && luhn(digits) && !plus && digits[n - 1] < 10 {
             Some(Pii::Card)
         } else if ((7..=15).contains(&n)
             && (plus
                 || phone_ctx
-                || (groups.len() >= 2
+                || (groups >= 2
                     && last >= 4
-                    && (brackets || groups[0] >= 2 || groups.len() >= 3)
+                    && (brackets || g0 >= 2 || groups >= 3)
                     // "11-30-2026", "30.11.2026": a date.
-                    && !(groups.len() == 3 && groups[0] <= 2 && groups[1] <= 2 && last == 4))))
+                    && !(groups == 3 && g0 <= 2 && g1 <= 2 && last == 4))))
             // A Chinese mobile number: 1[3-9] and 9 more digits, unbroken.
-            || (n == 11 && groups.len() == 1 && digits[0] == 1 && digits[1] >= 3)
+            || (n == 11 && groups == 1 && digits[0] == 1 && digits[1] >= 3)
         {
             Some(Pii::Phone)
         } else {

@@ -160,62 +160,33 @@ fn word_is(c: &[char], a: usize, b: usize, w: &str) -> bool {
             .all(|(x, y)| x.to_ascii_lowercase() == y)
 }
 
+/// ASCII-lowercased `c[a..b]` is one of the words of `list` (lowercase
+/// ASCII, each followed by a space): one string, not a table of slices.
 #[inline(never)]
-fn word_in(c: &[char], a: usize, b: usize, list: &[&str]) -> bool {
-    list.iter().any(|w| word_is(c, a, b, w))
+fn word_in(c: &[char], a: usize, b: usize, list: &str) -> bool {
+    let (mut k, mut ok) = (0, true);
+    for &x in list.as_bytes() {
+        if x == b' ' {
+            if ok && a + k == b {
+                return true;
+            }
+            (k, ok) = (0, true);
+        } else {
+            ok &= a + k < b
+                && c.get(a + k)
+                    .is_some_and(|ch| ch.to_ascii_lowercase() == char::from(x));
+            k += 1;
+        }
+    }
+    false
 }
 
 /// Words ending an English street name (lowercase, without a final dot).
-const STREET_SUFFIX: &[&str] = &[
-    "street",
-    "st",
-    "avenue",
-    "ave",
-    "road",
-    "rd",
-    "boulevard",
-    "blvd",
-    "lane",
-    "ln",
-    "drive",
-    "dr",
-    "court",
-    "ct",
-    "way",
-    "place",
-    "pl",
-    "terrace",
-    "parkway",
-    "pkwy",
-    "highway",
-    "hwy",
-    "square",
-    "sq",
-    "crescent",
-    "close",
-    "circle",
-    "cir",
-    "loop",
-    "trail",
-    "plaza",
-    "alley",
-];
+const STREET_SUFFIX: &str = "street st avenue ave road rd boulevard blvd lane ln drive dr court ct way place pl terrace parkway pkwy highway hwy square sq crescent close circle cir loop trail plaza alley ";
 /// Words that cannot be part of a street name: "2 items on Main Street" is
 /// a sentence.
-const STOP_WORDS: &[&str] = &[
-    "on", "at", "in", "to", "from", "for", "of", "the", "and", "or", "my", "near", "by", "with",
-    "is",
-];
-const UNIT_WORDS: &[&str] = &[
-    "apt",
-    "apartment",
-    "suite",
-    "ste",
-    "unit",
-    "flat",
-    "floor",
-    "room",
-];
+const STOP_WORDS: &str = "on at in to from for of the and or my near by with is ";
+const UNIT_WORDS: &str = "apt apartment suite ste unit flat floor room ";
 
 /// Token boundaries of ASCII-ish words (letters/digits runs) with positions.
 fn words(c: &[char]) -> Vec<(usize, usize)> {
@@ -282,7 +253,7 @@ fn addresses_en(c: &[char], spans: &mut Found) {
         let mut found = None;
         let mut capital = false;
         for (j, &(a, b)) in w.iter().enumerate().take(k + 5).skip(k + 1) {
-            let ordinal = b - a >= 3 && word_in(c, b - 2, b, &["st", "nd", "rd", "th"]);
+            let ordinal = b - a >= 3 && word_in(c, b - 2, b, "st nd rd th ");
             if !gap_ok(j - 1)
                 || (c[a..b].iter().any(|x| digit(*x).is_some()) && !ordinal)
                 || word_in(c, a, b, STOP_WORDS)

@@ -225,10 +225,10 @@ fn addresses_en(c: &[char], spans: &mut Found) {
     let mut k = 0;
     while k < w.len() {
         // "PO Box 12" / "P.O. Box 12": the box word and its number.
-        let bx = if word_is(c, w[k].0, w[k].1, "po") {
+        let bx = if word_in(c, w[k].0, w[k].1, "po ") {
             k + 1
-        } else if word_is(c, w[k].0, w[k].1, "p")
-            && w.get(k + 1).is_some_and(|&(a, b)| word_is(c, a, b, "o"))
+        } else if word_in(c, w[k].0, w[k].1, "p ")
+            && w.get(k + 1).is_some_and(|&(a, b)| word_in(c, a, b, "o "))
         {
             k + 2
         } else {
@@ -236,7 +236,7 @@ fn addresses_en(c: &[char], spans: &mut Found) {
         };
         if bx > 0 && bx + 1 < w.len() {
             let n2 = w[bx + 1];
-            if word_is(c, w[bx].0, w[bx].1, "box") && digit(c[n2.0]).is_some() {
+            if word_in(c, w[bx].0, w[bx].1, "box ") && digit(c[n2.0]).is_some() {
                 spans.add(w[k].0, n2.1, Pii::Address);
                 k = bx + 2;
                 continue;

@@ -173,6 +173,19 @@ const ROWS: &[(&str, &str, &str)] = &[
     ("keep", "ref 123456789012345678", "ref 123456789012345678"),
 ];
 
+/// One row: `Err` with what went wrong, so the table reports every
+/// failing row at once.
+fn check(input: &str, want: &str) -> Result<(), String> {
+    let got = redact(input);
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "{input:?}\n      want {want:?}\n      got  {got:?}"
+        ))
+    }
+}
+
 /// Runs every row, prints the failures and the pass count per group, and
 /// fails if any row fails (so one run shows the whole picture).
 #[test]
@@ -180,8 +193,8 @@ fn redact_table() {
     let mut groups: Vec<(&str, usize, usize)> = Vec::new();
     let mut failures = Vec::new();
     for &(group, input, want) in ROWS {
-        let got = redact(input);
-        let ok = got == want;
+        let r = check(input, want);
+        let ok = r.is_ok();
         match groups.iter_mut().find(|g| g.0 == group) {
             Some(g) => {
                 g.1 += usize::from(ok);
@@ -189,10 +202,8 @@ fn redact_table() {
             }
             None => groups.push((group, usize::from(ok), 1)),
         }
-        if !ok {
-            failures.push(format!(
-                "  [{group}] {input:?}\n      want {want:?}\n      got  {got:?}"
-            ));
+        if let Err(e) = r {
+            failures.push(format!("  [{group}] {e}"));
         }
     }
     let pass: usize = groups.iter().map(|g| g.1).sum();

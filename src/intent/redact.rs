@@ -1,15 +1,18 @@
 //! PII masking for questions a storefront forwards to a human agent:
-//! phone numbers, e-mail addresses, card-like numbers and street addresses
-//! (Chinese and English) become `[phone]`, `[email]`, `[card]`, `[address]`.
+//! phone numbers, e-mail addresses, card numbers, Chinese resident ID
+//! numbers and street addresses (Chinese and English) become `[phone]`,
+//! `[email]`, `[card]`, `[id_number]`, `[address]`.
 //!
 //! Order numbers are what an agent needs, so digit runs are masked only on
-//! evidence: a Luhn-valid 13–19 digit run (a card), a phone shape (a `+`
-//! prefix, brackets or dashes grouping 7–15 digits with a last group of at
-//! least 4, a Chinese mobile `1[3-9]` + 9 digits) or a phone word before it
-//! ("tel", "call", "手机", "电话"). A run right after an order word
-//! ("order", "#", "订单", "单号", "运单", "tracking") is never masked.
-//! Rules, not a model: they run on the original text (the output keeps
-//! everything else byte for byte) and cost a few KB of wasm.
+//! evidence: a Luhn-valid 13–19 digit run (a card), an ID check digit and
+//! birth date (an ID number), a phone shape (a `+` prefix, brackets or
+//! groups of 7–15 digits with a last group of at least 4, a Chinese mobile
+//! `1[3-9]` + 9 digits) or a phone word before it ("tel", "call", "手机",
+//! "电话"). The first number after an order word ("order", "#", "订单",
+//! "单号", "运单", "tracking") is never masked, nor an amount (`¥`, `元`).
+//! Rules, not a model: a linear char scan over the original text (the
+//! output keeps everything else byte for byte); docs/intent.md has the
+//! table of what is masked and kept, and why.
 
 /// What a masked span was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -78,6 +78,9 @@ const ROWS: &[(&str, &str, &str)] = &[
     ("card", "卡号4111111111111111已冻结", "卡号[card]已冻结"),
     ("card", "discover 6011 1111 1111 1117", "discover [card]"),
     ("card", "JCB 3530 1113 3330 0000.", "JCB [card]."),
+    ("card", "card 4111 1111 1111 1111 123 is the cvv", "card [card] 123 is the cvv"),
+    ("card", "4111111111111111 12/28", "[card] 12/28"),
+    ("phone", "13800138000 2 pcs please", "[phone] 2 pcs please"),
     // ---- Chinese resident ID numbers (valid check digit; X allowed)
     ("id", "身份证11010519491231002X", "身份证[id_number]"),
     ("id", "身份证号：440305199003071236", "身份证号：[id_number]"),

@@ -565,6 +565,83 @@ fn luhn(d: &[u32]) -> bool {
     sum % 10 == 0
 }
 
+/// One run of digits and separators (see `scan`).
+struct Run {
+    /// The first 20 digits (more is no card, ID or phone; a 10 MB digit run
+    /// is scanned, not stored) and how many there were.
+    d: [u32; 20],
+    n: usize,
+    /// Digit groups: how many, the first two and the last.
+    groups: usize,
+    g0: usize,
+    g1: usize,
+    last: usize,
+    /// Where the leading groups last formed a card (Luhn); 0: nowhere.
+    card_end: usize,
+    brackets: bool,
+    /// Where the scan stopped, and where the last digit ends.
+    j: usize,
+    end: usize,
+}
+
+/// Scans the digit run at `j`: digits joined by single spaces, dashes,
+/// dots or brackets. Out of line: inlined, the loop was duplicated.
+#[inline(never)]
+fn scan(c: &[char], mut j: usize) -> Run {
+    let mut r = Run {
+        d: [0; 20],
+        n: 0,
+        groups: 0,
+        g0: 0,
+        g1: 0,
+        last: 0,
+        card_end: 0,
+        brackets: false,
+        j,
+        end: j,
+    };
+    let mut cur = 0usize;
+    loop {
+        let ch = c.get(j).copied().unwrap_or('\0');
+        if let Some(v) = digit(ch) {
+            if let Some(x) = r.d.get_mut(r.n) {
+                *x = v;
+            }
+            r.n += 1;
+            cur += 1;
+            j += 1;
+            r.end = j;
+            continue;
+        }
+        if cur > 0 {
+            match r.groups {
+                0 => r.g0 = cur,
+                1 => r.g1 = cur,
+                _ => {}
+            }
+            if (13..=19).contains(&r.n) && luhn(&r.d[..r.n]) {
+                r.card_end = r.end;
+            }
+            r.groups += 1;
+            r.last = cur;
+            cur = 0;
+        }
+        let next = c.get(j + 1).copied().unwrap_or('\0');
+        if matches!(ch, ' ' | '-' | '.' | '(' | ')' | '（' | '）')
+            && (digit(next).is_some() || matches!(next, '(' | '（' | ' '))
+            && r.n < 19
+            // An unbroken Chinese mobile ends the run ("13800138000 2").
+            && !(r.n == 11 && r.groups == 1 && r.d[0] == 1 && r.d[1] >= 3)
+        {
+            r.brackets |= matches!(ch, '(' | ')' | '（' | '）');
+            j += 1;
+        } else {
+            r.j = j;
+            return r;
+        }
+    }
+}
+
 /// Digit runs with phone-like separators: card, phone or left alone.
 fn numbers(c: &[char], spans: &mut Found) {
     let mut i = 0;
@@ -580,49 +657,18 @@ fn numbers(c: &[char], spans: &mut Found) {
         }
         let start = i;
         let plus = c[i] == '+';
-        let mut j = i + usize::from(plus);
-        // The first 20 digits (more is no card, ID or phone; a 10 MB digit
-        // run is scanned, not stored) and the digit groups: how many, the
-        // first two and the last.
-        let mut d = [0u32; 20];
-        let mut n = 0;
-        let (mut groups, mut g0, mut g1, mut last) = (0, 0, 0, 0);
-        let mut brackets = false;
-        let mut cur = 0usize;
-        let mut end = j;
-        loop {
-            let ch = c.get(j).copied().unwrap_or('\0');
-            if let Some(v) = digit(ch) {
-                if let Some(x) = d.get_mut(n) {
-                    *x = v;
-                }
-                n += 1;
-                cur += 1;
-                j += 1;
-                end = j;
-                continue;
-            }
-            if cur > 0 {
-                match groups {
-                    0 => g0 = cur,
-                    1 => g1 = cur,
-                    _ => {}
-                }
-                groups += 1;
-                last = cur;
-                cur = 0;
-            }
-            let next = c.get(j + 1).copied().unwrap_or('\0');
-            if matches!(ch, ' ' | '-' | '.' | '(' | ')' | '（' | '）')
-                && (digit(next).is_some() || matches!(next, '(' | '（' | ' '))
-                && n < 19
-            {
-                brackets |= matches!(ch, '(' | ')' | '（' | '）');
-                j += 1;
-            } else {
-                break;
-            }
-        }
+        let Run {
+            mut d,
+            mut n,
+            groups,
+            g0,
+            g1,
+            last,
+            card_end,
+            brackets,
+            j,
+            mut end,
+        } = scan(c, i + usize::from(plus));
         if n == 0 {
             i = j.max(i + 1);
             continue;
@@ -647,9 +693,11 @@ fn numbers(c: &[char], spans: &mut Found) {
         let kind = if (order_ctx && !phone_ctx && !id_ctx) || amount {
             None
         } else if resident_id(digits) || (id_ctx && (n == 15 || n == 18)) {
-            Some(Pii::IdNumber)
-        } else if (13..=19).contains(&n) && luhn(digits) && !plus && digits[n - 1] < 10 {
-            Some(Pii::Card)
+            Some((Pii::IdNumber, end))
+        } else if card_end > 0 && !plus {
+            // The whole run, or its leading groups when more digits follow
+            // ("4111 1111 1111 1111 123" with its CVV).
+            Some((Pii::Card, card_end))
         } else if ((7..=15).contains(&n)
             && (plus
                 || phone_ctx
@@ -661,12 +709,13 @@ fn numbers(c: &[char], spans: &mut Found) {
             // A Chinese mobile number: 1[3-9] and 9 more digits, unbroken.
             || (n == 11 && groups == 1 && digits[0] == 1 && digits[1] >= 3)
         {
-            Some(Pii::Phone)
+            Some((Pii::Phone, end))
         } else {
             None
         };
-        if let Some(k) = kind {
-            spans.add(start, end, k);
+        if let Some((k, e)) = kind {
+            spans.add(start, e, k);
+            end = e;
         }
         i = end.max(i + 1);
     }

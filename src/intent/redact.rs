@@ -156,11 +156,16 @@ fn emails(c: &[char], spans: &mut Found) {
 /// ASCII-lowercased `c[a..b]` equals `w` (keyword lists are lowercase; no
 /// Unicode case tables in the wasm).
 fn word_is(c: &[char], a: usize, b: usize, w: &str) -> bool {
-    b - a == w.chars().count()
-        && c[a..b]
-            .iter()
-            .zip(w.chars())
-            .all(|(x, y)| x.to_ascii_lowercase() == y)
+    // Char by char, stopping at the first difference (most positions
+    // differ at once: this runs for every digit run's context).
+    let mut k = a;
+    for y in w.chars() {
+        if c.get(k).filter(|_| k < b).map(|x| x.to_ascii_lowercase()) != Some(y) {
+            return false;
+        }
+        k += 1;
+    }
+    k == b
 }
 
 /// ASCII-lowercased `c[a..b]` is one of the words of `list` (lowercase
@@ -671,6 +676,12 @@ fn numbers(c: &[char], spans: &mut Found) {
         } = scan(c, i + usize::from(plus));
         if n == 0 {
             i = j.max(i + 1);
+            continue;
+        }
+        // Fewer than 7 digits is no phone, card or ID: no context look-up
+        // (10 MB of "1,1,1,…" took 9 s of them natively).
+        if n < 7 {
+            i = end.max(i + 1);
             continue;
         }
         // An ID number's check digit X (value 10) ends the run.

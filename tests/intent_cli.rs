@@ -299,7 +299,9 @@ fn failed_training_keeps_old_outputs() {
     let mut big_bad = b"text,intent\n".to_vec();
     big_bad.extend(std::iter::repeat_n(b'x', 10_000_000));
     big_bad.extend_from_slice(b"\xff,greet\nwhere,order\n");
-    let dir = tmp("keep");
+    // Its own directory: train_match_eval_round_trip removes the shared
+    // one when it ends, which may be while this test runs.
+    let dir = std::env::temp_dir().join(format!("vitrine-intent-keep-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // (case, data file, extra files (flag, bytes), expected message part)
     #[allow(clippy::type_complexity)]

@@ -444,7 +444,7 @@ export declare class Vitrine {
   matchIntent(text: string): Promise<IntentMatch>;
   /** Fetches and starts the intent matcher ahead of the first question. */
   loadIntent(): Promise<IntentModel>;
-  /** Masks phones, e-mails, card numbers and street addresses (order numbers stay); runs in the intent module. */
+  /** Masks phones, e-mails, card numbers, Chinese ID numbers and street addresses as `[phone]`, `[email]`, `[card]`, `[id_number]`, `[address]` (order numbers stay); runs in the intent module. */
   redact(text: string): Promise<string>;
   /** Starts a new conversation: earlier negative messages no longer count towards `escalate`. */
   resetConversation(): Promise<void>;

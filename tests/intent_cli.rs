@@ -122,7 +122,11 @@ fn train_match_eval_round_trip() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _ = std::fs::remove_dir_all(model.parent().unwrap());
+    // Its own files only: the other tests of this binary write into the
+    // same directory and may still be running.
+    for f in [model, titles, tmp("report.json")] {
+        let _ = std::fs::remove_file(f);
+    }
 }
 
 fn train_err(name: &str, csv: &[u8]) -> (bool, String, PathBuf) {
@@ -286,4 +290,197 @@ fn eval_names_dataset_from_input_and_writes_predictions() {
     let p = std::fs::read_to_string(&preds).unwrap();
     assert_eq!(p.lines().count(), 46);
     assert!(p.starts_with("truth,prediction,confidence\n\"negative\","));
+}
+
+/// Issue #18 "bad input", the other half: a failed `intent train` leaves
+/// every output as it was. Each case runs against an existing model and
+/// report holding old bytes, which must survive byte for byte, with a clear
+/// message naming the problem.
+#[test]
+fn failed_training_keeps_old_outputs() {
+    let good =
+        b"text,intent\nhello,greet\nhi there,greet\nwhere is my order,order\ntrack it,order\n";
+    let mut big_bad = b"text,intent\n".to_vec();
+    big_bad.extend(std::iter::repeat_n(b'x', 10_000_000));
+    big_bad.extend_from_slice(b"\xff,greet\nwhere,order\n");
+    // Its own directory: train_match_eval_round_trip removes the shared
+    // one when it ends, which may be while this test runs.
+    let dir = std::env::temp_dir().join(format!("vitrine-intent-keep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // (case, data file, extra files (flag, bytes), expected message part)
+    #[allow(clippy::type_complexity)]
+    let cases: Vec<(&str, Vec<u8>, Vec<(&str, Vec<u8>)>, &str)> = vec![
+        (
+            "one class",
+            b"text,intent\nhello,greet\nhi,greet\n".to_vec(),
+            vec![],
+            "at least 2 intents",
+        ),
+        (
+            "no intent column",
+            b"text,label\nhello,greet\nwhere,order\n".to_vec(),
+            vec![],
+            "no `intent` column",
+        ),
+        (
+            "no text column",
+            b"words,intent\nhello,greet\nwhere,order\n".to_vec(),
+            vec![],
+            "no `text` column",
+        ),
+        (
+            "invalid UTF-8",
+            b"text,intent\nhello \xff\xfe,greet\nwhere,order\n".to_vec(),
+            vec![],
+            "UTF-8",
+        ),
+        ("10 MB line, invalid UTF-8", big_bad, vec![], "UTF-8"),
+        ("empty file", Vec::new(), vec![], "empty"),
+        ("header only", b"text,intent\n".to_vec(), vec![], "intent"),
+        (
+            "only empty texts",
+            b"text,intent\n,greet\n  ,order\n".to_vec(),
+            vec![],
+            "intent",
+        ),
+        (
+            "ragged row",
+            b"text,intent\nhello,greet\nwhere\n".to_vec(),
+            vec![],
+            "line 3",
+        ),
+        (
+            "unclosed quote",
+            b"text,intent\n\"hello,greet\nwhere,order\n".to_vec(),
+            vec![],
+            "line 2",
+        ),
+        (
+            "oos: invalid UTF-8",
+            good.to_vec(),
+            vec![("--oos", b"text\nweather \xff\n".to_vec())],
+            "UTF-8",
+        ),
+        (
+            "oos: no text column",
+            good.to_vec(),
+            vec![("--oos", b"words\nweather\n".to_vec())],
+            "no `text` column",
+        ),
+        (
+            "mood: no mood column",
+            good.to_vec(),
+            vec![("--mood", b"text,label\ngreat,positive\n".to_vec())],
+            "no `mood` column",
+        ),
+        (
+            "mood: one class",
+            good.to_vec(),
+            vec![(
+                "--mood",
+                b"text,mood\ngreat,positive\nlovely,positive\n".to_vec(),
+            )],
+            "mood",
+        ),
+        (
+            "config: no intent column",
+            good.to_vec(),
+            vec![("--config", b"name,action\ngreet,x\n".to_vec())],
+            "no `intent` column",
+        ),
+        // (A titles file is catalogue data: not UTF-8 is read as Latin-1, as
+        // for every table the CLI imports; a file that is no bundle fails.)
+        (
+            "titles-from: not a bundle",
+            good.to_vec(),
+            vec![("--titles-from", b"not a bundle at all".to_vec())],
+            "bundle",
+        ),
+    ];
+    let model = dir.join("m.vti");
+    let report = dir.join("r.json");
+    for (i, (case, data, extra, want)) in cases.into_iter().enumerate() {
+        std::fs::write(&model, b"OLD MODEL").unwrap();
+        std::fs::write(&report, b"OLD REPORT").unwrap();
+        let data_path = dir.join(format!("d{i}.csv"));
+        std::fs::write(&data_path, &data).unwrap();
+        let mut cmd = vitrine();
+        cmd.args(["intent", "train", "--c", "1", "--data"])
+            .arg(&data_path);
+        for (j, (flag, bytes)) in extra.iter().enumerate() {
+            let p = dir.join(format!("x{i}_{j}.csv"));
+            std::fs::write(&p, bytes).unwrap();
+            cmd.arg(flag).arg(&p);
+        }
+        let out = cmd
+            .arg("--out")
+            .arg(&model)
+            .arg("--report")
+            .arg(&report)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{case}: should fail\n{err}");
+        assert!(
+            err.contains(want),
+            "{case}: message should name {want:?}:\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{case}: {err}");
+        assert!(
+            std::fs::read(&model).unwrap() == b"OLD MODEL",
+            "{case}: model overwritten"
+        );
+        assert!(
+            std::fs::read(&report).unwrap() == b"OLD REPORT",
+            "{case}: report overwritten"
+        );
+    }
+    // The report cannot be written (its path is a directory): the model,
+    // which could, keeps its old bytes too — one run, all or nothing.
+    std::fs::write(&model, b"OLD MODEL").unwrap();
+    let data_path = dir.join("good.csv");
+    std::fs::write(&data_path, good).unwrap();
+    let out = vitrine()
+        .args(["intent", "train", "--c", "1", "--data"])
+        .arg(&data_path)
+        .arg("--out")
+        .arg(&model)
+        .arg("--report")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        std::fs::read(&model).unwrap() == b"OLD MODEL",
+        "model written although the report failed: {err}"
+    );
+    assert!(
+        err.contains("cannot write") && err.contains(&*dir.to_string_lossy()),
+        "{err}"
+    );
+    // No temp files left behind by any failed run.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A data file that does not exist, an output in a path that cannot be a
+    // directory: clear errors, no panic.
+    let out = vitrine()
+        .args(["intent", "train", "--data"])
+        .arg(dir.join("missing.csv"))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("missing.csv"),
+        "{err}"
+    );
+    assert!(std::fs::read(&model).unwrap() == b"OLD MODEL");
+    let _ = std::fs::remove_dir_all(&dir);
 }

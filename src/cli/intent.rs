@@ -441,7 +441,6 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let bytes = model.to_bytes();
-    crate::format::write::write_atomic(&a.out, &bytes)?;
     let json = serde_json::json!({
         "utterances": report.n_train,
         "skipped_empty": report.skipped_empty,
@@ -495,6 +494,12 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             sel.c
         );
     }
+    let report_text = serde_json::to_string_pretty(&json)?;
+    let mut outputs: Vec<(&Path, &[u8])> = vec![(&a.out, &bytes)];
+    if let Some(r) = &a.report {
+        outputs.push((r, report_text.as_bytes()));
+    }
+    write_all_or_nothing(&outputs)?;
     eprintln!(
         "wrote {} ({} bytes): {} intents, {} features, {} weights, threshold {:.3}",
         a.out.display(),
@@ -504,8 +509,55 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         report.n_weights,
         model.threshold()
     );
-    if let Some(r) = &a.report {
-        crate::format::write::write_atomic(r, serde_json::to_string_pretty(&json)?.as_bytes())?;
+    Ok(())
+}
+
+/// Writes every output of one run or none: each goes to a temp file next
+/// to it first, and only when all of them are written are they renamed
+/// into place. A report that cannot be written (its path is a directory,
+/// its disk is full) used to fail the run after the model had already
+/// replaced the old one.
+fn write_all_or_nothing(outputs: &[(&Path, &[u8])]) -> Result<(), Error> {
+    use std::io::Write;
+    let fail =
+        |p: &Path, e: std::io::Error| Error::invalid(format!("cannot write {}: {e}", p.display()));
+    let mut staged: Vec<(std::path::PathBuf, &Path)> = Vec::new();
+    let cleanup = |staged: &[(std::path::PathBuf, &Path)]| {
+        for (tmp, _) in staged {
+            let _ = std::fs::remove_file(tmp);
+        }
+    };
+    for &(path, bytes) in outputs {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let tmp = dir.join(format!(
+            ".{}.tmp{}",
+            name.unwrap_or_default(),
+            std::process::id()
+        ));
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            if path.is_dir() {
+                return Err(std::io::Error::other("it is a directory"));
+            }
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            cleanup(&staged);
+            return Err(fail(path, e));
+        }
+        staged.push((tmp, path));
+    }
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        if let Err(e) = std::fs::rename(tmp, path) {
+            cleanup(&staged[i..]);
+            return Err(fail(path, e));
+        }
     }
     Ok(())
 }

@@ -1,15 +1,18 @@
 //! PII masking for questions a storefront forwards to a human agent:
-//! phone numbers, e-mail addresses, card-like numbers and street addresses
-//! (Chinese and English) become `[phone]`, `[email]`, `[card]`, `[address]`.
+//! phone numbers, e-mail addresses, card numbers, Chinese resident ID
+//! numbers and street addresses (Chinese and English) become `[phone]`,
+//! `[email]`, `[card]`, `[id_number]`, `[address]`.
 //!
 //! Order numbers are what an agent needs, so digit runs are masked only on
-//! evidence: a Luhn-valid 13–19 digit run (a card), a phone shape (a `+`
-//! prefix, brackets or dashes grouping 7–15 digits with a last group of at
-//! least 4, a Chinese mobile `1[3-9]` + 9 digits) or a phone word before it
-//! ("tel", "call", "手机", "电话"). A run right after an order word
-//! ("order", "#", "订单", "单号", "运单", "tracking") is never masked.
-//! Rules, not a model: they run on the original text (the output keeps
-//! everything else byte for byte) and cost a few KB of wasm.
+//! evidence: a Luhn-valid 13–19 digit run (a card), an ID check digit and
+//! birth date (an ID number), a phone shape (a `+` prefix, brackets or
+//! groups of 7–15 digits with a last group of at least 4, a Chinese mobile
+//! `1[3-9]` + 9 digits) or a phone word before it ("tel", "call", "手机",
+//! "电话"). The first number after an order word ("order", "#", "订单",
+//! "单号", "运单", "tracking") is never masked, nor an amount (`¥`, `元`).
+//! Rules, not a model: a linear char scan over the original text (the
+//! output keeps everything else byte for byte); docs/intent.md has the
+//! table of what is masked and kept, and why.
 
 /// What a masked span was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,16 +21,22 @@ pub enum Pii {
     Email,
     Card,
     Address,
+    /// A Chinese resident ID number (18 characters, a valid check digit
+    /// and birth date): names the person as surely as a phone does.
+    IdNumber,
 }
 
 impl Pii {
+    const ALL: [Pii; 5] = [
+        Pii::Phone,
+        Pii::Email,
+        Pii::Card,
+        Pii::Address,
+        Pii::IdNumber,
+    ];
+
     fn token(self) -> &'static str {
-        match self {
-            Pii::Phone => "[phone]",
-            Pii::Email => "[email]",
-            Pii::Card => "[card]",
-            Pii::Address => "[address]",
-        }
+        ["[phone]", "[email]", "[card]", "[address]", "[id_number]"][self as usize]
     }
 }
 
@@ -35,40 +44,66 @@ impl Pii {
 /// street address replaced by a bracketed token.
 pub fn redact(text: &str) -> String {
     let c: Vec<char> = text.chars().collect();
-    let spans = find(&c);
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    for (a, b, kind) in spans {
-        out.extend(&c[i..a]);
-        out.push_str(kind.token());
-        i = b;
-    }
-    out.extend(&c[i..]);
-    out
-}
-
-/// Non-overlapping `(start, end, kind)` spans in char indices, in order.
-pub fn find(c: &[char]) -> Vec<(usize, usize, Pii)> {
-    let mut spans: Vec<(usize, usize, Pii)> = Vec::new();
-    emails(c, &mut spans);
-    addresses_en(c, &mut spans);
-    addresses_zh(c, &mut spans);
-    numbers(c, &mut spans);
-    super::small_sort(&mut spans);
-    // Keep the first of overlapping spans (sorted by start, longer first
-    // is not needed: the detectors above already skip covered text).
-    let mut out: Vec<(usize, usize, Pii)> = Vec::new();
-    for s in spans {
-        match out.last() {
-            Some(l) if s.0 < l.1 => {}
-            _ => out.push(s),
+    for (&ch, &t) in c.iter().zip(&tags(&c)) {
+        match t {
+            FREE => out.push(ch),
+            INSIDE => {}
+            k => out.push_str(Pii::ALL.get(usize::from(k)).map_or("", |p| p.token())),
         }
     }
     out
 }
 
-fn covered(spans: &[(usize, usize, Pii)], a: usize, b: usize) -> bool {
-    spans.iter().any(|s| a < s.1 && s.0 < b)
+/// Non-overlapping `(start, end, kind)` spans in char indices, in order.
+/// Earlier detectors win: an e-mail's digits are not a phone.
+pub fn find(c: &[char]) -> Vec<(usize, usize, Pii)> {
+    let t = tags(c);
+    let mut out: Vec<(usize, usize, Pii)> = Vec::new();
+    for (i, &k) in t.iter().enumerate() {
+        match (k, out.last_mut()) {
+            (INSIDE, Some(l)) => l.1 = i + 1,
+            (FREE | INSIDE, _) => {}
+            (k, _) => out.push((i, i + 1, Pii::ALL[usize::from(k)])),
+        }
+    }
+    out
+}
+
+/// Per char: `FREE`, the `Pii` index of a span starting there, or `INSIDE`.
+/// The spans are marked in place, so no list of spans is kept or sorted.
+fn tags(c: &[char]) -> Vec<u8> {
+    let mut f = Found {
+        tag: vec![FREE; c.len()],
+    };
+    emails(c, &mut f);
+    addresses_en(c, &mut f);
+    addresses_zh(c, &mut f);
+    numbers(c, &mut f);
+    f.tag
+}
+
+const FREE: u8 = 0xFF;
+const INSIDE: u8 = 0xFE;
+
+/// The chars covered so far. Checking a candidate costs its own length,
+/// not the number of spans (a scan of a span list was quadratic: a 10 MB
+/// paste of e-mail addresses would not finish).
+struct Found {
+    tag: Vec<u8>,
+}
+
+impl Found {
+    /// Keeps `a..b` unless an earlier span covers part of it.
+    #[inline(never)]
+    fn add(&mut self, a: usize, b: usize, kind: Pii) {
+        if let Some([first, rest @ ..]) = self.tag.get_mut(a..b) {
+            if *first == FREE && rest.iter().all(|&t| t == FREE) {
+                *first = kind as u8;
+                rest.fill(INSIDE);
+            }
+        }
+    }
 }
 
 /// ASCII or full-width digit value.
@@ -88,7 +123,7 @@ fn is_email_domain(ch: char) -> bool {
     ch.is_ascii_alphanumeric() || ch == '.' || ch == '-'
 }
 
-fn emails(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn emails(c: &[char], spans: &mut Found) {
     for at in 0..c.len() {
         if c[at] != '@' && c[at] != '＠' {
             continue;
@@ -112,8 +147,8 @@ fn emails(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             .map(|p| &domain[p + 1..]);
         let ok = a < at
             && tld.is_some_and(|t| t.len() >= 2 && t.iter().all(|x| x.is_ascii_alphabetic()));
-        if ok && !covered(spans, a, b) {
-            spans.push((a, b, Pii::Email));
+        if ok {
+            spans.add(a, b, Pii::Email);
         }
     }
 }
@@ -121,58 +156,45 @@ fn emails(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
 /// ASCII-lowercased `c[a..b]` equals `w` (keyword lists are lowercase; no
 /// Unicode case tables in the wasm).
 fn word_is(c: &[char], a: usize, b: usize, w: &str) -> bool {
-    b - a == w.chars().count()
-        && c[a..b]
-            .iter()
-            .zip(w.chars())
-            .all(|(x, y)| x.to_ascii_lowercase() == y)
+    // Char by char, stopping at the first difference (most positions
+    // differ at once: this runs for every digit run's context).
+    let mut k = a;
+    for y in w.chars() {
+        if c.get(k).filter(|_| k < b).map(|x| x.to_ascii_lowercase()) != Some(y) {
+            return false;
+        }
+        k += 1;
+    }
+    k == b
 }
 
-fn word_in(c: &[char], a: usize, b: usize, list: &[&str]) -> bool {
-    list.iter().any(|w| word_is(c, a, b, w))
+/// ASCII-lowercased `c[a..b]` is one of the words of `list` (lowercase
+/// ASCII, each followed by a space): one string, not a table of slices.
+#[inline(never)]
+fn word_in(c: &[char], a: usize, b: usize, list: &str) -> bool {
+    let (mut k, mut ok) = (0, true);
+    for &x in list.as_bytes() {
+        if x == b' ' {
+            if ok && a + k == b {
+                return true;
+            }
+            (k, ok) = (0, true);
+        } else {
+            ok &= a + k < b
+                && c.get(a + k)
+                    .is_some_and(|ch| ch.to_ascii_lowercase() == char::from(x));
+            k += 1;
+        }
+    }
+    false
 }
 
 /// Words ending an English street name (lowercase, without a final dot).
-const STREET_SUFFIX: &[&str] = &[
-    "street",
-    "st",
-    "avenue",
-    "ave",
-    "road",
-    "rd",
-    "boulevard",
-    "blvd",
-    "lane",
-    "ln",
-    "drive",
-    "dr",
-    "court",
-    "ct",
-    "way",
-    "place",
-    "pl",
-    "terrace",
-    "parkway",
-    "pkwy",
-    "highway",
-    "hwy",
-    "square",
-    "sq",
-    "crescent",
-    "close",
-    "circle",
-    "cir",
-];
-const UNIT_WORDS: &[&str] = &[
-    "apt",
-    "apartment",
-    "suite",
-    "ste",
-    "unit",
-    "flat",
-    "floor",
-    "room",
-];
+const STREET_SUFFIX: &str = "street st avenue ave road rd boulevard blvd lane ln drive dr court ct way place pl terrace parkway pkwy highway hwy square sq crescent close circle cir loop trail plaza alley ";
+/// Words that cannot be part of a street name: "2 items on Main Street" is
+/// a sentence.
+const STOP_WORDS: &str = "on at in to from for of the and or my near by with is ";
+const UNIT_WORDS: &str = "apt apartment suite ste unit flat floor room ";
 
 /// Token boundaries of ASCII-ish words (letters/digits runs) with positions.
 fn words(c: &[char]) -> Vec<(usize, usize)> {
@@ -194,7 +216,7 @@ fn words(c: &[char]) -> Vec<(usize, usize)> {
 
 /// "221B Baker Street", "1600 Amphitheatre Parkway, Suite 200",
 /// "PO Box 123": a house number, one to four words, a street suffix.
-fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn addresses_en(c: &[char], spans: &mut Found) {
     let w = words(c);
     let is_num = |k: usize| {
         let (a, b) = w[k];
@@ -210,11 +232,21 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
     };
     let mut k = 0;
     while k < w.len() {
-        if word_in(c, w[k].0, w[k].1, &["po", "p"]) && k + 2 < w.len() {
-            let n2 = w[k + 2];
-            if word_in(c, w[k + 1].0, w[k + 1].1, &["box", "o"]) && digit(c[n2.0]).is_some() {
-                spans.push((w[k].0, n2.1, Pii::Address));
-                k += 3;
+        // "PO Box 12" / "P.O. Box 12": the box word and its number.
+        let bx = if word_in(c, w[k].0, w[k].1, "po ") {
+            k + 1
+        } else if word_in(c, w[k].0, w[k].1, "p ")
+            && w.get(k + 1).is_some_and(|&(a, b)| word_in(c, a, b, "o "))
+        {
+            k + 2
+        } else {
+            0
+        };
+        if bx > 0 && bx + 1 < w.len() {
+            let n2 = w[bx + 1];
+            if word_in(c, w[bx].0, w[bx].1, "box ") && digit(c[n2.0]).is_some() {
+                spans.add(w[k].0, n2.1, Pii::Address);
+                k = bx + 2;
                 continue;
             }
         }
@@ -222,21 +254,34 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             k += 1;
             continue;
         }
+        // One to four name words, then a street suffix ("Baker Street"),
+        // or capitalised words and a US city/state/ZIP ("1500 Broadway,
+        // New York, NY"). Ordinals ("5th Ave") are names; a function word
+        // ("2 items on Main Street") means a sentence, not an address.
         let mut found = None;
-        for j in k + 2..(k + 6).min(w.len() + 1) {
-            if !gap_ok(j - 2) {
+        let mut capital = false;
+        for (j, &(a, b)) in w.iter().enumerate().take(k + 5).skip(k + 1) {
+            let ordinal = b - a >= 3 && word_in(c, b - 2, b, "st nd rd th ");
+            if !gap_ok(j - 1)
+                || (c[a..b].iter().any(|x| digit(*x).is_some()) && !ordinal)
+                || word_in(c, a, b, STOP_WORDS)
+            {
                 break;
             }
-            let (a, b) = w[j - 1];
-            if c[a..b].iter().any(|x| digit(*x).is_some()) {
+            if j > k + 1 && word_in(c, a, b, STREET_SUFFIX) {
+                found = Some(j);
                 break;
             }
-            if word_in(c, a, b, STREET_SUFFIX) && j - 1 > k + 1 {
-                found = Some(j - 1);
+            let upper = c[a].is_ascii_uppercase();
+            capital |= upper;
+            if upper && city_state_zip(c, b).is_some() {
+                found = Some(j);
                 break;
             }
         }
-        let Some(s) = found else {
+        // "4 wheel drive": a one-digit number before lowercase words is a
+        // quantity more often than a house.
+        let Some(s) = found.filter(|_| capital || w[k].1 - w[k].0 > 1) else {
             k += 1;
             continue;
         };
@@ -244,7 +289,7 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         if c.get(end) == Some(&'.') {
             end += 1;
         }
-        // ", Apt 4B" / "Suite 200" / "#12" after the street.
+        // ", Apt 4B" / "Suite 200" after the street.
         if s + 2 < w.len()
             && gap_ok(s)
             && word_in(c, w[s + 1].0, w[s + 1].1, UNIT_WORDS)
@@ -252,11 +297,73 @@ fn addresses_en(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         {
             end = w[s + 2].1;
         }
-        if !covered(spans, w[k].0, end) {
-            spans.push((w[k].0, end, Pii::Address));
+        // ", Mountain View, CA 94043": a US city, state and ZIP close the
+        // address (a bare ", London" stays: it names no door).
+        if let Some(t) = city_state_zip(c, end) {
+            end = t;
         }
+        // "Apt 4B, 123 Main St.": the unit written before the street.
+        let mut start = w[k].0;
+        if k >= 2
+            && word_in(c, w[k - 2].0, w[k - 2].1, UNIT_WORDS)
+            && c[w[k - 1].0..w[k - 1].1]
+                .iter()
+                .any(|x| digit(*x).is_some())
+            && gap_ok(k - 2)
+            && gap_ok(k - 1)
+        {
+            start = w[k - 2].0;
+        }
+        spans.add(start, end, Pii::Address);
         k = s + 1;
     }
+}
+
+/// End of ", City Name, ST 12345(-6789)" at `p`, if it follows: one to
+/// three capitalised words, a two-capital state code, and an optional
+/// five-digit ZIP (with an optional +4). A char scan: small in the wasm.
+#[inline(never)]
+fn city_state_zip(c: &[char], mut p: usize) -> Option<usize> {
+    let at = |p: usize| c.get(p).copied().unwrap_or('\0');
+    let comma = |p: &mut usize| {
+        let ok = at(*p) == ',';
+        *p += 1;
+        while at(*p) == ' ' {
+            *p += 1;
+        }
+        ok
+    };
+    let digits = |p: usize, n: usize| {
+        (p..p + n).all(|q| at(q).is_ascii_digit()) && !at(p + n).is_ascii_digit()
+    };
+    if !comma(&mut p) {
+        return None;
+    }
+    for n in 1..=3 {
+        if !(at(p).is_ascii_uppercase() && at(p + 1).is_ascii_lowercase()) {
+            return None;
+        }
+        p += 2;
+        while at(p).is_ascii_lowercase() {
+            p += 1;
+        }
+        if n == 3 || at(p) != ' ' {
+            break;
+        }
+        p += 1;
+    }
+    let state = comma(&mut p) && at(p).is_ascii_uppercase() && at(p + 1).is_ascii_uppercase();
+    if !state || at(p + 2).is_ascii_alphanumeric() {
+        return None;
+    }
+    p += 2;
+    if at(p) == ' ' && digits(p + 1, 5) {
+        p += 6;
+        if at(p) == '-' && digits(p + 1, 4) {
+            p += 5;
+        }
+    }
+    Some(p)
 }
 
 fn is_han(ch: char) -> bool {
@@ -264,17 +371,20 @@ fn is_han(ch: char) -> bool {
 }
 
 const ZH_NUMERALS: &str = "零〇一二三四五六七八九十百千两";
-const ZH_ROAD: &[&str] = &["路", "街", "道", "巷", "弄", "胡同", "里"];
-const ZH_UNIT: &str = "号栋幢座楼层室单元区期排户";
+/// Last characters of road words (胡同 by its 同).
+const ZH_ROAD: &str = "路街道巷弄里同";
+const ZH_UNIT: &str = "号栋幢座楼层室单元区期排户院";
 /// Characters that end the leftward scan for the start of a Chinese
 /// address: pronouns, verbs and particles that precede one in a sentence.
 const ZH_STOP: &str = "我你他她您在是到寄送往发的了吗呢吧请把给和与及或从住址";
 
 /// `set` contains `ch` (a char scan: no substring-search code in the wasm).
+#[inline(never)]
 fn has(set: &str, ch: char) -> bool {
     set.chars().any(|x| x == ch)
 }
 
+#[inline(never)]
 fn zh_num_at(c: &[char], i: usize) -> usize {
     let mut j = i;
     while j < c.len() && (digit(c[j]).is_some() || has(ZH_NUMERALS, c[j]) || c[j] == '-') {
@@ -287,7 +397,7 @@ fn zh_num_at(c: &[char], i: usize) -> usize {
 /// a road word + number + 号, or building/room numbers; the span reaches left
 /// over the place names before it (up to 20 Han characters, stopping at
 /// pronouns and verbs) and right over building, unit and room numbers.
-fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn addresses_zh(c: &[char], spans: &mut Found) {
     let mut i = 0;
     while i < c.len() {
         let n = zh_num_at(c, i);
@@ -296,23 +406,35 @@ fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
             continue;
         }
         let after = c.get(i + n).copied();
-        let road_before = ZH_ROAD.iter().any(|r| {
-            let k = r.chars().count();
-            i >= k && c[i - k..i].iter().copied().eq(r.chars())
-        });
-        let anchored = match after {
-            Some('号') => road_before,
-            Some('栋') | Some('幢') | Some('室') => true,
-            Some('单') => c.get(i + n + 1) == Some(&'元'),
-            _ => false,
-        };
+        // A road word, unless it ends a common word: 知道, 味道, 这里, 公里
+        // (and 同 only in 胡同).
+        let before = |k: usize| i.checked_sub(k).map_or(' ', |p| c[p]);
+        let road_before = has(ZH_ROAD, before(1))
+            && (before(1) != '同' || before(2) == '胡')
+            && !has("知味频难这那哪心家公千", before(2));
+        let next = c.get(i + n + 1).copied();
+        // Not "第5单元" (a textbook's unit) nor "2室1厅" (a flat's layout).
+        let anchored = i.checked_sub(1).is_none_or(|p| c[p] != '第')
+            && match after {
+                Some('号') => road_before,
+                Some('栋') | Some('幢') => true,
+                Some('室') => c.get(i + n + 1 + zh_num_at(c, i + n + 1)) != Some(&'厅'),
+                Some('单') => next == Some('元'),
+                _ => false,
+            };
         if !anchored {
             i += n;
             continue;
         }
         let mut a = i;
         let mut steps = 0;
-        while a > 0 && steps < 20 && is_han(c[a - 1]) && !has(ZH_STOP, c[a - 1]) {
+        // Leftwards over place names, and over numbered parts before the
+        // anchor ("小区3号楼2单元": the 3 of 3号楼).
+        while a > 0
+            && steps < 20
+            && ((is_han(c[a - 1]) && !has(ZH_STOP, c[a - 1]))
+                || (c[a - 1].is_ascii_digit() && (c[a].is_ascii_digit() || has(ZH_UNIT, c[a]))))
+        {
             a -= 1;
             steps += 1;
         }
@@ -330,11 +452,41 @@ fn addresses_zh(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
                 b = j + m;
                 continue;
             }
+            // A building's name after the door number when a block, floor
+            // or room follows it: "88号圣爱大厦15楼", "18号德基广场A座".
+            let mut h = b;
+            while h < b + 10
+                && c.get(h)
+                    .is_some_and(|&x| is_han(x) && !has(ZH_STOP, x) && !has(ZH_UNIT, x))
+            {
+                h += 1;
+            }
+            let mut m = h;
+            while m < h + 4 && c.get(m).is_some_and(char::is_ascii_alphanumeric) {
+                m += 1;
+            }
+            if h > b && m > h && c.get(m).is_some_and(|&x| has(ZH_UNIT, x)) {
+                b = m;
+                continue;
+            }
             break;
         }
-        if !covered(spans, a, b) {
-            spans.push((a, b, Pii::Address));
+        // "1单元301", "2号楼502": a bare room number after a unit or
+        // building ends the address (not "3楼2件": a quantity follows).
+        if b > i + n && has("元楼栋幢座", c[b - 1]) {
+            let mut m = 0;
+            while c.get(b + m).is_some_and(char::is_ascii_digit) {
+                m += 1;
+            }
+            if (2..=4).contains(&m)
+                && !c
+                    .get(b + m)
+                    .is_some_and(|&x| x.is_ascii_alphanumeric() || has("件个块元米", x))
+            {
+                b += m;
+            }
         }
+        spans.add(a, b, Pii::Address);
         i = b.max(i + 1);
     }
 }
@@ -374,8 +526,39 @@ fn word_before(c: &[char], i: usize, span: usize, list: &[&str]) -> bool {
     let a = i.saturating_sub(span);
     list.iter().any(|w| {
         let n = w.chars().count();
-        (a..i).any(|p| p + n <= i && word_is(c, p, p + n, w))
+        // No digit between the word and `i`: in "订单号12345678，13800138000"
+        // the order word belongs to the first number only.
+        (a..i).any(|p| {
+            p + n <= i
+                && word_is(c, p, p + n, w)
+                && !c[p + n..i].iter().any(|x| digit(*x).is_some())
+        })
     })
+}
+
+const ID_WORDS: &[&str] = &["身份证", "证件", "id card", "id no", "id number"];
+
+/// A Chinese resident ID number (GB 11643): 17 digits and an ISO 7064
+/// MOD 11-2 check digit (10 written X), a region code starting 1–8 and a
+/// plausible birth date in digits 7–14. The check digit and the date are
+/// what tell it from an 18-digit order number (1 in 11 random runs pass
+/// the check digit, far fewer with a date in the right place).
+fn resident_id(d: &[u32]) -> bool {
+    if d.len() != 18 || !(1..=8).contains(&d[0]) {
+        return false;
+    }
+    let num = |a: usize, b: usize| d[a..b].iter().fold(0, |n, &x| n * 10 + x);
+    let (year, month, day) = (num(6, 10), num(10, 12), num(12, 14));
+    // Weight of digit i is 2^(17-i) mod 11.
+    let sum: u32 = d[..17]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| x * ((1u32 << (17 - i)) % 11))
+        .sum();
+    (1900..=2099).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && (12 - sum % 11) % 11 == d[17]
 }
 
 fn luhn(d: &[u32]) -> bool {
@@ -387,8 +570,85 @@ fn luhn(d: &[u32]) -> bool {
     sum % 10 == 0
 }
 
+/// One run of digits and separators (see `scan`).
+struct Run {
+    /// The first 20 digits (more is no card, ID or phone; a 10 MB digit run
+    /// is scanned, not stored) and how many there were.
+    d: [u32; 20],
+    n: usize,
+    /// Digit groups: how many, the first two and the last.
+    groups: usize,
+    g0: usize,
+    g1: usize,
+    last: usize,
+    /// Where the leading groups last formed a card (Luhn); 0: nowhere.
+    card_end: usize,
+    brackets: bool,
+    /// Where the scan stopped, and where the last digit ends.
+    j: usize,
+    end: usize,
+}
+
+/// Scans the digit run at `j`: digits joined by single spaces, dashes,
+/// dots or brackets. Out of line: inlined, the loop was duplicated.
+#[inline(never)]
+fn scan(c: &[char], mut j: usize) -> Run {
+    let mut r = Run {
+        d: [0; 20],
+        n: 0,
+        groups: 0,
+        g0: 0,
+        g1: 0,
+        last: 0,
+        card_end: 0,
+        brackets: false,
+        j,
+        end: j,
+    };
+    let mut cur = 0usize;
+    loop {
+        let ch = c.get(j).copied().unwrap_or('\0');
+        if let Some(v) = digit(ch) {
+            if let Some(x) = r.d.get_mut(r.n) {
+                *x = v;
+            }
+            r.n += 1;
+            cur += 1;
+            j += 1;
+            r.end = j;
+            continue;
+        }
+        if cur > 0 {
+            match r.groups {
+                0 => r.g0 = cur,
+                1 => r.g1 = cur,
+                _ => {}
+            }
+            if (13..=19).contains(&r.n) && luhn(&r.d[..r.n]) {
+                r.card_end = r.end;
+            }
+            r.groups += 1;
+            r.last = cur;
+            cur = 0;
+        }
+        let next = c.get(j + 1).copied().unwrap_or('\0');
+        if matches!(ch, ' ' | '-' | '.' | '(' | ')' | '（' | '）')
+            && (digit(next).is_some() || matches!(next, '(' | '（' | ' '))
+            && r.n < 19
+            // An unbroken Chinese mobile ends the run ("13800138000 2").
+            && !(r.n == 11 && r.groups == 1 && r.d[0] == 1 && r.d[1] >= 3)
+        {
+            r.brackets |= matches!(ch, '(' | ')' | '（' | '）');
+            j += 1;
+        } else {
+            r.j = j;
+            return r;
+        }
+    }
+}
+
 /// Digit runs with phone-like separators: card, phone or left alone.
-fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
+fn numbers(c: &[char], spans: &mut Found) {
     let mut i = 0;
     while i < c.len() {
         if digit(c[i]).is_none() && !(c[i] == '+' || c[i] == '(' || c[i] == '（') {
@@ -402,69 +662,71 @@ fn numbers(c: &[char], spans: &mut Vec<(usize, usize, Pii)>) {
         }
         let start = i;
         let plus = c[i] == '+';
-        let mut j = i + usize::from(plus);
-        let mut digits: Vec<u32> = Vec::new();
-        let mut groups: Vec<usize> = Vec::new();
-        let mut brackets = false;
-        let mut cur = 0usize;
-        let mut end = j;
-        while j < c.len() {
-            if let Some(d) = digit(c[j]) {
-                digits.push(d);
-                cur += 1;
-                j += 1;
-                end = j;
-            } else if matches!(c[j], ' ' | '-' | '.' | '(' | ')' | '（' | '）')
-                && j + 1 < c.len()
-                && (digit(c[j + 1]).is_some() || matches!(c[j + 1], '(' | '（' | ' '))
-                && digits.len() < 19
-            {
-                if matches!(c[j], '(' | ')' | '（' | '）') {
-                    brackets = true;
-                }
-                if cur > 0 {
-                    groups.push(cur);
-                }
-                cur = 0;
-                j += 1;
-            } else {
-                break;
-            }
-        }
-        if cur > 0 {
-            groups.push(cur);
-        }
-        let n = digits.len();
+        let Run {
+            mut d,
+            mut n,
+            groups,
+            g0,
+            g1,
+            last,
+            card_end,
+            brackets,
+            j,
+            mut end,
+        } = scan(c, i + usize::from(plus));
         if n == 0 {
             i = j.max(i + 1);
             continue;
+        }
+        // Fewer than 7 digits is no phone, card or ID: no context look-up
+        // (10 MB of "1,1,1,…" took 9 s of them natively).
+        if n < 7 {
+            i = end.max(i + 1);
+            continue;
+        }
+        // An ID number's check digit X (value 10) ends the run.
+        if n == 17 && matches!(c.get(end), Some('X' | 'x' | 'Ｘ')) {
+            d[17] = 10;
+            n = 18;
+            end += 1;
         }
         if c.get(end).is_some_and(|x| x.is_ascii_alphabetic()) {
             i = end;
             continue;
         }
+        let digits = &d[..n.min(20)];
         let order_ctx = word_before(c, start, 14, ORDER_WORDS);
         let phone_ctx = word_before(c, start, 16, PHONE_WORDS);
-        let last = groups.last().copied().unwrap_or(0);
-        let kind = if order_ctx && !phone_ctx {
+        let id_ctx = word_before(c, start, 8, ID_WORDS);
+        // "¥5000-8000", "5000-8000元", "30%": an amount, not a phone.
+        let amount = (start > 0 && has("$¥￥€£", c[start - 1]))
+            || c.get(end).is_some_and(|&x| has("元块円%％件个", x));
+        let kind = if (order_ctx && !phone_ctx && !id_ctx) || amount {
             None
-        } else if (13..=19).contains(&n) && luhn(&digits) && !plus {
-            Some(Pii::Card)
+        } else if resident_id(digits) || (id_ctx && (n == 15 || n == 18)) {
+            Some((Pii::IdNumber, end))
+        } else if card_end > 0 && !plus {
+            // The whole run, or its leading groups when more digits follow
+            // ("4111 1111 1111 1111 123" with its CVV).
+            Some((Pii::Card, card_end))
         } else if ((7..=15).contains(&n)
             && (plus
                 || phone_ctx
-                || (groups.len() >= 2 && last >= 4 && (brackets || groups[0] >= 2))))
+                || (groups >= 2
+                    && last >= 4
+                    && (brackets || g0 >= 2 || groups >= 3)
+                    // "11-30-2026", "30.11.2026": a date.
+                    && !(groups == 3 && g0 <= 2 && g1 <= 2 && last == 4))))
             // A Chinese mobile number: 1[3-9] and 9 more digits, unbroken.
-            || (n == 11 && groups.len() == 1 && digits[0] == 1 && digits[1] >= 3)
+            || (n == 11 && groups == 1 && digits[0] == 1 && digits[1] >= 3)
         {
-            Some(Pii::Phone)
+            Some((Pii::Phone, end))
         } else {
             None
         };
-        if let Some(k) = kind {
-            if !covered(spans, start, end) {
-                spans.push((start, end, k));
-            }
+        if let Some((k, e)) = kind {
+            spans.add(start, e, k);
+            end = e;
         }
         i = end.max(i + 1);
     }

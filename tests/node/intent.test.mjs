@@ -69,3 +69,84 @@ test('matchIntent: mood and escalate fields, redact and resetConversation throug
   assert.ok(red.includes('12345'), `order numbers stay: ${red}`);
   await assert.rejects(m.redact(42), (e) => e.code === 'INVALID_ARGUMENT');
 });
+
+// Hostile input through the public glue (Vitrine.matchIntent / redact):
+// non-strings are a typed INVALID_ARGUMENT; any string gives a sane result
+// (never a wasm trap), and the matcher still answers correctly afterwards.
+test('matchIntent and redact: hostile input', async () => {
+  const { withIntent } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 11 });
+  const m = await load(withIntent);
+  const ten = 'a'.repeat(10 * 1024 * 1024);
+  const strings = {
+    tenMB: ten,
+    tenMBcjk: '我的电话'.repeat(2.5 * 1024 * 1024),
+    loneHigh: '\ud800',
+    loneLow: 'order \udc00 12345',
+    surrogates: '\ud800\udbff\udc00x\udfff'.repeat(1000),
+    nul: 'where\0is\0my order\0',
+    nulOnly: '\0'.repeat(1000),
+    empty: '',
+    whitespace: ' \t\n\r\u00a0\u3000\u2028'.repeat(100),
+    emoji: '😀🙃👍🏽👨‍👩‍👧‍👦🇨🇳'.repeat(200),
+    combining: 'e\u0301\u0308\u0323'.repeat(500) + 'ordér 12345',
+    zalgo: 'o̵̢̧̪̦͇̬̻̐̈́̀r̸͎̓̑d̶e̷r̴'.repeat(300),
+    rtl: 'أين طلبي رقم 12345؟ \u202eorder\u202c שלום',
+    bom: '\ufeffwhere is my order 12345',
+    controls: Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('').repeat(50),
+    nonchars: '\uffff\ufffe\ufdd0'.repeat(100),
+  };
+  for (const [name, s] of Object.entries(strings)) {
+    const r = await m.matchIntent(s);
+    assert.ok(r.intent === null || typeof r.intent === 'string', name);
+    assert.ok(Number.isFinite(r.confidence) && r.confidence >= 0 && r.confidence <= 1, `${name}: ${r.confidence}`);
+    assert.equal(typeof r.truncated, 'boolean', name);
+    assert.equal(typeof r.escalate, 'boolean', name);
+    const red = await m.redact(s);
+    assert.equal(typeof red, 'string', name);
+    // Nothing to mask: the text comes back as it went in (lone surrogates
+    // reach the wasm as U+FFFD, like any JS string passed to it).
+    if (!/[0-9@]/.test(s)) assert.ok(red === s.toWellFormed(), `${name}: changed without PII`);
+  }
+  assert.equal((await m.matchIntent(ten)).truncated, true);
+  assert.equal(await m.redact(ten), ten, 'a 10 MB string without PII comes back unchanged');
+  // A 10 MB paste full of PII is masked item by item, not refused or cut.
+  const unit = 'mail a1@b.cd or 138-0013-8000, order 12345; ';
+  const masked = 'mail [email] or [phone], order 12345; ';
+  const n = Math.floor((10 * 1024 * 1024) / unit.length);
+  assert.ok((await m.redact(unit.repeat(n))) === masked.repeat(n), '10 MB of PII masked item by item');
+  // NUL and lone surrogates next to PII do not hide it.
+  const nulPii = await m.redact('\0jane@example.com\0 \ud800 13800138000\udc00');
+  assert.ok(!nulPii.includes('jane@example.com') && !nulPii.includes('13800138000'), nulPii);
+
+  for (const bad of [42, 0, NaN, null, undefined, {}, { toString: () => 'order 12345' }, ['order 12345'], Symbol('x'), 10n, true, () => 'x', new String('order 12345'), new Uint8Array(4)]) {
+    const label = typeof bad === 'symbol' ? 'Symbol' : typeof bad === 'bigint' ? 'BigInt' : String(bad);
+    await assert.rejects(m.matchIntent(bad), (e) => e.name === 'VitrineError' && e.code === 'INVALID_ARGUMENT', `matchIntent(${label})`);
+    await assert.rejects(m.redact(bad), (e) => e.name === 'VitrineError' && e.code === 'INVALID_ARGUMENT', `redact(${label})`);
+  }
+
+  // Still answering correctly after all of it.
+  const order = await m.matchIntent('where is my order 12345');
+  assert.equal(order.intent, 'order_status');
+  assert.deepEqual(order.slots.orderNumbers, ['12345']);
+  assert.equal((await m.matchIntent('运费多少')).intent, 'shipping');
+  assert.equal(await m.redact('call 13800138000 about order 12345'), 'call [phone] about order 12345');
+  m.dispose();
+});
+
+// The intent module's own object (public through loadIntent()): a lone
+// surrogate or NUL is data, not an error; the module keeps working.
+test('the intent module object after hostile strings', async () => {
+  const { withIntent } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 11 });
+  const m = await load(withIntent);
+  const im = await m.loadIntent();
+  for (const s of ['\ud800', '\0', '', '😀'.repeat(10000), 'x'.repeat(10 * 1024 * 1024)]) {
+    const r = im.matchIntent(s);
+    assert.ok(r.intent === null || typeof r.intent === 'string');
+  }
+  for (const bad of [42, null, {}, Symbol('x'), 10n]) {
+    // The untyped raw method: wasm-bindgen's glue throws before the wasm runs.
+    assert.throws(() => im.matchIntent(bad));
+  }
+  assert.equal(im.matchIntent('where is my order 12345').intent, 'order_status');
+  m.dispose();
+});

@@ -3,7 +3,7 @@
 // `Content-Length` header is a claim, not a fact) and freed on every failure.
 
 import { VitrineError, badArg, callCallback, describe, messageOf, readingArgument, toVitrineError } from './errors.js';
-import { parseIntegrity, verifyIntegrity } from './integrity.js';
+import { parseIntegrity, requireSubtle, verifyIntegrity } from './integrity.js';
 import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFields, openStore, revalidate, warningOf } from './cache.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
@@ -211,7 +211,7 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
   const w = await wasm;
   if (integrity) {
     const all = parts.length === 1 ? parts[0] : concat(parts, loaded);
-    await verifyIntegrity(all, integrity, 'the model bundle');
+    await verifyIntegrity(all, integrity, 'the model bundle', 'options.integrity');
     return timedValidate(ctx, () => modelFromBytes(w, all));
   }
   if (parts.length === 1) return timedValidate(ctx, () => modelFromBytes(w, parts[0]));
@@ -576,6 +576,9 @@ const hex = (n) => n.toString(16).padStart(8, '0');
 export async function openSource(wasm, source, opts, t = newLoadContext()) {
   // Fetched while the wasm compiles, so priming can run as soon as it is ready.
   if (isPromise(wasm)) primerCatalogue().catch(() => {});
+  // A hash that cannot be checked here (an insecure origin) fails now, not
+  // after the whole bundle has been downloaded.
+  if (parseIntegrity(opts.integrity, 'options.integrity')) requireSubtle('the model bundle', 'options.integrity');
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes =
       source instanceof Uint8Array
@@ -587,7 +590,7 @@ export async function openSource(wasm, source, opts, t = newLoadContext()) {
     if (bytes.byteLength > maxBytes) throw tooLarge(bytes.byteLength, maxBytes);
     if (opts.onProgress) callCallback('options.onProgress', opts.onProgress, { loaded: bytes.byteLength, total: bytes.byteLength });
     const integrity = parseIntegrity(opts.integrity, 'options.integrity');
-    if (integrity) await verifyIntegrity(bytes, integrity, 'the model bundle');
+    if (integrity) await verifyIntegrity(bytes, integrity, 'the model bundle', 'options.integrity');
     const w = await wasm;
     return timedValidate({ t }, () => modelFromBytes(w, bytes));
   }

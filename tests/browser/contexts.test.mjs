@@ -290,6 +290,74 @@ test('insecure origin: the shopper keeps its history across a reload (IndexedDB 
   assert.deepEqual(intent.slots.orderNumbers, ['12345']);
 });
 
+// Without Web Locks (secure contexts only) the localStorage backend's
+// read-merge-write is atomic within a tab, not across tabs: the tabs' repair
+// of each other's writes (docs/shopper.md) must still lose nothing.
+for (const storage of ['indexeddb', 'localStorage']) {
+  test(`insecure origin: shopper (${storage}) in two tabs x 500 events, no Web Locks -> none lost`, async () => {
+    const key = `ctx-two-tabs-${storage}`;
+    const tab = async () => {
+      const t = await insecurePage();
+      await t.page.evaluate(async () => {
+        const { load } = await import('/vitrine.js');
+        const sh = await import('/shopper.js');
+        const model = await load('/s/session.vtr');
+        const w = /** @type {any} */ (window);
+        w.warnings = [];
+        w.mk = (o) => sh.createShopper(model, { onWarning: (x) => w.warnings.push(x.code), ...o });
+      });
+      return t;
+    };
+    const track = (/** @type {any} */ page, /** @type {string} */ prefix) =>
+      page.evaluate(
+        async ({ key, storage, prefix }) => {
+          const w = /** @type {any} */ (window);
+          const s = w.mk({ key, storage, cap: 5000 });
+          w.shopper = s;
+          await s.ready;
+          let last;
+          for (let i = 0; i < 500; i++) {
+            last = s.track({ type: 'view', item: `${prefix}-${i}`, ts: 1.7e12 + i });
+            if (i % 3 === 0) await last;
+          }
+          await last;
+        },
+        { key, storage, prefix },
+      );
+    const a = await tab();
+    const b = await tab();
+    await Promise.all([track(a.page, 'a'), track(b.page, 'b')]);
+    const c = await tab();
+    const read = () =>
+      c.page.evaluate(
+        async ({ key, storage }) => {
+          const s = /** @type {any} */ (window).mk({ key, storage, cap: 5000 });
+          await s.ready;
+          s.close();
+          return s.history().map((e) => e.item);
+        },
+        { key, storage },
+      );
+    let seen = await read();
+    const t0 = Date.now();
+    for (let last = -1; seen.length !== last && Date.now() - t0 < 15_000; ) {
+      last = seen.length;
+      await new Promise((r) => setTimeout(r, 500));
+      seen = await read();
+    }
+    const lost = 1000 - new Set(seen).size;
+    console.log(`# insecure origin, ${storage}: two tabs x 500 events: ${seen.length} stored, ${lost} lost (settled after ${Date.now() - t0} ms)`);
+    assert.equal(new Set(seen).size, seen.length, 'no event duplicated');
+    assert.equal(lost, 0, 'no event lost');
+    for (const t of [a, b, c]) {
+      assert.deepEqual(await t.page.evaluate(() => /** @type {any} */ (window).warnings), []);
+      assert.deepEqual(t.errors, []);
+    }
+    await a.page.evaluate(() => /** @type {any} */ (window).shopper.forget());
+    for (const t of [a, b, c]) await t.page.close();
+  });
+}
+
 for (const [where, store] of [['localhost', 'cache-storage'], ['insecure origin', 'indexeddb']]) {
 test(`private window (${where}, ${store}) with a quota smaller than the model: the load answers, CACHE_UNAVAILABLE says the store failed, the next load refetches`, async () => {
   const origin = where === 'localhost' ? srv.url : base;

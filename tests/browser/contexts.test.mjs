@@ -96,13 +96,14 @@ async function visit(/** @type {Record<string, unknown>} */ opts = {}) {
       async ({ url, u, opts }) => {
         const v = await import('/vitrine.js');
         const warnings = [];
-        const m = await v.load(url, { ...opts, onWarning: (code) => warnings.push(code) });
+        const messages = [];
+        const m = await v.load(url, { ...opts, onWarning: (code, message) => (warnings.push(code), messages.push(message)) });
         const rec = m.recommend(new Float32Array(u), { k: 10 }).map((s) => s.id);
         const info = m.info();
         await m.cacheSettled;
         const after = m.info().load.cache;
         m.dispose();
-        return { rec, load: info.load, build: info.build, after, warnings };
+        return { rec, load: info.load, build: info.build, after, warnings, messages };
       },
       { url: `/t/${basename(plain)}`, u, opts },
     );
@@ -144,10 +145,13 @@ test('insecure origin: load(url) with default caching answers; the model is kept
   const off = await visit({ cache: false });
   assert.equal(off.load.cache.status, 'off');
   assert.deepEqual(off.rec, cold.rec);
-  // cache: 'cache-storage' asks for a store this origin does not have: no store, no warning, still loads.
+  // cache: 'cache-storage' asks for a store this origin does not have: said once, loads without a cache.
   const cs = await visit({ cache: 'cache-storage' });
   assert.deepEqual(cs.errors, []);
+  assert.deepEqual(cs.warnings, ['CACHE_UNAVAILABLE']);
+  assert.match(cs.messages[0], /'cache-storage' is not available here \(Cache Storage needs https or localhost\)/);
   assert.equal(cs.load.cache.status, 'none', 'no Cache Storage here: the load says it used no cache');
+  assert.deepEqual(cs.load.cache.warnings, ['CACHE_UNAVAILABLE']);
   assert.deepEqual(cs.rec, cold.rec);
 });
 
@@ -182,7 +186,7 @@ test('insecure origin: load(url, {integrity}) fails with INTEGRITY naming the fi
   assert.equal(r.model.code, 'INTEGRITY');
   assert.match(r.model.message, /crypto\.subtle/);
   assert.match(r.model.message, /secure context: https or localhost/, 'the message names the fix');
-  assert.match(r.model.message, /leave out options\.integrity/);
+  assert.match(r.model.message, /serve the page over https, or leave out the integrity options/);
   assert.equal(r.model.details?.reason, 'no-subtle-crypto');
   assert.equal(r.modelRequests, 0, 'refused before the bundle is downloaded');
   assert.equal(r.wasm.code, 'INTEGRITY');

@@ -38,21 +38,17 @@ function base64(buf) {
 }
 
 /**
- * The SubtleCrypto that checks integrity hashes, or INTEGRITY when this
- * realm has none: browsers expose it only in secure contexts, so a plain-http
- * staging site (http://shop.lan/) cannot pin hashes at all. Called before
- * anything is fetched, so such a page is not made to download a whole
- * bundle first to learn that.
- * @param {string} what e.g. "the model https://…/shop.vtr"
- * @param {string} option the option that asked for the check, named in the fix
+ * crypto.subtle, else INTEGRITY: only secure contexts have it, so a plain-http
+ * staging site cannot check hashes (called before the download too).
+ * @param {string} what
  */
-export function requireSubtle(what, option = 'the integrity option') {
+export function requireSubtle(what) {
   const subtle = globalThis.crypto?.subtle;
   if (subtle) return subtle;
   throw new VitrineError(
     'INTEGRITY',
-    `cannot check the integrity of ${what}: crypto.subtle is missing (pages need a secure context: https or localhost); serve the page over https, or leave out ${option} on this origin`,
-    { reason: 'no-subtle-crypto', secureContext: globalThis.isSecureContext ?? null },
+    `cannot check the integrity of ${what}: crypto.subtle is missing (pages need a secure context: https or localhost); serve the page over https, or leave out the integrity options`,
+    { reason: 'no-subtle-crypto' },
   );
 }
 
@@ -61,10 +57,9 @@ export function requireSubtle(what, option = 'the integrity option') {
  * @param {Uint8Array} bytes
  * @param {{algo: 'sha256' | 'sha384' | 'sha512', digests: string[]}} integrity
  * @param {string} what e.g. "the model https://…/shop.vtr"
- * @param {string} [option] the option that asked for the check
  */
-export async function verifyIntegrity(bytes, integrity, what, option) {
-  const subtle = requireSubtle(what, option);
+export async function verifyIntegrity(bytes, integrity, what) {
+  const subtle = requireSubtle(what);
   const got = base64(await subtle.digest(ALGOS[integrity.algo], bytes));
   if (!integrity.digests.includes(got)) {
     throw new VitrineError(

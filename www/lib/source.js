@@ -211,7 +211,7 @@ export async function modelFromChunks(wasm, chunks, total, opts = {}, ctx = {}) 
   const w = await wasm;
   if (integrity) {
     const all = parts.length === 1 ? parts[0] : concat(parts, loaded);
-    await verifyIntegrity(all, integrity, 'the model bundle', 'options.integrity');
+    await verifyIntegrity(all, integrity, 'the model bundle');
     return timedValidate(ctx, () => modelFromBytes(w, all));
   }
   if (parts.length === 1) return timedValidate(ctx, () => modelFromBytes(w, parts[0]));
@@ -576,9 +576,8 @@ const hex = (n) => n.toString(16).padStart(8, '0');
 export async function openSource(wasm, source, opts, t = newLoadContext()) {
   // Fetched while the wasm compiles, so priming can run as soon as it is ready.
   if (isPromise(wasm)) primerCatalogue().catch(() => {});
-  // A hash that cannot be checked here (an insecure origin) fails now, not
-  // after the whole bundle has been downloaded.
-  if (parseIntegrity(opts.integrity, 'options.integrity')) requireSubtle('the model bundle', 'options.integrity');
+  // An unverifiable hash (insecure origin) fails before the download.
+  if (opts.integrity) requireSubtle('the model bundle');
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes =
       source instanceof Uint8Array
@@ -590,7 +589,7 @@ export async function openSource(wasm, source, opts, t = newLoadContext()) {
     if (bytes.byteLength > maxBytes) throw tooLarge(bytes.byteLength, maxBytes);
     if (opts.onProgress) callCallback('options.onProgress', opts.onProgress, { loaded: bytes.byteLength, total: bytes.byteLength });
     const integrity = parseIntegrity(opts.integrity, 'options.integrity');
-    if (integrity) await verifyIntegrity(bytes, integrity, 'the model bundle', 'options.integrity');
+    if (integrity) await verifyIntegrity(bytes, integrity, 'the model bundle');
     const w = await wasm;
     return timedValidate({ t }, () => modelFromBytes(w, bytes));
   }
@@ -678,7 +677,11 @@ async function storeFor(source, url, opts, t) {
     warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be opened (${messageOf(e)}); loading from the network`);
     return null;
   }
-  if (!store) return null;
+  if (!store) {
+    // A store asked for by name that is not here (Cache Storage: secure contexts only).
+    if (typeof opts.cache === 'string') warn(opts, t, 'CACHE_UNAVAILABLE', `options.cache '${opts.cache}' is not available here (Cache Storage needs https or localhost); loading without a cache (cache: true falls back to IndexedDB)`);
+    return null;
+  }
   t.cache.status = 'miss';
   t.cache.store = store.kind;
   return { store, url: abs };

@@ -29,9 +29,10 @@ const RESOLVE = `--host-resolver-rules=MAP ${HOST} 127.0.0.1`;
 
 const plain = synth({ items: 5000, dim: 32, dtype: 'int8', seed: 41 });
 const { withIntent } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 42 });
-// Larger than the quota given to the private window below (~25 MB).
+// Ten times the quota given to the private windows below (~41 MB).
 const big = synth({ items: 300000, dim: 64, dtype: 'int8', seed: 43 });
 const u = Array.from(gaussianVector(rng(5), 32));
+const shardSource = synth({ items: 3000, dim: 16, dtype: 'int8', seed: 44 });
 
 /** @type {any} */
 let srv;
@@ -47,8 +48,10 @@ test.before(async () => {
   execFileSync(CLI, ['session', 'synth', '--items', '800', '--dim', '16', '--seed', '5', '--out', join(dir, 'session.vtr')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const shards = join(dir, 'shards');
+  execFileSync(CLI, ['shard', shardSource, '--by', 'range', '--max-shard-bytes', '40000', '--head-items', '100', '--model-id', 'ctx-model', '-o', shards], { stdio: 'ignore' });
   srv = await startServer({
-    mounts: { '/t/': dirname(plain), '/i/': dirname(withIntent), '/s/': dir, '/tests/': HERE },
+    mounts: { '/sh/': shards, '/t/': dirname(plain), '/i/': dirname(withIntent), '/s/': dir, '/tests/': HERE },
     quiet: true,
     onRequest: (req) => requests.push({ url: req.url ?? '' }),
   });
@@ -292,6 +295,45 @@ test('insecure origin: the shopper keeps its history across a reload (IndexedDB 
   assert.deepEqual(second.warnings, []);
   assert.equal(intent.intent, 'order_status');
   assert.deepEqual(intent.slots.orderNumbers, ['12345']);
+});
+
+test('insecure origin: a sharded bundle answers from all shards; without Cache Storage they are fetched on every visit', async () => {
+  const uu = Array.from(gaussianVector(rng(6), 16));
+  const visitSharded = async () => {
+    const { page, errors } = await insecurePage();
+    const net = [];
+    page.on('request', (r) => {
+      if (/\/shard-\d+\.vtr$/.test(r.url())) net.push(r.url());
+    });
+    const r = await page.evaluate(async (uu) => {
+      const { loadSharded } = await import('/vitrine.js');
+      const m = await loadSharded('/sh/head.vtr');
+      const rec = (await m.recommend(uu, { k: 10, shards: 'all' })).map((s) => s.id);
+      const shardCount = m.shardCount;
+      m.dispose();
+      return { rec, shardCount };
+    }, uu);
+    await page.close();
+    return { ...r, fetched: net.length, errors };
+  };
+  const a = await visitSharded();
+  const b = await visitSharded();
+  // The whole bundle's answer, computed in the same origin.
+  const { page } = await insecurePage();
+  const whole = await page.evaluate(async ({ url, uu }) => {
+    const { load } = await import('/vitrine.js');
+    const m = await load(url, { cache: false });
+    const rec = m.recommend(new Float32Array(uu), { k: 10 }).map((s) => s.id);
+    m.dispose();
+    return rec;
+  }, { url: `/t/${basename(shardSource)}`, uu });
+  await page.close();
+  assert.deepEqual(a.errors, []);
+  assert.ok(a.shardCount >= 2, `${a.shardCount} shards`);
+  assert.deepEqual(a.rec, whole);
+  assert.deepEqual(b.rec, whole);
+  assert.equal(a.fetched, a.shardCount);
+  assert.equal(b.fetched, b.shardCount, 'the second visit fetches every shard again');
 });
 
 // Without Web Locks (secure contexts only) the localStorage backend's

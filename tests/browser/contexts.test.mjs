@@ -224,6 +224,7 @@ test('insecure origin: loadInWorker(url) and load(url, {threads: 2}) run on one 
   assert.match(r.worker.threads.reason, /not cross-origin isolated/);
   assert.equal(r.worker.rec.length, 10);
   assert.equal(r.worker2.count, 2, `two workers without isolation (a copy each): ${r.worker2.reason}`);
+  assert.equal(r.worker2.sharedBytes, false, 'no SharedArrayBuffer: each worker has its own copy');
   assert.equal(r.page.count, 1);
   assert.match(r.page.reason, /not cross-origin isolated/);
   assert.deepEqual(r.pageRec, r.worker.rec);

@@ -37,17 +37,13 @@ function base64(buf) {
   return btoa(s);
 }
 
-/**
- * crypto.subtle, else INTEGRITY: only secure contexts have it, so a plain-http
- * staging site cannot check hashes (called before the download too).
- * @param {string} what
- */
+/** crypto.subtle, else INTEGRITY: plain-http pages have none. @param {string} what */
 export function requireSubtle(what) {
   const subtle = globalThis.crypto?.subtle;
   if (subtle) return subtle;
   throw new VitrineError(
     'INTEGRITY',
-    `cannot check the integrity of ${what}: crypto.subtle is missing (pages need a secure context: https or localhost); serve the page over https, or leave out the integrity options`,
+    `cannot check the integrity of ${what}: crypto.subtle is missing (not a secure context); serve the page over https or localhost, or leave out the integrity options`,
     { reason: 'no-subtle-crypto' },
   );
 }

@@ -679,7 +679,7 @@ async function storeFor(source, url, opts, t) {
   }
   if (!store) {
     // A store asked for by name that is not here (Cache Storage: secure contexts only).
-    if (typeof opts.cache === 'string') warn(opts, t, 'CACHE_UNAVAILABLE', `options.cache '${opts.cache}' is not available here (Cache Storage needs https or localhost); loading without a cache (cache: true falls back to IndexedDB)`);
+    if (typeof opts.cache === 'string') warn(opts, t, 'CACHE_UNAVAILABLE', `options.cache '${opts.cache}' is not available here (Cache Storage needs https or localhost); loading uncached (cache: true falls back to IndexedDB)`);
     return null;
   }
   t.cache.status = 'miss';

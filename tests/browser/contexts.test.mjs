@@ -40,7 +40,7 @@ let srv;
 let browser;
 /** @type {string} */
 let base;
-/** @type {{url: string, status?: number}[]} */
+/** @type {{url: string}[]} */
 const requests = [];
 
 test.before(async () => {
@@ -145,6 +145,7 @@ test('insecure origin: load(url) with default caching answers; the model is kept
   assert.equal(warm.load.validation, 'cached');
   assert.equal(warm.after.revalidation, 'unchanged');
   assert.deepEqual(warm.rec, cold.rec);
+  assert.equal(requests.filter((r) => r.url.startsWith('/t/')).length, 1, 'the warm visit asks the server once (the conditional revalidation)');
   const off = await visit({ cache: false });
   assert.equal(off.load.cache.status, 'off');
   assert.deepEqual(off.rec, cold.rec);

@@ -37,6 +37,17 @@ function base64(buf) {
   return btoa(s);
 }
 
+/** crypto.subtle, else INTEGRITY: plain-http pages have none. @param {string} what */
+export function requireSubtle(what) {
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle) return subtle;
+  throw new VitrineError(
+    'INTEGRITY',
+    `cannot check the integrity of ${what}: crypto.subtle is missing (not a secure context); serve the page over https or localhost, or leave out the integrity options`,
+    { reason: 'no-subtle-crypto' },
+  );
+}
+
 /**
  * Throws INTEGRITY unless `bytes` match `integrity`.
  * @param {Uint8Array} bytes
@@ -44,14 +55,7 @@ function base64(buf) {
  * @param {string} what e.g. "the model https://…/shop.vtr"
  */
 export async function verifyIntegrity(bytes, integrity, what) {
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) {
-    throw new VitrineError(
-      'INTEGRITY',
-      `cannot check the integrity of ${what}: crypto.subtle is missing (pages need a secure context: https or localhost)`,
-      { reason: 'no-subtle-crypto' },
-    );
-  }
+  const subtle = requireSubtle(what);
   const got = base64(await subtle.digest(ALGOS[integrity.algo], bytes));
   if (!integrity.digests.includes(got)) {
     throw new VitrineError(

@@ -6,6 +6,7 @@ import { pickVariant, pickVariantWithReason } from './detect.js';
 import { loadWasm } from './wasm.js';
 import { checkLoadOptions, newLoadContext, now, openSource } from './source.js';
 import { Vitrine } from './model.js';
+import { requireSubtle } from './integrity.js';
 
 /**
  * Load a model bundle (`.vtr`) and the matching wasm build.
@@ -41,6 +42,9 @@ export async function loadHere(source, options) {
   const opts = checkLoadOptions(options);
   // Bad simd / wasmUrl options fail here, before anything is fetched.
   pickVariant(opts.simd, opts.wasmUrl);
+  // Pinned builds need crypto.subtle (secure contexts): refused before any download.
+  const wi = /** @type {any} */ (opts.wasmIntegrity);
+  if (wi && Object.keys(wi).some((k) => k !== 'intent' && wi[k] != null)) requireSubtle('the wasm build');
   const t = newLoadContext();
   t.compileStart = now();
   // Under simd: 'auto' the first load in a browser measures both SIMD builds

@@ -3,7 +3,7 @@
 // `Content-Length` header is a claim, not a fact) and freed on every failure.
 
 import { VitrineError, badArg, callCallback, describe, messageOf, readingArgument, toVitrineError } from './errors.js';
-import { parseIntegrity, verifyIntegrity } from './integrity.js';
+import { parseIntegrity, requireSubtle, verifyIntegrity } from './integrity.js';
 import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFields, openStore, revalidate, warningOf } from './cache.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
@@ -576,6 +576,8 @@ const hex = (n) => n.toString(16).padStart(8, '0');
 export async function openSource(wasm, source, opts, t = newLoadContext()) {
   // Fetched while the wasm compiles, so priming can run as soon as it is ready.
   if (isPromise(wasm)) primerCatalogue().catch(() => {});
+  // An unverifiable hash (insecure origin) fails before the download.
+  if (opts.integrity) requireSubtle('the model bundle');
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     const bytes =
       source instanceof Uint8Array
@@ -675,7 +677,11 @@ async function storeFor(source, url, opts, t) {
     warn(opts, t, 'CACHE_UNAVAILABLE', `the model cache could not be opened (${messageOf(e)}); loading from the network`);
     return null;
   }
-  if (!store) return null;
+  if (!store) {
+    // A store asked for by name that is not here (Cache Storage: secure contexts only).
+    if (typeof opts.cache === 'string') warn(opts, t, 'CACHE_UNAVAILABLE', `options.cache '${opts.cache}' is not available here (Cache Storage needs https or localhost); loading uncached (cache: true falls back to IndexedDB)`);
+    return null;
+  }
   t.cache.status = 'miss';
   t.cache.store = store.kind;
   return { store, url: abs };

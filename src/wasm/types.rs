@@ -116,7 +116,7 @@ pub fn prop(obj: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
 /// `undefined`, never as a value inherited from `Array.prototype`. Refuses
 /// arrays longer than `max` before reading anything.
 pub fn elements(arr: &Array, what: &str, max: u32) -> Result<Vec<JsValue>, String> {
-    let len = arr.length();
+    let len = length(arr, what)?;
     if len > max {
         return Err(format!(
             "{what} has {len} entries; at most {max} are accepted"
@@ -141,6 +141,23 @@ pub fn elements(arr: &Array, what: &str, max: u32) -> Result<Vec<JsValue>, Strin
         out.push(Reflect::get_u32(arr, i).map_err(|e| threw(what, &e))?);
     }
     Ok(out)
+}
+
+/// `arr.length` through a catching `Reflect.get`: `Array.isArray` is true
+/// for a Proxy over an array, and its `get` trap may throw. The plain
+/// `Array::length` import does not catch, so that exception would unwind
+/// through the wasm and leave the model borrowed (it could never be freed).
+pub fn length(arr: &Array, what: &str) -> Result<u32, String> {
+    let v = Reflect::get(arr, &JsValue::from_str("length")).map_err(|e| threw(what, &e))?;
+    match v.as_f64() {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a whole number in 0..=u32::MAX, checked in the guard"
+        )]
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+        _ => Err(format!("{what} has no valid length")),
+    }
 }
 
 pub fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {

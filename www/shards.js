@@ -15,7 +15,7 @@
 // the cache and fetched again from the network (HTTP cache bypassed); if
 // the network copy is wrong too, the call fails with SHARD_MISMATCH.
 
-import { VitrineError, badArg, describe, messageOf, toVitrineError } from './lib/errors.js';
+import { VitrineError, badArg, describe, messageOf, readingArgument, toVitrineError } from './lib/errors.js';
 import { pickVariant } from './lib/detect.js';
 import { loadWasm } from './lib/wasm.js';
 import { checkLoadOptions, openSource } from './lib/source.js';
@@ -53,34 +53,43 @@ export function loadSharded(head, options) {
  * @param {any} [options]
  */
 export async function openSharded(getWasm, head, options) {
-  if (typeof head !== 'string' && !(head instanceof URL)) {
+  if (typeof head !== 'string' && !readingArgument('head', () => head instanceof URL)) {
     badArg(`the head must be a URL string or URL, got ${describe(head)}`);
   }
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     badArg(`options must be an object, got ${describe(options)}`);
   }
-  /** @type {Record<string, any>} */
-  const shardOpts = {};
-  /** @type {Record<string, any>} */
-  const rest = {};
-  for (const [k, v] of Object.entries(options ?? {})) (SHARD_OPTION_KEYS.has(k) ? shardOpts : rest)[k] = v;
-  const lo = checkLoadOptions(rest);
-  const fetchFn = shardOpts.fetch ?? globalThis.fetch;
-  if (typeof fetchFn !== 'function') badArg(`options.fetch must be a function, got ${describe(shardOpts.fetch)}`);
-  const prefetch = shardOpts.prefetch ?? 'none';
-  if (prefetch !== 'none' && prefetch !== 'all') badArg(`options.prefetch must be 'none' or 'all', got ${describe(prefetch)}`);
-  const concurrency = shardOpts.concurrency ?? 4;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    badArg(`options.concurrency must be a whole number in 1..64, got ${describe(concurrency)}`);
-  }
-  const cacheOpt = shardOpts.shardCache ?? 'auto';
-  if (cacheOpt !== 'auto' && cacheOpt !== false && !isCacheLike(cacheOpt)) {
-    badArg(`options.shardCache must be 'auto', false, or an object with match, put and delete, got ${describe(cacheOpt)}`);
+  const { lo, fetchFn, prefetch, concurrency, cacheOpt } = readingArgument('options', () => {
+    /** @type {Record<string, any>} */
+    const shardOpts = {};
+    /** @type {Record<string, any>} */
+    const rest = {};
+    for (const [k, v] of Object.entries(options ?? {})) (SHARD_OPTION_KEYS.has(k) ? shardOpts : rest)[k] = v;
+    const lo = checkLoadOptions(rest);
+    const fetchFn = shardOpts.fetch ?? globalThis.fetch;
+    if (typeof fetchFn !== 'function') badArg(`options.fetch must be a function, got ${describe(shardOpts.fetch)}`);
+    const prefetch = shardOpts.prefetch ?? 'none';
+    if (prefetch !== 'none' && prefetch !== 'all') badArg(`options.prefetch must be 'none' or 'all', got ${describe(prefetch)}`);
+    const concurrency = shardOpts.concurrency ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      badArg(`options.concurrency must be a whole number in 1..64, got ${describe(concurrency)}`);
+    }
+    const cacheOpt = shardOpts.shardCache ?? 'auto';
+    if (cacheOpt !== 'auto' && cacheOpt !== false && !isCacheLike(cacheOpt)) {
+      badArg(`options.shardCache must be 'auto', false, or an object with match, put and delete, got ${describe(cacheOpt)}`);
+    }
+    return { lo, fetchFn, prefetch, concurrency, cacheOpt };
+  });
+  /** @type {string} */
+  let headUrl;
+  try {
+    headUrl = new URL(String(head), globalThis.location?.href).href;
+  } catch (e) {
+    throw new VitrineError('INVALID_ARGUMENT', `the head ${describe(String(head))} is not a valid URL`, {}, { cause: e });
   }
 
   const variant = pickVariant(lo.simd, lo.wasmUrl);
   const wasm = await getWasm(variant, lo);
-  const headUrl = new URL(String(head), globalThis.location?.href).href;
   let response;
   try {
     response = await fetchFn(headUrl);

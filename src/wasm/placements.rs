@@ -69,18 +69,21 @@ fn finite(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
 }
 
 /// Each item once, in first-seen order: a cart of a million copies of one id
-/// is one item (it took 40 s before, each copy scored on its own).
-/// Sorted rather than hashed: a `HashSet` costs the wasm ~3 KB.
-fn unique(items: Vec<u32>) -> Vec<u32> {
-    let mut sorted = items.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut taken = vec![false; sorted.len()];
+/// is one item (it took 40 s before, each copy scored on its own). A bit per
+/// catalogue item, not a hash set or a sort: those cost the wasm 3-5 KB.
+fn unique(items: Vec<u32>, n_items: usize) -> Vec<u32> {
+    let mut seen = vec![0u64; n_items.div_ceil(64)];
     items
         .into_iter()
-        .filter(|i| match sorted.binary_search(i) {
-            Ok(at) => !std::mem::replace(&mut taken[at], true),
-            Err(_) => false,
+        .filter(|&i| {
+            let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+            match seen.get_mut(word) {
+                Some(w) if *w & bit == 0 => {
+                    *w |= bit;
+                    true
+                }
+                _ => false,
+            }
         })
         .collect()
 }
@@ -423,7 +426,7 @@ impl Model {
             Some(m) => Mode::parse(&m).ok_or_else(|| invalid("mode must be strict or relaxed"))?,
         };
         let (cart, unknown) = self.inner.resolve_ids(&ids);
-        let cart = unique(cart);
+        let cart = unique(cart, self.inner.n_items());
         if cart.is_empty() && !ids.is_empty() {
             return Err(js_error(Error::UnknownItem {
                 id: ids.first().cloned().unwrap_or_default(),
@@ -440,7 +443,7 @@ impl Model {
         let ids = id_list(&ids)?;
         let opts = self.placement_options(&options, &[])?;
         let (items, unknown) = self.inner.resolve_ids(&ids);
-        let items = unique(items);
+        let items = unique(items, self.inner.n_items());
         if items.is_empty() {
             return Err(js_error(Error::UnknownItem {
                 id: ids.first().cloned().unwrap_or_default(),

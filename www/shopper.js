@@ -113,7 +113,15 @@ function plainCopy(v, path, depth = 0) {
     const n = v.length;
     if (n > MAX_LIST) throw new VitrineError('INVALID_ARGUMENT', `${path} has ${n} entries; at most ${MAX_LIST} are accepted`);
     const out = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = hasOwn(v, i) ? plainCopy(v[i], `${path}[${i}]`, depth + 1) : undefined;
+    for (let i = 0; i < n; i++) {
+      if (!hasOwn(v, i)) {
+        out[i] = undefined; // a hole reads as undefined, never as Array.prototype[i]
+        continue;
+      }
+      const x = v[i];
+      // Primitives as they are: no path string per element (a million ids took ~100 ms more).
+      out[i] = x === null || (typeof x !== 'object' && typeof x !== 'function') ? x : plainCopy(x, `${path}[${i}]`, depth + 1);
+    }
     return out;
   }
   if (ArrayBuffer.isView(v)) return v;

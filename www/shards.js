@@ -59,33 +59,29 @@ export async function openSharded(getWasm, head, options) {
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     badArg(`options must be an object, got ${describe(options)}`);
   }
-  const { lo, fetchFn, prefetch, concurrency, cacheOpt } = readingArgument('options', () => {
-    /** @type {Record<string, any>} */
-    const shardOpts = {};
-    /** @type {Record<string, any>} */
-    const rest = {};
-    for (const [k, v] of Object.entries(options ?? {})) (SHARD_OPTION_KEYS.has(k) ? shardOpts : rest)[k] = v;
-    const lo = checkLoadOptions(rest);
-    const fetchFn = shardOpts.fetch ?? globalThis.fetch;
-    if (typeof fetchFn !== 'function') badArg(`options.fetch must be a function, got ${describe(shardOpts.fetch)}`);
-    const prefetch = shardOpts.prefetch ?? 'none';
-    if (prefetch !== 'none' && prefetch !== 'all') badArg(`options.prefetch must be 'none' or 'all', got ${describe(prefetch)}`);
-    const concurrency = shardOpts.concurrency ?? 4;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-      badArg(`options.concurrency must be a whole number in 1..64, got ${describe(concurrency)}`);
-    }
-    const cacheOpt = shardOpts.shardCache ?? 'auto';
-    if (cacheOpt !== 'auto' && cacheOpt !== false && !isCacheLike(cacheOpt)) {
-      badArg(`options.shardCache must be 'auto', false, or an object with match, put and delete, got ${describe(cacheOpt)}`);
-    }
-    return { lo, fetchFn, prefetch, concurrency, cacheOpt };
-  });
-  /** @type {string} */
-  let headUrl;
+  /** @type {Record<string, any>} */
+  const shardOpts = {};
+  /** @type {Record<string, any>} */
+  const rest = {};
+  for (const [k, v] of readingArgument('options', () => Object.entries(options ?? {}))) (SHARD_OPTION_KEYS.has(k) ? shardOpts : rest)[k] = v;
+  const lo = checkLoadOptions(rest);
+  const fetchFn = shardOpts.fetch ?? globalThis.fetch;
+  if (typeof fetchFn !== 'function') badArg(`options.fetch must be a function, got ${describe(shardOpts.fetch)}`);
+  const prefetch = shardOpts.prefetch ?? 'none';
+  if (prefetch !== 'none' && prefetch !== 'all') badArg(`options.prefetch must be 'none' or 'all', got ${describe(prefetch)}`);
+  const concurrency = shardOpts.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    badArg(`options.concurrency must be a whole number in 1..64, got ${describe(concurrency)}`);
+  }
+  const cacheOpt = shardOpts.shardCache ?? 'auto';
+  if (cacheOpt !== 'auto' && cacheOpt !== false && !readingArgument('options.shardCache', () => isCacheLike(cacheOpt))) {
+    badArg(`options.shardCache must be 'auto', false, or an object with match, put and delete, got ${describe(cacheOpt)}`);
+  }
+  let headUrl = '';
   try {
     headUrl = new URL(String(head), globalThis.location?.href).href;
-  } catch (e) {
-    throw new VitrineError('INVALID_ARGUMENT', `the head ${describe(String(head))} is not a valid URL`, {}, { cause: e });
+  } catch {
+    badArg(`the head ${describe(String(head))} is not a valid URL`);
   }
 
   const variant = pickVariant(lo.simd, lo.wasmUrl);
@@ -254,15 +250,17 @@ export class ShardedVitrine {
    */
   async loadShards(which = 'all') {
     this._alive();
-    let idx;
-    if (which === 'all') idx = this._needed(undefined);
-    else if (Array.isArray(which)) {
-      for (const i of which) {
-        if (!Number.isInteger(i) || i < 0 || i >= this.shardCount) badArg(`shard index must be in [0, ${this.shardCount}), got ${describe(i)}`);
+    const idx = readingArgument('which', () => {
+      if (which === 'all') return this._needed(undefined);
+      if (Array.isArray(which)) {
+        for (const i of which) {
+          if (!Number.isInteger(i) || i < 0 || i >= this.shardCount) badArg(`shard index must be in [0, ${this.shardCount}), got ${describe(i)}`);
+        }
+        return which;
       }
-      idx = which;
-    } else if (which && typeof which === 'object' && Array.isArray(which.categories)) idx = this._needed(which.categories);
-    else badArg(`loadShards takes 'all', an array of shard indices or {categories}, got ${describe(which)}`);
+      if (which && typeof which === 'object' && Array.isArray(which.categories)) return this._needed(which.categories);
+      return badArg(`loadShards takes 'all', an array of shard indices or {categories}, got ${describe(which)}`);
+    });
     await this._ensure(idx);
     return this.loadedShards;
   }
@@ -443,12 +441,12 @@ export class ShardedVitrine {
 
   /** @param {any} options */
   _split(options) {
-    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
-      badArg(`options must be an object, got ${describe(options)}`);
-    }
-    const { shards = 'needed', ...rest } = options ?? {};
-    if (!SCOPES.has(shards)) badArg(`options.shards must be 'loaded', 'needed' or 'all', got ${describe(shards)}`);
-    return { shards, opts: checkRecOptions(rest) };
+    return readingArgument('options', () => {
+      if (options != null && (typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options))) badArg(`options must be an object, got ${describe(options)}`);
+      const { shards = 'needed', ...rest } = options ?? {};
+      if (!SCOPES.has(shards)) badArg(`options.shards must be 'loaded', 'needed' or 'all', got ${describe(shards)}`);
+      return { shards, opts: checkRecOptions(rest) };
+    });
   }
 
   /**

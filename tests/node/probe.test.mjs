@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import * as vitrineMod from '../../pkg/node.js';
 import * as shopperMod from '../../pkg/shopper.js';
 import * as placementsMod from '../../pkg/placements.js';
+import { startServer } from '../../scripts/serve.mjs';
 import { CLI, ROOT, tempDir } from './helpers.mjs';
 
 const { load, VitrineError, JS_ERROR_CODES } = vitrineMod;
@@ -167,7 +168,7 @@ function hostileValues(dim, knownId) {
     ['Proxy whose every trap throws', () => new Proxy([], { get: throwing, has: throwing, ownKeys: throwing, getOwnPropertyDescriptor: throwing, getPrototypeOf: throwing })],
     ['object with throwing getters', throwingGetterObject],
     ['array of 1e6 entries', lazy('numbers', () => new Array(1e6).fill(0))],
-    // Sampled (1 in 6 cells, all with PROBE_FULL=1): reading a million ids
+    // Sampled (1 in 10 cells, all with PROBE_FULL=1): reading a million ids
     // through the wasm boundary takes 1-2 s on a loaded 2-core host.
     ['array of 1e6 ids', lazy('array', () => new Array(1e6).fill(knownId)), { sampled: true }],
     ['10 MB string', lazy('string', () => 'x'.repeat(10 * 1024 * 1024))],
@@ -185,12 +186,12 @@ function dense(v) {
   return true;
 }
 
-/** Whether a sampled value runs in this cell: a fixed 1 in 6 by the cell's name, every cell with PROBE_FULL=1. */
+/** Whether a sampled value runs in this cell: a fixed 1 in 10 by the cell's name, every cell with PROBE_FULL=1. */
 function sampledIn(name) {
   if (process.env.PROBE_FULL) return true;
   let h = 7;
   for (let i = 0; i < name.length; i++) h = (Math.imul(h, 31) + name.charCodeAt(i)) >>> 0;
-  return h % 6 === 0;
+  return h % 10 === 0;
 }
 
 /** Whether a value is of the declared type (structurally; numbers must also be finite). */
@@ -491,6 +492,7 @@ const PROBED = {
   vitrine: ['load', 'loadInWorker', 'loadSharded', 'simdSupported', 'relaxedSimdSupported', 'toVitrineError'],
   shopper: ['createShopper', 'parseRecord', 'unpackRanked'],
   placements: ['boughtTogether', 'viewedTogether', 'buyAgain', 'recentlyViewed', 'trending', 'trendingFacets', 'withPlacements', 'createImpressionLog'],
+  ShardedVitrine: ['shards', 'loadShards', 'whenAllLoaded', 'recommend', 'popular', 'item', 'itemVector', 'has', 'info', 'dispose'],
 };
 /** Declared but not probed here, and why. */
 const NOT_PROBED = {
@@ -533,6 +535,22 @@ test('the probed methods are exactly the real objects\' and the .d.ts files\'', 
   const log = createImpressionLog({ storage: 'none' });
   assert.deepEqual(Object.keys(log).sort(), [...members('ImpressionLog').keys()].sort(), 'createImpressionLog() vs interface ImpressionLog');
   assert.deepEqual([...PROBED.ImpressionLog].sort(), Object.keys(log).sort());
+
+  // The worker proxy (probed in Chromium, tests/browser/probe.test.mjs) and
+  // the sharded model: their prototypes against the .d.ts.
+  const protoOf = (C) => {
+    const d = Object.getOwnPropertyDescriptors(C.prototype);
+    const names = Object.keys(d).filter((n) => n !== 'constructor' && !n.startsWith('_'));
+    return { methods: names.filter((n) => typeof d[n].value === 'function').sort(), getters: names.filter((n) => d[n].get).sort() };
+  };
+  const w = protoOf(vitrineMod.VitrineWorker);
+  const dw = members('VitrineWorker', 'class');
+  assert.deepEqual(w.methods, [...dw].filter(([, d]) => d.method).map(([n]) => n).sort(), 'VitrineWorker.prototype vs class VitrineWorker');
+  const sv = protoOf(vitrineMod.ShardedVitrine);
+  const dsv = members('ShardedVitrine');
+  assert.deepEqual(sv.methods, [...dsv].filter(([, d]) => d.method).map(([n]) => n).sort(), 'ShardedVitrine.prototype vs interface ShardedVitrine');
+  for (const g of sv.getters) assert.ok(dsv.has(g), `ShardedVitrine.${g} is not declared`);
+  assert.deepEqual([...PROBED.ShardedVitrine].sort(), sv.methods, 'every ShardedVitrine method is probed');
 
   // Module functions: every declared export exists, every exported function
   // is declared, and each is probed or skipped with a reason.
@@ -848,6 +866,62 @@ test('probe: placements, withPlacements() and the impression log', async (t) => 
       },
     });
   }
+  report(t, from);
+});
+
+test('probe: ShardedVitrine (loadSharded over a local server)', async (t) => {
+  const from = failures.length;
+  const dir = join(tempDir(), 'probe-shards');
+  if (!existsSync(join(dir, 'head.vtr'))) {
+    execFileSync(CLI, ['shard', bundle(), '--by', 'category', '--max-shard-bytes', '20000', '--head-items', '40', '-o', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  const srv = await startServer({ mounts: { '/s/': dir }, quiet: true });
+  t.after(() => srv.close());
+  const sv = await vitrineMod.loadSharded(`${srv.url}/s/head.vtr`, { shardCache: false });
+  t.after(() => sv.dispose());
+  const U = new Float32Array(DIM).fill(0.3);
+  const answer = async () => JSON.stringify([[...(await sv.recommend(U, { k: 5, shards: 'all' }))], sv.popular({ k: 5 }).map((x) => x.id)]);
+  const base = await answer();
+  const known = new Set((await Promise.all(Array.from({ length: 300 }, (_, i) => sv.has(`item-${i}`)))).map((x, i) => (x ? `item-${i}` : null)).filter(Boolean));
+  const list = (r, k) => {
+    if (!Array.isArray(r) || r.length > k) return `not a list of at most ${k}`;
+    if (new Set(r.map((x) => x.id)).size !== r.length) return 'duplicates';
+    return r.every((x) => known.has(x.id) && finite(x.score)) ? null : 'unknown id or non-finite score';
+  };
+  /** The call, then the sharded model must answer as before. */
+  const guarded = (name) => async (a) => {
+    let res;
+    let err;
+    try {
+      res = await sv[name](...a);
+    } catch (e) {
+      err = e;
+    }
+    const now = await answer().catch((e) => `threw ${e.message}`);
+    if (now !== base) throw new Error('the sharded model answers differently afterwards');
+    if (err) throw err;
+    return res;
+  };
+  const types = (name) => [...members('ShardedVitrine').get(name).type.matchAll(/(\w+)\??: ((?:\{[^}]*\})|[^,)]+)/g)].map((x) => x[2].trim());
+  await probe('ShardedVitrine.recommend', { args: [U, { k: 5 }], types: types('recommend'), optionsAt: { 1: 'ShardedRecOptions' }, call: guarded('recommend'), check: (r, a) => list(r, kOf(a[1], 10)) });
+  await probe('ShardedVitrine.popular', { args: [{ k: 5 }], types: types('popular'), optionsAt: { 0: 'RecOptions' }, call: guarded('popular'), check: (r, a) => list(r, kOf(a[0], 10)) });
+  await probe('ShardedVitrine.loadShards', { args: ['all'], types: [], call: guarded('loadShards'), check: (r) => (Number.isInteger(r) && r >= 0 ? null : `loaded ${r}`) });
+  for (const name of ['item', 'itemVector', 'has']) {
+    await probe(`ShardedVitrine.${name}`, { args: ['item-2'], types: types(name), call: guarded(name), check: (r) => (r === undefined || r === null ? 'no answer' : null) });
+  }
+  for (const name of ['shards', 'whenAllLoaded', 'info']) {
+    await probe(`ShardedVitrine.${name}`, { args: [], types: [], call: guarded(name), check: (r) => (r === undefined || r === null ? 'no answer' : null) });
+  }
+  // dispose(): each value as an extra argument, on a sharded model of its own.
+  await probe('ShardedVitrine.dispose', {
+    args: [],
+    types: [],
+    call: async (a) => {
+      const own = await vitrineMod.loadSharded(`${srv.url}/s/head.vtr`, { shardCache: false });
+      own.dispose(...a);
+      if (!own.disposed) throw new Error('not disposed');
+    },
+  });
   report(t, from);
 });
 

@@ -121,12 +121,17 @@ test('worker mode: every async method with every hostile argument is typed and l
           break;
         }
       }
+      const proto = Object.getOwnPropertyNames(Object.getPrototypeOf(m)).filter((k) => k !== 'constructor' && !k.startsWith('_') && typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(m), k).value === 'function');
       await m.dispose();
-      return { n, failures };
+      return { n, failures, proto, probed: [...Object.keys(methods), 'shopperCall'] };
     },
     { url: `/t/${basename(bundle)}`, codes: documentedCodes() },
   );
   assert.deepEqual(out.failures, [], out.failures.join('\n'));
+  // Every method of the worker proxy is probed here, or skipped with a reason
+  // (the node probe checks the prototype against vitrine.d.ts).
+  const skipped = { matchIntent: 'intent (owner: redact)', loadIntent: 'intent', redact: 'intent', resetConversation: 'intent', dispose: 'ends the probe' };
+  assert.deepEqual([...out.probed, ...Object.keys(skipped)].sort(), out.proto.sort());
   assert.ok(out.n > 800, `only ${out.n} calls`);
   assert.deepEqual(errors, []);
 });

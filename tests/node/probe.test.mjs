@@ -925,7 +925,8 @@ test('probe: ShardedVitrine (loadSharded over a local server)', async (t) => {
   report(t, from);
 });
 
-test('probe coverage and budget', () => {
+test('probe coverage and budget', (t) => {
+  t.diagnostic(`${cells} cells`);
   // Every (method, argument, value) cell ran at least once; the count is a
   // floor so a broken enumeration (zero keys found) cannot pass quietly.
   assert.ok(cells > 8000, `only ${cells} cells ran`);

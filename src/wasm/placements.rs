@@ -384,14 +384,7 @@ fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {
     let arr = ids
         .dyn_ref::<Array>()
         .ok_or_else(|| invalid("ids must be an array of item ids"))?;
-    elements(arr, "ids")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, x)| {
-            x.as_string()
-                .ok_or_else(|| invalid(format!("ids[{i}] must be a string")))
-        })
-        .collect()
+    types::string_elements(arr, "ids", types::MAX_ARRAY).map_err(invalid)
 }
 
 fn co_params(o: &JsValue) -> Result<CoParams, JsValue> {

@@ -202,15 +202,64 @@ pub fn strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> 
     let arr = v
         .dyn_ref::<Array>()
         .ok_or_else(|| format!("{key} must be an array of strings"))?;
-    elements(arr, key, MAX_ARRAY)?
+    string_elements(arr, key, MAX_ARRAY).map(Some)
+}
+
+/// The elements of a JS array that must all be strings, read one by one so
+/// that the first bad one ends the read (a million numbers cost one read,
+/// not a million). Holes need no own-key check when they can only read as
+/// `undefined` ([`plain_holes`]), which is refused like any non-string.
+pub fn string_elements(arr: &Array, what: &str, max: u32) -> Result<Vec<String>, String> {
+    let must = |i: usize, x: JsValue| {
+        x.as_string()
+            .ok_or_else(|| format!("{what}[{i}] must be a string"))
+    };
+    // Not in the lean build: its 2 KB would take it past its size budget, and
+    // it has no placements (the lists a page may fill with a cart's worth of ids).
+    #[cfg(not(feature = "lean"))]
+    if plain_holes(arr, what)? {
+        let len = length(arr, what)?;
+        if len > max {
+            return Err(format!(
+                "{what} has {len} entries; at most {max} are accepted"
+            ));
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        for i in 0..len {
+            let x = Reflect::get_u32(arr, i).map_err(|e| threw(what, &e))?;
+            out.push(must(i as usize, x)?);
+        }
+        return Ok(out);
+    }
+    elements(arr, what, max)?
         .into_iter()
         .enumerate()
-        .map(|(i, x)| {
-            x.as_string()
-                .ok_or_else(|| format!("{key}[{i}] must be a string"))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+        .map(|(i, x)| must(i, x))
+        .collect()
+}
+
+/// Whether a hole in `arr` can only read as `undefined`: its prototype is
+/// this realm's `Array.prototype`, and neither that nor `Object.prototype`
+/// has an own index key (prototype pollution like `Array.prototype[3] = 'x'`).
+#[cfg(not(feature = "lean"))]
+fn plain_holes(arr: &Array, what: &str) -> Result<bool, String> {
+    let proto = Reflect::get_prototype_of(arr).map_err(|e| threw(what, &e))?;
+    let array_proto = Reflect::get_prototype_of(&Array::new()).map_err(|e| threw(what, &e))?;
+    if !js_sys::Object::is(&proto, &array_proto) {
+        return Ok(false);
+    }
+    let object_proto = Reflect::get_prototype_of(&array_proto).map_err(|e| threw(what, &e))?;
+    for p in [&array_proto, &object_proto] {
+        let keys = Reflect::own_keys(p).map_err(|e| threw(what, &e))?;
+        let index = keys.iter().any(|k| {
+            k.as_string()
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if index {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Describes a number for a message without pulling float formatting into

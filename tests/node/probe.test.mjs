@@ -925,6 +925,38 @@ test('probe: ShardedVitrine (loadSharded over a local server)', async (t) => {
   report(t, from);
 });
 
+test('id lists read fast still never fill a hole from a prototype (Array, Object, or an array\'s own)', async (t) => {
+  const m = await load(BYTES);
+  t.after(() => m.dispose());
+  const holey = () => {
+    const a = [];
+    a[1] = 'item-2';
+    return a;
+  };
+  const refused = (f) => {
+    try {
+      f();
+    } catch (e) {
+      return e.code;
+    }
+    return 'accepted';
+  };
+  for (const proto of [Array.prototype, Object.prototype]) {
+    Object.defineProperty(proto, '0', { value: 'item-1', configurable: true, writable: true });
+    try {
+      assert.equal(refused(() => placementsMod.boughtTogether(m, holey(), { k: 3, now: T0 })), 'INVALID_ARGUMENT');
+      assert.equal(refused(() => placementsMod.trending(m, { k: 3, exclude: holey() })), 'INVALID_ARGUMENT');
+    } finally {
+      delete proto[0];
+    }
+  }
+  const own = holey();
+  Object.setPrototypeOf(own, Object.assign(Object.create(Array.prototype), { 0: 'item-1' }));
+  assert.equal(refused(() => placementsMod.viewedTogether(m, own, { k: 3, now: T0 })), 'INVALID_ARGUMENT');
+  // Dense lists still answer.
+  assert.equal(placementsMod.boughtTogether(m, ['item-1', 'item-2'], { k: 3, now: T0 }).items.length, 3);
+});
+
 test('probe coverage and budget', (t) => {
   t.diagnostic(`${cells} cells`);
   // Every (method, argument, value) cell ran at least once; the count is a

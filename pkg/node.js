@@ -5,7 +5,7 @@
 import { readFileSync, createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { VitrineError, toVitrineError, messageOf } from './lib/errors.js';
+import { VitrineError, toVitrineError, messageOf, readingArgument } from './lib/errors.js';
 import { pickVariant } from './lib/detect.js';
 import { BUILDS, wasmUrlOf, wasmIntegrityOf } from './lib/wasm.js';
 import { parseIntegrity, verifyIntegrity } from './lib/integrity.js';
@@ -92,6 +92,8 @@ export async function load(source, options) {
   const variant = pickVariant(opts.simd, opts.wasmUrl);
   const wasm = await nodeWasm(variant, opts.wasmUrl, opts.wasmIntegrity);
   let model;
+  // `instanceof` on a Proxy can throw (its getPrototypeOf trap): INVALID_ARGUMENT, not a raw error.
+  readingArgument('source', () => source instanceof URL);
   const isHttp = (/** @type {string} */ s) => /^https?:/i.test(s);
   if ((typeof source === 'string' && !isHttp(source)) || (source instanceof URL && source.protocol === 'file:')) {
     const path = source instanceof URL ? fileURLToPath(source) : /^file:/i.test(source) ? fileURLToPath(source) : source;

@@ -51,15 +51,56 @@ export const REASONS = Object.freeze([
  * }} PlacementOptions
  */
 
+/** @param {string} msg @param {unknown} [cause] @returns {never} */
+function badArg(msg, cause) {
+  throw new VitrineError('INVALID_ARGUMENT', msg, {}, cause === undefined ? undefined : { cause });
+}
+
+/** The message of anything thrown, never throwing itself. @param {unknown} e */
+function errText(e) {
+  try {
+    return e && typeof e === 'object' && 'message' in e ? String(/** @type {any} */ (e).message) : String(e);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+/**
+ * Reads caller data; a getter or Proxy trap that throws is INVALID_ARGUMENT
+ * (the caller's object failed), with its error as `cause`.
+ * @template T @param {string} what @param {() => T} f @returns {T}
+ */
+function reading(what, f) {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof VitrineError) throw e;
+    return badArg(`${what} could not be read (${errText(e)}); pass plain data`, e);
+  }
+}
+
 /** @param {any} vitrine */
 function raw(vitrine) {
-  if (!vitrine || !vitrine.raw) {
-    throw new VitrineError('INVALID_ARGUMENT', 'placements need the model returned by load()');
-  }
-  if (vitrine._wasm?.engineParts?.() === 'lean') {
-    throw new VitrineError('INVALID_ARGUMENT', "placements are not in this model's engine build: a lean build (wasmUrl pointing at *-lean) has no shopper or placements; load the model with the full build");
-  }
-  return vitrine.raw;
+  return reading('the model', () => {
+    if (!vitrine || !vitrine.raw) {
+      throw new VitrineError('INVALID_ARGUMENT', 'placements need the model returned by load()');
+    }
+    if (vitrine._wasm?.engineParts?.() === 'lean') {
+      throw new VitrineError('INVALID_ARGUMENT', "placements are not in this model's engine build: a lean build (wasmUrl pointing at *-lean) has no shopper or placements; load the model with the full build");
+    }
+    return vitrine.raw;
+  });
+}
+
+/**
+ * A placement's options as given, after the one check the engine cannot
+ * make: a typed array is an object without keys there, so it would pass as
+ * `{}`.
+ * @param {unknown} o
+ */
+function opts(o) {
+  if (ArrayBuffer.isView(o)) badArg('options must be an object like {k: 10}, got a typed array');
+  return o;
 }
 
 /** @template T @param {() => T} f @returns {T} */
@@ -73,10 +114,14 @@ function call(f) {
 
 /** @param {any} shopper */
 function events(shopper) {
-  if (!shopper || typeof shopper.history !== 'function') {
-    throw new VitrineError('INVALID_ARGUMENT', 'this placement needs a shopper from createShopper()');
-  }
-  return shopper.history();
+  return reading('the shopper', () => {
+    if (!shopper || typeof shopper.history !== 'function') {
+      throw new VitrineError('INVALID_ARGUMENT', 'this placement needs a shopper from createShopper()');
+    }
+    const h = shopper.history();
+    if (!Array.isArray(h)) throw new VitrineError('INVALID_ARGUMENT', 'shopper.history() must return an array of events');
+    return h;
+  });
 }
 
 /**
@@ -90,7 +135,7 @@ function events(shopper) {
  */
 export function boughtTogether(vitrine, ids, options = {}) {
   const list = typeof ids === 'string' ? [ids] : ids;
-  return call(() => raw(vitrine).boughtTogether(list, options));
+  return call(() => raw(vitrine).boughtTogether(list, opts(options)));
 }
 
 /**
@@ -103,7 +148,7 @@ export function boughtTogether(vitrine, ids, options = {}) {
  */
 export function viewedTogether(vitrine, ids, options = {}) {
   const list = typeof ids === 'string' ? [ids] : ids;
-  return call(() => raw(vitrine).viewedTogether(list, options));
+  return call(() => raw(vitrine).viewedTogether(list, opts(options)));
 }
 
 /**
@@ -115,7 +160,7 @@ export function viewedTogether(vitrine, ids, options = {}) {
  * @returns {Placement}
  */
 export function buyAgain(vitrine, shopper, options = {}) {
-  return call(() => raw(vitrine).buyAgain(events(shopper), options));
+  return call(() => raw(vitrine).buyAgain(events(shopper), opts(options)));
 }
 
 /**
@@ -127,7 +172,7 @@ export function buyAgain(vitrine, shopper, options = {}) {
  * @returns {Placement}
  */
 export function recentlyViewed(vitrine, shopper, options = {}) {
-  return call(() => raw(vitrine).recentlyViewed(events(shopper), options));
+  return call(() => raw(vitrine).recentlyViewed(events(shopper), opts(options)));
 }
 
 /**
@@ -137,7 +182,7 @@ export function recentlyViewed(vitrine, shopper, options = {}) {
  * @returns {Placement}
  */
 export function trending(vitrine, options = {}) {
-  return call(() => raw(vitrine).trending(options));
+  return call(() => raw(vitrine).trending(opts(options)));
 }
 
 /**
@@ -147,7 +192,7 @@ export function trending(vitrine, options = {}) {
  * @returns {{category: string, rise: number, recent: number}[]}
  */
 export function trendingFacets(vitrine, options = {}) {
-  return call(() => raw(vitrine).trendingFacets(options));
+  return call(() => raw(vitrine).trendingFacets(opts(options)));
 }
 
 /**
@@ -161,15 +206,39 @@ export function trendingFacets(vitrine, options = {}) {
  * @param {{impressions?: ReturnType<typeof createImpressionLog>, rotationRate?: number, rotationTime?: number}} [opts]
  * @returns {S & {boughtTogether: Function, viewedTogether: Function, buyAgain: Function, recentlyViewed: Function, trending: Function, trendingFacets: Function}}
  */
-export function withPlacements(shopper, vitrine, opts = {}) {
+export function withPlacements(shopper, vitrine, opts) {
   raw(vitrine);
   events(shopper);
-  const log = opts.impressions;
-  /** @param {any} o */
-  const withRotation = (o = {}) =>
-    log && o.rotation === undefined
-      ? { ...o, rotation: log.rotation({ rate: opts.rotationRate, time: opts.rotationTime }) }
-      : o;
+  // Every option is checked before the shopper is touched: a refused call
+  // adds nothing to it.
+  const { log, rate, time } = reading('withPlacements options', () => {
+    if (opts === undefined || opts === null) return { log: undefined, rate: undefined, time: undefined };
+    if (typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)) {
+      badArg('withPlacements options must be an object like {impressions: createImpressionLog()}');
+    }
+    const o = /** @type {any} */ (opts);
+    const log = o.impressions ?? undefined;
+    if (log !== undefined && (typeof log !== 'object' || typeof log.rotation !== 'function')) {
+      badArg('options.impressions must be a log from createImpressionLog()');
+    }
+    const rate = o.rotationRate ?? undefined;
+    if (rate !== undefined) checkRate(rate, 'options.rotationRate');
+    const time = o.rotationTime ?? undefined;
+    if (time !== undefined) checkTime(time, 'options.rotationTime');
+    return { log, rate, time };
+  });
+  /**
+   * A call's options with the log's rotation added (unless it has its own).
+   * Anything but an options object goes through as it is, to be refused by
+   * the call with the message for it.
+   * @param {any} o
+   */
+  const withRotation = (o) => {
+    if (!log) return o;
+    if (o === undefined || o === null) return { rotation: log.rotation({ rate, time }) };
+    if (typeof o !== 'object' || Array.isArray(o) || ArrayBuffer.isView(o)) return o;
+    return reading('options', () => (o.rotation === undefined ? { ...o, rotation: log.rotation({ rate, time }) } : o));
+  };
   /** @type {Record<string, Function>} */
   const ranked = {};
   // The shopper's own rankings take the log's rotation too: there, the
@@ -199,6 +268,27 @@ export function withPlacements(shopper, vitrine, opts = {}) {
   });
 }
 
+/** @param {unknown} v @param {string} name */
+function checkRate(v, name) {
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) badArg(`${name} must be a number in [0, 1]`);
+}
+
+/** @param {unknown} v @param {string} name */
+function checkTime(v, name) {
+  // The engine keeps it as a 32-bit float: larger would be Infinity there.
+  if (typeof v !== 'number' || !(v >= 0 && v <= 3.4e38)) badArg(`${name} must be a finite number of ms ≥ 0 (at most 3.4e38)`);
+}
+
+/** @param {unknown} id @param {string} name @returns {string} */
+function checkItemId(id, name) {
+  if (typeof id !== 'string') badArg(`${name} must be an item id (a string)`);
+  return /** @type {string} */ (id);
+}
+
+const LOG_OPTION_KEYS = ['storage', 'key', 'cap', 'now'];
+/** Longest `shown` list accepted at once (the wasm's array limit). */
+const MAX_SHOWN = 1 << 20;
+
 export const IMPRESSIONS_SCHEMA = 'vitrine.impressions';
 
 /**
@@ -207,8 +297,31 @@ export const IMPRESSIONS_SCHEMA = 'vitrine.impressions';
  * `storage: 'none'`); never sent anywhere.
  * @param {{storage?: 'localStorage' | 'none', key?: string, cap?: number, now?: () => number}} [options]
  */
-export function createImpressionLog(options = {}) {
-  const { storage = 'localStorage', key = IMPRESSIONS_SCHEMA, cap = 2000, now = () => Date.now() } = options;
+export function createImpressionLog(options) {
+  const { storage, key, cap, now } = reading('createImpressionLog options', () => {
+    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options))) {
+      badArg('createImpressionLog options must be an object like {storage: "none"}');
+    }
+    const o = /** @type {Record<string, any>} */ (options ?? {});
+    for (const k of Object.keys(o)) {
+      if (!LOG_OPTION_KEYS.includes(k)) badArg(`unknown option "${k}"; expected one of ${LOG_OPTION_KEYS.join(', ')}`);
+    }
+    const storage = o.storage ?? 'localStorage';
+    if (storage !== 'localStorage' && storage !== 'none') badArg("options.storage must be 'localStorage' or 'none'");
+    const key = o.key ?? IMPRESSIONS_SCHEMA;
+    if (typeof key !== 'string' || key.length === 0 || key.length > 200) badArg('options.key must be a non-empty string of at most 200 characters');
+    const cap = o.cap ?? 2000;
+    if (!Number.isInteger(cap) || cap < 1 || cap > 1_000_000) badArg('options.cap must be a whole number from 1 to 1000000');
+    const now = o.now ?? (() => Date.now());
+    if (typeof now !== 'function') badArg('options.now must be a function returning ms since the epoch');
+    return { storage, key, cap, now };
+  });
+  /** The clock, checked: a bad time never reaches the log. */
+  const clock = () => {
+    const t = now();
+    if (typeof t !== 'number' || !Number.isFinite(t)) badArg('the now() option must return a finite number of ms');
+    return t;
+  };
   const ls = storage === 'localStorage' ? globalThis.localStorage : undefined;
   /** @type {Map<string, {shown: number, last: number}>} */
   let seen = new Map();
@@ -240,8 +353,15 @@ export function createImpressionLog(options = {}) {
   return {
     /** Records that these items were shown. @param {string[]} ids */
     shown(ids) {
-      const t = now();
-      for (const id of ids) {
+      const list = reading('ids', () => {
+        if (!Array.isArray(ids)) badArg('shown() needs an array of item ids');
+        if (ids.length > MAX_SHOWN) badArg(`shown() takes at most ${MAX_SHOWN} ids at once`);
+        const out = [];
+        for (let i = 0; i < ids.length; i++) out.push(checkItemId(ids[i], `ids[${i}]`));
+        return out;
+      });
+      const t = clock();
+      for (const id of list) {
         const e = seen.get(id) ?? { shown: 0, last: t };
         seen.set(id, { shown: e.shown + 1, last: t });
       }
@@ -249,23 +369,34 @@ export function createImpressionLog(options = {}) {
     },
     /** A click resets the item's count: it is wanted, not ignored. @param {string} id */
     clicked(id) {
-      seen.delete(id);
+      seen.delete(checkItemId(id, 'id'));
       save();
     },
     /**
      * The `rotation` option for a placement call.
      * @param {{rate?: number, time?: number}} [o] rate in [0, 1] (default 0.2), time in ms (default one day)
      */
-    rotation(o = {}) {
+    rotation(o) {
+      const { rate, time } = reading('rotation options', () => {
+        if (o !== undefined && o !== null && (typeof o !== 'object' || Array.isArray(o) || ArrayBuffer.isView(o))) {
+          badArg('rotation options must be an object like {rate: 0.2}');
+        }
+        const x = /** @type {any} */ (o ?? {});
+        const rate = x.rate ?? 0.2;
+        checkRate(rate, 'rate');
+        const time = x.time ?? 86_400_000;
+        checkTime(time, 'time');
+        return { rate, time };
+      });
       return {
         impressions: [...seen.entries()].map(([item, v]) => ({ item, shown: v.shown, lastShown: v.last })),
-        rate: o.rate ?? 0.2,
-        time: o.time ?? 86_400_000,
+        rate,
+        time,
       };
     },
     /** @param {string} id */
     count(id) {
-      return seen.get(id)?.shown ?? 0;
+      return seen.get(checkItemId(id, 'id'))?.shown ?? 0;
     },
     clear() {
       seen = new Map();

@@ -15,7 +15,7 @@
 // the cache and fetched again from the network (HTTP cache bypassed); if
 // the network copy is wrong too, the call fails with SHARD_MISMATCH.
 
-import { VitrineError, badArg, describe, messageOf, toVitrineError } from './lib/errors.js';
+import { VitrineError, badArg, describe, messageOf, readingArgument, toVitrineError } from './lib/errors.js';
 import { pickVariant } from './lib/detect.js';
 import { loadWasm } from './lib/wasm.js';
 import { checkLoadOptions, openSource } from './lib/source.js';
@@ -53,7 +53,7 @@ export function loadSharded(head, options) {
  * @param {any} [options]
  */
 export async function openSharded(getWasm, head, options) {
-  if (typeof head !== 'string' && !(head instanceof URL)) {
+  if (typeof head !== 'string' && !readingArgument('head', () => head instanceof URL)) {
     badArg(`the head must be a URL string or URL, got ${describe(head)}`);
   }
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
@@ -63,7 +63,7 @@ export async function openSharded(getWasm, head, options) {
   const shardOpts = {};
   /** @type {Record<string, any>} */
   const rest = {};
-  for (const [k, v] of Object.entries(options ?? {})) (SHARD_OPTION_KEYS.has(k) ? shardOpts : rest)[k] = v;
+  for (const [k, v] of readingArgument('options', () => Object.entries(options ?? {}))) (SHARD_OPTION_KEYS.has(k) ? shardOpts : rest)[k] = v;
   const lo = checkLoadOptions(rest);
   const fetchFn = shardOpts.fetch ?? globalThis.fetch;
   if (typeof fetchFn !== 'function') badArg(`options.fetch must be a function, got ${describe(shardOpts.fetch)}`);
@@ -74,13 +74,18 @@ export async function openSharded(getWasm, head, options) {
     badArg(`options.concurrency must be a whole number in 1..64, got ${describe(concurrency)}`);
   }
   const cacheOpt = shardOpts.shardCache ?? 'auto';
-  if (cacheOpt !== 'auto' && cacheOpt !== false && !isCacheLike(cacheOpt)) {
+  if (cacheOpt !== 'auto' && cacheOpt !== false && !readingArgument('options.shardCache', () => isCacheLike(cacheOpt))) {
     badArg(`options.shardCache must be 'auto', false, or an object with match, put and delete, got ${describe(cacheOpt)}`);
+  }
+  let headUrl = '';
+  try {
+    headUrl = new URL(String(head), globalThis.location?.href).href;
+  } catch {
+    badArg(`the head ${describe(String(head))} is not a valid URL`);
   }
 
   const variant = pickVariant(lo.simd, lo.wasmUrl);
   const wasm = await getWasm(variant, lo);
-  const headUrl = new URL(String(head), globalThis.location?.href).href;
   let response;
   try {
     response = await fetchFn(headUrl);
@@ -245,15 +250,17 @@ export class ShardedVitrine {
    */
   async loadShards(which = 'all') {
     this._alive();
-    let idx;
-    if (which === 'all') idx = this._needed(undefined);
-    else if (Array.isArray(which)) {
-      for (const i of which) {
-        if (!Number.isInteger(i) || i < 0 || i >= this.shardCount) badArg(`shard index must be in [0, ${this.shardCount}), got ${describe(i)}`);
+    const idx = readingArgument('which', () => {
+      if (which === 'all') return this._needed(undefined);
+      if (Array.isArray(which)) {
+        for (const i of which) {
+          if (!Number.isInteger(i) || i < 0 || i >= this.shardCount) badArg(`shard index must be in [0, ${this.shardCount}), got ${describe(i)}`);
+        }
+        return which;
       }
-      idx = which;
-    } else if (which && typeof which === 'object' && Array.isArray(which.categories)) idx = this._needed(which.categories);
-    else badArg(`loadShards takes 'all', an array of shard indices or {categories}, got ${describe(which)}`);
+      if (which && typeof which === 'object' && Array.isArray(which.categories)) return this._needed(which.categories);
+      return badArg(`loadShards takes 'all', an array of shard indices or {categories}, got ${describe(which)}`);
+    });
     await this._ensure(idx);
     return this.loadedShards;
   }
@@ -434,12 +441,12 @@ export class ShardedVitrine {
 
   /** @param {any} options */
   _split(options) {
-    if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
-      badArg(`options must be an object, got ${describe(options)}`);
-    }
-    const { shards = 'needed', ...rest } = options ?? {};
-    if (!SCOPES.has(shards)) badArg(`options.shards must be 'loaded', 'needed' or 'all', got ${describe(shards)}`);
-    return { shards, opts: checkRecOptions(rest) };
+    return readingArgument('options', () => {
+      if (options != null && (typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options))) badArg(`options must be an object, got ${describe(options)}`);
+      const { shards = 'needed', ...rest } = options ?? {};
+      if (!SCOPES.has(shards)) badArg(`options.shards must be 'loaded', 'needed' or 'all', got ${describe(shards)}`);
+      return { shards, opts: checkRecOptions(rest) };
+    });
   }
 
   /**

@@ -198,8 +198,9 @@ pub(super) fn user_vector(v: &JsValue, dim: usize) -> Result<Vec<f32>, JsValue> 
             .collect();
     }
     if let Some(a) = v.dyn_ref::<js_sys::Array>() {
-        if a.length() as usize != dim {
-            return Err(mismatch(a.length()));
+        let len = types::length(a, "user vector").map_err(invalid)?;
+        if len as usize != dim {
+            return Err(mismatch(len));
         }
         return types::elements(a, "user vector", types::MAX_ARRAY)
             .map_err(invalid)?

@@ -60,6 +60,34 @@ fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
     }
 }
 
+/// A number option that must be finite (as the model's own filters require).
+fn finite(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+    match num(o, key)? {
+        Some(x) if !x.is_finite() => Err(invalid(format!("{key} must be a finite number"))),
+        v => Ok(v),
+    }
+}
+
+/// Each item once, in first-seen order: a cart of a million copies of one id
+/// is one item (it took 40 s before, each copy scored on its own). A bit per
+/// catalogue item, not a hash set or a sort: those cost the wasm 3-5 KB.
+fn unique(items: Vec<u32>, n_items: usize) -> Vec<u32> {
+    let mut seen = vec![0u64; n_items.div_ceil(64)];
+    items
+        .into_iter()
+        .filter(|&i| {
+            let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+            match seen.get_mut(word) {
+                Some(w) if *w & bit == 0 => {
+                    *w |= bit;
+                    true
+                }
+                _ => false,
+            }
+        })
+        .collect()
+}
+
 fn check_object(o: &JsValue, extra: &[&str]) -> Result<bool, JsValue> {
     if o.is_undefined() || o.is_null() {
         return Ok(false);
@@ -90,7 +118,8 @@ impl Model {
     }
 
     fn placement_options(&self, o: &JsValue, extra: &[&str]) -> Result<PlacementOptions, JsValue> {
-        let now = match num(o, "now").ok().flatten() {
+        // A wrong type is an error, not the wall clock in its place.
+        let now = match num(o, "now")? {
             Some(x) if x.is_finite() => x,
             Some(_) => return Err(invalid("now must be a finite number")),
             None => js_sys::Date::now(),
@@ -113,8 +142,8 @@ impl Model {
             .resolve_ids(&strings(o, "exclude")?.unwrap_or_default())
             .0;
         p.categories = strings(o, "categories")?.map(|c| self.category_indices(&c));
-        p.price_min = num(o, "priceMin")?;
-        p.price_max = num(o, "priceMax")?;
+        p.price_min = finite(o, "priceMin")?;
+        p.price_max = finite(o, "priceMax")?;
         p.in_stock_only = types::boolean(o, "inStockOnly")
             .map_err(invalid)?
             .unwrap_or(false);
@@ -187,7 +216,7 @@ impl Model {
         opts: &crate::engine::RecommendOptions,
         options: &JsValue,
     ) -> Result<Option<Vec<Placed>>, JsValue> {
-        let now = match num(options, "now").ok().flatten() {
+        let now = match num(options, "now")? {
             Some(x) if x.is_finite() => x,
             Some(_) => return Err(invalid("now must be a finite number")),
             None => js_sys::Date::now(),
@@ -355,14 +384,7 @@ fn id_list(ids: &JsValue) -> Result<Vec<String>, JsValue> {
     let arr = ids
         .dyn_ref::<Array>()
         .ok_or_else(|| invalid("ids must be an array of item ids"))?;
-    elements(arr, "ids")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, x)| {
-            x.as_string()
-                .ok_or_else(|| invalid(format!("ids[{i}] must be a string")))
-        })
-        .collect()
+    types::string_elements(arr, "ids", types::MAX_ARRAY).map_err(invalid)
 }
 
 fn co_params(o: &JsValue) -> Result<CoParams, JsValue> {
@@ -392,11 +414,12 @@ impl Model {
         let ids = id_list(&ids)?;
         let opts =
             self.placement_options(&options, &["mode", "minSupport", "shrinkage", "lift"])?;
-        let mode = match text(&options, "mode").ok().flatten() {
+        let mode = match text(&options, "mode")? {
             None => Mode::Relaxed,
             Some(m) => Mode::parse(&m).ok_or_else(|| invalid("mode must be strict or relaxed"))?,
         };
         let (cart, unknown) = self.inner.resolve_ids(&ids);
+        let cart = unique(cart, self.inner.n_items());
         if cart.is_empty() && !ids.is_empty() {
             return Err(js_error(Error::UnknownItem {
                 id: ids.first().cloned().unwrap_or_default(),
@@ -413,6 +436,7 @@ impl Model {
         let ids = id_list(&ids)?;
         let opts = self.placement_options(&options, &[])?;
         let (items, unknown) = self.inner.resolve_ids(&ids);
+        let items = unique(items, self.inner.n_items());
         if items.is_empty() {
             return Err(js_error(Error::UnknownItem {
                 id: ids.first().cloned().unwrap_or_default(),
@@ -472,7 +496,7 @@ impl Model {
     /// Trending items, optionally in one `category`. `NO_SECTION` without TRENDING.
     pub fn trending(&self, options: JsValue) -> Result<JsValue, JsValue> {
         let opts = self.placement_options(&options, &["category"])?;
-        let category = match text(&options, "category").ok().flatten() {
+        let category = match text(&options, "category")? {
             None => None,
             Some(c) => Some(
                 self.inner

@@ -116,7 +116,7 @@ pub fn prop(obj: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
 /// `undefined`, never as a value inherited from `Array.prototype`. Refuses
 /// arrays longer than `max` before reading anything.
 pub fn elements(arr: &Array, what: &str, max: u32) -> Result<Vec<JsValue>, String> {
-    let len = arr.length();
+    let len = length(arr, what)?;
     if len > max {
         return Err(format!(
             "{what} has {len} entries; at most {max} are accepted"
@@ -141,6 +141,23 @@ pub fn elements(arr: &Array, what: &str, max: u32) -> Result<Vec<JsValue>, Strin
         out.push(Reflect::get_u32(arr, i).map_err(|e| threw(what, &e))?);
     }
     Ok(out)
+}
+
+/// `arr.length` through a catching `Reflect.get`: `Array.isArray` is true
+/// for a Proxy over an array, and its `get` trap may throw. The plain
+/// `Array::length` import does not catch, so that exception would unwind
+/// through the wasm and leave the model borrowed (it could never be freed).
+pub fn length(arr: &Array, what: &str) -> Result<u32, String> {
+    let v = Reflect::get(arr, &JsValue::from_str("length")).map_err(|e| threw(what, &e))?;
+    match v.as_f64() {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a whole number in 0..=u32::MAX, checked in the guard"
+        )]
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+        _ => Err(format!("{what} has no valid length")),
+    }
 }
 
 pub fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {
@@ -185,15 +202,64 @@ pub fn strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> 
     let arr = v
         .dyn_ref::<Array>()
         .ok_or_else(|| format!("{key} must be an array of strings"))?;
-    elements(arr, key, MAX_ARRAY)?
+    string_elements(arr, key, MAX_ARRAY).map(Some)
+}
+
+/// The elements of a JS array that must all be strings, read one by one so
+/// that the first bad one ends the read (a million numbers cost one read,
+/// not a million). Holes need no own-key check when they can only read as
+/// `undefined` ([`plain_holes`]), which is refused like any non-string.
+pub fn string_elements(arr: &Array, what: &str, max: u32) -> Result<Vec<String>, String> {
+    let must = |i: usize, x: JsValue| {
+        x.as_string()
+            .ok_or_else(|| format!("{what}[{i}] must be a string"))
+    };
+    // Not in the lean build: its 2 KB would take it past its size budget, and
+    // it has no placements (the lists a page may fill with a cart's worth of ids).
+    #[cfg(not(feature = "lean"))]
+    if plain_holes(arr, what)? {
+        let len = length(arr, what)?;
+        if len > max {
+            return Err(format!(
+                "{what} has {len} entries; at most {max} are accepted"
+            ));
+        }
+        let mut out = Vec::with_capacity(len as usize);
+        for i in 0..len {
+            let x = Reflect::get_u32(arr, i).map_err(|e| threw(what, &e))?;
+            out.push(must(i as usize, x)?);
+        }
+        return Ok(out);
+    }
+    elements(arr, what, max)?
         .into_iter()
         .enumerate()
-        .map(|(i, x)| {
-            x.as_string()
-                .ok_or_else(|| format!("{key}[{i}] must be a string"))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+        .map(|(i, x)| must(i, x))
+        .collect()
+}
+
+/// Whether a hole in `arr` can only read as `undefined`: its prototype is
+/// this realm's `Array.prototype`, and neither that nor `Object.prototype`
+/// has an own index key (prototype pollution like `Array.prototype[3] = 'x'`).
+#[cfg(not(feature = "lean"))]
+fn plain_holes(arr: &Array, what: &str) -> Result<bool, String> {
+    let proto = Reflect::get_prototype_of(arr).map_err(|e| threw(what, &e))?;
+    let array_proto = Reflect::get_prototype_of(&Array::new()).map_err(|e| threw(what, &e))?;
+    if !js_sys::Object::is(&proto, &array_proto) {
+        return Ok(false);
+    }
+    let object_proto = Reflect::get_prototype_of(&array_proto).map_err(|e| threw(what, &e))?;
+    for p in [&array_proto, &object_proto] {
+        let keys = Reflect::own_keys(p).map_err(|e| threw(what, &e))?;
+        let index = keys.iter().any(|k| {
+            k.as_string()
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if index {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Describes a number for a message without pulling float formatting into

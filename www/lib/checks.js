@@ -28,7 +28,7 @@ export function checkRecOptions(opts, extra = []) {
 /** @param {unknown} opts @param {readonly string[]} extra @returns {RecOptions} */
 function recOptions(opts, extra) {
   if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts)) {
+  if (typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)) {
     badArg(`options must be an object like {k: 10}, got ${describe(opts)}`);
   }
   const o = /** @type {Record<string, unknown>} */ (opts);

@@ -44,6 +44,16 @@ export class VitrineError extends Error {
  * @returns {VitrineError}
  */
 export function toVitrineError(e) {
+  try {
+    return convert(e);
+  } catch {
+    // A thrown Proxy or object whose getters throw: reading it threw too.
+    return new VitrineError('INTERNAL', 'an unreadable value was thrown', {}, { cause: e });
+  }
+}
+
+/** @param {unknown} e @returns {VitrineError} */
+function convert(e) {
   if (e instanceof VitrineError) return e;
   if (e && typeof e === 'object') {
     const anyE = /** @type {any} */ (e);
@@ -83,9 +93,13 @@ export function describe(v) {
 
 /** The message of anything thrown. @param {unknown} e */
 export function messageOf(e) {
-  return e && typeof e === 'object' && typeof (/** @type {any} */ (e).message) === 'string'
-    ? /** @type {any} */ (e).message
-    : String(e);
+  try {
+    return e && typeof e === 'object' && typeof (/** @type {any} */ (e).message) === 'string'
+      ? /** @type {any} */ (e).message
+      : String(e);
+  } catch {
+    return 'an unreadable value';
+  }
 }
 
 /**

@@ -63,7 +63,7 @@ export function checkLoadOptions(opts) {
 /** @param {unknown} opts @returns {LoadOptions} */
 function loadOptions(opts) {
   if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts)) {
+  if (typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)) {
     badArg(`load options must be an object, got ${describe(opts)}`);
   }
   /** @type {Record<string, unknown>} */
@@ -89,6 +89,13 @@ function loadOptions(opts) {
   if (threads !== undefined && threads !== 1 && threads !== 2 && threads !== 'auto') badArg(`options.threads must be 1, 2 or 'auto', got ${describe(threads)}`);
   checkCacheOption(o.cache);
   parseIntegrity(o.integrity, 'options.integrity');
+  // Per-build objects copied now: a throwing getter is INVALID_ARGUMENT here, not a raw error in the loader.
+  for (const key of ['wasmUrl', 'wasmIntegrity']) {
+    const v = /** @type {any} */ (o)[key];
+    if (v === undefined || typeof v !== 'object' || v instanceof URL) continue;
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) badArg(`options.${key} must be an object (one entry per build), got ${describe(v)}`);
+    /** @type {any} */ (o)[key] = Object.fromEntries(['relaxed', 'simd', 'scalar', 'intent'].filter((b) => Object.prototype.hasOwnProperty.call(v, b) && v[b] != null).map((b) => [b, v[b]]));
+  }
   return o;
 }
 
@@ -574,6 +581,8 @@ const hex = (n) => n.toString(16).padStart(8, '0');
  * @param {LoadContext} [t] filled with timings and the cache's part
  */
 export async function openSource(wasm, source, opts, t = newLoadContext()) {
+  // `instanceof` throws for a Proxy whose getPrototypeOf trap throws.
+  readingArgument('source', () => source instanceof ArrayBuffer);
   // Fetched while the wasm compiles, so priming can run as soon as it is ready.
   if (isPromise(wasm)) primerCatalogue().catch(() => {});
   // An unverifiable hash (insecure origin) fails before the download.

@@ -15,7 +15,7 @@
 // the cache and fetched again from the network (HTTP cache bypassed); if
 // the network copy is wrong too, the call fails with SHARD_MISMATCH.
 
-import { VitrineError, badArg, describe, messageOf, readingArgument, toVitrineError } from './lib/errors.js';
+import { VitrineError, badArg, describe, isOptionsObject, messageOf, readingArgument, toVitrineError } from './lib/errors.js';
 import { pickVariant } from './lib/detect.js';
 import { loadWasm } from './lib/wasm.js';
 import { checkLoadOptions, openSource } from './lib/source.js';
@@ -56,7 +56,7 @@ export async function openSharded(getWasm, head, options) {
   if (typeof head !== 'string' && !readingArgument('head', () => head instanceof URL)) {
     badArg(`the head must be a URL string or URL, got ${describe(head)}`);
   }
-  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+  if (options !== undefined && options !== null && !isOptionsObject(options)) {
     badArg(`options must be an object, got ${describe(options)}`);
   }
   /** @type {Record<string, any>} */
@@ -442,7 +442,7 @@ export class ShardedVitrine {
   /** @param {any} options */
   _split(options) {
     return readingArgument('options', () => {
-      if (options != null && (typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options))) badArg(`options must be an object, got ${describe(options)}`);
+      if (options != null && !isOptionsObject(options)) badArg(`options must be an object, got ${describe(options)}`);
       const { shards = 'needed', ...rest } = options ?? {};
       if (!SCOPES.has(shards)) badArg(`options.shards must be 'loaded', 'needed' or 'all', got ${describe(shards)}`);
       return { shards, opts: checkRecOptions(rest) };

@@ -2,7 +2,7 @@
 // fails here, with a message saying what to fix, before anything crosses into
 // the wasm or a worker.
 
-import { VitrineError, badArg, describe, readingArgument } from './errors.js';
+import { VitrineError, badArg, describe, isOptionsObject, readingArgument } from './errors.js';
 
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
 /** @typedef {import('../vitrine.js').Scored} Scored */
@@ -28,7 +28,7 @@ export function checkRecOptions(opts, extra = []) {
 /** @param {unknown} opts @param {readonly string[]} extra @returns {RecOptions} */
 function recOptions(opts, extra) {
   if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)) {
+  if (!isOptionsObject(opts)) {
     badArg(`options must be an object like {k: 10}, got ${describe(opts)}`);
   }
   const o = /** @type {Record<string, unknown>} */ (opts);

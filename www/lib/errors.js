@@ -81,6 +81,15 @@ export function badArg(msg) {
   throw new VitrineError('INVALID_ARGUMENT', msg);
 }
 
+/**
+ * Whether `v` can be an options object: an array's or a typed array's
+ * indices would read as option names, and null is no object to read.
+ * @param {unknown} v @returns {v is Record<string, unknown>}
+ */
+export function isOptionsObject(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
+}
+
 /** A short, safe description of a value for error messages. @param {unknown} v */
 export function describe(v) {
   if (v === null) return 'null';

@@ -2,7 +2,7 @@
 // memory, size limits and integrity. Memory is committed as bytes arrive (a
 // `Content-Length` header is a claim, not a fact) and freed on every failure.
 
-import { VitrineError, badArg, callCallback, describe, messageOf, readingArgument, toVitrineError } from './errors.js';
+import { VitrineError, badArg, callCallback, describe, isOptionsObject, messageOf, readingArgument, toVitrineError } from './errors.js';
 import { parseIntegrity, requireSubtle, verifyIntegrity } from './integrity.js';
 import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFields, openStore, revalidate, warningOf } from './cache.js';
 
@@ -63,7 +63,7 @@ export function checkLoadOptions(opts) {
 /** @param {unknown} opts @returns {LoadOptions} */
 function loadOptions(opts) {
   if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)) {
+  if (!isOptionsObject(opts)) {
     badArg(`load options must be an object, got ${describe(opts)}`);
   }
   /** @type {Record<string, unknown>} */
@@ -93,7 +93,7 @@ function loadOptions(opts) {
   for (const key of ['wasmUrl', 'wasmIntegrity']) {
     const v = /** @type {any} */ (o)[key];
     if (v === undefined || typeof v !== 'object' || v instanceof URL) continue;
-    if (Array.isArray(v) || ArrayBuffer.isView(v)) badArg(`options.${key} must be an object (one entry per build), got ${describe(v)}`);
+    if (!isOptionsObject(v)) badArg(`options.${key} must be an object (one entry per build), got ${describe(v)}`);
     /** @type {any} */ (o)[key] = Object.fromEntries(['relaxed', 'simd', 'scalar', 'intent'].filter((b) => Object.prototype.hasOwnProperty.call(v, b) && v[b] != null).map((b) => [b, v[b]]));
   }
   return o;

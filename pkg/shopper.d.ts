@@ -261,7 +261,7 @@ export interface ShopperBase {
   sessions(): ShopperEvent[][];
   /** Wipes memory at once, then storage (the IndexedDB database is deleted), here and in other tabs. */
   forget(): Promise<void>;
-  /** Stops listening to other tabs and closes the storage connection; the shopper keeps working. */
+  /** Stops listening to other tabs and to the page's end, and closes the storage connection; the shopper keeps working (its next `track()` reopens and listens again). */
   close(): void;
 }
 

@@ -297,12 +297,32 @@ export interface Mood {
   confidence: number;
 }
 
-/** The intent module's model object (see `Vitrine.loadIntent`). */
+/**
+ * The intent matcher's settings (see `Vitrine.loadIntent`). Every member
+ * throws DISPOSED once the model is disposed; a wrong argument is
+ * INVALID_ARGUMENT. Questions go through `Vitrine.matchIntent`, which adds
+ * product ids: the wasm object's own `matchIntent` is not handed out.
+ */
 export interface IntentModel {
+  /** Intent names in model order; a fresh copy on each read. */
   readonly intents: string[];
+  /** Out-of-scope threshold on `confidence` (the calibrated one until set; stored as an f32). */
   readonly threshold: number;
+  /** A number in [0, 1]; 0 never answers `intent: null`. */
   setThreshold(t: number): void;
+  /** Same as `Vitrine.resetConversation`. */
   resetConversation(): void;
+}
+
+/** `VitrineWorker.loadIntent`: `IntentModel`, whose calls into the worker return Promises. */
+export interface WorkerIntentModel {
+  /** Intent names in model order; a fresh copy on each read. */
+  readonly intents: string[];
+  /** As last set (resolved), read without a round trip. */
+  readonly threshold: number;
+  /** Checked here (rejects INVALID_ARGUMENT), applied in the worker. */
+  setThreshold(t: number): Promise<void>;
+  resetConversation(): Promise<void>;
 }
 
 export type UserVector = Float32Array | Float64Array | number[];
@@ -444,7 +464,7 @@ export declare class Vitrine {
   matchIntent(text: string): Promise<IntentMatch>;
   /** Fetches and starts the intent matcher ahead of the first question. */
   loadIntent(): Promise<IntentModel>;
-  /** Masks phones, e-mails, card numbers, Chinese ID numbers and street addresses as `[phone]`, `[email]`, `[card]`, `[id_number]`, `[address]` (order numbers stay); runs in the intent module. */
+  /** Masks phones, e-mails, card numbers and security codes, Chinese ID and passport numbers and street addresses (with their postcodes) as `[phone]`, `[email]`, `[card]`, `[id_number]`, `[address]` (order numbers and personal names stay); runs in the intent module. */
   redact(text: string): Promise<string>;
   /** Starts a new conversation: earlier negative messages no longer count towards `escalate`. */
   resetConversation(): Promise<void>;
@@ -473,7 +493,7 @@ export declare class VitrineWorker {
   itemVector(id: string): Promise<Float32Array>;
   matchIntent(text: string): Promise<IntentMatch>;
   /** Fetches and starts the intent matcher in the worker ahead of the first question. */
-  loadIntent(): Promise<{ intents: string[]; threshold: number }>;
+  loadIntent(): Promise<WorkerIntentModel>;
   redact(text: string): Promise<string>;
   resetConversation(): Promise<void>;
   /** A shopper wasm entry point run in the worker (arguments as for the page model's `raw[method]`). */

@@ -43,7 +43,7 @@ def parse_args(argv):
     p.add_argument("--user-col", default="user_id")
     p.add_argument("--item-col", default="item_id")
     p.add_argument("--value-col", default="rating", help="rating or event column; 'none' = every row weighs 1")
-    p.add_argument("--time-col", default="timestamp", help="rows with a non-numeric time are dropped; 'none'")
+    p.add_argument("--time-col", default="timestamp", help="rows whose time is neither a number nor an ISO-8601 date are dropped; 'none'")
     p.add_argument("--min-rating", type=float, default=4.0, help="ratings below are not positives")
     p.add_argument("--rating-weight", action="store_true", help="use the rating itself as r")
     p.add_argument("--event-weights", help="e.g. view=1,cart=3,purchase=5; unknown events are dropped")
@@ -171,7 +171,10 @@ def positives(spark, a):
         (F.trim(F.col(cols[cv])) if cv is not None else F.lit(None).cast("string")).alias("value"),
         (F.trim(F.col(cols[ct])) if ct is not None else F.lit("0")).alias("time"),
     ).filter((F.col("user") != "") & (F.col("item") != "") & F.col("user").isNotNull() & F.col("item").isNotNull())
-    df = df.filter(F.col("time").cast("double").isNotNull())
+    # Rows vitrine's loader would refuse for their time are dropped here too:
+    # a number, or text that starts like an ISO-8601 date (ALS needs no time,
+    # so the date itself is not read further).
+    df = df.filter(F.expr("try_cast(time AS DOUBLE)").isNotNull() | F.col("time").rlike(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"))
     if events is not None:
         if cv is None:
             raise SystemExit("spark_als: --event-weights needs a value column")

@@ -55,7 +55,7 @@ test-train: $(ML100K) train-venv cli
 	VITRINE_BIN=$(abspath $(VITRINE_BIN)) VITRINE_ML100K=$(abspath $(ML100K)) \
 	VITRINE_ML100K_ITEMS=$(abspath $(DATA)/ml-100k/ml-100k.item) \
 	VITRINE_IMPLICIT_PYTHON=$(abspath $(PY)) \
-	$(CARGO) test --release --quiet --test train_input --test train_pipeline
+	$(CARGO) test --release --quiet --test train_input --test train_formats --test train_pipeline
 
 EVAL_ALS_FLAGS = --factors $(EVAL_FACTORS) --iterations $(EVAL_ITERATIONS) --alpha $(EVAL_ALPHA) \
 	--lambda $(EVAL_LAMBDA) --threads $(EVAL_THREADS) --seed $(EVAL_SEED) \

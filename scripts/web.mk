@@ -47,11 +47,11 @@ test-web-pkg: setup-web wasm pkg-web
 	$(NODE) --test tests/pkg/
 
 # The package in real consumers (tests/consumers/: Vite, webpack, Rollup, Parcel, Rspack, Bun,
-# esbuild, Next.js, Node ESM/CJS), each installed from its own lock file
+# esbuild, Next.js, Angular CLI, Rsbuild, Node ESM/CJS), each installed from its own lock file
 # (node_modules kept per fixture, reinstalled only when the lock changes).
 # CONSUMERS=vite,next runs a subset. tests/consumers/dev.test.mjs runs the same fixtures in
 # their dev servers (vite with and without pre-bundling, next dev with Turbopack and with --webpack,
-# webpack serve, rspack serve, esbuild --serve, parcel serve); DEV_SERVERS=vite,next picks some of
+# webpack serve, rspack serve, esbuild --serve, parcel serve, ng serve, rsbuild dev); DEV_SERVERS=vite,next picks some of
 # them (all by default), DEV_SERVERS=none skips them.
 test-consumers: setup-web wasm cli pkg-web
 	VITRINE_CONSUMERS=$(CONSUMERS) VITRINE_DEV_SERVERS=$(DEV_SERVERS) $(NODE) --test --test-concurrency=1 tests/consumers/

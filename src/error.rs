@@ -217,10 +217,15 @@ impl fmt::Display for Error {
                 "bundle truncated in {} at offset {}: need {need} bytes, have {have}",
                 at.section, at.offset
             ),
-            Error::BadMagic { found } => write!(
-                f,
-                "not a vitrine bundle: magic bytes are {found:02x?}, expected \"VITRINE\\0\""
-            ),
+            // Byte by byte: `{found:02x?}` links core's Debug list and
+            // padding machinery (~1 KB of every wasm build).
+            Error::BadMagic { found } => {
+                f.write_str("not a vitrine bundle: magic bytes are")?;
+                for b in found {
+                    write!(f, " {b:02x}")?;
+                }
+                f.write_str(", expected \"VITRINE\\0\"")
+            }
             Error::UnsupportedVersion { major, minor } => write!(
                 f,
                 "bundle format {major}.{minor} is newer than this reader (supports 1.x); upgrade vitrine"

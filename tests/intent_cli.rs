@@ -484,3 +484,120 @@ fn failed_training_keeps_old_outputs() {
     assert!(std::fs::read(&model).unwrap() == b"OLD MODEL");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `intent eval` writes its outputs (`--out`, `--predictions`, `--sweep`)
+/// all or nothing, like `intent train`: a run whose one output cannot be
+/// written leaves the others' old files byte for byte and no temp files.
+#[test]
+fn failed_eval_keeps_old_outputs() {
+    let dir = tmp("eval-atomic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_json = dir.join("r.json");
+    let preds = dir.join("p.csv");
+    let sweep = dir.join("s.jsonl");
+    let not_a_dir = dir.join("plain-file");
+    std::fs::write(&not_a_dir, b"a file").unwrap();
+    let old = |p: &PathBuf| format!("OLD {}", p.file_name().unwrap().to_string_lossy());
+    let reset = || {
+        for p in [&out_json, &preds, &sweep] {
+            std::fs::write(p, old(p)).unwrap();
+        }
+    };
+    let eval = |out: &PathBuf, predictions: &PathBuf, test: &str| {
+        vitrine()
+            .args([
+                "intent",
+                "eval",
+                "--label-column",
+                "mood",
+                "--c",
+                "3",
+                "--train",
+            ])
+            .arg(format!("{DATA}/mood_en.csv"))
+            .arg("--test")
+            .arg(test)
+            .arg("--out")
+            .arg(out)
+            .arg("--predictions")
+            .arg(predictions)
+            .arg("--sweep")
+            .arg(&sweep)
+            .output()
+            .unwrap()
+    };
+    let test_csv = format!("{DATA}/mood_en.csv");
+    let missing = dir.join("missing.csv").to_string_lossy().into_owned();
+    let cases: [(&str, PathBuf, PathBuf, &str, &str); 4] = [
+        (
+            "--out is a directory",
+            dir.clone(),
+            preds.clone(),
+            &test_csv,
+            "cannot write",
+        ),
+        (
+            "--predictions under a file",
+            out_json.clone(),
+            not_a_dir.join("p.csv"),
+            &test_csv,
+            "cannot write",
+        ),
+        (
+            "one path for two outputs",
+            out_json.clone(),
+            out_json.clone(),
+            &test_csv,
+            "given for two outputs",
+        ),
+        (
+            "missing test file",
+            out_json.clone(),
+            preds.clone(),
+            &missing,
+            "missing.csv",
+        ),
+    ];
+    for (case, out, predictions, test, want) in cases {
+        reset();
+        let o = eval(&out, &predictions, test);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{case}: should fail");
+        assert!(err.contains(want), "{case}: {err}");
+        assert!(!err.contains("panicked"), "{case}: {err}");
+        for p in [&out_json, &preds, &sweep] {
+            assert_eq!(
+                std::fs::read_to_string(p).unwrap(),
+                old(p),
+                "{case}: {} overwritten",
+                p.display()
+            );
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The same run with writable paths replaces all three.
+    reset();
+    let o = eval(&out_json, &preds, &test_csv);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&out_json).unwrap()).unwrap();
+    assert_eq!(j["n_test"], 45);
+    assert_eq!(
+        j,
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    );
+    assert!(std::fs::read_to_string(&preds)
+        .unwrap()
+        .starts_with("truth,prediction,confidence\n"));
+    let s = std::fs::read_to_string(&sweep).unwrap();
+    assert!(
+        s.lines().count() > 4 && s.lines().all(|l| l.starts_with('{')),
+        "{s}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -174,6 +174,75 @@ const ROWS: &[(&str, &str, &str)] = &[
     // fails the ID check digit is not an ID.
     ("keep", "serial 1234567890123456", "serial 1234567890123456"),
     ("keep", "ref 123456789012345678", "ref 123456789012345678"),
+    // ==== added 2026-12-01, written before the rules that pass them ====
+    // ---- phones, European national formats written in pairs or groups
+    // (ITU-T E.164 national plans: a trunk 0 and groups of 2-4 digits)
+    ("phone", "appelez-moi au 06 12 34 56 78", "appelez-moi au [phone]"),
+    ("phone", "mon portable : 06.12.34.56.78", "mon portable : [phone]"),
+    ("phone", "07-12-34-56-78", "[phone]"),
+    ("phone", "fixe 01 42 68 53 00 le matin", "fixe [phone] le matin"),
+    ("phone", "+33 1 42 68 53 00", "[phone]"),
+    ("phone", "0033 6 12 34 56 78", "[phone]"),
+    ("phone", "ring me on 020 7946 0958", "ring me on [phone]"),
+    ("phone", "+49 30 12345678", "[phone]"),
+    ("phone", "0049 30 12345678", "[phone]"),
+    ("phone", "Handy 0151 23456789", "Handy [phone]"),
+    ("phone", "bel me op 06 12345678", "bel me op [phone]"),
+    ("phone", "Natel 079 123 45 67", "Natel [phone]"),
+    ("phone", "GSM 0470 12 34 56", "GSM [phone]"),
+    ("phone", "ring 070-123 45 67", "ring [phone]"),
+    ("phone", "+34 612 34 56 78", "[phone]"),
+    ("phone", "+39 333 123 4567", "[phone]"),
+    // ---- card security codes after a cue: card data, so [card]
+    ("card", "CVV 123", "CVV [card]"),
+    ("card", "CVC: 4567", "CVC: [card]"),
+    ("card", "the cvv is 123", "the cvv is [card]"),
+    ("card", "CVV2: 321", "CVV2: [card]"),
+    ("card", "security code 1234 on my amex", "security code [card] on my amex"),
+    ("card", "安全码 123", "安全码 [card]"),
+    ("card", "卡背面安全码：456", "卡背面安全码：[card]"),
+    ("card", "card 4111 1111 1111 1111 cvv 123", "card [card] cvv [card]"),
+    // ---- passport numbers after a cue: identity documents, so [id_number]
+    ("id", "passport E12345678", "passport [id_number]"),
+    ("id", "护照号 E12345678", "护照号 [id_number]"),
+    ("id", "护照号码：EA1234567", "护照号码：[id_number]"),
+    ("id", "my passport number is 533380006", "my passport number is [id_number]"),
+    ("id", "Passport No. C01X00T47", "Passport No. [id_number]"),
+    // ---- addresses with UK, Canadian, German, Dutch and French postcodes
+    ("address", "10 Downing Street, London SW1A 2AA", "[address]"),
+    ("address", "ship to 221B Baker Street, London NW1 6XE please", "ship to [address] please"),
+    ("address", "Flat 3, 45 High Street, Manchester M1 1AE", "[address]"),
+    ("address", "24 Sussex Drive, Ottawa, ON K1A 0B1", "[address]"),
+    ("address", "1 Yonge St, Toronto, ON M5E 1W7", "[address]"),
+    ("address", "Invalidenstraße 117, 10115 Berlin", "[address]"),
+    ("address", "Lieferadresse: Hauptstr. 5, 80331 München", "Lieferadresse: [address]"),
+    ("address", "Königsallee 1, 40212 Düsseldorf", "[address]"),
+    ("address", "Kalverstraat 92, 1012 PH Amsterdam", "[address]"),
+    ("address", "send it to Prinsengracht 263 please", "send it to [address] please"),
+    ("address", "12 rue de Rivoli, 75001 Paris", "[address]"),
+    // ---- MUST KEEP: amounts, dates, times, sizes, quantities, codes
+    ("keep", "€ 12,99", "€ 12,99"),
+    ("keep", "€12,99 statt €19,99", "€12,99 statt €19,99"),
+    ("keep", "2 Stück à 12,99 €", "2 Stück à 12,99 €"),
+    ("keep", "1.299.000 ₫", "1.299.000 ₫"),
+    ("keep", "geliefert am 06/12/2024", "geliefert am 06/12/2024"),
+    ("keep", "livraison le 06.12.2024", "livraison le 06.12.2024"),
+    ("keep", "livraison le 06 12 2024", "livraison le 06 12 2024"),
+    ("keep", "ouvert de 09 30 à 18 30", "ouvert de 09 30 à 18 30"),
+    ("keep", "between 10 15 and 10 45", "between 10 15 and 10 45"),
+    ("keep", "sizes 6 8 10 12 14", "sizes 6 8 10 12 14"),
+    ("keep", "3 x 250 ml", "3 x 250 ml"),
+    ("keep", "Bestellnummer 1234567890", "Bestellnummer 1234567890"),
+    ("keep", "SKU AB12 3CD", "SKU AB12 3CD"),
+    // A postcode alone, or with its city, names an area, not a door (as a
+    // bare city does): kept, so delivery questions still read.
+    ("keep", "do you deliver to SW1A 1AA?", "do you deliver to SW1A 1AA?"),
+    ("keep", "Lieferung nach 10115 Berlin möglich?", "Lieferung nach 10115 Berlin möglich?"),
+    ("keep", "CVV rejected 3 times", "CVV rejected 3 times"),
+    ("keep", "the passport expires in 2030", "the passport expires in 2030"),
+    ("keep", "passport photos 35x45 mm", "passport photos 35x45 mm"),
+    ("keep", "Earring 2 pack", "Earring 2 pack"),
+    ("keep", "Gaming Laptop 15 Zoll", "Gaming Laptop 15 Zoll"),
 ];
 
 /// One row: `Err` with what went wrong, so the table reports every
@@ -250,6 +319,14 @@ fn long_paste_masks_every_item() {
         redact(&unit.repeat(n)) == masked.repeat(n),
         "some item of the paste was missed"
     );
+    // The rules of the second table part: pairs, security codes, passports,
+    // street-first addresses and postcode tails, 20,000 times each.
+    let unit = "06 12 34 56 78, CVV 123, passport E12345678, Hauptstr. 5, 80331 München; 10 Downing Street, London SW1A 2AA; ";
+    let masked = "[phone], CVV [card], passport [id_number], [address]; [address]; ";
+    assert!(
+        redact(&unit.repeat(n)) == masked.repeat(n),
+        "some item of the second paste was missed"
+    );
 }
 
 /// Pathological shapes (one huge digit run, separators only, an `@` wall,
@@ -299,6 +376,8 @@ proptest::proptest! {
             "a", "B", "X", "x", "St", "Street", "Apt", "PO", "P", "O", "Box", "NY", "New", "York",
             "路", "号", "栋", "室", "单元", "院", "楼", "厅", "第", "知道", "订单号", "手机", "身份证",
             "¥", "元", "\0", "\u{FFFD}", "😀", "com", "qq", "\n",
+            "CVV", "cvv2", "安全码", "passport", "护照", "E1234", "Hauptstraße", "str.", "Weg", "rue",
+            "SW1A", "2AA", "ON", "K1A", "München", "ß", "é", ", ", "06", "0",
         ]),
         0..60,
     )) {

@@ -128,7 +128,14 @@ fn header_errors_have_stable_codes() {
     let bytes = small_model().to_bytes();
     let mut b = bytes.clone();
     b[0] = b'X';
-    assert_eq!(IntentModel::from_bytes(&b).unwrap_err().code(), "BAD_MAGIC");
+    let e = IntentModel::from_bytes(&b).unwrap_err();
+    assert_eq!(e.code(), "BAD_MAGIC");
+    // The bytes found, in hex ("VTINTENT" with its V made an X).
+    assert!(
+        e.to_string()
+            .contains("magic bytes are 58 54 49 4e 54 45 4e 54, expected"),
+        "{e}"
+    );
     let mut b = bytes.clone();
     b[8] = 9;
     assert_eq!(

@@ -31,6 +31,11 @@ fn stderr(o: &Output) -> String {
 /// the end (2 items a visit), odd users bought once at the start and left.
 /// Columns for both readers: the trainer's rating, the behaviour `type`.
 fn log() -> String {
+    log_with(|t| t.to_string())
+}
+
+/// [`log`] with each time (seconds from 0) written by `time`.
+fn log_with(time: impl Fn(i64) -> String) -> String {
     let mut s = String::from("user_id,item_id,rating,timestamp,type\n");
     for u in 0..40 {
         if u % 2 == 0 {
@@ -38,12 +43,15 @@ fn log() -> String {
                 let t = v * 4 * DAY_S;
                 for k in 0..2 {
                     let item = (u * 3 + v + k * 5) % 24;
-                    s.push_str(&format!("u{u},i{item},5,{},view\n", t + k * 60));
-                    s.push_str(&format!("u{u},i{item},5,{},purchase\n", t + k * 60 + 30));
+                    s.push_str(&format!("u{u},i{item},5,{},view\n", time(t + k * 60)));
+                    s.push_str(&format!(
+                        "u{u},i{item},5,{},purchase\n",
+                        time(t + k * 60 + 30)
+                    ));
                 }
             }
         } else {
-            s.push_str(&format!("u{u},i{},5,{},purchase\n", u % 24, u));
+            s.push_str(&format!("u{u},i{},5,{},purchase\n", u % 24, time(u)));
         }
     }
     s
@@ -73,6 +81,102 @@ fn history(model: &Model, ids: &[(&str, f64, EventKind)]) -> Vec<Event> {
             ts: day * 86_400_000.0,
         })
         .collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS+01:00` for `secs` since the epoch (UTC), written an
+/// hour ahead as a shop's local time would be.
+fn iso_plus_one_hour(secs: i64) -> String {
+    let local = secs + 3600;
+    let (days, sod) = (local.div_euclid(DAY_S), local.rem_euclid(DAY_S));
+    let (y, m, d) = vitrine::train::values::civil_from_days(days);
+    let (h, mi, s) = (sod / 3600, sod % 3600 / 60, sod % 60);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}+01:00")
+}
+
+/// The behaviour log's timestamps are durations on the device (30-minute
+/// sessions, recency in days): the same events in milliseconds or as ISO-8601
+/// local times give the segments the seconds give, and the summary says how
+/// the column was read.
+#[test]
+fn behaviour_log_in_ms_or_iso_gives_the_segments_of_seconds() {
+    let dir = tmpdir("units");
+    let base = 1_700_000_000; // November 2023: the magnitude `auto` reads
+    let logs = [
+        (
+            "s",
+            log_with(|t| (base + t).to_string()),
+            "timestamps in seconds (--time-unit auto",
+        ),
+        (
+            "ms",
+            log_with(|t| ((base + t) * 1000).to_string()),
+            "timestamps in milliseconds (--time-unit auto",
+        ),
+        (
+            "iso",
+            log_with(|t| iso_plus_one_hour(base + t)),
+            "timestamps ISO-8601",
+        ),
+    ];
+    let mut sections = Vec::new();
+    for (name, text, said) in &logs {
+        let events = dir.join(format!("events-{name}.csv"));
+        std::fs::write(&events, text).unwrap();
+        let o = train(
+            &dir,
+            &[
+                "--behaviour",
+                events.to_str().unwrap(),
+                "--behaviour-segments",
+                "2",
+            ],
+        );
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let model = Model::from_bytes(&std::fs::read(dir.join("m.vtr")).unwrap()).unwrap();
+        let o = vitrine()
+            .args(["session", "segments", "--bundle"])
+            .arg(dir.join("m.vtr"))
+            .arg("--bundle-out")
+            .arg(dir.join(format!("seg-{name}.vtr")))
+            .arg("--events")
+            .arg(&events)
+            .args(["--k", "2"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(stderr(&o).contains(said), "{name}: {}", stderr(&o));
+        let seg = vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap();
+        assert_eq!(
+            seg.sizes,
+            vec![20, 20],
+            "{name}: the two habits are two segments"
+        );
+        sections.push((name, seg));
+    }
+    for (name, seg) in &sections[1..] {
+        assert_eq!(seg.centroids, sections[0].1.centroids, "{name} vs s");
+        assert_eq!(seg.labels, sections[0].1.labels, "{name} vs s");
+    }
+    // Forced to seconds, the millisecond log's visits are 1000× apart: the
+    // regular shoppers no longer look like one habit with the others.
+    let o = train(
+        &dir,
+        &[
+            "--behaviour",
+            dir.join("events-ms.csv").to_str().unwrap(),
+            "--behaviour-segments",
+            "2",
+            "--behaviour-time-unit",
+            "s",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = Model::from_bytes(&std::fs::read(dir.join("m.vtr")).unwrap()).unwrap();
+    let seg = vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap();
+    assert_ne!(
+        seg.centroids, sections[0].1.centroids,
+        "the unit must matter"
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@
 
 import { VitrineError, badArg, describe, isOptionsObject, messageOf, readingArgument, toVitrineError } from './lib/errors.js';
 import { pickVariant } from './lib/detect.js';
-import { loadWasm } from './lib/wasm.js';
+import { baseHref, loadWasm } from './lib/wasm.js';
 import { checkLoadOptions, openSource } from './lib/source.js';
 import { Vitrine } from './lib/model.js';
 import { checkId, checkRecOptions, checkUserVector, scoredList } from './lib/checks.js';
@@ -79,7 +79,7 @@ export async function openSharded(getWasm, head, options) {
   }
   let headUrl = '';
   try {
-    headUrl = new URL(String(head), globalThis.location?.href).href;
+    headUrl = new URL(String(head), baseHref()).href;
   } catch {
     badArg(`the head ${describe(String(head))} is not a valid URL`);
   }

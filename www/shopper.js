@@ -63,6 +63,14 @@ const RECORD_KEY = 'record';
 const DB_VERSION = 1;
 /** BroadcastChannel and Web Lock names are per profile key, like the database. */
 const CHANNEL_PREFIX = 'vitrine.shopper/';
+/**
+ * IndexedDB shoppers, in localStorage (the one store a page can write
+ * synchronously while it goes away): events tracked but not yet in the
+ * database when the page was hidden or left, merged by the next shopper
+ * to start; and the time of a `forget()` whose deletion may not have run.
+ */
+const UNSAVED_PREFIX = 'vitrine.shopper.unsaved/';
+const FORGOT_PREFIX = 'vitrine.shopper.forgot/';
 const FUTURE_SLACK_MS = 5 * 60_000;
 /** Longest array accepted from the caller (candidate ids, exclude, ...). */
 const MAX_LIST = 1_000_000;
@@ -374,6 +382,12 @@ function localBackend(ls, key, warn) {
   // (docs/shopper.md: IndexedDB is the backend for exact merges).
   /** @template T @param {() => T} run @returns {Promise<T>} */
   const locked = async (run) => (locks && typeof locks.request === 'function' ? locks.request(CHANNEL_PREFIX + key, run) : run());
+  /** @param {(cur: ShopperEvent[]) => ShopperEvent[] | null} f */
+  const merge = (f) => {
+    const next = f(parse(ls.getItem(key)));
+    if (next) ls.setItem(key, JSON.stringify(record(next)));
+    return next;
+  };
   return {
     kind: /** @type {const} */ ('localStorage'),
     async read() {
@@ -381,15 +395,18 @@ function localBackend(ls, key, warn) {
     },
     /** @param {(cur: ShopperEvent[]) => ShopperEvent[] | null} f */
     async update(f) {
-      return locked(() => {
-        const next = f(parse(ls.getItem(key)));
-        if (next) ls.setItem(key, JSON.stringify(record(next)));
-        return next;
-      });
+      return locked(() => merge(f));
     },
     async destroy() {
       await locked(() => ls.removeItem(key));
     },
+    /**
+     * The same read-merge-write without the lock, for the page's end (the lock
+     * is granted asynchronously, after the page may be gone). Synchronous, so
+     * atomic within this tab; a queued locked write of the same events merges
+     * nothing twice (events carry ids).
+     */
+    updateNow: merge,
     // forget() calls this at once, before the queued destroy(): a tab closed
     // or reloaded right after forget() (the lock and the queue are async)
     // must not leave the history on the device. A write already under the
@@ -979,6 +996,43 @@ export function createShopper(vitrine, options) {
    * @param {StoredEvent} e
    */
   const forgottenBefore = (e) => e.at !== undefined && e.at < forgotAt;
+
+  // The page's end (IndexedDB: the side records of UNSAVED_PREFIX and FORGOT_PREFIX).
+  const unsavedKey = UNSAVED_PREFIX + key;
+  const forgotKey = FORGOT_PREFIX + key;
+  /** localStorage for the side records, or null where it is absent or throws. */
+  const side = () => {
+    try {
+      return globalThis.localStorage ?? null;
+    } catch {
+      return null;
+    }
+  };
+  /**
+   * A forget of an earlier page whose deletion may not have finished: every
+   * event tracked before it is dropped (on the first read here and from the
+   * database before anything else runs). An unreadable time counts as now.
+   * @type {number | null}
+   */
+  let forgotMark = null;
+  /** The mark as it was read, so that only that mark is removed once it is done. */
+  let forgotRaw = '';
+  if (backend.kind === 'indexeddb') {
+    try {
+      const raw = side()?.getItem(forgotKey);
+      if (typeof raw === 'string') {
+        forgotRaw = raw;
+        const m = Number(raw);
+        const readable = raw !== '' && Number.isFinite(m);
+        // Only a forget writes this key: unreadable, it still asked to forget.
+        if (!readable) warn('CORRUPT_RECORD', `an unreadable forget mark under "${forgotKey}" (localStorage) is taken as a forget now`);
+        forgotMark = readable ? m : clock();
+        forgotAt = forgotMark;
+      }
+    } catch {
+      /* no side store: nothing was left there */
+    }
+  }
   /** @type {ShopperEvent[] | null} */
   let view = null;
   const events = () =>
@@ -1082,6 +1136,7 @@ export function createShopper(vitrine, options) {
       return;
     }
     inflight = [];
+    if (journaled) pruneUnsaved(written.map((p) => /** @type {StoredEvent} */ (p.ev).id));
     if (next) {
       if (backend.kind === 'localStorage') mine = mine.concat(written.filter(alive)).slice(-cap);
       lastWarning = '';
@@ -1091,6 +1146,129 @@ export function createShopper(vitrine, options) {
     }
     changed();
   };
+
+  /**
+   * `cur` without what a known forget dropped, plus those of `evs` it lacks;
+   * null when it has them all (nothing to write).
+   * @param {StoredEvent[]} cur @param {StoredEvent[]} evs
+   */
+  const appendNew = (cur, evs) => {
+    const kept = forgotAt > -Infinity ? cur.filter((e) => !forgottenBefore(e)) : cur;
+    const have = new Set(kept.map((e) => e.id));
+    return evs.every((e) => have.has(e.id)) ? null : mergeEvents(kept, evs, cap);
+  };
+  /** Whether this page wrote to the side record of unsaved events (then each write prunes it). */
+  let journaled = false;
+  /** @param {string} raw @returns {StoredEvent[] | null} */
+  const parseSide = (raw) => {
+    try {
+      return parseRecord(JSON.parse(raw));
+    } catch {
+      return null;
+    }
+  };
+  /**
+   * Takes events now in the database out of the side record of unsaved ones
+   * (removed when empty); other tabs' events there stay for their next start.
+   * @param {(string | undefined)[]} ids
+   */
+  const pruneUnsaved = (ids) => {
+    const ls = side();
+    try {
+      const raw = ls?.getItem(unsavedKey);
+      if (typeof raw !== 'string') return;
+      const done = new Set(ids);
+      const left = (parseSide(raw) ?? []).filter((e) => !done.has(e.id));
+      if (left.length === 0) ls?.removeItem(unsavedKey);
+      else ls?.setItem(unsavedKey, JSON.stringify(record(left)));
+    } catch {
+      /* the next start merges them again: ids make that harmless */
+    }
+  };
+  /**
+   * The page is being hidden or left: the events tracked and not yet stored
+   * are written synchronously, because the queued write waits for a Web Lock
+   * or an IndexedDB transaction that a leaving page may never get (a click on
+   * a product link tracks a view and navigates at once). localStorage: into
+   * the record itself; IndexedDB: into the side record of unsaved events,
+   * which the next shopper to start on this device merges into the database.
+   * Nothing is taken out of the queue: if the page stays (a hidden tab), the
+   * queued write stores the same events once more, which ids make a no-op.
+   */
+  const saveNow = () => {
+    const evs = inflight.concat(pending).filter(alive).map((p) => /** @type {StoredEvent} */ (p.ev));
+    if (evs.length === 0) return;
+    try {
+      if (backend.kind === 'localStorage') {
+        /** @type {any} */ (backend).updateNow((/** @type {StoredEvent[]} */ cur) => appendNew(cur, evs));
+      } else if (backend.kind === 'indexeddb') {
+        const ls = side();
+        if (!ls) return;
+        const raw = ls.getItem(unsavedKey);
+        const cur = typeof raw === 'string' ? (parseSide(raw) ?? []) : [];
+        ls.setItem(unsavedKey, JSON.stringify(record(mergeEvents(cur, evs, MAX_CAP))));
+        journaled = true;
+      }
+    } catch {
+      /* full or gone: the page is ending, the queued write is all that is left */
+    }
+  };
+  /**
+   * At start (IndexedDB): finishes an earlier page's forget (FORGOT_PREFIX),
+   * then merges the events earlier pages could not write (UNSAVED_PREFIX).
+   */
+  const recoverSide = async () => {
+    const ls = side();
+    if (!ls) return;
+    if (forgotMark !== null) {
+      const m = forgotMark;
+      // Events without `at` come from versions before the forget existed: forgotten too.
+      const after = (/** @type {StoredEvent} */ e) => e.at !== undefined && e.at > m;
+      const cur = await backend.read();
+      if (cur.some(after)) await backend.update((c) => c.filter(after));
+      else await backend.destroy(); // nothing kept: no database left behind, as forget() promises
+      try {
+        if (ls.getItem(forgotKey) === forgotRaw) ls.removeItem(forgotKey); // a later forget's mark stays
+      } catch {
+        /* done again at the next start */
+      }
+    }
+    let raw;
+    try {
+      raw = ls.getItem(unsavedKey);
+    } catch {
+      return;
+    }
+    if (typeof raw !== 'string') return;
+    const evs = parseSide(raw);
+    if (!evs) {
+      warn('CORRUPT_RECORD', `discarded an unreadable or foreign record of unsaved events under "${unsavedKey}" (localStorage)`);
+      try {
+        ls.removeItem(unsavedKey);
+      } catch {
+        /* the next save replaces it */
+      }
+      return;
+    }
+    const keep = evs.filter((/** @type {StoredEvent} */ e) => !forgottenBefore(e) && (forgotMark === null || (e.at !== undefined && e.at > forgotMark)));
+    if (keep.length > 0) await backend.update((cur) => appendNew(cur, keep));
+    pruneUnsaved(evs.map((e) => e.id));
+  };
+  const doc = /** @type {any} */ (globalThis).document;
+  // The last event a mobile browser promises before it may discard a background tab.
+  const onHidden = () => {
+    if (doc.visibilityState === 'hidden') saveNow();
+  };
+  let listening = false;
+  /** On while the shopper is open; `close()` lets go of it (a page may make many), a later `track()` listens again. */
+  const listenForEnd = (/** @type {boolean} */ on) => {
+    if (on === listening || backend.kind === 'none' || typeof globalThis.addEventListener !== 'function') return;
+    listening = on;
+    const method = on ? 'addEventListener' : 'removeEventListener';
+    globalThis[method]('pagehide', saveNow);
+    if (doc && typeof doc[method] === 'function') doc[method]('visibilitychange', onHidden);
+  };
+  listenForEnd(true);
 
   /**
    * Another tab (or shopper) forgot: drop what we hold from before, i.e.
@@ -1200,6 +1378,13 @@ export function createShopper(vitrine, options) {
         failed(e, 'migration');
       }
     }
+    if (backend.kind === 'indexeddb') {
+      try {
+        await recoverSide();
+      } catch (e) {
+        failed(e, 'recovery of the last visit\'s unsaved events or forget');
+      }
+    }
     await refresh(first);
   });
 
@@ -1287,6 +1472,7 @@ export function createShopper(vitrine, options) {
       pending.push({ ev: /** @type {StoredEvent} */ ({ type, item, ts, id: `${tabId}.${seq.toString(36)}`, at }), seq, at });
       if (pending.length > cap) pending.splice(0, pending.length - cap);
       changed();
+      listenForEnd(true);
       return enqueue(flush);
     },
 
@@ -1329,11 +1515,30 @@ export function createShopper(vitrine, options) {
       } catch {
         /* the queued destroy() reports it */
       }
+      // IndexedDB's deletion is queued and asynchronous: a page left before it
+      // runs must still forget, so the next start finishes it from this mark.
+      const ls = backend.kind === 'none' ? null : side();
+      try {
+        if (backend.kind === 'indexeddb') ls?.setItem(forgotKey, String(at));
+        ls?.removeItem(unsavedKey);
+      } catch {
+        /* no side store: the queued destroy() is all there is */
+      }
+      journaled = false;
       return enqueue(async () => {
+        let done = false;
         try {
           await backend.destroy();
+          done = true;
         } catch (e) {
           failed(e, 'forget');
+        }
+        if (done) {
+          try {
+            if (ls?.getItem(forgotKey) === String(at)) ls.removeItem(forgotKey);
+          } catch {
+            /* the next start finds the database gone and removes it */
+          }
         }
         post({ t: 'forget', at });
       });
@@ -1416,10 +1621,12 @@ export function createShopper(vitrine, options) {
     },
 
     /**
-     * Stops listening to other tabs and closes the storage connection. The
-     * shopper keeps working; a later write reopens storage.
+     * Stops listening to other tabs and to the page's end, and closes the
+     * storage connection. The shopper keeps working; a later write reopens
+     * storage and listens for the page's end again.
      */
     close() {
+      listenForEnd(false);
       backend.close();
       channel?.close();
       channel = null;

@@ -64,6 +64,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let ds = data::load_interactions(&args.input.input, &lopts)?;
     if ds.report.malformed > 0 {
         eprintln!("warning: skipped malformed rows: {}", ds.report.summary());
+    } else {
+        // The time column's reading decides the split's order: shown.
+        eprintln!("{}", ds.report.summary());
     }
     let opts = CompareOptions {
         dataset_name: args

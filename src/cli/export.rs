@@ -52,9 +52,11 @@ pub struct ExportArgs {
     /// Number of behaviour segments, or `auto` (best mean silhouette, k = 2..=6).
     #[arg(long, value_name = "K|auto", default_value = "auto", value_parser = parse_segments_k)]
     pub behaviour_segments: BehaviourK,
-    /// Unit of the event log's timestamps.
-    #[arg(long, value_parser = ["s", "ms"], default_value = "s")]
-    pub behaviour_time_unit: String,
+    /// What the event log's timestamps are: `auto` (ISO-8601, or numbers
+    /// whose unit is read from their magnitude, as `train --time-unit`),
+    /// `s`, `ms`, `us`, `ns`, `iso`.
+    #[arg(long, default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
+    pub behaviour_time_unit: crate::train::values::TimeSpec,
     /// Prior strength (in visits) pulling short histories toward the average
     /// shopper, or `auto`: estimated from the log (empirical Bayes; 0 when
     /// too few users return to measure it). 0 turns shrinkage off.
@@ -233,12 +235,7 @@ fn add_behaviour(
     seed: u64,
 ) -> Result<String, Box<dyn std::error::Error>> {
     use crate::eval::segments::{fit_log, read_event_log};
-    let unit = if a.behaviour_time_unit == "ms" {
-        1.0
-    } else {
-        1000.0
-    };
-    let log = read_event_log(path, &parts.ids, unit, 0.01)
+    let log = read_event_log(path, &parts.ids, a.behaviour_time_unit, 0.01)
         .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
     #[allow(
         clippy::cast_possible_truncation,
@@ -259,7 +256,7 @@ fn add_behaviour(
     )
     .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
     let summary = format!(
-        "behaviour segments: {} users, k = {} ({}), shrinkage {:.2} visits: {}; {} rows, {} with items not in the bundle, {} unreadable",
+        "behaviour segments: {} users, k = {} ({}), shrinkage {:.2} visits: {}; {} rows, {} with items not in the bundle, {} unreadable; {}",
         users,
         seg.centroids.len(),
         if a.behaviour_segments.0.is_some() { "given" } else { "silhouette" },
@@ -267,7 +264,8 @@ fn add_behaviour(
         seg.labels.join(" | "),
         log.rows,
         log.unknown_items,
-        log.bad_rows
+        log.bad_rows,
+        log.times
     );
     parts.behaviour = Some(seg);
     Ok(summary)

@@ -512,15 +512,25 @@ fn run_train(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Writes every output of one run or none: each goes to a temp file next
-/// to it first, and only when all of them are written are they renamed
-/// into place. A report that cannot be written (its path is a directory,
-/// its disk is full) used to fail the run after the model had already
-/// replaced the old one.
+/// Writes every output of one run or none (`intent train`'s model and
+/// report, `intent eval`'s JSON, predictions and sweep): each goes to a temp
+/// file next to it first, and only when all of them are written are they
+/// renamed into place. A report that cannot be written (its path is a
+/// directory, its disk is full) used to fail the run after the model had
+/// already replaced the old one. One path given for two outputs is refused
+/// up front: both would share the temp file and one would silently win.
 fn write_all_or_nothing(outputs: &[(&Path, &[u8])]) -> Result<(), Error> {
     use std::io::Write;
     let fail =
         |p: &Path, e: std::io::Error| Error::invalid(format!("cannot write {}: {e}", p.display()));
+    for (i, (p, _)) in outputs.iter().enumerate() {
+        if outputs[..i].iter().any(|(q, _)| q == p) {
+            return Err(Error::invalid(format!(
+                "{} is given for two outputs; name each output file once",
+                p.display()
+            )));
+        }
+    }
     let mut staged: Vec<(std::path::PathBuf, &Path)> = Vec::new();
     let cleanup = |staged: &[(std::path::PathBuf, &Path)]| {
         for (tmp, _) in staged {
@@ -683,6 +693,8 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         by_lang.insert(l.clone(), metrics_json(&evaluate(&model, &rows)));
     }
+    // Every output of this run is written at the end, all or nothing.
+    let mut outputs: Vec<(&Path, Vec<u8>)> = Vec::new();
     if let Some(p) = &a.predictions {
         let mut out = String::from("truth,prediction,confidence\n");
         let names: Vec<&str> = model.class_names().collect();
@@ -698,7 +710,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
                 q(pred)
             ));
         }
-        crate::format::write::write_atomic(p, out.as_bytes())?;
+        outputs.push((p, out.into_bytes()));
     }
     let dataset = a.name.clone().unwrap_or_else(|| {
         let parent = a
@@ -722,7 +734,7 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
             lines.push_str(&v.to_string());
             lines.push('\n');
         }
-        crate::format::write::write_atomic(p, lines.as_bytes())?;
+        outputs.push((p, lines.into_bytes()));
     }
     let json = serde_json::json!({
         "dataset": dataset,
@@ -761,10 +773,12 @@ fn run_eval(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
         "run": super::run_info(),
     });
     let text = serde_json::to_string_pretty(&json)?;
-    println!("{text}");
     if let Some(p) = &a.out {
-        crate::format::write::write_atomic(p, text.as_bytes())?;
+        outputs.push((p, text.clone().into_bytes()));
     }
+    let borrowed: Vec<(&Path, &[u8])> = outputs.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    write_all_or_nothing(&borrowed)?;
+    println!("{text}");
     Ok(())
 }
 

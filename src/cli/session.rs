@@ -74,9 +74,13 @@ pub struct SegmentsArgs {
     pub bundle: Option<PathBuf>,
     #[arg(long, requires = "bundle")]
     pub bundle_out: Option<PathBuf>,
-    /// Event log for --bundle (as `vitrine export --behaviour`; timestamps in seconds).
+    /// Event log for --bundle (as `vitrine export --behaviour`).
     #[arg(long, requires = "bundle", conflicts_with = "synthetic_users")]
     pub events: Option<PathBuf>,
+    /// What the event log's timestamps are: `auto` (ISO-8601, or numbers
+    /// whose unit is read from their magnitude), `s`, `ms`, `us`, `ns`, `iso`.
+    #[arg(long, requires = "events", default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
+    pub time_unit: crate::train::values::TimeSpec,
     /// For --bundle: a simulated population of this many shoppers over the
     /// bundle's prices and categories (demo bundles, which are synthetic too).
     #[arg(long, requires = "bundle")]
@@ -470,7 +474,8 @@ fn behaviour_into_bundle(
             let ids: Vec<String> = (0..model.n_items())
                 .map(|i| model.item_id(i).unwrap_or_default().to_string())
                 .collect();
-            let log = segments::read_event_log(path, &ids, 1000.0, a.max_bad_share)?;
+            let log = segments::read_event_log(path, &ids, a.time_unit, a.max_bad_share)?;
+            eprintln!("{}: {}", path.display(), log.times);
             segments::fit_log(&log, v.price, v.category, gap, a.shrink.0, a.k, a.seed)?
         }
         (None, Some(n)) => {

@@ -29,9 +29,20 @@ pub struct InputArgs {
     /// Rating or event-type column; `none` treats every row as a positive of weight 1.
     #[arg(long, default_value = "rating")]
     pub value_col: String,
-    /// Timestamp column (unix time, integer or float); `none` = file order.
+    /// Timestamp column: unix time (integer or decimal) or ISO-8601
+    /// (`2024-01-02`, `2024-01-02T10:00:00Z`, `2024-01-02 10:00:00+02:00`);
+    /// `none` = file order.
     #[arg(long, default_value = "timestamp")]
     pub time_col: String,
+    /// Unit of numeric timestamps: auto, s, ms, us, ns, or iso (text only).
+    /// `auto` reads it from the magnitude (a 2020s date is ~1.7e9 s,
+    /// ~1.7e12 ms, ~1.7e15 µs, ~1.7e18 ns) and the summary says what it
+    /// chose; values of another magnitude are malformed rows. ISO-8601 text
+    /// parses under any unit; dates alone are midnight UTC, times without
+    /// an offset are UTC. Everything becomes seconds (the 30-minute session
+    /// gap of --neighbours, the eval split).
+    #[arg(long, default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
+    pub time_unit: crate::train::values::TimeSpec,
     /// Ratings below this are not positives.
     #[arg(long, default_value_t = 4.0)]
     pub min_rating: f32,
@@ -94,6 +105,7 @@ impl InputArgs {
             } else {
                 Some(self.time_col.clone())
             },
+            time_unit: self.time_unit,
             value,
             strict: self.strict,
             max_bad_share: self.max_bad_rows,
@@ -169,7 +181,7 @@ impl AlsArgs {
     }
 }
 
-/// Catalogue metadata for titles, categories and prices.
+/// Catalogue metadata for titles, categories, prices and stock.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MetaArgs {
     /// Item metadata file (CSV/TSV with a header).
@@ -184,8 +196,44 @@ pub struct MetaArgs {
     /// Keep only the first whitespace-separated token of the category (e.g. first genre).
     #[arg(long)]
     pub category_first_token: bool,
+    /// Keep the first N levels of a `Home > Kitchen > Mugs` category path
+    /// (Google `product_type`).
+    #[arg(long, value_name = "N")]
+    pub category_level: Option<usize>,
+    /// Price column: `12.99`, `$12.99`, `12.99 USD` (Google feeds), `12,99 €`,
+    /// `1.299,00`, `1,299.00`. One currency per file: prices in another are
+    /// malformed rows.
     #[arg(long)]
     pub price_col: Option<String>,
+    /// Decimal separator of prices: auto, point or comma. `auto` takes the
+    /// one the file's unambiguous prices use (`12,99`, `1,299.00`); a price
+    /// like `1,299` or `1.299` then follows it, and is a malformed row when
+    /// no price in the file shows the separator.
+    #[arg(long, default_value = "auto", value_name = "SEP", value_parser = crate::train::values::parse_decimal_sep)]
+    pub price_decimal: crate::train::values::DecimalSep,
+    /// Stock column (bundle FLAGS, `inStockOnly`): `in stock`, `out of stock`,
+    /// `preorder` / `backorder` (not in stock), true/false, yes/no, or a
+    /// quantity (> 0 = in stock). Other values are malformed rows; items the
+    /// file does not list stay in stock.
+    #[arg(long)]
+    pub stock_col: Option<String>,
+}
+
+impl MetaArgs {
+    pub fn options(&self, max_bad_share: f64) -> MetaOptions {
+        MetaOptions {
+            delimiter: None,
+            id_col: self.item_id_col.clone(),
+            title_col: self.title_col.clone(),
+            category_col: self.category_col.clone(),
+            category_first_token: self.category_first_token,
+            category_level: self.category_level,
+            price_col: self.price_col.clone(),
+            price_decimal: self.price_decimal,
+            stock_col: self.stock_col.clone(),
+            max_bad_share,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -225,18 +273,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("{}", ds.report.summary());
     }
     let meta = match &args.meta.items {
-        Some(p) => Some(data::load_item_meta(
-            p,
-            &MetaOptions {
-                delimiter: None,
-                id_col: args.meta.item_id_col.clone(),
-                title_col: args.meta.title_col.clone(),
-                category_col: args.meta.category_col.clone(),
-                category_first_token: args.meta.category_first_token,
-                price_col: args.meta.price_col.clone(),
-                max_bad_share: args.input.max_bad_rows,
-            },
-        )?),
+        Some(p) => {
+            let m = data::load_item_meta(p, &args.meta.options(args.input.max_bad_rows))?;
+            if m.malformed > 0 {
+                eprintln!("warning: skipped malformed rows: {}", m.summary());
+            } else if !args.quiet {
+                eprintln!("{}", m.summary());
+            }
+            Some(m)
+        }
         None => None,
     };
     if !args.quiet {
@@ -314,7 +359,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 /// A user's events in time order, split at 30 minutes of inactivity, as item
 /// indices of the trained model: the "viewed / bought together" evidence for
-/// the bundle's neighbour lists.
+/// the bundle's neighbour lists. `Interaction::time` is in seconds whatever
+/// the log's unit (a millisecond log read as seconds made the gap 1.8 s).
 fn sessions_of(ds: &crate::train::data::Dataset, model_items: &[String]) -> Vec<Vec<u32>> {
     const GAP_SECONDS: i64 = 30 * 60;
     let index: std::collections::HashMap<&str, u32> = model_items

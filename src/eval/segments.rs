@@ -328,6 +328,9 @@ pub struct EventLog {
     /// track them either).
     pub unknown_items: usize,
     pub bad_rows: usize,
+    /// How the timestamp column was read (ISO-8601, or the unit of its
+    /// numbers and why), for the run's summary: a wrong guess shows.
+    pub times: String,
 }
 
 /// Event type words of common logs, mapped to the device's kinds
@@ -343,16 +346,21 @@ fn event_kind(s: &str) -> Option<EventKind> {
 
 /// Reads a CSV/TSV event log with a header naming `user_id`, `item_id`,
 /// `timestamp` and optionally `type` (view / cart / purchase / search;
-/// without it every row is a purchase). `ms_per_unit` converts the
-/// timestamps (1000 for seconds). `ids` are the bundle's item ids: the
-/// features are computed over the same item indices the device resolves.
+/// without it every row is a purchase). Timestamps are read as the
+/// trainer reads its log's (`--time-unit`: ISO-8601, or numbers in one unit
+/// for the whole column, by default decided from their magnitude), since the
+/// device's 30-minute session gap and recency are durations: a millisecond
+/// log read as seconds would make every visit 1000 times longer. `ids` are
+/// the bundle's item ids: the features are computed over the same item
+/// indices the device resolves.
 pub fn read_event_log(
     path: &std::path::Path,
     ids: &[String],
-    ms_per_unit: f64,
+    time_spec: crate::train::values::TimeSpec,
     max_bad_share: f64,
 ) -> Result<EventLog, EvalError> {
     use crate::table::{BadRows, Table, TableOptions};
+    use crate::train::values::{decide_time_column, parse_raw_time};
     let shown = path.display().to_string();
     let bytes = crate::table::read_input(path).map_err(|e| EvalError::BadLayout {
         path: shown.clone(),
@@ -382,6 +390,9 @@ pub fn read_event_log(
         )));
     };
     let ck = any(&["type", "event", "event_type"]);
+    // One reading for the whole column (see the doc comment), decided in a
+    // first pass over the timestamps alone.
+    let mut times = decide_time_column(&t, ct, time_spec);
     let index: HashMap<&str, u32> = ids
         .iter()
         .enumerate()
@@ -399,22 +410,25 @@ pub fn read_event_log(
         log.rows += 1;
         let f = |c: usize| rec.fields.get(c).map(|s| s.trim());
         let parsed = (|| {
-            let user = f(cu).filter(|s| !s.is_empty())?;
-            let item = f(ci)?;
-            let ts = f(ct)?.parse::<f64>().ok().map(|x| x * ms_per_unit)?;
+            let needs = || "needs a user, an item, a timestamp and a known type".to_string();
+            let user = f(cu).filter(|s| !s.is_empty()).ok_or_else(needs)?;
+            let item = f(ci).ok_or_else(needs)?;
+            let text = f(ct).ok_or_else(needs)?;
+            let secs = parse_raw_time(text).and_then(|raw| times.seconds(&raw, text))?;
             let kind = match ck {
-                Some(c) => event_kind(f(c)?)?,
+                Some(c) => f(c).and_then(event_kind).ok_or_else(needs)?,
                 None => EventKind::Purchase,
             };
-            ts.is_finite().then_some((user, item, ts, kind))
+            // |secs| ≤ 1e13 (values::MAX_ABS_SECONDS): exact in an f64 after × 1000.
+            Ok::<_, String>((user, item, secs as f64 * 1000.0, kind))
         })();
-        let Some((user, item, ts, kind)) = parsed else {
-            bad.bad(
-                rec.line,
-                "needs a user, an item, a finite timestamp and a known type".into(),
-            )
-            .map_err(|e| layout(e.to_string()))?;
-            continue;
+        let (user, item, ts, kind) = match parsed {
+            Ok(p) => p,
+            Err(reason) => {
+                bad.bad(rec.line, reason)
+                    .map_err(|e| layout(e.to_string()))?;
+                continue;
+            }
         };
         let Some(&item) = index.get(item) else {
             log.unknown_items += 1;
@@ -428,6 +442,7 @@ pub fn read_event_log(
         log.end_ms = log.end_ms.max(ts);
     }
     log.bad_rows = bad.bad;
+    log.times = times.describe();
     if bad.check("event log").is_err() {
         return Err(EvalError::TooManyBadLines {
             path: shown,
@@ -504,17 +519,6 @@ pub struct FullLog {
     pub bad_rows: usize,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `M/D/YYYY` (Ta-Feng's TRANSACTION_DT) or `YYYY-MM-DD` → ms since the epoch.
 fn date_ms(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -530,7 +534,7 @@ fn date_ms(s: &str) -> Option<f64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1900..=2200).contains(&y) {
         return None;
     }
-    Some(days_from_civil(y, m, d) as f64 * DAY)
+    Some(crate::train::values::days_from_civil(y, m, d) as f64 * DAY)
 }
 
 /// Whether a file's header is the original Ta-Feng log's.

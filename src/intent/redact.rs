@@ -1,15 +1,19 @@
 //! PII masking for questions a storefront forwards to a human agent:
-//! phone numbers, e-mail addresses, card numbers, Chinese resident ID
-//! numbers and street addresses (Chinese and English) become `[phone]`,
-//! `[email]`, `[card]`, `[id_number]`, `[address]`.
+//! phone numbers, e-mail addresses, card numbers and their security codes,
+//! Chinese resident ID and passport numbers, and street addresses (Chinese,
+//! English, and European with their postcodes) become `[phone]`,
+//! `[email]`, `[card]`, `[id_number]`, `[address]`. Personal names are not
+//! masked (no rule tells "Mark" the name from "mark" the verb).
 //!
 //! Order numbers are what an agent needs, so digit runs are masked only on
 //! evidence: a Luhn-valid 13–19 digit run (a card), an ID check digit and
 //! birth date (an ID number), a phone shape (a `+` prefix, brackets or
-//! groups of 7–15 digits with a last group of at least 4, a Chinese mobile
-//! `1[3-9]` + 9 digits) or a phone word before it ("tel", "call", "手机",
-//! "电话"). The first number after an order word ("order", "#", "订单",
-//! "单号", "运单", "tracking") is never masked, nor an amount (`¥`, `元`).
+//! groups of 7–15 digits with a last group of at least 4, a trunk 0 and
+//! groups of 2–3 as in "06 12 34 56 78", a Chinese mobile `1[3-9]` + 9
+//! digits) or a cue before it (a phone word: "tel", "call", "手机", "电话";
+//! "CVV", "安全码" for a 3–4 digit code; "passport", "护照"). The first
+//! number after an order word ("order", "#", "订单", "单号", "运单",
+//! "tracking") is never masked, nor an amount (`¥`, `元`).
 //! Rules, not a model: a linear char scan over the original text (the
 //! output keeps everything else byte for byte); docs/intent.md has the
 //! table of what is masked and kept, and why.
@@ -21,8 +25,9 @@ pub enum Pii {
     Email,
     Card,
     Address,
-    /// A Chinese resident ID number (18 characters, a valid check digit
-    /// and birth date): names the person as surely as a phone does.
+    /// An identity document's number: a Chinese resident ID (18
+    /// characters, a valid check digit and birth date) or a passport
+    /// number after its cue. Names the person as surely as a phone does.
     IdNumber,
 }
 
@@ -79,6 +84,7 @@ fn tags(c: &[char]) -> Vec<u8> {
     emails(c, &mut f);
     addresses_en(c, &mut f);
     addresses_zh(c, &mut f);
+    passports(c, &mut f);
     numbers(c, &mut f);
     f.tag
 }
@@ -151,21 +157,6 @@ fn emails(c: &[char], spans: &mut Found) {
             spans.add(a, b, Pii::Email);
         }
     }
-}
-
-/// ASCII-lowercased `c[a..b]` equals `w` (keyword lists are lowercase; no
-/// Unicode case tables in the wasm).
-fn word_is(c: &[char], a: usize, b: usize, w: &str) -> bool {
-    // Char by char, stopping at the first difference (most positions
-    // differ at once: this runs for every digit run's context).
-    let mut k = a;
-    for y in w.chars() {
-        if c.get(k).filter(|_| k < b).map(|x| x.to_ascii_lowercase()) != Some(y) {
-            return false;
-        }
-        k += 1;
-    }
-    k == b
 }
 
 /// ASCII-lowercased `c[a..b]` is one of the words of `list` (lowercase
@@ -254,6 +245,14 @@ fn addresses_en(c: &[char], spans: &mut Found) {
             k += 1;
             continue;
         }
+        // "Invalidenstraße 117, 10115 Berlin", "Kalverstraat 92": the
+        // street name first, then the house number and a postcode tail.
+        if let Some(a) = street_before(c, w[k].0) {
+            let e = w[k].1;
+            spans.add(a, tail(c, e).0, Pii::Address);
+            k += 1;
+            continue;
+        }
         // One to four name words, then a street suffix ("Baker Street"),
         // or capitalised words and a US city/state/ZIP ("1500 Broadway,
         // New York, NY"). Ordinals ("5th Ave") are names; a function word
@@ -274,7 +273,7 @@ fn addresses_en(c: &[char], spans: &mut Found) {
             }
             let upper = c[a].is_ascii_uppercase();
             capital |= upper;
-            if upper && city_state_zip(c, b).is_some() {
+            if upper && tail(c, b).1 {
                 found = Some(j);
                 break;
             }
@@ -298,10 +297,9 @@ fn addresses_en(c: &[char], spans: &mut Found) {
             end = w[s + 2].1;
         }
         // ", Mountain View, CA 94043": a US city, state and ZIP close the
-        // address (a bare ", London" stays: it names no door).
-        if let Some(t) = city_state_zip(c, end) {
-            end = t;
-        }
+        // address, or a city and a UK postcode, or a European postcode and
+        // its city (a bare ", London" stays: it names no door).
+        end = tail(c, end).0;
         // "Apt 4B, 123 Main St.": the unit written before the street.
         let mut start = w[k].0;
         if k >= 2
@@ -319,51 +317,96 @@ fn addresses_en(c: &[char], spans: &mut Found) {
     }
 }
 
-/// End of ", City Name, ST 12345(-6789)" at `p`, if it follows: one to
-/// three capitalised words, a two-capital state code, and an optional
-/// five-digit ZIP (with an optional +4). A char scan: small in the wasm.
-#[inline(never)]
-fn city_state_zip(c: &[char], mut p: usize) -> Option<usize> {
-    let at = |p: usize| c.get(p).copied().unwrap_or('\0');
-    let comma = |p: &mut usize| {
-        let ok = at(*p) == ',';
-        *p += 1;
-        while at(*p) == ' ' {
-            *p += 1;
-        }
-        ok
-    };
-    let digits = |p: usize, n: usize| {
-        (p..p + n).all(|q| at(q).is_ascii_digit()) && !at(p + n).is_ascii_digit()
-    };
-    if !comma(&mut p) {
-        return None;
+/// German and Dutch street words, ending a street name written before its
+/// house number.
+const STREET_EU: &str = "straße strasse str. weg gasse platz allee straat laan gracht plein kade";
+
+/// Start of the street name ending at the space before `i`: a capitalised
+/// word that ends in a word of `STREET_EU` and is longer than it
+/// ("Invalidenstraße", "Hauptstr.", "Kalverstraat"; not "Weg" alone).
+fn street_before(c: &[char], i: usize) -> Option<usize> {
+    let e = i.checked_sub(1).filter(|&e| c.get(e) == Some(&' '))?;
+    let mut a = e;
+    while a > 0 && (latin(c[a - 1]) || c[a - 1] == '.') {
+        a -= 1;
     }
-    for n in 1..=3 {
-        if !(at(p).is_ascii_uppercase() && at(p + 1).is_ascii_lowercase()) {
-            return None;
+    // Walk the list backwards, comparing each word with the name's end.
+    let (mut m, mut ok) = (0, true);
+    for x in STREET_EU.chars().rev().chain([' ']) {
+        if x == ' ' {
+            if ok && m > 0 && e - a > m && c[a].is_ascii_uppercase() {
+                return Some(a);
+            }
+            (m, ok) = (0, true);
+        } else {
+            m += 1;
+            ok &= e
+                .checked_sub(m)
+                .and_then(|q| c.get(q))
+                .is_some_and(|y| y.to_ascii_lowercase() == x);
         }
-        p += 2;
-        while at(p).is_ascii_lowercase() {
-            p += 1;
-        }
-        if n == 3 || at(p) != ' ' {
+    }
+    None
+}
+
+/// A letter of a European street or city name: ASCII, or Latin-1 and
+/// Latin Extended-A/B ("ß", "ö", "é"); no Unicode tables in the wasm.
+fn latin(x: char) -> bool {
+    x.is_ascii_alphabetic() || ('\u{C0}'..='\u{24F}').contains(&x)
+}
+
+/// The place after an address ending at `p`: ", " and up to five words
+/// separated by spaces or ", ", each capitalised (a city, "ON") or 2–5
+/// capitals and digits (a postcode's parts; a ZIP and its +4): ", Mountain
+/// View, CA 94043", ", London SW1A 2AA", ", Ottawa, ON K1A 0B1",
+/// ", 10115 Berlin", ", 1012 PH Amsterdam". Returns where it ends (`p` when
+/// no word holds a digit: a bare ", London" names no door) and whether it
+/// is a postal line on its own — a two-capital state before a ZIP, or 4–5
+/// digits before a capitalised city — which makes capitalised words
+/// before it an address even without a street word ("1500 Broadway, New
+/// York, NY 10036", "12 rue de Rivoli, 75001 Paris").
+#[inline(never)]
+fn tail(c: &[char], p: usize) -> (usize, bool) {
+    let at = |p: usize| c.get(p).copied().unwrap_or('\0');
+    let (mut q, mut end, mut digits, mut postal) = (p, p, false, false);
+    let (mut caps2, mut num45) = (false, false);
+    if at(q) != ',' {
+        return (p, false);
+    }
+    for _ in 0..5 {
+        q += usize::from(at(q) == ',');
+        if at(q) != ' ' {
             break;
         }
-        p += 1;
-    }
-    let state = comma(&mut p) && at(p).is_ascii_uppercase() && at(p + 1).is_ascii_uppercase();
-    if !state || at(p + 2).is_ascii_alphanumeric() {
-        return None;
-    }
-    p += 2;
-    if at(p) == ' ' && digits(p + 1, 5) {
-        p += 6;
-        if at(p) == '-' && digits(p + 1, 4) {
-            p += 5;
+        q += 1;
+        let a = q;
+        while latin(at(q)) || at(q).is_ascii_digit() || at(q) == '-' {
+            q += 1;
         }
+        let w = c.get(a..q).unwrap_or_default();
+        let nd = w.iter().filter(|x| x.is_ascii_digit()).count();
+        let upper = at(a).is_ascii_uppercase();
+        let ok = q > a + 1
+            && if nd > 0 {
+                (q - a <= 5 || (q - a == 10 && at(a + 5) == '-'))
+                    && !w.iter().any(char::is_ascii_lowercase)
+            } else {
+                upper
+            };
+        if !ok {
+            break;
+        }
+        postal |= (caps2 && nd >= 5) || (num45 && nd == 0);
+        caps2 = q - a == 2 && nd == 0 && w.iter().all(char::is_ascii_uppercase);
+        num45 = (4..=5).contains(&nd) && nd == q - a;
+        digits |= nd > 0;
+        end = q;
     }
-    Some(p)
+    if digits {
+        (end, postal)
+    } else {
+        (p, false)
+    }
 }
 
 fn is_han(ch: char) -> bool {
@@ -525,18 +568,49 @@ const ORDER_WORDS: &[&str] = &[
 fn word_before(c: &[char], i: usize, span: usize, list: &[&str]) -> bool {
     let a = i.saturating_sub(span);
     list.iter().any(|w| {
-        let n = w.chars().count();
-        // No digit between the word and `i`: in "订单号12345678，13800138000"
-        // the order word belongs to the first number only.
         (a..i).any(|p| {
-            p + n <= i
-                && word_is(c, p, p + n, w)
-                && !c[p + n..i].iter().any(|x| digit(*x).is_some())
+            // `w` at `p`, compared char by char (no count of its chars).
+            let mut k = p;
+            let at_p = w.chars().all(|y| {
+                k += 1;
+                c.get(k - 1).is_some_and(|x| x.to_ascii_lowercase() == y)
+            });
+            // No digit between the word and `i`: in "订单号12345678，13800138000"
+            // the order word belongs to the first number only. An ASCII cue
+            // starts a word: "Bestellnummer" holds no "tel".
+            at_p && k <= i
+                && !(p > 0 && c[p - 1].is_ascii_alphabetic() && c[p].is_ascii_alphabetic())
+                && !c[k..i].iter().any(|x| digit(*x).is_some())
         })
     })
 }
 
 const ID_WORDS: &[&str] = &["身份证", "证件", "id card", "id no", "id number"];
+/// Words before a card's security code (3–4 digits): card data, `[card]`.
+const CVV_WORDS: &[&str] = &["cvv", "cvc", "cvv2", "cvc2", "security code", "安全码"];
+
+/// Words before a passport number.
+const PASSPORT_WORDS: &[&str] = &["passport", "护照"];
+
+/// Passport numbers: a token of 6–12 letters and digits with at least 5
+/// digits ("E12345678", "C01X00T47", "533380006"; not "2030" nor
+/// "35x45") within 20 chars after "passport" / "护照", no other number
+/// between. An identity document, so `[id_number]`. Tokens glued to
+/// letters are codes to `numbers`, so they are looked at here.
+fn passports(c: &[char], spans: &mut Found) {
+    let mut i = 0;
+    while i < c.len() {
+        let mut q = i;
+        while c.get(q).is_some_and(char::is_ascii_alphanumeric) {
+            q += 1;
+        }
+        let digits = c[i..q].iter().filter(|x| x.is_ascii_digit()).count();
+        if (6..=12).contains(&(q - i)) && digits >= 5 && word_before(c, i, 20, PASSPORT_WORDS) {
+            spans.add(i, q, Pii::IdNumber);
+        }
+        i = q.max(i + 1);
+    }
+}
 
 /// A Chinese resident ID number (GB 11643): 17 digits and an ISO 7064
 /// MOD 11-2 check digit (10 written X), a region code starting 1–8 and a
@@ -584,6 +658,8 @@ struct Run {
     /// Where the leading groups last formed a card (Luhn); 0: nowhere.
     card_end: usize,
     brackets: bool,
+    /// A group after the first has 4 or more digits.
+    wide: bool,
     /// Where the scan stopped, and where the last digit ends.
     j: usize,
     end: usize,
@@ -602,6 +678,7 @@ fn scan(c: &[char], mut j: usize) -> Run {
         last: 0,
         card_end: 0,
         brackets: false,
+        wide: false,
         j,
         end: j,
     };
@@ -627,6 +704,7 @@ fn scan(c: &[char], mut j: usize) -> Run {
             if (13..=19).contains(&r.n) && luhn(&r.d[..r.n]) {
                 r.card_end = r.end;
             }
+            r.wide |= r.groups > 0 && cur >= 4;
             r.groups += 1;
             r.last = cur;
             cur = 0;
@@ -671,12 +749,17 @@ fn numbers(c: &[char], spans: &mut Found) {
             last,
             card_end,
             brackets,
+            wide,
             j,
             mut end,
         } = scan(c, i + usize::from(plus));
         if n == 0 {
             i = j.max(i + 1);
             continue;
+        }
+        // "CVV 123": a card's security code after its cue.
+        if (3..=4).contains(&n) && groups == 1 && word_before(c, start, 16, CVV_WORDS) {
+            spans.add(start, end, Pii::Card);
         }
         // Fewer than 7 digits is no phone, card or ID: no context look-up
         // (10 MB of "1,1,1,…" took 9 s of them natively).
@@ -716,7 +799,10 @@ fn numbers(c: &[char], spans: &mut Found) {
                     && last >= 4
                     && (brackets || g0 >= 2 || groups >= 3)
                     // "11-30-2026", "30.11.2026": a date.
-                    && !(groups == 3 && g0 <= 2 && g1 <= 2 && last == 4))))
+                    && !(groups == 3 && g0 <= 2 && g1 <= 2 && last == 4))
+                // "06 12 34 56 78", "079 123 45 67": a trunk 0 and groups
+                // of 2–3 ("06.12.2024 10.15" has a 4-digit group: a date).
+                || (digits[0] == 0 && g0 >= 2 && groups >= 3 && n >= 9 && !wide)))
             // A Chinese mobile number: 1[3-9] and 9 more digits, unbroken.
             || (n == 11 && groups == 1 && digits[0] == 1 && digits[1] >= 3)
         {
@@ -774,6 +860,10 @@ mod tests {
                 "我住在[address]，能改地址吗",
             ),
             ("地址是幸福小区3栋2单元501室", "地址是[address]"),
+            ("Tel. 06 12 34 56 78", "Tel. [phone]"),
+            ("cvc 987", "cvc [card]"),
+            ("护照E12345678", "护照[id_number]"),
+            ("Hauptstraße 5a, 10115 Berlin.", "[address]."),
         ];
         for (input, want) in cases {
             assert_eq!(redact(input), want, "{input}");
@@ -801,6 +891,12 @@ mod tests {
             "路上堵车了3天",
             "email me at the address on file",
             "iphone 15 pro 256gb",
+            // A date and a time written with dots: a 4-digit group after
+            // the first is no French phone number.
+            "am 06.12.2024 10.15 Uhr",
+            "Bestellnummer 1234567890 und Hotel 4155552671",
+            "the passport expires in 2030, order 12345678",
+            "Weg 5",
         ] {
             assert_eq!(redact(keep), keep);
         }

@@ -45,12 +45,7 @@ fn days_from_date(s: &str) -> Option<f64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let (y, m) = if m <= 2 { (y - 1, m + 12) } else { (y, m) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m - 3) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) as f64)
+    Some(crate::train::values::days_from_civil(y, m, d) as f64)
 }
 
 /// Reads `user_id, basket_id, item_id[, date|ts]` (tab or comma separated,
@@ -99,6 +94,24 @@ pub fn read_baskets(path: &Path, items: Option<&[String]>) -> Result<(BasketLog,
     let mut basket_ix: HashMap<(u32, String), usize> = HashMap::new();
     let mut basket_keys: Vec<String> = Vec::new();
     let mut unknown = 0usize;
+    // Numeric times: one unit for the column, from the magnitudes (a
+    // millisecond log read as seconds made every day 1000 days); a number
+    // of another magnitude is a bad row.
+    let num_unit = ct.map(|c| {
+        let mut col = crate::train::values::TimeColumn::default();
+        for line in text.lines().skip(1) {
+            let raw = line.split(sep).nth(c).map_or("", str::trim);
+            if days_from_date(raw).is_none() {
+                if let Ok(v) = raw.parse::<f64>() {
+                    col.add(&crate::train::values::RawTime::Number {
+                        value: v,
+                        int: None,
+                    });
+                }
+            }
+        }
+        col.decide(crate::train::values::TimeSpec::Auto).unit
+    });
     for line in lines {
         if line.trim().is_empty() {
             continue;
@@ -115,8 +128,12 @@ pub fn read_baskets(path: &Path, items: Option<&[String]>) -> Result<(BasketLog,
         let t = match ct {
             Some(c) => {
                 let raw = f.get(c).copied().unwrap_or("");
-                match days_from_date(raw).or_else(|| raw.parse::<f64>().ok().map(|s| s / 86_400.0))
-                {
+                let secs_per_unit = num_unit.map_or(1.0, |u| u.per_second() as f64);
+                let number = raw
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| Some(crate::train::values::TimeUnit::of_magnitude(*v)) == num_unit);
+                match days_from_date(raw).or_else(|| number.map(|s| s / secs_per_unit / 86_400.0)) {
                     Some(t) if t.is_finite() => t,
                     _ => {
                         log.bad_rows += 1;

@@ -8,6 +8,7 @@
 //! what is left. `strict` fails on the first bad row.
 
 use super::error::{Result, TrainError};
+use super::values::{self, DecimalSep, PriceColumn, TimeSpec};
 use crate::table::{self, BadRows, Table, TableOptions};
 use std::collections::HashMap;
 use std::path::Path;
@@ -38,6 +39,9 @@ pub struct LoadOptions {
     pub item_col: String,
     pub value_col: Option<String>,
     pub time_col: Option<String>,
+    /// What the time column's numbers mean (`--time-unit`); every unit is
+    /// converted to seconds, the unit of [`Interaction::time`].
+    pub time_unit: TimeSpec,
     pub value: ValueMode,
     pub strict: bool,
     /// Largest share of malformed data rows before the load fails.
@@ -56,6 +60,7 @@ impl Default for LoadOptions {
             item_col: "item_id".into(),
             value_col: Some("rating".into()),
             time_col: Some("timestamp".into()),
+            time_unit: TimeSpec::Auto,
             value: ValueMode::Rating {
                 min: 4.0,
                 use_value: false,
@@ -74,7 +79,9 @@ pub struct Interaction {
     pub item: u32,
     /// Summed weight of all rows for this pair.
     pub weight: f32,
-    /// Latest timestamp of the pair (file order if there is no time column).
+    /// Latest timestamp of the pair in seconds since the epoch, whatever
+    /// the log's unit or format (the line number if there is no time
+    /// column: an order, not a time).
     pub time: i64,
     /// 1-based line of the first row of the pair; breaks timestamp ties
     /// deterministically.
@@ -90,6 +97,9 @@ pub struct ParseReport {
     pub below_threshold: usize,
     pub unknown_events: usize,
     pub duplicates_merged: usize,
+    /// How the time column was read (unit or ISO-8601, and why), so that a
+    /// wrong guess shows in the summary; `None` without a time column.
+    pub time: Option<String>,
 }
 
 impl ParseReport {
@@ -98,15 +108,13 @@ impl ParseReport {
             "{} rows read, {} malformed, {} below threshold, {} unknown events, {} duplicate pairs merged",
             self.rows, self.malformed, self.below_threshold, self.unknown_events, self.duplicates_merged
         );
-        for (line, reason) in &self.first_errors {
-            s.push_str(&format!("\n  line {line}: {reason}"));
-        }
-        if self.malformed > self.first_errors.len() {
-            s.push_str(&format!(
-                "\n  ... and {} more",
-                self.malformed - self.first_errors.len()
-            ));
-        }
+        s.push_str("; ");
+        s.push_str(
+            self.time
+                .as_deref()
+                .unwrap_or("no time column: file order, sessions by line distance"),
+        );
+        s.push_str(&table::bad_lines(&self.first_errors, self.malformed));
         s
     }
 }
@@ -117,19 +125,6 @@ pub struct Dataset {
     pub items: Vec<String>,
     pub interactions: Vec<Interaction>,
     pub report: ParseReport,
-}
-
-fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Ok(v) = s.parse::<i64>() {
-        return Some(v);
-    }
-    let f = s.parse::<f64>().ok()?;
-    if f.is_finite() && f.abs() < 9.0e15 {
-        Some(f as i64)
-    } else {
-        None
-    }
 }
 
 struct Interner {
@@ -215,6 +210,10 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
         .unwrap_or(0)
         + 1;
 
+    // A first pass reads the time column alone and decides its format and
+    // unit for every row, so a row never gets a unit of its own.
+    let mut time_decision = ct.map(|c| values::decide_time_column(&t, c, opts.time_unit));
+
     let mut users = Interner::new();
     let mut items = Interner::new();
     let mut pairs: HashMap<(u32, u32), usize> = HashMap::new();
@@ -285,18 +284,17 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
                 }
             }
         };
-        let time = match ct {
-            Some(c) => match parse_time(&f[c]) {
-                Some(t) => t,
-                None => {
-                    bad(
-                        format!("timestamp {:?} is not a number", f[c].trim()),
-                        &mut bad_rows,
-                    )?;
-                    continue;
+        let time = match (ct, time_decision.as_mut()) {
+            (Some(c), Some(d)) => {
+                match values::parse_raw_time(&f[c]).and_then(|raw| d.seconds(&raw, &f[c])) {
+                    Ok(t) => t,
+                    Err(reason) => {
+                        bad(reason, &mut bad_rows)?;
+                        continue;
+                    }
                 }
-            },
-            None => lineno as i64,
+            }
+            _ => lineno as i64,
         };
         let uid = users.get(u, "users", opts.max_ids)?;
         let iid = items.get(i, "items", opts.max_ids)?;
@@ -321,6 +319,7 @@ pub fn parse_interactions(bytes: &[u8], opts: &LoadOptions) -> Result<Dataset> {
     }
     rep.malformed = bad_rows.bad;
     rep.first_errors = bad_rows.first.clone();
+    rep.time = time_decision.map(|d| d.describe());
     bad_rows.check("interaction log")?;
     if out.is_empty() {
         return Err(TrainError::Empty(format!(
@@ -342,7 +341,43 @@ pub struct ItemMeta {
     pub titles: HashMap<String, String>,
     pub categories: HashMap<String, String>,
     pub prices: HashMap<String, f32>,
+    /// Stock of the items the file names (`--stock-col`); items it does not
+    /// name stay in stock, as without a stock column.
+    pub in_stock: HashMap<String, bool>,
+    /// The currency the prices name (ISO code, or a bare `$` / `¥`).
+    pub currency: Option<String>,
+    pub rows: usize,
     pub malformed: usize,
+    pub first_errors: Vec<(usize, String)>,
+    /// How the price column was read (`None` without one).
+    pub price_reading: Option<String>,
+}
+
+impl ItemMeta {
+    /// One line for the run's log: what was read and how prices were read.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "item metadata: {} rows, {} malformed; {} titles, {} categories, {} prices",
+            self.rows,
+            self.malformed,
+            self.titles.len(),
+            self.categories.len(),
+            self.prices.len()
+        );
+        if let Some(p) = &self.price_reading {
+            s.push_str(&format!(" ({p})"));
+        }
+        if !self.in_stock.is_empty() {
+            let out = self.in_stock.values().filter(|&&v| !v).count();
+            s.push_str(&format!(
+                ", stock for {} items ({} out of stock; items not listed stay in stock)",
+                self.in_stock.len(),
+                out
+            ));
+        }
+        s.push_str(&table::bad_lines(&self.first_errors, self.malformed));
+        s
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -354,7 +389,13 @@ pub struct MetaOptions {
     /// Keep only the first whitespace-separated token of the category field
     /// (MovieLens lists all genres in one field).
     pub category_first_token: bool,
+    /// Keep the first N levels of a `Home > Kitchen > Mugs` path.
+    pub category_level: Option<usize>,
     pub price_col: Option<String>,
+    /// Decimal separator of the prices (`--price-decimal`).
+    pub price_decimal: DecimalSep,
+    /// Availability or quantity column (`--stock-col`).
+    pub stock_col: Option<String>,
     /// Largest share of malformed rows before the load fails.
     pub max_bad_share: f64,
 }
@@ -367,7 +408,10 @@ impl Default for MetaOptions {
             title_col: None,
             category_col: None,
             category_first_token: false,
+            category_level: None,
             price_col: None,
+            price_decimal: DecimalSep::Auto,
+            stock_col: None,
             max_bad_share: table::DEFAULT_MAX_BAD_SHARE,
         }
     }
@@ -384,9 +428,20 @@ pub fn load_item_meta(path: &Path, opts: &MetaOptions) -> Result<ItemMeta> {
 }
 
 /// Parses item metadata held in memory (see [`load_item_meta`]). A row
-/// without an id or with a price that is not a non-negative number is
-/// malformed; past `max_bad_share` of them the load fails.
+/// without an id, with a price that is not a non-negative amount in the
+/// file's currency and decimal convention, or with an unknown stock value
+/// is malformed; past `max_bad_share` of them the load fails.
 pub fn parse_item_meta(bytes: &[u8], opts: &MetaOptions) -> Result<ItemMeta> {
+    if opts.category_first_token && opts.category_level.is_some() {
+        return Err(TrainError::Config(
+            "--category-first-token and --category-level exclude each other".into(),
+        ));
+    }
+    if opts.category_level == Some(0) {
+        return Err(TrainError::Config(
+            "--category-level must be at least 1".into(),
+        ));
+    }
     let t = Table::open(
         bytes,
         &TableOptions {
@@ -403,7 +458,26 @@ pub fn parse_item_meta(bytes: &[u8], opts: &MetaOptions) -> Result<ItemMeta> {
         .map(|c| t.column(c))
         .transpose()?;
     let cp = opts.price_col.as_deref().map(|c| t.column(c)).transpose()?;
-    let mut meta = ItemMeta::default();
+    let cs = opts.stock_col.as_deref().map(|c| t.column(c)).transpose()?;
+    // First pass over the prices alone: the decimal separator and the
+    // currency are the column's, never a row's own guess.
+    let prices = match cp {
+        Some(c) => {
+            let mut col = PriceColumn::default();
+            t.for_each_in_column(c, |v| {
+                if let Ok(p) = values::parse_raw_price(v) {
+                    col.add(&p);
+                }
+            });
+            Some(col.decide(opts.price_decimal))
+        }
+        None => None,
+    };
+    let mut meta = ItemMeta {
+        currency: prices.as_ref().and_then(|p| p.currency.clone()),
+        price_reading: prices.as_ref().map(|p| p.describe()),
+        ..ItemMeta::default()
+    };
     let mut bad = BadRows::new(opts.max_bad_share, false);
     for rec in t.records() {
         let rec = rec?;
@@ -421,28 +495,45 @@ pub fn parse_item_meta(bytes: &[u8], opts: &MetaOptions) -> Result<ItemMeta> {
         }
         if let Some(c) = cc.and_then(|c| f.get(c)) {
             let c = c.trim();
-            let c = if opts.category_first_token {
-                c.split_whitespace().next().unwrap_or("")
-            } else {
-                c
+            let c = match opts.category_level {
+                Some(n) => values::category_prefix(c, n),
+                None if opts.category_first_token => {
+                    c.split_whitespace().next().unwrap_or("").to_string()
+                }
+                None => c.to_string(),
             };
             if !c.is_empty() {
-                meta.categories.insert(id.clone(), c.to_string());
+                meta.categories.insert(id.clone(), c);
             }
         }
-        if let Some(p) = cp.and_then(|c| f.get(c)) {
-            match p.trim().parse::<f32>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => {
-                    meta.prices.insert(id, v);
+        // A row with a bad price and a bad stock value is one bad row.
+        let mut reasons: Vec<String> = Vec::new();
+        if let (Some(p), Some(d)) = (cp.and_then(|c| f.get(c)), &prices) {
+            match values::parse_raw_price(p).and_then(|raw| d.value(&raw, p)) {
+                // Narrowed to the f32 the state keeps; a price past f32's
+                // range is not a price.
+                Ok(v) if (v as f32).is_finite() => {
+                    meta.prices.insert(id.clone(), v as f32);
                 }
-                _ => bad.bad(
-                    rec.line,
-                    format!("price {:?} is not a non-negative number", p.trim()),
-                )?,
+                Ok(_) => reasons.push(format!("price {:?} is out of range", p.trim())),
+                Err(reason) => reasons.push(reason),
             }
+        }
+        if let Some(s) = cs.and_then(|c| f.get(c)) {
+            match values::parse_stock(s) {
+                Ok(v) => {
+                    meta.in_stock.insert(id.clone(), v);
+                }
+                Err(reason) => reasons.push(reason),
+            }
+        }
+        if !reasons.is_empty() {
+            bad.bad(rec.line, reasons.join("; "))?;
         }
     }
+    meta.rows = bad.rows;
     meta.malformed = bad.bad;
+    meta.first_errors = bad.first.clone();
     bad.check("item metadata")?;
     Ok(meta)
 }
@@ -549,5 +640,166 @@ mod tests {
         assert_eq!(d.interactions.len(), 2);
         assert_eq!(d.report.below_threshold, 1);
         assert_eq!(d.interactions[1].time, 12);
+    }
+
+    /// One log written in seconds, milliseconds, microseconds and ISO-8601
+    /// text: the same interactions at the same seconds.
+    #[test]
+    fn every_time_format_reads_to_the_same_seconds() {
+        let secs = [1_704_189_600i64, 1_704_189_660, 1_704_196_800];
+        let iso = [
+            "2024-01-02T10:00:00Z",
+            "2024-01-02 12:01:00+02:00",
+            "2024-01-02T12:00:00.250",
+        ];
+        let log = |f: &dyn Fn(usize) -> String| {
+            let mut t = String::from("user_id,item_id,rating,timestamp\n");
+            for (k, it) in ["a", "b", "c"].iter().enumerate() {
+                t.push_str(&format!("u1,{it},5,{}\n", f(k)));
+            }
+            t
+        };
+        let read = |text: String, spec: TimeSpec| {
+            let d = parse_interactions(
+                text.as_bytes(),
+                &LoadOptions {
+                    time_unit: spec,
+                    ..LoadOptions::default()
+                },
+            )
+            .unwrap();
+            let times: Vec<i64> = d.interactions.iter().map(|x| x.time).collect();
+            (times, d.report.summary())
+        };
+        let (t, sum) = read(log(&|k| secs[k].to_string()), TimeSpec::Auto);
+        assert_eq!(t, secs);
+        assert!(
+            sum.contains("timestamps in seconds (--time-unit auto"),
+            "{sum}"
+        );
+        let (t, sum) = read(log(&|k| (secs[k] * 1000 + 999).to_string()), TimeSpec::Auto);
+        assert_eq!(t, secs);
+        assert!(
+            sum.contains("milliseconds (--time-unit auto: 3 of 3"),
+            "{sum}"
+        );
+        let (t, _) = read(log(&|k| (secs[k] * 1_000_000).to_string()), TimeSpec::Auto);
+        assert_eq!(t, secs);
+        let (t, sum) = read(log(&|k| iso[k].to_string()), TimeSpec::Auto);
+        assert_eq!(t, secs);
+        assert!(sum.contains("1 without a UTC offset taken as UTC"), "{sum}");
+        // A flag that contradicts the values is obeyed (and visible).
+        let (t, sum) = read(
+            log(&|k| secs[k].to_string()),
+            TimeSpec::Unit(super::values::TimeUnit::Ms),
+        );
+        assert_eq!(t, secs.map(|s| s / 1000));
+        assert!(sum.contains("milliseconds (--time-unit)"), "{sum}");
+    }
+
+    #[test]
+    fn a_row_of_another_unit_is_malformed_with_its_reason() {
+        let mut t = String::from("user_id,item_id,rating,timestamp\n");
+        for i in 0..40 {
+            t.push_str(&format!("u{i},i{i},5,{}\n", 1_704_189_600_000i64 + i));
+        }
+        t.push_str("u1,x,5,1704189600\n");
+        let d = parse_interactions(t.as_bytes(), &LoadOptions::default()).unwrap();
+        assert_eq!((d.report.rows, d.report.malformed), (41, 1));
+        assert_eq!(d.report.first_errors[0].0, 42);
+        assert!(d.report.first_errors[0].1.contains("looks like seconds"));
+        let strict = LoadOptions {
+            strict: true,
+            ..LoadOptions::default()
+        };
+        match parse_interactions(t.as_bytes(), &strict) {
+            Err(TrainError::Malformed { line: 42, reason }) => {
+                assert!(reason.contains("milliseconds"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn item_meta_reads_feed_prices_stock_and_category_levels() {
+        let opts = MetaOptions {
+            category_col: Some("product_type".into()),
+            category_level: Some(2),
+            price_col: Some("price".into()),
+            stock_col: Some("availability".into()),
+            ..MetaOptions::default()
+        };
+        let feed = "item_id,product_type,price,availability\n\
+            a,Home > Kitchen > Mugs,12.99 USD,in stock\n\
+            b,Home > Garden,\"1,299.00 USD\",out of stock\n\
+            c,Toys,$5,preorder\n\
+            d,Toys,7 USD,3\n";
+        let m = parse_item_meta(feed.as_bytes(), &opts).unwrap();
+        assert_eq!(m.malformed, 0);
+        assert_eq!(m.prices["a"], 12.99);
+        assert_eq!(m.prices["b"], 1299.0);
+        assert_eq!(m.prices["c"], 5.0);
+        assert_eq!(m.currency.as_deref(), Some("USD"));
+        assert_eq!(m.categories["a"], "Home > Kitchen");
+        assert_eq!(m.categories["c"], "Toys");
+        let stock: Vec<bool> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|i| m.in_stock[*i])
+            .collect();
+        assert_eq!(stock, [true, false, false, true]);
+        assert!(
+            m.summary().contains("prices in USD, decimal point"),
+            "{}",
+            m.summary()
+        );
+
+        // A bad price and a bad stock value in one row are one bad row;
+        // a price in another currency is one too.
+        let bad = "item_id,price,availability\na,1 USD,in stock\nb,2 EUR,soon\nc,3 USD,0\n";
+        let lenient = MetaOptions {
+            max_bad_share: 0.5,
+            ..opts.clone()
+        };
+        let m = parse_item_meta(
+            bad.as_bytes(),
+            &MetaOptions {
+                category_col: None,
+                ..lenient
+            },
+        )
+        .unwrap();
+        assert_eq!((m.rows, m.malformed), (3, 1));
+        let (line, reason) = &m.first_errors[0];
+        assert_eq!(*line, 3);
+        assert!(
+            reason.contains("in EUR") && reason.contains("stock \"soon\""),
+            "{reason}"
+        );
+        assert!(!m.in_stock["c"]);
+
+        // European feed: decimal commas, point thousands; `1.299` follows them.
+        let eu = "item_id;price\na;12,99 €\nb;1.299\nc;€ 1.299,50\n";
+        let m = parse_item_meta(
+            eu.as_bytes(),
+            &MetaOptions {
+                price_col: Some("price".into()),
+                ..MetaOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (m.prices["a"], m.prices["b"], m.prices["c"]),
+            (12.99, 1299.0, 1299.5)
+        );
+        assert_eq!(m.currency.as_deref(), Some("EUR"));
+
+        let both = MetaOptions {
+            category_first_token: true,
+            ..opts
+        };
+        assert!(matches!(
+            parse_item_meta(feed.as_bytes(), &both),
+            Err(TrainError::Config(_))
+        ));
     }
 }

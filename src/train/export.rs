@@ -102,6 +102,9 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         ("n_users".into(), h.n_users.to_string()),
         ("confidence".into(), "1 + alpha * r".into()),
     ];
+    if let (Some(c), false) = (&h.currency, opts.synthetic_prices) {
+        meta.push(("currency".into(), c.clone()));
+    }
     // The state keeps f32 prices; the bundle carries the decimal each stood
     // for (24.99, not 24.989999771118164), exact up to 7 significant digits.
     let prices: Option<Vec<f32>> = if opts.synthetic_prices {
@@ -131,7 +134,9 @@ pub fn bundle_parts(state: &ModelState, opts: &ExportOptions) -> Result<BundlePa
         categories,
         category_names,
         prices: prices.map(|p| p.into_iter().map(crate::format::decimal_of_f32).collect()),
-        in_stock: Some(vec![true; n]),
+        // Items the metadata did not list, and every item of a state
+        // without stock data, are in stock.
+        in_stock: Some(h.in_stock.clone().unwrap_or_else(|| vec![true; n])),
         titles: h.titles.clone(),
         gram: Some(Gram {
             yty: yty.iter().copied().collect(),

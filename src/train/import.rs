@@ -1211,6 +1211,8 @@ pub fn to_state(
         }),
         prices: None,
         dataset: dataset.to_string(),
+        in_stock: None,
+        currency: None,
     };
     ModelState {
         header,

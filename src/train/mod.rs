@@ -1,6 +1,7 @@
 //! Native trainer, exporter and offline evaluation.
 //!
 //! - [`data`]: interaction logs and item metadata (CSV/TSV, messy rows counted).
+//! - [`values`]: timestamp, price and stock fields as storefront exports write them.
 //! - [`als`]: implicit-feedback ALS with conjugate-gradient or Cholesky solves.
 //! - [`state`]: the model state file between `vitrine train` and `vitrine export`.
 //! - [`export`]: state → bundle parts (+ per-user rows).
@@ -16,6 +17,7 @@ pub mod export;
 pub mod import;
 pub mod kernels;
 pub mod state;
+pub mod values;
 
 pub use error::{Result, TrainError};
 
@@ -60,6 +62,15 @@ fn attach_meta(h: &mut StateHeader, meta: &ItemMeta) {
                 .collect(),
         );
     }
+    if !meta.in_stock.is_empty() {
+        h.in_stock = Some(
+            h.items
+                .iter()
+                .map(|id| meta.in_stock.get(id).copied().unwrap_or(true))
+                .collect(),
+        );
+    }
+    h.currency = meta.currency.clone();
     if !meta.prices.is_empty() {
         h.prices = Some(
             h.items

@@ -33,8 +33,40 @@ pub struct StateHeader {
     pub titles: Option<Vec<String>>,
     /// Per-item category name ("" when unknown).
     pub categories: Option<Vec<String>>,
+    /// NaN = unknown (an item the metadata file does not price), written as
+    /// JSON `null`: serde_json writes NaN as `null` and would not read it back.
+    #[serde(default, with = "nan_as_null")]
     pub prices: Option<Vec<f32>>,
     pub dataset: String,
+    /// Per-item stock (`--stock-col`). Absent in states written before it
+    /// existed (and without a stock column): every item in stock. Same
+    /// VERSION: serde reads a missing `Option` as `None`, and older readers
+    /// ignore the unknown key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_stock: Option<Vec<bool>>,
+    /// The currency the item file's prices name (bundle meta `currency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// `Option<Vec<f32>>` with NaN as `null` both ways.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<f32>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref()
+            .map(|v| {
+                v.iter()
+                    .map(|x| (!x.is_nan()).then_some(*x))
+                    .collect::<Vec<Option<f32>>>()
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f32>>, D::Error> {
+        let v = Option::<Vec<Option<f32>>>::deserialize(d)?;
+        Ok(v.map(|v| v.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect()))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +139,7 @@ impl ModelState {
             ("titles", h.titles.as_ref().map(|v| v.len())),
             ("categories", h.categories.as_ref().map(|v| v.len())),
             ("prices", h.prices.as_ref().map(|v| v.len())),
+            ("in_stock", h.in_stock.as_ref().map(|v| v.len())),
         ] {
             if len.is_some_and(|l| l != h.n_items) {
                 return Err(TrainError::State(format!(
@@ -185,5 +218,35 @@ mod tests {
         for cut in [0, 7, 19, b.len() - 1] {
             assert!(ModelState::from_bytes(&b[..cut]).is_err(), "cut {cut}");
         }
+    }
+
+    /// A state written before stock and currency existed (the fixture was
+    /// made by `vitrine train` at commit 045c91f) still reads, with every
+    /// item in stock; a state with stock round-trips it.
+    #[test]
+    fn states_without_stock_still_read() {
+        let old = include_bytes!("../../tests/fixtures/state-v1-before-stock.vstate");
+        let st = ModelState::from_bytes(old).unwrap();
+        assert_eq!(st.header.items, ["a", "b", "c"]);
+        assert_eq!(st.header.prices.as_deref(), Some(&[1.5f32, 2.0, 3.25][..]));
+        assert!(st.header.in_stock.is_none() && st.header.currency.is_none());
+        let parts = crate::train::export::bundle_parts(&st, &Default::default()).unwrap();
+        assert_eq!(parts.in_stock.as_deref(), Some(&[true, true, true][..]));
+
+        let mut new = st.clone();
+        // An unpriced item (NaN) survives the JSON header.
+        new.header.prices = Some(vec![1.5, f32::NAN, 3.25]);
+        new.header.in_stock = Some(vec![true, false, true]);
+        new.header.currency = Some("EUR".into());
+        let back = ModelState::from_bytes(&new.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.header.in_stock, new.header.in_stock);
+        let p = back.header.prices.as_deref().unwrap();
+        assert!(p[0] == 1.5 && p[1].is_nan() && p[2] == 3.25);
+        let parts = crate::train::export::bundle_parts(&back, &Default::default()).unwrap();
+        assert_eq!(parts.in_stock.as_deref(), Some(&[true, false, true][..]));
+        assert!(parts.meta.contains(&("currency".into(), "EUR".into())));
+        // A stock list of the wrong length is a corrupt state.
+        new.header.in_stock = Some(vec![true]);
+        assert!(ModelState::from_bytes(&new.to_bytes().unwrap()).is_err());
     }
 }

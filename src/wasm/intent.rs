@@ -20,10 +20,11 @@ use super::{js_error, to_js};
 use crate::error::Error;
 use crate::intent::IntentModel;
 
-/// `text` with phone numbers, e-mail addresses, card numbers (Luhn),
-/// Chinese resident ID numbers (check digit) and street addresses (zh + en)
-/// masked as `[phone]`, `[email]`, `[card]`, `[id_number]`, `[address]`;
-/// order numbers stay. For storefronts that forward a question
+/// `text` with phone numbers, e-mail addresses, card numbers (Luhn) and
+/// security codes after a cue, Chinese resident ID numbers (check digit)
+/// and passport numbers after a cue, and street addresses (zh, en, European
+/// with postcodes) masked as `[phone]`, `[email]`, `[card]`, `[id_number]`,
+/// `[address]`; order numbers stay. For storefronts that forward a question
 /// to a human agent. Needs no model.
 #[wasm_bindgen]
 pub fn redact(text: &str) -> String {

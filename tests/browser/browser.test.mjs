@@ -327,7 +327,8 @@ test('intent matcher: its own wasm, fetched on the first question, in the page a
 test('demo page: model info, items, similar, "you" recommendations with filters', async () => {
   const { page: pg, errors } = await page();
   await pg.goto(`${srv.url}/demo/?model=/t/${basename(bundleF32)}`);
-  await pg.waitForSelector('#items li', { timeout: 20000 });
+  // A cold wasm compile and model load: seconds on a loaded 2-core machine.
+  await pg.waitForSelector('#items li', { timeout: 60_000 });
   const info = await pg.textContent('#info');
   assert.match(info, /3,?000/);
   assert.match(info, /f32/);

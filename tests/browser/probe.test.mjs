@@ -12,10 +12,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { startServer } from '../../scripts/serve.mjs';
-import { ROOT, synth } from '../node/helpers.mjs';
+import { ROOT, synthWithIntent } from '../node/helpers.mjs';
 import { launch, newPage } from './chromium.mjs';
 
-const bundle = synth({ items: 500, dim: 8, dtype: 'f32', seed: 5, categories: 4 });
+// With an intent model (the default intent set), so that the intent methods
+// and the IntentModel from loadIntent() are probed too.
+const bundle = synthWithIntent({ items: 500, dim: 8, dtype: 'f32', seed: 5 }).withIntent;
 
 /** The documented codes (docs/errors.md's code tables). */
 function documentedCodes() {
@@ -78,8 +80,10 @@ test('worker mode: every async method with every hostile argument is typed and l
       const methods = {
         recommend: [u, { k: 5 }], recommendIndices: [u, 5], similar: ['item-2', { k: 5 }], popular: [{ k: 5 }],
         item: ['item-2'], has: ['item-2'], itemIndex: ['item-2'], itemId: [2], itemVector: ['item-2'], info: [], simdEnabled: [],
+        matchIntent: ['where is my order 12345'], redact: ['call 13800138000'], loadIntent: [], resetConversation: [],
       };
       const calls = [];
+      const failures = [];
       for (const [name, args] of Object.entries(methods)) {
         for (let pos = 0; pos < Math.max(args.length, 1); pos++) {
           for (const [label, value] of values) {
@@ -98,11 +102,23 @@ test('worker mode: every async method with every hostile argument is typed and l
           }
         }
       }
+      // What loadIntent() resolves to: a refused threshold leaves it as it was.
+      const im = await m.loadIntent();
+      for (const name of ['setThreshold', 'resetConversation']) {
+        for (const [label, value] of values) {
+          calls.push([`WorkerIntentModel.${name} arg0=${label}`, () => {
+            const th = im.threshold;
+            return im[name](value).catch((e) => {
+              if (im.threshold !== th) failures.push(`WorkerIntentModel.${name} arg0=${label}: a refused call changed the threshold`);
+              throw e;
+            });
+          }]);
+        }
+      }
       // The raw entry points the shopper uses, with hostile arguments posted as they are.
       for (const method of ['foldIn', 'recommendFor', 'rerank', 'segment', 'explain', 'behaviourSegment']) {
         for (const [label, value] of values) calls.push([`VitrineWorker.shopperCall ${method} arg1=${label}`, () => m.shopperCall(method, value, { now: 1e12 })]);
       }
-      const failures = [];
       let n = 0;
       for (const [label, f] of calls) {
         n++;
@@ -122,16 +138,32 @@ test('worker mode: every async method with every hostile argument is typed and l
         }
       }
       const proto = Object.getOwnPropertyNames(Object.getPrototypeOf(m)).filter((k) => k !== 'constructor' && !k.startsWith('_') && typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(m), k).value === 'function');
+      const imKeys = Object.keys(im).sort();
+      await im.setThreshold(0.25);
+      const imBefore = [im.threshold, im.intents.length];
       await m.dispose();
-      return { n, failures, proto, probed: [...Object.keys(methods), 'shopperCall'] };
+      const code = async (f) => {
+        try {
+          await f();
+          return 'answered';
+        } catch (e) {
+          return e instanceof v.VitrineError ? e.code : String(e);
+        }
+      };
+      const afterDispose = [await code(() => im.intents), await code(() => im.threshold), await code(() => im.setThreshold(0.5)), await code(() => im.resetConversation())];
+      return { n, failures, proto, probed: [...Object.keys(methods), 'shopperCall'], imKeys, imBefore, afterDispose };
     },
     { url: `/t/${basename(bundle)}`, codes: documentedCodes() },
   );
   assert.deepEqual(out.failures, [], out.failures.join('\n'));
   // Every method of the worker proxy is probed here, or skipped with a reason
   // (the node probe checks the prototype against vitrine.d.ts).
-  const skipped = { matchIntent: 'intent (owner: redact)', loadIntent: 'intent', redact: 'intent', resetConversation: 'intent', dispose: 'ends the probe' };
+  const skipped = { dispose: 'ends the probe' };
   assert.deepEqual([...out.probed, ...Object.keys(skipped)].sort(), out.proto.sort());
+  // The worker's IntentModel: the page's members; the threshold as the wasm stores it (f32).
+  assert.deepEqual(out.imKeys, ['intents', 'resetConversation', 'setThreshold', 'threshold']);
+  assert.deepEqual(out.imBefore, [0.25, 10]);
+  assert.deepEqual(out.afterDispose, ['DISPOSED', 'DISPOSED', 'DISPOSED', 'DISPOSED']);
   assert.ok(out.n > 800, `only ${out.n} calls`);
   assert.deepEqual(errors, []);
 });

@@ -34,6 +34,12 @@ test.after(async () => {
 /** A page of the site with the shopper module, a model and helpers on `window`. */
 async function tab() {
   const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
+  await prepare(page);
+  return { page, errors };
+}
+
+/** The helpers of `tab()` on `page` (again after a reload). */
+async function prepare(page) {
   await page.evaluate(async () => {
     const { load } = await import('/vitrine.js');
     const sh = await import('/shopper.js');
@@ -47,7 +53,6 @@ async function tab() {
     w.dbs = async () => (await databases.call(indexedDB)).map((d) => `${d.name}@${d.version}`).sort();
     w.sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   });
-  return { page, errors };
 }
 
 const dbName = (key) => `vitrine.shopper/${key}`;
@@ -77,7 +82,8 @@ for (const storage of ['indexeddb', 'localStorage']) {
     const key = `two-tabs-${storage}`;
     await Promise.all([trackMany(a.page, key, storage, 'a', 1000), trackMany(b.page, key, storage, 'b', 1000)]);
     // IndexedDB: exact at once. localStorage: a tab whose copy lagged may have written over the
-    // other's events; the other writes them again when it sees that (docs/shopper.md), so wait for quiet.
+    // other's events; the other writes them again when it sees that (docs/shopper.md), so wait
+    // for them (the deadline only ends a wait that will not succeed; the assertions say what was there).
     const c = await tab();
     const read = () =>
       c.page.evaluate(async ({ key, storage }) => {
@@ -89,9 +95,8 @@ for (const storage of ['indexeddb', 'localStorage']) {
     let seen = await read();
     const t0 = Date.now();
     if (storage === 'localStorage') {
-      for (let last = -1; seen.length !== last && Date.now() - t0 < 15_000; ) {
-        last = seen.length;
-        await new Promise((r) => setTimeout(r, 500));
+      while (new Set(seen).size < 2000 && Date.now() - t0 < 60_000) {
+        await new Promise((r) => setTimeout(r, 250));
         seen = await read();
       }
     }
@@ -100,8 +105,8 @@ for (const storage of ['indexeddb', 'localStorage']) {
     assert.equal(new Set(seen).size, seen.length, 'no event duplicated');
     assert.equal(lost, 0, 'no event lost');
     // Both tabs converge on the shared history (they heard of each other's writes).
-    await a.page.waitForFunction((key) => window.shoppers[key].history().length === 2000, key, { timeout: 10_000 });
-    await b.page.waitForFunction((key) => window.shoppers[key].history().length === 2000, key, { timeout: 10_000 });
+    await a.page.waitForFunction((key) => window.shoppers[key].history().length === 2000, key, { timeout: 60_000 });
+    await b.page.waitForFunction((key) => window.shoppers[key].history().length === 2000, key, { timeout: 60_000 });
     for (const t of [a, b, c]) {
       assert.deepEqual(await t.page.evaluate(() => window.warnings), []);
       assert.deepEqual(t.errors, []);
@@ -204,6 +209,173 @@ for (const hide of [false, true]) {
   });
 }
 
+// The page's end. A click on a product link tracks a view and navigates at
+// once; the queued write waits for a Web Lock (localStorage) or an IndexedDB
+// transaction, which a leaving page may never get. Here another holder keeps
+// the write waiting, deterministically, and the page reloads before it runs.
+
+/** In the page: something else holds the shopper's storage (another tab mid-write) until the page goes. */
+const holdStorage = (page, storage, key) =>
+  page.evaluate(
+    async ({ storage, key }) => {
+      if (storage === 'localStorage') {
+        // The shopper's lock (www/shopper.js: CHANNEL_PREFIX + key), held until the page is gone.
+        await new Promise((held) => navigator.locks.request(`vitrine.shopper/${key}`, () => (held(null), new Promise(() => {}))));
+        return;
+      }
+      // A readwrite transaction on the shopper's store kept alive by a chain of reads.
+      const db = await new Promise((resolve, reject) => {
+        const req = indexedDB.open(`vitrine.shopper/${key}`);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      const store = /** @type {IDBDatabase} */ (db).transaction('history', 'readwrite').objectStore('history');
+      const spin = () => {
+        store.get('record').onsuccess = spin;
+      };
+      spin();
+    },
+    { storage, key },
+  );
+
+/** The stored record's items, read around the shopper (localStorage) — null while IndexedDB is held. */
+const storedItems = (page, key) => page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '{"events":[]}').events.map((e) => e.item), key);
+
+for (const [storage, closed] of [['localStorage', false], ['indexeddb', false], ['indexeddb', true]]) {
+  test(`shopper storage (${storage}${closed ? ', tracking after close()' : ''}): an event tracked right before the page goes is kept (the write still waiting for storage)`, async () => {
+    const { page, errors } = await tab();
+    const key = `leaving-${storage}${closed ? '-closed' : ''}`;
+    await page.evaluate(
+      async ({ key, storage, closed }) => {
+        const w = /** @type {any} */ (window);
+        w.s = w.mk({ key, storage });
+        await w.s.ready;
+        await w.s.track({ type: 'view', item: 'item-1', ts: 1.7e12 });
+        // close() lets go of the page's end; the next track() takes it up again.
+        if (closed) w.s.close();
+      },
+      { key, storage, closed },
+    );
+    await holdStorage(page, storage, key);
+    await page.evaluate(() => {
+      const w = /** @type {any} */ (window);
+      w.s.track({ type: 'cart', item: 'item-2', ts: 1.7e12 + 1 }); // not awaited: the page leaves now
+      w.s.track({ type: 'view', item: 'item-3', ts: 1.7e12 + 2 });
+    });
+    // The condition is real: the write is still waiting.
+    if (storage === 'localStorage') assert.deepEqual(await storedItems(page, key), ['item-1']);
+    await page.reload();
+    await prepare(page);
+    const r = await page.evaluate(
+      async ({ key, storage }) => {
+        const w = /** @type {any} */ (window);
+        const s = w.mk({ key, storage });
+        await s.ready;
+        const history = s.history().map((e) => e.item);
+        // A second start merges nothing twice.
+        const again = w.mk({ key, storage });
+        await again.ready;
+        return { history, again: again.history().length, unsaved: localStorage.getItem(`vitrine.shopper.unsaved/${key}`), warnings: w.warnings };
+      },
+      { key, storage },
+    );
+    assert.deepEqual(r.history, ['item-1', 'item-2', 'item-3']);
+    assert.equal(r.again, 3);
+    assert.equal(r.unsaved, null, 'the side record of unsaved events is gone once they are stored');
+    if (storage === 'localStorage') assert.deepEqual(await storedItems(page, key), ['item-1', 'item-2', 'item-3']);
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(errors, []);
+    await page.evaluate((key) => window.mk({ key }).forget(), key);
+    await page.close();
+  });
+}
+
+test('shopper storage (indexeddb): a forget() whose deletion had not run when the page went still forgets', async () => {
+  const { page, errors } = await tab();
+  const key = 'leaving-forget';
+  await page.evaluate(async (key) => {
+    const w = /** @type {any} */ (window);
+    w.s = w.mk({ key });
+    await w.s.ready;
+    await w.s.track({ type: 'view', item: 'item-1' });
+    await w.s.track({ type: 'cart', item: 'item-2' });
+  }, key);
+  await holdStorage(page, 'indexeddb', key);
+  const during = await page.evaluate(() => {
+    const w = /** @type {any} */ (window);
+    w.s.forget(); // its deletion waits behind the held transaction
+    return w.s.history().length;
+  });
+  assert.equal(during, 0);
+  await page.reload();
+  await prepare(page);
+  const r = await page.evaluate(async (key) => {
+    const w = /** @type {any} */ (window);
+    const s = w.mk({ key });
+    await s.ready;
+    const history = s.history().length;
+    // The old page's connections close as it goes; the deletion completes then.
+    let dbs = await w.dbs();
+    for (let i = 0; i < 100 && dbs.includes(`vitrine.shopper/${key}@1`); i++) {
+      await w.sleep(50);
+      dbs = await w.dbs();
+    }
+    await s.track({ type: 'view', item: 'item-3' });
+    const next = w.mk({ key });
+    await next.ready;
+    return { history, dbs, mark: localStorage.getItem(`vitrine.shopper.forgot/${key}`), after: next.history().map((e) => e.item), warnings: w.warnings };
+  }, key);
+  assert.equal(r.history, 0, 'the forgotten events did not come back');
+  assert.ok(!r.dbs.includes(`vitrine.shopper/${key}@1`), `the database is deleted: ${r.dbs}`);
+  assert.equal(r.mark, null, 'the forget mark is removed once done');
+  assert.deepEqual(r.after, ['item-3'], 'what is tracked after the forget is kept');
+  assert.deepEqual(r.warnings, []);
+  assert.deepEqual(errors, []);
+  await page.evaluate((key) => window.mk({ key }).forget(), key);
+  await page.close();
+});
+
+for (const badMark of ['not a time', '']) {
+  test(`shopper storage (indexeddb): corrupted side records → CORRUPT_RECORD; the stored history is kept, an unreadable forget mark (${JSON.stringify(badMark)}) forgets once`, async () => {
+    const { page, errors } = await tab();
+    const r = await page.evaluate(async (badMark) => {
+      const w = /** @type {any} */ (window);
+      const a = w.mk({ key: 'side-bad' });
+      await a.track({ type: 'view', item: 'item-1' });
+      localStorage.setItem('vitrine.shopper.unsaved/side-bad', '{"schema":"vitrine.history","version":1,"events":[{"type":"view"}]}');
+      const b = w.mk({ key: 'side-bad' });
+      await b.ready;
+      const kept = b.history().map((e) => e.item);
+      const unsaved = localStorage.getItem('vitrine.shopper.unsaved/side-bad');
+      const w1 = w.warnings.splice(0);
+      localStorage.setItem('vitrine.shopper.forgot/side-bad', badMark);
+      const c = w.mk({ key: 'side-bad' });
+      await c.ready;
+      const forgot = c.history().length;
+      const mark = localStorage.getItem('vitrine.shopper.forgot/side-bad');
+      const w2 = w.warnings.splice(0);
+      const dbs = await w.dbs();
+      // Done once: what is tracked afterwards is kept by the next start.
+      await c.track({ type: 'view', item: 'item-2' });
+      const d = w.mk({ key: 'side-bad' });
+      await d.ready;
+      const later = d.history().map((e) => e.item);
+      await d.forget();
+      return { kept, unsaved, w1, forgot, mark, w2, dbs, later };
+    }, badMark);
+    assert.deepEqual(r.kept, ['item-1']);
+    assert.equal(r.unsaved, null, 'the bad record is removed');
+    assert.deepEqual(r.w1, ['CORRUPT_RECORD']);
+    assert.equal(r.forgot, 0);
+    assert.equal(r.mark, null);
+    assert.deepEqual(r.w2, ['CORRUPT_RECORD']);
+    assert.ok(!r.dbs.includes('vitrine.shopper/side-bad@1'), 'an empty history leaves no database');
+    assert.deepEqual(r.later, ['item-2'], 'the mark is gone: the next start forgets nothing');
+    assert.deepEqual(errors.filter((e) => !/CORRUPT|unreadable/.test(e)), []);
+    await page.close();
+  });
+}
+
 test('shopper storage (indexeddb): versionchange is never blocked; a deletion elsewhere is a forget', async () => {
   const a = await tab();
   const b = await tab();
@@ -220,7 +392,7 @@ test('shopper storage (indexeddb): versionchange is never blocked; a deletion el
         req.onblocked = () => resolve('blocked');
         req.onsuccess = () => resolve('deleted');
         req.onerror = () => resolve(`error ${req.error}`);
-        setTimeout(() => resolve('timeout'), 5000);
+        setTimeout(() => resolve('timeout'), 60_000); // a hang guard only
       }),
     dbName('vc'),
   );
@@ -238,7 +410,7 @@ test('shopper storage (indexeddb): versionchange is never blocked; a deletion el
           resolve('opened');
         };
         req.onerror = () => resolve(`error ${req.error}`);
-        setTimeout(() => resolve('timeout'), 5000);
+        setTimeout(() => resolve('timeout'), 60_000); // a hang guard only
       }),
     dbName('vc'),
   );

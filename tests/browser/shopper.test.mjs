@@ -30,7 +30,8 @@ test.after(async () => {
 
 async function openDemo(page, storage) {
   await page.goto(`${srv.url}/demo/shopper.html?storage=${storage}`);
-  await page.waitForSelector('body[data-ready="1"], #error:not([hidden])', { timeout: 20_000 });
+  // A cold wasm compile and model load: seconds on a loaded 2-core machine.
+  await page.waitForSelector('body[data-ready="1"], #error:not([hidden])', { timeout: 60_000 });
 }
 
 const historyLen = (page) => page.evaluate(() => window.vitrineShopper.history().length);
@@ -46,18 +47,18 @@ for (const storage of ['localStorage', 'indexeddb']) {
     await page.waitForFunction(() => window.vitrineShopper.history().length === 2);
     // Reasons now reference the history (once the page has re-rendered after the stored track).
     await page
-      .waitForFunction(() => [...document.querySelectorAll('#recs .why')].some((e) => /because you|often viewed with/.test(e.textContent ?? '')), null, { timeout: 10_000 })
+      .waitForFunction(() => [...document.querySelectorAll('#recs .why')].some((e) => /because you|often viewed with/.test(e.textContent ?? '')), null, { timeout: 60_000 })
       .catch(() => {});
     const whys = await page.locator('#recs .why').allTextContents();
     assert.ok(whys.some((w) => /because you|often viewed with/.test(w)), whys.join(' | '));
     await page.reload();
-    await page.waitForSelector('body[data-ready="1"]');
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
     assert.equal(await historyLen(page), 2, 'history survived the reload');
     assert.equal(await page.locator('#history li').count(), 2);
     await page.locator('#forget').click();
     await page.waitForFunction(() => window.vitrineShopper.history().length === 0);
     await page.reload();
-    await page.waitForSelector('body[data-ready="1"]');
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
     assert.equal(await historyLen(page), 0, 'forget() wiped storage');
     if (storage === 'localStorage') assert.equal(await page.evaluate(() => localStorage.getItem('vitrine.history')), null);
     assert.deepEqual(errors, []);

@@ -3,9 +3,10 @@
 // Vite pre-bundles dependencies into node_modules/.vite/deps (so
 // `new URL('./x.wasm', import.meta.url)` can point at a file that is not
 // there), `next dev` runs Turbopack's dev pipeline, and webpack-dev-server /
-// Rspack's dev server / esbuild --serve / Parcel's serve each serve from
-// memory. With the package as it is, all of them pass with no configuration
-// beyond the production recipe (pkg/README.md, Bundlers).
+// Rspack's and Rsbuild's dev servers / esbuild --serve / Parcel's serve each
+// serve from memory, and `ng serve` hands pre-bundled dependencies out from
+// /@fs/…/.angular/cache/ paths. With the package as it is, all of them pass
+// with no configuration beyond the production recipe (pkg/README.md, Bundlers).
 //
 // The same fixtures as consumers.test.mjs, with the same installed
 // node_modules and the same fresh `npm pack` tarball: each dev server is
@@ -15,9 +16,10 @@
 // request. The server's whole process group is killed afterwards, also on
 // failure (dev servers fork: Next, Parcel workers, esbuild/rolldown helpers).
 //
-// Which servers run: all of them by default (the eight add about 45 s to
-// `make test` on a loaded 2-core machine, measured with their caches removed,
-// so none is left to a switch). VITRINE_DEV_SERVERS=vite,next (`make test-consumers
+// Which servers run: all of them by default (the first eight add about 45 s
+// to `make test` on a loaded 2-core machine, measured with their caches
+// removed; `ng serve` and `rsbuild dev` 6–12 s more; so none is left to a
+// switch). VITRINE_DEV_SERVERS=vite,next (`make test-consumers
 // DEV_SERVERS=vite,next`) names some, VITRINE_DEV_SERVERS=none skips the dev
 // mode; VITRINE_CONSUMERS=… (shared with the production runner) narrows by
 // fixture.
@@ -39,7 +41,8 @@ import {
  * - `page`: the path of the page on the server.
  * - `static`: the directory the server serves as-is, where the test puts the model (under m/).
  * - `clean`: caches that would survive from an earlier run with an older tarball.
- * @type {Record<string, { fixture?: string, cmd: (dir: string, port: string) => string[], page: string, static: string, clean?: string[] }>}
+ * - `route`: a deep route the page moves to (history.pushState) before the run, as a router does.
+ * @type {Record<string, { fixture?: string, cmd: (dir: string, port: string) => string[], page: string, static: string, clean?: string[], route?: string }>}
  */
 const DEV = {
   // --force: re-run dependency pre-bundling, as the unpacked tarball is new
@@ -92,6 +95,20 @@ const DEV = {
       '--public-path=/', '--outdir=public', '--servedir=public', `--serve=127.0.0.1:${port}`, '--log-level=warning',
     ],
     page: '/index.html',
+    static: 'public',
+  },
+  // `ng serve` (the application builder's Vite-based dev server, which
+  // pre-bundles node_modules); angular.json's assets are served as in production.
+  angular: {
+    cmd: (dir, port) => [bin(dir, 'ng'), 'serve', '--host', '127.0.0.1', '--port', port],
+    page: '/',
+    static: 'public',
+    clean: ['.angular/cache'],
+    route: '/products/42',
+  },
+  rsbuild: {
+    cmd: (dir, port) => [bin(dir, 'rsbuild'), 'dev', '--host', '127.0.0.1', '--port', port],
+    page: '/',
     static: 'public',
   },
   // Parcel's server serves its dist dir as well as the bundles; --no-cache so
@@ -153,9 +170,15 @@ async function startDev(name, dir) {
   const deadline = Date.now() + 180_000;
   let last = '';
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      await close(); // the leader is gone; its children may not be
-      throw new Error(`${name} dev server exited (${child.exitCode ?? child.signalCode}):\n${log}`);
+    // freePort() closes its probe before the server binds: on a shared
+    // machine another process can take the port in between. Some servers
+    // then exit, others (next dev) move to another port the test does not know.
+    const portTaken = /EADDRINUSE|address already in use|port \d+ is (already )?in use/i.test(log);
+    if (portTaken || child.exitCode !== null || child.signalCode !== null) {
+      await close(); // the leader may be gone; its children may not be
+      const e = new Error(`${name} dev server ${portTaken ? 'found its port taken' : `exited (${child.exitCode ?? child.signalCode})`}:\n${log}`);
+      /** @type {any} */ (e).portTaken = portTaken;
+      throw e;
     }
     // Parcel keeps running, without listening, after a failed build: no point waiting.
     if (/Build failed/.test(log)) {
@@ -187,10 +210,18 @@ const secs = (/** @type {number} */ ms) => (ms / 1000).toFixed(1);
  */
 async function check(t, name, dir) {
   const t0 = Date.now();
-  const srv = await startDev(name, dir);
+  let srv;
+  for (let tries = 1; !srv; tries++) {
+    try {
+      srv = await startDev(name, dir);
+    } catch (e) {
+      if (!(/** @type {any} */ (e).portTaken) || tries >= 3) throw e;
+      t.diagnostic(`${name} dev: the free port was taken before the server bound it; another port`);
+    }
+  }
   const tReady = Date.now();
   try {
-    const got = await inChromium(srv.url, DEV[name].page, '/m/', { readyTimeout: 120_000 });
+    const got = await inChromium(srv.url, DEV[name].page, '/m/', { readyTimeout: 120_000, route: DEV[name].route });
     const { res } = got;
     // The browser's own favicon request is not the app's (no fixture has an icon but Next's).
     const errors = got.errors.filter((e) => !e.includes('/favicon.ico'));

@@ -140,7 +140,10 @@ export function freePort() {
  * with 404 shows up here by URL, not only as a vague console line; `assets`
  * lists the wasm and worker URLs asked for (where the bundler put them).
  * @param {string} base @param {string} pagePath @param {string} modelBase
- * @param {{ readyTimeout?: number }} [opts]
+ * `route`: a path the page moves to with history.pushState before the run,
+ * as a router does (a deep route under a `<base href>`: URLs resolved
+ * against the page's address rather than its base then miss).
+ * @param {{ readyTimeout?: number, route?: string }} [opts]
  */
 export async function inChromium(base, pagePath, modelBase, opts = {}) {
   const browser = await launch();
@@ -169,6 +172,7 @@ export async function inChromium(base, pagePath, modelBase, opts = {}) {
     } catch (e) {
       throw new Error(`${base}${pagePath} never set vitrineReady: ${e.message}\nerrors: ${errors.join('\n')}\nfailed requests: ${failed.join('\n')}`);
     }
+    if (opts.route) await page.evaluate((route) => history.pushState(null, '', route), opts.route);
     const url = `${modelBase}${modelName}`;
     let res;
     try {

@@ -64,6 +64,27 @@ export function synthWithIntent({ items, dim, dtype, seed }) {
   return { plain, withIntent };
 }
 
+/**
+ * Waits until `cond()` (sync or async) is true and says whether it became so.
+ * Tests wait for the state they need (a message delivered, a write landed),
+ * never for a fixed time: on a loaded machine this process can be off the CPU
+ * for longer than any sleep, and Node runs an expired timer before the
+ * message or I/O that arrived meanwhile. `ms` only turns a state that never
+ * comes into a failing assertion after it instead of a hang; callers assert
+ * the state themselves, so the failure shows what was there.
+ * @param {() => unknown} cond
+ * @param {number} [ms]
+ * @returns {Promise<boolean>}
+ */
+export async function until(cond, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
 export function rng(seed) {
   let a = seed >>> 0;

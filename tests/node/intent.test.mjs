@@ -133,20 +133,55 @@ test('matchIntent and redact: hostile input', async () => {
   m.dispose();
 });
 
-// The intent module's own object (public through loadIntent()): a lone
-// surrogate or NUL is data, not an error; the module keeps working.
-test('the intent module object after hostile strings', async () => {
+// What loadIntent() resolves to: the matcher's settings, checked like the
+// model's methods (tests/node/probe.test.mjs probes them with every hostile
+// value). The wasm object, whose matchIntent has no checks and no item ids,
+// is not reachable from it.
+test('the IntentModel from loadIntent(): copies, checked settings, DISPOSED', async () => {
   const { withIntent } = synthWithIntent({ items: 400, dim: 16, dtype: 'int8', seed: 11 });
   const m = await load(withIntent);
   const im = await m.loadIntent();
-  for (const s of ['\ud800', '\0', '', '😀'.repeat(10000), 'x'.repeat(10 * 1024 * 1024)]) {
-    const r = im.matchIntent(s);
-    assert.ok(r.intent === null || typeof r.intent === 'string');
+  assert.equal(im, await m.loadIntent(), 'one object per model');
+  assert.deepEqual(Object.keys(im).sort(), ['intents', 'resetConversation', 'setThreshold', 'threshold']);
+  assert.ok(!('matchIntent' in im) && !('free' in im) && !('__wbg_ptr' in im), 'the raw wasm object stays inside');
+  assert.equal(Object.getPrototypeOf(im), Object.prototype);
+
+  // intents: a copy each time; changing it changes nothing.
+  const names = im.intents;
+  assert.equal(names.length, 10);
+  assert.notEqual(im.intents, names, 'a fresh array on each read');
+  names.length = 0;
+  im.intents.push('hacked');
+  assert.equal(im.intents.length, 10);
+  assert.throws(() => {
+    'use strict';
+    im.intents = [];
+  }, TypeError);
+  assert.equal(im.intents.length, 10);
+
+  // setThreshold drives matchIntent's out-of-scope answer.
+  const calibrated = im.threshold;
+  assert.ok(calibrated > 0 && calibrated < 1);
+  const q = 'tell me a joke about the weather';
+  im.setThreshold(1);
+  assert.equal(im.threshold, 1);
+  assert.equal((await m.matchIntent(q)).intent, null, 'threshold 1: nothing is confident enough');
+  im.setThreshold(0);
+  assert.equal(typeof (await m.matchIntent(q)).intent, 'string', 'threshold 0: never null');
+  im.setThreshold(calibrated);
+  assert.equal(im.threshold, calibrated);
+  for (const bad of [NaN, -0.01, 1.01, Infinity, -Infinity, '0.5', 1n, Symbol('t'), null, undefined, {}, [0.5], new Number(0.5), { valueOf: () => 0.5 }, new Proxy({}, { get() { throw new Error('trap'); } })]) {
+    assert.throws(() => im.setThreshold(bad), (e) => e.name === 'VitrineError' && e.code === 'INVALID_ARGUMENT', String(typeof bad));
+    assert.equal(im.threshold, calibrated, 'a refused threshold changes nothing');
   }
-  for (const bad of [42, null, {}, Symbol('x'), 10n]) {
-    // The untyped raw method: wasm-bindgen's glue throws before the wasm runs.
-    assert.throws(() => im.matchIntent(bad));
-  }
-  assert.equal(im.matchIntent('where is my order 12345').intent, 'order_status');
+
+  assert.equal(im.resetConversation(), undefined);
+
   m.dispose();
+  const disposed = (e) => e.name === 'VitrineError' && e.code === 'DISPOSED';
+  assert.throws(() => im.intents, disposed);
+  assert.throws(() => im.threshold, disposed);
+  assert.throws(() => im.setThreshold(0.5), disposed);
+  assert.throws(() => im.resetConversation(), disposed);
+  await assert.rejects(m.resetConversation(), disposed);
 });

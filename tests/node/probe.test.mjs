@@ -19,8 +19,9 @@
 //
 // The method lists are read from the real objects (prototypes, own keys) and
 // must equal what pkg/*.d.ts declares, and every one of them must have a
-// probe here: a method added later cannot escape. Intent (matchIntent, redact,
-// loadIntent, resetConversation) is probed by its owner's tests.
+// probe here: a method added later cannot escape. The intent methods and the
+// `IntentModel` that `loadIntent()` resolves to are probed on a bundle of the
+// same catalogue with an intent model.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +32,7 @@ import * as vitrineMod from '../../pkg/node.js';
 import * as shopperMod from '../../pkg/shopper.js';
 import * as placementsMod from '../../pkg/placements.js';
 import { startServer } from '../../scripts/serve.mjs';
-import { CLI, ROOT, tempDir } from './helpers.mjs';
+import { CLI, ROOT, synthWithIntent, tempDir } from './helpers.mjs';
 
 const { load, VitrineError, JS_ERROR_CODES } = vitrineMod;
 const { createShopper } = shopperMod;
@@ -374,7 +375,7 @@ function report(t, from) {
  * at each documented key of option arguments (one level of nesting for
  * option values that are themselves documented objects).
  * @param {string} name
- * @param {{args: any[], types: string[], optionsAt?: Record<number, string>, call: (args: any[]) => any, check?: (r: any, args: any[]) => string | null, mutable?: () => {snap: () => string}, nested?: Record<string, any>}} spec
+ * @param {{args: any[], types: string[], optionsAt?: Record<number, string>, call: (args: any[]) => any, check?: (r: any, args: any[]) => string | null, mutable?: () => {snap: () => string}, nested?: Record<string, any>, prepare?: (model: any) => Promise<void>}} spec
  */
 async function probe(name, spec) {
   const hv = hostileValues(DIM, 'item-1');
@@ -398,6 +399,7 @@ async function probe(name, spec) {
   const positions = Math.max(spec.args.length, 1);
   for (let pos = 0; pos < positions; pos++) {
     await group(`arg${pos}`, async () => {
+    await spec.prepare?.(model);
     for (const [vl, make, flags] of hv) {
       if (flags?.sampled && !sampledIn(`${name} arg${pos}`)) continue;
       const args = spec.args.map(resolve);
@@ -474,18 +476,36 @@ const ranked = (optPos, dflt) => (r, args) => {
 };
 
 let BYTES;
+/** The same kind of catalogue with an intent model (the default intent set), and its fingerprint. */
+let INTENT = null;
 test.before(async () => {
   BYTES = readFileSync(bundle());
   const m = await load(BYTES);
   fingerprint = modelFingerprint(m);
   m.dispose();
+  const bytes = readFileSync(synthWithIntent({ items: 300, dim: DIM, dtype: 'f32', seed: 4 }).withIntent);
+  const mi = await load(bytes);
+  INTENT = { bytes, fingerprint: modelFingerprint(mi) };
+  mi.dispose();
 });
+
+/** Runs `f` with the intent bundle as the probes' model (each group loads BYTES, the cells compare with `fingerprint`). */
+async function withIntentBundle(f) {
+  const saved = [BYTES, fingerprint];
+  [BYTES, fingerprint] = [INTENT.bytes, INTENT.fingerprint];
+  try {
+    await f();
+  } finally {
+    [BYTES, fingerprint] = saved;
+  }
+}
 
 // ---- the method lists -----------------------------------------------------------
 
 /** Probed here; the list each surface is compared with. */
 const PROBED = {
-  Vitrine: ['simdEnabled', 'info', 'recommend', 'recommendIndices', 'similar', 'popular', 'item', 'has', 'itemIndex', 'itemId', 'itemVector', 'dispose'],
+  Vitrine: ['simdEnabled', 'info', 'recommend', 'recommendIndices', 'similar', 'popular', 'item', 'has', 'itemIndex', 'itemId', 'itemVector', 'dispose', 'matchIntent', 'loadIntent', 'redact', 'resetConversation'],
+  IntentModel: ['setThreshold', 'resetConversation'],
   Shopper: ['track', 'history', 'sessions', 'forget', 'close', 'userVector', 'recommend', 'rerank', 'segment', 'tasteSegment', 'explain'],
   ShopperPlacements: ['boughtTogether', 'viewedTogether', 'buyAgain', 'recentlyViewed', 'trending', 'trendingFacets'],
   ImpressionLog: ['shown', 'clicked', 'rotation', 'count', 'clear'],
@@ -496,7 +516,7 @@ const PROBED = {
 };
 /** Declared but not probed here, and why. */
 const NOT_PROBED = {
-  Vitrine: { matchIntent: 'intent (tests/node/intent*, owner: redact)', loadIntent: 'intent', redact: 'intent', resetConversation: 'intent' },
+  Vitrine: {},
   vitrine: { VitrineError: 'the error class itself', JS_ERROR_CODES: 'a constant' },
   shopper: { ShopperError: 'the error class', SCHEMA: 'constant', VERSION: 'constant', EVENT_TYPES: 'constant', WARNING_CODES: 'constant', DB_PREFIX: 'constant' },
   placements: { REASONS: 'constant', IMPRESSIONS_SCHEMA: 'constant' },
@@ -531,6 +551,23 @@ test('the probed methods are exactly the real objects\' and the .d.ts files\'', 
   const added = Object.keys(s).filter((k) => !before.has(k)).sort();
   assert.deepEqual(added, [...members('ShopperPlacements').keys()].sort(), 'withPlacements() adds interface ShopperPlacements');
   assert.deepEqual([...PROBED.ShopperPlacements].sort(), added);
+
+  // What loadIntent() resolves to: its own keys (getters and methods) are the
+  // interface's; the worker's has the same names (its calls return Promises).
+  const withIntent = await load(INTENT.bytes);
+  try {
+    const im = await withIntent.loadIntent();
+    const d = Object.getOwnPropertyDescriptors(im);
+    const keys = Object.keys(d).sort();
+    assert.deepEqual(keys, [...members('IntentModel').keys()].sort(), 'loadIntent() vs interface IntentModel');
+    assert.deepEqual(keys, [...members('WorkerIntentModel').keys()].sort(), 'interface WorkerIntentModel has the same members');
+    assert.deepEqual(keys.filter((k) => typeof d[k].value === 'function'), [...PROBED.IntentModel].sort(), 'every IntentModel method is probed');
+    assert.deepEqual(keys.filter((k) => d[k].get), [...members('IntentModel')].filter(([, x]) => !x.method).map(([n]) => n).sort(), 'the properties are getters (read-only, checked)');
+    assert.ok(Object.isFrozen(im));
+    assert.equal(Object.getPrototypeOf(im), Object.prototype, 'no prototype leading to the wasm object');
+  } finally {
+    withIntent.dispose();
+  }
 
   const log = createImpressionLog({ storage: 'none' });
   assert.deepEqual(Object.keys(log).sort(), [...members('ImpressionLog').keys()].sort(), 'createImpressionLog() vs interface ImpressionLog');
@@ -624,6 +661,43 @@ test('probe: Vitrine (the model from load())', async (t) => {
       }
       throw new Error('a disposed model answered');
     },
+  });
+  report(t, from);
+});
+
+test('probe: the intent methods and the IntentModel from loadIntent()', async (t) => {
+  const from = failures.length;
+  const types = (name) => {
+    const m = block(DTS.vitrine, /^export declare class Vitrine \{/).lines.find((l) => new RegExp(`^  ${name}\\(`).test(l));
+    return [...m.matchAll(/(\w+)\??: ([^,)]+)/g)].map((x) => x[2].trim());
+  };
+  const matched = (r) => {
+    if (!r || !(r.intent === null || typeof r.intent === 'string')) return 'no intent field';
+    if (!finite(r.confidence) || r.confidence < 0 || r.confidence > 1) return `confidence ${r.confidence}`;
+    for (const p of r.slots.products) if (!model.has(p.id) || model.itemIndex(p.id) !== p.item) return `product ${p.id} / ${p.item}`;
+    return typeof r.escalate === 'boolean' ? null : 'no escalate';
+  };
+  /** The group's IntentModel (each group loads its own model). */
+  let im;
+  const prepare = async (m) => {
+    im = await m.loadIntent();
+  };
+  // A refused setThreshold leaves the threshold and the intents as they were.
+  const state = () => ({ snap: () => JSON.stringify([im.threshold, im.intents]) });
+  await withIntentBundle(async () => {
+    await probe('Vitrine.matchIntent', { args: ['where is my order 12345'], types: types('matchIntent'), call: (a) => model.matchIntent(...a), check: matched });
+    await probe('Vitrine.redact', { args: ['call 13800138000'], types: types('redact'), call: (a) => model.redact(...a), check: (r) => (typeof r === 'string' ? null : 'not a string') });
+    await probe('Vitrine.loadIntent', { args: [], types: [], call: (a) => model.loadIntent(...a), check: (r) => (typeof r.setThreshold === 'function' && r.intents.length === 10 ? null : 'not an IntentModel') });
+    await probe('Vitrine.resetConversation', { args: [], types: [], call: (a) => model.resetConversation(...a), check: (r) => (r === undefined ? null : 'answered something') });
+    await probe('IntentModel.setThreshold', {
+      args: [0.5],
+      types: ['number'],
+      prepare,
+      mutable: state,
+      call: (a) => im.setThreshold(...a),
+      check: (r, a) => (r === undefined && a[0] >= 0 && a[0] <= 1 && Math.abs(im.threshold - a[0]) < 1e-6 ? null : `accepted ${String(a[0])}: threshold ${im.threshold}`),
+    });
+    await probe('IntentModel.resetConversation', { args: [], types: [], prepare, mutable: state, call: (a) => im.resetConversation(...a), check: (r) => (r === undefined ? null : 'answered something') });
   });
   report(t, from);
 });

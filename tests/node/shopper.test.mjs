@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { load } from '../../pkg/node.js';
 import { createShopper, SCHEMA, VERSION, WARNING_CODES } from '../../www/shopper.js';
 import { VitrineError } from '../../www/vitrine.js';
-import { CLI, tempDir } from './helpers.mjs';
+import { CLI, tempDir, until } from './helpers.mjs';
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 const MIN = 60_000;
@@ -309,7 +309,8 @@ test('shopper storage: two shoppers on one store (two tabs) lose nothing and sha
     await c.ready;
     assert.deepEqual(c.history().map((e) => e.item), ['b-new', 'b-2']);
     await c.forget();
-    await new Promise((r) => setTimeout(r, 50));
+    // The forget reaches B as a BroadcastChannel message: wait for it, not for a time.
+    await until(() => b.history().length === 0);
     assert.deepEqual(b.history(), [], 'the other shopper dropped its copy on the broadcast forget');
     for (const s of [a, b, c]) s.close();
   });
@@ -676,7 +677,8 @@ test('shopper storage (localStorage): a tab whose copy lagged behind a forget ta
   await a.forget(); // B's copy still shows the old record
   await b.track({ type: 'view', item: 'item-3', ts: T0 + 2 }); // written on the stale copy, before B hears of the forget
   assert.deepEqual(items(), ['item-1', 'item-2', 'item-3'], 'the lagging copy wrote the old events back (what Chromium can do)');
-  await new Promise((r) => setTimeout(r, 50)); // the forget's broadcast reaches B
+  // The forget's broadcast reaches B, which then rewrites the record: wait for that write, not for a time.
+  await until(() => items().length === 1);
   assert.deepEqual(items(), ['item-3'], 'B took out what it knew before the forget, and kept what came after');
   assert.deepEqual(b.history().map((e) => e.item), ['item-3']);
   a.close();

@@ -102,7 +102,8 @@ globalThis.docsReady = true;
     rmSync(work, { recursive: true, force: true });
   });
   const { page } = await newPage(browser.context, `${srv.url}/docs-run/index.html`);
-  await page.waitForFunction(() => globalThis.docsReady === true, null, { timeout: 30_000 });
+  // A cold wasm compile and model load: seconds on a loaded 2-core machine.
+  await page.waitForFunction(() => globalThis.docsReady === true, null, { timeout: 60_000 });
   const failures = [];
   for (let i = 0; i < runnable.length; i++) {
     const err = await page.evaluate(async (src) => {

@@ -116,6 +116,30 @@ function userVector(v, dim, name) {
   return out;
 }
 
+/** @param {unknown} t the intent threshold @returns {number} */
+export function checkThreshold(t) {
+  if (typeof t !== 'number' || !(t >= 0 && t <= 1)) badArg(`threshold must be a number in [0, 1], got ${describe(t)}`);
+  return /** @type {number} */ (t);
+}
+
+/**
+ * What `loadIntent()` resolves to, page and worker alike: the wasm object
+ * stays inside (no argument checks, no item ids in its `matchIntent`).
+ * @param {(k: string) => any} read throws DISPOSED once the model is
+ * @param {(t: unknown) => any} set @param {() => any} reset
+ */
+export const intentView = (read, set, reset) =>
+  Object.freeze({
+    get intents() {
+      return [...read('intents')];
+    },
+    get threshold() {
+      return read('threshold');
+    },
+    setThreshold: set,
+    resetConversation: reset,
+  });
+
 /** @param {unknown} id @param {string} [name] @returns {string} */
 export function checkId(id, name = 'id') {
   if (typeof id !== 'string') badArg(`${name} must be a string item id, got ${describe(id)}`);

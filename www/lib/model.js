@@ -1,7 +1,7 @@
 // The page-side model: argument checks, then one call into the wasm `Model`.
 
 import { VitrineError, badArg, describe, toVitrineError } from './errors.js';
-import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
+import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkThreshold, checkUserVector, intentView, scoredList } from './checks.js';
 
 /** @typedef {import('../vitrine.js').RecOptions} RecOptions */
 /** @typedef {import('../vitrine.js').ScoredList} ScoredList */
@@ -203,9 +203,9 @@ export class Vitrine {
    */
   async matchIntent(text) {
     if (typeof text !== 'string') badArg(`text must be a string, got ${describe(text)}`);
-    const intent = await this.loadIntent();
+    const [raw] = await this._intentModel();
     return this._call(() => {
-      const r = intent.matchIntent(text);
+      const r = raw.matchIntent(text);
       for (const p of r.slots.products) p.id = this._model.itemId(p.item);
       return r;
     });
@@ -214,10 +214,15 @@ export class Vitrine {
   /**
    * Fetch and start the intent matcher now, e.g. when the help box gets
    * focus, so the first question answers without the download. Resolves to
-   * the wasm `IntentModel` (intents, threshold, setThreshold).
+   * `IntentModel` (vitrine.d.ts), checked like the model's methods.
    * @returns {Promise<any>}
    */
   async loadIntent() {
+    return (await this._intentModel())[1];
+  }
+
+  /** @returns {Promise<[any, any]>} the wasm `IntentModel` and its view */
+  _intentModel() {
     if (!this._intent) {
       const bytes = this._call(() => this._model.intentSection());
       if (!bytes) {
@@ -227,13 +232,17 @@ export class Vitrine {
         throw new VitrineError('WASM_UNAVAILABLE', 'no intent module loader was given to this model');
       }
       const p = this._loadIntentWasm().then((w) => {
+        /** @type {any} */
+        let im;
         try {
           // With the item count, a title index built for another catalogue
           // is refused here (BAD_SECTION), not on a shopper's question.
-          return w.IntentModel.fromBytes(bytes, this.nItems);
+          im = w.IntentModel.fromBytes(bytes, this.nItems);
         } catch (e) {
           throw toVitrineError(e);
         }
+        const call = (/** @type {(im: any) => any} */ f) => this._call(() => f(im));
+        return [im, intentView((k) => call((m) => m[k]), (t) => void call((m) => m.setThreshold(checkThreshold(t))), () => void call((m) => m.resetConversation()))];
       });
       // A failed download may be retried by the next call.
       p.catch(() => {
@@ -245,8 +254,8 @@ export class Vitrine {
   }
 
   /**
-   * `text` with phone numbers, e-mail addresses, card-like numbers and
-   * street addresses masked (`[phone]`, `[email]`, `[card]`, `[address]`),
+   * `text` with phones, e-mails, cards, ID and passport numbers and
+   * addresses masked (`[phone]`, `[email]`, `[card]`, `[id_number]`, `[address]`),
    * order numbers kept: for forwarding a question to a human agent. Runs in
    * the intent module (fetched on first use); needs no intent model.
    * @param {string} text
@@ -267,8 +276,7 @@ export class Vitrine {
    * @returns {Promise<void>}
    */
   async resetConversation() {
-    const intent = await this.loadIntent();
-    this._call(() => intent.resetConversation());
+    (await this.loadIntent()).resetConversation();
   }
 
   /** Free the wasm memory held by this model. Safe to call twice. */
@@ -279,7 +287,7 @@ export class Vitrine {
       this._model = null;
       const intent = this._intent;
       this._intent = null;
-      intent?.then((im) => im.free()).catch(() => {});
+      intent?.then(([im]) => im.free()).catch(() => {});
       try {
         m.free();
       } catch (e) {

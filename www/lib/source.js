@@ -5,6 +5,7 @@
 import { VitrineError, badArg, callCallback, describe, isOptionsObject, messageOf, readingArgument, toVitrineError } from './errors.js';
 import { parseIntegrity, requireSubtle, verifyIntegrity } from './integrity.js';
 import { CacheMiss, bodyChunks, cacheKey, checkCacheOption, firstBytes, headerFields, openStore, revalidate, warningOf } from './cache.js';
+import { baseHref } from './wasm.js';
 
 /** @typedef {import('../vitrine.js').LoadOptions} LoadOptions */
 
@@ -674,7 +675,7 @@ async function storeFor(source, url, opts, t) {
   if (typeof Request !== 'undefined' && source instanceof Request && source.method !== 'GET') return null;
   let abs;
   try {
-    abs = new URL(url, typeof location !== 'undefined' ? location.href : undefined).href;
+    abs = new URL(url, baseHref()).href;
   } catch {
     return null;
   }

@@ -62,9 +62,13 @@ export function wasmIntegrityOf(variant, wasmIntegrity) {
   return v === undefined || v === null ? undefined : parseIntegrity(v, `options.wasmIntegrity.${variant}`) && String(v);
 }
 
-/** Where a relative URL is resolved: the page (or the worker's script). */
+/**
+ * Where a relative URL is resolved: the document's base URL, as fetch() and
+ * new Worker() resolve it (a <base href> holds on a router's deep route), or
+ * in a worker its script.
+ */
 export function baseHref() {
-  return typeof location !== 'undefined' ? location.href : undefined;
+  return globalThis.document?.baseURI ?? globalThis.location?.href;
 }
 
 /** @type {Map<string, Promise<any>>} keyed by build, absolute URL and integrity */

@@ -8,7 +8,7 @@ import { VitrineError, badArg, describe, messageOf } from './errors.js';
 import { pickVariant } from './detect.js';
 import { BUILDS, baseHref, wasmUrlOf, wasmIntegrityOf } from './wasm.js';
 import { checkLoadOptions } from './source.js';
-import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkUserVector, scoredList } from './checks.js';
+import { BUSINESS_OPTION_KEYS, checkId, checkRecOptions, checkThreshold, checkUserVector, intentView, scoredList } from './checks.js';
 /**
  * lib/parallel.js (thread choice, the two-worker split and join), fetched by
  * the first worker-mode load: a page that never loads in a worker never
@@ -321,6 +321,8 @@ export class VitrineWorker {
     this.threads = { count: 1, requested: 1, reason: 'one worker', sharedBytes: false };
     /** @type {string[] | null} a CSP violation seen while the worker started */
     this._csp = null;
+    /** @type {any} what `loadIntent()` resolves to, once it has */
+    this._intentView = null;
     const onCsp = (/** @type {any} */ ev) => {
       if (!this._started && /worker-src|script-src|child-src/.test(String(ev.effectiveDirective ?? ev.violatedDirective))) {
         this._csp = [String(ev.effectiveDirective ?? ev.violatedDirective), String(ev.blockedURI ?? '')];
@@ -606,11 +608,23 @@ export class VitrineWorker {
 
   /**
    * Fetch and start the intent matcher in the worker ahead of the first
-   * question. Resolves to its intents and threshold.
-   * @returns {Promise<{intents: string[], threshold: number}>}
+   * question. Resolves to the page's `IntentModel`, whose `setThreshold` and
+   * `resetConversation` here cross to the worker (Promises).
+   * @returns {Promise<any>}
    */
   async loadIntent() {
-    return this._request('loadIntent', []);
+    /** @type {Record<string, any>} */
+    const r = await this._request('loadIntent', []);
+    return (this._intentView ??= intentView(
+      (k) => {
+        if (!this._worker) throw new VitrineError('DISPOSED', 'this model was disposed');
+        return r[k];
+      },
+      async (t) => {
+        r.threshold = await this._request('setThreshold', [checkThreshold(t)]);
+      },
+      () => this.resetConversation(),
+    ));
   }
 
   /**

@@ -144,6 +144,12 @@ const ops = {
     const im = await requireModel().loadIntent();
     return { intents: im.intents, threshold: im.threshold };
   },
+  /** Answers the threshold as the wasm stores it (an f32), for the page's `threshold`. */
+  async setThreshold([t]) {
+    const im = await requireModel().loadIntent();
+    im.setThreshold(t);
+    return im.threshold;
+  },
   dispose() {
     model?.dispose();
     model = null;

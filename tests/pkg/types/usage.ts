@@ -51,6 +51,13 @@ export async function page(): Promise<void> {
     for (const p of r.slots.products) model.similar(p.id, { k: 4, priceMax: r.slots.price?.max });
   }
   const intents: string[] = (await model.loadIntent()).intents;
+  const im = await model.loadIntent();
+  im.setThreshold(0.5);
+  im.resetConversation();
+  // @ts-expect-error: questions go through model.matchIntent (it adds item ids)
+  im.matchIntent('hello');
+  // @ts-expect-error: read-only; set it with setThreshold
+  im.threshold = 0.3;
   // @ts-expect-error: the option is `k`
   model.recommend(userVector, { topK: 5 });
   // @ts-expect-error: ids are strings
@@ -66,6 +73,8 @@ export async function worker(): Promise<void> {
   const has: boolean = await w.has('sku-1');
   const id: string = await w.itemId(0);
   const t: { intents: string[]; threshold: number } = await w.loadIntent();
+  const applied: Promise<void> = (await w.loadIntent()).setThreshold(0.4);
+  await applied;
   const disposed: boolean = w.disposed;
   await w.dispose();
   const own = await loadInWorker('/models/shop.vtr', {

@@ -332,7 +332,7 @@ fn bad_feed_values_are_malformed_rows_with_reasons() {
 /// trending count days); a number of another magnitude is a bad row.
 #[test]
 fn basket_times_in_ms_are_the_days_of_the_same_log_in_seconds() {
-    use vitrine::placements::eval::read_baskets;
+    use vitrine::placements::eval::{read_baskets, BasketReadOptions};
     let d = tmpdir("baskets");
     let days = [19_792i64, 19_799, 19_811];
     let write = |name: &str, f: &dyn Fn(i64) -> String, extra: &str| {
@@ -343,7 +343,16 @@ fn basket_times_in_ms_are_the_days_of_the_same_log_in_seconds() {
         s.push_str(extra);
         let p = d.join(name);
         std::fs::write(&p, s).unwrap();
-        read_baskets(&p, None).unwrap().0
+        read_baskets(
+            &p,
+            None,
+            &BasketReadOptions {
+                max_bad_share: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .0
     };
     let times = |l: &vitrine::placements::eval::BasketLog| -> Vec<f64> {
         l.baskets.iter().map(|b| b.time).collect()
@@ -363,4 +372,75 @@ fn basket_times_in_ms_are_the_days_of_the_same_log_in_seconds() {
     assert_eq!(times(&ms), times(&s));
     assert_eq!(ms.bad_rows, 1);
     assert_eq!(times(&dates), times(&s));
+}
+
+/// Order exports as stores write them go through the CLI's one CSV reader:
+/// quoted fields with the delimiter inside, semicolons, CRLF, ISO-8601
+/// times with offsets (a time of day is a fraction of a day), calendar
+/// checks; too many bad rows fail and name the first ones.
+#[test]
+fn basket_logs_read_as_exported() {
+    use vitrine::placements::eval::{read_baskets, BasketReadOptions};
+    let d = tmpdir("baskets-export");
+    let read = |name: &str, text: &str, share: f64| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        read_baskets(
+            &p,
+            None,
+            &BasketReadOptions {
+                max_bad_share: share,
+                ..Default::default()
+            },
+        )
+    };
+    let (log, _) = read(
+        "quoted.csv",
+        "order_id,customer_id,product_id,date\r\n\
+         1001,c1,\"Mug, large\",2024-03-10T18:00:00+02:00\r\n\
+         1001,c1,plate,2024-03-10T18:00:00+02:00\r\n\
+         1002,c1,\"Mug, large\",2024-03-11 06:00:00Z\r\n",
+        0.0,
+    )
+    .unwrap();
+    assert_eq!(log.items, ["Mug, large", "plate"]);
+    assert_eq!(log.baskets.len(), 2);
+    let day = 19_792.0; // 2024-03-10
+    assert_eq!(
+        log.baskets[0].time,
+        day + 16.0 / 24.0,
+        "18:00 at +02:00 is 16:00 UTC"
+    );
+    assert_eq!(log.baskets[1].time, day + 1.25);
+    assert_eq!(log.bad_rows, 0);
+    assert!(
+        log.times.as_deref().unwrap().contains("ISO-8601"),
+        "{:?}",
+        log.times
+    );
+
+    let (log, _) = read(
+        "semicolon.csv",
+        "user_id;basket_id;item_id;ts\nu1;1;a;1710028800\nu1;1;b;1710028800\nu1;2;a;1710115200\n",
+        0.0,
+    )
+    .unwrap();
+    assert_eq!(
+        log.baskets.iter().map(|b| b.time).collect::<Vec<_>>(),
+        [day, day + 1.0]
+    );
+
+    // No 2024-02-30 and no empty item: bad rows, counted under the limit,
+    // an error naming them above it.
+    let text = "user_id,basket_id,item_id,date\nu1,1,a,2024-02-30\nu1,2,,2024-03-01\n\
+                u1,3,a,2024-03-01\nu2,4,b,2024-03-02\n";
+    let (log, _) = read("bad.csv", text, 0.5).unwrap();
+    assert_eq!((log.bad_rows, log.baskets.len()), (2, 2));
+    let err = read("bad.csv", text, 0.05).unwrap_err();
+    assert!(
+        err.contains("2 of 4 rows are malformed")
+            && err.contains("line 2: timestamp \"2024-02-30\": no such day")
+            && err.contains("line 3: needs a user_id"),
+        "{err}"
+    );
 }

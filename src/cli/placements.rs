@@ -24,9 +24,19 @@ pub struct BuildArgs {
     /// The bundle to extend (any `.vtr`; its other sections are kept byte for byte).
     #[arg(long)]
     pub bundle: PathBuf,
-    /// Orders: `user_id, basket_id, item_id[, date|ts]`, tab or comma separated.
+    /// Orders: `user_id, basket_id, item_id[, date|ts]` with a header (tab,
+    /// comma, semicolon or pipe separated; times ISO-8601 or unix numbers).
     #[arg(long, required_unless_present = "synthetic_baskets")]
     pub baskets: Option<PathBuf>,
+    /// What the time column's values are: `auto` (ISO-8601, or numbers
+    /// whose unit is read from their magnitude), `s`, `ms`, `us`, `ns`, `iso`
+    /// (as `vitrine train --time-unit`).
+    #[arg(long, default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
+    pub time_unit: crate::train::values::TimeSpec,
+    /// Largest share of malformed rows (`5%` or `0.05`) that are skipped
+    /// with a count; above it the run fails and names the first bad lines.
+    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = crate::table::parse_share)]
+    pub max_bad_rows: f64,
     /// Instead of `--baskets`: this many synthetic baskets over the bundle's
     /// categories, dated over the last weeks (demo and tests).
     #[arg(long, conflicts_with = "baskets")]
@@ -54,6 +64,15 @@ pub struct EvalArgs {
     pub test: PathBuf,
     #[arg(long, default_value = "Ta-Feng")]
     pub dataset_name: String,
+    /// What the time column's values are: `auto` (ISO-8601, or numbers
+    /// whose unit is read from their magnitude), `s`, `ms`, `us`, `ns`, `iso`
+    /// (as `vitrine train --time-unit`).
+    #[arg(long, default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
+    pub time_unit: crate::train::values::TimeSpec,
+    /// Largest share of malformed rows (`5%` or `0.05`) that are skipped
+    /// with a count; above it the run fails and names the first bad lines.
+    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = crate::table::parse_share)]
+    pub max_bad_rows: f64,
     #[arg(long, default_value_t = 10)]
     pub k: usize,
     #[arg(long, default_value_t = 42)]
@@ -107,7 +126,11 @@ fn build_cmd(a: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let (log, unknown) = match (&a.baskets, a.synthetic_baskets) {
         (Some(path), _) => {
-            let (log, unknown) = eval::read_baskets(path, Some(&ids))?;
+            let read = eval::BasketReadOptions {
+                time_spec: a.time_unit,
+                max_bad_share: a.max_bad_rows,
+            };
+            let (log, unknown) = eval::read_baskets(path, Some(&ids), &read)?;
             if log.baskets.is_empty() {
                 return Err(format!(
                     "{}: no basket has an item of this bundle ({unknown} rows with unknown items)",
@@ -147,12 +170,13 @@ fn build_cmd(a: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
     write_atomic(&a.out, &out).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
     let pairs = parts.co_purchase.as_ref().map_or(0, |c| c.partners.len());
     println!(
-        "{}: {} baskets ({} with 2+ items), {} pairs, time in {}; skipped {} rows with items not in the bundle, {} unreadable rows",
+        "{}: {} baskets ({} with 2+ items), {} pairs, time in {}{}; skipped {} rows with items not in the bundle, {} unreadable rows",
         a.out.display(),
         log.baskets.len(),
         multi,
         pairs,
         o.unit.name(),
+        log.times.as_ref().map_or(String::new(), |t| format!(" ({t})")),
         unknown,
         log.bad_rows
     );
@@ -160,8 +184,12 @@ fn build_cmd(a: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn eval_cmd(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let (train, _) = eval::read_baskets(&a.train, None)?;
-    let (test, _) = eval::read_baskets(&a.test, None)?;
+    let read = eval::BasketReadOptions {
+        time_spec: a.time_unit,
+        max_bad_share: a.max_bad_rows,
+    };
+    let (train, _) = eval::read_baskets(&a.train, None, &read)?;
+    let (test, _) = eval::read_baskets(&a.test, None, &read)?;
     let o = EvalOptions {
         k: a.k,
         seed: a.seed,

@@ -32,48 +32,72 @@ pub struct BasketLog {
     pub items: Vec<String>,
     pub baskets: Vec<Basket>,
     pub unit: Option<TimeUnit>,
-    /// Rows that could not be read (missing fields); counted, not fatal.
+    /// Rows that could not be read (a missing id, a time that does not fit
+    /// the column); counted, fatal above the allowed share.
     pub bad_rows: usize,
+    /// How the time column was read (for the summary), when there is one.
+    pub times: Option<String>,
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian).
-fn days_from_date(s: &str) -> Option<f64> {
-    let mut it = s.get(..10)?.split('-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
+/// How an order log is read: the trainer's `--time-unit` and
+/// `--max-bad-rows`, with the same defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct BasketReadOptions {
+    pub time_spec: crate::train::values::TimeSpec,
+    /// Share of malformed rows skipped with a count; above it the read fails
+    /// and names the first bad lines (a wrong delimiter or layout, not a few
+    /// broken rows of a large export).
+    pub max_bad_share: f64,
+}
+
+impl Default for BasketReadOptions {
+    fn default() -> Self {
+        BasketReadOptions {
+            time_spec: crate::train::values::TimeSpec::Auto,
+            max_bad_share: crate::table::DEFAULT_MAX_BAD_SHARE,
+        }
     }
-    Some(crate::train::values::days_from_civil(y, m, d) as f64)
 }
 
-/// Reads `user_id, basket_id, item_id[, date|ts]` (tab or comma separated,
-/// header required). With a date (`YYYY-MM-DD`) or a unix-seconds `ts`
-/// column, times are days; without, each user's baskets are numbered in
-/// basket-id order (numeric ids numerically) and time is that ordinal.
-/// `items` may fix the item vocabulary (a bundle's ids): rows with other
-/// items are counted in `unknown` and dropped.
-pub fn read_baskets(path: &Path, items: Option<&[String]>) -> Result<(BasketLog, usize), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .ok_or_else(|| format!("{} is empty", path.display()))?;
-    let sep = if header.contains('\t') { '\t' } else { ',' };
-    let cols: Vec<String> = header
-        .split(sep)
-        .map(|c| c.trim().to_ascii_lowercase())
-        .collect();
-    let find = |names: &[&str]| cols.iter().position(|c| names.contains(&c.as_str()));
-    let cu = find(&["user_id", "user", "customer_id"])
-        .ok_or_else(|| format!("{}: no user_id column in {header:?}", path.display()))?;
-    let cb = find(&["basket_id", "basket", "order_id", "order"])
-        .ok_or_else(|| format!("{}: no basket_id column in {header:?}", path.display()))?;
-    let ci = find(&["item_id", "item", "product_id"])
-        .ok_or_else(|| format!("{}: no item_id column in {header:?}", path.display()))?;
-    let ct = find(&["date", "ts", "timestamp", "time"]);
+/// Reads `user_id, basket_id, item_id[, date|ts]` with a header, through the
+/// CLI's one CSV/TSV reader (`crate::table`: delimiter detected, quoted
+/// fields, CRLF, Latin-1 fallback, the input size limit). Times are read as
+/// the trainer reads them (`crate::train::values`): ISO-8601 dates with or
+/// without a time and offset, or unix numbers whose one unit for the column
+/// comes from their magnitude (or `time_spec`); they become days since
+/// 1970-01-01 UTC, fractional when a time of day is written. Without a time
+/// column, each user's baskets are numbered in basket-id order (numeric ids
+/// numerically) and time is that ordinal. `items` may fix the item
+/// vocabulary (a bundle's ids): rows with other items are counted in
+/// `unknown` and dropped. Malformed rows (a missing or empty id, a time
+/// that does not fit the column) are counted in `bad_rows`; more than
+/// `max_bad_share` of them is an error quoting the first ones.
+pub fn read_baskets(
+    path: &Path,
+    items: Option<&[String]>,
+    opts: &BasketReadOptions,
+) -> Result<(BasketLog, usize), String> {
+    use crate::table::{BadRows, Table, TableOptions};
+    use crate::train::values::{decide_time_column, parse_raw_time};
+    let shown = path.display().to_string();
+    let bytes = crate::table::read_input(path).map_err(|e| e.to_string())?;
+    let t = Table::open(
+        &bytes,
+        &TableOptions {
+            what: format!("order log {shown}"),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("{shown}: {e}"))?;
+    let header = format!("{:?}", t.header().unwrap_or(&[]));
+    let any = |names: &[&str]| names.iter().find_map(|n| t.find(n));
+    let cu = any(&["user_id", "user", "customer_id"])
+        .ok_or_else(|| format!("{shown}: no user_id column in {header}"))?;
+    let cb = any(&["basket_id", "basket", "order_id", "order"])
+        .ok_or_else(|| format!("{shown}: no basket_id column in {header}"))?;
+    let ci = any(&["item_id", "item", "product_id"])
+        .ok_or_else(|| format!("{shown}: no item_id column in {header}"))?;
+    let ct = any(&["date", "ts", "timestamp", "time"]);
     let mut log = BasketLog {
         unit: Some(if ct.is_some() {
             TimeUnit::Days
@@ -82,6 +106,9 @@ pub fn read_baskets(path: &Path, items: Option<&[String]>) -> Result<(BasketLog,
         }),
         ..Default::default()
     };
+    // One reading for the whole column, decided in a first pass over it
+    // (a millisecond log read as seconds made every day 1000 days).
+    let mut times = ct.map(|c| decide_time_column(&t, c, opts.time_spec));
     let mut item_ix: HashMap<String, u32> = HashMap::new();
     if let Some(v) = items {
         for (i, id) in v.iter().enumerate() {
@@ -94,54 +121,37 @@ pub fn read_baskets(path: &Path, items: Option<&[String]>) -> Result<(BasketLog,
     let mut basket_ix: HashMap<(u32, String), usize> = HashMap::new();
     let mut basket_keys: Vec<String> = Vec::new();
     let mut unknown = 0usize;
-    // Numeric times: one unit for the column, from the magnitudes (a
-    // millisecond log read as seconds made every day 1000 days); a number
-    // of another magnitude is a bad row.
-    let num_unit = ct.map(|c| {
-        let mut col = crate::train::values::TimeColumn::default();
-        for line in text.lines().skip(1) {
-            let raw = line.split(sep).nth(c).map_or("", str::trim);
-            if days_from_date(raw).is_none() {
-                if let Ok(v) = raw.parse::<f64>() {
-                    col.add(&crate::train::values::RawTime::Number {
-                        value: v,
-                        int: None,
-                    });
-                }
-            }
-        }
-        col.decide(crate::train::values::TimeSpec::Auto).unit
-    });
-    for line in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(sep).map(str::trim).collect();
-        let (Some(&u), Some(&b), Some(&it)) = (f.get(cu), f.get(cb), f.get(ci)) else {
-            log.bad_rows += 1;
-            continue;
+    let mut bad = BadRows::new(opts.max_bad_share, false);
+    for rec in t.records() {
+        let rec = rec.map_err(|e| format!("{shown}: {e}"))?;
+        bad.rows += 1;
+        let f = |c: usize| {
+            rec.fields
+                .get(c)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
         };
-        if u.is_empty() || b.is_empty() || it.is_empty() {
-            log.bad_rows += 1;
-            continue;
-        }
-        let t = match ct {
-            Some(c) => {
-                let raw = f.get(c).copied().unwrap_or("");
-                let secs_per_unit = num_unit.map_or(1.0, |u| u.per_second() as f64);
-                let number = raw
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| Some(crate::train::values::TimeUnit::of_magnitude(*v)) == num_unit);
-                match days_from_date(raw).or_else(|| number.map(|s| s / secs_per_unit / 86_400.0)) {
-                    Some(t) if t.is_finite() => t,
-                    _ => {
-                        log.bad_rows += 1;
-                        continue;
-                    }
+        let parsed = (|| {
+            let (Some(u), Some(b), Some(it)) = (f(cu), f(cb), f(ci)) else {
+                return Err("needs a user_id, a basket_id and an item_id".to_string());
+            };
+            let day = match (ct, times.as_mut()) {
+                (Some(c), Some(times)) => {
+                    let text = f(c).ok_or("empty timestamp")?;
+                    let secs = parse_raw_time(text).and_then(|raw| times.seconds(&raw, text))?;
+                    // |secs| ≤ 1e13 (values::MAX_ABS_SECONDS): exact in an f64.
+                    secs as f64 / 86_400.0
                 }
+                _ => 0.0,
+            };
+            Ok::<_, String>((u, b, it, day))
+        })();
+        let (u, b, it, t) = match parsed {
+            Ok(p) => p,
+            Err(reason) => {
+                bad.bad(rec.line, reason).map_err(|e| e.to_string())?;
+                continue;
             }
-            None => 0.0,
         };
         let item = match item_ix.get(it) {
             Some(&i) => i,
@@ -177,6 +187,10 @@ pub fn read_baskets(path: &Path, items: Option<&[String]>) -> Result<(BasketLog,
         };
         log.baskets[bi].items.push(item);
     }
+    log.bad_rows = bad.bad;
+    log.times = times.map(|t| t.describe());
+    bad.check(&format!("order log {shown}"))
+        .map_err(|e| e.to_string())?;
     if ct.is_none() {
         // Ordinal per user, by basket id (numerically when every id is a number).
         let mut per_user: HashMap<u32, Vec<usize>> = HashMap::new();

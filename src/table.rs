@@ -59,6 +59,10 @@ pub enum TableError {
     Unterminated { line: usize },
     /// A bad row where none are allowed (`--strict`, utterance files).
     Malformed { line: usize, reason: String },
+    /// Text that is neither UTF-8 nor Latin-1: UTF-16 with an unpaired
+    /// surrogate, or NUL bytes (UTF-16 without a byte-order mark, a binary
+    /// file).
+    Encoding(String),
     /// More than the allowed share of data rows were malformed.
     TooManyBad {
         what: String,
@@ -80,6 +84,7 @@ impl fmt::Display for TableError {
             ),
             TableError::Empty(m) => write!(f, "{m}"),
             TableError::Columns(m) => write!(f, "column layout: {m}"),
+            TableError::Encoding(m) => write!(f, "encoding: {m}"),
             TableError::Unterminated { line } => write!(
                 f,
                 "a quoted field opened on line {line} is never closed (the rest of the \
@@ -239,6 +244,55 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// Text as the table reads it. Spreadsheets and Notepad save "Unicode text"
+/// as UTF-16 with a byte-order mark: that is transcoded to UTF-8 (the only
+/// copy a table makes). NUL bytes in the first line are refused by name:
+/// UTF-16 without a mark (or a binary file) would otherwise read as one
+/// column of Latin-1 noise and fail later as "no column named user_id".
+pub fn text_bytes<'a>(bytes: &'a [u8], what: &str) -> Result<Cow<'a, [u8]>> {
+    let units = |be: bool| -> Result<Vec<u8>> {
+        let body = bytes.get(2..).unwrap_or(&[]);
+        if body.len() % 2 != 0 {
+            return Err(TableError::Encoding(format!(
+                "the {what} is UTF-16 (byte-order mark) but has an odd number of bytes"
+            )));
+        }
+        let it = body.chunks_exact(2).map(|c| {
+            let pair = [c[0], c[1]];
+            if be {
+                u16::from_be_bytes(pair)
+            } else {
+                u16::from_le_bytes(pair)
+            }
+        });
+        let mut out = String::with_capacity(body.len());
+        for (i, ch) in char::decode_utf16(it).enumerate() {
+            match ch {
+                Ok(c) => out.push(c),
+                Err(_) => {
+                    return Err(TableError::Encoding(format!(
+                        "the {what} is UTF-16 with an unpaired surrogate at code unit {i}"
+                    )))
+                }
+            }
+        }
+        Ok(out.into_bytes())
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => return units(false).map(Cow::Owned),
+        [0xFE, 0xFF, ..] => return units(true).map(Cow::Owned),
+        _ => {}
+    }
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    if first.contains(&0) {
+        return Err(TableError::Encoding(format!(
+            "the {what} has NUL bytes in its first line: UTF-16 without a byte-order \
+             mark, or not a text file (save it as UTF-8 or UTF-16 with a BOM)"
+        )));
+    }
+    Ok(Cow::Borrowed(bytes))
+}
+
 /// The delimiter of a file whose first line is `first`: tab, then comma,
 /// semicolon and pipe, the first one present (comma when none is).
 pub fn detect_delimiter(first: &[u8]) -> u8 {
@@ -278,7 +332,8 @@ pub struct Record {
 /// A CSV/TSV file held in memory: delimiter and header resolved, rows read
 /// lazily (an interaction log is never held twice).
 pub struct Table<'a> {
-    bytes: &'a [u8],
+    /// The file's bytes (UTF-16 transcoded, a UTF-8 BOM stripped).
+    bytes: Cow<'a, [u8]>,
     delimiter: u8,
     header: Option<Vec<String>>,
     /// Byte offset and line of the first data row.
@@ -304,52 +359,62 @@ fn blank(r: &csv::ByteRecord) -> bool {
 impl<'a> Table<'a> {
     pub fn open(bytes: &'a [u8], opts: &TableOptions) -> Result<Table<'a>> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let first = bytes
+        let text = text_bytes(bytes, &opts.what)?;
+        let first = text
             .split(|&b| b == b'\n')
             .find(|l| !l.iter().all(u8::is_ascii_whitespace))
             .ok_or_else(|| TableError::Empty(format!("the {} is empty", opts.what)))?;
         let delimiter = opts.delimiter.unwrap_or_else(|| detect_delimiter(first));
         let mut t = Table {
-            bytes,
+            bytes: text,
             delimiter,
             header: None,
             body: (0, 1),
             what: opts.what.clone(),
         };
         if opts.has_header {
-            let mut rd = reader(bytes, delimiter);
-            let mut rec = csv::ByteRecord::new();
-            loop {
-                match rd.read_byte_record(&mut rec) {
-                    Ok(true) if blank(&rec) => continue,
-                    Ok(true) => break,
-                    Ok(false) => return Err(TableError::Empty(format!("the {} is empty", t.what))),
-                    Err(e) => {
-                        return Err(TableError::Malformed {
-                            line: 1,
-                            reason: e.to_string(),
-                        })
-                    }
-                }
-            }
-            let end = rd.position().clone();
-            let mut start = rec.position().map_or(0, |p| p.byte() as usize);
-            while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
-                start += 1;
-            }
-            let start = start.min(bytes.len());
-            let header_line = 1 + bytes[..start].iter().filter(|&&c| c == b'\n').count();
-            if end.byte() as usize >= bytes.len() {
-                // The header ran to the end of the file: maybe one open quote.
-                t.check_closed(start, header_line)?;
-            }
-            t.header = Some(rec.iter().map(|f| decode(f).trim().to_string()).collect());
-            // The reader's line counter lags at a record's end: count.
-            let b = (end.byte() as usize).min(bytes.len());
-            let line = 1 + bytes[..b].iter().filter(|&&c| c == b'\n').count();
-            t.body = (b, line);
+            let (header, body) = t.read_header()?;
+            t.header = Some(header);
+            t.body = body;
         }
         Ok(t)
+    }
+
+    /// The first non-blank record, and the byte offset and line of the row
+    /// after it.
+    fn read_header(&self) -> Result<(Vec<String>, (usize, usize))> {
+        let bytes: &[u8] = &self.bytes;
+        let mut rd = reader(bytes, self.delimiter);
+        let mut rec = csv::ByteRecord::new();
+        loop {
+            match rd.read_byte_record(&mut rec) {
+                Ok(true) if blank(&rec) => continue,
+                Ok(true) => break,
+                Ok(false) => return Err(TableError::Empty(format!("the {} is empty", self.what))),
+                Err(e) => {
+                    return Err(TableError::Malformed {
+                        line: 1,
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        let end = rd.position().clone();
+        let mut start = rec.position().map_or(0, |p| p.byte() as usize);
+        while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        let start = start.min(bytes.len());
+        let header_line = 1 + bytes[..start].iter().filter(|&&c| c == b'\n').count();
+        if end.byte() as usize >= bytes.len() {
+            // The header ran to the end of the file: maybe one open quote.
+            self.check_closed(start, header_line)?;
+        }
+        let header = rec.iter().map(|f| decode(f).trim().to_string()).collect();
+        // The reader's line counter lags at a record's end: count.
+        let b = (end.byte() as usize).min(bytes.len());
+        let line = 1 + bytes[..b].iter().filter(|&&c| c == b'\n').count();
+        Ok((header, (b, line)))
     }
 
     pub fn delimiter(&self) -> u8 {
@@ -466,7 +531,8 @@ impl Iterator for Records<'_> {
                 Ok(true) => {
                     // The crate's positions point at the previous record's
                     // line terminator; count lines from its byte offsets.
-                    let bytes = self.table.bytes;
+                    let table: &Table<'_> = self.table;
+                    let bytes: &[u8] = &table.bytes;
                     let mut start = b0 + self.rec.position().map_or(0, |p| p.byte() as usize);
                     while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
                         start += 1;
@@ -557,7 +623,8 @@ impl BadRows {
 /// all have the header's width. For curated inputs (utterances, intent
 /// configuration) where any bad row is an error.
 pub fn read_strict(path: &Path, delimiter: u8) -> Result<(Vec<String>, Vec<Record>)> {
-    let bytes = read_input(path)?;
+    let raw = read_input(path)?;
+    let bytes = text_bytes(&raw, &path.display().to_string())?;
     // Curated text (utterances, labels) must be UTF-8: the Latin-1 fallback
     // that suits old catalogue exports would quietly train on mojibake.
     if let Err(e) = std::str::from_utf8(&bytes) {
@@ -744,5 +811,52 @@ mod tests {
             ));
         }
         assert_eq!(DEFAULT_MAX_INPUT_BYTES, 2 << 30);
+    }
+
+    /// Excel's and Notepad's "Unicode text" is UTF-16 with a byte-order
+    /// mark: read as the text it spells, in either byte order.
+    #[test]
+    fn utf16_with_a_bom_reads_as_its_text() {
+        let text = "user_id\titem_id\r\nu1\tCafé\r\nu2\t杯子 😀\r\n";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for bytes in [le, be] {
+            let t = Table::open(&bytes, &TableOptions::default()).unwrap();
+            assert_eq!(t.delimiter(), b'\t');
+            assert_eq!(t.header().unwrap(), ["user_id", "item_id"]);
+            let r: Vec<Record> = t.records().collect::<Result<_>>().unwrap();
+            assert_eq!(r[0].fields, ["u1", "Café"]);
+            assert_eq!(r[1].fields, ["u2", "杯子 😀"]);
+            assert_eq!(r[1].line, 3);
+        }
+    }
+
+    /// What is not text is refused by name, not read as Latin-1 noise.
+    #[test]
+    fn utf16_without_a_bom_or_broken_is_an_encoding_error() {
+        let check = |bytes: &[u8], want: &str| match Table::open(bytes, &TableOptions::default()) {
+            Err(TableError::Encoding(m)) => assert!(m.contains(want), "{m}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("accepted {bytes:?}"),
+        };
+        let no_bom: Vec<u8> = "a,b\n1,2\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        check(&no_bom, "NUL bytes");
+        check(b"\xFF\xFEa\x00,", "odd number of bytes");
+        // A low surrogate alone.
+        check(
+            b"\xFF\xFEa\x00\x00\xDC",
+            "unpaired surrogate at code unit 1",
+        );
+        // The file's first line only: a NUL further down is a field's byte.
+        assert!(Table::open(b"a,b\n1,\x002\n", &TableOptions::default()).is_ok());
     }
 }

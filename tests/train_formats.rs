@@ -35,7 +35,7 @@ fn run(cmd: &mut Command) -> Output {
 
 /// Trains `log` (written to DIR/NAME.csv) with an f32 export carrying 4
 /// neighbours per item; returns the bundle bytes and stderr.
-fn train(dir: &Path, name: &str, log: &str, extra: &[&str]) -> (Vec<u8>, String) {
+fn train(dir: &Path, name: &str, log: impl AsRef<[u8]>, extra: &[&str]) -> (Vec<u8>, String) {
     let inp = dir.join(format!("{name}.csv"));
     std::fs::write(&inp, log).unwrap();
     let vtr = dir.join(format!("{name}.vtr"));
@@ -124,22 +124,39 @@ fn iso(secs: i64, k: usize) -> String {
     }
 }
 
+/// A log saved as "Unicode text" (UTF-16LE with a byte-order mark, as
+/// Excel and Notepad write it) trains the model its UTF-8 twin trains.
+#[test]
+fn a_utf16_log_trains_as_its_utf8_twin() {
+    let d = tmpdir("utf16");
+    let text = log(|t, _| t.to_string()).replace(",a,", ",Café,");
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let (b8, _) = train(&d, "utf8", &text, &["--quiet"]);
+    let (b16, _) = train(&d, "utf16", &utf16, &["--quiet"]);
+    let nb = neighbours(&b16);
+    assert!(nb.iter().any(|(id, _)| id == "Café"), "{nb:?}");
+    assert_eq!(nb, neighbours(&b8));
+}
+
 #[test]
 fn ms_and_iso_logs_give_the_sessions_of_the_seconds_log() {
     let d = tmpdir("sessions");
-    let (b_s, _) = train(&d, "seconds", &log(|t, _| t.to_string()), &["--quiet"]);
+    let (b_s, _) = train(&d, "seconds", log(|t, _| t.to_string()), &["--quiet"]);
     // Milliseconds with sub-second parts, unit found by `auto`.
     let (b_ms, err) = train(
         &d,
         "ms",
-        &log(|t, k| (t * 1000 + (k as i64 * 37) % 1000).to_string()),
+        log(|t, k| (t * 1000 + (k as i64 * 37) % 1000).to_string()),
         &[],
     );
     assert!(
         err.contains("timestamps in milliseconds (--time-unit auto: 20 of 20 values"),
         "{err}"
     );
-    let (b_iso, err) = train(&d, "iso", &log(iso), &[]);
+    let (b_iso, err) = train(&d, "iso", log(iso), &[]);
     assert!(err.contains("timestamps ISO-8601"), "{err}");
     assert!(err.contains("without a UTC offset taken as UTC"), "{err}");
 
@@ -160,7 +177,7 @@ fn ms_and_iso_logs_give_the_sessions_of_the_seconds_log() {
     let (b_wrong, _) = train(
         &d,
         "ms-as-s",
-        &log(|t, _| (t * 1000).to_string()),
+        log(|t, _| (t * 1000).to_string()),
         &["--quiet", "--time-unit", "s"],
     );
     assert!(neighbours(&b_wrong).iter().all(|x| x.1.is_empty()));
@@ -220,7 +237,7 @@ fn stock_reaches_the_bundle_and_in_stock_only_filters() {
         "--category-level",
         "2",
     ];
-    let (bytes, err) = train(&d, "log", &log(|t, _| t.to_string()), &meta_flags);
+    let (bytes, err) = train(&d, "log", log(|t, _| t.to_string()), &meta_flags);
     assert!(
         err.contains("stock for 7 items (4 out of stock; items not listed stay in stock)")
             && err.contains("prices in USD"),

@@ -148,3 +148,90 @@ fn build_adds_sections_and_eval_reports() {
     // item-0 is in every basket: buy-again recalls at least that third.
     assert!(nb[0]["recall"].as_f64().unwrap() >= 0.33, "{}", nb[0]);
 }
+
+/// An order export with its own column names (Shopify's layout: one row per
+/// line item, `Name` the order, `Created at` with a UTC offset on the
+/// order's first row only, quoted text with commas) builds with the column
+/// flags; the same orders under the
+/// usual names give the same sections.
+#[test]
+fn build_reads_an_export_by_its_own_column_names() {
+    let base = tmp("export-base.vtr");
+    let (ok, _, err) = run(vitrine()
+        .args(["synth", "--items", "40", "--dim", "8", "--out"])
+        .arg(&base));
+    assert!(ok, "{err}");
+    let mut shop = String::from("Name,Email,Created at,Lineitem name,Lineitem sku\n");
+    let mut plain = String::from("user_id,basket_id,item_id,date\n");
+    for u in 0..30 {
+        for b in 0..3 {
+            let day = 1 + b * 7;
+            for (k, item) in [0, 2 * ((u + b) % 10) + 1].into_iter().enumerate() {
+                // The order's own fields only on its first row.
+                let created = if k == 0 {
+                    format!("2024-03-{day:02} 23:00:00 -0100")
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    shop,
+                    "#{u}{b},c{u}@example.com,{created},\"Mug, large \"\"blue\"\"\",item-{item}"
+                )
+                .unwrap();
+                writeln!(
+                    plain,
+                    "c{u}@example.com,#{u}{b},item-{item},2024-03-{:02}",
+                    day + 1
+                )
+                .unwrap();
+            }
+        }
+    }
+    let (shop_csv, plain_csv) = (tmp("shopify.csv"), tmp("plain.csv"));
+    std::fs::write(&shop_csv, shop).unwrap();
+    std::fs::write(&plain_csv, plain).unwrap();
+    let build = |csv: &std::path::Path, out: &str, cols: &[&str]| {
+        let out = tmp(out);
+        let r = run(vitrine()
+            .args(["placements", "build", "--bundle"])
+            .arg(&base)
+            .arg("--baskets")
+            .arg(csv)
+            .args(cols)
+            .arg("--out")
+            .arg(&out));
+        (r, out)
+    };
+    let cols = [
+        "--user-col",
+        "Email",
+        "--basket-col",
+        "name",
+        "--item-col",
+        "Lineitem sku",
+        "--time-col",
+        "Created at",
+    ];
+    let ((ok, stdout, err), shop_vtr) = build(&shop_csv, "shopify.vtr", &cols);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("90 baskets") && stdout.contains("timestamps ISO-8601"),
+        "{stdout}"
+    );
+    // 23:00 at -01:00 is midnight UTC the next day: the plain log's dates.
+    let ((ok, _, err), plain_vtr) = build(&plain_csv, "plain.vtr", &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read(&shop_vtr).unwrap(),
+        std::fs::read(&plain_vtr).unwrap()
+    );
+
+    // A named column that is not there: refused, naming the header.
+    let mut wrong = cols;
+    wrong[5] = "SKU";
+    let ((ok, _, err), _) = build(&shop_csv, "x.vtr", &wrong);
+    assert!(
+        !ok && err.contains("--item-col") && err.contains("Lineitem sku"),
+        "{err}"
+    );
+}

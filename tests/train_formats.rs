@@ -453,6 +453,23 @@ fn basket_logs_read_as_exported() {
                 u1,3,a,2024-03-01\nu2,4,b,2024-03-02\n";
     let (log, _) = read("bad.csv", text, 0.5).unwrap();
     assert_eq!((log.bad_rows, log.baskets.len()), (2, 2));
+    // An empty time is its basket's (order fields on the first row only);
+    // a basket with none at all is two bad rows, the others stay.
+    let (log, _) = read(
+        "untimed.csv",
+        "user_id,basket_id,item_id,date\nu1,1,a,\nu1,1,b,2024-03-10\nu1,2,a,\nu1,2,b,\n\
+         u1,3,c,2024-03-11\nu1,3,d,\n",
+        0.5,
+    )
+    .unwrap();
+    assert_eq!(log.bad_rows, 2);
+    assert_eq!(
+        log.baskets
+            .iter()
+            .map(|b| (b.time, b.items.len()))
+            .collect::<Vec<_>>(),
+        [(day, 2), (day + 1.0, 2)]
+    );
     let err = read("bad.csv", text, 0.05).unwrap_err();
     assert!(
         err.contains("2 of 4 rows are malformed")

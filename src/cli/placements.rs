@@ -28,15 +28,8 @@ pub struct BuildArgs {
     /// comma, semicolon or pipe separated; times ISO-8601 or unix numbers).
     #[arg(long, required_unless_present = "synthetic_baskets")]
     pub baskets: Option<PathBuf>,
-    /// What the time column's values are: `auto` (ISO-8601, or numbers
-    /// whose unit is read from their magnitude), `s`, `ms`, `us`, `ns`, `iso`
-    /// (as `vitrine train --time-unit`).
-    #[arg(long, default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
-    pub time_unit: crate::train::values::TimeSpec,
-    /// Largest share of malformed rows (`5%` or `0.05`) that are skipped
-    /// with a count; above it the run fails and names the first bad lines.
-    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = crate::table::parse_share)]
-    pub max_bad_rows: f64,
+    #[command(flatten)]
+    pub input: BasketInput,
     /// Instead of `--baskets`: this many synthetic baskets over the bundle's
     /// categories, dated over the last weeks (demo and tests).
     #[arg(long, conflicts_with = "baskets")]
@@ -64,15 +57,8 @@ pub struct EvalArgs {
     pub test: PathBuf,
     #[arg(long, default_value = "Ta-Feng")]
     pub dataset_name: String,
-    /// What the time column's values are: `auto` (ISO-8601, or numbers
-    /// whose unit is read from their magnitude), `s`, `ms`, `us`, `ns`, `iso`
-    /// (as `vitrine train --time-unit`).
-    #[arg(long, default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
-    pub time_unit: crate::train::values::TimeSpec,
-    /// Largest share of malformed rows (`5%` or `0.05`) that are skipped
-    /// with a count; above it the run fails and names the first bad lines.
-    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = crate::table::parse_share)]
-    pub max_bad_rows: f64,
+    #[command(flatten)]
+    pub input: BasketInput,
     #[arg(long, default_value_t = 10)]
     pub k: usize,
     #[arg(long, default_value_t = 42)]
@@ -89,6 +75,47 @@ pub struct EvalArgs {
     pub extra_holdouts: usize,
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// How an order log is read (`vitrine train`'s flags of the same names).
+#[derive(clap::Args, Debug)]
+pub struct BasketInput {
+    /// What the time column's values are: `auto` (ISO-8601, or numbers
+    /// whose unit is read from their magnitude), `s`, `ms`, `us`, `ns`, `iso`
+    /// (as `vitrine train --time-unit`).
+    #[arg(long, default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
+    pub time_unit: crate::train::values::TimeSpec,
+    /// Largest share of malformed rows (`5%` or `0.05`) that are skipped
+    /// with a count; above it the run fails and names the first bad lines.
+    #[arg(long, value_name = "SHARE", default_value = "5%", value_parser = crate::table::parse_share)]
+    pub max_bad_rows: f64,
+    /// User column (header name or 0-based index); default: `user_id`,
+    /// `user` or `customer_id`.
+    #[arg(long, value_name = "COL")]
+    pub user_col: Option<String>,
+    /// Basket column; default: `basket_id`, `basket`, `order_id` or `order`.
+    #[arg(long, value_name = "COL")]
+    pub basket_col: Option<String>,
+    /// Item column; default: `item_id`, `item` or `product_id`.
+    #[arg(long, value_name = "COL")]
+    pub item_col: Option<String>,
+    /// Time column; default: `date`, `ts`, `timestamp` or `time` if present;
+    /// `none`: baskets are ordered by id.
+    #[arg(long, value_name = "COL")]
+    pub time_col: Option<String>,
+}
+
+impl BasketInput {
+    fn options(&self) -> eval::BasketReadOptions {
+        eval::BasketReadOptions {
+            time_spec: self.time_unit,
+            max_bad_share: self.max_bad_rows,
+            user_col: self.user_col.clone(),
+            basket_col: self.basket_col.clone(),
+            item_col: self.item_col.clone(),
+            time_col: self.time_col.clone(),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -126,11 +153,7 @@ fn build_cmd(a: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let (log, unknown) = match (&a.baskets, a.synthetic_baskets) {
         (Some(path), _) => {
-            let read = eval::BasketReadOptions {
-                time_spec: a.time_unit,
-                max_bad_share: a.max_bad_rows,
-            };
-            let (log, unknown) = eval::read_baskets(path, Some(&ids), &read)?;
+            let (log, unknown) = eval::read_baskets(path, Some(&ids), &a.input.options())?;
             if log.baskets.is_empty() {
                 return Err(format!(
                     "{}: no basket has an item of this bundle ({unknown} rows with unknown items)",
@@ -184,10 +207,7 @@ fn build_cmd(a: BuildArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn eval_cmd(a: EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let read = eval::BasketReadOptions {
-        time_spec: a.time_unit,
-        max_bad_share: a.max_bad_rows,
-    };
+    let read = a.input.options();
     let (train, _) = eval::read_baskets(&a.train, None, &read)?;
     let (test, _) = eval::read_baskets(&a.test, None, &read)?;
     let o = EvalOptions {

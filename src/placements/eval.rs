@@ -41,13 +41,20 @@ pub struct BasketLog {
 
 /// How an order log is read: the trainer's `--time-unit` and
 /// `--max-bad-rows`, with the same defaults.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct BasketReadOptions {
     pub time_spec: crate::train::values::TimeSpec,
     /// Share of malformed rows skipped with a count; above it the read fails
     /// and names the first bad lines (a wrong delimiter or layout, not a few
     /// broken rows of a large export).
     pub max_bad_share: f64,
+    /// Columns by header name or 0-based index (an export's own names:
+    /// Shopify's `Email`, `Name`, `Lineitem sku`, `Created at`); `None`
+    /// looks for the usual names. `time_col` `none`: no time column.
+    pub user_col: Option<String>,
+    pub basket_col: Option<String>,
+    pub item_col: Option<String>,
+    pub time_col: Option<String>,
 }
 
 impl Default for BasketReadOptions {
@@ -55,11 +62,16 @@ impl Default for BasketReadOptions {
         BasketReadOptions {
             time_spec: crate::train::values::TimeSpec::Auto,
             max_bad_share: crate::table::DEFAULT_MAX_BAD_SHARE,
+            user_col: None,
+            basket_col: None,
+            item_col: None,
+            time_col: None,
         }
     }
 }
 
-/// Reads `user_id, basket_id, item_id[, date|ts]` with a header, through the
+/// Reads `user_id, basket_id, item_id[, date|ts]` (or the columns `opts`
+/// names) with a header, through the
 /// CLI's one CSV/TSV reader (`crate::table`: delimiter detected, quoted
 /// fields, CRLF, Latin-1 fallback, the input size limit). Times are read as
 /// the trainer reads them (`crate::train::values`): ISO-8601 dates with or
@@ -69,8 +81,9 @@ impl Default for BasketReadOptions {
 /// column, each user's baskets are numbered in basket-id order (numeric ids
 /// numerically) and time is that ordinal. `items` may fix the item
 /// vocabulary (a bundle's ids): rows with other items are counted in
-/// `unknown` and dropped. Malformed rows (a missing or empty id, a time
-/// that does not fit the column) are counted in `bad_rows`; more than
+/// `unknown` and dropped. A row with an empty time takes its basket's.
+/// Malformed rows (a missing or empty id, a time that does not fit the
+/// column, a basket without any time) are counted in `bad_rows`; more than
 /// `max_bad_share` of them is an error quoting the first ones.
 pub fn read_baskets(
     path: &Path,
@@ -90,14 +103,55 @@ pub fn read_baskets(
     )
     .map_err(|e| format!("{shown}: {e}"))?;
     let header = format!("{:?}", t.header().unwrap_or(&[]));
-    let any = |names: &[&str]| names.iter().find_map(|n| t.find(n));
-    let cu = any(&["user_id", "user", "customer_id"])
-        .ok_or_else(|| format!("{shown}: no user_id column in {header}"))?;
-    let cb = any(&["basket_id", "basket", "order_id", "order"])
-        .ok_or_else(|| format!("{shown}: no basket_id column in {header}"))?;
-    let ci = any(&["item_id", "item", "product_id"])
-        .ok_or_else(|| format!("{shown}: no item_id column in {header}"))?;
-    let ct = any(&["date", "ts", "timestamp", "time"]);
+    // A column the caller named must exist; otherwise the usual names.
+    let col =
+        |given: &Option<String>, flag: &str, names: &[&str]| -> Result<Option<usize>, String> {
+            match given {
+                Some(spec) => t
+                    .column(spec)
+                    .map(Some)
+                    .map_err(|e| format!("{shown}: --{flag}: {e}")),
+                None => Ok(names.iter().find_map(|n| t.find(n))),
+            }
+        };
+    let need = |c: Option<usize>, what: &str, flag: &str| {
+        c.ok_or_else(|| format!("{shown}: no {what} column in {header} (name it with --{flag})"))
+    };
+    let cu = need(
+        col(
+            &opts.user_col,
+            "user-col",
+            &["user_id", "user", "customer_id"],
+        )?,
+        "user_id",
+        "user-col",
+    )?;
+    let cb = need(
+        col(
+            &opts.basket_col,
+            "basket-col",
+            &["basket_id", "basket", "order_id", "order"],
+        )?,
+        "basket_id",
+        "basket-col",
+    )?;
+    let ci = need(
+        col(
+            &opts.item_col,
+            "item-col",
+            &["item_id", "item", "product_id"],
+        )?,
+        "item_id",
+        "item-col",
+    )?;
+    let ct = match opts.time_col.as_deref() {
+        Some(n) if n.eq_ignore_ascii_case("none") => None,
+        _ => col(
+            &opts.time_col,
+            "time-col",
+            &["date", "ts", "timestamp", "time"],
+        )?,
+    };
     let mut log = BasketLog {
         unit: Some(if ct.is_some() {
             TimeUnit::Days
@@ -122,6 +176,10 @@ pub fn read_baskets(
     let mut basket_keys: Vec<String> = Vec::new();
     let mut unknown = 0usize;
     let mut bad = BadRows::new(opts.max_bad_share, false);
+    // A row with an empty time takes its basket's: exports write an order's
+    // own fields (Shopify's `Created at`) on its first line item's row and
+    // may leave them blank on the others. Per basket: has a time, first line.
+    let mut timed: Vec<(bool, usize)> = Vec::new();
     for rec in t.records() {
         let rec = rec.map_err(|e| format!("{shown}: {e}"))?;
         bad.rows += 1;
@@ -135,14 +193,14 @@ pub fn read_baskets(
             let (Some(u), Some(b), Some(it)) = (f(cu), f(cb), f(ci)) else {
                 return Err("needs a user_id, a basket_id and an item_id".to_string());
             };
-            let day = match (ct, times.as_mut()) {
-                (Some(c), Some(times)) => {
-                    let text = f(c).ok_or("empty timestamp")?;
+            let day = match (ct.and_then(f), times.as_mut()) {
+                (Some(text), Some(times)) => {
                     let secs = parse_raw_time(text).and_then(|raw| times.seconds(&raw, text))?;
                     // |secs| ≤ 1e13 (values::MAX_ABS_SECONDS): exact in an f64.
-                    secs as f64 / 86_400.0
+                    Some(secs as f64 / 86_400.0)
                 }
-                _ => 0.0,
+                (None, Some(_)) => None,
+                _ => Some(0.0),
             };
             Ok::<_, String>((u, b, it, day))
         })();
@@ -173,19 +231,44 @@ pub fn read_baskets(
         });
         let k = (user, b.to_string());
         let bi = match basket_ix.get(&k) {
-            Some(&bi) => bi,
+            Some(&bi) => {
+                if let (Some(t), Some((has, _))) = (t, timed.get_mut(bi)) {
+                    if !*has {
+                        log.baskets[bi].time = t;
+                        *has = true;
+                    }
+                }
+                bi
+            }
             None => {
                 log.baskets.push(Basket {
                     user,
-                    time: t,
+                    time: t.unwrap_or(0.0),
                     items: Vec::new(),
                 });
+                timed.push((t.is_some(), rec.line));
                 basket_keys.push(b.to_string());
                 basket_ix.insert(k, log.baskets.len() - 1);
                 log.baskets.len() - 1
             }
         };
         log.baskets[bi].items.push(item);
+    }
+    if timed.iter().any(|&(has, _)| !has) {
+        let baskets = std::mem::take(&mut log.baskets);
+        for (b, &(has, line)) in baskets.into_iter().zip(&timed) {
+            if has {
+                log.baskets.push(b);
+                continue;
+            }
+            for _ in &b.items {
+                bad.bad(
+                    line,
+                    "empty timestamp, and no row of its basket has one".into(),
+                )
+                .map_err(|e| e.to_string())?;
+            }
+        }
     }
     log.bad_rows = bad.bad;
     log.times = times.map(|t| t.describe());

@@ -71,9 +71,9 @@ impl Default for BasketReadOptions {
 }
 
 /// Reads `user_id, basket_id, item_id[, date|ts]` (or the columns `opts`
-/// names) with a header, through the
-/// CLI's one CSV/TSV reader (`crate::table`: delimiter detected, quoted
-/// fields, CRLF, Latin-1 fallback, the input size limit). Times are read as
+/// names) with a header, through the CLI's one CSV/TSV reader
+/// (`crate::table`: delimiter detected, quoted fields, CRLF, Latin-1 or
+/// UTF-16 text, the input size limit). Times are read as
 /// the trainer reads them (`crate::train::values`): ISO-8601 dates with or
 /// without a time and offset, or unix numbers whose one unit for the column
 /// comes from their magnitude (or `time_spec`); they become days since
@@ -114,35 +114,28 @@ pub fn read_baskets(
                 None => Ok(names.iter().find_map(|n| t.find(n))),
             }
         };
-    let need = |c: Option<usize>, what: &str, flag: &str| {
-        c.ok_or_else(|| format!("{shown}: no {what} column in {header} (name it with --{flag})"))
+    let required = |given: &Option<String>, flag: &str, names: &[&str]| {
+        col(given, flag, names)?.ok_or_else(|| {
+            format!(
+                "{shown}: no {} column in {header} (name it with --{flag})",
+                names[0]
+            )
+        })
     };
-    let cu = need(
-        col(
-            &opts.user_col,
-            "user-col",
-            &["user_id", "user", "customer_id"],
-        )?,
-        "user_id",
+    let cu = required(
+        &opts.user_col,
         "user-col",
+        &["user_id", "user", "customer_id"],
     )?;
-    let cb = need(
-        col(
-            &opts.basket_col,
-            "basket-col",
-            &["basket_id", "basket", "order_id", "order"],
-        )?,
-        "basket_id",
+    let cb = required(
+        &opts.basket_col,
         "basket-col",
+        &["basket_id", "basket", "order_id", "order"],
     )?;
-    let ci = need(
-        col(
-            &opts.item_col,
-            "item-col",
-            &["item_id", "item", "product_id"],
-        )?,
-        "item_id",
+    let ci = required(
+        &opts.item_col,
         "item-col",
+        &["item_id", "item", "product_id"],
     )?;
     let ct = match opts.time_col.as_deref() {
         Some(n) if n.eq_ignore_ascii_case("none") => None,

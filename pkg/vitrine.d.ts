@@ -92,8 +92,10 @@ export interface LoadOptions {
    * worker (its own copy of the model, woken through shared memory) that
    * scans part of each `recommend`, `recommendIndices` and `similar` while
    * the page scans the rest (results identical to one thread; the methods
-   * stay synchronous); 'auto': 2 from 500,000 items on a cross-origin
-   * isolated page with two or more cores. Needs cross-origin isolation.
+   * stay synchronous); 'auto': 2 from 4 MiB of item factors (items × dim ×
+   * bytes per value: 100k × 64 int8, 20k × 64 f32) on a cross-origin
+   * isolated page with two or more cores, each query split only while
+   * splits pay. Needs cross-origin isolation.
    * `threadsReady` resolves once the helper is ready; `info().threads` says
    * what runs and why.
    */

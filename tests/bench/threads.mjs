@@ -76,7 +76,7 @@ async function inPage({ url, k, rounds, minBatchMs, batches, ratio }) {
   const v = await import('/vitrine.js');
   const page = await v.load(url, { simd: 'relaxed' });
   // page-2t: the split-or-alone rule of threads: 'auto' (switched on by hand,
-  // since 'auto' keeps catalogues under 500,000 items on one thread).
+  // since 'auto' keeps catalogues whose factors are under 4 MiB on one thread).
   const pageTwo = await v.load(url, { simd: 'relaxed', threads: 2 });
   const pageThreads = await pageTwo.threadsReady;
   if (pageThreads.count !== 2) throw new Error(`the page's helper was not granted: ${pageThreads.reason}`);

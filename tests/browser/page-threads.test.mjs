@@ -24,6 +24,9 @@ const bundles = Object.fromEntries(
 );
 // 300 rows: less than two blocks, nothing to split (every query runs alone).
 const tiny = synth({ items: 300, dim: DIM, dtype: 'f32', seed: 32 });
+// 20,000 × 64 f32: 5.12 MB of factors a query scans, over the 4 MiB from
+// which 'auto' starts a helper (the int8 bundle above scans 160 KB).
+const medium = synth({ items: 20000, dim: 64, dtype: 'f32', seed: 33 });
 const users = Array.from({ length: 7 }, (_, q) => Array.from(gaussianVector(rng(100 + q), DIM)));
 const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
@@ -187,16 +190,70 @@ test('a helper that dies in the middle of a query: the page finishes it alone, s
   await page.close();
 });
 
+test("'auto': parts the helper answers too late move the cut towards the page (a cut that drifted low cannot stay stuck there)", async () => {
+  const { page, errors } = await newPage(browser.context, `${isolated.url}/tests/blank.html`);
+  const url = `/t/${basename(bundles.f32)}`;
+  const r = await page.evaluate(
+    async ({ url, users }) => {
+      const v = await import('/pkg/vitrine.js');
+      const ref = await v.load(url);
+      const m = await v.load(url, { threads: 2 });
+      const ready = await m.threadsReady;
+      const split = m._split;
+      split.adaptive = true;
+      // The page's share as a long stretch of early helper answers leaves
+      // it: the helper's part is now 70% of the rows.
+      split.ratio = 0.3;
+      // The helper claims each part (the page waits for the claim), then
+      // sleeps 30 ms (test hook CTL.NAP_ON_CLAIM_MS = 12): every claimed part
+      // is late, the page scans its rows itself.
+      Atomics.store(split.ctl, 12, 30);
+      split.patience = { claim: 60_000, done: 0 };
+      let same = 0;
+      for (let q = 0; q < 12; q++) {
+        const u = users[q % users.length];
+        if (JSON.stringify([...m.recommend(u, { k: 10 })]) === JSON.stringify([...ref.recommend(u, { k: 10 })])) same++;
+      }
+      const stats = { ...split.stats };
+      const ratio = split.ratio;
+      Atomics.store(split.ctl, 12, 0);
+      ref.dispose();
+      m.dispose();
+      return { ready, same, stats, ratio };
+    },
+    { url, users },
+  );
+  assert.equal(r.ready.count, 2);
+  assert.equal(r.same, 12, 'late parts are scanned by the page: same answers');
+  assert.ok(r.stats.late >= 2, JSON.stringify(r.stats));
+  assert.equal(r.stats.helped, 0, JSON.stringify(r.stats));
+  // 1% towards the page per late part, from 0.30.
+  assert.ok(Math.abs(r.ratio - (0.3 + 0.01 * r.stats.late)) < 1e-9, `ratio ${r.ratio} after ${JSON.stringify(r.stats)}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("'auto', bad values and pages without isolation: one thread where two cannot or do not pay, and info() says why", async () => {
   const one = async (server) => {
     const { page } = await newPage(browser.context, `${server.url}/tests/blank.html`);
     const r = await page.evaluate(
-      async ({ url, tinyUrl, u }) => {
+      async ({ url, tinyUrl, mediumUrl, u }) => {
         const v = await import('/pkg/vitrine.js');
         const out = { isolated: crossOriginIsolated };
         const auto = await v.load(url, { threads: 'auto' });
         out.auto = await auto.threadsReady;
         out.autoInfo = auto.info().threads;
+        const mediumOne = await v.load(mediumUrl);
+        const mediumAuto = await v.load(mediumUrl, { threads: 'auto' });
+        out.mediumAuto = await mediumAuto.threadsReady;
+        out.mediumAdaptive = mediumAuto._split?.adaptive;
+        const mu = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i + 1));
+        out.mediumSame = [0, 1, 2, 3, 4, 5, 6, 7].every((q) => {
+          const uq = mu.map((x, i) => x + Math.cos(q * 3 + i));
+          return JSON.stringify([...mediumAuto.recommend(uq, { k: 20 })]) === JSON.stringify([...mediumOne.recommend(uq, { k: 20 })]);
+        });
+        mediumOne.dispose();
+        mediumAuto.dispose();
         const two = await v.load(url, { threads: 2 });
         out.two = await two.threadsReady;
         const plain = await v.load(url);
@@ -221,7 +278,7 @@ test("'auto', bad values and pages without isolation: one thread where two canno
         })();
         return out;
       },
-      { url: `/t/${basename(bundles.int8)}`, tinyUrl: `/t/${basename(tiny)}`, u: users[0] },
+      { url: `/t/${basename(bundles.int8)}`, tinyUrl: `/t/${basename(tiny)}`, mediumUrl: `/t/${basename(medium)}`, u: users[0] },
     );
     await page.close();
     return r;
@@ -229,8 +286,13 @@ test("'auto', bad values and pages without isolation: one thread where two canno
   const iso = await one(isolated);
   assert.equal(iso.isolated, true);
   assert.equal(iso.auto.count, 1);
-  assert.match(iso.auto.reason, /5000 items: below 500000/);
+  assert.match(iso.auto.reason, /5000 items × 32 int8: 160000 bytes of factors a query scans, below the 4194304/);
   assert.deepEqual(iso.autoInfo, iso.auto);
+  assert.equal(iso.mediumAuto.count, 2, iso.mediumAuto.reason);
+  assert.equal(iso.mediumAuto.requested, 'auto');
+  assert.match(iso.mediumAuto.reason, /queries are split only while splits pay/);
+  assert.equal(iso.mediumAdaptive, true);
+  assert.equal(iso.mediumSame, true, "'auto' on two threads answers as one");
   assert.equal(iso.two.count, 2, iso.two.reason);
   assert.equal(iso.plain.count, 1);
   assert.equal(iso.plain.requested, 1);
@@ -245,9 +307,10 @@ test("'auto', bad values and pages without isolation: one thread where two canno
 
   const no = await one(plain);
   assert.equal(no.isolated, false);
-  for (const t of [no.auto, no.two]) {
+  for (const t of [no.auto, no.two, no.mediumAuto]) {
     assert.equal(t.count, 1);
     assert.match(t.reason, /not cross-origin isolated/);
   }
   assert.equal(no.same, true);
+  assert.equal(no.mediumSame, true);
 });

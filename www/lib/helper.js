@@ -9,7 +9,7 @@ export const CAP = 16384;
 export const OPTS_BYTES = 65536;
 
 /** Control words (Int32Array over a SharedArrayBuffer). */
-export const CTL = Object.freeze({ STATE: 0, STOP: 1, SPIN_US: 2, OP: 3, FROM: 4, TO: 5, K: 6, LEN: 7, COUNT: 8, POOL: 9, READY: 10, DIE_ON_CLAIM: 11, WORDS: 16 });
+export const CTL = Object.freeze({ STATE: 0, STOP: 1, SPIN_US: 2, OP: 3, FROM: 4, TO: 5, K: 6, LEN: 7, COUNT: 8, POOL: 9, READY: 10, DIE_ON_CLAIM: 11, NAP_ON_CLAIM_MS: 12, NAP: 13, WORDS: 16 });
 /** The low 3 bits of STATE; the high bits are the query's sequence number. */
 export const PHASE = Object.freeze({ IDLE: 0, POSTED: 1, CLAIMED: 2, DONE: 3, TAKEN: 4, REFUSED: 5 });
 /** What the helper scans. */
@@ -79,6 +79,9 @@ export function helperLoop(ctl, v, scanners) {
     const json = len > 0 ? decoder.decode(v.opts.slice(0, len)) : '';
     if (Atomics.load(ctl, CTL.STATE) !== claimed) continue;
     if (Atomics.load(ctl, CTL.DIE_ON_CLAIM)) throw new Error('the helper died on purpose (test hook DIE_ON_CLAIM)');
+    // Test hook: a helper that claims, then is slow (descheduled, a busy core).
+    const nap = Atomics.load(ctl, CTL.NAP_ON_CLAIM_MS);
+    if (nap > 0) Atomics.wait(ctl, CTL.NAP, 0, nap);
     let p;
     try {
       p = scanners[op](from, to, k, user, json);

@@ -26,12 +26,21 @@ import { VitrineWorker, absoluteWasmUrl, startWorker } from './worker-client.js'
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /**
- * Below this many items `'auto'` keeps `load()` on one thread. Measured on
- * the 2-core host with the prototype of this scheme: 1.61× the one-thread
- * scan at 1M × 64 int8, 0.39× at 100k (where a spinning helper took the
- * page's core). `make bench-threads` gives the page-2t rows to move it.
+ * Below this many bytes of item factors (items × dim × bytes per value, what
+ * one query scans) `'auto'` keeps `load()` on one thread: the helper's copy
+ * of the model is not worth the few µs a split saves. Measured on the idle
+ * 2-core host (`make bench-threads`, the `'auto'` rule, medians of 7 rounds):
+ * 1.3–1.4× the one-thread scan at 100k × 64 int8 (6.4 MB), 1.3× at 20k × 64
+ * f32 (5.1 MB), 1.15× at 50k × 64 int8 (3.2 MB), 0.95× at 20k × 64 int8
+ * (1.3 MB, 0.05 ms a query: a wake-up costs more than half of that). It was
+ * 500,000 items, from a prototype whose helper spun after every query at
+ * any size; the helper now spins only from `SPIN_MIN_ITEMS`, and the rule
+ * splits only while splits pay.
  */
-export const PAGE_AUTO_MIN_ITEMS = 500_000;
+export const PAGE_AUTO_MIN_BYTES = 4 * 1024 * 1024;
+
+/** Bytes per factor value of a bundle's dtype: what a scan reads per value. */
+const VALUE_BYTES = { f32: 4, f16: 2, int8: 1 };
 
 /**
  * From this many items the helper spins (for `SPIN_MS`) after each query
@@ -46,7 +55,7 @@ export const SPIN_MS = 2;
 
 /**
  * How many threads a page-mode model uses, and why, before the catalogue
- * size is known (`'auto'` looks at it once loaded: `PAGE_AUTO_MIN_ITEMS`).
+ * size is known (`'auto'` looks at it once loaded: `PAGE_AUTO_MIN_BYTES`).
  * Two threads need a cross-origin isolated page (the query crosses through
  * shared memory: `recommend()` in the page stays synchronous, so it cannot
  * wait for a message) and a Worker.
@@ -66,6 +75,18 @@ export function resolvePageThreads(threads) {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
   if (r === 'auto' && cores < 2) return out(1, `this device reports ${cores} logical core(s)`);
   return out(2, r === 2 ? 'threads: 2 was requested' : `cross-origin isolated with ${cores} logical cores`);
+}
+
+/**
+ * The page's next share of the rows after a part the helper was given:
+ * towards the page (+1%) when the page waited for the helper more than 5%
+ * of its own part's time (`wait` is `Infinity` for a part the page took back
+ * late), towards the helper (−1%) otherwise; between 25% and 75%. The
+ * answers never depend on it (the join is exact for any cut).
+ * @param {number} ratio the page's share @param {number} wait ms the page waited @param {number} own ms of the page's part
+ */
+export function nextRatio(ratio, wait, own) {
+  return Math.min(0.75, Math.max(0.25, ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
 }
 
 /**
@@ -262,7 +283,7 @@ export class PageSplit {
    * @param {number} wait ms the page waited @param {number} own ms of the page's part
    */
   learn(wait, own) {
-    if (this.adaptive) this.ratio = Math.min(0.75, Math.max(0.25, this.ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
+    if (this.adaptive) this.ratio = nextRatio(this.ratio, wait, own);
   }
 
   /** Starts the helper's loop; a helper that fails or dies turns the split off. */
@@ -360,7 +381,14 @@ export class PageSplit {
       } else {
         // Late (claimed, not done in time), refused (too many candidates,
         // an error) or gone: the page scans the rest.
-        if (s === base + PHASE.CLAIMED) this.stats.late++;
+        if (s === base + PHASE.CLAIMED) {
+          this.stats.late++;
+          // The helper's part was too long for the wait: the cut moves
+          // towards the page here too, or a cut that drifted low (a page
+          // slowed for a while, the helper done first each time) would
+          // leave every later part late, never answered, never learnt from.
+          this.learn(Infinity, t1 - t0);
+        }
         else if (s === base + PHASE.REFUSED) this.stats.refused++;
         else this.stats.pageTookOver++;
         this.busy = s === base + PHASE.CLAIMED;
@@ -448,8 +476,9 @@ export function attachThreads(model, source, threads, opts) {
   model._threadsInfo = info;
   const done = () => Promise.resolve({ ...info });
   if (t.count === 1) return (model.threadsReady = done());
-  if (t.requested === 'auto' && model.nItems < PAGE_AUTO_MIN_ITEMS) {
-    info.reason = `${model.nItems} items: below ${PAGE_AUTO_MIN_ITEMS} 'auto' scans on the calling thread (a helper's wake-up costs more than the half scan it saves; threads: 2 forces it)`;
+  const scanned = model.nItems * model.dim * (VALUE_BYTES[model.dtype] ?? 4);
+  if (t.requested === 'auto' && scanned < PAGE_AUTO_MIN_BYTES) {
+    info.reason = `${model.nItems} items × ${model.dim} ${model.dtype}: ${scanned} bytes of factors a query scans, below the ${PAGE_AUTO_MIN_BYTES} from which 'auto' splits: one thread (a helper's wake-up costs about what half such a scan saves; threads: 2 forces it)`;
     return (model.threadsReady = done());
   }
   const src = helperSource(source, opts.integrity !== undefined);

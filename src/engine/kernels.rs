@@ -333,6 +333,17 @@ mod native {
 
     /// # Safety
     /// The CPU must support AVX2.
+    ///
+    /// Two passes over a block, as the relaxed wasm kernel: first the raw
+    /// dot products, eight rows at a time, whose eight accumulators are
+    /// reduced together (three rounds of `hadd` and one cross-half add, once
+    /// per eight rows instead of a horizontal sum per row); then the
+    /// epilogue (`aff`) and the maximum over the block, in L1. Fused into
+    /// the row loop, the per-row horizontal sum and the epilogue's loads and
+    /// checks left this scan at 1.4× its memory bound at 1M × 64 on the AMD
+    /// EPYC host (2.8 ms vs 2.0). Integer sums are exact in any order, and
+    /// the epilogue is `Affine::apply` itself, so every score is the scalar
+    /// twin's.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn dot_i8(
         rows: &[i8],
@@ -341,30 +352,115 @@ mod native {
         aff: super::Affine<'_>,
         out: &mut [f32],
     ) -> f32 {
-        // The user, widened once per call: 16 i8 → 16 i16 per chunk.
-        let uw: Vec<__m256i> = user
-            .chunks_exact(16)
-            .map(|c| {
-                // SAFETY: `c` is 16 bytes (chunks_exact); loadu has no
-                // alignment requirement; AVX2 is enabled on this function.
-                unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(c.as_ptr().cast())) }
-            })
-            .collect();
-        super::scalar::each_row(rows, stride, aff, out, |row| {
-            let mut acc = _mm256_setzero_si256();
-            for (c, &u) in row.chunks_exact(16).zip(&uw) {
-                // SAFETY: as for the user above: 16-byte chunk, unaligned load.
-                let r = unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(c.as_ptr().cast())) };
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(r, u));
+        if stride == 0 || stride % 16 != 0 || user.len() < stride {
+            return super::scalar::dot_i8(rows, stride, user, aff, out);
+        }
+        let n = out.len().min(rows.len() / stride);
+        match stride / 16 {
+            // SAFETY (each arm): AVX2 is enabled here; `raw_dots` reads rows
+            // j < n ≤ rows.len() / stride and `user[..stride]`.
+            1 => unsafe { raw_dots::<1>(rows, user, &mut out[..n]) },
+            2 => unsafe { raw_dots::<2>(rows, user, &mut out[..n]) },
+            4 => unsafe { raw_dots::<4>(rows, user, &mut out[..n]) },
+            8 => unsafe { raw_dots::<8>(rows, user, &mut out[..n]) },
+            _ => {
+                let uw = widen(user, stride / 16);
+                for (o, row) in out[..n].iter_mut().zip(rows.chunks_exact(stride)) {
+                    // SAFETY: the row has `stride` = 16·uw.len() bytes.
+                    *o = unsafe { hsum(row_acc(row.as_ptr(), &uw)) } as f32;
+                }
             }
-            let s = _mm_add_epi32(
-                _mm256_castsi256_si128(acc),
-                _mm256_extracti128_si256::<1>(acc),
+        }
+        let mut best = f32::NEG_INFINITY;
+        for (j, o) in out[..n].iter_mut().enumerate() {
+            *o = aff.apply(j, *o);
+            if *o > best {
+                best = *o;
+            }
+        }
+        best
+    }
+
+    /// The user's first `chunks` 16-byte chunks, each widened to 16 i16.
+    #[target_feature(enable = "avx2")]
+    fn widen(user: &[i8], chunks: usize) -> Vec<__m256i> {
+        user.chunks_exact(16)
+            .take(chunks)
+            // SAFETY: 16-byte chunk (chunks_exact); unaligned load.
+            .map(|c| unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(c.as_ptr().cast())) })
+            .collect()
+    }
+
+    /// One row's products in eight i32 lanes (their sum is the dot).
+    ///
+    /// # Safety
+    /// `r` must point at `16 · uw.len()` readable bytes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn row_acc(r: *const i8, uw: &[__m256i]) -> __m256i {
+        let mut acc = _mm256_setzero_si256();
+        for (c, &u) in uw.iter().enumerate() {
+            // SAFETY: chunk c of the row is in bounds (caller); unaligned load.
+            let x = unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(r.add(16 * c).cast())) };
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, u));
+        }
+        acc
+    }
+
+    /// The sum of the eight lanes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn hsum(acc: __m256i) -> i32 {
+        let s = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256::<1>(acc),
+        );
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+        _mm_cvtsi128_si32(s)
+    }
+
+    /// `out[j] = row j · user` (as f32, exact) for rows of `16 · C` bytes.
+    ///
+    /// # Safety
+    /// `rows` must hold `out.len()` rows of `16 · C` bytes, `user` at least
+    /// `16 · C` bytes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn raw_dots<const C: usize>(rows: &[i8], user: &[i8], out: &mut [f32]) {
+        let uw: [__m256i; C] = core::array::from_fn(|c| {
+            // SAFETY: chunk c < C of the user is in bounds (caller).
+            unsafe { _mm256_cvtepi8_epi16(_mm_loadu_si128(user.as_ptr().add(16 * c).cast())) }
+        });
+        let base = rows.as_ptr();
+        let n = out.len();
+        let mut j = 0;
+        while j + 8 <= n {
+            // SAFETY: rows j..j + 8 < n are in bounds (caller).
+            let a: [__m256i; 8] =
+                core::array::from_fn(|i| unsafe { row_acc(base.add(16 * C * (j + i)), &uw) });
+            let h01 = _mm256_hadd_epi32(a[0], a[1]);
+            let h23 = _mm256_hadd_epi32(a[2], a[3]);
+            let h45 = _mm256_hadd_epi32(a[4], a[5]);
+            let h67 = _mm256_hadd_epi32(a[6], a[7]);
+            // Per 128-bit half: the sums of rows 0–3 (4–7) over that half's lanes.
+            let h0123 = _mm256_hadd_epi32(h01, h23);
+            let h4567 = _mm256_hadd_epi32(h45, h67);
+            let t = _mm256_add_epi32(
+                _mm256_permute2x128_si256::<0x20>(h0123, h4567),
+                _mm256_permute2x128_si256::<0x31>(h0123, h4567),
             );
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-            _mm_cvtsi128_si32(s) as f32
-        })
+            if let Some(o) = out.get_mut(j..j + 8) {
+                // SAFETY: `o` holds eight f32; unaligned store.
+                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_cvtepi32_ps(t)) };
+            }
+            j += 8;
+        }
+        while j < n {
+            // SAFETY: row j < n is in bounds (caller).
+            out[j] = hsum(unsafe { row_acc(base.add(16 * C * j), &uw) }) as f32;
+            j += 1;
+        }
     }
 }
 

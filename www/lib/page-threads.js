@@ -30,7 +30,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
  * one query scans) `'auto'` keeps `load()` on one thread: the helper's copy
  * of the model is not worth the few µs a split saves. Measured on the idle
  * 2-core host (`make bench-threads`, the `'auto'` rule, medians of 7 rounds):
- * 1.3–1.4× the one-thread scan at 100k × 64 int8 (6.4 MB), 1.3× at 20k × 64
+ * 1.26–1.38× the one-thread scan at 100k × 64 int8 (6.4 MB), 1.3× at 20k × 64
  * f32 (5.1 MB), 1.15× at 50k × 64 int8 (3.2 MB), 0.95× at 20k × 64 int8
  * (1.3 MB, 0.05 ms a query: a wake-up costs more than half of that). It was
  * 500,000 items, from a prototype whose helper spun after every query at

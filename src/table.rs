@@ -442,6 +442,43 @@ impl<'a> Table<'a> {
         })
     }
 
+    /// The column a flag names (`given`: header name or index, which must
+    /// exist), else the first of `names` the header has. Errors name the
+    /// file and the flag, so a wrong `--item-col` reads as such.
+    pub fn pick(
+        &self,
+        given: Option<&str>,
+        flag: &str,
+        names: &[&str],
+    ) -> std::result::Result<Option<usize>, String> {
+        match given {
+            Some(spec) => self
+                .column(spec)
+                .map(Some)
+                .map_err(|e| format!("--{flag}: {e}")),
+            None => Ok(names.iter().find_map(|n| self.find(n))),
+        }
+    }
+
+    /// [`Table::pick`] for a column the file must have: without one, the
+    /// error lists the header and the flag that names it.
+    pub fn require(
+        &self,
+        given: Option<&str>,
+        flag: &str,
+        names: &[&str],
+    ) -> std::result::Result<usize, String> {
+        self.pick(given, flag, names)?.ok_or_else(|| {
+            let header = self.header.as_deref().unwrap_or(&[]);
+            format!(
+                "{}: no {} column (also tried {:?}) in the header {header:?}; name it with --{flag}",
+                self.what,
+                names.first().copied().unwrap_or("?"),
+                names.get(1..).unwrap_or(&[]),
+            )
+        })
+    }
+
     /// A column by header name only (for optional columns).
     pub fn find(&self, name: &str) -> Option<usize> {
         let want = name.trim().to_ascii_lowercase();

@@ -263,7 +263,7 @@ fn bad_behaviour_flags_and_logs_are_refused_before_writing() {
     let o = train(&dir, &["--behaviour", bad.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(
-        stderr(&o).contains("user_id, item_id and timestamp"),
+        stderr(&o).contains("no user_id column") && stderr(&o).contains("--behaviour-user-col"),
         "{}",
         stderr(&o)
     );
@@ -441,6 +441,7 @@ fn shrink_flag_sets_the_prior_or_is_refused() {
     let seg = vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap();
     assert_eq!(seg.shrink, 2.5);
     let _ = std::fs::remove_file(dir.join("m.vtr"));
+    let _ = std::fs::remove_file(dir.join("m.vstate"));
     for bad in ["-1", "nan", "many"] {
         let flag = format!("--behaviour-shrink={bad}");
         let o = train(
@@ -451,4 +452,156 @@ fn shrink_flag_sets_the_prior_or_is_refused() {
         assert!(stderr(&o).contains("prior strength"), "{}", stderr(&o));
         assert!(!dir.join("m.vtr").exists());
     }
+}
+
+/// A store's own export names its columns its own way (`Email`, `Lineitem
+/// sku`, `Created at`): the column flags read it as the usual header is
+/// read, by name or by index, for `export --behaviour` and `session
+/// segments --events` alike. Without them, or with a column the file does
+/// not have, the error names the flag to use and nothing is written.
+#[test]
+fn event_log_columns_are_named_by_flags() {
+    let dir = tmpdir("columns");
+    let standard = dir.join("events.csv");
+    std::fs::write(&standard, log()).unwrap();
+    let renamed = dir.join("export.csv");
+    let text = log().replacen(
+        "user_id,item_id,rating,timestamp,type",
+        "Email,Lineitem sku,Rating,Created at,Kind",
+        1,
+    );
+    std::fs::write(&renamed, text).unwrap();
+    let section = |dir: &Path| {
+        let model = Model::from_bytes(&std::fs::read(dir.join("m.vtr")).unwrap()).unwrap();
+        vitrine::format::behaviour::decode(model.view().behaviour.unwrap()).unwrap()
+    };
+    let o = train(
+        &dir,
+        &[
+            "--behaviour",
+            standard.to_str().unwrap(),
+            "--behaviour-segments",
+            "2",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = section(&dir);
+    let o = train(
+        &dir,
+        &[
+            "--behaviour",
+            renamed.to_str().unwrap(),
+            "--behaviour-segments",
+            "2",
+            "--behaviour-user-col",
+            "Email",
+            "--behaviour-item-col",
+            "lineitem SKU",
+            "--behaviour-time-col",
+            "Created at",
+            "--behaviour-type-col",
+            "Kind",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = section(&dir);
+    assert_eq!(got.centroids, want.centroids);
+    assert_eq!(got.labels, want.labels);
+    assert_eq!(got.sizes, want.sizes);
+
+    // `session segments --events`, columns by index; the type column left
+    // out (`none`): every row a purchase, a different population.
+    let segments = |events: &Path, extra: &[&str], out: &str| {
+        vitrine()
+            .args(["session", "segments", "--bundle"])
+            .arg(dir.join("m.vtr"))
+            .arg("--bundle-out")
+            .arg(dir.join(out))
+            .arg("--events")
+            .arg(events)
+            .args(["--k", "2"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = segments(&standard, &[], "std.vtr");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = segments(
+        &renamed,
+        &[
+            "--user-col",
+            "0",
+            "--item-col",
+            "1",
+            "--time-col",
+            "3",
+            "--type-col",
+            "4",
+        ],
+        "idx.vtr",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.join("idx.vtr")).unwrap(),
+        std::fs::read(dir.join("std.vtr")).unwrap(),
+        "the same events by index give the same bundle"
+    );
+    let o = segments(
+        &renamed,
+        &[
+            "--user-col",
+            "0",
+            "--item-col",
+            "1",
+            "--time-col",
+            "3",
+            "--type-col",
+            "none",
+        ],
+        "none.vtr",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(
+        std::fs::read(dir.join("none.vtr")).unwrap(),
+        std::fs::read(dir.join("std.vtr")).unwrap(),
+        "every row a purchase is another log"
+    );
+
+    // No flags on the export: the error says which flag names the column.
+    let o = segments(&renamed, &[], "bad1.vtr");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no user_id column"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--user-col"), "{}", stderr(&o));
+    assert!(!dir.join("bad1.vtr").exists());
+    let _ = std::fs::remove_file(dir.join("m.vtr"));
+    let _ = std::fs::remove_file(dir.join("m.vstate"));
+    let o = train(
+        &dir,
+        &[
+            "--behaviour",
+            renamed.to_str().unwrap(),
+            "--behaviour-user-col",
+            "Email",
+            "--behaviour-item-col",
+            "SKU",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--behaviour-item-col"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("no column named \"SKU\""),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !dir.join("m.vtr").exists() && !dir.join("m.vstate").exists(),
+        "nothing written"
+    );
+    // A column flag without its log is refused by the parser.
+    let o = train(&dir, &["--behaviour-user-col", "Email"]);
+    assert!(!o.status.success());
 }

@@ -45,7 +45,8 @@ pub struct ExportArgs {
     pub neighbours: usize,
     /// Add behaviour segments (BEHAVIOUR section) from this event log: CSV/TSV
     /// with a header naming user_id, item_id, timestamp and optionally type
-    /// (view, cart, purchase, search; without it every row is a purchase).
+    /// (view, cart, purchase, search; without it every row is a purchase),
+    /// or the columns `--behaviour-user-col` and friends name.
     /// Features per user as the device computes them (`shopper.segment()`).
     #[arg(long, value_name = "LOG")]
     pub behaviour: Option<PathBuf>,
@@ -62,6 +63,20 @@ pub struct ExportArgs {
     /// too few users return to measure it). 0 turns shrinkage off.
     #[arg(long, value_name = "VISITS|auto", default_value = "auto", value_parser = parse_shrink)]
     pub behaviour_shrink: BehaviourShrink,
+    /// The event log's user column (header name or 0-based index); default:
+    /// `user_id`, `user`, `visitorid` or `customer_id`.
+    #[arg(long, value_name = "COL", requires = "behaviour")]
+    pub behaviour_user_col: Option<String>,
+    /// Its item column; default: `item_id`, `item`, `itemid` or `product_id`.
+    #[arg(long, value_name = "COL", requires = "behaviour")]
+    pub behaviour_item_col: Option<String>,
+    /// Its time column; default: `timestamp`, `ts` or `time`.
+    #[arg(long, value_name = "COL", requires = "behaviour")]
+    pub behaviour_time_col: Option<String>,
+    /// Its event type column; default: `type`, `event` or `event_type` if
+    /// present; `none`: every row is a purchase (an order export).
+    #[arg(long, value_name = "COL", requires = "behaviour")]
+    pub behaviour_type_col: Option<String>,
 }
 
 /// `--behaviour-shrink`: a prior strength, or `None` for `auto`.
@@ -235,7 +250,14 @@ fn add_behaviour(
     seed: u64,
 ) -> Result<String, Box<dyn std::error::Error>> {
     use crate::eval::segments::{fit_log, read_event_log};
-    let log = read_event_log(path, &parts.ids, a.behaviour_time_unit, 0.01)
+    let cols = crate::eval::segments::EventLogColumns {
+        user: a.behaviour_user_col.clone(),
+        item: a.behaviour_item_col.clone(),
+        time: a.behaviour_time_col.clone(),
+        kind: a.behaviour_type_col.clone(),
+        flag_prefix: "behaviour-",
+    };
+    let log = read_event_log(path, &parts.ids, &cols, a.behaviour_time_unit, 0.01)
         .map_err(|e| format!("--behaviour {}: {e}", path.display()))?;
     #[allow(
         clippy::cast_possible_truncation,

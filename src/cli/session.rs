@@ -81,6 +81,20 @@ pub struct SegmentsArgs {
     /// whose unit is read from their magnitude), `s`, `ms`, `us`, `ns`, `iso`.
     #[arg(long, requires = "events", default_value = "auto", value_name = "UNIT", value_parser = crate::train::values::parse_time_spec)]
     pub time_unit: crate::train::values::TimeSpec,
+    /// The event log's user column (header name or 0-based index); default:
+    /// `user_id`, `user`, `visitorid` or `customer_id`.
+    #[arg(long, value_name = "COL", requires = "events")]
+    pub user_col: Option<String>,
+    /// Its item column; default: `item_id`, `item`, `itemid` or `product_id`.
+    #[arg(long, value_name = "COL", requires = "events")]
+    pub item_col: Option<String>,
+    /// Its time column; default: `timestamp`, `ts` or `time`.
+    #[arg(long, value_name = "COL", requires = "events")]
+    pub time_col: Option<String>,
+    /// Its event type column; default: `type`, `event` or `event_type` if
+    /// present; `none`: every row is a purchase (an order export).
+    #[arg(long, value_name = "COL", requires = "events")]
+    pub type_col: Option<String>,
     /// For --bundle: a simulated population of this many shoppers over the
     /// bundle's prices and categories (demo bundles, which are synthetic too).
     #[arg(long, requires = "bundle")]
@@ -474,7 +488,14 @@ fn behaviour_into_bundle(
             let ids: Vec<String> = (0..model.n_items())
                 .map(|i| model.item_id(i).unwrap_or_default().to_string())
                 .collect();
-            let log = segments::read_event_log(path, &ids, a.time_unit, a.max_bad_share)?;
+            let cols = segments::EventLogColumns {
+                user: a.user_col.clone(),
+                item: a.item_col.clone(),
+                time: a.time_col.clone(),
+                kind: a.type_col.clone(),
+                flag_prefix: "",
+            };
+            let log = segments::read_event_log(path, &ids, &cols, a.time_unit, a.max_bad_share)?;
             eprintln!("{}: {}", path.display(), log.times);
             segments::fit_log(&log, v.price, v.category, gap, a.shrink.0, a.k, a.seed)?
         }

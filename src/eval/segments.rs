@@ -333,6 +333,20 @@ pub struct EventLog {
     pub times: String,
 }
 
+/// Which columns of an event log hold what (`--user-col` and friends): a
+/// header name or a 0-based index each; `None` takes the usual names.
+/// `type_col` may be `none`: every row is a purchase (an order export).
+#[derive(Debug, Clone, Default)]
+pub struct EventLogColumns {
+    pub user: Option<String>,
+    pub item: Option<String>,
+    pub time: Option<String>,
+    pub kind: Option<String>,
+    /// What the command's flags start with (`behaviour-` for `vitrine
+    /// export`), for errors that name the flag to use.
+    pub flag_prefix: &'static str,
+}
+
 /// Event type words of common logs, mapped to the device's kinds
 /// (RetailRocket says `addtocart` / `transaction`).
 fn event_kind(s: &str) -> Option<EventKind> {
@@ -346,7 +360,8 @@ fn event_kind(s: &str) -> Option<EventKind> {
 
 /// Reads a CSV/TSV event log with a header naming `user_id`, `item_id`,
 /// `timestamp` and optionally `type` (view / cart / purchase / search;
-/// without it every row is a purchase). Timestamps are read as the
+/// without it every row is a purchase), or the columns `cols` names (a
+/// store's own export: `Email`, `Lineitem sku`, `Created at`). Timestamps are read as the
 /// trainer reads its log's (`--time-unit`: ISO-8601, or numbers in one unit
 /// for the whole column, by default decided from their magnitude), since the
 /// device's 30-minute session gap and recency are durations: a millisecond
@@ -356,6 +371,7 @@ fn event_kind(s: &str) -> Option<EventKind> {
 pub fn read_event_log(
     path: &std::path::Path,
     ids: &[String],
+    cols: &EventLogColumns,
     time_spec: crate::train::values::TimeSpec,
     max_bad_share: f64,
 ) -> Result<EventLog, EvalError> {
@@ -378,18 +394,37 @@ pub fn read_event_log(
         },
     )
     .map_err(|e| layout(e.to_string()))?;
-    let any = |names: &[&str]| names.iter().find_map(|n| t.find(n));
-    let header = format!("{:?}", t.header().unwrap_or(&[]));
-    let (Some(cu), Some(ci), Some(ct)) = (
-        any(&["user_id", "user", "visitorid", "customer_id"]),
-        any(&["item_id", "item", "itemid", "product_id"]),
-        any(&["timestamp", "ts", "time"]),
-    ) else {
-        return Err(layout(format!(
-            "the header must name user_id, item_id and timestamp (optionally type); found {header}"
-        )));
+    let cu = t
+        .require(
+            cols.user.as_deref(),
+            &format!("{}user-col", cols.flag_prefix),
+            &["user_id", "user", "visitorid", "customer_id"],
+        )
+        .map_err(layout)?;
+    let ci = t
+        .require(
+            cols.item.as_deref(),
+            &format!("{}item-col", cols.flag_prefix),
+            &["item_id", "item", "itemid", "product_id"],
+        )
+        .map_err(layout)?;
+    let ct = t
+        .require(
+            cols.time.as_deref(),
+            &format!("{}time-col", cols.flag_prefix),
+            &["timestamp", "ts", "time"],
+        )
+        .map_err(layout)?;
+    let ck = match cols.kind.as_deref() {
+        Some(n) if n.eq_ignore_ascii_case("none") => None,
+        given => t
+            .pick(
+                given,
+                &format!("{}type-col", cols.flag_prefix),
+                &["type", "event", "event_type"],
+            )
+            .map_err(layout)?,
     };
-    let ck = any(&["type", "event", "event_type"]);
     // One reading for the whole column (see the doc comment), decided in a
     // first pass over the timestamps alone.
     let mut times = decide_time_column(&t, ct, time_spec);

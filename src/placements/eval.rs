@@ -102,48 +102,26 @@ pub fn read_baskets(
         },
     )
     .map_err(|e| format!("{shown}: {e}"))?;
-    let header = format!("{:?}", t.header().unwrap_or(&[]));
-    // A column the caller named must exist; otherwise the usual names.
-    let col =
-        |given: &Option<String>, flag: &str, names: &[&str]| -> Result<Option<usize>, String> {
-            match given {
-                Some(spec) => t
-                    .column(spec)
-                    .map(Some)
-                    .map_err(|e| format!("{shown}: --{flag}: {e}")),
-                None => Ok(names.iter().find_map(|n| t.find(n))),
-            }
-        };
-    let required = |given: &Option<String>, flag: &str, names: &[&str]| {
-        col(given, flag, names)?.ok_or_else(|| {
-            format!(
-                "{shown}: no {} column in {header} (name it with --{flag})",
-                names[0]
-            )
-        })
-    };
-    let cu = required(
-        &opts.user_col,
+    // A column the caller named must exist; otherwise the usual names (the
+    // errors name the file: it is the table's `what`).
+    let cu = t.require(
+        opts.user_col.as_deref(),
         "user-col",
         &["user_id", "user", "customer_id"],
     )?;
-    let cb = required(
-        &opts.basket_col,
+    let cb = t.require(
+        opts.basket_col.as_deref(),
         "basket-col",
         &["basket_id", "basket", "order_id", "order"],
     )?;
-    let ci = required(
-        &opts.item_col,
+    let ci = t.require(
+        opts.item_col.as_deref(),
         "item-col",
         &["item_id", "item", "product_id"],
     )?;
     let ct = match opts.time_col.as_deref() {
         Some(n) if n.eq_ignore_ascii_case("none") => None,
-        _ => col(
-            &opts.time_col,
-            "time-col",
-            &["date", "ts", "timestamp", "time"],
-        )?,
+        given => t.pick(given, "time-col", &["date", "ts", "timestamp", "time"])?,
     };
     let mut log = BasketLog {
         unit: Some(if ct.is_some() {

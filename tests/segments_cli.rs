@@ -526,40 +526,31 @@ fn event_log_columns_are_named_by_flags() {
     };
     let o = segments(&standard, &[], "std.vtr");
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = segments(
-        &renamed,
-        &[
-            "--user-col",
-            "0",
-            "--item-col",
-            "1",
-            "--time-col",
-            "3",
-            "--type-col",
-            "4",
-        ],
-        "idx.vtr",
-    );
+    // The export's columns by index; `type_col` 4 is its `Kind`.
+    let by_index = |type_col: &str, out: &str| {
+        segments(
+            &renamed,
+            &[
+                "--user-col",
+                "0",
+                "--item-col",
+                "1",
+                "--time-col",
+                "3",
+                "--type-col",
+                type_col,
+            ],
+            out,
+        )
+    };
+    let o = by_index("4", "idx.vtr");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(dir.join("idx.vtr")).unwrap(),
         std::fs::read(dir.join("std.vtr")).unwrap(),
         "the same events by index give the same bundle"
     );
-    let o = segments(
-        &renamed,
-        &[
-            "--user-col",
-            "0",
-            "--item-col",
-            "1",
-            "--time-col",
-            "3",
-            "--type-col",
-            "none",
-        ],
-        "none.vtr",
-    );
+    let o = by_index("none", "none.vtr");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_ne!(
         std::fs::read(dir.join("none.vtr")).unwrap(),

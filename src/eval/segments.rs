@@ -394,35 +394,32 @@ pub fn read_event_log(
         },
     )
     .map_err(|e| layout(e.to_string()))?;
+    let flag = |name: &str| format!("{}{name}", cols.flag_prefix);
     let cu = t
         .require(
             cols.user.as_deref(),
-            &format!("{}user-col", cols.flag_prefix),
+            &flag("user-col"),
             &["user_id", "user", "visitorid", "customer_id"],
         )
         .map_err(layout)?;
     let ci = t
         .require(
             cols.item.as_deref(),
-            &format!("{}item-col", cols.flag_prefix),
+            &flag("item-col"),
             &["item_id", "item", "itemid", "product_id"],
         )
         .map_err(layout)?;
     let ct = t
         .require(
             cols.time.as_deref(),
-            &format!("{}time-col", cols.flag_prefix),
+            &flag("time-col"),
             &["timestamp", "ts", "time"],
         )
         .map_err(layout)?;
     let ck = match cols.kind.as_deref() {
         Some(n) if n.eq_ignore_ascii_case("none") => None,
         given => t
-            .pick(
-                given,
-                &format!("{}type-col", cols.flag_prefix),
-                &["type", "event", "event_type"],
-            )
+            .pick(given, &flag("type-col"), &["type", "event", "event_type"])
             .map_err(layout)?,
     };
     // One reading for the whole column (see the doc comment), decided in a

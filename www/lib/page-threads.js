@@ -85,7 +85,7 @@ export function resolvePageThreads(threads) {
  * answers never depend on it (the join is exact for any cut).
  * @param {number} ratio the page's share @param {number} wait ms the page waited @param {number} own ms of the page's part
  */
-export function nextRatio(ratio, wait, own) {
+function nextRatio(ratio, wait, own) {
   return Math.min(0.75, Math.max(0.25, ratio + (wait > own * 0.05 ? 0.01 : -0.01)));
 }
 

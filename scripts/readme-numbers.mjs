@@ -234,7 +234,7 @@ const BLOCKS = {
     render(j) {
       const st = j.stability ?? {};
       const used = j.features_used ?? [];
-      const out = [provenance(j.run, `Behaviour segments on ${j.dataset}; ${j.users} users, k = ${j.k} (${j.k_chosen_by})`), ''];
+      const out = [provenance(j.run, `Behaviour segments on ${j.dataset}${j.layout ? ` (${j.layout})` : ''}; ${j.users} users, k = ${j.k} (${j.k_chosen_by})`), ''];
       out.push(`| segment | users | ${used.join(' | ')} |`, `|---|---:|${used.map(() => '---:').join('|')}|`);
       for (const s of j.segments ?? []) out.push(`| ${s.label} | ${s.users} | ${used.map((f) => fx(s.feature_means?.[f], 3)).join(' | ')} |`);
       out.push('', `Stability, same segment for both halves of a user's baskets (${st.users_with_enough_baskets} users with at least ${st.min_baskets} baskets${j.users_reporting ? ', none of whom fitted the segments' : ''}): ` +

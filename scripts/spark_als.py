@@ -47,7 +47,9 @@ def parse_args(argv):
     p.add_argument("--min-rating", type=float, default=4.0, help="ratings below are not positives")
     p.add_argument("--rating-weight", action="store_true", help="use the rating itself as r")
     p.add_argument("--event-weights", help="e.g. view=1,cart=3,purchase=5; unknown events are dropped")
-    p.add_argument("--encoding", default="UTF-8", help="input encoding (e.g. ISO-8859-1 for Latin-1 logs)")
+    p.add_argument("--encoding", default="auto",
+                   help="auto (a local file's byte-order mark: UTF-16 as spreadsheets save 'Unicode text', "
+                        "else UTF-8) or a Java charset, e.g. ISO-8859-1 for Latin-1 logs")
     p.add_argument("--factors", type=int, default=64)
     p.add_argument("--iterations", type=int, default=15)
     p.add_argument("--alpha", type=float, default=2.0)
@@ -112,6 +114,30 @@ def parse_event_weights(s):
     return out
 
 
+def sniff_encoding(path):
+    """`--encoding auto`: a local file's byte-order mark, else UTF-8 (the
+    first bytes of a remote path are not read: name its charset)."""
+    local = path[len("file://"):] if path.startswith("file://") else path
+    if "://" in local or not os.path.isfile(local):
+        return "UTF-8"
+    with open(local, "rb") as f:
+        head = f.read(4)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Java's "UTF-16" reads the mark, takes its byte order and drops it.
+        return "UTF-16"
+    return "UTF-8"
+
+
+def wide(encoding):
+    """Charsets whose newline is not the byte 0x0A. Spark's text source reads
+    every file as UTF-8 whatever its options say, and its CSV source decodes
+    another charset line by line only after splitting the bytes at 0x0A:
+    such files are read in multiLine mode, where the CSV parser decodes the
+    whole stream (one task per file: these are spreadsheet exports)."""
+    e = encoding.upper().replace("_", "-")
+    return e.startswith("UTF-16") or e.startswith("UTF-32") or e in ("UNICODE", "UCS-2")
+
+
 def split_header(line, delim):
     import csv
     if delim == "\t":
@@ -140,10 +166,21 @@ def positives(spark, a):
     """The (user, item, weight) positives, duplicates merged: vitrine's loader in Spark SQL."""
     from pyspark.sql import functions as F
 
-    first = spark.read.option("encoding", a.encoding).text(a.log).first()
+    enc = a.encoding = sniff_encoding(a.log) if a.encoding.lower() == "auto" else a.encoding
+    multiline = wide(enc)
+    if multiline:
+        # The first line as one field: no separator or quote that text has.
+        first = (spark.read.option("encoding", enc).option("multiLine", "true").option("sep", "\u0001")
+                 .option("quote", "\u0000").option("header", "false").csv(a.log).first())
+    else:
+        first = spark.read.text(a.log).first()
     if first is None:
         raise SystemExit(f"spark_als: {a.log} is empty")
-    first = first[0].lstrip("\ufeff").rstrip("\r")
+    first = (first[0] or "").lstrip("\ufeff").rstrip("\r")
+    if "\x00" in first:
+        raise SystemExit(f"spark_als: the first line of {a.log} has NUL characters, as UTF-16 read as "
+                         f"{enc} has (a remote file, or no byte-order mark): name its charset, "
+                         "e.g. --encoding UTF-16LE")
     delim = detect_delimiter(first) if a.delimiter == "auto" else DELIMS.get(a.delimiter, a.delimiter)
     if len(delim) != 1:
         raise SystemExit(f"spark_als: --delimiter {a.delimiter!r} is not one character")
@@ -153,7 +190,8 @@ def positives(spark, a):
     cv = None if a.value_col == "none" else resolve(header, a.value_col)
     ct = None if a.time_col == "none" else resolve(header, a.time_col)
 
-    reader = (spark.read.option("sep", delim).option("header", "false").option("encoding", a.encoding)
+    reader = (spark.read.option("sep", delim).option("header", "false").option("encoding", enc)
+              .option("multiLine", "true" if multiline else "false")
               .option("mode", "PERMISSIVE").option("ignoreLeadingWhiteSpace", "false"))
     # Tab-separated files treat quotes as text, like vitrine's loader.
     reader = reader.option("quote", "\u0000") if delim == "\t" else reader.option("quote", '"').option("escape", '"')
@@ -164,7 +202,11 @@ def positives(spark, a):
         raise SystemExit(f"spark_als: column {need} is past the {len(cols)} columns of {a.log}")
     if header is not None:
         # Drop the header line (and any repeat of it, which vitrine counts as malformed).
-        df = df.filter(~((F.col(cols[cu]) == header[cu]) & (F.col(cols[ci]) == header[ci])))
+        # A byte-order mark the charset kept (UTF-16LE named explicitly) stays
+        # on the first field; the comparison goes past it.
+        def unmarked(c):
+            return F.regexp_replace(F.col(c), "^\ufeff", "")
+        df = df.filter(~((unmarked(cols[cu]) == header[cu]) & (unmarked(cols[ci]) == header[ci])))
     df = df.select(
         F.trim(F.col(cols[cu])).alias("user"),
         F.trim(F.col(cols[ci])).alias("item"),
@@ -234,7 +276,7 @@ def main(argv):
     n_items = items.count()
     params = {
         "log": a.log, "factors": a.factors, "iterations": a.iterations, "alpha": a.alpha, "regParam": a.lam,
-        "seed": a.seed, "positives": n_pos, "users": n_users, "items": n_items, "train_seconds": train_s,
+        "seed": a.seed, "encoding": a.encoding, "positives": n_pos, "users": n_users, "items": n_items, "train_seconds": train_s,
         "spark": spark.version, "master": spark.sparkContext.master,
         "confidence": "1 + alpha * r", "lambda_scaling": "positives",
     }

@@ -928,3 +928,73 @@ fn implicit_bad_inputs_name_file_column_and_row() {
     );
     let _ = std::fs::remove_dir_all(&t);
 }
+
+/// A log saved as "Unicode text" (UTF-16 with a byte-order mark, CRLF, a
+/// quoted id holding a comma, non-ASCII ids) trains on the users, items and
+/// positives it holds: Spark's text source reads every file as UTF-8 and its
+/// CSV source splits lines at the byte 0x0A, so before `--encoding auto`
+/// such a log failed with a header of NUL-spaced noise.
+#[test]
+fn spark_als_reads_a_utf16_log() {
+    let mut text = String::from("user_id,item_id,timestamp\r\n");
+    let items = ["café", "商品-7", "Kaffee, 500 g", "tee", "naïve", "b"];
+    let mut pairs = HashSet::new();
+    for u in 0..30 {
+        for k in [0, 2, 4, 2] {
+            let item = items[(u + k) % items.len()];
+            pairs.insert((u, item));
+            let quoted = if item.contains(',') {
+                format!("\"{item}\"")
+            } else {
+                item.to_string()
+            };
+            text.push_str(&format!("ü{u},{quoted},{}\r\n", 1000 + u));
+        }
+    }
+    // A stable path, so the trained output is cached like the others.
+    let dir = cache_root().join("encoding-logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("log-utf16.csv");
+    let mut wide = vec![0xFF, 0xFE];
+    wide.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&log, wide).unwrap();
+    let out = cached_run(
+        "scripts/spark_als.py",
+        &[
+            log.to_str().unwrap(),
+            "--value-col",
+            "none",
+            "--out",
+            "{OUT}",
+            "--factors",
+            "4",
+            "--iterations",
+            "2",
+            "--quiet",
+        ],
+        "spark-utf16",
+    );
+    let params: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("params.json")).unwrap()).unwrap();
+    assert_eq!(params["encoding"], "UTF-16");
+    assert_eq!(params["users"], 30);
+    assert_eq!(
+        params["positives"],
+        pairs.len(),
+        "a duplicate pair is one positive"
+    );
+    let read = |sub: &str| -> HashSet<String> {
+        let mut ids = HashSet::new();
+        for e in std::fs::read_dir(out.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "csv") {
+                let mut r = csv::Reader::from_path(&p).unwrap();
+                ids.extend(r.records().map(|x| x.unwrap()[1].to_string()));
+            }
+        }
+        ids
+    };
+    let want: HashSet<String> = items.iter().map(|s| s.to_string()).collect();
+    assert_eq!(read("items"), want);
+    assert_eq!(read("users"), (0..30).map(|u| format!("ü{u}")).collect());
+}

@@ -15,6 +15,7 @@
 #   (the engine builds' LLVM inline threshold, default 100; empty: LLVM's
 #   default).
 set -euo pipefail
+script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 [ -f .cache/toolchain.env ] || scripts/setup.sh
 # shellcheck disable=SC1091
@@ -53,12 +54,19 @@ for v in $variants; do
   name=vitrine_core features=""
   [ "$v" = intent ] && name=vitrine_intent features="--features intent-module"
   [ "$v" != "$base" ] && features="--features lean"
-  # A lean build shares its full build's target dir (the dependencies are
-  # the same, and cargo keeps both builds of the crate side by side); each
-  # inline threshold has its own, since other RUSTFLAGS rebuild everything.
-  target_dir="target/wasm-$base"
+  # Each build has its own target dir: other RUSTFLAGS rebuild everything,
+  # and a lean build beside its full twin would overwrite the one
+  # `vitrine.wasm` a cdylib gets (no hash in its name), so each would
+  # recompile the crate whenever the other ran (2 min of every `make wasm`
+  # that changed nothing). A new lean dir starts as a copy of its full
+  # twin's: the dependencies are the same, only the crate is compiled.
+  target_dir="target/wasm-$v"
+  [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="$target_dir-buildstd"
   [ -z "$threshold" ] || target_dir="$target_dir-it$threshold"
-  [ "$WASM_TOOLCHAIN" = rustup ] || target_dir="target/wasm-$base-buildstd${threshold:+-it$threshold}"
+  twin=${target_dir/-lean/}
+  if [ "$v" != "$base" ] && [ ! -d "$target_dir" ] && [ -d "$twin" ]; then
+    cp -a "$twin" "$target_dir"
+  fi
   if [ "$WASM_TOOLCHAIN" = rustup ]; then
     RUSTFLAGS="$flags $remap" CARGO_TARGET_DIR="$target_dir" \
       cargo build --lib --profile wasm --target wasm32-unknown-unknown --quiet $features
@@ -71,11 +79,28 @@ for v in $variants; do
       -Z build-std=std,panic_abort $features
   fi
   out="$out_root/$v"
+  wasm_opt=.cache/tools/node_modules/.bin/wasm-opt
+  # wasm-bindgen and wasm-opt -O3 take most of a no-change rebuild (`make
+  # demo`, `make test` again). They are skipped when the stamp, kept beside
+  # cargo's output (never in pkg/, which is packed), says these outputs came
+  # from this very module, script and tools, and the outputs still hash as
+  # written.
+  input="$target_dir/wasm32-unknown-unknown/wasm/vitrine.wasm"
+  stamp="$PWD/$target_dir/post-$v.stamp"
+  key=$({ sha256sum "$input" "$script" | cut -d' ' -f1
+          wasm-bindgen --version
+          [ -x "$wasm_opt" ] && "$wasm_opt" --version
+          echo "$out"; } | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$key" ] && [ -d "$out" ] &&
+     (cd "$out" && tail -n +2 "$stamp" | sha256sum --check --status 2>/dev/null); then
+    printf '[wasm] %-12s %7d bytes raw, %7d gzip (unchanged)\n' "$v" \
+      "$(wc -c < "$out/${name}_bg.wasm")" "$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)"
+    continue
+  fi
+  rm -f "$stamp"
   rm -rf "$out"
   mkdir -p "$out"
-  wasm-bindgen --target web --out-dir "$out" --out-name $name \
-    "$target_dir/wasm32-unknown-unknown/wasm/vitrine.wasm"
-  wasm_opt=.cache/tools/node_modules/.bin/wasm-opt
+  wasm-bindgen --target web --out-dir "$out" --out-name $name "$input"
   if [ -x "$wasm_opt" ]; then
     feats="--enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
     [ "$base" = simd ] && feats="$feats --enable-simd"
@@ -95,6 +120,7 @@ for v in $variants; do
   fi
   # A lean build ships only its .wasm: the full build's glue runs it.
   [ "$v" != "$base" ] && rm -f "$out/${name}.js" "$out/${name}.d.ts" "$out/${name}_bg.wasm.d.ts"
+  { echo "$key"; (cd "$out" && sha256sum -- *); } > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
   printf '[wasm] %-12s %7d bytes raw, %7d gzip\n' "$v" \
     "$(wc -c < "$out/${name}_bg.wasm")" "$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)"
 done

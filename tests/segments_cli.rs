@@ -631,14 +631,19 @@ fn basket_logs_are_read_by_the_table_reader_and_named_from_the_input() {
     let mut utf16 = vec![0xFF, 0xFE];
     utf16.extend(csv.encode_utf16().flat_map(u16::to_le_bytes));
     std::fs::write(&b, utf16).unwrap();
-    let run = |data: &Path, out: &Path| {
-        let o = vitrine()
-            .args(["session", "segments", "--k", "2", "--data"])
+    let segments = |data: &Path, out: &Path, extra: &[&str]| {
+        vitrine()
+            .args(["session", "segments"])
+            .args(extra)
+            .arg("--data")
             .arg(data)
             .arg("--out")
             .arg(out)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let run = |data: &Path, out: &Path| {
+        let o = segments(data, out, &["--k", "2"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let j: serde_json::Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
         j
@@ -657,13 +662,7 @@ fn basket_logs_are_read_by_the_table_reader_and_named_from_the_input() {
     // basket id is a counted bad row.
     let bad = dir.join("bad.csv");
     std::fs::write(&bad, "session,item\n1,2\n").unwrap();
-    let o = vitrine()
-        .args(["session", "segments", "--data"])
-        .arg(&bad)
-        .arg("--out")
-        .arg(dir.join("bad.json"))
-        .output()
-        .unwrap();
+    let o = segments(&bad, &dir.join("bad.json"), &[]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("BAD_LAYOUT") && stderr(&o).contains("basket_id"),
@@ -673,13 +672,7 @@ fn basket_logs_are_read_by_the_table_reader_and_named_from_the_input() {
     let mut some_bad = tsv.clone();
     some_bad.push_str("u1\tyesterday\ti3\n");
     std::fs::write(&bad, some_bad).unwrap();
-    let o = vitrine()
-        .args(["session", "segments", "--max-bad-share", "0", "--data"])
-        .arg(&bad)
-        .arg("--out")
-        .arg(dir.join("bad.json"))
-        .output()
-        .unwrap();
+    let o = segments(&bad, &dir.join("bad.json"), &["--max-bad-share", "0"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("TOO_MANY_BAD_LINES"), "{}", stderr(&o));
     assert!(!dir.join("bad.json").exists() && !stderr(&o).contains("panicked"));

@@ -12,6 +12,23 @@ use std::collections::HashMap;
 
 const DAY: f64 = 86_400_000.0;
 
+/// A log through the CLI's one table reader; what it cannot open (an
+/// encoding, an unterminated quote) is a layout error naming the file.
+fn open_log<'a>(
+    bytes: &'a [u8],
+    what: &str,
+    path: &str,
+) -> Result<crate::table::Table<'a>, EvalError> {
+    let opts = crate::table::TableOptions {
+        what: format!("{what} {path}"),
+        ..Default::default()
+    };
+    crate::table::Table::open(bytes, &opts).map_err(|e| EvalError::BadLayout {
+        path: path.into(),
+        detail: e.to_string(),
+    })
+}
+
 /// Per user: (basket ordinal, item index), file order. Read through the
 /// CLI's one table reader, so a basket log may be comma- or tab-separated,
 /// quoted, UTF-16 or Latin-1 like every other log the CLI takes. Columns are
@@ -23,19 +40,12 @@ pub fn parse_baskets(
     path: &str,
     max_bad_share: f64,
 ) -> Result<Vec<Vec<(u32, u32)>>, EvalError> {
-    use crate::table::{BadRows, Table, TableOptions};
+    use crate::table::BadRows;
     let layout = |detail: String| EvalError::BadLayout {
         path: path.into(),
         detail,
     };
-    let t = Table::open(
-        bytes,
-        &TableOptions {
-            what: format!("basket log {path}"),
-            ..Default::default()
-        },
-    )
-    .map_err(|e| layout(e.to_string()))?;
+    let t = open_log(bytes, "basket log", path)?;
     let need = |names: &[&str]| {
         names.iter().find_map(|n| t.find(n)).ok_or_else(|| {
             layout(format!(
@@ -401,7 +411,7 @@ pub fn read_event_log(
     time_spec: crate::train::values::TimeSpec,
     max_bad_share: f64,
 ) -> Result<EventLog, EvalError> {
-    use crate::table::{BadRows, Table, TableOptions};
+    use crate::table::BadRows;
     use crate::train::values::{decide_time_column, parse_raw_time};
     let shown = path.display().to_string();
     let bytes = crate::table::read_input(path).map_err(|e| EvalError::BadLayout {
@@ -412,14 +422,7 @@ pub fn read_event_log(
         path: shown.clone(),
         detail,
     };
-    let t = Table::open(
-        &bytes,
-        &TableOptions {
-            what: format!("event log {shown}"),
-            ..Default::default()
-        },
-    )
-    .map_err(|e| layout(e.to_string()))?;
+    let t = open_log(&bytes, "event log", &shown)?;
     let flag = |name: &str| format!("{}{name}", cols.flag_prefix);
     let cu = t
         .require(
@@ -619,19 +622,12 @@ pub fn read_full_tafeng(
     path: &str,
     max_bad_share: f64,
 ) -> Result<FullLog, EvalError> {
-    use crate::table::{BadRows, Table, TableOptions};
+    use crate::table::BadRows;
     let layout = |detail: String| EvalError::BadLayout {
         path: path.into(),
         detail,
     };
-    let t = Table::open(
-        bytes,
-        &TableOptions {
-            what: format!("Ta-Feng log {path}"),
-            ..Default::default()
-        },
-    )
-    .map_err(|e| layout(e.to_string()))?;
+    let t = open_log(bytes, "Ta-Feng log", path)?;
     let cols: Option<Vec<usize>> = [
         "TRANSACTION_DT",
         "CUSTOMER_ID",

@@ -329,6 +329,17 @@ pub struct Record {
     pub fields: Vec<String>,
 }
 
+impl Record {
+    /// Field `c` trimmed, `None` when the row is too short or the field
+    /// blank: what an id column means by "missing".
+    pub fn field(&self, c: usize) -> Option<&str> {
+        self.fields
+            .get(c)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+}
+
 /// A CSV/TSV file held in memory: delimiter and header resolved, rows read
 /// lazily (an interaction log is never held twice).
 pub struct Table<'a> {

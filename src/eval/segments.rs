@@ -65,12 +65,7 @@ pub fn parse_baskets(
     for rec in t.records() {
         let rec = rec.map_err(|e| layout(e.to_string()))?;
         bad.rows += 1;
-        let f = |c: usize| {
-            rec.fields
-                .get(c)
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-        };
+        let f = |c: usize| rec.field(c);
         let parsed = (|| {
             let needs = "needs a user, a whole-number basket id and an item";
             let u = f(cu).ok_or(needs)?;

@@ -154,12 +154,7 @@ pub fn read_baskets(
     for rec in t.records() {
         let rec = rec.map_err(|e| format!("{shown}: {e}"))?;
         bad.rows += 1;
-        let f = |c: usize| {
-            rec.fields
-                .get(c)
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-        };
+        let f = |c: usize| rec.field(c);
         let parsed = (|| {
             let (Some(u), Some(b), Some(it)) = (f(cu), f(cb), f(ci)) else {
                 return Err("needs a user_id, a basket_id and an item_id".to_string());

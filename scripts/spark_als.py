@@ -48,7 +48,7 @@ def parse_args(argv):
     p.add_argument("--rating-weight", action="store_true", help="use the rating itself as r")
     p.add_argument("--event-weights", help="e.g. view=1,cart=3,purchase=5; unknown events are dropped")
     p.add_argument("--encoding", default="auto",
-                   help="auto (a local file's byte-order mark: UTF-16 as spreadsheets save 'Unicode text', "
+                   help="auto (the first file's byte-order mark: UTF-16 as spreadsheets save 'Unicode text', "
                         "else UTF-8) or a Java charset, e.g. ISO-8859-1 for Latin-1 logs")
     p.add_argument("--factors", type=int, default=64)
     p.add_argument("--iterations", type=int, default=15)
@@ -114,15 +114,33 @@ def parse_event_weights(s):
     return out
 
 
-def sniff_encoding(path):
-    """`--encoding auto`: a local file's byte-order mark, else UTF-8 (the
-    first bytes of a remote path are not read: name its charset)."""
-    local = path[len("file://"):] if path.startswith("file://") else path
-    if "://" in local or not os.path.isfile(local):
-        return "UTF-8"
-    with open(local, "rb") as f:
-        head = f.read(4)
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+def log_files(spark, path):
+    """The files Spark will read for `path` (a file, a folder of part files or
+    a glob; local, `hdfs://`, `s3a://`), through Hadoop's FileSystem, in
+    name order; none is an error naming the path, not Spark's traceback."""
+    p = spark._jvm.org.apache.hadoop.fs.Path(path)
+    fs = p.getFileSystem(spark._jsc.hadoopConfiguration())
+    files = []
+    for st in fs.globStatus(p) or []:
+        inside = fs.listStatus(st.getPath()) if st.isDirectory() else [st]
+        # Spark skips names starting with '_' or '.' (_SUCCESS, .crc files).
+        files += [f for f in inside if f.isFile() and not f.getPath().getName().startswith(("_", "."))]
+    if not files:
+        raise SystemExit(f"spark_als: no file to read at {path}")
+    return fs, sorted((f.getPath() for f in files), key=lambda q: q.toString())
+
+
+def sniff_encoding(spark, path):
+    """`--encoding auto`: the byte-order mark of the first file Spark will
+    read, else UTF-8; one charset then reads every file, as Spark's reader
+    does. Remote paths are sniffed like local ones."""
+    fs, files = log_files(spark, path)
+    stream = fs.open(files[0])
+    try:
+        head = bytes(b for b in (stream.read(), stream.read()) if b >= 0)
+    finally:
+        stream.close()
+    if head in (b"\xff\xfe", b"\xfe\xff"):
         # Java's "UTF-16" reads the mark, takes its byte order and drops it.
         return "UTF-16"
     return "UTF-8"
@@ -166,7 +184,11 @@ def positives(spark, a):
     """The (user, item, weight) positives, duplicates merged: vitrine's loader in Spark SQL."""
     from pyspark.sql import functions as F
 
-    enc = a.encoding = sniff_encoding(a.log) if a.encoding.lower() == "auto" else a.encoding
+    if a.encoding.lower() == "auto":
+        a.encoding = sniff_encoding(spark, a.log)
+    else:
+        log_files(spark, a.log)
+    enc = a.encoding
     multiline = wide(enc)
     if multiline:
         # The first line as one field: no separator or quote that text has.
@@ -179,7 +201,7 @@ def positives(spark, a):
     first = (first[0] or "").lstrip("\ufeff").rstrip("\r")
     if "\x00" in first:
         raise SystemExit(f"spark_als: the first line of {a.log} has NUL characters, as UTF-16 read as "
-                         f"{enc} has (a remote file, or no byte-order mark): name its charset, "
+                         f"{enc} has (a file without a byte-order mark): name its charset, "
                          "e.g. --encoding UTF-16LE")
     delim = detect_delimiter(first) if a.delimiter == "auto" else DELIMS.get(a.delimiter, a.delimiter)
     if len(delim) != 1:

@@ -936,7 +936,12 @@ fn implicit_bad_inputs_name_file_column_and_row() {
 /// such a log failed with a header of NUL-spaced noise.
 #[test]
 fn spark_als_reads_a_utf16_log() {
-    let mut text = String::from("user_id,item_id,timestamp\r\n");
+    // Two part files, each with its header, as a spreadsheet export split in
+    // two or Spark's own output: the folder is what the script is given, so
+    // `--encoding auto` has to find the first file Spark reads (past
+    // `_SUCCESS` and a hidden checksum file without a byte-order mark).
+    let header = "user_id,item_id,timestamp\r\n";
+    let mut parts = [String::from(header), String::from(header)];
     let items = ["café", "商品-7", "Kaffee, 500 g", "tee", "naïve", "b"];
     let mut pairs = HashSet::new();
     for u in 0..30 {
@@ -948,16 +953,20 @@ fn spark_als_reads_a_utf16_log() {
             } else {
                 item.to_string()
             };
-            text.push_str(&format!("ü{u},{quoted},{}\r\n", 1000 + u));
+            parts[u % 2].push_str(&format!("ü{u},{quoted},{}\r\n", 1000 + u));
         }
     }
     // A stable path, so the trained output is cached like the others.
-    let dir = cache_root().join("encoding-logs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("log-utf16.csv");
-    let mut wide = vec![0xFF, 0xFE];
-    wide.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
-    std::fs::write(&log, wide).unwrap();
+    let log = cache_root().join("encoding-logs").join("utf16-parts");
+    let _ = std::fs::remove_dir_all(&log);
+    std::fs::create_dir_all(&log).unwrap();
+    for (n, text) in parts.iter().enumerate() {
+        let mut wide = vec![0xFF, 0xFE];
+        wide.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        std::fs::write(log.join(format!("part-0000{n}.csv")), wide).unwrap();
+    }
+    std::fs::write(log.join("_SUCCESS"), b"").unwrap();
+    std::fs::write(log.join(".part-00000.csv.crc"), b"crc\n").unwrap();
     let out = cached_run(
         "scripts/spark_als.py",
         &[
@@ -997,4 +1006,35 @@ fn spark_als_reads_a_utf16_log() {
     let want: HashSet<String> = items.iter().map(|s| s.to_string()).collect();
     assert_eq!(read("items"), want);
     assert_eq!(read("users"), (0..30).map(|u| format!("ü{u}")).collect());
+}
+
+/// A path with nothing Spark would read (missing, or a folder holding only
+/// `_SUCCESS`) is named in one line, with no traceback and nothing written,
+/// whether or not the charset is sniffed.
+#[test]
+fn spark_als_names_a_path_with_no_file() {
+    let t = tmp("no-file");
+    let only_marker = t.join("job-output");
+    std::fs::create_dir_all(&only_marker).unwrap();
+    std::fs::write(only_marker.join("_SUCCESS"), b"").unwrap();
+    let missing = t.join("events.csv");
+    for (path, encoding) in [(&missing, "auto"), (&only_marker, "ISO-8859-1")] {
+        let out_dir = t.join("out");
+        let o = Command::new(python())
+            .arg("scripts/spark_als.py")
+            .arg(path)
+            .args(["--encoding", encoding, "--quiet", "--out"])
+            .arg(&out_dir)
+            .output()
+            .expect("python");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{path:?} should fail");
+        assert!(
+            err.contains(&format!("no file to read at {}", path.display())),
+            "{err}"
+        );
+        assert!(!err.contains("Traceback"), "{err}");
+        assert!(!out_dir.exists(), "nothing written for {path:?}");
+    }
+    let _ = std::fs::remove_dir_all(&t);
 }

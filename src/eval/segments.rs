@@ -12,6 +12,25 @@ use std::collections::HashMap;
 
 const DAY: f64 = 86_400_000.0;
 
+/// The end-of-file verdict on a log's malformed rows, as the eval error every
+/// reader here returns (`TOO_MANY_BAD_LINES` naming the file).
+fn too_many_bad(
+    bad: &crate::table::BadRows,
+    what: &str,
+    path: impl Into<String>,
+) -> Result<(), EvalError> {
+    match bad.check(what) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(EvalError::TooManyBadLines {
+            path: path.into(),
+            bad: bad.bad,
+            total: bad.rows,
+            max_share: bad.max_share,
+            first: bad.first.clone(),
+        }),
+    }
+}
+
 /// A log through the CLI's one table reader; what it cannot open (an
 /// encoding, an unterminated quote) is a layout error naming the file.
 fn open_log<'a>(
@@ -89,15 +108,7 @@ pub fn parse_baskets(
         });
         users[k].push((b, item));
     }
-    if bad.check("basket log").is_err() {
-        return Err(EvalError::TooManyBadLines {
-            path: path.into(),
-            bad: bad.bad,
-            total: bad.rows,
-            max_share: max_bad_share,
-            first: bad.first,
-        });
-    }
+    too_many_bad(&bad, "basket log", path)?;
     if users.is_empty() {
         return Err(EvalError::Empty {
             what: format!("{path}: no basket rows"),
@@ -499,15 +510,7 @@ pub fn read_event_log(
     }
     log.bad_rows = bad.bad;
     log.times = times.describe();
-    if bad.check("event log").is_err() {
-        return Err(EvalError::TooManyBadLines {
-            path: shown,
-            bad: bad.bad,
-            total: bad.rows,
-            max_share: max_bad_share,
-            first: bad.first,
-        });
-    }
+    too_many_bad(&bad, "event log", shown.as_str())?;
     for h in &mut log.histories {
         // Stable: same-time events keep file order, as on the device.
         h.sort_by(|a, b| a.ts.total_cmp(&b.ts));
@@ -696,15 +699,7 @@ pub fn read_full_tafeng(
         log.end_ms = log.end_ms.max(ts);
     }
     log.bad_rows = bad.bad;
-    if bad.check("Ta-Feng log").is_err() {
-        return Err(EvalError::TooManyBadLines {
-            path: path.into(),
-            bad: bad.bad,
-            total: bad.rows,
-            max_share: max_bad_share,
-            first: bad.first,
-        });
-    }
+    too_many_bad(&bad, "Ta-Feng log", path)?;
     log.prices = unit
         .into_iter()
         .map(|mut v| {

@@ -475,10 +475,10 @@ pub fn read_event_log(
         let rec = rec.map_err(|e| layout(e.to_string()))?;
         bad.rows += 1;
         log.rows += 1;
-        let f = |c: usize| rec.fields.get(c).map(|s| s.trim());
+        let f = |c: usize| rec.field(c);
         let parsed = (|| {
             let needs = || "needs a user, an item, a timestamp and a known type".to_string();
-            let user = f(cu).filter(|s| !s.is_empty()).ok_or_else(needs)?;
+            let user = f(cu).ok_or_else(needs)?;
             let item = f(ci).ok_or_else(needs)?;
             let text = f(ct).ok_or_else(needs)?;
             let secs = parse_raw_time(text).and_then(|raw| times.seconds(&raw, text))?;
@@ -656,12 +656,12 @@ pub fn read_full_tafeng(
         let rec = rec.map_err(|e| layout(e.to_string()))?;
         bad.rows += 1;
         log.rows += 1;
-        let f = |i: usize| rec.fields.get(c[i]).map(|s| s.trim());
+        let f = |i: usize| rec.field(c[i]);
         let parsed = (|| {
             let ts = date_ms(f(0)?)?;
-            let user = f(1).filter(|s| !s.is_empty())?;
-            let cat = f(2).filter(|s| !s.is_empty())?;
-            let item = f(3).filter(|s| !s.is_empty())?;
+            let user = f(1)?;
+            let cat = f(2)?;
+            let item = f(3)?;
             let amount = f(4)?.parse::<f64>().ok()?;
             let price = f(5)?.parse::<f64>().ok()?;
             (amount.is_finite() && price.is_finite())
@@ -1386,5 +1386,33 @@ mod tests {
         let cat = Catalogue::new(Some(&log.prices), Some(&log.categories));
         let m = estimate_shrink(&log.histories, &cat, log.end_ms, GAP);
         assert!(m.is_finite() && m > 0.0, "{m}");
+    }
+
+    /// A blank or whitespace-only id is a malformed row (counted, shown),
+    /// as in the basket and order readers; only a real id the bundle lacks
+    /// is an unknown item.
+    #[test]
+    fn blank_ids_in_an_event_log_are_bad_rows_not_unknown_items() {
+        let dir = std::env::temp_dir().join(format!("vitrine-blank-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.csv");
+        let text = "user_id,item_id,timestamp,type\n\
+                    u1,a,100,view\n\
+                    u1,  ,101,view\n\
+                    u2,,102,view\n\
+                    \u{20},b,103,view\n\
+                    u2,zz,104,view\n\
+                    u2, b ,105,cart\n";
+        std::fs::write(&path, text).unwrap();
+        let ids = vec!["a".to_string(), "b".to_string()];
+        let cols = EventLogColumns::default();
+        let spec = crate::train::values::TimeSpec::Auto;
+        let log = read_event_log(&path, &ids, &cols, spec, 1.0).unwrap();
+        assert_eq!((log.rows, log.bad_rows, log.unknown_items), (6, 3, 1));
+        assert_eq!(log.histories.len(), 2, "u1 and u2");
+        assert_eq!(log.histories.iter().map(Vec::len).sum::<usize>(), 2);
+        let err = read_event_log(&path, &ids, &cols, spec, 0.1).unwrap_err();
+        assert_eq!(err.code(), "TOO_MANY_BAD_LINES");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -263,7 +263,13 @@ export class PageSplit {
     if (!split) this.busy = false;
     // While splits pay the helper spins through the odd query run alone too
     // (stopping it there would make the next split pay a wake-up).
-    const spin = pays && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
+    // A try's splits keep it spinning too: the first wakes the helper, and
+    // the judged second must find it awake (with the spin off from the
+    // first, the helper slept again before the second was posted and the
+    // judged split paid a wake-up as well: on a VM whose idle vCPU is
+    // descheduled, several ms, enough to make tries fail on a host where
+    // every-query splits ran at 2×).
+    const spin = (pays || split) && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
     if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
     return split;
   }

@@ -263,12 +263,10 @@ export class PageSplit {
     if (!split) this.busy = false;
     // While splits pay the helper spins through the odd query run alone too
     // (stopping it there would make the next split pay a wake-up).
-    // A try's splits keep it spinning too: the first wakes the helper, and
-    // the judged second must find it awake (with the spin off from the
-    // first, the helper slept again before the second was posted and the
-    // judged split paid a wake-up as well: on a VM whose idle vCPU is
-    // descheduled, several ms, enough to make tries fail on a host where
-    // every-query splits ran at 2×).
+    // A try's two splits keep it spinning too: the first wakes the helper
+    // so that the judged second finds it awake (with the spin off, the
+    // helper went back to sleep after the first and the judged split paid a
+    // wake-up as well, the cost the first split is there to absorb).
     const spin = (pays || split) && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
     if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
     return split;

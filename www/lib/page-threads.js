@@ -263,10 +263,7 @@ export class PageSplit {
     if (!split) this.busy = false;
     // While splits pay the helper spins through the odd query run alone too
     // (stopping it there would make the next split pay a wake-up).
-    // A try's two splits keep it spinning too: the first wakes the helper
-    // so that the judged second finds it awake (with the spin off, the
-    // helper went back to sleep after the first and the judged split paid a
-    // wake-up as well, the cost the first split is there to absorb).
+    // So do a try's splits: the judged second must find the helper awake.
     const spin = (pays || split) && this.n >= SPIN_MIN_ITEMS ? SPIN_MS * 1000 : 0;
     if (this.ctl[CTL.SPIN_US] !== spin) Atomics.store(this.ctl, CTL.SPIN_US, spin);
     return split;

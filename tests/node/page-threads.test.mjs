@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { PageSplit, SPIN_MIN_ITEMS, SPIN_MS } from '../../pkg/lib/page-threads.js';
 import { CTL } from '../../pkg/lib/helper.js';
 
-/** The timings of a kind of query after splits stopped paying (split 10 ms, alone 5 ms). */
-const notPaying = () => ({ split: Array(8).fill(10), alone: Array(8).fill(5), good: [], count: 0, every: 8, paying: false, warming: false });
+/** A kind of query's timings: splits paying (split 5 ms, alone 10 ms) or not (the reverse). @param {boolean} paying */
+const timings = (paying) => ({ split: Array(8).fill(paying ? 5 : 10), alone: Array(8).fill(paying ? 10 : 5), good: [], count: 0, every: 8, paying, warming: false });
 
 /** `decide` for queries 1..n: [split?, the helper's spin in µs] per query. @param {number} nItems @param {number} n */
-function run(nItems, n, e = notPaying()) {
+function run(nItems, n, e = timings(false)) {
   const split = new PageSplit({}, /** @type {any} */ ({}), { nItems, dim: 8 }, () => {});
   const out = [];
   for (let q = 0; q < n; q++) out.push([split.decide(e), Atomics.load(split.ctl, CTL.SPIN_US)]);
@@ -35,8 +35,7 @@ test("'auto' tries after splits stopped paying: two splits in a row every 8 quer
 });
 
 test('while splits pay the helper spins after every query; below SPIN_MIN_ITEMS never', () => {
-  const paying = { split: Array(8).fill(5), alone: Array(8).fill(10), good: [], count: 0, every: 8, paying: true, warming: false };
-  const big = run(SPIN_MIN_ITEMS, 40, paying);
+  const big = run(SPIN_MIN_ITEMS, 40, timings(true));
   assert.ok(big.every(([, s]) => s === SPIN_MS * 1000), JSON.stringify(big));
   // One query in 32 runs alone to keep the one-thread time fresh.
   assert.deepEqual(big.map(([split], q) => (split ? '' : q + 1)).filter(Boolean), [32]);

@@ -228,8 +228,8 @@ export class PageSplit {
    * and 32 while it still does not (a host where splits never pay loses
    * little to the tries); two tries in a row that pay replace the older
    * split times (`run`), so splits resume soon after the host frees up. The helper spins
-   * between queries only while splits pay (where they do not, its spin
-   * would take the page's core).
+   * between queries only while splits pay, and after a try's splits (else
+   * its spin would take the page's core).
    * @param {{ split: number[], alone: number[], good: number[], count: number, every: number, paying: boolean, warming: boolean }} e
    */
   decide(e) {

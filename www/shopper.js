@@ -64,10 +64,11 @@ const DB_VERSION = 1;
 /** BroadcastChannel and Web Lock names are per profile key, like the database. */
 const CHANNEL_PREFIX = 'vitrine.shopper/';
 /**
- * IndexedDB shoppers, in localStorage (the one store a page can write
- * synchronously while it goes away): events tracked but not yet in the
- * database when the page was hidden or left, merged by the next shopper
- * to start; and the time of a `forget()` whose deletion may not have run.
+ * Side records in localStorage (the one store a page can write synchronously
+ * while it goes away). IndexedDB shoppers: events tracked but not yet in the
+ * database when the page was hidden or left, merged by the next shopper to
+ * start. Both kinds: the time of a `forget()` whose deletion may not have
+ * run (localStorage: also how other tabs learn the forget's time in order).
  */
 const UNSAVED_PREFIX = 'vitrine.shopper.unsaved/';
 const FORGOT_PREFIX = 'vitrine.shopper.forgot/';
@@ -294,7 +295,8 @@ function unpack(p) {
 // Each backend: `read()` → events ([] when there is nothing), `update(f)` runs
 // f(stored events) → events to store (or null: store nothing) atomically
 // against other tabs and returns what was stored, `destroy()` removes every
-// trace, `listen(signal)` reports other tabs' changes ('changed' | 'forget').
+// trace, `listen(signal)` reports other tabs' changes ('changed' | 'forget' |
+// 'removed', with the forget's time when it is known).
 // Failures are thrown as platform errors (or StorageFailure) and classified
 // by the shopper.
 
@@ -354,6 +356,7 @@ function memoryBackend(initial = []) {
  * @param {(code: string, message: string) => void} warn
  */
 function localBackend(ls, key, warn) {
+  const markKey = FORGOT_PREFIX + key;
   /** @param {string | null} raw */
   const parse = (raw) => {
     if (raw === null) return [];
@@ -410,16 +413,36 @@ function localBackend(ls, key, warn) {
     // forget() calls this at once, before the queued destroy(): a tab closed
     // or reloaded right after forget() (the lock and the queue are async)
     // must not leave the history on the device. A write already under the
-    // lock filters out everything tracked before the forget.
-    wipeNow() {
+    // lock filters out everything tracked before the forget. The mark goes
+    // first: a removal's storage event carries no time, and another tab
+    // that tracked after the forget but hears of it late must know which of
+    // its events came after (storage events arrive in the order of writes).
+    /** @param {number} at */
+    wipeNow(at) {
+      try {
+        ls.setItem(markKey, String(at));
+      } catch {
+        /* full: other tabs fall back to dropping all they tracked before hearing of it */
+      }
       ls.removeItem(key);
     },
-    /** @param {(what: 'changed' | 'forget', newValue?: string) => void} signal */
+    /** @param {(what: 'changed' | 'forget' | 'removed', newValue?: string, at?: number) => void} signal */
     listen(signal) {
       if (typeof globalThis.addEventListener !== 'function') return;
+      /** The time of the forget in progress in another tab (its mark is up), if any. */
+      let markAt;
       listener = (e) => {
-        if (e.storageArea !== ls || (e.key !== null && e.key !== key)) return;
-        signal(e.newValue === null ? 'forget' : 'changed', e.newValue);
+        if (e.storageArea !== ls) return;
+        if (e.key === markKey) {
+          const m = typeof e.newValue === 'string' && e.newValue !== '' ? Number(e.newValue) : NaN;
+          markAt = Number.isFinite(m) ? m : undefined;
+          if (markAt !== undefined) signal('forget', undefined, markAt);
+          return;
+        }
+        if (e.key === null) markAt = undefined; // clear(): no time known
+        else if (e.key !== key) return;
+        if (e.newValue !== null) signal('changed', e.newValue);
+        else signal(markAt === undefined ? 'forget' : 'removed', undefined, markAt);
       };
       globalThis.addEventListener('storage', listener);
     },
@@ -1017,7 +1040,7 @@ export function createShopper(vitrine, options) {
   let forgotMark = null;
   /** The mark as it was read, so that only that mark is removed once it is done. */
   let forgotRaw = '';
-  if (backend.kind === 'indexeddb') {
+  if (backend.kind === 'indexeddb' || backend.kind === 'localStorage') {
     try {
       const raw = side()?.getItem(forgotKey);
       if (typeof raw === 'string') {
@@ -1214,8 +1237,8 @@ export function createShopper(vitrine, options) {
     }
   };
   /**
-   * At start (IndexedDB): finishes an earlier page's forget (FORGOT_PREFIX),
-   * then merges the events earlier pages could not write (UNSAVED_PREFIX).
+   * At start: finishes an earlier page's forget (FORGOT_PREFIX), then
+   * (IndexedDB) merges the events earlier pages could not write (UNSAVED_PREFIX).
    */
   const recoverSide = async () => {
     const ls = side();
@@ -1233,6 +1256,7 @@ export function createShopper(vitrine, options) {
         /* done again at the next start */
       }
     }
+    if (backend.kind !== 'indexeddb') return; // localStorage's page end writes the record itself
     let raw;
     try {
       raw = ls.getItem(unsavedKey);
@@ -1317,7 +1341,10 @@ export function createShopper(vitrine, options) {
     } catch {
       evs = null;
     }
-    if (!evs) return;
+    if (evs) rewrite(evs);
+  };
+  /** Writes again those of `mine` that the record `evs` lacks. @param {StoredEvent[]} evs */
+  const rewrite = (evs) => {
     const there = new Set(evs.map((/** @type {StoredEvent} */ e) => e.id));
     const oldest = evs.length >= cap ? evs[0].ts : -Infinity;
     const missing = mine.filter((p) => alive(p) && !there.has(/** @type {StoredEvent} */ (p.ev).id) && p.ev.ts >= oldest);
@@ -1327,8 +1354,14 @@ export function createShopper(vitrine, options) {
     changed();
     enqueue(flush);
   };
-  backend.listen((what, raw) => {
-    if (what === 'forget') return forgotten();
+  backend.listen((what, raw, at) => {
+    if (what === 'forget') return forgotten(at);
+    if (what === 'removed') {
+      // The forgetting tab's removal (its first, or the one after its queued
+      // writes) may have taken events this tab wrote after the forget.
+      forgotten(at);
+      return rewrite([]);
+    }
     if (typeof raw === 'string') heal(raw);
     scheduleRefresh();
   });
@@ -1378,7 +1411,7 @@ export function createShopper(vitrine, options) {
         failed(e, 'migration');
       }
     }
-    if (backend.kind === 'indexeddb') {
+    if (backend.kind === 'indexeddb' || forgotMark !== null) {
       try {
         await recoverSide();
       } catch (e) {
@@ -1511,7 +1544,7 @@ export function createShopper(vitrine, options) {
       mine = [];
       changed();
       try {
-        backend.wipeNow?.();
+        backend.wipeNow?.(at);
       } catch {
         /* the queued destroy() reports it */
       }

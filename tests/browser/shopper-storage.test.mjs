@@ -164,6 +164,7 @@ for (const storage of ['indexeddb', 'localStorage']) {
       assert.deepEqual(t.errors, []);
     }
     await d.page.evaluate(() => window.s.forget());
+    assert.deepEqual(await d.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('vitrine.shopper'))), [], 'no forget mark or side record left');
     if (storage === 'indexeddb') assert.ok(!(await d.page.evaluate(() => window.dbs())).some((n) => n.startsWith('vitrine')));
     for (const t of [a, b, c, d]) await t.page.close();
   });

@@ -685,3 +685,100 @@ test('shopper storage (localStorage): a tab whose copy lagged behind a forget ta
   b.close();
   v.dispose();
 });
+
+/**
+ * Tabs in one process: each has its own view of one Map (so that a storage
+ * event can name its tab's `storageArea`) and an outbox of the writes made
+ * through it, which the test hands to the other tab as `storage` events when
+ * it chooses (a browser delivers them some time after the write).
+ */
+function tabStorage(shared) {
+  const outbox = [];
+  return {
+    outbox,
+    getItem: (k) => (shared.has(k) ? shared.get(k) : null),
+    setItem: (k, v) => {
+      if (shared.get(k) === String(v)) return; // no change, no event
+      shared.set(k, String(v));
+      outbox.push({ key: k, newValue: String(v) });
+    },
+    removeItem: (k) => {
+      if (shared.delete(k)) outbox.push({ key: k, newValue: null });
+    },
+  };
+}
+
+test('shopper storage (localStorage): a tab that tracks after another tab\'s forget but hears of it late keeps that event', async () => {
+  const v = await load(bundle());
+  const shared = new Map();
+  const lsA = tabStorage(shared);
+  const lsB = tabStorage(shared);
+  const target = new EventTarget();
+  const deliver = (from, to) => {
+    for (const m of from.outbox.splice(0)) target.dispatchEvent(Object.assign(new Event('storage'), { storageArea: to, ...m }));
+  };
+  const items = () => JSON.parse(shared.get('late') ?? '{"events":[]}').events.map((e) => e.item);
+  // A's Web Lock can be held, so that its forget's queued removal waits.
+  let open = Promise.resolve();
+  let release = () => {};
+  const hold = () => (open = new Promise((r) => (release = r)));
+  const locks = { request: (_name, run) => open.then(run) };
+  const on = { addEventListener: target.addEventListener.bind(target), removeEventListener: target.removeEventListener.bind(target) };
+  await withGlobal('addEventListener', { value: on.addEventListener }, () =>
+    withGlobal('removeEventListener', { value: on.removeEventListener }, async () => {
+      const a = await withGlobal('navigator', { value: { locks } }, () =>
+        withGlobal('localStorage', { value: lsA }, async () => {
+          const s = createShopper(v, { storage: 'localStorage', key: 'late' });
+          await s.track({ type: 'view', item: 'item-1', ts: T0 });
+          await s.track({ type: 'view', item: 'item-2', ts: T0 + 1 });
+          return s;
+        }),
+      );
+      await withGlobal('localStorage', { value: lsB }, async () => {
+        const b = createShopper(v, { storage: 'localStorage', key: 'late' });
+        await b.ready;
+        lsA.outbox.length = 0;
+        assert.deepEqual(b.history().map((e) => e.item), ['item-1', 'item-2']);
+
+        hold();
+        const forgot = a.forget(); // removes the record at once; its second removal waits for the lock
+        const t0 = performance.now();
+        while (performance.now() === t0); // B's next event is later on the device clock
+        const tracked = b.track({ type: 'view', item: 'item-3', ts: T0 + 2 });
+        deliver(lsA, lsB); // B hears of the forget only now, with item-3 not yet written
+        await tracked;
+        await until(() => items().length === 1);
+        assert.deepEqual(items(), ['item-3'], 'the event tracked after the forget was written');
+        assert.deepEqual(b.history().map((e) => e.item), ['item-3']);
+
+        release(); // A's queued removal runs now and takes item-3 with it
+        await forgot;
+        assert.deepEqual(items(), [], 'the forgetting tab removed the record again');
+        assert.equal(shared.get('vitrine.shopper.forgot/late'), undefined, 'the forget mark is gone once the forget is done');
+        deliver(lsA, lsB);
+        await until(() => items().length === 1);
+        assert.deepEqual(items(), ['item-3'], 'B wrote its event from after the forget again');
+        await until(() => a.history().length === 1);
+        assert.deepEqual(a.history().map((e) => e.item), ['item-3']);
+        a.close();
+        b.close();
+      });
+    }),
+  );
+
+  // A forget whose page went before its queued removal: the mark stays, and
+  // the next start keeps only what came after it, then removes the mark.
+  const left = new Map([
+    ['late', rec([{ type: 'view', item: 'old', ts: T0, id: 'x.1', at: 1000 }, { type: 'view', item: 'new', ts: T0 + 1, id: 'x.2', at: 3000 }])],
+    ['vitrine.shopper.forgot/late', '2000'],
+  ]);
+  await withGlobal('localStorage', { value: tabStorage(left) }, async () => {
+    const c = createShopper(v, { storage: 'localStorage', key: 'late' });
+    await c.ready;
+    assert.deepEqual(c.history().map((e) => e.item), ['new']);
+    assert.deepEqual(JSON.parse(left.get('late')).events.map((e) => e.item), ['new']);
+    assert.equal(left.has('vitrine.shopper.forgot/late'), false);
+    c.close();
+  });
+  v.dispose();
+});

@@ -9,7 +9,7 @@ import { VitrineError, toVitrineError, messageOf, readingArgument } from './lib/
 import { pickVariant } from './lib/detect.js';
 import { BUILDS, wasmUrlOf, wasmIntegrityOf } from './lib/wasm.js';
 import { parseIntegrity, verifyIntegrity } from './lib/integrity.js';
-import { checkLoadOptions, openSource, modelFromChunks } from './lib/source.js';
+import { applyScreen, checkLoadOptions, openSource, modelFromChunks } from './lib/source.js';
 import { Vitrine } from './lib/model.js';
 import { openSharded } from './shards.js';
 
@@ -107,6 +107,7 @@ export async function load(source, options) {
   } else {
     model = await openSource(wasm, source, opts);
   }
+  applyScreen(model, opts);
   const v = new Vitrine(model, variant, wasm, () => nodeWasm('intent', opts.wasmUrl, opts.wasmIntegrity));
   // The browser's helper split needs a Worker and shared memory in a page;
   // in Node the option is accepted (the same code runs in both) and says so.

@@ -41,6 +41,7 @@
  *   wasmIntegrity?: { relaxed?: string, simd?: string, scalar?: string, intent?: string },
  *   integrity?: string,
  *   maxBytes?: number,
+ *   screen?: boolean,
  *   workerUrl?: string | URL,
  *   worker?: Worker,
  * }} LoadOptions

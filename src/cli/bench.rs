@@ -100,10 +100,20 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     for &(n, d) in &shapes {
         let mut parts = synth::catalogue(n, d, 8, 1);
         let mut models = Vec::new();
-        for (dtype, residual) in [(Dtype::F32, false), (Dtype::I8, false), (Dtype::I8, true)] {
+        for (dtype, residual, screen) in [
+            (Dtype::F32, false, false),
+            (Dtype::F32, false, true),
+            (Dtype::I8, false, false),
+            (Dtype::I8, true, false),
+        ] {
             // A flag, not a copy: at 1M × 64 the factors are 256 MB.
             parts.int8_residual = residual;
-            let m = Model::from_bytes(&write_bundle(&parts, dtype)?)?;
+            let mut m = Model::from_bytes(&write_bundle(&parts, dtype)?)?;
+            let built = Instant::now();
+            if screen && !m.set_screen(true) {
+                continue;
+            }
+            let screen_ms = built.elapsed().as_secs_f64() * 1e3;
             let mut rng = Rng::new(3);
             let users: Vec<Vec<f32>> = (0..64).map(|_| synth::user(d, &mut rng)).collect();
             let opts = RecommendOptions {
@@ -131,16 +141,23 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             let bound = matrix_bytes / bw * 1e3;
             // The residual is read for the few re-scored candidates only:
             // the scan (and its bound) is the int8 one.
-            let dt = match (dtype, residual) {
-                (Dtype::I8, true) => "int8+residual",
-                (Dtype::I8, false) => "int8",
+            let dt = match (dtype, residual, screen) {
+                (Dtype::I8, true, _) => "int8+residual",
+                (Dtype::I8, false, _) => "int8",
+                (_, _, true) => "f32+screen",
                 _ => "f32",
             };
             eprintln!("native {dt:>13} n={n:>8} d={d:>3}: median {median:.3} ms, p95 {p95:.3} ms, bound {bound:.3} ms");
-            rows.push(
-                serde_json::json!({"engine": "native", "dtype": dt, "n": n, "d": d, "k": k,
-                "median_ms": median, "p95_ms": p95}),
-            );
+            let mut row = serde_json::json!({"engine": "native", "dtype": dt, "n": n, "d": d, "k": k,
+                "median_ms": median, "p95_ms": p95});
+            if screen {
+                // Same answers as the f32 row (engine tests); what it costs
+                // to build at load.
+                row["screen_build_ms"] = screen_ms.into();
+                rows.push(row);
+                continue;
+            }
+            rows.push(row);
             if !residual {
                 rows.push(
                     serde_json::json!({"engine": "bound", "dtype": dt, "n": n, "d": d, "k": k,

@@ -4,6 +4,8 @@
 
 pub mod kernels;
 mod model;
+#[cfg_attr(feature = "lean", allow(dead_code))]
+mod screen;
 mod topk;
 
 pub use model::{merge_parts, Candidate, Model, Part, RecommendOptions};

@@ -9,6 +9,7 @@
 )]
 
 use super::kernels;
+use super::screen::{Bound, Screen};
 use super::topk::{Scored, TopK};
 use crate::error::{Error, Result};
 use crate::format::limits::MAX_USER_ABS;
@@ -16,6 +17,15 @@ use crate::format::{
     self, read::GramView, read::SegmentsView, AlignedBuf, BundleLayout, BundleView, Dtype,
     FactorsView, NeighboursView,
 };
+
+/// Where the lazily built screen lives: a `OnceLock` natively (the CLI's
+/// evaluations share one model across threads), a `OnceCell` in wasm, where
+/// a model never leaves its thread and the lock's code would cost the
+/// engine builds kilobytes.
+#[cfg(target_arch = "wasm32")]
+type Lazy<T> = std::cell::OnceCell<T>;
+#[cfg(not(target_arch = "wasm32"))]
+type Lazy<T> = std::sync::OnceLock<T>;
 
 /// Rows scored per kernel call: small enough to stay in L1 with the scores.
 pub(super) const BLOCK: usize = 256;
@@ -103,6 +113,11 @@ pub struct Model {
     /// Σ of each int8 row's bytes, when the int8 kernel needs them
     /// ([`kernels::NEEDS_ROW_SUMS`]); empty otherwise.
     row_sums: Vec<i32>,
+    /// The int8 screen of f32 / f16 rows ([`Model::set_screen`]): built by
+    /// the first scan that wants it, so a load pays nothing for it and a
+    /// page that turns it off right after loading never builds it.
+    screen: Lazy<Option<Screen>>,
+    screen_wanted: bool,
 }
 
 impl std::fmt::Debug for Model {
@@ -139,6 +154,8 @@ impl Model {
             layout,
             inv_norms: Vec::new(),
             row_sums: Vec::new(),
+            screen: Lazy::new(),
+            screen_wanted: true,
         };
         m.inv_norms = m.compute_inv_norms();
         if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.view().factors) {
@@ -197,6 +214,82 @@ impl Model {
 
     pub fn dim(&self) -> usize {
         self.layout.dim
+    }
+
+    /// Builds now (`true`) or drops (`false`) the int8 screen of an f32 or
+    /// f16 catalogue ([`super::screen`]): the same answers, scanned from a
+    /// quarter (f32) or half (f16) of the bytes, for `n · stride` more bytes
+    /// of memory. Without a call the first scan builds it. Returns whether
+    /// a screen is held afterwards: never for int8 bundles (they are the
+    /// screen), below [`super::screen::MIN_ITEMS`] rows (the rows sit in
+    /// cache) or in the lean wasm builds (their 200 KB budget, pkg/README.md
+    /// "What a page downloads").
+    pub fn set_screen(&mut self, on: bool) -> bool {
+        self.screen_wanted = on;
+        self.screen = Lazy::new();
+        if on {
+            let built = self.build_screen();
+            // Just emptied, so this `set` cannot find a value.
+            let _ = self.screen.set(built);
+        }
+        self.screen_bytes() > 0
+    }
+
+    /// The screen for a scan: built on first use unless turned off.
+    fn screen(&self) -> Option<&Screen> {
+        if !self.screen_wanted {
+            return None;
+        }
+        self.screen.get_or_init(|| self.build_screen()).as_ref()
+    }
+
+    #[inline(never)]
+    fn build_screen(&self) -> Option<Screen> {
+        if cfg!(feature = "lean") || self.n_items() < super::screen::MIN_ITEMS {
+            return None;
+        }
+        let stride = self.layout.stride;
+        let v = self.view();
+        let bias = v.bias;
+        match v.factors {
+            FactorsView::F32(rows) => Screen::build(
+                self.n_items(),
+                stride,
+                &mut |i, out| {
+                    let start = i * stride;
+                    rows.get(start..start + stride)
+                        .map(|r| out.copy_from_slice(r))
+                        .is_some()
+                },
+                &self.inv_norms,
+                bias,
+            ),
+            FactorsView::F16(rows) => Screen::build(
+                self.n_items(),
+                stride,
+                &mut |i, out| {
+                    let start = i * stride;
+                    rows.get(start..start + stride)
+                        .map(|r| {
+                            for (o, &h) in out.iter_mut().zip(r) {
+                                *o = format::f16_to_f32(h);
+                            }
+                        })
+                        .is_some()
+                },
+                &self.inv_norms,
+                bias,
+            ),
+            FactorsView::I8 { .. } => None,
+        }
+    }
+
+    /// Bytes held by the int8 screen (0 without one).
+    pub fn screen_bytes(&self) -> usize {
+        self.screen
+            .get()
+            .and_then(Option::as_ref)
+            .map_or(0, Screen::bytes)
     }
 
     pub fn dtype(&self) -> Dtype {
@@ -598,8 +691,31 @@ impl Model {
         let mut top = TopK::new(pool);
         let part_of = |b: usize| (first + b * BLOCK, (first + (b + 1) * BLOCK).min(end));
         let blocks = (end - first).div_ceil(BLOCK);
-        let candidates = match self.view().factors {
-            FactorsView::F32(rows) => {
+        let candidates = match (self.view().factors, self.screen()) {
+            #[cfg(not(feature = "lean"))]
+            (FactorsView::F32(rows), Some(sc)) => {
+                let mut exact = |s: usize, out: &mut [f32], aff: kernels::Affine<'_>| {
+                    let r = rows
+                        .get(s * stride..(s + out.len()) * stride)
+                        .unwrap_or(&[]);
+                    kernels::dot_f32(r, stride, u, aff, out)
+                };
+                self.scan_screened(q, sc, first, end, &mut top, &mut exact);
+                final_scores(top)
+            }
+            #[cfg(not(feature = "lean"))]
+            (FactorsView::F16(rows), Some(sc)) => {
+                let mut scratch = Vec::with_capacity(BLOCK * stride);
+                let mut exact = |s: usize, out: &mut [f32], aff: kernels::Affine<'_>| {
+                    let r = rows
+                        .get(s * stride..(s + out.len()) * stride)
+                        .unwrap_or(&[]);
+                    kernels::dot_f16(r, stride, u, aff, out, &mut scratch)
+                };
+                self.scan_screened(q, sc, first, end, &mut top, &mut exact);
+                final_scores(top)
+            }
+            (FactorsView::F32(rows), _) => {
                 // Blocks i and h + i together (`kernels::dot_f32_pair`: two
                 // read streams), then the odd one out; `push_scored` keeps
                 // the ties right in any block order.
@@ -631,7 +747,7 @@ impl Model {
                 }
                 final_scores(top)
             }
-            FactorsView::F16(rows) => {
+            (FactorsView::F16(rows), _) => {
                 let mut scratch = Vec::with_capacity(BLOCK * stride);
                 for b in 0..blocks {
                     let (s, e) = part_of(b);
@@ -643,20 +759,13 @@ impl Model {
                 }
                 final_scores(top)
             }
-            FactorsView::I8 {
-                q: qrows, scales, ..
-            } => {
-                let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let lim = kernels::USER_I8_MAX;
-                let su = if max > 0.0 { max / lim } else { 1.0 };
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    reason = "rounded and clamped to ±USER_I8_MAX"
-                )]
-                let uq: Vec<i8> = u
-                    .iter()
-                    .map(|&v| (v / su).round().clamp(-lim, lim) as i8)
-                    .collect();
+            (
+                FactorsView::I8 {
+                    q: qrows, scales, ..
+                },
+                _,
+            ) => {
+                let (uq, su) = quantize_user(u);
                 for b in 0..blocks {
                     let (s, e) = part_of(b);
                     let block = qrows.get(s * stride..e * stride).unwrap_or(&[]);
@@ -693,6 +802,105 @@ impl Model {
             }
         };
         Part { pool, candidates }
+    }
+}
+
+/// The user as the int8 kernels take it: `uq · su ≈ u`, |uq| ≤
+/// [`kernels::USER_I8_MAX`].
+pub(super) fn quantize_user(u: &[f32]) -> (Vec<i8>, f32) {
+    let max = u.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let lim = kernels::USER_I8_MAX;
+    let su = if max > 0.0 { max / lim } else { 1.0 };
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "rounded and clamped to ±USER_I8_MAX"
+    )]
+    let uq = u
+        .iter()
+        .map(|&v| (v / su).round().clamp(-lim, lim) as i8)
+        .collect();
+    (uq, su)
+}
+
+impl Model {
+    /// Rows `first..end` through the int8 screen: per block, the int8
+    /// kernel's scores and their maximum; a block whose maximum plus the
+    /// bound cannot reach the k-th exact score is done, and otherwise only
+    /// the rows that can are scored by `exact` (the plain scan's kernel, so
+    /// the same bits) and pushed by the plain scan's rule. While the heap is
+    /// not full, or when many rows of a block can still enter, the whole
+    /// block is scored exactly, as the plain scan does. One instance for
+    /// both dtypes (`dyn`): each kernel instance costs the wasm kilobytes.
+    #[inline(never)]
+    #[cfg_attr(feature = "lean", allow(dead_code))]
+    fn scan_screened(
+        &self,
+        q: &Query<'_>,
+        sc: &Screen,
+        first: usize,
+        end: usize,
+        top: &mut TopK,
+        exact: &mut dyn FnMut(usize, &mut [f32], kernels::Affine<'_>) -> f32,
+    ) {
+        /// Past this many rows that may enter, one kernel call over the
+        /// block beats row-by-row calls.
+        const WHOLE_BLOCK: usize = 24;
+        let (u, filter, ep) = (&q.u[..], &q.filter, q.ep);
+        let stride = self.layout.stride;
+        let (uq, su) = quantize_user(u);
+        let bound = Bound::new(u, &uq, su);
+        let cosine = ep.mul.is_some();
+        let mut out = [0f32; BLOCK];
+        let mut one = [0f32; 1];
+        let mut maybe = [0u16; BLOCK];
+        let mut next = first;
+        while next < end {
+            let (s, e) = (next, (next + BLOCK).min(end));
+            let m = e - s;
+            next = e;
+            let thr = top.threshold();
+            if thr == f32::NEG_INFINITY {
+                let max = exact(s, &mut out[..m], ep.affine(s..e));
+                push_scored(top, s, &out[..m], max, filter);
+                continue;
+            }
+            let block = sc.q.get(s * stride..e * stride).unwrap_or(&[]);
+            let sums = sc.sums.get(s..e).unwrap_or(&[]);
+            let mut aff = ep.affine(s..e);
+            aff.scale = Some((sc.scales.get(s..e).unwrap_or(&[]), su));
+            let max = kernels::dot_i8(block, stride, &uq, sums, aff, &mut out[..m]);
+            if max + sc.block_slack(s, e, &bound, cosine) < thr {
+                continue;
+            }
+            let n = sc.may_enter(
+                s..e,
+                &out[..m],
+                &bound,
+                (
+                    ep.mul.and_then(|x| x.get(s..e)),
+                    ep.add.and_then(|x| x.get(s..e)),
+                ),
+                thr,
+                &mut maybe,
+            );
+            if n > WHOLE_BLOCK {
+                let max = exact(s, &mut out[..m], ep.affine(s..e));
+                push_scored(top, s, &out[..m], max, filter);
+                continue;
+            }
+            let mut thr = thr;
+            for &j in maybe.get(..n).unwrap_or(&[]) {
+                let i = s + usize::from(j);
+                if !filter.allows(i) {
+                    continue;
+                }
+                let v = exact(i, &mut one, ep.affine(i..i + 1));
+                if v >= thr {
+                    top.push(format::index_u32(i), v);
+                    thr = top.threshold();
+                }
+            }
+        }
     }
 }
 

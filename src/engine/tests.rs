@@ -799,3 +799,109 @@ fn parts_outside_the_catalogue_are_invalid_arguments() {
         .candidates
         .is_empty());
 }
+
+// ---- the int8 screen of f32 / f16 rows ---------------------------------------
+
+/// Scans a model with and without its screen and asserts the same answers,
+/// bit for bit: recommend and similar, every filter, one thread and parts.
+fn check_screen(p: &crate::format::BundleParts, dtype: Dtype, queries: &[Vec<f32>]) {
+    let bytes = write_bundle(p, dtype).unwrap();
+    let plain = Model::from_bytes(&bytes).unwrap();
+    let mut screened = Model::from_bytes(&bytes).unwrap();
+    assert!(screened.set_screen(true), "{dtype:?}: no screen built");
+    assert!(screened.screen_bytes() >= p.ids.len() * p.dim);
+    let n = plain.n_items();
+    let opts = [
+        RecommendOptions {
+            k: 10,
+            ..Default::default()
+        },
+        RecommendOptions {
+            k: 1,
+            ..Default::default()
+        },
+        RecommendOptions {
+            k: 50,
+            exclude: (0..n as u32).step_by(3).collect(),
+            categories: Some(vec![1, 2, 4]),
+            ..Default::default()
+        },
+        RecommendOptions {
+            k: 5,
+            price_min: Some(5.0),
+            price_max: Some(30.0),
+            in_stock_only: true,
+            ..Default::default()
+        },
+    ];
+    for (q, u) in queries.iter().enumerate() {
+        let o = &opts[q % opts.len()];
+        let want = plain.recommend(u, o).unwrap();
+        assert_eq!(
+            screened.recommend(u, o).unwrap(),
+            want,
+            "{dtype:?} query {q}"
+        );
+        assert_eq!(split(&screened, u, o, &[n / 3, n / 2 + 5]), want);
+        let i = q * 131 % n;
+        let want = plain.similar(i, o).unwrap();
+        assert_eq!(
+            screened.similar(i, o).unwrap(),
+            want,
+            "similar {dtype:?} {i}"
+        );
+    }
+    assert!(!screened.set_screen(false));
+    assert_eq!(screened.screen_bytes(), 0);
+}
+
+#[test]
+fn the_screen_gives_the_plain_scans_answers_bit_for_bit() {
+    let mut rng = Rng::new(23);
+    for (n, dim) in [(5000, 64), (4500, 10), (4100, 32), (4200, 100)] {
+        let p = synth::catalogue(n, dim, 6, 3);
+        let queries: Vec<Vec<f32>> = (0..12).map(|_| synth::user(dim, &mut rng)).collect();
+        for dtype in [Dtype::F32, Dtype::F16] {
+            check_screen(&p, dtype, &queries);
+        }
+    }
+}
+
+#[test]
+fn the_screen_keeps_exact_ties_and_near_ties() {
+    // Blocks of identical rows (exact ties: the lower index must win) and
+    // rows a rounding error apart, where only the bound's allowance for f32
+    // rounding keeps the screen from dropping a row that belongs in the top-k.
+    let (n, dim) = (6000, 64);
+    let mut p = synth::catalogue(n, dim, 6, 5);
+    let mut rng = Rng::new(29);
+    for i in 0..n {
+        let src = (i % 40) * dim;
+        for d in 0..dim {
+            let v = p.factors[src + d];
+            p.factors[i * dim + d] = if i % 3 == 0 {
+                v
+            } else {
+                v * (1.0 + 1e-6 * (rng.uniform() - 0.5))
+            };
+        }
+    }
+    // Equal biases too, so ties survive the epilogue.
+    p.bias = Some(vec![0.25; n]);
+    let mut queries: Vec<Vec<f32>> = (0..8).map(|_| synth::user(dim, &mut rng)).collect();
+    // A row's own direction: its copies tie at the top.
+    queries.push(p.factors[..dim].to_vec());
+    queries.push(vec![0.0; dim]);
+    for dtype in [Dtype::F32, Dtype::F16] {
+        check_screen(&p, dtype, &queries);
+    }
+}
+
+#[test]
+fn small_and_int8_catalogues_get_no_screen() {
+    let mut m = model(1000, 16, Dtype::F32);
+    assert!(!m.set_screen(true));
+    let mut m = model(5000, 16, Dtype::I8);
+    assert!(!m.set_screen(true));
+    assert_eq!(m.screen_bytes(), 0);
+}

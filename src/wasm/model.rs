@@ -350,6 +350,15 @@ impl Model {
         Model::finish_buffer(buf, true)
     }
 
+    /// Builds now (`true`) or drops for good (`false`) the int8 screen of an
+    /// f32 or f16 catalogue of 4,096 rows or more, which the first scan
+    /// builds otherwise (the full builds; the lean ones have none); returns
+    /// whether one is held. Answers are the same either way, bit for bit.
+    #[wasm_bindgen(js_name = setScreen)]
+    pub fn set_screen(&mut self, on: bool) -> bool {
+        self.inner.set_screen(on)
+    }
+
     #[wasm_bindgen(getter, js_name = nItems)]
     pub fn n_items(&self) -> usize {
         self.inner.n_items()
@@ -394,6 +403,7 @@ impl Model {
             has_segments: v.segments.is_some(),
             has_intent: v.intent.is_some(),
             has_residual: self.inner.refined(),
+            screen_bytes: self.inner.screen_bytes(),
             simd: engine::kernels::SIMD,
             ranker: types::ranker_info(&self.inner),
         })

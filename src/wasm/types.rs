@@ -325,6 +325,8 @@ pub struct ModelInfo {
     pub has_segments: bool,
     pub has_intent: bool,
     pub has_residual: bool,
+    /// Bytes of the int8 screen of f32 / f16 rows (0: none; engine `screen`).
+    pub screen_bytes: usize,
     pub simd: bool,
     /// What the shopper's recommend / rerank rank with (`ranker_info`).
     pub ranker: RankerInfo,

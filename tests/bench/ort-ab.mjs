@@ -16,7 +16,8 @@
 //      workers joins the rounds as vitrine-<n>t, and at 2 the page + helper
 //      split of `load(bytes, {threads: 2})` as vitrine-page-2t), VITRINE_AB_WASM=DIR[,DIR…]: also time the engine
 //      builds in DIR (a `scripts/build-wasm.sh` output with VITRINE_WASM_OUT)
-//      as vitrine-b (-c, …) in the same rounds, for kernel work.
+//      as vitrine-b (-c, …) in the same rounds, for kernel work. f32 rows
+//      also time vitrine-plain: the same build with its int8 screen dropped.
 // Writes target/bench/ort_ab.json (ort_ab_<n>t.json with BENCH_ORT_THREADS=n > 1).
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -128,6 +129,12 @@ async function pageSetup({ f32Url, url, dtype, routes, threads, others }) {
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
   const models = { vitrine: await v.load(bytes, { simd }) };
   for (const x of others) models[`vitrine-${x}`] = await (await import(`/${x}/vitrine.js`)).load(bytes, { simd });
+  // f32 / f16: the same build without its int8 screen, the plain scan.
+  if (dtype !== 'int8') {
+    const plain = await v.load(bytes, { simd });
+    if (plain.raw.setScreen(false)) throw new Error('vitrine-plain: the screen stayed');
+    models['vitrine-plain'] = plain;
+  }
   const sessions = {};
   for (const [i, r] of routes.entries()) {
     sessions[i ? `ort-${r}` : 'ort'] = { route: r, session: await ort.InferenceSession.create(onnx.buildModel(r, { items, bias, d, k: 10 }), { executionProviders: ['wasm'] }) };

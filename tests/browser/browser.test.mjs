@@ -115,12 +115,16 @@ for (const glue of ['/vitrine.js', '/pkg/vitrine.js']) {
 test('relaxed, SIMD128 and scalar builds on request; all agree in the browser', async () => {
   const { page: pg, errors } = await page();
   const odd = synth({ items: 2001, dim: 37, dtype: 'int8', seed: 21, categories: 4 });
+  // f32 and f16 catalogues big enough for the int8 screen: the SIMD builds
+  // scan through it (the relaxed one with its own int8 kernel), the scalar
+  // build without it (`screen: false`): the answers must still be identical.
+  const screened = ['f32', 'f16'].map((dtype) => synth({ items: 6000, dim: 64, dtype, seed: 9, categories: 4 }));
   const res = await pg.evaluate(
     async ({ urls }) => {
       const v = await import('/vitrine.js');
-      const out = { relaxedSupported: v.relaxedSimdSupported(), queries: 0, same: 0 };
+      const out = { relaxedSupported: v.relaxedSimdSupported(), queries: 0, same: 0, screenBytes: [] };
       for (const url of urls) {
-        const [r, a, b] = [await v.load(url, { simd: 'relaxed' }), await v.load(url, { simd: true }), await v.load(url, { simd: false })];
+        const [r, a, b] = [await v.load(url, { simd: 'relaxed' }), await v.load(url, { simd: true }), await v.load(url, { simd: false, screen: false })];
         out.variants = [r.variant, a.variant, b.variant];
         out.simd = [r.simdEnabled(), a.simdEnabled(), b.simdEnabled()];
         let s = 1;
@@ -133,19 +137,25 @@ test('relaxed, SIMD128 and scalar builds on request; all agree in the browser', 
           out.queries++;
           if (eq(x, z) && eq(y, z)) out.same++;
         }
+        out.screenBytes.push([r, a, b].map((m) => m.info().screenBytes));
         r.dispose();
         a.dispose();
         b.dispose();
       }
       return out;
     },
-    { urls: [`/t/${name}`, `/t/${basename(odd)}`] },
+    { urls: [`/t/${name}`, `/t/${basename(odd)}`, ...screened.map((f) => `/t/${basename(f)}`)] },
   );
   assert.deepEqual(errors, []);
   assert.equal(res.relaxedSupported, true);
   assert.deepEqual(res.variants, ['relaxed', 'simd', 'scalar']);
   assert.deepEqual(res.simd, [true, true, false]);
-  assert.equal(res.same, res.queries, 'int8 top-k identical (ids and scores) across the three builds');
+  assert.equal(res.same, res.queries, 'top-k identical (ids and scores) across the three builds, screened or not');
+  assert.deepEqual(res.screenBytes.slice(0, 2), [[0, 0, 0], [0, 0, 0]], 'int8 bundles have no screen');
+  for (const [r, a, b] of res.screenBytes.slice(2)) {
+    assert.ok(r > 0 && a > 0, 'the f32 / f16 scans built their screen');
+    assert.equal(b, 0, 'screen: false');
+  }
 });
 
 test('errors carry codes in the browser', async () => {

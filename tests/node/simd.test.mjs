@@ -66,6 +66,42 @@ for (const dtype of ['f32', 'f16', 'int8', 'int8+residual']) {
   }
 }
 
+// The int8 screen of f32 and f16 catalogues (4,096 rows or more, built at
+// load): the answers must be the plain scan's bit for bit, in every build,
+// with filters and for `similar` (the cosine epilogue).
+for (const dtype of ['f32', 'f16']) {
+  test(`the int8 screen answers as the plain scan: ${dtype} 6000x64, every build`, async (t) => {
+    const bytes = readFileSync(synth({ items: 6000, dim: 64, dtype, seed: 22, categories: 4 }));
+    const builds = relaxedSimdSupported() ? ['relaxed', true, false] : [true, false];
+    const screened = await Promise.all(builds.map((simd) => load(bytes, { simd })));
+    const plain = await load(bytes, { simd: false, screen: false });
+    t.after(() => [...screened, plain].forEach((v) => v.dispose()));
+    // Built by the first scan, or at once by `screen: true`; never with `screen: false`.
+    assert.equal(screened[0].info().screenBytes, 0, 'not built before the first scan');
+    assert.equal(plain.info().screenBytes, 0);
+    const r = rng(77);
+    for (let q = 0; q < 100; q++) {
+      const u = gaussianVector(r, 64);
+      const k = q % 4 === 0 ? 100 : 10;
+      const want = plain.recommendIndices(u, k);
+      for (const v of screened) {
+        const got = v.recommendIndices(u, k);
+        assert.deepEqual([...got.indices], [...want.indices], `q${q}: same items in the same order`);
+        assert.deepEqual([...got.scores], [...want.scores], `q${q}: bit-identical scores`);
+      }
+    }
+    for (const v of screened) assert.ok(v.info().screenBytes >= 6000 * 64, 'the first scan built a screen');
+    assert.equal(plain.info().screenBytes, 0, 'screen: false never builds one');
+    const u = gaussianVector(r, 64);
+    const cats = plain.info().categories.slice(0, 2);
+    const opts = { k: 20, categories: cats, inStockOnly: true, exclude: ['item-1', 'item-2'] };
+    for (const v of screened) {
+      assert.deepEqual(v.recommend(u, opts), plain.recommend(u, opts));
+      assert.deepEqual(v.similar('item-3', { k: 20 }), plain.similar('item-3', { k: 20 }));
+    }
+  });
+}
+
 // Rows whose every product is −0 (one side +0, the other negative, or +1
 // against −0): how the lanes start (at 0, or at the first products, which the
 // unrolled widths do) decides whether that dot is +0 or −0, and the kernels
@@ -137,5 +173,21 @@ test('every build checks a folded section checksum bit for bit', async (t) => {
         return true;
       });
     }
+  }
+});
+
+test('load option screen: true builds the screen during load(), false never; a wrong type is INVALID_ARGUMENT', async (t) => {
+  const bytes = readFileSync(synth({ items: 5000, dim: 32, dtype: 'f32', seed: 3 }));
+  const eager = await load(bytes, { screen: true });
+  const off = await load(bytes, { screen: false });
+  const int8 = await load(readFileSync(synth({ items: 5000, dim: 32, dtype: 'int8', seed: 3 })), { screen: true });
+  t.after(() => [eager, off, int8].forEach((v) => v.dispose()));
+  assert.ok(eager.info().screenBytes >= 5000 * 32, 'built during load()');
+  const u = new Float32Array(32).fill(0.3);
+  assert.deepEqual(off.recommend(u, { k: 10 }), eager.recommend(u, { k: 10 }));
+  assert.equal(off.info().screenBytes, 0, 'never built');
+  assert.equal(int8.info().screenBytes, 0, 'int8 rows are their own screen');
+  for (const bad of ['yes', 1, {}]) {
+    await assert.rejects(load(bytes, { screen: bad }), (e) => e.code === 'INVALID_ARGUMENT' && /options\.screen/.test(e.message));
   }
 });

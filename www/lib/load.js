@@ -4,7 +4,7 @@
 
 import { pickVariant, pickVariantWithReason } from './detect.js';
 import { loadWasm } from './wasm.js';
-import { checkLoadOptions, newLoadContext, now, openSource } from './source.js';
+import { applyScreen, checkLoadOptions, newLoadContext, now, openSource } from './source.js';
 import { Vitrine } from './model.js';
 import { requireSubtle } from './integrity.js';
 
@@ -58,7 +58,7 @@ export async function loadHere(source, options) {
     });
   // The download may fail first; its error is the one reported.
   wasmP.catch(() => {});
-  const model = await openSource(wasmP, source, opts, t);
+  const model = applyScreen(await openSource(wasmP, source, opts, t), opts);
   const wasm = await wasmP;
   const { variant, reason, calibration } = await pick;
   const { background, ...load } = t;

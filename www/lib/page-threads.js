@@ -423,6 +423,7 @@ export async function loadHelperWorker(src, variant, opts) {
         wasmIntegrity: { [variant]: wasmIntegrityOf(variant, opts.wasmIntegrity) },
         integrity: opts.integrity,
         maxBytes: opts.maxBytes,
+        screen: opts.screen,
         // A store object of the page's cannot cross; the named stores can.
         cache: opts.cache !== null && typeof opts.cache === 'object' ? false : opts.cache,
         progress: false,

@@ -28,7 +28,7 @@ export const EAGER_ALLOC_BYTES = 64 * 1024 * 1024;
 /** What a large Content-Length must be backed by before wasm memory is committed to it. */
 const PROVEN_BYTES = 32 * 1024 * 1024;
 
-const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrity', 'integrity', 'maxBytes', 'workerUrl', 'worker', 'cache', 'onWarning', 'threads']);
+const LOAD_OPTION_KEYS = new Set(['onProgress', 'simd', 'wasmUrl', 'wasmIntegrity', 'integrity', 'maxBytes', 'workerUrl', 'worker', 'cache', 'onWarning', 'threads', 'screen']);
 
 /** Milliseconds on the page's clock (navigation start = 0), for the load timings. */
 export const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
@@ -86,6 +86,7 @@ function loadOptions(opts) {
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
     badArg(`options.onWarning must be a function, got ${describe(o.onWarning)}`);
   }
+  if (o.screen !== undefined && typeof o.screen !== 'boolean') badArg(`options.screen must be true or false, got ${describe(o.screen)}`);
   const threads = /** @type {any} */ (o).threads;
   if (threads !== undefined && threads !== 1 && threads !== 2 && threads !== 'auto') badArg(`options.threads must be 1, 2 or 'auto', got ${describe(threads)}`);
   checkCacheOption(o.cache);
@@ -434,6 +435,25 @@ function modelFromBuffer(wasm, buf, ctx = {}) {
       }
     }
   });
+}
+
+/**
+ * `options.screen`: an f32 or f16 catalogue's int8 screen is built by its
+ * first scan unless this says otherwise: `true` builds it now (the load pays,
+ * not the first query), `false` never (its memory, a quarter of the f32
+ * rows, is not wanted). Engine builds without `setScreen` have no screen.
+ * @param {any} model @param {LoadOptions} opts
+ */
+export function applyScreen(model, opts) {
+  const on = /** @type {any} */ (opts).screen;
+  if (on === undefined || typeof model?.setScreen !== 'function') return model;
+  try {
+    model.setScreen(on);
+  } catch (e) {
+    model.free?.();
+    throw toVitrineError(e);
+  }
+  return model;
 }
 
 /** @param {any} wasm @param {Uint8Array} bytes */

@@ -180,6 +180,7 @@ export async function loadInWorker(source, options) {
     integrity: opts.integrity,
     maxBytes: opts.maxBytes,
     cache: opts.cache,
+    screen: opts.screen,
     progress: progress && typeof opts.onProgress === 'function',
     warnings: progress && typeof opts.onWarning === 'function',
   });

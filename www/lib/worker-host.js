@@ -62,6 +62,7 @@ const ops = {
       integrity: opts.integrity,
       maxBytes: opts.maxBytes,
       cache: opts.cache,
+      screen: opts.screen,
       onProgress,
       onWarning: opts.warnings ? (/** @type {string} */ code, /** @type {string} */ message) => post({ id, warning: { code, message } }) : undefined,
     });

@@ -32,7 +32,9 @@ export async function page(): Promise<void> {
     integrity: 'sha384-abc',
     maxBytes: 64 << 20,
     wasmUrl: null,
+    screen: true,
   });
+  const screenBytes: number = model.info().screenBytes;
   const recs: ScoredList = model.recommend(userVector, { k: 10, exclude: cartIds, categories: ['shoes'], priceMax: 80, inStockOnly: true });
   const n: number = recs.unknownExcludes + recs.unknownCategories;
   const first: string = recs[0].id;
@@ -64,7 +66,7 @@ export async function page(): Promise<void> {
   model.similar(42);
   model.dispose();
   const gone: boolean = model.disposed;
-  void [n, first, price, has, idx, id, vec, i0, intents, gone];
+  void [n, first, price, has, idx, id, vec, i0, intents, gone, screenBytes];
 }
 
 export async function worker(): Promise<void> {

@@ -251,37 +251,24 @@ impl Model {
         let stride = self.layout.stride;
         let v = self.view();
         let bias = v.bias;
-        match v.factors {
-            FactorsView::F32(rows) => Screen::build(
-                self.n_items(),
-                stride,
-                &mut |i, out| {
-                    let start = i * stride;
-                    rows.get(start..start + stride)
-                        .map(|r| out.copy_from_slice(r))
-                        .is_some()
-                },
-                &self.inv_norms,
-                bias,
-            ),
-            FactorsView::F16(rows) => Screen::build(
-                self.n_items(),
-                stride,
-                &mut |i, out| {
-                    let start = i * stride;
-                    rows.get(start..start + stride)
-                        .map(|r| {
-                            for (o, &h) in out.iter_mut().zip(r) {
-                                *o = format::f16_to_f32(h);
-                            }
-                        })
-                        .is_some()
-                },
-                &self.inv_norms,
-                bias,
-            ),
-            FactorsView::I8 { .. } => None,
+        let factors = v.factors;
+        if matches!(factors, FactorsView::I8 { .. }) {
+            return None;
         }
+        let mut row = |i: usize, out: &mut [f32]| {
+            let at = i.checked_mul(stride).map(|s| s..s + stride);
+            match (factors, at) {
+                (FactorsView::F32(r), Some(at)) => r.get(at).map(|r| out.copy_from_slice(r)),
+                (FactorsView::F16(r), Some(at)) => r.get(at).map(|r| {
+                    for (o, &h) in out.iter_mut().zip(r) {
+                        *o = format::f16_to_f32(h);
+                    }
+                }),
+                _ => None,
+            }
+            .is_some()
+        };
+        Screen::build(self.n_items(), stride, &mut row, &self.inv_norms, bias)
     }
 
     /// Bytes held by the int8 screen (0 without one).

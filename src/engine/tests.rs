@@ -642,6 +642,35 @@ fn price_filters_compare_exact_prices() {
 
 // ---- scans split into parts (two threads) -----------------------------------
 
+/// Four queries' options over `n` items with sizes `k`: no filter; every
+/// third item excluded and three categories; a price range and in stock
+/// only; no filter again.
+fn option_mix(n: usize, k: [usize; 4]) -> [RecommendOptions; 4] {
+    [
+        RecommendOptions {
+            k: k[0],
+            ..Default::default()
+        },
+        RecommendOptions {
+            k: k[1],
+            exclude: (0..n as u32).step_by(3).collect(),
+            categories: Some(vec![1, 2, 4]),
+            ..Default::default()
+        },
+        RecommendOptions {
+            k: k[2],
+            price_min: Some(5.0),
+            price_max: Some(30.0),
+            in_stock_only: true,
+            ..Default::default()
+        },
+        RecommendOptions {
+            k: k[3],
+            ..Default::default()
+        },
+    ]
+}
+
 /// Splits at `cuts` (row boundaries, any alignment), scans each part, joins.
 fn split(m: &Model, u: &[f32], opts: &RecommendOptions, cuts: &[usize]) -> Vec<Scored> {
     let mut bounds = vec![0];
@@ -671,30 +700,7 @@ fn split_scans_equal_the_one_thread_scan_bit_for_bit() {
             ];
             for q in 0..6 {
                 let u = synth::user(dim, &mut rng);
-                let opts = [
-                    RecommendOptions {
-                        k: 10,
-                        ..Default::default()
-                    },
-                    RecommendOptions {
-                        k: 7,
-                        exclude: (0..n as u32).step_by(3).collect(),
-                        categories: Some(vec![1, 2, 4]),
-                        ..Default::default()
-                    },
-                    RecommendOptions {
-                        k: 5,
-                        price_min: Some(5.0),
-                        price_max: Some(30.0),
-                        in_stock_only: true,
-                        ..Default::default()
-                    },
-                    RecommendOptions {
-                        k: n + 3,
-                        ..Default::default()
-                    },
-                ][q % 4]
-                    .clone();
+                let opts = option_mix(n, [10, 7, 5, n + 3])[q % 4].clone();
                 let one = m.recommend(&u, &opts).unwrap();
                 for c in &cuts {
                     assert_eq!(
@@ -811,29 +817,7 @@ fn check_screen(p: &crate::format::BundleParts, dtype: Dtype, queries: &[Vec<f32
     assert!(screened.set_screen(true), "{dtype:?}: no screen built");
     assert!(screened.screen_bytes() >= p.ids.len() * p.dim);
     let n = plain.n_items();
-    let opts = [
-        RecommendOptions {
-            k: 10,
-            ..Default::default()
-        },
-        RecommendOptions {
-            k: 1,
-            ..Default::default()
-        },
-        RecommendOptions {
-            k: 50,
-            exclude: (0..n as u32).step_by(3).collect(),
-            categories: Some(vec![1, 2, 4]),
-            ..Default::default()
-        },
-        RecommendOptions {
-            k: 5,
-            price_min: Some(5.0),
-            price_max: Some(30.0),
-            in_stock_only: true,
-            ..Default::default()
-        },
-    ];
+    let opts = option_mix(n, [10, 50, 5, 1]);
     for (q, u) in queries.iter().enumerate() {
         let o = &opts[q % opts.len()];
         let want = plain.recommend(u, o).unwrap();

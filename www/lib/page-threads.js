@@ -423,7 +423,9 @@ export async function loadHelperWorker(src, variant, opts) {
         wasmIntegrity: { [variant]: wasmIntegrityOf(variant, opts.wasmIntegrity) },
         integrity: opts.integrity,
         maxBytes: opts.maxBytes,
-        screen: opts.screen,
+        // Built while the helper loads, off the page's path: a first split
+        // that built it would look late to decide().
+        screen: opts.screen ?? true,
         // A store object of the page's cannot cross; the named stores can.
         cache: opts.cache !== null && typeof opts.cache === 'object' ? false : opts.cache,
         progress: false,

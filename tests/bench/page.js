@@ -167,8 +167,9 @@ function script(src) {
 }
 
 const jobs = {
-  async wasm({ url, variant, k, opts }) {
-    const m = await load(url, { simd: variant === 'scalar' ? false : variant === 'relaxed' ? 'relaxed' : true });
+  async wasm({ url, variant, k, opts, screen }) {
+    // `screen: false`: the plain f32 kernel (what the bound ratios are about).
+    const m = await load(url, { simd: variant === 'scalar' ? false : variant === 'relaxed' ? 'relaxed' : true, ...(screen === undefined ? {} : { screen }) });
     const us = users(m.dim, 64, 42);
     const raw = m.raw; // the core's hot path, no JS argument checks
     const check = raw.recommendFast(us[0], k);

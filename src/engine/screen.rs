@@ -17,7 +17,7 @@
 //! skipped. Every other row is scored by the same f32 kernel as the plain
 //! scan, and pushed by the same rule, so the heap ends with the same rows and
 //! the same scores. The bound's constants are rounded up, and it carries a
-//! term for the f32 rounding of both scores (`ROUNDING`): the f32 dot of a
+//! term for the f32 rounding of both scores ([`rounding`]): the f32 dot of a
 //! row sums `stride` products, each sum off by at most 2⁻²⁴ of the running
 //! magnitude, which `(stride + 8) · 2⁻²²` of ‖u‖·‖r‖ covers with room to
 //! spare; bias terms get 2⁻¹⁸ of |bias|.

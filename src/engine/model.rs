@@ -217,11 +217,11 @@ impl Model {
     }
 
     /// Builds now (`true`) or drops (`false`) the int8 screen of an f32 or
-    /// f16 catalogue ([`super::screen`]): the same answers, scanned from a
+    /// f16 catalogue (`engine/screen.rs`): the same answers, scanned from a
     /// quarter (f32) or half (f16) of the bytes, for `n · stride` more bytes
     /// of memory. Without a call the first scan builds it. Returns whether
     /// a screen is held afterwards: never for int8 bundles (they are the
-    /// screen), below [`super::screen::MIN_ITEMS`] rows (the rows sit in
+    /// screen), below 4,096 rows (`screen::MIN_ITEMS`: the rows sit in
     /// cache) or in the lean wasm builds (their 200 KB budget, pkg/README.md
     /// "What a page downloads").
     pub fn set_screen(&mut self, on: bool) -> bool {

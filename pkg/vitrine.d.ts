@@ -123,8 +123,8 @@ export interface LoadOptions {
    * The int8 screen of an f32 or f16 catalogue of 4,096 rows or more (full
    * engine builds): each scan reads int8 copies of the rows and scores
    * exactly only the rows that can still enter the top-k, so answers are the
-   * f32 scan's, bit for bit, 2–4× sooner. It costs `n × stride` bytes plus
-   * 16 per row (a quarter of the f32 rows' memory) and is built by the first
+   * f32 scan's, bit for bit, 1.4–4× sooner. It costs `n × stride` bytes plus
+   * 12–16 per row (a quarter of the f32 rows' memory) and is built by the first
    * scan (~17 ms at 100k × 64 in Node); `true` builds it
    * during `load()` instead, `false` never builds it. See docs/web.md, "The
    * int8 screen of f32 rows".

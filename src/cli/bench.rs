@@ -110,7 +110,8 @@ pub fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
             parts.int8_residual = residual;
             let mut m = Model::from_bytes(&write_bundle(&parts, dtype)?)?;
             let built = Instant::now();
-            if screen && !m.set_screen(true) {
+            // The plain rows scan without it (the first scan would build it).
+            if !m.set_screen(screen) && screen {
                 continue;
             }
             let screen_ms = built.elapsed().as_secs_f64() * 1e3;

@@ -9,7 +9,7 @@
 )]
 
 use super::kernels;
-use super::screen::{Bound, Screen};
+use super::screen::{BlockOrder, Bound, Screen};
 use super::topk::{Scored, TopK};
 use crate::error::{Error, Result};
 use crate::format::limits::MAX_USER_ABS;
@@ -158,7 +158,7 @@ impl Model {
             screen_wanted: true,
         };
         m.inv_norms = m.compute_inv_norms();
-        if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.view().factors) {
+        if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.factors()) {
             let mut sums = vec![0; m.n_items()];
             kernels::sum_i8(q, m.layout.stride, &mut sums);
             m.row_sums = sums;
@@ -170,7 +170,7 @@ impl Model {
         let n = self.n_items();
         let stride = self.layout.stride;
         let mut sq = vec![0f32; n];
-        match self.view().factors {
+        match self.factors() {
             FactorsView::F32(rows) => kernels::sumsq_f32(rows, stride, &mut sq),
             FactorsView::F16(rows) => {
                 let mut tmp = vec![0f32; stride];
@@ -198,6 +198,17 @@ impl Model {
 
     pub fn view(&self) -> BundleView<'_> {
         self.layout.view(self.buf.as_slice())
+    }
+
+    /// The factor rows (what [`Model::view`] holds, without deriving the
+    /// rest: see `BundleLayout::factors`).
+    pub fn factors(&self) -> FactorsView<'_> {
+        self.layout.factors(self.buf.as_slice())
+    }
+
+    /// The item bias, if the bundle has one (as [`Model::factors`]).
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.layout.bias(self.buf.as_slice())
     }
 
     pub fn layout(&self) -> &BundleLayout {
@@ -249,9 +260,7 @@ impl Model {
             return None;
         }
         let stride = self.layout.stride;
-        let v = self.view();
-        let bias = v.bias;
-        let factors = v.factors;
+        let (bias, factors) = (self.bias(), self.factors());
         if matches!(factors, FactorsView::I8 { .. }) {
             return None;
         }
@@ -286,14 +295,13 @@ impl Model {
     /// Binary search over the id index stored in the bundle: no hash map to
     /// build at load, O(log n) per lookup.
     pub fn item_index(&self, id: &str) -> Option<usize> {
-        let v = self.view();
-        let key = id.as_bytes();
-        let idx = v.id_index;
+        let (buf, key) = (self.buf.as_slice(), id.as_bytes());
+        let (ids, idx) = (self.layout.ids(buf), self.layout.id_index(buf));
         let (mut lo, mut hi) = (0usize, idx.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let i = *idx.get(mid)? as usize;
-            match format::cmp_bytes(v.ids.get_bytes(i)?, key) {
+            match format::cmp_bytes(ids.get_bytes(i)?, key) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Some(i),
@@ -303,7 +311,7 @@ impl Model {
     }
 
     pub fn item_id(&self, i: usize) -> Option<&str> {
-        self.view().ids.get(i)
+        self.layout.ids(self.buf.as_slice()).get(i)
     }
 
     /// Resolves ids to indices; unknown ids are skipped and counted.
@@ -331,7 +339,7 @@ impl Model {
     pub fn item_row_f32(&self, i: usize) -> Option<Vec<f32>> {
         let (dim, stride) = (self.layout.dim, self.layout.stride);
         let start = i.checked_mul(stride)?;
-        Some(match self.view().factors {
+        Some(match self.factors() {
             FactorsView::F32(r) => r.get(start..start + dim)?.to_vec(),
             FactorsView::F16(r) => r
                 .get(start..start + dim)?
@@ -360,7 +368,7 @@ impl Model {
     /// Whether int8 rows carry a RESIDUAL section (re-scoring at ~15 bits).
     pub fn refined(&self) -> bool {
         matches!(
-            self.view().factors,
+            self.factors(),
             FactorsView::I8 {
                 residual: Some(_),
                 ..
@@ -512,7 +520,7 @@ impl Model {
             filter: self.filter(opts)?,
             ep: Epilogue {
                 mul: None,
-                add: self.view().bias,
+                add: self.bias(),
                 cosine: false,
             },
         })
@@ -577,7 +585,7 @@ impl Model {
     /// How many candidates a scan keeps before its final scores: `k`, or for
     /// int8 the wider pool that is re-scored with the f32 user.
     fn pool(&self, k: usize) -> usize {
-        match self.view().factors {
+        match self.factors() {
             FactorsView::I8 { .. } => k.saturating_add(k.max(16)).min(self.n_items()),
             _ => k,
         }
@@ -604,7 +612,7 @@ impl Model {
     /// Exact scores ⟨u, yᵢ⟩ + bᵢ for chosen items (re-ranking a candidate list).
     pub fn score_indices(&self, user: &[f32], items: &[u32]) -> Result<Vec<f32>> {
         let u = self.prepare_user(user)?;
-        let bias = self.view().bias;
+        let bias = self.bias();
         items
             .iter()
             .map(|&i| {
@@ -621,7 +629,7 @@ impl Model {
     fn exact_dot(&self, u: &[f32], i: usize) -> Option<f32> {
         let stride = self.layout.stride;
         let start = i.checked_mul(stride)?;
-        Some(match self.view().factors {
+        Some(match self.factors() {
             FactorsView::F32(r) => kernels::scalar::dot_row_f32(r.get(start..start + stride)?, u),
             FactorsView::F16(r) => {
                 let row: Vec<f32> = r
@@ -678,7 +686,7 @@ impl Model {
         let mut top = TopK::new(pool);
         let part_of = |b: usize| (first + b * BLOCK, (first + (b + 1) * BLOCK).min(end));
         let blocks = (end - first).div_ceil(BLOCK);
-        let candidates = match (self.view().factors, self.screen()) {
+        let candidates = match (self.factors(), self.screen()) {
             #[cfg(not(feature = "lean"))]
             (FactorsView::F32(rows), Some(sc)) => {
                 let mut exact = |s: usize, out: &mut [f32], aff: kernels::Affine<'_>| {
@@ -810,14 +818,21 @@ pub(super) fn quantize_user(u: &[f32]) -> (Vec<i8>, f32) {
 }
 
 impl Model {
-    /// Rows `first..end` through the int8 screen: per block, the int8
-    /// kernel's scores and their maximum; a block whose maximum plus the
-    /// bound cannot reach the k-th exact score is done, and otherwise only
-    /// the rows that can are scored by `exact` (the plain scan's kernel, so
-    /// the same bits) and pushed by the plain scan's rule. While the heap is
-    /// not full, or when many rows of a block can still enter, the whole
-    /// block is scored exactly, as the plain scan does. One instance for
-    /// both dtypes (`dyn`): each kernel instance costs the wasm kilobytes.
+    /// Rows `first..end` through the int8 screen, in two passes. The first
+    /// runs the int8 kernel over every block and keeps, per block, its best
+    /// screen score plus the bound: no exact score in the block can exceed
+    /// that. The second visits blocks best bound first and stops at the
+    /// first whose bound is below the k-th exact score, so the heap holds
+    /// high scores from its first blocks on; scanned in index order, the
+    /// blocks before the heap warms up all passed (half of them at 10k
+    /// rows). In a visited block only the rows whose screen score plus
+    /// their bound can reach the k-th are scored by `exact` (the plain
+    /// scan's kernel, so the same bits) and pushed by the plain scan's
+    /// rule; the order of visits does not change the answer, since
+    /// [`TopK`] breaks ties by index, not by arrival. While the heap is not
+    /// full, or when many rows of a block can still enter, the whole block
+    /// is scored exactly, as the plain scan does. One instance for both
+    /// dtypes (`dyn`): each kernel instance costs the wasm kilobytes.
     #[inline(never)]
     #[cfg_attr(feature = "lean", allow(dead_code))]
     fn scan_screened(
@@ -832,6 +847,8 @@ impl Model {
         /// Past this many rows that may enter, one kernel call over the
         /// block beats row-by-row calls.
         const WHOLE_BLOCK: usize = 24;
+        /// Parts of up to this many blocks keep their screen scores.
+        const KEEP_BLOCKS: usize = 64;
         let (u, filter, ep) = (&q.u[..], &q.filter, q.ep);
         let stride = self.layout.stride;
         let (uq, su) = quantize_user(u);
@@ -840,28 +857,56 @@ impl Model {
         let mut out = [0f32; BLOCK];
         let mut one = [0f32; 1];
         let mut maybe = [0u16; BLOCK];
-        let mut next = first;
-        while next < end {
-            let (s, e) = (next, (next + BLOCK).min(end));
-            let m = e - s;
-            next = e;
+        let rows = |b: usize| (first + b * BLOCK, (first + (b + 1) * BLOCK).min(end));
+        let screen = |b: usize, out: &mut [f32; BLOCK]| {
+            let (s, e) = rows(b);
+            let block = sc.q.get(s * stride..e * stride).unwrap_or(&[]);
+            let sums = sc.sums.get(s..e).unwrap_or(&[]);
+            let mut aff = ep.affine(s..e);
+            aff.scale = Some((sc.scales.get(s..e).unwrap_or(&[]), su));
+            kernels::dot_i8(block, stride, &uq, sums, aff, &mut out[..e - s])
+        };
+        let mut order = BlockOrder::new((end - first).div_ceil(BLOCK));
+        // A small part keeps its screen scores for the visits (64 KB at
+        // most): there a third of the blocks may be visited, and each would
+        // be screened again; a large part visits few and screens those again
+        // rather than writing a score per row.
+        let mut kept = Vec::new();
+        if order.capacity() <= KEEP_BLOCKS {
+            kept.reserve_exact(end - first);
+        }
+        for b in 0..order.capacity() {
+            let (s, e) = rows(b);
+            let best = screen(b, &mut out) + sc.block_slack(s, e, &bound, cosine);
+            if kept.capacity() > 0 {
+                kept.extend_from_slice(out.get(..e - s).unwrap_or(&[]));
+            }
+            order.add(best, b);
+        }
+        order.arrange();
+        while let Some((best, b)) = order.pop() {
             let thr = top.threshold();
+            if best < thr {
+                // Every block left has a bound at or below this one's.
+                break;
+            }
+            let (s, e) = rows(b);
+            let m = e - s;
             if thr == f32::NEG_INFINITY {
                 let max = exact(s, &mut out[..m], ep.affine(s..e));
                 push_scored(top, s, &out[..m], max, filter);
                 continue;
             }
-            let block = sc.q.get(s * stride..e * stride).unwrap_or(&[]);
-            let sums = sc.sums.get(s..e).unwrap_or(&[]);
-            let mut aff = ep.affine(s..e);
-            aff.scale = Some((sc.scales.get(s..e).unwrap_or(&[]), su));
-            let max = kernels::dot_i8(block, stride, &uq, sums, aff, &mut out[..m]);
-            if max + sc.block_slack(s, e, &bound, cosine) < thr {
-                continue;
-            }
+            let scores = match kept.get(s - first..e - first) {
+                Some(k) => k,
+                None => {
+                    screen(b, &mut out);
+                    &out[..m]
+                }
+            };
             let n = sc.may_enter(
                 s..e,
-                &out[..m],
+                scores,
                 &bound,
                 (
                     ep.mul.and_then(|x| x.get(s..e)),

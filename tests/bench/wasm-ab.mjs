@@ -10,7 +10,8 @@
 //
 //   node tests/bench/wasm-ab.mjs A.wasm B.wasm
 // Env: BENCH_QUICK=1 (100k only, else 1M and 100k), BENCH_AB_ROUNDS (default 21),
-// BENCH_AB_DTYPES (default 'int8,f32').
+// BENCH_AB_DTYPES (default 'int8,f32'), BENCH_AB_N (e.g. 10000,100000: the catalogue
+// sizes, d = 64).
 
 import { basename, dirname, resolve } from 'node:path';
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -37,7 +38,9 @@ copyFileSync(resolve(b), join(AB, 'b.wasm'));
 const log = (...x) => console.error('[wasm-ab]', ...x);
 log(`A = ${a}, B = ${b}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
-const SHAPES = [...(QUICK ? [] : [{ n: 1_000_000, d: 64 }]), { n: 100_000, d: 64 }];
+const SHAPES = process.env.BENCH_AB_N
+  ? process.env.BENCH_AB_N.split(',').map((n) => ({ n: Number(n), d: 64 }))
+  : [...(QUICK ? [] : [{ n: 1_000_000, d: 64 }]), { n: 100_000, d: 64 }];
 const srv = await startServer({ mounts: { '/bench/': CACHE, '/ttfr/': HERE, '/ab/': AB }, quiet: true });
 const browser = await launch();
 const rows = [];

@@ -452,8 +452,8 @@ impl Model {
         let idx: Vec<u32> = r.iter().map(|s| s.index).collect();
         let sc: Vec<f32> = r.iter().map(|s| s.score).collect();
         let out = js_sys::Object::new();
-        Reflect::set(&out, &"indices".into(), &Uint32Array::from(&idx[..]))?;
-        Reflect::set(&out, &"scores".into(), &Float32Array::from(&sc[..]))?;
+        Reflect::set(&out, &types::name("indices"), &Uint32Array::from(&idx[..]))?;
+        Reflect::set(&out, &types::name("scores"), &Float32Array::from(&sc[..]))?;
         Ok(out.into())
     }
 

@@ -3,7 +3,7 @@
 //! by the rules of `engine::merge_parts`) into the one-thread answer.
 
 use super::model::Model;
-use super::{invalid, js_error};
+use super::{invalid, js_error, types};
 use crate::engine::{Part, RecommendOptions};
 use crate::format;
 use js_sys::{Array, Float32Array, Object, Reflect, Uint32Array};
@@ -36,8 +36,8 @@ impl Model {
             .map(|c| JsValue::from(self.inner.item_id(c.index as usize).unwrap_or("")))
             .collect();
         let out = part_arrays(p)?;
-        Reflect::set(&out, &"ids".into(), &ids)?;
-        Reflect::set(&out, &"unknownExcludes".into(), &unknown.into())?;
+        Reflect::set(&out, &types::name("ids"), &ids)?;
+        Reflect::set(&out, &types::name("unknownExcludes"), &unknown.into())?;
         Ok(out.into())
     }
 }
@@ -49,10 +49,18 @@ fn part_arrays(p: &Part) -> Result<Object, JsValue> {
     let scan: Vec<f32> = c.iter().map(|c| c.scan).collect();
     let score: Vec<f32> = c.iter().map(|c| c.score).collect();
     let out = Object::new();
-    Reflect::set(&out, &"pool".into(), &(format::index_u32(p.pool)).into())?;
-    Reflect::set(&out, &"indices".into(), &Uint32Array::from(&idx[..]))?;
-    Reflect::set(&out, &"scan".into(), &Float32Array::from(&scan[..]))?;
-    Reflect::set(&out, &"scores".into(), &Float32Array::from(&score[..]))?;
+    Reflect::set(
+        &out,
+        &types::name("pool"),
+        &(format::index_u32(p.pool)).into(),
+    )?;
+    Reflect::set(&out, &types::name("indices"), &Uint32Array::from(&idx[..]))?;
+    Reflect::set(&out, &types::name("scan"), &Float32Array::from(&scan[..]))?;
+    Reflect::set(
+        &out,
+        &types::name("scores"),
+        &Float32Array::from(&score[..]),
+    )?;
     Ok(out)
 }
 

@@ -41,7 +41,7 @@ pub(super) const RECOMMEND_KEYS: [&str; 5] =
 
 /// Own property only (prototype pollution never reaches the engine); a
 /// throwing getter or Proxy trap is INVALID_ARGUMENT.
-fn prop(o: &JsValue, key: &str) -> Result<Option<JsValue>, JsValue> {
+fn prop(o: &JsValue, key: &'static str) -> Result<Option<JsValue>, JsValue> {
     types::prop(o, key).map_err(invalid)
 }
 
@@ -50,7 +50,7 @@ fn elements(arr: &Array, what: &str) -> Result<Vec<JsValue>, JsValue> {
     types::elements(arr, what, types::MAX_ARRAY).map_err(invalid)
 }
 
-fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
+fn text(o: &JsValue, key: &'static str) -> Result<Option<String>, JsValue> {
     match prop(o, key)? {
         None => Ok(None),
         Some(v) => v
@@ -61,7 +61,7 @@ fn text(o: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
 }
 
 /// A number option that must be finite (as the model's own filters require).
-fn finite(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+fn finite(o: &JsValue, key: &'static str) -> Result<Option<f64>, JsValue> {
     match num(o, key)? {
         Some(x) if !x.is_finite() => Err(invalid(format!("{key} must be a finite number"))),
         v => Ok(v),
@@ -362,14 +362,14 @@ pub(super) fn mark_promoted(packed: &JsValue, promoted: &[bool]) {
 /// (the model's `recommend`); set here rather than serialized, so the common
 /// listing shape (and its serializer) stays as `similar` / `popular` use it.
 pub(super) fn mark_promoted_items(listing: &JsValue, promoted: &[bool]) {
-    let Ok(items) = js_sys::Reflect::get(listing, &JsValue::from_str("items")) else {
+    let Ok(items) = js_sys::Reflect::get(listing, &types::name("items")) else {
         return;
     };
     for (i, &p) in promoted.iter().enumerate() {
         if p {
             let item = js_sys::Reflect::get_u32(&items, i as u32).unwrap_or(JsValue::UNDEFINED);
             if item.is_object() {
-                let _ = js_sys::Reflect::set(&item, &JsValue::from_str("promoted"), &JsValue::TRUE);
+                let _ = js_sys::Reflect::set(&item, &types::name("promoted"), &JsValue::TRUE);
             }
         }
     }

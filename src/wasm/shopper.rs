@@ -80,7 +80,7 @@ const MAX_WEIGHT: f64 = 1e6;
 
 /// `{id: number}` objects (pin, boost): own keys only, values finite and
 /// within ±`max` (so the f32 they become is finite too).
-fn numbers_by_id(o: &JsValue, key: &str, max: f64) -> Result<Vec<(String, f64)>, JsValue> {
+fn numbers_by_id(o: &JsValue, key: &'static str, max: f64) -> Result<Vec<(String, f64)>, JsValue> {
     let Some(v) = types::prop(o, key).map_err(invalid)? else {
         return Ok(Vec::new());
     };
@@ -98,7 +98,7 @@ fn numbers_by_id(o: &JsValue, key: &str, max: f64) -> Result<Vec<(String, f64)>,
         let Some(id) = k.as_string() else {
             continue;
         };
-        let x = types::prop(&v, &id)
+        let x = types::prop_named(&v, &id)
             .map_err(invalid)?
             .and_then(|x| x.as_f64())
             .filter(|x| x.is_finite() && x.abs() <= max)
@@ -116,7 +116,11 @@ fn numbers_by_id(o: &JsValue, key: &str, max: f64) -> Result<Vec<(String, f64)>,
 
 /// `{view, cart, ...}`-style objects of non-negative weights ≤ 1e6, read as
 /// f32 (1e39 would be Infinity): `INVALID_ARGUMENT` naming `key.name`.
-fn four(o: &JsValue, key: &str, names: [&str; 4]) -> Result<[Option<f32>; 4], JsValue> {
+fn four(
+    o: &JsValue,
+    key: &'static str,
+    names: [&'static str; 4],
+) -> Result<[Option<f32>; 4], JsValue> {
     let mut out = [None; 4];
     let Some(v) = types::prop(o, key).map_err(invalid)? else {
         return Ok(out);
@@ -229,8 +233,9 @@ impl Model {
         // date every event), and a bounded length: `new Array(2**27)` is a
         // typed error, not a reservation that traps.
         let elems = types::elements(arr, "events", types::MAX_ARRAY).map_err(invalid)?;
-        let field =
-            |e: &JsValue, index: usize, key: &str| types::prop(e, key).map_err(|m| bad(index, &m));
+        let field = |e: &JsValue, index: usize, key: &'static str| {
+            types::prop(e, key).map_err(|m| bad(index, &m))
+        };
         let mut out = Vec::with_capacity(elems.len());
         let (mut unknown, mut clamped) = (0, 0);
         for (index, e) in elems.iter().enumerate() {

@@ -95,8 +95,39 @@ pub fn check_keys(obj: &JsValue, allowed: &[&str], what: &str) -> Result<(), Str
 /// null. Own only: a key set on `Object.prototype` (prototype pollution)
 /// never reaches the engine. Both steps are catching `Reflect` calls, so a
 /// throwing getter or Proxy trap is an error message, not an unwind.
-pub fn prop(obj: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
-    let k = JsValue::from_str(key);
+pub fn prop(obj: &JsValue, key: &'static str) -> Result<Option<JsValue>, String> {
+    own(obj, &name(key), key)
+}
+
+/// [`prop`] for a key made at run time (an item id): no cached name.
+pub fn prop_named(obj: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
+    own(obj, &JsValue::from_str(key), key)
+}
+
+std::thread_local! {
+    /// JS strings of the property names the bindings read, made on first
+    /// use and kept: each new JS string decodes its UTF-8 (a `TextDecoder`
+    /// call, ~0.3 µs), and one `recommend` reads eleven option names, one
+    /// shopper call four per event. Keyed by address: only `&'static str`
+    /// names come here, so the list is bounded by the literals in the binary.
+    static NAMES: std::cell::RefCell<Vec<(usize, usize, JsValue)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `key` as a JS string, made once per name (see `NAMES`).
+pub fn name(key: &'static str) -> JsValue {
+    let at = (key.as_ptr() as usize, key.len());
+    NAMES.with(|names| {
+        if let Some((.., v)) = names.borrow().iter().find(|(p, n, _)| (*p, *n) == at) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(key);
+        names.borrow_mut().push((at.0, at.1, v.clone()));
+        v
+    })
+}
+
+fn own(obj: &JsValue, k: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
     // `is_object`, not `dyn_ref::<Object>` (an `instanceof Object` test):
     // option objects built with `Object.create(null)` — as the glue copies
     // them to keep prototype pollution out — are objects too.
@@ -104,11 +135,11 @@ pub fn prop(obj: &JsValue, key: &str) -> Result<Option<JsValue>, String> {
         return Ok(None);
     }
     let o: &js_sys::Object = obj.unchecked_ref();
-    let desc = Reflect::get_own_property_descriptor(o, &k).map_err(|e| threw(key, &e))?;
+    let desc = Reflect::get_own_property_descriptor(o, k).map_err(|e| threw(key, &e))?;
     if desc.is_undefined() {
         return Ok(None);
     }
-    let v = Reflect::get(obj, &k).map_err(|e| threw(key, &e))?;
+    let v = Reflect::get(obj, k).map_err(|e| threw(key, &e))?;
     Ok(Some(v).filter(|v| !v.is_undefined() && !v.is_null()))
 }
 
@@ -148,7 +179,7 @@ pub fn elements(arr: &Array, what: &str, max: u32) -> Result<Vec<JsValue>, Strin
 /// `Array::length` import does not catch, so that exception would unwind
 /// through the wasm and leave the model borrowed (it could never be freed).
 pub fn length(arr: &Array, what: &str) -> Result<u32, String> {
-    let v = Reflect::get(arr, &JsValue::from_str("length")).map_err(|e| threw(what, &e))?;
+    let v = Reflect::get(arr, &name("length")).map_err(|e| threw(what, &e))?;
     match v.as_f64() {
         #[allow(
             clippy::cast_possible_truncation,
@@ -160,7 +191,7 @@ pub fn length(arr: &Array, what: &str) -> Result<u32, String> {
     }
 }
 
-pub fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, String> {
+pub fn number(obj: &JsValue, key: &'static str) -> Result<Option<f64>, String> {
     match prop(obj, key)? {
         None => Ok(None),
         Some(v) => v
@@ -184,7 +215,7 @@ pub fn weight(v: Option<f64>, name: &str, max: f64, max_text: &str) -> Result<Op
     }
 }
 
-pub fn boolean(obj: &JsValue, key: &str) -> Result<Option<bool>, String> {
+pub fn boolean(obj: &JsValue, key: &'static str) -> Result<Option<bool>, String> {
     match prop(obj, key)? {
         None => Ok(None),
         Some(v) => v
@@ -195,7 +226,7 @@ pub fn boolean(obj: &JsValue, key: &str) -> Result<Option<bool>, String> {
 }
 
 /// An array of strings (ids or category names).
-pub fn strings(obj: &JsValue, key: &str) -> Result<Option<Vec<String>>, String> {
+pub fn strings(obj: &JsValue, key: &'static str) -> Result<Option<Vec<String>>, String> {
     let Some(v) = prop(obj, key)? else {
         return Ok(None);
     };
@@ -401,15 +432,15 @@ pub mod js {
     use js_sys::{Object, Reflect};
     use wasm_bindgen::JsValue;
 
-    pub fn num(o: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+    pub fn num(o: &JsValue, key: &'static str) -> Result<Option<f64>, JsValue> {
         super::number(o, key).map_err(invalid)
     }
 
-    pub fn boolean(o: &JsValue, key: &str) -> Result<Option<bool>, JsValue> {
+    pub fn boolean(o: &JsValue, key: &'static str) -> Result<Option<bool>, JsValue> {
         super::boolean(o, key).map_err(invalid)
     }
 
-    pub fn strings(o: &JsValue, key: &str) -> Result<Option<Vec<String>>, JsValue> {
+    pub fn strings(o: &JsValue, key: &'static str) -> Result<Option<Vec<String>>, JsValue> {
         super::strings(o, key).map_err(invalid)
     }
 

@@ -47,3 +47,40 @@ test('feed stock reaches inStockOnly through the package', async () => {
   assert.deepEqual(ids(m.recommend(user, { k: 10, inStockOnly: true })), ['a', 'd', 'f']);
   assert.deepEqual(ids(m.recommend(user, { k: 10, inStockOnly: true, priceMax: 1000 })), ['a', 'd']);
 });
+
+// Listings hand every id to JS in one string cut by UTF-16 offsets: ids with
+// two-byte, three-byte and four-byte UTF-8 (surrogate pairs in JS) and joiner
+// sequences must come back whole, each under its own score.
+test('ids outside ASCII come back whole from recommend, similar and popular', async () => {
+  if (!existsSync(CLI)) throw new Error(`the native CLI is missing at ${CLI}: run make cli`);
+  const dir = tempDir();
+  const items = ['a', 'é-1', 'ß', '😀-2', '中文商品', '👨‍👩‍👧', 'x y', `long-${'é'.repeat(100)}`, '𝒳', 'z'];
+  const log = ['user_id,item_id,timestamp'];
+  for (let u = 0; u < 12; u++) {
+    for (let k = 0; k < 5; k++) log.push(`u${u},"${items[(u * 3 + k) % items.length]}",${1_700_000_000 + u * 100 + k}`);
+  }
+  writeFileSync(join(dir, 'log.csv'), log.join('\n') + '\n');
+  const vtr = join(dir, 'ids.vtr');
+  execFileSync(
+    CLI,
+    ['train', join(dir, 'log.csv'), '--value-col', 'none', '--factors', '4', '--iterations', '2', '--threads', '1', '--quiet',
+      '-o', join(dir, 'ids.vstate'), '--export', vtr, '--dtype', 'f32'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const m = await load(vtr);
+  const sorted = (xs) => [...xs].sort();
+  const pop = m.popular({ k: 100 });
+  assert.deepEqual(sorted(pop.map((x) => x.id)), sorted(items));
+  for (const id of items) {
+    assert.equal(m.item(id).id, id);
+    const sim = m.similar(id, { k: 100 });
+    assert.deepEqual(sorted(sim.map((x) => x.id)), sorted(items.filter((x) => x !== id)), `similar(${id})`);
+    const rec = m.recommend(m.itemVector(id), { k: 100 });
+    assert.deepEqual(sorted(rec.map((x) => x.id)), sorted(items));
+    // Each id keeps its own score: the index route gives the same pairs.
+    const fast = m.recommendIndices(m.itemVector(id), 100);
+    assert.deepEqual(rec.map((x) => [x.id, x.score]), Array.from(fast.indices, (i, j) => [m.itemId(i), fast.scores[j]]));
+    assert.deepEqual(Object.keys(rec[0]), ['id', 'score']);
+  }
+  m.dispose();
+});

@@ -118,7 +118,16 @@ pub struct Model {
     /// page that turns it off right after loading never builds it.
     screen: Lazy<Option<Screen>>,
     screen_wanted: bool,
+    /// The first [`POPULAR_PREFIX`] items by popularity, built by the first
+    /// [`Model::popular`] call: popularity never changes after load, so
+    /// later calls walk this list instead of the whole catalogue.
+    popular_prefix: Lazy<Vec<Scored>>,
 }
+
+/// How many of the most popular items [`Model::popular`] keeps in order:
+/// enough for a filtered cold-start shelf and the shopper's popular pool
+/// (a quarter of its 200 candidates) without a scan; 4 KB.
+const POPULAR_PREFIX: usize = 512;
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,6 +165,7 @@ impl Model {
             row_sums: Vec::new(),
             screen: Lazy::new(),
             screen_wanted: true,
+            popular_prefix: Lazy::new(),
         };
         m.inv_norms = m.compute_inv_norms();
         if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.factors()) {
@@ -337,15 +347,25 @@ impl Model {
 
     /// Dequantized factor row `i` (length `dim`), or `None` past the end.
     pub fn item_row_f32(&self, i: usize) -> Option<Vec<f32>> {
+        let mut row = vec![0f32; self.layout.dim];
+        self.item_row_into(i, &mut row)?;
+        Some(row)
+    }
+
+    /// [`Model::item_row_f32`] written into `out` (its first `dim` values),
+    /// for callers that gather many rows into one buffer: no allocation per
+    /// row. `None` past the end or when `out` is shorter than `dim`.
+    pub fn item_row_into(&self, i: usize, out: &mut [f32]) -> Option<()> {
         let (dim, stride) = (self.layout.dim, self.layout.stride);
         let start = i.checked_mul(stride)?;
-        Some(match self.factors() {
-            FactorsView::F32(r) => r.get(start..start + dim)?.to_vec(),
-            FactorsView::F16(r) => r
-                .get(start..start + dim)?
-                .iter()
-                .map(|&h| format::f16_to_f32(h))
-                .collect(),
+        let out = out.get_mut(..dim)?;
+        match self.factors() {
+            FactorsView::F32(r) => out.copy_from_slice(r.get(start..start + dim)?),
+            FactorsView::F16(r) => {
+                for (o, &h) in out.iter_mut().zip(r.get(start..start + dim)?) {
+                    *o = format::f16_to_f32(h);
+                }
+            }
             FactorsView::I8 {
                 q,
                 scales,
@@ -354,15 +374,21 @@ impl Model {
                 let s = *scales.get(i)?;
                 let q = q.get(start..start + dim)?;
                 match residual {
-                    Some(r) => q
-                        .iter()
-                        .zip(r.get(start..start + dim)?)
-                        .map(|(&q, &r)| s * (q as f32 + r as f32 / format::RESIDUAL_STEPS))
-                        .collect(),
-                    None => q.iter().map(|&v| v as f32 * s).collect(),
+                    Some(r) => {
+                        let r = r.get(start..start + dim)?;
+                        for ((o, &q), &r) in out.iter_mut().zip(q).zip(r) {
+                            *o = s * (q as f32 + r as f32 / format::RESIDUAL_STEPS);
+                        }
+                    }
+                    None => {
+                        for (o, &q) in out.iter_mut().zip(q) {
+                            *o = q as f32 * s;
+                        }
+                    }
                 }
             }
-        })
+        }
+        Some(())
     }
 
     /// Whether int8 rows carry a RESIDUAL section (re-scoring at ~15 bits).
@@ -489,10 +515,13 @@ impl Model {
         })
     }
 
-    /// Whether item `i`'s price is in `[lo, hi]` the way the scan's filter
+    /// Whether an item's price is in `[lo, hi]` the way the scan's filter
     /// decides it (false without prices, for unknown prices and empty ranges).
-    pub fn price_in_range(&self, lo: Option<f64>, hi: Option<f64>, i: usize) -> bool {
-        price_range(&self.view(), lo, hi).is_ok_and(|r| r.allows(i))
+    /// Built once per list: the range is checked and the price section found
+    /// here, not for every item tested.
+    pub fn price_test(&self, lo: Option<f64>, hi: Option<f64>) -> impl Fn(usize) -> bool + '_ {
+        let range = price_range(&self.view(), lo, hi).ok();
+        move |i| range.is_some_and(|r| r.allows(i))
     }
 
     /// Top-k by ⟨u, yᵢ⟩ + bᵢ over the whole catalogue, best first.
@@ -600,13 +629,36 @@ impl Model {
             needed_for: "popular items",
         })?;
         let filter = self.filter(opts)?;
-        let mut top = TopK::new(opts.k);
-        for (i, &p) in pop.iter().enumerate() {
-            if p > top.threshold() && filter.allows(i) {
-                top.push(format::index_u32(i), p);
+        let top = |k: usize, allows: &dyn Fn(usize) -> bool| {
+            let mut top = TopK::new(k);
+            for (i, &p) in pop.iter().enumerate() {
+                if p > top.threshold() && allows(i) {
+                    top.push(format::index_u32(i), p);
+                }
+            }
+            top.into_sorted()
+        };
+        if opts.k <= POPULAR_PREFIX {
+            // The filtered top-k is the first k allowed items of the whole
+            // order (score, then lower index: `TopK`'s order). The prefix
+            // holds that order's head, or all of it when it came out short.
+            let prefix = self
+                .popular_prefix
+                .get_or_init(|| top(POPULAR_PREFIX, &|_| true));
+            let mut out = Vec::with_capacity(opts.k);
+            for s in prefix {
+                if out.len() == opts.k {
+                    break;
+                }
+                if filter.allows(s.index as usize) {
+                    out.push(*s);
+                }
+            }
+            if out.len() == opts.k || prefix.len() < POPULAR_PREFIX {
+                return Ok(out);
             }
         }
-        Ok(top.into_sorted())
+        Ok(top(opts.k, &|i| filter.allows(i)))
     }
 
     /// Exact scores ⟨u, yᵢ⟩ + bᵢ for chosen items (re-ranking a candidate list).

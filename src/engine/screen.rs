@@ -354,13 +354,11 @@ impl BlockOrder {
     }
 
     fn sift_down(&mut self, mut i: usize) {
-        let n = self.heap.len();
         loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
             let mut m = i;
-            for c in [l, r] {
+            for c in [2 * i + 1, 2 * i + 2] {
                 if let (Some(&x), Some(&y)) = (self.heap.get(c), self.heap.get(m)) {
-                    if c < n && Self::before(x, y) {
+                    if Self::before(x, y) {
                         m = c;
                     }
                 }

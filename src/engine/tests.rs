@@ -207,6 +207,68 @@ fn popular_uses_popularity_and_filters() {
     );
 }
 
+/// `popular` answers from the order kept by its first call (the most popular
+/// items) exactly as a full scan would: ties by lower index, every filter, k
+/// past the kept prefix, filters that reach past it, and catalogues shorter
+/// than it. Each case runs on a fresh model and again on a warm one.
+#[test]
+fn popular_from_its_kept_order_matches_a_full_scan() {
+    for n in [300, 3000] {
+        let mut p = synth::catalogue(n, 8, 6, 5);
+        // Few distinct values: long runs of ties.
+        p.popularity = Some((0..n).map(|i| ((i * 7919) % 97) as f32).collect());
+        let bytes = write_bundle(&p, Dtype::F32).unwrap();
+        let warm = Model::from_bytes(&bytes).unwrap();
+        let pop = p.popularity.as_ref().unwrap();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
+        let cats = p.categories.as_ref().unwrap();
+        let stock = p.in_stock.as_ref().unwrap();
+        let first_600: Vec<u32> = order.iter().take(600).map(|&i| i as u32).collect();
+        // The unfiltered case last: the warm model's order is first built
+        // by a filtered call and must not keep its filter.
+        let filters = [
+            RecommendOptions {
+                categories: Some(vec![cats[order[0]]]),
+                ..Default::default()
+            },
+            RecommendOptions {
+                in_stock_only: true,
+                ..Default::default()
+            },
+            // Excludes more than the kept prefix: the answer lies past it.
+            RecommendOptions {
+                exclude: first_600,
+                ..Default::default()
+            },
+            RecommendOptions::default(),
+        ];
+        for f in &filters {
+            for k in [1, 10, 511, 512, 513, n] {
+                let o = RecommendOptions { k, ..f.clone() };
+                let want: Vec<(u32, f32)> = order
+                    .iter()
+                    .filter(|&&i| !o.exclude.contains(&(i as u32)))
+                    .filter(|&&i| o.categories.as_ref().is_none_or(|c| c.contains(&cats[i])))
+                    .filter(|&&i| !o.in_stock_only || stock[i])
+                    .take(k)
+                    .map(|&i| (i as u32, pop[i]))
+                    .collect();
+                let fresh = Model::from_bytes(&bytes).unwrap();
+                for m in [&fresh, &warm, &fresh] {
+                    let got: Vec<(u32, f32)> = m
+                        .popular(&o)
+                        .unwrap()
+                        .iter()
+                        .map(|s| (s.index, s.score))
+                        .collect();
+                    assert_eq!(got, want, "n {n} k {k} {o:?}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn ids_resolve_and_unknown_ids_are_counted() {
     let m = model(50, 8, Dtype::F32);

@@ -307,6 +307,100 @@ fn recommend_uses_history_and_explains() {
     assert!(c.iter().all(|x| x.reason == Reason::Popular));
 }
 
+/// Every source of the shopper's candidate pool keeps the catalogue filters,
+/// the session's neighbour links included (the scan and the popular list
+/// are filtered by the engine; the links by the shopper itself).
+#[test]
+fn recommend_keeps_the_filters_on_every_source() {
+    let mut p = parts(300, 16, 21);
+    let sessions: Vec<Vec<u32>> = (0..200)
+        .map(|s| vec![s % 50, (s % 50) + 100, (s % 50) + 200])
+        .collect();
+    p.neighbours = Some(build(300, &sessions, &NeighbourOptions::default()));
+    // Categories by item, prices rising with the index, every third item
+    // out of stock: each filter below rejects some of the session's partners.
+    p.categories = Some((0..300).map(|i| i % 4).collect());
+    p.prices = Some((0..300).map(|i| f64::from(i) + 0.5).collect());
+    p.in_stock = Some((0..300).map(|i| i % 3 != 0).collect());
+    let m = model(&p);
+    let evs: Vec<Event> = [7, 9, 11, 13]
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| ev(EventKind::View, i, k as f64))
+        .collect();
+    let popts = ProfileOptions {
+        now_ms: 5.0 * 60_000.0,
+        ..Default::default()
+    };
+    let prof = Profile::build(&m, &evs, &popts, 5.0, None).unwrap();
+    type Case = (
+        &'static str,
+        crate::engine::RecommendOptions,
+        fn(u32) -> bool,
+    );
+    let filters: [Case; 4] = [
+        (
+            "category",
+            crate::engine::RecommendOptions {
+                categories: Some(vec![1]),
+                ..Default::default()
+            },
+            |i| i % 4 == 1,
+        ),
+        (
+            "price",
+            crate::engine::RecommendOptions {
+                price_min: Some(150.0),
+                price_max: Some(260.0),
+                ..Default::default()
+            },
+            |i| (150..260).contains(&i),
+        ),
+        (
+            "stock",
+            crate::engine::RecommendOptions {
+                in_stock_only: true,
+                ..Default::default()
+            },
+            |i| i % 3 != 0,
+        ),
+        (
+            "all three",
+            crate::engine::RecommendOptions {
+                categories: Some(vec![2, 3]),
+                price_max: Some(230.0),
+                in_stock_only: true,
+                ..Default::default()
+            },
+            |i| matches!(i % 4, 2 | 3) && i < 230 && i % 3 != 0,
+        ),
+    ];
+    let open = super::rerank::candidates(
+        &m,
+        &prof,
+        &RerankOptions {
+            k: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for (name, filter, passes) in filters {
+        // The test can fail: unfiltered, the pool holds items this filter rejects.
+        assert!(open.iter().any(|&i| !passes(i)), "{name}: {open:?}");
+        let o = RerankOptions {
+            k: 10,
+            filter,
+            ..Default::default()
+        };
+        let pool = super::rerank::candidates(&m, &prof, &o).unwrap();
+        assert!(!pool.is_empty(), "{name}");
+        assert!(pool.iter().all(|&i| passes(i)), "{name}: {pool:?}");
+        let r = recommend(&m, &prof, &o).unwrap();
+        assert!(!r.is_empty(), "{name}");
+        assert!(r.iter().all(|x| passes(x.index)), "{name}: {r:?}");
+    }
+}
+
 #[test]
 fn kmeans_recovers_separated_blobs_and_assign_picks_nearest() {
     let mut rng = crate::synth::Rng::new(4);

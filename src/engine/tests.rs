@@ -269,6 +269,40 @@ fn popular_from_its_kept_order_matches_a_full_scan() {
     }
 }
 
+/// Only columns of the bundle's own bytes keep an order (a caller's buffer
+/// can change under the same address), each column keeps its own, and
+/// columns past the kept slots are still answered exactly, by a scan.
+#[test]
+fn top_of_column_keeps_only_the_bundles_own_columns() {
+    let m = model(300, 8, Dtype::F32);
+    let top = |c: &[f32], k: usize| -> Vec<u32> {
+        m.top_of_column(c, k, &|i| i % 5 != 0)
+            .iter()
+            .map(|s| s.index)
+            .collect()
+    };
+    let brute = |c: &[f32], k: usize| -> Vec<u32> {
+        let mut o: Vec<usize> = (0..c.len()).filter(|i| i % 5 != 0).collect();
+        o.sort_by(|&a, &b| c[b].total_cmp(&c[a]).then(a.cmp(&b)));
+        o.into_iter().take(k).map(|i| i as u32).collect()
+    };
+    let mut mine: Vec<f32> = (0..300).map(|i| i as f32).collect();
+    assert_eq!(top(&mine, 3), [299, 298, 297]);
+    mine.reverse();
+    assert_eq!(top(&mine, 3), [1, 2, 3]);
+    let v = m.view();
+    let (pop, bias, price) = (v.popularity.unwrap(), v.bias.unwrap(), v.price.unwrap());
+    // Five columns of the bundle for three slots, each asked twice.
+    let columns = [pop, bias, price, &pop[..150], &bias[150..]];
+    for _ in 0..2 {
+        for c in columns {
+            for k in [1, 7, 40] {
+                assert_eq!(top(c, k), brute(c, k));
+            }
+        }
+    }
+}
+
 #[test]
 fn ids_resolve_and_unknown_ids_are_counted() {
     let m = model(50, 8, Dtype::F32);

@@ -564,23 +564,21 @@ fn popularity_scores(model: &Model) -> Option<&[f32]> {
         .or(v.bias)
 }
 
-/// Top `need` (+ slack for adjustment) items by `score` among those `filter` allows.
+/// Top `need` (+ slack for adjustment) items by `score` among those `filter`
+/// allows (the bundle's columns walk their kept order:
+/// [`Model::top_of_column`]).
 fn top_by(
+    model: &Model,
     scores: &[f32],
     filter: &Filter<'_>,
     need: usize,
     reason: ReasonCode,
     keep: impl Fn(usize) -> bool,
 ) -> Stage {
-    let mut top = crate::engine::TopK::new(need.saturating_mul(2).saturating_add(8));
-    for (i, &s) in scores.iter().enumerate() {
-        if s > top.threshold() && keep(i) && filter.allows(i) {
-            top.push(i as u32, s);
-        }
-    }
+    let k = need.saturating_mul(2).saturating_add(8);
     Stage {
-        items: top
-            .into_sorted()
+        items: model
+            .top_of_column(scores, k, &|i| keep(i) && filter.allows(i))
             .into_iter()
             .map(|s| Placed {
                 index: s.index,
@@ -596,7 +594,7 @@ fn top_by(
 pub(crate) fn stage_popular(model: &Model) -> StageFn<'_> {
     Box::new(move |filter, need| {
         Ok(match popularity_scores(model) {
-            Some(p) => top_by(p, filter, need, ReasonCode::Popular, |_| true),
+            Some(p) => top_by(model, p, filter, need, ReasonCode::Popular, |_| true),
             None => Stage { items: Vec::new() },
         })
     })
@@ -645,7 +643,14 @@ pub(crate) fn stage_category_trending(model: &Model, seeds: Vec<u32>) -> StageFn
                     .and_then(|c| c.get(i))
                     .is_some_and(|c| cats.contains(c))
         };
-        Ok(top_by(scores, filter, need, ReasonCode::Trending, in_cats))
+        Ok(top_by(
+            model,
+            scores,
+            filter,
+            need,
+            ReasonCode::Trending,
+            in_cats,
+        ))
     })
 }
 
@@ -948,7 +953,16 @@ pub fn trending(
         });
     }
     let stages: Vec<StageFn<'_>> = vec![
-        Box::new(move |f, need| Ok(top_by(t.recent, f, need, ReasonCode::Trending, |_| true))),
+        Box::new(move |f, need| {
+            Ok(top_by(
+                model,
+                t.recent,
+                f,
+                need,
+                ReasonCode::Trending,
+                |_| true,
+            ))
+        }),
         stage_popular(model),
         stage_catalogue(model),
     ];

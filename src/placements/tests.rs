@@ -523,6 +523,11 @@ fn promotions_reserve_their_share() {
         .collect();
     assert!(promoted.len() >= 3, "{}", promoted.len());
     assert!(promoted.iter().all(|x| x.reason == ReasonCode::Promoted));
+    // And only the promotion's items say so.
+    assert!(r
+        .iter()
+        .filter(|x| x.reason == ReasonCode::Promoted)
+        .all(|x| cats[x.index as usize] == promo_cat));
     // Non-promoted items keep their relative order.
     let rest: Vec<u32> = r
         .iter()
@@ -955,4 +960,35 @@ fn impressions_without_a_click_push_an_item_down_and_a_click_cancels_it() {
     let (_, once) = rank_with(&evs, vec![(x, 1, now - 30_000.0)]);
     let pos = |v: &[u32]| v.iter().position(|&i| i == x).unwrap_or(usize::MAX);
     assert!(pos(&once) <= pos(&pushed));
+}
+
+/// A promotion's fill: its most popular matching items that the filter
+/// allows, best first, ties to the lower index, the same on every call.
+#[test]
+fn popular_matching_is_the_promotions_best_allowed_items() {
+    let (m, _) = sample_pool(300);
+    let v = m.view();
+    let (cats, stock) = (v.category.unwrap(), v.flags.unwrap());
+    let pop = super::popularity_scores(&m).unwrap();
+    let promo_cat = cats[7];
+    let matches = |i: u32| cats[i as usize] == promo_cat;
+    let opts = PlacementOptions {
+        in_stock_only: true,
+        ..Default::default()
+    };
+    let filter = super::Filter::new(&m, &opts).unwrap();
+    for n in [1, 5, 40, 300] {
+        let mut want: Vec<usize> = (0..300)
+            .filter(|&i| cats[i] == promo_cat && stock[i] & 1 == 1)
+            .collect();
+        want.sort_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
+        want.truncate(n);
+        for _ in 0..2 {
+            let got: Vec<usize> = super::popular_matching(&m, &matches, &filter, n)
+                .iter()
+                .map(|s| s.index as usize)
+                .collect();
+            assert_eq!(got, want, "n {n}");
+        }
+    }
 }

@@ -72,6 +72,13 @@ const CHANNEL_PREFIX = 'vitrine.shopper/';
  */
 const UNSAVED_PREFIX = 'vitrine.shopper.unsaved/';
 const FORGOT_PREFIX = 'vitrine.shopper.forgot/';
+/**
+ * Web Lock a tab holds from its `forget()` until that forget is done. Its mark
+ * (FORGOT_PREFIX) is how the other tabs date the forget's second removal, so a
+ * shopper starting meanwhile leaves the mark to it; a mark whose lock nobody
+ * holds is from a page that went before its forget finished.
+ */
+const FORGETTING_PREFIX = 'vitrine.shopper.forgetting/';
 const FUTURE_SLACK_MS = 5 * 60_000;
 /** Longest array accepted from the caller (candidate ids, exclude, ...). */
 const MAX_LIST = 1_000_000;
@@ -351,6 +358,47 @@ function memoryBackend(initial = []) {
   };
 }
 
+/** The page's Web Locks, or null (older browsers, Node). */
+function webLocks() {
+  const locks = /** @type {any} */ (globalThis).navigator?.locks;
+  return locks && typeof locks.request === 'function' ? locks : null;
+}
+
+/**
+ * Holds the Web Lock `name` until the returned function is called. Without
+ * Web Locks, or when the request is refused, nothing is held.
+ * @param {string} name @returns {() => void}
+ */
+function holdLock(name) {
+  const locks = webLocks();
+  /** @type {() => void} */
+  let release = () => {};
+  if (!locks) return release;
+  const released = new Promise((r) => (release = () => r(undefined)));
+  try {
+    Promise.resolve(locks.request(name, () => released)).catch(() => {});
+  } catch {
+    /* refused: nothing is held */
+  }
+  return release;
+}
+
+/**
+ * Whether some tab holds or waits for the Web Lock `name`. False when that
+ * cannot be known (no Web Locks, or `query` fails).
+ * @param {string} name @returns {Promise<boolean>}
+ */
+async function lockInUse(name) {
+  const locks = webLocks();
+  if (!locks || typeof locks.query !== 'function') return false;
+  try {
+    const q = await locks.query();
+    return [...(q?.held ?? []), ...(q?.pending ?? [])].some((l) => l?.name === name);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * @param {Storage} ls @param {string} key
  * @param {(code: string, message: string) => void} warn
@@ -378,13 +426,13 @@ function localBackend(ls, key, warn) {
   };
   /** @type {((e: any) => void) | null} */
   let listener = null;
-  const locks = /** @type {any} */ (globalThis).navigator?.locks;
+  const locks = webLocks();
   // One tab at a time from read to write; `run` is synchronous, so without
   // Web Locks the read-merge-write is still atomic within this page. Across
   // tabs Chromium's per-tab copy of localStorage can lag behind the lock
   // (docs/shopper.md: IndexedDB is the backend for exact merges).
   /** @template T @param {() => T} run @returns {Promise<T>} */
-  const locked = async (run) => (locks && typeof locks.request === 'function' ? locks.request(CHANNEL_PREFIX + key, run) : run());
+  const locked = async (run) => (locks ? locks.request(CHANNEL_PREFIX + key, run) : run());
   /** @param {(cur: ShopperEvent[]) => ShopperEvent[] | null} f */
   const merge = (f) => {
     const next = f(parse(ls.getItem(key)));
@@ -1250,8 +1298,11 @@ export function createShopper(vitrine, options) {
       const cur = await backend.read();
       if (cur.some(after)) await backend.update((c) => c.filter(after));
       else await backend.destroy(); // nothing kept: no database left behind, as forget() promises
+      // A later forget's mark stays, and so does the mark of a forget still
+      // running in another tab: its second removal may come after this.
+      const running = await lockInUse(FORGETTING_PREFIX + key);
       try {
-        if (ls.getItem(forgotKey) === forgotRaw) ls.removeItem(forgotKey); // a later forget's mark stays
+        if (!running && ls.getItem(forgotKey) === forgotRaw) ls.removeItem(forgotKey);
       } catch {
         /* done again at the next start */
       }
@@ -1543,6 +1594,9 @@ export function createShopper(vitrine, options) {
       pending = [];
       mine = [];
       changed();
+      const ls = backend.kind === 'none' ? null : side();
+      // Asked for before the mark goes up, so a tab that reads the mark finds it.
+      const release = ls ? holdLock(FORGETTING_PREFIX + key) : () => {};
       try {
         backend.wipeNow?.(at);
       } catch {
@@ -1550,7 +1604,6 @@ export function createShopper(vitrine, options) {
       }
       // IndexedDB's deletion is queued and asynchronous: a page left before it
       // runs must still forget, so the next start finishes it from this mark.
-      const ls = backend.kind === 'none' ? null : side();
       try {
         if (backend.kind === 'indexeddb') ls?.setItem(forgotKey, String(at));
         ls?.removeItem(unsavedKey);
@@ -1565,13 +1618,15 @@ export function createShopper(vitrine, options) {
           done = true;
         } catch (e) {
           failed(e, 'forget');
-        }
-        if (done) {
-          try {
-            if (ls?.getItem(forgotKey) === String(at)) ls.removeItem(forgotKey);
-          } catch {
-            /* the next start finds the database gone and removes it */
+        } finally {
+          if (done) {
+            try {
+              if (ls?.getItem(forgotKey) === String(at)) ls.removeItem(forgotKey);
+            } catch {
+              /* the next start finds the database gone and removes it */
+            }
           }
+          release();
         }
         post({ t: 'forget', at });
       });

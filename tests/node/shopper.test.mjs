@@ -782,3 +782,133 @@ test('shopper storage (localStorage): a tab that tracks after another tab\'s for
   });
   v.dispose();
 });
+
+/**
+ * Web Locks shared by tabs in one process: exclusive, first come first served,
+ * with `query()`. `hold(name)` takes a lock for the test (another tab's write)
+ * and returns its release.
+ */
+function lockManager() {
+  /** @type {Map<string, {run: () => any, resolve: (v: any) => void, reject: (e: any) => void, started: boolean}[]>} */
+  const queues = new Map();
+  const next = (name) => {
+    const q = queues.get(name);
+    if (!q || q.length === 0 || q[0].started) return;
+    const head = q[0];
+    head.started = true;
+    Promise.resolve()
+      .then(head.run)
+      .then(head.resolve, head.reject)
+      .finally(() => {
+        q.shift();
+        next(name);
+      });
+  };
+  const request = (name, ...args) =>
+    new Promise((resolve, reject) => {
+      if (!queues.has(name)) queues.set(name, []);
+      queues.get(name).push({ run: args[args.length - 1], resolve, reject, started: false });
+      next(name);
+    });
+  return {
+    request,
+    query: async () => {
+      const held = [];
+      const pending = [];
+      for (const [name, q] of queues) q.forEach((_, i) => (i === 0 ? held : pending).push({ name }));
+      return { held, pending };
+    },
+    hold(name) {
+      let release;
+      const gate = new Promise((r) => (release = r));
+      request(name, () => gate);
+      return () => release();
+    },
+  };
+}
+
+test('shopper storage (localStorage): a tab that starts during another tab\'s forget leaves the forget\'s mark to it', async () => {
+  const v = await load(bundle());
+  const shared = new Map();
+  const [lsA, lsB, lsC] = [tabStorage(shared), tabStorage(shared), tabStorage(shared)];
+  const target = new EventTarget();
+  const deliver = (from, to) => {
+    for (const m of from.outbox.splice(0)) target.dispatchEvent(Object.assign(new Event('storage'), { storageArea: to, ...m }));
+  };
+  const items = () => JSON.parse(shared.get('mid') ?? '{"events":[]}').events.map((e) => e.item);
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  const MARK = 'vitrine.shopper.forgot/mid';
+  const locks = lockManager();
+  await withGlobal('navigator', { value: { locks } }, () =>
+    withGlobal('addEventListener', { value: target.addEventListener.bind(target) }, () =>
+      withGlobal('removeEventListener', { value: target.removeEventListener.bind(target) }, async () => {
+        const a = await withGlobal('localStorage', { value: lsA }, async () => {
+          const s = createShopper(v, { storage: 'localStorage', key: 'mid' });
+          await s.track({ type: 'view', item: 'item-1', ts: T0 });
+          return s;
+        });
+        const b = await withGlobal('localStorage', { value: lsB }, async () => {
+          const s = createShopper(v, { storage: 'localStorage', key: 'mid' });
+          await s.ready;
+          return s;
+        });
+        lsA.outbox.length = 0;
+        assert.deepEqual(b.history().map((e) => e.item), ['item-1']);
+
+        // Another tab is writing: A's next write waits for the lock, and so
+        // does its forget's second removal, queued behind that write.
+        const releaseData = locks.hold('vitrine.shopper/mid');
+        const { forgot } = await withGlobal('localStorage', { value: lsA }, async () => {
+          const w = a.track({ type: 'view', item: 'item-2', ts: T0 + 1 });
+          await tick(); // its write now waits for the lock
+          return { forgot: Promise.all([w, a.forget()]) }; // not awaited here
+        });
+        assert.ok(shared.get(MARK), 'the forget put its mark up');
+
+        // C starts now: it finishes the forget from the mark and asks for the
+        // lock before A's second removal does.
+        const c = await withGlobal('localStorage', { value: lsC }, async () => {
+          const s = createShopper(v, { storage: 'localStorage', key: 'mid' });
+          await tick(); // its start has read the mark and asked for the lock
+          return s;
+        });
+        const t0 = performance.now();
+        while (performance.now() === t0); // B's next event is later on the device clock
+        const tracked = b.track({ type: 'view', item: 'item-3', ts: T0 + 2 });
+        deliver(lsA, lsB); // B hears of the forget (mark, first removal)
+
+        releaseData();
+        await Promise.all([c.ready, tracked, forgot]);
+        assert.deepEqual(
+          lsC.outbox.filter((m) => m.key === MARK),
+          [],
+          'C left the mark of a forget still running in A',
+        );
+        assert.equal(shared.has(MARK), false, 'A removed its mark once its forget was done');
+        assert.deepEqual(items(), [], 'A\'s second removal took item-3 with it');
+        deliver(lsC, lsB);
+        deliver(lsA, lsB);
+        await until(() => items().length === 1, 10_000);
+        assert.deepEqual(items(), ['item-3'], 'B wrote its event from after the forget again');
+        assert.deepEqual(b.history().map((e) => e.item), ['item-3']);
+        for (const s of [a, b, c]) s.close();
+
+        // A mark whose tab holds no lock is from a page that went before its
+        // forget was done: a start removes it.
+        const left = new Map([
+          ['mid', rec([{ type: 'view', item: 'old', ts: T0, id: 'x.1', at: 1000 }])],
+          [MARK, '2000'],
+        ]);
+        await withGlobal('localStorage', { value: tabStorage(left) }, async () => {
+          const d = createShopper(v, { storage: 'localStorage', key: 'mid' });
+          await d.ready;
+          assert.deepEqual(d.history(), []);
+          assert.equal(left.has(MARK), false);
+          assert.equal(left.has('mid'), false);
+          d.close();
+        });
+      }),
+    ),
+  );
+  v.dispose();
+});

@@ -32,8 +32,8 @@ test.after(async () => {
 });
 
 /** A page of the site with the shopper module, a model and helpers on `window`. */
-async function tab() {
-  const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html`);
+async function tab(query = '') {
+  const { page, errors } = await newPage(browser.context, `${srv.url}/tests/blank.html${query}`);
   await prepare(page);
   return { page, errors };
 }
@@ -290,6 +290,57 @@ for (const [storage, closed] of [['localStorage', false], ['indexeddb', false], 
     await page.close();
   });
 }
+
+test('shopper storage (localStorage): a tab that starts during another tab\'s forget leaves the forget\'s mark to that tab', async () => {
+  const a = await tab('?tab=a');
+  const b = await tab('?tab=b'); // holds the storage lock (a writer) and watches the storage events
+  const c = await tab('?tab=c');
+  const key = 'forget-mid';
+  const mark = `vitrine.shopper.forgot/${key}`;
+  await a.page.evaluate(async (key) => {
+    const w = /** @type {any} */ (window);
+    w.s = w.mk({ key, storage: 'localStorage' });
+    await w.s.track({ type: 'view', item: 'item-0' });
+  }, key);
+  await b.page.evaluate(({ key, mark }) => {
+    const w = /** @type {any} */ (window);
+    w.seen = [];
+    addEventListener('storage', (e) => {
+      const what = e.key === mark ? 'mark' : e.key === key ? 'record' : null;
+      if (what) w.seen.push(`${what} ${e.newValue === null ? 'removed' : 'set'} by ${new URL(e.url).searchParams.get('tab')}`);
+    });
+    navigator.locks.request(`vitrine.shopper/${key}`, () => new Promise((r) => (w.releaseHold = r)));
+  }, { key, mark });
+  await a.page.evaluate(async () => {
+    const w = /** @type {any} */ (window);
+    w.s.track({ type: 'view', item: 'item-1' }); // its write waits for b's lock
+    await w.sleep(50);
+    w.forgot = w.s.forget(); // its second removal waits behind that write
+  });
+  const held = async () => (await b.page.evaluate(() => navigator.locks.query())).held.map((l) => l.name);
+  assert.ok((await held()).includes(`vitrine.shopper.forgetting/${key}`), 'a running forget holds its lock');
+  // C starts now: it finds the mark and finishes the forget from it, but the mark stays A's to remove.
+  await c.page.evaluate(async (key) => {
+    const w = /** @type {any} */ (window);
+    w.s = w.mk({ key, storage: 'localStorage' });
+    await w.sleep(100);
+  }, key);
+  await b.page.evaluate(() => window.releaseHold());
+  await c.page.evaluate(() => window.s.ready);
+  await a.page.evaluate(() => window.forgot);
+  await b.page.waitForFunction(() => window.seen.some((x) => x.startsWith('mark removed')));
+  const seen = await b.page.evaluate(() => window.seen);
+  assert.deepEqual(seen.filter((x) => x.startsWith('mark')), ['mark set by a', 'mark removed by a'], `storage events: ${seen}`);
+  assert.equal(seen.at(-1), 'mark removed by a', `the mark outlived every removal of the record (storage events: ${seen})`);
+  assert.ok(!(await held()).includes(`vitrine.shopper.forgetting/${key}`), 'the lock is let go once the forget is done');
+  assert.deepEqual(await c.page.evaluate(() => window.s.history()), []);
+  assert.deepEqual(await c.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('vitrine.shopper') || k === 'forget-mid')), []);
+  for (const t of [a, b, c]) {
+    assert.deepEqual(await t.page.evaluate(() => window.warnings), []);
+    assert.deepEqual(t.errors, []);
+    await t.page.close();
+  }
+});
 
 test('shopper storage (indexeddb): a forget() whose deletion had not run when the page went still forgets', async () => {
   const { page, errors } = await tab();

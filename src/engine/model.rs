@@ -124,6 +124,12 @@ pub struct Model {
     /// bundle's bytes never change after load, so later calls walk this
     /// list instead of the whole catalogue.
     kept: [Lazy<KeptOrder>; 3],
+    /// Ids by hash for [`Model::item_index`], built once the lookups have
+    /// paid for it (see [`IdTable`]); until then each lookup is a binary
+    /// search over the bundle's id index.
+    id_table: Lazy<IdTable>,
+    /// Lookups made before `id_table` was built.
+    lookups: std::sync::atomic::AtomicUsize,
 }
 
 /// A column's place in the bundle (address, length) and its best items.
@@ -133,6 +139,79 @@ type KeptOrder = ((usize, usize), Vec<Scored>);
 /// order: enough for a filtered shelf and the shopper's popular pool (a
 /// quarter of its 200 candidates) without a scan; 4 KB per column.
 const KEPT: usize = 512;
+
+/// Lookups made by binary search before [`Model::item_index`] considers a
+/// hash table, beyond the n / 8 it scales with: a small catalogue is not
+/// worth a table for a handful of ids.
+const ID_TABLE_MIN_LOOKUPS: usize = 256;
+
+/// Open addressing over the item indices (+1; 0 is an empty slot), at most
+/// half full: 8 bytes per item, built in one pass over the ids.
+#[derive(Debug)]
+struct IdTable {
+    slots: Vec<u32>,
+    /// 64 − log₂(slots): the hash's top bits pick the first slot.
+    shift: u32,
+}
+
+impl IdTable {
+    #[cold]
+    #[inline(never)]
+    fn build(ids: &format::StringTable<'_>) -> IdTable {
+        let n = ids.len();
+        let bits = (n.max(1) * 2).next_power_of_two().trailing_zeros();
+        let mask = (1usize << bits) - 1;
+        let mut t = IdTable {
+            slots: vec![0; mask + 1],
+            shift: 64 - bits,
+        };
+        for i in 0..n {
+            let Some(b) = ids.get_bytes(i) else { continue };
+            let mut at = t.first_slot(b);
+            // Ids are unique (the bundle's validation), so no id is met twice.
+            while t.slots.get(at).is_some_and(|&s| s != 0) {
+                at = (at + 1) & mask;
+            }
+            if let Some(s) = t.slots.get_mut(at) {
+                *s = format::index_u32(i) + 1;
+            }
+        }
+        t
+    }
+
+    fn first_slot(&self, id: &[u8]) -> usize {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "shift ≥ 64 − usize::BITS + 1: the result fits the slot count"
+        )]
+        let at = (id_hash(id) >> self.shift) as usize;
+        at
+    }
+
+    fn find(&self, ids: &format::StringTable<'_>, id: &[u8]) -> Option<usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.first_slot(id);
+        loop {
+            let i = (*self.slots.get(at)?).checked_sub(1)? as usize;
+            if ids.get_bytes(i)? == id {
+                return Some(i);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+/// FNV-1a over the id's bytes, with a final multiply so that the top bits,
+/// which pick the slot, depend on every byte: ids are short. Not inlined:
+/// its unrolled loop is one copy for the table's build and its lookups.
+#[inline(never)]
+fn id_hash(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h = (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,6 +250,8 @@ impl Model {
             screen: Lazy::new(),
             screen_wanted: true,
             kept: [Lazy::new(), Lazy::new(), Lazy::new()],
+            id_table: Lazy::new(),
+            lookups: std::sync::atomic::AtomicUsize::new(0),
         };
         m.inv_norms = m.compute_inv_norms();
         if let (true, FactorsView::I8 { q, .. }) = (kernels::NEEDS_ROW_SUMS, m.factors()) {
@@ -307,9 +388,49 @@ impl Model {
         self.layout.dtype
     }
 
-    /// Binary search over the id index stored in the bundle: no hash map to
-    /// build at load, O(log n) per lookup.
+    /// The item with this id. The first lookups binary-search the id index
+    /// stored in the bundle, so a load builds nothing; once a model has
+    /// made about n / 8 of them (a shopper resolves every event and every
+    /// candidate: ~600 ids per re-ranking), a hash table of the ids takes
+    /// over, which costs one hash and one comparison where the search
+    /// costs log₂ n comparisons, each a walk through three arrays.
     pub fn item_index(&self, id: &str) -> Option<usize> {
+        if let Some(table) = self.id_table() {
+            return table.find(&self.layout.ids(self.buf.as_slice()), id.as_bytes());
+        }
+        self.search_id(id)
+    }
+
+    /// The hash table of ids, built here once enough lookups have been
+    /// made to pay for it.
+    fn id_table(&self) -> Option<&IdTable> {
+        use std::sync::atomic::Ordering::Relaxed;
+        // The lean builds (no shopper, no placements) look up a few ids per
+        // call and keep their 200 KB: binary search alone.
+        if cfg!(feature = "lean") {
+            return None;
+        }
+        if let Some(t) = self.id_table.get() {
+            return Some(t);
+        }
+        if self.lookups.fetch_add(1, Relaxed) < self.n_items() / 8 + ID_TABLE_MIN_LOOKUPS {
+            return None;
+        }
+        // `set`, not `get_or_init`: nothing else sets it in between, and
+        // `get_or_init`'s reentrancy check costs the builds its panic code.
+        let _ = self
+            .id_table
+            .set(IdTable::build(&self.layout.ids(self.buf.as_slice())));
+        self.id_table.get()
+    }
+
+    #[cfg(test)]
+    pub(super) fn has_id_table(&self) -> bool {
+        self.id_table.get().is_some()
+    }
+
+    /// Binary search over the bundle's id index.
+    fn search_id(&self, id: &str) -> Option<usize> {
         let (buf, key) = (self.buf.as_slice(), id.as_bytes());
         let (ids, idx) = (self.layout.ids(buf), self.layout.id_index(buf));
         let (mut lo, mut hi) = (0usize, idx.len());

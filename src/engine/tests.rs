@@ -314,6 +314,57 @@ fn ids_resolve_and_unknown_ids_are_counted() {
 }
 
 #[test]
+fn ids_resolve_the_same_before_and_after_the_hash_table_takes_over() {
+    // Ids of every length around the hash's 8-byte words, sharing prefixes,
+    // outside ASCII, and prefixes of each other.
+    let n = 3000;
+    let mut p = synth::catalogue(n, 4, 3, 9);
+    p.ids = (0..n)
+        .map(|i| match i % 5 {
+            0 => format!("{i}"),
+            1 => format!("sku-{i:07}"),
+            2 => format!("商品-{i}-ü"),
+            3 => format!("{}{i}", "x".repeat(i % 19)),
+            _ => format!("item-{i}/variant-{}", i % 7),
+        })
+        .collect();
+    let bytes = write_bundle(&p, Dtype::F32).unwrap();
+    let m = Model::from_bytes(&bytes).unwrap();
+    let mut unknown: Vec<String> = ["", "sku-", "商品", "item-", "x"]
+        .map(String::from)
+        .to_vec();
+    for id in p.ids.iter().step_by(37) {
+        let mut shorter = id.chars();
+        shorter.next_back();
+        unknown.extend([
+            format!("{id} "),
+            format!("{id}\0"),
+            shorter.as_str().to_string(),
+        ]);
+    }
+    unknown.retain(|u| !p.ids.contains(u));
+    let check = |m: &Model| {
+        for (i, id) in p.ids.iter().enumerate() {
+            assert_eq!(m.item_index(id), Some(i), "{id:?}");
+        }
+        for u in &unknown {
+            assert_eq!(m.item_index(u), None, "{u:?}");
+        }
+    };
+    // The first pass runs on binary search, and its lookups build the table.
+    assert!(!m.has_id_table());
+    check(&m);
+    assert!(m.has_id_table(), "the lookups paid for a table");
+    check(&m);
+    // Few lookups never build one.
+    let fresh = Model::from_bytes(&bytes).unwrap();
+    for id in p.ids.iter().take(100) {
+        assert!(fresh.item_index(id).is_some());
+    }
+    assert!(!fresh.has_id_table());
+}
+
+#[test]
 fn bad_user_vectors_are_typed_errors() {
     let m = model(50, 8, Dtype::F32);
     let opts = RecommendOptions {

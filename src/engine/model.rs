@@ -127,7 +127,8 @@ pub struct Model {
     /// Ids by hash for [`Model::item_index`], built once the lookups have
     /// paid for it (see [`IdTable`]); until then each lookup is a binary
     /// search over the bundle's id index.
-    id_table: Lazy<IdTable>,
+    /// `None` when its memory could not be had: binary search stays.
+    id_table: Lazy<Option<IdTable>>,
     /// Lookups made before `id_table` was built.
     lookups: std::sync::atomic::AtomicUsize,
 }
@@ -155,14 +156,23 @@ struct IdTable {
 }
 
 impl IdTable {
+    /// `None` when the allocation fails (a page near its memory limit):
+    /// lookups then keep to binary search rather than trap.
     #[cold]
     #[inline(never)]
-    fn build(ids: &format::StringTable<'_>) -> IdTable {
+    fn build(ids: &format::StringTable<'_>) -> Option<IdTable> {
         let n = ids.len();
-        let bits = (n.max(1) * 2).next_power_of_two().trailing_zeros();
+        let bits = n
+            .max(1)
+            .checked_mul(2)?
+            .checked_next_power_of_two()?
+            .trailing_zeros();
         let mask = (1usize << bits) - 1;
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(mask + 1).ok()?;
+        slots.resize(mask + 1, 0);
         let mut t = IdTable {
-            slots: vec![0; mask + 1],
+            slots,
             shift: 64 - bits,
         };
         for i in 0..n {
@@ -176,7 +186,7 @@ impl IdTable {
                 *s = format::index_u32(i) + 1;
             }
         }
-        t
+        Some(t)
     }
 
     fn first_slot(&self, id: &[u8]) -> usize {
@@ -411,7 +421,7 @@ impl Model {
             return None;
         }
         if let Some(t) = self.id_table.get() {
-            return Some(t);
+            return t.as_ref();
         }
         if self.lookups.fetch_add(1, Relaxed) < self.n_items() / 8 + ID_TABLE_MIN_LOOKUPS {
             return None;
@@ -421,12 +431,12 @@ impl Model {
         let _ = self
             .id_table
             .set(IdTable::build(&self.layout.ids(self.buf.as_slice())));
-        self.id_table.get()
+        self.id_table.get()?.as_ref()
     }
 
     #[cfg(test)]
     pub(super) fn has_id_table(&self) -> bool {
-        self.id_table.get().is_some()
+        self.id_table.get().is_some_and(Option::is_some)
     }
 
     /// Binary search over the bundle's id index.

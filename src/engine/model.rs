@@ -126,8 +126,8 @@ pub struct Model {
     kept: [Lazy<KeptOrder>; 3],
     /// Ids by hash for [`Model::item_index`], built once the lookups have
     /// paid for it (see [`IdTable`]); until then each lookup is a binary
-    /// search over the bundle's id index.
-    /// `None` when its memory could not be had: binary search stays.
+    /// search over the bundle's id index, and so it stays when the table's
+    /// memory could not be had (`None`).
     id_table: Lazy<Option<IdTable>>,
     /// Lookups made before `id_table` was built.
     lookups: std::sync::atomic::AtomicUsize,

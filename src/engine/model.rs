@@ -775,7 +775,10 @@ impl Model {
     /// from its first call, and later calls take the first `k` allowed items
     /// of that list; they scan the column again only when fewer than `k`
     /// pass there, or for `k` > [`KEPT`]. At 1M items a scan takes ~2.4 ms
-    /// in wasm, a walk of the kept list microseconds.
+    /// in wasm, a walk of the kept list microseconds. Not inlined: its
+    /// callers' closures are cheap to call through, and each inlined copy
+    /// cost the engine builds a kilobyte.
+    #[inline(never)]
     pub fn top_of_column(
         &self,
         scores: &[f32],

@@ -475,9 +475,8 @@ fn promotion_candidates(
         ..Default::default()
     };
     let filter = super::Filter::new(model, &popts)?;
-    let matches = super::promotion_matches(model, promo);
     let n = share_of(promo, k)?.saturating_mul(2).saturating_add(4);
-    Ok(super::popular_matching(model, &matches, &filter, n)
+    Ok(super::popular_matching(model, promo, &filter, n)
         .into_iter()
         .map(|s| s.index)
         .collect())

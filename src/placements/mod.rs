@@ -446,7 +446,10 @@ pub(crate) fn promotion_matches<'a>(
     promo: &'a Promotion,
 ) -> impl Fn(u32) -> bool + 'a {
     let cats = model.view().category;
-    let items = bitset(model.n_items(), promo.items.iter().copied());
+    // Only as long as the highest listed item: a category promotion lists
+    // none, and a catalogue-long set per call would cost more than its walk.
+    let listed = promo.items.iter().max().map_or(0, |&i| i as usize + 1);
+    let items = bitset(listed.min(model.n_items()), promo.items.iter().copied());
     let wanted = bitset(
         model.view().category_names.len(),
         promo.categories.iter().copied(),
@@ -503,7 +506,7 @@ fn promote(
         if extra.len() < want - have {
             let n = want - have - extra.len();
             extra.extend(
-                popular_matching(model, &matches, filter, n)
+                popular_matching(model, promo, filter, n)
                     .into_iter()
                     .map(|x| Placed {
                         index: x.index,
@@ -539,18 +542,50 @@ fn promote(
 }
 
 /// The `n` most popular items matching a promotion that `filter` allows,
-/// best first: one pass over the catalogue, bounded heap.
+/// best first, ties to the lower index. A promotion of listed items alone
+/// ranks those items; one with categories takes the popularity column's
+/// kept order ([`Model::top_of_column`]), so a re-ranking or placement that
+/// fills a promotion does not scan the catalogue on every call (at 1M items
+/// that scan was the call's largest cost).
 pub(crate) fn popular_matching(
     model: &Model,
-    matches: &dyn Fn(u32) -> bool,
+    promo: &Promotion,
     filter: &Filter<'_>,
     n: usize,
 ) -> Vec<crate::engine::Scored> {
     let pop = popularity_scores(model);
     let mut top = crate::engine::TopK::new(n);
-    for i in 0..model.n_items() {
-        if matches(i as u32) && filter.allows(i) {
-            top.push(i as u32, pop.and_then(|p| p.get(i)).copied().unwrap_or(0.0));
+    let mut consider = |i: u32| {
+        if filter.allows(i as usize) {
+            top.push(
+                i,
+                pop.and_then(|p| p.get(i as usize)).copied().unwrap_or(0.0),
+            );
+        }
+    };
+    if promo.categories.is_empty() {
+        // A set, not a sort, drops repeats: the heap orders ties by index.
+        let listed = promo.items.iter().max().map_or(0, |&i| i as usize + 1);
+        let mut seen = vec![0u64; listed.div_ceil(64)];
+        for &i in &promo.items {
+            if !bit(&seen, i as usize) {
+                set_bit(&mut seen, i as usize);
+                consider(i);
+            }
+        }
+    } else {
+        let matches = promotion_matches(model, promo);
+        if let Some(p) = pop {
+            return model.top_of_column(p, n, &|i| {
+                matches(crate::format::index_u32(i)) && filter.allows(i)
+            });
+        }
+        // No ranking signal: every score is 0, so the first items by index.
+        for i in 0..model.n_items() {
+            let i = crate::format::index_u32(i);
+            if matches(i) {
+                consider(i);
+            }
         }
     }
     top.into_sorted()

@@ -963,32 +963,73 @@ fn impressions_without_a_click_push_an_item_down_and_a_click_cancels_it() {
 }
 
 /// A promotion's fill: its most popular matching items that the filter
-/// allows, best first, ties to the lower index, the same on every call.
+/// allows, best first, ties to the lower index, the same on every call:
+/// listed items alone (duplicates, items the filter drops), categories
+/// (the kept order's walk, and its scan when the kept head has too few),
+/// both, and a bundle with no ranking signal (index order).
 #[test]
 fn popular_matching_is_the_promotions_best_allowed_items() {
-    let (m, _) = sample_pool(300);
-    let v = m.view();
-    let (cats, stock) = (v.category.unwrap(), v.flags.unwrap());
-    let pop = super::popularity_scores(&m).unwrap();
-    let promo_cat = cats[7];
-    let matches = |i: u32| cats[i as usize] == promo_cat;
-    let opts = PlacementOptions {
+    let check = |m: &Model, promo: &Promotion, opts: &PlacementOptions, n: usize| {
+        let filter = super::Filter::new(m, opts).unwrap();
+        let matches = super::promotion_matches(m, promo);
+        let pop = super::popularity_scores(m);
+        let score = |i: usize| pop.map_or(0.0, |p| p[i]);
+        let mut want: Vec<usize> = (0..m.n_items())
+            .filter(|&i| matches(i as u32) && filter.allows(i))
+            .collect();
+        want.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+        want.truncate(n);
+        for _ in 0..2 {
+            let got = super::popular_matching(m, promo, &filter, n);
+            let idx: Vec<usize> = got.iter().map(|s| s.index as usize).collect();
+            assert_eq!(idx, want, "n {n}, {promo:?}");
+            assert!(got.iter().all(|s| s.score == score(s.index as usize)));
+        }
+    };
+    let (m, _) = sample_pool(2000);
+    let cats = m.view().category.unwrap();
+    let stock = PlacementOptions {
         in_stock_only: true,
         ..Default::default()
     };
-    let filter = super::Filter::new(&m, &opts).unwrap();
-    for n in [1, 5, 40, 300] {
-        let mut want: Vec<usize> = (0..300)
-            .filter(|&i| cats[i] == promo_cat && stock[i] & 1 == 1)
-            .collect();
-        want.sort_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
-        want.truncate(n);
-        for _ in 0..2 {
-            let got: Vec<usize> = super::popular_matching(&m, &matches, &filter, n)
-                .iter()
-                .map(|s| s.index as usize)
-                .collect();
-            assert_eq!(got, want, "n {n}");
+    let promos = [
+        Promotion {
+            items: vec![],
+            categories: vec![cats[7]],
+            share: 0.5,
+        },
+        Promotion {
+            items: vec![1999, 4, 4, 700, 3, 1500, 12],
+            categories: vec![],
+            share: 0.5,
+        },
+        Promotion {
+            items: vec![1999, 4, 700],
+            categories: vec![cats[7], cats[8]],
+            share: 0.5,
+        },
+    ];
+    for promo in &promos {
+        for opts in [&stock, &PlacementOptions::default()] {
+            // 300 of one category in stock: more than the kept head holds.
+            for n in [1, 5, 40, 300, 2000] {
+                check(&m, promo, opts, n);
+            }
         }
+    }
+    // No POPULARITY, TRENDING or bias: the first matching items by index.
+    let mut p = plain(300);
+    p.popularity = None;
+    p.bias = None;
+    let bare = Model::from_bytes(&write_bundle(&p, Dtype::F32).unwrap()).unwrap();
+    assert!(super::popularity_scores(&bare).is_none());
+    let cats = bare.view().category.unwrap();
+    let promo = Promotion {
+        items: vec![250, 3],
+        categories: vec![cats[7]],
+        share: 0.5,
+    };
+    for n in [1, 5, 40, 300] {
+        check(&bare, &promo, &stock, n);
     }
 }

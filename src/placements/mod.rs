@@ -446,10 +446,7 @@ pub(crate) fn promotion_matches<'a>(
     promo: &'a Promotion,
 ) -> impl Fn(u32) -> bool + 'a {
     let cats = model.view().category;
-    // Only as long as the highest listed item: a category promotion lists
-    // none, and a catalogue-long set per call would cost more than its walk.
-    let listed = promo.items.iter().max().map_or(0, |&i| i as usize + 1);
-    let items = bitset(listed.min(model.n_items()), promo.items.iter().copied());
+    let items = bitset(listed_len(promo), promo.items.iter().copied());
     let wanted = bitset(
         model.view().category_names.len(),
         promo.categories.iter().copied(),
@@ -565,8 +562,7 @@ pub(crate) fn popular_matching(
     };
     if promo.categories.is_empty() {
         // A set, not a sort, drops repeats: the heap orders ties by index.
-        let listed = promo.items.iter().max().map_or(0, |&i| i as usize + 1);
-        let mut seen = vec![0u64; listed.div_ceil(64)];
+        let mut seen = bitset(listed_len(promo), []);
         for &i in &promo.items {
             if !bit(&seen, i as usize) {
                 set_bit(&mut seen, i as usize);
@@ -589,6 +585,13 @@ pub(crate) fn popular_matching(
         }
     }
     top.into_sorted()
+}
+
+/// Bits a set of the promotion's listed items needs: up to its highest
+/// item, since a category promotion lists none and a catalogue-long set per
+/// call would cost more than the walk it serves.
+fn listed_len(promo: &Promotion) -> usize {
+    promo.items.iter().max().map_or(0, |&i| i as usize + 1)
 }
 
 /// POPULARITY, else TRENDING totals, else bias: the global ranking signal.

@@ -142,6 +142,68 @@ mod tests {
         }
     }
 
+    /// The same `k` items, in the same order, as a full sort by score then
+    /// index, for offers in any order (index order as the scans make them,
+    /// reversed, shuffled, with and without the threshold test), many ties,
+    /// and every `k` from none to more than the offers; `len` follows.
+    #[test]
+    fn any_offer_order_gives_the_full_sorts_head() {
+        let mut seed = 12_345u64;
+        let mut rand = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 33
+        };
+        for n in [0usize, 1, 7, 33, 64, 65, 200, 1000, 5000] {
+            // Few distinct scores (ties everywhere), and a run of increasing
+            // scores (every offer enters) and decreasing ones.
+            for shape in 0..4 {
+                let scores: Vec<f32> = (0..n)
+                    .map(|i| match shape {
+                        0 => (rand() % 13) as f32,
+                        1 => i as f32,
+                        2 => -(i as f32),
+                        _ => (rand() % 100_000) as f32 / 7.0,
+                    })
+                    .collect();
+                let mut order: Vec<usize> = (0..n).collect();
+                let mut want: Vec<u32> = (0..n).map(|i| u32::try_from(i).unwrap()).collect();
+                want.sort_by(|&a, &b| {
+                    scores[b as usize]
+                        .total_cmp(&scores[a as usize])
+                        .then(a.cmp(&b))
+                });
+                for k in [0usize, 1, 2, 10, 31, 32, 33, 64, 100, 400, n, n + 1] {
+                    for offer in 0..3 {
+                        match offer {
+                            0 => order = (0..n).collect(),
+                            1 => order.reverse(),
+                            _ => {
+                                for i in (1..n).rev() {
+                                    order.swap(i, usize::try_from(rand()).unwrap() % (i + 1));
+                                }
+                            }
+                        }
+                        let mut t = TopK::new(k);
+                        for &i in &order {
+                            // The scans' test, in index order only.
+                            if offer == 0 && scores[i] <= t.threshold() {
+                                continue;
+                            }
+                            t.push(u32::try_from(i).unwrap(), scores[i]);
+                            assert!(t.len() <= k);
+                        }
+                        assert_eq!(t.len(), n.min(k), "n {n} shape {shape} k {k}");
+                        let got: Vec<u32> = t.into_sorted().iter().map(|s| s.index).collect();
+                        let head = &want[..k.min(n)];
+                        assert_eq!(got, head, "n {n} shape {shape} k {k} offer {offer}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn nan_never_enters() {
         let mut t = TopK::new(2);

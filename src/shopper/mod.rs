@@ -169,6 +169,64 @@ pub fn sort_by<T>(v: &mut [T], before: impl Fn(&T, &T) -> bool) {
     }
 }
 
+/// Sorts `(key, payload)` pairs by key, ascending and stable: a least
+/// significant digit radix sort over the key's bytes, skipping every byte
+/// that all keys share (item indices use three of a `u32`'s four). The
+/// orders a shopper's call sorts hold hundreds to thousands of entries
+/// (neighbour links, candidates by score), where [`sort_by`]'s heap sort
+/// spends ~2 n log₂ n unpredictable branches: a tenth of a `recommend` at
+/// 10k items. Callers whose keys are distinct get the one order those keys
+/// define, as from any sort.
+pub fn sort_by_key_u64(v: &mut [(u64, u32)]) {
+    if v.len() < 32 {
+        // Insertion sort: stable too, and fewer steps than the passes.
+        for i in 1..v.len() {
+            let mut j = i;
+            while j > 0 && v[j - 1].0 > v[j].0 {
+                v.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        return;
+    }
+    let mut counts = [[0u32; 256]; 8];
+    for &(k, _) in v.iter() {
+        for (b, c) in counts.iter_mut().enumerate() {
+            c[((k >> (8 * b)) & 0xff) as usize] += 1;
+        }
+    }
+    let n = v.len();
+    let mut tmp: Vec<(u64, u32)> = vec![(0, 0); n];
+    let mut src: &mut [(u64, u32)] = v;
+    let mut dst: &mut [(u64, u32)] = &mut tmp;
+    let mut in_tmp = false;
+    for (b, c) in counts.iter().enumerate() {
+        // A byte every key shares leaves the order as it is.
+        if c.iter().any(|&x| x as usize == n) {
+            continue;
+        }
+        let mut at = [0u32; 256];
+        let mut sum = 0;
+        for (a, &x) in at.iter_mut().zip(c.iter()) {
+            *a = sum;
+            sum += x;
+        }
+        for &e in src.iter() {
+            // A byte indexes a 256-entry table; the slots count up to n.
+            let slot = &mut at[((e.0 >> (8 * b)) & 0xff) as usize];
+            if let Some(d) = dst.get_mut(*slot as usize) {
+                *d = e;
+            }
+            *slot += 1;
+        }
+        std::mem::swap(&mut src, &mut dst);
+        in_tmp = !in_tmp;
+    }
+    if in_tmp {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// Sums decayed event weights per item: the `r` of the ALS objective.
 /// Output is sorted by item index, zero-weight items dropped.
 #[allow(clippy::cast_possible_truncation, reason = "a decay factor in [0, 1]")]

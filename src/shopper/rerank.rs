@@ -264,9 +264,42 @@ impl Profile {
 }
 
 /// Higher score first, then lower slot (the caller's candidate order).
+#[cfg(test)]
 fn better(scored: &[Ranked], x: usize, y: usize) -> bool {
     let (a, b) = (scored[x].score, scored[y].score);
     a > b || (a == b && x < y) || (b.is_nan() && !a.is_nan())
+}
+
+/// Sorts slots of `scored` into [`better`]'s order: higher score first, then
+/// lower slot, NaN last. Each slot becomes one `u64` (score as an ordered
+/// integer, then the slot), radix-sorted ([`super::sort_by_key_u64`]).
+/// Every key is distinct, so the order is the unique one `better` defines
+/// (among NaN scores, which `better` leaves unordered, lower slot first).
+fn sort_by_score(order: &mut [usize], scored: &[Ranked]) {
+    let mut keys: Vec<(u64, u32)> = order
+        .iter()
+        .map(|&s| (score_key(scored.get(s).map_or(f32::NAN, |r| r.score), s), 0))
+        .collect();
+    super::sort_by_key_u64(&mut keys);
+    for (o, (k, _)) in order.iter_mut().zip(keys) {
+        *o = (k & 0xffff_ffff) as usize;
+    }
+}
+
+/// A key that sorts ascending as `score` descending, then `slot` ascending;
+/// NaN after every number. `-0.0` is made `+0.0` first: they tie in
+/// `better`, as equal floats.
+fn score_key(score: f32, slot: usize) -> u64 {
+    let s = score + 0.0;
+    let high = if s.is_nan() {
+        u32::MAX
+    } else {
+        let b = s.to_bits();
+        // Ascending floats as ascending integers, then reversed. No number
+        // reaches u32::MAX (that would be the bits 0xffff_ffff, a NaN).
+        !(if b >> 31 == 1 { !b } else { b | 0x8000_0000 })
+    };
+    (u64::from(high) << 32) | (slot as u64 & 0xffff_ffff)
 }
 
 fn inv_norm(v: &[f32]) -> f32 {
@@ -333,10 +366,15 @@ fn neighbour_links(model: &Model, profile: &Profile) -> Links {
             );
         }
     }
-    // (target, source) pairs are unique: no ties.
-    super::sort_unique_by(&mut raw, |a, b| (a.0, a.2) < (b.0, b.2));
+    // (target, source) pairs are unique: the keys define one order.
+    let mut keys: Vec<(u64, u32)> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((u64::from(r.0) << 32) | u64::from(r.2), index_u32(i)))
+        .collect();
+    super::sort_by_key_u64(&mut keys);
     let mut out: Vec<(u32, f32, u32, f32)> = Vec::with_capacity(raw.len());
-    for (dst, c, src) in raw {
+    for (dst, c, src) in keys.iter().filter_map(|k| raw.get(k.1 as usize).copied()) {
         match out.last_mut() {
             Some(l) if l.0 == dst => {
                 l.1 += c;
@@ -469,7 +507,7 @@ pub fn rerank(
     }
     // Position in `cands` for each scored entry survives the sorts via `slot`.
     let mut order: Vec<usize> = (0..m).collect();
-    sort_by(&mut order, |&x, &y| better(&scored, x, y));
+    sort_by_score(&mut order, &scored);
     let (mut main, buried): (Vec<usize>, Vec<usize>) = order
         .into_iter()
         .partition(|&s| !opts.rules.bury.contains(&scored[s].index));
@@ -707,7 +745,7 @@ fn mmr(
         }
     }
     // Past the MMR depth, keep score order.
-    sort_by(&mut order[depth..], |&x, &y| better(scored, x, y));
+    sort_by_score(&mut order[depth..], scored);
 }
 
 /// Whether an item passes the catalogue filters (categories, price, stock).
@@ -805,17 +843,18 @@ pub fn candidates(model: &Model, profile: &Profile, opts: &RerankOptions) -> Res
         cands.extend(model.recommend(&q, &filter)?.iter().map(|s| s.index));
     }
     if b.neighbours > 0.0 {
-        let mut links: Vec<(u32, f32)> = neighbour_links(model, profile)
+        // Strongest share first, then lower item (items are unique here).
+        let mut links: Vec<(u64, u32)> = neighbour_links(model, profile)
             .0
             .into_iter()
-            .map(|l| (l.0, l.1))
+            .map(|l| (score_key(l.1, l.0 as usize), l.0))
             .collect();
-        sort_by(&mut links, |x, y| x.1 > y.1 || (x.1 == y.1 && x.0 < y.0));
+        super::sort_by_key_u64(&mut links);
         let allowed = allows(model, &filter);
         cands.extend(
             links
                 .into_iter()
-                .map(|l| l.0)
+                .map(|l| l.1)
                 .filter(|&i| allowed(i))
                 .take(pool),
         );
@@ -834,4 +873,83 @@ pub fn candidates(model: &Model, profile: &Profile, opts: &RerankOptions) -> Res
             .filter(|&i| (i as usize) < model.n_items()),
     );
     Ok(cands)
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::{better, sort_by_score, Ranked, Reason};
+    use crate::shopper::sort_by;
+
+    fn ranked(score: f32) -> Ranked {
+        Ranked {
+            index: 0,
+            score,
+            reason: Reason::Popular,
+            parts: [0.0; 4],
+            feature: None,
+        }
+    }
+
+    /// The keyed sort gives the order of a sort by `better` on scores with
+    /// ties, both zeros, infinities, subnormals and NaN, in every slice of
+    /// the list (the MMR tail sorts a suffix), for lengths up to 300.
+    #[test]
+    fn keyed_order_is_betters_order() {
+        let pool = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            1e-40,
+            -1e-40,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            3.25,
+            f32::NAN,
+        ];
+        let mut seed = 0x2545_f491_u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in (0..40).chain([100, 300]) {
+            for round in 0..8 {
+                let scored: Vec<Ranked> = (0..n)
+                    .map(|_| {
+                        let r = rand();
+                        // Round 0 draws ties only; later rounds mix in
+                        // arbitrary floats.
+                        if round > 0 && r % 3 == 0 {
+                            ranked(f32::from_bits(u32::try_from(r >> 32).unwrap()))
+                        } else {
+                            ranked(pool[usize::try_from(r).unwrap() % pool.len()])
+                        }
+                    })
+                    .collect();
+                let from = if n == 0 {
+                    0
+                } else {
+                    usize::try_from(rand()).unwrap() % n
+                };
+                let mut got: Vec<usize> = (0..n).collect();
+                sort_by_score(&mut got[from..], &scored);
+                let mut want: Vec<usize> = (0..n).collect();
+                sort_by(&mut want[from..], |&x, &y| better(&scored, x, y));
+                // `better` leaves NaN scores unordered among themselves: the
+                // keyed sort puts them last by slot; compare the rest as is.
+                let nan = |s: &usize| scored[*s].score.is_nan();
+                let split = from + want[from..].iter().position(nan).unwrap_or(n - from);
+                assert_eq!(got[..split], want[..split], "n = {n}, from {from}");
+                assert!(want[split..].iter().all(nan));
+                assert!(got[split..].iter().all(nan));
+                assert!(got[split..].windows(2).all(|w| w[0] < w[1]));
+                assert!(got[..from].iter().copied().eq(0..from));
+            }
+        }
+    }
 }

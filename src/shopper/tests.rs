@@ -540,6 +540,32 @@ fn heapsort_matches_std_sort() {
     }
 }
 
+/// The radix sort is the standard library's stable sort by key: keys that
+/// share bytes (skipped passes), differ in one byte only, in all eight,
+/// repeat (stability: payloads keep their order), at every length up to the
+/// insertion sort's cutoff and past it.
+#[test]
+fn radix_sort_matches_std_stable_sort() {
+    let mut rng = crate::synth::Rng::new(11);
+    let shapes: [fn(u64) -> u64; 5] = [
+        |r| r,
+        |r| r % 7,
+        |r| (r % 300) << 40,
+        |r| ((r % 50_000) << 32) | ((r >> 40) % 3),
+        |r| u64::MAX - (r % 1_000),
+    ];
+    for (si, shape) in shapes.iter().enumerate() {
+        for n in (0..70).chain([255, 256, 1_000, 4_097]) {
+            let mut v: Vec<(u64, u32)> =
+                (0..n).map(|i| (shape(rng.next_u64()), i as u32)).collect();
+            let mut want = v.clone();
+            want.sort_by_key(|e| e.0);
+            sort_by_key_u64(&mut v);
+            assert_eq!(v, want, "shape {si}, n = {n}");
+        }
+    }
+}
+
 #[test]
 fn segments_section_round_trips_through_a_bundle() {
     let mut p = parts(50, 4, 6);

@@ -805,6 +805,33 @@ function optBool(v, name) {
   return v;
 }
 
+const PACK_UTF8 = new TextEncoder();
+
+/**
+ * Events for the engine in its packed form: `types` (codes in EVENT_TYPES'
+ * order), `ts`, and `items`, the UTF-8 of every id each followed by a 0
+ * byte. The engine reads an array of event objects with three property
+ * reads and two strings per event; these arrays cross in three copies. An
+ * id holding a 0 character cannot be packed: the events then go as objects.
+ * @param {ShopperEvent[]} list
+ * @returns {{types: Uint8Array, ts: Float64Array, items: Uint8Array} | {type: string, item: string, ts: number}[]}
+ */
+function packEvents(list) {
+  const n = list.length;
+  const types = new Uint8Array(n);
+  const ts = new Float64Array(n);
+  const ids = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = list[i];
+    const code = EVENT_TYPES.indexOf(e.type);
+    if (code < 0 || e.item.includes('\0')) return list.map((x) => ({ type: x.type, item: x.item, ts: x.ts }));
+    types[i] = code;
+    ts[i] = e.ts;
+    ids[i] = e.item;
+  }
+  return { types, ts, items: PACK_UTF8.encode(n === 0 ? '' : ids.join('\0') + '\0') };
+}
+
 /**
  * The shopper's own copies of caller data have no prototype (see
  * `plainCopy`); the engine reads own properties only but takes a value for
@@ -1484,7 +1511,21 @@ export function createShopper(vitrine, options) {
     return p;
   };
   /** Events for the wasm: fresh objects with own fields only. */
-  const wasmEvents = () => events().map((e) => ({ type: e.type, item: e.item, ts: e.ts }));
+  // The history as the engine reads it fastest: three typed arrays, made
+  // once per change of the history (events() keeps its array until then),
+  // not an object per event per call (see packEvents).
+  /** @type {ShopperEvent[] | null} */
+  let packedOf = null;
+  /** @type {ReturnType<typeof packEvents> | null} */
+  let packed = null;
+  const wasmEvents = () => {
+    const list = events();
+    if (packedOf !== list) {
+      packed = packEvents(list);
+      packedOf = list;
+    }
+    return packed;
+  };
 
   /**
    * Per-call options → wasm options: own properties only, the shopper's

@@ -45,6 +45,18 @@ impl EventKind {
         }
     }
 
+    /// The kind of a code in the glue's packed events (`EVENT_TYPES`' order
+    /// in `www/shopper.js`: view, cart, purchase, search).
+    pub fn from_code(c: u8) -> Option<EventKind> {
+        match c {
+            0 => Some(EventKind::View),
+            1 => Some(EventKind::Cart),
+            2 => Some(EventKind::Purchase),
+            3 => Some(EventKind::Search),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             EventKind::View => "view",

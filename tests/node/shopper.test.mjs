@@ -112,6 +112,86 @@ test('shopper: unknown history items are counted and ignored', async () => {
   v.dispose();
 });
 
+/** The glue's packed form of events, built here from the documented layout. */
+function packed(ev) {
+  const codes = ['view', 'cart', 'purchase', 'search'];
+  return {
+    types: Uint8Array.from(ev.map((e) => codes.indexOf(e.type))),
+    ts: Float64Array.from(ev.map((e) => e.ts)),
+    items: new TextEncoder().encode(ev.map((e) => e.item + '\0').join('')),
+  };
+}
+
+test('shopper: packed events answer as the event objects do; a bad packed form is a typed error', async () => {
+  const v = await load(bundle());
+  const now = T0 + 200 * MIN;
+  // Unknown and non-ASCII ids, a future time (clamped), equal times (arrival
+  // order), every kind, a session and an older visit.
+  const ev = [];
+  for (let i = 0; i < 60; i++) ev.push({ type: ['view', 'cart', 'purchase', 'search'][i % 4], item: `item-${(i * 37) % 1500}`, ts: T0 + (i < 30 ? i : 120 + i) * MIN });
+  ev.push({ type: 'view', item: 'no-such-item', ts: T0 + 190 * MIN });
+  ev.push({ type: 'view', item: 'ítem-ünïcode-✓', ts: T0 + 190 * MIN });
+  ev.push({ type: 'cart', item: 'item-7', ts: T0 + 190 * MIN });
+  ev.push({ type: 'view', item: 'item-8', ts: now + 99 * MIN });
+  const p = packed(ev);
+  const same = (f) => assert.deepEqual(JSON.parse(JSON.stringify(f(p))), JSON.parse(JSON.stringify(f(ev))));
+  const opts = { now };
+  same((e) => ({ ...v.raw.foldIn(e, opts), vector: Array.from(v.raw.foldIn(e, opts).vector) }));
+  same((e) => v.raw.recommendFor(e, { now, k: 20 }));
+  same((e) => v.raw.recommendFor(e, { now, k: 10, mmrLambda: 0.5, exclude: ['item-3'] }));
+  const cands = Array.from({ length: 300 }, (_, i) => `item-${(i * 7) % 1500}`);
+  same((e) => v.raw.rerank(cands, { now, events: e }));
+  same((e) => v.raw.explain(e, 'item-42', opts));
+  const f = v.raw.foldIn(p, opts);
+  assert.equal(f.unknownItems, 2);
+  assert.equal(f.clampedEvents, 1);
+  // No events, packed.
+  assert.deepEqual(Array.from(v.raw.foldIn(packed([]), opts).vector), Array.from(v.raw.foldIn([], opts).vector));
+
+  const bad = (over, want) => {
+    const q = { ...packed(ev.slice(0, 3)), ...over };
+    assert.equal(code(() => v.raw.foldIn(q, opts)), want, JSON.stringify(Object.keys(over)));
+  };
+  const enc = (s) => new TextEncoder().encode(s);
+  bad({ types: Uint8Array.of(0, 9, 0) }, 'INVALID_EVENT');
+  bad({ ts: Float64Array.of(T0, NaN, T0) }, 'INVALID_EVENT');
+  bad({ ts: Float64Array.of(T0, Infinity, T0) }, 'INVALID_EVENT');
+  bad({ ts: Float64Array.of(T0, T0) }, 'INVALID_ARGUMENT');
+  bad({ items: enc('item-1\0item-2\0') }, 'INVALID_ARGUMENT'); // fewer ids than types
+  bad({ items: enc('item-1\0item-2\0item-3\0item-4\0') }, 'INVALID_ARGUMENT'); // more
+  bad({ items: enc('item-1\0item-2\0item-3') }, 'INVALID_ARGUMENT'); // no final 0 byte
+  bad({ items: Uint8Array.of(105, 0, 0xff, 0xfe, 0, 105, 0) }, 'INVALID_EVENT'); // not UTF-8
+  bad({ items: ['item-1', 'item-2', 'item-3'] }, 'INVALID_ARGUMENT');
+  bad({ types: Int8Array.of(0, 0, 0) }, 'INVALID_ARGUMENT');
+  bad({ ts: [T0, T0, T0] }, 'INVALID_ARGUMENT');
+  bad({ types: undefined }, 'INVALID_ARGUMENT');
+  assert.equal(code(() => v.raw.foldIn({}, opts)), 'INVALID_ARGUMENT');
+  assert.equal(code(() => v.raw.foldIn('item-1', opts)), 'INVALID_ARGUMENT');
+  const trap = new Proxy(packed(ev.slice(0, 3)), { get() { throw new Error('no'); }, getOwnPropertyDescriptor() { throw new Error('no'); } });
+  assert.equal(code(() => v.raw.foldIn(trap, opts)), 'INVALID_ARGUMENT');
+  // Still usable after every refusal.
+  same((e) => v.raw.recommendFor(e, { now, k: 5 }));
+
+  // The shopper sends its history packed, and as objects once an id holds a
+  // 0 character: the two give the same answers.
+  let clock = T0;
+  const s = createShopper(v, { storage: 'none', now: () => clock });
+  for (const e of ev.slice(0, 30)) {
+    clock = e.ts;
+    await s.track({ type: e.type, item: e.item });
+  }
+  const r1 = s.recommend({ k: 10 });
+  const x1 = s.rerank(cands, {});
+  await s.track({ type: 'view', item: 'odd\0id' });
+  const r2 = s.recommend({ k: 10 });
+  const x2 = s.rerank(cands, {});
+  const ids = (r) => r.items.map((x) => [x.id, x.score, x.reason.kind]);
+  assert.deepEqual(ids(r2), ids(r1), 'an unknown id with a 0 character changes nothing');
+  assert.deepEqual(ids(x2), ids(x1));
+  assert.equal(r2.unknownItems, r1.unknownItems + 1);
+  v.dispose();
+});
+
 test('shopper: recommend and rerank with reasons and rules', async () => {
   const v = await load(bundle());
   let clock = T0;

@@ -808,6 +808,19 @@ function optBool(v, name) {
 const PACK_UTF8 = new TextEncoder();
 
 /**
+ * Candidate ids for the engine as one Uint8Array, the UTF-8 of each id
+ * followed by a 0 byte: one copy instead of a string per id. A list with
+ * anything but strings free of 0 characters goes as it is (the engine
+ * names the bad entry).
+ * @param {unknown[]} list
+ * @returns {Uint8Array | unknown[]}
+ */
+function packIds(list) {
+  for (const id of list) if (typeof id !== 'string' || id.includes('\0')) return list;
+  return PACK_UTF8.encode(list.length === 0 ? '' : list.join('\0') + '\0');
+}
+
+/**
  * Events for the engine in its packed form: `types` (codes in EVENT_TYPES'
  * order), `ts`, and `items`, the UTF-8 of every id each followed by a 0
  * byte. The engine reads an array of event objects with three property
@@ -1701,7 +1714,7 @@ export function createShopper(vitrine, options) {
       if (!Array.isArray(list)) throw new VitrineError('INVALID_ARGUMENT', 'rerank needs an array of item ids');
       const o2 = callOptions(opts, 'rerank');
       o2.events = wasmEvents();
-      return step(() => engine.call('rerank', [list, o2]), unpackRanked);
+      return step(() => engine.call('rerank', [packIds(list), o2]), unpackRanked);
     }),
 
     /**

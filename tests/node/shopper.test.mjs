@@ -172,6 +172,18 @@ test('shopper: packed events answer as the event objects do; a bad packed form i
   // Still usable after every refusal.
   same((e) => v.raw.recommendFor(e, { now, k: 5 }));
 
+  // Candidate ids as bytes (the glue's form for rerank): the same answers,
+  // unknown and non-ASCII ids counted alike; malformed bytes are typed errors.
+  const idBytes = (ids) => new TextEncoder().encode(ids.map((id) => id + '\0').join(''));
+  const mixed = [...cands.slice(0, 50), 'ghost', 'ítem-ü', ...cands.slice(50, 80)];
+  for (const o of [{ now, events: ev }, { now, events: p, mmrLambda: 0.6, k: 20 }, { now }]) {
+    assert.deepEqual(JSON.parse(JSON.stringify(v.raw.rerank(idBytes(mixed), o))), JSON.parse(JSON.stringify(v.raw.rerank(mixed, o))));
+  }
+  assert.deepEqual(JSON.parse(JSON.stringify(v.raw.rerank(new Uint8Array(0), { now }))), JSON.parse(JSON.stringify(v.raw.rerank([], { now }))));
+  assert.equal(code(() => v.raw.rerank(new TextEncoder().encode('item-1\0item-2'), { now })), 'INVALID_ARGUMENT');
+  assert.equal(code(() => v.raw.rerank(Uint8Array.of(105, 0, 0xff, 0), { now })), 'INVALID_ARGUMENT');
+  assert.equal(code(() => v.raw.rerank(Int8Array.of(105, 0), { now })), 'INVALID_ARGUMENT');
+
   // The shopper sends its history packed, and as objects once an id holds a
   // 0 character: the two give the same answers.
   let clock = T0;
@@ -182,6 +194,12 @@ test('shopper: packed events answer as the event objects do; a bad packed form i
   }
   const r1 = s.recommend({ k: 10 });
   const x1 = s.rerank(cands, {});
+  // A candidate list the glue cannot pack goes as it is: a 0-character id
+  // is one more unknown candidate, a number the engine's typed error.
+  const x0 = s.rerank([...cands, 'odd\0id'], {});
+  assert.equal(x0.unknownCandidates, x1.unknownCandidates + 1);
+  assert.deepEqual(x0.items, x1.items);
+  assert.equal(code(() => s.rerank([...cands, 7], {})), 'INVALID_ARGUMENT');
   await s.track({ type: 'view', item: 'odd\0id' });
   const r2 = s.recommend({ k: 10 });
   const x2 = s.rerank(cands, {});

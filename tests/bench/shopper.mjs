@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // Shopper benchmark (`make bench-shopper`) in headless Chromium, wasm SIMD build:
+//   - the public shopper (createShopper, 100 tracked events): userVector,
+//     rerank of 500 candidates, recommend k = 10
+//   - the raw wasm calls with event objects:
 //   - foldIn of a 100-event history (d = 64)
 //   - rerank of 500 candidates with that history (fold-in included: every
 //     call folds in from the events it is given)
@@ -47,7 +50,7 @@ try {
     const r = await page.evaluate(
       async ({ url, n, samples }) => {
         const { load } = await import('/vitrine.js');
-        const { unpackRanked } = await import('/shopper.js');
+        const { unpackRanked, createShopper } = await import('/shopper.js');
         const v = await load(url, { simd: true });
         const m = v.raw;
         const now = Date.UTC(2026, 0, 5);
@@ -80,10 +83,22 @@ try {
           per.sort((a, b) => a - b);
           return per[per.length >> 1];
         }
+        // The same history and candidates through the public shopper (the
+        // glue's packed events and ids, its options and result objects).
+        let clock = now - 100 * 45_000;
+        const shopper = createShopper(v, { storage: 'none', now: () => clock });
+        for (const e of events) {
+          clock = e.ts;
+          await shopper.track({ type: e.type, item: e.item });
+        }
+        clock = now;
         const out = {
           n,
           d: v.dim,
           variant: v.variant,
+          shopper_user_vector_100_events_ms: median(() => shopper.userVector().length),
+          shopper_rerank_500_ms: median(() => shopper.rerank(cands, {}).items.length),
+          shopper_recommend_k10_ms: median(() => shopper.recommend({ k: 10 }).items.length),
           foldin_100_events_ms: median(() => m.foldIn(events, opts).vector[0]),
           foldin_plus_rerank_500_ms: median(() => unpackRanked(m.rerank(cands, { ...opts, events })).items.length),
           rerank_500_no_history_ms: median(() => unpackRanked(m.rerank(cands, opts)).items.length),

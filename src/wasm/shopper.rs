@@ -635,6 +635,10 @@ impl Model {
     /// The shopper's user vector by exact ALS fold-in over their history.
     /// `{vector, unknownItems, clampedEvents, regularized}`; an empty history
     /// gives a zero vector (use `recommendFor` for the cold-start answer).
+    /// Events, here and in every call that takes them: `[{type, item, ts}]`,
+    /// or packed as `{types: Uint8Array, ts: Float64Array, items:
+    /// Uint8Array}` (kind codes 0 view, 1 cart, 2 purchase, 3 search; each
+    /// id's UTF-8 followed by a 0 byte), the form the shopper sends.
     #[wasm_bindgen(js_name = foldIn)]
     pub fn fold_in(&self, events: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let o = parse_options(&options)?;
@@ -659,6 +663,8 @@ impl Model {
 
     /// Reranks any candidate list by the shopper's history (`options.events`)
     /// and session. Unknown candidate ids are dropped and counted.
+    /// `candidateIds`: an array of ids, or a `Uint8Array` holding each id's
+    /// UTF-8 followed by a 0 byte (the shopper's form).
     pub fn rerank(&self, candidate_ids: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
         let o = parse_options(&options)?;
         let (cands, unknown) = self.candidates_of(&candidate_ids)?;

@@ -808,6 +808,13 @@ function optBool(v, name) {
 const PACK_UTF8 = new TextEncoder();
 
 /**
+ * The engine's byte form of a list of ids: each id's UTF-8 followed by a 0
+ * byte (the ids hold no 0 character).
+ * @param {string[]} ids
+ */
+const closedUtf8 = (ids) => PACK_UTF8.encode(ids.length === 0 ? '' : ids.join('\0') + '\0');
+
+/**
  * Candidate ids for the engine as one Uint8Array, the UTF-8 of each id
  * followed by a 0 byte: one copy instead of a string per id. A list with
  * anything but strings free of 0 characters goes as it is (the engine
@@ -817,7 +824,7 @@ const PACK_UTF8 = new TextEncoder();
  */
 function packIds(list) {
   for (const id of list) if (typeof id !== 'string' || id.includes('\0')) return list;
-  return PACK_UTF8.encode(list.length === 0 ? '' : list.join('\0') + '\0');
+  return closedUtf8(/** @type {string[]} */ (list));
 }
 
 /**
@@ -842,7 +849,7 @@ function packEvents(list) {
     ts[i] = e.ts;
     ids[i] = e.item;
   }
-  return { types, ts, items: PACK_UTF8.encode(n === 0 ? '' : ids.join('\0') + '\0') };
+  return { types, ts, items: closedUtf8(ids) };
 }
 
 /**

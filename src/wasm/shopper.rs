@@ -416,6 +416,12 @@ impl Model {
         }
         let (kinds, ts, items) = (kinds.to_vec(), ts.to_vec(), items.to_vec());
         let mut ids = items.split(|&b| b == 0);
+        // Lengths that disagree are one error, whichever part is short.
+        let count_error = || {
+            invalid(format!(
+                "packed events: items must hold exactly {n} ids, each followed by a 0 byte"
+            ))
+        };
         let mut h = Resolving::new(self, now, kinds.len());
         for (index, (&code, &t)) in kinds.iter().zip(&ts).enumerate() {
             let kind = EventKind::from_code(code).ok_or_else(|| {
@@ -424,9 +430,7 @@ impl Model {
                     "type code must be 0 (view), 1 (cart), 2 (purchase) or 3 (search)",
                 )
             })?;
-            let item = ids
-                .next()
-                .ok_or_else(|| bad_event(index, "items holds fewer ids than there are types"))?;
+            let item = ids.next().ok_or_else(count_error)?;
             let item = std::str::from_utf8(item)
                 .map_err(|_| bad_event(index, "item must be a string id (valid UTF-8)"))?;
             if !t.is_finite() {
@@ -436,9 +440,7 @@ impl Model {
         }
         // After the last id's 0 byte, nothing: an empty tail, then the end.
         if ids.next() != Some(&[][..]) || ids.next().is_some() {
-            return Err(invalid(format!(
-                "packed events: items must hold exactly {n} ids, each followed by a 0 byte"
-            )));
+            return Err(count_error());
         }
         Ok(h.finish())
     }
